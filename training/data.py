@@ -1,0 +1,236 @@
+"""FER2013 loaders: the Kaggle CSV, the train/<class>/ folder layout, and FER+ labels.
+
+Every image passes through :func:`fer_core.preprocess.preprocess_face`, the same
+function the live predictor uses.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fer_core.labels import LABELS, NUM_CLASSES
+from fer_core.preprocess import INPUT_SIZE, preprocess_face
+
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+N_PIXELS = INPUT_SIZE * INPUT_SIZE
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+#: FER+ vote columns in file order, and where each lands in FER2013's order (None: not an expression of ours).
+FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+                   "contempt", "unknown", "NF")
+_FERPLUS_TO_FER = {"neutral": 6, "happiness": 3, "surprise": 5, "sadness": 4, "anger": 0,
+                   "disgust": 1, "fear": 2}
+
+
+class DataError(ValueError):
+    """A data file is missing or malformed; the message names the file and row."""
+
+
+@dataclass
+class FaceSet:
+    """Faces as (N, 48, 48) uint8 with integer labels; ``soft`` holds optional (N, 7) soft labels."""
+
+    x: np.ndarray
+    y: np.ndarray
+    soft: np.ndarray | None = None
+    index: np.ndarray = field(default=None)  # row numbers in the source, for joins and leakage checks
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            self.index = np.arange(len(self.y))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, mask: np.ndarray) -> "FaceSet":
+        return FaceSet(self.x[mask], self.y[mask], None if self.soft is None else self.soft[mask],
+                       self.index[mask])
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.y, minlength=NUM_CLASSES)
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def load_fer2013_csv(path: str | Path) -> dict[str, FaceSet]:
+    """Read the Kaggle ``emotion,pixels,Usage`` CSV (plain or .gz) into one FaceSet per split.
+
+    ``index`` is the row's position among the data rows (0-based), which is how FER+ joins.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (expected the FER2013 CSV, e.g. fer2013.csv.gz)")
+    xs, ys, usages = [], [], []
+    try:
+        with _open_text(path) as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
+                raise DataError(f"{path}: header is {header!r}, expected emotion,pixels,Usage")
+            for row_no, row in enumerate(reader):
+                line = row_no + 2
+                if len(row) < 3:
+                    raise DataError(f"{path}, line {line}: expected 3 fields, got {len(row)}")
+                emotion, pixels, usage = row[0].strip(), row[1], row[2].strip()
+                if not emotion.isdigit() or int(emotion) >= NUM_CLASSES:
+                    raise DataError(f"{path}, line {line}: emotion {emotion!r} is not 0-{NUM_CLASSES - 1}")
+                if usage not in SPLITS:
+                    raise DataError(f"{path}, line {line}: Usage {usage!r} is not one of {SPLITS}")
+                try:
+                    values = np.array(pixels.split(), dtype=np.int32)
+                except ValueError:
+                    raise DataError(f"{path}, line {line}: pixels contain a non-integer") from None
+                if values.size != N_PIXELS:
+                    raise DataError(f"{path}, line {line}: {values.size} pixels, expected {N_PIXELS}")
+                if values.min() < 0 or values.max() > 255:
+                    raise DataError(f"{path}, line {line}: pixel values outside 0-255")
+                xs.append(values.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE))
+                ys.append(int(emotion))
+                usages.append(usage)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{path}: cannot read ({exc})") from exc
+    if not ys:
+        raise DataError(f"{path}: no data rows")
+    x = np.stack([preprocess_face(img) for img in xs])
+    y = np.asarray(ys, np.int64)
+    usage = np.asarray(usages)
+    rows = np.arange(len(y))
+    return {s: FaceSet(x[usage == s], y[usage == s], None, rows[usage == s]) for s in SPLITS}
+
+
+def load_ferplus(path: str | Path, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read FER+ votes (``fer2013new.csv``), joined to FER2013 by row position.
+
+    Returns ``(soft, is_face)``: (n_rows, 7) vote distributions over the FER2013 classes
+    (contempt/unknown votes dropped) and a boolean mask, False for rows FER+ marks
+    as not a face or with no vote on our seven classes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (expected FER+ fer2013new.csv)")
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in FERPLUS_COLUMNS if c not in header]
+        if missing:
+            raise DataError(f"{path}: missing columns {missing}")
+        cols = {c: header.index(c) for c in FERPLUS_COLUMNS}
+        votes = []
+        for row_no, row in enumerate(reader):
+            try:
+                votes.append([float(row[cols[c]]) for c in FERPLUS_COLUMNS])
+            except (ValueError, IndexError):
+                raise DataError(f"{path}, line {row_no + 2}: malformed vote counts") from None
+    votes = np.asarray(votes, np.float32)
+    if len(votes) != n_rows:
+        raise DataError(f"{path}: {len(votes)} rows, but the FER2013 file has {n_rows}")
+    soft = np.zeros((n_rows, NUM_CLASSES), np.float32)
+    for name, j in _FERPLUS_TO_FER.items():
+        soft[:, j] = votes[:, FERPLUS_COLUMNS.index(name)]
+    nf = votes[:, FERPLUS_COLUMNS.index("NF")]
+    total = soft.sum(axis=1)
+    is_face = (total > 0) & (nf < votes.sum(axis=1) / 2)
+    soft = np.where(total[:, None] > 0, soft / np.maximum(total[:, None], 1e-9), 0.0).astype(np.float32)
+    return soft, is_face
+
+
+def attach_ferplus(splits: dict[str, FaceSet], path: str | Path, label_mode: str = "soft",
+                   drop_non_faces: bool = True) -> dict[str, FaceSet]:
+    """Attach FER+ labels to loaded CSV splits.
+
+    ``label_mode``: "soft" keeps FER2013 hard labels in ``y`` and the FER+ vote
+    distribution in ``soft``; "majority" replaces ``y`` with the FER+ majority class.
+    Rows FER+ marks as not a face are dropped when ``drop_non_faces``.
+    """
+    n_rows = sum(len(s) for s in splits.values())
+    soft, is_face = load_ferplus(path, n_rows)
+    out = {}
+    for name, fs in splits.items():
+        s = soft[fs.index]
+        keep = is_face[fs.index] if drop_non_faces else np.ones(len(fs), bool)
+        y = s.argmax(axis=1) if label_mode == "majority" else fs.y
+        out[name] = FaceSet(fs.x, y, s, fs.index).subset(keep)
+    return out
+
+
+def _class_of_folder(name: str) -> int | None:
+    low = name.lower()
+    for i, label in enumerate(LABELS):
+        if low == label.lower() or low == str(i):
+            return i
+    return {"anger": 0, "disgusted": 1, "fearful": 2, "happiness": 3, "sadness": 4,
+            "surprised": 5}.get(low)
+
+
+def load_folder(root: str | Path, strict: bool = True) -> FaceSet:
+    """Load ``root/<class>/*.jpg`` (class names as in LABELS, any case, or 0-6).
+
+    Images of any size or colour are accepted and preprocessed. Unknown class
+    folders and unreadable images raise :class:`DataError` when ``strict``, else are skipped.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder (expected {root}/<class>/*.jpg)")
+    xs, ys = [], []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        cls = _class_of_folder(sub.name)
+        if cls is None:
+            if strict:
+                raise DataError(f"{sub}: folder name is not one of {', '.join(LABELS)}")
+            continue
+        for f in sorted(sub.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                if strict:
+                    raise DataError(f"{f}: not a readable image")
+                continue
+            xs.append(preprocess_face(img))
+            ys.append(cls)
+    if not ys:
+        raise DataError(f"{root}: no images found in <class>/ subfolders")
+    return FaceSet(np.stack(xs), np.asarray(ys, np.int64))
+
+
+def load_folder_splits(root: str | Path) -> dict[str, FaceSet]:
+    """Kaggle's image copy: ``root/train/<class>`` and ``root/test/<class>``.
+
+    ``train`` becomes Training; ``test`` (which is PublicTest+PrivateTest) is split in
+    half deterministically into PublicTest and PrivateTest.
+    """
+    root = Path(root)
+    train = load_folder(root / "train")
+    test = load_folder(root / "test")
+    half = np.arange(len(test)) % 2 == 0
+    return {"Training": train, "PublicTest": test.subset(half), "PrivateTest": test.subset(~half)}
+
+
+def load_splits(path: str | Path, ferplus: str | Path | None = None, label_mode: str = "soft"):
+    """Load a CSV file or a folder tree, optionally with FER+ labels (CSV only)."""
+    path = Path(path)
+    if path.is_dir():
+        if ferplus:
+            raise DataError("FER+ labels join by CSV row position; use the CSV, not the folder layout")
+        return load_folder_splits(path)
+    splits = load_fer2013_csv(path)
+    if ferplus:
+        splits = attach_ferplus(splits, ferplus, label_mode)
+    return splits
+
+
+def unseen_mask(test: FaceSet, train: FaceSet) -> np.ndarray:
+    """True for test faces whose exact pixels appear in no training face (leakage-free subset)."""
+    seen = {row.tobytes() for row in train.x.reshape(len(train), -1)}
+    return np.array([row.tobytes() not in seen for row in test.x.reshape(len(test), -1)], bool)

@@ -1,0 +1,165 @@
+"""Train an expression classifier on FER2013 (model selection on PublicTest only).
+
+Example (the shipped model)::
+
+    python -m training.train --data ../shared/data/fer2013.csv.gz --out ~/runs/compact \
+        --arch compact --epochs 60
+
+Checkpoints, the CSV log and a backup for resuming live in ``--out``; running the
+same command again after an interruption resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("training.train")
+
+
+def class_weights(y: np.ndarray, power: float) -> np.ndarray:
+    """Per-class weights (n_total / (K * n_c)) ** power, normalised to mean 1 over samples."""
+    from fer_core.labels import NUM_CLASSES
+
+    counts = np.bincount(y, minlength=NUM_CLASSES).astype(np.float64)
+    w = (counts.sum() / (NUM_CLASSES * np.maximum(counts, 1))) ** power
+    w /= (w[y]).mean()
+    return w.astype(np.float32)
+
+
+def make_targets(fs, ferplus_mix: float) -> np.ndarray:
+    """One-hot FER2013 labels, optionally mixed with FER+ vote distributions."""
+    from fer_core.labels import NUM_CLASSES
+
+    onehot = np.eye(NUM_CLASSES, dtype=np.float32)[fs.y]
+    if ferplus_mix > 0 and fs.soft is not None:
+        onehot = (1 - ferplus_mix) * onehot + ferplus_mix * fs.soft
+    return onehot
+
+
+def build_training_model(args, steps_per_epoch: int):
+    import keras
+
+    from training.augment import augmenter
+    from training.models import build
+
+    core = build(args.arch, **({"width": args.width} if args.width else {}))
+    aug = augmenter(args.augment, seed=args.seed)
+    inp = keras.Input(core.input_shape[1:], name="face")
+    model = keras.Model(inp, core(aug(inp)), name="trainer")
+    total = steps_per_epoch * args.epochs
+    warmup = min(steps_per_epoch * args.warmup_epochs, total // 2)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=args.lr * 0.01, decay_steps=max(total - warmup, 1),
+        alpha=0.01, warmup_target=args.lr, warmup_steps=warmup)
+    if args.optimizer == "sgd":
+        opt = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
+    else:
+        opt = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay)
+    model.compile(
+        optimizer=opt,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="acc")],
+        jit_compile=args.jit,
+    )
+    return model, core
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="FER2013 CSV (.csv or .csv.gz) or a folder with train/ and test/")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, log, backup for resume")
+    p.add_argument("--ferplus", help="FER+ fer2013new.csv: drops non-faces; with --ferplus-mix also soft labels")
+    p.add_argument("--ferplus-mix", type=float, default=0.0, help="weight of FER+ votes in the target (0-1)")
+    p.add_argument("--arch", default="compact", choices=["compact", "vgg"])
+    p.add_argument("--width", type=int, default=0, help="base width (0: the architecture's default)")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    p.add_argument("--warmup-epochs", type=int, default=2)
+    p.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0: flips only)")
+    p.add_argument("--class-weight-power", type=float, default=0.5,
+                   help="0: no reweighting, 1: fully balanced classes")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--jit", action="store_true", help="XLA-compile the train step")
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="1: progress bar, 2: a line per epoch")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    import keras
+
+    from training.data import DataError, load_splits
+
+    keras.utils.set_random_seed(args.seed)
+    out = Path(args.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        splits = load_splits(args.data, args.ferplus)
+    except DataError as exc:
+        log.error("%s", exc)
+        return 2
+    train, val = splits["Training"], splits["PublicTest"]
+    if args.limit:
+        train = train.subset(np.arange(len(train)) < args.limit)
+    log.info("Training %d faces, PublicTest %d (selection only), backend %s",
+             len(train), len(val), keras.backend.backend())
+    x_train = train.x[..., None].astype(np.float32)
+    y_train = make_targets(train, args.ferplus_mix)
+    sample_w = class_weights(train.y, args.class_weight_power)[train.y]
+    x_val = val.x[..., None].astype(np.float32)
+    y_val = make_targets(val, 0.0)
+
+    steps = int(np.ceil(len(train) / args.batch_size))
+    model, core = build_training_model(args, steps)
+    (out / "config.json").write_text(json.dumps({**vars(args), "backend": keras.backend.backend(),
+                                                 "params": core.count_params()}, indent=2))
+    log.info("%s: %d parameters", core.name, core.count_params())
+
+    class SaveBest(keras.callbacks.Callback):
+        """Keep the core (augmentation-free) model with the best PublicTest accuracy."""
+
+        def __init__(self):
+            super().__init__()
+            state = out / "best.json"
+            self.best = json.loads(state.read_text())["val_acc"] if state.exists() else -1.0
+
+        def on_epoch_end(self, epoch, logs=None):
+            acc = float(logs.get("val_acc", -1))
+            if acc > self.best:
+                self.best = acc
+                core.save(out / "best.keras")
+                (out / "best.json").write_text(json.dumps({"epoch": epoch + 1, "val_acc": acc}))
+
+    t0 = time.time()
+    model.fit(
+        x_train, y_train, sample_weight=sample_w, batch_size=args.batch_size, epochs=args.epochs,
+        validation_data=(x_val, y_val), shuffle=True, verbose=args.verbose,
+        callbacks=[
+            keras.callbacks.BackupAndRestore(str(out / "backup")),
+            keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
+            SaveBest(),
+        ],
+    )
+    core.save(out / "last.keras")
+    best = json.loads((out / "best.json").read_text())
+    log.info("done in %.1f min; best PublicTest accuracy %.4f at epoch %d -> %s",
+             (time.time() - t0) / 60, best["val_acc"], best["epoch"], out / "best.keras")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
