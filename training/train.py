@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 log = logging.getLogger("training.train")
+#: Extra Keras callbacks appended to every run (tests use it to simulate an interruption).
+EXTRA_CALLBACKS: list = []
 
 
 def class_weights(y: np.ndarray, power: float) -> np.ndarray:
@@ -152,6 +154,7 @@ def main(argv=None) -> int:
             keras.callbacks.BackupAndRestore(str(out / "backup")),
             keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
             SaveBest(),
+            *EXTRA_CALLBACKS,
         ],
     )
     core.save(out / "last.keras")

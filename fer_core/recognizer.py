@@ -1,0 +1,183 @@
+"""The expression recognizer: a slim ONNX model run with onnxruntime, plus a face detector.
+
+The model is loaded once per :class:`Recognizer`; every call classifies all the
+faces it is given in one batched model call. Instances are safe to share across
+threads (onnxruntime sessions are, and nothing else is mutated after construction).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.detect import FaceDetector, default_detector
+from fer_core.labels import LABELS, NUM_CLASSES
+from fer_core.preprocess import INPUT_SIZE, preprocess_batch, preprocess_face, to_gray
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "fer_model.onnx"
+#: The detector box is enlarged by this factor (about its centre) before cropping, to
+#: match the framing of FER2013 faces (forehead to chin, a little background).
+DEFAULT_CROP_SCALE = 1.25
+#: More faces than this in one frame are ignored (largest-score first).
+DEFAULT_MAX_FACES = 64
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One face found in an image."""
+
+    box: tuple[int, int, int, int]  # x, y, w, h in pixels of the analysed image
+    probabilities: tuple[float, ...]  # 7 floats in FER2013 order (LABELS), summing to 1
+    label: str
+    confidence: float  # the probability of ``label``
+    detector_score: float
+
+    def as_dict(self) -> dict:
+        return {"box": list(self.box), "label": self.label, "confidence": self.confidence,
+                "detector_score": self.detector_score,
+                "probabilities": dict(zip(LABELS, self.probabilities))}
+
+
+def _read_card(model_path: Path) -> dict:
+    """The model card JSON next to the model (``<stem>.json``), or {} if there is none."""
+    card = model_path.with_suffix(".json")
+    if card.is_file():
+        try:
+            return json.loads(card.read_text())
+        except json.JSONDecodeError:
+            log.warning("ignoring unreadable model card %s", card)
+    return {}
+
+
+class Recognizer:
+    """Classifies expressions of face crops (:meth:`predict_proba`) or whole images (:meth:`analyze`)."""
+
+    def __init__(self, model_path: str | Path, detector: FaceDetector | None = None, *,
+                 flip_tta: bool | None = None, temperature: float | None = None,
+                 threads: int = 1, crop_scale: float = DEFAULT_CROP_SCALE,
+                 max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 256) -> None:
+        import onnxruntime as ort
+
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise FileNotFoundError(f"model file not found: {self.model_path}")
+        self.card = _read_card(self.model_path)
+        card_labels = self.card.get("labels")
+        if card_labels and list(card_labels) != list(LABELS):
+            raise ValueError(f"{self.model_path}: model labels {card_labels} differ from {list(LABELS)}")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+        inp = self._session.get_inputs()[0]
+        self._input_name = inp.name
+        self._output_name = self._session.get_outputs()[0].name
+        if list(inp.shape[1:]) != [INPUT_SIZE, INPUT_SIZE, 1]:
+            raise ValueError(f"{self.model_path}: input shape {inp.shape}, expected (N, 48, 48, 1)")
+        self.flip_tta = bool(self.card.get("flip_tta", True) if flip_tta is None else flip_tta)
+        self.temperature = float(self.card.get("temperature", 1.0) if temperature is None else temperature)
+        self._detector = detector
+        self.crop_scale = crop_scale
+        self.max_faces = max_faces
+        self.batch_limit = batch_limit
+
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            self._detector = default_detector()
+        return self._detector
+
+    # -- classification ----------------------------------------------------------------
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """Raw model probabilities for an (N, 48, 48) uint8 batch, N <= batch_limit."""
+        x = batch.astype(np.float32)[..., None]
+        if self.flip_tta:
+            x = np.concatenate([x, x[:, :, ::-1]], axis=0)
+        p = self._session.run([self._output_name], {self._input_name: x})[0]
+        if self.flip_tta:
+            n = len(batch)
+            # Geometric mean of the two views; the temperature is applied afterwards.
+            return np.exp(0.5 * (np.log(p[:n] + 1e-12) + np.log(p[n:] + 1e-12)))
+        return p
+
+    def predict_proba(self, faces) -> np.ndarray:
+        """Class probabilities (N, 7) float32, FER2013 order, each row summing to 1.
+
+        ``faces``: an (N, 48, 48) uint8 array of FER2013-style gray crops, or a list of
+        crops of any size and colour (BGR, gray, BGRA), which are preprocessed first.
+        """
+        batch = preprocess_batch(faces)
+        if len(batch) == 0:
+            return np.zeros((0, NUM_CLASSES), np.float32)
+        out = np.concatenate([self._run(batch[i:i + self.batch_limit])
+                              for i in range(0, len(batch), self.batch_limit)])
+        logits = np.log(np.maximum(out, 1e-12)) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    # -- whole images -------------------------------------------------------------------
+    def crop_faces(self, gray: np.ndarray, boxes) -> list[np.ndarray]:
+        """Square crops around each (x, y, w, h) box, enlarged by ``crop_scale``; edges replicated."""
+        import cv2
+
+        h, w = gray.shape[:2]
+        crops = []
+        for (x, y, bw, bh) in boxes:
+            side = max(int(round(max(bw, bh) * self.crop_scale)), 2)
+            cx, cy = x + bw / 2.0, y + bh / 2.0
+            x0, y0 = int(round(cx - side / 2.0)), int(round(cy - side / 2.0))
+            x1, y1 = x0 + side, y0 + side
+            crop = gray[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)]
+            pads = (max(-y0, 0), max(y1 - h, 0), max(-x0, 0), max(x1 - w, 0))
+            if any(pads) and crop.size:
+                crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE)
+            if crop.size == 0:
+                crop = np.zeros((side, side), np.uint8)
+            crops.append(preprocess_face(crop))
+        return crops
+
+    def analyze(self, image_bgr: np.ndarray, max_faces: int | None = None) -> list[FaceResult]:
+        """Detect every face in a BGR (or gray / BGRA) image and classify them in one batch.
+
+        Returns one :class:`FaceResult` per face, best detector score first; ``[]`` when
+        there is no face.
+        """
+        import cv2
+
+        img = np.asarray(image_bgr)
+        if img.ndim < 2 or img.size == 0:
+            raise ValueError(f"expected an image array, got shape {img.shape}")
+        gray = to_gray(img)
+        if img.ndim == 2 or img.shape[2] == 1:
+            bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+        elif img.shape[2] == 4:
+            bgr = cv2.cvtColor(img if img.dtype == np.uint8 else img.astype(np.uint8), cv2.COLOR_BGRA2BGR)
+        else:
+            bgr = img if img.dtype == np.uint8 else np.clip(img, 0, 255).astype(np.uint8)
+        limit = self.max_faces if max_faces is None else max_faces
+        detections = self.detector.detect(bgr)[:limit]
+        if not detections:
+            return []
+        probs = self.predict_proba(np.stack(self.crop_faces(gray, [d.box for d in detections])))
+        results = []
+        for det, p in zip(detections, probs):
+            k = int(p.argmax())
+            results.append(FaceResult(box=tuple(int(v) for v in det.box),
+                                      probabilities=tuple(float(v) for v in p),
+                                      label=LABELS[k], confidence=float(p[k]),
+                                      detector_score=float(det.score)))
+        return results
+
+
+def load_recognizer(model_path: str | Path | None = None, **kwargs) -> Recognizer:
+    """Load a recognizer: the shipped model by default, or the ONNX file at ``model_path``."""
+    return Recognizer(DEFAULT_MODEL if model_path is None else model_path, **kwargs)

@@ -1,0 +1,132 @@
+"""The predictor on real photos and on awkward inputs, through the public fer_core API."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core import LABELS, FaceResult, load_recognizer
+from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, gallery_frame, no_face_bgr, one_face_frame
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return load_recognizer()
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    return inter / float(aw * ah + bw * bh - inter)
+
+
+def test_labels_are_fer2013_order():
+    assert LABELS == ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+
+
+def test_predict_proba_uint8_batch(rec):
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    p = rec.predict_proba(faces)
+    assert p.shape == (5, 7) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
+    assert (p >= 0).all()
+
+
+def test_predict_proba_batch_equals_single(rec):
+    faces = np.random.default_rng(1).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    batch = rec.predict_proba(faces)
+    single = np.concatenate([rec.predict_proba(faces[i:i + 1]) for i in range(6)])
+    np.testing.assert_allclose(batch, single, atol=1e-5)
+
+
+def test_predict_proba_mixed_crops_and_empty(rec):
+    img = astronaut_bgr()
+    x, y, w, h = ASTRONAUT_FACE
+    crop = img[y:y + h, x:x + w]
+    crops = [crop, cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), cv2.cvtColor(crop, cv2.COLOR_BGR2BGRA),
+             cv2.resize(crop, (300, 391))]
+    p = rec.predict_proba(crops)
+    assert p.shape == (4, 7)
+    # Gray and colour versions of one crop are the same face to the model.
+    np.testing.assert_allclose(p[0], p[1], atol=0.02)
+    assert rec.predict_proba([]).shape == (0, 7)
+
+
+def test_flip_tta_makes_prediction_mirror_symmetric(rec):
+    if not rec.flip_tta:
+        pytest.skip("model card disables flip averaging")
+    faces = np.random.default_rng(2).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    np.testing.assert_allclose(rec.predict_proba(faces), rec.predict_proba(faces[:, :, ::-1]), atol=1e-5)
+
+
+def test_analyze_astronaut_is_one_happy_face(rec):
+    results = rec.analyze(astronaut_bgr())
+    assert len(results) == 1
+    r = results[0]
+    assert isinstance(r, FaceResult)
+    assert _iou(r.box, ASTRONAUT_FACE) > 0.3
+    assert len(r.probabilities) == 7 and abs(sum(r.probabilities) - 1) < 1e-4
+    assert r.label == LABELS[int(np.argmax(r.probabilities))]
+    assert r.confidence == max(r.probabilities)
+    assert r.label == "Happy", r.as_dict()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.label = "Sad"
+
+
+def test_analyze_gray_and_rgba_inputs(rec):
+    frame = one_face_frame()
+    for img in (cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)):
+        results = rec.analyze(img)
+        assert len(results) == 1
+        assert results[0].label == "Happy"
+
+
+def test_analyze_no_face_returns_empty(rec):
+    assert rec.analyze(no_face_bgr()) == []
+    assert rec.analyze(np.zeros((240, 320, 3), np.uint8)) == []
+
+
+def test_analyze_gallery_finds_many_faces_in_one_batch(rec, monkeypatch):
+    calls = []
+    real = rec.predict_proba
+    monkeypatch.setattr(rec, "predict_proba", lambda faces: calls.append(len(faces)) or real(faces))
+    results = rec.analyze(gallery_frame())
+    assert len(results) >= 20
+    assert calls == [len(results)], "all faces of a frame must go through one model call"
+    assert sum(r.label == "Happy" for r in results) >= 0.8 * len(results)
+
+
+def test_analyze_respects_max_faces(rec):
+    assert len(rec.analyze(gallery_frame(), max_faces=3)) == 3
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        load_recognizer(tmp_path / "nope.onnx")
+
+
+def test_cli_on_photo_and_corrupt_file(tmp_path):
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    out = tmp_path / "annotated.png"
+    proc = subprocess.run([sys.executable, "-m", "fer_core", str(photo), str(bad), "--json",
+                           "--annotate", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1  # one file failed
+    assert "broken.jpg: not a readable image" in proc.stderr
+    report = json.loads(proc.stdout)
+    assert report[0]["faces"][0]["label"] == "Happy"
+    assert "error" in report[1]
+    assert cv2.imread(str(out)).shape == astronaut_bgr().shape

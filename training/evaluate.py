@@ -1,0 +1,177 @@
+"""Evaluate an exported model through ``fer_core``'s ``predict_proba`` (exactly what ships).
+
+Example::
+
+    python -m training.evaluate --model models/fer_model.onnx \
+        --data ../shared/data/fer2013.csv.gz --ferplus ../shared/data/fer2013new.csv --out models/eval
+
+Reports accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix
+(numbers and PNG), one-vs-rest ROC AUC and calibration (ECE, reliability PNG) on
+PublicTest, PrivateTest, and the PrivateTest rows whose pixels appear in no
+Training row; with ``--ferplus`` also PrivateTest against the FER+ majority labels.
+Writes ``metrics.json`` and the figures to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("training.evaluate")
+
+
+def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> tuple[float, list]:
+    """ECE over equal-width confidence bins, and the per-bin (confidence, accuracy, count) table."""
+    conf = probs.max(1)
+    correct = probs.argmax(1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    ece, table = 0.0, []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(conf[m].mean() - correct[m].mean())
+            table.append((float(conf[m].mean()), float(correct[m].mean()), int(m.sum())))
+    return float(ece), table
+
+
+def metrics(probs: np.ndarray, y: np.ndarray) -> dict:
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
+
+    from fer_core.labels import LABELS
+
+    pred = probs.argmax(1)
+    p, r, f, s = precision_recall_fscore_support(y, pred, labels=range(len(LABELS)), zero_division=0)
+    present = np.unique(y)
+    auc = {}
+    for k in present:
+        if 0 < (y == k).sum() < len(y):
+            auc[LABELS[k]] = float(roc_auc_score(y == k, probs[:, k]))
+    ece, table = expected_calibration_error(probs, y)
+    return {
+        "n": int(len(y)),
+        "accuracy": float((pred == y).mean()),
+        "macro_f1": float(f1_score(y, pred, labels=list(present), average="macro", zero_division=0)),
+        "per_class": {LABELS[k]: {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]),
+                                  "support": int(s[k])} for k in range(len(LABELS))},
+        "roc_auc_ovr": auc,
+        "roc_auc_macro": float(np.mean(list(auc.values()))) if auc else None,
+        "ece": ece,
+        "reliability": table,
+        "confusion_matrix": confusion_matrix(y, pred, labels=range(len(LABELS))).tolist(),
+    }
+
+
+def plot_confusion(cm: list, title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fer_core.labels import LABELS
+
+    cm = np.asarray(cm, float)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(LABELS)):
+        for j in range(len(LABELS)):
+            ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.0%}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(LABELS)), LABELS, rotation=40, ha="right")
+    ax.set_yticks(range(len(LABELS)), LABELS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_reliability(table: list, ece: float, title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    if table:
+        conf, acc, n = map(np.asarray, zip(*table))
+        ax.scatter(conf, acc, s=10 + 200 * n / n.max(), alpha=0.7, label="bins (size = faces)")
+        ax.plot(conf, acc, "-", alpha=0.6)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{title}\nECE {ece:.1%}")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def evaluate(model_path: str | Path, data: str | Path, out: Path, ferplus: str | None = None,
+             threads: int = 2) -> dict:
+    from fer_core import load_recognizer
+    from training.data import load_ferplus, load_splits, unseen_mask
+
+    out.mkdir(parents=True, exist_ok=True)
+    rec = load_recognizer(model_path, threads=threads)
+    splits = load_splits(data)
+    priv = splits["PrivateTest"]
+    unseen = unseen_mask(priv, splits["Training"])
+    results: dict = {"model": str(model_path), "model_sha256": rec.card.get("sha256"),
+                     "flip_tta": rec.flip_tta, "temperature": rec.temperature, "splits": {}}
+    t0 = time.perf_counter()
+    probs_by_split = {name: rec.predict_proba(splits[name].x) for name in ("PublicTest", "PrivateTest")}
+    log.info("predicted %d faces in %.1fs", sum(map(len, probs_by_split.values())), time.perf_counter() - t0)
+    views = {"PublicTest": (splits["PublicTest"], probs_by_split["PublicTest"]),
+             "PrivateTest": (priv, probs_by_split["PrivateTest"]),
+             "PrivateTest_unseen": (priv.subset(unseen), probs_by_split["PrivateTest"][unseen])}
+    for name, (fs, probs) in views.items():
+        m = metrics(probs, fs.y)
+        results["splits"][name] = m
+        log.info("%-20s n=%5d acc %.4f macro-F1 %.4f ECE %.3f", name, m["n"], m["accuracy"],
+                 m["macro_f1"], m["ece"])
+        plot_confusion(m["confusion_matrix"], f"{name} (n={m['n']}, acc {m['accuracy']:.1%})",
+                       out / f"confusion_{name}.png")
+        plot_reliability(m["reliability"], m["ece"], name, out / f"reliability_{name}.png")
+    if ferplus:
+        soft, is_face = load_ferplus(ferplus, sum(len(s) for s in splits.values()))
+        idx = priv.index
+        keep = is_face[idx]
+        y_plus = soft[idx].argmax(1)
+        m = metrics(probs_by_split["PrivateTest"][keep], y_plus[keep])
+        results["splits"]["PrivateTest_FERplus_majority"] = m
+        log.info("%-20s n=%5d acc %.4f macro-F1 %.4f", "PrivateTest FER+", m["n"], m["accuracy"], m["macro_f1"])
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="models/fer_model.onnx", help="exported ONNX model (its card JSON beside it)")
+    p.add_argument("--data", required=True, help="FER2013 CSV (.csv/.csv.gz) or folder with train/ and test/")
+    p.add_argument("--ferplus", help="FER+ fer2013new.csv: also score PrivateTest against FER+ majority labels")
+    p.add_argument("--out", default="models/eval", help="folder for metrics.json and PNGs")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from training.data import DataError
+
+    try:
+        evaluate(args.model, args.data, Path(args.out), args.ferplus, args.threads)
+    except (DataError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
