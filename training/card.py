@@ -1,0 +1,105 @@
+"""Write the model card: merge evaluation metrics into ``<model>.json`` and render ``MODEL_CARD.md``.
+
+    python -m training.card --model models/fer_model.onnx --eval models/eval/metrics.json
+
+The JSON card is what ``fer_core`` and the app read (labels, temperature, metrics);
+the Markdown card is for people.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fer_core.labels import LABELS
+
+SPLIT_TITLES = {
+    "PublicTest": "FER2013 PublicTest (model selection, temperature fit)",
+    "PrivateTest": "FER2013 PrivateTest (reported once)",
+    "PrivateTest_unseen": "PrivateTest rows whose pixels appear in no Training row",
+    "PrivateTest_FERplus_majority": "PrivateTest against FER+ majority labels (non-faces dropped)",
+}
+
+
+def summarize(metrics: dict) -> dict:
+    """The compact metrics block stored in the JSON card."""
+    out = {}
+    for name, m in metrics["splits"].items():
+        out[name] = {"n": m["n"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "ece": m["ece"],
+                     "roc_auc_macro": m["roc_auc_macro"],
+                     "per_class": m["per_class"], "confusion_matrix": m["confusion_matrix"]}
+    return out
+
+
+def render_markdown(card: dict, extra: str = "") -> str:
+    m = card["metrics"]
+    lines = [
+        "# Model card: FER expression classifier", "",
+        f"- File: `{card['model_file']}` ({card['size_bytes'] / 1024:.0f} kB), sha256 `{card['sha256']}`",
+        f"- Architecture: `{card['architecture']}`, {card['parameters']:,} parameters, trained with Keras 3 "
+        "and exported to ONNX; runs on onnxruntime (no TensorFlow at run time).",
+        f"- Labels (output order): {', '.join(card['labels'])}",
+        "- Input: (N, 48, 48, 1) float32, grayscale 0-255, made by `fer_core.preprocess.preprocess_face` "
+        "(any crop -> gray -> padded square -> 48x48). Scaling to [-1, 1] is inside the model.",
+        f"- Inference: {'mean of the face and its mirror image (flip TTA), ' if card.get('flip_tta') else ''}"
+        f"softmax temperature {card.get('temperature', 1.0):.3f} fitted on PublicTest.",
+        f"- Training data: FER2013 Training split (28,709 faces), data file sha256 `{card.get('data_sha256')}`.",
+        f"- Training command: `{card.get('train_command') or 'see README'}`", "",
+        "## Metrics", "",
+        "| split | faces | accuracy | macro-F1 | ROC AUC (macro) | ECE |", "|---|---|---|---|---|---|",
+    ]
+    for name, s in m.items():
+        auc = f"{s['roc_auc_macro']:.3f}" if s.get("roc_auc_macro") is not None else "-"
+        lines.append(f"| {SPLIT_TITLES.get(name, name)} | {s['n']} | {s['accuracy']:.2%} | "
+                     f"{s['macro_f1']:.3f} | {auc} | {s['ece']:.1%} |")
+    if "PrivateTest" in m:
+        lines += ["", "### Per class, PrivateTest", "", "| class | precision | recall | F1 | faces |",
+                  "|---|---|---|---|---|"]
+        for lab in LABELS:
+            c = m["PrivateTest"]["per_class"][lab]
+            lines.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+        lines += ["", "![PrivateTest confusion matrix](eval/confusion_PrivateTest.png)",
+                  "![PrivateTest reliability](eval/reliability_PrivateTest.png)"]
+    if "parity" in card:
+        p = card["parity"]
+        lines += ["", "## Export parity", "",
+                  f"Keras vs ONNX on {p['n']} real PublicTest faces: max |Δprobability| "
+                  f"{p['max_abs_diff']:.2e}, top-class agreement {p['top1_agreement']:.1%}."]
+    if "int8" in card:
+        q = card["int8"]
+        lines += [f"An int8 variant (`{q['file']}`, {q['size_bytes'] / 1024:.0f} kB) agrees with float32 on "
+                  f"{q['publictest_top1_agreement_with_float32']:.1%} of PublicTest top classes; it is not shipped."]
+    lines += ["", "## Limitations", "",
+              "- FER2013 faces are web photos, mostly frontal, 48x48 grayscale; labels are noisy (FER+ "
+              "re-annotation agrees with them on 62.9% of rows). Disgust has 436 training faces and is the "
+              "weakest class.",
+              "- Expressions are not emotions: the model reports how a face looks, not what a person feels.",
+              "- Accuracy drops on profile faces, occlusion (hands, masks), very small faces and poor light.",
+              "- Not validated across age, gender or skin-tone groups; do not use it for decisions about people.",
+              ]
+    if extra:
+        lines += ["", extra.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.card", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="models/fer_model.onnx")
+    p.add_argument("--eval", default="models/eval/metrics.json", help="metrics.json from training.evaluate")
+    p.add_argument("--extra", help="a Markdown file appended to the card (ablations, notes)")
+    p.add_argument("--out", default="models/MODEL_CARD.md")
+    args = p.parse_args(argv)
+    card_path = Path(args.model).with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["metrics"] = summarize(json.loads(Path(args.eval).read_text()))
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    extra = Path(args.extra).read_text() if args.extra else ""
+    Path(args.out).write_text(render_markdown(card, extra))
+    print(f"updated {card_path} and wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
