@@ -18,11 +18,13 @@ def to_gray(image: np.ndarray, order: str = "bgr") -> np.ndarray:
     Accepts (H, W), (H, W, 1), (H, W, 3) and (H, W, 4) arrays; ``order`` says
     whether colour images are BGR (OpenCV) or RGB (PIL, browsers). An alpha
     channel is composited over white so transparent margins don't turn black.
-    Float images in [0, 1] are scaled to 0-255.
+    Float images in [0, 1] are scaled to 0-255; 16-bit images are scaled down to 8 bits.
     """
     img = np.asarray(image)
     if img.size == 0:
         raise ValueError("empty image")
+    if img.dtype == np.uint16:  # 16-bit PNG/TIFF: rescale, don't saturate at 255
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
     if img.dtype != np.uint8:
         if np.issubdtype(img.dtype, np.floating) and img.max(initial=0.0) <= 1.0:
             img = img * 255.0

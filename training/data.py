@@ -192,7 +192,10 @@ def load_folder(root: str | Path, strict: bool = True) -> FaceSet:
         for f in sorted(sub.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+            # JPEG: decode as BGR so EXIF rotation (phone photos) and CMYK are honoured;
+            # other formats unchanged so an alpha channel survives (IMREAD_UNCHANGED ignores EXIF).
+            flags = cv2.IMREAD_COLOR if f.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
+            img = cv2.imread(str(f), flags)
             if img is None:
                 if strict:
                     raise DataError(f"{f}: not a readable image")
@@ -232,5 +235,5 @@ def load_splits(path: str | Path, ferplus: str | Path | None = None, label_mode:
 
 def unseen_mask(test: FaceSet, train: FaceSet) -> np.ndarray:
     """True for test faces whose exact pixels appear in no training face (leakage-free subset)."""
-    seen = {row.tobytes() for row in train.x.reshape(len(train), -1)}
-    return np.array([row.tobytes() not in seen for row in test.x.reshape(len(test), -1)], bool)
+    seen = {img.tobytes() for img in train.x}  # per image, not reshape(len, -1), which fails on 0 faces
+    return np.array([img.tobytes() not in seen for img in test.x], bool)

@@ -1,0 +1,169 @@
+"""End to end on tiny generated data: the data report command and the fine-tuning command."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.labels import LABELS
+from training import finetune, report
+from training.data import DataError
+from training.synthetic import write_face_folder, write_fer_csv
+
+
+def png_ok(path) -> bool:
+    img = cv2.imread(str(path))
+    return img is not None and img.shape[0] > 100 and img.shape[1] > 100
+
+
+@pytest.fixture
+def tiny_csv(tmp_path):
+    """21/7/7 generated faces, plus one Training face repeated in Training and in PrivateTest."""
+    path = tmp_path / "fer.csv"
+    write_fer_csv(path, {"Training": 21, "PublicTest": 7, "PrivateTest": 7}, seed=0)
+    lines = path.read_text().splitlines()
+    first_train = lines[1]
+    lines.append(first_train)  # duplicate within Training
+    lines.append(first_train.rsplit(",", 1)[0] + ",PrivateTest")  # and across to PrivateTest
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_report_on_csv(tiny_csv, tmp_path, capsys):
+    out = tmp_path / "report"
+    ferplus = tmp_path / "fer2013new.csv"
+    votes = "0,10,0,0,0,0,0,0,0,0"  # every row voted happy by FER+
+    ferplus.write_text("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+                       + "".join(f"Training,x.png,{votes}\n" for _ in range(37)))
+    assert report.main(["--data", str(tiny_csv), "--ferplus", str(ferplus), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Training" in printed and "PrivateTest" in printed and "unseen in Training" in printed
+    assert png_ok(out / "class_counts.png") and png_ok(out / "samples.png")
+    data = json.loads((out / "data_report.json").read_text())
+    assert data["layout"] == "csv" and data["labels"] == list(LABELS)
+    assert data["counts"]["Training"]["total"] == 22
+    assert data["counts"]["Training"]["Angry"] == 4  # 3 cycled + the duplicate of row 0 (Angry)
+    assert data["counts"]["PrivateTest"]["total"] == 8
+    dup = data["duplicates"]
+    assert dup["rows"] == 37 and dup["distinct_images"] == 35
+    assert dup["duplicate_groups"] == 1 and dup["rows_in_duplicate_groups"] == 3
+    assert dup["groups_across_splits"] == {"Training+PrivateTest": 1}
+    assert dup["groups_with_conflicting_labels"] == 0
+    assert data["unseen"]["PrivateTest"] == {"rows": 8, "unseen_in_training": 7, "seen_in_training": 1}
+    assert data["unseen"]["PublicTest"]["unseen_in_training"] == 7
+    assert data["ferplus"]["Training"]["majority_counts"]["Happy"] == 22
+
+
+def test_report_on_folder_layout(tmp_path):
+    root = tmp_path / "faces"
+    write_face_folder(root / "train", {"Happy": 3, "Sad": 2, "Neutral": 2}, seed=1)
+    write_face_folder(root / "test", {"Happy": 2, "Sad": 2}, seed=2)
+    out = tmp_path / "report"
+    assert report.main(["--data", str(root), "--out", str(out), "--per-class", "4"]) == 0
+    data = json.loads((out / "data_report.json").read_text())
+    assert data["layout"] == "folder"
+    assert data["counts"]["Training"]["Happy"] == 3 and data["counts"]["Training"]["total"] == 7
+    assert data["counts"]["PublicTest"]["total"] + data["counts"]["PrivateTest"]["total"] == 4
+    assert png_ok(out / "samples.png")
+
+
+def test_report_bad_data_exits_2(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels,Usage\n3,1 2 3,Training\n")
+    assert report.main(["--data", str(bad), "--out", str(tmp_path / "r")]) == 2
+
+
+# -- fine-tuning ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory):
+    """A tiny untrained compact net, saved like training.train saves best.keras."""
+    from training.models import build
+
+    path = tmp_path_factory.mktemp("base") / "base.keras"
+    build("compact", width=8).save(path)
+    return path
+
+
+def test_finetune_end_to_end(base_model, tmp_path, capsys):
+    data = write_face_folder(tmp_path / "mine", {"Happy": 8, "Sad": 8, "Surprise": 8}, seed=0, size=(70, 56))
+    out = tmp_path / "out"
+    rc = finetune.main(["--base", str(base_model), "--data", str(data), "--out", str(out), "--epochs", "2",
+                        "--frozen-epochs", "1", "--batch-size", "8", "--verbose", "0"])
+    assert rc == 0
+    for name in ("fer_model.keras", "fer_model.onnx", "fer_model.json", "base.onnx", "finetune_report.json"):
+        assert (out / name).is_file(), name
+    rep = json.loads((out / "finetune_report.json").read_text())
+    assert rep["faces"] == {"total": 24, "fine_tune": 18, "held_out": 6,
+                            "per_class": {c: {"fine_tune": 6, "held_out": 2} for c in ("Happy", "Sad", "Surprise")},
+                            "classes_absent": ["Angry", "Disgust", "Fear", "Neutral"]}
+    for phase in ("before", "after"):
+        assert 0.0 <= rep[phase]["accuracy"] <= 1.0 and 0.0 <= rep[phase]["macro_f1"] <= 1.0
+        assert set(rep[phase]["per_class_recall"]) == {"Happy", "Sad", "Surprise"}
+        assert np.asarray(rep[phase]["confusion_matrix"]).sum() == 6
+    assert [h["frozen_layers"] > 0 for h in rep["history"]] == [True, False]
+    assert rep["parity"]["max_abs_diff"] < 1e-3
+    printed = capsys.readouterr().out
+    assert "before: accuracy" in printed and "after:  accuracy" in printed
+
+    from fer_core import load_recognizer
+
+    card = json.loads((out / "fer_model.json").read_text())
+    assert card["labels"] == list(LABELS) and card["model_file"] == "fer_model.onnx" and card["temperature"] > 0
+    probs = load_recognizer(out / "fer_model.onnx").predict_proba([np.zeros((30, 40, 3), np.uint8)])
+    assert probs.shape == (1, 7) and abs(float(probs.sum()) - 1) < 1e-5
+
+    import keras
+
+    tuned = keras.saving.load_model(out / "fer_model.keras", compile=False)
+    assert all(layer.trainable for layer in tuned.layers)
+    base = keras.saving.load_model(base_model, compile=False)
+    changed = [w for w, b in zip(tuned.get_layer("probs").get_weights(), base.get_layer("probs").get_weights())
+               if not np.allclose(w, b)]
+    assert changed, "the head was not trained"
+    bn = [np.allclose(w, b) for w, b in zip(tuned.get_layer("stem1_bn").get_weights(),
+                                               base.get_layer("stem1_bn").get_weights())]
+    assert all(bn), "batch-norm statistics must stay frozen"
+
+
+def test_stratified_split_is_stratified_and_fixed():
+    y = np.repeat(np.arange(3), [4, 8, 13])
+    tr, ho = finetune.stratified_split(y, 0.25, seed=0)
+    assert sorted(np.concatenate([tr, ho]).tolist()) == list(range(len(y)))
+    assert np.bincount(y[ho]).tolist() == [1, 2, 3]
+    assert np.array_equal(ho, finetune.stratified_split(y, 0.25, seed=0)[1])
+    assert not np.array_equal(ho, finetune.stratified_split(y, 0.25, seed=1)[1])
+    two_each = np.array([0, 0, 1, 1])
+    tr, ho = finetune.stratified_split(two_each, 0.9, seed=0)  # never holds out a whole class
+    assert np.bincount(two_each[tr]).tolist() == [1, 1] and np.bincount(two_each[ho]).tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("per_class, message", [
+    ({"Happy": 8, "Sad": 2}, r"too few faces for Sad \(2\)"),
+    ({"Happy": 8}, "faces of 1 class"),
+    ({"Happy": 8, "Sad": 0}, "class folder.* with no images: Sad"),
+])
+def test_finetune_data_errors(base_model, tmp_path, per_class, message):
+    data = write_face_folder(tmp_path / "mine", per_class, seed=0, size=(48, 48))
+    args = finetune.parse_args(["--base", str(base_model), "--data", str(data), "--out", str(tmp_path / "o")])
+    with pytest.raises(DataError, match=message):
+        finetune.run(args)
+    assert not (tmp_path / "o").exists()  # nothing written before the data is checked
+
+
+def test_finetune_missing_base_and_bad_folder(tmp_path, base_model, caplog):
+    data = write_face_folder(tmp_path / "mine", {"Happy": 4, "Sad": 4}, seed=0, size=(48, 48))
+    assert finetune.main(["--base", str(tmp_path / "none.keras"), "--data", str(data),
+                          "--out", str(tmp_path / "o")]) == 2
+    assert "none.keras not found" in caplog.text
+    (data / "Bored").mkdir()
+    (data / "Bored" / "a.jpg").write_bytes((data / "Happy" / "000.jpg").read_bytes())
+    assert finetune.main(["--base", str(base_model), "--data", str(data), "--out", str(tmp_path / "o")]) == 2
+    assert "Bored: folder name is not one of" in caplog.text
+    not_keras = tmp_path / "junk.keras"
+    not_keras.write_bytes(b"junk")
+    (data / "Bored" / "a.jpg").unlink()
+    (data / "Bored").rmdir()
+    assert finetune.main(["--base", str(not_keras), "--data", str(data), "--out", str(tmp_path / "o")]) == 2
+    assert "cannot load a Keras model" in caplog.text

@@ -1,0 +1,296 @@
+"""Fine-tune the expression model on your own labelled faces (transfer learning).
+
+Example::
+
+    python -m training.finetune --base ~/runs/c32/best.keras --data my_faces/ --out runs/mine
+
+``--data`` holds ``<class>/*.jpg`` (class names as in FER2013: Angry, Disgust, Fear,
+Happy, Sad, Surprise, Neutral; any size or colour; face crops, loosely framed like
+FER2013). The shipped model is ONNX, so ``--base`` is the Keras checkpoint it was
+exported from (default: models/fer_model.keras if present).
+
+A stratified part of your faces (``--holdout``, fixed ``--seed``) is set aside and
+never trained on. Accuracy and macro-F1 on it are measured before and after
+fine-tuning, both through exported ONNX models run by ``fer_core`` exactly as the app
+runs them. Training first updates only the later layers (``--frozen-epochs``), then the
+whole network; batch-norm statistics stay frozen throughout (too few faces to
+re-estimate them). Writes into ``--out``:
+
+    fer_model.keras / fer_model.onnx / fer_model.json   the fine-tuned model, ONNX and its card
+    base.onnx / base.json                               the base model, for the "before" figures
+    finetune_report.json                                all settings and figures
+
+To use the result, copy fer_model.onnx and fer_model.json into models/ (or pass the
+.onnx path to ``fer_core.load_recognizer``). The held-out figures come from a few of
+your own faces: they show whether fine-tuning helped on your data, nothing more.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.labels import LABELS, NUM_CLASSES
+from fer_core.preprocess import INPUT_SIZE
+from training.data import IMAGE_SUFFIXES, DataError, FaceSet, load_folder
+
+log = logging.getLogger("training.finetune")
+
+DEFAULT_BASE = Path(__file__).resolve().parent.parent / "models" / "fer_model.keras"
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, held_out): ``fraction`` of each class held out (at least one, never all)."""
+    rng = np.random.default_rng(seed)
+    train, held = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = min(max(int(round(len(idx) * fraction)), 1), len(idx) - 1)
+        held.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
+
+
+def check_folder(root: Path, faces: FaceSet, min_per_class: int) -> list[int]:
+    """Raise :class:`DataError` for empty class folders, too few faces or fewer than two classes.
+
+    Returns the classes present, in FER2013 order.
+    """
+    empty = [p.name for p in sorted(root.iterdir()) if p.is_dir()
+             and not any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.iterdir())]
+    if empty:
+        raise DataError(f"{root}: class folder(s) with no images: {', '.join(empty)}")
+    counts = faces.class_counts()
+    present = [c for c in range(NUM_CLASSES) if counts[c]]
+    if len(present) < 2:
+        raise DataError(f"{root}: faces of {len(present)} class(es) found; fine-tuning needs at least two "
+                        f"of {', '.join(LABELS)}")
+    few = [f"{LABELS[c]} ({counts[c]})" for c in present if counts[c] < min_per_class]
+    if few:
+        raise DataError(f"{root}: too few faces for {', '.join(few)}: need at least {min_per_class} per class "
+                        "(some are held out to measure the result)")
+    return present
+
+
+def load_base(path: Path):
+    """The base classifier from a .keras file (the augmentation wrapper, if any, removed)."""
+    from training.export import load_core
+
+    try:
+        core = load_core(path)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: cannot load a Keras model ({exc})") from exc
+    if tuple(core.input_shape[1:]) != (INPUT_SIZE, INPUT_SIZE, 1) or core.output_shape[-1] != NUM_CLASSES:
+        raise DataError(f"{path}: base model maps {core.input_shape} -> {core.output_shape}; expected "
+                        f"(None, {INPUT_SIZE}, {INPUT_SIZE}, 1) -> (None, {NUM_CLASSES})")
+    return core
+
+
+def early_layers(core, fraction: float) -> list[str]:
+    """Names of the first ``fraction`` of the weighted layers (batch-norm layers not counted)."""
+    import keras
+
+    weighted = [layer.name for layer in core.layers
+                if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
+    return weighted[:int(len(weighted) * fraction)]
+
+
+def set_trainable(core, frozen: set[str]) -> None:
+    """Freeze the named layers and every batch-norm layer (which then runs in inference mode)."""
+    import keras
+
+    for layer in core.layers:
+        layer.trainable = layer.name not in frozen and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def write_card(core, onnx_path: Path, source: str, flip_tta: bool, temperature: float, **extra) -> dict:
+    """The model card beside the ONNX file, in the format ``training.export`` writes."""
+    from training.export import sha256
+
+    card = {"model_file": onnx_path.name, "labels": list(LABELS), "flip_tta": flip_tta,
+            "temperature": float(temperature),
+            "input": {"shape": [None, INPUT_SIZE, INPUT_SIZE, 1], "dtype": "float32", "range": "0-255 grayscale",
+                      "preprocessing": "fer_core.preprocess.preprocess_face"},
+            "architecture": core.name, "parameters": int(core.count_params()),
+            "size_bytes": onnx_path.stat().st_size, "sha256": sha256(onnx_path), "source": source, **extra}
+    onnx_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def onnx_metrics(onnx_path: Path, faces: FaceSet, present: list[int]) -> dict:
+    """Accuracy, macro-F1 (over the classes present) and per-class recall of an ONNX model, via fer_core."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    from fer_core import load_recognizer
+
+    pred = load_recognizer(onnx_path).predict_proba(faces.x).argmax(axis=1)
+    cm = confusion_matrix(faces.y, pred, labels=list(range(NUM_CLASSES)))
+    return {
+        "accuracy": float((pred == faces.y).mean()),
+        "macro_f1": float(f1_score(faces.y, pred, labels=present, average="macro", zero_division=0)),
+        "per_class_recall": {LABELS[c]: float(cm[c, c] / cm[c].sum()) for c in present},
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def fit(core, train: FaceSet, args) -> list[dict]:
+    """Train ``core`` in place: ``frozen_epochs`` with the early layers frozen, then the rest unfrozen."""
+    import keras
+
+    from training.augment import augmenter
+    from training.train import class_weights
+
+    x = train.x[..., None].astype(np.float32)
+    y = np.eye(NUM_CLASSES, dtype=np.float32)[train.y]
+    weights = class_weights(train.y, args.class_weight_power)[train.y]
+    inp = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    model = keras.Model(inp, core(augmenter(args.augment, seed=args.seed)(inp)), name="finetuner")
+    early = early_layers(core, args.freeze_fraction)
+    frozen_epochs = min(args.frozen_epochs, args.epochs) if early else 0
+    phases = [(frozen_epochs, set(early)), (args.epochs - frozen_epochs, set())]
+    history, done = [], 0
+    for n_epochs, frozen in phases:
+        if n_epochs <= 0:
+            continue
+        set_trainable(core, frozen)
+        log.info("epochs %d-%d: %s", done + 1, done + n_epochs,
+                 f"early layers frozen ({', '.join(sorted(frozen))})" if frozen else "all layers trainable")
+        model.compile(optimizer=keras.optimizers.Adam(args.lr),
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
+                      metrics=[keras.metrics.CategoricalAccuracy(name="acc")])
+        h = model.fit(x, y, sample_weight=weights, batch_size=args.batch_size, epochs=done + n_epochs,
+                      initial_epoch=done, shuffle=True, verbose=args.verbose)
+        history += [{"epoch": done + i + 1, "frozen_layers": len(frozen),
+                     **{k: float(v[i]) for k, v in h.history.items()}} for i in range(n_epochs)]
+        done += n_epochs
+    for layer in core.layers:  # leave a plain, fully trainable model in the saved file
+        layer.trainable = True
+    return history
+
+
+def run(args) -> dict:
+    """Fine-tune as configured by the parsed ``args``; write the outputs and return the report."""
+    import keras
+
+    from training.export import export_onnx, fit_temperature, parity
+
+    t0 = time.time()
+    base_path = Path(args.base).expanduser() if args.base else DEFAULT_BASE
+    if not base_path.is_file():
+        raise FileNotFoundError(
+            f"base model {base_path} not found: pass --base with the .keras checkpoint the shipped model "
+            "was exported from (training.train writes it as <run>/best.keras)")
+    root = Path(args.data).expanduser()
+    faces = load_folder(root)
+    present = check_folder(root, faces, args.min_per_class)
+    absent = [LABELS[c] for c in range(NUM_CLASSES) if c not in present]
+    if absent:
+        log.warning("no faces for %s: the model is tuned and measured on %s only",
+                    ", ".join(absent), ", ".join(LABELS[c] for c in present))
+    tr_idx, ho_idx = stratified_split(faces.y, args.holdout, args.seed)
+    train, held = faces.subset(tr_idx), faces.subset(ho_idx)
+    log.info("%d faces in %d classes: %d for fine-tuning, %d held out", len(faces), len(present),
+             len(train), len(held))
+
+    keras.utils.set_random_seed(args.seed)
+    out = Path(args.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    flip_tta = not args.no_flip_tta
+    core = load_base(base_path)
+
+    base_onnx = export_onnx(core, out / "base.onnx")
+    write_card(core, base_onnx, str(base_path), flip_tta, 1.0)
+    before = onnx_metrics(base_onnx, held, present)
+    log.info("before: held-out accuracy %.3f, macro-F1 %.3f", before["accuracy"], before["macro_f1"])
+
+    history = fit(core, train, args)
+    core.save(out / "fer_model.keras")
+    onnx_path = export_onnx(core, out / "fer_model.onnx")
+    check = parity(core, onnx_path, held.x)
+    from fer_core import load_recognizer
+
+    raw = load_recognizer(onnx_path, flip_tta=flip_tta, temperature=1.0).predict_proba(held.x)
+    temperature = fit_temperature(raw, held.y)
+    write_card(core, onnx_path, str(base_path), flip_tta, temperature, parity=check,
+               finetune={"data": str(root), "faces": len(faces), "held_out": len(held),
+                         "classes": [LABELS[c] for c in present],
+                         "temperature_note": "fitted on the held-out faces; changes confidences, not accuracy"})
+    after = onnx_metrics(onnx_path, held, present)
+    log.info("after:  held-out accuracy %.3f, macro-F1 %.3f", after["accuracy"], after["macro_f1"])
+
+    report = {
+        "base": str(base_path), "data": str(root),
+        "faces": {"total": len(faces), "fine_tune": len(train), "held_out": len(held),
+                  "per_class": {LABELS[c]: {"fine_tune": int((train.y == c).sum()),
+                                            "held_out": int((held.y == c).sum())} for c in present},
+                  "classes_absent": absent},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("base", "data", "out")},
+        "evaluation": "held-out faces, ONNX via fer_core.load_recognizer().predict_proba"
+                      + (" (flip TTA)" if flip_tta else ""),
+        "before": before, "after": after,
+        "delta": {"accuracy": after["accuracy"] - before["accuracy"],
+                  "macro_f1": after["macro_f1"] - before["macro_f1"]},
+        "parity": check, "history": history,
+        "files": {"keras": str(out / "fer_model.keras"), "onnx": str(onnx_path),
+                  "card": str(onnx_path.with_suffix(".json")), "base_onnx": str(base_onnx)},
+        "seconds": round(time.time() - t0, 1),
+    }
+    (out / "finetune_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.finetune", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", help=f"Keras checkpoint to start from (default: {DEFAULT_BASE} if present)")
+    p.add_argument("--data", required=True, help="folder of <class>/*.jpg face crops")
+    p.add_argument("--out", required=True, help="folder for the fine-tuned model, its ONNX export and the report")
+    p.add_argument("--holdout", type=float, default=0.25, help="share of each class held out for before/after figures")
+    p.add_argument("--min-per-class", type=int, default=4, help="fewest faces accepted for a class that is present")
+    p.add_argument("--epochs", type=int, default=8, help="total epochs")
+    p.add_argument("--frozen-epochs", type=int, default=3, help="first epochs with the early layers frozen (0: none)")
+    p.add_argument("--freeze-fraction", type=float, default=0.5,
+                   help="share of the weighted layers, from the input, counted as early")
+    p.add_argument("--lr", type=float, default=3e-4, help="learning rate (Adam)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0: flips only)")
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--class-weight-power", type=float, default=0.5, help="0: no reweighting, 1: balanced classes")
+    p.add_argument("--no-flip-tta", action="store_true", help="do not average with the mirrored face at inference")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="1: progress bar, 2: a line per epoch")
+    args = p.parse_args(argv)
+    if not 0 < args.holdout < 1:
+        p.error("--holdout must be between 0 and 1")
+    if args.epochs < 1:
+        p.error("--epochs must be at least 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # its INFO lines drown the progress
+    try:
+        report = run(args)
+    except (DataError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 2
+    b, a = report["before"], report["after"]
+    print(f"Held-out faces: {report['faces']['held_out']} ({report['evaluation']})")
+    print(f"  before: accuracy {b['accuracy']:.3f}  macro-F1 {b['macro_f1']:.3f}")
+    print(f"  after:  accuracy {a['accuracy']:.3f}  macro-F1 {a['macro_f1']:.3f}")
+    print("Wrote " + ", ".join(report["files"].values()) + f" and {Path(args.out) / 'finetune_report.json'}")
+    if report["parity"]["max_abs_diff"] > 1e-3 or report["parity"]["top1_agreement"] < 0.999:
+        log.error("ONNX output differs from Keras: %s", report["parity"])
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
