@@ -45,6 +45,20 @@ def export_onnx(model, out: Path) -> Path:
     return out
 
 
+def write_card(model, onnx_path: Path, source: str, flip_tta: bool, temperature: float, **extra) -> dict:
+    """Write the JSON model card beside ``onnx_path`` (read by ``fer_core`` and the app) and return it."""
+    from fer_core.labels import LABELS
+
+    card = {"model_file": onnx_path.name, "labels": list(LABELS), "flip_tta": bool(flip_tta),
+            "temperature": float(temperature),
+            "input": {"shape": [None, 48, 48, 1], "dtype": "float32", "range": "0-255 grayscale",
+                      "preprocessing": "fer_core.preprocess.preprocess_face"},
+            "architecture": model.name, "parameters": int(model.count_params()),
+            "size_bytes": onnx_path.stat().st_size, "sha256": sha256(onnx_path), "source": str(source), **extra}
+    onnx_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
 def onnx_probs(path: Path, x_uint8: np.ndarray, threads: int = 2) -> np.ndarray:
     import onnxruntime as ort
 
@@ -119,39 +133,32 @@ def main(argv=None) -> int:
     out = Path(args.out)
     model = load_core(args.model)
     export_onnx(model, out)
-    card = {"model_file": out.name, "labels": None, "flip_tta": not args.no_flip_tta, "temperature": 1.0,
-            "input": {"shape": [None, 48, 48, 1], "dtype": "float32", "range": "0-255 grayscale",
-                      "preprocessing": "fer_core.preprocess.preprocess_face"},
-            "architecture": model.name, "parameters": int(model.count_params()),
-            "size_bytes": out.stat().st_size, "sha256": sha256(out), "source": str(args.model),
-            "train_command": args.train_command}
-    from fer_core.labels import LABELS
-
-    card["labels"] = list(LABELS)
+    extra: dict = {"train_command": args.train_command}
+    temperature = 1.0
     if args.data:
         from training.data import load_splits
 
         data_path = Path(args.data)
         splits = load_splits(data_path)
-        card["data_sha256"] = sha256(data_path) if data_path.is_file() else None
+        extra["data_sha256"] = sha256(data_path) if data_path.is_file() else None
         val = splits["PublicTest"]
-        card["parity"] = parity(model, out, val.x[:1000])
-        log.info("parity on %d PublicTest faces: %s", card["parity"]["n"], card["parity"])
-        probs = onnx_probs(out, val.x)
-        if card["flip_tta"]:
+        extra["parity"] = parity(model, out, val.x[:1000])
+        log.info("parity on %d PublicTest faces: %s", extra["parity"]["n"], extra["parity"])
+        plain = probs = onnx_probs(out, val.x)
+        if not args.no_flip_tta:
             flipped = onnx_probs(out, val.x[:, :, ::-1])
             probs = np.exp(0.5 * (np.log(probs + 1e-12) + np.log(flipped + 1e-12)))
-        card["temperature"] = fit_temperature(probs, val.y)
-        log.info("temperature fitted on PublicTest: %.3f", card["temperature"])
+        temperature = fit_temperature(probs, val.y)
+        log.info("temperature fitted on PublicTest: %.3f", temperature)
         if args.int8:
             rng = np.random.default_rng(0)
             calib = splits["Training"].x[rng.choice(len(splits["Training"]), 1024, replace=False)]
             q = quantize_int8(out, out.with_name(out.stem + ".int8.onnx"), calib)
             qp = onnx_probs(q, val.x)
-            card["int8"] = {"file": q.name, "size_bytes": q.stat().st_size, "sha256": sha256(q),
+            extra["int8"] = {"file": q.name, "size_bytes": q.stat().st_size, "sha256": sha256(q),
                             "publictest_top1_agreement_with_float32": float(
-                                (qp.argmax(1) == onnx_probs(out, val.x).argmax(1)).mean())}
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+                                (qp.argmax(1) == plain.argmax(1)).mean())}
+    card = write_card(model, out, args.model, not args.no_flip_tta, temperature, **extra)
     log.info("wrote %s (%.1f kB) and %s", out, out.stat().st_size / 1024, out.with_suffix(".json"))
     if "parity" in card and (card["parity"]["max_abs_diff"] > 1e-3 or card["parity"]["top1_agreement"] < 0.999):
         log.error("ONNX output differs from Keras: %s", card["parity"])

@@ -108,20 +108,6 @@ def set_trainable(core, frozen: set[str]) -> None:
         layer.trainable = layer.name not in frozen and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def write_card(core, onnx_path: Path, source: str, flip_tta: bool, temperature: float, **extra) -> dict:
-    """The model card beside the ONNX file, in the format ``training.export`` writes."""
-    from training.export import sha256
-
-    card = {"model_file": onnx_path.name, "labels": list(LABELS), "flip_tta": flip_tta,
-            "temperature": float(temperature),
-            "input": {"shape": [None, INPUT_SIZE, INPUT_SIZE, 1], "dtype": "float32", "range": "0-255 grayscale",
-                      "preprocessing": "fer_core.preprocess.preprocess_face"},
-            "architecture": core.name, "parameters": int(core.count_params()),
-            "size_bytes": onnx_path.stat().st_size, "sha256": sha256(onnx_path), "source": source, **extra}
-    onnx_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    return card
-
-
 def onnx_metrics(onnx_path: Path, faces: FaceSet, present: list[int]) -> dict:
     """Accuracy, macro-F1 (over the classes present) and per-class recall of an ONNX model, via fer_core."""
     from sklearn.metrics import confusion_matrix, f1_score
@@ -177,6 +163,7 @@ def run(args) -> dict:
     """Fine-tune as configured by the parsed ``args``; write the outputs and return the report."""
     import keras
 
+    from training import export
     from training.export import export_onnx, fit_temperature, parity
 
     t0 = time.time()
@@ -204,7 +191,7 @@ def run(args) -> dict:
     core = load_base(base_path)
 
     base_onnx = export_onnx(core, out / "base.onnx")
-    write_card(core, base_onnx, str(base_path), flip_tta, 1.0)
+    export.write_card(core, base_onnx, str(base_path), flip_tta, 1.0)
     before = onnx_metrics(base_onnx, held, present)
     log.info("before: held-out accuracy %.3f, macro-F1 %.3f", before["accuracy"], before["macro_f1"])
 
@@ -216,10 +203,10 @@ def run(args) -> dict:
 
     raw = load_recognizer(onnx_path, flip_tta=flip_tta, temperature=1.0).predict_proba(held.x)
     temperature = fit_temperature(raw, held.y)
-    write_card(core, onnx_path, str(base_path), flip_tta, temperature, parity=check,
-               finetune={"data": str(root), "faces": len(faces), "held_out": len(held),
-                         "classes": [LABELS[c] for c in present],
-                         "temperature_note": "fitted on the held-out faces; changes confidences, not accuracy"})
+    export.write_card(core, onnx_path, str(base_path), flip_tta, temperature, parity=check,
+                      finetune={"data": str(root), "faces": len(faces), "held_out": len(held),
+                                "classes": [LABELS[c] for c in present],
+                                "temperature_note": "fitted on the held-out faces; changes confidences, not accuracy"})
     after = onnx_metrics(onnx_path, held, present)
     log.info("after:  held-out accuracy %.3f, macro-F1 %.3f", after["accuracy"], after["macro_f1"])
 
