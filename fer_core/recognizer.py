@@ -24,6 +24,9 @@ DEFAULT_MODEL = MODELS_DIR / "fer_model.onnx"
 #: The detector box is enlarged by this factor (about its centre) before cropping, to
 #: match the framing of FER2013 faces (forehead to chin, a little background).
 DEFAULT_CROP_SCALE = 1.25
+#: ... and its centre moved down by this fraction of the box height (negative: up), since
+#: detector boxes run from the brows to the chin while FER2013 faces include the forehead.
+DEFAULT_CROP_SHIFT = 0.0
 #: More faces than this in one frame are ignored (largest-score first).
 DEFAULT_MAX_FACES = 64
 
@@ -61,6 +64,7 @@ class Recognizer:
     def __init__(self, model_path: str | Path, detector: FaceDetector | None = None, *,
                  flip_tta: bool | None = None, temperature: float | None = None,
                  threads: int = 1, crop_scale: float = DEFAULT_CROP_SCALE,
+                 crop_shift: float = DEFAULT_CROP_SHIFT,
                  max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 256) -> None:
         import onnxruntime as ort
 
@@ -86,6 +90,7 @@ class Recognizer:
         self.temperature = float(self.card.get("temperature", 1.0) if temperature is None else temperature)
         self._detector = detector
         self.crop_scale = crop_scale
+        self.crop_shift = crop_shift
         self.max_faces = max_faces
         self.batch_limit = batch_limit
 
@@ -126,14 +131,15 @@ class Recognizer:
 
     # -- whole images -------------------------------------------------------------------
     def crop_faces(self, gray: np.ndarray, boxes) -> list[np.ndarray]:
-        """Square crops around each (x, y, w, h) box, enlarged by ``crop_scale``; edges replicated."""
+        """Square crops around each (x, y, w, h) box, enlarged by ``crop_scale`` and moved by
+        ``crop_shift``; parts outside the image are filled by edge replication."""
         import cv2
 
         h, w = gray.shape[:2]
         crops = []
         for (x, y, bw, bh) in boxes:
             side = max(int(round(max(bw, bh) * self.crop_scale)), 2)
-            cx, cy = x + bw / 2.0, y + bh / 2.0
+            cx, cy = x + bw / 2.0, y + bh * (0.5 + self.crop_shift)
             x0, y0 = int(round(cx - side / 2.0)), int(round(cy - side / 2.0))
             x1, y1 = x0 + side, y0 + side
             crop = gray[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)]
