@@ -23,6 +23,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
     p.add_argument("--n", type=int, default=800)
+    p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
     p.add_argument("--scales", default="1.1,1.2,1.3,1.4,1.5")
     p.add_argument("--shifts", default="-0.15,-0.1,-0.05,0.0")
     args = p.parse_args(argv)
@@ -32,7 +33,7 @@ def main(argv=None) -> int:
     val = load_splits(args.data)["PublicTest"]
     idx = np.random.default_rng(0).choice(len(val), min(args.n, len(val)), replace=False)
     x, y = val.x[idx], val.y[idx]
-    rec = load_recognizer(threads=2)
+    rec = load_recognizer(args.model, threads=2)
     direct = rec.predict_proba(x).argmax(1)
     boxes, found = [], []
     for face in x:
