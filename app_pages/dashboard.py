@@ -1,0 +1,80 @@
+"""Class dashboard: mix, mix over time, per-face timelines, negative-streak flags, report."""
+import streamlit as st
+
+import app_support
+from fer_core import charts
+from fer_core.report import ReportOptions, build_html_report
+from fer_core.session import (NOTABLE_CHANGE, LogFormatError, SessionLog, binned_mix, current_mix,
+                              face_binned, label_counts, negative_streaks, strongest_changes)
+
+st.title("Class dashboard")
+st.warning(app_support.RESPONSIBLE_USE, icon=":material/gavel:")
+
+video = st.session_state.get("fer_video")
+sources = ["Live webcam session", "Analysed video", "CSV log exported earlier"]
+source = st.radio("Session", sources, horizontal=True,
+                  index=1 if video is not None and not len(app_support.live_log() or []) else 0)
+log = None
+name = source
+if source == sources[0]:
+    log = app_support.live_log()
+    st.button("Refresh", help="Update with the frames analysed since this page was drawn")
+elif source == sources[1]:
+    if video is not None:
+        log, name = video["result"].log, video["name"]
+else:
+    upload = st.file_uploader("Session log (CSV from this app)", type=["csv"])
+    if upload is not None:
+        try:
+            log = SessionLog.from_csv(upload.getvalue(), source=upload.name)
+            name = upload.name
+        except LogFormatError as e:
+            st.error(f"**{upload.name}**: {e}")
+            st.stop()
+
+if log is None or len(log) == 0:
+    st.info({sources[0]: "No faces analysed yet: start the stream on **Live webcam** (or take "
+                         "snapshots there), then come back.",
+             sources[1]: "No video analysed yet: use the **Video file** page.",
+             sources[2]: "Upload a CSV log downloaded from this app."}[source])
+    st.stop()
+
+with st.sidebar:
+    st.subheader("Dashboard settings")
+    minutes = st.number_input("Flag a face negative for longer than (minutes)", min_value=0.1,
+                              max_value=120.0, value=2.0, step=0.5,
+                              help="Negative = sad, angry or fear as the face's top expression.")
+    bin_s = st.select_slider("Time bin (seconds)", options=[1, 2, 5, 10, 15, 30, 60], value=10)
+
+df = log.to_frame()
+summary = log.summary()
+cols = st.columns(4)
+cols[0].metric("Duration", f"{summary.duration_s / 60:.1f} min")
+cols[1].metric("Frames analysed", summary.frames)
+cols[2].metric("Face observations", summary.rows)
+cols[3].metric("Anonymous faces", summary.faces)
+
+left, right = st.columns(2)
+left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Current mix (last 10 s)"), width="stretch")
+right.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
+changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
+st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes), width="stretch")
+st.plotly_chart(charts.face_timeline(face_binned(df, bin_s)), width="stretch")
+
+st.subheader("Flags")
+streaks = negative_streaks(df, minutes * 60.0, bin_s=min(float(bin_s), 5.0))
+if not streaks:
+    st.success(f"No face stayed sad, angry or fearful for {minutes:g} minutes or more.")
+for s in streaks:
+    st.warning(f"**Face {s.face_id}** looked {' / '.join(s.labels).lower()} for "
+               f"{s.duration_s / 60:.1f} min ({s.start_s / 60:.1f} to {s.end_s / 60:.1f} min)"
+               + (", still ongoing." if s.ongoing else "."), icon=":material/flag:")
+st.caption("Flags describe facial expressions only. Check in with people, not the chart.")
+
+st.subheader("End-of-session report")
+opts = ReportOptions(source=name, bin_s=float(bin_s), negative_minutes=float(minutes))
+c1, c2 = st.columns(2)
+# Callables: the files are only built when the button is pressed.
+c1.download_button("Per-frame log (CSV)", log.to_csv, "session_log.csv", "text/csv", on_click="ignore")
+c2.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), "session_report.html",
+                   "text/html", on_click="ignore")

@@ -1,0 +1,52 @@
+"""Home: what the app does and does not do, the measured accuracy, responsible use."""
+import streamlit as st
+
+import app_support
+from fer_core import model_card
+
+st.title("Facial expression recognition")
+st.markdown(
+    """
+This app finds faces in a picture or video and estimates which of seven expressions each
+face shows: **angry, disgust, fear, happy, sad, surprise, neutral** (the FER2013 classes),
+with a confidence for each.
+
+| Page | What it does |
+|---|---|
+| **Live webcam** | Your browser's camera over WebRTC; every face boxed and labelled, live chart of the expression mix |
+| **Photo** | Upload a photo (JPEG, PNG, WebP, BMP) or take a snapshot; table, chart and downloads |
+| **Video file** | Analyse a recorded lecture or call; timelines, moments of strongest change, CSV log |
+| **Class dashboard** | Mix over time, per-face timelines, flags for long negative stretches, end-of-session report |
+| **Model** | The model card: data, metrics per class, confusion matrix, calibration, limitations |
+
+**It does not** identify anyone (faces get anonymous numbers that are forgotten when they leave
+the picture), read minds, detect lies, or measure attention. An expression is not an emotion:
+people smile when nervous and look neutral when sad.
+"""
+)
+
+st.warning(app_support.RESPONSIBLE_USE, icon=":material/gavel:")
+
+st.subheader("Measured accuracy")
+card = model_card.load_card()
+named = model_card.splits(model_card.metrics(card))
+chosen = model_card.primary_split(named)
+if chosen is None:
+    st.info("This model has not been evaluated yet: no metrics in `models/fer_model.json`. "
+            "See the **Model** page once they are added.")
+else:
+    split_name, split = chosen
+    acc = model_card.scalar(split, "accuracy")
+    f1 = model_card.scalar(split, "macro_f1")
+    n = model_card.scalar(split, "n")
+    cols = st.columns(3)
+    cols[0].metric("Accuracy", f"{acc:.1%}" if acc is not None else "n/a")
+    cols[1].metric("Macro F1", f"{f1:.2f}" if f1 is not None else "n/a")
+    cols[2].metric("Test faces", f"{int(n):,}" if n is not None else "n/a")
+    table = model_card.per_class_table(split)
+    if table is not None:
+        st.caption(f"Per class, on the **{split_name}** split (recall = share of that expression "
+                   "recognised correctly):")
+        st.dataframe(table.style.format({c: "{:.1%}" for c in ("precision", "recall", "f1")
+                                         if c in table}), width="stretch")
+app_support.privacy_caption()

@@ -1,0 +1,165 @@
+"""Live webcam over WebRTC: annotated video, FPS readout and a live expression-mix chart.
+
+The frame callback (``LiveAnalyzer.callback``) runs on streamlit-webrtc's worker thread
+and never calls ``st.*``; this script polls its results with a bounded wait.
+"""
+import time
+
+import cv2
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+import app_support
+import webrtc_shim
+from fer_core import charts
+from fer_core.imageio import ImageDecodeError, decode_image
+from fer_core.session import current_mix, label_counts
+
+CONNECT_TIMEOUT_S = 20
+TRANSLATIONS = {
+    "device_access_denied": "Camera access denied. Allow the camera for this site in your "
+                            "browser, or use the snapshot mode below",
+    "device_not_available": "No camera is available",
+    "media_api_not_available": "This browser cannot share a camera with this page (it needs "
+                               "HTTPS or localhost). Use the snapshot mode below",
+}
+
+st.title("Live webcam")
+st.caption("Press **START** and allow the camera. Frames travel to the server over WebRTC, are "
+           "analysed there and come back annotated. " + app_support.PRIVACY_NOTE)
+
+analyzer = app_support.live_analyzer()
+with st.sidebar:
+    st.subheader("Live settings")
+    every = st.select_slider("Analyse every Nth frame", options=[1, 2, 3, 4, 6, 10], value=1,
+                             help="Higher values lower the server load; frames in between reuse "
+                                  "the last result. Frames that arrive while one is being "
+                                  "analysed are dropped anyway.")
+    window = st.slider("Smoothing (frames per face)", 1, 15, 5,
+                       help="Probabilities are averaged over this many analysed frames, "
+                            "separately for each face; a face that leaves starts over.")
+    mirror = st.toggle("Mirror averaging", value=False,
+                       help="Also classify each face's mirror image and average the two: a little "
+                            "more accurate, twice the model time per face.")
+    if st.button("Clear session log", help="Forget this session's observations"):
+        analyzer.reset()
+analyzer.configure(analyse_every=every, smoothing_window=window,
+                   recognizer=app_support.get_recognizer() if mirror else app_support.get_live_recognizer())
+
+# Render the streamer on every run, at a fixed place, with a stable key (see webrtc_shim).
+webrtc_shim.guard_stale_reset(app_support.LIVE_STREAM_KEY,
+                              navigated_away=app_support.left_live_page())
+video_col, info_col = st.columns([3, 2], gap="medium")
+with video_col:
+    ctx = webrtc_streamer(
+        key=app_support.LIVE_STREAM_KEY,
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=app_support.ice_configuration(),
+        video_frame_callback=analyzer.callback,
+        on_video_ended=analyzer.on_ended,
+        media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
+                                  "audio": False},
+        async_processing=True,  # the worker keeps only the newest frame: stale ones are dropped
+        video_html_attrs={"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}},
+        translations=TRANSLATIONS,
+    )
+    status = st.empty()
+
+with info_col:
+    readout = st.empty()
+    chart_area = st.empty()
+
+
+def render(snap) -> None:
+    s = snap.stats
+    with readout.container():
+        top = st.columns(3)
+        top[0].metric("Camera FPS", f"{s.fps_in:.1f}")
+        top[1].metric("Analyses / s", f"{s.fps_analysed:.1f}")
+        top[2].metric("ms per frame", f"{s.ms_per_frame:.0f}")
+        bottom = st.columns(3)
+        bottom[0].metric("Faces now", s.faces_now)
+        bottom[1].metric("Observations", s.faces_logged)
+    df = analyzer.log.to_frame()
+    with chart_area.container():
+        st.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Expression mix, last 10 s"),
+                        width="stretch")
+        st.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
+        st.caption(f"Observations: faces logged, at most {1 / analyzer.log_interval_s:.0f} per face "
+                   "and second. Open the **Class dashboard** for timelines, flags and the report.")
+
+
+def snapshot_fallback() -> None:
+    """st.camera_input snapshots, for when WebRTC cannot connect; each is analysed once."""
+    with st.expander("Live stream not working? Take snapshots instead",
+                     expanded=bool(st.session_state.get("fer_live_failed"))):
+        st.markdown("If the player above shows **NotAllowedError**, the browser was denied the camera: "
+                    "allow it in the site settings (the camera icon in the address bar) and press "
+                    "START again. **NotFoundError** means no camera is connected, and "
+                    "**NotReadableError** that another program is using it. If START spins and "
+                    "nothing connects, the network blocks WebRTC. Meanwhile, snapshots use the "
+                    "same analysis and are added to this session's log.")
+        shot = st.camera_input("Snapshot", key="fer_live_snapshot")
+        if shot is None:
+            return
+        if st.session_state.get("fer_live_snapshot_id") != shot.file_id:
+            try:
+                image = decode_image(shot.getvalue())
+            except ImageDecodeError as e:
+                st.error(str(e))
+                return
+            annotated, faces = analyzer.process_still(image.bgr)
+            st.session_state["fer_live_snapshot_id"] = shot.file_id
+            st.session_state["fer_live_snapshot_result"] = (
+                cv2.cvtColor(annotated, cv2.COLOR_BGR2RGB),
+                ", ".join(f"Face {f.face_id}: {f.label} {f.confidence:.0%}" for f in faces) or "No face found")
+        picture, caption = st.session_state["fer_live_snapshot_result"]
+        st.image(picture, caption=caption)
+
+
+snapshot_fallback()
+
+phase = st.session_state.get("fer_live_phase", "idle")
+if ctx.state.playing:
+    st.session_state["fer_live_phase"] = "playing"
+    st.session_state.pop("fer_live_failed", None)
+    version = -1
+    # The video runs on another thread. Wait with a timeout, and touch the page on every
+    # pass: Streamlit can only stop this script (on STOP or any other rerun) inside an
+    # st.* call, so a loop blocked on frames that no longer come would never end.
+    while ctx.state.playing:
+        snap = analyzer.wait_for_update(version, timeout=1.0)
+        waiting = "" if snap.stats.frames_in else " Waiting for the first frame..."
+        status.success(f"Streaming. Each face is smoothed over its last {window} analysed "
+                       f"frames.{waiting}", icon=":material/videocam:")
+        if snap.version != version:
+            version = snap.version
+            render(snap)
+        time.sleep(0.5)  # at most about two chart updates a second
+elif ctx.state.signalling:
+    st.session_state["fer_live_phase"] = "signalling"
+    since = st.session_state.setdefault("fer_signalling_since", time.time())
+    while ctx.state.signalling and not ctx.state.playing:
+        waited = time.time() - since
+        if waited > CONNECT_TIMEOUT_S:
+            st.session_state["fer_live_failed"] = True
+            status.error(f"The live stream did not connect within {CONNECT_TIMEOUT_S} s. A firewall "
+                         "probably blocks WebRTC (UDP); the server needs a TURN relay (see "
+                         "docs/DEPLOY.md). Use the snapshot mode below meanwhile.",
+                         icon=":material/wifi_off:")
+            break
+        status.info(f"Connecting to the server... ({waited:.0f} s)", icon=":material/sync:")
+        time.sleep(0.5)
+else:
+    st.session_state.pop("fer_signalling_since", None)
+    st.session_state["fer_live_phase"] = "idle"
+    if phase == "signalling":
+        st.session_state["fer_live_failed"] = True
+        status.error("The live stream could not connect (or was stopped while connecting). "
+                     "Check the camera permission and the network, or use the snapshot mode "
+                     "below.", icon=":material/wifi_off:")
+    elif phase == "playing":
+        status.info("The stream stopped (or the camera disconnected). The session log is kept: "
+                    "press START to continue.", icon=":material/videocam_off:")
+    if len(analyzer.log):
+        render(analyzer.snapshot())

@@ -1,0 +1,91 @@
+"""Model: the model card (training data, metrics per class, confusion matrix, calibration,
+limitations), read defensively from models/fer_model.json and figures under models/."""
+import streamlit as st
+
+from fer_core import charts, model_card
+
+st.title("Model card")
+card = model_card.load_card()
+if not card:
+    st.error("The model card `models/fer_model.json` is missing or unreadable.")
+    st.stop()
+
+arch = model_card.text_field(card, "architecture", "model_name", "name")
+params = model_card.text_field(card, "parameters")
+size = model_card.text_field(card, "size_bytes")
+cols = st.columns(3)
+cols[0].metric("Architecture", str(arch or "unknown"))
+cols[1].metric("Parameters", f"{params:,}" if isinstance(params, int) else "n/a")
+cols[2].metric("File size", f"{size / 1e6:.2f} MB" if isinstance(size, (int, float)) else "n/a")
+st.markdown(f"Classes (FER2013 order): {', '.join(card.get('labels') or [])}. Input: 48 x 48 "
+            "grayscale face crops; the face detector runs first. Inference with onnxruntime "
+            "on the CPU" + (", averaging the face and its mirror image" if card.get("flip_tta") else "") + ".")
+
+st.subheader("Training data")
+data = model_card.text_field(card, "training_data", "data", "dataset")
+if isinstance(data, (dict, list)):
+    st.json(data, expanded=False)
+elif data:
+    st.markdown(str(data))
+else:
+    st.markdown("FER2013 (48 x 48 grayscale faces, 7 expressions; official Training split for "
+                "training, PublicTest for model selection and calibration, PrivateTest held out).")
+if card.get("data_sha256"):
+    st.caption(f"Data file SHA-256: `{card['data_sha256']}`")
+
+st.subheader("Metrics")
+named = model_card.splits(model_card.metrics(card))
+if not named:
+    st.info("No evaluation metrics in the model card yet.")
+else:
+    primary = model_card.primary_split(named)[0]
+    names = list(named)
+    split_name = st.selectbox("Evaluation split", names, index=names.index(primary))
+    split = named[split_name]
+    m = st.columns(4)
+    for col, (key, label, fmt) in zip(m, [("accuracy", "Accuracy", "{:.1%}"), ("macro_f1", "Macro F1", "{:.3f}"),
+                                         ("ece", "Calibration error (ECE)", "{:.1%}"), ("n", "Faces", "{:,.0f}")]):
+        v = model_card.scalar(split, key)
+        col.metric(label, fmt.format(v) if v is not None else "n/a")
+    table = model_card.per_class_table(split)
+    if table is not None:
+        st.plotly_chart(charts.per_class_bars(table, f"Per-class scores, {split_name}"), width="stretch")
+        st.dataframe(table, width="stretch")
+    cm = model_card.confusion_matrix(split)
+    if cm is not None:
+        st.plotly_chart(charts.confusion_heatmap(cm), width="stretch")
+
+if card.get("temperature") is not None or card.get("calibration"):
+    st.subheader("Calibration")
+    t = model_card.scalar(card, "temperature")
+    if t is not None:
+        st.markdown(f"The model's probabilities are softened by a temperature (T = {t:.2f}) fitted on "
+                    "the validation split, so that confidences are calibrated: ideally a face shown "
+                    "at 70 % is right 70 % of the time. The calibration error (ECE) above and the "
+                    "reliability figures below show how close it gets.")
+    if isinstance(card.get("calibration"), dict):
+        st.json(card["calibration"], expanded=False)
+
+figures = model_card.figures()
+if figures:
+    st.subheader("Figures")
+    cols = st.columns(2)
+    for i, path in enumerate(figures):
+        cols[i % 2].image(str(path), caption=path.stem.replace("_", " "))
+
+st.subheader("Known limitations")
+limits = model_card.text_field(card, "limitations", "known_limitations")
+if isinstance(limits, list):
+    st.markdown("\n".join(f"- {x}" for x in limits))
+elif limits:
+    st.markdown(str(limits))
+st.markdown(
+    "- FER2013 is low-resolution, web-scraped, mostly frontal and posed, with noisy labels; "
+    "accuracy is lower on real classroom or call video, on profile views, occlusions (masks, "
+    "hands, glasses) and poor light.\n"
+    "- *Disgust* has very few training examples and is rarely predicted well.\n"
+    "- Performance differences across age, gender and skin tone have not been measured here.\n"
+    "- An expression is not an emotion; do not make decisions about people from this output.")
+
+with st.expander("Full model card (JSON)"):
+    st.json(card, expanded=False)

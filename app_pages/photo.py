@@ -1,0 +1,60 @@
+"""Photo: upload or snapshot -> annotated image, table, chart, downloads."""
+import json
+
+import cv2
+import pandas as pd
+import streamlit as st
+
+import app_support
+from fer_core import charts
+from fer_core.annotate import annotate, results_table
+from fer_core.imageio import ImageDecodeError, decode_image, encode_png
+
+st.title("Photo")
+app_support.privacy_caption()
+
+source = st.radio("Source", ["Upload a photo", "Take a snapshot"], horizontal=True,
+                  label_visibility="collapsed")
+if source == "Upload a photo":
+    upload = st.file_uploader("Photo (JPEG, PNG, WebP or BMP)", type=["jpg", "jpeg", "png", "webp", "bmp"])
+else:
+    upload = st.camera_input("Snapshot")
+if upload is None:
+    st.info("Choose a photo with one or more faces. Larger faces (over about 60 pixels) work best.")
+    st.stop()
+
+try:
+    image = decode_image(upload.getvalue())
+except ImageDecodeError as e:
+    st.error(f"**{upload.name}**: {e}", icon=":material/broken_image:")
+    st.stop()
+if image.downscaled:
+    st.info(f"This photo has {image.megapixels:.0f} megapixels; it was analysed at "
+            f"{image.bgr.shape[1]} x {image.bgr.shape[0]} pixels.")
+
+faces = app_support.get_recognizer().analyze(image.bgr)
+annotated = annotate(image.bgr, faces)
+picture, results = st.columns(2, gap="medium")
+picture.image(cv2.cvtColor(annotated, cv2.COLOR_BGR2RGB),
+              caption=f"{len(faces)} face{'s' if len(faces) != 1 else ''} found", width="stretch")
+if not faces:
+    st.warning("No face was found in this photo. Faces should be roughly frontal, lit, and at "
+               "least about 40 pixels wide.")
+    st.stop()
+
+rows = results_table(faces)
+table = pd.DataFrame(rows)
+with results:
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"confidence": st.column_config.ProgressColumn(
+                     "confidence", min_value=0.0, max_value=1.0, format="percent")})
+    st.plotly_chart(charts.probability_bars(faces), width="stretch")
+
+stem = upload.name.rsplit(".", 1)[0] if getattr(upload, "name", "") else "photo"
+c1, c2, c3 = st.columns(3)
+c1.download_button("Annotated image (PNG)", encode_png(annotated), f"{stem}_annotated.png", "image/png",
+                   on_click="ignore")
+c2.download_button("Results (CSV)", table.to_csv(index=False), f"{stem}_expressions.csv", "text/csv",
+                   on_click="ignore")
+c3.download_button("Results (JSON)", json.dumps(rows, indent=2), f"{stem}_expressions.json",
+                   "application/json", on_click="ignore")

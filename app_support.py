@@ -1,0 +1,107 @@
+"""Helpers shared by the Streamlit pages: the cached recognizer, per-session state, ICE
+configuration from the environment and the notices every page repeats.
+
+Compute lives in ``fer_core``; this module only wires it to Streamlit.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Mapping
+
+import streamlit as st
+
+from fer_core import load_recognizer
+from fer_core.live import LiveAnalyzer
+from fer_core.session import SessionLog
+
+log = logging.getLogger(__name__)
+
+#: A JSON list of RTCIceServer dicts, e.g.
+#: ``[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]``.
+#: Unset: streamlit-webrtc's own choice (TURN from CLOUDFLARE_TURN_KEY_ID/..._API_TOKEN,
+#: TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN or HF_TOKEN when set, else Google's public STUN).
+ICE_ENV = "FER_ICE_SERVERS"
+LIVE_STREAM_KEY = "fer-live-webcam"
+LIVE_PAGE = "live"
+
+PRIVACY_NOTE = ("Faces are processed in memory and never stored: nothing is written to disk "
+                "unless you press a download button.")
+RESPONSIBLE_USE = (
+    "**Responsible use.** The app estimates how a face *looks* (one of seven FER2013 "
+    "expressions), not what a person feels; it makes mistakes, more so for some groups of people, "
+    "poses and lighting. Faces are processed in memory and never stored. Use it only with the "
+    "consent of everyone on camera. In the EU, inferring the emotions of students or employees "
+    "in education institutions and workplaces is **prohibited** by the AI Act, "
+    "Article 5(1)(f), except for medical or safety reasons."
+)
+
+
+@st.cache_resource(show_spinner="Loading the expression model...")
+def get_recognizer():
+    """One recognizer for every session: ``Recognizer`` is thread-safe."""
+    return load_recognizer()
+
+
+@st.cache_resource(show_spinner="Loading the expression model...")
+def get_live_recognizer():
+    """The same model for live video, without flip test-time augmentation: half the model
+    time per face, and the per-face smoothing over frames already averages the noise."""
+    return load_recognizer(flip_tta=False)
+
+
+def ice_configuration(env: Mapping[str, str] = os.environ) -> dict | None:
+    """The RTC configuration for ``webrtc_streamer(rtc_configuration=...)``.
+
+    ``$FER_ICE_SERVERS`` (a JSON list, or ``{"iceServers": [...]}``) when set and valid;
+    otherwise None, which lets streamlit-webrtc pick TURN servers from the credential
+    variables it knows, falling back to public STUN.
+    """
+    raw = env.get(ICE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        servers = json.loads(raw)
+    except ValueError:
+        log.warning("%s is not valid JSON; using the default ICE servers", ICE_ENV)
+        return None
+    if isinstance(servers, dict):
+        servers = servers.get("iceServers")
+    if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
+        log.warning("%s must be a JSON list of {\"urls\": ...} objects; using the default ICE servers",
+                    ICE_ENV)
+        return None
+    return {"iceServers": servers}
+
+
+def live_analyzer() -> LiveAnalyzer:
+    """This browser session's live-stream processor (tracker, smoothers, log)."""
+    key = "fer_live_analyzer"
+    if key not in st.session_state:
+        st.session_state[key] = LiveAnalyzer(get_live_recognizer())
+    return st.session_state[key]
+
+
+def live_log() -> SessionLog | None:
+    analyzer = st.session_state.get("fer_live_analyzer")
+    return analyzer.log if analyzer is not None else None
+
+
+def note_page(url_path: str) -> None:
+    """Called by the entry script on every run, with the page about to run.
+
+    Remembers that the user left the live page, so that page can tell a real return
+    (the stream component was unmounted) from a rerun (see ``webrtc_shim``).
+    """
+    if url_path != LIVE_PAGE:
+        st.session_state["fer_left_live_page"] = True
+
+
+def left_live_page() -> bool:
+    """True (once) if another page ran since the live page last rendered."""
+    return bool(st.session_state.pop("fer_left_live_page", False))
+
+
+def privacy_caption() -> None:
+    st.caption(PRIVACY_NOTE)

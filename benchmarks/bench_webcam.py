@@ -1,0 +1,110 @@
+"""Time the live-webcam frame callback (``LiveAnalyzer.callback``), as streamlit-webrtc calls it.
+
+Each timed call is the whole per-frame path: av.VideoFrame -> BGR array, face detection,
+one batched expression-model call for all faces, tracking and smoothing, annotation,
+BGR array -> av.VideoFrame. Scenes are built from a real face (scikit-image's astronaut):
+
+* ``one face``: a 640x480 frame with one face;
+* ``5x5 gallery``: a 1280x720 video-call gallery tiled from 25 real faces.
+
+Targets on one CPU core: <= 20 ms per frame with one face, <= 60 ms with 25 faces.
+
+    python benchmarks/bench_webcam.py             # pinned to one core
+    python benchmarks/bench_webcam.py --frames 200 --no-pin
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TARGETS_MS = {"one face (640x480)": 20.0, "5x5 gallery (1280x720)": 60.0}
+
+
+def time_callback(analyzer, image, frames: int, warmup: int) -> tuple[list[float], int]:
+    """Milliseconds per callback over ``frames`` calls (after ``warmup``), and the faces found."""
+    import av
+
+    times = []
+    for i in range(warmup + frames):
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts = i
+        t = time.perf_counter()
+        analyzer.callback(frame)
+        if i >= warmup:
+            times.append((time.perf_counter() - t) * 1000.0)
+    return times, analyzer.snapshot().stats.faces_now
+
+
+def breakdown(rec, image, runs: int) -> tuple[float, float]:
+    """Median ms of the detector alone and of the batched model call alone on ``image``."""
+    from fer_core.preprocess import to_gray
+
+    detect, model = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        dets = rec.detector.detect(image)
+        detect.append((time.perf_counter() - t) * 1000.0)
+        crops = rec.crop_faces(to_gray(image), [d.box for d in dets])
+        t = time.perf_counter()
+        if crops:
+            rec.predict_proba(crops)
+        model.append((time.perf_counter() - t) * 1000.0)
+    return statistics.median(detect), statistics.median(model)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=100, help="timed frames per scene (default 100)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed frames first (default 10)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the process to one CPU core (Linux sched_setaffinity)")
+    parser.add_argument("--mirror", action="store_true",
+                        help="with flip test-time augmentation (the live page's 'Mirror averaging' "
+                             "toggle; off by default there, as here)")
+    args = parser.parse_args(argv)
+
+    import cv2
+
+    if not args.no_pin and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    cv2.setNumThreads(1)
+
+    from fer_core import load_recognizer
+    from fer_core.live import LiveAnalyzer
+    from tests.scenes import gallery_frame, one_face_frame
+
+    rec = load_recognizer(threads=1, flip_tta=args.mirror)
+    scenes = {"one face (640x480)": one_face_frame(), "5x5 gallery (1280x720)": gallery_frame(5, 5, 1280, 720)}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"detector: {rec.detector!r}")
+    print(f"model: {rec.model_path.name}, flip TTA {rec.flip_tta}; CPU cores used: {cores}; "
+          f"load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "")
+    print(f"{'scene':<24} {'faces':>5} {'median ms':>10} {'p90 ms':>8} {'mean ms':>8} {'fps':>6} "
+          f"{'target':>8}     {'detect':>6} {'model':>6}")
+    failed = False
+    for name, image in scenes.items():
+        analyzer = LiveAnalyzer(rec)  # a fresh session per scene: tracker and smoothers start empty
+        times, faces = time_callback(analyzer, image, args.frames, args.warmup)
+        med = statistics.median(times)
+        p90 = statistics.quantiles(times, n=10)[-1]
+        mean = statistics.fmean(times)
+        ok = med <= TARGETS_MS[name]
+        failed |= not ok
+        detect_ms, model_ms = breakdown(rec, image, args.frames // 4 + 1)
+        print(f"{name:<24} {faces:>5} {med:>10.1f} {p90:>8.1f} {mean:>8.1f} {1000 / med:>6.1f} "
+              f"{'<= %.0f' % TARGETS_MS[name]:>8} {'ok' if ok else 'MISSED':<6} {detect_ms:>6.1f} {model_ms:>6.1f}")
+    print("median ms per call of the whole callback; 'detect' and 'model' are the medians of face "
+          "detection alone and of the one batched expression-model call alone.")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Plotly figures shared by the pages and the HTML report (no Streamlit here)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from fer_core.annotate import LABEL_COLORS_HEX
+from fer_core.labels import LABELS
+
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2),
+               template="plotly_white")
+
+
+def probability_bars(faces: Sequence, title: str = "Probabilities per face") -> go.Figure:
+    """Bars of the 7 probabilities; one group per face (``FaceResult``/``TrackedFace``)."""
+    fig = go.Figure()
+    for i, face in enumerate(faces, 1):
+        fid = getattr(face, "face_id", i)
+        fig.add_bar(x=list(LABELS), y=list(face.probabilities), name=f"Face {fid}",
+                    text=[f"{p:.0%}" for p in face.probabilities], textposition="outside",
+                    marker_color=[LABEL_COLORS_HEX[lab] for lab in LABELS] if len(faces) == 1 else None)
+    fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.1], tickformat=".0%",
+                      title="probability"), showlegend=len(faces) > 1, **_LAYOUT)
+    return fig
+
+
+def mix_bars(mix: pd.Series, title: str = "Expression mix") -> go.Figure:
+    """Horizontal bars of the share of each expression (``session.expression_mix``)."""
+    mix = mix.reindex(list(LABELS), fill_value=0.0)
+    fig = go.Figure(go.Bar(x=mix.values, y=list(mix.index), orientation="h",
+                           marker_color=[LABEL_COLORS_HEX[lab] for lab in mix.index],
+                           text=[f"{v:.0%}" for v in mix.values], textposition="auto"))
+    fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".0%"),
+                      yaxis=dict(autorange="reversed"), height=300, **_LAYOUT)
+    return fig
+
+
+def count_bars(counts: pd.Series, title: str = "Observations by top expression") -> go.Figure:
+    """Bars of how many face observations had each expression as the top label."""
+    counts = counts.reindex(list(LABELS), fill_value=0)
+    fig = go.Figure(go.Bar(x=list(counts.index), y=counts.values, text=counts.values,
+                           marker_color=[LABEL_COLORS_HEX[lab] for lab in counts.index],
+                           textposition="auto"))
+    fig.update_layout(title=title, yaxis=dict(title="observations"), height=300, **_LAYOUT)
+    return fig
+
+
+def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
+             title: str = "Expression mix over time") -> go.Figure:
+    """Stacked area chart of ``session.binned_mix``; dashed lines at ``changes.time_s``.
+    Bins of zeros (``fill_gaps``) show as drops to 0 %: nobody in view."""
+    fig = go.Figure()
+    x = binned.index.to_numpy()
+    for lab in LABELS:
+        if lab in binned:
+            fig.add_scatter(x=x, y=binned[lab].to_numpy(), name=lab, mode="lines", stackgroup="mix",
+                            line=dict(width=0.5, color=LABEL_COLORS_HEX[lab]),
+                            hovertemplate="%{y:.0%}")
+    if changes is not None:
+        for t in changes.get("time_s", []):
+            fig.add_vline(x=float(t), line_dash="dash", line_color="black", opacity=0.5)
+    fig.update_layout(title=title, xaxis=dict(title="time (s)"), hovermode="x unified",
+                      yaxis=dict(range=[0, 1], tickformat=".0%", title="share (0 = no face)"), height=380,
+                      **_LAYOUT)
+    return fig
+
+
+def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline") -> go.Figure:
+    """One row per anonymous face; a dot per time bin, coloured by its top expression."""
+    fig = go.Figure()
+    for lab in LABELS:
+        d = face_binned[face_binned["label"] == lab]
+        if d.empty:
+            continue
+        fig.add_scatter(x=d["time_s"], y=[f"Face {i}" for i in d["face_id"]], mode="markers", name=lab,
+                        marker=dict(color=LABEL_COLORS_HEX[lab], size=6 + 14 * d["confidence"].to_numpy(),
+                                    symbol="square"),
+                        customdata=d["confidence"], hovertemplate=f"{lab} %{{customdata:.0%}} at %{{x:.1f}} s")
+    n_faces = face_binned["face_id"].nunique() if not face_binned.empty else 1
+    fig.update_layout(title=title, xaxis=dict(title="time (s)"), height=min(150 + 28 * n_faces, 900),
+                      yaxis=dict(categoryorder="category descending"), **_LAYOUT)
+    return fig
+
+
+def face_probabilities(face_binned: pd.DataFrame, face_id: int) -> go.Figure:
+    """The 7 probabilities of one face over time."""
+    d = face_binned[face_binned["face_id"] == face_id]
+    fig = go.Figure()
+    for lab in LABELS:
+        fig.add_scatter(x=d["time_s"], y=d[lab], name=lab, mode="lines+markers",
+                        line=dict(color=LABEL_COLORS_HEX[lab]))
+    fig.update_layout(title=f"Face {face_id}: probabilities over time", xaxis=dict(title="time (s)"),
+                      yaxis=dict(range=[0, 1], tickformat=".0%"), height=320, **_LAYOUT)
+    return fig
+
+
+def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str] = LABELS,
+                      title: str = "Confusion matrix (rows: true, columns: predicted)") -> go.Figure:
+    """Row-normalised confusion matrix; the counts in the hover text."""
+    df = pd.DataFrame(matrix, index=list(labels), columns=list(labels), dtype=float)
+    norm = df.div(df.sum(axis=1).replace(0, 1), axis=0)
+    fig = go.Figure(go.Heatmap(z=norm.values, x=list(labels), y=list(labels), colorscale="Blues",
+                               zmin=0, zmax=1, customdata=df.values,
+                               text=[[f"{v:.0%}" for v in row] for row in norm.values],
+                               texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{customdata:.0f}<extra></extra>"))
+    fig.update_layout(title=title, yaxis=dict(autorange="reversed"), height=450, **_LAYOUT)
+    return fig
+
+
+def per_class_bars(table: pd.DataFrame, title: str = "Per-class scores") -> go.Figure:
+    """Grouped bars of the numeric score columns (precision, recall, F1...) per class."""
+    fig = go.Figure()
+    for col in [c for c in ("precision", "recall", "f1", "accuracy") if c in table]:
+        fig.add_bar(x=list(table.index), y=table[col], name=col,
+                    text=[f"{v:.0%}" for v in table[col]], textposition="outside")
+    fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.1], tickformat=".0%"),
+                      height=380, **_LAYOUT)
+    return fig

@@ -1,0 +1,203 @@
+"""The live-video frame processor: analyse, track, smooth, annotate, log.
+
+:class:`LiveAnalyzer` is what the webcam page hands to ``streamlit-webrtc`` as its
+``video_frame_callback``. The callback runs on the WebRTC worker thread: it is short,
+never touches Streamlit, and publishes its results under a lock (the page polls
+:meth:`LiveAnalyzer.wait_for_update` with a timeout). One analyzer per browser
+session; the recognizer inside may be shared by all sessions.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from fer_core.annotate import annotate, draw_status
+from fer_core.session import SessionLog
+from fer_core.tracking import ExpressionTracker, TrackedFace
+
+
+class _Rate:
+    """Events per second, an exponential moving average of the intervals."""
+
+    def __init__(self, alpha: float = 0.1) -> None:
+        self.alpha = alpha
+        self._last: float | None = None
+        self._interval: float | None = None
+
+    def tick(self, now: float) -> None:
+        if self._last is not None:
+            dt = max(now - self._last, 1e-6)
+            self._interval = dt if self._interval is None else (1 - self.alpha) * self._interval + self.alpha * dt
+        self._last = now
+
+    @property
+    def per_second(self) -> float:
+        return 1.0 / self._interval if self._interval else 0.0
+
+    def reset(self) -> None:
+        self._last = self._interval = None
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    frames_in: int  # frames received by the callback
+    frames_analysed: int
+    fps_in: float  # frames per second reaching the callback
+    fps_analysed: float  # analyses per second
+    ms_per_frame: float  # moving average of the callback's own time
+    faces_now: int
+    faces_logged: int  # observations in the session log
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What the page shows: the latest faces and the running statistics."""
+
+    faces: tuple[TrackedFace, ...]
+    stats: LiveStats
+    version: int  # increases with every analysed frame
+
+
+@dataclass
+class LiveAnalyzer:
+    """Per-session live processing. ``callback`` is the streamlit-webrtc frame callback.
+
+    ``analyse_every``: analyse one frame in N (the others are annotated with the last
+    results), the analysis-rate setting. ``log_interval_s``: at most one log row per
+    face this often, which bounds the log to a few rows per face and second.
+    """
+
+    recognizer: object
+    analyse_every: int = 1
+    smoothing_window: int = 5
+    log_interval_s: float = 0.5
+    show_fps: bool = True
+    clock: Callable[[], float] = time.monotonic
+    log: SessionLog = field(default_factory=lambda: SessionLog(source="live"))
+    tracker: ExpressionTracker = field(init=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
+    _updated: threading.Condition = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tracker = ExpressionTracker(window=self.smoothing_window, iou_threshold=0.3,
+                                         max_missed=5)
+        self._updated = threading.Condition(self._lock)
+        self._faces: tuple[TrackedFace, ...] = ()
+        self._frames_in = 0
+        self._frames_analysed = 0
+        self._version = 0
+        self._rate_in = _Rate()
+        self._rate_analysed = _Rate()
+        self._ms = 0.0
+        self._t0: float | None = None
+        self._last_logged: float | None = None
+
+    # -- settings (called from the page thread) ------------------------------------------
+    def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
+                  recognizer: object | None = None) -> None:
+        """Change settings while streaming (thread-safe; takes effect from the next frame)."""
+        with self._lock:
+            if recognizer is not None:
+                self.recognizer = recognizer
+            if analyse_every is not None:
+                self.analyse_every = max(1, int(analyse_every))
+            if smoothing_window is not None:
+                self.smoothing_window = max(1, int(smoothing_window))
+        if smoothing_window is not None:
+            self.tracker.set_window(self.smoothing_window)
+
+    # -- the frame path (WebRTC worker thread) -------------------------------------------
+    def process(self, image_bgr: np.ndarray) -> np.ndarray:
+        """Analyse (or reuse the last analysis of) one frame and return it annotated."""
+        start = self.clock()
+        with self._lock:
+            self._frames_in += 1
+            self._rate_in.tick(start)
+            analyse = (self._frames_in - 1) % self.analyse_every == 0
+            faces = self._faces
+        if analyse:
+            results = self.recognizer.analyze(image_bgr)
+            faces = tuple(self.tracker.update(results))
+            if self._t0 is None:
+                self._t0 = start
+            if self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3:
+                self._last_logged = start
+                self.log.add_frame(start - self._t0, faces)
+        out = annotate(image_bgr, faces)
+        elapsed_ms = (self.clock() - start) * 1000.0
+        with self._updated:
+            self._ms = elapsed_ms if self._ms == 0.0 else 0.9 * self._ms + 0.1 * elapsed_ms
+            if analyse:
+                self._faces = faces
+                self._frames_analysed += 1
+                self._rate_analysed.tick(start)
+                self._version += 1
+                self._updated.notify_all()
+            fps = self._rate_in.per_second
+        if self.show_fps:
+            draw_status(out, f"{fps:4.1f} fps | {len(faces)} face{'s' if len(faces) != 1 else ''}")
+        return out
+
+    def process_still(self, image_bgr: np.ndarray) -> tuple[np.ndarray, tuple[TrackedFace, ...]]:
+        """A snapshot (the fallback when WebRTC cannot connect): always analysed and logged."""
+        start = self.clock()
+        faces = tuple(self.tracker.update(self.recognizer.analyze(image_bgr)))
+        if self._t0 is None:
+            self._t0 = start
+        self.log.add_frame(start - self._t0, faces)
+        with self._updated:
+            self._faces = faces
+            self._frames_in += 1
+            self._frames_analysed += 1
+            self._version += 1
+            self._updated.notify_all()
+        return annotate(image_bgr, faces), faces
+
+    def callback(self, frame):
+        """streamlit-webrtc ``video_frame_callback``: ``av.VideoFrame`` in, annotated frame out."""
+        import av
+
+        out = self.process(frame.to_ndarray(format="bgr24"))
+        new = av.VideoFrame.from_ndarray(out, format="bgr24")
+        new.pts = frame.pts  # streamlit-webrtc copies the timing too; this keeps it standalone
+        if frame.time_base is not None:
+            new.time_base = frame.time_base
+        return new
+
+    def on_ended(self) -> None:
+        """The camera track ended (stopped, disconnected): forget faces, keep the log."""
+        self.tracker.reset()
+        with self._updated:
+            self._faces = ()
+            self._rate_in.reset()
+            self._rate_analysed.reset()
+            self._version += 1
+            self._updated.notify_all()
+
+    def reset(self) -> None:
+        """Start a new session: forget faces, counters and the log."""
+        self.on_ended()
+        self.log.clear()
+        with self._lock:
+            self._frames_in = self._frames_analysed = 0
+            self._ms = 0.0
+            self._t0 = self._last_logged = None
+
+    # -- reading (page thread) -----------------------------------------------------------
+    def snapshot(self) -> LiveSnapshot:
+        with self._lock:
+            stats = LiveStats(frames_in=self._frames_in, frames_analysed=self._frames_analysed,
+                              fps_in=self._rate_in.per_second, fps_analysed=self._rate_analysed.per_second,
+                              ms_per_frame=self._ms, faces_now=len(self._faces),
+                              faces_logged=len(self.log))
+            return LiveSnapshot(faces=self._faces, stats=stats, version=self._version)
+
+    def wait_for_update(self, after_version: int, timeout: float = 1.0) -> LiveSnapshot:
+        """Block until a frame newer than ``after_version`` was analysed, or ``timeout`` s."""
+        with self._updated:
+            self._updated.wait_for(lambda: self._version > after_version, timeout=timeout)
+        return self.snapshot()

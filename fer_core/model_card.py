@@ -1,0 +1,124 @@
+"""Reading the model card (``models/fer_model.json``) defensively, for display.
+
+The card grows as the model is trained and evaluated; every accessor here returns
+``None`` or an empty value when a field is missing or malformed, never raises.
+Evaluation metrics are looked for under ``card["metrics"]`` (or ``"evaluation"``),
+else in ``models/eval/metrics.json`` as written by ``python -m training.evaluate``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fer_core.labels import LABELS
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+#: Preferred split for "the" accuracy: FER2013's official test split first.
+SPLIT_PREFERENCE = ("PrivateTest", "test", "PrivateTest_unseen", "PublicTest", "val", "validation")
+FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".webp")
+
+
+def load_card(path: str | Path | None = None) -> dict:
+    """The card as a dict; ``{}`` if the file is missing or not valid JSON."""
+    path = Path(path) if path else MODELS_DIR / "fer_model.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        log.warning("model card %s unreadable: %s", path, e)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def metrics(card: dict, models_dir: str | Path | None = None) -> dict:
+    """The evaluation results: from the card, else from ``models/eval/metrics.json``."""
+    for key in ("metrics", "evaluation", "eval"):
+        value = card.get(key)
+        if isinstance(value, dict) and value:
+            return value
+    fallback = Path(models_dir or MODELS_DIR) / "eval" / "metrics.json"
+    if fallback.is_file():
+        return load_card(fallback)
+    return {}
+
+
+def splits(m: dict) -> dict[str, dict]:
+    """Named evaluation splits, each a dict with e.g. accuracy, per_class, confusion_matrix."""
+    if not isinstance(m, dict):
+        return {}
+    if isinstance(m.get("splits"), dict):
+        return {str(k): v for k, v in m["splits"].items() if isinstance(v, dict)}
+    if "per_class" in m or "accuracy" in m:
+        return {"test": m}
+    return {str(k): v for k, v in m.items() if isinstance(v, dict) and ("accuracy" in v or "per_class" in v)}
+
+
+def primary_split(named: dict[str, dict]) -> tuple[str, dict] | None:
+    for name in SPLIT_PREFERENCE:
+        if name in named:
+            return name, named[name]
+    return next(iter(named.items()), None)
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f == f else None  # NaN -> None
+
+
+def scalar(split: dict, key: str) -> float | None:
+    return _num(split.get(key)) if isinstance(split, dict) else None
+
+
+def per_class_table(split: dict) -> pd.DataFrame | None:
+    """Rows = the 7 expressions, columns = precision / recall / f1 / support (whatever exists)."""
+    pc = split.get("per_class") if isinstance(split, dict) else None
+    if not isinstance(pc, dict):
+        return None
+    rows = {}
+    for lab in LABELS:
+        v = pc.get(lab, pc.get(lab.lower()))
+        if isinstance(v, dict):
+            rows[lab] = {k: _num(x) for k, x in v.items() if _num(x) is not None}
+        elif _num(v) is not None:
+            rows[lab] = {"recall": _num(v)}
+    if not rows:
+        return None
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if "support" in table:
+        table["support"] = table["support"].fillna(0).astype(int)
+    return table
+
+
+def confusion_matrix(split: dict) -> list[list[float]] | None:
+    cm = split.get("confusion_matrix") if isinstance(split, dict) else None
+    try:
+        rows = [[float(v) for v in row] for row in cm]
+    except (TypeError, ValueError):
+        return None
+    n = len(LABELS)
+    return rows if len(rows) == n and all(len(r) == n for r in rows) else None
+
+
+def figures(models_dir: str | Path | None = None) -> list[Path]:
+    """Image files under ``models/`` (evaluation plots), the detector's folder excluded."""
+    root = Path(models_dir or MODELS_DIR)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in FIGURE_SUFFIXES
+                  and p.is_file() and "detector" not in p.relative_to(root).parts)
+
+
+def text_field(card: dict, *keys: str) -> Any:
+    """The first present of ``keys`` (for free-form fields such as limitations)."""
+    for k in keys:
+        if card.get(k) not in (None, "", [], {}):
+            return card[k]
+    return None

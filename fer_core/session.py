@@ -1,0 +1,334 @@
+"""A session log of expression observations, and the class analytics computed from it.
+
+A row is ``(time_s, face_id, x, y, w, h, 7 probabilities)``: when, which anonymous face,
+where in the frame, and the model's output. No image data is kept. :class:`SessionLog`
+is thread-safe: the video thread appends while the page reads.
+
+The analytics are plain functions of the log's DataFrame (``SessionLog.to_frame()``),
+so they work the same on a live session, an analysed video or a CSV loaded back in.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fer_core.labels import LABELS, NEGATIVE_LABELS
+
+BOX_COLUMNS = ("x", "y", "w", "h")
+#: Changes below this total-variation distance are not reported as "moments of change".
+NOTABLE_CHANGE = 0.1
+COLUMNS = ("time_s", "face_id", *BOX_COLUMNS, *LABELS)
+_NCOL = len(COLUMNS)
+
+
+class LogFormatError(ValueError):
+    """A CSV that is not a session log exported by this app."""
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    rows: int
+    faces: int  # distinct anonymous face ids
+    frames: int  # frames analysed, with or without faces
+    duration_s: float
+    truncated: bool  # rows were dropped because the log reached max_rows
+
+
+class SessionLog:
+    """Append-only, thread-safe log of (time, face id, box, probabilities) rows.
+
+    ``max_rows`` bounds memory (about 100 bytes a row); once reached, new rows are
+    dropped and :attr:`truncated` becomes True.
+    """
+
+    def __init__(self, max_rows: int = 1_000_000, source: str = "") -> None:
+        self.max_rows = int(max_rows)
+        self.source = source
+        self.started_at = datetime.now(timezone.utc)
+        self._lock = threading.Lock()
+        self._buf = np.zeros((1024, _NCOL), np.float64)
+        self._n = 0
+        self._frames = 0
+        self._last_t = 0.0
+        self._truncated = False
+        self._version = 0
+
+    # -- writing -------------------------------------------------------------------------
+    def add_frame(self, t: float, faces: Iterable) -> None:
+        """Log one analysed frame at time ``t`` (seconds): every face in it, or none.
+
+        ``faces``: objects with ``face_id``, ``box`` and ``probabilities`` (e.g.
+        ``TrackedFace``), or ``(face_id, box, probabilities)`` tuples.
+        """
+        rows = []
+        for f in faces:
+            if isinstance(f, tuple):
+                fid, box, probs = f
+            else:
+                fid, box, probs = f.face_id, f.box, f.probabilities
+            rows.append((float(t), float(fid), *map(float, box), *map(float, probs)))
+        with self._lock:
+            self._frames += 1
+            self._last_t = max(self._last_t, float(t))
+            self._version += 1
+            if not rows:
+                return
+            room = self.max_rows - self._n
+            if room < len(rows):
+                self._truncated = True
+                rows = rows[:max(room, 0)]
+                if not rows:
+                    return
+            need = self._n + len(rows)
+            if need > len(self._buf):
+                cap = len(self._buf)
+                while cap < need:
+                    cap *= 2
+                grown = np.zeros((min(cap, max(self.max_rows, need)), _NCOL), np.float64)
+                grown[:self._n] = self._buf[:self._n]
+                self._buf = grown
+            self._buf[self._n:need] = np.asarray(rows, np.float64)
+            self._n = need
+
+    def clear(self) -> None:
+        with self._lock:
+            self._n = 0
+            self._frames = 0
+            self._last_t = 0.0
+            self._truncated = False
+            self._version += 1
+            self.started_at = datetime.now(timezone.utc)
+
+    # -- reading -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        with self._lock:
+            return self._n
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the log changes (cheap to poll)."""
+        with self._lock:
+            return self._version
+
+    @property
+    def truncated(self) -> bool:
+        return self._truncated
+
+    def summary(self) -> SessionSummary:
+        with self._lock:
+            ids = np.unique(self._buf[:self._n, 1]) if self._n else np.zeros(0)
+            return SessionSummary(rows=self._n, faces=int(len(ids)), frames=self._frames,
+                                  duration_s=float(self._last_t), truncated=self._truncated)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``."""
+        with self._lock:
+            data = self._buf[:self._n].copy()
+        return _frame_from_array(data)
+
+    def to_csv(self) -> bytes:
+        return log_to_csv(self.to_frame())
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, source: str = "") -> "SessionLog":
+        missing = [c for c in COLUMNS if c not in df.columns]
+        if missing:
+            raise LogFormatError(f"not a session log: missing columns {', '.join(missing)}")
+        arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        if len(arr) and not np.isfinite(arr).all():
+            raise LogFormatError("not a session log: some values are not numbers")
+        log = cls(max_rows=max(len(arr), 1024), source=source)
+        if len(arr):
+            order = np.argsort(arr[:, 0], kind="stable")
+            arr = arr[order]
+            log._buf = np.zeros((max(len(arr), 1024), _NCOL))
+            log._buf[:len(arr)] = arr
+            log._n = len(arr)
+            log._frames = int(len(np.unique(arr[:, 0])))
+            log._last_t = float(arr[-1, 0])
+        return log
+
+    @classmethod
+    def from_csv(cls, data: bytes | str, source: str = "") -> "SessionLog":
+        """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one."""
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        try:
+            df = pd.read_csv(io.StringIO(text))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise LogFormatError(f"not a readable CSV file: {e}") from None
+        return cls.from_frame(df, source=source)
+
+
+def _frame_from_array(data: np.ndarray) -> pd.DataFrame:
+    df = pd.DataFrame(data, columns=list(COLUMNS))
+    df["face_id"] = df["face_id"].astype(int)
+    for c in BOX_COLUMNS:
+        df[c] = df[c].astype(int)
+    probs = df[list(LABELS)].to_numpy()
+    df["label"] = [LABELS[k] for k in probs.argmax(axis=1)] if len(df) else pd.Series(dtype=str)
+    df["confidence"] = probs.max(axis=1) if len(df) else pd.Series(dtype=float)
+    return df
+
+
+def empty_frame() -> pd.DataFrame:
+    return _frame_from_array(np.zeros((0, _NCOL)))
+
+
+def log_to_csv(df: pd.DataFrame) -> bytes:
+    """CSV bytes with fixed columns and rounded numbers."""
+    out = df[list(COLUMNS) + ["label", "confidence"]].copy()
+    out["time_s"] = out["time_s"].round(3)
+    for c in (*LABELS, "confidence"):
+        out[c] = out[c].round(5)
+    return out.to_csv(index=False).encode("utf-8")
+
+
+# -- analytics --------------------------------------------------------------------------
+def expression_mix(df: pd.DataFrame, since_s: float | None = None) -> pd.Series:
+    """Mean probability of each expression over the rows (all, or those with time >= since_s).
+
+    The mean of probabilities rather than a count of top labels, so an uncertain face
+    counts as uncertain. Sums to 1; all zeros when there are no rows.
+    """
+    if since_s is not None:
+        df = df[df["time_s"] >= since_s]
+    if df.empty:
+        return pd.Series(0.0, index=list(LABELS))
+    return df[list(LABELS)].mean()
+
+
+def current_mix(df: pd.DataFrame, window_s: float = 10.0) -> pd.Series:
+    """Expression mix over the last ``window_s`` seconds of the log."""
+    if df.empty:
+        return expression_mix(df)
+    return expression_mix(df, since_s=float(df["time_s"].max()) - window_s)
+
+
+def label_counts(df: pd.DataFrame) -> pd.Series:
+    """How many observations had each expression as their top label (all 7, zeros kept)."""
+    return df["label"].value_counts().reindex(list(LABELS), fill_value=0).astype(int)
+
+
+def binned_mix(df: pd.DataFrame, bin_s: float, *, fill_gaps: bool = False) -> pd.DataFrame:
+    """Expression mix per time bin: index = bin start (s), columns = LABELS, rows sum to 1.
+
+    Bins without any face are absent, or with ``fill_gaps`` rows of zeros (so a stacked
+    chart drops to 0 where nobody was in view instead of interpolating across).
+    """
+    if bin_s <= 0:
+        raise ValueError("bin_s must be > 0")
+    if df.empty:
+        return pd.DataFrame(columns=list(LABELS), dtype=float)
+    start = np.round(np.floor(df["time_s"].to_numpy() / bin_s) * bin_s, 6)
+    out = df[list(LABELS)].groupby(start).mean()
+    if fill_gaps:
+        full = np.round(np.arange(0, out.index.max() + bin_s / 2, bin_s), 6)
+        out = out.reindex(np.union1d(full, out.index), fill_value=0.0)
+    out.index.name = "time_s"
+    return out
+
+
+def face_binned(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
+    """Per face and time bin: mean probabilities, plus ``label`` and ``confidence``.
+
+    Columns: face_id, time_s (bin start), LABELS..., label, confidence.
+    """
+    if df.empty:
+        return pd.DataFrame(columns=["face_id", "time_s", *LABELS, "label", "confidence"])
+    key = np.floor(df["time_s"].to_numpy() / bin_s) * bin_s
+    g = df.assign(time_s=key).groupby(["face_id", "time_s"], sort=True)[list(LABELS)].mean().reset_index()
+    probs = g[list(LABELS)].to_numpy()
+    g["label"] = [LABELS[k] for k in probs.argmax(axis=1)]
+    g["confidence"] = probs.max(axis=1)
+    return g
+
+
+@dataclass(frozen=True)
+class NegativeStreak:
+    """A face whose expression stayed negative from ``start_s`` to ``end_s``."""
+
+    face_id: int
+    start_s: float
+    end_s: float
+    labels: tuple[str, ...]  # the negative expressions seen, most frequent first
+    ongoing: bool  # the streak lasts until the face's last observation
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 5.0,
+                     negative: Sequence[str] = NEGATIVE_LABELS) -> list[NegativeStreak]:
+    """Faces that stay in a negative expression for at least ``min_duration_s`` seconds.
+
+    Each face's observations are averaged per ``bin_s`` bin (so one odd frame does not
+    break or make a streak); a run of consecutive bins whose top expression is in
+    ``negative`` is a streak; a bin with no observation of the face ends it.
+    Longest first.
+    """
+    fb = face_binned(df, bin_s)
+    out: list[NegativeStreak] = []
+    neg = set(negative)
+    for fid, g in fb.groupby("face_id", sort=True):
+        times = g["time_s"].to_numpy()
+        labels = g["label"].to_numpy()
+        last_t = times[-1]
+        run: list[int] = []
+
+        def close(run: list[int]) -> None:
+            if not run:
+                return
+            start, end = float(times[run[0]]), float(times[run[-1]] + bin_s)
+            if end - start >= min_duration_s:
+                seen = pd.Series(labels[run]).value_counts()
+                out.append(NegativeStreak(int(fid), start, end, tuple(seen.index),
+                                          ongoing=bool(times[run[-1]] == last_t)))
+
+        for i, (t, lab) in enumerate(zip(times, labels)):
+            contiguous = run and np.isclose(t - times[run[-1]], bin_s)
+            if lab in neg and (not run or contiguous):
+                run.append(i)
+            else:
+                close(run)
+                run = [i] if lab in neg else []
+        close(run)
+    return sorted(out, key=lambda s: -s.duration_s)
+
+
+def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
+                      per_face: bool = True, min_change: float = 0.0) -> pd.DataFrame:
+    """The ``k`` largest jumps in expression between consecutive time bins.
+
+    The size of a change is the total-variation distance between the two bins' mean
+    probabilities (0 = same, 1 = completely different). Per face (only between
+    adjacent bins of the same face), or of the overall mix with ``per_face=False``.
+    Columns: time_s (start of the later bin), face_id (0 for the overall mix),
+    from_label, to_label, change. Changes smaller than ``min_change`` are left out.
+    """
+    cols = ["time_s", "face_id", "from_label", "to_label", "change"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    if per_face:
+        fb = face_binned(df, bin_s)
+    else:
+        fb = binned_mix(df, bin_s).reset_index().assign(face_id=0)
+    rows = []
+    for fid, g in fb.groupby("face_id", sort=True):
+        t = g["time_s"].to_numpy()
+        p = g[list(LABELS)].to_numpy()
+        if len(t) < 2:
+            continue
+        adjacent = np.isclose(np.diff(t), bin_s)
+        tv = 0.5 * np.abs(np.diff(p, axis=0)).sum(axis=1)
+        for i in np.flatnonzero(adjacent & (tv >= min_change)):
+            rows.append((float(t[i + 1]), int(fid), LABELS[int(p[i].argmax())],
+                         LABELS[int(p[i + 1].argmax())], float(tv[i])))
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values("change", ascending=False, kind="stable").head(k).reset_index(drop=True)

@@ -1,0 +1,141 @@
+"""Fixtures for the real-browser tests: a Streamlit server on loopback, Debian's Chromium
+driven by Playwright with a fake camera playing real faces.
+
+These tests only run through ``tests/e2e/run.sh`` (which sets FER_E2E=1 inside a private
+network namespace); a plain ``pytest`` run skips them, or runs the wrapper itself when
+FER_RUN_E2E=1 (see test_wrapper.py).
+"""
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.media import write_y4m
+from tests.scenes import one_face_frame
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
+INSIDE_WRAPPER = os.environ.get("FER_E2E") == "1"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-device-for-media-stream", "--allow-loopback-in-peer-connection",
+]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: real-browser end-to-end test (run by tests/e2e/run.sh)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if INSIDE_WRAPPER:
+        return
+    skip = pytest.mark.skip(reason="real-browser test: run tests/e2e/run.sh (or set FER_RUN_E2E=1)")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """``streamlit run streamlit_app.py`` on 127.0.0.1 and a free port; no ICE servers
+    (host candidates on loopback only). Yields the base URL; stopped at the end."""
+    port = free_port()
+    logdir = tmp_path_factory.mktemp("server")
+    env = dict(os.environ, FER_ICE_SERVERS="[]", HOME=str(logdir), PYTHONUNBUFFERED="1",
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    log = (logdir / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"streamlit did not start:\n{(logdir / 'streamlit.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+    print(f"\nserver log: {logdir / 'streamlit.log'}")
+
+
+@pytest.fixture(scope="session")
+def fake_camera(tmp_path_factory) -> Path:
+    """A .y4m video of a real face (the astronaut) for Chromium's fake camera; 2 s, looped."""
+    frames = []
+    base = one_face_frame()
+    for i in range(30):  # a gentle side-to-side sway, like someone in a video call
+        dx = int(12 * math.sin(i / 30 * 2 * math.pi))
+        frames.append(np.roll(base, dx, axis=1))
+    return write_y4m(tmp_path_factory.mktemp("camera") / "faces.y4m", frames, fps=15)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+def launch(playwright_instance, tmp_path_factory, extra_args: list[str]):
+    """A persistent context on a fresh profile directory (so no permission is remembered)."""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    return playwright_instance.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS + extra_args,
+        viewport={"width": 1280, "height": 900}, ignore_default_args=["--mute-audio"])
+
+
+@pytest.fixture(scope="session")
+def browser_context(playwright_instance, tmp_path_factory, fake_camera):
+    """Chromium with camera permission granted automatically and the fake camera attached."""
+    ctx = launch(playwright_instance, tmp_path_factory,
+                 ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera}"])
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture()
+def page(browser_context):
+    p = browser_context.new_page()
+    p.set_default_timeout(60_000)
+    yield p
+    p.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

@@ -1,0 +1,70 @@
+"""Test media built in memory from real faces: videos (PyAV) and .y4m files for Chromium's fake camera."""
+from __future__ import annotations
+
+import functools
+import io
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from tests.scenes import astronaut_bgr
+
+
+@functools.lru_cache(maxsize=8)
+def _face_tile(side: int) -> np.ndarray:
+    return cv2.resize(astronaut_bgr()[0:400, 60:460], (side, side), interpolation=cv2.INTER_AREA)
+
+
+def face_on_background(width: int = 480, height: int = 360, face: bool = True, x: int = 90) -> np.ndarray:
+    """A frame with the astronaut (head and shoulders) at ``x``, or only the grey background."""
+    frame = np.full((height, width, 3), 100, np.uint8)
+    frame[:, :, 1] = 110
+    if face:
+        side = min(height, width - x)
+        frame[0:side, x:x + side] = _face_tile(side)
+    return frame
+
+
+def encode_video(frames: Iterable[np.ndarray], fps: int = 10, fmt: str = "mp4",
+                 codec: str = "mpeg4") -> bytes:
+    """Encode BGR frames into a video file held in memory."""
+    import av
+
+    buf = io.BytesIO()
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    with av.open(buf, mode="w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def come_and_go_frames(fps: int = 10) -> list[np.ndarray]:
+    """8 s: a face for 2 s, nobody for 4 s, the face again for 2 s."""
+    frames = []
+    for i in range(8 * fps):
+        t = i / fps
+        frames.append(face_on_background(face=t < 2.0 or t >= 6.0))
+    return frames
+
+
+def write_y4m(path: str | Path, frames: Iterable[np.ndarray], fps: int = 15) -> Path:
+    """Write BGR frames (even width and height) as a YUV4MPEG2 4:2:0 file for
+    ``--use-file-for-fake-video-capture``."""
+    path = Path(path)
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    with path.open("wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for img in frames:
+            yuv = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)  # planar Y, U, V
+            f.write(b"FRAME\n")
+            f.write(yuv.tobytes())
+    return path

@@ -1,0 +1,120 @@
+"""Drawing, charts, the model-card reader and the HTML report."""
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from fer_core import charts, model_card
+from fer_core.annotate import LABEL_COLORS_BGR, annotate, draw_status, face_caption, results_table
+from fer_core.labels import LABELS
+from fer_core.report import ReportOptions, build_html_report
+from fer_core.session import SessionLog
+
+
+@dataclass
+class Face:
+    box: tuple
+    label: str
+    confidence: float
+    probabilities: tuple = tuple([1 / 7] * 7)
+    face_id: int | None = None
+
+
+def test_annotate_draws_box_caption_and_bar_without_touching_input():
+    img = np.zeros((200, 300, 3), np.uint8)
+    out = annotate(img, [Face((100, 80, 60, 60), "Happy", 0.5, face_id=3)])
+    assert img.sum() == 0 and out.shape == img.shape
+    color = np.array(LABEL_COLORS_BGR["Happy"])
+    assert (out[80:140, 100] == color).all(axis=1).mean() > 0.8  # left edge of the box
+    assert out[40:80, 100:200].any()  # caption and bar above the box
+    assert face_caption(Face((0, 0, 1, 1), "Sad", 0.87, face_id=2)) == "#2 Sad 87%"
+    assert face_caption(Face((0, 0, 1, 1), "Sad", 0.5)) == "Sad 50%"
+
+
+def test_confidence_bar_length_follows_confidence():
+    def bar_pixels(conf):
+        out = annotate(np.zeros((300, 400, 3), np.uint8), [Face((100, 150, 180, 100), "Angry", conf)])
+        return int((out[:150] == np.array(LABEL_COLORS_BGR["Angry"])).all(axis=2).sum())
+    assert bar_pixels(0.2) < bar_pixels(0.6) < bar_pixels(1.0)
+
+
+def test_annotate_edge_cases():
+    gray = np.zeros((50, 50), np.uint8)
+    assert annotate(gray, []).shape == (50, 50, 3)
+    img = np.zeros((100, 100, 3), np.uint8)
+    annotate(img, [Face((0, 0, 100, 100), "Fear", 1.0), Face((90, 90, 30, 30), "Neutral", 0.0)], copy=False)
+    assert img.any()  # drawn in place, faces at the border do not raise
+    draw_status(img, "12.0 fps")
+    rows = results_table([Face((1, 2, 3, 4), "Fear", 0.25, face_id=None)])
+    assert rows[0]["face"] == 1 and rows[0]["w"] == 3 and set(LABELS) <= set(rows[0])
+
+
+def session_with_streak():
+    log = SessionLog(source="unit test <script>")
+    sad = [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05]
+    happy = [0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.1]
+    for t in range(0, 300, 2):
+        log.add_frame(float(t), [(1, (0, 0, 50, 50), sad), (2, (100, 0, 50, 50), happy if t < 150 else sad)])
+    return log
+
+
+def test_html_report_is_self_contained_and_complete():
+    html = build_html_report(session_with_streak(), ReportOptions(source="Room <b>1</b>", negative_minutes=2.0))
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    assert "Room &lt;b&gt;1&lt;/b&gt;" in html  # escaped
+    assert "Article 5(1)(f)" in html
+    assert html.count('class="plotly-graph-div"') == 3
+    # plotly.js is inlined, and nothing is fetched from the network.
+    assert len(html) > 1_000_000
+    assert not re.search(r'<script[^>]+src=["\']https?:', html)
+    assert "Face 1" in html and "Negative-expression flags" in html and "still going" in html
+    assert "Moments of strongest change" in html
+
+
+def test_html_report_of_an_empty_session():
+    html = build_html_report(SessionLog())
+    assert "No faces were found" in html and "plotly-graph-div" not in html
+
+
+def test_charts_build_for_empty_and_full_data():
+    log = session_with_streak()
+    from fer_core.session import binned_mix, current_mix, face_binned, label_counts, strongest_changes
+    df = log.to_frame()
+    figs = [charts.mix_bars(current_mix(df)), charts.count_bars(label_counts(df)),
+            charts.mix_area(binned_mix(df, 10), strongest_changes(df)),
+            charts.face_timeline(face_binned(df, 10)), charts.face_probabilities(face_binned(df, 10), 1),
+            charts.probability_bars([Face((0, 0, 1, 1), "Sad", 0.3)]),
+            charts.confusion_heatmap(np.eye(7).tolist())]
+    assert all(f.to_dict()["data"] for f in figs)
+    empty = SessionLog().to_frame()
+    charts.mix_area(binned_mix(empty, 10))
+    charts.face_timeline(face_binned(empty, 10))
+
+
+def test_model_card_reader_is_defensive(tmp_path):
+    assert model_card.load_card(tmp_path / "missing.json") == {}
+    (tmp_path / "bad.json").write_text("[1, 2")
+    assert model_card.load_card(tmp_path / "bad.json") == {}
+    (tmp_path / "list.json").write_text("[1, 2]")
+    assert model_card.load_card(tmp_path / "list.json") == {}
+    assert model_card.splits({}) == {} and model_card.primary_split({}) is None
+    flat = {"accuracy": 0.6, "per_class": {"happy": 0.9, "Sad": {"recall": "0.5", "support": 10}}}
+    named = model_card.splits(flat)
+    assert list(named) == ["test"]
+    table = model_card.per_class_table(named["test"])
+    assert table.loc["Happy", "recall"] == 0.9 and table.loc["Sad", "support"] == 10
+    assert model_card.confusion_matrix({"confusion_matrix": [[1, 2]]}) is None
+    assert model_card.confusion_matrix({"confusion_matrix": "x"}) is None
+    assert model_card.scalar({"accuracy": "nan"}, "accuracy") is None
+    # Metrics from models/eval/metrics.json when the card has none.
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "metrics.json").write_text(json.dumps({"splits": {"PublicTest": {"accuracy": 0.5},
+                                                                            "PrivateTest": {"accuracy": 0.6}}}))
+    (tmp_path / "eval" / "confusion.png").write_bytes(b"png")
+    (tmp_path / "detector").mkdir()
+    (tmp_path / "detector" / "x.png").write_bytes(b"png")
+    m = model_card.metrics({}, tmp_path)
+    assert model_card.primary_split(model_card.splits(m))[0] == "PrivateTest"
+    assert [p.name for p in model_card.figures(tmp_path)] == ["confusion.png"]

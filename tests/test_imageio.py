@@ -1,0 +1,118 @@
+"""Decoding uploads safely: formats, EXIF orientation, bad and huge files."""
+import io
+import struct
+import time
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_core.imageio import ImageDecodeError, decode_image, encode_png
+from tests.scenes import astronaut_bgr
+
+
+def encode(rgb: np.ndarray, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def astronaut_rgb():
+    return cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2RGB)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP"])
+def test_formats_decode_to_bgr(astronaut_rgb, fmt):
+    img = decode_image(encode(astronaut_rgb, fmt))
+    assert img.format == fmt and img.bgr.shape == (512, 512, 3) and img.bgr.dtype == np.uint8
+    assert not img.downscaled and not img.exif_rotated
+    # Colour order: BGR, close to the original.
+    assert np.abs(img.bgr.astype(int) - astronaut_bgr().astype(int)).mean() < 8
+
+
+def test_alpha_gray_and_16bit(astronaut_rgb):
+    rgba = np.dstack([astronaut_rgb, np.full(astronaut_rgb.shape[:2], 255, np.uint8)])
+    rgba[:50, :, 3] = 0  # transparent strip becomes white
+    img = decode_image(encode(rgba, "PNG"))
+    assert img.bgr.shape == (512, 512, 3) and (img.bgr[:50] == 255).all()
+    gray = decode_image(encode(astronaut_rgb[:, :, 0], "PNG"))
+    assert gray.bgr.shape == (512, 512, 3)
+    buf = io.BytesIO()
+    Image.fromarray((astronaut_rgb[:, :, 1].astype(np.uint16) * 257)).save(buf, format="PNG")
+    deep = decode_image(buf.getvalue())
+    assert deep.bgr.shape == (512, 512, 3) and deep.bgr.max() > 200
+
+
+def test_exif_orientation_is_honoured(astronaut_rgb):
+    # Stored sideways (rotated 90 degrees counter-clockwise) with tag 6 = "rotate 90 CW to view".
+    stored = np.ascontiguousarray(np.rot90(astronaut_rgb[:, :400], k=1))  # 512 x 400 (h x w) -> 400 x 512
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(stored, "JPEG", exif=exif.tobytes(), quality=95)
+    img = decode_image(data)
+    assert img.exif_rotated
+    assert img.bgr.shape[:2] == (512, 400)  # upright: tall again
+    upright = cv2.cvtColor(astronaut_rgb[:, :400], cv2.COLOR_RGB2BGR)
+    assert np.abs(img.bgr.astype(int) - upright.astype(int)).mean() < 6
+
+
+def test_not_an_image_named_jpg():
+    with pytest.raises(ImageDecodeError, match="not an image"):
+        decode_image(b"%PDF-1.4 this is a PDF, not a photo\n" * 20)
+    with pytest.raises(ImageDecodeError, match="empty"):
+        decode_image(b"")
+
+
+def test_unsupported_format(astronaut_rgb):
+    with pytest.raises(ImageDecodeError, match="GIF images are not supported"):
+        decode_image(encode(astronaut_rgb, "GIF"))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated_file(astronaut_rgb, fmt):
+    data = encode(astronaut_rgb, fmt)
+    with pytest.raises(ImageDecodeError, match="truncated|corrupt"):
+        decode_image(data[: len(data) // 2])
+
+
+def test_50_megapixel_jpeg_is_downscaled_cheaply():
+    big = Image.new("RGB", (8660, 5780), (120, 130, 140))  # 50.05 MP
+    big.paste(Image.fromarray(cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2RGB)).resize((2048, 2048)), (3000, 1500))
+    buf = io.BytesIO()
+    big.save(buf, format="JPEG", quality=70)
+    del big
+    t = time.perf_counter()
+    img = decode_image(buf.getvalue())
+    elapsed = time.perf_counter() - t
+    assert img.megapixels == pytest.approx(50.05, abs=0.01)
+    assert img.downscaled and img.bgr.shape[0] * img.bgr.shape[1] <= 4_000_000
+    assert img.scale == pytest.approx(img.bgr.shape[1] / 8660)
+    assert elapsed < 2.0  # decoded at reduced size (JPEG draft), never at 50 MP
+
+
+def test_pixel_limit_refuses_before_decoding(astronaut_rgb):
+    with pytest.raises(ImageDecodeError, match="megapixels"):
+        decode_image(encode(astronaut_rgb, "PNG"), max_pixels=100_000)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_header():
+    # A tiny file that claims 30000 x 30000 pixels (900 MP): refused from the header alone.
+    with pytest.raises(ImageDecodeError, match="too many pixels|megapixels"):
+        decode_image(_png_header_only(30000, 30000))
+    with pytest.raises(ImageDecodeError, match="megapixels"):
+        decode_image(_png_header_only(10000, 9000))
+
+
+def test_encode_png_round_trip():
+    img = astronaut_bgr()
+    assert (decode_image(encode_png(img)).bgr == img).all()

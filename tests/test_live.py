@@ -1,0 +1,135 @@
+"""The webcam frame callback, fed av.VideoFrames of real faces (no browser)."""
+import threading
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from fer_core import load_recognizer
+from fer_core.live import LiveAnalyzer
+from tests.scenes import gallery_frame, no_face_bgr, one_face_frame
+
+
+class CountingRecognizer:
+    """Wraps the real recognizer and counts model calls (one batch per analysed frame)."""
+
+    def __init__(self, rec):
+        self.rec, self.model_calls, self.batch_sizes = rec, 0, []
+
+    def analyze(self, image):
+        real = self.rec.predict_proba
+
+        def counted(faces):
+            self.model_calls += 1
+            self.batch_sizes.append(len(faces))
+            return real(faces)
+
+        self.rec.predict_proba = counted
+        try:
+            return self.rec.analyze(image)
+        finally:
+            del self.rec.predict_proba
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return load_recognizer()
+
+
+def to_frame(bgr, pts=0):
+    frame = av.VideoFrame.from_ndarray(bgr, format="bgr24")
+    frame.pts = pts
+    return frame
+
+
+def test_callback_annotates_a_real_face(recognizer):
+    analyzer = LiveAnalyzer(recognizer)
+    img = one_face_frame()
+    out = analyzer.callback(to_frame(img, pts=42))
+    assert isinstance(out, av.VideoFrame) and (out.width, out.height) == (640, 480) and out.pts == 42
+    snap = analyzer.snapshot()
+    assert snap.stats.frames_in == 1 and snap.stats.frames_analysed == 1 and snap.stats.faces_now == 1
+    face = snap.faces[0]
+    assert face.face_id == 1 and 0 < face.confidence <= 1 and abs(sum(face.probabilities) - 1) < 1e-4
+    x, y, w, h = face.box
+    assert 200 < x + w / 2 < 440 and w > 60  # on the astronaut's face
+    annotated = out.to_ndarray(format="bgr24")
+    diff = np.abs(annotated.astype(int) - img.astype(int)).sum(axis=2) > 30
+    assert diff[y:y + h, x - 3:x + 3].mean() > 0.5  # the box's left edge is drawn
+    assert len(analyzer.log) == 1
+
+
+def test_several_faces_one_batched_call(recognizer):
+    counting = CountingRecognizer(recognizer)
+    analyzer = LiveAnalyzer(counting)
+    frame = gallery_frame(2, 2, 640, 480)  # four real faces
+    for i in range(3):
+        analyzer.callback(to_frame(frame, pts=i))
+    assert counting.model_calls == 3 and counting.batch_sizes == [4, 4, 4]
+    faces = analyzer.snapshot().faces
+    assert sorted(f.face_id for f in faces) == [1, 2, 3, 4]  # stable ids over the frames
+
+
+def test_frame_skip_reuses_last_result(recognizer):
+    counting = CountingRecognizer(recognizer)
+    analyzer = LiveAnalyzer(counting, analyse_every=3)
+    img = one_face_frame()
+    outs = [analyzer.callback(to_frame(img, pts=i)).to_ndarray(format="bgr24") for i in range(6)]
+    s = analyzer.snapshot().stats
+    assert (s.frames_in, s.frames_analysed, counting.model_calls) == (6, 2, 2)
+    # Skipped frames are still annotated with the last analysis.
+    assert np.array_equal(outs[1][60:], outs[0][60:])
+    analyzer.configure(analyse_every=1, smoothing_window=2)
+    analyzer.callback(to_frame(img, pts=6))
+    assert analyzer.snapshot().stats.frames_analysed == 3 and analyzer.tracker.window == 2
+
+
+def test_frame_without_faces(recognizer):
+    analyzer = LiveAnalyzer(recognizer, show_fps=False)
+    img = cv2.resize(no_face_bgr(), (640, 480))
+    out = analyzer.callback(to_frame(img)).to_ndarray(format="bgr24")
+    assert np.array_equal(out, img)
+    assert analyzer.snapshot().stats.faces_now == 0 and analyzer.log.summary().frames == 1
+
+
+def test_stream_end_resets_faces_but_keeps_log(recognizer):
+    analyzer = LiveAnalyzer(recognizer)
+    analyzer.callback(to_frame(one_face_frame()))
+    analyzer.on_ended()  # camera stopped or disconnected
+    assert analyzer.snapshot().faces == () and len(analyzer.log) == 1
+    analyzer.callback(to_frame(one_face_frame()))
+    assert analyzer.snapshot().faces[0].face_id == 1  # tracker restarted
+    analyzer.reset()
+    assert len(analyzer.log) == 0 and analyzer.snapshot().stats.frames_in == 0
+
+
+def test_log_interval_and_fps_with_a_fake_clock(recognizer):
+    now = [100.0]
+    analyzer = LiveAnalyzer(recognizer, log_interval_s=0.5, clock=lambda: now[0])
+    img = one_face_frame()
+    for _ in range(20):  # 2 s at 10 fps
+        analyzer.callback(to_frame(img))
+        now[0] += 0.1
+    assert analyzer.log.summary().frames == 4  # one log row per face every 0.5 s
+    assert analyzer.log.to_frame()["time_s"].tolist() == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    assert analyzer.snapshot().stats.fps_in == pytest.approx(10.0, rel=0.01)
+
+
+def test_wait_for_update_is_bounded_and_wakes_up(recognizer):
+    analyzer = LiveAnalyzer(recognizer)
+    snap = analyzer.wait_for_update(after_version=0, timeout=0.05)  # nothing arrives: returns
+    assert snap.version == 0
+    t = threading.Thread(target=lambda: analyzer.callback(to_frame(one_face_frame())))
+    t.start()
+    snap = analyzer.wait_for_update(after_version=0, timeout=10.0)
+    t.join()
+    assert snap.version == 1 and snap.stats.faces_now == 1
+
+
+def test_snapshot_fallback_logs_every_still(recognizer):
+    analyzer = LiveAnalyzer(recognizer, log_interval_s=60.0)
+    for _ in range(3):
+        annotated, faces = analyzer.process_still(one_face_frame())
+        assert len(faces) == 1 and annotated.shape == (480, 640, 3)
+    assert len(analyzer.log) == 3

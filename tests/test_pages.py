@@ -1,0 +1,264 @@
+"""Every page under Streamlit's AppTest, with real photos and videos of faces."""
+import io
+import json
+from pathlib import Path
+from unittest import mock
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from fer_core.labels import LABELS
+from tests.media import come_and_go_frames, encode_video
+from tests.scenes import astronaut_bgr, gallery_frame, no_face_bgr
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+PAGES = ["app_pages/home.py", "app_pages/live_webcam.py", "app_pages/photo.py", "app_pages/video_file.py",
+         "app_pages/dashboard.py", "app_pages/model_card.py"]
+
+
+@pytest.fixture(autouse=True)
+def no_webrtc_session():
+    # Outside a real server there is no session info; streamlit-webrtc needs this patch.
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        yield
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    return at.switch_page(page).run()
+
+
+def jpeg(bgr: np.ndarray, quality: int = 90) -> bytes:
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return buf.tobytes()
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success)]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(page):
+    at = open_page(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.title) == 1
+
+
+def test_home_states_limits_and_responsible_use():
+    at = open_page("app_pages/home.py")
+    body = texts(at)
+    assert "Article 5(1)(f)" in body and "consent" in body and "never stored" in body
+    assert "does not" in body
+
+
+def test_home_and_model_pages_show_metrics_from_the_card(tmp_path, monkeypatch):
+    per_class = {lab: {"precision": 0.5, "recall": 0.4 + 0.05 * i, "f1": 0.45, "support": 100}
+                 for i, lab in enumerate(LABELS)}
+    card = {"labels": list(LABELS), "architecture": "tiny", "parameters": 1234, "temperature": 1.3,
+            "limitations": ["Trained on FER2013 only."],
+            "metrics": {"splits": {"PrivateTest": {"n": 3589, "accuracy": 0.6543, "macro_f1": 0.61,
+                                                   "ece": 0.02, "per_class": per_class,
+                                                   "confusion_matrix": np.eye(7, dtype=int).tolist()}}}}
+    (tmp_path / "fer_model.json").write_text(json.dumps(card))
+    Image.new("RGB", (40, 30), "white").save(tmp_path / "confusion_PrivateTest.png")
+    monkeypatch.setattr("fer_core.model_card.MODELS_DIR", tmp_path)
+    at = open_page("app_pages/home.py")
+    assert at.metric[0].value == "65.4%"
+    table = at.dataframe[0].value
+    assert list(table.index) == list(LABELS) and table.loc["Happy", "recall"] == pytest.approx(0.55)
+    at = open_page("app_pages/model_card.py")
+    assert not at.exception
+    assert at.metric[0].value == "tiny" and any(m.value == "65.4%" for m in at.metric)
+    assert "Trained on FER2013 only." in texts(at)
+
+
+def test_model_page_survives_a_broken_card(tmp_path, monkeypatch):
+    (tmp_path / "fer_model.json").write_text("{not json")
+    monkeypatch.setattr("fer_core.model_card.MODELS_DIR", tmp_path)
+    at = open_page("app_pages/model_card.py")
+    assert not at.exception and "missing or unreadable" in at.error[0].value
+    at = open_page("app_pages/home.py")
+    assert not at.exception and "not been evaluated" in at.info[0].value
+
+
+def test_photo_upload_gives_table_chart_and_downloads():
+    at = open_page("app_pages/photo.py")
+    at.file_uploader[0].upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert row["label"] in LABELS and 0 < row["confidence"] <= 1
+    assert sum(row[lab] for lab in LABELS) == pytest.approx(1.0, abs=0.01)
+    assert 150 < row["x"] + row["w"] / 2 < 300  # the astronaut's face
+    assert len(at.get("plotly_chart")) == 1
+    assert [b.label for b in at.download_button] == ["Annotated image (PNG)", "Results (CSV)", "Results (JSON)"]
+    assert len(at.image) == 1 and at.image[0].captions == ["1 face found"]
+
+
+def test_photo_with_several_faces():
+    at = open_page("app_pages/photo.py")
+    at.file_uploader[0].upload("gallery.png", cv2.imencode(".png", gallery_frame(2, 2, 640, 480))[1].tobytes(),
+                               "image/png")
+    at.run()
+    assert len(at.dataframe[0].value) == 4
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("not_a_photo.jpg", b"%PDF-1.7\n" + b"x" * 2000, "not an image"),
+    ("cut.jpg", jpeg(astronaut_bgr())[:6000], "truncated"),
+    ("empty.png", b"", "empty"),
+])
+def test_photo_bad_input_shows_error_and_app_keeps_running(name, data, message):
+    at = open_page("app_pages/photo.py")
+    at.file_uploader[0].upload(name, data, "image/jpeg")
+    at.run()
+    assert not at.exception
+    assert message in at.error[0].value and name in at.error[0].value
+    # The same session still works with a good photo.
+    at.file_uploader[0].clear().upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")
+    at.run()
+    assert not at.error and len(at.dataframe[0].value) == 1
+
+
+def test_photo_50_megapixels_is_downscaled_with_a_notice():
+    big = Image.new("RGB", (8660, 5780), (120, 130, 140))
+    big.paste(Image.fromarray(cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2RGB)).resize((2400, 2400)), (3000, 1500))
+    buf = io.BytesIO()
+    big.save(buf, format="JPEG", quality=60)
+    del big
+    at = open_page("app_pages/photo.py")
+    at.file_uploader[0].upload("huge.jpg", buf.getvalue(), "image/jpeg")
+    at.run()
+    assert not at.exception and not at.error
+    assert "50 megapixels" in at.info[0].value
+    assert len(at.dataframe[0].value) == 1
+
+
+def test_photo_without_faces_warns():
+    at = open_page("app_pages/photo.py")
+    at.file_uploader[0].upload("cat.jpg", jpeg(no_face_bgr()), "image/jpeg")
+    at.run()
+    assert not at.exception and "No face" in at.warning[0].value
+
+
+def test_photo_snapshot():
+    at = open_page("app_pages/photo.py")
+    at.radio[0].set_value("Take a snapshot").run()
+    at.camera_input[0].set_value(("shot.jpg", jpeg(astronaut_bgr()), "image/jpeg"))
+    at.run()
+    assert not at.exception and len(at.dataframe[0].value) == 1
+
+
+@pytest.fixture(scope="module")
+def come_and_go_mp4():
+    return encode_video(come_and_go_frames(fps=10), fps=10, fmt="mp4")
+
+
+def test_video_page_then_dashboard(come_and_go_mp4):
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4")
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == "16"
+    assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "2"
+    assert len(at.get("plotly_chart")) == 3
+    # Moments of change: a table, or a plain "no notable change" (a steady face).
+    if at.dataframe:
+        assert list(at.dataframe[0].value.columns)[:2] == ["time_s", "face_id"]
+    else:
+        assert "No notable change" in at.info[0].value
+    assert at.download_button[0].label == "Per-frame log (CSV)"
+    # The dashboard picks the analysed video up.
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception and at.radio[0].value == "Analysed video"
+    assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "2"
+    assert len(at.get("plotly_chart")) == 4
+    assert [b.label for b in at.download_button] == ["Per-frame log (CSV)", "Report (HTML, charts included)"]
+    # Flag threshold: a face negative for >= 0.1 min appears only if the model says so; either way no crash.
+    at.number_input[0].set_value(0.1).run()
+    assert not at.exception
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"garbage bytes, not a video" * 100, "not a video"),
+    (b"", "not a video"),
+])
+def test_video_that_will_not_decode(data, message):
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("broken.mp4", data, "video/mp4")
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception and message in at.error[0].value
+
+
+def test_video_with_no_faces():
+    cat = cv2.resize(no_face_bgr(), (320, 240))
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("cat.avi", encode_video([cat] * 10, fps=5, fmt="avi"), "video/x-msvideo")
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception and "No faces were found" in at.warning[0].value
+
+
+def test_dashboard_from_csv_and_bad_csv():
+    from fer_core.session import SessionLog
+
+    log = SessionLog()
+    p_sad = [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05]
+    for t in range(0, 400, 2):
+        log.add_frame(float(t), [(1, (10, 10, 80, 80), p_sad), (2, (200, 10, 80, 80), [0, 0, 0, 1, 0, 0, 0])])
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("log.csv", log.to_csv(), "text/csv")
+    at.run()
+    assert not at.exception and not at.error
+    flags = [w.value for w in at.warning if w.value.startswith("**Face")]
+    assert len(flags) == 1 and "Face 1" in flags[0] and "sad" in flags[0]
+    at.file_uploader[0].clear().upload("other.csv", b"a,b\n1,2\n", "text/csv")
+    at.run()
+    assert not at.exception and "missing columns" in at.error[0].value
+
+
+def test_live_page_idle_and_snapshot_fallback():
+    at = open_page("app_pages/live_webcam.py")
+    assert not at.exception
+    assert "NotAllowedError" in texts(at) and "snapshots use the same analysis" in texts(at)
+    at.camera_input[0].set_value(("shot.jpg", jpeg(astronaut_bgr()), "image/jpeg"))
+    at.run()
+    assert not at.exception
+    analyzer = at.session_state["fer_live_analyzer"]
+    assert len(analyzer.log) == 1
+    at.run()  # a rerun does not analyse the same snapshot again
+    assert len(analyzer.log) == 1
+    # The live session's log is on the dashboard.
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["Face observations"] == "1"
+
+
+def test_live_page_uses_ice_servers_from_env(monkeypatch):
+    seen = {}
+    import streamlit_webrtc
+
+    real = streamlit_webrtc.webrtc_streamer
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setenv("FER_ICE_SERVERS", '[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]')
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
+    at = open_page("app_pages/live_webcam.py")
+    assert not at.exception
+    assert seen["rtc_configuration"] == {"iceServers": [{"urls": "turn:turn.example.org:3478", "username": "u",
+                                                         "credential": "p"}]}
+    assert seen["async_processing"] is True and seen["key"] == "fer-live-webcam"
+    assert seen["media_stream_constraints"]["audio"] is False

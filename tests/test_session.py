@@ -1,0 +1,150 @@
+"""Session log and class analytics (pure logic, no model)."""
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_core.labels import LABELS
+from fer_core.session import (COLUMNS, LogFormatError, SessionLog, binned_mix, current_mix,
+                              expression_mix, face_binned, label_counts, negative_streaks,
+                              strongest_changes)
+
+
+def onehot(label, p=0.9):
+    v = np.full(7, (1 - p) / 6)
+    v[LABELS.index(label)] = p
+    return tuple(v)
+
+
+def scripted_log():
+    """Face 1 happy then sad for 3 minutes; face 2 neutral and leaves at 60 s. One row per second."""
+    log = SessionLog()
+    for t in range(0, 300):
+        faces = [(1, (10, 10, 50, 50), onehot("Happy" if t < 100 else "Sad"))]
+        if t < 60:
+            faces.append((2, (200, 10, 50, 50), onehot("Neutral")))
+        log.add_frame(float(t), faces)
+    return log
+
+
+def test_log_rows_summary_and_frame():
+    log = scripted_log()
+    s = log.summary()
+    assert (s.rows, s.faces, s.frames, s.duration_s, s.truncated) == (360, 2, 300, 299.0, False)
+    df = log.to_frame()
+    assert list(df.columns) == [*COLUMNS, "label", "confidence"]
+    assert df["label"].iloc[0] == "Happy" and df["confidence"].iloc[0] == pytest.approx(0.9)
+    assert df["face_id"].dtype.kind == "i"
+
+
+def test_frames_without_faces_are_counted():
+    log = SessionLog()
+    log.add_frame(0.0, [])
+    log.add_frame(0.5, [])
+    assert len(log) == 0 and log.summary().frames == 2 and log.to_frame().empty
+    assert expression_mix(log.to_frame()).sum() == 0
+    assert strongest_changes(log.to_frame()).empty
+    assert negative_streaks(log.to_frame(), 1.0) == []
+
+
+def test_max_rows_truncates():
+    log = SessionLog(max_rows=3)
+    for t in range(3):
+        log.add_frame(t, [(1, (0, 0, 1, 1), onehot("Happy")), (2, (5, 5, 1, 1), onehot("Sad"))])
+    assert len(log) == 3 and log.truncated and log.summary().truncated
+
+
+def test_thread_safe_appends():
+    log = SessionLog()
+
+    def writer(fid):
+        for t in range(500):
+            log.add_frame(t, [(fid, (0, 0, 1, 1), onehot("Happy"))])
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for _ in range(20):
+        log.to_frame()  # reading while writing
+    for th in threads:
+        th.join()
+    assert len(log) == 2000 and log.summary().faces == 4
+
+
+def test_mix_counts_and_bins():
+    df = scripted_log().to_frame()
+    mix = expression_mix(df)
+    assert mix.sum() == pytest.approx(1.0) and list(mix.index) == list(LABELS)
+    cur = current_mix(df, 10.0)
+    assert cur.idxmax() == "Sad" and cur["Sad"] == pytest.approx(0.9)
+    counts = label_counts(df)
+    assert counts["Happy"] == 100 and counts["Sad"] == 200 and counts["Neutral"] == 60 and counts["Fear"] == 0
+    b = binned_mix(df, 30.0)
+    assert list(b.index[:3]) == [0.0, 30.0, 60.0]
+    assert np.allclose(b.sum(axis=1), 1.0)
+    assert b.loc[0.0, "Neutral"] == pytest.approx(0.5 * 0.9 + 0.5 * 0.1 / 6)
+    with pytest.raises(ValueError):
+        binned_mix(df, 0)
+    sparse = df[(df.time_s < 30) | (df.time_s >= 90)]
+    assert list(binned_mix(sparse, 30.0).index) == [0.0, 90.0, 120.0, 150.0, 180.0, 210.0, 240.0, 270.0]
+    filled = binned_mix(sparse, 30.0, fill_gaps=True)
+    assert list(filled.index[:4]) == [0.0, 30.0, 60.0, 90.0] and filled.loc[30.0].sum() == 0
+    fb = face_binned(df, 30.0)
+    assert set(fb["face_id"]) == {1, 2} and (fb[fb.face_id == 2]["label"] == "Neutral").all()
+
+
+def test_negative_streak_flags():
+    df = scripted_log().to_frame()
+    flags = negative_streaks(df, min_duration_s=120.0)
+    assert len(flags) == 1
+    f = flags[0]
+    assert f.face_id == 1 and f.labels == ("Sad",) and f.ongoing
+    assert f.start_s == pytest.approx(100.0) and f.end_s == pytest.approx(300.0)
+    assert negative_streaks(df, min_duration_s=250.0) == []
+
+
+def test_negative_streak_broken_by_gap_and_positive():
+    log = SessionLog()
+    for t in range(0, 100):
+        log.add_frame(t, [(1, (0, 0, 9, 9), onehot("Angry"))])
+    for t in range(130, 200):  # not seen for 30 s: the streak ends
+        log.add_frame(t, [(1, (0, 0, 9, 9), onehot("Fear" if t < 190 else "Happy"))])
+    flags = negative_streaks(log.to_frame(), 50.0, bin_s=5.0)
+    assert [(s.start_s, s.end_s, s.ongoing) for s in flags] == [(0.0, 100.0, False), (130.0, 190.0, False)]
+
+
+def test_strongest_changes():
+    df = scripted_log().to_frame()
+    ch = strongest_changes(df, k=3, bin_s=10.0)
+    assert list(ch.columns) == ["time_s", "face_id", "from_label", "to_label", "change"]
+    top = ch.iloc[0]
+    assert (top.time_s, top.face_id, top.from_label, top.to_label) == (100.0, 1, "Happy", "Sad")
+    assert top.change == pytest.approx(0.9 - 0.1 / 6)
+    overall = strongest_changes(df, k=1, bin_s=10.0, per_face=False)
+    assert overall.iloc[0].face_id == 0
+    assert len(strongest_changes(df, k=10, bin_s=10.0, min_change=0.5)) == 1  # only the real change
+
+
+def test_csv_round_trip_and_bad_csv():
+    log = scripted_log()
+    data = log.to_csv()
+    header = data.decode().splitlines()[0].split(",")
+    assert header == [*COLUMNS, "label", "confidence"]
+    back = SessionLog.from_csv(data)
+    assert back.summary().rows == 360 and back.summary().faces == 2
+    pd.testing.assert_series_equal(expression_mix(back.to_frame()), expression_mix(log.to_frame()), atol=1e-4)
+    with pytest.raises(LogFormatError, match="missing columns"):
+        SessionLog.from_csv(b"a,b\n1,2\n")
+    with pytest.raises(LogFormatError):
+        SessionLog.from_csv(b"")
+    bad = data.decode().replace("0.9,", "oops,", 1).encode()
+    with pytest.raises(LogFormatError, match="not numbers"):
+        SessionLog.from_csv(bad)
+
+
+def test_clear():
+    log = scripted_log()
+    v = log.version
+    log.clear()
+    assert len(log) == 0 and log.summary().frames == 0 and log.version > v

@@ -1,0 +1,104 @@
+"""Video decoding at a chosen rate, and whole-video analysis with real faces."""
+import io
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core import load_recognizer
+from fer_core.video import VideoDecodeError, analyze_video, iter_frames, probe
+from tests.media import come_and_go_frames, encode_video
+from tests.scenes import no_face_bgr
+
+
+@pytest.fixture(scope="module")
+def come_and_go_mp4() -> bytes:
+    return encode_video(come_and_go_frames(fps=10), fps=10, fmt="mp4", codec="mpeg4")
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return load_recognizer()
+
+
+def test_probe(come_and_go_mp4):
+    info = probe(come_and_go_mp4)
+    assert (info.width, info.height) == (480, 360)
+    assert info.fps == pytest.approx(10) and info.duration_s == pytest.approx(8.0, abs=0.2)
+
+
+def test_iter_frames_samples_at_rate_with_progress(come_and_go_mp4):
+    seen = []
+    frames = list(iter_frames(io.BytesIO(come_and_go_mp4), rate=2.0,
+                              progress=lambda f, t: seen.append((f, t))))
+    assert [round(f.time_s, 2) for f in frames] == [i * 0.5 for i in range(16)]
+    assert frames[0].bgr.shape == (360, 480, 3) and frames[0].bgr.dtype == np.uint8
+    assert len(seen) == 16 and seen[-1][0] == pytest.approx(7.5 / 8.0, abs=0.03)
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    # Rates above the video's own frame rate give every frame; max_frames and max_side apply.
+    assert len(list(iter_frames(come_and_go_mp4, rate=50.0))) == 80
+    small = list(iter_frames(come_and_go_mp4, rate=1.0, max_side=240, max_frames=3))
+    assert len(small) == 3 and small[0].bgr.shape == (180, 240, 3)
+    with pytest.raises(ValueError):
+        next(iter_frames(come_and_go_mp4, rate=0))
+
+
+def test_face_comes_and_goes(come_and_go_mp4, recognizer):
+    result = analyze_video(recognizer, come_and_go_mp4, rate=2.0)
+    assert result.frames_analysed == 16 and not result.stopped_early
+    df = result.log.to_frame()
+    times_with_faces = sorted(set(df["time_s"].round(2)))
+    assert times_with_faces == [0.0, 0.5, 1.0, 1.5, 6.0, 6.5, 7.0, 7.5]
+    assert result.frames_with_faces == 8
+    # One face at a time; 4 s absent is longer than the tracker's 3 s memory: a new anonymous id.
+    assert df.groupby("time_s")["face_id"].count().max() == 1
+    assert sorted(df["face_id"].unique()) == [1, 2]
+    assert df[df.time_s < 3]["face_id"].eq(1).all() and df[df.time_s > 5]["face_id"].eq(2).all()
+    x = df["x"].to_numpy()
+    assert ((x > 90) & (x < 300)).all()  # the boxes are on the face
+    assert np.allclose(df[["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]].sum(axis=1), 1, atol=1e-3)
+
+
+def test_video_with_no_faces(recognizer):
+    cat = cv2.resize(no_face_bgr(), (320, 240))  # a real photo, no human face
+    data = encode_video([cat] * 20, fps=10, fmt="avi", codec="mpeg4")
+    result = analyze_video(recognizer, data, rate=2.0)
+    assert result.frames_analysed == 4 and result.frames_with_faces == 0 and len(result.log) == 0
+
+
+def test_max_frames_stops_early(come_and_go_mp4, recognizer):
+    result = analyze_video(recognizer, come_and_go_mp4, rate=2.0, max_frames=4)
+    assert result.frames_analysed == 4 and result.stopped_early
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "not a video"),
+    (b"this is not a video at all" * 50, "not a video"),
+    (b"\x00\x00\x00\x18ftypmp42" + bytes(200), "not a video|could be decoded|no video track"),
+])
+def test_undecodable_files(data, message):
+    with pytest.raises(VideoDecodeError, match=message):
+        list(iter_frames(data, rate=2.0))
+
+
+def test_truncated_video_decodes_what_it_can_or_says_why(come_and_go_mp4):
+    cut = come_and_go_mp4[: len(come_and_go_mp4) // 3]
+    try:
+        frames = list(iter_frames(cut, rate=2.0))
+    except VideoDecodeError:
+        return  # a clear error is fine too
+    assert 0 < len(frames) < 16
+
+
+def test_audio_only_file_has_no_video_track():
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for p in stream.encode(frame):
+            out.mux(p)
+    with pytest.raises(VideoDecodeError, match="no video track"):
+        probe(buf.getvalue())
