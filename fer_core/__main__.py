@@ -15,28 +15,12 @@ import numpy as np
 
 
 def _read_image(path: Path) -> np.ndarray:
-    import cv2
+    """Decode a photo upright (EXIF orientation honoured), with the app's size and corruption checks."""
+    from fer_core.imageio import decode_image
 
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
-    if data is None:
+    if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{path}: not a readable image (corrupt or unsupported format)")
-    return img
-
-
-def _draw(img: np.ndarray, results) -> np.ndarray:
-    import cv2
-
-    out = img.copy()
-    scale = max(out.shape[:2]) / 640.0
-    for r in results:
-        x, y, w, h = r.box
-        cv2.rectangle(out, (x, y), (x + w, y + h), (60, 200, 60), max(1, int(2 * scale)))
-        cv2.putText(out, f"{r.label} {r.confidence:.0%}", (x, max(y - int(6 * scale), 12)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (60, 200, 60), max(1, int(2 * scale)), cv2.LINE_AA)
-    return out
+    return decode_image(path.read_bytes()).bgr
 
 
 def main(argv=None) -> int:
@@ -49,6 +33,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from fer_core import LABELS, load_recognizer
+    from fer_core.annotate import annotate
+    from fer_core.imageio import ImageDecodeError
 
     rec = load_recognizer(args.model)
     report, failed = [], False
@@ -56,16 +42,17 @@ def main(argv=None) -> int:
         try:
             img = _read_image(path)
             results = rec.analyze(img)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ImageDecodeError) as exc:
             failed = True
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {path}: {exc}" if isinstance(exc, ImageDecodeError) else f"error: {exc}",
+                  file=sys.stderr)
             report.append({"file": str(path), "error": str(exc)})
             continue
         report.append({"file": str(path), "faces": [r.as_dict() for r in results]})
         if args.annotate and i == 0:
             import cv2
 
-            cv2.imwrite(str(args.annotate), _draw(img, results))
+            cv2.imwrite(str(args.annotate), annotate(img, results))
         if not args.json:
             print(f"{path}: {len(results)} face(s)" if results else f"{path}: no face found")
             for j, r in enumerate(results, 1):

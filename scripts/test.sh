@@ -6,12 +6,17 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv-dev/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-dev; fi
 .venv-dev/bin/python -m pip install -q --upgrade pip
 .venv-dev/bin/python -m pip install -q -r requirements-dev.txt
-if ! command -v chromium >/dev/null 2>&1; then
+# The real-browser tests (tests/e2e, run through tests/e2e/run.sh in a private network
+# namespace) need Debian's Chromium, iproute2 and root for `unshare -n`.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "note: Debian's chromium is not installed; the browser tests will be skipped" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium iproute2 >/dev/null
   fi
+fi
+if command -v chromium >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  export FER_RUN_E2E=1 PYTHON=.venv-dev/bin/python
+else
+  echo "note: no Chromium/iproute2/root here: the real-browser tests will be skipped" >&2
 fi
 export KERAS_BACKEND="${KERAS_BACKEND:-tensorflow}" TF_CPP_MIN_LOG_LEVEL=3
 .venv-dev/bin/python -m pytest -q -p no:cacheprovider tests "$@"

@@ -125,7 +125,7 @@ def test_cli_on_photo_and_corrupt_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "fer_core", str(photo), str(bad), "--json",
                            "--annotate", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1  # one file failed
-    assert "broken.jpg: not a readable image" in proc.stderr
+    assert "broken.jpg: This file is not an image" in proc.stderr
     report = json.loads(proc.stdout)
     assert report[0]["faces"][0]["label"] == "Happy"
     assert "error" in report[1]
