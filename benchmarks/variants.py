@@ -1,0 +1,46 @@
+"""Accuracy vs speed of the shippable variants, on PublicTest (the selection split) only.
+
+    python benchmarks/variants.py --data ../shared/data/fer2013.csv.gz [--model models/fer_model.onnx]
+
+float32 and int8 (``<model>.int8.onnx`` if ``training.export --int8`` wrote it), each with
+and without mirror averaging: PublicTest accuracy, and ms per face at batch 1 and 32 on
+one thread.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from benchmarks.bench_inference import timeit  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True)
+    p.add_argument("--model", default="models/fer_model.onnx")
+    args = p.parse_args(argv)
+    from fer_core import load_recognizer
+    from training.data import load_splits
+
+    val = load_splits(args.data)["PublicTest"]
+    model = Path(args.model)
+    files = [model] + [f for f in [model.with_name(model.stem + ".int8.onnx")] if f.is_file()]
+    print(f"{'variant':28s} {'PublicTest acc':>14s} {'ms/face b1':>11s} {'ms/face b32':>12s}")
+    for f in files:
+        for tta in (True, False):
+            rec = load_recognizer(f, threads=1, flip_tta=tta)
+            acc = (rec.predict_proba(val.x).argmax(1) == val.y).mean()
+            b1 = timeit(lambda: rec.predict_proba(val.x[:1]), 200)
+            b32 = timeit(lambda: rec.predict_proba(val.x[:32]), 50) / 32
+            name = f"{'int8' if 'int8' in f.name else 'float32'}, mirror {'on' if tta else 'off'}"
+            print(f"{name:28s} {acc:14.2%} {b1:11.3f} {b32:12.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
