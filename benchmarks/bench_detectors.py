@@ -36,8 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fer_core.detect import (DEFAULT_DETECTOR, DETECTORS, BlazeFaceDetector, Detection,  # noqa: E402
-                             FaceDetector, HaarDetector, _clip_boxes, _letterbox_view, as_bgr,
-                             weighted_nms)
+                             FaceDetector, HaarDetector, _letterbox_view, as_bgr)
 
 OPENCV_DOC = Path("/usr/share/doc/opencv-doc")
 DATA = OPENCV_DOC / "examples" / "data"
@@ -92,12 +91,7 @@ class TiledBlazeFace(BlazeFaceDetector):
                 boxes[:, 0::2] += x0
                 boxes[:, 1::2] += y0
                 parts.append((boxes, scores))
-        boxes = np.concatenate([p[0] for p in parts])
-        scores = np.concatenate([p[1] for p in parts])
-        if len(scores) == 0:
-            return []
-        boxes, scores = weighted_nms(boxes, scores, self.iou_threshold)
-        return _clip_boxes(boxes, scores, width, height, self.max_faces)
+        return self.merge(parts, width, height)
 
 
 #: Extra configurations measured besides the registry's (name -> factory).

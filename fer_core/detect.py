@@ -376,7 +376,10 @@ class BlazeFaceDetector(FaceDetector):
         height, width = image.shape[:2]
         if height < 1 or width < 1:
             return []
-        parts = [self._candidates(image, v) for v in self.views(width, height)]
+        return self.merge([self._candidates(image, v) for v in self.views(width, height)], width, height)
+
+    def merge(self, parts: list[tuple[np.ndarray, np.ndarray]], width: int, height: int) -> list[Detection]:
+        """Weighted NMS over the (boxes, scores) candidates of several passes, clipped, best first."""
         boxes = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])
         if len(scores) == 0:
