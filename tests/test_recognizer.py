@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fer_core import LABELS, FaceResult, load_recognizer
-from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, gallery_frame, no_face_bgr, one_face_frame
+from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, gallery_frame, iou, no_face_bgr, one_face_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,15 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def rec():
     return load_recognizer()
-
-
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    return inter / float(aw * ah + bw * bh - inter)
 
 
 def test_labels_are_fer2013_order():
@@ -75,7 +66,7 @@ def test_analyze_astronaut_is_one_happy_face(rec):
     assert len(results) == 1
     r = results[0]
     assert isinstance(r, FaceResult)
-    assert _iou(r.box, ASTRONAUT_FACE) > 0.3
+    assert iou(r.box, ASTRONAUT_FACE) > 0.3
     assert len(r.probabilities) == 7 and abs(sum(r.probabilities) - 1) < 1e-4
     assert r.label == LABELS[int(np.argmax(r.probabilities))]
     assert r.confidence == max(r.probabilities)
