@@ -42,7 +42,7 @@ def main(argv=None) -> int:
         try:
             img = _read_image(path)
             results = rec.analyze(img)
-        except (OSError, ValueError, ImageDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ImageDecodeError is a ValueError
             failed = True
             print(f"error: {path}: {exc}" if isinstance(exc, ImageDecodeError) else f"error: {exc}",
                   file=sys.stderr)
