@@ -35,6 +35,10 @@ def test_smoke_train_export_parity_evaluate(tmp_path, tiny_csv, arch):
     card = json.loads(onnx_path.with_suffix(".json").read_text())
     assert card["parity"]["max_abs_diff"] < 1e-4 and card["parity"]["top1_agreement"] == 1.0
     assert card["temperature"] > 0
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(str(onnx_path)).graph.node]
+    assert ops[0] != "Mul" and "Pad" in ops, "the input scaling must be folded into the first convolution"
 
     # The exported model through fer_core equals Keras through the shared preprocessing.
     model = export.load_core(run / "best.keras")
@@ -69,3 +73,47 @@ def test_resume_after_interruption(tmp_path, tiny_csv, monkeypatch):
     epochs = [line.split(",")[0] for line in (run / "log.csv").read_text().strip().splitlines()[1:]]
     assert epochs == ["0", "1"], "the second run must continue at epoch 2, not start again"
     assert not (run / "backup").exists()
+
+
+def test_export_int8_ships_quantized_model_beside_float32(tmp_path, tiny_csv):
+    import onnx
+
+    run = tmp_path / "run"
+    assert train.main(["--data", str(tiny_csv), "--out", str(run), "--width", "8", "--epochs", "1",
+                       "--batch-size", "32", "--verbose", "0"]) == 0
+    out = tmp_path / "m.onnx"
+    assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--data", str(tiny_csv),
+                        "--int8", "--no-flip-tta"]) == 0
+    fp32 = tmp_path / "m.float32.onnx"
+    assert fp32.is_file()
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "Softmax" in ops
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["model_file"] == "m.onnx" and card["float32"]["file"] == fp32.name
+    assert 0.0 <= card["int8"]["publictest_accuracy_int8"] <= 1.0
+    assert card["parity"]["max_abs_diff"] < 1e-4  # Keras vs the float32 file
+
+    faces = load_fer2013_csv(tiny_csv)["PrivateTest"].x
+    p8 = load_recognizer(out, flip_tta=False, temperature=1.0).predict_proba(faces)
+    p32 = load_recognizer(fp32, flip_tta=False, temperature=1.0).predict_proba(faces)
+    np.testing.assert_allclose(p8.sum(1), 1.0, atol=1e-5)
+    assert np.abs(p8 - p32).mean() < 0.05
+    with pytest.raises(SystemExit):  # int8 needs real faces for calibration
+        export.main(["--model", str(run / "best.keras"), "--out", str(tmp_path / "x.onnx"), "--int8"])
+
+
+def test_train_init_starts_from_saved_weights(tmp_path, tiny_csv):
+    import keras
+
+    first = tmp_path / "first"
+    common = ["--data", str(tiny_csv), "--width", "8", "--epochs", "1", "--batch-size", "32", "--verbose", "0"]
+    assert train.main([*common, "--out", str(first)]) == 0
+    second = tmp_path / "second"
+    assert train.main([*common, "--out", str(second), "--init", str(first / "last.keras"), "--lr", "1e-9"]) == 0
+    w0 = keras.saving.load_model(first / "last.keras").get_layer("s2a_conv").get_weights()[0]
+    w1 = keras.saving.load_model(second / "last.keras").get_layer("s2a_conv").get_weights()[0]
+    np.testing.assert_allclose(w1, w0, atol=1e-5)
+    fresh = tmp_path / "fresh"
+    assert train.main([*common, "--out", str(fresh), "--lr", "1e-9", "--seed", "7"]) == 0
+    w2 = keras.saving.load_model(fresh / "last.keras").get_layer("s2a_conv").get_weights()[0]
+    assert np.abs(w2 - w0).max() > 1e-3

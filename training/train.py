@@ -50,7 +50,12 @@ def build_training_model(args, steps_per_epoch: int):
     from training.augment import augmenter
     from training.models import build
 
-    core = build(args.arch, **({"width": args.width} if args.width else {}))
+    if args.init:
+        # Warm start (e.g. a second cosine cycle from the shipped model): the architecture
+        # comes from the saved model, so --arch/--width are ignored.
+        core = keras.saving.load_model(args.init, compile=False)
+    else:
+        core = build(args.arch, **({"width": args.width} if args.width else {}))
     aug = augmenter(args.augment, seed=args.seed)
     inp = keras.Input(core.input_shape[1:], name="face")
     model = keras.Model(inp, core(aug(inp)), name="trainer")
@@ -81,6 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ferplus-mix", type=float, default=0.0, help="weight of FER+ votes in the target (0-1)")
     p.add_argument("--arch", default="compact", choices=["compact", "vgg"])
     p.add_argument("--width", type=int, default=0, help="base width (0: the architecture's default)")
+    p.add_argument("--init", help="start from this saved .keras model instead of random weights")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
