@@ -1,0 +1,111 @@
+"""How much small image changes move the shipped model (a script that prints a table).
+
+    python benchmarks/robustness.py --data ../shared/data/fer2013.csv.gz [--model models/fer_model.onnx]
+
+Every PublicTest face (the selection split; nothing here is tuned) is perturbed and sent
+through ``predict_proba``: mirror image, shifts of 2 px (4% of the face), Gaussian blur,
+brightness and contrast changes, a tighter and a looser crop, and a half-resolution copy.
+For each change it prints the accuracy, its difference to the clean faces in points, and
+how often the top class stays the same.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _each(faces: np.ndarray, fn) -> np.ndarray:
+    return np.stack([fn(f) for f in faces]).astype(np.uint8)
+
+
+def shift(faces: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    return _each(faces, lambda f: cv2.warpAffine(f, m, f.shape[::-1], borderMode=cv2.BORDER_REPLICATE))
+
+
+def zoom(faces: np.ndarray, factor: float) -> np.ndarray:
+    """factor > 1: a tighter crop (the face fills more of the frame); < 1: a looser one."""
+    c = (faces.shape[2] / 2 - 0.5, faces.shape[1] / 2 - 0.5)
+    m = cv2.getRotationMatrix2D(c, 0.0, factor)
+    return _each(faces, lambda f: cv2.warpAffine(f, m, f.shape[::-1], flags=cv2.INTER_LINEAR,
+                                                 borderMode=cv2.BORDER_REPLICATE))
+
+
+def blur(faces: np.ndarray, sigma: float) -> np.ndarray:
+    return _each(faces, lambda f: cv2.GaussianBlur(f, (0, 0), sigma))
+
+
+def brightness(faces: np.ndarray, delta: float) -> np.ndarray:
+    return np.clip(faces.astype(np.float32) + delta, 0, 255).astype(np.uint8)
+
+
+def contrast(faces: np.ndarray, factor: float) -> np.ndarray:
+    f = faces.astype(np.float32)
+    mean = f.mean(axis=(1, 2), keepdims=True)
+    return np.clip(mean + (f - mean) * factor, 0, 255).astype(np.uint8)
+
+
+def half_resolution(faces: np.ndarray) -> np.ndarray:
+    return _each(faces, lambda f: cv2.resize(cv2.resize(f, (24, 24), interpolation=cv2.INTER_AREA),
+                                             (48, 48), interpolation=cv2.INTER_LINEAR))
+
+
+#: name -> perturbation of an (N, 48, 48) uint8 batch
+PERTURBATIONS = {
+    "mirror image": lambda x: x[:, :, ::-1],
+    "shift 2 px right": lambda x: shift(x, 2, 0),
+    "shift 2 px left": lambda x: shift(x, -2, 0),
+    "shift 2 px down": lambda x: shift(x, 0, 2),
+    "shift 2 px up": lambda x: shift(x, 0, -2),
+    "Gaussian blur sigma 0.7": lambda x: blur(x, 0.7),
+    "brightness +25": lambda x: brightness(x, 25),
+    "brightness -25": lambda x: brightness(x, -25),
+    "contrast x0.75": lambda x: contrast(x, 0.75),
+    "contrast x1.25": lambda x: contrast(x, 1.25),
+    "crop 8% tighter": lambda x: zoom(x, 1.08),
+    "crop 8% looser": lambda x: zoom(x, 1 / 1.08),
+    "half resolution": half_resolution,
+}
+
+
+def table(rec, faces: np.ndarray, labels: np.ndarray) -> list[tuple[str, float, float, float]]:
+    """(condition, accuracy, change in points, top-class agreement with the clean faces) rows."""
+    clean = rec.predict_proba(faces).argmax(1)
+    base = float((clean == labels).mean())
+    rows = [("clean", base, 0.0, 1.0)]
+    for name, fn in PERTURBATIONS.items():
+        pred = rec.predict_proba(fn(faces)).argmax(1)
+        acc = float((pred == labels).mean())
+        rows.append((name, acc, 100 * (acc - base), float((pred == clean).mean())))
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="FER2013 CSV")
+    p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
+    args = p.parse_args(argv)
+    from fer_core import load_recognizer
+    from training.data import load_splits
+
+    val = load_splits(args.data)["PublicTest"]
+    rec = load_recognizer(args.model, threads=2)
+    print(f"model: {rec.model_path.name}, mirror averaging {'on' if rec.flip_tta else 'off'}; "
+          f"PublicTest, {len(val)} faces")
+    print(f"| change | accuracy | change (points) | same top class |\n|---|---|---|---|")
+    worst = 0.0
+    for name, acc, delta, agree in table(rec, val.x, val.y):
+        print(f"| {name} | {acc:.2%} | {delta:+.2f} | {agree:.1%} |")
+        worst = max(worst, abs(delta))
+    print(f"largest change: {worst:.2f} points (goal: < 3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
