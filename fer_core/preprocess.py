@@ -73,3 +73,17 @@ def preprocess_batch(faces, order: str = "bgr") -> np.ndarray:
     if not faces:
         return np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8)
     return np.stack([preprocess_face(f, order) for f in faces])
+
+
+def smooth_batch(batch: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian low-pass (standard deviation ``sigma`` px, edges replicated) of each 48x48 face.
+
+    Not part of :func:`preprocess_face`: it is a property of a trained model, stored in its
+    card (``input_blur_sigma``) and applied by the recognizer. Training resamples every face
+    (random zoom, rotation and shift with bilinear interpolation), which softens it, so a
+    model sees sharper faces at test time than it ever saw in training; a matching blur,
+    with sigma chosen on PublicTest by ``training.export``, removes that mismatch.
+    """
+    if sigma <= 0 or len(batch) == 0:
+        return batch
+    return np.stack([cv2.GaussianBlur(f, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE) for f in batch])

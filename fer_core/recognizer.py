@@ -15,7 +15,7 @@ import numpy as np
 
 from fer_core.detect import FaceDetector, default_detector
 from fer_core.labels import LABELS, NUM_CLASSES
-from fer_core.preprocess import INPUT_SIZE, preprocess_batch, preprocess_face, to_gray
+from fer_core.preprocess import INPUT_SIZE, preprocess_batch, preprocess_face, smooth_batch, to_gray
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Recognizer:
 
     def __init__(self, model_path: str | Path, detector: FaceDetector | None = None, *,
                  flip_tta: bool | None = None, temperature: float | None = None,
-                 threads: int = 1, crop_scale: float = DEFAULT_CROP_SCALE,
+                 input_blur: float | None = None, threads: int = 1, crop_scale: float = DEFAULT_CROP_SCALE,
                  crop_shift: float = DEFAULT_CROP_SHIFT,
                  max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 256) -> None:
         import onnxruntime as ort
@@ -89,6 +89,7 @@ class Recognizer:
             raise ValueError(f"{self.model_path}: input shape {inp.shape}, expected (N, 48, 48, 1)")
         self.flip_tta = bool(self.card.get("flip_tta", True) if flip_tta is None else flip_tta)
         self.temperature = float(self.card.get("temperature", 1.0) if temperature is None else temperature)
+        self.input_blur = float(self.card.get("input_blur_sigma", 0.0) if input_blur is None else input_blur)
         self._detector = detector
         self.crop_scale = crop_scale
         self.crop_shift = crop_shift
@@ -104,7 +105,7 @@ class Recognizer:
     # -- classification ----------------------------------------------------------------
     def _run(self, batch: np.ndarray) -> np.ndarray:
         """Raw model probabilities for an (N, 48, 48) uint8 batch, N <= batch_limit."""
-        x = batch.astype(np.float32)[..., None]
+        x = smooth_batch(batch, self.input_blur).astype(np.float32)[..., None]
         if self.flip_tta:
             x = np.concatenate([x, x[:, :, ::-1]], axis=0)
         p = self._session.run([self._output_name], {self._input_name: x})[0]

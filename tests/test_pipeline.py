@@ -43,7 +43,7 @@ def test_smoke_train_export_parity_evaluate(tmp_path, tiny_csv, arch):
     # The exported model through fer_core equals Keras through the shared preprocessing.
     model = export.load_core(run / "best.keras")
     faces = load_fer2013_csv(tiny_csv)["PrivateTest"].x
-    rec = load_recognizer(onnx_path, flip_tta=False, temperature=1.0)
+    rec = load_recognizer(onnx_path, flip_tta=False, temperature=1.0, input_blur=0.0)
     keras_p = np.asarray(model.predict(faces.astype(np.float32)[..., None], verbose=0))
     np.testing.assert_allclose(rec.predict_proba(faces), keras_p, atol=1e-4)
 
@@ -94,8 +94,8 @@ def test_export_int8_ships_quantized_model_beside_float32(tmp_path, tiny_csv):
     assert card["parity"]["max_abs_diff"] < 1e-4  # Keras vs the float32 file
 
     faces = load_fer2013_csv(tiny_csv)["PrivateTest"].x
-    p8 = load_recognizer(out, flip_tta=False, temperature=1.0).predict_proba(faces)
-    p32 = load_recognizer(fp32, flip_tta=False, temperature=1.0).predict_proba(faces)
+    p8 = load_recognizer(out, flip_tta=False, temperature=1.0, input_blur=0.0).predict_proba(faces)
+    p32 = load_recognizer(fp32, flip_tta=False, temperature=1.0, input_blur=0.0).predict_proba(faces)
     np.testing.assert_allclose(p8.sum(1), 1.0, atol=1e-5)
     assert np.abs(p8 - p32).mean() < 0.05
     with pytest.raises(SystemExit):  # int8 needs real faces for calibration
@@ -117,3 +117,31 @@ def test_train_init_starts_from_saved_weights(tmp_path, tiny_csv):
     assert train.main([*common, "--out", str(fresh), "--lr", "1e-9", "--seed", "7"]) == 0
     w2 = keras.saving.load_model(fresh / "last.keras").get_layer("s2a_conv").get_weights()[0]
     assert np.abs(w2 - w0).max() > 1e-3
+
+
+def test_input_blur_from_the_card_is_applied_before_the_model(tmp_path, tiny_csv):
+    from fer_core.preprocess import smooth_batch
+
+    run = tmp_path / "run"
+    assert train.main(["--data", str(tiny_csv), "--out", str(run), "--width", "8", "--epochs", "1",
+                       "--batch-size", "32", "--verbose", "0"]) == 0
+    out = tmp_path / "m.onnx"
+    assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--data", str(tiny_csv)]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    sigmas = [r["sigma"] for r in card["input_blur_selection"]]
+    assert card["input_blur_sigma"] in sigmas and sigmas[0] == 0.0
+    best = min(card["input_blur_selection"], key=lambda r: r["nll"])
+    assert card["input_blur_sigma"] == best["sigma"]
+
+    faces = load_fer2013_csv(tiny_csv)["PrivateTest"].x
+    blurred = smooth_batch(faces, 0.8)
+    assert blurred.dtype == np.uint8 and blurred.shape == faces.shape
+    assert np.abs(blurred.astype(int) - faces).max() > 0
+    with_blur = load_recognizer(out, input_blur=0.8, flip_tta=False)
+    without = load_recognizer(out, input_blur=0.0, flip_tta=False)
+    np.testing.assert_allclose(with_blur.predict_proba(faces), without.predict_proba(blurred), atol=1e-6)
+
+    assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--input-blur", "0.5"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["input_blur_sigma"] == 0.5
+    with pytest.raises(SystemExit):
+        export.main(["--model", str(run / "best.keras"), "--out", str(out), "--input-blur", "soft"])

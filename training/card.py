@@ -32,6 +32,14 @@ def summarize(metrics: dict) -> dict:
     return out
 
 
+def _blur_text(card: dict) -> str:
+    sigma = float(card.get("input_blur_sigma") or 0.0)
+    if sigma <= 0:
+        return ""
+    return (f"a Gaussian blur of sigma {sigma:.1f} px on the 48x48 face (chosen on PublicTest: it undoes "
+            "the softening that training-time resampling gives every training face), ")
+
+
 def render_markdown(card: dict, extra: str = "") -> str:
     m = card["metrics"]
     lines = [
@@ -42,7 +50,8 @@ def render_markdown(card: dict, extra: str = "") -> str:
         f"- Labels (output order): {', '.join(card['labels'])}",
         "- Input: (N, 48, 48, 1) float32, grayscale 0-255, made by `fer_core.preprocess.preprocess_face` "
         "(any crop -> gray -> padded square -> 48x48). Scaling to [-1, 1] is inside the model.",
-        f"- Inference: {'mean of the face and its mirror image (flip TTA), ' if card.get('flip_tta') else ''}"
+        f"- Inference: {_blur_text(card)}"
+        f"{'mean of the face and its mirror image (flip TTA), ' if card.get('flip_tta') else ''}"
         f"softmax temperature {card.get('temperature', 1.0):.3f} fitted on PublicTest.",
         f"- Training data: FER2013 Training split (28,709 faces), data file sha256 `{card.get('data_sha256')}`.",
         f"- Training command: `{card.get('train_command') or 'see README'}`", "",
@@ -66,6 +75,9 @@ def render_markdown(card: dict, extra: str = "") -> str:
         lines += ["", "## Export parity", "",
                   f"Keras vs ONNX on {p['n']} real PublicTest faces: max |Δprobability| "
                   f"{p['max_abs_diff']:.2e}, top-class agreement {p['top1_agreement']:.1%}."]
+    if card.get("input_blur_selection"):
+        lines += ["", "### Input blur, chosen on PublicTest", "", "| sigma (px) | accuracy | NLL |", "|---|---|---|"]
+        lines += [f"| {r['sigma']:.1f} | {r['accuracy']:.2%} | {r['nll']:.4f} |" for r in card["input_blur_selection"]]
     if "int8" in card:
         q, f = card["int8"], card.get("float32", {})
         lines += ["", "## int8 (the shipped file)", "",
