@@ -145,3 +145,29 @@ def test_input_blur_from_the_card_is_applied_before_the_model(tmp_path, tiny_csv
     assert json.loads(out.with_suffix(".json").read_text())["input_blur_sigma"] == 0.5
     with pytest.raises(SystemExit):
         export.main(["--model", str(run / "best.keras"), "--out", str(out), "--input-blur", "soft"])
+
+
+def test_export_ensemble_of_two_runs(tmp_path, tiny_csv):
+    import onnx
+
+    runs = []
+    for seed in ("1", "2"):
+        run = tmp_path / f"run{seed}"
+        assert train.main(["--data", str(tiny_csv), "--out", str(run), "--width", "8", "--epochs", "1",
+                           "--batch-size", "32", "--verbose", "0", "--seed", seed]) == 0
+        runs.append(run / "best.keras")
+    out = tmp_path / "ens.onnx"
+    assert export.main(["--model", *map(str, runs), "--out", str(out), "--data", str(tiny_csv),
+                        "--input-blur", "0"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    single = export.load_core(runs[0])
+    assert card["parameters"] == 2 * single.count_params()
+    assert card["parity"]["max_abs_diff"] < 1e-4
+    graph = onnx.load(str(out)).graph
+    at_input = [n.op_type for n in graph.node if graph.input[0].name in n.input]
+    assert at_input and "Mul" not in at_input, "the members' input scaling must be folded"
+
+    faces = load_fer2013_csv(tiny_csv)["PrivateTest"].x
+    members = [np.asarray(export.load_core(r).predict(faces.astype(np.float32)[..., None], verbose=0)) for r in runs]
+    rec = load_recognizer(out, flip_tta=False, temperature=1.0)
+    np.testing.assert_allclose(rec.predict_proba(faces), np.mean(members, axis=0), atol=1e-4)

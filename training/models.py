@@ -71,6 +71,17 @@ def vgg(width: int = 64, dropout: float = 0.4) -> keras.Model:
     return keras.Model(inp, out, name="fernet_vgg")
 
 
+def ensemble(members: list[keras.Model], name: str = "fernet_ensemble") -> keras.Model:
+    """One model whose output is the mean of the members' probabilities (exported as one graph)."""
+    if len(members) == 1:
+        return members[0]
+    inp = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
+    for i, m in enumerate(members):  # nested models need distinct names
+        m.name = f"{m.name}_{i}"
+    out = layers.Average(name="mean_probs")([m(inp) for m in members])
+    return keras.Model(inp, out, name=name)
+
+
 ARCHITECTURES = {"compact": compact, "vgg": vgg}
 
 
