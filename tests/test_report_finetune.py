@@ -167,3 +167,29 @@ def test_finetune_missing_base_and_bad_folder(tmp_path, base_model, caplog):
     (data / "Bored").rmdir()
     assert finetune.main(["--base", str(not_keras), "--data", str(data), "--out", str(tmp_path / "o")]) == 2
     assert "cannot load a Keras model" in caplog.text
+
+
+def test_finetune_an_ensemble_base_keeps_card_blur(tmp_path):
+    import keras
+
+    from training.models import build, ensemble
+
+    base = tmp_path / "fer_model.keras"
+    ensemble([build("compact", width=8), build("compact", width=8)]).save(base)
+    base.with_suffix(".json").write_text(json.dumps({"input_blur_sigma": 0.6}))  # the shipped card sits beside it
+    data = write_face_folder(tmp_path / "mine", {"Happy": 6, "Sad": 6}, seed=1, size=(60, 60))
+    out = tmp_path / "out"
+    assert finetune.main(["--base", str(base), "--data", str(data), "--out", str(out), "--epochs", "2",
+                          "--frozen-epochs", "1", "--batch-size", "8", "--verbose", "0"]) == 0
+    rep = json.loads((out / "finetune_report.json").read_text())
+    assert [h["frozen_layers"] > 0 for h in rep["history"]] == [True, False]
+    assert rep["parity"]["max_abs_diff"] < 1e-3
+    for name in ("fer_model.json", "base.json"):
+        assert json.loads((out / name).read_text())["input_blur_sigma"] == 0.6
+
+    tuned = keras.saving.load_model(out / "fer_model.keras", compile=False)
+    before = keras.saving.load_model(base, compile=False)
+    for t_member, b_member in zip(tuned.layers[1:3], before.layers[1:3]):
+        assert not np.allclose(t_member.get_layer("probs").get_weights()[0], b_member.get_layer("probs").get_weights()[0])
+        for w, b in zip(t_member.get_layer("stem1_bn").get_weights(), b_member.get_layer("stem1_bn").get_weights()):
+            np.testing.assert_allclose(w, b)

@@ -34,6 +34,8 @@ def load_core(path: str | Path):
     import keras
 
     model = keras.saving.load_model(str(path), compile=False)
+    if model.name.startswith("fernet"):  # a classifier or an ensemble of them
+        return model
     for layer in model.layers:
         if isinstance(layer, keras.Model) and layer.name.startswith("fernet"):
             return layer

@@ -91,21 +91,36 @@ def load_base(path: Path):
     return core
 
 
-def early_layers(core, fraction: float) -> list[str]:
-    """Names of the first ``fraction`` of the weighted layers (batch-norm layers not counted)."""
+def leaf_layers(model) -> list:
+    """The model's layers with nested models (an ensemble's members) expanded, in order."""
     import keras
 
-    weighted = [layer.name for layer in core.layers
-                if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
-    return weighted[:int(len(weighted) * fraction)]
+    out = []
+    for layer in model.layers:
+        out += leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return out
 
 
-def set_trainable(core, frozen: set[str]) -> None:
-    """Freeze the named layers and every batch-norm layer (which then runs in inference mode)."""
+def early_layers(core, fraction: float) -> list[int]:
+    """Identities of the first ``fraction`` of the weighted layers (batch-norm layers not counted);
+    in an ensemble, the first ``fraction`` of each member's."""
     import keras
 
-    for layer in core.layers:
-        layer.trainable = layer.name not in frozen and not isinstance(layer, keras.layers.BatchNormalization)
+    members = [m for m in core.layers if isinstance(m, keras.Model)] or [core]
+    early = []
+    for m in members:
+        weighted = [id(layer) for layer in leaf_layers(m)
+                    if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)]
+        early += weighted[:int(len(weighted) * fraction)]
+    return early
+
+
+def set_trainable(core, frozen: set[int]) -> None:
+    """Freeze the given layers (by identity) and every batch-norm layer (which then runs in inference mode)."""
+    import keras
+
+    for layer in leaf_layers(core):
+        layer.trainable = id(layer) not in frozen and not isinstance(layer, keras.layers.BatchNormalization)
 
 
 def onnx_metrics(onnx_path: Path, faces: FaceSet, present: list[int]) -> dict:
@@ -144,8 +159,9 @@ def fit(core, train: FaceSet, args) -> list[dict]:
         if n_epochs <= 0:
             continue
         set_trainable(core, frozen)
+        names = [layer.name for layer in leaf_layers(core) if id(layer) in frozen]
         log.info("epochs %d-%d: %s", done + 1, done + n_epochs,
-                 f"early layers frozen ({', '.join(sorted(frozen))})" if frozen else "all layers trainable")
+                 f"early layers frozen ({', '.join(names)})" if frozen else "all layers trainable")
         model.compile(optimizer=keras.optimizers.Adam(args.lr),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
                       metrics=[keras.metrics.CategoricalAccuracy(name="acc")])
@@ -154,7 +170,7 @@ def fit(core, train: FaceSet, args) -> list[dict]:
         history += [{"epoch": done + i + 1, "frozen_layers": len(frozen),
                      **{k: float(v[i]) for k, v in h.history.items()}} for i in range(n_epochs)]
         done += n_epochs
-    for layer in core.layers:  # leave a plain, fully trainable model in the saved file
+    for layer in [core, *leaf_layers(core)]:  # leave a plain, fully trainable model in the saved file
         layer.trainable = True
     return history
 
@@ -164,7 +180,7 @@ def run(args) -> dict:
     import keras
 
     from training import export
-    from training.export import export_onnx, fit_temperature, parity
+    from training.export import export_onnx, fit_temperature, fold_input_scaling, parity
 
     t0 = time.time()
     base_path = Path(args.base).expanduser() if args.base else DEFAULT_BASE
@@ -190,20 +206,25 @@ def run(args) -> dict:
     flip_tta = not args.no_flip_tta
     core = load_base(base_path)
 
+    base_card = base_path.with_suffix(".json")  # models/fer_model.json sits beside fer_model.keras
+    blur = (args.input_blur if args.input_blur is not None else
+            float(json.loads(base_card.read_text()).get("input_blur_sigma", 0.0)) if base_card.is_file() else 0.0)
     base_onnx = export_onnx(core, out / "base.onnx")
-    export.write_card(core, base_onnx, str(base_path), flip_tta, 1.0)
+    fold_input_scaling(base_onnx)
+    export.write_card(core, base_onnx, str(base_path), flip_tta, 1.0, input_blur_sigma=blur)
     before = onnx_metrics(base_onnx, held, present)
     log.info("before: held-out accuracy %.3f, macro-F1 %.3f", before["accuracy"], before["macro_f1"])
 
     history = fit(core, train, args)
     core.save(out / "fer_model.keras")
     onnx_path = export_onnx(core, out / "fer_model.onnx")
+    fold_input_scaling(onnx_path)
     check = parity(core, onnx_path, held.x)
     from fer_core import load_recognizer
 
-    raw = load_recognizer(onnx_path, flip_tta=flip_tta, temperature=1.0).predict_proba(held.x)
+    raw = load_recognizer(onnx_path, flip_tta=flip_tta, temperature=1.0, input_blur=blur).predict_proba(held.x)
     temperature = fit_temperature(raw, held.y)
-    export.write_card(core, onnx_path, str(base_path), flip_tta, temperature, parity=check,
+    export.write_card(core, onnx_path, str(base_path), flip_tta, temperature, parity=check, input_blur_sigma=blur,
                       finetune={"data": str(root), "faces": len(faces), "held_out": len(held),
                                 "classes": [LABELS[c] for c in present],
                                 "temperature_note": "fitted on the held-out faces; changes confidences, not accuracy"})
@@ -249,6 +270,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--class-weight-power", type=float, default=0.5, help="0: no reweighting, 1: balanced classes")
     p.add_argument("--no-flip-tta", action="store_true", help="do not average with the mirrored face at inference")
+    p.add_argument("--input-blur", type=float, default=None,
+                   help="input blur sigma for the exported models (default: the base card's, beside --base)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="1: progress bar, 2: a line per epoch")
     args = p.parse_args(argv)
