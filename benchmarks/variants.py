@@ -32,8 +32,10 @@ def main(argv=None) -> int:
     print(f"{'variant':28s} {'PublicTest acc':>14s} {'ms/face b1':>11s} {'ms/face b32':>12s}")
     for f in files:
         for tta in (True, False):
-            # The float32 file has no card of its own: it shares the shipped model's temperature.
-            rec = load_recognizer(f, threads=1, flip_tta=tta, temperature=load_recognizer(model).temperature)
+            # The float32 file has no card of its own: it shares the shipped model's temperature and input blur.
+            shipped = load_recognizer(model)
+            rec = load_recognizer(f, threads=1, flip_tta=tta, temperature=shipped.temperature,
+                                  input_blur=shipped.input_blur)
             acc = (rec.predict_proba(val.x).argmax(1) == val.y).mean()
             b1 = timeit(lambda: rec.predict_proba(val.x[:1]), 200)
             b32 = timeit(lambda: rec.predict_proba(val.x[:32]), 50) / 32
