@@ -75,15 +75,23 @@ def preprocess_batch(faces, order: str = "bgr") -> np.ndarray:
     return np.stack([preprocess_face(f, order) for f in faces])
 
 
-def smooth_batch(batch: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian low-pass (standard deviation ``sigma`` px, edges replicated) of each 48x48 face.
+def smooth_batch(batch: np.ndarray, sigma: float, mask=None) -> np.ndarray:
+    """Gaussian low-pass (standard deviation ``sigma`` px, edges replicated) of each 48x48 face
+    (only of the faces where ``mask`` is true, when given).
 
     Not part of :func:`preprocess_face`: it is a property of a trained model, stored in its
     card (``input_blur_sigma``) and applied by the recognizer. Training resamples every face
     (random zoom, rotation and shift with bilinear interpolation), which softens it, so a
     model sees sharper faces at test time than it ever saw in training; a matching blur,
-    with sigma chosen on PublicTest by ``training.export``, removes that mismatch.
+    with sigma chosen on PublicTest by ``training.export``, removes that mismatch. Faces
+    that were enlarged to 48x48 are soft already; the recognizer leaves them alone.
     """
     if sigma <= 0 or len(batch) == 0:
         return batch
-    return np.stack([cv2.GaussianBlur(f, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE) for f in batch])
+    todo = np.ones(len(batch), bool) if mask is None else np.asarray(mask, bool)
+    if not todo.any():
+        return batch
+    out = np.array(batch, copy=True)
+    for i in np.flatnonzero(todo):
+        out[i] = cv2.GaussianBlur(batch[i], (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    return out

@@ -20,10 +20,10 @@ class CountingRecognizer:
     def analyze(self, image):
         real = self.rec.predict_proba
 
-        def counted(faces):
+        def counted(faces, **kwargs):
             self.model_calls += 1
             self.batch_sizes.append(len(faces))
-            return real(faces)
+            return real(faces, **kwargs)
 
         self.rec.predict_proba = counted
         try:

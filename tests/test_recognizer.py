@@ -91,7 +91,7 @@ def test_analyze_no_face_returns_empty(rec):
 def test_analyze_gallery_finds_many_faces_in_one_batch(rec, monkeypatch):
     calls = []
     real = rec.predict_proba
-    monkeypatch.setattr(rec, "predict_proba", lambda faces: calls.append(len(faces)) or real(faces))
+    monkeypatch.setattr(rec, "predict_proba", lambda faces, **kw: calls.append(len(faces)) or real(faces, **kw))
     results = rec.analyze(gallery_frame())
     assert len(results) >= 20
     assert calls == [len(results)], "all faces of a frame must go through one model call"
@@ -121,3 +121,22 @@ def test_cli_on_photo_and_corrupt_file(tmp_path):
     assert report[0]["faces"][0]["label"] == "Happy"
     assert "error" in report[1]
     assert cv2.imread(str(out)).shape == astronaut_bgr().shape
+
+
+def test_input_blur_only_for_faces_cut_at_48_px_or_more(rec):
+    import cv2
+
+    from fer_core.preprocess import preprocess_face, smooth_batch
+
+    assert rec.input_blur > 0, "the shipped card sets an input blur"
+    big = astronaut_bgr()[60:185, 160:285]            # 125 px: blurred after resizing
+    small = cv2.resize(big, (30, 30), interpolation=cv2.INTER_AREA)  # enlarged to 48: left sharp
+    p = rec.predict_proba([big, small])
+    plain = load_recognizer(input_blur=0.0)
+    faces = np.stack([preprocess_face(big), preprocess_face(small)])
+    np.testing.assert_allclose(p[0], plain.predict_proba(smooth_batch(faces[:1], rec.input_blur))[0], atol=1e-6)
+    np.testing.assert_allclose(p[1], plain.predict_proba(faces[1:])[0], atol=1e-6)
+    np.testing.assert_allclose(rec.predict_proba(faces, source_sides=[125, 30]), p, atol=1e-6)
+    assert not np.allclose(rec.predict_proba(faces)[1], p[1], atol=1e-4), "an array without sides is all blurred"
+    with pytest.raises(ValueError, match="source_sides"):
+        rec.predict_proba(faces, source_sides=[125])
