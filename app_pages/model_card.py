@@ -19,7 +19,10 @@ cols[1].metric("Parameters", f"{params:,}" if isinstance(params, int) else "n/a"
 cols[2].metric("File size", f"{size / 1e6:.2f} MB" if isinstance(size, (int, float)) else "n/a")
 st.markdown(f"Classes (FER2013 order): {', '.join(card.get('labels') or [])}. Input: 48 x 48 "
             "grayscale face crops; the face detector runs first. Inference with onnxruntime "
-            "on the CPU" + (", averaging the face and its mirror image" if card.get("flip_tta") else "") + ".")
+            "on the CPU" + (" (int8 weights)" if card.get("int8") else "")
+            + (f", a light blur (sigma {card['input_blur_sigma']:.1f} px) on faces cut at 48 px or more"
+               if isinstance(card.get("input_blur_sigma"), (int, float)) and card["input_blur_sigma"] > 0 else "")
+            + (", averaging the face and its mirror image" if card.get("flip_tta") else "") + ".")
 
 st.subheader("Training data")
 data = model_card.text_field(card, "training_data", "data", "dataset")
