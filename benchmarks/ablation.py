@@ -15,18 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def macro_f1(y: np.ndarray, pred: np.ndarray, k: int = 7) -> float:
-    f1 = []
-    for c in range(k):
-        tp = np.sum((pred == c) & (y == c))
-        denom = np.sum(pred == c) + np.sum(y == c)
-        f1.append(2 * tp / denom if denom else 0.0)
-    return float(np.mean(f1))
 
 
 def rows_for(model: Path):
@@ -51,6 +40,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", required=True, help="FER2013 CSV")
     p.add_argument("--models", nargs="+", default=["models/fer_model.onnx"])
     args = p.parse_args(argv)
+    from sklearn.metrics import f1_score
+
     from fer_core import load_recognizer
     from training.data import load_splits
 
@@ -68,7 +59,7 @@ def main(argv=None) -> int:
             for split in ("PublicTest", "PrivateTest"):
                 s = splits[split]
                 pred = rec.predict_proba(s.x).argmax(1)
-                cells += [f"{(pred == s.y).mean():.2%}", f"{macro_f1(s.y, pred):.3f}"]
+                cells += [f"{(pred == s.y).mean():.2%}", f"{f1_score(s.y, pred, average='macro'):.3f}"]
             print(f"| {arch} | {label} | " + " | ".join(cells) + " |")
     return 0
 

@@ -29,11 +29,11 @@ def main(argv=None) -> int:
     val = load_splits(args.data)["PublicTest"]
     model = Path(args.model)
     files = [model] + [f for f in [model.with_name(model.stem + ".float32.onnx")] if f.is_file()]
+    shipped = load_recognizer(model)
     print(f"{'variant':28s} {'PublicTest acc':>14s} {'ms/face b1':>11s} {'ms/face b32':>12s}")
     for f in files:
         for tta in (True, False):
             # The float32 file has no card of its own: it shares the shipped model's temperature and input blur.
-            shipped = load_recognizer(model)
             rec = load_recognizer(f, threads=1, flip_tta=tta, temperature=shipped.temperature,
                                   input_blur=shipped.input_blur)
             acc = (rec.predict_proba(val.x).argmax(1) == val.y).mean()
