@@ -37,7 +37,8 @@ def _blur_text(card: dict) -> str:
     if sigma <= 0:
         return ""
     return (f"a Gaussian blur of sigma {sigma:.1f} px on the 48x48 face (chosen on PublicTest: it undoes "
-            "the softening that training-time resampling gives every training face), ")
+            "the softening that training-time resampling gives every training face; `fer_core` skips it for "
+            "faces cut smaller than 48 px, which enlarging has softened already), ")
 
 
 def render_markdown(card: dict, extra: str = "") -> str:

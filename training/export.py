@@ -154,12 +154,17 @@ def write_card(model, onnx_path: Path, source: str, flip_tta: bool, temperature:
     return card
 
 
-def onnx_probs(path: Path, x_uint8: np.ndarray, threads: int = 2) -> np.ndarray:
+def onnx_session(path: Path, threads: int = 2):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def onnx_probs(model, x_uint8: np.ndarray, threads: int = 2) -> np.ndarray:
+    """Raw probabilities of an ONNX model (a path, or a session from :func:`onnx_session`)."""
+    sess = model if hasattr(model, "run") else onnx_session(model, threads)
     name = sess.get_inputs()[0].name
     x = x_uint8.astype(np.float32)[..., None]
     return np.concatenate([sess.run(None, {name: x[i:i + 512]})[0] for i in range(0, len(x), 512)])
@@ -223,9 +228,10 @@ def quantize_int8(src: Path, dst: Path, calib: np.ndarray, method: str = "MinMax
     return dst
 
 
-def mirror_mean(path: Path, x_uint8: np.ndarray) -> np.ndarray:
-    """Geometric mean of the model's probabilities for the faces and their mirror images."""
-    a, b = onnx_probs(path, x_uint8), onnx_probs(path, x_uint8[:, :, ::-1])
+def mirror_mean(model, x_uint8: np.ndarray) -> np.ndarray:
+    """Geometric mean of the model's probabilities (path or session) for the faces and their mirror images."""
+    sess = model if hasattr(model, "run") else onnx_session(model)
+    a, b = onnx_probs(sess, x_uint8), onnx_probs(sess, x_uint8[:, :, ::-1])
     return np.exp(0.5 * (np.log(a + 1e-12) + np.log(b + 1e-12)))
 
 
@@ -242,10 +248,10 @@ def fit_input_blur(path: Path, x_uint8: np.ndarray, y: np.ndarray, flip_tta: boo
     """
     from fer_core.preprocess import smooth_batch
 
-    rows = []
+    sess, rows = onnx_session(path), []
     for sigma in sigmas:
         xb = smooth_batch(x_uint8, sigma)
-        probs = mirror_mean(path, xb) if flip_tta else onnx_probs(path, xb)
+        probs = mirror_mean(sess, xb) if flip_tta else onnx_probs(sess, xb)
         nll = float(-np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12)).mean())
         rows.append({"sigma": float(sigma), "accuracy": float((probs.argmax(1) == y).mean()), "nll": nll})
     return min(rows, key=lambda r: r["nll"])["sigma"], rows

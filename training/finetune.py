@@ -207,8 +207,9 @@ def run(args) -> dict:
     core = load_base(base_path)
 
     base_card = base_path.with_suffix(".json")  # models/fer_model.json sits beside fer_model.keras
-    blur = (args.input_blur if args.input_blur is not None else
-            float(json.loads(base_card.read_text()).get("input_blur_sigma", 0.0)) if base_card.is_file() else 0.0)
+    blur = args.input_blur
+    if blur is None:
+        blur = float(json.loads(base_card.read_text()).get("input_blur_sigma", 0.0)) if base_card.is_file() else 0.0
     base_onnx = export_onnx(core, out / "base.onnx")
     fold_input_scaling(base_onnx)
     export.write_card(core, base_onnx, str(base_path), flip_tta, 1.0, input_blur_sigma=blur)
