@@ -86,8 +86,17 @@ def test_export_int8_ships_quantized_model_beside_float32(tmp_path, tiny_csv):
                         "--int8", "--no-flip-tta"]) == 0
     fp32 = tmp_path / "m.float32.onnx"
     assert fp32.is_file()
-    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    graph = onnx.load(str(out)).graph
+    ops = {n.op_type for n in graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "Softmax" in ops
+    producer = {o: n.op_type for n in graph.node for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    # The one-channel input convolution stays float32; every later one reads quantized input.
+    assert producer.get(convs[0].input[0]) != "DequantizeLinear"
+    assert all(producer[c.input[0]] == "DequantizeLinear" for c in convs[1:])
+    # Relus after quantized convolutions are folded into their output ranges.
+    relus = [n for n in graph.node if n.op_type == "Relu"]
+    assert not any(producer[r.input[0]] == "DequantizeLinear" for r in relus)
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["model_file"] == "m.onnx" and card["float32"]["file"] == fp32.name
     assert 0.0 <= card["int8"]["publictest_accuracy_int8"] <= 1.0
@@ -171,3 +180,35 @@ def test_export_ensemble_of_two_runs(tmp_path, tiny_csv):
     members = [np.asarray(export.load_core(r).predict(faces.astype(np.float32)[..., None], verbose=0)) for r in runs]
     rec = load_recognizer(out, flip_tta=False, temperature=1.0)
     np.testing.assert_allclose(rec.predict_proba(faces), np.mean(members, axis=0), atol=1e-4)
+
+
+def test_train_distils_from_exported_teachers(tmp_path, tiny_csv, caplog):
+    import logging
+
+    common = ["--data", str(tiny_csv), "--width", "8", "--epochs", "1", "--batch-size", "32", "--verbose", "0"]
+    teachers = []
+    for seed in ("1", "2"):
+        run = tmp_path / f"t{seed}"
+        assert train.main([*common, "--out", str(run), "--seed", seed]) == 0
+        onnx_path = tmp_path / f"t{seed}.onnx"
+        assert export.main(["--model", str(run / "best.keras"), "--out", str(onnx_path), "--data", str(tiny_csv),
+                            "--input-blur", "0.5"]) == 0
+        teachers.append(onnx_path)
+
+    faces = load_fer2013_csv(tiny_csv)["Training"]
+    # The teachers run as they ship (their card's blur, mirror averaging and temperature).
+    shipped = [load_recognizer(t).predict_proba(faces.x) for t in teachers]
+    probs = train.teacher_probs([str(t) for t in teachers], faces.x)
+    np.testing.assert_allclose(probs, np.mean(shipped, axis=0), atol=1e-6)
+    targets = train.make_targets(faces, 0.0, probs, 0.25)
+    np.testing.assert_allclose(targets, 0.75 * np.eye(7)[faces.y] + 0.25 * probs, atol=1e-6)
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-5)
+
+    with caplog.at_level(logging.INFO, logger="training.train"):
+        assert train.main([*common, "--out", str(tmp_path / "student"), "--teacher", *map(str, teachers),
+                           "--teacher-weight", "0.25"]) == 0
+    assert "teacher probabilities from 2 model(s)" in caplog.text
+    assert (tmp_path / "student" / "best.keras").is_file()
+    assert train.main([*common, "--out", str(tmp_path / "x"), "--teacher", str(tmp_path / "missing.onnx")]) == 2
+    with pytest.raises(SystemExit):
+        train.main([*common, "--out", str(tmp_path / "x"), "--teacher", str(teachers[0]), "--teacher-weight", "2"])

@@ -34,14 +34,31 @@ def class_weights(y: np.ndarray, power: float) -> np.ndarray:
     return w.astype(np.float32)
 
 
-def make_targets(fs, ferplus_mix: float) -> np.ndarray:
-    """One-hot FER2013 labels, optionally mixed with FER+ vote distributions."""
+def make_targets(fs, ferplus_mix: float, teacher: np.ndarray | None = None,
+                 teacher_weight: float = 0.0) -> np.ndarray:
+    """One-hot FER2013 labels, optionally mixed with FER+ vote distributions and then with a
+    teacher's probabilities (knowledge distillation)."""
     from fer_core.labels import NUM_CLASSES
 
     onehot = np.eye(NUM_CLASSES, dtype=np.float32)[fs.y]
     if ferplus_mix > 0 and fs.soft is not None:
         onehot = (1 - ferplus_mix) * onehot + ferplus_mix * fs.soft
+    if teacher is not None and teacher_weight > 0:
+        onehot = (1 - teacher_weight) * onehot + teacher_weight * teacher.astype(np.float32)
     return onehot
+
+
+def teacher_probs(paths: list[str], faces: np.ndarray, threads: int = 2) -> np.ndarray:
+    """Mean class probabilities of exported models (ONNX + card) for (N, 48, 48) uint8 faces.
+
+    Each teacher runs exactly as it would ship (``fer_core.Recognizer.predict_proba``: its
+    input blur, mirror averaging and temperature), on the untouched faces; the student then
+    learns these targets on its augmented views of the same faces.
+    """
+    from fer_core.recognizer import Recognizer
+
+    probs = [Recognizer(p, threads=threads).predict_proba(faces) for p in paths]
+    return np.mean(probs, axis=0).astype(np.float32)
 
 
 def build_training_model(args, steps_per_epoch: int):
@@ -84,6 +101,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="run folder: checkpoints, log, backup for resume")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: drops non-faces; with --ferplus-mix also soft labels")
     p.add_argument("--ferplus-mix", type=float, default=0.0, help="weight of FER+ votes in the target (0-1)")
+    p.add_argument("--teacher", nargs="+", default=[],
+                   help="exported teacher model(s) (.onnx with their cards): distil their mean probabilities")
+    p.add_argument("--teacher-weight", type=float, default=0.5,
+                   help="weight of the teacher probabilities in the target (0-1), with --teacher")
     p.add_argument("--arch", default="compact", choices=["compact", "vgg"])
     p.add_argument("--width", type=int, default=0, help="base width (0: the architecture's default)")
     p.add_argument("--init", help="start from this saved .keras model instead of random weights")
@@ -106,6 +127,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not 0.0 <= args.teacher_weight <= 1.0:
+        raise SystemExit("--teacher-weight must be between 0 and 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     import keras
 
@@ -125,7 +148,19 @@ def main(argv=None) -> int:
     log.info("Training %d faces, PublicTest %d (selection only), backend %s",
              len(train), len(val), keras.backend.backend())
     x_train = train.x[..., None].astype(np.float32)
-    y_train = make_targets(train, args.ferplus_mix)
+    teacher = None
+    if args.teacher:
+        t0 = time.time()
+        try:
+            teacher = teacher_probs(args.teacher, train.x)
+        except (FileNotFoundError, ValueError) as exc:
+            log.error("teacher: %s", exc)
+            return 2
+        agree = float((teacher.argmax(1) == train.y).mean())
+        log.info("teacher probabilities from %d model(s) in %.0f s; they agree with %.1f%% of the "
+                 "Training labels; target = %.2f teacher + %.2f labels", len(args.teacher),
+                 time.time() - t0, 100 * agree, args.teacher_weight, 1 - args.teacher_weight)
+    y_train = make_targets(train, args.ferplus_mix, teacher, args.teacher_weight)
     sample_w = class_weights(train.y, args.class_weight_power)[train.y]
     x_val = val.x[..., None].astype(np.float32)
     y_val = make_targets(val, 0.0)
