@@ -196,6 +196,18 @@ def test_folder_loader_mixed_images(face_tree):
     assert fs.x.shape == (5, 48, 48) and fs.x.dtype == np.uint8
     assert sorted(fs.y.tolist()) == [0, 3, 3, 4, 5]
     assert fs.y.dtype == np.int64
+    # Each face keeps the size it was cut at (the longer side), in file order: 0/d, Happy/a,
+    # Happy/b, sad/c, surprised/e; subsets carry it.
+    assert fs.sides.tolist() == [48, 50, 120, 60, 200]
+    assert fs.subset(np.array([1, 4])).sides.tolist() == [50, 200]
+
+
+def test_csv_faces_have_no_source_sides(tmp_path):
+    from training.synthetic import write_fer_csv
+
+    path = tmp_path / "t.csv"
+    write_fer_csv(path, {"Training": 3, "PublicTest": 1, "PrivateTest": 1}, seed=0)
+    assert all(fs.sides is None for fs in load_fer2013_csv(path).values())
 
 
 def test_folder_splits(face_tree):

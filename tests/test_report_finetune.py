@@ -193,3 +193,31 @@ def test_finetune_an_ensemble_base_keeps_card_blur(tmp_path):
         assert not np.allclose(t_member.get_layer("probs").get_weights()[0], b_member.get_layer("probs").get_weights()[0])
         for w, b in zip(t_member.get_layer("stem1_bn").get_weights(), b_member.get_layer("stem1_bn").get_weights()):
             np.testing.assert_allclose(w, b)
+
+
+def test_finetune_metrics_blur_only_faces_cut_at_48_px_or_more(tmp_path):
+    """Finetune measures folder faces as analyze would: enlarged small crops get no input blur."""
+    import shutil
+
+    from fer_core import load_recognizer
+    from training.data import load_folder
+
+    model = tmp_path / "m.onnx"
+    shutil.copy("models/fer_model.onnx", model)
+    card = json.loads(open("models/fer_model.json").read())
+    card["input_blur_sigma"] = 3.0  # exaggerated so that blurring visibly changes predictions
+    model.with_suffix(".json").write_text(json.dumps(card))
+    data = write_face_folder(tmp_path / "small", {"Happy": 10, "Sad": 10, "Fear": 10}, seed=2, size=(32, 32))
+    faces = load_folder(data)
+    assert (faces.sides == 32).all()
+    present = sorted(set(faces.y.tolist()))
+    rec = load_recognizer(model)
+    crops = [cv2.imread(str(f)) for sub in sorted(data.iterdir()) for f in sorted(sub.iterdir())]
+    expected = rec.predict_proba(crops).argmax(1)        # a list of crops gives its own sizes
+    blurred = rec.predict_proba(faces.x).argmax(1)       # no sizes: every face blurred
+    assert (expected != blurred).any(), "the exaggerated blur should change some predictions"
+    got = finetune.onnx_metrics(model, faces, present)
+    assert got["accuracy"] == pytest.approx(float((expected == faces.y).mean()))
+    from sklearn.metrics import confusion_matrix
+
+    assert got["confusion_matrix"] == confusion_matrix(faces.y, expected, labels=list(range(7))).tolist()

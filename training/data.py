@@ -33,12 +33,19 @@ class DataError(ValueError):
 
 @dataclass
 class FaceSet:
-    """Faces as (N, 48, 48) uint8 with integer labels; ``soft`` holds optional (N, 7) soft labels."""
+    """Faces as (N, 48, 48) uint8 with integer labels; ``soft`` holds optional (N, 7) soft labels.
+
+    ``sides``: for faces loaded from image files, the side in pixels of each source crop
+    (its longer side) before it was made 48x48; None when every face was 48x48 already (the
+    CSV). Pass it to ``Recognizer.predict_proba(x, source_sides=sides)``, which applies the
+    model's input blur only to faces that were not enlarged.
+    """
 
     x: np.ndarray
     y: np.ndarray
     soft: np.ndarray | None = None
     index: np.ndarray = field(default=None)  # row numbers in the source, for joins and leakage checks
+    sides: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.index is None:
@@ -49,7 +56,7 @@ class FaceSet:
 
     def subset(self, mask: np.ndarray) -> "FaceSet":
         return FaceSet(self.x[mask], self.y[mask], None if self.soft is None else self.soft[mask],
-                       self.index[mask])
+                       self.index[mask], None if self.sides is None else self.sides[mask])
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.y, minlength=NUM_CLASSES)
@@ -160,7 +167,7 @@ def attach_ferplus(splits: dict[str, FaceSet], path: str | Path, label_mode: str
         s = soft[fs.index]
         keep = is_face[fs.index] if drop_non_faces else np.ones(len(fs), bool)
         y = s.argmax(axis=1) if label_mode == "majority" else fs.y
-        out[name] = FaceSet(fs.x, y, s, fs.index).subset(keep)
+        out[name] = FaceSet(fs.x, y, s, fs.index, fs.sides).subset(keep)
     return out
 
 
@@ -182,7 +189,7 @@ def load_folder(root: str | Path, strict: bool = True) -> FaceSet:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder (expected {root}/<class>/*.jpg)")
-    xs, ys = [], []
+    xs, ys, sides = [], [], []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         cls = _class_of_folder(sub.name)
         if cls is None:
@@ -202,9 +209,10 @@ def load_folder(root: str | Path, strict: bool = True) -> FaceSet:
                 continue
             xs.append(preprocess_face(img))
             ys.append(cls)
+            sides.append(max(img.shape[:2]))
     if not ys:
         raise DataError(f"{root}: no images found in <class>/ subfolders")
-    return FaceSet(np.stack(xs), np.asarray(ys, np.int64))
+    return FaceSet(np.stack(xs), np.asarray(ys, np.int64), sides=np.asarray(sides, np.int64))
 
 
 def load_folder_splits(root: str | Path) -> dict[str, FaceSet]:

@@ -128,7 +128,8 @@ def evaluate(model_path: str | Path, data: str | Path, out: Path, ferplus: str |
     results: dict = {"model": str(model_path), "model_sha256": rec.card.get("sha256"),
                      "flip_tta": rec.flip_tta, "temperature": rec.temperature, "splits": {}}
     t0 = time.perf_counter()
-    probs_by_split = {name: rec.predict_proba(splits[name].x) for name in ("PublicTest", "PrivateTest")}
+    probs_by_split = {name: rec.predict_proba(splits[name].x, source_sides=splits[name].sides)
+                      for name in ("PublicTest", "PrivateTest")}
     log.info("predicted %d faces in %.1fs", sum(map(len, probs_by_split.values())), time.perf_counter() - t0)
     views = {"PublicTest": (splits["PublicTest"], probs_by_split["PublicTest"]),
              "PrivateTest": (priv, probs_by_split["PrivateTest"]),

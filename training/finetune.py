@@ -129,7 +129,7 @@ def onnx_metrics(onnx_path: Path, faces: FaceSet, present: list[int]) -> dict:
 
     from fer_core import load_recognizer
 
-    pred = load_recognizer(onnx_path).predict_proba(faces.x).argmax(axis=1)
+    pred = load_recognizer(onnx_path).predict_proba(faces.x, source_sides=faces.sides).argmax(axis=1)
     cm = confusion_matrix(faces.y, pred, labels=list(range(NUM_CLASSES)))
     return {
         "accuracy": float((pred == faces.y).mean()),
@@ -223,7 +223,8 @@ def run(args) -> dict:
     check = parity(core, onnx_path, held.x)
     from fer_core import load_recognizer
 
-    raw = load_recognizer(onnx_path, flip_tta=flip_tta, temperature=1.0, input_blur=blur).predict_proba(held.x)
+    raw = load_recognizer(onnx_path, flip_tta=flip_tta, temperature=1.0,
+                          input_blur=blur).predict_proba(held.x, source_sides=held.sides)
     temperature = fit_temperature(raw, held.y)
     export.write_card(core, onnx_path, str(base_path), flip_tta, temperature, parity=check, input_blur_sigma=blur,
                       finetune={"data": str(root), "faces": len(faces), "held_out": len(held),
