@@ -39,7 +39,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="FER2013 CSV")
     p.add_argument("--models", nargs="+", default=["models/fer_model.onnx"])
+    p.add_argument("--names", nargs="+", help="a label per model for the first column "
+                                              "(default: architecture and parameter count)")
     args = p.parse_args(argv)
+    if args.names and len(args.names) != len(args.models):
+        p.error(f"--names has {len(args.names)} labels for {len(args.models)} models")
     from sklearn.metrics import f1_score
 
     from fer_core import load_recognizer
@@ -48,10 +52,11 @@ def main(argv=None) -> int:
     splits = load_splits(args.data)
     print("| model | step | PublicTest acc | PublicTest macro-F1 | PrivateTest acc | PrivateTest macro-F1 |")
     print("|---|---|---|---|---|---|")
-    for m in args.models:
+    for i, m in enumerate(args.models):
         model = Path(m)
         steps, card = rows_for(model)
-        arch = f"{card.get('architecture', '?')} ({card.get('parameters', 0) / 1e3:.0f} k params)"
+        arch = args.names[i] if args.names else \
+            f"{card.get('architecture', '?')} ({card.get('parameters', 0) / 1e3:.0f} k params)"
         for label, path, tta, sigma in steps:
             rec = load_recognizer(path, threads=2, flip_tta=tta, input_blur=sigma,
                                   temperature=card.get("temperature", 1.0))

@@ -73,7 +73,7 @@ def build_training_model(args, steps_per_epoch: int):
         core = keras.saving.load_model(args.init, compile=False)
     else:
         core = build(args.arch, **({"width": args.width} if args.width else {}))
-    aug = augmenter(args.augment, seed=args.seed)
+    aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp)
     inp = keras.Input(core.input_shape[1:], name="face")
     model = keras.Model(inp, core(aug(inp)), name="trainer")
     total = steps_per_epoch * args.epochs
@@ -116,6 +116,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0: flips only)")
+    p.add_argument("--keep-sharp", type=float, default=0.0,
+                   help="fraction of faces (0-1) spared the resampling steps of augmentation")
     p.add_argument("--class-weight-power", type=float, default=0.5,
                    help="0: no reweighting, 1: fully balanced classes")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
@@ -129,6 +131,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if not 0.0 <= args.teacher_weight <= 1.0:
         raise SystemExit("--teacher-weight must be between 0 and 1")
+    if not 0.0 <= args.keep_sharp <= 1.0:
+        raise SystemExit("--keep-sharp must be between 0 and 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     import keras
 
