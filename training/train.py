@@ -48,16 +48,18 @@ def make_targets(fs, ferplus_mix: float, teacher: np.ndarray | None = None,
     return onehot
 
 
-def teacher_probs(paths: list[str], faces: np.ndarray, threads: int = 2) -> np.ndarray:
+def teacher_probs(paths: list[str], faces: np.ndarray, sides: np.ndarray | None = None,
+                  threads: int = 2) -> np.ndarray:
     """Mean class probabilities of exported models (ONNX + card) for (N, 48, 48) uint8 faces.
 
     Each teacher runs exactly as it would ship (``fer_core.Recognizer.predict_proba``: its
     input blur, mirror averaging and temperature), on the untouched faces; the student then
-    learns these targets on its augmented views of the same faces.
+    learns these targets on its augmented views of the same faces. ``sides``: the sizes the
+    faces were cut at (``FaceSet.sides``), for the teachers' input-blur rule.
     """
     from fer_core.recognizer import Recognizer
 
-    probs = [Recognizer(p, threads=threads).predict_proba(faces) for p in paths]
+    probs = [Recognizer(p, threads=threads).predict_proba(faces, source_sides=sides) for p in paths]
     return np.mean(probs, axis=0).astype(np.float32)
 
 
@@ -156,7 +158,7 @@ def main(argv=None) -> int:
     if args.teacher:
         t0 = time.time()
         try:
-            teacher = teacher_probs(args.teacher, train.x)
+            teacher = teacher_probs(args.teacher, train.x, train.sides)
         except (FileNotFoundError, ValueError) as exc:
             log.error("teacher: %s", exc)
             return 2
