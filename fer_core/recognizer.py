@@ -60,13 +60,18 @@ def _read_card(model_path: Path) -> dict:
 
 
 class Recognizer:
-    """Classifies expressions of face crops (:meth:`predict_proba`) or whole images (:meth:`analyze`)."""
+    """Classifies expressions of face crops (:meth:`predict_proba`) or whole images (:meth:`analyze`).
+
+    ``batch_limit``: faces per model call. Small calls keep the activations in the CPU's
+    cache: with the int8 model on one thread, 32 faces cost 0.25 ms each in calls of 8 and
+    0.30 ms each in one call of 32 (64 images with the mirror views).
+    """
 
     def __init__(self, model_path: str | Path, detector: FaceDetector | None = None, *,
                  flip_tta: bool | None = None, temperature: float | None = None,
                  input_blur: float | None = None, threads: int = 1, crop_scale: float = DEFAULT_CROP_SCALE,
                  crop_shift: float = DEFAULT_CROP_SHIFT,
-                 max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 256) -> None:
+                 max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 8) -> None:
         import onnxruntime as ort
 
         self.model_path = Path(model_path)

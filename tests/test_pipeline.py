@@ -152,6 +152,11 @@ def test_input_blur_from_the_card_is_applied_before_the_model(tmp_path, tiny_csv
 
     assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--input-blur", "0.5"]) == 0
     assert json.loads(out.with_suffix(".json").read_text())["input_blur_sigma"] == 0.5
+    # A sigma given by hand is used as given; with --data the PublicTest table is still recorded.
+    assert export.main(["--model", str(run / "best.keras"), "--out", str(out), "--input-blur", "0",
+                        "--data", str(tiny_csv)]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["input_blur_sigma"] == 0.0 and [r["sigma"] for r in card["input_blur_selection"]] == sigmas
     with pytest.raises(SystemExit):
         export.main(["--model", str(run / "best.keras"), "--out", str(out), "--input-blur", "soft"])
 

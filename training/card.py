@@ -77,7 +77,8 @@ def render_markdown(card: dict, extra: str = "") -> str:
                   f"Keras vs ONNX on {p['n']} real PublicTest faces: max |Δprobability| "
                   f"{p['max_abs_diff']:.2e}, top-class agreement {p['top1_agreement']:.1%}."]
     if card.get("input_blur_selection"):
-        lines += ["", "### Input blur, chosen on PublicTest", "", "| sigma (px) | accuracy | NLL |", "|---|---|---|"]
+        lines += ["", f"### Input blur on PublicTest (shipped: sigma {float(card.get('input_blur_sigma') or 0):.1f})",
+                  "", "| sigma (px) | accuracy | NLL |", "|---|---|---|"]
         lines += [f"| {r['sigma']:.1f} | {r['accuracy']:.2%} | {r['nll']:.4f} |" for r in card["input_blur_selection"]]
     if "int8" in card:
         q, f = card["int8"], card.get("float32", {})
