@@ -35,7 +35,7 @@ def summarize(metrics: dict) -> dict:
 def _blur_text(card: dict) -> str:
     sigma = float(card.get("input_blur_sigma") or 0.0)
     if sigma <= 0:
-        return ""
+        return "no input blur (see the PublicTest table below), " if card.get("input_blur_selection") else ""
     return (f"a Gaussian blur of sigma {sigma:.1f} px on the 48x48 face (chosen on PublicTest: it undoes "
             "the softening that training-time resampling gives every training face; `fer_core` skips it for "
             "faces cut smaller than 48 px, which enlarging has softened already), ")
@@ -89,10 +89,12 @@ def render_markdown(card: dict, extra: str = "") -> str:
                   f"averaging, it agrees with float32 on {q['publictest_top1_agreement_with_float32']:.1%} of "
                   f"top classes; accuracy {q['publictest_accuracy_int8']:.2%} (float32 "
                   f"{q['publictest_accuracy_float32']:.2%})."]
+    per_class = m.get("PrivateTest", {}).get("per_class", {})
+    weakest = min(((lab, c["recall"]) for lab, c in per_class.items()), key=lambda t: t[1], default=None)
     lines += ["", "## Limitations", "",
               "- FER2013 faces are web photos, mostly frontal, 48x48 grayscale; labels are noisy (FER+ "
-              "re-annotation agrees with them on 62.9% of rows). Disgust has 436 training faces and is the "
-              "weakest class.",
+              "re-annotation agrees with them on 62.9% of rows). Disgust has only 436 training faces." +
+              (f" The lowest PrivateTest recall is {weakest[0]}'s ({weakest[1]:.3f})." if weakest else ""),
               "- Expressions are not emotions: the model reports how a face looks, not what a person feels.",
               "- Accuracy drops on profile faces, occlusion (hands, masks), very small faces and poor light.",
               "- Not validated across age, gender or skin-tone groups; do not use it for decisions about people.",
