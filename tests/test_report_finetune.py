@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -202,9 +203,10 @@ def test_finetune_metrics_blur_only_faces_cut_at_48_px_or_more(tmp_path):
     from fer_core import load_recognizer
     from training.data import load_folder
 
+    shipped = Path(__file__).resolve().parent.parent / "models"
     model = tmp_path / "m.onnx"
-    shutil.copy("models/fer_model.onnx", model)
-    card = json.loads(open("models/fer_model.json").read())
+    shutil.copy(shipped / "fer_model.onnx", model)
+    card = json.loads((shipped / "fer_model.json").read_text())
     card["input_blur_sigma"] = 3.0  # exaggerated so that blurring visibly changes predictions
     model.with_suffix(".json").write_text(json.dumps(card))
     data = write_face_folder(tmp_path / "small", {"Happy": 10, "Sad": 10, "Fear": 10}, seed=2, size=(32, 32))
