@@ -105,6 +105,7 @@ def test_finetune_end_to_end(base_model, tmp_path, capsys):
         assert np.asarray(rep[phase]["confusion_matrix"]).sum() == 6
     assert [h["frozen_layers"] > 0 for h in rep["history"]] == [True, False]
     assert rep["parity"]["max_abs_diff"] < 1e-3
+    assert rep["settings"]["keep_sharp"] == 0.25  # the shipped model's recipe: it ships without input blur
     printed = capsys.readouterr().out
     assert "before: accuracy" in printed and "after:  accuracy" in printed
 
@@ -151,6 +152,12 @@ def test_finetune_data_errors(base_model, tmp_path, per_class, message):
     with pytest.raises(DataError, match=message):
         finetune.run(args)
     assert not (tmp_path / "o").exists()  # nothing written before the data is checked
+
+
+def test_finetune_rejects_keep_sharp_outside_0_1(tmp_path, base_model):
+    with pytest.raises(SystemExit):
+        finetune.main(["--base", str(base_model), "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                       "--keep-sharp", "1.5"])
 
 
 def test_finetune_missing_base_and_bad_folder(tmp_path, base_model, caplog):

@@ -150,7 +150,8 @@ def fit(core, train: FaceSet, args) -> list[dict]:
     y = np.eye(NUM_CLASSES, dtype=np.float32)[train.y]
     weights = class_weights(train.y, args.class_weight_power)[train.y]
     inp = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
-    model = keras.Model(inp, core(augmenter(args.augment, seed=args.seed)(inp)), name="finetuner")
+    aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp)
+    model = keras.Model(inp, core(aug(inp)), name="finetuner")
     early = early_layers(core, args.freeze_fraction)
     frozen_epochs = min(args.frozen_epochs, args.epochs) if early else 0
     phases = [(frozen_epochs, set(early)), (args.epochs - frozen_epochs, set())]
@@ -269,6 +270,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate (Adam)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0: flips only)")
+    p.add_argument("--keep-sharp", type=float, default=0.25,
+                   help="fraction of faces spared the resampling steps of augmentation, as the shipped model "
+                        "was trained (it ships without input blur, so it must keep seeing sharp faces)")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--class-weight-power", type=float, default=0.5, help="0: no reweighting, 1: balanced classes")
     p.add_argument("--no-flip-tta", action="store_true", help="do not average with the mirrored face at inference")
@@ -281,6 +285,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--holdout must be between 0 and 1")
     if args.epochs < 1:
         p.error("--epochs must be at least 1")
+    if not 0 <= args.keep_sharp <= 1:
+        p.error("--keep-sharp must be between 0 and 1")
     return args
 
 
