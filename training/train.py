@@ -120,6 +120,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0: flips only)")
     p.add_argument("--keep-sharp", type=float, default=0.0,
                    help="fraction of faces (0-1) spared the resampling steps of augmentation")
+    p.add_argument("--mixup", type=float, default=0.0,
+                   help="mixup: Beta alpha for blending pairs of faces and their targets (0: off; e.g. 0.2)")
+    p.add_argument("--cutmix", type=float, default=0.0,
+                   help="CutMix: Beta alpha for pasting a box of another face (0: off; e.g. 1.0)")
+    p.add_argument("--mix-prob", type=float, default=0.5,
+                   help="share of faces that mixup/CutMix touch (with both on, half get each)")
     p.add_argument("--class-weight-power", type=float, default=0.5,
                    help="0: no reweighting, 1: fully balanced classes")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
@@ -135,6 +141,8 @@ def main(argv=None) -> int:
         raise SystemExit("--teacher-weight must be between 0 and 1")
     if not 0.0 <= args.keep_sharp <= 1.0:
         raise SystemExit("--keep-sharp must be between 0 and 1")
+    if args.mixup < 0 or args.cutmix < 0 or not 0.0 <= args.mix_prob <= 1.0:
+        raise SystemExit("--mixup and --cutmix must be >= 0 and --mix-prob between 0 and 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     import keras
 
@@ -153,7 +161,6 @@ def main(argv=None) -> int:
         train = train.subset(np.arange(len(train)) < args.limit)
     log.info("Training %d faces, PublicTest %d (selection only), backend %s",
              len(train), len(val), keras.backend.backend())
-    x_train = train.x[..., None].astype(np.float32)
     teacher = None
     if args.teacher:
         t0 = time.time()
@@ -192,17 +199,26 @@ def main(argv=None) -> int:
                 core.save(out / "best.keras")
                 (out / "best.json").write_text(json.dumps({"epoch": epoch + 1, "val_acc": acc}))
 
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
+        SaveBest(),
+        *EXTRA_CALLBACKS,
+    ]
     t0 = time.time()
-    model.fit(
-        x_train, y_train, sample_weight=sample_w, batch_size=args.batch_size, epochs=args.epochs,
-        validation_data=(x_val, y_val), shuffle=True, verbose=args.verbose,
-        callbacks=[
-            keras.callbacks.BackupAndRestore(str(out / "backup")),
-            keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
-            SaveBest(),
-            *EXTRA_CALLBACKS,
-        ],
-    )
+    if args.mixup > 0 or args.cutmix > 0:
+        from training.mixing import mixed_batches
+
+        log.info("mixing %.0f%% of the faces (mixup alpha %g, CutMix alpha %g)",
+                 100 * args.mix_prob, args.mixup, args.cutmix)
+        batches = mixed_batches(train.x, y_train, sample_w, args.batch_size, mixup=args.mixup,
+                                cutmix=args.cutmix, prob=args.mix_prob, seed=args.seed)
+        model.fit(batches, epochs=args.epochs, validation_data=(x_val, y_val), verbose=args.verbose,
+                  callbacks=callbacks)
+    else:
+        x_train = train.x[..., None].astype(np.float32)
+        model.fit(x_train, y_train, sample_weight=sample_w, batch_size=args.batch_size, epochs=args.epochs,
+                  validation_data=(x_val, y_val), shuffle=True, verbose=args.verbose, callbacks=callbacks)
     core.save(out / "last.keras")
     best = json.loads((out / "best.json").read_text())
     log.info("done in %.1f min; best PublicTest accuracy %.4f at epoch %d -> %s",
