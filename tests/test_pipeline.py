@@ -225,7 +225,7 @@ def test_train_with_mixup_and_cutmix(tmp_path, tiny_csv, caplog):
     common = ["--data", str(tiny_csv), "--width", "8", "--epochs", "2", "--batch-size", "32", "--verbose", "0"]
     with caplog.at_level(logging.INFO, logger="training.train"):
         assert train.main([*common, "--out", str(tmp_path / "mix"), "--mixup", "0.2", "--cutmix", "1.0",
-                           "--mix-prob", "0.5", "--teacher-weight", "0"]) == 0
+                           "--mix-prob", "0.5"]) == 0
     assert "mixing 50% of the faces (mixup alpha 0.2, CutMix alpha 1)" in caplog.text
     log_rows = (tmp_path / "mix" / "log.csv").read_text().strip().splitlines()
     assert len(log_rows) == 3  # header + one row per epoch

@@ -58,7 +58,9 @@ def mixed_batches(faces: np.ndarray, targets: np.ndarray, weights: np.ndarray, b
     """A ``keras.utils.PyDataset`` of shuffled, mixed batches of ``(faces[..., None], targets, weights)``.
 
     ``faces``: (N, 48, 48) uint8, kept as uint8 and converted per batch. The order and the
-    mixing change every epoch and are reproducible from ``seed``.
+    mixing change every epoch and are reproducible from ``seed``. The dataset counts epochs
+    itself, so a run resumed by ``BackupAndRestore`` replays the first epochs' order and
+    pairs (the model and the learning rate do resume where they stopped).
     """
     import keras
 
