@@ -8,6 +8,9 @@ The augmentation layers then run on the mixed faces inside the training graph as
 - CutMix: a box of ``x_b`` pasted into ``x_a``; ``lam`` is the share of ``x_a`` left visible.
 
 ``lam`` is drawn per face from Beta(alpha, alpha); the partner is another face of the batch.
+Keras 3's ``MixUp`` and ``CutMix`` layers mix every face of a batch and only images and labels;
+these batches also mix the class-balancing sample weights and leave a chosen share of faces
+unmixed (``prob``), so the net still sees single faces like the ones it will be shown.
 """
 from __future__ import annotations
 
@@ -22,14 +25,14 @@ def mix_batch(x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Genera
     gets one of the two at random. ``prob``: the share of faces that are mixed at all.
     Returns new arrays; the inputs are left unchanged.
     """
-    x, y, w = np.array(x, np.float32), np.array(y, np.float32), np.array(w, np.float32)
+    xa, ya, wa = (np.asarray(a, np.float32) for a in (x, y, w))  # every face blends with these originals
+    x, y, w = xa.copy(), ya.copy(), wa.copy()
     n = len(x)
     kinds = [k for k, a in (("mixup", mixup), ("cutmix", cutmix)) if a > 0]
     if n < 2 or not kinds or prob <= 0:
         return x, y, w
     partner = rng.permutation(n)
     chosen = np.flatnonzero(rng.random(n) < prob)
-    xa, ya, wa = x.copy(), y.copy(), w.copy()  # every face blends with its partner's original
     h, wd = x.shape[1], x.shape[2]
     for i in chosen:
         j = partner[i]
