@@ -38,11 +38,11 @@ def mix_batch(x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Genera
         j = partner[i]
         if j == i:
             continue
-        kind = kinds[rng.integers(len(kinds))]
-        lam = float(rng.beta(mixup, mixup) if kind == "mixup" else rng.beta(cutmix, cutmix))
-        if kind == "mixup":
+        if kinds[rng.integers(len(kinds))] == "mixup":
+            lam = float(rng.beta(mixup, mixup))
             x[i] = lam * xa[i] + (1 - lam) * xa[j]
         else:
+            lam = float(rng.beta(cutmix, cutmix))
             # A box covering 1 - lam of the face, centred anywhere and clipped to the image;
             # lam is then recomputed from the box actually pasted.
             bh, bw = int(round(h * np.sqrt(1 - lam))), int(round(wd * np.sqrt(1 - lam)))
