@@ -51,12 +51,13 @@ def contrast(faces: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(mean + (f - mean) * factor, 0, 255).astype(np.uint8)
 
 
-def half_resolution(faces: np.ndarray) -> np.ndarray:
-    return _each(faces, lambda f: cv2.resize(cv2.resize(f, (24, 24), interpolation=cv2.INTER_AREA),
-                                             (48, 48), interpolation=cv2.INTER_LINEAR))
+def half_resolution(faces: np.ndarray) -> list[np.ndarray]:
+    """24x24 crops, as a face cut at 24 px reaches ``predict_proba``: the recognizer enlarges
+    them itself and, knowing their size, skips the card's input blur as it does in the app."""
+    return [cv2.resize(f, (24, 24), interpolation=cv2.INTER_AREA) for f in faces]
 
 
-#: name -> perturbation of an (N, 48, 48) uint8 batch
+#: name -> perturbation of an (N, 48, 48) uint8 batch (a batch or a list of crops for ``predict_proba``)
 PERTURBATIONS = {
     "mirror image": lambda x: x[:, :, ::-1],
     "shift 2 px right": lambda x: shift(x, 2, 0),

@@ -27,8 +27,10 @@ def face(rec):
 
 @pytest.mark.parametrize("name", list(PERTURBATIONS))
 def test_smile_survives_small_changes(rec, face, name):
-    changed = PERTURBATIONS[name](face)
-    assert changed.shape == face.shape and changed.dtype == np.uint8
+    changed = np.asarray(PERTURBATIONS[name](face))
+    # Half resolution hands the recognizer the 24 px crops, as a face cut that small reaches it.
+    expected = (1, 24, 24) if name == "half resolution" else face.shape
+    assert changed.shape == expected and changed.dtype == np.uint8
     if name != "mirror image":
         assert not np.array_equal(changed, face), "the perturbation must change the pixels"
     p = rec.predict_proba(changed)[0]

@@ -272,7 +272,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0: flips only)")
     p.add_argument("--keep-sharp", type=float, default=0.25,
                    help="fraction of faces spared the resampling steps of augmentation, as the shipped model "
-                        "was trained (it ships without input blur, so it must keep seeing sharp faces)")
+                        "was trained, so it keeps seeing faces as sharp as untouched ones")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--class-weight-power", type=float, default=0.5, help="0: no reweighting, 1: balanced classes")
     p.add_argument("--no-flip-tta", action="store_true", help="do not average with the mirrored face at inference")
