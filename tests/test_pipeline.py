@@ -1,6 +1,7 @@
 """Smoke train -> export -> parity -> evaluate, end to end on tiny generated data (one epoch)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -232,3 +233,23 @@ def test_train_with_mixup_and_cutmix(tmp_path, tiny_csv, caplog):
     assert (tmp_path / "mix" / "best.keras").is_file() and (tmp_path / "mix" / "last.keras").is_file()
     with pytest.raises(SystemExit):
         train.main([*common, "--out", str(tmp_path / "x"), "--mix-prob", "1.5"])
+
+
+def test_ferplus_votes_mix_into_the_targets(tiny_csv):
+    faces = load_fer2013_csv(tiny_csv)["Training"]
+    rng = np.random.default_rng(0)
+    votes = rng.dirichlet(np.ones(7), size=len(faces)).astype(np.float32)
+    with_votes = dataclasses.replace(faces, soft=votes)
+    targets = train.make_targets(with_votes, 0.5)
+    np.testing.assert_allclose(targets, 0.5 * np.eye(7)[faces.y] + 0.5 * votes, atol=1e-6)
+    # Then the teacher takes its share of the whole.
+    teacher = rng.dirichlet(np.ones(7), size=len(faces)).astype(np.float32)
+    both = train.make_targets(with_votes, 0.5, teacher, 0.5)
+    np.testing.assert_allclose(both, 0.5 * targets + 0.5 * teacher, atol=1e-6)
+
+
+def test_ferplus_mix_without_the_votes_is_refused(tmp_path, tiny_csv):
+    """--ferplus-mix without --ferplus used to train on the plain labels without a word."""
+    assert train.main(["--data", str(tiny_csv), "--out", str(tmp_path / "x"), "--width", "8", "--epochs", "1",
+                       "--verbose", "0", "--ferplus-mix", "0.5"]) == 2
+    assert not (tmp_path / "x" / "best.keras").exists()

@@ -173,6 +173,11 @@ def main(argv=None) -> int:
         log.info("teacher probabilities from %d model(s) in %.0f s; they agree with %.1f%% of the "
                  "Training labels; target = %.2f teacher + %.2f labels", len(args.teacher),
                  time.time() - t0, 100 * agree, args.teacher_weight, 1 - args.teacher_weight)
+    if args.ferplus_mix > 0:
+        if train.soft is None:
+            log.error("--ferplus-mix needs --ferplus (the FER+ votes)")
+            return 2
+        log.info("labels = %.2f FER2013 one-hot + %.2f FER+ vote shares", 1 - args.ferplus_mix, args.ferplus_mix)
     y_train = make_targets(train, args.ferplus_mix, teacher, args.teacher_weight)
     sample_w = class_weights(train.y, args.class_weight_power)[train.y]
     x_val = val.x[..., None].astype(np.float32)
