@@ -229,8 +229,16 @@ def load_folder_splits(root: str | Path) -> dict[str, FaceSet]:
 
 
 def load_splits(path: str | Path, ferplus: str | Path | None = None, label_mode: str = "soft"):
-    """Load a CSV file or a folder tree, optionally with FER+ labels (CSV only)."""
+    """Load a CSV file, a folder tree or a file packed by ``training.pack`` (.npz), optionally
+    with FER+ labels (CSV only; a pack carries them if it was packed with them)."""
     path = Path(path)
+    if path.suffix == ".npz":
+        if ferplus:
+            raise DataError(f"{path}: a packed file carries FER+ votes only if it was packed with "
+                            "--ferplus; do not pass --ferplus with it")
+        from training.pack import load_pack
+
+        return load_pack(path)
     if path.is_dir():
         if ferplus:
             raise DataError("FER+ labels join by CSV row position; use the CSV, not the folder layout")

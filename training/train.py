@@ -48,18 +48,39 @@ def make_targets(fs, ferplus_mix: float, teacher: np.ndarray | None = None,
     return onehot
 
 
+def keras_probs(path: str | Path, faces: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Class probabilities of a saved Keras model (.keras) for (N, 48, 48) uint8 faces, with
+    mirror averaging as ``predict_proba`` does it (geometric mean of the face and its mirror
+    image); no temperature or input blur, since a bare Keras file has no card.
+
+    This lets a run distil from a model trained moments before on a machine without
+    TensorFlow (a lent GPU runs Keras on JAX, and the ONNX export needs TensorFlow).
+    """
+    from training.export import load_core
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"teacher model not found: {path}")
+    model = load_core(path)
+    x = faces[..., None].astype(np.float32)
+    views = [model.predict(v, batch_size=batch_size, verbose=0) for v in (x, x[:, :, ::-1])]
+    g = np.exp(0.5 * (np.log(views[0] + 1e-12) + np.log(views[1] + 1e-12)))
+    return (g / g.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def teacher_probs(paths: list[str], faces: np.ndarray, sides: np.ndarray | None = None,
                   threads: int = 2) -> np.ndarray:
-    """Mean class probabilities of exported models (ONNX + card) for (N, 48, 48) uint8 faces.
+    """Mean class probabilities of teacher models for (N, 48, 48) uint8 faces.
 
-    Each teacher runs exactly as it would ship (``fer_core.Recognizer.predict_proba``: its
-    input blur, mirror averaging and temperature), on the untouched faces; the student then
-    learns these targets on its augmented views of the same faces. ``sides``: the sizes the
-    faces were cut at (``FaceSet.sides``), for the teachers' input-blur rule.
+    An exported teacher (ONNX + card) runs exactly as it would ship
+    (``fer_core.Recognizer.predict_proba``: its input blur, mirror averaging and temperature);
+    a ``.keras`` teacher runs through :func:`keras_probs`. Both see the untouched faces; the
+    student then learns these targets on its augmented views of the same faces. ``sides``:
+    the sizes the faces were cut at (``FaceSet.sides``), for the teachers' input-blur rule.
     """
     from fer_core.recognizer import Recognizer
 
-    probs = [Recognizer(p, threads=threads).predict_proba(faces, source_sides=sides) for p in paths]
+    probs = [keras_probs(p, faces) if str(p).endswith(".keras")
+             else Recognizer(p, threads=threads).predict_proba(faces, source_sides=sides) for p in paths]
     return np.mean(probs, axis=0).astype(np.float32)
 
 
@@ -104,7 +125,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: drops non-faces; with --ferplus-mix also soft labels")
     p.add_argument("--ferplus-mix", type=float, default=0.0, help="weight of FER+ votes in the target (0-1)")
     p.add_argument("--teacher", nargs="+", default=[],
-                   help="exported teacher model(s) (.onnx with their cards): distil their mean probabilities")
+                   help="teacher model(s), exported (.onnx with their cards) or saved Keras (.keras): "
+                        "distil their mean probabilities")
     p.add_argument("--teacher-weight", type=float, default=0.5,
                    help="weight of the teacher probabilities in the target (0-1), with --teacher")
     p.add_argument("--arch", default="compact", choices=["compact", "vgg"])
@@ -159,8 +181,15 @@ def main(argv=None) -> int:
     train, val = splits["Training"], splits["PublicTest"]
     if args.limit:
         train = train.subset(np.arange(len(train)) < args.limit)
+    if len(train) == 0:
+        log.error("%s holds no Training faces", args.data)
+        return 2
+    has_val = len(val) > 0
     log.info("Training %d faces, PublicTest %d (selection only), backend %s",
              len(train), len(val), keras.backend.backend())
+    if not has_val:
+        log.warning("no PublicTest faces in %s: no model selection here; the result is last.keras "
+                    "(select it on PublicTest where the data is, e.g. with training.export)", args.data)
     teacher = None
     if args.teacher:
         t0 = time.time()
@@ -180,8 +209,7 @@ def main(argv=None) -> int:
         log.info("labels = %.2f FER2013 one-hot + %.2f FER+ vote shares", 1 - args.ferplus_mix, args.ferplus_mix)
     y_train = make_targets(train, args.ferplus_mix, teacher, args.teacher_weight)
     sample_w = class_weights(train.y, args.class_weight_power)[train.y]
-    x_val = val.x[..., None].astype(np.float32)
-    y_val = make_targets(val, 0.0)
+    validation = (val.x[..., None].astype(np.float32), make_targets(val, 0.0)) if has_val else None
 
     steps = int(np.ceil(len(train) / args.batch_size))
     model, core = build_training_model(args, steps)
@@ -204,10 +232,22 @@ def main(argv=None) -> int:
                 core.save(out / "best.keras")
                 (out / "best.json").write_text(json.dumps({"epoch": epoch + 1, "val_acc": acc}))
 
+    class EpochSeconds(keras.callbacks.Callback):
+        """Adds the epoch's wall time to the logs (a ``seconds`` column in log.csv), so time-boxed
+        runs (training.device_recipe) can size their epochs; placed before the CSV logger."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["seconds"] = time.perf_counter() - self.t0
+
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
+        EpochSeconds(),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
-        SaveBest(),
+        *([SaveBest()] if has_val else []),
         *EXTRA_CALLBACKS,
     ]
     t0 = time.time()
@@ -218,13 +258,16 @@ def main(argv=None) -> int:
                  100 * args.mix_prob, args.mixup, args.cutmix)
         batches = mixed_batches(train.x, y_train, sample_w, args.batch_size, mixup=args.mixup,
                                 cutmix=args.cutmix, prob=args.mix_prob, seed=args.seed)
-        model.fit(batches, epochs=args.epochs, validation_data=(x_val, y_val), verbose=args.verbose,
+        model.fit(batches, epochs=args.epochs, validation_data=validation, verbose=args.verbose,
                   callbacks=callbacks)
     else:
         x_train = train.x[..., None].astype(np.float32)
         model.fit(x_train, y_train, sample_weight=sample_w, batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=(x_val, y_val), shuffle=True, verbose=args.verbose, callbacks=callbacks)
+                  validation_data=validation, shuffle=True, verbose=args.verbose, callbacks=callbacks)
     core.save(out / "last.keras")
+    if not has_val:
+        log.info("done in %.1f min -> %s", (time.time() - t0) / 60, out / "last.keras")
+        return 0
     best = json.loads((out / "best.json").read_text())
     log.info("done in %.1f min; best PublicTest accuracy %.4f at epoch %d -> %s",
              (time.time() - t0) / 60, best["val_acc"], best["epoch"], out / "best.keras")
