@@ -22,6 +22,13 @@ SPLIT_TITLES = {
 }
 
 
+def _ferplus_text(train_command: str) -> str:
+    """What the card says of FER+ when the training command used its votes."""
+    if "--ferplus-mix" not in train_command:
+        return ""
+    return ("; FER+ vote shares (Microsoft's fer2013new.csv, MIT licence) mixed into the targets, "
+            "and the Training faces FER+ marks as not a face left out")
+
 def summarize(metrics: dict) -> dict:
     """The compact metrics block stored in the JSON card."""
     out = {}
@@ -54,7 +61,8 @@ def render_markdown(card: dict, extra: str = "") -> str:
         f"- Inference: {_blur_text(card)}"
         f"{'mean of the face and its mirror image (flip TTA), ' if card.get('flip_tta') else ''}"
         f"softmax temperature {card.get('temperature', 1.0):.3f} fitted on PublicTest.",
-        f"- Training data: FER2013 Training split (28,709 faces), data file sha256 `{card.get('data_sha256')}`.",
+        f"- Training data: FER2013 Training split (28,709 faces), data file sha256 `{card.get('data_sha256')}`"
+        f"{_ferplus_text(card.get('train_command') or '')}.",
         f"- Training command: `{card.get('train_command') or 'see README'}`", "",
         "## Metrics", "",
         "| split | faces | accuracy | macro-F1 | ROC AUC (macro) | ECE |", "|---|---|---|---|---|---|",
