@@ -123,6 +123,10 @@ def main(argv=None) -> int:
     card_path = Path(args.model).with_suffix(".json")
     card = json.loads(card_path.read_text())
     card["metrics"] = summarize(json.loads(Path(args.eval).read_text()))
+    # What the app's Model page shows under "Training data".
+    card["training_data"] = ("FER2013 (48 x 48 grayscale faces, 7 expressions; official Training split for "
+                             "training, PublicTest for model selection and calibration, PrivateTest held out)"
+                             f"{_ferplus_text(card.get('train_command') or '')}.")
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     extra = Path(args.extra).read_text() if args.extra else ""
     Path(args.out).write_text(render_markdown(card, extra))
