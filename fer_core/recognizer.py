@@ -32,6 +32,12 @@ DEFAULT_CROP_SHIFT = -0.1
 DEFAULT_MAX_FACES = 64
 
 
+def mirror_average(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Geometric mean of two views' probabilities (a face and its mirror image), unnormalised:
+    a softmax temperature or a renormalisation follows."""
+    return np.exp(0.5 * (np.log(p + 1e-12) + np.log(q + 1e-12)))
+
+
 @dataclass(frozen=True)
 class FaceResult:
     """One face found in an image."""
@@ -117,7 +123,7 @@ class Recognizer:
         if self.flip_tta:
             n = len(batch)
             # Geometric mean of the two views; the temperature is applied afterwards.
-            return np.exp(0.5 * (np.log(p[:n] + 1e-12) + np.log(p[n:] + 1e-12)))
+            return mirror_average(p[:n], p[n:])
         return p
 
     def predict_proba(self, faces, source_sides=None) -> np.ndarray:

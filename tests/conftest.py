@@ -9,3 +9,15 @@ try:
     import pylibsrtp  # noqa: F401
 except ImportError:  # the app's WebRTC extras are not installed: nothing to order
     pass
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_csv(tmp_path_factory):
+    """A small generated FER2013-style CSV (all three splits), made once per test module."""
+    from training.synthetic import write_fer_csv
+
+    path = tmp_path_factory.mktemp("data") / "tiny.csv.gz"
+    write_fer_csv(path, {"Training": 140, "PublicTest": 35, "PrivateTest": 35}, seed=3)
+    return path

@@ -14,14 +14,6 @@ pytest.importorskip("keras")
 
 from training import device_recipe, pack, train  # noqa: E402
 from training.data import DataError, load_splits  # noqa: E402
-from training.synthetic import write_fer_csv  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_csv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "tiny.csv.gz"
-    write_fer_csv(path, {"Training": 96, "PublicTest": 24, "PrivateTest": 24}, seed=5)
-    return path
 
 
 @pytest.fixture(scope="module")

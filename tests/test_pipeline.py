@@ -12,14 +12,6 @@ pytest.importorskip("keras")
 from fer_core import load_recognizer  # noqa: E402
 from training import evaluate, export, train  # noqa: E402
 from training.data import load_fer2013_csv  # noqa: E402
-from training.synthetic import write_fer_csv  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_csv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "tiny.csv.gz"
-    write_fer_csv(path, {"Training": 140, "PublicTest": 35, "PrivateTest": 35}, seed=3)
-    return path
 
 
 @pytest.mark.parametrize("arch", ["compact", "vgg"])

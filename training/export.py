@@ -245,8 +245,9 @@ def quantize_int8(src: Path, dst: Path, calib: np.ndarray, method: str = "MinMax
 def mirror_mean(model, x_uint8: np.ndarray) -> np.ndarray:
     """Geometric mean of the model's probabilities (path or session) for the faces and their mirror images."""
     sess = model if hasattr(model, "run") else onnx_session(model)
-    a, b = onnx_probs(sess, x_uint8), onnx_probs(sess, x_uint8[:, :, ::-1])
-    return np.exp(0.5 * (np.log(a + 1e-12) + np.log(b + 1e-12)))
+    from fer_core.recognizer import mirror_average
+
+    return mirror_average(onnx_probs(sess, x_uint8), onnx_probs(sess, x_uint8[:, :, ::-1]))
 
 
 #: Input blur candidates (sigma in px on the 48x48 face) tried on PublicTest.

@@ -56,6 +56,7 @@ def keras_probs(path: str | Path, faces: np.ndarray, batch_size: int = 512) -> n
     This lets a run distil from a model trained moments before on a machine without
     TensorFlow (a lent GPU runs Keras on JAX, and the ONNX export needs TensorFlow).
     """
+    from fer_core.recognizer import mirror_average
     from training.export import load_core
 
     if not Path(path).is_file():
@@ -63,7 +64,7 @@ def keras_probs(path: str | Path, faces: np.ndarray, batch_size: int = 512) -> n
     model = load_core(path)
     x = faces[..., None].astype(np.float32)
     views = [model.predict(v, batch_size=batch_size, verbose=0) for v in (x, x[:, :, ::-1])]
-    g = np.exp(0.5 * (np.log(views[0] + 1e-12) + np.log(views[1] + 1e-12)))
+    g = mirror_average(*views)
     return (g / g.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
