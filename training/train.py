@@ -48,6 +48,46 @@ def make_targets(fs, ferplus_mix: float, teacher: np.ndarray | None = None,
     return onehot
 
 
+def fold_of(index: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """The cross-fitting fold (0 to folds-1) of each face, from its source row number and the
+    seed alone: a face keeps its fold whichever rows a run loads (with or without the FER+
+    non-faces, or with --limit), so the held-out predictions of the fold runs always line up."""
+    h = (np.asarray(index, np.uint64) + np.uint64(seed)) * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(29)
+    return (h % np.uint64(folds)).astype(np.int64)
+
+
+def crossfit_probs(paths: list[str | Path], index: np.ndarray) -> np.ndarray:
+    """One teacher made of the fold runs' held-out predictions (``heldout.npz``, written by a
+    ``--folds N --fold K`` run): each face gets the probabilities of the run that did not
+    train on it. Every face in ``index`` must be covered exactly once."""
+    from fer_core.labels import NUM_CLASSES
+
+    pos = {int(row): i for i, row in enumerate(index)}
+    probs = np.full((len(index), NUM_CLASSES), np.nan, np.float32)
+    for path in paths:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"held-out predictions not found: {path}")
+        with np.load(path) as f:
+            if "index" not in f or "probs" not in f:
+                raise ValueError(f"{path}: not a heldout.npz of a --folds run (no index/probs)")
+            rows, p = f["index"], f["probs"]
+        where = np.array([pos.get(int(r), -1) for r in rows], np.int64)
+        hit = where >= 0
+        if np.isfinite(probs[where[hit]]).any():
+            raise ValueError(f"{path}: some faces already have a held-out prediction from another "
+                             "file (two runs of the same fold?)")
+        probs[where[hit]] = p[hit]
+    missing = int(np.isnan(probs[:, 0]).sum())
+    if missing:
+        raise ValueError(f"{missing} of {len(index)} Training faces have no held-out prediction in "
+                         f"{', '.join(map(str, paths))}: pass one heldout.npz per fold, trained "
+                         "with the same --folds, --seed and data")
+    return probs
+
+
 def keras_probs(path: str | Path, faces: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Class probabilities of a saved Keras model (.keras) for (N, 48, 48) uint8 faces, with
     mirror averaging as ``predict_proba`` does it (geometric mean of the face and its mirror
@@ -69,7 +109,7 @@ def keras_probs(path: str | Path, faces: np.ndarray, batch_size: int = 512) -> n
 
 
 def teacher_probs(paths: list[str], faces: np.ndarray, sides: np.ndarray | None = None,
-                  threads: int = 2) -> np.ndarray:
+                  threads: int = 2, index: np.ndarray | None = None) -> np.ndarray:
     """Mean class probabilities of teacher models for (N, 48, 48) uint8 faces.
 
     An exported teacher (ONNX + card) runs exactly as it would ship
@@ -77,12 +117,29 @@ def teacher_probs(paths: list[str], faces: np.ndarray, sides: np.ndarray | None 
     a ``.keras`` teacher runs through :func:`keras_probs`. Both see the untouched faces; the
     student then learns these targets on its augmented views of the same faces. ``sides``:
     the sizes the faces were cut at (``FaceSet.sides``), for the teachers' input-blur rule.
+    ``.npz`` files are the held-out predictions of cross-fitting runs; together they count as
+    one teacher (:func:`crossfit_probs`, which needs the faces' source rows in ``index``).
     """
     from fer_core.recognizer import Recognizer
 
+    folds = [p for p in paths if str(p).endswith(".npz")]
     probs = [keras_probs(p, faces) if str(p).endswith(".keras")
-             else Recognizer(p, threads=threads).predict_proba(faces, source_sides=sides) for p in paths]
+             else Recognizer(p, threads=threads).predict_proba(faces, source_sides=sides)
+             for p in paths if p not in folds]
+    if folds:
+        if index is None:
+            raise ValueError("held-out predictions (.npz) need the faces' source rows")
+        probs.append(crossfit_probs(folds, index))
     return np.mean(probs, axis=0).astype(np.float32)
+
+
+def write_heldout(model_path: Path, heldout, path: Path, folds: int, fold: int) -> None:
+    """Predict a fold run's held-out faces (mirror-averaged, as :func:`keras_probs`) and save
+    them with their source rows, for a student's ``--teacher .../heldout.npz``."""
+    probs = keras_probs(model_path, heldout.x)
+    np.savez(path, index=heldout.index, probs=probs, folds=folds, fold=fold)
+    log.info("held-out fold %d: %d faces, accuracy %.4f (%s) -> %s", fold, len(heldout),
+             float((probs.argmax(1) == heldout.y).mean()), model_path.name, path)
 
 
 def build_training_model(args, steps_per_epoch: int):
@@ -126,8 +183,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: drops non-faces; with --ferplus-mix also soft labels")
     p.add_argument("--ferplus-mix", type=float, default=0.0, help="weight of FER+ votes in the target (0-1)")
     p.add_argument("--teacher", nargs="+", default=[],
-                   help="teacher model(s), exported (.onnx with their cards) or saved Keras (.keras): "
-                        "distil their mean probabilities")
+                   help="teacher model(s), exported (.onnx with their cards) or saved Keras (.keras), "
+                        "and/or the heldout.npz files of --folds runs (together one cross-fitted "
+                        "teacher): distil their mean probabilities")
     p.add_argument("--teacher-weight", type=float, default=0.5,
                    help="weight of the teacher probabilities in the target (0-1), with --teacher")
     p.add_argument("--arch", default="compact", choices=["compact", "vgg"])
@@ -151,6 +209,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="share of faces that mixup/CutMix touch (with both on, half get each)")
     p.add_argument("--class-weight-power", type=float, default=0.5,
                    help="0: no reweighting, 1: fully balanced classes")
+    p.add_argument("--folds", type=int, default=0,
+                   help="cross-fitting: split Training into this many folds by row (with --fold)")
+    p.add_argument("--fold", type=int, default=-1,
+                   help="with --folds: train without this fold, then write the model's predictions "
+                        "for it to <out>/heldout.npz (a teacher whose targets it never trained on)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--jit", action="store_true", help="XLA-compile the train step")
@@ -166,6 +229,11 @@ def main(argv=None) -> int:
         raise SystemExit("--keep-sharp must be between 0 and 1")
     if args.mixup < 0 or args.cutmix < 0 or not 0.0 <= args.mix_prob <= 1.0:
         raise SystemExit("--mixup and --cutmix must be >= 0 and --mix-prob between 0 and 1")
+    if args.folds or args.fold >= 0:
+        if args.folds < 2 or not 0 <= args.fold < args.folds:
+            raise SystemExit("--folds N (N >= 2) and --fold K (0 <= K < N) go together")
+        if args.teacher:
+            raise SystemExit("a --folds run makes a teacher; it takes no --teacher")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     import keras
 
@@ -182,6 +250,12 @@ def main(argv=None) -> int:
     train, val = splits["Training"], splits["PublicTest"]
     if args.limit:
         train = train.subset(np.arange(len(train)) < args.limit)
+    heldout = None
+    if args.folds:
+        in_fold = fold_of(train.index, args.folds, args.seed) == args.fold
+        heldout, train = train.subset(in_fold), train.subset(~in_fold)
+        log.info("fold %d of %d: training on %d faces, %d held out for its predictions",
+                 args.fold, args.folds, len(train), len(heldout))
     if len(train) == 0:
         log.error("%s holds no Training faces", args.data)
         return 2
@@ -195,13 +269,16 @@ def main(argv=None) -> int:
     if args.teacher:
         t0 = time.time()
         try:
-            teacher = teacher_probs(args.teacher, train.x, train.sides)
+            teacher = teacher_probs(args.teacher, train.x, train.sides, index=train.index)
         except (FileNotFoundError, ValueError) as exc:
             log.error("teacher: %s", exc)
             return 2
         agree = float((teacher.argmax(1) == train.y).mean())
-        log.info("teacher probabilities from %d model(s) in %.0f s; they agree with %.1f%% of the "
-                 "Training labels; target = %.2f teacher + %.2f labels", len(args.teacher),
+        n_folds = sum(str(p).endswith(".npz") for p in args.teacher)
+        log.info("teacher probabilities from %d model(s)%s in %.0f s; they agree with %.1f%% of the "
+                 "Training labels; target = %.2f teacher + %.2f labels",
+                 len(args.teacher) - n_folds + bool(n_folds),
+                 f" (one cross-fitted from {n_folds} fold runs)" if n_folds else "",
                  time.time() - t0, 100 * agree, args.teacher_weight, 1 - args.teacher_weight)
     if args.ferplus_mix > 0:
         if train.soft is None:
@@ -266,6 +343,9 @@ def main(argv=None) -> int:
         model.fit(x_train, y_train, sample_weight=sample_w, batch_size=args.batch_size, epochs=args.epochs,
                   validation_data=validation, shuffle=True, verbose=args.verbose, callbacks=callbacks)
     core.save(out / "last.keras")
+    if heldout is not None and len(heldout):
+        write_heldout(out / ("best.keras" if has_val else "last.keras"), heldout, out / "heldout.npz",
+                      args.folds, args.fold)
     if not has_val:
         log.info("done in %.1f min -> %s", (time.time() - t0) / 60, out / "last.keras")
         return 0
