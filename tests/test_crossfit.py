@@ -54,9 +54,9 @@ def test_student_learns_from_the_cross_fitted_teacher(fold_runs, tiny_csv, tmp_p
     faces = load_fer2013_csv(tiny_csv)["Training"]
     files = [str(fold_runs / f"f{k}" / "heldout.npz") for k in (0, 1)]
     probs = train.crossfit_probs(files, faces.index[::-1])  # any order of faces
+    pos = {r: i for i, r in enumerate(faces.index[::-1])}
     for k in (0, 1):
         with np.load(files[k]) as f:
-            pos = {r: i for i, r in enumerate(faces.index[::-1])}
             np.testing.assert_array_equal(probs[[pos[r] for r in f["index"]]], f["probs"])
 
     base = ["--data", str(tiny_csv), "--width", "8", "--epochs", "1", "--batch-size", "32", "--verbose", "0"]
