@@ -32,12 +32,15 @@ class Sometimes(layers.Layer):
         return input_shape
 
 
-def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0) -> keras.Sequential:
+def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
+              erase: float = 0.0) -> keras.Sequential:
     """Flip, shift, rotation, zoom, brightness and contrast; active only when training.
 
     ``strength`` scales every range (0 disables all but the flip). ``keep_sharp``: the
     fraction of faces that skip the resampling steps (rotation, zoom, shift) and so keep
-    their original sharpness.
+    their original sharpness. ``erase``: the fraction of faces that get one random box
+    (each side 14-45% of the face) filled with noise, Keras's ``RandomErasing``; it stands
+    in for hands, glasses and microphones over part of a face.
     """
     s = float(strength)
     geometric = keras.Sequential(
@@ -57,6 +60,8 @@ def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0) -> 
             geometric,
             layers.RandomBrightness(0.25 * s, value_range=(0, 255), seed=seed + 4),
             layers.RandomContrast(0.3 * s, value_range=(0, 255), seed=seed + 5),
+            *([layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.2), value_range=(0, 255),
+                                    seed=seed + 7)] if erase > 0 else []),
         ],
         name="augment",
     )

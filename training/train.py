@@ -154,7 +154,7 @@ def build_training_model(args, steps_per_epoch: int):
         core = keras.saving.load_model(args.init, compile=False)
     else:
         core = build(args.arch, **({"width": args.width} if args.width else {}))
-    aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp)
+    aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp, erase=args.erase)
     inp = keras.Input(core.input_shape[1:], name="face")
     model = keras.Model(inp, core(aug(inp)), name="trainer")
     total = steps_per_epoch * args.epochs
@@ -201,6 +201,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0: flips only)")
     p.add_argument("--keep-sharp", type=float, default=0.0,
                    help="fraction of faces (0-1) spared the resampling steps of augmentation")
+    p.add_argument("--erase", type=float, default=0.0,
+                   help="fraction of faces (0-1) with one random box erased (noise-filled)")
     p.add_argument("--mixup", type=float, default=0.0,
                    help="mixup: Beta alpha for blending pairs of faces and their targets (0: off; e.g. 0.2)")
     p.add_argument("--cutmix", type=float, default=0.0,
@@ -227,6 +229,8 @@ def main(argv=None) -> int:
         raise SystemExit("--teacher-weight must be between 0 and 1")
     if not 0.0 <= args.keep_sharp <= 1.0:
         raise SystemExit("--keep-sharp must be between 0 and 1")
+    if not 0.0 <= args.erase <= 1.0:
+        raise SystemExit("--erase must be between 0 and 1")
     if args.mixup < 0 or args.cutmix < 0 or not 0.0 <= args.mix_prob <= 1.0:
         raise SystemExit("--mixup and --cutmix must be >= 0 and --mix-prob between 0 and 1")
     if args.folds or args.fold >= 0:
