@@ -212,19 +212,21 @@ def test_train_distils_from_exported_teachers(tmp_path, tiny_csv, caplog):
         train.main([*common, "--out", str(tmp_path / "x"), "--teacher", str(teachers[0]), "--teacher-weight", "2"])
 
 
-def test_train_with_mixup_and_cutmix(tmp_path, tiny_csv, caplog):
+def test_train_with_mixup_cutmix_and_erasing(tmp_path, tiny_csv, caplog):
     import logging
 
     common = ["--data", str(tiny_csv), "--width", "8", "--epochs", "2", "--batch-size", "32", "--verbose", "0"]
     with caplog.at_level(logging.INFO, logger="training.train"):
         assert train.main([*common, "--out", str(tmp_path / "mix"), "--mixup", "0.2", "--cutmix", "1.0",
-                           "--mix-prob", "0.5"]) == 0
+                           "--mix-prob", "0.5", "--erase", "0.5"]) == 0
     assert "mixing 50% of the faces (mixup alpha 0.2, CutMix alpha 1)" in caplog.text
     log_rows = (tmp_path / "mix" / "log.csv").read_text().strip().splitlines()
     assert len(log_rows) == 3  # header + one row per epoch
     assert (tmp_path / "mix" / "best.keras").is_file() and (tmp_path / "mix" / "last.keras").is_file()
     with pytest.raises(SystemExit):
         train.main([*common, "--out", str(tmp_path / "x"), "--mix-prob", "1.5"])
+    with pytest.raises(SystemExit):
+        train.main([*common, "--out", str(tmp_path / "x"), "--erase", "-0.1"])
 
 
 def test_ferplus_votes_mix_into_the_targets(tiny_csv):
