@@ -36,7 +36,7 @@ def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
               erase: float = 0.0) -> keras.Sequential:
     """Flip, shift, rotation, zoom, brightness and contrast; active only when training.
 
-    ``strength`` scales every range (0 disables all but the flip). ``keep_sharp``: the
+    ``strength`` scales every range (0 disables all but the flip and ``erase``). ``keep_sharp``: the
     fraction of faces that skip the resampling steps (rotation, zoom, shift) and so keep
     their original sharpness. ``erase``: the fraction of faces that get one random box
     (each side 14-45% of the face) filled with noise, Keras's ``RandomErasing``; it stands
