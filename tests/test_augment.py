@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from training.augment import augmenter  # noqa: E402
+from training.augment import RandomRotateZoomShift, augmenter  # noqa: E402
 
 
 def _untouched_fraction(x: np.ndarray, y: np.ndarray) -> float:
@@ -16,12 +16,13 @@ def _untouched_fraction(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean([same(i) for i in range(len(x))]))
 
 
+@pytest.mark.parametrize("resample", ["chain", "once"])
 @pytest.mark.parametrize("keep_sharp", [0.0, 0.3, 1.0])
-def test_keep_sharp_spares_that_fraction_from_resampling(keep_sharp):
+def test_keep_sharp_spares_that_fraction_from_resampling(keep_sharp, resample):
     # Mid-grey noise: brightness and contrast changes stay linear (no clipping), while any
     # rotation, zoom or shift of noise destroys the pixel-wise correlation.
     x = np.random.default_rng(0).integers(110, 145, (400, 48, 48, 1)).astype("float32")
-    aug = augmenter(1.0, seed=1, keep_sharp=keep_sharp)
+    aug = augmenter(1.0, seed=1, keep_sharp=keep_sharp, resample=resample)
     frac = _untouched_fraction(x, np.asarray(aug(x, training=True)))
     assert frac == pytest.approx(keep_sharp, abs=0.08)
     np.testing.assert_allclose(np.asarray(aug(x, training=False)), x)  # inference: identity
@@ -43,3 +44,52 @@ def test_erase_boxes_that_fraction_of_faces(erase):
         assert box.mean() > 0.4  # the changed pixels fill a box (noise can match a few by chance)
         assert box.size <= 0.2 * m.size + 2 * 48
     np.testing.assert_allclose(np.asarray(aug(x, training=False)), x)
+
+
+def test_one_resampling_draws_the_keras_ranges():
+    """Channel 0 holds each pixel's x coordinate, channel 1 its y. Bilinear sampling of a linear
+    ramp is exact, so in the middle of the face (where no sample reaches the reflected border)
+    each output channel is the affine map itself: fitting a plane recovers every face's
+    rotation, zoom and shift."""
+    n, side = 300, 48
+    yy, xx = np.mgrid[0:side, 0:side].astype("float32")
+    x = np.broadcast_to(np.stack([xx, yy], -1), (n, side, side, 2)).copy()
+    out = np.asarray(RandomRotateZoomShift(0.04, 0.15, 0.1, seed=3)(x, training=True))
+    c = (side - 1) / 2
+    mid = slice(16, 32)
+    design = np.stack([xx[mid, mid].ravel(), yy[mid, mid].ravel(), np.ones(256)], 1)
+    a = np.linalg.lstsq(design, out[:, mid, mid, 0].reshape(n, -1).T, rcond=None)[0].T  # (n, 3)
+    b = np.linalg.lstsq(design, out[:, mid, mid, 1].reshape(n, -1).T, rcond=None)[0].T
+    np.testing.assert_allclose(b[:, 0], -a[:, 1], atol=1e-3)  # a rotation and an even zoom, no shear
+    np.testing.assert_allclose(b[:, 1], a[:, 0], atol=1e-3)
+    scale = np.hypot(a[:, 0], a[:, 1])
+    angle = np.arctan2(b[:, 0], a[:, 0])
+    dx = a[:, 2] - (c - a[:, 0] * c - a[:, 1] * c)
+    dy = b[:, 2] - (c - b[:, 0] * c - b[:, 1] * c)
+    for value, limit in ((scale - 1, 0.15), (angle, 0.04 * 2 * np.pi), (dx, 4.8), (dy, 4.8)):
+        assert np.abs(value).max() <= limit + 1e-3
+        assert value.min() < -0.8 * limit and value.max() > 0.8 * limit  # the whole range is drawn
+    np.testing.assert_array_equal(np.asarray(RandomRotateZoomShift(0.04, 0.15, 0.1)(x, training=False)), x)
+
+
+def test_one_resampling_keeps_faces_sharper_than_three():
+    """The chained Keras layers interpolate each face three times; the fused map once. On a
+    smooth random texture the fused output keeps clearly more of the fine detail (mean squared
+    difference of neighbouring pixels)."""
+    import cv2
+
+    rng = np.random.default_rng(4)
+    x = np.stack([cv2.GaussianBlur(rng.uniform(60, 200, (48, 48)).astype("float32"), (0, 0), 1.0)
+                  for _ in range(256)])[..., None]
+
+    def detail(z):
+        return float(np.mean(np.diff(z, axis=1) ** 2) + np.mean(np.diff(z, axis=2) ** 2))
+
+    kept = {mode: detail(np.asarray(augmenter(1.0, seed=5, resample=mode)(x, training=True))) / detail(x)
+            for mode in ("chain", "once")}
+    assert kept["once"] > 1.25 * kept["chain"], kept
+
+
+def test_unknown_resample_mode_is_refused():
+    with pytest.raises(ValueError, match="resample"):
+        augmenter(1.0, resample="twice")

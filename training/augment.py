@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import keras
+import math
+
 from keras import layers, ops
 
 from fer_core.preprocess import INPUT_SIZE
+
+RESAMPLE_MODES = ("chain", "once")
 
 
 class Sometimes(layers.Layer):
@@ -32,26 +36,88 @@ class Sometimes(layers.Layer):
         return input_shape
 
 
+class RandomRotateZoomShift(layers.Layer):
+    """Rotation, zoom and shift in one resampling: one bilinear interpolation per face.
+
+    Keras's ``RandomRotation``, ``RandomZoom`` and ``RandomTranslation`` each resample the
+    face, so a face that goes through all three is interpolated three times and comes out
+    softer than any test face. Here the three draws make one affine map (rotation and zoom
+    about the centre, then the shift) and the face is sampled once. The ranges are those of
+    the Keras layers: ``rotation`` as a fraction of a full turn, ``zoom`` as the relative
+    change of scale, ``shift`` as a fraction of the side. ``keep``: the share of faces that
+    get the identity map, which leaves them bit-identical (the keep-sharp faces).
+    """
+
+    def __init__(self, rotation: float, zoom: float, shift: float, keep: float = 0.0,
+                 fill_mode: str = "reflect", seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.rotation, self.zoom, self.shift, self.keep = float(rotation), float(zoom), float(shift), float(keep)
+        self.fill_mode = fill_mode
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        n = ops.shape(inputs)[0]
+        h, w = float(inputs.shape[1]), float(inputs.shape[2])
+
+        def draw(limit):
+            return keras.random.uniform((n,), -limit, limit, seed=self.seed_generator)
+
+        angle = draw(2 * math.pi * self.rotation)
+        scale = 1.0 + draw(self.zoom)
+        dx, dy = draw(self.shift * w), draw(self.shift * h)
+        if self.keep > 0:
+            spared = keras.random.uniform((n,), seed=self.seed_generator) < self.keep
+            angle = ops.where(spared, 0.0, angle)
+            scale = ops.where(spared, 1.0, scale)
+            dx, dy = ops.where(spared, 0.0, dx), ops.where(spared, 0.0, dy)
+        # Output pixel p reads input pixel  scale * R(angle) (p - c) + c + (dx, dy),  c = centre.
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+        cos, sin = scale * ops.cos(angle), scale * ops.sin(angle)
+        zero = ops.zeros_like(angle)
+        transform = ops.stack([cos, -sin, cx - cos * cx + sin * cy + dx,
+                               sin, cos, cy - sin * cx - cos * cy + dy, zero, zero], axis=1)
+        return ops.image.affine_transform(inputs, transform, interpolation="bilinear",
+                                          fill_mode=self.fill_mode, data_format="channels_last")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rotation": self.rotation, "zoom": self.zoom, "shift": self.shift,
+                "keep": self.keep, "fill_mode": self.fill_mode}
+
+
 def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
-              erase: float = 0.0) -> keras.Sequential:
+              erase: float = 0.0, resample: str = "chain") -> keras.Sequential:
     """Flip, shift, rotation, zoom, brightness and contrast; active only when training.
 
     ``strength`` scales every range (0 disables all but the flip and ``erase``). ``keep_sharp``: the
     fraction of faces that skip the resampling steps (rotation, zoom, shift) and so keep
     their original sharpness. ``erase``: the fraction of faces that get one random box
     (each side 14-45% of the face) filled with noise, Keras's ``RandomErasing``; it stands
-    in for hands, glasses and microphones over part of a face.
+    in for hands, glasses and microphones over part of a face. ``resample``: ``"chain"``
+    runs Keras's three layers one after the other (three interpolations, the recipe of the
+    shipped model); ``"once"`` draws the same ranges and resamples once
+    (:class:`RandomRotateZoomShift`).
     """
+    if resample not in RESAMPLE_MODES:
+        raise ValueError(f"resample must be one of {RESAMPLE_MODES}, not {resample!r}")
     s = float(strength)
-    geometric = keras.Sequential(
-        [
-            layers.RandomRotation(0.04 * s, fill_mode="reflect", seed=seed + 1),  # about +-15 degrees
-            layers.RandomZoom((-0.15 * s, 0.15 * s), fill_mode="reflect", seed=seed + 2),
-            layers.RandomTranslation(0.1 * s, 0.1 * s, fill_mode="reflect", seed=seed + 3),
-        ],
-        name="resample",
-    )
-    if keep_sharp > 0:
+    if resample == "once":
+        geometric = RandomRotateZoomShift(0.04 * s, 0.15 * s, 0.1 * s, keep=keep_sharp, seed=seed + 1,
+                                          name="resample_once")
+    else:
+        geometric = keras.Sequential(
+            [
+                layers.RandomRotation(0.04 * s, fill_mode="reflect", seed=seed + 1),  # about +-15 degrees
+                layers.RandomZoom((-0.15 * s, 0.15 * s), fill_mode="reflect", seed=seed + 2),
+                layers.RandomTranslation(0.1 * s, 0.1 * s, fill_mode="reflect", seed=seed + 3),
+            ],
+            name="resample",
+        )
+    if keep_sharp > 0 and resample == "chain":
         geometric = Sometimes(geometric, 1.0 - float(keep_sharp), seed=seed + 6, name="resample_sometimes")
     return keras.Sequential(
         [

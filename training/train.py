@@ -154,7 +154,8 @@ def build_training_model(args, steps_per_epoch: int):
         core = keras.saving.load_model(args.init, compile=False)
     else:
         core = build(args.arch, **({"width": args.width} if args.width else {}))
-    aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp, erase=args.erase)
+    aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp, erase=args.erase,
+                    resample=args.resample)
     inp = keras.Input(core.input_shape[1:], name="face")
     model = keras.Model(inp, core(aug(inp)), name="trainer")
     total = steps_per_epoch * args.epochs
@@ -201,6 +202,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0: flips only)")
     p.add_argument("--keep-sharp", type=float, default=0.0,
                    help="fraction of faces (0-1) spared the resampling steps of augmentation")
+    p.add_argument("--resample", choices=["chain", "once"], default="chain",
+                   help="rotation, zoom and shift as Keras's three layers (chain: three interpolations) "
+                        "or as one affine map (once: one interpolation, sharper faces)")
     p.add_argument("--erase", type=float, default=0.0,
                    help="fraction of faces (0-1) with one random box erased (noise-filled)")
     p.add_argument("--mixup", type=float, default=0.0,
