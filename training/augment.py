@@ -1,9 +1,9 @@
 """On-the-fly augmentation as Keras layers: runs inside the training graph, on any backend."""
 from __future__ import annotations
 
-import keras
 import math
 
+import keras
 from keras import layers, ops
 
 from fer_core.preprocess import INPUT_SIZE
