@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from training.augment import RandomRotateZoomShift, augmenter  # noqa: E402
+from training.augment import RandomLowRes, RandomRotateZoomShift, augmenter  # noqa: E402
 
 
 def _untouched_fraction(x: np.ndarray, y: np.ndarray) -> float:
@@ -93,3 +93,56 @@ def test_one_resampling_keeps_faces_sharper_than_three():
 def test_unknown_resample_mode_is_refused():
     with pytest.raises(ValueError, match="resample"):
         augmenter(1.0, resample="twice")
+
+
+def _texture(n: int, seed: int) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    return np.stack([cv2.GaussianBlur(rng.uniform(40, 220, (48, 48)).astype("float32"), (0, 0), 1.0)
+                     for _ in range(n)])[..., None]
+
+
+def test_low_res_faces_match_a_small_crop_enlarged_as_the_app_does():
+    """Every changed face is what OpenCV gives for a crop of one of the sizes enlarged to 48 px
+    (area shrink, bilinear enlargement, as ``preprocess_face`` does): within a few grey levels
+    of the nearest such reference, several times closer to it than the sharp input is, and
+    every size gets drawn."""
+    import cv2
+
+    sizes = (16, 24, 32)
+    x = _texture(300, 6)
+    y = np.asarray(RandomLowRes(1.0, sizes=sizes, seed=7)(x, training=True))
+    drawn = []
+    for face, out in zip(x[..., 0], y[..., 0]):
+        refs = [cv2.resize(cv2.resize(face, (s, s), interpolation=cv2.INTER_AREA), (48, 48),
+                           interpolation=cv2.INTER_LINEAR) for s in sizes]
+        gaps = [float(np.abs(out - r).mean()) for r in refs]
+        k = int(np.argmin(gaps))
+        drawn.append(sizes[k])
+        assert gaps[k] < 3.5, gaps
+        assert float(np.abs(face - refs[k]).mean()) > 3 * gaps[k]
+    counts = np.bincount([sizes.index(s) for s in drawn], minlength=len(sizes))
+    assert counts.min() > 60, counts  # about 100 each
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3])
+def test_low_res_changes_that_fraction_and_leaves_the_rest_bit_identical(rate):
+    x = _texture(400, 8)
+    layer = RandomLowRes(rate, seed=9)
+    y = np.asarray(layer(x, training=True))
+    changed = np.abs(y - x).reshape(len(x), -1).max(axis=1) > 0
+    assert changed.mean() == pytest.approx(rate, abs=0.08)
+    np.testing.assert_array_equal(y[~changed], x[~changed])
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    # Inside the augmenter, at strength 0 (flip and identity brightness/contrast only).
+    z = np.asarray(augmenter(0.0, seed=10, low_res=rate)(x, training=True))
+    softened = [min(np.abs(z[i] - x[i]).max(), np.abs(z[i] - x[i, :, ::-1]).max()) > 1e-3 for i in range(len(x))]
+    assert np.mean(softened) == pytest.approx(rate, abs=0.08)
+
+
+def test_low_res_refuses_impossible_sizes():
+    with pytest.raises(ValueError, match="sizes"):
+        RandomLowRes(0.5, sizes=(1, 24))
+    with pytest.raises(ValueError, match="sizes"):
+        RandomLowRes(0.5, sizes=())

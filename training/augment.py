@@ -89,8 +89,49 @@ class RandomRotateZoomShift(layers.Layer):
                 "keep": self.keep, "fill_mode": self.fill_mode}
 
 
+class RandomLowRes(layers.Layer):
+    """Makes a share of the faces low-resolution: shrunk to a side drawn from ``sizes`` and
+    enlarged back to the input size, as a face cut at that size in a photo or a video frame
+    reaches the model (``fer_core.preprocess_face`` enlarges small crops bilinearly).
+
+    ``rate``: the share of faces changed; each changed face gets one of ``sizes`` with equal
+    chance. The shrink is antialiased (a filter as wide as the scale step, close to OpenCV's
+    area averaging), the enlargement bilinear; both are plain ``keras.ops.image.resize``
+    calls, so the layer runs on every backend. The other faces pass bit-identical.
+    """
+
+    def __init__(self, rate: float, sizes=(16, 20, 24, 28, 32, 40), seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.sizes = tuple(int(s) for s in sizes)
+        if not self.sizes or min(self.sizes) < 2:
+            raise ValueError(f"sizes must be sides of at least 2 px, got {sizes!r}")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate <= 0:
+            return inputs
+        n = ops.shape(inputs)[0]
+        side = (int(inputs.shape[1]), int(inputs.shape[2]))
+        changed = keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator) < self.rate
+        pick = keras.random.randint((n, 1, 1, 1), 0, len(self.sizes), seed=self.seed_generator)
+        out = inputs
+        for i, s in enumerate(self.sizes):
+            small = ops.image.resize(inputs, (s, s), interpolation="bilinear", antialias=True,
+                                     data_format="channels_last")
+            back = ops.image.resize(small, side, interpolation="bilinear", data_format="channels_last")
+            out = ops.where(ops.logical_and(changed, ops.equal(pick, i)), back, out)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "sizes": list(self.sizes)}
+
+
 def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
-              erase: float = 0.0, resample: str = "chain") -> keras.Sequential:
+              erase: float = 0.0, resample: str = "chain", low_res: float = 0.0) -> keras.Sequential:
     """Flip, shift, rotation, zoom, brightness and contrast; active only when training.
 
     ``strength`` scales every range (0 disables all but the flip and ``erase``). ``keep_sharp``: the
@@ -100,7 +141,9 @@ def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
     in for hands, glasses and microphones over part of a face. ``resample``: ``"chain"``
     runs Keras's three layers one after the other (three interpolations, the recipe of the
     shipped model); ``"once"`` draws the same ranges and resamples once
-    (:class:`RandomRotateZoomShift`).
+    (:class:`RandomRotateZoomShift`). ``low_res``: the fraction of faces shrunk to 16-40 px
+    and enlarged back (:class:`RandomLowRes`), after the geometric steps, as a camera would
+    see a small face; it trains the net on the soft faces that small crops give.
     """
     if resample not in RESAMPLE_MODES:
         raise ValueError(f"resample must be one of {RESAMPLE_MODES}, not {resample!r}")
@@ -124,6 +167,7 @@ def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
             keras.Input((INPUT_SIZE, INPUT_SIZE, 1)),
             layers.RandomFlip("horizontal", seed=seed),
             geometric,
+            *([RandomLowRes(low_res, seed=seed + 8, name="low_res")] if low_res > 0 else []),
             layers.RandomBrightness(0.25 * s, value_range=(0, 255), seed=seed + 4),
             layers.RandomContrast(0.3 * s, value_range=(0, 255), seed=seed + 5),
             *([layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.2), value_range=(0, 255),

@@ -155,7 +155,7 @@ def build_training_model(args, steps_per_epoch: int):
     else:
         core = build(args.arch, **({"width": args.width} if args.width else {}))
     aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp, erase=args.erase,
-                    resample=args.resample)
+                    resample=args.resample, low_res=args.low_res)
     inp = keras.Input(core.input_shape[1:], name="face")
     model = keras.Model(inp, core(aug(inp)), name="trainer")
     total = steps_per_epoch * args.epochs
@@ -207,6 +207,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "or as one affine map (once: one interpolation, sharper faces)")
     p.add_argument("--erase", type=float, default=0.0,
                    help="fraction of faces (0-1) with one random box erased (noise-filled)")
+    p.add_argument("--low-res", type=float, default=0.0,
+                   help="fraction of faces (0-1) shrunk to 16-40 px and enlarged back, like small faces "
+                        "in photos and video frames")
     p.add_argument("--mixup", type=float, default=0.0,
                    help="mixup: Beta alpha for blending pairs of faces and their targets (0: off; e.g. 0.2)")
     p.add_argument("--cutmix", type=float, default=0.0,
@@ -235,6 +238,8 @@ def main(argv=None) -> int:
         raise SystemExit("--keep-sharp must be between 0 and 1")
     if not 0.0 <= args.erase <= 1.0:
         raise SystemExit("--erase must be between 0 and 1")
+    if not 0.0 <= args.low_res <= 1.0:
+        raise SystemExit("--low-res must be between 0 and 1")
     if args.mixup < 0 or args.cutmix < 0 or not 0.0 <= args.mix_prob <= 1.0:
         raise SystemExit("--mixup and --cutmix must be >= 0 and --mix-prob between 0 and 1")
     if args.folds or args.fold >= 0:
