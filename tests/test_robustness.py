@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.robustness import PERTURBATIONS, table
+from benchmarks.robustness import PERTURBATIONS, SIDES, side_table, table
 from fer_core import LABELS, load_recognizer
 from fer_core.preprocess import to_gray
 from tests.scenes import ASTRONAUT_FACE, astronaut_bgr
@@ -48,3 +48,14 @@ def test_table_rows(rec, face):
     assert rows[0][1:] == (1.0, 0.0, 1.0)
     for _, acc, delta, agree in rows:
         assert acc in (0.0, 1.0) and agree in (0.0, 1.0) and delta == pytest.approx(100 * (acc - 1.0))
+
+
+def test_small_face_table(rec, face):
+    labels = np.array([LABELS.index("Happy")])
+    rows = side_table(rec, face, labels)
+    assert [r[0] for r in rows] == [48, *SIDES]
+    assert rows[0][1:] == (1.0, 0.0)
+    for _, acc, delta in rows:
+        assert acc in (0.0, 1.0) and delta == pytest.approx(100 * (acc - 1.0))
+    # A broad smile is still a smile at 24 px and more.
+    assert all(acc == 1.0 for side, acc, _ in rows if side >= 24), rows
