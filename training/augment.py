@@ -92,12 +92,14 @@ class RandomRotateZoomShift(layers.Layer):
 class RandomLowRes(layers.Layer):
     """Makes a share of the faces low-resolution: shrunk to a side drawn from ``sizes`` and
     enlarged back to the input size, as a face cut at that size in a photo or a video frame
-    reaches the model (``fer_core.preprocess_face`` enlarges small crops bilinearly).
+    reaches the model (``fer_core.preprocess_face`` enlarges small crops bicubically).
 
     ``rate``: the share of faces changed; each changed face gets one of ``sizes`` with equal
-    chance. The shrink is antialiased (a filter as wide as the scale step, close to OpenCV's
-    area averaging), the enlargement bilinear; both are plain ``keras.ops.image.resize``
-    calls, so the layer runs on every backend. The other faces pass bit-identical.
+    chance. Both steps are bicubic ``keras.ops.image.resize`` calls, so the layer runs on
+    every backend; the shrink is antialiased (its filter widened to the scale step). Of the
+    resize pairs Keras offers this one comes closest to OpenCV's area shrink and bicubic
+    enlargement (within about one grey level on textures). Pixels are 0-255, and the
+    enlarged faces are clipped to that range. The other faces pass bit-identical.
     """
 
     def __init__(self, rate: float, sizes=(16, 20, 24, 28, 32, 40), seed: int = 0, **kwargs):
@@ -117,9 +119,10 @@ class RandomLowRes(layers.Layer):
         pick = keras.random.randint((n, 1, 1, 1), 0, len(self.sizes), seed=self.seed_generator)
         out = inputs
         for i, s in enumerate(self.sizes):
-            small = ops.image.resize(inputs, (s, s), interpolation="bilinear", antialias=True,
+            small = ops.image.resize(inputs, (s, s), interpolation="bicubic", antialias=True,
                                      data_format="channels_last")
-            back = ops.image.resize(small, side, interpolation="bilinear", data_format="channels_last")
+            back = ops.clip(ops.image.resize(small, side, interpolation="bicubic", data_format="channels_last"),
+                            0.0, 255.0)
             out = ops.where(ops.logical_and(changed, ops.equal(pick, i)), back, out)
         return out
 
