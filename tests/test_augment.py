@@ -16,6 +16,15 @@ def _untouched_fraction(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean([same(i) for i in range(len(x))]))
 
 
+def _texture(n: int, seed: int, lo: float = 40, hi: float = 220) -> np.ndarray:
+    """Smooth random textures, (n, 48, 48, 1) float32: detail at every scale down to a pixel or two."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    return np.stack([cv2.GaussianBlur(rng.uniform(lo, hi, (48, 48)).astype("float32"), (0, 0), 1.0)
+                     for _ in range(n)])[..., None]
+
+
 @pytest.mark.parametrize("resample", ["chain", "once"])
 @pytest.mark.parametrize("keep_sharp", [0.0, 0.3, 1.0])
 def test_keep_sharp_spares_that_fraction_from_resampling(keep_sharp, resample):
@@ -76,11 +85,7 @@ def test_one_resampling_keeps_faces_sharper_than_three():
     """The chained Keras layers interpolate each face three times; the fused map once. On a
     smooth random texture the fused output keeps clearly more of the fine detail (mean squared
     difference of neighbouring pixels)."""
-    import cv2
-
-    rng = np.random.default_rng(4)
-    x = np.stack([cv2.GaussianBlur(rng.uniform(60, 200, (48, 48)).astype("float32"), (0, 0), 1.0)
-                  for _ in range(256)])[..., None]
+    x = _texture(256, 4, 60, 200)
 
     def detail(z):
         return float(np.mean(np.diff(z, axis=1) ** 2) + np.mean(np.diff(z, axis=2) ** 2))
@@ -93,14 +98,6 @@ def test_one_resampling_keeps_faces_sharper_than_three():
 def test_unknown_resample_mode_is_refused():
     with pytest.raises(ValueError, match="resample"):
         augmenter(1.0, resample="twice")
-
-
-def _texture(n: int, seed: int) -> np.ndarray:
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    return np.stack([cv2.GaussianBlur(rng.uniform(40, 220, (48, 48)).astype("float32"), (0, 0), 1.0)
-                     for _ in range(n)])[..., None]
 
 
 def test_low_res_faces_match_a_small_crop_enlarged_as_the_app_does():
