@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("keras")
 
+from benchmarks.augment_detail import detail, texture  # noqa: E402
 from training.augment import RandomLowRes, RandomRotateZoomShift, augmenter  # noqa: E402
 
 
@@ -14,15 +15,6 @@ def _untouched_fraction(x: np.ndarray, y: np.ndarray) -> float:
     def same(i):
         return max(np.corrcoef(z.ravel(), y[i].ravel())[0, 1] for z in (x[i], x[i, :, ::-1])) > 0.999
     return float(np.mean([same(i) for i in range(len(x))]))
-
-
-def _texture(n: int, seed: int, lo: float = 40, hi: float = 220) -> np.ndarray:
-    """Smooth random textures, (n, 48, 48, 1) float32: detail at every scale down to a pixel or two."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    return np.stack([cv2.GaussianBlur(rng.uniform(lo, hi, (48, 48)).astype("float32"), (0, 0), 1.0)
-                     for _ in range(n)])[..., None]
 
 
 @pytest.mark.parametrize("resample", ["chain", "once"])
@@ -85,11 +77,7 @@ def test_one_resampling_keeps_faces_sharper_than_three():
     """The chained Keras layers interpolate each face three times; the fused map once. On a
     smooth random texture the fused output keeps clearly more of the fine detail (mean squared
     difference of neighbouring pixels)."""
-    x = _texture(256, 4, 60, 200)
-
-    def detail(z):
-        return float(np.mean(np.diff(z, axis=1) ** 2) + np.mean(np.diff(z, axis=2) ** 2))
-
+    x = texture(256, 4, 60, 200)
     kept = {mode: detail(np.asarray(augmenter(1.0, seed=5, resample=mode)(x, training=True))) / detail(x)
             for mode in ("chain", "once")}
     assert kept["once"] > 1.25 * kept["chain"], kept
@@ -108,7 +96,7 @@ def test_low_res_faces_match_a_small_crop_enlarged_as_the_app_does():
     import cv2
 
     sizes = (16, 24, 32)
-    x = _texture(300, 6)
+    x = texture(300, 6)
     y = np.asarray(RandomLowRes(1.0, sizes=sizes, seed=7)(x, training=True))
     gaps, sharp, drawn = [], [], []
     for face, out in zip(x[..., 0], y[..., 0]):
@@ -129,7 +117,7 @@ def test_low_res_faces_match_a_small_crop_enlarged_as_the_app_does():
 
 @pytest.mark.parametrize("rate", [0.0, 0.3])
 def test_low_res_changes_that_fraction_and_leaves_the_rest_bit_identical(rate):
-    x = _texture(400, 8)
+    x = texture(400, 8)
     layer = RandomLowRes(rate, seed=9)
     y = np.asarray(layer(x, training=True))
     changed = np.abs(y - x).reshape(len(x), -1).max(axis=1) > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.robustness import PERTURBATIONS, SIDES, side_table, table
+from benchmarks.robustness import ENLARGE, PERTURBATIONS, SIDES, side_table, table
 from fer_core import LABELS, load_recognizer
 from fer_core.preprocess import to_gray
 from tests.scenes import ASTRONAUT_FACE, astronaut_bgr
@@ -59,3 +59,11 @@ def test_small_face_table(rec, face):
         assert acc in (0.0, 1.0) and delta == pytest.approx(100 * (acc - 1.0))
     # A broad smile is still a smile at 24 px and more.
     assert all(acc == 1.0 for side, acc, _ in rows if side >= 24), rows
+
+
+def test_small_face_table_enlarge_options(rec, face):
+    """Enlarging bicubically first gives the recognizer's own result; every filter gives a row per size."""
+    labels = np.array([LABELS.index("Happy")])
+    assert side_table(rec, face, labels, enlarge="cubic") == side_table(rec, face, labels)
+    for enlarge in ENLARGE:
+        assert [r[0] for r in side_table(rec, face, labels, (20, 32), enlarge)] == [48, 20, 32]
