@@ -180,39 +180,58 @@ def _class_of_folder(name: str) -> int | None:
             "surprised": 5}.get(low)
 
 
-def load_folder(root: str | Path, strict: bool = True) -> FaceSet:
-    """Load ``root/<class>/*.jpg`` (class names as in LABELS, any case, or 0-6).
+def read_image(path: Path) -> np.ndarray | None:
+    """One image file as OpenCV reads it, or None if it is unreadable.
 
-    Images of any size or colour are accepted and preprocessed. Unknown class
-    folders and unreadable images raise :class:`DataError` when ``strict``, else are skipped.
-    """
+    JPEG is decoded as BGR so EXIF rotation (phone photos) and CMYK are honoured; other
+    formats unchanged so an alpha channel survives (IMREAD_UNCHANGED ignores EXIF)."""
+    flags = cv2.IMREAD_COLOR if path.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
+    return cv2.imread(str(path), flags)
+
+
+def folder_files(root: str | Path, strict: bool = True) -> list[tuple[Path, int]]:
+    """``(image path, class index)`` for every image under ``root/<class>/``, sorted.
+
+    Class folders are named as in LABELS (any case) or 0-6. An unknown class folder raises
+    :class:`DataError` when ``strict``, else it is skipped."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder (expected {root}/<class>/*.jpg)")
-    xs, ys, sides = [], [], []
+    files = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         cls = _class_of_folder(sub.name)
         if cls is None:
             if strict:
                 raise DataError(f"{sub}: folder name is not one of {', '.join(LABELS)}")
             continue
-        for f in sorted(sub.iterdir()):
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            # JPEG: decode as BGR so EXIF rotation (phone photos) and CMYK are honoured;
-            # other formats unchanged so an alpha channel survives (IMREAD_UNCHANGED ignores EXIF).
-            flags = cv2.IMREAD_COLOR if f.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
-            img = cv2.imread(str(f), flags)
-            if img is None:
-                if strict:
-                    raise DataError(f"{f}: not a readable image")
-                continue
-            xs.append(preprocess_face(img))
-            ys.append(cls)
-            sides.append(max(img.shape[:2]))
-    if not ys:
+        files += [(f, cls) for f in sorted(sub.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
         raise DataError(f"{root}: no images found in <class>/ subfolders")
-    return FaceSet(np.stack(xs), np.asarray(ys, np.int64), sides=np.asarray(sides, np.int64))
+    return files
+
+
+def load_folder(root: str | Path, strict: bool = True) -> FaceSet:
+    """Load ``root/<class>/*.jpg`` (class names as in LABELS, any case, or 0-6).
+
+    Images of any size or colour are accepted and preprocessed. Unknown class
+    folders and unreadable images raise :class:`DataError` when ``strict``, else are skipped.
+    ``index`` holds each face's position in :func:`folder_files`.
+    """
+    xs, ys, sides, index = [], [], [], []
+    for i, (f, cls) in enumerate(folder_files(root, strict)):
+        img = read_image(f)
+        if img is None:
+            if strict:
+                raise DataError(f"{f}: not a readable image")
+            continue
+        xs.append(preprocess_face(img))
+        ys.append(cls)
+        sides.append(max(img.shape[:2]))
+        index.append(i)
+    if not ys:
+        raise DataError(f"{root}: no readable images in <class>/ subfolders")
+    return FaceSet(np.stack(xs), np.asarray(ys, np.int64), index=np.asarray(index, np.int64),
+                   sides=np.asarray(sides, np.int64))
 
 
 def load_folder_splits(root: str | Path) -> dict[str, FaceSet]:
