@@ -1,13 +1,13 @@
 """Entry point: ``streamlit run streamlit_app.py``.
 
 Configures logging (only here), declares the pages and runs the selected one. The
-expression model is loaded once per process (``app_support.get_recognizer``).
+expression model is loaded once per process (``fer_app.support.get_recognizer``).
 """
 import logging
 
 import streamlit as st
 
-import app_support
+from fer_app import support
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("fer_core").setLevel(logging.INFO)
@@ -17,7 +17,7 @@ st.set_page_config(page_title="Facial expressions", page_icon=":performing_arts:
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),
     st.Page("app_pages/live_webcam.py", title="Live webcam", icon=":material/videocam:",
-            url_path=app_support.LIVE_PAGE),
+            url_path=support.LIVE_PAGE),
     st.Page("app_pages/photo.py", title="Photo", icon=":material/photo_camera:", url_path="photo"),
     st.Page("app_pages/video_file.py", title="Video file", icon=":material/movie:", url_path="video"),
     st.Page("app_pages/dashboard.py", title="Class dashboard", icon=":material/monitoring:",
@@ -26,5 +26,5 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-app_support.note_page(page.url_path)
+support.note_page(page.url_path)
 page.run()

@@ -1,23 +1,23 @@
 """Class dashboard: mix, mix over time, per-face timelines, negative-streak flags, report."""
 import streamlit as st
 
-import app_support
+from fer_app import support
 from fer_core import charts
 from fer_core.report import ReportOptions, build_html_report
 from fer_core.session import (NOTABLE_CHANGE, LogFormatError, SessionLog, binned_mix, current_mix,
                               face_binned, label_counts, negative_streaks, strongest_changes)
 
 st.title("Class dashboard")
-st.warning(app_support.RESPONSIBLE_USE, icon=":material/gavel:")
+st.warning(support.RESPONSIBLE_USE, icon=":material/gavel:")
 
 video = st.session_state.get("fer_video")
 sources = ["Live webcam session", "Analysed video", "CSV log exported earlier"]
 source = st.radio("Session", sources, horizontal=True,
-                  index=1 if video is not None and not len(app_support.live_log() or []) else 0)
+                  index=1 if video is not None and not len(support.live_log() or []) else 0)
 log = None
 name = source
 if source == sources[0]:
-    log = app_support.live_log()
+    log = support.live_log()
     st.button("Refresh", help="Update with the frames analysed since this page was drawn")
 elif source == sources[1]:
     if video is not None:

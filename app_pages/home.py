@@ -1,7 +1,7 @@
 """Home: what the app does and does not do, the measured accuracy, responsible use."""
 import streamlit as st
 
-import app_support
+from fer_app import support
 from fer_core import model_card
 
 st.title("Facial expression recognition")
@@ -25,7 +25,7 @@ people smile when nervous and look neutral when sad.
 """
 )
 
-st.warning(app_support.RESPONSIBLE_USE, icon=":material/gavel:")
+st.warning(support.RESPONSIBLE_USE, icon=":material/gavel:")
 
 st.subheader("Measured accuracy")
 card = model_card.load_card()
@@ -49,4 +49,4 @@ else:
                    "recognised correctly):")
         st.dataframe(table.style.format({c: "{:.1%}" for c in ("precision", "recall", "f1")
                                          if c in table}), width="stretch")
-app_support.privacy_caption()
+support.privacy_caption()

@@ -9,8 +9,7 @@ import cv2
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-import app_support
-import webrtc_shim
+from fer_app import support, webrtc_shim
 from fer_core import charts
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.session import current_mix, label_counts
@@ -26,9 +25,9 @@ TRANSLATIONS = {
 
 st.title("Live webcam")
 st.caption("Press **START** and allow the camera. Frames travel to the server over WebRTC, are "
-           "analysed there and come back annotated. " + app_support.PRIVACY_NOTE)
+           "analysed there and come back annotated. " + support.PRIVACY_NOTE)
 
-analyzer = app_support.live_analyzer()
+analyzer = support.live_analyzer()
 with st.sidebar:
     st.subheader("Live settings")
     every = st.select_slider("Analyse every Nth frame", options=[1, 2, 3, 4, 6, 10], value=1,
@@ -44,17 +43,17 @@ with st.sidebar:
     if st.button("Clear session log", help="Forget this session's observations"):
         analyzer.reset()
 analyzer.configure(analyse_every=every, smoothing_window=window,
-                   recognizer=app_support.get_recognizer() if mirror else app_support.get_live_recognizer())
+                   recognizer=support.get_recognizer() if mirror else support.get_live_recognizer())
 
-# Render the streamer on every run, at a fixed place, with a stable key (see webrtc_shim).
-webrtc_shim.guard_stale_reset(app_support.LIVE_STREAM_KEY,
-                              navigated_away=app_support.left_live_page())
+# Render the streamer on every run, at a fixed place, with a stable key (see fer_app.webrtc_shim).
+webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,
+                              navigated_away=support.left_live_page())
 video_col, info_col = st.columns([3, 2], gap="medium")
 with video_col:
     ctx = webrtc_streamer(
-        key=app_support.LIVE_STREAM_KEY,
+        key=support.LIVE_STREAM_KEY,
         mode=WebRtcMode.SENDRECV,
-        rtc_configuration=app_support.ice_configuration(),
+        rtc_configuration=support.ice_configuration(),
         video_frame_callback=analyzer.callback,
         on_video_ended=analyzer.on_ended,
         media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},

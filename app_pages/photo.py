@@ -5,13 +5,13 @@ import cv2
 import pandas as pd
 import streamlit as st
 
-import app_support
+from fer_app import support
 from fer_core import charts
 from fer_core.annotate import annotate, results_table
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
 
 st.title("Photo")
-app_support.privacy_caption()
+support.privacy_caption()
 
 source = st.radio("Source", ["Upload a photo", "Take a snapshot"], horizontal=True,
                   label_visibility="collapsed")
@@ -32,7 +32,7 @@ if image.downscaled:
     st.info(f"This photo has {image.megapixels:.0f} megapixels; it was analysed at "
             f"{image.bgr.shape[1]} x {image.bgr.shape[0]} pixels.")
 
-faces = app_support.get_recognizer().analyze(image.bgr)
+faces = support.get_recognizer().analyze(image.bgr)
 annotated = annotate(image.bgr, faces)
 picture, results = st.columns(2, gap="medium")
 picture.image(cv2.cvtColor(annotated, cv2.COLOR_BGR2RGB),

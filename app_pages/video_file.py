@@ -1,7 +1,7 @@
 """Video file: analyse a recorded lecture or call at a chosen rate; timelines and CSV log."""
 import streamlit as st
 
-import app_support
+from fer_app import support
 from fer_core import charts
 from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, strongest_changes
 from fer_core.video import VideoDecodeError, analyze_video
@@ -12,7 +12,7 @@ MAX_FRAMES = 7200
 st.title("Video file")
 st.caption("The upload is decoded from memory (never written to a file) and discarded after "
            "the analysis; only the per-frame log of anonymous face numbers, boxes and "
-           "probabilities is kept for this browser session. " + app_support.PRIVACY_NOTE)
+           "probabilities is kept for this browser session. " + support.PRIVACY_NOTE)
 
 upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm", "mov", "avi", "mkv", "m4v"])
 rate = st.select_slider("Frames analysed per second of video", options=[0.5, 1.0, 2.0, 4.0, 5.0, 10.0],
@@ -27,7 +27,7 @@ if upload is not None and start:
         bar.progress(fraction if fraction is not None else 0.0, text=text)
 
     try:
-        result = analyze_video(app_support.get_recognizer(), upload, rate=rate,
+        result = analyze_video(support.get_recognizer(), upload, rate=rate,
                                max_frames=MAX_FRAMES, progress=on_progress)
     except VideoDecodeError as e:
         bar.empty()

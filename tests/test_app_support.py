@@ -4,8 +4,7 @@ from unittest import mock
 
 import pytest
 
-import app_support
-import webrtc_shim
+from fer_app import support, webrtc_shim
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -20,8 +19,8 @@ import webrtc_shim
     ('"stun:x"', None),
 ])
 def test_ice_configuration(value, expected):
-    env = {} if value is None else {app_support.ICE_ENV: value}
-    assert app_support.ice_configuration(env) == expected
+    env = {} if value is None else {support.ICE_ENV: value}
+    assert support.ice_configuration(env) == expected
 
 
 class FakeContext:
@@ -71,10 +70,10 @@ def test_guard_disables_the_reset_in_the_real_library():
 
 def test_note_page_tracks_leaving_the_live_page():
     state = {}
-    with mock.patch.object(app_support.st, "session_state", state):
-        app_support.note_page(app_support.LIVE_PAGE)
-        assert not app_support.left_live_page()
-        app_support.note_page("photo")
-        app_support.note_page(app_support.LIVE_PAGE)
-        assert app_support.left_live_page()
-        assert not app_support.left_live_page()  # reported once
+    with mock.patch.object(support.st, "session_state", state):
+        support.note_page(support.LIVE_PAGE)
+        assert not support.left_live_page()
+        support.note_page("photo")
+        support.note_page(support.LIVE_PAGE)
+        assert support.left_live_page()
+        assert not support.left_live_page()  # reported once

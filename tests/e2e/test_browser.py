@@ -158,7 +158,7 @@ def test_webcam_stream_annotates_faces_and_counts_them(page, server, recognizer)
 
 def test_repeated_start_stop_does_not_drop_the_stream(page, server):
     """streamlit-webrtc 0.79.0 reset a live stream after about one START in four
-    ("Context ... was not rendered ...; resetting stale state"); webrtc_shim prevents it."""
+    ("Context ... was not rendered ...; resetting stale state"); fer_app.webrtc_shim prevents it."""
     goto(page, server, "live")
     drops = []
     for attempt in range(5):

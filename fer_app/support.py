@@ -92,7 +92,7 @@ def note_page(url_path: str) -> None:
     """Called by the entry script on every run, with the page about to run.
 
     Remembers that the user left the live page, so that page can tell a real return
-    (the stream component was unmounted) from a rerun (see ``webrtc_shim``).
+    (the stream component was unmounted) from a rerun (see ``fer_app.webrtc_shim``).
     """
     if url_path != LIVE_PAGE:
         st.session_state["fer_left_live_page"] = True

@@ -11,7 +11,7 @@ run and an up-to-date one in the next, sees a "skipped" run that never happened 
 drops a perfectly live stream (about one START in four, measured in a real browser).
 
 The fix: the app knows when the component really was unmounted, because the entry
-script records every run of another page (``app_support.note_page``). So before
+script records every run of another page (``fer_app.support.note_page``). So before
 rendering the streamer:
 
 * if no other page ran since it last rendered, the heuristic is switched off for this
