@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("keras")
 
 from benchmarks.augment_detail import detail, texture  # noqa: E402
-from training.augment import RandomLowRes, RandomRotateZoomShift, augmenter  # noqa: E402
+from training.augment import RandomLowRes, RandomPhotoDegrade, RandomRotateZoomShift, augmenter  # noqa: E402
 
 
 def _untouched_fraction(x: np.ndarray, y: np.ndarray) -> float:
@@ -135,3 +135,64 @@ def test_low_res_refuses_impossible_sizes():
         RandomLowRes(0.5, sizes=(1, 24))
     with pytest.raises(ValueError, match="sizes"):
         RandomLowRes(0.5, sizes=())
+
+
+def _ramp(n: int) -> np.ndarray:
+    """n faces, each a left-to-right ramp from 0 to 255."""
+    return np.tile(np.linspace(0, 255, 48, dtype=np.float32)[None, :], (48, 1))[None, ..., None].repeat(n, 0)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5])
+def test_photo_degrade_changes_that_fraction_and_leaves_the_rest_bit_identical(rate):
+    x = np.minimum(_ramp(400) + np.random.default_rng(0).uniform(0, 1, (400, 48, 48, 1)), 255).astype(np.float32)
+    layer = RandomPhotoDegrade(rate, seed=5)
+    y = np.asarray(layer(x, training=True))
+    changed = np.abs(y - x).reshape(400, -1).max(1) > 0
+    assert abs(changed.mean() - rate) < 0.08
+    assert y.min() >= 0 and y.max() <= 255
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)  # identity at inference
+
+
+def test_photo_degrade_gamma_stays_in_its_range_and_covers_it():
+    x = _ramp(300)
+    y = np.asarray(RandomPhotoDegrade(1.0, gamma=1.6, blur=False, noise=0.0, seed=2)(x, training=True))
+    # A pixel at grey level v comes out at 255 (v/255)^g: recover g from the middle of the ramp.
+    col = 24
+    v = x[0, 0, col, 0] / 255.0
+    g = np.log(y[:, 0, col, 0] / 255.0) / np.log(v)
+    assert g.min() > 1 / 1.6 - 0.02 and g.max() < 1.6 + 0.02
+    assert g.min() < 1 / 1.4 and g.max() > 1.4  # the draws reach both ends
+    assert 0.3 < (g > 1).mean() < 0.7  # as many darker as brighter faces
+
+
+def test_photo_degrade_noise_has_the_drawn_strength():
+    x = np.full((300, 48, 48, 1), 128.0, np.float32)
+    y = np.asarray(RandomPhotoDegrade(1.0, gamma=1.0, blur=False, noise=10.0, seed=4)(x, training=True))
+    sd = (y - 255.0 * (128.0 / 255.0 + 1e-6)).reshape(300, -1).std(1)
+    assert sd.max() < 10.0 * 1.15  # never beyond the range (sampling error on 2304 pixels ~ 2%)
+    assert sd.max() > 8.0 and sd.min() < 2.0  # the standard deviation is drawn over [0, 10]
+    assert abs(y.mean() - 128.0) < 0.5
+
+
+def test_photo_degrade_blurs_with_its_kernels_only():
+    x = np.zeros((400, 48, 48, 1), np.float32)
+    x[:, 24, 24, 0] = 255.0  # one bright pixel: each output is the blur kernel itself
+    y = np.asarray(RandomPhotoDegrade(1.0, gamma=1.0, noise=0.0, seed=6)(x, training=True))
+    kernels = [np.asarray(k) for k in RandomPhotoDegrade.kernels()]
+    patches = y[:, 22:27, 22:27, 0] / 255.0
+    identity = np.zeros((5, 5))
+    identity[2, 2] = 1.0
+    which = [int(np.argmin([np.abs(p - k).max() for k in [identity, *kernels]])) for p in patches]
+    errors = [np.abs(p - [identity, *kernels][w]).max() for p, w in zip(patches, which)]
+    assert max(errors) < 1e-3  # every face is untouched or one of the three kernels exactly
+    counts = np.bincount(which, minlength=4)
+    assert counts[0] > 60 and counts[1] > 60 and counts[2] + counts[3] > 120  # none, Gaussian, streaks
+    for k in kernels:
+        assert abs(k.sum() - 1.0) < 1e-5
+
+
+def test_photo_degrade_refuses_impossible_ranges():
+    with pytest.raises(ValueError, match="gamma"):
+        RandomPhotoDegrade(0.5, gamma=0.8)
+    with pytest.raises(ValueError, match="noise"):
+        RandomPhotoDegrade(0.5, noise=-1.0)

@@ -219,10 +219,10 @@ def test_train_with_mixup_cutmix_and_erasing(tmp_path, tiny_csv, caplog):
     with caplog.at_level(logging.INFO, logger="training.train"):
         assert train.main([*common, "--out", str(tmp_path / "mix"), "--mixup", "0.2", "--cutmix", "1.0",
                            "--mix-prob", "0.5", "--erase", "0.5", "--resample", "once", "--keep-sharp", "0.25",
-                           "--low-res", "0.2"]) == 0
+                           "--low-res", "0.2", "--photo", "0.3"]) == 0
     assert "mixing 50% of the faces (mixup alpha 0.2, CutMix alpha 1)" in caplog.text
     config = json.loads((tmp_path / "mix" / "config.json").read_text())
-    assert config["resample"] == "once" and config["low_res"] == 0.2
+    assert config["resample"] == "once" and config["low_res"] == 0.2 and config["photo"] == 0.3
     log_rows = (tmp_path / "mix" / "log.csv").read_text().strip().splitlines()
     assert len(log_rows) == 3  # header + one row per epoch
     assert (tmp_path / "mix" / "best.keras").is_file() and (tmp_path / "mix" / "last.keras").is_file()
@@ -232,6 +232,8 @@ def test_train_with_mixup_cutmix_and_erasing(tmp_path, tiny_csv, caplog):
         train.main([*common, "--out", str(tmp_path / "x"), "--erase", "-0.1"])
     with pytest.raises(SystemExit):
         train.main([*common, "--out", str(tmp_path / "x"), "--low-res", "1.5"])
+    with pytest.raises(SystemExit):
+        train.main([*common, "--out", str(tmp_path / "x"), "--photo", "-0.5"])
 
 
 def test_ferplus_votes_mix_into_the_targets(tiny_csv):

@@ -133,8 +133,72 @@ class RandomLowRes(layers.Layer):
         return {**super().get_config(), "rate": self.rate, "sizes": list(self.sizes)}
 
 
+class RandomPhotoDegrade(layers.Layer):
+    """Makes a share of the faces look like they came from another camera: a gamma curve
+    (exposure), sometimes a blur (defocus or motion) and sensor noise.
+
+    FER2013's faces are web images cut to 48 px; live frames and photos differ in tone
+    curve, focus and noise. ``rate``: the share of faces changed. Each changed face gets a
+    gamma drawn log-uniformly in [1/gamma, gamma]; one of three blurs with equal chance
+    (none, a Gaussian of sigma 1 px, or a 5-px motion streak, horizontal or vertical);
+    and Gaussian noise of a standard deviation drawn uniformly in [0, noise] grey levels.
+    Pixels are 0-255 and stay clipped to it. The blurs are fixed 5x5 kernels (depthwise
+    convolutions), so the layer runs on every backend. Untouched faces pass bit-identical.
+    JPEG artefacts are left out: no backend-neutral codec exists in ``keras.ops``.
+    """
+
+    def __init__(self, rate: float, gamma: float = 1.6, blur: bool = True, noise: float = 8.0,
+                 seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if gamma < 1.0 or noise < 0:
+            raise ValueError(f"gamma must be >= 1 and noise >= 0, got {gamma!r} and {noise!r}")
+        self.rate, self.gamma, self.blur, self.noise = float(rate), float(gamma), bool(blur), float(noise)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    @staticmethod
+    def kernels():
+        """The blur kernels, (5, 5) each, summing to 1: Gaussian sigma 1, horizontal and vertical streaks."""
+        t = ops.arange(-2.0, 3.0)
+        g = ops.exp(-0.5 * t * t)
+        g = g / ops.sum(g)
+        streak = ops.zeros((5, 5))
+        horizontal = ops.scatter_update(streak, [[2, i] for i in range(5)], ops.full((5,), 0.2))
+        return [ops.outer(g, g), horizontal, ops.transpose(horizontal)]
+
+    def call(self, inputs, training=None):
+        if not training or self.rate <= 0:
+            return inputs
+        n = ops.shape(inputs)[0]
+        x = ops.cast(inputs, "float32")
+        changed = keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator) < self.rate
+        log_g = keras.random.uniform((n, 1, 1, 1), -math.log(self.gamma), math.log(self.gamma),
+                                     seed=self.seed_generator)
+        out = 255.0 * ops.power(ops.clip(x, 0.0, 255.0) / 255.0 + 1e-6, ops.exp(log_g))
+        if self.blur:
+            # 0: none, 1: Gaussian, 2/3: a streak (half the blurred faces are defocused, half moved).
+            pick = keras.random.randint((n, 1, 1, 1), 0, 4, seed=self.seed_generator)
+            padded = ops.pad(out, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="reflect")
+            k = self.kernels()
+            for i, kernel in enumerate([k[0], k[1], k[2]], start=1):
+                blurred = ops.conv(padded, ops.reshape(kernel, (5, 5, 1, 1)), padding="valid")
+                out = ops.where(ops.equal(pick, i), blurred, out)
+        if self.noise > 0:
+            sd = keras.random.uniform((n, 1, 1, 1), 0.0, self.noise, seed=self.seed_generator)
+            out = out + sd * keras.random.normal(ops.shape(out), seed=self.seed_generator)
+        out = ops.clip(out, 0.0, 255.0)
+        return ops.where(changed, out, x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "gamma": self.gamma, "blur": self.blur,
+                "noise": self.noise}
+
+
 def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
-              erase: float = 0.0, resample: str = "chain", low_res: float = 0.0) -> keras.Sequential:
+              erase: float = 0.0, resample: str = "chain", low_res: float = 0.0,
+              photo: float = 0.0) -> keras.Sequential:
     """Flip, shift, rotation, zoom, brightness and contrast; active only when training.
 
     ``strength`` scales every range (0 disables all but the flip and ``erase``). ``keep_sharp``: the
@@ -146,7 +210,9 @@ def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
     shipped model); ``"once"`` draws the same ranges and resamples once
     (:class:`RandomRotateZoomShift`). ``low_res``: the fraction of faces shrunk to 16-40 px
     and enlarged back (:class:`RandomLowRes`), after the geometric steps, as a camera would
-    see a small face; it trains the net on the soft faces that small crops give.
+    see a small face; it trains the net on the soft faces that small crops give. ``photo``:
+    the fraction of faces given another camera's gamma, blur and noise
+    (:class:`RandomPhotoDegrade`), after the low-resolution step.
     """
     if resample not in RESAMPLE_MODES:
         raise ValueError(f"resample must be one of {RESAMPLE_MODES}, not {resample!r}")
@@ -171,6 +237,7 @@ def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
             layers.RandomFlip("horizontal", seed=seed),
             geometric,
             *([RandomLowRes(low_res, seed=seed + 8, name="low_res")] if low_res > 0 else []),
+            *([RandomPhotoDegrade(photo, seed=seed + 9, name="photo")] if photo > 0 else []),
             layers.RandomBrightness(0.25 * s, value_range=(0, 255), seed=seed + 4),
             layers.RandomContrast(0.3 * s, value_range=(0, 255), seed=seed + 5),
             *([layers.RandomErasing(factor=(erase, erase), scale=(0.02, 0.2), value_range=(0, 255),

@@ -155,7 +155,7 @@ def build_training_model(args, steps_per_epoch: int):
     else:
         core = build(args.arch, **({"width": args.width} if args.width else {}))
     aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp, erase=args.erase,
-                    resample=args.resample, low_res=args.low_res)
+                    resample=args.resample, low_res=args.low_res, photo=args.photo)
     inp = keras.Input(core.input_shape[1:], name="face")
     model = keras.Model(inp, core(aug(inp)), name="trainer")
     total = steps_per_epoch * args.epochs
@@ -210,6 +210,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--low-res", type=float, default=0.0,
                    help="fraction of faces (0-1) shrunk to 16-40 px and enlarged back, like small faces "
                         "in photos and video frames")
+    p.add_argument("--photo", type=float, default=0.0,
+                   help="fraction of faces (0-1) given another camera's gamma, blur and noise "
+                        "(training.augment.RandomPhotoDegrade)")
     p.add_argument("--mixup", type=float, default=0.0,
                    help="mixup: Beta alpha for blending pairs of faces and their targets (0: off; e.g. 0.2)")
     p.add_argument("--cutmix", type=float, default=0.0,
@@ -240,6 +243,8 @@ def main(argv=None) -> int:
         raise SystemExit("--erase must be between 0 and 1")
     if not 0.0 <= args.low_res <= 1.0:
         raise SystemExit("--low-res must be between 0 and 1")
+    if not 0.0 <= args.photo <= 1.0:
+        raise SystemExit("--photo must be between 0 and 1")
     if args.mixup < 0 or args.cutmix < 0 or not 0.0 <= args.mix_prob <= 1.0:
         raise SystemExit("--mixup and --cutmix must be >= 0 and --mix-prob between 0 and 1")
     if args.folds or args.fold >= 0:
