@@ -262,7 +262,10 @@ def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _session_options(threads: int):
+def _session_options(threads: int, arena: bool = True):
+    """Single-stream CPU options. ``arena=False``: no memory arena and no memory pattern,
+    so a run's activations go back to the C allocator when it ends (for rare, large inputs
+    whose activations an arena would keep for the life of the process)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -270,7 +273,18 @@ def _session_options(threads: int):
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3
+    if not arena:
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
     return opts
+
+
+#: Detector passes whose input tensor has more pixels than this (the high-resolution pass
+#: on photos larger than about 1.7 MP; every video frame up to 1080p stays below it) run
+#: on a second session without a memory arena. An arena keeps the largest run's
+#: activations for good: 150-190 MB after one 2309x1732 photo, measured with
+#: benchmarks/memory.py, against 4-5 MB for a 128x128 pass.
+ARENA_MAX_PIXELS = 1_000_000
 
 
 def model_dir() -> Path:
@@ -325,6 +339,9 @@ class BlazeFaceDetector(FaceDetector):
                 f"`python tools/convert_blazeface.py`, or set ${MODEL_DIR_ENV})")
         self._session = ort.InferenceSession(str(self.model_path), _session_options(threads),
                                              providers=["CPUExecutionProvider"])
+        self._threads = threads
+        self._big_session = None  # created on first use (see ARENA_MAX_PIXELS)
+        self._big_lock = threading.Lock()
         self._input_name = self._session.get_inputs()[0].name
         # The regressors have 16 values per anchor, the classificators 1.
         self._outputs = sorted((o.name for o in self._session.get_outputs()),
@@ -354,9 +371,23 @@ class BlazeFaceDetector(FaceDetector):
         tensor -= 1.0  # the zero padding becomes -1: black, like MediaPipe's zero border
         return tensor
 
+    def _session_for(self, view: View):
+        """The arena session for ordinary views, the arena-free one for large ones."""
+        if view.tensor_hw[0] * view.tensor_hw[1] <= ARENA_MAX_PIXELS:
+            return self._session
+        if self._big_session is None:
+            import onnxruntime as ort
+
+            with self._big_lock:
+                if self._big_session is None:
+                    self._big_session = ort.InferenceSession(
+                        str(self.model_path), _session_options(self._threads, arena=False),
+                        providers=["CPUExecutionProvider"])
+        return self._big_session
+
     def _candidates(self, image: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray]:
         """Boxes above the score threshold in original-image pixels, and their scores."""
-        regressors, logits = self._session.run(
+        regressors, logits = self._session_for(view).run(
             self._outputs, {self._input_name: self.preprocess(image, view)})
         logits = logits[0, :, 0]
         keep = np.flatnonzero(logits > self._logit_threshold)

@@ -4,12 +4,17 @@
 * The EXIF orientation tag is honoured (phone photos come out upright).
 * Decompression bombs are refused before decoding (the pixel count is read from
   the header); large photos are decoded at a reduced size where the format allows
-  (JPEG) and downscaled to ``analysis_max_pixels`` for analysis.
+  (JPEG: 1/2, 1/4 or 1/8 straight from the compressed data) and downscaled to
+  ``analysis_max_pixels`` for analysis before any other conversion (colour mode,
+  rotation, transparency), so only one full-size buffer ever exists; formats decoded
+  at full size (PNG, WebP, BMP) have a lower pixel limit. Measured with
+  ``benchmarks/memory.py``.
 * Truncated or corrupt files raise :class:`ImageDecodeError` with a plain message.
 """
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -23,6 +28,11 @@ ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP")
 DEFAULT_MAX_PIXELS = 80_000_000
 #: Larger images are downscaled to about this many pixels before analysis.
 DEFAULT_ANALYSIS_MAX_PIXELS = 4_000_000
+#: Formats other than JPEG are decoded at full size before they are downscaled: refuse
+#: those whose decode buffer would exceed this (PNG/BMP: 30 megapixels; WebP, whose
+#: decoder holds more than one buffer: 15). Keeps a single upload well inside a 512 MB dyno.
+DEFAULT_MAX_FULL_DECODE_BYTES = 120_000_000
+FULL_DECODE_BYTES_PER_PIXEL = {"PNG": 4, "BMP": 4, "WEBP": 8}  # measured with benchmarks/memory.py
 
 
 class ImageDecodeError(ValueError):
@@ -46,30 +56,94 @@ class DecodedImage:
         return self.original_size[0] * self.original_size[1] / 1e6
 
 
-def _to_rgb_array(img) -> np.ndarray:
-    """Any Pillow mode -> H x W x 3 uint8 RGB; transparency composited over white."""
+#: EXIF orientation tag value -> the Pillow transpose that makes the image upright
+#: (as ``PIL.ImageOps.exif_transpose``).
+_EXIF_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+                   6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+#: Rows per strip when copying a Pillow image into NumPy (about 4 MB a strip).
+_STRIP_BYTES = 1 << 22
+
+
+def _fit(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """(width, height) scaled down to at most ``max_pixels``, aspect ratio kept."""
+    if width * height <= max_pixels:
+        return width, height
+    f = (max_pixels / (width * height)) ** 0.5
+    return max(1, int(width * f)), max(1, int(height * f))
+
+
+def _small_bgr(img, max_pixels: int, orientation: int | None) -> np.ndarray:
+    """A decoded Pillow image of any mode -> upright H x W x 3 uint8 BGR of at most
+    ``max_pixels``; transparency composited over white; 16-bit and float scaled to 0-255.
+
+    Memory: the image is downscaled first, in its own mode (Pillow's BOX filter, an area
+    average), and everything after that works on the small copy; the final copy into
+    NumPy goes in strips, since ``np.asarray(pil_image)`` holds the pixels twice more
+    (``tobytes`` chunks and their join).
+    """
     from PIL import Image
 
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = arr.max() if arr.size else 1.0
-        arr = (arr / (hi if hi > 0 else 1.0) * 255.0).clip(0, 255).astype(np.uint8)
-        return np.repeat(arr[:, :, None], 3, axis=2)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode == "1":
+        img = img.convert("L")
+    elif img.mode in ("P", "PA"):
+        img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
+    size = _fit(img.width, img.height, max_pixels)
+    if size != img.size:
+        # reducing_gap: an integer-factor reduce() first, so no full-height intermediate.
+        img = img.resize(size, Image.Resampling.BOX, reducing_gap=1.0)
+    if orientation in _EXIF_TRANSPOSE:
+        img = img.transpose(getattr(Image.Transpose, _EXIF_TRANSPOSE[orientation]))
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        hi = float(arr.max()) if arr.size else 1.0
+        img = Image.fromarray((arr / (hi if hi > 0 else 1.0) * 255.0).clip(0, 255).astype(np.uint8))
+    if img.mode in ("RGBA", "LA", "La", "RGBa"):
         rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
-    return np.asarray(img.convert("RGB"))
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    w, h = img.size
+    out = np.empty((h, w, 3), np.uint8)
+    step = max(1, _STRIP_BYTES // (4 * w))
+    for y in range(0, h, step):
+        strip = np.asarray(img.crop((0, y, w, min(h, y + step))))
+        out[y:y + strip.shape[0]] = strip[:, :, ::-1]
+    return out
+
+
+def _webp_small_bgr(data: bytes, max_pixels: int, orientation: int | None) -> np.ndarray:
+    """WebP through OpenCV's libwebp decoder, straight into a BGR(A) array: about 7 bytes a
+    pixel at the peak, against about 17 through Pillow (benchmarks/memory.py, 15 MP)."""
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if arr is None or arr.size == 0:
+        raise ValueError("the WebP data could not be decoded")
+    if arr.ndim == 2:
+        arr = cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR)
+    w, h = _fit(arr.shape[1], arr.shape[0], max_pixels)
+    if (w, h) != (arr.shape[1], arr.shape[0]):
+        arr = cv2.resize(arr, (w, h), interpolation=cv2.INTER_AREA)
+    if arr.shape[2] == 4:
+        alpha = arr[:, :, 3:4].astype(np.float32) * (1.0 / 255.0)
+        arr = (arr[:, :, :3] * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    rotate = {3: cv2.ROTATE_180, 6: cv2.ROTATE_90_CLOCKWISE, 8: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    if orientation in (2, 4, 5, 7):
+        arr = cv2.flip(arr, 1)  # mirror first, then rotate: 2 -> 1, 4 -> 3, 5 -> 8, 7 -> 6
+        orientation = {2: 1, 4: 3, 5: 8, 7: 6}[orientation]
+    if orientation in rotate:
+        arr = cv2.rotate(arr, rotate[orientation])
+    return np.ascontiguousarray(arr)
 
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 analysis_max_pixels: int = DEFAULT_ANALYSIS_MAX_PIXELS) -> DecodedImage:
+                 analysis_max_pixels: int = DEFAULT_ANALYSIS_MAX_PIXELS,
+                 max_full_decode_bytes: int = DEFAULT_MAX_FULL_DECODE_BYTES) -> DecodedImage:
     """Decode uploaded bytes into an upright BGR image ready for ``Recognizer.analyze``.
 
     Raises :class:`ImageDecodeError` for empty, non-image, unsupported, too large,
-    truncated or corrupt input.
+    truncated or corrupt input. ``max_full_decode_bytes`` bounds the buffer of formats
+    decoded at full size (all but JPEG).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     if not data:
         raise ImageDecodeError("The file is empty.")
@@ -82,7 +156,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                                "Upload a JPEG, PNG, WebP or BMP photo.") from None
     except Image.DecompressionBombError:
         raise ImageDecodeError("This image has far too many pixels to process safely.") from None
-    except OSError as e:
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageDecodeError(f"The image could not be read: {e}.") from None
     if img.format not in ALLOWED_FORMATS:
         raise ImageDecodeError(f"{img.format or 'This'} images are not supported. "
@@ -94,36 +168,44 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
         raise ImageDecodeError(
             f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
             f"the limit is {max_pixels / 1e6:.0f} megapixels. Resize it and try again.")
+    reduced = img.format in ("JPEG", "MPO")
+    if not reduced:
+        limit = max_full_decode_bytes // FULL_DECODE_BYTES_PER_PIXEL.get(img.format, 4)
+        if width * height > limit:
+            raise ImageDecodeError(
+                f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+                f"{img.format} images are limited to {limit / 1e6:.0f} megapixels "
+                f"(JPEG photos to {max_pixels / 1e6:.0f}). Resize it or save it as JPEG.")
+    orientation = None
     try:
-        if img.format in ("JPEG", "MPO") and width * height > analysis_max_pixels:
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 size: a 50 MP photo never lands in memory.
-            factor = (width * height / analysis_max_pixels) ** 0.5
-            img.draft("RGB", (max(1, int(width / factor)), max(1, int(height / factor))))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img.load()
-            upright = ImageOps.exif_transpose(img)
+        if reduced and width * height > analysis_max_pixels:
+            # libjpeg decodes at 1/2, 1/4 or 1/8 size: the smallest of these with at least
+            # half the analysis budget, so a 48 MP photo lands in memory at 3 MP, not 12.
+            img.draft("RGB", _fit(width, height, analysis_max_pixels // 2))
+        if img.format == "WEBP":
+            orientation = _orientation(img)
+            bgr = _webp_small_bgr(data, analysis_max_pixels, orientation)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img.load()
+            orientation = _orientation(img)
+            bgr = _small_bgr(img, analysis_max_pixels, orientation)
     except Image.DecompressionBombError:
         raise ImageDecodeError("This image has far too many pixels to process safely.") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
         msg = str(e)
         if "truncated" in msg.lower() or "broken data stream" in msg.lower():
             raise ImageDecodeError("The image file is incomplete (truncated): only part of it was "
                                    "uploaded or saved. Try the original file again.") from None
         raise ImageDecodeError(f"The image data is corrupt and could not be decoded ({msg}).") from None
-    orientation = _orientation(img)
-    rgb = _to_rgb_array(upright)
+    finally:
+        img.close()
     # Scale relative to the upright full-resolution size (width/height swap under rotation).
-    full_w, full_h = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    h, w = rgb.shape[:2]
-    if h * w > analysis_max_pixels:
-        f = (analysis_max_pixels / (h * w)) ** 0.5
-        rgb = cv2.resize(rgb, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
-        h, w = rgb.shape[:2]
-    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
-    scale = min(1.0, w / full_w)
+    full_w = height if orientation in (5, 6, 7, 8) else width
+    scale = min(1.0, bgr.shape[1] / full_w)
     return DecodedImage(bgr=bgr, format=img.format, original_size=(width, height), scale=scale,
-                        exif_rotated=orientation not in (None, 1))
+                        exif_rotated=orientation in _EXIF_TRANSPOSE)
 
 
 def _orientation(img) -> int | None:

@@ -41,7 +41,7 @@ def test_alpha_gray_and_16bit(astronaut_rgb):
     gray = decode_image(encode(astronaut_rgb[:, :, 0], "PNG"))
     assert gray.bgr.shape == (512, 512, 3)
     buf = io.BytesIO()
-    Image.fromarray((astronaut_rgb[:, :, 1].astype(np.uint16) * 257)).save(buf, format="PNG")
+    Image.fromarray(astronaut_rgb[:, :, 1].astype(np.uint16) * 257).save(buf, format="PNG")
     deep = decode_image(buf.getvalue())
     assert deep.bgr.shape == (512, 512, 3) and deep.bgr.max() > 200
 
@@ -116,3 +116,48 @@ def test_decompression_bomb_header():
 def test_encode_png_round_trip():
     img = astronaut_bgr()
     assert (decode_image(encode_png(img)).bgr == img).all()
+
+
+def test_full_size_formats_have_a_lower_pixel_limit():
+    # PNG is decoded at full size: 40 MP is refused with a hint, from the header alone.
+    with pytest.raises(ImageDecodeError, match="PNG images are limited to 30 megapixels.*JPEG"):
+        decode_image(_png_header_only(8000, 5000))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_webp_orientations_match_pillow(astronaut_rgb, orientation):
+    from PIL import ImageOps
+
+    rgba = np.dstack([astronaut_rgb[:, :300], np.full((512, 300), 255, np.uint8)])
+    rgba[:40, :, 3] = 0
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(rgba, "WEBP", lossless=True, exif=exif.tobytes())
+    img = decode_image(data)
+    ref = ImageOps.exif_transpose(Image.open(io.BytesIO(data)).convert("RGBA"))
+    ref = np.asarray(Image.alpha_composite(Image.new("RGBA", ref.size, (255,) * 4), ref).convert("RGB"))
+    assert img.exif_rotated == (orientation != 1)
+    assert img.bgr.shape == ref.shape
+    assert np.abs(img.bgr[:, :, ::-1].astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_cmyk_and_palette_modes(astronaut_rgb):
+    cmyk = Image.fromarray(astronaut_rgb).convert("CMYK")
+    buf = io.BytesIO()
+    cmyk.save(buf, format="JPEG", quality=95)
+    img = decode_image(buf.getvalue())
+    assert np.abs(img.bgr[:, :, ::-1].astype(int) - astronaut_rgb.astype(int)).mean() < 10
+    pal = Image.fromarray(astronaut_rgb).convert("P", palette=Image.Palette.ADAPTIVE)
+    buf = io.BytesIO()
+    pal.save(buf, format="PNG", transparency=0)
+    img = decode_image(buf.getvalue())
+    assert img.bgr.shape == (512, 512, 3)
+
+
+def test_large_png_is_downscaled_to_the_analysis_size(astronaut_rgb):
+    big = np.tile(astronaut_rgb, (5, 5, 1))  # 2560 x 2560 = 6.6 MP
+    img = decode_image(encode(big, "PNG"))
+    assert img.downscaled and img.bgr.shape[0] * img.bgr.shape[1] <= 4_000_000
+    assert img.scale == pytest.approx(img.bgr.shape[1] / 2560)
+    face = cv2.resize(img.bgr[:int(512 * img.scale), :int(512 * img.scale)], (512, 512))
+    assert np.abs(face.astype(int) - astronaut_bgr().astype(int)).mean() < 12
