@@ -4,8 +4,17 @@ import streamlit as st
 from fer_app import support
 from fer_core import charts
 from fer_core.report import ReportOptions, build_html_report
-from fer_core.session import (NOTABLE_CHANGE, LogFormatError, SessionLog, binned_mix, current_mix,
-                              face_binned, label_counts, negative_streaks, strongest_changes)
+from fer_core.session import (
+    NOTABLE_CHANGE,
+    LogFormatError,
+    SessionLog,
+    binned_mix,
+    current_mix,
+    face_binned,
+    label_counts,
+    negative_streaks,
+    strongest_changes,
+)
 
 st.title("Class dashboard")
 st.warning(support.RESPONSIBLE_USE, icon=":material/gavel:")

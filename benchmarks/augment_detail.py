@@ -61,12 +61,12 @@ def main(argv=None) -> int:
         aug = augmenter(1.0, seed=5, **kwargs)
         kept = [detail(np.asarray(aug(x, training=True))) / detail(x) for x in sets.values()]
         batch = keras.ops.convert_to_tensor(sets["texture"][:128])
-        step = lambda t: aug(t, training=True)  # noqa: E731
+        step = lambda t, aug=aug: aug(t, training=True)  # noqa: E731
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
             step = tf.function(step)  # as inside model.fit's compiled train step
-        ms = timeit(lambda: np.asarray(step(batch)), args.repeats)
+        ms = timeit(lambda step=step, batch=batch: np.asarray(step(batch)), args.repeats)
         print(f"{label:20s} " + " ".join(f"{k:12.3f}" for k in kept) + f" {ms:12.1f}")
     return 0
 

@@ -35,8 +35,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fer_core.detect import (DEFAULT_DETECTOR, DETECTORS, BlazeFaceDetector, Detection,  # noqa: E402
-                             FaceDetector, HaarDetector, _letterbox_view, as_bgr)
+from fer_core.detect import (  # noqa: E402
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    BlazeFaceDetector,
+    Detection,
+    FaceDetector,
+    HaarDetector,
+    _letterbox_view,
+    as_bgr,
+)
 
 OPENCV_DOC = Path("/usr/share/doc/opencv-doc")
 DATA = OPENCV_DOC / "examples" / "data"
@@ -333,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"galleries of their crops); {len(galleries)} synthetic 1280x720 5x5 galleries "
                 f"({n_gallery} faces, 36-80 px brow to chin). A detection is a hit at IoU >= 0.3 with a "
                 f"hand-drawn face box; FP = detections that are no hit. Times: "
-                f"median of {args.repeats} rounds (round-robin over the detectors), one CPU thread, {platform.processor() or platform.machine()}, "
+                f"median of {args.repeats} rounds (round-robin over the detectors), one CPU thread, "
+                f"{platform.processor() or platform.machine()}, "
                 f"{os.cpu_count()} CPUs, load average {load_before:.2f} -> {load_after:.2f} (a training "
                 f"job shared the machine). '+ FER model': Recognizer.analyze with models/fer_model.onnx "
                 f"(flip TTA as in its card).\n\nThe default detector (fer_core.detect.DEFAULT_DETECTOR) is "

@@ -100,7 +100,7 @@ def main(argv=None) -> int:
         failed |= not ok
         detect_ms, model_ms = breakdown(rec, image, args.frames // 4 + 1)
         print(f"{name:<24} {faces:>5} {med:>10.1f} {p90:>8.1f} {mean:>8.1f} {1000 / med:>6.1f} "
-              f"{'<= %.0f' % TARGETS_MS[name]:>8} {'ok' if ok else 'MISSED':<6} {detect_ms:>6.1f} {model_ms:>6.1f}")
+              f"{f'<= {TARGETS_MS[name]:.0f}':>8} {'ok' if ok else 'MISSED':<6} {detect_ms:>6.1f} {model_ms:>6.1f}")
     print("median ms per call of the whole callback; 'detect' and 'model' are the medians of face "
           "detection alone and of the one batched expression-model call alone.")
     return 1 if failed else 0

@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     rec = load_recognizer(args.model, threads=2)
     print(f"model: {rec.model_path.name}, mirror averaging {'on' if rec.flip_tta else 'off'}; "
           f"PublicTest, {len(val)} faces")
-    print(f"| change | accuracy | change (points) | same top class |\n|---|---|---|---|")
+    print("| change | accuracy | change (points) | same top class |\n|---|---|---|---|")
     worst = 0.0
     for name, acc, delta, agree in table(rec, val.x, val.y):
         print(f"| {name} | {acc:.2%} | {delta:+.2f} | {agree:.1%} |")

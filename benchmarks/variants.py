@@ -3,8 +3,8 @@
     python benchmarks/variants.py --data ../shared/data/fer2013.csv.gz [--model models/fer_model.onnx]
 
 The shipped model and, when ``training.export --int8`` kept it beside the shipped file,
-its float32 original (``<model>.float32.onnx``), each with and without mirror averaging: PublicTest accuracy, and ms per face at batch 1 and 32 on
-one thread.
+its float32 original (``<model>.float32.onnx``), each with and without mirror averaging:
+PublicTest accuracy, and ms per face at batch 1 and 32 on one thread.
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ def main(argv=None) -> int:
             rec = load_recognizer(f, threads=1, flip_tta=tta, temperature=shipped.temperature,
                                   input_blur=shipped.input_blur)
             acc = (rec.predict_proba(val.x).argmax(1) == val.y).mean()
-            b1 = timeit(lambda: rec.predict_proba(val.x[:1]), 200)
-            b32 = timeit(lambda: rec.predict_proba(val.x[:32]), 50) / 32
+            b1 = timeit(lambda rec=rec: rec.predict_proba(val.x[:1]), 200)
+            b32 = timeit(lambda rec=rec: rec.predict_proba(val.x[:32]), 50) / 32
             kind = ("float32" if f.name.endswith(".float32.onnx")
                     else "int8 (shipped)" if "int8" in rec.card else "float32 (shipped)")
             name = f"{kind}, mirror {'on' if tta else 'off'}"

@@ -1,7 +1,7 @@
 """Drawing results onto images with OpenCV: a box, the label and a confidence bar per face."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -19,7 +19,7 @@ LABEL_COLORS_BGR: dict[str, tuple[int, int, int]] = {
     "Neutral": (200, 200, 200),  # grey
 }
 #: The same colours as CSS hex strings, for charts.
-LABEL_COLORS_HEX: dict[str, str] = {k: "#%02x%02x%02x" % (b[2], b[1], b[0]) for k, b in LABEL_COLORS_BGR.items()}
+LABEL_COLORS_HEX: dict[str, str] = {k: f"#{b[2]:02x}{b[1]:02x}{b[0]:02x}" for k, b in LABEL_COLORS_BGR.items()}
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 

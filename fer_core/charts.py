@@ -1,7 +1,7 @@
 """Plotly figures shared by the pages and the HTML report (no Streamlit here)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go

@@ -3,14 +3,23 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
 from fer_core import charts
 from fer_core.labels import LABELS, NEGATIVE_LABELS
-from fer_core.session import (NOTABLE_CHANGE, SessionLog, binned_mix, current_mix, expression_mix,
-                              face_binned, label_counts, negative_streaks, strongest_changes)
+from fer_core.session import (
+    NOTABLE_CHANGE,
+    SessionLog,
+    binned_mix,
+    current_mix,
+    expression_mix,
+    face_binned,
+    label_counts,
+    negative_streaks,
+    strongest_changes,
+)
 
 RESPONSIBLE_USE = (
     "Expression recognition estimates how a face looks, not what a person feels. "
@@ -47,7 +56,7 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
     esc = html.escape
     parts = [f"<h1>{esc(options.title)}</h1>",
              f"<p class='meta'>Source: {esc(options.source or log.source or 'unknown')} &middot; "
-             f"generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC &middot; "
+             f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC &middot; "
              f"session started {log.started_at:%Y-%m-%d %H:%M} UTC</p>",
              f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
              "<h2>Summary</h2>",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ class SessionLog:
     def __init__(self, max_rows: int = 1_000_000, source: str = "") -> None:
         self.max_rows = int(max_rows)
         self.source = source
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = datetime.now(UTC)
         self._lock = threading.Lock()
         self._buf = np.zeros((1024, _NCOL), np.float64)
         self._n = 0
@@ -103,7 +103,7 @@ class SessionLog:
             self._last_t = 0.0
             self._truncated = False
             self._version += 1
-            self.started_at = datetime.now(timezone.utc)
+            self.started_at = datetime.now(UTC)
 
     # -- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -136,7 +136,7 @@ class SessionLog:
         return log_to_csv(self.to_frame())
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, source: str = "") -> "SessionLog":
+    def from_frame(cls, df: pd.DataFrame, source: str = "") -> SessionLog:
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
             raise LogFormatError(f"not a session log: missing columns {', '.join(missing)}")
@@ -155,7 +155,7 @@ class SessionLog:
         return log
 
     @classmethod
-    def from_csv(cls, data: bytes | str, source: str = "") -> "SessionLog":
+    def from_csv(cls, data: bytes | str, source: str = "") -> SessionLog:
         """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one."""
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         try:
@@ -264,6 +264,21 @@ class NegativeStreak:
         return self.end_s - self.start_s
 
 
+def _negative_runs(times: np.ndarray, labels: np.ndarray, negative: set[str],
+                   bin_s: float) -> Iterator[list[int]]:
+    """Positions of runs of consecutive bins (``bin_s`` apart) whose label is in ``negative``."""
+    run: list[int] = []
+    for i, (t, lab) in enumerate(zip(times, labels)):
+        if lab in negative and (not run or np.isclose(t - times[run[-1]], bin_s)):
+            run.append(i)
+            continue
+        if run:
+            yield run
+        run = [i] if lab in negative else []
+    if run:
+        yield run
+
+
 def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 5.0,
                      negative: Sequence[str] = NEGATIVE_LABELS) -> list[NegativeStreak]:
     """Faces that stay in a negative expression for at least ``min_duration_s`` seconds.
@@ -279,26 +294,12 @@ def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 
     for fid, g in fb.groupby("face_id", sort=True):
         times = g["time_s"].to_numpy()
         labels = g["label"].to_numpy()
-        last_t = times[-1]
-        run: list[int] = []
-
-        def close(run: list[int]) -> None:
-            if not run:
-                return
+        for run in _negative_runs(times, labels, neg, bin_s):
             start, end = float(times[run[0]]), float(times[run[-1]] + bin_s)
             if end - start >= min_duration_s:
                 seen = pd.Series(labels[run]).value_counts()
                 out.append(NegativeStreak(int(fid), start, end, tuple(seen.index),
-                                          ongoing=bool(times[run[-1]] == last_t)))
-
-        for i, (t, lab) in enumerate(zip(times, labels)):
-            contiguous = run and np.isclose(t - times[run[-1]], bin_s)
-            if lab in neg and (not run or contiguous):
-                run.append(i)
-            else:
-                close(run)
-                run = [i] if lab in neg else []
-        close(run)
+                                          ongoing=bool(times[run[-1]] == times[-1])))
     return sorted(out, key=lambda s: -s.duration_s)
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import cv2
 import numpy as np

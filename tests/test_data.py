@@ -7,8 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
-from training.data import (DataError, FaceSet, attach_ferplus, load_fer2013_csv, load_folder,
-                           load_folder_splits, load_splits, unseen_mask)
+from training.data import (
+    DataError,
+    FaceSet,
+    attach_ferplus,
+    load_fer2013_csv,
+    load_folder,
+    load_folder_splits,
+    load_splits,
+    unseen_mask,
+)
 from training.synthetic import synthetic_face
 
 HEADER = "emotion,pixels,Usage"

@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 
 from fer_core import detect
-from fer_core.detect import (BlazeFaceDetector, Detection, HaarDetector, available_detectors,
-                             default_detector, load_detector, ssd_anchor_centers, weighted_nms)
+from fer_core.detect import (
+    BlazeFaceDetector,
+    Detection,
+    HaarDetector,
+    available_detectors,
+    default_detector,
+    load_detector,
+    ssd_anchor_centers,
+    weighted_nms,
+)
 from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, iou
 
 ROOT = Path(__file__).resolve().parent.parent

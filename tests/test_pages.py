@@ -254,7 +254,8 @@ def test_live_page_uses_ice_servers_from_env(monkeypatch):
         seen.update(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setenv("FER_ICE_SERVERS", '[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]')
+    monkeypatch.setenv("FER_ICE_SERVERS",
+                       '[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]')
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
     at = open_page("app_pages/live_webcam.py")
     assert not at.exception

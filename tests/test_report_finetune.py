@@ -198,7 +198,8 @@ def test_finetune_an_ensemble_base_keeps_card_blur(tmp_path):
     tuned = keras.saving.load_model(out / "fer_model.keras", compile=False)
     before = keras.saving.load_model(base, compile=False)
     for t_member, b_member in zip(tuned.layers[1:3], before.layers[1:3]):
-        assert not np.allclose(t_member.get_layer("probs").get_weights()[0], b_member.get_layer("probs").get_weights()[0])
+        assert not np.allclose(t_member.get_layer("probs").get_weights()[0],
+                               b_member.get_layer("probs").get_weights()[0])
         for w, b in zip(t_member.get_layer("stem1_bn").get_weights(), b_member.get_layer("stem1_bn").get_weights()):
             np.testing.assert_allclose(w, b)
 

@@ -6,9 +6,18 @@ import pandas as pd
 import pytest
 
 from fer_core.labels import LABELS
-from fer_core.session import (COLUMNS, LogFormatError, SessionLog, binned_mix, current_mix,
-                              expression_mix, face_binned, label_counts, negative_streaks,
-                              strongest_changes)
+from fer_core.session import (
+    COLUMNS,
+    LogFormatError,
+    SessionLog,
+    binned_mix,
+    current_mix,
+    expression_mix,
+    face_binned,
+    label_counts,
+    negative_streaks,
+    strongest_changes,
+)
 
 
 def onehot(label, p=0.9):

@@ -56,7 +56,8 @@ def test_face_comes_and_goes(come_and_go_mp4, recognizer):
     assert df[df.time_s < 3]["face_id"].eq(1).all() and df[df.time_s > 5]["face_id"].eq(2).all()
     x = df["x"].to_numpy()
     assert ((x > 90) & (x < 300)).all()  # the boxes are on the face
-    assert np.allclose(df[["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]].sum(axis=1), 1, atol=1e-3)
+    probs = df[["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]]
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
 
 
 def test_video_with_no_faces(recognizer):
