@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +25,7 @@ def _read_image(path: Path) -> np.ndarray:
     return decode_image(path.read_bytes()).bgr
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("photos", nargs="+", type=Path, help="image files (JPEG, PNG, BMP, WebP, ...)")
@@ -37,7 +39,8 @@ def main(argv=None) -> int:
     from fer_core.imageio import ImageDecodeError
 
     rec = load_recognizer(args.model)
-    report, failed = [], False
+    report: list[dict[str, Any]] = []
+    failed = False
     for i, path in enumerate(args.photos):
         try:
             img = _read_image(path)

@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 import cv2
 import numpy as np
 
 from fer_core.labels import LABELS
+
+if TYPE_CHECKING:
+    from fer_core.recognizer import FaceResult
+    from fer_core.tracking import TrackedFace
+
+    #: What the drawing and table functions take: a detection, or a tracked and smoothed one.
+    Face: TypeAlias = FaceResult | TrackedFace
 
 #: One BGR colour per expression (colour-blind-friendly Okabe-Ito palette).
 LABEL_COLORS_BGR: dict[str, tuple[int, int, int]] = {
@@ -23,14 +31,14 @@ LABEL_COLORS_HEX: dict[str, str] = {k: f"#{b[2]:02x}{b[1]:02x}{b[0]:02x}" for k,
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def face_caption(face) -> str:
+def face_caption(face: Face) -> str:
     """``"#3 Happy 87%"``: id (when tracked), label and confidence."""
     fid = getattr(face, "face_id", None)
     prefix = f"#{fid} " if fid is not None else ""
     return f"{prefix}{face.label} {face.confidence:.0%}"
 
 
-def annotate(image_bgr: np.ndarray, faces: Sequence, *, copy: bool = True) -> np.ndarray:
+def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True) -> np.ndarray:
     """Draw every face: its box, a caption (id, label, confidence) and a confidence bar.
 
     ``faces``: objects with ``box`` (x, y, w, h), ``label`` and ``confidence``, and
@@ -77,7 +85,7 @@ def draw_status(image_bgr: np.ndarray, text: str) -> np.ndarray:
     return image_bgr
 
 
-def results_table(faces: Sequence) -> list[dict]:
+def results_table(faces: Sequence[Face]) -> list[dict]:
     """One flat dict per face (for tables, CSV and JSON): id, label, confidence, box, 7 probabilities."""
     rows = []
     for i, face in enumerate(faces, 1):

@@ -12,12 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fer_core.annotate import annotate, draw_status
 from fer_core.session import SessionLog
 from fer_core.tracking import ExpressionTracker, TrackedFace
+
+if TYPE_CHECKING:
+    from fer_core.recognizer import Recognizer
 
 
 class _Rate:
@@ -71,7 +75,7 @@ class LiveAnalyzer:
     face this often, which bounds the log to a few rows per face and second.
     """
 
-    recognizer: object
+    recognizer: Recognizer
     analyse_every: int = 1
     smoothing_window: int = 5
     log_interval_s: float = 0.5
@@ -98,7 +102,7 @@ class LiveAnalyzer:
 
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
-                  recognizer: object | None = None) -> None:
+                  recognizer: Recognizer | None = None) -> None:
         """Change settings while streaming (thread-safe; takes effect from the next frame)."""
         with self._lock:
             if recognizer is not None:
@@ -157,7 +161,7 @@ class LiveAnalyzer:
             self._updated.notify_all()
         return annotate(image_bgr, faces), faces
 
-    def callback(self, frame):
+    def callback(self, frame: Any) -> Any:
         """streamlit-webrtc ``video_frame_callback``: ``av.VideoFrame`` in, annotated frame out."""
         import av
 

@@ -99,6 +99,8 @@ def per_class_table(split: dict) -> pd.DataFrame | None:
 
 def confusion_matrix(split: dict) -> list[list[float]] | None:
     cm = split.get("confusion_matrix") if isinstance(split, dict) else None
+    if cm is None:
+        return None
     try:
         rows = [[float(v) for v in row] for row in cm]
     except (TypeError, ValueError):

@@ -12,12 +12,22 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fer_core.labels import LABELS, NUM_CLASSES
 
+if TYPE_CHECKING:
+    from fer_core.recognizer import FaceResult
+
 Box = tuple[int, int, int, int]  # x, y, w, h
+
+
+def as_box(values: Sequence[float]) -> Box:
+    """Four numbers (x, y, w, h) as a :data:`Box` of ints."""
+    x, y, w, h = (int(v) for v in values)
+    return x, y, w, h
 
 
 def iou(a: Box, b: Box) -> float:
@@ -98,7 +108,7 @@ class IoUTracker:
 
     def update(self, boxes: Sequence[Box]) -> TrackUpdate:
         """Assign an id to every box of the current frame."""
-        boxes = [tuple(int(v) for v in b) for b in boxes]
+        boxes = [as_box(b) for b in boxes]
         track_ids = list(self._tracks)
         ids: list[int | None] = [None] * len(boxes)
         matched: set[int] = set()
@@ -131,7 +141,7 @@ class IoUTracker:
                 if track.missed > self.max_missed:
                     ended.append(tid)
                     del self._tracks[tid]
-        return TrackUpdate(ids=[int(i) for i in ids], ended=ended)
+        return TrackUpdate(ids=[i for i in ids if i is not None], ended=ended)  # every box has one now
 
 
 class ProbabilitySmoother:
@@ -230,7 +240,7 @@ class ExpressionTracker:
         with self._lock:
             return sorted(t.id for t in self._tracker.tracks)
 
-    def update(self, results: Sequence) -> list[TrackedFace]:
+    def update(self, results: Sequence[FaceResult]) -> list[TrackedFace]:
         with self._lock:
             upd = self._tracker.update([r.box for r in results])
             for tid in upd.ended:
@@ -244,7 +254,7 @@ class ExpressionTracker:
                     smoother = self._smoothers[tid] = ProbabilitySmoother(self.window)
                 p = smoother.update(r.probabilities)
                 k = int(np.argmax(p))
-                out.append(TrackedFace(face_id=tid, box=tuple(int(v) for v in r.box),
+                out.append(TrackedFace(face_id=tid, box=as_box(r.box),
                                        probabilities=tuple(float(v) for v in p),
                                        raw_probabilities=tuple(float(v) for v in r.probabilities),
                                        label=LABELS[k], confidence=float(p[k]),

@@ -12,12 +12,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from fer_core.session import SessionLog
 from fer_core.tracking import ExpressionTracker
+
+if TYPE_CHECKING:
+    from fer_core.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ class SampledFrame:
     bgr: np.ndarray
 
 
-def _open(source: str | Path | bytes | BinaryIO):
+def _open(source: str | Path | bytes | BinaryIO) -> Any:
     import io
 
     import av
@@ -76,7 +79,7 @@ def probe(source: str | Path | bytes | BinaryIO) -> VideoInfo:
         container.close()
 
 
-def _info(container, stream) -> VideoInfo:
+def _info(container: Any, stream: Any) -> VideoInfo:
     import av
 
     duration = None
@@ -168,7 +171,7 @@ class VideoAnalysis:
     stopped_early: bool  # max_frames reached before the end
 
 
-def analyze_video(recognizer, source: str | Path | bytes | BinaryIO, rate: float = 2.0, *,
+def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO, rate: float = 2.0, *,
                   smoothing_window: int = 3, max_frames: int | None = None,
                   progress: ProgressCallback | None = None) -> VideoAnalysis:
     """Analyse a video at ``rate`` frames per second: every face, tracked anonymously.
