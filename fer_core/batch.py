@@ -1,0 +1,339 @@
+"""Analyse many recordings into the app's per-frame CSV logs and HTML reports.
+
+    python -m fer_core.batch lectures/ week1.mp4 --out results/ [--workers 2] [--rate 2]
+    python -m fer_core.batch lectures/ --out results/ --ray auto        # or --ray HOST:6379
+
+Each video file is one job; each folder of photos is one job too (its photos in name order
+are the frames of one session, one second apart, faces tracked as in a video). A job
+writes ``NAME_expressions.csv`` (the video page's "Per-frame log" download) and
+``NAME_report.html`` (the dashboard's report) into ``--out``, each through a temporary file
+and ``os.replace``, the report last: a job whose two files exist is finished and skipped on
+the next run, so an interrupted run resumes where it stopped.
+
+Jobs run in a local process pool (one model per worker process, loaded once), or with
+``--ray`` as one Ray task per file: Ray reuses its worker processes, so there too the
+model is loaded once per worker. Inputs must be readable at the same paths on every Ray
+node; results travel back to this process, which alone writes ``--out``. Ray is optional
+(``pip install -r requirements-batch.txt``); the app never imports it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTS = frozenset({".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v", ".mpg", ".mpeg"})
+PHOTO_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+CSV_SUFFIX = "_expressions.csv"
+REPORT_SUFFIX = "_report.html"
+TMP_SUFFIX = ".part"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a video file, or a folder's photos (``photos`` sorted by name)."""
+
+    name: str  # output file stem, unique within a run
+    path: str  # the video, or the folder
+    photos: tuple[str, ...] = ()
+
+    @property
+    def is_video(self) -> bool:
+        return not self.photos
+
+
+@dataclass(frozen=True)
+class JobResult:
+    name: str
+    csv: bytes
+    report: str
+    frames: int
+    faces: int
+    error: str = ""  # a message for the user when the input could not be decoded
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    done: int
+    skipped: int
+    failed: int
+    elapsed_s: float
+
+
+# -- finding the work -----------------------------------------------------------------
+def find_jobs(inputs: Sequence[str | Path]) -> list[Job]:
+    """Video files given or found under the given folders (recursively), plus one job per
+    folder holding photos. Output names are the paths relative to the given folder, with
+    ``/`` written as ``__``; a clash (``a.mp4`` and ``a.webm``) keeps the extension."""
+    found: list[tuple[str, Path, tuple[str, ...]]] = []
+    for raw in inputs:
+        root = Path(raw)
+        if root.is_file():
+            found.append((root.stem, root, ()))
+        elif root.is_dir():
+            for folder, dirs, files in os.walk(root):
+                dirs.sort()
+                here = Path(folder)
+                rel = here.relative_to(root)
+                prefix = root.resolve().name if rel == Path(".") else f"{root.resolve().name}/{rel.as_posix()}"
+                photos = tuple(str(here / f) for f in sorted(files) if Path(f).suffix.lower() in PHOTO_EXTS)
+                if photos:
+                    found.append((prefix, here, photos))
+                for f in sorted(files):
+                    if Path(f).suffix.lower() in VIDEO_EXTS:
+                        found.append((f"{prefix}/{Path(f).stem}", here / f, ()))
+        else:
+            raise FileNotFoundError(f"no such file or folder: {raw}")
+    names: dict[str, int] = {}
+    for stem, _, _ in found:
+        names[stem] = names.get(stem, 0) + 1
+    jobs, seen = [], set()
+    for stem, path, photos in found:
+        name = stem if names[stem] == 1 else f"{stem}{path.suffix}" if not photos else f"{stem}_photos"
+        name = name.replace("/", "__")
+        if str(path.resolve()) in seen:
+            continue
+        seen.add(str(path.resolve()))
+        jobs.append(Job(name=name, path=str(path), photos=photos))
+    return jobs
+
+
+def outputs(out: Path, job: Job) -> tuple[Path, Path]:
+    return out / f"{job.name}{CSV_SUFFIX}", out / f"{job.name}{REPORT_SUFFIX}"
+
+
+def is_done(out: Path, job: Job) -> bool:
+    csv, report = outputs(out, job)
+    return csv.is_file() and report.is_file()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file in the same folder, then rename it over ``path``:
+    readers (and a resumed run) see the old file or the whole new one, never a part."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode of a new file
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def remove_leftovers(out: Path) -> int:
+    """Delete temporary files a killed run left behind (never a finished output)."""
+    n = 0
+    for suffix in (CSV_SUFFIX, REPORT_SUFFIX):
+        for tmp in out.glob(f".*{suffix}.*{TMP_SUFFIX}"):
+            tmp.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def save(out: Path, result: JobResult, job: Job) -> None:
+    csv, report = outputs(out, job)
+    write_atomic(csv, result.csv)
+    write_atomic(report, result.report.encode("utf-8"))  # last: its presence marks the job done
+
+
+# -- the work itself (runs in a worker) ---------------------------------------------------
+_RECOGNIZER = None
+
+
+def _recognizer():
+    """This worker process's recognizer, loaded on first use and kept (one per process)."""
+    global _RECOGNIZER
+    if _RECOGNIZER is None:
+        from fer_core.recognizer import load_recognizer
+
+        _RECOGNIZER = load_recognizer()
+    return _RECOGNIZER
+
+
+def _photo_log(recognizer, job: Job, rate: float):
+    import math
+
+    from fer_core.imageio import ImageDecodeError, decode_image
+    from fer_core.session import SessionLog
+    from fer_core.tracking import ExpressionTracker
+
+    tracker = ExpressionTracker(window=3, iou_threshold=0.25, max_missed=max(1, math.ceil(3.0 * rate)))
+    session = SessionLog(source="photos")
+    for i, path in enumerate(job.photos):
+        try:
+            image = decode_image(Path(path).read_bytes())
+        except (ImageDecodeError, OSError) as e:
+            log.warning("%s: skipped (%s)", path, e)
+            continue
+        tracked = tracker.update(recognizer.analyze(image.bgr))
+        session.add_frame(i / rate, [(f.face_id, f.box, f.raw_probabilities) for f in tracked])
+    return session
+
+
+def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None) -> JobResult:
+    """Analyse one job with this process's recognizer: CSV bytes and report HTML."""
+    from fer_core.report import ReportOptions, build_html_report
+    from fer_core.video import VideoDecodeError, analyze_video
+
+    recognizer = _recognizer()
+    source = Path(job.path).name
+    try:
+        if job.is_video:
+            session = analyze_video(recognizer, Path(job.path), rate=rate, max_frames=max_frames).log
+        else:
+            session = _photo_log(recognizer, job, rate=1.0)
+            source = f"{source}/ ({len(job.photos)} photos)"
+    except VideoDecodeError as e:
+        return JobResult(job.name, b"", "", 0, 0, error=str(e))
+    summary = session.summary()
+    report = build_html_report(session, ReportOptions(source=source))
+    return JobResult(job.name, session.to_csv(), report, summary.frames, summary.faces)
+
+
+# -- running many -------------------------------------------------------------------------
+def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int | None
+               ) -> Iterator[tuple[Job, JobResult]]:
+    import multiprocessing as mp
+
+    # spawn: workers start clean (no copy of this process's threads or state).
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(analyse_job, job, rate, max_frames): job for job in jobs}
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
+def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | None,
+             workers: int | None) -> Iterator[tuple[Job, JobResult]]:
+    try:
+        import ray
+    except ImportError:
+        raise SystemExit("--ray needs Ray: pip install -r requirements-batch.txt") from None
+    if not ray.is_initialized():
+        root = str(Path(__file__).resolve().parents[1])
+        kwargs: dict = {"runtime_env": {"env_vars": {"PYTHONPATH": root}}, "log_to_driver": False}
+        if address == "local":
+            kwargs["num_cpus"] = workers or os.cpu_count()
+            kwargs["include_dashboard"] = False
+        else:
+            kwargs["address"] = address
+        ray.init(**kwargs)
+    remote = ray.remote(num_cpus=1, max_retries=2)(analyse_job)
+    refs = {remote.remote(job, rate, max_frames): job for job in jobs}
+    pending = list(refs)
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            yield refs[ready[0]], ray.get(ready[0])
+    finally:
+        for ref in pending:
+            ray.cancel(ref)
+
+
+class Progress:
+    """A one-line progress bar on stderr: files done, files per minute, time left."""
+
+    def __init__(self, total: int, stream=sys.stderr, enabled: bool = True) -> None:
+        self.total, self.stream, self.enabled = total, stream, enabled
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def update(self, name: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.t0
+        rate = self.done / elapsed * 60 if elapsed > 0 else 0.0
+        left = (self.total - self.done) / (self.done / elapsed) if self.done else 0.0
+        bar = "#" * int(30 * self.done / max(self.total, 1))
+        self.stream.write(f"\r[{bar:<30}] {self.done}/{self.total} files  {rate:.1f}/min  "
+                          f"{left:.0f} s left  {name[-40:]:<40}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.total:
+            self.stream.write("\n")
+
+
+def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2, rate: float = 2.0,
+              ray_address: str | None = None, max_frames: int | None = None, progress: bool = True,
+              on_done: Callable[[Job, JobResult], None] | None = None) -> BatchSummary:
+    """Analyse every job not finished yet in ``out``; returns what happened."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = find_jobs(inputs)
+    if remove_leftovers(out):
+        log.info("removed temporary files of an interrupted run in %s", out)
+    todo = [j for j in jobs if not is_done(out, j)]
+    skipped = len(jobs) - len(todo)
+    if skipped:
+        log.info("%d of %d files already done in %s: skipped", skipped, len(jobs), out)
+    bar = Progress(len(todo), enabled=progress)
+    done = failed = 0
+    if todo:
+        results: Iterable[tuple[Job, JobResult]] = (
+            _run_ray(todo, ray_address, rate, max_frames, workers) if ray_address
+            else _run_local(todo, max(1, workers), rate, max_frames))
+        for job, result in results:
+            if result.error:
+                failed += 1
+                log.warning("%s: %s", job.path, result.error)
+            else:
+                save(out, result, job)
+                done += 1
+            if on_done is not None:
+                on_done(job, result)
+            bar.update(job.name)
+    bar.close()
+    return BatchSummary(done=done, skipped=skipped, failed=failed, elapsed_s=time.perf_counter() - t0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m fer_core.batch", description=__doc__.split("\n\n")[0],
+        epilog="Outputs per file: NAME_expressions.csv (per-frame log, as the app's download) and "
+               "NAME_report.html. Finished files are skipped, so rerunning resumes.")
+    ap.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
+                    help="video files, or folders searched recursively for videos and photos")
+    ap.add_argument("--out", required=True, type=Path, help="folder for the CSV logs and HTML reports")
+    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                    help="local worker processes, one model each (default: %(default)s)")
+    ap.add_argument("--rate", type=float, default=2.0,
+                    help="video frames analysed per second of video, as the app's default (%(default)s)")
+    ap.add_argument("--max-frames", type=int, default=None, help="analyse at most this many frames of a video")
+    ap.add_argument("--ray", metavar="ADDRESS", default=None,
+                    help="run one Ray task per file on this cluster ('auto' = the running local "
+                         "cluster, 'local' = start one here with --workers CPUs, or HOST:PORT)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        s = run_batch(args.inputs, args.out, workers=args.workers, rate=args.rate, ray_address=args.ray,
+                      max_frames=args.max_frames, progress=not args.quiet)
+    except FileNotFoundError as e:
+        ap.error(str(e))
+    print(f"{s.done} analysed, {s.skipped} already done, {s.failed} failed, in {s.elapsed_s:.1f} s "
+          f"-> {args.out}")
+    return 1 if s.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

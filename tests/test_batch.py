@@ -1,0 +1,183 @@
+"""python -m fer_core.batch: jobs, atomic outputs, identical results to the app's video path,
+resuming after a kill, and the same CSVs on Ray (skipped when Ray is not installed)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from fer_core import batch
+from fer_core.session import SessionLog
+from fer_core.video import analyze_video
+from tests.media import encode_video, face_on_background
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def clip(i: int, seconds: float = 2.0, fps: int = 10) -> bytes:
+    """A short video, different for each ``i``: the face at another place, gone for a while."""
+    x = 10 + (i * 7) % 70
+    gone = (i % 4) / 4 * seconds  # the face leaves at a different time in each clip
+    frames = [face_on_background(320, 240, face=not (gone <= k / fps < gone + 0.5), x=x)
+              for k in range(int(seconds * fps))]
+    return encode_video(frames, fps=fps)
+
+
+def make_videos(folder: Path, n: int, seconds: float = 2.0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = folder / f"lecture{i:02d}.mp4"
+        p.write_bytes(clip(i, seconds))
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from fer_core import load_recognizer
+
+    return load_recognizer()
+
+
+@pytest.fixture(scope="module")
+def twenty(tmp_path_factory):
+    return make_videos(tmp_path_factory.mktemp("videos") / "term", 20)
+
+
+@pytest.fixture(scope="module")
+def local_run(twenty, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    summary = batch.run_batch([twenty[0].parent], out, workers=2, progress=False)
+    return out, summary
+
+
+def test_find_jobs_names_videos_and_photo_folders(tmp_path):
+    (tmp_path / "a" / "sub").mkdir(parents=True)
+    (tmp_path / "a" / "x.mp4").write_bytes(b"")
+    (tmp_path / "a" / "x.webm").write_bytes(b"")
+    (tmp_path / "a" / "sub" / "y.MOV").write_bytes(b"")
+    (tmp_path / "a" / "sub" / "2.jpg").write_bytes(b"")
+    (tmp_path / "a" / "sub" / "1.png").write_bytes(b"")
+    (tmp_path / "a" / "notes.txt").write_bytes(b"")
+    (tmp_path / "z.mp4").write_bytes(b"")
+    jobs = batch.find_jobs([tmp_path / "a", tmp_path / "z.mp4", tmp_path / "a" / "x.mp4"])
+    names = {j.name: j for j in jobs}
+    assert set(names) == {"a__x.mp4", "a__x.webm", "a__sub", "a__sub__y", "z"}  # x.mp4 given twice: once
+    assert [Path(p).name for p in names["a__sub"].photos] == ["1.png", "2.jpg"]
+    assert names["a__sub__y"].is_video and not names["a__sub"].is_video
+    with pytest.raises(FileNotFoundError):
+        batch.find_jobs([tmp_path / "missing"])
+
+
+def test_write_atomic_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "x_expressions.csv"
+    batch.write_atomic(target, b"old")
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(batch.os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        batch.write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x_expressions.csv"]  # no temp file left
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+def test_local_run_gives_the_apps_csv_and_a_report(local_run, twenty, recognizer):
+    out, summary = local_run
+    assert (summary.done, summary.skipped, summary.failed) == (20, 0, 0)
+    for video in twenty[:5]:
+        csv = out / f"term__{video.stem}{batch.CSV_SUFFIX}"
+        # The video page's "Per-frame log (CSV)" for the same file at the same rate.
+        assert csv.read_bytes() == analyze_video(recognizer, video, rate=2.0).log.to_csv()
+        html = (out / f"term__{video.stem}{batch.REPORT_SUFFIX}").read_text()
+        assert "<h1>Expression session report</h1>" in html and video.name in html
+    logs = [SessionLog.from_csv((out / f"term__{v.stem}{batch.CSV_SUFFIX}").read_bytes()) for v in twenty]
+    assert all(log.summary().frames > 0 and log.summary().faces >= 1 for log in logs)
+    assert len({(out / f"term__{v.stem}{batch.CSV_SUFFIX}").read_bytes() for v in twenty}) > 10  # clips differ
+    again = batch.run_batch([twenty[0].parent], out, workers=2, progress=False)
+    assert (again.done, again.skipped) == (0, 20)
+
+
+def test_photo_folder_and_undecodable_file(tmp_path, recognizer):
+    photos = tmp_path / "in" / "snapshots"
+    photos.mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(photos / f"p{i}.jpg"), face_on_background(face=i != 1))
+    (photos / "broken.png").write_bytes(b"\x89PNG not really")
+    (tmp_path / "in" / "bad.mp4").write_bytes(b"not a video")
+    out = tmp_path / "out"
+    s = batch.run_batch([tmp_path / "in"], out, workers=1, progress=False)
+    assert (s.done, s.failed) == (1, 1)
+    assert not list(out.glob("in__bad*"))
+    df = SessionLog.from_csv((out / f"in__snapshots{batch.CSV_SUFFIX}").read_bytes()).to_frame()
+    assert sorted(df["time_s"].unique()) == [1.0, 3.0]  # name order: broken.png, p0, p1 (no face), p2
+    assert df["face_id"].nunique() == 1  # the same place in both: tracked as one face
+    assert df["label"].iloc[0] == recognizer.analyze(cv2.imread(str(photos / "p0.jpg")))[0].label
+
+
+def _finished(out: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.iterdir()
+            if not p.name.startswith(".")}
+
+
+def test_killed_run_resumes_without_redoing_or_corrupting(tmp_path, recognizer):
+    videos = make_videos(tmp_path / "rec", 10, seconds=3.0)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "fer_core.batch", str(tmp_path / "rec"), "--out", str(out),
+           "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(list(out.glob(f"*{batch.REPORT_SUFFIX}"))) < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: the CLI and its pool worker
+    proc.wait()
+    before = _finished(out)
+    done_before = {n.removesuffix(batch.REPORT_SUFFIX) for n in before if n.endswith(batch.REPORT_SUFFIX)}
+    assert 2 <= len(done_before) < 10, before
+    for name in done_before:  # every finished file is complete
+        v = tmp_path / "rec" / f"{name.removeprefix('rec__')}.mp4"
+        assert (out / f"{name}{batch.CSV_SUFFIX}").read_bytes() == analyze_video(recognizer, v).log.to_csv()
+        assert (out / f"{name}{batch.REPORT_SUFFIX}").read_text().rstrip().endswith("</html>")
+
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{10 - len(done_before)} analysed, {len(done_before)} already done, 0 failed" in rerun.stdout
+    after = _finished(out)
+    assert {k: after[k] for k in before if k.endswith(batch.REPORT_SUFFIX)} == \
+           {k: v for k, v in before.items() if k.endswith(batch.REPORT_SUFFIX)}  # not rewritten
+    assert len([n for n in after if n.endswith(batch.REPORT_SUFFIX)]) == 10
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp file left
+    for v in videos:
+        assert (out / f"rec__{v.stem}{batch.CSV_SUFFIX}").read_bytes() == analyze_video(recognizer, v).log.to_csv()
+
+
+def test_ray_gives_the_same_csvs_as_the_local_run(local_run, twenty, tmp_path):
+    ray = pytest.importorskip("ray")
+    out_local, _ = local_run
+    out = tmp_path / "ray"
+    try:
+        s = batch.run_batch([twenty[0].parent], out, ray_address="local", workers=2, progress=False)
+        pids = ray.get([ray.remote(lambda: os.getpid()).remote() for _ in range(4)])
+    finally:
+        ray.shutdown()
+    assert (s.done, s.failed) == (20, 0)
+    for v in twenty:
+        name = f"term__{v.stem}{batch.CSV_SUFFIX}"
+        assert (out / name).read_bytes() == (out_local / name).read_bytes(), name
+    assert len(set(pids)) <= 2  # two worker processes served every task
