@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up .venv-dev (run-time + training + test requirements, Debian's Chromium for the
-# browser tests) and runs the whole test suite with pytest, the real-browser tests included.
+# browser tests), lints with ruff, type-checks fer_core with mypy (settings in pyproject.toml)
+# and runs the whole test suite with pytest, the real-browser tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv-dev/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-dev; fi
@@ -22,4 +23,6 @@ else
   echo "note: no Chromium/iproute2/root here: the real-browser tests will be skipped" >&2
 fi
 export KERAS_BACKEND="${KERAS_BACKEND:-tensorflow}" TF_CPP_MIN_LOG_LEVEL=3
+.venv-dev/bin/ruff check .
+.venv-dev/bin/mypy
 .venv-dev/bin/python -m pytest -q -p no:cacheprovider tests "$@"
