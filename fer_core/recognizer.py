@@ -47,11 +47,27 @@ class FaceResult:
     label: str
     confidence: float  # the probability of ``label``
     detector_score: float
+    # Attention (fer_core.attention), only when asked for (analyze(..., attention=True)); None
+    # when not computed or when the face is too small / partly outside the image (see attention_hint).
+    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees
+    eyes_open: tuple[float, float] | None = None  # image-left eye, image-right eye, in [0, 1]
+    gaze: tuple[float, float] | None = None  # iris offset in the eyes (x right, y up), half eye widths
+    looking_at_camera: bool | None = None
+    attention_hint: str | None = None  # why the attention fields are None although asked for
 
     def as_dict(self) -> dict:
-        return {"box": list(self.box), "label": self.label, "confidence": self.confidence,
-                "detector_score": self.detector_score,
-                "probabilities": dict(zip(LABELS, self.probabilities))}
+        d = {"box": list(self.box), "label": self.label, "confidence": self.confidence,
+             "detector_score": self.detector_score,
+             "probabilities": dict(zip(LABELS, self.probabilities))}
+        for key in ATTENTION_FIELDS:  # only the ones computed, so older consumers see the same keys
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = list(value) if isinstance(value, tuple) else value
+        return d
+
+
+#: The optional attention fields of FaceResult, in order.
+ATTENTION_FIELDS = ("pose", "eyes_open", "gaze", "looking_at_camera", "attention_hint")
 
 
 def _read_card(model_path: Path) -> dict:
@@ -77,7 +93,8 @@ class Recognizer:
                  flip_tta: bool | None = None, temperature: float | None = None,
                  input_blur: float | None = None, threads: int = 1, crop_scale: float = DEFAULT_CROP_SCALE,
                  crop_shift: float = DEFAULT_CROP_SHIFT,
-                 max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 8) -> None:
+                 max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 8,
+                 attention: bool = False, face_mesh=None) -> None:
         import onnxruntime as ort
 
         self.model_path = Path(model_path)
@@ -102,6 +119,9 @@ class Recognizer:
         self.temperature = float(self.card.get("temperature", 1.0) if temperature is None else temperature)
         self.input_blur = float(self.card.get("input_blur_sigma", 0.0) if input_blur is None else input_blur)
         self._detector = detector
+        #: analyze() measures pose, eyes and gaze by default (fer_core.attention); costs a mesh per face.
+        self.attention = attention
+        self._face_mesh = face_mesh
         self.crop_scale = crop_scale
         self.crop_shift = crop_shift
         self.max_faces = max_faces
@@ -112,6 +132,15 @@ class Recognizer:
         if self._detector is None:
             self._detector = default_detector()
         return self._detector
+
+    @property
+    def face_mesh(self):
+        """The fer_core.landmarks.FaceMesh used for attention (the shared default unless given)."""
+        if self._face_mesh is None:
+            from fer_core.landmarks import default_face_mesh
+
+            self._face_mesh = default_face_mesh()
+        return self._face_mesh
 
     # -- classification ----------------------------------------------------------------
     def _run(self, batch: np.ndarray) -> np.ndarray:
@@ -178,11 +207,14 @@ class Recognizer:
             crops.append(preprocess_face(crop))
         return crops
 
-    def analyze(self, image_bgr: np.ndarray, max_faces: int | None = None) -> list[FaceResult]:
+    def analyze(self, image_bgr: np.ndarray, max_faces: int | None = None,
+                attention: bool | None = None) -> list[FaceResult]:
         """Detect every face in a BGR (or gray / BGRA) image and classify them in one batch.
 
         Returns one :class:`FaceResult` per face, best detector score first; ``[]`` when
-        there is no face.
+        there is no face. ``attention`` (default: the constructor's): also fill pose,
+        eyes_open, gaze and looking_at_camera from a face mesh (about a mesh and an iris
+        pass per face; see docs/ATTENTION.md).
         """
         import cv2
 
@@ -210,7 +242,32 @@ class Recognizer:
                                       probabilities=tuple(float(v) for v in p),
                                       label=LABELS[k], confidence=float(p[k]),
                                       detector_score=float(det.score)))
+        if self.attention if attention is None else attention:
+            results = self._with_attention(bgr, results)
         return results
+
+    def _with_attention(self, bgr: np.ndarray, results: list[FaceResult]) -> list[FaceResult]:
+        """The results with their attention fields filled (or a hint why not)."""
+        import dataclasses
+
+        import cv2
+
+        from fer_core.attention import attention as measure
+
+        mesh_model = self.face_mesh
+        rgb = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2RGB)
+        h, w = bgr.shape[:2]
+        out = []
+        for r in results:
+            hint = mesh_model.box_problem(r.box, w, h)
+            mesh = None if hint else mesh_model.landmarks(bgr, r.box, rgb=rgb)
+            if mesh is None:
+                out.append(dataclasses.replace(r, attention_hint=hint or "no face mesh found in this box"))
+                continue
+            a = measure(mesh)
+            out.append(dataclasses.replace(r, pose=a.pose, eyes_open=a.eyes_open, gaze=a.gaze,
+                                           looking_at_camera=a.looking_at_camera))
+        return out
 
 
 def load_recognizer(model_path: str | Path | None = None, **kwargs) -> Recognizer:

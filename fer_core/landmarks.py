@@ -1,0 +1,274 @@
+"""Face mesh (468 points) and iris landmarks behind a small interface, like the detector.
+
+:class:`FaceMesh` runs MediaPipe's face-landmark and iris-landmark models, converted to
+ONNX by ``tools/convert_facemesh.py`` (``models/landmarks/``, Apache-2.0, see the NOTICE
+there), on onnxruntime. Given a BGR image and a face box (from any detector) it returns a
+:class:`Mesh`: 468 points in image pixels, the model's face-presence score, and for each
+eye the iris centre and the eyelid contour refined by the iris model.
+
+Eyes are named by the side of the *image* they appear on: ``left`` is the eye on the
+image's left (the subject's right eye in an unmirrored photo), mesh points 33 (outer
+corner) and 133 (inner corner); ``right`` is the eye on the image's right, points 362
+(inner) and 263 (outer).
+
+Crops are affine warps (rotation included), so a tilted head is cropped upright: a first
+pass uses the box without rotation; when the mesh says the face is rolled, shifted or
+scaled against that crop, a second pass crops again from the mesh (as MediaPipe's
+tracking does between frames). Instances are safe to share across threads.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR_ENV = "FER_LANDMARKS_DIR"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "landmarks"
+MESH_FILE = "face_mesh.onnx"
+IRIS_FILE = "iris_landmark.onnx"
+TEMPLATE_FILE = "face_template.npy"
+
+MESH_SIZE = 192  # face-landmark input side (RGB in [0, 1])
+IRIS_SIZE = 64  # iris-landmark input side (RGB in [0, 1])
+NUM_POINTS = 468
+#: Crop side over the face size, as MediaPipe's face_detection_to_roi / landmarks_to_roi (1.5).
+MESH_ROI_SCALE = 1.5
+#: Eye crop side over the eye-corner distance (MediaPipe's iris_landmark_landmarks_to_roi: 2.3).
+IRIS_ROI_SCALE = 2.3
+#: Face-presence probability under which the mesh is rejected (MediaPipe: 0.5).
+MIN_PRESENCE = 0.5
+#: Faces smaller than this (box side in pixels) get no mesh: below it the 192 px crop is
+#: mostly interpolation and the eyes are a few pixels wide.
+MIN_FACE_PX = 24
+#: Second pass when the first crop is off by more than these (radians, fraction of side).
+REFINE_ROLL = math.radians(8.0)
+REFINE_SHIFT = 0.08
+REFINE_SCALE = 0.15
+
+#: Mesh indices of the eye corners: (outer, inner) of the image-left eye, (inner, outer) of the image-right eye.
+LEFT_EYE_CORNERS = (33, 133)
+RIGHT_EYE_CORNERS = (362, 263)
+
+
+@dataclass(frozen=True)
+class Eye:
+    """One eye, from the iris model. All coordinates in image pixels (z: same scale as x)."""
+
+    iris: np.ndarray  # (5, 3): centre, then four points on the iris edge
+    contour: np.ndarray  # (16, 3): lower lid corner to corner (9 points), then upper lid (7)
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """The landmarks of one face."""
+
+    points: np.ndarray  # (468, 3) float32: x, y in image pixels; z relative depth (pixels, smaller = nearer)
+    presence: float  # the model's face-presence probability
+    left: Eye | None  # the eye on the image's left (None when the iris model was not run)
+    right: Eye | None
+
+    @property
+    def iris_centres(self) -> np.ndarray | None:
+        """(2, 2) x, y of the left and right iris centres, or None."""
+        if self.left is None or self.right is None:
+            return None
+        return np.stack([self.left.iris[0, :2], self.right.iris[0, :2]])
+
+
+def model_dir() -> Path:
+    """The folder holding the landmark models: ``$FER_LANDMARKS_DIR`` or ``models/landmarks``."""
+    env = os.environ.get(MODEL_DIR_ENV)
+    return Path(env) if env else DEFAULT_MODEL_DIR
+
+
+def roi_matrix(cx: float, cy: float, side: float, angle: float, size: int, flip: bool = False) -> np.ndarray:
+    """2x3 affine map from tensor pixels (0..size) to image pixels for a square crop.
+
+    The crop is centred at (cx, cy), ``side`` pixels wide and rotated by ``angle`` radians
+    (clockwise in the image, y pointing down); ``flip`` mirrors it left-right.
+    """
+    k = side / size
+    c, s = math.cos(angle) * k, math.sin(angle) * k
+    fx = -1.0 if flip else 1.0
+    # image = centre + Rot(angle) @ diag(fx, 1) @ (u - size/2, v - size/2)
+    a = np.array([[c * fx, -s], [s * fx, c]])
+    t = np.array([cx, cy]) - a @ np.array([size / 2.0, size / 2.0])
+    return np.hstack([a, t[:, None]])
+
+
+def warp_crop(image_rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The (size, size, 3) float32 crop in [0, 1] that ``matrix`` (tensor -> image) describes."""
+    import cv2
+
+    crop = cv2.warpAffine(image_rgb, matrix, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return crop.astype(np.float32) * (1.0 / 255.0)
+
+
+def to_image(points: np.ndarray, matrix: np.ndarray, size: int, side: float) -> np.ndarray:
+    """Tensor-pixel points (N, 3) to image pixels with the crop's matrix; z scaled like x."""
+    out = np.empty_like(points, dtype=np.float32)
+    out[:, :2] = points[:, :2] @ matrix[:, :2].T + matrix[:, 2]
+    out[:, 2] = points[:, 2] * (side / size)
+    return out
+
+
+def eye_roi(points: np.ndarray, corners: tuple[int, int]) -> tuple[float, float, float, float]:
+    """Centre x, y, side and angle of an eye crop from two mesh corner points (as MediaPipe)."""
+    p0, p1 = points[corners[0], :2], points[corners[1], :2]
+    centre = 0.5 * (p0 + p1)
+    # The crop is square on the corners' longer extent, as bbox_to_roi with SQUARE_LONG.
+    side = IRIS_ROI_SCALE * float(max(abs(p1[0] - p0[0]), abs(p1[1] - p0[1])))
+    angle = math.atan2(float(p1[1] - p0[1]), float(p1[0] - p0[0]))
+    return float(centre[0]), float(centre[1]), side, angle
+
+
+def mesh_roi(points: np.ndarray) -> tuple[float, float, float, float]:
+    """Centre, side and angle of the face crop that the mesh itself implies (MediaPipe's
+    landmarks-to-ROI: the points' box, squared on its long side, times 1.5, rotated so
+    that the outer eye corners are level)."""
+    angle = math.atan2(float(points[263, 1] - points[33, 1]), float(points[263, 0] - points[33, 0]))
+    # The box is taken in the face's own frame (a rotated face's image box is too large).
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    local = points[:, :2] @ rot  # = rot.T @ p for each point
+    lo, hi = local.min(axis=0), local.max(axis=0)
+    side = MESH_ROI_SCALE * float((hi - lo).max())
+    centre = rot @ (0.5 * (lo + hi))
+    return float(centre[0]), float(centre[1]), side, angle
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise FileNotFoundError(f"landmark model not found: {path} (see tools/convert_facemesh.py)")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+class FaceMesh:
+    """468-point face mesh and iris landmarks for face boxes. Thread-safe; load once.
+
+    ``max_refine``: how many times at most the face is cropped again from its own mesh
+    when the previous crop was rolled, shifted or scaled against it (0: never).
+    """
+
+    def __init__(self, model_path: str | Path | None = None, *, iris: bool = True, threads: int = 1,
+                 min_face_px: int = MIN_FACE_PX, min_presence: float = MIN_PRESENCE,
+                 max_refine: int = 2) -> None:
+        folder = model_dir()
+        self.model_path = Path(model_path) if model_path else folder / MESH_FILE
+        self._mesh = _session(self.model_path, threads)
+        self._iris = _session(self.model_path.parent / IRIS_FILE, threads) if iris else None
+        self.min_face_px = min_face_px
+        self.min_presence = min_presence
+        self.max_refine = max_refine
+
+    # -- the models ---------------------------------------------------------------------
+    def _run_mesh(self, rgb: np.ndarray, roi: tuple[float, float, float, float]) -> tuple[np.ndarray, float]:
+        cx, cy, side, angle = roi
+        m = roi_matrix(cx, cy, side, angle, MESH_SIZE)
+        x = warp_crop(rgb, m, MESH_SIZE)[None]
+        raw, flag = self._mesh.run(None, {"input": x})
+        presence = 1.0 / (1.0 + math.exp(-float(np.ravel(flag)[-1])))
+        pts = to_image(raw.reshape(NUM_POINTS, 3), m, MESH_SIZE, side)
+        return pts, presence
+
+    def _run_iris(self, rgb: np.ndarray, points: np.ndarray) -> tuple[Eye, Eye]:
+        # Both eyes in one batch; the model is for the image-left eye, so the other is mirrored.
+        mats, sides = [], []
+        for corners, flip in ((LEFT_EYE_CORNERS, False), (RIGHT_EYE_CORNERS, True)):
+            # Mirrored, the crop's x axis runs from the outer corner (263) to the inner (362),
+            # as for the image-left eye (33 -> 133).
+            cx, cy, side, angle = eye_roi(points, corners)
+            mats.append(roi_matrix(cx, cy, side, angle, IRIS_SIZE, flip=flip))
+            sides.append(side)
+        x = np.stack([warp_crop(rgb, m, IRIS_SIZE) for m in mats])
+        contour, iris = self._iris.run(None, {"input": x})
+        eyes = []
+        for i in range(2):
+            c = to_image(contour[i].reshape(71, 3), mats[i], IRIS_SIZE, sides[i])
+            r = to_image(iris[i].reshape(5, 3), mats[i], IRIS_SIZE, sides[i])
+            eyes.append(Eye(iris=r, contour=c[:16]))
+        return eyes[0], eyes[1]
+
+    # -- public -------------------------------------------------------------------------
+    def box_problem(self, box: tuple[int, int, int, int], width: int, height: int) -> str | None:
+        """Why a face box gets no mesh (a short hint for the user), or None if it may."""
+        x, y, bw, bh = (float(v) for v in box)
+        if min(bw, bh) < self.min_face_px:
+            return f"face too small for attention (under {self.min_face_px} px)"
+        # Much of the box outside the image: the mesh would be a guess.
+        vis_w = min(x + bw, width) - max(x, 0.0)
+        vis_h = min(y + bh, height) - max(y, 0.0)
+        if vis_w <= 0 or vis_h <= 0 or vis_w * vis_h < 0.6 * bw * bh:
+            return "face partly outside the image: no attention measured"
+        return None
+
+    def landmarks(self, image_bgr: np.ndarray, box: tuple[int, int, int, int], *,
+                  iris: bool = True, rgb: np.ndarray | None = None) -> Mesh | None:
+        """The mesh of the face in ``box`` (x, y, w, h pixels), or None when the face is
+        too small, too far outside the image, or the model says it is not a face.
+
+        ``rgb``: the image already converted to RGB (saves a conversion per face).
+        """
+        import cv2
+
+        h, w = image_bgr.shape[:2]
+        if self.box_problem(box, w, h):
+            return None
+        x, y, bw, bh = (float(v) for v in box)
+        if rgb is None:
+            rgb = cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2RGB)
+        roi = (x + bw / 2.0, y + bh / 2.0, MESH_ROI_SCALE * max(bw, bh), 0.0)
+        pts, presence = self._run_mesh(rgb, roi)
+        for _ in range(self.max_refine):
+            better = mesh_roi(pts)
+            if (abs(better[3] - roi[3]) <= REFINE_ROLL
+                    and math.hypot(better[0] - roi[0], better[1] - roi[1]) <= REFINE_SHIFT * roi[2]
+                    and abs(better[2] / roi[2] - 1.0) <= REFINE_SCALE):
+                break
+            roi = better
+            pts, presence = self._run_mesh(rgb, roi)
+        if presence < self.min_presence:
+            return None
+        # Landmarks out of the image (face half out of frame) make the mesh unreliable.
+        inside = ((pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)).mean()
+        if inside < 0.9:
+            return None
+        left = right = None
+        if iris and self._iris is not None:
+            left, right = self._run_iris(rgb, pts)
+        return Mesh(points=pts, presence=presence, left=left, right=right)
+
+    def __repr__(self) -> str:
+        return f"FaceMesh({self.model_path}, iris={self._iris is not None})"
+
+
+@functools.lru_cache(maxsize=1)
+def load_template() -> np.ndarray:
+    """The frontal, mirror-symmetric face template (468, 3) that the pose is measured
+    against (``models/landmarks/face_template.npy``, built by tools/convert_facemesh.py)."""
+    return np.load(model_dir() / TEMPLATE_FILE).astype(np.float64)
+
+
+_default: FaceMesh | None = None
+
+
+def default_face_mesh() -> FaceMesh:
+    """One shared :class:`FaceMesh` (thread-safe, so one per process is enough)."""
+    global _default
+    if _default is None:
+        _default = FaceMesh()
+    return _default

@@ -1,0 +1,115 @@
+"""Faces with known head pose and closed eyes, made from a real photo (in memory, never saved).
+
+:func:`render_pose` renders the frontal face template (``models/landmarks/face_template.npy``)
+turned to a known yaw, pitch and roll, textured with the astronaut photo: every mesh
+triangle's pixels are warped from where that triangle lies in the photo to where the
+turned template projects it (orthographic camera, far triangles first, back faces
+dropped). The true pose of the rendered face is the one asked for, by construction, so
+the estimator's error is measured against exact angles.
+
+:func:`close_eyes` paints the astronaut's eyes shut: each eye opening is filled with skin
+from just under it and a dark lash line is drawn along the lower lid.
+Shared by tests/test_attention.py and benchmarks/pose_accuracy.py.
+"""
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+from tests.scenes import astronaut_bgr
+
+
+@functools.lru_cache(maxsize=1)
+def astronaut_mesh():
+    """The astronaut photo's mesh (with iris), from the shipped detector's box."""
+    from fer_core.detect import load_detector
+    from fer_core.landmarks import FaceMesh
+
+    image = astronaut_bgr()
+    box = load_detector("blazeface").detect(image)[0].box
+    mesh = FaceMesh().landmarks(image, box)
+    assert mesh is not None
+    return mesh
+
+
+@functools.lru_cache(maxsize=1)
+def _triangles() -> np.ndarray:
+    from scipy.spatial import Delaunay
+
+    from fer_core.landmarks import load_template
+
+    return Delaunay(load_template()[:, :2]).simplices
+
+
+def render_pose(yaw: float, pitch: float, roll: float, *, size: int = 320, face_px: float = 150.0,
+                background: int = 110) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A (size, size, 3) BGR image of the template at the given angles (degrees, the
+    conventions of fer_core.attention) and a face box around it (x, y, w, h)."""
+    from fer_core.attention import rotation_matrix
+    from fer_core.landmarks import load_template
+
+    template = load_template()
+    src = astronaut_mesh().points[:, :2].astype(np.float32)
+    photo = astronaut_bgr()
+    q = template @ rotation_matrix(yaw, pitch, roll).T
+    # Scale: the frontal template's width is face_px.
+    k = face_px / float(np.ptp(template[:, 0]))
+    dst = (q[:, :2] * k + size / 2.0).astype(np.float32)
+    out = np.full((size, size, 3), background, np.uint8)
+    tris = _triangles()
+    order = np.argsort(-q[tris].mean(axis=1)[:, 2])  # far (large z) first
+    for t in tris[order]:
+        d = dst[t]
+        area = (d[1, 0] - d[0, 0]) * (d[2, 1] - d[0, 1]) - (d[1, 1] - d[0, 1]) * (d[2, 0] - d[0, 0])
+        s = src[t]
+        area_src = (s[1, 0] - s[0, 0]) * (s[2, 1] - s[0, 1]) - (s[1, 1] - s[0, 1]) * (s[2, 0] - s[0, 0])
+        if area * area_src <= 0:  # turned away from the camera
+            continue
+        x0, y0 = np.floor(d.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(d.max(axis=0)).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, size), min(y1, size)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        m = cv2.getAffineTransform(s, d - np.array([x0, y0], np.float32))
+        patch = cv2.warpAffine(photo, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REFLECT)
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(mask, np.round(d - [x0, y0]).astype(np.int32), 1)
+        cv2.polylines(mask, [np.round(d - [x0, y0]).astype(np.int32)], True, 1)
+        region = out[y0:y1, x0:x1]
+        region[mask > 0] = patch[mask > 0]
+    lo, hi = dst.min(axis=0), dst.max(axis=0)
+    # A detector-like box: the mesh runs from the forehead to the chin; detectors from the brows.
+    w, h = hi - lo
+    box = (int(lo[0] + 0.05 * w), int(lo[1] + 0.15 * h), int(0.9 * w), int(0.85 * h))
+    return out, box
+
+
+def close_eyes(image: np.ndarray | None = None, mesh=None) -> np.ndarray:
+    """The astronaut photo (or ``image`` with its ``mesh``) with both eyes painted shut."""
+    image = astronaut_bgr() if image is None else image
+    mesh = astronaut_mesh() if mesh is None else mesh
+    out = image.copy()
+    for eye in (mesh.left, mesh.right):
+        c = eye.contour[:, :2]
+        lower, upper = c[:9], c[9:16]
+        poly = np.concatenate([lower, upper[::-1]]).astype(np.float32)
+        width = float(np.linalg.norm(lower[0] - lower[-1]))
+        # Skin from under the lower lid: the colour of a band a quarter eye width below it.
+        below = np.round(lower + [0, 0.25 * width]).astype(int)
+        colour = np.median(out[np.clip(below[:, 1], 0, out.shape[0] - 1),
+                               np.clip(below[:, 0], 0, out.shape[1] - 1)], axis=0)
+        mask = np.zeros(out.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 255)
+        mask = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=max(1, int(width / 12)))
+        soft = cv2.GaussianBlur(mask, (0, 0), max(1.0, width / 15)).astype(np.float32)[..., None] / 255.0
+        out = (out * (1 - soft) + colour * soft).astype(np.uint8)
+        # The closed lid's lash line runs along the middle of the former opening.
+        # (the upper lid's 7 points lie over the lower lid's inner 7).
+        lash = 0.75 * lower[1:8] + 0.25 * upper
+        line = np.concatenate([lower[:1], lash, lower[-1:]])
+        cv2.polylines(out, [np.round(line).astype(np.int32)], False, (30, 25, 25),
+                      max(2, int(round(width / 10))), cv2.LINE_AA)
+    return out

@@ -1,0 +1,233 @@
+"""Tests of fer_core.landmarks and fer_core.attention: the converted models, the angle
+conventions, pose accuracy on faces with known angles, mirror symmetry, open and closed
+eyes, bad input, and the attention fields of Recognizer.analyze."""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core import attention as att
+from fer_core.landmarks import NUM_POINTS, FaceMesh, load_template, model_dir
+from tests.posed_faces import astronaut_mesh, close_eyes, render_pose
+from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, no_face_bgr, one_face_frame
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def mesh_model() -> FaceMesh:
+    return FaceMesh()
+
+
+@pytest.fixture(scope="module")
+def photo_box() -> tuple[int, int, int, int]:
+    from fer_core.detect import load_detector
+
+    return load_detector("blazeface").detect(astronaut_bgr())[0].box
+
+
+# -- the converted models ----------------------------------------------------------------
+def test_models_are_small_and_match_their_notice():
+    notice = (model_dir() / "NOTICE.md").read_text()
+    assert "Apache License 2.0" in notice
+    for name in ("face_mesh.onnx", "iris_landmark.onnx"):
+        path = model_dir() / name
+        size = path.stat().st_size
+        assert size < 3_000_000, f"{name}: {size} bytes"
+        row = re.search(rf"\| `{re.escape(name)}` \| (\d+) \| `([0-9a-f]+)`", notice)
+        assert row, f"{name} missing from NOTICE.md"
+        assert int(row.group(1)) == size
+        assert row.group(2) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_model_inputs_outputs_and_batch(mesh_model):
+    x = np.random.default_rng(0).random((3, 192, 192, 3), np.float32)
+    pts, flag = mesh_model._mesh.run(None, {"input": x})
+    assert pts.reshape(3, -1).shape == (3, 1404) and flag.size == 3
+    single = mesh_model._mesh.run(None, {"input": x[1:2]})[0]
+    np.testing.assert_allclose(single.ravel(), pts[1].ravel(), atol=1e-3)
+    contour, iris = mesh_model._iris.run(None, {"input": x[:2, :64, :64]})
+    assert contour.shape == (2, 213) and iris.shape == (2, 15)
+
+
+def test_template_is_symmetric_and_frontal():
+    t = load_template()
+    assert t.shape == (NUM_POINTS, 3)
+    # Mirror image (x negated) of the template is the template with its points re-paired.
+    mirrored = t * [-1, 1, 1]
+    d = np.linalg.norm(mirrored[:, None] - t[None], axis=2).min(axis=1)
+    assert d.max() < 1e-4
+    # Facing the camera: the nose tip (1) is nearest (smallest z), on the midline.
+    assert t[1, 2] < t[:, 2].mean() - 0.5 and abs(t[1, 0]) < 1e-6
+
+
+# -- conventions -------------------------------------------------------------------------
+def test_rotation_conventions():
+    t = load_template()
+    nose, left_outer, right_outer = 1, 33, 263  # eye corners on the image's left / right
+    q = t @ att.rotation_matrix(30, 0, 0).T
+    assert q[nose, 0] > t[nose, 0] + 0.3  # yaw > 0: the face turns toward the image's right
+    q = t @ att.rotation_matrix(0, 30, 0).T
+    assert q[nose, 1] < t[nose, 1] - 0.3  # pitch > 0: the face tilts up (y points down)
+    q = t @ att.rotation_matrix(0, 0, 20).T
+    assert q[right_outer, 1] > q[left_outer, 1] + 0.3  # roll > 0: clockwise in the image
+    rng = np.random.default_rng(1)
+    for yaw, pitch, roll in rng.uniform([-80, -60, -170], [80, 60, 170], (20, 3)):
+        got = att.euler_angles(att.rotation_matrix(yaw, pitch, roll))
+        np.testing.assert_allclose(got, (yaw, pitch, roll), atol=1e-6)
+
+
+@pytest.mark.parametrize("weight", [1.0, att.DEPTH_WEIGHT, 0.0])
+def test_head_pose_recovers_exact_rotations(weight):
+    t = load_template()
+    for angles in ((25, -10, 5), (-40, 20, -15), (0, 0, 0)):
+        points = 80 * t @ att.rotation_matrix(*angles).T + [200, 150, 0]
+        np.testing.assert_allclose(att.head_pose(points, depth_weight=weight), angles, atol=0.05)
+
+
+# -- accuracy on real and rendered faces ---------------------------------------------------
+def test_mesh_on_the_photo(mesh_model, photo_box):
+    mesh = mesh_model.landmarks(astronaut_bgr(), photo_box)
+    assert mesh is not None and mesh.presence > 0.9
+    x, y, w, h = ASTRONAUT_FACE
+    inside = ((mesh.points[:, 0] > x - 10) & (mesh.points[:, 0] < x + w + 10)
+              & (mesh.points[:, 1] > y - 10) & (mesh.points[:, 1] < y + h + 10))
+    assert inside.mean() > 0.95
+    # The iris centres lie between their eye's corners, the image-left eye on the left.
+    lc, rc = mesh.iris_centres
+    assert mesh.points[33, 0] < lc[0] < mesh.points[133, 0]
+    assert mesh.points[362, 0] < rc[0] < mesh.points[263, 0]
+    a = att.attention(mesh)
+    assert max(abs(v) for v in a.pose[:2]) < 8 and a.looking_at_camera
+
+
+@pytest.mark.parametrize("angle", [-30, -15, 15, 30])
+def test_in_plane_roll_of_a_real_face(mesh_model, photo_box, angle):
+    """The photo rotated clockwise by ``angle`` changes the roll by ``angle`` (within 3 deg)."""
+    from fer_core.detect import load_detector
+
+    photo = astronaut_bgr()
+    base = att.head_pose(mesh_model.landmarks(photo, photo_box).points)
+    rotated = cv2.warpAffine(photo, cv2.getRotationMatrix2D((222.0, 125.0), -angle, 1.0), (512, 512),
+                             borderMode=cv2.BORDER_REPLICATE)
+    mesh = mesh_model.landmarks(rotated, load_detector("blazeface").detect(rotated)[0].box)
+    pose = att.head_pose(mesh.points)
+    assert abs(pose[2] - base[2] - angle) < 3.0, pose
+    assert abs(pose[0] - base[0]) < 4.0 and abs(pose[1] - base[1]) < 4.0, pose
+
+
+def test_pose_on_rendered_faces(mesh_model):
+    """Known angles within +-30 deg: mean abs error <= 6 deg yaw, <= 6 pitch, <= 3 roll
+    (docs/ATTENTION.md has the full grid to +-45 from benchmarks/pose_accuracy.py)."""
+    cases = [(y, p, 0) for y in (-30, 0, 30) for p in (-15, 15)] + [(20, 0, 25), (-20, 0, -25)]
+    errors = []
+    for truth in cases:
+        image, box = render_pose(*truth)
+        mesh = mesh_model.landmarks(image, box)
+        assert mesh is not None, truth
+        est = att.head_pose(mesh.points)
+        assert all(np.sign(e) == np.sign(t) for e, t in zip(est, truth) if abs(t) >= 15), (truth, est)
+        errors.append(np.abs(np.subtract(est, truth)))
+    mae = np.mean(errors, axis=0)
+    assert mae[0] <= 6 and mae[1] <= 6 and mae[2] <= 3, mae
+
+
+@pytest.mark.parametrize("yaw", [-25, 20])
+def test_yaw_is_mirror_symmetric(mesh_model, yaw):
+    image, (x, y, w, h) = render_pose(yaw, 5, 0)
+    a = mesh_model.landmarks(image, (x, y, w, h))
+    b = mesh_model.landmarks(image[:, ::-1].copy(), (image.shape[1] - x - w, y, w, h))
+    ya, yb = att.head_pose(a.points)[0], att.head_pose(b.points)[0]
+    assert abs(ya) > 10 and abs(ya + yb) < 3.0, (ya, yb)
+
+
+def test_yaw_of_the_mirrored_photo(mesh_model, photo_box):
+    photo = astronaut_bgr()
+    x, y, w, h = photo_box
+    a = att.attention(mesh_model.landmarks(photo, photo_box))
+    b = att.attention(mesh_model.landmarks(photo[:, ::-1].copy(), (512 - x - w, y, w, h)))
+    assert abs(a.pose[0] + b.pose[0]) < 3.0 and abs(a.pose[2] + b.pose[2]) < 3.0
+    # Gaze x mirrors too, and the image-left eye of one is the image-right eye of the other.
+    assert abs(a.gaze[0] + b.gaze[0]) < 0.05
+    assert abs(a.eyes_open[0] - b.eyes_open[1]) < 0.15
+
+
+def test_turned_away_faces_are_not_looking_at_the_camera(mesh_model):
+    for yaw, expected in ((0, True), (45, False), (-45, False)):
+        image, box = render_pose(yaw, 0, 0)
+        a = att.attention(mesh_model.landmarks(image, box))
+        assert a.looking_at_camera is expected, (yaw, a)
+
+
+# -- eyes ---------------------------------------------------------------------------------
+def test_open_and_closed_eyes(mesh_model):
+    from fer_core.detect import load_detector
+
+    open_ = att.attention(astronaut_mesh())
+    shut_image = close_eyes()
+    shut = att.attention(mesh_model.landmarks(shut_image, load_detector("blazeface").detect(shut_image)[0].box))
+    assert min(open_.eyes_open) > 0.8, open_
+    assert max(shut.eyes_open) < att.CLOSED_BELOW, shut
+    assert not shut.looking_at_camera
+
+
+def test_openness_mapping():
+    assert att.openness(att.EAR_CLOSED - 0.05) == 0.0 and att.openness(att.EAR_OPEN + 0.1) == 1.0
+    mid = 0.5 * (att.EAR_CLOSED + att.EAR_OPEN)
+    assert math.isclose(att.openness(mid), 0.5)
+
+
+# -- bad input ----------------------------------------------------------------------------
+def test_bad_boxes_give_none_never_an_exception(mesh_model):
+    photo = astronaut_bgr()
+    assert mesh_model.landmarks(photo, (10, 10, 12, 12)) is None  # too small
+    assert mesh_model.landmarks(photo, (480, 60, 105, 125)) is None  # mostly outside
+    assert mesh_model.landmarks(photo, (-200, -200, 50, 50)) is None  # entirely outside
+    assert mesh_model.box_problem((10, 10, 12, 12), 512, 512).startswith("face too small")
+    assert "outside" in mesh_model.box_problem((480, 60, 105, 125), 512, 512)
+    # A box on no face at all: the model's presence score rejects it.
+    assert mesh_model.landmarks(no_face_bgr(), (20, 20, 150, 150)) is None
+    assert mesh_model.landmarks(np.zeros((240, 320, 3), np.uint8), (100, 60, 100, 100)) is None
+
+
+def test_half_out_of_frame_face_gets_none_fields():
+    from fer_core import load_recognizer
+
+    rec = load_recognizer()
+    frame = one_face_frame()
+    # Shift the face so that its left half leaves the frame.
+    faces = rec.analyze(frame, attention=True)
+    x = faces[0].box[0] + faces[0].box[2] // 2
+    cut = np.full_like(frame, 90)
+    cut[:, : frame.shape[1] - x] = frame[:, x:]
+    for r in rec.analyze(cut, attention=True):
+        assert r.pose is None and r.eyes_open is None and r.looking_at_camera is None
+        assert r.attention_hint
+    tiny = cv2.resize(frame, (80, 60), interpolation=cv2.INTER_AREA)
+    for r in rec.analyze(tiny, attention=True):  # a face of about 20 px
+        assert r.pose is None and "small" in r.attention_hint
+
+
+# -- the recognizer -----------------------------------------------------------------------
+def test_analyze_attention_is_opt_in():
+    from fer_core import load_recognizer
+
+    rec = load_recognizer()
+    frame = one_face_frame()
+    plain = rec.analyze(frame)
+    assert plain and plain[0].pose is None and "pose" not in plain[0].as_dict()
+    with_att = rec.analyze(frame, attention=True)
+    r = with_att[0]
+    assert r.probabilities == plain[0].probabilities and r.box == plain[0].box
+    assert len(r.pose) == 3 and len(r.eyes_open) == 2 and len(r.gaze) == 2
+    assert isinstance(r.looking_at_camera, bool) and r.attention_hint is None
+    d = r.as_dict()
+    assert set(d) >= {"pose", "eyes_open", "gaze", "looking_at_camera"} and "attention_hint" not in d
+    rec_on = load_recognizer(attention=True)
+    assert rec_on.analyze(frame)[0].pose == r.pose
