@@ -24,10 +24,15 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from fer_core.recognizer import Recognizer
+    from fer_core.session import SessionLog
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +156,10 @@ def save(out: Path, result: JobResult, job: Job) -> None:
 
 
 # -- the work itself (runs in a worker) ---------------------------------------------------
-_RECOGNIZER = None
+_RECOGNIZER: Recognizer | None = None
 
 
-def _recognizer():
+def _recognizer() -> Recognizer:
     """This worker process's recognizer, loaded on first use and kept (one per process)."""
     global _RECOGNIZER
     if _RECOGNIZER is None:
@@ -164,7 +169,7 @@ def _recognizer():
     return _RECOGNIZER
 
 
-def _photo_log(recognizer, job: Job, rate: float):
+def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
     import math
 
     from fer_core.imageio import ImageDecodeError, decode_image
@@ -235,7 +240,7 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
         else:
             kwargs["address"] = address
         ray.init(**kwargs)
-    remote = ray.remote(num_cpus=1, max_retries=2)(analyse_job)
+    remote: Any = ray.remote(num_cpus=1, max_retries=2)(analyse_job)  # typed stubs miss the arguments
     refs = {remote.remote(job, rate, max_frames): job for job in jobs}
     pending = list(refs)
     try:
@@ -250,7 +255,7 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
 class Progress:
     """A one-line progress bar on stderr: files done, files per minute, time left."""
 
-    def __init__(self, total: int, stream=sys.stderr, enabled: bool = True) -> None:
+    def __init__(self, total: int, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
         self.total, self.stream, self.enabled = total, stream, enabled
         self.done = 0
         self.t0 = time.perf_counter()
