@@ -63,7 +63,7 @@ def render_markdown(card: dict, extra: str = "") -> str:
         f"softmax temperature {card.get('temperature', 1.0):.3f} fitted on PublicTest.",
         f"- Training data: FER2013 Training split (28,709 faces), data file sha256 `{card.get('data_sha256')}`"
         f"{_ferplus_text(card.get('train_command') or '')}.",
-        f"- Training command: `{card.get('train_command') or 'see README'}`", "",
+        f"- Training command: `{card.get('train_command') or 'see docs/TRAINING.md'}`", "",
         "## Metrics", "",
         "| split | faces | accuracy | macro-F1 | ROC AUC (macro) | ECE |", "|---|---|---|---|---|---|",
     ]
