@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from fer_core import charts
 from fer_core.labels import LABELS, NEGATIVE_LABELS
 from fer_core.session import (
     NOTABLE_CHANGE,
+    NegativeStreak,
     SessionLog,
     binned_mix,
     current_mix,
@@ -49,69 +51,72 @@ def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, border=0, classes="tbl", escape=True, float_format=lambda v: f"{v:.3f}")
 
 
-def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions()) -> str:
-    """The whole report as one HTML string: summary, mix, charts, flags, changes."""
-    df = log.to_frame()
+def _header(log: SessionLog, options: ReportOptions) -> list[str]:
+    """Title, source and dates, the responsible-use notice and the summary list."""
     summary = log.summary()
     esc = html.escape
-    parts = [f"<h1>{esc(options.title)}</h1>",
-             f"<p class='meta'>Source: {esc(options.source or log.source or 'unknown')} &middot; "
-             f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC &middot; "
-             f"session started {log.started_at:%Y-%m-%d %H:%M} UTC</p>",
-             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
-             "<h2>Summary</h2>",
-             "<ul>"
-             f"<li>Duration covered: {_fmt_time(summary.duration_s)}</li>"
-             f"<li>Frames analysed: {summary.frames}</li>"
-             f"<li>Face observations: {summary.rows}</li>"
-             f"<li>Distinct anonymous faces: {summary.faces}</li>"
-             + ("<li><b>The log reached its size limit; later rows were not recorded.</b></li>"
-                if summary.truncated else "") + "</ul>"]
-    figures, tail = [], []
-    if df.empty:
-        parts.append("<p><b>No faces were found in this session.</b></p>")
-    else:
-        overall = expression_mix(df)
-        counts = label_counts(df)
-        mix_tbl = pd.DataFrame({"expression": list(LABELS),
+    return [f"<h1>{esc(options.title)}</h1>",
+            f"<p class='meta'>Source: {esc(options.source or log.source or 'unknown')} &middot; "
+            f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC &middot; "
+            f"session started {log.started_at:%Y-%m-%d %H:%M} UTC</p>",
+            f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
+            "<h2>Summary</h2>",
+            "<ul>"
+            f"<li>Duration covered: {_fmt_time(summary.duration_s)}</li>"
+            f"<li>Frames analysed: {summary.frames}</li>"
+            f"<li>Face observations: {summary.rows}</li>"
+            f"<li>Distinct anonymous faces: {summary.faces}</li>"
+            + ("<li><b>The log reached its size limit; later rows were not recorded.</b></li>"
+               if summary.truncated else "") + "</ul>"]
+
+
+def _mix_table(df: pd.DataFrame, overall: pd.Series) -> str:
+    """Per expression: mean probability, over the last 10 s, and how often it was the top label."""
+    counts = label_counts(df)
+    recent = current_mix(df, 10.0)
+    return _table(pd.DataFrame({"expression": list(LABELS),
                                 "mean probability": [overall[lab] for lab in LABELS],
-                                "last 10 s": [current_mix(df, 10.0)[lab] for lab in LABELS],
-                                "top-label count": [int(counts[lab]) for lab in LABELS]})
-        parts += ["<h2>Expression mix</h2>", _table(mix_tbl)]
-        changes = strongest_changes(df, options.changes, bin_s=options.bin_s, min_change=NOTABLE_CHANGE)
-        figures.append(charts.mix_bars(overall, "Expression mix, whole session"))
-        figures.append(charts.mix_area(binned_mix(df, options.bin_s, fill_gaps=True), changes,
-                                       f"Expression mix over time ({options.bin_s:g} s bins)"))
-        figures.append(charts.face_timeline(face_binned(df, options.bin_s)))
-        streaks = negative_streaks(df, options.negative_minutes * 60.0, bin_s=min(options.bin_s, 5.0))
-        flags = f"<h2>Negative-expression flags (&ge; {options.negative_minutes:g} min of " \
-                f"{esc(' / '.join(NEGATIVE_LABELS).lower())})</h2>"
-        if streaks:
-            flags += _table(pd.DataFrame([{"face": f"Face {s.face_id}", "from": _fmt_time(s.start_s),
-                                           "to": _fmt_time(s.end_s),
-                                           "minutes": round(s.duration_s / 60.0, 2),
-                                           "expressions": ", ".join(s.labels),
-                                           "still going": "yes" if s.ongoing else "no"} for s in streaks]))
-        else:
-            flags += "<p>No face stayed in a negative expression that long.</p>"
-        tail.append(flags)
-        tail.append("<h2>Moments of strongest change</h2>")
-        if changes.empty:
-            tail.append(f"<p>No notable change (no face's expressions moved by {NOTABLE_CHANGE:.0%} "
-                        "or more between neighbouring time bins).</p>")
-        else:
-            shown = changes.assign(time=changes["time_s"].map(_fmt_time),
-                                   face=changes["face_id"].map(lambda i: f"Face {i}"))
-            tail.append(_table(shown[["time", "face", "from_label", "to_label", "change"]]))
-    charts_html = []
-    for i, fig in enumerate(figures):
-        # The first figure carries plotly.js inline, so the file works offline.
-        charts_html.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False,
-                                       config={"displaylogo": False}))
-    body = "\n".join(parts + charts_html + tail)
+                                "last 10 s": [recent[lab] for lab in LABELS],
+                                "top-label count": [int(counts[lab]) for lab in LABELS]}))
+
+
+def _flags_section(streaks: list[NegativeStreak], options: ReportOptions) -> str:
+    """The faces that stayed in a negative expression for ``options.negative_minutes`` or longer."""
+    flags = f"<h2>Negative-expression flags (&ge; {options.negative_minutes:g} min of " \
+            f"{html.escape(' / '.join(NEGATIVE_LABELS).lower())})</h2>"
+    if not streaks:
+        return flags + "<p>No face stayed in a negative expression that long.</p>"
+    return flags + _table(pd.DataFrame([{"face": f"Face {s.face_id}", "from": _fmt_time(s.start_s),
+                                         "to": _fmt_time(s.end_s),
+                                         "minutes": round(s.duration_s / 60.0, 2),
+                                         "expressions": ", ".join(s.labels),
+                                         "still going": "yes" if s.ongoing else "no"} for s in streaks]))
+
+
+def _changes_section(changes: pd.DataFrame) -> list[str]:
+    """The moments where a face's expression mix moved most between neighbouring bins."""
+    parts = ["<h2>Moments of strongest change</h2>"]
+    if changes.empty:
+        parts.append(f"<p>No notable change (no face's expressions moved by {NOTABLE_CHANGE:.0%} "
+                     "or more between neighbouring time bins).</p>")
+    else:
+        shown = changes.assign(time=changes["time_s"].map(_fmt_time),
+                               face=changes["face_id"].map(lambda i: f"Face {i}"))
+        parts.append(_table(shown[["time", "face", "from_label", "to_label", "change"]]))
+    return parts
+
+
+def _charts_html(figures: list[go.Figure]) -> list[str]:
+    # The first figure carries plotly.js inline, so the file works offline.
+    return [fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False,
+                        config={"displaylogo": False}) for i, fig in enumerate(figures)]
+
+
+def _page(title: str, body: str) -> str:
+    """A standalone HTML document around ``body``, with the report's styles."""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>{esc(options.title)}</title>
+<title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
 .meta {{ color: #666; }}
@@ -123,3 +128,25 @@ table.tbl th, table.tbl td {{ padding: .25em .8em; border-bottom: 1px solid #ddd
 {body}
 </body></html>
 """
+
+
+def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions()) -> str:
+    """The whole report as one HTML string: summary, mix, charts, flags, changes."""
+    df = log.to_frame()
+    parts = _header(log, options)
+    figures: list[go.Figure] = []
+    tail: list[str] = []
+    if df.empty:
+        parts.append("<p><b>No faces were found in this session.</b></p>")
+    else:
+        overall = expression_mix(df)
+        parts += ["<h2>Expression mix</h2>", _mix_table(df, overall)]
+        changes = strongest_changes(df, options.changes, bin_s=options.bin_s, min_change=NOTABLE_CHANGE)
+        figures.append(charts.mix_bars(overall, "Expression mix, whole session"))
+        figures.append(charts.mix_area(binned_mix(df, options.bin_s, fill_gaps=True), changes,
+                                       f"Expression mix over time ({options.bin_s:g} s bins)"))
+        figures.append(charts.face_timeline(face_binned(df, options.bin_s)))
+        streaks = negative_streaks(df, options.negative_minutes * 60.0, bin_s=min(options.bin_s, 5.0))
+        tail.append(_flags_section(streaks, options))
+        tail += _changes_section(changes)
+    return _page(options.title, "\n".join(parts + _charts_html(figures) + tail))
