@@ -9,6 +9,7 @@ from fer_app import support
 from fer_core import charts
 from fer_core.annotate import annotate, results_table
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
+from fer_core.memory import release_memory
 
 st.title("Photo")
 support.privacy_caption()
@@ -34,6 +35,8 @@ if image.downscaled:
 
 faces = support.get_recognizer().analyze(image.bgr)
 annotated = annotate(image.bgr, faces)
+del image  # from here on only the annotated copy is needed
+release_memory()  # give the decode's and the detector's transient buffers back to the OS
 picture, results = st.columns(2, gap="medium")
 picture.image(cv2.cvtColor(annotated, cv2.COLOR_BGR2RGB),
               caption=f"{len(faces)} face{'s' if len(faces) != 1 else ''} found", width="stretch")
@@ -52,8 +55,9 @@ with results:
 
 stem = upload.name.rsplit(".", 1)[0] if getattr(upload, "name", "") else "photo"
 c1, c2, c3 = st.columns(3)
-c1.download_button("Annotated image (PNG)", encode_png(annotated), f"{stem}_annotated.png", "image/png",
-                   on_click="ignore")
+# The PNG is encoded only when the button is clicked, not on every rerun.
+c1.download_button("Annotated image (PNG)", lambda: encode_png(annotated), f"{stem}_annotated.png",
+                   "image/png", on_click="ignore")
 c2.download_button("Results (CSV)", table.to_csv(index=False), f"{stem}_expressions.csv", "text/csv",
                    on_click="ignore")
 c3.download_button("Results (JSON)", json.dumps(rows, indent=2), f"{stem}_expressions.json",

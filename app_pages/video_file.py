@@ -3,6 +3,7 @@ import streamlit as st
 
 from fer_app import support
 from fer_core import charts
+from fer_core.memory import release_memory
 from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, strongest_changes
 from fer_core.video import VideoDecodeError, analyze_video
 
@@ -36,6 +37,7 @@ if upload is not None and start:
         st.stop()
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
     st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result}
+    release_memory()  # the decoder's and detector's buffers go back to the OS
 
 state = st.session_state.get("fer_video")
 if state is None:

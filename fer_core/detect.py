@@ -279,12 +279,12 @@ def _session_options(threads: int, arena: bool = True):
     return opts
 
 
-#: Detector passes whose input tensor has more pixels than this (the high-resolution pass
-#: on photos larger than about 1.7 MP; every video frame up to 1080p stays below it) run
-#: on a second session without a memory arena. An arena keeps the largest run's
-#: activations for good: 150-190 MB after one 2309x1732 photo, measured with
-#: benchmarks/memory.py, against 4-5 MB for a 128x128 pass.
-ARENA_MAX_PIXELS = 1_000_000
+#: Detector passes whose input tensor has more pixels than this run on a second session
+#: without a memory arena: the high-resolution pass on photos, while live and video frames
+#: (at most 1280 px on their long side: a 768x432 pass) keep the arena's speed. An arena
+#: keeps the largest run's activations for good: 150-190 MB after one 2309x1732 photo
+#: (benchmarks/memory.py), against 4-5 MB for a 128x128 pass.
+ARENA_MAX_PIXELS = 400_000
 
 
 def model_dir() -> Path:

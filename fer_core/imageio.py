@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 #: Formats accepted from uploads (Pillow's names; MPO is what some cameras call JPEG).
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP")
@@ -72,7 +73,7 @@ def _fit(width: int, height: int, max_pixels: int) -> tuple[int, int]:
     return max(1, int(width * f)), max(1, int(height * f))
 
 
-def _small_bgr(img, max_pixels: int, orientation: int | None) -> np.ndarray:
+def _small_bgr(img: Image.Image, max_pixels: int, orientation: int | None) -> np.ndarray:
     """A decoded Pillow image of any mode -> upright H x W x 3 uint8 BGR of at most
     ``max_pixels``; transparency composited over white; 16-bit and float scaled to 0-255.
 
@@ -81,8 +82,6 @@ def _small_bgr(img, max_pixels: int, orientation: int | None) -> np.ndarray:
     NumPy goes in strips, since ``np.asarray(pil_image)`` holds the pixels twice more
     (``tobytes`` chunks and their join).
     """
-    from PIL import Image
-
     if img.mode == "1":
         img = img.convert("L")
     elif img.mode in ("P", "PA"):
@@ -143,7 +142,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     truncated or corrupt input. ``max_full_decode_bytes`` bounds the buffer of formats
     decoded at full size (all but JPEG).
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     if not data:
         raise ImageDecodeError("The file is empty.")
@@ -208,7 +207,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                         exif_rotated=orientation in _EXIF_TRANSPOSE)
 
 
-def _orientation(img) -> int | None:
+def _orientation(img: Image.Image) -> int | None:
     try:
         return img.getexif().get(0x0112)
     except Exception:  # malformed EXIF is ignored, as Pillow itself does

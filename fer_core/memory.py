@@ -15,12 +15,13 @@ import functools
 import gc
 import logging
 import os
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=1)
-def _malloc_trim():
+def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim`` function, or None where there is none."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

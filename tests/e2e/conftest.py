@@ -7,6 +7,7 @@ FER_RUN_E2E=1 (see test_wrapper.py).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -52,19 +53,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def start_server(logdir: Path, env: dict | None = None, args: list[str] | None = None):
     """``streamlit run streamlit_app.py`` on 127.0.0.1 and a free port; no ICE servers
-    (host candidates on loopback only). Yields the base URL; stopped at the end."""
+    (host candidates on loopback only); log in ``logdir``. Yields (base URL, process);
+    stopped on exit. Also used by the benchmarks under benchmarks/ that drive browsers."""
     port = free_port()
-    logdir = tmp_path_factory.mktemp("server")
     env = dict(os.environ, FER_ICE_SERVERS="[]", HOME=str(logdir), PYTHONUNBUFFERED="1",
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", **(env or {}))
     log = (logdir / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *(args or [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -79,14 +80,24 @@ def server(tmp_path_factory):
             proc.kill()
             raise RuntimeError(f"streamlit did not start:\n{(logdir / 'streamlit.log').read_text()[-3000:]}")
         time.sleep(0.5)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The app's server for the browser tests (see :func:`start_server`); yields the base URL."""
+    logdir = tmp_path_factory.mktemp("server")
+    with start_server(logdir) as (url, _):
+        yield url
     print(f"\nserver log: {logdir / 'streamlit.log'}")
 
 

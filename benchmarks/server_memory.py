@@ -1,0 +1,139 @@
+"""Resident memory of a real ``streamlit run`` server while a headless browser uploads a large
+photo (a script, not a test).
+
+    python benchmarks/server_memory.py [--megapixels 48] [--uploads 3] [--env MALLOC_ARENA_MAX=2]
+
+Starts the app on loopback in a private network namespace (as tests/e2e/run.sh does, and
+with its server and Chromium set-up), opens the Photo page in headless Chromium, uploads a
+photo of the given size (written by benchmarks/memory.py's generator) ``--uploads`` times,
+waits for "N faces found" each time, then closes the tab. The server's RSS and thread count
+are sampled every 0.1 s; it prints them at each step and the peak.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fer_core.memory import rss_mb, thread_count  # noqa: E402
+
+
+class Sampler(threading.Thread):
+    """RSS (MB) and threads of one process, every ``interval`` seconds, until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[float, float, int]] = []  # (time, rss MB, threads)
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self.samples.append((time.time(), rss_mb(self.pid), thread_count(self.pid)))
+            time.sleep(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def peak_since(self, t0: float) -> float:
+        return max((r for t, r, _ in self.samples if t >= t0), default=0.0)
+
+
+def in_private_network() -> bool:
+    return os.environ.get("FER_E2E") == "1"
+
+
+def reexec_in_namespace(argv: list[str]) -> int:
+    """Run this script again inside a new network namespace with only loopback up."""
+    ns = "-n" if os.getuid() == 0 else "-rn"
+    script = ('set -e; ip link set lo up; ip addr add 127.0.0.2/8 dev lo; export FER_E2E=1; '
+              'exec "$0" "$@"')
+    return subprocess.call(["unshare", ns, "--", "bash", "-c", script, sys.executable, __file__, *argv])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--megapixels", type=float, default=48.0)
+    p.add_argument("--format", default="JPEG", choices=["JPEG", "PNG", "WEBP"])
+    p.add_argument("--uploads", type=int, default=3, help="upload the photo this many times (default 3)")
+    p.add_argument("--timeline", type=Path, default=None, help="write every sample (s, MB, threads) to this CSV")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment for the server, e.g. MALLOC_ARENA_MAX=2 (repeatable)")
+    args = p.parse_args(argv)
+    if not in_private_network():
+        return reexec_in_namespace(sys.argv[1:] if argv is None else argv)
+
+    from benchmarks.memory import make_photo
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, start_server
+
+    extra_env = dict(e.split("=", 1) for e in args.env)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        photo = tmp / f"big.{args.format.lower()}"
+        w, h = make_photo(photo, args.megapixels, args.format)
+        data = photo.read_bytes()
+        print(f"photo: {args.format} {w}x{h} ({w * h / 1e6:.0f} MP), {len(data) / 1e6:.1f} MB; "
+              f"server env: {extra_env or 'default'}")
+        with start_server(tmp, env=extra_env) as (url, proc):
+            sampler = Sampler(proc.pid)
+            sampler.start()
+            time.sleep(1.0)
+
+            def report(what: str, t0: float | None = None) -> None:
+                _, rss, threads = sampler.samples[-1]
+                peak = f"   peak since previous step {sampler.peak_since(t0):5.0f} MB" if t0 else ""
+                print(f"  {what:<34} RSS {rss:5.0f} MB  threads {threads:3d}{peak}")
+
+            report("server started")
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+                page = browser.new_page()
+                page.set_default_timeout(180_000)
+                t0 = time.time()
+                page.goto(f"{url}/photo")
+                page.get_by_text("Choose a photo").wait_for()
+                time.sleep(1.0)
+                report("photo page open", t0)
+                for i in range(args.uploads):
+                    t0 = time.time()
+                    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+                        files=[{"name": f"big{i}.jpg", "mimeType": "image/jpeg", "buffer": data}])
+                    page.get_by_text("found").first.wait_for()
+                    page.locator('[data-testid="stDownloadButton"]').nth(2).wait_for()
+                    caption = page.get_by_text("found").first.inner_text()
+                    time.sleep(2.0)
+                    print(f"  t={time.time() - sampler.samples[0][0]:.1f}s", end="")
+                    report(f"upload {i + 1} analysed ({caption})", t0)
+                t0 = time.time()
+                page.close()
+                browser.close()
+            time.sleep(3.0)
+            report("tab closed", t0)
+            sampler.stop()
+            peak = max(r for _, r, _ in sampler.samples)
+            if args.timeline:
+                start = sampler.samples[0][0]
+                args.timeline.write_text("t_s,rss_mb,threads\n" + "".join(
+                    f"{t - start:.2f},{r:.1f},{n}\n" for t, r, n in sampler.samples))
+            print(f"RESULT server peak RSS {peak:.0f} MB over {len(sampler.samples)} samples; "
+                  f"at the end {sampler.samples[-1][1]:.0f} MB")
+            log = (tmp / "streamlit.log").read_text()
+            if "Traceback" in log:
+                print("server log has a traceback:\n" + log[-3000:])
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
