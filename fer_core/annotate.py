@@ -73,7 +73,38 @@ def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True)
         fill = int(round(tw * float(np.clip(face.confidence, 0.0, 1.0))))
         if fill > 0:
             cv2.rectangle(img, (left + 2, by), (left + 2 + fill, by + bar_h), color, -1)
+        if getattr(face, "pose", None) is not None:
+            draw_attention(img, face)
     return img
+
+
+def draw_attention(img: np.ndarray, face: Face) -> None:
+    """A head-pose axis from the box centre (x red, y green, the facing direction blue, as
+    the head is turned) and, when both eyes are closed, an "eyes closed" marker under the box;
+    in place. The axis is drawn yellow-framed when the face looks at the camera."""
+    from fer_core.attention import CLOSED_BELOW, rotation_matrix
+
+    x, y, bw, bh = (int(v) for v in face.box)
+    yaw, pitch, roll = face.pose  # type: ignore[misc]
+    rot = rotation_matrix(yaw, pitch, roll)
+    centre = np.array([x + bw / 2.0, y + bh / 2.0])
+    length = 0.4 * min(bw, bh)
+    thick = max(1, round(min(bw, bh) / 70))
+    # Columns of the rotation are the head's axes in image coordinates; the face looks along -z.
+    for axis, colour in ((rot[:, 0], (0, 0, 255)), (-rot[:, 1], (0, 200, 0)), (-rot[:, 2], (255, 120, 0))):
+        end = centre + length * axis[:2]
+        cv2.arrowedLine(img, tuple(int(v) for v in centre), tuple(int(v) for v in end), colour, thick,
+                        cv2.LINE_AA, tipLength=0.2)
+    if getattr(face, "looking_at_camera", None):
+        cv2.circle(img, tuple(int(v) for v in centre), max(3, int(length / 6)), (0, 220, 255), thick, cv2.LINE_AA)
+    eyes = getattr(face, "eyes_open", None)
+    if eyes is not None and max(eyes) < CLOSED_BELOW:
+        scale = float(np.clip(bw / 250.0, 0.35, 0.7))
+        text = "eyes closed"
+        (tw, th), base = cv2.getTextSize(text, _FONT, scale, 1)
+        ty = min(y + bh + th + 4, img.shape[0] - base - 1)
+        cv2.rectangle(img, (x, ty - th - 3), (x + tw + 4, ty + base), (0, 0, 0), -1)
+        cv2.putText(img, text, (x + 2, ty), _FONT, scale, (0, 220, 255), 1, cv2.LINE_AA)
 
 
 def draw_status(image_bgr: np.ndarray, text: str) -> np.ndarray:
@@ -85,8 +116,27 @@ def draw_status(image_bgr: np.ndarray, text: str) -> np.ndarray:
     return image_bgr
 
 
+def attention_columns(face: Face) -> dict:
+    """yaw, pitch, roll, eye_left, eye_right, gaze_x, gaze_y, looking_at_camera of a face
+    whose attention was measured (``{}`` when it was not; a hint when it could not be)."""
+    if getattr(face, "pose", None) is None:
+        hint = getattr(face, "attention_hint", None)
+        return {"attention_hint": hint} if hint else {}
+    yaw, pitch, roll = face.pose  # type: ignore[misc]
+    row: dict = {"yaw": round(yaw, 1), "pitch": round(pitch, 1), "roll": round(roll, 1)}
+    eyes = face.eyes_open
+    if eyes is not None:
+        row.update(eye_left=round(eyes[0], 2), eye_right=round(eyes[1], 2))
+    gaze = face.gaze
+    if gaze is not None:
+        row.update(gaze_x=round(gaze[0], 2), gaze_y=round(gaze[1], 2))
+    row["looking_at_camera"] = face.looking_at_camera
+    return row
+
+
 def results_table(faces: Sequence[Face]) -> list[dict]:
-    """One flat dict per face (for tables, CSV and JSON): id, label, confidence, box, 7 probabilities."""
+    """One flat dict per face (for tables, CSV and JSON): id, label, confidence, box, 7 probabilities,
+    and the attention columns when measured (:func:`attention_columns`)."""
     rows = []
     for i, face in enumerate(faces, 1):
         x, y, bw, bh = (int(v) for v in face.box)
@@ -94,5 +144,6 @@ def results_table(faces: Sequence[Face]) -> list[dict]:
         row = {"face": int(fid if fid is not None else i), "label": face.label,
                "confidence": round(float(face.confidence), 4), "x": x, "y": y, "w": bw, "h": bh}
         row.update({lab: round(float(p), 4) for lab, p in zip(LABELS, face.probabilities)})
+        row.update(attention_columns(face))
         rows.append(row)
     return rows

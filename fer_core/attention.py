@@ -202,6 +202,7 @@ def attention(mesh: Mesh, template: np.ndarray | None = None) -> Attention:
     pose = head_pose(mesh.points, template)
     eyes = (openness(eye_aspect_ratio(mesh, "left")), openness(eye_aspect_ratio(mesh, "right")))
     gaze = gaze_offset(mesh)
-    return Attention(pose=tuple(round(v, 2) for v in pose), eyes_open=tuple(round(v, 3) for v in eyes),
+    return Attention(pose=(round(pose[0], 2), round(pose[1], 2), round(pose[2], 2)),
+                     eyes_open=(round(eyes[0], 3), round(eyes[1], 3)),
                      gaze=None if gaze is None else (round(gaze[0], 3), round(gaze[1], 3)),
                      looking_at_camera=looking_at(pose, gaze, eyes))

@@ -24,6 +24,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -144,7 +145,7 @@ def mesh_roi(points: np.ndarray) -> tuple[float, float, float, float]:
     return float(centre[0]), float(centre[1]), side, angle
 
 
-def _session(path: Path, threads: int):
+def _session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
     if not path.is_file():
@@ -186,6 +187,7 @@ class FaceMesh:
         return pts, presence
 
     def _run_iris(self, rgb: np.ndarray, points: np.ndarray) -> tuple[Eye, Eye]:
+        assert self._iris is not None
         # Both eyes in one batch; the model is for the image-left eye, so the other is mirrored.
         mats, sides = [], []
         for corners, flip in ((LEFT_EYE_CORNERS, False), (RIGHT_EYE_CORNERS, True)):

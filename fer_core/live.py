@@ -46,6 +46,17 @@ class _Rate:
         self._last = self._interval = None
 
 
+def carry_attention(faces: tuple[TrackedFace, ...], previous: tuple[TrackedFace, ...]) -> tuple[TrackedFace, ...]:
+    """``faces`` with each face's attention fields taken from the same face id in ``previous``."""
+    import dataclasses
+
+    last = {f.face_id: f for f in previous if f.pose is not None}
+    return tuple(dataclasses.replace(f, pose=last[f.face_id].pose, eyes_open=last[f.face_id].eyes_open,
+                                     gaze=last[f.face_id].gaze,
+                                     looking_at_camera=last[f.face_id].looking_at_camera)
+                 if f.pose is None and f.face_id in last else f for f in faces)
+
+
 @dataclass(frozen=True)
 class LiveStats:
     frames_in: int  # frames received by the callback
@@ -71,8 +82,9 @@ class LiveAnalyzer:
     """Per-session live processing. ``callback`` is the streamlit-webrtc frame callback.
 
     ``analyse_every``: analyse one frame in N (the others are annotated with the last
-    results), the analysis-rate setting. ``log_interval_s``: at most one log row per
-    face this often, which bounds the log to a few rows per face and second.
+    results), the analysis-rate setting. ``attention``: also measure head pose, eyes and
+    gaze of every face on the analysed frames (a face mesh per face; docs/ATTENTION.md).
+    ``log_interval_s``: at most one log row per face this often, which bounds the log to a few rows per face and second.
     """
 
     recognizer: Recognizer
@@ -80,6 +92,10 @@ class LiveAnalyzer:
     smoothing_window: int = 5
     log_interval_s: float = 0.5
     show_fps: bool = True
+    attention: bool = False
+    #: With attention on, measure it on one analysed frame in N and carry each face's last
+    #: measurement over the others (the mesh costs more than the rest of the frame).
+    attention_every: int = 1
     clock: Callable[[], float] = time.monotonic
     log: SessionLog = field(default_factory=lambda: SessionLog(source="live"))
     tracker: ExpressionTracker = field(init=False)
@@ -102,9 +118,14 @@ class LiveAnalyzer:
 
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
-                  recognizer: Recognizer | None = None) -> None:
+                  recognizer: Recognizer | None = None, attention: bool | None = None,
+                  attention_every: int | None = None) -> None:
         """Change settings while streaming (thread-safe; takes effect from the next frame)."""
         with self._lock:
+            if attention is not None:
+                self.attention = bool(attention)
+            if attention_every is not None:
+                self.attention_every = max(1, int(attention_every))
             if recognizer is not None:
                 self.recognizer = recognizer
             if analyse_every is not None:
@@ -123,9 +144,16 @@ class LiveAnalyzer:
             self._rate_in.tick(start)
             analyse = (self._frames_in - 1) % self.analyse_every == 0
             faces = self._faces
+            measure = self.attention and self._frames_analysed % max(1, self.attention_every) == 0
+            carry = self.attention and not measure
         if analyse:
-            results = self.recognizer.analyze(image_bgr)
+            # The keyword only when on: stand-in recognizers (tests) take the frame alone.
+            results = (self.recognizer.analyze(image_bgr, attention=True) if measure
+                       else self.recognizer.analyze(image_bgr))
+            previous = faces
             faces = tuple(self.tracker.update(results))
+            if carry:
+                faces = carry_attention(faces, previous)
             if self._t0 is None:
                 self._t0 = start
             if self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3:
@@ -149,7 +177,9 @@ class LiveAnalyzer:
     def process_still(self, image_bgr: np.ndarray) -> tuple[np.ndarray, tuple[TrackedFace, ...]]:
         """A snapshot (the fallback when WebRTC cannot connect): always analysed and logged."""
         start = self.clock()
-        faces = tuple(self.tracker.update(self.recognizer.analyze(image_bgr)))
+        results = (self.recognizer.analyze(image_bgr, attention=True) if self.attention
+                   else self.recognizer.analyze(image_bgr))
+        faces = tuple(self.tracker.update(results))
         if self._t0 is None:
             self._t0 = start
         self.log.add_frame(start - self._t0, faces)

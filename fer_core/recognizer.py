@@ -10,12 +10,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fer_core.detect import FaceDetector, default_detector
 from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE, preprocess_batch, preprocess_face, smooth_batch, to_gray
+
+if TYPE_CHECKING:
+    from fer_core.landmarks import FaceMesh
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ class Recognizer:
                  input_blur: float | None = None, threads: int = 1, crop_scale: float = DEFAULT_CROP_SCALE,
                  crop_shift: float = DEFAULT_CROP_SHIFT,
                  max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 8,
-                 attention: bool = False, face_mesh=None) -> None:
+                 attention: bool = False, face_mesh: FaceMesh | None = None) -> None:
         import onnxruntime as ort
 
         self.model_path = Path(model_path)
@@ -134,7 +138,7 @@ class Recognizer:
         return self._detector
 
     @property
-    def face_mesh(self):
+    def face_mesh(self) -> FaceMesh:
         """The fer_core.landmarks.FaceMesh used for attention (the shared default unless given)."""
         if self._face_mesh is None:
             from fer_core.landmarks import default_face_mesh

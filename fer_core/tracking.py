@@ -192,11 +192,21 @@ class TrackedFace:
     label: str
     confidence: float
     detector_score: float = 1.0
+    # This frame's attention (fer_core.attention), when the recognizer measured it; else None.
+    pose: tuple[float, float, float] | None = None
+    eyes_open: tuple[float, float] | None = None
+    gaze: tuple[float, float] | None = None
+    looking_at_camera: bool | None = None
 
     def as_dict(self) -> dict:
-        return {"face_id": self.face_id, "box": list(self.box), "label": self.label,
-                "confidence": self.confidence,
-                "probabilities": dict(zip(LABELS, self.probabilities))}
+        d = {"face_id": self.face_id, "box": list(self.box), "label": self.label,
+             "confidence": self.confidence,
+             "probabilities": dict(zip(LABELS, self.probabilities))}
+        for key in ("pose", "eyes_open", "gaze", "looking_at_camera"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = list(value) if isinstance(value, tuple) else value
+        return d
 
 
 @dataclass
@@ -258,5 +268,8 @@ class ExpressionTracker:
                                        probabilities=tuple(float(v) for v in p),
                                        raw_probabilities=tuple(float(v) for v in r.probabilities),
                                        label=LABELS[k], confidence=float(p[k]),
-                                       detector_score=float(getattr(r, "detector_score", 1.0))))
+                                       detector_score=float(getattr(r, "detector_score", 1.0)),
+                                       pose=getattr(r, "pose", None), eyes_open=getattr(r, "eyes_open", None),
+                                       gaze=getattr(r, "gaze", None),
+                                       looking_at_camera=getattr(r, "looking_at_camera", None)))
             return out

@@ -231,3 +231,60 @@ def test_analyze_attention_is_opt_in():
     assert set(d) >= {"pose", "eyes_open", "gaze", "looking_at_camera"} and "attention_hint" not in d
     rec_on = load_recognizer(attention=True)
     assert rec_on.analyze(frame)[0].pose == r.pose
+
+
+# -- live, drawing, tables ----------------------------------------------------------------
+class _CountingRecognizer:
+    """The real recognizer, counting the analyses made with attention."""
+
+    def __init__(self) -> None:
+        from fer_core import load_recognizer
+
+        self.rec = load_recognizer()
+        self.with_attention = 0
+
+    def analyze(self, image: np.ndarray, attention: bool = False) -> list:
+        self.with_attention += bool(attention)
+        return self.rec.analyze(image, attention=attention)
+
+
+def test_live_attention_every_n_frames_carries_the_last_measurement():
+    from fer_core.live import LiveAnalyzer
+
+    rec = _CountingRecognizer()
+    analyzer = LiveAnalyzer(rec, attention=True, attention_every=3)  # type: ignore[arg-type]
+    frame = one_face_frame()
+    poses = []
+    for _ in range(6):
+        analyzer.process(frame)
+        faces = analyzer.snapshot().faces
+        assert len(faces) == 1
+        poses.append(faces[0].pose)
+    assert rec.with_attention == 2
+    assert all(p is not None for p in poses) and poses[1] == poses[0]
+    analyzer.configure(attention=False)
+    analyzer.process(frame)
+    assert analyzer.snapshot().faces[0].pose is None and rec.with_attention == 2
+
+
+def test_annotate_draws_the_pose_axis_and_closed_eyes():
+    from fer_core import load_recognizer
+    from fer_core.annotate import annotate, results_table
+
+    rec = load_recognizer()
+    frame = one_face_frame()
+    plain = rec.analyze(frame)
+    faces = rec.analyze(frame, attention=True)
+    a, b = annotate(frame, plain), annotate(frame, faces)
+    x, y, w, h = faces[0].box
+    inner = (slice(y + h // 4, y + 3 * h // 4), slice(x + w // 4, x + 3 * w // 4))
+    assert np.abs(a[inner].astype(int) - b[inner]).sum() > 0  # the axis is drawn inside the box
+    assert "yaw" not in results_table(plain)[0]
+    row = results_table(faces)[0]
+    assert {"yaw", "pitch", "roll", "eye_left", "eye_right", "gaze_x", "gaze_y", "looking_at_camera"} <= set(row)
+    shut = close_eyes()
+    marked = annotate(shut, rec.analyze(shut, attention=True))
+    unmarked = annotate(shut, rec.analyze(shut))
+    fx, fy, fw, fh = rec.analyze(shut)[0].box
+    below = (slice(fy + fh, min(fy + fh + 30, shut.shape[0])), slice(fx, fx + fw))
+    assert np.abs(marked[below].astype(int) - unmarked[below]).sum() > 0  # "eyes closed" under the box
