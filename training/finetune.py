@@ -176,20 +176,18 @@ def fit(core, train: FaceSet, args) -> list[dict]:
     return history
 
 
-def run(args) -> dict:
-    """Fine-tune as configured by the parsed ``args``; write the outputs and return the report."""
-    import keras
-
-    from training import export
-    from training.export import export_onnx, fit_temperature, fold_input_scaling, parity
-
-    t0 = time.time()
-    base_path = Path(args.base).expanduser() if args.base else DEFAULT_BASE
+def _base_checkpoint(base: str | None) -> Path:
+    """The .keras checkpoint to start from: ``--base``, else the shipped one."""
+    base_path = Path(base).expanduser() if base else DEFAULT_BASE
     if not base_path.is_file():
         raise FileNotFoundError(
             f"base model {base_path} not found: pass --base with the .keras checkpoint the shipped model "
             "was exported from (training.train writes it as <run>/best.keras)")
-    root = Path(args.data).expanduser()
+    return base_path
+
+
+def _user_faces(root: Path, args: argparse.Namespace) -> tuple[FaceSet, list[int], FaceSet, FaceSet]:
+    """The folder's faces, the classes present, and the fine-tuning and held-out subsets."""
     faces = load_folder(root)
     present = check_folder(root, faces, args.min_per_class)
     absent = [LABELS[c] for c in range(NUM_CLASSES) if c not in present]
@@ -200,17 +198,56 @@ def run(args) -> dict:
     train, held = faces.subset(tr_idx), faces.subset(ho_idx)
     log.info("%d faces in %d classes: %d for fine-tuning, %d held out", len(faces), len(present),
              len(train), len(held))
+    return faces, present, train, held
+
+
+def _input_blur(base_path: Path, override: float | None) -> float:
+    """``--input-blur`` when given, else the base card's (models/fer_model.json beside fer_model.keras)."""
+    if override is not None:
+        return override
+    base_card = base_path.with_suffix(".json")
+    return float(json.loads(base_card.read_text()).get("input_blur_sigma", 0.0)) if base_card.is_file() else 0.0
+
+
+def _report(args: argparse.Namespace, base_path: Path, root: Path, faces: FaceSet, present: list[int],
+            train: FaceSet, held: FaceSet, before: dict, after: dict, extra: dict) -> dict:
+    """What ``finetune_report.json`` holds: the faces used, the settings and the before/after figures."""
+    return {
+        "base": str(base_path), "data": str(root),
+        "faces": {"total": len(faces), "fine_tune": len(train), "held_out": len(held),
+                  "per_class": {LABELS[c]: {"fine_tune": int((train.y == c).sum()),
+                                            "held_out": int((held.y == c).sum())} for c in present},
+                  "classes_absent": [LABELS[c] for c in range(NUM_CLASSES) if c not in present]},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("base", "data", "out")},
+        "evaluation": "held-out faces, ONNX via fer_core.load_recognizer().predict_proba"
+                      + ("" if args.no_flip_tta else " (flip TTA)"),
+        "before": before, "after": after,
+        "delta": {"accuracy": after["accuracy"] - before["accuracy"],
+                  "macro_f1": after["macro_f1"] - before["macro_f1"]},
+        **extra,
+    }
+
+
+def run(args) -> dict:
+    """Fine-tune as configured by the parsed ``args``; write the outputs and return the report."""
+    import keras
+
+    from fer_core import load_recognizer
+    from training import export
+    from training.export import export_onnx, fit_temperature, fold_input_scaling, parity
+
+    t0 = time.time()
+    base_path = _base_checkpoint(args.base)
+    root = Path(args.data).expanduser()
+    faces, present, train, held = _user_faces(root, args)
 
     keras.utils.set_random_seed(args.seed)
     out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     flip_tta = not args.no_flip_tta
     core = load_base(base_path)
+    blur = _input_blur(base_path, args.input_blur)
 
-    base_card = base_path.with_suffix(".json")  # models/fer_model.json sits beside fer_model.keras
-    blur = args.input_blur
-    if blur is None:
-        blur = float(json.loads(base_card.read_text()).get("input_blur_sigma", 0.0)) if base_card.is_file() else 0.0
     base_onnx = export_onnx(core, out / "base.onnx")
     fold_input_scaling(base_onnx)
     export.write_card(core, base_onnx, str(base_path), flip_tta, 1.0, input_blur_sigma=blur)
@@ -222,8 +259,6 @@ def run(args) -> dict:
     onnx_path = export_onnx(core, out / "fer_model.onnx")
     fold_input_scaling(onnx_path)
     check = parity(core, onnx_path, held.x)
-    from fer_core import load_recognizer
-
     raw = load_recognizer(onnx_path, flip_tta=flip_tta, temperature=1.0,
                           input_blur=blur).predict_proba(held.x, source_sides=held.sides)
     temperature = fit_temperature(raw, held.y)
@@ -234,23 +269,12 @@ def run(args) -> dict:
     after = onnx_metrics(onnx_path, held, present)
     log.info("after:  held-out accuracy %.3f, macro-F1 %.3f", after["accuracy"], after["macro_f1"])
 
-    report = {
-        "base": str(base_path), "data": str(root),
-        "faces": {"total": len(faces), "fine_tune": len(train), "held_out": len(held),
-                  "per_class": {LABELS[c]: {"fine_tune": int((train.y == c).sum()),
-                                            "held_out": int((held.y == c).sum())} for c in present},
-                  "classes_absent": absent},
-        "settings": {k: v for k, v in vars(args).items() if k not in ("base", "data", "out")},
-        "evaluation": "held-out faces, ONNX via fer_core.load_recognizer().predict_proba"
-                      + (" (flip TTA)" if flip_tta else ""),
-        "before": before, "after": after,
-        "delta": {"accuracy": after["accuracy"] - before["accuracy"],
-                  "macro_f1": after["macro_f1"] - before["macro_f1"]},
+    report = _report(args, base_path, root, faces, present, train, held, before, after, {
         "parity": check, "history": history,
         "files": {"keras": str(out / "fer_model.keras"), "onnx": str(onnx_path),
                   "card": str(onnx_path.with_suffix(".json")), "base_onnx": str(base_onnx)},
         "seconds": round(time.time() - t0, 1),
-    }
+    })
     (out / "finetune_report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
