@@ -23,11 +23,15 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +266,7 @@ def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _session_options(threads: int, arena: bool = True):
+def _session_options(threads: int, arena: bool = True) -> ort.SessionOptions:
     """Single-stream CPU options. ``arena=False``: no memory arena and no memory pattern,
     so a run's activations go back to the C allocator when it ends (for rare, large inputs
     whose activations an arena would keep for the life of the process)."""
@@ -371,7 +375,7 @@ class BlazeFaceDetector(FaceDetector):
         tensor -= 1.0  # the zero padding becomes -1: black, like MediaPipe's zero border
         return tensor
 
-    def _session_for(self, view: View):
+    def _session_for(self, view: View) -> ort.InferenceSession:
         """The arena session for ordinary views, the arena-free one for large ones."""
         if view.tensor_hw[0] * view.tensor_hw[1] <= ARENA_MAX_PIXELS:
             return self._session
@@ -472,8 +476,8 @@ class HaarDetector(FaceDetector):
                 minSize=(self.min_size, self.min_size), outputRejectLevels=True)
         if len(rects) == 0:
             return []
-        rects = np.asarray(rects, np.float32).reshape(-1, 4)
-        boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
+        xywh = np.asarray(rects, np.float32).reshape(-1, 4)
+        boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
         scores = 1.0 / (1.0 + np.exp(-np.asarray(weights, np.float32).reshape(-1)))
         return _clip_boxes(boxes, scores, width, height, self.max_faces)
 
@@ -505,7 +509,7 @@ def available_detectors() -> list[str]:
     return list(DETECTORS)
 
 
-def load_detector(name: str = DEFAULT_DETECTOR, **kwargs) -> FaceDetector:
+def load_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> FaceDetector:
     """A new detector by registry name, e.g. ``load_detector("haar", min_neighbors=6)``."""
     try:
         factory = DETECTORS[name]
