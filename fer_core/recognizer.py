@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "fer_model.onnx"
 #: The detector box is enlarged by this factor (about its centre) before cropping, to
 #: match the framing of FER2013 faces (forehead to chin, a little background). Scale and
-#: shift were chosen with benchmarks/crop_scale.py on PublicTest faces (see README).
+#: shift were chosen with benchmarks/crop_scale.py on PublicTest faces (see docs/DESIGN.md, "Crop framing").
 DEFAULT_CROP_SCALE = 1.2
 #: ... and its centre moved down by this fraction of the box height (negative: up), since
 #: detector boxes run from the brows to the chin while FER2013 faces include the forehead.
@@ -159,7 +160,8 @@ class Recognizer:
             return mirror_average(p[:n], p[n:])
         return p
 
-    def predict_proba(self, faces, source_sides=None) -> np.ndarray:
+    def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray],
+                      source_sides: int | Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Class probabilities (N, 7) float32, FER2013 order, each row summing to 1.
 
         ``faces``: an (N, 48, 48) uint8 array of FER2013-style gray crops, or a list of
@@ -168,7 +170,8 @@ class Recognizer:
         was cut at; the card's input blur is applied only to faces cut at 48 px or more
         (enlarged faces are soft already: measured on PublicTest faces shrunk to 32 px and
         enlarged back bilinearly, the blur cost 2.2 points there; enlarged bicubically, as now,
-        forcing it on 24-40 px faces with ``source_sides=48`` moved them 0.1 point at most). A list of crops gives its own sizes.
+        forcing it on 24-40 px faces with ``source_sides=48`` moved them 0.1 point at most). A list
+        of crops gives its own sizes.
         """
         if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.shape[1:] == (INPUT_SIZE, INPUT_SIZE):
             sides = None if source_sides is None else np.asarray(source_sides)
@@ -190,7 +193,7 @@ class Recognizer:
         return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
     # -- whole images -------------------------------------------------------------------
-    def crop_faces(self, gray: np.ndarray, boxes) -> list[np.ndarray]:
+    def crop_faces(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[np.ndarray]:
         """Square crops around each (x, y, w, h) box, enlarged by ``crop_scale`` and moved by
         ``crop_shift``; parts outside the image are filled by edge replication."""
         import cv2
@@ -242,7 +245,8 @@ class Recognizer:
         results = []
         for det, p in zip(detections, probs):
             k = int(p.argmax())
-            results.append(FaceResult(box=tuple(int(v) for v in det.box),
+            x, y, w, h = (int(v) for v in det.box)
+            results.append(FaceResult(box=(x, y, w, h),
                                       probabilities=tuple(float(v) for v in p),
                                       label=LABELS[k], confidence=float(p[k]),
                                       detector_score=float(det.score)))
@@ -274,6 +278,6 @@ class Recognizer:
         return out
 
 
-def load_recognizer(model_path: str | Path | None = None, **kwargs) -> Recognizer:
+def load_recognizer(model_path: str | Path | None = None, **kwargs: Any) -> Recognizer:
     """Load a recognizer: the shipped model by default, or the ONNX file at ``model_path``."""
     return Recognizer(DEFAULT_MODEL if model_path is None else model_path, **kwargs)
