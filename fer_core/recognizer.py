@@ -98,7 +98,7 @@ class Recognizer:
                  flip_tta: bool | None = None, temperature: float | None = None,
                  input_blur: float | None = None, threads: int = 1, crop_scale: float = DEFAULT_CROP_SCALE,
                  crop_shift: float = DEFAULT_CROP_SHIFT,
-                 max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 8,
+                 max_faces: int = DEFAULT_MAX_FACES, batch_limit: int = 8, class_prior: bool = True,
                  attention: bool = False, face_mesh: FaceMesh | None = None) -> None:
         import onnxruntime as ort
 
@@ -123,6 +123,12 @@ class Recognizer:
         self.flip_tta = bool(self.card.get("flip_tta", True) if flip_tta is None else flip_tta)
         self.temperature = float(self.card.get("temperature", 1.0) if temperature is None else temperature)
         self.input_blur = float(self.card.get("input_blur_sigma", 0.0) if input_blur is None else input_blur)
+        # The card's class-prior correction (training.prior): log-probability offsets that move the
+        # model from the class frequencies it learned to those of everyday faces; off with class_prior=False.
+        shift = (self.card.get("class_prior") or {}).get("log_shift") if class_prior else None
+        self.log_prior_shift = np.zeros(NUM_CLASSES) if shift is None else np.asarray(shift, np.float64)
+        if self.log_prior_shift.shape != (NUM_CLASSES,):
+            raise ValueError(f"{self.model_path}: class_prior.log_shift must have {NUM_CLASSES} values")
         self._detector = detector
         #: analyze() measures pose, eyes and gaze by default (fer_core.attention); costs a mesh per face.
         self.attention = attention
@@ -187,7 +193,7 @@ class Recognizer:
         batch = smooth_batch(batch, self.input_blur, None if sides is None else sides >= INPUT_SIZE)
         out = np.concatenate([self._run(batch[i:i + self.batch_limit])
                               for i in range(0, len(batch), self.batch_limit)])
-        logits = np.log(np.maximum(out, 1e-12)) / self.temperature
+        logits = np.log(np.maximum(out, 1e-12)) / self.temperature + self.log_prior_shift
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -1,0 +1,84 @@
+"""Class-prior correction (training.prior) and its use by the recognizer."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from fer_core.labels import LABELS
+from fer_core.recognizer import Recognizer
+from training import prior
+
+NEUTRAL = LABELS.index("Neutral")
+
+
+def test_choose_strength_takes_the_largest_within_the_allowed_drop():
+    # Four faces: the model prefers Happy (3) on all; two are truly Neutral (6), two Happy.
+    probs = np.array([[.01, .01, .01, .60, .01, .01, .35]] * 4)
+    y = np.array([3, 3, 6, 6])
+    shift = np.zeros(7)
+    shift[NEUTRAL] = 1.0  # at strength >= 0.6 Neutral wins every face: accuracy 0.5 either way
+    alpha, table = prior.choose_strength(probs, y, shift, max_drop=0.0)
+    assert alpha == 1.0 and [r["accuracy"] for r in table] == [0.5] * 11
+    y = np.array([3, 3, 3, 6])  # now moving to Neutral costs 0.5: only strengths below 0.6 are allowed
+    alpha, table = prior.choose_strength(probs, y, shift, max_drop=0.01)
+    assert alpha == 0.5
+    assert table[5]["accuracy"] == 0.75 and table[6]["accuracy"] == 0.25
+
+
+def test_prior_shift_is_the_log_ratio():
+    model, target = np.array([.5, .25, .25]), np.array([.25, .25, .5])
+    np.testing.assert_allclose(prior.prior_shift(model, target), np.log([.5, 1, 2]))
+
+
+@pytest.fixture()
+def model_copy(tmp_path):
+    for ext in (".onnx", ".json"):
+        shutil.copy(f"models/fer_model{ext}", tmp_path / f"fer_model{ext}")
+    return tmp_path / "fer_model.onnx"
+
+
+def test_recognizer_applies_the_cards_shift_after_the_temperature(model_copy):
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    plain = Recognizer(model_copy).predict_proba(faces)
+    card = json.loads(model_copy.with_suffix(".json").read_text())
+    shift = np.linspace(-1, 1, 7)
+    card["class_prior"] = {"log_shift": shift.tolist(), "strength": 1.0}
+    model_copy.with_suffix(".json").write_text(json.dumps(card))
+    shifted = Recognizer(model_copy).predict_proba(faces)
+    expect = np.exp(np.log(plain) + shift)
+    np.testing.assert_allclose(shifted, expect / expect.sum(1, keepdims=True), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(Recognizer(model_copy, class_prior=False).predict_proba(faces), plain, atol=1e-6)
+    card["class_prior"]["log_shift"] = [0.0, 1.0]
+    model_copy.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="log_shift"):
+        Recognizer(model_copy)
+
+
+def test_fit_prior_writes_a_card_entry_that_moves_towards_the_votes(tmp_path, tiny_csv, model_copy):
+    """FER+ votes that call every other Training face neutral make a target prior heavy on Neutral,
+    so the correction raises Neutral; the card records the rule and the table behind it."""
+    from training.data import load_fer2013_csv
+
+    n = sum(len(s) for s in load_fer2013_csv(tiny_csv).values())
+    rows = ["Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"]
+    for i in range(n):
+        votes = [10, 0, 0, 0, 0, 0, 0] if i % 2 else [0, 4, 2, 2, 1, 0, 1]
+        rows.append(f"Training,fer{i:07d}.png,{','.join(map(str, votes))},0,0,0")
+    ferplus = tmp_path / "fer2013new.csv"
+    ferplus.write_text("\n".join(rows) + "\n")
+    assert prior.main(["--model", str(model_copy), "--data", str(tiny_csv), "--ferplus", str(ferplus),
+                       "--max-drop", "5"]) == 0
+    entry = json.loads(model_copy.with_suffix(".json").read_text())["class_prior"]
+    assert entry["target_prior"][NEUTRAL] == pytest.approx(0.5, abs=0.05)
+    full = prior.prior_shift(np.array(entry["model_prior"]), np.array(entry["target_prior"]))
+    np.testing.assert_allclose(entry["log_shift"], entry["strength"] * full, rtol=1e-5, atol=1e-7)
+    table = entry["publictest_accuracy_by_strength"]
+    assert entry["strength"] == max(r["alpha"] for r in table if r["accuracy"] >= table[0]["accuracy"] - 0.05)
+    if entry["strength"] > 0:
+        assert entry["log_shift"][NEUTRAL] > 0
+    assert prior.main(["--model", str(tmp_path / "none.onnx"), "--data", str(tiny_csv),
+                       "--ferplus", str(ferplus)]) == 2
