@@ -1,7 +1,8 @@
 """A session log of expression observations, and the class analytics computed from it.
 
 A row is ``(time_s, face_id, x, y, w, h, 7 probabilities)``: when, which anonymous face,
-where in the frame, and the model's output. No image data is kept. :class:`SessionLog`
+where in the frame, and the model's output; plus head pose, eye openness and looking at
+the camera when attention was measured (``ATTENTION_COLUMNS``). No image data is kept. :class:`SessionLog`
 is thread-safe: the video thread appends while the page reads.
 
 The analytics are plain functions of the log's DataFrame (``SessionLog.to_frame()``),
@@ -24,7 +25,22 @@ BOX_COLUMNS = ("x", "y", "w", "h")
 #: Changes below this total-variation distance are not reported as "moments of change".
 NOTABLE_CHANGE = 0.1
 COLUMNS = ("time_s", "face_id", *BOX_COLUMNS, *LABELS)
-_NCOL = len(COLUMNS)
+#: Optional columns, present when attention was measured (fer_core.attention): head pose in
+#: degrees, eye openness of the image-left and image-right eye, looking at the camera (1/0).
+#: Empty (NaN) in rows where it was not measured; left out of frames and CSVs without any.
+ATTENTION_COLUMNS = ("yaw", "pitch", "roll", "eye_left", "eye_right", "looking")
+_NCOL = len(COLUMNS) + len(ATTENTION_COLUMNS)
+_NAN_ATTENTION = (float("nan"),) * len(ATTENTION_COLUMNS)
+
+
+def _attention_values(face: object) -> tuple[float, ...]:
+    """The ATTENTION_COLUMNS values of a face (NaN where not measured)."""
+    pose = getattr(face, "pose", None)
+    if pose is None:
+        return _NAN_ATTENTION
+    eyes = getattr(face, "eyes_open", None) or (float("nan"), float("nan"))
+    looking = getattr(face, "looking_at_camera", None)
+    return (*map(float, pose), *map(float, eyes), float("nan") if looking is None else float(looking))
 
 
 class LogFormatError(ValueError):
@@ -52,7 +68,7 @@ class SessionLog:
         self.source = source
         self.started_at = datetime.now(UTC)
         self._lock = threading.Lock()
-        self._buf = np.zeros((1024, _NCOL), np.float64)
+        self._buf = np.full((1024, _NCOL), np.nan)
         self._n = 0
         self._frames = 0
         self._last_t = 0.0
@@ -64,15 +80,18 @@ class SessionLog:
         """Log one analysed frame at time ``t`` (seconds): every face in it, or none.
 
         ``faces``: objects with ``face_id``, ``box`` and ``probabilities`` (e.g.
-        ``TrackedFace``), or ``(face_id, box, probabilities)`` tuples.
+        ``TrackedFace``; their attention fields too when measured), or
+        ``(face_id, box, probabilities)`` tuples.
         """
         rows = []
         for f in faces:
             if isinstance(f, tuple):
                 fid, box, probs = f
+                extra = _NAN_ATTENTION
             else:
                 fid, box, probs = f.face_id, f.box, f.probabilities
-            rows.append((float(t), float(fid), *map(float, box), *map(float, probs)))
+                extra = _attention_values(f)
+            rows.append((float(t), float(fid), *map(float, box), *map(float, probs), *extra))
         with self._lock:
             self._frames += 1
             self._last_t = max(self._last_t, float(t))
@@ -90,7 +109,7 @@ class SessionLog:
                 cap = len(self._buf)
                 while cap < need:
                     cap *= 2
-                grown = np.zeros((min(cap, max(self.max_rows, need)), _NCOL), np.float64)
+                grown = np.full((min(cap, max(self.max_rows, need)), _NCOL), np.nan)
                 grown[:self._n] = self._buf[:self._n]
                 self._buf = grown
             self._buf[self._n:need] = np.asarray(rows, np.float64)
@@ -143,11 +162,16 @@ class SessionLog:
         arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         if len(arr) and not np.isfinite(arr).all():
             raise LogFormatError("not a session log: some values are not numbers")
+        extra = np.full((len(arr), len(ATTENTION_COLUMNS)), np.nan)
+        for j, c in enumerate(ATTENTION_COLUMNS):
+            if c in df.columns:
+                extra[:, j] = pd.to_numeric(df[c], errors="coerce").to_numpy(np.float64)
+        arr = np.hstack([arr, extra])
         log = cls(max_rows=max(len(arr), 1024), source=source)
         if len(arr):
             order = np.argsort(arr[:, 0], kind="stable")
             arr = arr[order]
-            log._buf = np.zeros((max(len(arr), 1024), _NCOL))
+            log._buf = np.full((max(len(arr), 1024), _NCOL), np.nan)
             log._buf[:len(arr)] = arr
             log._n = len(arr)
             log._frames = int(len(np.unique(arr[:, 0])))
@@ -166,7 +190,9 @@ class SessionLog:
 
 
 def _frame_from_array(data: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame(data, columns=list(COLUMNS))
+    df = pd.DataFrame(data, columns=[*COLUMNS, *ATTENTION_COLUMNS])
+    if not np.isfinite(data[:, len(COLUMNS):]).any():
+        df = df.drop(columns=list(ATTENTION_COLUMNS))
     df["face_id"] = df["face_id"].astype(int)
     for c in BOX_COLUMNS:
         df[c] = df[c].astype(int)
@@ -182,10 +208,13 @@ def empty_frame() -> pd.DataFrame:
 
 def log_to_csv(df: pd.DataFrame) -> bytes:
     """CSV bytes with fixed columns and rounded numbers."""
-    out = df[list(COLUMNS) + ["label", "confidence"]].copy()
+    extra = [c for c in ATTENTION_COLUMNS if c in df.columns]
+    out = df[list(COLUMNS) + ["label", "confidence"] + extra].copy()
     out["time_s"] = out["time_s"].round(3)
     for c in (*LABELS, "confidence"):
         out[c] = out[c].round(5)
+    for c in extra:
+        out[c] = out[c].round(2 if c in ("yaw", "pitch", "roll") else 3)
     return out.to_csv(index=False).encode("utf-8")
 
 

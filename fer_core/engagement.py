@@ -1,0 +1,172 @@
+"""Session analytics of attention (head pose, eyes) and a derived valence/arousal summary.
+
+Plain functions of a session log's DataFrame (``SessionLog.to_frame()``), like those of
+:mod:`fer_core.session`; the attention ones need the log's ``ATTENTION_COLUMNS`` (present
+when the session was analysed with attention on) and return empty results without them.
+
+What these numbers are: where a head points and whether the eyes are open, measured from
+the image. They are not a measure of learning, interest or understanding: a student can
+look at the camera and think of something else, or look down at notes and follow closely.
+
+Valence and arousal are *derived* from the seven expression probabilities (each
+expression's place in the circumplex, weighted by its probability); they are not the
+output of a separate model and inherit every error of the expression model.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fer_core.attention import CLOSED_BELOW
+from fer_core.labels import LABELS
+
+#: Pleasure (valence) and arousal of each expression, from Russell & Mehrabian (1977),
+#: "Evidence for a three-factor theory of emotions", Journal of Research in Personality
+#: 11(3), 273-294 (the PAD ratings of emotion terms, scale -1 to 1; dominance unused):
+#: angry, disgusted, afraid, happy, sad, surprised; neutral at the origin.
+CIRCUMPLEX: dict[str, tuple[float, float]] = {
+    "Angry": (-0.51, 0.59),
+    "Disgust": (-0.60, 0.35),
+    "Fear": (-0.64, 0.60),
+    "Happy": (0.81, 0.51),
+    "Sad": (-0.63, -0.27),
+    "Surprise": (0.40, 0.67),
+    "Neutral": (0.0, 0.0),
+}
+#: Default thresholds of the attention flags (settings on the pages).
+LOOK_AWAY_S = 10.0
+EYES_CLOSED_S = 3.0
+#: Observations of one face further apart than this (s) are a gap (the face was not seen).
+GAP_S = 2.0
+
+
+def has_attention(df: pd.DataFrame) -> bool:
+    """Whether the log has attention measurements."""
+    return "yaw" in df.columns and bool(df["yaw"].notna().any())
+
+
+def valence_arousal(probabilities: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+    """(N, 2) valence and arousal of (N, 7) probabilities in LABELS order: the
+    probability-weighted mean of the expressions' circumplex coordinates (:data:`CIRCUMPLEX`)."""
+    p = np.asarray(probabilities, np.float64).reshape(-1, len(LABELS))
+    coords = np.array([CIRCUMPLEX[lab] for lab in LABELS])
+    return p @ coords
+
+
+def valence_arousal_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
+    """Mean valence and arousal per time bin over all faces: index time_s (bin start),
+    columns valence, arousal. Derived from the probabilities (see the module docstring)."""
+    if df.empty:
+        return pd.DataFrame(columns=["valence", "arousal"], dtype=float)
+    va = valence_arousal(df[list(LABELS)].to_numpy())
+    start = np.round(np.floor(df["time_s"].to_numpy() / bin_s) * bin_s, 6)
+    out = pd.DataFrame(va, columns=["valence", "arousal"]).groupby(start).mean()
+    out.index.name = "time_s"
+    return out
+
+
+def _durations(t: np.ndarray, gap_s: float) -> np.ndarray:
+    """Seconds each observation stands for: up to the next one; the typical (median) step
+    for the last one and for one followed by a gap of more than ``gap_s``."""
+    if len(t) == 0:
+        return np.zeros(0)
+    step = np.diff(t)
+    typical = float(np.median(step[step <= gap_s])) if (step <= gap_s).any() else 0.0
+    return np.where(np.append(step, np.inf) <= gap_s, np.append(step, 0.0), typical)
+
+
+def _longest_run(flags: np.ndarray, t: np.ndarray, dur: np.ndarray, gap_s: float) -> tuple[float, int]:
+    """Longest time (s) that ``flags`` stays true without a gap, and the number of runs."""
+    best, runs, cur, prev_t = 0.0, 0, 0.0, None
+    for f, ti, d in zip(flags, t, dur):
+        if f and cur > 0 and prev_t is not None and ti - prev_t <= gap_s:
+            cur += d
+        elif f:
+            cur = d
+            runs += 1
+        else:
+            cur = 0.0
+        best = max(best, cur)
+        prev_t = ti
+    return best, runs
+
+
+@dataclass(frozen=True)
+class FaceAttention:
+    """Attention of one face over a session."""
+
+    face_id: int
+    present_s: float  # time the face was in view (observations, gaps over GAP_S left out)
+    measured_s: float  # of which with attention measured
+    looking_share: float  # share of measured time looking at the camera (NaN when none)
+    longest_away_s: float  # longest stretch not looking at the camera (eyes closed counts as away)
+    longest_closed_s: float  # longest stretch with both eyes closed
+    blinks: int  # stretches with both eyes closed (blinks need the log at >= 10 rows/s to be seen)
+    blinks_per_min: float
+    looked_away: bool  # longest_away_s >= the look-away threshold
+    eyes_closed: bool  # longest_closed_s >= the eyes-closed threshold
+
+
+def attention_summary(df: pd.DataFrame, *, away_s: float = LOOK_AWAY_S, closed_s: float = EYES_CLOSED_S,
+                      gap_s: float = GAP_S) -> list[FaceAttention]:
+    """Per face: time present, share of it looking at the camera, blinks, longest look-away
+    and eyes-closed stretches, and the two flags. ``[]`` when the log has no attention."""
+    if df.empty or not has_attention(df):
+        return []
+    out = []
+    for fid, g in df.sort_values("time_s", kind="stable").groupby("face_id", sort=True):
+        t = g["time_s"].to_numpy(np.float64)
+        dur = _durations(t, gap_s)
+        measured = g["yaw"].notna().to_numpy()
+        looking = (g["looking"].to_numpy(np.float64) == 1.0) & measured
+        eyes = np.fmax(g["eye_left"].to_numpy(np.float64), g["eye_right"].to_numpy(np.float64))
+        closed = measured & (eyes < CLOSED_BELOW)
+        m_s = float(dur[measured].sum())
+        share = float(dur[looking].sum() / m_s) if m_s > 0 else float("nan")
+        away, _ = _longest_run(measured & ~looking, t, dur, gap_s)
+        shut, blinks = _longest_run(closed, t, dur, gap_s)
+        present = float(dur.sum())
+        out.append(FaceAttention(face_id=int(fid), present_s=present, measured_s=m_s, looking_share=share,
+                                 longest_away_s=away, longest_closed_s=shut, blinks=blinks,
+                                 blinks_per_min=60.0 * blinks / m_s if m_s > 0 else 0.0,
+                                 looked_away=away >= away_s, eyes_closed=shut >= closed_s))
+    return out
+
+
+def attention_table(summary: Sequence[FaceAttention]) -> pd.DataFrame:
+    """The summary as a table for the pages and the report (rounded, readable column names)."""
+    rows = [{"face": s.face_id, "present (s)": round(s.present_s, 1),
+             "looking at camera": None if np.isnan(s.looking_share) else f"{s.looking_share:.0%}",
+             "longest look-away (s)": round(s.longest_away_s, 1),
+             "longest eyes closed (s)": round(s.longest_closed_s, 1), "blinks": s.blinks,
+             "blinks/min": round(s.blinks_per_min, 1),
+             "flags": ", ".join(f for f, on in (("looked away", s.looked_away), ("eyes closed", s.eyes_closed))
+                                if on)} for s in summary]
+    return pd.DataFrame(rows)
+
+
+def attention_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
+    """Per time bin over all faces with attention measured: index time_s (bin start); columns
+    ``looking`` (share of observations looking at the camera), ``eyes_closed`` (share with
+    both eyes closed), ``yaw`` and ``pitch`` (mean degrees). Empty without attention."""
+    cols = ["looking", "eyes_closed", "yaw", "pitch"]
+    if df.empty or not has_attention(df):
+        return pd.DataFrame(columns=cols, dtype=float)
+    d = df[df["yaw"].notna()]
+    start = np.round(np.floor(d["time_s"].to_numpy() / bin_s) * bin_s, 6)
+    eyes = np.fmax(d["eye_left"].to_numpy(np.float64), d["eye_right"].to_numpy(np.float64))
+    frame = pd.DataFrame({"looking": d["looking"].to_numpy(np.float64),
+                          "eyes_closed": (eyes < CLOSED_BELOW).astype(float),
+                          "yaw": d["yaw"].to_numpy(np.float64), "pitch": d["pitch"].to_numpy(np.float64)})
+    out = frame.groupby(start).mean()
+    out.index.name = "time_s"
+    return out
+
+
+def attentive_now(faces: Sequence[object]) -> tuple[int, int]:
+    """(faces looking at the camera, faces with attention measured) among ``faces``."""
+    measured = [f for f in faces if getattr(f, "looking_at_camera", None) is not None]
+    return sum(bool(getattr(f, "looking_at_camera", False)) for f in measured), len(measured)

@@ -1,0 +1,114 @@
+"""Tests of the attention columns of the session log and of fer_core.engagement's analytics."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_core import engagement as eng
+from fer_core.labels import LABELS
+from fer_core.session import ATTENTION_COLUMNS, COLUMNS, SessionLog
+
+HAPPY = tuple(1.0 if lab == "Happy" else 0.0 for lab in LABELS)
+
+
+@dataclass(frozen=True)
+class Face:
+    face_id: int
+    box: tuple[int, int, int, int]
+    probabilities: tuple[float, ...]
+    pose: tuple[float, float, float] | None = None
+    eyes_open: tuple[float, float] | None = None
+    looking_at_camera: bool | None = None
+
+
+def scripted_log(fps: float = 10.0) -> SessionLog:
+    """Face 1 over 30 s: looks at the camera, looks away 12 s (10-22 s), blinks twice
+    (0.2 s each), closes its eyes for 4 s (24-28 s). Face 2: 5 s, no attention measured."""
+    log = SessionLog()
+    for i in range(int(30 * fps)):
+        t = i / fps
+        away = 10.0 <= t < 22.0
+        blink = 3.0 <= t < 3.2 or 6.0 <= t < 6.2
+        shut = 24.0 <= t < 28.0
+        eyes = (0.05, 0.1) if blink or shut else (0.9, 0.95)
+        faces = [Face(1, (10, 10, 50, 50), HAPPY, (40.0 if away else 2.0, -3.0, 1.0), eyes,
+                      not (away or blink or shut))]
+        if t < 5:
+            faces.append(Face(2, (100, 10, 50, 50), HAPPY))
+        log.add_frame(t, faces)
+    return log
+
+
+def test_log_keeps_attention_columns_only_when_measured():
+    plain = SessionLog()
+    plain.add_frame(0.0, [Face(1, (0, 0, 10, 10), HAPPY)])
+    assert list(plain.to_frame().columns) == [*COLUMNS, "label", "confidence"]
+    log = scripted_log()
+    df = log.to_frame()
+    assert set(ATTENTION_COLUMNS) <= set(df.columns)
+    assert df.loc[df.face_id == 2, "yaw"].isna().all() and df.loc[df.face_id == 1, "yaw"].notna().all()
+    back = SessionLog.from_csv(log.to_csv()).to_frame()
+    np.testing.assert_allclose(back["yaw"].to_numpy(), df["yaw"].to_numpy(), equal_nan=True)
+    np.testing.assert_array_equal(back["looking"].fillna(-1).to_numpy(), df["looking"].fillna(-1).to_numpy())
+    # An old CSV without the columns still loads, and has no attention.
+    old = SessionLog.from_csv(plain.to_csv()).to_frame()
+    assert not eng.has_attention(old) and eng.attention_summary(old) == []
+
+
+def test_attention_summary_of_a_scripted_session():
+    summary = {s.face_id: s for s in eng.attention_summary(scripted_log().to_frame(), away_s=10, closed_s=3)}
+    assert set(summary) == {1, 2}
+    s2 = summary[2]  # no attention measured: present, nothing else
+    assert s2.present_s == pytest.approx(5.0, abs=0.2) and s2.measured_s == 0 and np.isnan(s2.looking_share)
+    assert not (s2.looked_away or s2.eyes_closed)
+    s = summary[1]
+    assert s.present_s == pytest.approx(30.0, abs=0.2)
+    assert s.longest_away_s == pytest.approx(12.0, abs=0.2)
+    assert s.longest_closed_s == pytest.approx(4.0, abs=0.2)
+    assert s.blinks == 3  # two blinks and the long closure
+    # Looking: 30 s minus 12 away, 4 closed and 0.4 of blinks.
+    assert s.looking_share == pytest.approx((30 - 12 - 4 - 0.4) / 30, abs=0.01)
+    assert s.looked_away and s.eyes_closed
+    summary = eng.attention_summary(scripted_log().to_frame(), away_s=15, closed_s=5)
+    assert not summary[0].looked_away and not summary[0].eyes_closed
+    table = eng.attention_table(summary)
+    assert list(table["face"]) == [1, 2] and table.loc[0, "looking at camera"] == "45%"
+    assert pd.isna(table.loc[1, "looking at camera"])
+
+
+def test_gaps_split_runs():
+    log = SessionLog()
+    for t in np.arange(0, 4, 0.5):
+        log.add_frame(float(t), [Face(1, (0, 0, 9, 9), HAPPY, (50.0, 0, 0), (1, 1), False)])
+    for t in np.arange(10, 14, 0.5):  # seen again after a 6.5 s gap
+        log.add_frame(float(t), [Face(1, (0, 0, 9, 9), HAPPY, (50.0, 0, 0), (1, 1), False)])
+    s = eng.attention_summary(log.to_frame())[0]
+    assert s.longest_away_s == pytest.approx(4.0) and s.present_s == pytest.approx(8.0)
+
+
+def test_attention_timeline():
+    tl = eng.attention_timeline(scripted_log().to_frame(), bin_s=2.0)
+    assert tl.loc[0.0, "looking"] == 1.0 and tl.loc[12.0, "looking"] == 0.0
+    assert tl.loc[12.0, "yaw"] == pytest.approx(40.0) and tl.loc[24.0, "eyes_closed"] == 1.0
+    assert eng.attention_timeline(SessionLog().to_frame(), 2.0).empty
+
+
+def test_valence_arousal_from_probabilities():
+    eye = np.eye(len(LABELS))
+    va = eng.valence_arousal(eye)
+    for k, lab in enumerate(LABELS):
+        assert tuple(va[k]) == pytest.approx(eng.CIRCUMPLEX[lab])
+    assert va[LABELS.index("Happy"), 0] > 0.5 and va[LABELS.index("Sad"), 1] < 0
+    mixed = eng.valence_arousal([0.5 * (eye[LABELS.index("Happy")] + eye[LABELS.index("Sad")])])[0]
+    assert mixed[0] == pytest.approx(0.5 * (0.81 - 0.63))
+    tl = eng.valence_arousal_timeline(scripted_log().to_frame(), 5.0)
+    np.testing.assert_allclose(tl["valence"], 0.81) and np.testing.assert_allclose(tl["arousal"], 0.51)
+
+
+def test_attentive_now():
+    faces = [Face(1, (0, 0, 1, 1), HAPPY, (0, 0, 0), (1, 1), True),
+             Face(2, (0, 0, 1, 1), HAPPY, (40, 0, 0), (1, 1), False), Face(3, (0, 0, 1, 1), HAPPY)]
+    assert eng.attentive_now(faces) == (1, 2)
