@@ -30,3 +30,31 @@ def test_card_says_whether_fer_plus_votes_were_trained_on(tmp_path, ferplus):
     line = next(t for t in out.read_text().splitlines() if t.startswith("- Training data:"))
     assert ("FER+" in line) is ferplus
     assert written["metrics"]["PrivateTest"]["accuracy"] > 0.5
+
+
+def test_card_gets_the_beyond_fer2013_table_and_the_prior_line(tmp_path):
+    """--real-photos puts the real-photo figures beside the peers' in both cards; a class prior in the
+    card is named on the inference line."""
+    model = tmp_path / "fer_model.onnx"
+    shutil.copy(MODELS / "fer_model.onnx", model)
+    meta = json.loads((MODELS / "fer_model.json").read_text())
+    meta["class_prior"] = {"strength": 0.6, "rule": "a rule", "log_shift": [0.0] * 7}
+    model.with_suffix(".json").write_text(json.dumps(meta))
+    recalls = {"Angry": 0.7, "Disgust": 0.0, "Fear": 0.3, "Happy": 0.9, "Sad": 0.6, "Surprise": 0.5, "Neutral": 0.8}
+    real = {"folder": "/x/muxspace", "mode": "whole image (predict_proba)", "metrics": {
+        "n": 100, "accuracy": 0.71, "balanced_accuracy": 0.54, "macro_f1": 0.4, "mean_recall": 0.7,
+        "mean_recall_classes": list(card.REAL_PHOTO_CLASSES),
+        "per_class": {c: {"recall": r, "support": 10, "precision": 0.5, "f1": 0.5} for c, r in recalls.items()}}}
+    (tmp_path / "real.json").write_text(json.dumps(real))
+    out = tmp_path / "CARD.md"
+    card.main(["--model", str(model), "--eval", str(MODELS / "eval" / "metrics.json"), "--out", str(out),
+               "--real-photos", str(tmp_path / "real.json")])
+    text = out.read_text()
+    assert "## Beyond FER2013: real photos" in text
+    ours = next(t for t in text.splitlines() if t.startswith("| **this model**"))
+    assert "**71.0%**" in ours and "**70.0%**" in ours  # accuracy; mean of 0.7, 0.9, 0.6, 0.5, 0.8
+    assert "| face-api.js 1.7.15 (expression net) | 68.0% | 57.1% |" in text
+    assert "class-prior correction towards the FER+ vote shares at strength 0.6" in text
+    written = json.loads(model.with_suffix(".json").read_text())
+    assert written["beyond_fer2013"]["metrics"]["accuracy"] == 0.71
+    assert written["beyond_fer2013"]["folder"] == "muxspace"

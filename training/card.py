@@ -29,6 +29,38 @@ def _ferplus_text(train_command: str) -> str:
     return ("; FER+ vote shares (Microsoft's fer2013new.csv, MIT licence) mixed into the targets, "
             "and the Training faces FER+ marks as not a face left out")
 
+#: Installable peers on the real-photo set (whole stored image to each classifier), from
+#: ../shared/data/DATA.md: accuracy and recall of Angry, Happy, Sad, Surprise, Neutral.
+REAL_PHOTO_PEERS = {
+    "face-api.js 1.7.15 (expression net)": {"accuracy": 0.680, "recall": [0.544, 0.825, 0.476, 0.401, 0.607]},
+    "fer 25.10.3 (tflite)": {"accuracy": 0.543, "recall": [0.682, 0.801, 0.554, 0.286, 0.354]},
+}
+REAL_PHOTO_CLASSES = ("Angry", "Happy", "Sad", "Surprise", "Neutral")
+
+
+def beyond_table(real: dict) -> list[str]:
+    """Markdown lines: the real-photo set (``training.evaluate --folder`` metrics) beside the peers."""
+    m = real["metrics"]
+    head = ["| model | accuracy | mean recall (5) | " + " | ".join(REAL_PHOTO_CLASSES) + " |",
+            "|---|---|---|" + "---|" * len(REAL_PHOTO_CLASSES)]
+    ours = [m["per_class"][c]["recall"] for c in REAL_PHOTO_CLASSES]
+    rows = [f"| **this model** | **{m['accuracy']:.1%}** | **{sum(ours) / len(ours):.1%}** | "
+            + " | ".join(f"{r:.0%}" for r in ours) + " |"]
+    for name, peer in REAL_PHOTO_PEERS.items():
+        r = peer["recall"]
+        rows.append(f"| {name} | {peer['accuracy']:.1%} | {sum(r) / len(r):.1%} | "
+                    + " | ".join(f"{v:.0%}" for v in r) + " |")
+    return head + rows
+
+
+def _prior_text(card: dict) -> str:
+    prior = card.get("class_prior")
+    if not prior or not prior.get("strength"):
+        return ""
+    return (f", then a class-prior correction towards the FER+ vote shares at strength {prior['strength']:.1f} "
+            f"({prior['rule']}; `training.prior`)")
+
+
 def summarize(metrics: dict) -> dict:
     """The compact metrics block stored in the JSON card."""
     out = {}
@@ -60,7 +92,7 @@ def render_markdown(card: dict, extra: str = "") -> str:
         "(any crop -> gray -> padded square -> 48x48). Scaling to [-1, 1] is inside the model.",
         f"- Inference: {_blur_text(card)}"
         f"{'mean of the face and its mirror image (flip TTA), ' if card.get('flip_tta') else ''}"
-        f"softmax temperature {card.get('temperature', 1.0):.3f} fitted on PublicTest.",
+        f"softmax temperature {card.get('temperature', 1.0):.3f} fitted on PublicTest{_prior_text(card)}.",
         f"- Training data: FER2013 Training split (28,709 faces), data file sha256 `{card.get('data_sha256')}`"
         f"{_ferplus_text(card.get('train_command') or '')}.",
         f"- Training command: `{card.get('train_command') or 'see docs/TRAINING.md'}`", "",
@@ -79,6 +111,17 @@ def render_markdown(card: dict, extra: str = "") -> str:
             lines.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
         lines += ["", "![PrivateTest confusion matrix](eval/confusion_PrivateTest.png)",
                   "![PrivateTest reliability](eval/reliability_PrivateTest.png)"]
+    if card.get("beyond_fer2013"):
+        real = card["beyond_fer2013"]
+        lines += ["", "## Beyond FER2013: real photos", "",
+                  f"{real['metrics']['n']:,} labelled photos of real people (`muxspace`, Apache-2.0; mostly press "
+                  "photos, loose face crops, mostly gray; an evaluation set only, never trained or tuned on). Whole "
+                  "stored image through `predict_proba`; the peers' figures are from the data set's notes. "
+                  "Command: `python -m training.evaluate --folder ../shared/data/muxspace`.", "",
+                  *beyond_table(real), "",
+                  "Fear (21 photos) and Disgust (noisy labels) are too few or too unreliable there to score on "
+                  "their own. Where the model is weak on such photos: Surprise is often read as Neutral or Fear, "
+                  "posed Disgust as Angry or Sad, posed Fear as Surprise or Sad."]
     if "parity" in card:
         p = card["parity"]
         lines += ["", "## Export parity", "",
@@ -118,11 +161,21 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="models/fer_model.onnx")
     p.add_argument("--eval", default="models/eval/metrics.json", help="metrics.json from training.evaluate")
     p.add_argument("--extra", help="a Markdown file appended to the card (ablations, notes)")
+    p.add_argument("--real-photos", help="metrics.json of `training.evaluate --folder` on the real-photo set "
+                                         "(the card's Beyond FER2013 table)")
     p.add_argument("--out", default="models/MODEL_CARD.md")
     args = p.parse_args(argv)
     card_path = Path(args.model).with_suffix(".json")
     card = json.loads(card_path.read_text())
     card["metrics"] = summarize(json.loads(Path(args.eval).read_text()))
+    if args.real_photos:
+        real = json.loads(Path(args.real_photos).read_text())
+        m = real["metrics"]
+        card["beyond_fer2013"] = {"folder": Path(real["folder"]).name, "mode": real["mode"], "metrics": {
+            "n": m["n"], "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
+            "macro_f1": m["macro_f1"], "mean_recall": m["mean_recall"],
+            "mean_recall_classes": m["mean_recall_classes"],
+            "per_class": {c: {"recall": v["recall"], "support": v["support"]} for c, v in m["per_class"].items()}}}
     # What the app's Model page shows under "Training data".
     card["training_data"] = ("FER2013 (48 x 48 grayscale faces, 7 expressions; official Training split for "
                              "training, PublicTest for model selection and calibration, PrivateTest held out)"
