@@ -1,4 +1,5 @@
 """Photo: upload or snapshot -> annotated image, table, chart, downloads."""
+import functools
 import json
 
 import cv2
@@ -55,8 +56,9 @@ with results:
 
 stem = upload.name.rsplit(".", 1)[0] if getattr(upload, "name", "") else "photo"
 c1, c2, c3 = st.columns(3)
-# The PNG is encoded only when the button is clicked, not on every rerun.
-c1.download_button("Annotated image (PNG)", lambda: encode_png(annotated), f"{stem}_annotated.png",
+# The PNG is encoded only when the button is clicked, not on every rerun (partial, not a
+# lambda: a lambda would keep all of this run's globals alive until the next run).
+c1.download_button("Annotated image (PNG)", functools.partial(encode_png, annotated), f"{stem}_annotated.png",
                    "image/png", on_click="ignore")
 c2.download_button("Results (CSV)", table.to_csv(index=False), f"{stem}_expressions.csv", "text/csv",
                    on_click="ignore")
