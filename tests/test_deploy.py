@@ -1,0 +1,76 @@
+"""deploy/: the rendered EC2 files are what deploy/cluster.py writes, HAProxy accepts its
+configuration, and the apps' FER_ICE_SERVERS is what the app reads. (The running set is
+tested in a browser by tests/e2e/test_cluster.py.)"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from deploy.cluster import ClusterConfig, haproxy_config, ice_servers, render, turn_config
+from fer_app.support import ice_configuration
+
+ROOT = Path(__file__).resolve().parents[1]
+EC2 = ROOT / "deploy" / "ec2"
+
+
+def ec2_config() -> ClusterConfig:
+    """The environment written in deploy/ec2/README.md."""
+    text = (EC2 / "README.md").read_text()
+    block = text.split("    python deploy/cluster.py render")[0].split("three app servers:")[1]
+    env = dict(re.findall(r"(FER_\w+)=(\S+)", block))
+    return ClusterConfig.from_env(env)
+
+
+def test_ec2_files_are_what_render_writes(tmp_path):
+    for path in render(ec2_config(), tmp_path):
+        assert path.read_text() == (EC2 / path.name).read_text(), f"re-render deploy/ec2/{path.name}"
+    assert oct((tmp_path / "fer.env").stat().st_mode & 0o777) == "0o600"
+
+
+def test_production_turn_relays_only_to_the_app_servers():
+    conf = turn_config(ec2_config())
+    assert "allow-loopback-peers" not in conf
+    assert "denied-peer-ip=169.254.0.0-169.254.255.255" in conf  # the cloud metadata service
+    assert "allowed-peer-ip=172.31.5.20" in conf and "external-ip=203.0.113.10/172.31.5.20" in conf
+    loop = turn_config(ClusterConfig(turn_loopback=True), log_to_stdout=True)
+    assert "allow-loopback-peers" in loop and "denied-peer-ip" not in loop and "log-file=stdout" in loop
+
+
+def test_the_apps_read_the_ice_servers_written_for_them():
+    c = ec2_config()
+    env_line = (EC2 / "fer.env").read_text().strip()
+    value = env_line.split("=", 1)[1].strip("'")
+    assert value == ice_servers(c)
+    cfg = ice_configuration({"FER_ICE_SERVERS": value})
+    assert cfg == {"iceServers": json.loads(value)}
+    assert cfg["iceServers"][0]["urls"][-1] == "turns:turn.fer.example.org:5349?transport=tcp"
+
+
+def test_sticky_cookie_and_one_server_line_per_app():
+    conf = haproxy_config(ClusterConfig(apps=4, first_port=9001))
+    assert conf.count(" check cookie app") == 4 and "127.0.0.1:9004" in conf
+    assert "cookie FERSRV insert indirect nocache httponly\n" in conf  # no "secure" without TLS
+    assert "timeout tunnel" in conf  # the Streamlit WebSocket outlives ordinary timeouts
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/haproxy").exists() and not shutil.which("haproxy"),
+                    reason="needs Debian's haproxy")
+def test_haproxy_accepts_the_configuration(tmp_path):
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(haproxy_config(ClusterConfig(apps=3)))
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    run = subprocess.run([haproxy, "-c", "-f", str(cfg)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_systemd_unit_runs_the_app_on_its_instance_port():
+    unit = (ROOT / "deploy" / "systemd" / "fer@.service").read_text()
+    assert "--server.port %i" in unit and "--server.address 127.0.0.1" in unit
+    assert "EnvironmentFile=/etc/fer.env" in unit
+    servers = re.findall(r"server app\d+ 127\.0\.0\.1:(\d+)", (EC2 / "haproxy.cfg").read_text())
+    assert servers == ["8501", "8502", "8503"]  # fer@8501 fer@8502 fer@8503
