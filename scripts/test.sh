@@ -11,10 +11,12 @@ if [ ! -x .venv-dev/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-dev; f
 # Measured: 44 s and 285 MB on a fresh venv; it changes no version of requirements-dev.txt.
 .venv-dev/bin/python -m pip install -q -r requirements-batch.txt
 # The real-browser tests (tests/e2e, run through tests/e2e/run.sh in a private network
-# namespace) need Debian's Chromium, iproute2 and root for `unshare -n`.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
+# namespace) need Debian's Chromium, iproute2 and root for `unshare -n`; the multi-server
+# test (tests/e2e/test_cluster.py, ~40 s) also HAProxy and coturn (deploy/cluster.py).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 \
+    || ! command -v turnserver >/dev/null 2>&1 || ! [ -x /usr/sbin/haproxy ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium iproute2 >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium iproute2 haproxy coturn >/dev/null
   fi
 fi
 if command -v chromium >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
