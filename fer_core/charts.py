@@ -84,6 +84,46 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline") -
     return fig
 
 
+def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time") -> go.Figure:
+    """``engagement.attention_timeline``: share of faces looking at the camera and share with
+    eyes closed per bin (left axis), mean yaw and pitch (right axis, dotted)."""
+    fig = go.Figure()
+    x = timeline.index.to_numpy()
+    fig.add_scatter(x=x, y=timeline["looking"].to_numpy(), name="looking at camera", mode="lines+markers",
+                    line=dict(color="#0072b2"), hovertemplate="%{y:.0%}")
+    fig.add_scatter(x=x, y=timeline["eyes_closed"].to_numpy(), name="eyes closed", mode="lines",
+                    line=dict(color="#d55e00"), hovertemplate="%{y:.0%}")
+    for col, colour in (("yaw", "#666666"), ("pitch", "#009e73")):
+        fig.add_scatter(x=x, y=timeline[col].to_numpy(), name=f"mean {col} (deg)", mode="lines", yaxis="y2",
+                        line=dict(color=colour, dash="dot"), hovertemplate="%{y:.0f} deg")
+    fig.update_layout(title=title, xaxis=dict(title="time (s)"), hovermode="x unified", height=340,
+                      yaxis=dict(range=[0, 1], tickformat=".0%", title="share of faces"),
+                      yaxis2=dict(title="degrees", overlaying="y", side="right", range=[-60, 60],
+                                  showgrid=False), **_LAYOUT)
+    return fig
+
+
+def valence_arousal_path(va: pd.DataFrame, title: str = "Valence and arousal over the session (derived)") -> go.Figure:
+    """``engagement.valence_arousal_timeline`` as a path in the valence-arousal plane, coloured by
+    time, with the seven expressions' places (``engagement.CIRCUMPLEX``) for reference."""
+    from fer_core.engagement import CIRCUMPLEX
+
+    fig = go.Figure()
+    fig.add_scatter(x=[v for v, _ in CIRCUMPLEX.values()], y=[a for _, a in CIRCUMPLEX.values()],
+                    mode="markers+text", text=list(CIRCUMPLEX), textposition="top center", name="expressions",
+                    marker=dict(color=[LABEL_COLORS_HEX[lab] for lab in CIRCUMPLEX], size=9, symbol="diamond"),
+                    hoverinfo="text")
+    t = va.index.to_numpy()
+    fig.add_scatter(x=va["valence"].to_numpy(), y=va["arousal"].to_numpy(), mode="lines+markers",
+                    name="session", line=dict(color="rgba(0,0,0,0.3)"),
+                    marker=dict(color=t, colorscale="Viridis", size=7, colorbar=dict(title="s", thickness=10)),
+                    customdata=t, hovertemplate="%{customdata:.0f} s: valence %{x:.2f}, arousal %{y:.2f}")
+    fig.update_layout(title=title, height=380, xaxis=dict(range=[-1, 1], title="valence (unpleasant - pleasant)",
+                                                          zeroline=True),
+                      yaxis=dict(range=[-1, 1], title="arousal (calm - excited)", zeroline=True), **_LAYOUT)
+    return fig
+
+
 def face_probabilities(face_binned: pd.DataFrame, face_id: int) -> go.Figure:
     """The 7 probabilities of one face over time."""
     d = face_binned[face_binned["face_id"] == face_id]

@@ -9,6 +9,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_core import charts
+from fer_core.engagement import (
+    EYES_CLOSED_S,
+    LOOK_AWAY_S,
+    attention_summary,
+    attention_table,
+    attention_timeline,
+    has_attention,
+    valence_arousal_timeline,
+)
 from fer_core.labels import LABELS, NEGATIVE_LABELS
 from fer_core.session import (
     NOTABLE_CHANGE,
@@ -39,6 +48,8 @@ class ReportOptions:
     bin_s: float = 10.0
     negative_minutes: float = 2.0
     changes: int = 5
+    look_away_s: float = LOOK_AWAY_S  # attention flags (when the session measured attention)
+    eyes_closed_s: float = EYES_CLOSED_S
 
 
 def _fmt_time(seconds: float) -> str:
@@ -106,6 +117,32 @@ def _changes_section(changes: pd.DataFrame) -> list[str]:
     return parts
 
 
+ATTENTION_NOTE = (
+    "Attention here means where a head points and whether the eyes are open, measured from the "
+    "image: not learning, interest or understanding. Someone can look at the camera and think of "
+    "something else, or look down at notes and follow closely."
+)
+VALENCE_NOTE = (
+    "Valence and arousal are derived from the seven expression probabilities (each expression's "
+    "place in Russell & Mehrabian's 1977 ratings, weighted by its probability), not measured by "
+    "a separate model."
+)
+
+
+def _attention_section(df: pd.DataFrame, options: ReportOptions) -> list[str]:
+    """Per-face attention table and flags, when the session measured attention."""
+    summary = attention_summary(df, away_s=options.look_away_s, closed_s=options.eyes_closed_s)
+    parts = ["<h2>Attention (head pose and eyes)</h2>", f"<p class='notice'>{html.escape(ATTENTION_NOTE)}</p>",
+             _table(attention_table(summary))]
+    flagged = [f"<li>Face {s.face_id}: "
+               + ", ".join(x for x, on in ((f"looked away for {s.longest_away_s:.0f} s", s.looked_away),
+                                           (f"eyes closed for {s.longest_closed_s:.0f} s", s.eyes_closed)) if on)
+               + "</li>" for s in summary if s.looked_away or s.eyes_closed]
+    parts.append(f"<p>Flags (looked away &ge; {options.look_away_s:g} s, eyes closed &ge; "
+                 f"{options.eyes_closed_s:g} s): " + (f"</p><ul>{''.join(flagged)}</ul>" if flagged else "none.</p>"))
+    return parts
+
+
 def _charts_html(figures: list[go.Figure]) -> list[str]:
     # The first figure carries plotly.js inline, so the file works offline.
     return [fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False,
@@ -146,6 +183,12 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
         figures.append(charts.mix_area(binned_mix(df, options.bin_s, fill_gaps=True), changes,
                                        f"Expression mix over time ({options.bin_s:g} s bins)"))
         figures.append(charts.face_timeline(face_binned(df, options.bin_s)))
+        if has_attention(df):
+            parts += _attention_section(df, options)
+            figures.append(charts.attention_timeline(attention_timeline(df, options.bin_s),
+                                                     f"Attention over time ({options.bin_s:g} s bins)"))
+        parts.append(f"<p class='meta'>{html.escape(VALENCE_NOTE)}</p>")
+        figures.append(charts.valence_arousal_path(valence_arousal_timeline(df, options.bin_s)))
         streaks = negative_streaks(df, options.negative_minutes * 60.0, bin_s=min(options.bin_s, 5.0))
         tail.append(_flags_section(streaks, options))
         tail += _changes_section(changes)

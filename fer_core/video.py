@@ -10,7 +10,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -95,13 +95,27 @@ def _info(container: Any, stream: Any) -> VideoInfo:
                      container=str(container.format.name))
 
 
+def upright(bgr: np.ndarray, rotation: float) -> np.ndarray:
+    """A decoded frame turned as the video's display matrix says (phone videos are stored
+    sideways with a rotation tag). ``rotation``: PyAV's ``VideoFrame.rotation``, degrees
+    counter-clockwise, as FFmpeg's ``av_display_rotation_get``; turned like FFmpeg's
+    autorotate (-90 -> 90 degrees clockwise)."""
+    import cv2
+
+    turn = round(-rotation / 90.0) % 4
+    if turn == 0:
+        return bgr
+    return cv2.rotate(bgr, (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)[turn - 1])
+
+
 def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max_side: int = 1280,
                 max_frames: int | None = None, progress: ProgressCallback | None = None
                 ) -> Iterator[SampledFrame]:
     """Yield about ``rate`` frames per second of video, as BGR arrays, in time order.
 
     Frames larger than ``max_side`` on their long side are scaled down while
-    converting. Damaged packets are skipped; a file where nothing decodes raises
+    converting, and turned upright when the video carries a rotation (phone videos).
+    Damaged packets are skipped; a file where nothing decodes raises
     :class:`VideoDecodeError`.
     """
     import av
@@ -145,7 +159,7 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
                                          format="bgr24").to_ndarray()
                 else:
                     bgr = frame.to_ndarray(format="bgr24")
-                yield SampledFrame(float(t), bgr)
+                yield SampledFrame(float(t), upright(bgr, getattr(frame, "rotation", 0) or 0))
                 yielded += 1
                 if progress is not None:
                     progress(min(t / info.duration_s, 1.0) if info.duration_s else None, float(t))
@@ -173,11 +187,13 @@ class VideoAnalysis:
 
 def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO, rate: float = 2.0, *,
                   smoothing_window: int = 3, max_frames: int | None = None,
-                  progress: ProgressCallback | None = None) -> VideoAnalysis:
+                  progress: ProgressCallback | None = None, attention: bool = False) -> VideoAnalysis:
     """Analyse a video at ``rate`` frames per second: every face, tracked anonymously.
 
     The log holds the model's raw probabilities per face and frame; tracking assigns
     the face ids (a face missing for more than about 3 seconds gets a new id).
+    ``attention``: also log head pose, eye openness and looking at the camera
+    (fer_core.attention; a face mesh per face and frame).
     """
     t_start = time.perf_counter()
     info = probe(source)
@@ -187,9 +203,15 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     n = with_faces = 0
     last_t = 0.0
     for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress):
-        results = recognizer.analyze(sf.bgr)
-        tracked = tracker.update(results)
-        session.add_frame(sf.time_s, [(f.face_id, f.box, f.raw_probabilities) for f in tracked])
+        if attention:
+            results = recognizer.analyze(sf.bgr, attention=True)
+            tracked = tracker.update(results)
+            session.add_frame(sf.time_s, [replace(f, probabilities=f.raw_probabilities)
+                                          for f in tracked])
+        else:
+            results = recognizer.analyze(sf.bgr)
+            tracked = tracker.update(results)
+            session.add_frame(sf.time_s, [(f.face_id, f.box, f.raw_probabilities) for f in tracked])
         n += 1
         with_faces += bool(results)
         last_t = sf.time_s

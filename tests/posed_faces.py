@@ -113,3 +113,21 @@ def close_eyes(image: np.ndarray | None = None, mesh=None) -> np.ndarray:
         cv2.polylines(out, [np.round(line).astype(np.int32)], False, (30, 25, 25),
                       max(2, int(round(width / 10))), cv2.LINE_AA)
     return out
+
+
+def turning_head_frames(fps: int = 10, seconds: float = 4.0, width: int = 480, height: int = 360,
+                        max_yaw: float = 40.0) -> list[np.ndarray]:
+    """A face turning its head from -max_yaw to +max_yaw and back (yaw a sine over the clip),
+    rendered on a grey frame: the true yaw of frame i is ``turning_head_yaw(i, fps, seconds, max_yaw)``."""
+    frames = []
+    for i in range(int(fps * seconds)):
+        face, _ = render_pose(turning_head_yaw(i, fps, seconds, max_yaw), 0.0, 0.0, size=height)
+        frame = np.full((height, width, 3), 110, np.uint8)
+        x0 = (width - height) // 2
+        frame[:, x0:x0 + height] = face
+        frames.append(frame)
+    return frames
+
+
+def turning_head_yaw(i: int, fps: int, seconds: float, max_yaw: float) -> float:
+    return float(max_yaw * np.sin(2 * np.pi * i / (fps * seconds)))

@@ -64,7 +64,8 @@ def test_html_report_is_self_contained_and_complete():
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert "Room &lt;b&gt;1&lt;/b&gt;" in html  # escaped
     assert "Article 5(1)(f)" in html
-    assert html.count('class="plotly-graph-div"') == 3
+    # mix bars, mix over time, per-face timeline, valence-arousal path (no attention measured: no attention chart)
+    assert html.count('class="plotly-graph-div"') == 4 and "Attention (head pose" not in html
     # plotly.js is inlined, and nothing is fetched from the network.
     assert len(html) > 1_000_000
     assert not re.search(r'<script[^>]+src=["\']https?:', html)

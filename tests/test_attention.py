@@ -288,3 +288,24 @@ def test_annotate_draws_the_pose_axis_and_closed_eyes():
     fx, fy, fw, fh = rec.analyze(shut)[0].box
     below = (slice(fy + fh, min(fy + fh + 30, shut.shape[0])), slice(fx, fx + fw))
     assert np.abs(marked[below].astype(int) - unmarked[below]).sum() > 0  # "eyes closed" under the box
+
+
+def test_video_with_attention_follows_a_turning_head():
+    from fer_core import load_recognizer
+    from fer_core.engagement import attention_summary
+    from fer_core.video import analyze_video
+    from tests.media import encode_video
+    from tests.posed_faces import turning_head_frames, turning_head_yaw
+
+    data = encode_video(turning_head_frames(fps=4, seconds=4.0), fps=4)
+    result = analyze_video(load_recognizer(), data, rate=4.0, attention=True)
+    df = result.log.to_frame()
+    assert len(df) >= 14 and df["yaw"].notna().mean() > 0.9
+    truth = np.array([turning_head_yaw(round(t * 4), 4, 4.0, 40.0) for t in df["time_s"]])
+    est = df["yaw"].to_numpy()
+    ok = ~np.isnan(est)
+    assert np.corrcoef(truth[ok], est[ok])[0, 1] > 0.95  # the yaw follows the turn
+    assert np.sign(est[ok & (np.abs(truth) > 20)]).tolist() == np.sign(truth[ok & (np.abs(truth) > 20)]).tolist()
+    assert attention_summary(df)[0].measured_s > 0
+    plain = analyze_video(load_recognizer(), data, rate=4.0)
+    assert "yaw" not in plain.log.to_frame().columns

@@ -112,3 +112,15 @@ def test_attentive_now():
     faces = [Face(1, (0, 0, 1, 1), HAPPY, (0, 0, 0), (1, 1), True),
              Face(2, (0, 0, 1, 1), HAPPY, (40, 0, 0), (1, 1), False), Face(3, (0, 0, 1, 1), HAPPY)]
     assert eng.attentive_now(faces) == (1, 2)
+
+
+def test_html_report_has_attention_and_valence_sections():
+    from fer_core.report import ReportOptions, build_html_report
+
+    html = build_html_report(scripted_log(), ReportOptions(bin_s=2.0, look_away_s=10, eyes_closed_s=3))
+    assert "Attention (head pose and eyes)" in html and "not learning" in html
+    assert "Face 1: looked away for 12 s, eyes closed for 4 s" in html
+    assert "Attention over time" in html and "derived" in html
+    assert html.count('class="plotly-graph-div"') == 5
+    quiet = build_html_report(scripted_log(), ReportOptions(bin_s=2.0, look_away_s=20, eyes_closed_s=5))
+    assert "none." in quiet
