@@ -3,6 +3,15 @@ import streamlit as st
 
 from fer_app import support
 from fer_core import charts
+from fer_core.engagement import (
+    EYES_CLOSED_S,
+    LOOK_AWAY_S,
+    attention_summary,
+    attention_table,
+    attention_timeline,
+    has_attention,
+    valence_arousal_timeline,
+)
 from fer_core.report import ReportOptions, build_html_report
 from fer_core.session import (
     NOTABLE_CHANGE,
@@ -54,6 +63,12 @@ with st.sidebar:
                               max_value=120.0, value=2.0, step=0.5,
                               help="Negative = sad, angry or fear as the face's top expression.")
     bin_s = st.select_slider("Time bin (seconds)", options=[1, 2, 5, 10, 15, 30, 60], value=10)
+    away_s = st.number_input("Flag looking away for longer than (seconds)", min_value=1.0, max_value=3600.0,
+                             value=LOOK_AWAY_S, step=5.0,
+                             help="Sessions analysed with attention on: head and eyes not pointing at the "
+                                  "camera (or eyes closed) for this long without a break.")
+    closed_s = st.number_input("Flag eyes closed for longer than (seconds)", min_value=0.5, max_value=600.0,
+                               value=EYES_CLOSED_S, step=1.0)
 
 df = log.to_frame()
 summary = log.summary()
@@ -80,8 +95,28 @@ for s in streaks:
                + (", still ongoing." if s.ongoing else "."), icon=":material/flag:")
 st.caption("Flags describe facial expressions only. Check in with people, not the chart.")
 
+if has_attention(df):
+    st.subheader("Attention")
+    st.caption(support.ATTENTION_NOTE)
+    st.plotly_chart(charts.attention_timeline(attention_timeline(df, bin_s)), width="stretch")
+    attention = attention_summary(df, away_s=away_s, closed_s=closed_s)
+    st.dataframe(attention_table(attention), hide_index=True, width="stretch")
+    for a in attention:
+        if a.looked_away:
+            st.warning(f"**Face {a.face_id}** looked away from the camera for {a.longest_away_s:.0f} s "
+                       "at a stretch.", icon=":material/flag:")
+        if a.eyes_closed:
+            st.warning(f"**Face {a.face_id}** had both eyes closed for {a.longest_closed_s:.0f} s "
+                       "at a stretch.", icon=":material/flag:")
+
+st.subheader("Valence and arousal (derived)")
+st.plotly_chart(charts.valence_arousal_path(valence_arousal_timeline(df, bin_s)), width="stretch")
+st.caption("Derived from the seven expression probabilities (each expression's place in Russell & "
+           "Mehrabian's 1977 ratings, weighted by its probability), not measured by a separate model.")
+
 st.subheader("End-of-session report")
-opts = ReportOptions(source=name, bin_s=float(bin_s), negative_minutes=float(minutes))
+opts = ReportOptions(source=name, bin_s=float(bin_s), negative_minutes=float(minutes),
+                     look_away_s=float(away_s), eyes_closed_s=float(closed_s))
 c1, c2 = st.columns(2)
 # Callables: the files are only built when the button is pressed.
 c1.download_button("Per-frame log (CSV)", log.to_csv, "session_log.csv", "text/csv", on_click="ignore")

@@ -11,6 +11,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_app import support, webrtc_shim
 from fer_core import charts
+from fer_core.engagement import attentive_now
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.session import current_mix, label_counts
 
@@ -40,10 +41,17 @@ with st.sidebar:
     mirror = st.toggle("Mirror averaging", value=False,
                        help="Also classify each face's mirror image and average the two: a little "
                             "more accurate, twice the model time per face.")
+    attention = st.toggle("Attention: head pose and eyes", value=False,
+                          help="Draws a head-pose axis and an 'eyes closed' marker on each face and logs "
+                               "them for the dashboard. Costs a face mesh per face (see docs/ATTENTION.md).")
+    attention_every = st.select_slider("Measure attention on every Nth analysis", options=[1, 2, 3, 5],
+                                       value=3, disabled=not attention,
+                                       help="Each face keeps its last measurement in between.")
     if st.button("Clear session log", help="Forget this session's observations"):
         analyzer.reset()
 analyzer.configure(analyse_every=every, smoothing_window=window,
-                   recognizer=support.get_recognizer() if mirror else support.get_live_recognizer())
+                   recognizer=support.get_recognizer() if mirror else support.get_live_recognizer(),
+                   attention=attention, attention_every=attention_every)
 
 # Render the streamer on every run, at a fixed place, with a stable key (see fer_app.webrtc_shim).
 webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,
@@ -79,6 +87,11 @@ def render(snap) -> None:
         bottom = st.columns(3)
         bottom[0].metric("Faces now", s.faces_now)
         bottom[1].metric("Observations", s.faces_logged)
+        looking, measured = attentive_now(snap.faces)
+        if measured:
+            bottom[2].metric("Attentive now", f"{looking} of {measured}",
+                             help="Faces whose head and eyes point at the camera, with eyes open. "
+                                  "Where a head points, not whether someone is learning.")
     df = analyzer.log.to_frame()
     with chart_area.container():
         st.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Expression mix, last 10 s"),

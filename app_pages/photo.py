@@ -21,6 +21,9 @@ if source == "Upload a photo":
     upload = st.file_uploader("Photo (JPEG, PNG, WebP or BMP)", type=["jpg", "jpeg", "png", "webp", "bmp"])
 else:
     upload = st.camera_input("Snapshot")
+attention = st.toggle("Attention: head pose, eyes and gaze", value=True,
+                      help="Adds yaw, pitch, roll (degrees), eye openness (0-1), gaze and 'looking at "
+                           "camera' per face, from a face mesh. Faces under 24 pixels get none.")
 if upload is None:
     st.info("Choose a photo with one or more faces. Larger faces (over about 60 pixels) work best.")
     st.stop()
@@ -34,7 +37,7 @@ if image.downscaled:
     st.info(f"This photo has {image.megapixels:.0f} megapixels; it was analysed at "
             f"{image.bgr.shape[1]} x {image.bgr.shape[0]} pixels.")
 
-faces = support.get_recognizer().analyze(image.bgr)
+faces = support.get_recognizer().analyze(image.bgr, attention=attention)
 annotated = annotate(image.bgr, faces)
 del image  # from here on only the annotated copy is needed
 release_memory()  # give the decode's and the detector's transient buffers back to the OS
@@ -53,6 +56,10 @@ with results:
                  column_config={"confidence": st.column_config.ProgressColumn(
                      "confidence", min_value=0.0, max_value=1.0, format="percent")})
     st.plotly_chart(charts.probability_bars(faces), width="stretch")
+    if attention:
+        st.caption("Pose in degrees (yaw + = turned to the image's right, pitch + = up, roll + = "
+                   "clockwise); eyes 0 = closed, 1 = open; left/right = sides of the image. "
+                   + support.ATTENTION_NOTE)
 
 stem = upload.name.rsplit(".", 1)[0] if getattr(upload, "name", "") else "photo"
 c1, c2, c3 = st.columns(3)

@@ -3,6 +3,7 @@ import streamlit as st
 
 from fer_app import support
 from fer_core import charts
+from fer_core.engagement import attention_summary, attention_table, attention_timeline, has_attention
 from fer_core.memory import release_memory
 from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, strongest_changes
 from fer_core.video import VideoDecodeError, analyze_video
@@ -18,6 +19,9 @@ st.caption("The upload is decoded from memory (never written to a file) and disc
 upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm", "mov", "avi", "mkv", "m4v"])
 rate = st.select_slider("Frames analysed per second of video", options=[0.5, 1.0, 2.0, 4.0, 5.0, 10.0],
                         value=2.0, help="Higher rates catch short expressions but take longer.")
+attention = st.toggle("Also measure attention (head pose and eyes; slower)", value=False,
+                      help="Adds where each head points and whether the eyes are open to the log, "
+                           "for the attention timeline and flags. About 20-40 ms more per face and frame.")
 start = st.button("Analyse", type="primary", disabled=upload is None)
 
 if upload is not None and start:
@@ -29,7 +33,7 @@ if upload is not None and start:
 
     try:
         result = analyze_video(support.get_recognizer(), upload, rate=rate,
-                               max_frames=MAX_FRAMES, progress=on_progress)
+                               max_frames=MAX_FRAMES, progress=on_progress, attention=attention)
     except VideoDecodeError as e:
         bar.empty()
         st.session_state.pop("fer_video", None)
@@ -70,6 +74,12 @@ st.plotly_chart(charts.face_timeline(fb), width="stretch")
 face_ids = sorted(df["face_id"].unique())
 chosen = st.selectbox("Probabilities of one face", face_ids, format_func=lambda i: f"Face {i}")
 st.plotly_chart(charts.face_probabilities(fb, chosen), width="stretch")
+if has_attention(df):
+    st.subheader("Attention")
+    st.caption(support.ATTENTION_NOTE)
+    st.plotly_chart(charts.attention_timeline(attention_timeline(df, bin_s),
+                                              f"Attention over the video ({bin_s:g} s bins)"), width="stretch")
+    st.dataframe(attention_table(attention_summary(df)), hide_index=True, width="stretch")
 
 st.subheader("Moments of strongest change")
 st.caption("Largest jumps of one face's expression between neighbouring time bins "

@@ -37,6 +37,12 @@ RESPONSIBLE_USE = (
     "Article 5(1)(f), except for medical or safety reasons."
 )
 
+ATTENTION_NOTE = (
+    "**Attention** here means where a head points and whether the eyes are open, measured from the "
+    "image. It is not learning, interest or understanding: someone can look at the camera and think "
+    "of something else, or look down at notes and follow closely."
+)
+
 
 @st.cache_resource(show_spinner="Loading the expression model...")
 def get_recognizer():

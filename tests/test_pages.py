@@ -181,7 +181,8 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     at.switch_page("app_pages/dashboard.py").run()
     assert not at.exception and at.radio[0].value == "Analysed video"
     assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "2"
-    assert len(at.get("plotly_chart")) == 4
+    # mix, counts, mix over time, per-face timeline, valence-arousal path (no attention measured)
+    assert len(at.get("plotly_chart")) == 5
     assert [b.label for b in at.download_button] == ["Per-frame log (CSV)", "Report (HTML, charts included)"]
     # Flag threshold: a face negative for >= 0.1 min appears only if the model says so; either way no crash.
     at.number_input[0].set_value(0.1).run()
@@ -263,3 +264,61 @@ def test_live_page_uses_ice_servers_from_env(monkeypatch):
                                                          "credential": "p"}]}
     assert seen["async_processing"] is True and seen["key"] == "fer-live-webcam"
     assert seen["media_stream_constraints"]["audio"] is False
+
+
+def test_photo_attention_fields_in_table_and_json():
+    at = open_page("app_pages/photo.py")
+    at.file_uploader[0].upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")
+    at.run()
+    assert not at.exception and not at.error
+    row = at.dataframe[0].value.iloc[0]
+    assert abs(row["yaw"]) < 15 and abs(row["roll"]) < 15 and row["eye_left"] > 0.5
+    assert bool(row["looking_at_camera"])
+    assert "not learning" in texts(at)
+    at.toggle[0].set_value(False).run()
+    assert "yaw" not in at.dataframe[0].value.columns
+
+
+def test_video_with_attention_then_dashboard():
+    from tests.posed_faces import turning_head_frames
+
+    data = encode_video(turning_head_frames(fps=4, seconds=4.0), fps=4)
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("turning.mp4", data, "video/mp4")
+    at.toggle[0].set_value(True)
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert "Attention" in [h.value for h in at.subheader]
+    assert len(at.get("plotly_chart")) == 4  # mix over time, timeline, one face, attention
+    table = at.dataframe[-1].value
+    assert list(table["face"]) == [1] and table.loc[0, "present (s)"] > 3
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception and "Attention" in [h.value for h in at.subheader]
+    at.number_input[1].set_value(1.0).run()  # looking away for 1 s is flagged (the head turns 40 deg)
+    assert any("looked away" in w.value for w in at.warning)
+
+
+def test_dashboard_attention_flags_from_csv():
+    from tests.test_engagement import scripted_log
+
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("attention.csv", scripted_log().to_csv(), "text/csv")
+    at.run()
+    assert not at.exception and not at.error
+    flags = [w.value for w in at.warning if w.value.startswith("**Face")]
+    assert any("looked away from the camera for 12 s" in f for f in flags)
+    assert any("eyes closed for 4 s" in f for f in flags)
+    assert "derived from the seven" in texts(at).lower() and "not learning" in texts(at)
+
+
+def test_live_page_attention_on_a_snapshot():
+    at = open_page("app_pages/live_webcam.py")
+    at.toggle[1].set_value(True).run()  # the second toggle: attention (the first is mirror averaging)
+    at.camera_input[0].set_value(("shot.jpg", jpeg(astronaut_bgr()), "image/jpeg"))
+    at.run()
+    assert not at.exception
+    analyzer = at.session_state["fer_live_analyzer"]
+    assert analyzer.attention and analyzer.log.to_frame()["yaw"].notna().all()
+    assert {m.label: m.value for m in at.metric}["Attentive now"] == "1 of 1"
