@@ -12,6 +12,7 @@ import cv2
 import pytest
 
 from deploy.cluster import ClusterConfig, check, running
+from fer_core.memory import rss_mb
 from tests.e2e.conftest import launch
 from tests.e2e.test_browser import goto, grab_video_frame, metric, start_stream, stop_stream, wait_until
 from tests.scenes import one_face_frame
@@ -138,6 +139,8 @@ def test_two_browsers_on_two_servers_through_proxy_and_turn(cluster, playwright_
         servers = [next(c["value"] for c in ctx.cookies() if c["name"] == "FERSRV") for ctx in contexts]
         assert sorted(servers) == ["app1", "app2"], servers
 
+        rss = {n: rss_mb(cluster.procs[n].pid) for n in ("app1", "app2")}
+        print(f"\napp servers' RSS with one idle visitor each: {rss}")
         for page in pages:
             start_stream(page)
         for page in pages:
@@ -146,6 +149,8 @@ def test_two_browsers_on_two_servers_through_proxy_and_turn(cluster, playwright_
             pairs = wait_until(lambda p=page: selected_pairs(p), 30, "the selected ICE candidate pair")
             assert all(p["local"] == "relay" for p in pairs), pairs
             assert all(p["received"] > 10_000 for p in pairs), pairs  # the annotated video came back
+        print(f"app servers' RSS with one live stream each: "
+              f"{ {n: rss_mb(cluster.procs[n].pid) for n in ('app1', 'app2')} }")
         for page in pages:
             stop_stream(page)
     finally:
