@@ -156,7 +156,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     except Image.DecompressionBombError:
         raise ImageDecodeError("This image has far too many pixels to process safely.") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageDecodeError(f"The image could not be read: {e}.") from None
+        raise ImageDecodeError(f"The image file is damaged or incomplete and could not be read ({e}).") from None
     if img.format not in ALLOWED_FORMATS:
         raise ImageDecodeError(f"{img.format or 'This'} images are not supported. "
                                "Upload a JPEG, PNG, WebP or BMP photo.")

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[float | None, float], None]
 #: After this many undecodable packets in a row with no frame at all, give up.
 MAX_LEADING_ERRORS = 50
+#: Refuse videos whose frames have more pixels than this (4096 x 2304, beyond 4K UHD): each
+#: decoded frame, and each of the decoder's threads' frames, is held at full size.
+MAX_VIDEO_PIXELS = 4096 * 2304
 
 
 class VideoDecodeError(ValueError):
@@ -60,14 +63,29 @@ def _open(source: str | Path | bytes | BinaryIO) -> Any:
     if hasattr(source, "seek"):
         source.seek(0)
     try:
-        container = av.open(source if not isinstance(source, Path) else str(source), mode="r")
-    except av.FFmpegError as e:
+        # metadata_errors: damaged files carry tags that are not UTF-8 (seen by the fuzzer).
+        container = av.open(source if not isinstance(source, Path) else str(source), mode="r",
+                            metadata_errors="replace")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as e:
         raise VideoDecodeError("This file is not a video we can decode (unknown or damaged format). "
                                "Try MP4 (H.264), WebM, MOV or AVI.") from e
     if not container.streams.video:
         container.close()
         raise VideoDecodeError("This file has no video track.")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    if ctx is None:
+        container.close()
+        raise VideoDecodeError("The video track uses a codec we cannot decode. Try MP4 (H.264), WebM, MOV or AVI.")
+    if (ctx.width or 0) * (ctx.height or 0) > MAX_VIDEO_PIXELS:
+        container.close()
+        raise VideoDecodeError(_too_large(ctx.width, ctx.height))
     return container
+
+
+def _too_large(width: int, height: int) -> str:
+    return (f"The video is {width} x {height} pixels; the limit is {MAX_VIDEO_PIXELS / 1e6:.1f} megapixels "
+            "a frame (4K). Save it at a lower resolution and try again.")
 
 
 def probe(source: str | Path | bytes | BinaryIO) -> VideoInfo:
@@ -93,6 +111,23 @@ def _info(container: Any, stream: Any) -> VideoInfo:
                      duration_s=duration if duration and duration > 0 else None,
                      fps=float(rate) if rate else None, codec=str(ctx.name),
                      container=str(container.format.name))
+
+
+def _packets(container: Any, stream: Any) -> Iterator[Any]:
+    """The stream's packets; a damaged container ends the stream early instead of raising
+    (the frames decoded so far are kept; none at all is reported by the caller)."""
+    import av
+
+    demux = container.demux(stream)
+    while True:
+        try:
+            packet = next(demux)
+        except StopIteration:
+            return
+        except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
+            log.info("video container damaged, stopping early: %s", e)
+            return
+        yield packet
 
 
 def upright(bgr: np.ndarray, rotation: float) -> np.ndarray:
@@ -131,16 +166,18 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
         t0: float | None = None
         next_t = 0.0
         yielded = decoded = errors = 0
-        for packet in container.demux(stream):
+        for packet in _packets(container, stream):
             try:
                 frames = packet.decode()
-            except av.FFmpegError as e:
+            except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
                 errors += 1
                 if decoded == 0 and errors >= MAX_LEADING_ERRORS:
                     raise VideoDecodeError("The video track could not be decoded (damaged file or "
                                            "unsupported codec).") from e
                 continue
             for frame in frames:
+                if frame.width * frame.height > MAX_VIDEO_PIXELS:  # the size can change mid-stream
+                    raise VideoDecodeError(_too_large(frame.width, frame.height))
                 decoded += 1
                 t = frame.time
                 if t is None:

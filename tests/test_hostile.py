@@ -1,0 +1,81 @@
+"""Hostile uploads: the fixed corpus of tests/hostile.py through the pages' path, and a short
+fuzz run of benchmarks/fuzz_inputs.py (300 mutated files, each in a time limit)."""
+import io
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core import load_recognizer
+from fer_core.imageio import decode_image
+from fer_core.video import iter_frames
+from tests.hostile import fixed_corpus, mutate, photo_rgb, rotated_video, run_case
+from tests.media import face_on_background
+
+CORPUS = fixed_corpus()
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return load_recognizer()
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
+def test_corpus_file_gets_results_or_a_plain_message(case, recognizer):
+    t = time.perf_counter()
+    out = run_case(case.kind, case.data, recognizer)  # any other exception fails the test
+    assert time.perf_counter() - t < 20, "far too slow: a hang in the making"
+    if case.expect != "any":
+        assert out.ok == (case.expect == "ok"), out.message
+    if not out.ok:
+        # A sentence for a person: no traceback, no repr, not empty, not a wall of text.
+        assert 10 < len(out.message) < 300 and out.message[0].isupper() or out.message.startswith("not a")
+        assert "Traceback" not in out.message and "Error(" not in out.message
+    if case.name.startswith(("gray16", "cmyk", "palette", "alpha", "progressive", "exif")):
+        assert out.faces == 1, f"{case.name}: {out.message}"
+
+
+@pytest.mark.parametrize("case", [c for c in CORPUS if c.upright_face], ids=lambda c: c.name)
+def test_exif_rotated_photos_come_out_upright(case):
+    img = decode_image(case.data)
+    upright = cv2.cvtColor(photo_rgb(200, 240), cv2.COLOR_RGB2BGR)
+    assert img.exif_rotated and img.bgr.shape == upright.shape
+    assert np.abs(img.bgr.astype(int) - upright.astype(int)).mean() < 8
+
+
+def test_rotated_phone_video_frames_come_out_upright():
+    frames = list(iter_frames(io.BytesIO(rotated_video()), rate=4.0))
+    upright = face_on_background(120, 160, x=0)
+    assert frames and all(f.bgr.shape == upright.shape for f in frames)
+    assert np.abs(frames[0].bgr.astype(int) - upright.astype(int)).mean() < 10
+
+
+def test_bomb_is_refused_quickly_and_small():
+    bomb = next(c for c in CORPUS if c.name.startswith("bomb_20000"))
+    assert len(bomb.data) < 500_000
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="too many pixels"):
+        decode_image(bomb.data)
+    assert time.perf_counter() - t < 1.0
+
+
+def test_mutations_change_the_bytes_reproducibly():
+    import random
+
+    data = bytes(range(256)) * 8
+    a = [mutate(data, random.Random(5)) for _ in range(3)]
+    b = [mutate(data, random.Random(5)) for _ in range(3)]
+    assert a == b and any(m != data for _, m in a)
+
+
+def test_fuzz_300_files_no_crash_hang_or_death():
+    from benchmarks.fuzz_inputs import fuzz
+
+    report = fuzz(300, seed=1, timeout=30.0)
+    print(report.table())
+    assert sum(sum(c.values()) for c in report.rows.values()) == 300
+    assert report.bad == 0, [(n, s, d) for n, _, s, d, _ in report.failures]
+    # The fuzz reached both sides: files analysed and files refused, of every kind.
+    assert all(c["refused"] > 0 for c in report.rows.values())
+    assert report.rows["image"]["analysed"] > 0 and report.rows["video"]["analysed"] > 0
