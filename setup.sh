@@ -9,7 +9,6 @@ cat > "$HOME/.streamlit/config.toml" <<TOML
 headless = true
 port = ${PORT:-8501}
 address = "0.0.0.0"
-maxUploadSize = ${FER_MAX_UPLOAD_MB:-200}
 fileWatcherType = "none"
 
 [browser]

@@ -1,7 +1,7 @@
 """Class dashboard: mix, mix over time, per-face timelines, negative-streak flags, report."""
 import streamlit as st
 
-from fer_app import support
+from fer_app import support, uploads
 from fer_core import charts
 from fer_core.engagement import (
     EYES_CLOSED_S,
@@ -41,7 +41,9 @@ elif source == sources[1]:
     if video is not None:
         log, name = video["result"].log, video["name"]
 else:
-    upload = st.file_uploader("Session log (CSV from this app)", type=["csv"])
+    upload = st.file_uploader("Session log (CSV from this app)", type=["csv"], max_upload_size=uploads.LOG_MB)
+    if upload is not None and not uploads.within_limit(upload, uploads.LOG_MB):
+        st.stop()
     if upload is not None:
         try:
             log = SessionLog.from_csv(upload.getvalue(), source=upload.name)

@@ -6,7 +6,7 @@ import cv2
 import pandas as pd
 import streamlit as st
 
-from fer_app import support
+from fer_app import support, uploads
 from fer_core import charts
 from fer_core.annotate import annotate, results_table
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
@@ -18,7 +18,8 @@ support.privacy_caption()
 source = st.radio("Source", ["Upload a photo", "Take a snapshot"], horizontal=True,
                   label_visibility="collapsed")
 if source == "Upload a photo":
-    upload = st.file_uploader("Photo (JPEG, PNG, WebP or BMP)", type=["jpg", "jpeg", "png", "webp", "bmp"])
+    upload = st.file_uploader("Photo (JPEG, PNG, WebP or BMP)", type=["jpg", "jpeg", "png", "webp", "bmp"],
+                              max_upload_size=uploads.PHOTO_MB)
 else:
     upload = st.camera_input("Snapshot")
 attention = st.toggle("Attention: head pose, eyes and gaze", value=True,
@@ -26,6 +27,8 @@ attention = st.toggle("Attention: head pose, eyes and gaze", value=True,
                            "camera' per face, from a face mesh. Faces under 24 pixels get none.")
 if upload is None:
     st.info("Choose a photo with one or more faces. Larger faces (over about 60 pixels) work best.")
+    st.stop()
+if not uploads.within_limit(upload, uploads.PHOTO_MB):
     st.stop()
 
 try:

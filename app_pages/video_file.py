@@ -1,7 +1,7 @@
 """Video file: analyse a recorded lecture or call at a chosen rate; timelines and CSV log."""
 import streamlit as st
 
-from fer_app import support
+from fer_app import support, uploads
 from fer_core import charts
 from fer_core.engagement import attention_summary, attention_table, attention_timeline, has_attention
 from fer_core.memory import release_memory
@@ -16,7 +16,8 @@ st.caption("The upload is decoded from memory (never written to a file) and disc
            "the analysis; only the per-frame log of anonymous face numbers, boxes and "
            "probabilities is kept for this browser session. " + support.PRIVACY_NOTE)
 
-upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm", "mov", "avi", "mkv", "m4v"])
+upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm", "mov", "avi", "mkv", "m4v"],
+                          max_upload_size=uploads.VIDEO_MB)
 rate = st.select_slider("Frames analysed per second of video", options=[0.5, 1.0, 2.0, 4.0, 5.0, 10.0],
                         value=2.0, help="Higher rates catch short expressions but take longer.")
 attention = st.toggle("Also measure attention (head pose and eyes; slower)", value=False,
@@ -24,7 +25,7 @@ attention = st.toggle("Also measure attention (head pose and eyes; slower)", val
                            "for the attention timeline and flags. About 20-40 ms more per face and frame.")
 start = st.button("Analyse", type="primary", disabled=upload is None)
 
-if upload is not None and start:
+if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_MB):
     bar = st.progress(0.0, text="Decoding...")
 
     def on_progress(fraction, seconds):

@@ -1,0 +1,30 @@
+"""Upload limits of the pages, enforced twice: the browser refuses larger files (each
+uploader's ``max_upload_size``) and :func:`within_limit` refuses them again on the server,
+for clients that skip the browser's check. The server's hard cap for any request body is
+``server.maxUploadSize`` in ``.streamlit/config.toml`` (the largest of these).
+
+The limits also bound memory: an upload is held in memory while its page uses it, and a
+request body passes through a few transient copies on its way in.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+#: Photos: a 48-megapixel JPEG is 10-25 MB.
+PHOTO_MB = 50
+#: Videos: decoded from memory, never written to disk.
+VIDEO_MB = 100
+#: Session logs (CSV) for the dashboard: about 170,000 face rows.
+LOG_MB = 25
+
+MB = 1024 * 1024  # Streamlit's megabyte
+
+
+def within_limit(upload, limit_mb: int) -> bool:
+    """True when ``upload`` (an ``UploadedFile``) is at most ``limit_mb`` MB; otherwise shows
+    an error on the page and returns False."""
+    if upload.size <= limit_mb * MB:
+        return True
+    st.error(f"**{upload.name}** is {upload.size / MB:.0f} MB; this page accepts files of up to "
+             f"{limit_mb} MB.", icon=":material/block:")
+    return False
