@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up .venv-dev (run-time + training + test requirements, Debian's Chromium for the
-# browser tests), lints with ruff, type-checks fer_core with mypy (settings in pyproject.toml)
-# and runs the whole test suite with pytest, the real-browser tests included.
+# browser tests), lints with ruff, type-checks fer_core with mypy (settings in pyproject.toml),
+# audits requirements.txt for known vulnerabilities (tools/audit_deps.py) and runs the whole test suite with pytest, the real-browser tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv-dev/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-dev; fi
@@ -27,4 +27,7 @@ fi
 export KERAS_BACKEND="${KERAS_BACKEND:-tensorflow}" TF_CPP_MIN_LOG_LEVEL=3
 .venv-dev/bin/ruff check .
 .venv-dev/bin/mypy
+# Known vulnerabilities of requirements.txt's packages (PyPI's advisory data): fails when a
+# fixed release exists; warns, without failing, when the service cannot be reached.
+.venv-dev/bin/python tools/audit_deps.py
 .venv-dev/bin/python -m pytest -q -p no:cacheprovider tests "$@"
