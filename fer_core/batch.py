@@ -64,6 +64,8 @@ class JobResult:
     frames: int
     faces: int
     error: str = ""  # a message for the user when the input could not be decoded
+    worker_pid: int = 0  # the process that ran the job
+    model_loads: int = 0  # how many times that process had loaded the model so far (1 = once)
 
 
 @dataclass(frozen=True)
@@ -157,15 +159,17 @@ def save(out: Path, result: JobResult, job: Job) -> None:
 
 # -- the work itself (runs in a worker) ---------------------------------------------------
 _RECOGNIZER: Recognizer | None = None
+_LOADS = 0
 
 
 def _recognizer() -> Recognizer:
     """This worker process's recognizer, loaded on first use and kept (one per process)."""
-    global _RECOGNIZER
+    global _RECOGNIZER, _LOADS
     if _RECOGNIZER is None:
         from fer_core.recognizer import load_recognizer
 
         _RECOGNIZER = load_recognizer()
+        _LOADS += 1
     return _RECOGNIZER
 
 
@@ -203,10 +207,11 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None) -> J
             session = _photo_log(recognizer, job, rate=1.0)
             source = f"{source}/ ({len(job.photos)} photos)"
     except VideoDecodeError as e:
-        return JobResult(job.name, b"", "", 0, 0, error=str(e))
+        return JobResult(job.name, b"", "", 0, 0, error=str(e), worker_pid=os.getpid(), model_loads=_LOADS)
     summary = session.summary()
     report = build_html_report(session, ReportOptions(source=source))
-    return JobResult(job.name, session.to_csv(), report, summary.frames, summary.faces)
+    return JobResult(job.name, session.to_csv(), report, summary.frames, summary.faces,
+                     worker_pid=os.getpid(), model_loads=_LOADS)
 
 
 # -- running many -------------------------------------------------------------------------

@@ -54,8 +54,16 @@ def twenty(tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_run(twenty, tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
-    summary = batch.run_batch([twenty[0].parent], out, workers=2, progress=False)
-    return out, summary
+    results = []
+    summary = batch.run_batch([twenty[0].parent], out, workers=2, progress=False,
+                              on_done=lambda job, r: results.append(r))
+    return out, summary, results
+
+
+def assert_one_model_per_worker(results, workers: int) -> None:
+    pids = {r.worker_pid for r in results}
+    assert 1 <= len(pids) <= workers and len(results) > len(pids)  # workers were reused
+    assert {r.model_loads for r in results} == {1}  # and each loaded the model once
 
 
 def test_find_jobs_names_videos_and_photo_folders(tmp_path):
@@ -98,8 +106,9 @@ def _umask() -> int:
 
 
 def test_local_run_gives_the_apps_csv_and_a_report(local_run, twenty, recognizer):
-    out, summary = local_run
+    out, summary, results = local_run
     assert (summary.done, summary.skipped, summary.failed) == (20, 0, 0)
+    assert_one_model_per_worker(results, 2)
     for video in twenty[:5]:
         csv = out / f"term__{video.stem}{batch.CSV_SUFFIX}"
         # The video page's "Per-frame log (CSV)" for the same file at the same rate.
@@ -169,15 +178,16 @@ def test_killed_run_resumes_without_redoing_or_corrupting(tmp_path, recognizer):
 
 def test_ray_gives_the_same_csvs_as_the_local_run(local_run, twenty, tmp_path):
     ray = pytest.importorskip("ray")
-    out_local, _ = local_run
+    out_local = local_run[0]
     out = tmp_path / "ray"
+    results = []
     try:
-        s = batch.run_batch([twenty[0].parent], out, ray_address="local", workers=2, progress=False)
-        pids = ray.get([ray.remote(lambda: os.getpid()).remote() for _ in range(4)])
+        s = batch.run_batch([twenty[0].parent], out, ray_address="local", workers=2, progress=False,
+                            on_done=lambda job, r: results.append(r))
     finally:
         ray.shutdown()
     assert (s.done, s.failed) == (20, 0)
+    assert_one_model_per_worker(results, 2)
     for v in twenty:
         name = f"term__{v.stem}{batch.CSV_SUFFIX}"
         assert (out / name).read_bytes() == (out_local / name).read_bytes(), name
-    assert len(set(pids)) <= 2  # two worker processes served every task
