@@ -1,0 +1,160 @@
+"""training.reproduce: the whole chain on tiny generated data (one epoch per stage, width 8),
+its resume rules (finished stages skipped, a deleted marker redoes that stage and the later
+ones, an interrupted stage reruns only its remaining commands) and --dry-run."""
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+from training import reproduce
+
+NAMES = [s["name"] for s in reproduce.STAGES] + ["eval"]
+
+
+@pytest.fixture(scope="module")
+def tiny_ferplus(tiny_csv, tmp_path_factory):
+    """FER+ votes for every row of the tiny CSV (same row order), a few rows marked not-a-face."""
+    from training.data import load_fer2013_csv
+
+    n = sum(len(s) for s in load_fer2013_csv(tiny_csv).values())
+    rows = ["Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"]
+    for i in range(n):
+        votes = [0] * 9  # neutral ... fear, contempt, unknown
+        votes[i % 7] = 7
+        votes[(i + 3) % 7] += 3
+        nf = 10 if i % 50 == 49 else 0
+        rows.append(f"Training,fer{i:07d}.png,{','.join(map(str, votes))},{nf}")
+    path = tmp_path_factory.mktemp("ferplus") / "fer2013new.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def snapshot(root):
+    """mtime (ns) of every file a stage wrote, by path relative to the run folder."""
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
+            if p.is_file() and p.parent != root}
+
+
+def stage_of(rel: str) -> str:
+    return rel.split("/")[0]
+
+
+def new_log(out, since: int) -> str:
+    return (out / "reproduce.log").read_text()[since:]
+
+
+def test_chain_runs_skips_finished_stages_and_redoes_from_a_deleted_marker(tmp_path, tiny_csv, tiny_ferplus):
+    out = tmp_path / "repro"
+    args = ["--data", str(tiny_csv), "--ferplus", str(tiny_ferplus), "--out", str(out), "--epochs", "1",
+            "--width", "8"]
+    assert reproduce.main(args) == 0
+
+    for name in NAMES:
+        done = json.loads((out / name / "done.json").read_text())
+        assert done["stage"] == name and not (out / name / "progress.json").exists()
+        assert all((out / name / p).exists() for p in done["outputs"])
+    for name in NAMES[:-1]:
+        card = json.loads((out / name / "fer_model.json").read_text())
+        train_argv = shlex.split(card["train_command"])
+        assert train_argv[:3] == ["python", "-m", "training.train"]
+        assert train_argv[train_argv.index("--epochs") + 1] == "1"
+        assert train_argv[train_argv.index("--out") + 1] == str(out / name)
+        assert (out / name / "fer_model.float32.onnx").exists()  # int8 export keeps the float32 beside it
+    # The distilled stages learnt from the earlier stages' exports, the last cycle started from m150.
+    wrb = json.loads((out / "wrB" / "config.json").read_text())
+    assert wrb["init"] == str(out / "m150" / "best.keras")
+    assert wrb["teacher"] == [str(out / "m150" / "fer_model.onnx"), str(out / "m100" / "fer_model.onnx")]
+    assert wrb["ferplus_mix"] == 0.3 and wrb["width"] == 0  # --width is not forced on the --init stage
+    assert json.loads((out / "c32" / "config.json").read_text())["width"] == 8
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    assert metrics["model"] == str(out / "wrB" / "fer_model.onnx")
+    assert {"PublicTest", "PrivateTest", "PrivateTest_FERplus_majority"} <= set(metrics["splits"])
+    summary = json.loads((out / "reproduce.json").read_text())
+    assert list(summary["stages"]) == NAMES and summary["accuracy"]["PublicTest"] == \
+        metrics["splits"]["PublicTest"]["accuracy"]
+
+    # Run again: nothing is redone.
+    before, since = snapshot(out), len((out / "reproduce.log").read_text())
+    assert reproduce.main(args) == 0
+    assert snapshot(out) == before
+    log = new_log(out, since)
+    assert all(f"{name}: finished earlier" in log and f"] {name}: command" not in log for name in NAMES)
+
+    # Delete m150's marker: m150, wrB and eval are redone, c32, w40 and m100 are not touched.
+    (out / "m150" / "done.json").unlink()
+    before, since = snapshot(out), len((out / "reproduce.log").read_text())
+    assert reproduce.main(args) == 0
+    after, log = snapshot(out), new_log(out, since)
+    redone = {"m150", "wrB", "eval"}
+    for rel, mtime in before.items():
+        if stage_of(rel) in redone and not rel.endswith("done.json"):
+            assert after.get(rel) != mtime, f"{rel} was not redone"
+        elif stage_of(rel) not in redone:
+            assert after[rel] == mtime, f"{rel} was redone"
+    for name in NAMES:
+        assert (f"{name}: finished earlier" in log) == (name not in redone)
+    assert (out / "m150" / "done.json").exists()
+
+    # An interrupted stage (its training done, its export not) reruns only the export.
+    (out / "wrB" / "done.json").unlink()
+    (out / "wrB" / "fer_model.onnx").unlink()
+    stage = next(s for s in reproduce.plan(reproduce.STAGES, str(tiny_csv), str(tiny_ferplus), out, epochs=1,
+                                           width=8) if s["name"] == "wrB")
+    (out / "wrB" / "progress.json").write_text(json.dumps(
+        {"commands": [[m, a] for m, a in stage["commands"]], "completed": [0], "seconds": 1.0}))
+    before, since = snapshot(out), len((out / "reproduce.log").read_text())
+    assert reproduce.main(args) == 0
+    after, log = snapshot(out), new_log(out, since)
+    assert after["wrB/last.keras"] == before["wrB/last.keras"]
+    assert "wrB/fer_model.onnx" in after and after["wrB/fer_model.json"] != before["wrB/fer_model.json"]
+    assert "wrB: resuming after 1 of 2" in log and "wrB: command 2 of 2: python -m training.export" in log
+    assert "wrB: command 1 of 2" not in log and "wrB: command 1 already done" in log
+    assert after["eval/metrics.json"] != before["eval/metrics.json"]
+
+    # Another epoch count makes other commands: the smoke run does not pass for that chain.
+    assert "c32 (to run)" in dry_run(["--data", str(tiny_csv), "--ferplus", str(tiny_ferplus), "--out", str(out),
+                                      "--epochs", "2", "--width", "8"])
+
+
+def dry_run(args) -> str:
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert reproduce.main([*args, "--dry-run"]) == 0
+    return buf.getvalue()
+
+
+def test_dry_run_prints_every_stage_in_order_and_runs_nothing(tmp_path):
+    out = tmp_path / "repro"
+    text = dry_run(["--data", "fer.csv.gz", "--ferplus", "new.csv", "--out", str(out), "--epochs-scale", "0.5"])
+    assert not out.exists()
+    headers = [line for line in text.splitlines() if line.startswith("# stage")]
+    assert [h.split(": ")[1].split(" ")[0] for h in headers] == NAMES == ["c32", "w40", "m100", "m150", "wrB", "eval"]
+    commands = [shlex.split(line) for line in text.splitlines() if line.startswith("python -m")]
+    trains = [c for c in commands if c[2] == "training.train"]
+    assert [c[c.index("--epochs") + 1] for c in trains] == ["20", "30", "50", "75", "18"]
+    exports = [c for c in commands if c[2] == "training.export"]
+    assert len(exports) == 5 and all("--int8" in c for c in exports)
+    # Each export records its own stage's training command.
+    assert [shlex.split(c[c.index("--train-command") + 1]) for c in exports] == trains
+    assert commands[-1][2] == "training.evaluate" and commands[-1][commands[-1].index("--model") + 1] == \
+        str(out / "wrB" / "fer_model.onnx")
+
+    text = dry_run(["--data", "d", "--ferplus", "f", "--out", str(out), "--until", "m100"])
+    assert [line.split(": ")[1].split(" ")[0] for line in text.splitlines() if line.startswith("# stage")] == \
+        ["c32", "w40", "m100"]
+    with pytest.raises(SystemExit):
+        reproduce.main(["--data", "d", "--ferplus", "f", "--out", str(out), "--until", "nope"])
+
+
+def test_a_failing_command_stops_the_chain_without_a_marker(tmp_path):
+    out = tmp_path / "repro"
+    assert reproduce.main(["--data", str(tmp_path / "missing.csv"), "--ferplus", "f", "--out", str(out),
+                           "--epochs", "1", "--width", "8", "--until", "c32"]) == 1
+    assert not (out / "c32" / "done.json").exists()
+    assert json.loads((out / "c32" / "progress.json").read_text())["completed"] == []
+    assert "training.train exited with 2" in (out / "reproduce.log").read_text()
