@@ -84,6 +84,11 @@ def render(snap) -> None:
         top[0].metric("Camera FPS", f"{s.fps_in:.1f}")
         top[1].metric("Analyses / s", f"{s.fps_analysed:.1f}")
         top[2].metric("ms per frame", f"{s.ms_per_frame:.0f}")
+        if s.busy:  # fer_core.live.LoadShedder: this session sheds analyses by itself, and recovers
+            nth = f"{s.analysing_every}{ {2: 'nd', 3: 'rd'}.get(s.analysing_every, 'th')}"
+            st.warning(f"Server busy: analysing every {nth} frame (the others reuse "
+                       "the last result). It goes back to normal when the load drops.",
+                       icon=":material/speed:")
         bottom = st.columns(3)
         bottom[0].metric("Faces now", s.faces_now)
         bottom[1].metric("Observations", s.faces_logged)
