@@ -8,6 +8,8 @@ session; the recognizer inside may be shared by all sessions.
 """
 from __future__ import annotations
 
+import math
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +48,72 @@ class _Rate:
         self._last = self._interval = None
 
 
+class LoadShedder:
+    """Per-session overload control: analyse one frame in ``every`` when analysis cannot
+    keep up with the camera, and come back down when it can.
+
+    The frame callback analyses synchronously, so while it analyses, the viewer's video
+    stands still and newer frames are dropped upstream (streamlit-webrtc keeps only the
+    newest: nothing queues). Its *utilisation*, the share of wall time spent in the callback
+    over a period of ``period_s``, is that stall. From the period's mean analysis time ``a``
+    and camera frame interval ``dt`` (measured between frames that were not analysed), one
+    frame in ``k`` analysed stalls about ``a / (max(a, dt) + (k - 1) dt)``. Above ``high``,
+    ``every`` jumps to the smallest ``k`` that brings this to ``target`` (at most
+    ``max_every``); when a smaller ``k`` would do, it steps down by one per period, so it
+    recovers without oscillating. Frames in between reuse the last analysis: the video keeps
+    the camera's rate and a frame's latency stays about one analysis plus one frame interval.
+    Times are seconds of any monotonic clock (tests pass a fake one).
+    """
+
+    def __init__(self, max_every: int = 8, high: float = 0.5, target: float = 0.3,
+                 period_s: float = 1.0) -> None:
+        self.max_every = max_every
+        self.high, self.target, self.period_s = high, target, period_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the measurements and the current level (a new stream)."""
+        self.every = 1
+        self._start: float | None = None
+        self._prev: tuple[float, bool] | None = None  # (start, analysed) of the previous frame
+        self._busy = self._busy_analysed = 0.0
+        self._analysed = 0
+        self._intervals: list[float] = []
+
+    def needed(self, a: float, dt: float) -> int:
+        """The smallest ``every`` whose stall ``a / (max(a, dt) + (every - 1) dt)`` is at most
+        ``target``."""
+        k = 1 + max(0.0, a / self.target - max(a, dt)) / dt
+        return max(1, min(self.max_every, math.ceil(k - 1e-9)))
+
+    def record(self, start: float, end: float, analysed: bool) -> bool:
+        """One frame handled from ``start`` to ``end``; returns whether ``every`` changed."""
+        if self._start is None:
+            self._start = start
+        if self._prev is not None and not self._prev[1]:
+            self._intervals.append(start - self._prev[0])  # a light frame's start to the next
+        self._prev = (start, analysed)
+        self._busy += end - start
+        if analysed:
+            self._busy_analysed += end - start
+            self._analysed += 1
+        wall = end - self._start
+        if wall < self.period_s:
+            return False
+        before = self.every
+        utilisation = self._busy / wall
+        a = self._busy_analysed / self._analysed if self._analysed else 0.0
+        dt = statistics.median(self._intervals) if self._intervals else None
+        if utilisation > self.high:
+            need = self.needed(a, dt) if dt else 2 * self.every  # no light frame yet: double
+            self.every = min(self.max_every, max(self.every + 1, need))
+        elif self.every > 1 and dt and self.needed(a, dt) < self.every:
+            self.every -= 1
+        self._start, self._busy, self._busy_analysed, self._analysed = end, 0.0, 0.0, 0
+        self._intervals = []
+        return self.every != before
+
+
 def carry_attention(faces: tuple[TrackedFace, ...], previous: tuple[TrackedFace, ...]) -> tuple[TrackedFace, ...]:
     """``faces`` with each face's attention fields taken from the same face id in ``previous``."""
     import dataclasses
@@ -66,6 +134,11 @@ class LiveStats:
     ms_per_frame: float  # moving average of the callback's own time
     faces_now: int
     faces_logged: int  # observations in the session log
+    #: One frame in this many is analysed: the larger of the page's setting and the load
+    #: shedder's level.
+    analysing_every: int = 1
+    #: The server could not keep up and analyses fewer frames than the page asked for.
+    busy: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +170,9 @@ class LiveAnalyzer:
     #: measurement over the others (the mesh costs more than the rest of the frame).
     attention_every: int = 1
     clock: Callable[[], float] = time.monotonic
+    #: Shed load by itself when the callback cannot keep up (see :class:`LoadShedder`).
+    adaptive: bool = True
+    shedder: LoadShedder = field(default_factory=LoadShedder)
     log: SessionLog = field(default_factory=lambda: SessionLog(source="live"))
     tracker: ExpressionTracker = field(init=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
@@ -115,6 +191,7 @@ class LiveAnalyzer:
         self._ms = 0.0
         self._t0: float | None = None
         self._last_logged: float | None = None
+        self._since_analysis: int | None = None  # frames since the last analysed one
 
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
@@ -142,7 +219,9 @@ class LiveAnalyzer:
         with self._lock:
             self._frames_in += 1
             self._rate_in.tick(start)
-            analyse = (self._frames_in - 1) % self.analyse_every == 0
+            every = max(self.analyse_every, self.shedder.every if self.adaptive else 1)
+            analyse = self._since_analysis is None or self._since_analysis + 1 >= every
+            self._since_analysis = 0 if analyse else (self._since_analysis or 0) + 1
             faces = self._faces
             measure = self.attention and self._frames_analysed % max(1, self.attention_every) == 0
             carry = self.attention and not measure
@@ -160,8 +239,11 @@ class LiveAnalyzer:
                 self._last_logged = start
                 self.log.add_frame(start - self._t0, faces)
         out = annotate(image_bgr, faces)
-        elapsed_ms = (self.clock() - start) * 1000.0
+        end = self.clock()
+        elapsed_ms = (end - start) * 1000.0
         with self._updated:
+            if self.adaptive:
+                self.shedder.record(start, end, analyse)
             self._ms = elapsed_ms if self._ms == 0.0 else 0.9 * self._ms + 0.1 * elapsed_ms
             if analyse:
                 self._faces = faces
@@ -207,6 +289,8 @@ class LiveAnalyzer:
         self.tracker.reset()
         with self._updated:
             self._faces = ()
+            self.shedder.reset()
+            self._since_analysis = None
             self._rate_in.reset()
             self._rate_analysed.reset()
             self._version += 1
@@ -224,10 +308,12 @@ class LiveAnalyzer:
     # -- reading (page thread) -----------------------------------------------------------
     def snapshot(self) -> LiveSnapshot:
         with self._lock:
+            every = max(self.analyse_every, self.shedder.every if self.adaptive else 1)
             stats = LiveStats(frames_in=self._frames_in, frames_analysed=self._frames_analysed,
                               fps_in=self._rate_in.per_second, fps_analysed=self._rate_analysed.per_second,
                               ms_per_frame=self._ms, faces_now=len(self._faces),
-                              faces_logged=len(self.log))
+                              faces_logged=len(self.log), analysing_every=every,
+                              busy=every > self.analyse_every)
             return LiveSnapshot(faces=self._faces, stats=stats, version=self._version)
 
     def wait_for_update(self, after_version: int, timeout: float = 1.0) -> LiveSnapshot:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up .venv-dev (run-time + training + test requirements, Debian's Chromium for the
 # browser tests), lints with ruff, type-checks fer_core with mypy (settings in pyproject.toml),
-# audits requirements.txt for known vulnerabilities (tools/audit_deps.py) and runs the whole test suite with pytest, the real-browser tests included.
+# audits requirements.txt for known vulnerabilities (tools/audit_deps.py) and runs the whole
+# test suite with pytest, the real-browser tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv-dev/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-dev; fi
