@@ -3,7 +3,7 @@ deploy carries once ``.slugignore`` is applied, measured gzipped (as Heroku comp
 
     python scripts/slug_size.py                 # temp venv, fresh install, then measure
     python scripts/slug_size.py --venv DIR      # measure an existing venv instead
-    python scripts/slug_size.py --trim          # also run bin/post_compile (pyarrow trim) first
+    python scripts/slug_size.py --trim          # also run bin/post_compile (as Heroku does) first
 
 Prints the top packages, the repository part, the Python runtime part and the total in MB
 (10^6 bytes). Heroku warns above 300 MB and refuses a slug above 500 MB.
@@ -122,14 +122,16 @@ def package_sizes(sp: Path, top: int) -> list[tuple[str, int, int]]:
 
 
 def runtime_files() -> list[Path]:
-    """The Python runtime a deploy also carries: the interpreter's standard library and its
-    shared libraries (not its own site-packages, its test suite or its caches)."""
+    """The Python runtime a deploy also carries: the interpreter, its standard library with
+    the standard-level .pyc files (as Heroku's builds ship them), its shared libraries; not
+    its own site-packages, its test suite or the -O/-OO .pyc files."""
     import sysconfig
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    skip = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
+    skip = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip"}
     files = [f for f in walk(stdlib) if not skip & set(f.relative_to(stdlib).parts)
-             and not f.relative_to(stdlib).parts[0].startswith("config-")]  # static libpython
+             and not f.relative_to(stdlib).parts[0].startswith("config-")  # static libpython
+             and ".opt-" not in f.name]
     exe = Path(sys.executable).resolve()
     libdir = Path(sysconfig.get_config_var("LIBDIR") or "")
     files.append(exe)
@@ -164,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'package':<28}{'MB':>9}{'MB gz':>9}")
     for name, raw, gz in package_sizes(sp, args.top):
         print(f"  {name:<28}{raw / MB:9.1f}{gz / MB:9.1f}")
-    sp_raw, sp_gz = gzip_size([(p, str(p.relative_to(sp))) for p in walk(sp)
-                               if "__pycache__" not in p.parts])
+    # pip compiles every module at install time (as on Heroku): the .pyc files are in the slug.
+    sp_files = walk(sp)
+    sp_raw, sp_gz = gzip_size([(p, str(p.relative_to(sp))) for p in sp_files])
+    pyc_raw, pyc_gz = gzip_size([(p, str(p.relative_to(sp))) for p in sp_files if p.suffix == ".pyc"])
     files = deploy_files()
     repo_raw, repo_gz = gzip_size([(ROOT / f, f) for f in files])
     all_raw, all_gz = gzip_size([(ROOT / f, f) for f in subprocess.run(
@@ -175,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     rt_raw, rt_gz = gzip_size([(p, str(p)) for p in rt])
     total = sp_gz + repo_gz + rt_gz
     print(f"\n  {'part':<44}{'MB':>9}{'MB gz':>9}")
-    print(f"  {'site-packages (no __pycache__)':<44}{sp_raw / MB:9.1f}{sp_gz / MB:9.1f}")
+    print(f"  {'site-packages':<44}{sp_raw / MB:9.1f}{sp_gz / MB:9.1f}")
+    print(f"  {'  (of which .pyc files)':<44}{pyc_raw / MB:9.1f}{pyc_gz / MB:9.1f}")
     print(f"  {f'repository after .slugignore ({len(files)} files)':<44}{repo_raw / MB:9.1f}{repo_gz / MB:9.1f}")
     print(f"  {'  (without .slugignore: all tracked files)':<44}{all_raw / MB:9.1f}{all_gz / MB:9.1f}")
     print(f"  {'Python runtime (stdlib, interpreter)':<44}{rt_raw / MB:9.1f}{rt_gz / MB:9.1f}")
