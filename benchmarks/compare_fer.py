@@ -90,7 +90,8 @@ def main(argv=None) -> int:
         a = rec.predict_proba(crops).argmax(1)
         b = fer_predict(it, crops)[0].argmax(1) if len(crops) else []
         print(f"  {name}: {len(dets)} faces; ours {sorted({LABELS[i] for i in a})} "
-              f"(Happy {np.mean(a == 3):.0%}); fer {sorted({LABELS[i] for i in b})} (Happy {np.mean(np.asarray(b) == 3):.0%})")
+              f"(Happy {np.mean(a == 3):.0%}); fer {sorted({LABELS[i] for i in b})} "
+              f"(Happy {np.mean(np.asarray(b) == 3):.0%})")
     return 0
 
 

@@ -6,6 +6,8 @@ model itself (its first layer), so nothing else needs to agree on it.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -68,7 +70,7 @@ def preprocess_face(crop: np.ndarray, order: str = "bgr") -> np.ndarray:
     return np.ascontiguousarray(gray, dtype=np.uint8)
 
 
-def preprocess_batch(faces, order: str = "bgr") -> np.ndarray:
+def preprocess_batch(faces: np.ndarray | Sequence[np.ndarray], order: str = "bgr") -> np.ndarray:
     """Stack crops (a list, or an (N,48,48) uint8 array) into an (N,48,48) uint8 batch."""
     if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.shape[1:] == (INPUT_SIZE, INPUT_SIZE):
         return np.ascontiguousarray(faces, dtype=np.uint8) if faces.dtype == np.uint8 else np.stack(
@@ -80,7 +82,7 @@ def preprocess_batch(faces, order: str = "bgr") -> np.ndarray:
     return np.stack([preprocess_face(f, order) for f in faces])
 
 
-def smooth_batch(batch: np.ndarray, sigma: float, mask=None) -> np.ndarray:
+def smooth_batch(batch: np.ndarray, sigma: float, mask: np.ndarray | None = None) -> np.ndarray:
     """Gaussian low-pass (standard deviation ``sigma`` px, edges replicated) of each 48x48 face
     (only of the faces where ``mask`` is true, when given).
 

@@ -18,6 +18,8 @@ from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE, preprocess_face
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
+#: The format tag of the files ``training.pack`` writes and :func:`load_pack` reads.
+PACK_FORMAT = "fer-pack-1"
 N_PIXELS = INPUT_SIZE * INPUT_SIZE
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 #: FER+ vote columns in file order, and where each lands in FER2013's order (None: not an expression of ours).
@@ -54,7 +56,7 @@ class FaceSet:
     def __len__(self) -> int:
         return len(self.y)
 
-    def subset(self, mask: np.ndarray) -> "FaceSet":
+    def subset(self, mask: np.ndarray) -> FaceSet:
         return FaceSet(self.x[mask], self.y[mask], None if self.soft is None else self.soft[mask],
                        self.index[mask], None if self.sides is None else self.sides[mask])
 
@@ -247,6 +249,35 @@ def load_folder_splits(root: str | Path) -> dict[str, FaceSet]:
     return {"Training": train, "PublicTest": test.subset(half), "PrivateTest": test.subset(~half)}
 
 
+def load_pack(path: str | Path) -> dict[str, FaceSet]:
+    """Read a file written by ``training.pack.pack``: one FaceSet per split (empty where not packed)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "format" not in z.files or str(z["format"]) != PACK_FORMAT:
+                raise DataError(f"{path}: not a FER pack ({PACK_FORMAT}) written by training.pack")
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{path}: cannot read ({exc})") from exc
+    blob, offsets = data["webp"], data["offsets"]
+    faces = []
+    for i in range(len(offsets) - 1):
+        img = cv2.imdecode(blob[offsets[i]:offsets[i + 1]], cv2.IMREAD_GRAYSCALE)
+        if img is None or img.shape != (48, 48):
+            raise DataError(f"{path}: face {i} does not decode to a 48x48 image")
+        faces.append(img)
+    x = np.stack(faces) if faces else np.zeros((0, 48, 48), np.uint8)
+    y, usage, row = data["y"].astype(np.int64), data["usage"], data["row"].astype(np.int64)
+    soft = data.get("soft")
+    out = {}
+    for code, name in enumerate(SPLITS):
+        m = usage == code
+        out[name] = FaceSet(x[m], y[m], None if soft is None else soft[m], row[m])
+    return out
+
+
 def load_splits(path: str | Path, ferplus: str | Path | None = None, label_mode: str = "soft"):
     """Load a CSV file, a folder tree or a file packed by ``training.pack`` (.npz), optionally
     with FER+ labels (CSV only; a pack carries them if it was packed with them)."""
@@ -255,8 +286,6 @@ def load_splits(path: str | Path, ferplus: str | Path | None = None, label_mode:
         if ferplus:
             raise DataError(f"{path}: a packed file carries FER+ votes only if it was packed with "
                             "--ferplus; do not pass --ferplus with it")
-        from training.pack import load_pack
-
         return load_pack(path)
     if path.is_dir():
         if ferplus:

@@ -209,11 +209,15 @@ def quantize_int8(src: Path, dst: Path, calib: np.ndarray, method: str = "MinMax
 
     ``method``: onnxruntime's calibration method name (MinMax, Percentile, Entropy).
     """
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     import onnxruntime as ort
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     name = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).get_inputs()[0].name
     calibrate_method = getattr(CalibrationMethod, method)

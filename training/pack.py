@@ -8,9 +8,10 @@ Example (what ``scripts/prepare_device.sh`` runs)::
 The device tool carries at most 64 MiB with the working tree; the Kaggle CSV is 94 MB
 gzipped and its raw pixels 83 MB. Each face is stored as a lossless WebP (about 71% of its
 raw bytes on FER2013), so the Training split packs to about 47 MB. ``training.data.load_splits``
-reads the file back to exactly the faces, labels and row numbers it was packed from; splits
-left out come back empty. With ``--ferplus`` the FER+ vote shares travel too and the rows FER+
-marks as not a face are dropped, as ``load_splits(csv, ferplus)`` does.
+(through ``training.data.load_pack``) reads the file back to exactly the faces, labels and row
+numbers it was packed from; splits left out come back empty. With ``--ferplus`` the FER+ vote
+shares travel too and the rows FER+ marks as not a face are dropped, as
+``load_splits(csv, ferplus)`` does.
 
 The file is for training runs only: never commit it (the project ships no FER2013 data).
 """
@@ -23,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import SPLITS, DataError, FaceSet, load_splits
+from training.data import PACK_FORMAT, SPLITS, DataError, FaceSet, load_pack, load_splits
 
 log = logging.getLogger("training.pack")
-FORMAT = "fer-pack-1"
 _WEBP_LOSSLESS = 101  # OpenCV: a WebP quality above 100 selects lossless coding
 
 
@@ -52,7 +52,7 @@ def pack(splits: dict[str, FaceSet], out: str | Path, names=("Training",)) -> Pa
         soft.append(fs.soft)
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
     arrays = {
-        "format": np.array(FORMAT), "webp": np.concatenate(blobs) if blobs else np.zeros(0, np.uint8),
+        "format": np.array(PACK_FORMAT), "webp": np.concatenate(blobs) if blobs else np.zeros(0, np.uint8),
         "offsets": offsets, "usage": np.concatenate(usage), "y": np.concatenate(ys), "row": np.concatenate(rows),
     }
     if all(s is not None for s in soft) and soft:
@@ -60,37 +60,6 @@ def pack(splits: dict[str, FaceSet], out: str | Path, names=("Training",)) -> Pa
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as fh:  # np.savez adds ".npz" to a bare name; writing to a handle keeps ours
         np.savez(fh, **arrays)
-    return out
-
-
-def load_pack(path: str | Path) -> dict[str, FaceSet]:
-    """Read a file written by :func:`pack`: one FaceSet per split (empty where not packed)."""
-    import cv2
-
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "format" not in z.files or str(z["format"]) != FORMAT:
-                raise DataError(f"{path}: not a FER pack ({FORMAT}) written by training.pack")
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{path}: cannot read ({exc})") from exc
-    blob, offsets = data["webp"], data["offsets"]
-    faces = []
-    for i in range(len(offsets) - 1):
-        img = cv2.imdecode(blob[offsets[i]:offsets[i + 1]], cv2.IMREAD_GRAYSCALE)
-        if img is None or img.shape != (48, 48):
-            raise DataError(f"{path}: face {i} does not decode to a 48x48 image")
-        faces.append(img)
-    x = np.stack(faces) if faces else np.zeros((0, 48, 48), np.uint8)
-    y, usage, row = data["y"].astype(np.int64), data["usage"], data["row"].astype(np.int64)
-    soft = data.get("soft")
-    out = {}
-    for code, name in enumerate(SPLITS):
-        m = usage == code
-        out[name] = FaceSet(x[m], y[m], None if soft is None else soft[m], row[m])
     return out
 
 
