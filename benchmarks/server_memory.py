@@ -52,12 +52,12 @@ def in_private_network() -> bool:
     return os.environ.get("FER_E2E") == "1"
 
 
-def reexec_in_namespace(argv: list[str]) -> int:
-    """Run this script again inside a new network namespace with only loopback up."""
+def reexec_in_namespace(argv: list[str], script: str = __file__) -> int:
+    """Run ``script`` again inside a new network namespace with only loopback up."""
     ns = "-n" if os.getuid() == 0 else "-rn"
-    script = ('set -e; ip link set lo up; ip addr add 127.0.0.2/8 dev lo; export FER_E2E=1; '
-              'exec "$0" "$@"')
-    return subprocess.call(["unshare", ns, "--", "bash", "-c", script, sys.executable, __file__, *argv])
+    shell = ('set -e; ip link set lo up; ip addr add 127.0.0.2/8 dev lo; export FER_E2E=1; '
+             'exec "$0" "$@"')
+    return subprocess.call(["unshare", ns, "--", "bash", "-c", shell, sys.executable, script, *argv])
 
 
 def main(argv=None) -> int:
