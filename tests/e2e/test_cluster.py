@@ -14,7 +14,7 @@ import pytest
 from deploy.cluster import ClusterConfig, check, running
 from fer_core.memory import rss_mb
 from tests.e2e.conftest import launch
-from tests.e2e.test_browser import goto, grab_video_frame, metric, start_stream, stop_stream, wait_until
+from tests.e2e.test_browser import goto, grab_video_frame, start_stream, stop_stream, wait_until
 from tests.scenes import one_face_frame
 
 pytestmark = [pytest.mark.e2e,
@@ -93,6 +93,13 @@ def cluster(tmp_path_factory):
         yield c
 
 
+def observations(page) -> int:
+    """The live page's "Observations" metric (the first one: a rerun can briefly show two)."""
+    box = page.locator('[data-testid="stMetric"]', has=page.get_by_text("Observations", exact=True))
+    text = box.locator('[data-testid="stMetricValue"]').first.inner_text()
+    return int(text) if text.strip().isdigit() else 0
+
+
 def selected_pairs(page) -> list[dict]:
     for frame in page.frames:
         try:
@@ -144,7 +151,7 @@ def test_two_browsers_on_two_servers_through_proxy_and_turn(cluster, playwright_
         for page in pages:
             start_stream(page)
         for page in pages:
-            wait_until(lambda p=page: int(metric(p, "Observations") or 0) >= 3, 90, "observations on the page")
+            wait_until(lambda p=page: observations(p) >= 3, 90, "observations on the page")
             assert_annotated(page, recognizer)
             pairs = wait_until(lambda p=page: selected_pairs(p), 30, "the selected ICE candidate pair")
             assert all(p["local"] == "relay" for p in pairs), pairs
