@@ -11,7 +11,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_app import support, webrtc_shim
 from fer_core import charts
-from fer_core.engagement import attentive_now
+from fer_core.engagement import attentive_now, pose_readout
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.session import current_mix, label_counts
 
@@ -97,11 +97,14 @@ def render(snap) -> None:
             bottom[2].metric("Attentive now", f"{looking} of {measured}",
                              help="Faces whose head and eyes point at the camera, with eyes open. "
                                   "Where a head points, not whether someone is learning.")
+            st.caption(pose_readout(snap.faces))
     df = analyzer.log.to_frame()
     with chart_area.container():
+        # Keyed by the snapshot: one run of this page renders again and again, and two renders
+        # with no new log row in between would otherwise draw identical charts with one id.
         st.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Expression mix, last 10 s"),
-                        width="stretch")
-        st.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
+                        width="stretch", key=f"live-mix-{snap.version}")
+        st.plotly_chart(charts.count_bars(label_counts(df)), width="stretch", key=f"live-counts-{snap.version}")
         st.caption(f"Observations: faces logged, at most {1 / analyzer.log_interval_s:.0f} per face "
                    "and second. Open the **Class dashboard** for timelines, flags and the report.")
 

@@ -170,3 +170,17 @@ def attentive_now(faces: Sequence[object]) -> tuple[int, int]:
     """(faces looking at the camera, faces with attention measured) among ``faces``."""
     measured = [f for f in faces if getattr(f, "looking_at_camera", None) is not None]
     return sum(bool(getattr(f, "looking_at_camera", False)) for f in measured), len(measured)
+
+
+def pose_readout(faces: Sequence[object]) -> str:
+    """One line for the live page: each measured face's yaw and pitch, and closed eyes."""
+    parts = []
+    for f in faces:
+        pose = getattr(f, "pose", None)
+        if pose is None:
+            continue
+        eyes = getattr(f, "eyes_open", None)
+        closed = eyes is not None and max(eyes) < CLOSED_BELOW
+        parts.append(f"Face {getattr(f, 'face_id', '?')}: yaw {pose[0]:+.0f}°, pitch {pose[1]:+.0f}°"
+                     + (", eyes closed" if closed else ""))
+    return " · ".join(parts)

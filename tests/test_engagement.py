@@ -124,3 +124,8 @@ def test_html_report_has_attention_and_valence_sections():
     assert html.count('class="plotly-graph-div"') == 5
     quiet = build_html_report(scripted_log(), ReportOptions(bin_s=2.0, look_away_s=20, eyes_closed_s=5))
     assert "none." in quiet
+
+
+def test_pose_readout():
+    faces = [Face(1, (0, 0, 1, 1), HAPPY, (12.4, -3.0, 0), (0.1, 0.2), False), Face(3, (0, 0, 1, 1), HAPPY)]
+    assert eng.pose_readout(faces) == "Face 1: yaw +12°, pitch -3°, eyes closed"

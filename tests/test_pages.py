@@ -322,3 +322,4 @@ def test_live_page_attention_on_a_snapshot():
     analyzer = at.session_state["fer_live_analyzer"]
     assert analyzer.attention and analyzer.log.to_frame()["yaw"].notna().all()
     assert {m.label: m.value for m in at.metric}["Attentive now"] == "1 of 1"
+    assert "Face 1: yaw" in texts(at)
