@@ -1,7 +1,8 @@
-"""Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png]``.
+"""Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png] [--attention]``.
 
 Prints each face's expression and confidence; ``--json`` prints machine-readable
-results; ``--annotate`` writes the (first) photo with boxes and labels drawn.
+results; ``--annotate`` writes the (first) photo with boxes and labels drawn;
+``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face.
 Unreadable files are reported and skipped; the exit code is 1 if any file failed.
 """
 from __future__ import annotations
@@ -32,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.add_argument("--annotate", type=Path, metavar="OUT.png", help="write the first photo annotated")
     p.add_argument("--model", type=Path, help="an ONNX model (default: the shipped one)")
+    p.add_argument("--attention", action="store_true",
+                   help="also measure head pose (yaw, pitch, roll in degrees), eye openness (0-1), gaze and "
+                        "looking at the camera from a face mesh (docs/ATTENTION.md)")
     args = p.parse_args(argv)
 
     from fer_core import LABELS, load_recognizer
@@ -44,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for i, path in enumerate(args.photos):
         try:
             img = _read_image(path)
-            results = rec.analyze(img)
+            results = rec.analyze(img, attention=True) if args.attention else rec.analyze(img)
         except (OSError, ValueError) as exc:  # ImageDecodeError is a ValueError
             failed = True
             print(f"error: {path}: {exc}" if isinstance(exc, ImageDecodeError) else f"error: {exc}",
@@ -62,6 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 top = sorted(zip(r.probabilities, LABELS), reverse=True)[:3]
                 alts = ", ".join(f"{lab} {pr:.0%}" for pr, lab in top[1:])
                 print(f"  face {j} at {r.box}: {r.label} ({r.confidence:.0%}; then {alts})")
+                if r.pose is not None and r.eyes_open is not None:
+                    yaw, pitch, roll = r.pose
+                    print(f"    pose yaw {yaw:+.0f}, pitch {pitch:+.0f}, roll {roll:+.0f} deg; eyes open "
+                          f"{r.eyes_open[0]:.2f} / {r.eyes_open[1]:.2f}; looking at camera: "
+                          f"{'yes' if r.looking_at_camera else 'no'}")
+                elif r.attention_hint:
+                    print(f"    {r.attention_hint}")
     if args.json:
         print(json.dumps(report, indent=2))
     return 1 if failed else 0

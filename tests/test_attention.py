@@ -309,3 +309,20 @@ def test_video_with_attention_follows_a_turning_head():
     assert attention_summary(df)[0].measured_s > 0
     plain = analyze_video(load_recognizer(), data, rate=4.0)
     assert "yaw" not in plain.log.to_frame().columns
+
+
+def test_command_line_attention(tmp_path, capsys):
+    from fer_core.__main__ import main
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    assert main([str(photo), "--attention"]) == 0
+    out = capsys.readouterr().out
+    assert "pose yaw" in out and "looking at camera: yes" in out
+    assert main([str(photo), "--json", "--attention"]) == 0
+    import json
+
+    face = json.loads(capsys.readouterr().out)[0]["faces"][0]
+    assert len(face["pose"]) == 3 and face["looking_at_camera"] is True
+    assert main([str(photo), "--json"]) == 0
+    assert "pose" not in json.loads(capsys.readouterr().out)[0]["faces"][0]
