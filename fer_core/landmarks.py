@@ -104,12 +104,15 @@ def roi_matrix(cx: float, cy: float, side: float, angle: float, size: int, flip:
     return np.hstack([a, t[:, None]])
 
 
-def warp_crop(image_rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """The (size, size, 3) float32 crop in [0, 1] that ``matrix`` (tensor -> image) describes."""
+def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int, swap_rb: bool = False) -> np.ndarray:
+    """The (size, size, 3) float32 crop in [0, 1] that ``matrix`` (tensor -> image) describes;
+    ``swap_rb`` turns a BGR image's crop into RGB (cheaper than converting the whole image)."""
     import cv2
 
-    crop = cv2.warpAffine(image_rgb, matrix, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    if swap_rb:
+        crop = crop[:, :, ::-1]
     return crop.astype(np.float32) * (1.0 / 255.0)
 
 
@@ -177,16 +180,17 @@ class FaceMesh:
         self.max_refine = max_refine
 
     # -- the models ---------------------------------------------------------------------
-    def _run_mesh(self, rgb: np.ndarray, roi: tuple[float, float, float, float]) -> tuple[np.ndarray, float]:
+    def _run_mesh(self, image: np.ndarray, roi: tuple[float, float, float, float],
+                  swap_rb: bool) -> tuple[np.ndarray, float]:
         cx, cy, side, angle = roi
         m = roi_matrix(cx, cy, side, angle, MESH_SIZE)
-        x = warp_crop(rgb, m, MESH_SIZE)[None]
+        x = warp_crop(image, m, MESH_SIZE, swap_rb)[None]
         raw, flag = self._mesh.run(None, {"input": x})
         presence = 1.0 / (1.0 + math.exp(-float(np.ravel(flag)[-1])))
         pts = to_image(raw.reshape(NUM_POINTS, 3), m, MESH_SIZE, side)
         return pts, presence
 
-    def _run_iris(self, rgb: np.ndarray, points: np.ndarray) -> tuple[Eye, Eye]:
+    def _run_iris(self, image: np.ndarray, points: np.ndarray, swap_rb: bool) -> tuple[Eye, Eye]:
         assert self._iris is not None
         # Both eyes in one batch; the model is for the image-left eye, so the other is mirrored.
         mats, sides = [], []
@@ -196,7 +200,7 @@ class FaceMesh:
             cx, cy, side, angle = eye_roi(points, corners)
             mats.append(roi_matrix(cx, cy, side, angle, IRIS_SIZE, flip=flip))
             sides.append(side)
-        x = np.stack([warp_crop(rgb, m, IRIS_SIZE) for m in mats])
+        x = np.stack([warp_crop(image, m, IRIS_SIZE, swap_rb) for m in mats])
         contour, iris = self._iris.run(None, {"input": x})
         eyes = []
         for i in range(2):
@@ -223,18 +227,17 @@ class FaceMesh:
         """The mesh of the face in ``box`` (x, y, w, h pixels), or None when the face is
         too small, too far outside the image, or the model says it is not a face.
 
-        ``rgb``: the image already converted to RGB (saves a conversion per face).
+        ``rgb``: the image already converted to RGB, if at hand (else the crops are converted).
         """
-        import cv2
 
         h, w = image_bgr.shape[:2]
         if self.box_problem(box, w, h):
             return None
         x, y, bw, bh = (float(v) for v in box)
-        if rgb is None:
-            rgb = cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2RGB)
+        swap_rb = rgb is None
+        image = np.ascontiguousarray(image_bgr) if rgb is None else rgb
         roi = (x + bw / 2.0, y + bh / 2.0, MESH_ROI_SCALE * max(bw, bh), 0.0)
-        pts, presence = self._run_mesh(rgb, roi)
+        pts, presence = self._run_mesh(image, roi, swap_rb)
         for _ in range(self.max_refine):
             better = mesh_roi(pts)
             if (abs(better[3] - roi[3]) <= REFINE_ROLL
@@ -242,7 +245,7 @@ class FaceMesh:
                     and abs(better[2] / roi[2] - 1.0) <= REFINE_SCALE):
                 break
             roi = better
-            pts, presence = self._run_mesh(rgb, roi)
+            pts, presence = self._run_mesh(image, roi, swap_rb)
         if presence < self.min_presence:
             return None
         # Landmarks out of the image (face half out of frame) make the mesh unreliable.
@@ -251,7 +254,7 @@ class FaceMesh:
             return None
         left = right = None
         if iris and self._iris is not None:
-            left, right = self._run_iris(rgb, pts)
+            left, right = self._run_iris(image, pts, swap_rb)
         return Mesh(points=pts, presence=presence, left=left, right=right)
 
     def __repr__(self) -> str:

@@ -39,6 +39,36 @@ SOURCES = {
 }
 
 
+def prelu_as_relu(graph) -> int:
+    """Replace every PRelu(x, slope) by Relu(x) * (1 - slope) + x * slope (the same function).
+
+    ONNX Runtime's CPU PRelu with a per-channel slope is slow: it was 53-62% of these models'
+    time; the four ops run 2.5-3x faster overall (same outputs to 5e-5). Returns the count.
+    """
+    from onnx import helper, numpy_helper
+
+    inits = {i.name: i for i in graph.initializer}
+    nodes, added, count = [], [], 0
+    for node in graph.node:
+        if node.op_type != "PRelu" or node.input[1] not in inits:
+            nodes.append(node)
+            continue
+        x, slope_name = node.input
+        y = node.output[0]
+        slope = numpy_helper.to_array(inits[slope_name])
+        keep = f"{slope_name}_one_minus"
+        added.append(numpy_helper.from_array((1.0 - slope).astype(np.float32), keep))
+        nodes += [helper.make_node("Relu", [x], [f"{y}_pos"]),
+                  helper.make_node("Mul", [f"{y}_pos", keep], [f"{y}_a"]),
+                  helper.make_node("Mul", [x, slope_name], [f"{y}_b"]),
+                  helper.make_node("Add", [f"{y}_a", f"{y}_b"], [y])]
+        count += 1
+    graph.ClearField("node")
+    graph.node.extend(nodes)
+    graph.initializer.extend(added)
+    return count
+
+
 def convert(tflite_path: Path, onnx_path: Path, outputs: tuple[str, ...], note: str) -> None:
     """tflite -> ONNX with the input called ``input``, the outputs renamed, a dynamic batch axis."""
     import onnx
@@ -65,6 +95,7 @@ def convert(tflite_path: Path, onnx_path: Path, outputs: tuple[str, ...], note: 
             if shape[0] == 1:
                 shape[0] = 0
                 inits[node.input[1]].CopyFrom(numpy_helper.from_array(shape, node.input[1]))
+    prelu_as_relu(graph)
     canonical_names(graph)
     model.doc_string = note
     model.producer_name = "fer_core tools/convert_facemesh.py via tf2onnx " + tf2onnx.__version__
@@ -244,7 +275,9 @@ Conversion (tf2onnx {tf2onnx_version}, onnx {onnx_version}, TensorFlow {tf_versi
 `tf2onnx.convert.from_tflite` on each file; the input is renamed `input` (NHWC float RGB in
 [0, 1]), the outputs `landmarks` (N, 1, 1, 1404) and `presence` (N, 1, 1, 1) (a logit) for
 the mesh, `eye_contour` (N, 213) and `iris` (N, 15) for the iris model (all in tensor
-pixels), and the batch axis is made dynamic. Max abs difference against the TFLite
+pixels), and the batch axis is made dynamic. Every PRelu(x, a) is rewritten as
+Relu(x) * (1 - a) + x * a, the same function, because ONNX Runtime's per-channel PRelu took
+over half of the models' time (2.5-3x faster after). Max abs difference against the TFLite
 interpreter on crops of real photos: {diffs}.
 
 `face_template.npy` (468 x 3 float32) is ours, not MediaPipe's: the mesh of the astronaut
