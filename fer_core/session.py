@@ -29,7 +29,8 @@ COLUMNS = ("time_s", "face_id", *BOX_COLUMNS, *LABELS)
 #: degrees, eye openness of the image-left and image-right eye, looking at the camera (1/0).
 #: Empty (NaN) in rows where it was not measured; left out of frames and CSVs without any.
 ATTENTION_COLUMNS = ("yaw", "pitch", "roll", "eye_left", "eye_right", "looking")
-_NCOL = len(COLUMNS) + len(ATTENTION_COLUMNS)
+_NBASE = len(COLUMNS)
+_NCOL = _NBASE + len(ATTENTION_COLUMNS)
 _NAN_ATTENTION = (float("nan"),) * len(ATTENTION_COLUMNS)
 
 
@@ -59,8 +60,9 @@ class SessionSummary:
 class SessionLog:
     """Append-only, thread-safe log of (time, face id, box, probabilities) rows.
 
-    ``max_rows`` bounds memory (about 100 bytes a row); once reached, new rows are
-    dropped and :attr:`truncated` becomes True.
+    ``max_rows`` bounds memory (about 100 bytes a row, 150 once attention is logged: the
+    attention columns are only allocated then); once reached, new rows are dropped and
+    :attr:`truncated` becomes True.
     """
 
     def __init__(self, max_rows: int = 1_000_000, source: str = "") -> None:
@@ -68,7 +70,7 @@ class SessionLog:
         self.source = source
         self.started_at = datetime.now(UTC)
         self._lock = threading.Lock()
-        self._buf = np.full((1024, _NCOL), np.nan)
+        self._buf = np.zeros((1024, _NBASE), np.float64)  # widened to _NCOL on the first attention row
         self._n = 0
         self._frames = 0
         self._last_t = 0.0
@@ -105,14 +107,18 @@ class SessionLog:
                 if not rows:
                     return
             need = self._n + len(rows)
-            if need > len(self._buf):
+            new = np.asarray(rows, np.float64)
+            width = self._buf.shape[1]
+            if width == _NBASE and np.isfinite(new[:, _NBASE:]).any():
+                width = _NCOL  # the first row with attention: the buffer gets its columns
+            if need > len(self._buf) or width != self._buf.shape[1]:
                 cap = len(self._buf)
                 while cap < need:
                     cap *= 2
-                grown = np.full((min(cap, max(self.max_rows, need)), _NCOL), np.nan)
-                grown[:self._n] = self._buf[:self._n]
+                grown = np.full((min(cap, max(self.max_rows, need)), width), np.nan)
+                grown[:self._n, :self._buf.shape[1]] = self._buf[:self._n]
                 self._buf = grown
-            self._buf[self._n:need] = np.asarray(rows, np.float64)
+            self._buf[self._n:need] = new[:, :width]
             self._n = need
 
     def clear(self) -> None:
@@ -166,12 +172,13 @@ class SessionLog:
         for j, c in enumerate(ATTENTION_COLUMNS):
             if c in df.columns:
                 extra[:, j] = pd.to_numeric(df[c], errors="coerce").to_numpy(np.float64)
-        arr = np.hstack([arr, extra])
+        if np.isfinite(extra).any():
+            arr = np.hstack([arr, extra])
         log = cls(max_rows=max(len(arr), 1024), source=source)
         if len(arr):
             order = np.argsort(arr[:, 0], kind="stable")
             arr = arr[order]
-            log._buf = np.full((max(len(arr), 1024), _NCOL), np.nan)
+            log._buf = np.full((max(len(arr), 1024), arr.shape[1]), np.nan)
             log._buf[:len(arr)] = arr
             log._n = len(arr)
             log._frames = int(len(np.unique(arr[:, 0])))
@@ -190,9 +197,8 @@ class SessionLog:
 
 
 def _frame_from_array(data: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame(data, columns=[*COLUMNS, *ATTENTION_COLUMNS])
-    if not np.isfinite(data[:, len(COLUMNS):]).any():
-        df = df.drop(columns=list(ATTENTION_COLUMNS))
+    """The DataFrame of _NBASE (no attention logged) or _NCOL columns of log rows."""
+    df = pd.DataFrame(data, columns=list(COLUMNS) if data.shape[1] == _NBASE else [*COLUMNS, *ATTENTION_COLUMNS])
     df["face_id"] = df["face_id"].astype(int)
     for c in BOX_COLUMNS:
         df[c] = df[c].astype(int)
@@ -203,7 +209,7 @@ def _frame_from_array(data: np.ndarray) -> pd.DataFrame:
 
 
 def empty_frame() -> pd.DataFrame:
-    return _frame_from_array(np.zeros((0, _NCOL)))
+    return _frame_from_array(np.zeros((0, _NBASE)))
 
 
 def log_to_csv(df: pd.DataFrame) -> bytes:

@@ -129,3 +129,14 @@ def test_html_report_has_attention_and_valence_sections():
 def test_pose_readout():
     faces = [Face(1, (0, 0, 1, 1), HAPPY, (12.4, -3.0, 0), (0.1, 0.2), False), Face(3, (0, 0, 1, 1), HAPPY)]
     assert eng.pose_readout(faces) == "Face 1: yaw +12°, pitch -3°, eyes closed"
+
+
+def test_attention_columns_are_allocated_only_when_logged():
+    log = SessionLog()
+    log.add_frame(0.0, [Face(1, (0, 0, 10, 10), HAPPY)])
+    assert log._buf.shape[1] == len(COLUMNS)
+    log.add_frame(0.5, [Face(1, (0, 0, 10, 10), HAPPY, (5.0, 1.0, 0.0), (1.0, 1.0), True)])
+    assert log._buf.shape[1] == len(COLUMNS) + len(ATTENTION_COLUMNS)
+    df = log.to_frame()
+    assert np.isnan(df.loc[0, "yaw"]) and df.loc[1, "yaw"] == 5.0 and df.loc[1, "looking"] == 1.0
+    assert df.loc[0, "Happy"] == 1.0  # the earlier row kept its values when the buffer widened
