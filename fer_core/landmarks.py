@@ -228,8 +228,12 @@ class FaceMesh:
         too small, too far outside the image, or the model says it is not a face.
 
         ``rgb``: the image already converted to RGB, if at hand (else the crops are converted).
+        Gray and BGRA images are accepted too.
         """
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+            from fer_core.detect import as_bgr
 
+            image_bgr, rgb = as_bgr(image_bgr), None
         h, w = image_bgr.shape[:2]
         if self.box_problem(box, w, h):
             return None

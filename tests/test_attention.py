@@ -326,3 +326,13 @@ def test_command_line_attention(tmp_path, capsys):
     assert len(face["pose"]) == 3 and face["looking_at_camera"] is True
     assert main([str(photo), "--json"]) == 0
     assert "pose" not in json.loads(capsys.readouterr().out)[0]["faces"][0]
+
+
+def test_gray_and_bgra_images(mesh_model, photo_box):
+    photo = astronaut_bgr()
+    colour = att.head_pose(mesh_model.landmarks(photo, photo_box).points)
+    gray = mesh_model.landmarks(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY), photo_box)
+    bgra = mesh_model.landmarks(cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA), photo_box)
+    assert gray is not None and bgra is not None
+    assert np.abs(np.subtract(att.head_pose(gray.points), colour)).max() < 3
+    assert np.abs(np.subtract(att.head_pose(bgra.points), colour)).max() < 0.5
