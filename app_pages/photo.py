@@ -12,6 +12,12 @@ from fer_core.annotate import annotate, results_table
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
 from fer_core.memory import release_memory
 
+#: Where the model is weak on photos unlike FER2013's (models/MODEL_CARD.md, "Beyond FER2013").
+WEAK_SPOTS = ("Where the model is weak: trained on FER2013's small web faces, it is less sure on studio "
+              "portraits and real photos. Surprise is often read as Neutral or Fear, posed Disgust as Angry "
+              "or Sad, posed Fear as Surprise or Sad, and subtle expressions as Neutral. Frontal, well-lit "
+              "faces of 60 pixels or more work best. Read the confidence, not only the label.")
+
 st.title("Photo")
 support.privacy_caption()
 
@@ -19,7 +25,7 @@ source = st.radio("Source", ["Upload a photo", "Take a snapshot"], horizontal=Tr
                   label_visibility="collapsed")
 if source == "Upload a photo":
     upload = st.file_uploader("Photo (JPEG, PNG, WebP or BMP)", type=["jpg", "jpeg", "png", "webp", "bmp"],
-                              max_upload_size=uploads.PHOTO_MB)
+                              max_upload_size=uploads.PHOTO_MB, help=WEAK_SPOTS)
 else:
     upload = st.camera_input("Snapshot")
 attention = st.toggle("Attention: head pose, eyes and gaze", value=True,
