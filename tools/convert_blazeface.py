@@ -81,11 +81,34 @@ def canonical_names(graph) -> None:
     graph.ClearField("value_info")
 
 
-def convert(tflite_path: Path, onnx_path: Path, source_note: str) -> None:
-    """tflite -> ONNX with uniform output names and dynamic batch/height/width axes."""
+def batch_reshapes(graph) -> None:
+    """Reshape(.., [1, k]) becomes Reshape(.., [0, k]): 0 copies the batch size instead of fixing it at 1."""
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Reshape" and node.input[1] in inits:
+            shape = numpy_helper.to_array(inits[node.input[1]]).copy()
+            if shape[0] == 1:
+                shape[0] = 0
+                inits[node.input[1]].CopyFrom(numpy_helper.from_array(shape, node.input[1]))
+
+
+def save_checked(model, onnx_path: Path, note: str, tool: str) -> None:
+    """Name the source and the converting tool in the model, check it and write it."""
     import onnx
     import tf2onnx
-    from onnx import numpy_helper
+
+    model.doc_string = note
+    model.producer_name = f"fer_core {tool} via tf2onnx {tf2onnx.__version__}"
+    onnx.checker.check_model(model)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(onnx_path))
+
+
+def convert(tflite_path: Path, onnx_path: Path, source_note: str) -> None:
+    """tflite -> ONNX with uniform output names and dynamic batch/height/width axes."""
+    import tf2onnx
 
     model, _ = tf2onnx.convert.from_tflite(str(tflite_path), opset=OPSET)
     graph = model.graph
@@ -109,19 +132,9 @@ def convert(tflite_path: Path, onnx_path: Path, source_note: str) -> None:
         for axis, name in ((0, "batch"), (1, "anchors")):
             d[axis].ClearField("dim_value")
             d[axis].dim_param = name
-    inits = {i.name: i for i in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Reshape" and node.input[1] in inits:
-            shape = numpy_helper.to_array(inits[node.input[1]]).copy()
-            if shape[0] == 1:
-                shape[0] = 0
-                inits[node.input[1]].CopyFrom(numpy_helper.from_array(shape, node.input[1]))
+    batch_reshapes(graph)
     canonical_names(graph)
-    model.doc_string = source_note
-    model.producer_name = "fer_core tools/convert_blazeface.py via tf2onnx " + tf2onnx.__version__
-    onnx.checker.check_model(model)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(onnx_path))
+    save_checked(model, onnx_path, source_note, "tools/convert_blazeface.py")
 
 
 def test_images() -> list[tuple[str, np.ndarray]]:

