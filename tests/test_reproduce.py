@@ -55,13 +55,15 @@ def test_chain_runs_skips_finished_stages_and_redoes_from_a_deleted_marker(tmp_p
         done = json.loads((out / name / "done.json").read_text())
         assert done["stage"] == name and not (out / name / "progress.json").exists()
         assert all((out / name / p).exists() for p in done["outputs"])
-    for name in NAMES[:-1]:
+    for name in NAMES[:-2]:  # the training stages (then the class prior and the evaluation)
         card = json.loads((out / name / "fer_model.json").read_text())
         train_argv = shlex.split(card["train_command"])
         assert train_argv[:3] == ["python", "-m", "training.train"]
         assert train_argv[train_argv.index("--epochs") + 1] == "1"
         assert train_argv[train_argv.index("--out") + 1] == str(out / name)
         assert (out / name / "fer_model.float32.onnx").exists()  # int8 export keeps the float32 beside it
+    # The prior stage wrote its correction into the last model's card, as the shipped card has it.
+    assert "log_shift" in json.loads((out / "wrB" / "fer_model.json").read_text())["class_prior"]
     # The distilled stages learnt from the earlier stages' exports, the last cycle started from m150.
     wrb = json.loads((out / "wrB" / "config.json").read_text())
     assert wrb["init"] == str(out / "m150" / "best.keras")
@@ -82,12 +84,12 @@ def test_chain_runs_skips_finished_stages_and_redoes_from_a_deleted_marker(tmp_p
     log = new_log(out, since)
     assert all(f"{name}: finished earlier" in log and f"] {name}: command" not in log for name in NAMES)
 
-    # Delete m150's marker: m150, wrB and eval are redone, c32, w40 and m100 are not touched.
+    # Delete m150's marker: m150, wrB, prior and eval are redone, c32, w40 and m100 are not touched.
     (out / "m150" / "done.json").unlink()
     before, since = snapshot(out), len((out / "reproduce.log").read_text())
     assert reproduce.main(args) == 0
     after, log = snapshot(out), new_log(out, since)
-    redone = {"m150", "wrB", "eval"}
+    redone = {"m150", "wrB", "prior", "eval"}
     for rel, mtime in before.items():
         if stage_of(rel) in redone and not rel.endswith("done.json"):
             assert after.get(rel) != mtime, f"{rel} was not redone"
@@ -133,7 +135,8 @@ def test_dry_run_prints_every_stage_in_order_and_runs_nothing(tmp_path):
     text = dry_run(["--data", "fer.csv.gz", "--ferplus", "new.csv", "--out", str(out), "--epochs-scale", "0.5"])
     assert not out.exists()
     headers = [line for line in text.splitlines() if line.startswith("# stage")]
-    assert [h.split(": ")[1].split(" ")[0] for h in headers] == NAMES == ["c32", "w40", "m100", "m150", "wrB", "eval"]
+    assert [h.split(": ")[1].split(" ")[0] for h in headers] == NAMES
+    assert NAMES == ["c32", "w40", "m100", "m150", "wrB", "prior", "eval"]
     commands = [shlex.split(line) for line in text.splitlines() if line.startswith("python -m")]
     trains = [c for c in commands if c[2] == "training.train"]
     assert [c[c.index("--epochs") + 1] for c in trains] == ["20", "30", "50", "75", "18"]

@@ -15,13 +15,15 @@ the shipped model" in ``models/MODEL_CARD.md``):
 4. ``m150``: the same with 150 epochs (the start of the second cycle and a teacher).
 5. ``wrB``: a 36-epoch second cosine cycle from m150 with the FER+ votes mixed in, distilled
    from m150 and m100; its last epoch is exported (the shipped model's recipe).
-6. ``eval``: ``training.evaluate`` of the last stage's model (``<out>/eval/metrics.json``).
+6. ``prior``: ``training.prior`` writes the class-prior correction into wrB's card (the
+   strength by its PublicTest rule), as the shipped card has it.
+7. ``eval``: ``training.evaluate`` of the last stage's model (``<out>/eval/metrics.json``).
 
 Each stage writes into ``<out>/<stage>/`` and is a list of commands (a module and its
 arguments), run in this process through the module's ``main(argv)`` (``--subprocess``: each
 as its own ``python -m``). Exports get ``--train-command`` so every card records its training
 command, as the shipped cards do. The evaluation always follows the last stage of
-:data:`STAGES`, so a further stage (another cycle, ``training.prior``) is one more entry there.
+:data:`STAGES`, so a further stage (another cycle) is one more entry there.
 
 Resuming: run the same command again. A stage is finished when its ``done.json`` exists (it
 is written atomically, last, and records the commands, the time taken and the outputs), the
@@ -120,6 +122,11 @@ STAGES: list[dict] = [
                          "--keep-sharp 0.25 --verbose 2"),
                   _export("wrB", "last.keras", "--input-blur", "auto")],
      "outputs": _outputs("wrB", "last.keras"), "model": "{out}/wrB/fer_model.onnx"},
+    # The shipped card's class-prior correction (strength chosen on PublicTest by training.prior's rule).
+    {"name": "prior",
+     "commands": [("training.prior", ["--model", "{out}/wrB/fer_model.onnx", "--data", "{data}",
+                                      "--ferplus", "{ferplus}"])],
+     "outputs": ["{out}/wrB/fer_model.json"], "model": "{out}/wrB/fer_model.onnx"},
 ]
 
 
