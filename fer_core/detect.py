@@ -266,8 +266,9 @@ def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _session_options(threads: int, arena: bool = True) -> ort.SessionOptions:
-    """Single-stream CPU options. ``arena=False``: no memory arena and no memory pattern,
+def session_options(threads: int, arena: bool = True) -> ort.SessionOptions:
+    """Single-stream CPU options for every ONNX Runtime session of fer_core (detector, expression
+    model, face mesh). ``arena=False``: no memory arena and no memory pattern,
     so a run's activations go back to the C allocator when it ends (for rare, large inputs
     whose activations an arena would keep for the life of the process)."""
     import onnxruntime as ort
@@ -341,7 +342,7 @@ class BlazeFaceDetector(FaceDetector):
             raise FileNotFoundError(
                 f"BlazeFace model not found: {self.model_path} (create it with "
                 f"`python tools/convert_blazeface.py`, or set ${MODEL_DIR_ENV})")
-        self._session = ort.InferenceSession(str(self.model_path), _session_options(threads),
+        self._session = ort.InferenceSession(str(self.model_path), session_options(threads),
                                              providers=["CPUExecutionProvider"])
         self._threads = threads
         self._big_session = None  # created on first use (see ARENA_MAX_PIXELS)
@@ -385,7 +386,7 @@ class BlazeFaceDetector(FaceDetector):
             with self._big_lock:
                 if self._big_session is None:
                     self._big_session = ort.InferenceSession(
-                        str(self.model_path), _session_options(self._threads, arena=False),
+                        str(self.model_path), session_options(self._threads, arena=False),
                         providers=["CPUExecutionProvider"])
         return self._big_session
 

@@ -153,12 +153,9 @@ def _session(path: Path, threads: int) -> Any:
 
     if not path.is_file():
         raise FileNotFoundError(f"landmark model not found: {path} (see tools/convert_facemesh.py)")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    from fer_core.detect import session_options
+
+    return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
 
 
 class FaceMesh:

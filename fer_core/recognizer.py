@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core.detect import FaceDetector, default_detector
+from fer_core.detect import FaceDetector, default_detector, session_options
 from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE, preprocess_batch, preprocess_face, smooth_batch, to_gray
 
@@ -109,12 +109,8 @@ class Recognizer:
         card_labels = self.card.get("labels")
         if card_labels and list(card_labels) != list(LABELS):
             raise ValueError(f"{self.model_path}: model labels {card_labels} differ from {list(LABELS)}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(str(self.model_path), session_options(threads),
+                                             providers=["CPUExecutionProvider"])
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         self._output_name = self._session.get_outputs()[0].name
