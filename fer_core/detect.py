@@ -44,6 +44,10 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "detecto
 class Detection:
     box: tuple[int, int, int, int]  # x, y, w, h in pixels
     score: float
+    #: The two eye centres in image pixels, (x, y) each: first the eye on the image's left (the
+    #: subject's right eye in an unmirrored photo), then the other. ``None`` where the detector
+    #: gives no eyes (the Haar cascade); the face crop is then not turned upright.
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
 
 
 class FaceDetector(abc.ABC):
@@ -89,18 +93,25 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 
 def _clip_boxes(boxes_xyxy: np.ndarray, scores: np.ndarray, width: int, height: int,
                 max_faces: int) -> list[Detection]:
-    """Round and clip (N, 4) float x0,y0,x1,y1 boxes; drop empty ones; best score first."""
+    """Round and clip (N, 4) float x0,y0,x1,y1 boxes; drop empty ones; best score first.
+
+    Rows with at least 8 columns carry the two eyes after the box (x, y, x, y), kept unclipped.
+    """
     order = np.argsort(-scores, kind="stable")
     out: list[Detection] = []
     for i in order:
-        x0, y0, x1, y1 = boxes_xyxy[i]
+        x0, y0, x1, y1 = boxes_xyxy[i, :4]
         ix0 = int(min(max(round(float(x0)), 0), width))
         iy0 = int(min(max(round(float(y0)), 0), height))
         ix1 = int(min(max(round(float(x1)), 0), width))
         iy1 = int(min(max(round(float(y1)), 0), height))
         if ix1 - ix0 < 1 or iy1 - iy0 < 1:
             continue
-        out.append(Detection(box=(ix0, iy0, ix1 - ix0, iy1 - iy0), score=float(scores[i])))
+        row = boxes_xyxy[i]
+        eyes = None
+        if len(row) >= 8:
+            eyes = ((float(row[4]), float(row[5])), (float(row[6]), float(row[7])))
+        out.append(Detection(box=(ix0, iy0, ix1 - ix0, iy1 - iy0), score=float(scores[i]), eyes=eyes))
         if len(out) >= max_faces:
             break
     return out
@@ -166,17 +177,22 @@ def ssd_anchor_centers(height: int, width: int, strides: tuple[int, ...],
 
 
 def decode_boxes(regressors: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """(N, 4) x0, y0, x1, y1 boxes in tensor pixels from BlazeFace regressors.
+    """(N, 8) x0, y0, x1, y1 boxes and the two eyes (x, y, x, y) in tensor pixels from
+    BlazeFace regressors.
 
     The first four regressor values are the box centre offset and the box size in
     tensor pixels (MediaPipe's ``reverse_output_order``: x, y, w, h; the scales equal
-    the tensor size). The 12 values after them are six keypoints, unused here.
+    the tensor size). The 12 values after them are six keypoints as offsets from the
+    anchor: the subject's right eye, left eye, nose tip, mouth, right and left ear. The
+    two eyes are kept (for turning the face upright); the rest are unused.
     """
     cx = anchors[:, 0] + regressors[:, 0]
     cy = anchors[:, 1] + regressors[:, 1]
     half_w = 0.5 * regressors[:, 2]
     half_h = 0.5 * regressors[:, 3]
-    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
+    eyes = [anchors[:, 0] + regressors[:, 4], anchors[:, 1] + regressors[:, 5],
+            anchors[:, 0] + regressors[:, 6], anchors[:, 1] + regressors[:, 7]]
+    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h, *eyes], axis=1)
 
 
 def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -397,7 +413,7 @@ class BlazeFaceDetector(FaceDetector):
         logits = logits[0, :, 0]
         keep = np.flatnonzero(logits > self._logit_threshold)
         if keep.size == 0:
-            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+            return np.zeros((0, 8), np.float32), np.zeros((0,), np.float32)
         anchors = ssd_anchor_centers(view.tensor_hw[0], view.tensor_hw[1], self.spec.strides,
                                      self.spec.interpolated_anchor)
         boxes = decode_boxes(regressors[0, keep], anchors[keep])
@@ -420,7 +436,7 @@ class BlazeFaceDetector(FaceDetector):
         scores = np.concatenate([p[1] for p in parts])
         if len(scores) == 0:
             return []
-        boxes, scores = weighted_nms(boxes, scores, self.iou_threshold)
+        boxes, scores = weighted_nms(boxes, scores, self.iou_threshold)  # eyes blended like boxes
         return _clip_boxes(boxes, scores, width, height, self.max_faces)
 
     def __repr__(self) -> str:
