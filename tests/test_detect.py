@@ -293,3 +293,38 @@ def test_onnx_matches_tflite_on_a_real_face(astronaut, tmp_path):
             for r, g in zip(ref, got):
                 assert np.abs(r - g).max() < 1e-3
             assert ref[1].max() > 2.0  # a confident face, not a trivial comparison
+
+
+def test_a_face_filling_the_picture_is_found_by_the_close_up_retry(astronaut):
+    """A crop cut inside the face box (forehead and chin trimmed, as in tight portraits) is
+    missed by the ordinary pass and found by the retry inside a black margin; the eyes come
+    back in the crop's own coordinates."""
+    det = load_detector("blazeface")
+    x, y, w, h = det.detect(astronaut)[0].box
+    p = int(w * 0.1)
+    crop = np.ascontiguousarray(astronaut[y + p:y + h - p, x + p:x + w - p])
+    width, height = crop.shape[1], crop.shape[0]
+    first = det.merge([det._candidates(crop, v) for v in det.views(width, height)], width, height)
+    assert first == []
+    found = det.detect(crop)
+    assert len(found) == 1 and found[0].box[2] >= 0.8 * width
+    (lx, ly), (rx, ry) = found[0].eyes
+    assert 0 < lx < width / 2 < rx < width and 0 < ly < height / 2 and 0 < ry < height / 2
+    # Pictures without a face stay empty after the retry.
+    rng = np.random.default_rng(0)
+    assert det.detect(rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)) == []
+    assert det.detect(np.full((120, 90, 3), 128, np.uint8)) == []
+
+
+def test_eyes_follow_the_face_and_the_mirror(detector, astronaut):
+    d = detector.detect(astronaut)[0]
+    (lx, ly), (rx, ry) = d.eyes
+    x, y, w, h = d.box
+    assert x < lx < x + w / 2 < rx < x + w and y < ly < y + h / 2 and y < ry < y + h / 2
+    mirrored = detector.detect(np.ascontiguousarray(astronaut[:, ::-1]))[0]
+    width = astronaut.shape[1]
+    (mlx, mly), (mrx, mry) = mirrored.eyes
+    # The image-left eye of the mirror is the image-right eye of the original, mirrored (BlazeFace is
+    # not exactly mirror-symmetric: within 6% of the face's width).
+    tol = 0.06 * d.box[2]
+    assert abs((width - rx) - mlx) < tol and abs(ry - mly) < tol and abs((width - lx) - mrx) < tol
