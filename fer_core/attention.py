@@ -92,13 +92,14 @@ def euler_angles(rot: np.ndarray) -> tuple[float, float, float]:
 
 
 def head_pose(points: np.ndarray, template: np.ndarray | None = None, *, depth_weight: float = DEPTH_WEIGHT,
-              iters: int = 8) -> tuple[float, float, float]:
+              iters: int = 8, tol: float = 1e-4) -> tuple[float, float, float]:
     """(yaw, pitch, roll) degrees of a mesh's (468, 3) points against the frontal template.
 
     A least-squares fit of the turned, scaled and shifted template onto the points, with
     the depth residuals weighted by ``depth_weight`` (the mesh's z is its least reliable
     output: 1 trusts it as much as x and y, 0 fits the image positions only). Gauss-Newton
-    from the closed-form 3-D fit (Umeyama), a few iterations.
+    from the closed-form 3-D fit (Umeyama), until a step turns the head by less than
+    ``tol`` radians (0.006 deg; 3-4 steps) or after ``iters`` steps.
     """
     if template is None:
         from fer_core.landmarks import load_template
@@ -107,32 +108,52 @@ def head_pose(points: np.ndarray, template: np.ndarray | None = None, *, depth_w
     p = points.astype(np.float64)
     scale, rot, shift = similarity_fit(template, p)
     if depth_weight != 1.0:
-        w = np.array([1.0, 1.0, depth_weight])
-        n = len(template)
-        for _ in range(iters):
-            q = template @ rot.T
-            r = ((scale * q + shift - p) * w).ravel()
-            # d/d(omega_k) of scale * R q under R <- exp([omega]) R is scale * (e_k x q).
-            jac = np.zeros((n, 3, 7))
-            jac[:, :, 0] = scale * np.stack([np.zeros(n), -q[:, 2], q[:, 1]], axis=1)
-            jac[:, :, 1] = scale * np.stack([q[:, 2], np.zeros(n), -q[:, 0]], axis=1)
-            jac[:, :, 2] = scale * np.stack([-q[:, 1], q[:, 0], np.zeros(n)], axis=1)
-            jac[:, :, 3] = q
-            jac[:, 0, 4] = jac[:, 1, 5] = jac[:, 2, 6] = 1.0
-            jac *= w[None, :, None]
-            jm = jac.reshape(-1, 7)
-            dx = np.linalg.solve(jm.T @ jm + 1e-9 * np.eye(7), -(jm.T @ r))  # ridge: z shift free at weight 0
-            omega = dx[:3]
-            angle = float(np.linalg.norm(omega))
-            if angle > 0:
-                k = omega / angle
-                kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-                rot = (np.eye(3) + math.sin(angle) * kx + (1 - math.cos(angle)) * kx @ kx) @ rot
-            scale += dx[3]
-            shift = shift + dx[4:7]
-            if angle < 1e-5:
-                break
+        rot, scale, shift = _weighted_steps(template, p, rot, scale, shift, depth_weight, iters, tol)
     return euler_angles(rot)
+
+
+def _weighted_steps(template: np.ndarray, p: np.ndarray, rot: np.ndarray, scale: float, shift: np.ndarray,
+                    depth_weight: float, iters: int, tol: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """Gauss-Newton steps of :func:`head_pose`'s weighted fit.
+
+    The residual of point i is ``W (s R T_i + t - p_i)``, W = diag(1, 1, depth_weight); a step
+    updates R <- exp([omega]) R, s, t. Each coordinate's Jacobian row is linear in
+    (q, 1) with q = R T_i, so the normal equations need only the moments of the template
+    and of the points (sums over the 468 points, taken once), not a 1404 x 7 matrix.
+    """
+    n = len(template)
+    w2 = depth_weight * depth_weight
+    stt = template.T @ template  # sum T T^T
+    st = template.sum(axis=0)
+    stp = template.T @ p  # sum T p^T
+    sp = p.sum(axis=0)
+    for _ in range(iters):
+        sqq = rot @ stt @ rot.T  # sum q q^T
+        sq = rot @ st
+        moments = np.empty((4, 4))
+        moments[:3, :3], moments[:3, 3], moments[3, :3], moments[3, 3] = sqq, sq, sq, n
+        cross = np.empty((4, 3))  # sum (q, 1) e^T, e = s q + t - p
+        cross[:3] = scale * sqq + np.outer(sq, shift) - rot @ stp
+        cross[3] = scale * sq + n * shift - sp
+        # Jacobian rows of the x, y, z residuals as (q, 1) @ L: columns omega (3), s, t (3).
+        lx, ly, lz = np.zeros((4, 7)), np.zeros((4, 7)), np.zeros((4, 7))
+        lx[2, 1], lx[1, 2], lx[0, 3], lx[3, 4] = scale, -scale, 1.0, 1.0
+        ly[2, 0], ly[0, 2], ly[1, 3], ly[3, 5] = -scale, scale, 1.0, 1.0
+        lz[1, 0], lz[0, 1], lz[2, 3], lz[3, 6] = scale, -scale, 1.0, 1.0
+        normal = lx.T @ moments @ lx + ly.T @ moments @ ly + w2 * (lz.T @ moments @ lz)
+        grad = lx.T @ cross[:, 0] + ly.T @ cross[:, 1] + w2 * (lz.T @ cross[:, 2])
+        dx = np.linalg.solve(normal + 1e-9 * np.eye(7), -grad)  # ridge: z shift free at weight 0
+        omega = dx[:3]
+        angle = float(np.linalg.norm(omega))
+        if angle > 0:
+            k = omega / angle
+            kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+            rot = (np.eye(3) + math.sin(angle) * kx + (1 - math.cos(angle)) * kx @ kx) @ rot
+        scale += float(dx[3])
+        shift = shift + dx[4:7]
+        if angle < tol:
+            break
+    return rot, scale, shift
 
 
 def eye_aspect_ratio(mesh: Mesh, side: str) -> float:
@@ -195,6 +216,12 @@ def looking_at(pose: tuple[float, float, float], gaze: tuple[float, float] | Non
         yaw += eye_turn(gaze[0])
         pitch += eye_turn(gaze[1])
     return abs(yaw) <= max_yaw and abs(pitch) <= max_pitch
+
+
+def measure_pose(mesh: Mesh, template: np.ndarray | None = None) -> tuple[float, float, float]:
+    """:func:`head_pose` of one face mesh, rounded to 0.01 deg (as :class:`Attention` carries it)."""
+    yaw, pitch, roll = head_pose(mesh.points, template)
+    return round(yaw, 2), round(pitch, 2), round(roll, 2)
 
 
 def attention(mesh: Mesh, template: np.ndarray | None = None) -> Attention:

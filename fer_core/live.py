@@ -114,6 +114,26 @@ class LoadShedder:
         return self.every != before
 
 
+def carry_eyes(faces: tuple[TrackedFace, ...], previous: tuple[TrackedFace, ...]) -> tuple[TrackedFace, ...]:
+    """``faces`` measured without the iris pass (a pose, no eyes) with each face's eye
+    openness and gaze taken from the same face id in ``previous``, and looking_at_camera
+    worked out again from the new pose with them (left None for a face without earlier eyes)."""
+    import dataclasses
+
+    from fer_core.attention import looking_at
+
+    last = {f.face_id: f for f in previous if f.eyes_open is not None}
+    out = []
+    for f in faces:
+        before = last.get(f.face_id)
+        if f.pose is None or f.eyes_open is not None or before is None or before.eyes_open is None:
+            out.append(f)
+            continue
+        out.append(dataclasses.replace(f, eyes_open=before.eyes_open, gaze=before.gaze,
+                                       looking_at_camera=looking_at(f.pose, before.gaze, before.eyes_open)))
+    return tuple(out)
+
+
 def carry_attention(faces: tuple[TrackedFace, ...], previous: tuple[TrackedFace, ...]) -> tuple[TrackedFace, ...]:
     """``faces`` with each face's attention fields taken from the same face id in ``previous``."""
     import dataclasses
@@ -169,6 +189,10 @@ class LiveAnalyzer:
     #: With attention on, measure it on one analysed frame in N and carry each face's last
     #: measurement over the others (the mesh costs more than the rest of the frame).
     attention_every: int = 1
+    #: Of those measurements, run the iris model (eye openness, gaze) on one in N; the others
+    #: measure the pose only and keep each face's last eyes and gaze (the iris pass costs
+    #: about twice the mesh's).
+    eyes_every: int = 1
     clock: Callable[[], float] = time.monotonic
     #: Shed load by itself when the callback cannot keep up (see :class:`LoadShedder`).
     adaptive: bool = True
@@ -185,6 +209,7 @@ class LiveAnalyzer:
         self._faces: tuple[TrackedFace, ...] = ()
         self._frames_in = 0
         self._frames_analysed = 0
+        self._measured = 0  # analysed frames with attention measured
         self._version = 0
         self._rate_in = _Rate()
         self._rate_analysed = _Rate()
@@ -196,13 +221,15 @@ class LiveAnalyzer:
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
                   recognizer: Recognizer | None = None, attention: bool | None = None,
-                  attention_every: int | None = None) -> None:
+                  attention_every: int | None = None, eyes_every: int | None = None) -> None:
         """Change settings while streaming (thread-safe; takes effect from the next frame)."""
         with self._lock:
             if attention is not None:
                 self.attention = bool(attention)
             if attention_every is not None:
                 self.attention_every = max(1, int(attention_every))
+            if eyes_every is not None:
+                self.eyes_every = max(1, int(eyes_every))
             if recognizer is not None:
                 self.recognizer = recognizer
             if analyse_every is not None:
@@ -225,14 +252,21 @@ class LiveAnalyzer:
             faces = self._faces
             measure = self.attention and self._frames_analysed % max(1, self.attention_every) == 0
             carry = self.attention and not measure
+            eyes = self._measured % max(1, self.eyes_every) == 0
         if analyse:
-            # The keyword only when on: stand-in recognizers (tests) take the frame alone.
-            results = (self.recognizer.analyze(image_bgr, attention=True) if measure
-                       else self.recognizer.analyze(image_bgr))
+            # The keywords only when needed: stand-in recognizers (tests) take the frame alone.
+            if not measure:
+                results = self.recognizer.analyze(image_bgr)
+            elif eyes:
+                results = self.recognizer.analyze(image_bgr, attention=True)
+            else:
+                results = self.recognizer.analyze(image_bgr, attention=True, iris=False)
             previous = faces
             faces = tuple(self.tracker.update(results))
             if carry:
                 faces = carry_attention(faces, previous)
+            elif measure and not eyes:
+                faces = carry_eyes(faces, previous)
             if self._t0 is None:
                 self._t0 = start
             if self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3:
@@ -248,6 +282,7 @@ class LiveAnalyzer:
             if analyse:
                 self._faces = faces
                 self._frames_analysed += 1
+                self._measured += int(measure)
                 self._rate_analysed.tick(start)
                 self._version += 1
                 self._updated.notify_all()
@@ -291,6 +326,7 @@ class LiveAnalyzer:
             self._faces = ()
             self.shedder.reset()
             self._since_analysis = None
+            self._measured = 0  # the next stream's first measurement runs the iris pass
             self._rate_in.reset()
             self._rate_analysed.reset()
             self._version += 1

@@ -212,13 +212,15 @@ class Recognizer:
                 for box, e in zip(boxes, eyes)]
 
     def analyze(self, image_bgr: np.ndarray, max_faces: int | None = None,
-                attention: bool | None = None) -> list[FaceResult]:
+                attention: bool | None = None, *, iris: bool = True) -> list[FaceResult]:
         """Detect every face in a BGR (or gray / BGRA) image and classify them in one batch.
 
         Returns one :class:`FaceResult` per face, best detector score first; ``[]`` when
         there is no face. ``attention`` (default: the constructor's): also fill pose,
         eyes_open, gaze and looking_at_camera from a face mesh (about a mesh and an iris
-        pass per face; see docs/ATTENTION.md).
+        pass per face; see docs/ATTENTION.md). ``iris=False``: the pose only, without the
+        iris pass (eyes_open, gaze and looking_at_camera stay None); for callers that keep
+        each face's last eye measurement, as the live page does.
         """
         import cv2
 
@@ -249,26 +251,29 @@ class Recognizer:
                                       label=LABELS[k], confidence=float(p[k]),
                                       detector_score=float(det.score)))
         if self.attention if attention is None else attention:
-            results = self._with_attention(bgr, results)
+            results = self._with_attention(bgr, results, iris=iris)
         return results
 
-    def _with_attention(self, bgr: np.ndarray, results: list[FaceResult]) -> list[FaceResult]:
-        """The results with their attention fields filled (or a hint why not)."""
+    def _with_attention(self, bgr: np.ndarray, results: list[FaceResult], iris: bool = True) -> list[FaceResult]:
+        """The results with their attention fields filled (or a hint why not); ``iris=False``:
+        the pose only (no iris pass)."""
         import dataclasses
 
-        import cv2
-
         from fer_core.attention import attention as measure
+        from fer_core.attention import measure_pose
 
         mesh_model = self.face_mesh
-        rgb = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2RGB)
         h, w = bgr.shape[:2]
         out = []
         for r in results:
             hint = mesh_model.box_problem(r.box, w, h)
-            mesh = None if hint else mesh_model.landmarks(bgr, r.box, rgb=rgb)
+            # The crops are turned to RGB one by one (cheaper than the whole frame).
+            mesh = None if hint else mesh_model.landmarks(bgr, r.box, iris=iris)
             if mesh is None:
                 out.append(dataclasses.replace(r, attention_hint=hint or "no face mesh found in this box"))
+                continue
+            if not iris:
+                out.append(dataclasses.replace(r, pose=measure_pose(mesh)))
                 continue
             a = measure(mesh)
             out.append(dataclasses.replace(r, pose=a.pose, eyes_open=a.eyes_open, gaze=a.gaze,

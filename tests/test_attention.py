@@ -91,6 +91,49 @@ def test_head_pose_recovers_exact_rotations(weight):
         np.testing.assert_allclose(att.head_pose(points, depth_weight=weight), angles, atol=0.05)
 
 
+@pytest.mark.parametrize("weight", [att.DEPTH_WEIGHT, 0.0])
+def test_weighted_fit_agrees_with_a_general_solver(mesh_model, weight):
+    """head_pose's normal equations from moments give the minimum that a general
+    least-squares solver finds for the same weighted residuals (a real, imperfect mesh)."""
+    from scipy.optimize import least_squares
+    from scipy.spatial.transform import Rotation
+
+    t = load_template()
+    points = mesh_model.landmarks(*render_pose(35, -15, 10)).points.astype(np.float64)
+    w = np.array([1.0, 1.0, weight])
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        rot = Rotation.from_rotvec(x[:3]).as_matrix()
+        return ((x[3] * t @ rot.T + x[4:] - points) * w).ravel()
+
+    scale, rot, shift = att.similarity_fit(t, points)
+    start = np.concatenate([Rotation.from_matrix(rot).as_rotvec(), [scale], shift])
+    best = least_squares(residuals, start, xtol=1e-12, ftol=1e-12).x
+    expected = att.euler_angles(Rotation.from_rotvec(best[:3]).as_matrix())
+    np.testing.assert_allclose(att.head_pose(points, depth_weight=weight), expected, atol=0.01)
+
+
+def test_keypoint_yaw_of_the_cross_check_recovers_known_turns():
+    """benchmarks/yaw_crosscheck.py's independent estimate: exact keypoints of the canonical
+    face turned to a known yaw and pitch give that yaw back."""
+    from benchmarks.yaw_crosscheck import CANONICAL_KEYPOINTS, keypoint_yaw
+
+    for yaw, pitch in ((-40, 0), (-15, 10), (0, -20), (30, 15), (45, 0)):
+        k = 12 * CANONICAL_KEYPOINTS @ att.rotation_matrix(yaw, pitch, 0).T + [160, 140, 0]
+        assert abs(keypoint_yaw(k[:, :2]) - yaw) < 0.1, (yaw, pitch)
+
+
+def test_renders_with_a_head_turn_the_right_way(mesh_model):
+    """render_pose(head=True): hair and ears around the face; the mesh finds the face and
+    reads the turn's sign (its size is compressed as on the face-only renders; docs/ATTENTION.md)."""
+    for yaw in (-30, 30):
+        image, box = render_pose(yaw, 0, 0, head=True)
+        mesh = mesh_model.landmarks(image, box)
+        assert mesh is not None
+        est = att.head_pose(mesh.points)[0]
+        assert 15 < np.sign(yaw) * est < 35, (yaw, est)
+
+
 # -- accuracy on real and rendered faces ---------------------------------------------------
 def test_mesh_on_the_photo(mesh_model, photo_box):
     mesh = mesh_model.landmarks(astronaut_bgr(), photo_box)
@@ -241,11 +284,12 @@ class _CountingRecognizer:
         from fer_core import load_recognizer
 
         self.rec = load_recognizer()
-        self.with_attention = 0
+        self.with_attention = self.with_iris = 0
 
-    def analyze(self, image: np.ndarray, attention: bool = False) -> list:
+    def analyze(self, image: np.ndarray, attention: bool = False, iris: bool = True) -> list:
         self.with_attention += bool(attention)
-        return self.rec.analyze(image, attention=attention)
+        self.with_iris += bool(attention and iris)
+        return self.rec.analyze(image, attention=attention, iris=iris)
 
 
 def test_live_attention_every_n_frames_carries_the_last_measurement():
@@ -265,6 +309,35 @@ def test_live_attention_every_n_frames_carries_the_last_measurement():
     analyzer.configure(attention=False)
     analyzer.process(frame)
     assert analyzer.snapshot().faces[0].pose is None and rec.with_attention == 2
+
+
+def test_live_eyes_every_n_measurements_keeps_the_last_eyes():
+    """Pose on every frame, the iris pass on one in 3: the frames in between carry the last
+    eyes and gaze, and looking_at_camera follows the new pose with them."""
+    from fer_core.live import LiveAnalyzer, carry_eyes
+    from fer_core.tracking import TrackedFace
+
+    rec = _CountingRecognizer()
+    analyzer = LiveAnalyzer(rec, attention=True, eyes_every=3)  # type: ignore[arg-type]
+    frame = one_face_frame()
+    seen = []
+    for _ in range(6):
+        analyzer.process(frame)
+        seen.append(analyzer.snapshot().faces[0])
+    assert rec.with_attention == 6 and rec.with_iris == 2
+    assert all(f.pose is not None and f.eyes_open is not None and f.gaze is not None for f in seen)
+    assert seen[1].eyes_open == seen[0].eyes_open and seen[2].gaze == seen[0].gaze
+    assert all(f.looking_at_camera for f in seen)
+    pose_only = rec.rec.analyze(frame, attention=True, iris=False)[0]
+    assert pose_only.pose is not None and pose_only.eyes_open is None and pose_only.looking_at_camera is None
+    # A face turned far away keeps its eyes but is no longer looking at the camera.
+    before = TrackedFace(1, (0, 0, 9, 9), (1.0,), (1.0,), "Happy", 1.0, pose=(0.0, 0.0, 0.0),
+                         eyes_open=(1.0, 1.0), gaze=(0.0, 0.0), looking_at_camera=True)
+    now = TrackedFace(1, (0, 0, 9, 9), (1.0,), (1.0,), "Happy", 1.0, pose=(50.0, 0.0, 0.0))
+    new_face = TrackedFace(2, (0, 0, 9, 9), (1.0,), (1.0,), "Happy", 1.0, pose=(0.0, 0.0, 0.0))
+    turned, unknown = carry_eyes((now, new_face), (before,))
+    assert turned.eyes_open == (1.0, 1.0) and turned.looking_at_camera is False
+    assert unknown.eyes_open is None and unknown.looking_at_camera is None
 
 
 def test_annotate_draws_the_pose_axis_and_closed_eyes():
