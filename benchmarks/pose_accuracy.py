@@ -13,6 +13,7 @@ iris model and the pose/eyes/gaze arithmetic on one thread.
 
     python benchmarks/pose_accuracy.py
     python benchmarks/pose_accuracy.py --depth-weights 1 0.5 0   # compare pose fits
+    python benchmarks/pose_accuracy.py --head                     # also renders with a head
 """
 from __future__ import annotations
 
@@ -33,14 +34,15 @@ PITCHES = (-30, -15, 0, 15, 30)
 ROLLS = (-30, -15, 15, 30)
 
 
-def rendered_set(mesh_model, yaws=YAWS, pitches=PITCHES):
-    """[(true yaw, pitch, roll), mesh or None] over the grid plus rolled renders."""
+def rendered_set(mesh_model, yaws=YAWS, pitches=PITCHES, head: bool = False):
+    """[(true yaw, pitch, roll), mesh or None] over the grid plus rolled renders (``head``:
+    with a rough head of hair and ears around the face, tests.posed_faces.render_pose)."""
     from tests.posed_faces import render_pose
 
     cases = [(y, p, 0) for y in yaws for p in pitches] + [(y, 0, r) for y in (-20, 20) for r in ROLLS]
     out = []
     for c in cases:
-        image, box = render_pose(*c)
+        image, box = render_pose(*c, head=head)
         out.append((c, mesh_model.landmarks(image, box)))
     return out
 
@@ -140,6 +142,8 @@ def main(argv=None) -> int:
     p.add_argument("--depth-weights", type=float, nargs="+", default=None,
                    help="pose-fit depth weights to compare (default: the shipped DEPTH_WEIGHT)")
     p.add_argument("--runs", type=int, default=50, help="timed runs for the speed figures")
+    p.add_argument("--head", action="store_true",
+                   help="also the table on renders with a rough head (hair, ears) around the face")
     args = p.parse_args(argv)
 
     import cv2
@@ -153,6 +157,11 @@ def main(argv=None) -> int:
     for w in args.depth_weights or [DEPTH_WEIGHT]:
         table, _ = error_table(results, w)
         print(f"\nRendered faces, depth weight {w}: mean abs error (deg)\n")
+        print("| set | faces | yaw | pitch | roll |\n|---|---:|---:|---:|---:|")
+        print(table)
+    if args.head:
+        table, _ = error_table(rendered_set(mesh_model, head=True), DEPTH_WEIGHT)
+        print(f"\nRendered faces with a head, depth weight {DEPTH_WEIGHT}: mean abs error (deg)\n")
         print("| set | faces | yaw | pitch | roll |\n|---|---:|---:|---:|---:|")
         print(table)
     roll = inplane_roll_set(mesh_model)

@@ -25,8 +25,14 @@ from fer_core.labels import LABELS
 
 #: Pleasure (valence) and arousal of each expression, from Russell & Mehrabian (1977),
 #: "Evidence for a three-factor theory of emotions", Journal of Research in Personality
-#: 11(3), 273-294 (the PAD ratings of emotion terms, scale -1 to 1; dominance unused):
-#: angry, disgusted, afraid, happy, sad, surprised; neutral at the origin.
+#: 11(3), 273-294: mean ratings of emotion terms on pleasure, arousal and dominance (unused
+#: here), scale -1 to 1. Terms: angry, disgust, fearful, happy, sad, surprised; neutral is
+#: put at the origin (our choice, not a rated term). Verified against secondary copies only,
+#: not the paper itself: GamSeong-HwaBaek/GamSeong-HwaBaek ``Emotion-PAD.md`` lists these six
+#: (P, A, D) triples with their item numbers in the paper's list (82, 75, 101, 31, 151, 52),
+#: and several other open-source PAD mappings of the six basic emotions carry the same numbers.
+#: Different values also circulate for joy (0.76, 0.48) and fear (-0.62, 0.82); we did not
+#: trace them to this paper. docs/ATTENTION.md has the details.
 CIRCUMPLEX: dict[str, tuple[float, float]] = {
     "Angry": (-0.51, 0.59),
     "Disgust": (-0.60, 0.35),

@@ -43,22 +43,66 @@ def _triangles() -> np.ndarray:
     return Delaunay(load_template()[:, :2]).simplices
 
 
+@functools.lru_cache(maxsize=1)
+def _head_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The template with a head around it, its points in the photo, and its triangles.
+
+    Rings of points outside the face (hair, ears, the sides of the head) on an ellipsoid
+    1.2x the face's width, 1.45x its height and 1.1x its half-width deep, whose front meets
+    the face's outline; their texture is the photo around the face (placed by the similarity
+    that maps the template onto the photo's mesh). A rough head, not a scan: it only gives
+    the renders the context a real head has (hair and ears that turn with the face).
+    """
+    from scipy.spatial import Delaunay
+
+    from fer_core.attention import similarity_fit
+    from fer_core.landmarks import load_template
+
+    template = load_template()
+    face = astronaut_mesh().points[:, :2].astype(np.float64)
+    cx, cy = template[:, 0].mean(), template[:, 1].mean()
+    a, b = 1.2 * np.ptp(template[:, 0]) / 2, 1.45 * np.ptp(template[:, 1]) / 2
+    c = 1.1 * a
+    outline = Delaunay(template[:, :2])
+    edge = template[outline.convex_hull.ravel()]
+    u_edge = np.hypot((edge[:, 0] - cx) / a, (edge[:, 1] - cy) / b)
+    zc = float(np.mean(edge[:, 2] + c * np.sqrt(np.clip(1 - u_edge ** 2, 0, 1))))
+    ring = []
+    for u in (0.86, 0.92, 0.97, 0.995):
+        for t in np.linspace(0, 2 * np.pi, 48, endpoint=False):
+            ring.append((cx + u * a * np.cos(t), cy + u * b * np.sin(t), zc - c * np.sqrt(1 - u * u)))
+    shell = np.array(ring)
+    shell = shell[outline.find_simplex(shell[:, :2]) < 0]  # only outside the face
+    model = np.vstack([template, shell])
+    flat = np.zeros((len(template), 1))
+    s, r, t0 = similarity_fit(np.hstack([template[:, :2], flat]), np.hstack([face, flat]))
+    src = (s * np.hstack([model[:, :2], np.zeros((len(model), 1))]) @ r.T + t0)[:, :2]
+    src[:len(template)] = face
+    return model, src.astype(np.float32), Delaunay(model[:, :2]).simplices
+
+
 def render_pose(yaw: float, pitch: float, roll: float, *, size: int = 320, face_px: float = 150.0,
-                background: int = 110) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+                background: int = 110, head: bool = False) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A (size, size, 3) BGR image of the template at the given angles (degrees, the
-    conventions of fer_core.attention) and a face box around it (x, y, w, h)."""
+    conventions of fer_core.attention) and a face box around it (x, y, w, h).
+
+    ``head``: render a rough head around the face too (:func:`_head_model`: hair and ears
+    from the photo, turning with the face); by default only the face's mesh is drawn.
+    """
     from fer_core.attention import rotation_matrix
     from fer_core.landmarks import load_template
 
     template = load_template()
-    src = astronaut_mesh().points[:, :2].astype(np.float32)
+    if head:
+        model, src, tris = _head_model()
+    else:
+        model, src, tris = template, astronaut_mesh().points[:, :2].astype(np.float32), _triangles()
     photo = astronaut_bgr()
-    q = template @ rotation_matrix(yaw, pitch, roll).T
+    q = model @ rotation_matrix(yaw, pitch, roll).T
     # Scale: the frontal template's width is face_px.
     k = face_px / float(np.ptp(template[:, 0]))
     dst = (q[:, :2] * k + size / 2.0).astype(np.float32)
     out = np.full((size, size, 3), background, np.uint8)
-    tris = _triangles()
     order = np.argsort(-q[tris].mean(axis=1)[:, 2])  # far (large z) first
     for t in tris[order]:
         d = dst[t]
@@ -80,7 +124,8 @@ def render_pose(yaw: float, pitch: float, roll: float, *, size: int = 320, face_
         cv2.polylines(mask, [np.round(d - [x0, y0]).astype(np.int32)], True, 1)
         region = out[y0:y1, x0:x1]
         region[mask > 0] = patch[mask > 0]
-    lo, hi = dst.min(axis=0), dst.max(axis=0)
+    face = dst[:len(template)]
+    lo, hi = face.min(axis=0), face.max(axis=0)
     # A detector-like box: the mesh runs from the forehead to the chin; detectors from the brows.
     w, h = hi - lo
     box = (int(lo[0] + 0.05 * w), int(lo[1] + 0.15 * h), int(0.9 * w), int(0.85 * h))
