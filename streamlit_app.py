@@ -11,6 +11,7 @@ from fer_app import support
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("fer_core").setLevel(logging.INFO)
+support.process_setup()  # once per process: allocator settings, the reaper of closed tabs' sessions
 
 st.set_page_config(page_title="Facial expressions", page_icon=":performing_arts:", layout="wide")
 

@@ -12,6 +12,10 @@ from fer_core.annotate import annotate, results_table
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
 from fer_core.memory import release_memory
 
+#: The annotated image is shown at most this wide or high (it fills half a wide page; the PNG
+#: download keeps the analysed size): a 2000 x 1500 picture would cost 9 MB more per copy.
+DISPLAY_MAX_SIDE = 1280
+
 #: Where the model is weak on photos unlike FER2013's (models/MODEL_CARD.md, "Beyond FER2013").
 WEAK_SPOTS = ("Where the model is weak: trained on FER2013's small web faces, it is less sure on studio "
               "portraits and real photos. Surprise is often read as Neutral or Fear, posed Disgust as Angry "
@@ -37,6 +41,7 @@ if upload is None:
 if not uploads.within_limit(upload, uploads.PHOTO_MB):
     st.stop()
 
+support.drop_previous_media()  # the previous photo's image and download array, before this one
 try:
     image = decode_image(upload.getvalue())
 except ImageDecodeError as e:
@@ -49,10 +54,13 @@ if image.downscaled:
 faces = support.get_recognizer().analyze(image.bgr, attention=attention)
 annotated = annotate(image.bgr, faces)
 del image  # from here on only the annotated copy is needed
-release_memory()  # give the decode's and the detector's transient buffers back to the OS
 picture, results = st.columns(2, gap="medium")
-picture.image(cv2.cvtColor(annotated, cv2.COLOR_BGR2RGB),
+scale = min(1.0, DISPLAY_MAX_SIDE / max(annotated.shape[:2]))
+shown = annotated if scale == 1.0 else cv2.resize(annotated, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+picture.image(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB),
               caption=f"{len(faces)} face{'s' if len(faces) != 1 else ''} found", width="stretch")
+del shown
+release_memory()  # give the decode's, the detector's and the display's buffers back to the OS
 if not faces:
     st.warning("No face was found in this photo. Faces should be roughly frontal, lit, and at "
                "least about 40 pixels wide.")
@@ -80,3 +88,4 @@ c2.download_button("Results (CSV)", table.to_csv(index=False), f"{stem}_expressi
                    on_click="ignore")
 c3.download_button("Results (JSON)", json.dumps(rows, indent=2), f"{stem}_expressions.json",
                    "application/json", on_click="ignore")
+release_memory()  # and what the table, chart and image encoding left free

@@ -5,6 +5,7 @@ Compute lives in ``fer_core``; this module only wires it to Streamlit.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -12,8 +13,10 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from fer_app import session_reaper
 from fer_core import load_recognizer
 from fer_core.live import LiveAnalyzer
+from fer_core.memory import tune_allocator
 from fer_core.session import SessionLog
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,37 @@ ATTENTION_NOTE = (
     "image. It is not learning, interest or understanding: someone can look at the camera and think "
     "of something else, or look down at notes and follow closely."
 )
+
+
+@functools.cache
+def process_setup() -> None:
+    """Once per server process, from the entry point: glibc allocator settings that let large
+    photos' buffers go back to the OS (``fer_core.memory.tune_allocator``: the start scripts'
+    environment variables, for servers started without them), and the reaper that shuts down
+    the sessions of closed tabs (``fer_app.session_reaper``)."""
+    done = tune_allocator()
+    if done:
+        log.info("allocator: %s", ", ".join(f"{k}={v}" for k, v in done.items()))
+    session_reaper.start()
+
+
+def drop_previous_media() -> None:
+    """Let Streamlit free what this session's previous run showed (the last photo's image, the
+    array behind its download button) now, before a new photo is analysed, rather than when
+    this run ends: otherwise both photos are held at the analysis's memory peak.
+
+    The previous run's references were dropped when this run started, so these files are
+    orphans; Streamlit collects orphans (of every session) at the end of each run anyway.
+    Uses ``Runtime``'s media manager: does nothing without a runtime (AppTest) or if that
+    changes.
+    """
+    from streamlit import runtime
+
+    try:
+        if runtime.exists():
+            runtime.get_instance().media_file_mgr.remove_orphaned_files()
+    except Exception:  # an internal API: the memory saving is not worth a failed page
+        log.debug("could not drop the previous run's media", exc_info=True)
 
 
 @st.cache_resource(show_spinner="Loading the expression model...")

@@ -4,8 +4,15 @@ glibc's allocator keeps freed memory in its heaps (one arena per thread that all
 instead of returning it, so a server that once decoded a large photo keeps that
 high-water mark. :func:`release_memory` asks glibc to return what is free
 (``malloc_trim``); the pages call it after each upload is analysed. Elsewhere (musl,
-macOS) it does nothing. The start scripts also set ``MALLOC_ARENA_MAX=2``, which caps the
-number of heaps that can each hold such free memory.
+macOS) it does nothing.
+
+:func:`tune_allocator`, called once by the app's entry point, sets what the start scripts
+set through the environment (``MALLOC_ARENA_MAX=2``, ``MALLOC_MMAP_THRESHOLD_=1048576``)
+with ``mallopt``, so that a server started any other way (a plain ``streamlit run``, a
+hosting platform's own command) gets them too: at most two heaps that can each hold free
+memory, and every buffer of 1 MB or more in its own mapping, returned to the OS when freed.
+Without the fixed threshold glibc raises it (up to 32 MB) each time such a buffer is freed,
+so the next photo's large buffers land in a heap, fragment it and stay resident.
 """
 from __future__ import annotations
 
@@ -15,19 +22,60 @@ import functools
 import gc
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
+
+#: ``mallopt`` parameters (glibc's malloc.h).
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
+#: What :func:`tune_allocator` sets, unless the environment already sets it.
+ARENA_MAX = 2
+MMAP_THRESHOLD = 1 << 20
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt  # noqa: B018 (glibc only: musl and macOS have no mallopt/malloc_trim)
+        libc.malloc_trim  # noqa: B018
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def tune_allocator(env: Mapping[str, str] = os.environ) -> dict[str, int]:
+    """Cap glibc's heaps at :data:`ARENA_MAX` and fix its mmap threshold at
+    :data:`MMAP_THRESHOLD`, each unless ``MALLOC_ARENA_MAX`` / ``MALLOC_MMAP_THRESHOLD_`` is
+    set in ``env`` (an operator's choice wins). Returns what it set (empty off glibc).
+
+    Call once, at a process's entry point: it changes process-wide allocator settings.
+    """
+    libc = _libc()
+    if libc is None:
+        return {}
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.mallopt.restype = ctypes.c_int
+    done = {}
+    for name, param, value in (("MALLOC_ARENA_MAX", M_ARENA_MAX, ARENA_MAX),
+                               ("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, MMAP_THRESHOLD)):
+        if name in env:
+            continue
+        if libc.mallopt(param, value) == 1:
+            done[name] = value
+        else:
+            log.warning("mallopt(%s=%d) failed", name, value)
+    return done
 
 
 @functools.lru_cache(maxsize=1)
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim`` function, or None where there is none."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
+    libc = _libc()
+    if libc is None:
         return None
+    trim = libc.malloc_trim
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return trim

@@ -77,3 +77,50 @@ def test_note_page_tracks_leaving_the_live_page():
         support.note_page(support.LIVE_PAGE)
         assert support.left_live_page()
         assert not support.left_live_page()  # reported once
+
+
+# -- the reaper of closed tabs' sessions (fer_app.session_reaper) -------------------------
+def test_away_tracker_closes_sessions_away_for_the_grace_period_only():
+    from fer_app.session_reaper import AwayTracker
+
+    t = AwayTracker(grace_s=100)
+    assert t.expired(connected=["a", "b"], kept=["a", "b"], now=0) == []  # both connected
+    assert t.expired(connected=["a"], kept=["a", "b"], now=10) == [] and len(t) == 1  # b went away at 10
+    assert t.expired(connected=["a"], kept=["a", "b", "c"], now=60) == []  # c went away at 60
+    assert t.expired(connected=["a", "c"], kept=["a", "b", "c"], now=80) == []  # c came back
+    assert t.expired(connected=["a"], kept=["a", "b", "c"], now=109) == []
+    assert t.expired(connected=["a"], kept=["a", "b", "c"], now=110) == ["b"]  # 100 s away
+    # c's clock restarted when it came back (it went away again at 109, not at 60).
+    assert t.expired(connected=["a"], kept=["a", "c"], now=200) == []
+    assert t.expired(connected=["a"], kept=["a", "c"], now=209) == ["c"] and len(t) == 0
+    assert t.expired(connected=[], kept=["gone-by-itself"], now=300) == [] and len(t) == 1
+    assert t.expired(connected=[], kept=[], now=301) == [] and len(t) == 0  # forgotten, not leaked
+
+
+def test_reaper_closes_expired_sessions_through_the_runtime():
+    from fer_app import session_reaper
+    from fer_app.session_reaper import SessionReaper
+
+    def infos(*ids):
+        return [SimpleNamespace(session=SimpleNamespace(id=i)) for i in ids]
+
+    mgr = SimpleNamespace(list_active_sessions=lambda: infos("live"),
+                          list_sessions=lambda: infos("live", "closed-tab"))
+    rt = SimpleNamespace(_session_mgr=mgr, close_session=mock.Mock())
+    reaper = SessionReaper(rt, ttl_s=120, interval_s=5)
+    assert reaper.tracker.grace_s == 105  # closed before Streamlit's cache may forget it
+    assert reaper.sweep(now=0) == [] and not rt.close_session.called
+    with mock.patch("fer_app.session_reaper.release_memory") as trim:
+        assert reaper.sweep(now=106) == ["closed-tab"]
+        rt.close_session.assert_called_once_with("closed-tab")
+        assert reaper.closed == 1 and trim.call_count == 1
+        mgr.list_sessions = lambda: infos("live")
+        for t in range(5):  # memory is trimmed again on the next looks, then no more
+            reaper.sweep(now=111 + 5 * t)
+        assert trim.call_count == 1 + session_reaper.TRIMS_AFTER_CLOSE
+
+
+def test_reaper_needs_a_running_server():
+    from fer_app import session_reaper
+
+    assert session_reaper.start() is None  # no Streamlit runtime in a plain pytest process
