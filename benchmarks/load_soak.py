@@ -7,20 +7,33 @@ namespace with only loopback (as tests/e2e/run.sh; the same server and browser s
 Scenarios:
 
 * ``--sessions N,...``: N tabs stream at once for ``--seconds``; per tab: frames per second
-  of the returned (annotated) video, from the <video> element's decoded-frame counter, and
-  the page's own "Analyses / s" and "Server busy" state;
+  of the returned (annotated) video, from the <video> element's decoded-frame counter, the
+  *fresh* frames per second among them and each fresh frame's latency (below), and the
+  page's own "Analyses / s" and "Server busy" state;
 * ``--cycles C``: one tab presses START/STOP C times;
 * ``--closes K``: K tabs start streaming and are closed without STOP.
 
 Throughout, the server's RSS and thread count are sampled every 0.2 s; each scenario prints
-them at its start and end, and the leak scenarios compare the end (after a settling pause)
-with the baseline taken after the first stream. Not measured yet: per-frame latency (a
-frame counter in the fake video, read back from the returned frames).
+them at its start and end, and the end of the run (once every tab is closed and the TTL has
+passed, ``--ttl``) is compared with the baseline taken after the first stream: threads and
+RSS within 5% (``--extra-threads``, ``--rss-tolerance``), and every tab's session shut down
+(the count ``fer_app.session_reaper`` logs). Any traceback in the server log fails the run.
+
+Frame latency: every frame of the fake camera carries its number (0-4095, with a 4-bit
+check) as 16 black or white blocks along its bottom edge. A script injected into the page
+wraps ``getUserMedia``: it plays the camera's own stream in a small <video> and notes when
+each number was captured (``requestVideoFrameCallback``'s ``captureTime``, or when it appears
+there); the returned video is watched the same way (the strip read from a canvas). A
+frame's latency is the time from its capture to its number appearing in the returned
+video, both on the page's clock; a number seen again (streamlit-webrtc re-sends the last
+processed frame when no new one is ready) counts once, so "fresh fps" is the rate of
+distinct frames returned.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import statistics
 import sys
 import tempfile
@@ -35,6 +48,33 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.server_memory import Sampler, in_private_network, reexec_in_namespace  # noqa: E402
 
 VIDEO_FRAMES_JS = "v => v.getVideoPlaybackQuality().totalVideoFrames"
+CAMERA_FPS = 15
+CAMERA_FRAMES = 150  # a 10 s loop: frame numbers repeat every 10 s
+BITS, BLOCK, STRIP = 16, 40, 24  # the frame-number strip: 16 blocks of 40 x 24 pixels at the bottom
+
+
+def _check(n: int) -> int:
+    return (n ^ (n >> 4) ^ (n >> 8)) & 0xF
+
+
+def stamp(frame: np.ndarray, n: int) -> np.ndarray:
+    """``frame`` with its number ``n`` (< 4096) and a 4-bit check drawn as blocks along the
+    bottom edge (bit 0 on the left; white = 1)."""
+    value = n | (_check(n) << 12)
+    for b in range(BITS):
+        frame[-STRIP:, b * BLOCK:(b + 1) * BLOCK] = 255 if value >> b & 1 else 0
+    return frame
+
+
+def read_stamp(frame: np.ndarray) -> int:
+    """The number :func:`stamp` drew, or -1 if the strip does not check (the page's script
+    does the same in JavaScript)."""
+    value = 0
+    for b in range(BITS):
+        if frame[-STRIP // 2, b * BLOCK + BLOCK // 2].mean() > 128:
+            value |= 1 << b
+    n = value & 0xFFF
+    return n if value >> 12 == _check(n) else -1
 
 
 def fake_camera(path: Path) -> Path:
@@ -42,8 +82,91 @@ def fake_camera(path: Path) -> Path:
     from tests.scenes import one_face_frame
 
     base = one_face_frame()
-    frames = [np.roll(base, int(12 * math.sin(i / 30 * 2 * math.pi)), axis=1) for i in range(30)]
-    return write_y4m(path, frames, fps=15)
+    frames = (stamp(np.roll(base, int(12 * math.sin(i / 30 * 2 * math.pi)), axis=1), i)
+              for i in range(CAMERA_FRAMES))
+    return write_y4m(path, frames, fps=CAMERA_FPS)
+
+
+#: Injected into every frame of every page (the streamer lives in an iframe): notes when each
+#: frame number shows in the camera's stream and in the returned video (see the docstring).
+LATENCY_JS = """
+(() => {
+  const BITS = __BITS__, BLOCK = __BLOCK__, STRIP = __STRIP__, W = BITS * BLOCK;
+  const S = window.__ferLat = {inTimes: new Map(), lat: [], fresh: 0, lastOut: -1};
+  const read = (ctx, v) => {
+    const w = v.videoWidth, h = v.videoHeight;
+    if (!w || !h) return -1;
+    const sh = STRIP * h / 480;
+    ctx.drawImage(v, 0, h - sh, W * w / 640, sh, 0, 0, W, STRIP);
+    const d = ctx.getImageData(0, 0, W, STRIP).data;
+    let value = 0;
+    for (let b = 0; b < BITS; b++) {
+      let sum = 0;
+      for (const dx of [-8, 0, 8]) for (const dy of [-4, 0, 4])
+        sum += d[4 * ((STRIP / 2 + dy) * W + b * BLOCK + BLOCK / 2 + dx) + 1];
+      if (sum / 9 > 128) value |= 1 << b;
+    }
+    const n = value & 0xFFF;
+    return ((n ^ (n >> 4) ^ (n >> 8)) & 0xF) === (value >> 12) ? n : -1;
+  };
+  const watch = (v, onNumber) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = W; canvas.height = STRIP;
+    const ctx = canvas.getContext('2d', {willReadFrequently: true});
+    const step = (now, meta) => {
+      const n = read(ctx, v);
+      if (n >= 0) onNumber(n, performance.now(), meta);
+      v.requestVideoFrameCallback(step);
+    };
+    v.requestVideoFrameCallback(step);
+  };
+  const media = navigator.mediaDevices;
+  if (media && media.getUserMedia) {
+    const original = media.getUserMedia.bind(media);
+    media.getUserMedia = async (constraints) => {
+      const stream = await original(constraints);
+      const v = document.createElement('video');
+      v.muted = true; v.playsInline = true; v.srcObject = stream;
+      v.style.cssText = 'position:fixed;left:0;bottom:0;width:64px;height:48px;opacity:0.01;pointer-events:none';
+      document.body.appendChild(v);
+      v.play();
+      // The camera's capture time where the browser gives it: a busy page renders the preview late.
+      watch(v, (n, t, meta) => S.inTimes.set(n, meta && meta.captureTime > 0 ? meta.captureTime : t));
+      return stream;
+    };
+  }
+  window.__ferWatchOut = (v) => {
+    if (v.__ferWatched) return;
+    v.__ferWatched = true;
+    watch(v, (n, t) => {
+      if (n === S.lastOut) return;  // the same frame sent again
+      S.lastOut = n;
+      S.fresh++;
+      const t0 = S.inTimes.get(n);
+      if (t0 !== undefined && t >= t0 && t - t0 < 5000) S.lat.push(t - t0);
+    });
+  };
+})();
+""".replace("__BITS__", str(BITS)).replace("__BLOCK__", str(BLOCK)).replace("__STRIP__", str(STRIP))
+LATENCY_RESET_JS = "v => { window.__ferWatchOut(v); const S = window.__ferLat; S.lat = []; S.fresh = 0; }"
+LATENCY_READ_JS = "v => ({lat: window.__ferLat.lat, fresh: window.__ferLat.fresh})"
+
+
+def is_known_upstream(traceback: str) -> bool:
+    """Streamlit 1.67's websocket endpoint (Starlette) logs this pair when a tab's websocket goes
+    away abruptly: ``receive_bytes`` raises ``WebSocketDisconnected``, which its handler for
+    text frames catches as a ``RuntimeError``, and its ``websocket.close()`` then raises
+    again. Nothing of this app is on the stack; seen with and without the session reaper."""
+    lines = traceback.splitlines()
+    end = next((i for i, line in enumerate(lines[1:], 1) if line and not line.startswith(" ")), len(lines) - 1)
+    exception, traceback = lines[end], "\n".join(lines[:end])  # the frames, then what was raised
+    return ("streamlit/web/server/starlette/starlette_websocket.py" in traceback
+            and exception.startswith("starlette.websockets.WebSocketDisconnected")
+            and "fer_app" not in traceback and "fer_core" not in traceback and "app_pages" not in traceback)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def main(argv=None) -> int:
@@ -53,10 +176,24 @@ def main(argv=None) -> int:
     p.add_argument("--cycles", type=int, default=100, help="START/STOP cycles of one tab (0: skip)")
     p.add_argument("--closes", type=int, default=50, help="tabs closed mid-stream without STOP (0: skip)")
     p.add_argument("--settle", type=float, default=10.0, help="seconds to wait before the leak check")
+    p.add_argument("--ttl", type=float, default=None,
+                   help="the server's server.disconnectedSessionTTL in seconds (default: the app's, 120); "
+                        "the tab-close check waits this long plus 15 s, for the closed tabs' sessions to end")
+    p.add_argument("--rss-tolerance", type=float, default=5.0,
+                   help="percent above the baseline that RSS may end at (default 5, the issue's target)")
+    p.add_argument("--extra-threads", type=int, default=0,
+                   help="threads the server may end with beyond 5%% over the baseline (default 0): pool threads "
+                        "(Python's default executor, anyio's workers) grow with the busiest moment and stay a while")
+    p.add_argument("--perf-targets", action=argparse.BooleanOptionalAction, default=True,
+                   help="fail when a tab gets under 5 fresh frames/s or p95 latency over 500 ms (the issue's "
+                        "targets for 8 sessions on 2 cores); --no-perf-targets only prints them (CI, shared machines)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment for the server (repeatable)")
     args = p.parse_args(argv)
     if not in_private_network():
         return reexec_in_namespace(sys.argv[1:] if argv is None else argv, __file__)
 
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, start_server
@@ -68,7 +205,9 @@ def main(argv=None) -> int:
         camera = fake_camera(tmp / "faces.y4m")
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS + [
             "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
-        with start_server(tmp) as (url, proc):
+        server_args = [] if args.ttl is None else ["--server.disconnectedSessionTTL", f"{args.ttl:g}"]
+        ttl = 120.0 if args.ttl is None else args.ttl
+        with start_server(tmp, env=dict(e.split("=", 1) for e in args.env), args=server_args) as (url, proc):
             sampler = Sampler(proc.pid, interval=0.2)
             sampler.start()
             time.sleep(1.0)
@@ -77,15 +216,23 @@ def main(argv=None) -> int:
                 _, rss, threads = sampler.samples[-1]
                 return rss, threads
 
+            tabs_opened = 0
+
             def open_live():
+                nonlocal tabs_opened
+                tabs_opened += 1
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+                ctx.add_init_script(LATENCY_JS)
                 page = ctx.new_page()
                 page.set_default_timeout(120_000)
                 goto(page, url, "live")
                 return ctx, page
 
+            def video(page):
+                return page.frame_locator(STREAM_FRAME).locator("video").first
+
             def video_frames(page) -> int:
-                return page.frame_locator(STREAM_FRAME).locator("video").first.evaluate(VIDEO_FRAMES_JS)
+                return video(page).evaluate(VIDEO_FRAMES_JS)
 
             print(f"server started: RSS {now()[0]:.0f} MB, {now()[1]} threads")
             # Baseline: one stream started and stopped, so that imports and models are loaded.
@@ -94,11 +241,19 @@ def main(argv=None) -> int:
             time.sleep(3)
             stop_stream(page)
             ctx.close()
-            time.sleep(args.settle)
+            time.sleep(max(args.settle, ttl + 15))  # until that tab's session has ended too
             base_rss, base_threads = now()
             print(f"baseline after one stream: RSS {base_rss:.0f} MB, {base_threads} threads\n")
-            print(f"{'scenario':<22} {'fps per tab (min/median)':>25} {'analyses/s':>11} {'busy':>5} "
+            print(f"{'scenario':<22} {'fps per tab (min/median)':>25} {'fresh fps (min/median)':>23} "
+                  f"{'latency p50/p95 ms':>19} {'analyses/s':>11} {'busy':>5} "
                   f"{'RSS start/peak/end MB':>22} {'threads start/end':>18}")
+            def read(n: int, what: str, fn, page):
+                try:
+                    return fn(page)
+                except PlaywrightError as e:  # a tab whose page or stream died counts as 0
+                    failures.append(f"{n} tabs: could not read {what} ({str(e).splitlines()[0]})")
+                    return None
+
             for n in [int(x) for x in args.sessions.split(",") if x]:
                 t0 = time.time()
                 rss0, thr0 = now()
@@ -107,24 +262,41 @@ def main(argv=None) -> int:
                     start_stream(page)
                 time.sleep(3.0)
                 counts0 = [video_frames(page) for _, page in tabs]
+                for _, page in tabs:
+                    video(page).evaluate(LATENCY_RESET_JS)
                 t_start = time.time()
                 time.sleep(args.seconds)
-                counts1 = [video_frames(page) for _, page in tabs]
                 dt = time.time() - t_start
-                fps = [(b - a) / dt for a, b in zip(counts0, counts1)]
-                analyses = [float(metric(page, "Analyses / s")) for _, page in tabs]
+                counts1 = [read(n, "frames", video_frames, page) for _, page in tabs]
+                seen = [read(n, "frame numbers", lambda pg: video(pg).evaluate(LATENCY_READ_JS), page)
+                        or {"fresh": 0, "lat": []} for _, page in tabs]
+                fps = [(b - a) / dt if b is not None else 0.0 for a, b in zip(counts0, counts1)]
+                fresh = [s["fresh"] / dt for s in seen]
+                lat = [x for s in seen for x in s["lat"]]
+                p50, p95 = percentile(lat, 50), percentile(lat, 95)
+                analyses = [float(read(n, "analyses/s", lambda pg: metric(pg, "Analyses / s"), page) or 0)
+                            for _, page in tabs]
                 busy = sum(page.get_by_text("Server busy").count() > 0 for _, page in tabs)
-                for ctx, page in tabs:
-                    stop_stream(page)
+                for i, (ctx, page) in enumerate(tabs):
+                    try:
+                        stop_stream(page)
+                    except PlaywrightError as e:  # the tab's stream or page died: an error, not a crash
+                        failures.append(f"{n} tabs: tab {i + 1} could not be stopped ({str(e).splitlines()[0]})")
                     ctx.close()
                 rss1, thr1 = now()
                 peak = sampler.peak_since(t0)
                 print(f"{f'{n} live tab(s), {args.seconds:.0f} s':<22} "
                       f"{min(fps):>12.1f} / {statistics.median(fps):<10.1f} "
+                      f"{min(fresh):>10.1f} / {statistics.median(fresh):<10.1f} "
+                      f"{p50:>9.0f} / {p95:<7.0f} "
                       f"{statistics.median(analyses):>11.1f} {busy:>5} "
                       f"{rss0:>8.0f}/{peak:.0f}/{rss1:.0f} {thr0:>10}/{thr1}")
-                if min(fps) < 5:
-                    failures.append(f"{n} tabs: a tab received {min(fps):.1f} fps (< 5)")
+                if args.perf_targets and min(fresh) < 5:
+                    failures.append(f"{n} tabs: a tab received {min(fresh):.1f} fresh frames/s (< 5)")
+                if not lat:
+                    failures.append(f"{n} tabs: no frame number came back (the latency probe failed)")
+                elif args.perf_targets and p95 > 500:
+                    failures.append(f"{n} tabs: p95 frame latency {p95:.0f} ms over {len(lat)} frames (> 500)")
             if args.cycles:
                 t0 = time.time()
                 rss0, thr0 = now()
@@ -146,26 +318,40 @@ def main(argv=None) -> int:
                     start_stream(page)
                     time.sleep(1.0)
                     ctx.close()  # no STOP
-                time.sleep(args.settle)
+                time.sleep(max(args.settle, ttl + 15))  # a closed tab's session is kept for the TTL
                 rss1, thr1 = now()
                 print(f"{f'{args.closes} tab closes':<22} {'':>25} {'':>11} {'':>5} "
                       f"{rss0:>8.0f}/{sampler.peak_since(t0):.0f}/{rss1:.0f} {thr0:>10}/{thr1}")
-            time.sleep(args.settle)
+            time.sleep(max(args.settle, ttl + 15))  # every tab is closed: their sessions must end
             end_rss, end_threads = now()
             sampler.stop()
             print(f"\nend: RSS {end_rss:.0f} MB ({100 * (end_rss / base_rss - 1):+.0f}% of the baseline), "
                   f"{end_threads} threads (baseline {base_threads})")
-            if end_threads > base_threads:
-                failures.append(f"threads not back to the baseline: {end_threads} > {base_threads}")
-            if end_rss > 1.05 * base_rss:
-                failures.append(f"RSS not back within 5% of the baseline: {end_rss:.0f} > {base_rss:.0f} MB")
+            if end_threads > math.ceil(1.05 * base_threads) + args.extra_threads:
+                failures.append(f"threads not back within 5% (+{args.extra_threads}) of the baseline: "
+                                f"{end_threads} > {base_threads}")
+            if end_rss > (1 + args.rss_tolerance / 100) * base_rss:
+                failures.append(f"RSS not back within {args.rss_tolerance:g}% of the baseline: "
+                                f"{end_rss:.0f} > {base_rss:.0f} MB")
             log = (tmp / "streamlit.log").read_text()
-            if "Traceback" in log:
-                failures.append("the server log has a traceback")
-                for block in log.split("Traceback")[1:4]:  # the first three, up to their exception line
+            # Every tab is closed by now: each one's session must have been shut down
+            # (fer_app.session_reaper logs a running count).
+            shut = max((int(m) for m in re.findall(r"closed \d+ session\(s\).*?\((\d+) so far\)", log)), default=0)
+            print(f"sessions shut down: {shut} of the {tabs_opened} tabs opened")
+            if shut < tabs_opened:
+                failures.append(f"only {shut} of {tabs_opened} closed tabs' sessions were shut down")
+            blocks = ["Traceback" + b for b in log.split("Traceback")[1:]]
+            upstream = [b for b in blocks if is_known_upstream(b)]
+            ours = [b for b in blocks if not is_known_upstream(b)]
+            if upstream:
+                print(f"known upstream tracebacks (Streamlit's websocket endpoint on an abrupt close, not "
+                      f"counted): {len(upstream)}")
+            if ours:
+                failures.append(f"the server log has {len(ours)} traceback(s)")
+                for block in ours[:3]:  # the first three, up to their exception line
                     lines = block.splitlines()
                     end = next((i for i, line in enumerate(lines[1:], 1) if line and not line.startswith(" ")), 25)
-                    print("Traceback" + "\n".join(lines[:end + 1]))
+                    print("\n".join(lines[:end + 1]))
         browser.close()
     print("\n" + ("RESULT ok" if not failures else "RESULT FAILED:\n  " + "\n  ".join(failures)))
     return 1 if failures else 0
