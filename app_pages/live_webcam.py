@@ -16,6 +16,12 @@ from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.session import current_mix, label_counts
 
 CONNECT_TIMEOUT_S = 20
+#: What the browser is asked to capture. Every frame is decoded, converted, annotated and
+#: encoded again on the server, so its cost follows the pixels and the frame rate; the face
+#: detector's input is 128 x 128 and the model's 48 x 48 (docs/RELIABILITY.md).
+CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"ideal": 15}}
+READOUT_S = 0.5  # the readout (frame rates, faces) at most this often while streaming
+CHARTS_S, CHARTS_BUSY_S = 2.0, 5.0  # the charts at most this often (while the server is busy)
 TRANSLATIONS = {
     "device_access_denied": "Camera access denied. Allow the camera for this site in your "
                             "browser, or use the snapshot mode below",
@@ -56,6 +62,8 @@ analyzer.configure(analyse_every=every, smoothing_window=window,
 # Render the streamer on every run, at a fixed place, with a stable key (see fer_app.webrtc_shim).
 webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,
                               navigated_away=support.left_live_page())
+# The annotated video's encoder gets only the newest frame: no backlog when the server is overloaded.
+webrtc_shim.bound_video_queues()
 video_col, info_col = st.columns([3, 2], gap="medium")
 with video_col:
     ctx = webrtc_streamer(
@@ -64,8 +72,7 @@ with video_col:
         rtc_configuration=support.ice_configuration(),
         video_frame_callback=analyzer.callback,
         on_video_ended=analyzer.on_ended,
-        media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
-                                  "audio": False},
+        media_stream_constraints={"video": CAMERA, "audio": False},
         async_processing=True,  # the worker keeps only the newest frame: stale ones are dropped
         video_html_attrs={"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}},
         translations=TRANSLATIONS,
@@ -77,7 +84,7 @@ with info_col:
     chart_area = st.empty()
 
 
-def render(snap) -> None:
+def render(snap, charts_too: bool = True) -> None:
     s = snap.stats
     with readout.container():
         top = st.columns(3)
@@ -98,6 +105,8 @@ def render(snap) -> None:
                              help="Faces whose head and eyes point at the camera, with eyes open. "
                                   "Where a head points, not whether someone is learning.")
             st.caption(pose_readout(snap.faces))
+    if not charts_too:
+        return
     df = analyzer.log.to_frame()
     with chart_area.container():
         # Keyed by the snapshot: one run of this page renders again and again, and two renders
@@ -143,7 +152,7 @@ phase = st.session_state.get("fer_live_phase", "idle")
 if ctx.state.playing:
     st.session_state["fer_live_phase"] = "playing"
     st.session_state.pop("fer_live_failed", None)
-    version = -1
+    version, charts_at, logged = -1, 0.0, -1
     # The video runs on another thread. Wait with a timeout, and touch the page on every
     # pass: Streamlit can only stop this script (on STOP or any other rerun) inside an
     # st.* call, so a loop blocked on frames that no longer come would never end.
@@ -154,8 +163,16 @@ if ctx.state.playing:
                        f"frames.{waiting}", icon=":material/videocam:")
         if snap.version != version:
             version = snap.version
-            render(snap)
-        time.sleep(0.5)  # at most about two chart updates a second
+            # The charts cost more than the rest of a stream's page (plotly figures on the
+            # server, drawing them in the browser): redrawn at most every CHARTS_S, or
+            # CHARTS_BUSY_S while the server is overloaded, and only when the log grew.
+            now = time.monotonic()
+            due = now - charts_at >= (CHARTS_BUSY_S if snap.stats.busy else CHARTS_S)
+            charts_too = due and snap.stats.faces_logged != logged
+            if charts_too:
+                charts_at, logged = now, snap.stats.faces_logged
+            render(snap, charts_too=charts_too)
+        time.sleep(READOUT_S)
 elif ctx.state.signalling:
     st.session_state["fer_live_phase"] = "signalling"
     since = st.session_state.setdefault("fer_signalling_since", time.time())

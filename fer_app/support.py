@@ -15,7 +15,7 @@ import streamlit as st
 
 from fer_app import session_reaper
 from fer_core import load_recognizer
-from fer_core.live import LiveAnalyzer
+from fer_core.live import SERVER_LOAD, LiveAnalyzer
 from fer_core.memory import tune_allocator
 from fer_core.session import SessionLog
 
@@ -119,7 +119,7 @@ def live_analyzer() -> LiveAnalyzer:
     """This browser session's live-stream processor (tracker, smoothers, log)."""
     key = "fer_live_analyzer"
     if key not in st.session_state:
-        st.session_state[key] = LiveAnalyzer(get_live_recognizer())
+        st.session_state[key] = LiveAnalyzer(get_live_recognizer(), server=SERVER_LOAD)
     return st.session_state[key]
 
 

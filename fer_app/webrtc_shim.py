@@ -22,7 +22,9 @@ Both steps degrade to doing nothing if the internals change.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -47,3 +49,88 @@ def guard_stale_reset(key: str, *, navigated_away: bool) -> str:
         return "reset"
     context._last_rendered_run_count = None
     return "kept"
+
+
+class NewestFramesQueue(asyncio.Queue):
+    """The queue of one consumer of aiortc's ``MediaRelay`` (a ``RelayStreamTrack`` subscribed
+    with ``buffered=True``, streamlit-webrtc's choice), keeping only the newest ``keep``
+    frames: an older one is dropped when a new one comes. The end-of-stream marker (None) is
+    never dropped. ``on_frames(received, dropped)`` is told of every frame put.
+
+    Why: the annotated video's consumer is the RTP sender, which encodes one frame at a time
+    (VP8, in a thread pool). When a server cannot encode as fast as the cameras send, an
+    unbounded queue grows without end, and so do every later frame's latency and the
+    server's memory (docs/RELIABILITY.md, 8 tabs). Dropping stale frames keeps the video
+    current: the viewer sees fewer frames, not older ones.
+    """
+
+    def __init__(self, keep: int = 1, on_frames: Callable[[int, int], None] | None = None,
+                 copy: Callable | None = None) -> None:
+        super().__init__()
+        self.keep, self.on_frames, self.copy = keep, on_frames, copy
+
+    def put_nowait(self, item) -> None:
+        dropped = 0
+        if item is not None:
+            if self.copy is not None:
+                item = self.copy(item)
+            while self.qsize() >= self.keep and self._queue and self._queue[0] is not None:
+                self._queue.popleft()  # asyncio.Queue's own deque: the oldest frame
+                dropped += 1
+            if self.on_frames is not None:
+                self.on_frames(1, dropped)
+        super().put_nowait(item)
+
+
+def private_frame(frame):
+    """The encoder's own copy of a YUV 4:2:0 ``av.VideoFrame`` (its planes and timing), or
+    the frame itself in any other format, which aiortc's encoder converts, and so copies.
+
+    streamlit-webrtc sends the last processed frame object again, its pts rewritten, when no
+    newer one is ready, while the encoder thread may still be encoding it: libvpx then met
+    a timestamp going backwards and the stream's sender died."""
+    import av
+
+    if not isinstance(frame, av.VideoFrame) or frame.format.name != "yuv420p":
+        return frame
+    new = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+    new.pts, new.time_base = frame.pts, frame.time_base
+    return new
+
+
+def bound_video_queues(relay=None, keep: int = 1) -> str:
+    """Make every consumer of a processed video track (the annotated video going to the
+    encoder) on streamlit-webrtc's global ``MediaRelay`` keep only the newest ``keep`` frames
+    waiting (:class:`NewestFramesQueue`), and report frames and drops to
+    ``fer_core.live.SERVER_LOAD`` (the server-wide overload signal). Call before
+    ``webrtc_streamer()``; idempotent. Returns what it did (for tests/logs)."""
+    from fer_core.live import SERVER_LOAD
+
+    if relay is None:
+        try:
+            from streamlit_webrtc.relay import get_global_relay
+
+            relay = get_global_relay()
+        except Exception:  # no runtime (AppTest), or the internals changed
+            log.debug("no global relay to bound", exc_info=True)
+            return "unsupported"
+    if getattr(relay, "_fer_bounded", False):
+        return "kept"
+    original = relay.subscribe
+
+    def subscribe(track, buffered: bool = True):
+        proxy = original(track, buffered)
+        # Only the annotated video, the encoder's feed. The camera's own track is relayed too,
+        # into the frame callback's track, which takes each frame at once: bounding it would
+        # only drop the frames that the decoder hands over two at a time.
+        camera = type(track).__name__ == "RemoteStreamTrack"
+        if buffered and getattr(track, "kind", None) == "video" and not camera:
+            if isinstance(getattr(proxy, "_queue", None), asyncio.Queue) and proxy._queue.empty():
+                proxy._queue = NewestFramesQueue(keep, SERVER_LOAD.note_frames, copy=private_frame)
+            else:
+                log.warning("aiortc's RelayStreamTrack changed; video queues are not bounded")
+        return proxy
+
+    relay.subscribe = subscribe
+    relay._fer_bounded = True
+    return "bounded"

@@ -114,6 +114,153 @@ class LoadShedder:
         return self.every != before
 
 
+def available_cores() -> float:
+    """CPU cores this process may use: its affinity mask, or a cgroup v2 quota if lower (a
+    container or a hosting platform's dyno)."""
+    import os
+
+    cores = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(0.1, int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+class ServerLoad:
+    """Process-wide overload control shared by every live session: a fair share of analyses.
+
+    The per-session :class:`LoadShedder` sees only the time inside its own frame callback.
+    Most of a live stream's cost lies elsewhere (VP8 decoding and encoding, frame conversion,
+    the page's charts; docs/RELIABILITY.md) and is paid by the whole process, so overload is
+    judged here, over periods of ``period_s``, from two signals:
+
+    * the process's CPU use (``cpu_clock``: all its threads) against ``cores``;
+    * the camera frames dropped as stale before processing (:meth:`note_frames`, from the
+      frame-skipping shim in ``fer_app.webrtc_shim``): the server is not keeping up with the
+      cameras, whatever the reason (its own CPU, or CPU taken by other processes).
+
+    Overloaded (CPU use over ``high`` or over ``drop_high`` of the frames dropped): the budget
+    of analyses per second for all sessions together drops to ``decrease`` times what was
+    analysed in the period. Comfortable (CPU under ``low`` and under ``drop_low`` dropped): it
+    grows by a tenth (at least one analysis a second), and is lifted altogether once it covers
+    every session's camera. Each session that streamed in the last ``active_s`` gets an equal
+    share of the budget and analyses one frame in ``ceil(its frame rate / share)`` (at most
+    ``max_every``), so a session with a fast camera cannot take the others' analyses and
+    none is starved. Frames in between reuse the last analysis, as with the per-session
+    shedder. Thread-safe; times are seconds of any monotonic clock (tests pass fake ones).
+    """
+
+    def __init__(self, cores: float | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 cpu_clock: Callable[[], float] = time.process_time, period_s: float = 1.0,
+                 high: float = 0.9, low: float = 0.7, drop_high: float = 0.1, drop_low: float = 0.02,
+                 decrease: float = 0.75, max_every: int = 8, active_s: float = 2.0) -> None:
+        self.cores = available_cores() if cores is None else float(cores)
+        self.clock, self.cpu_clock = clock, cpu_clock
+        self.period_s, self.high, self.low = period_s, high, low
+        self.drop_high, self.drop_low, self.decrease = drop_high, drop_low, decrease
+        self.max_every, self.active_s = max_every, active_s
+        self._lock = threading.Lock()
+        self.budget: float | None = None  # analyses per second for all sessions; None: no limit
+        self.cpu = self.dropped_share = 0.0  # the last period's measurements
+        self._sessions: dict[int, tuple[float, float]] = {}  # id -> (last frame time, frames/s)
+        self._t0: float | None = None
+        self._cpu0 = 0.0
+        self._received = self._dropped = self._analyses = 0
+
+    def note_frames(self, received: int, dropped: int) -> None:
+        """Camera frames that reached the server, and how many of them were dropped as stale."""
+        with self._lock:
+            self._received += received
+            self._dropped += dropped
+
+    def forget(self, session: int) -> None:
+        with self._lock:
+            self._sessions.pop(session, None)
+
+    def _update(self, now: float) -> None:
+        if self._t0 is None:
+            self._t0, self._cpu0 = now, self.cpu_clock()
+            return
+        wall = now - self._t0
+        if wall < self.period_s:
+            return
+        cpu_now = self.cpu_clock()
+        self.cpu = (cpu_now - self._cpu0) / (wall * self.cores)
+        self.dropped_share = self._dropped / self._received if self._received else 0.0
+        analysed = self._analyses / wall
+        active = [rate for t, rate in self._sessions.values() if now - t <= self.active_s]
+        demand = sum(active)
+        if self.cpu > self.high or self.dropped_share > self.drop_high:
+            floor = sum(rate / self.max_every for rate in active)  # the most that shedding can save
+            self.budget = max(floor, self.decrease * analysed)
+        elif self.budget is not None and self.cpu < self.low and self.dropped_share < self.drop_low:
+            self.budget += max(1.0, 0.1 * self.budget)
+            if self.budget >= demand:
+                self.budget = None
+        self._t0, self._cpu0 = now, cpu_now
+        self._received = self._dropped = self._analyses = 0
+        for key in [k for k, (t, _) in self._sessions.items() if now - t > 10 * self.active_s]:
+            del self._sessions[key]
+
+    def every_for(self, session: int, rate: float, now: float | None = None) -> int:
+        """One frame in how many this session may analyse now; ``rate``: its frames per second."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            self._sessions[session] = (now, rate)
+            self._update(now)
+            if self.budget is None or rate <= 0:
+                return 1
+            n = sum(1 for t, _ in self._sessions.values() if now - t <= self.active_s)
+            share = self.budget / max(1, n)
+            return max(1, min(self.max_every, math.ceil(rate / max(share, 1e-6) - 1e-9)))
+
+    def analysed(self) -> None:
+        """One analysis done (by any session)."""
+        with self._lock:
+            self._analyses += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.budget, self._t0 = None, None
+            self._sessions.clear()
+            self._received = self._dropped = self._analyses = 0
+
+
+#: The one instance for this process (every session's LiveAnalyzer uses it unless given another).
+SERVER_LOAD = ServerLoad()
+
+
+def to_bgr(frame: Any) -> np.ndarray:
+    """An ``av.VideoFrame`` as a BGR array. A decoded VP8 frame is YUV 4:2:0: its planes are
+    copied as they are and converted by OpenCV, faster than PyAV's ``bgr24`` (swscale)
+    conversion, with the same BT.601 limited-range colours."""
+    import cv2
+
+    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
+        return cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2BGR_I420)
+    return frame.to_ndarray(format="bgr24")
+
+
+def from_bgr(image_bgr: np.ndarray, av: Any) -> Any:
+    """A BGR array as an ``av.VideoFrame`` in YUV 4:2:0, what the VP8 encoder takes (given a
+    ``bgr24`` frame, aiortc converts it with swscale, slower than OpenCV, in its encoder thread).
+
+    Note: streamlit-webrtc sends the last returned frame object again, its pts rewritten,
+    when no newer one is ready, possibly while the encoder works on it; aiortc's own
+    conversion gave the encoder a copy, and without one libvpx can meet a timestamp going
+    backwards and the stream's sender dies. ``fer_app.webrtc_shim`` gives the encoder a copy
+    of each YUV frame (a plane copy, cheaper than the conversion)."""
+    import cv2
+
+    h, w = image_bgr.shape[:2]
+    if h % 2 or w % 2:
+        return av.VideoFrame.from_ndarray(image_bgr, format="bgr24")
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+
+
 def carry_eyes(faces: tuple[TrackedFace, ...], previous: tuple[TrackedFace, ...]) -> tuple[TrackedFace, ...]:
     """``faces`` measured without the iris pass (a pose, no eyes) with each face's eye
     openness and gaze taken from the same face id in ``previous``, and looking_at_camera
@@ -197,6 +344,9 @@ class LiveAnalyzer:
     #: Shed load by itself when the callback cannot keep up (see :class:`LoadShedder`).
     adaptive: bool = True
     shedder: LoadShedder = field(default_factory=LoadShedder)
+    #: The process-wide fair share of analyses (the app passes :data:`SERVER_LOAD`; None: none).
+    #: Its clock must be ``clock``'s kind.
+    server: ServerLoad | None = None
     log: SessionLog = field(default_factory=lambda: SessionLog(source="live"))
     tracker: ExpressionTracker = field(init=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
@@ -217,6 +367,7 @@ class LiveAnalyzer:
         self._t0: float | None = None
         self._last_logged: float | None = None
         self._since_analysis: int | None = None  # frames since the last analysed one
+        self._fair_every = 1  # the server-wide share's level (ServerLoad)
 
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
@@ -246,7 +397,9 @@ class LiveAnalyzer:
         with self._lock:
             self._frames_in += 1
             self._rate_in.tick(start)
-            every = max(self.analyse_every, self.shedder.every if self.adaptive else 1)
+            if self.server is not None and self.adaptive:
+                self._fair_every = self.server.every_for(id(self), self._rate_in.per_second, start)
+            every = self._every()
             analyse = self._since_analysis is None or self._since_analysis + 1 >= every
             self._since_analysis = 0 if analyse else (self._since_analysis or 0) + 1
             faces = self._faces
@@ -280,6 +433,8 @@ class LiveAnalyzer:
                 self.shedder.record(start, end, analyse)
             self._ms = elapsed_ms if self._ms == 0.0 else 0.9 * self._ms + 0.1 * elapsed_ms
             if analyse:
+                if self.server is not None:
+                    self.server.analysed()
                 self._faces = faces
                 self._frames_analysed += 1
                 self._measured += int(measure)
@@ -312,8 +467,8 @@ class LiveAnalyzer:
         """streamlit-webrtc ``video_frame_callback``: ``av.VideoFrame`` in, annotated frame out."""
         import av
 
-        out = self.process(frame.to_ndarray(format="bgr24"))
-        new = av.VideoFrame.from_ndarray(out, format="bgr24")
+        out = self.process(to_bgr(frame))
+        new = from_bgr(out, av)
         new.pts = frame.pts  # streamlit-webrtc copies the timing too; this keeps it standalone
         if frame.time_base is not None:
             new.time_base = frame.time_base
@@ -325,6 +480,9 @@ class LiveAnalyzer:
         with self._updated:
             self._faces = ()
             self.shedder.reset()
+            self._fair_every = 1
+            if self.server is not None:
+                self.server.forget(id(self))
             self._since_analysis = None
             self._measured = 0  # the next stream's first measurement runs the iris pass
             self._rate_in.reset()
@@ -341,10 +499,17 @@ class LiveAnalyzer:
             self._ms = 0.0
             self._t0 = self._last_logged = None
 
+    def _every(self) -> int:
+        """Analyse one frame in this many: the page's setting, or more under load (this
+        session's stall, or the server-wide share); under the lock."""
+        if not self.adaptive:
+            return self.analyse_every
+        return max(self.analyse_every, self.shedder.every, self._fair_every)
+
     # -- reading (page thread) -----------------------------------------------------------
     def snapshot(self) -> LiveSnapshot:
         with self._lock:
-            every = max(self.analyse_every, self.shedder.every if self.adaptive else 1)
+            every = self._every()
             stats = LiveStats(frames_in=self._frames_in, frames_analysed=self._frames_analysed,
                               fps_in=self._rate_in.per_second, fps_analysed=self._rate_analysed.per_second,
                               ms_per_frame=self._ms, faces_now=len(self._faces),

@@ -89,7 +89,9 @@ def test_frame_without_faces(recognizer):
     analyzer = LiveAnalyzer(recognizer, show_fps=False)
     img = cv2.resize(no_face_bgr(), (640, 480))
     out = analyzer.callback(to_frame(img)).to_ndarray(format="bgr24")
-    assert np.array_equal(out, img)
+    # Nothing drawn: the frame as it is, through the YUV 4:2:0 the encoder takes (fer_core.live.from_bgr).
+    from fer_core.live import from_bgr
+    assert np.array_equal(out, from_bgr(img, av).to_ndarray(format="bgr24"))
     assert analyzer.snapshot().stats.faces_now == 0 and analyzer.log.summary().frames == 1
 
 
@@ -133,3 +135,42 @@ def test_snapshot_fallback_logs_every_still(recognizer):
         annotated, faces = analyzer.process_still(one_face_frame())
         assert len(faces) == 1 and annotated.shape == (480, 640, 3)
     assert len(analyzer.log) == 3
+
+
+def test_frame_conversion_matches_pyav_colours_and_keeps_odd_sizes():
+    from fer_core.live import to_bgr
+
+    img = one_face_frame()
+    decoded = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(format="yuv420p")  # as VP8 decodes
+    ours, pyav = to_bgr(decoded).astype(int), decoded.to_ndarray(format="bgr24").astype(int)
+    assert ours.shape == img.shape and np.abs(ours - pyav).mean() < 2.0  # same BT.601 colours
+    odd = np.ascontiguousarray(img[:479, :639])  # 4:2:0 needs even sizes: PyAV's path
+    assert to_bgr(av.VideoFrame.from_ndarray(odd, format="bgr24")).shape == odd.shape
+
+
+def test_callback_returns_yuv_frames_and_the_encoder_gets_its_own_copy(recognizer):
+    import fractions
+
+    from aiortc.codecs import get_encoder
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    from fer_app.webrtc_shim import private_frame
+    from fer_core.live import from_bgr
+
+    analyzer = LiveAnalyzer(recognizer)
+    frame = av.VideoFrame.from_ndarray(one_face_frame(), format="bgr24").reformat(format="yuv420p")
+    frame.pts, frame.time_base = 6000, fractions.Fraction(1, 90000)
+    out = analyzer.callback(frame)
+    assert out.format.name == "yuv420p" and out.pts == 6000  # what the VP8 encoder takes
+    assert np.abs(out.to_ndarray(format="bgr24").astype(int) - one_face_frame().astype(int)).mean() < 12
+    assert from_bgr(np.zeros((479, 639, 3), np.uint8), av).format.name == "bgr24"  # 4:2:0 needs even sizes
+    # streamlit-webrtc sends the same object again with a later pts; the encoder must keep
+    # what it was given (a frame whose pts went backwards kills libvpx's stream).
+    copy = private_frame(out)
+    out.pts = 12000
+    assert copy is not out and copy.pts == 6000 and np.array_equal(copy.to_ndarray(), out.to_ndarray())
+    encoder = get_encoder(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96))
+    encoder.encode(private_frame(out))
+    with pytest.raises(av.error.InvalidDataError):  # why the copy matters: libvpx refuses going back
+        encoder.encode(copy)
+    assert private_frame(to_frame(one_face_frame())).format.name == "bgr24"  # others: the encoder copies

@@ -1,11 +1,13 @@
-"""Overload on the live page: the per-session load shedder, driven by a fake clock and a
-stand-in recognizer whose analysis 'takes' a set time on that clock."""
+"""Overload on the live page: the per-session load shedder and the server-wide fair share,
+driven by fake clocks (wall time, and the process's CPU time) and a stand-in recognizer whose
+analysis 'takes' a set time on that clock."""
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from fer_core.live import LiveAnalyzer, LoadShedder
+from fer_core.live import LiveAnalyzer, LoadShedder, ServerLoad
 
 
 class FakeClock:
@@ -115,3 +117,167 @@ def test_shedder_targets_the_stall():
     while not s.record(t, t + 0.2, analysed=True):
         t += 0.2
     assert s.every == 2
+
+
+# -- the server-wide fair share (ServerLoad) ----------------------------------------------
+class FakeCpu:
+    """Process CPU seconds: advanced by the test to play a load."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def play(server: ServerLoad, clock: FakeClock, cpu: FakeCpu, seconds: float, rates: list[float],
+         cpu_share: Callable[[float], float], drops: Callable[[float], float] = lambda _: 0.0) -> list[list[int]]:
+    """Sessions with cameras at ``rates`` (frames/s) asking ``server`` for their level frame by
+    frame, each analysing the frames it is allowed to, for ``seconds`` of the fake clock; the
+    process's CPU use (of its cores) is ``cpu_share(analyses per second)`` and the share of
+    camera frames dropped as stale ``drops(analyses per second)``. Returns each session's
+    level at every whole second."""
+    step = 1 / 120
+    levels: list[list[int]] = [[] for _ in rates]
+    nxt = [clock.t] * len(rates)
+    since = [10**9] * len(rates)
+    analyses_1s: list[float] = []
+    t_end = clock.t + seconds
+    last_second = math.floor(clock.t)
+    while clock.t < t_end:
+        rate_now = len(analyses_1s) / 1.0
+        clock.t += step
+        cpu.t += cpu_share(rate_now) * server.cores * step
+        analyses_1s = [t for t in analyses_1s if t > clock.t - 1.0]
+        for i, fps in enumerate(rates):
+            if clock.t >= nxt[i]:
+                nxt[i] += 1 / fps
+                dropped = drops(rate_now)
+                server.note_frames(100, round(100 * dropped))
+                every = server.every_for(i, fps, clock.t)
+                since[i] += 1
+                if since[i] >= every:
+                    since[i] = 0
+                    server.analysed()
+                    analyses_1s.append(clock.t)
+        if math.floor(clock.t) > last_second:
+            last_second = math.floor(clock.t)
+            for i in range(len(rates)):
+                levels[i].append(server.every_for(i, rates[i], clock.t))
+    return levels
+
+
+def test_server_overload_sheds_analyses_fairly_and_recovers():
+    clock, cpu = FakeClock(), FakeCpu()
+    server = ServerLoad(cores=2, clock=clock, cpu_clock=cpu)
+    # Eight sessions at 15 fps: the process needs 0.5 core-share for decoding/encoding plus
+    # 0.01 per analysis per second: 120 analyses/s would be 1.7 of its 1.0 -> overloaded.
+    load = {"per_analysis": 0.01}
+
+    def cpu_share(analyses: float) -> float:
+        return 0.5 + load["per_analysis"] * analyses
+
+    levels = play(server, clock, cpu, 20.0, [15.0] * 8, cpu_share)
+    last = [lv[-1] for lv in levels]
+    assert min(last) >= 2 and len(set(last)) == 1  # shed, and the same level for everyone
+    assert server.budget is not None and 0.5 + 0.01 * server.budget <= 0.9 + 0.01  # under `high` again
+    # The load goes away (analyses cost almost nothing): every session back to every frame.
+    load["per_analysis"] = 0.0001
+    levels = play(server, clock, cpu, 40.0, [15.0] * 8, cpu_share)
+    assert [lv[-1] for lv in levels] == [1] * 8 and server.budget is None
+
+
+def test_server_fair_share_by_analyses_per_second_not_by_camera_rate():
+    clock, cpu = FakeClock(), FakeCpu()
+    server = ServerLoad(cores=1, clock=clock, cpu_clock=cpu)
+    levels = play(server, clock, cpu, 20.0, [30.0, 15.0, 15.0], lambda a: 0.3 + 0.02 * a)
+    fast, slow = levels[0][-1], levels[1][-1]
+    # The 30 fps camera analyses one frame in about twice as many: equal analyses per second.
+    assert fast > slow and abs(30 / fast - 15 / slow) <= 15 / slow / 2 + 1e-9
+
+
+def test_server_stale_frames_mean_overload_even_with_cpu_to_spare():
+    # Other processes take the CPU: this one uses little, but cameras' frames go stale.
+    clock, cpu = FakeClock(), FakeCpu()
+    server = ServerLoad(cores=2, clock=clock, cpu_clock=cpu)
+    levels = play(server, clock, cpu, 10.0, [15.0] * 4, lambda a: 0.3, drops=lambda a: 0.3 if a > 20 else 0.0)
+    assert all(lv[-1] >= 3 for lv in levels)  # 60 analyses/s brought to <= 20
+
+
+def test_server_single_viewer_is_never_shed():
+    clock, cpu = FakeClock(), FakeCpu()
+    server = ServerLoad(cores=2, clock=clock, cpu_clock=cpu)
+    levels = play(server, clock, cpu, 10.0, [15.0], lambda a: 0.1 + 0.005 * a)
+    assert levels[0] == [1] * len(levels[0]) and server.budget is None
+
+
+def test_server_floor_is_max_every_and_forgotten_sessions_free_their_share():
+    clock, cpu = FakeClock(), FakeCpu()
+    server = ServerLoad(cores=2, clock=clock, cpu_clock=cpu)
+    levels = play(server, clock, cpu, 20.0, [15.0] * 4, lambda a: 1.5)  # hopeless whatever is shed
+    assert [lv[-1] for lv in levels] == [server.max_every] * 4
+    assert server.budget == pytest.approx(4 * 15 / server.max_every)
+    for i in range(3):
+        server.forget(i)
+    assert server.every_for(3, 15.0, clock.t) <= 2  # the whole budget (7.5/s) for the last session
+
+
+def test_analyzer_reports_busy_from_the_server_share():
+    clock = FakeClock()
+    server = ServerLoad(cores=2, clock=clock, cpu_clock=lambda: 2 * clock.t)  # both cores busy
+    rec = SlowRecognizer(clock, cost=0.001)  # the analyses are cheap: the session's own shedder is idle
+    analyzer = LiveAnalyzer(recognizer=rec, clock=clock, show_fps=False, server=server)
+    server.budget = 3.0  # a server-wide share of 3 analyses/s for this one session
+    stream(analyzer, clock, 3.0)
+    stats = analyzer.snapshot().stats
+    assert stats.busy and stats.analysing_every >= 4 and rec.calls <= 3 * 3 + 2
+    analyzer.on_ended()
+    assert analyzer.snapshot().stats.analysing_every == 1
+
+
+# -- the encoder's queue keeps only the newest frame (fer_app.webrtc_shim) ------------------
+def test_newest_frames_queue_drops_stale_frames_but_never_the_end():
+    import asyncio
+
+    from fer_app.webrtc_shim import NewestFramesQueue
+
+    seen = []
+    q = NewestFramesQueue(keep=1, on_frames=lambda received, dropped: seen.append((received, dropped)))
+    for frame in ("f1", "f2", "f3"):  # the encoder is busy: three frames come meanwhile
+        q.put_nowait(frame)
+    q.put_nowait(None)  # then the stream ends
+    got = asyncio.run(_drain(q))
+    assert got == ["f3", None] and seen == [(1, 0), (1, 1), (1, 1)]
+    q.put_nowait(None)
+    q.put_nowait("f5")  # the end marker is never dropped for a frame
+    assert asyncio.run(_drain(q)) == [None, "f5"]
+
+
+async def _drain(q):
+    out = []
+    while not q.empty():
+        out.append(await q.get())
+    return out
+
+
+def test_bound_video_queues_wraps_the_relay_once_for_the_annotated_video_only():
+    import asyncio
+    from types import SimpleNamespace
+
+    from fer_app.webrtc_shim import NewestFramesQueue, bound_video_queues
+
+    class Relay:
+        def subscribe(self, track, buffered=True):
+            return SimpleNamespace(_queue=asyncio.Queue(), kind=track.kind, buffered=buffered)
+
+    class RemoteStreamTrack(SimpleNamespace):  # aiortc's name for a track from the browser
+        pass
+
+    relay = Relay()
+    assert bound_video_queues(relay) == "bounded" and bound_video_queues(relay) == "kept"
+    annotated = relay.subscribe(SimpleNamespace(kind="video"))
+    camera = relay.subscribe(RemoteStreamTrack(kind="video"))
+    audio = relay.subscribe(SimpleNamespace(kind="audio"))
+    unbuffered = relay.subscribe(SimpleNamespace(kind="video"), buffered=False)
+    assert isinstance(annotated._queue, NewestFramesQueue)
+    assert not any(isinstance(t._queue, NewestFramesQueue) for t in (camera, audio, unbuffered))

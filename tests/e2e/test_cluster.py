@@ -113,7 +113,9 @@ def selected_pairs(page) -> list[dict]:
 
 def assert_annotated(page, recognizer) -> None:
     returned = grab_video_frame(page)
-    expected = recognizer.analyze(one_face_frame())[0].box
+    # The camera's frame at the size the page asked for (480 x 360: Chromium scales it).
+    source = cv2.resize(one_face_frame(), (returned.shape[1], returned.shape[0]), interpolation=cv2.INTER_AREA)
+    expected = recognizer.analyze(source)[0].box
     seen = recognizer.analyze(returned)
     assert seen, "no face in the returned frame"
     x, y, w, h = seen[0].box
