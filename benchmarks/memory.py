@@ -1,6 +1,6 @@
 """Peak memory of decoding and analysing one large photo (a script, not a test).
 
-    python benchmarks/memory.py [--megapixels 48] [--format JPEG] [--keep DIR]
+    python benchmarks/memory.py [--megapixels 48] [--format JPEG] [--keep DIR] [--stripe-pixels N]
 
 Writes a photo of the given size (a real face tiled over a textured background, so the
 file has realistic entropy and the analysis finds faces) into a temporary folder, then in
@@ -66,11 +66,22 @@ def make_photo(path: Path, megapixels: float, fmt: str, progressive: bool = Fals
     return w, h
 
 
-def measure(path: str, trim: bool = False) -> None:
-    """Child process: model first, then read + decode + analyse as the Photo page does."""
+def measure(path: str, trim: bool = False, stripe_pixels: int | None = None, tune: bool = True) -> None:
+    """Child process: model first, then read + decode + analyse as the Photo page does (with the
+    allocator settings the app's entry point sets, unless ``tune`` is false)."""
     import tracemalloc
 
     import numpy as np
+
+    if tune:
+        from fer_core.memory import tune_allocator
+
+        print(f"  allocator settings: {tune_allocator() or 'from the environment'}")
+
+    if stripe_pixels is not None:
+        import fer_core.detect
+
+        fer_core.detect.HIRES_STRIPE_PIXELS = stripe_pixels
 
     from fer_core import load_recognizer
     from fer_core.imageio import decode_image
@@ -108,11 +119,16 @@ def main(argv=None) -> int:
     p.add_argument("--keep", type=Path, default=None, help="write the photo here instead of a temp folder")
     p.add_argument("--progressive", action="store_true", help="progressive JPEG (libjpeg buffers all coefficients)")
     p.add_argument("--trim", action="store_true", help="call fer_core.memory.release_memory() after the analysis")
+    p.add_argument("--untuned", action="store_true",
+                   help="leave glibc's allocator as it is (the app sets it: fer_core.memory.tune_allocator)")
+    p.add_argument("--stripe-pixels", type=int, default=None,
+                   help="the detector's fer_core.detect.HIRES_STRIPE_PIXELS for this run (0: one "
+                        "high-resolution pass, as before the stripes)")
     p.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # child mode
     p.add_argument("--make", default=None, help=argparse.SUPPRESS)  # child mode
     args = p.parse_args(argv)
     if args.measure:
-        measure(args.measure, args.trim)
+        measure(args.measure, args.trim, args.stripe_pixels, not args.untuned)
         return 0
     if args.make:
         w, h = make_photo(Path(args.make), args.megapixels, args.format, args.progressive)
@@ -129,7 +145,9 @@ def main(argv=None) -> int:
                                   + (["--progressive"] if args.progressive else []), cwd=ROOT)
         env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
         return subprocess.call([sys.executable, __file__, "--measure", str(path), *common]
-                               + (["--trim"] if args.trim else []), env=env, cwd=ROOT)
+                               + (["--trim"] if args.trim else []) + (["--untuned"] if args.untuned else [])
+                               + ([f"--stripe-pixels={args.stripe_pixels}"] if args.stripe_pixels is not None else []),
+                               env=env, cwd=ROOT)
 
 
 if __name__ == "__main__":

@@ -240,7 +240,7 @@ def running(c: ClusterConfig, workdir: Path | None = None, python: str = sys.exe
 
     try:
         start("turnserver", [_need("turnserver"), "-c", str(workdir / "turnserver.conf")])
-        env = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",  # as deploy/systemd/fer@.service
+        env = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "524288",  # as deploy/systemd/fer@.service
                **os.environ, "FER_ICE_SERVERS": ice_servers(c), "PYTHONUNBUFFERED": "1",
                "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
         for i, port in enumerate(c.app_ports):

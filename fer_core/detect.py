@@ -238,7 +238,12 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
 @dataclass(frozen=True)
 class View:
     """One model pass over an image: the whole image resized by ``scale`` to (rw, rh)
-    and placed at (pad_x, pad_y) in a zero (black) tensor of ``tensor_hw`` (H, W)."""
+    and placed at (pad_x, pad_y) in a zero (black) tensor of ``tensor_hw`` (H, W).
+
+    A stripe of a high-resolution pass (:func:`_stripe_views`) holds only part of the resized
+    image: the tensor's top-left corner is the resized image's pixel ``origin`` (x, y), and
+    only candidates whose box centre lies in ``own`` (x0, y0, x1, y1, resized-image pixels,
+    half-open) are kept, so that a face in the overlap of two stripes counts once."""
 
     scale: float
     rw: int
@@ -246,6 +251,8 @@ class View:
     pad_x: int
     pad_y: int
     tensor_hw: tuple[int, int]
+    origin: tuple[int, int] = (0, 0)
+    own: tuple[float, float, float, float] | None = None
 
 
 #: Share of the tensor's side the whole image fills in the close-up retry (BlazeFaceDetector.detect):
@@ -266,6 +273,41 @@ def _scaled_view(width: int, height: int, scale: float, align: int) -> View:
     rw, rh = max(1, round(width * scale)), max(1, round(height * scale))
     tw, th = -(-rw // align) * align, -(-rh // align) * align
     return View(scale, rw, rh, 0, 0, (th, tw))
+
+
+def _stripe_views(view: View, max_pixels: int, overlap: int, align: int) -> list[View]:
+    """``view`` cut into the fewest overlapping stripes along its tensor's long side whose
+    tensors have at most ``max_pixels`` each (``[view]`` when it already fits).
+
+    Consecutive stripes overlap by at least ``overlap`` tensor pixels and each owns the
+    candidates centred on its side of the middle of an overlap: a face no larger than the
+    overlap lies wholly inside the stripe that owns its centre, so it is found as in the
+    whole pass and once. Stripe lengths are multiples of ``align``. The passes' memory goes
+    with their pixels (the model is fully convolutional), so the peak is one stripe's.
+    """
+    th, tw = view.tensor_hw
+    if th * tw <= max_pixels:
+        return [view]
+    horizontal = tw >= th  # stripes side by side across the long side
+    size, across = (view.rw, th) if horizontal else (view.rh, tw)  # resized image along the cut; tensor across
+    n, stripe = 1, size
+    while stripe * across > max_pixels and stripe > overlap + align:
+        n += 1
+        stripe = -(-(size + (n - 1) * overlap) // n)
+        stripe = -(-stripe // align) * align
+    if n == 1 or stripe >= size:
+        return [view]
+    starts = [round(i * (size - stripe) / (n - 1)) for i in range(n)]
+    cuts = [-math.inf] + [(starts[i + 1] + starts[i] + stripe) / 2.0 for i in range(n - 1)] + [math.inf]
+    out = []
+    for i, start in enumerate(starts):
+        if horizontal:
+            out.append(View(view.scale, view.rw, view.rh, 0, 0, (th, stripe), (start, 0),
+                            (cuts[i], -math.inf, cuts[i + 1], math.inf)))
+        else:
+            out.append(View(view.scale, view.rw, view.rh, 0, 0, (stripe, tw), (0, start),
+                            (-math.inf, cuts[i], math.inf, cuts[i + 1])))
+    return out
 
 
 def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -313,6 +355,18 @@ def session_options(threads: int, arena: bool = True) -> ort.SessionOptions:
 #: (benchmarks/memory.py), against 4-5 MB for a 128x128 pass.
 ARENA_MAX_PIXELS = 400_000
 
+#: High-resolution passes over more tensor pixels than this run in overlapping stripes
+#: (:func:`_stripe_views`): the 1200 x 912 pass of a 2000 x 1500 photo (a 48-megapixel JPEG is
+#: analysed at that size) becomes three 528 x 912 stripes and its peak memory drops from ~117
+#: to ~61 MB (two 704 x 912 stripes: ~77 MB), with the same faces found; live and video frames
+#: (at most 1280 px on their long side: a 768 x 432 pass) keep one pass.
+HIRES_STRIPE_PIXELS = 500_000
+#: Overlap of two stripes, in multiples of the model's input size. The high-resolution pass
+#: finds faces up to a box of ~155 tensor pixels (short-range model, input 128) / ~165 (full
+#: range, input 192); larger ones are the whole-frame pass's. 1.5 inputs (192 / 288 pixels)
+#: exceed both, so every face that pass finds lies whole inside the stripe owning its centre.
+STRIPE_OVERLAP_INPUTS = 1.5
+
 
 def model_dir() -> Path:
     """The folder holding the detector models: ``$FER_DETECTOR_DIR`` or ``models/detector``."""
@@ -333,7 +387,10 @@ class BlazeFaceDetector(FaceDetector):
     for images whose long side is at least ``hires_min_side``: the model is fully
     convolutional, so it runs on the whole image scaled so that faces of ``min_face``
     pixels reach the size the model needs (``hires_max_side`` bounds the cost on huge
-    images). Boxes of both passes are merged with weighted NMS.
+    images). Boxes of both passes are merged with weighted NMS. A high-resolution pass of
+    more than ``hires_stripe_pixels`` tensor pixels (None: :data:`HIRES_STRIPE_PIXELS`; 0: no
+    limit) runs in overlapping stripes, one after the other, to bound its memory
+    (:func:`_stripe_views`).
 
     Safe to share across threads: the only state is the onnxruntime session.
     """
@@ -341,8 +398,8 @@ class BlazeFaceDetector(FaceDetector):
     def __init__(self, variant: str = "short", score_threshold: float | None = None,
                  iou_threshold: float = 0.3, max_faces: int = 100, *,
                  min_face: int | None = None, hires_min_side: int = 1000,
-                 hires_max_side: int = 1280, model_path: str | Path | None = None,
-                 threads: int = 1) -> None:
+                 hires_max_side: int = 1280, hires_stripe_pixels: int | None = None,
+                 model_path: str | Path | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
         if variant not in BLAZEFACE_VARIANTS:
@@ -359,6 +416,9 @@ class BlazeFaceDetector(FaceDetector):
         self.min_face = min_face
         self.hires_min_side = int(hires_min_side)
         self.hires_max_side = int(hires_max_side)
+        self.hires_stripe_pixels = hires_stripe_pixels
+        align = self.spec.align
+        self.stripe_overlap = -(-round(STRIPE_OVERLAP_INPUTS * self.spec.input_size) // align) * align
         self.model_path = Path(model_path) if model_path else model_dir() / self.spec.filename
         if not self.model_path.is_file():
             raise FileNotFoundError(
@@ -384,16 +444,25 @@ class BlazeFaceDetector(FaceDetector):
         if self.min_face and long_side >= self.hires_min_side:
             scale = min(self.spec.min_face_px / self.min_face, self.hires_max_side / long_side)
             if scale * long_side > 1.5 * self.spec.input_size:  # else the first pass covers it
-                views.append(_scaled_view(width, height, scale, self.spec.align))
+                hires = _scaled_view(width, height, scale, self.spec.align)
+                limit = HIRES_STRIPE_PIXELS if self.hires_stripe_pixels is None else self.hires_stripe_pixels
+                if limit:
+                    views += _stripe_views(hires, limit, self.stripe_overlap, self.spec.align)
+                else:
+                    views.append(hires)
         return views
 
-    def preprocess(self, image_bgr: np.ndarray, view: View) -> np.ndarray:
+    def preprocess(self, image_bgr: np.ndarray, view: View, small: np.ndarray | None = None) -> np.ndarray:
         """The model input (1, H, W, 3) float32 for one view of a BGR uint8 image: RGB,
-        scaled to [-1, 1] as BlazeFace expects, black padding."""
+        scaled to [-1, 1] as BlazeFace expects, black padding. ``small``: the image already
+        resized to the view's (rw, rh) (the stripes of one pass share it)."""
         th, tw = view.tensor_hw
         tensor = np.zeros((1, th, tw, 3), np.float32)
-        small = shrink(image_bgr, view.rw, view.rh)
-        tensor[0, view.pad_y:view.pad_y + view.rh, view.pad_x:view.pad_x + view.rw] = small[:, :, ::-1]
+        if small is None:
+            small = shrink(image_bgr, view.rw, view.rh)
+        ox, oy = view.origin
+        part = small[oy:oy + th - view.pad_y, ox:ox + tw - view.pad_x]
+        tensor[0, view.pad_y:view.pad_y + part.shape[0], view.pad_x:view.pad_x + part.shape[1]] = part[:, :, ::-1]
         tensor *= 2.0 / 255.0
         tensor -= 1.0  # the zero padding becomes -1: black, like MediaPipe's zero border
         return tensor
@@ -412,10 +481,12 @@ class BlazeFaceDetector(FaceDetector):
                         providers=["CPUExecutionProvider"])
         return self._big_session
 
-    def _candidates(self, image: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes above the score threshold in original-image pixels, and their scores."""
+    def _candidates(self, image: np.ndarray, view: View,
+                    small: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes above the score threshold in original-image pixels, and their scores (for a
+        stripe, only those centred in the part it owns)."""
         regressors, logits = self._session_for(view).run(
-            self._outputs, {self._input_name: self.preprocess(image, view)})
+            self._outputs, {self._input_name: self.preprocess(image, view, small)})
         logits = logits[0, :, 0]
         keep = np.flatnonzero(logits > self._logit_threshold)
         if keep.size == 0:
@@ -423,9 +494,16 @@ class BlazeFaceDetector(FaceDetector):
         anchors = ssd_anchor_centers(view.tensor_hw[0], view.tensor_hw[1], self.spec.strides,
                                      self.spec.interpolated_anchor)
         boxes = decode_boxes(regressors[0, keep], anchors[keep])
-        boxes[:, 0::2] = (boxes[:, 0::2] - view.pad_x) / view.scale
-        boxes[:, 1::2] = (boxes[:, 1::2] - view.pad_y) / view.scale
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[keep], -100.0, 100.0)))
+        boxes[:, 0::2] += view.origin[0] - view.pad_x  # resized-image pixels
+        boxes[:, 1::2] += view.origin[1] - view.pad_y
+        logits = logits[keep]
+        if view.own is not None:
+            cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+            x0, y0, x1, y1 = view.own
+            mine = (cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)
+            boxes, logits = boxes[mine], logits[mine]
+        boxes /= view.scale
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100.0, 100.0)))
         return boxes.astype(np.float32), scores.astype(np.float32)
 
     # -- public -------------------------------------------------------------------------
@@ -439,7 +517,12 @@ class BlazeFaceDetector(FaceDetector):
         height, width = image.shape[:2]
         if height < 1 or width < 1:
             return []
-        parts = [self._candidates(image, v) for v in self.views(width, height)]
+        parts, resized = [], {}
+        for v in self.views(width, height):
+            if v.own is not None and (v.rw, v.rh) not in resized:  # stripes of one pass: resize once
+                resized = {(v.rw, v.rh): shrink(image, v.rw, v.rh)}
+            parts.append(self._candidates(image, v, resized.get((v.rw, v.rh)) if v.own is not None else None))
+        del resized
         if not any(len(scores) for _, scores in parts):
             close_up = _letterbox_view(width, height, self.spec.input_size, CLOSE_UP_FILL)
             parts.append(self._candidates(image, close_up))

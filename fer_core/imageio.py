@@ -30,10 +30,12 @@ DEFAULT_MAX_PIXELS = 80_000_000
 #: Larger images are downscaled to about this many pixels before analysis.
 DEFAULT_ANALYSIS_MAX_PIXELS = 4_000_000
 #: Formats other than JPEG are decoded at full size before they are downscaled: refuse
-#: those whose decode buffer would exceed this (PNG/BMP: 30 megapixels; WebP, whose
-#: decoder holds more than one buffer: 15). Keeps a single upload well inside a 512 MB dyno.
-DEFAULT_MAX_FULL_DECODE_BYTES = 120_000_000
-FULL_DECODE_BYTES_PER_PIXEL = {"PNG": 4, "BMP": 4, "WEBP": 8}  # measured with benchmarks/memory.py
+#: those with more pixels than this (PNG, BMP, WebP: 8 megapixels). A server that has
+#: analysed photos before peaks at 359-375 MB for an 8 MP PNG (WebP: 344-348), 389-400 MB
+#: for a 12 MP PNG and 537 MB for 30 MP (the limit until then): past 8 MP the full-size
+#: decode, not the analysis, is the peak (benchmarks/server_memory.py, docs/RELIABILITY.md).
+#: Keeps any accepted photo under 400 MB of server memory.
+DEFAULT_MAX_FULL_DECODE_PIXELS = 8_000_000
 
 
 class ImageDecodeError(ValueError):
@@ -135,12 +137,12 @@ def _webp_small_bgr(data: bytes, max_pixels: int, orientation: int | None) -> np
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                  analysis_max_pixels: int = DEFAULT_ANALYSIS_MAX_PIXELS,
-                 max_full_decode_bytes: int = DEFAULT_MAX_FULL_DECODE_BYTES) -> DecodedImage:
+                 max_full_decode_pixels: int = DEFAULT_MAX_FULL_DECODE_PIXELS) -> DecodedImage:
     """Decode uploaded bytes into an upright BGR image ready for ``Recognizer.analyze``.
 
     Raises :class:`ImageDecodeError` for empty, non-image, unsupported, too large,
-    truncated or corrupt input. ``max_full_decode_bytes`` bounds the buffer of formats
-    decoded at full size (all but JPEG).
+    truncated or corrupt input. ``max_full_decode_pixels`` bounds the formats decoded at
+    full size (all but JPEG).
     """
     from PIL import UnidentifiedImageError
 
@@ -169,7 +171,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
             f"the limit is {max_pixels / 1e6:.0f} megapixels. Resize it and try again.")
     reduced = img.format in ("JPEG", "MPO")
     if not reduced:
-        limit = max_full_decode_bytes // FULL_DECODE_BYTES_PER_PIXEL.get(img.format, 4)
+        limit = max_full_decode_pixels
         if width * height > limit:
             raise ImageDecodeError(
                 f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "

@@ -7,12 +7,16 @@ high-water mark. :func:`release_memory` asks glibc to return what is free
 macOS) it does nothing.
 
 :func:`tune_allocator`, called once by the app's entry point, sets what the start scripts
-set through the environment (``MALLOC_ARENA_MAX=2``, ``MALLOC_MMAP_THRESHOLD_=1048576``)
+set through the environment (``MALLOC_ARENA_MAX=2``, ``MALLOC_MMAP_THRESHOLD_=524288``)
 with ``mallopt``, so that a server started any other way (a plain ``streamlit run``, a
 hosting platform's own command) gets them too: at most two heaps that can each hold free
-memory, and every buffer of 1 MB or more in its own mapping, returned to the OS when freed.
+memory, and every buffer of 512 kB or more in its own mapping, returned to the OS when freed.
 Without the fixed threshold glibc raises it (up to 32 MB) each time such a buffer is freed,
-so the next photo's large buffers land in a heap, fragment it and stay resident.
+so the next photo's large buffers land in a heap, fragment it and stay resident. 512 kB, not
+1 MB: video frames (640 x 480 BGR: 0.9 MB) then get mappings of their own too, instead of
+fragmenting the heap among small long-lived objects; after 20 closed live tabs the server
+came back to +1% of its baseline, against +7% with 1 MB, with no measurable CPU cost
+(benchmarks/load_soak.py, docs/RELIABILITY.md "Closed tabs").
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 #: What :func:`tune_allocator` sets, unless the environment already sets it.
 ARENA_MAX = 2
-MMAP_THRESHOLD = 1 << 20
+MMAP_THRESHOLD = 1 << 19
 
 
 @functools.lru_cache(maxsize=1)

@@ -328,3 +328,83 @@ def test_eyes_follow_the_face_and_the_mirror(detector, astronaut):
     # not exactly mirror-symmetric: within 6% of the face's width).
     tol = 0.06 * d.box[2]
     assert abs((width - rx) - mlx) < tol and abs(ry - mly) < tol and abs((width - lx) - mrx) < tol
+
+
+# --------------------------------------------------------------------------------------
+# High-resolution pass in stripes (memory of large photos)
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [(1200, 900), (1280, 960), (900, 1200), (1280, 1280), (2000, 600), (700, 600)])
+@pytest.mark.parametrize("limit", [300_000, 500_000, 720_000])
+def test_stripes_cover_the_pass_with_the_overlap_and_own_each_point_once(size, limit):
+    rw, rh = size
+    whole = detect._scaled_view(rw, rh, 1.0, 16)
+    stripes = detect._stripe_views(whole, limit, 192, 16)
+    if whole.tensor_hw[0] * whole.tensor_hw[1] <= limit:
+        assert stripes == [whole]
+        return
+    horizontal = rw >= rh
+    axis, extent = (0, rw) if horizontal else (1, rh)
+    assert len(stripes) >= 2
+    for s in stripes:
+        assert (s.scale, s.rw, s.rh, s.pad_x, s.pad_y) == (1.0, rw, rh, 0, 0)
+        assert s.tensor_hw[0] % 16 == 0 and s.tensor_hw[1] % 16 == 0
+        across = s.tensor_hw[0] if horizontal else s.tensor_hw[1]
+        assert across == (whole.tensor_hw[0] if horizontal else whole.tensor_hw[1])
+        assert s.tensor_hw[0] * s.tensor_hw[1] <= limit or len(stripes) > 2
+    length = stripes[0].tensor_hw[1 - axis]
+    starts = [s.origin[axis] for s in stripes]
+    assert starts[0] == 0 and starts[-1] + length >= extent
+    for a, b in zip(stripes, stripes[1:]):
+        assert a.origin[axis] + length - b.origin[axis] >= 191  # overlap (starts are rounded)
+        cut = a.own[axis + 2]
+        assert cut == b.own[axis]
+        # Whatever is centred in a stripe's part, up to the overlap in size, lies inside that stripe.
+        assert a.origin[axis] + length >= cut + 96 - 1 and b.origin[axis] <= cut - 96 + 1
+    assert stripes[0].own[axis] == -np.inf and stripes[-1].own[axis + 2] == np.inf
+
+
+def test_live_frames_keep_one_high_resolution_pass_and_photos_get_stripes():
+    det = default_detector()
+    live = det.views(1280, 720)
+    assert len(live) == 2 and all(v.own is None and v.origin == (0, 0) for v in live)
+    assert live[1].tensor_hw == (432, 768)
+    photo = det.views(2000, 1500)  # a 48-megapixel JPEG is analysed at this size
+    assert len(photo) == 4 and photo[0].tensor_hw == (128, 128)
+    assert all(v.tensor_hw[0] * v.tensor_hw[1] <= detect.HIRES_STRIPE_PIXELS for v in photo[1:])
+    one = BlazeFaceDetector("short", min_face=40, hires_stripe_pixels=0).views(2000, 1500)
+    assert len(one) == 2 and one[1].tensor_hw == (912, 1200)
+
+
+def _face_at(background: np.ndarray, face_img: np.ndarray, face_box, cx: float, cy: float, px: float):
+    """``background`` with the face of ``face_img`` scaled to ``px`` pixels high, centred at (cx, cy)."""
+    fx, fy, fw, fh = face_box
+    z = px / fh
+    h, w = background.shape[:2]
+    m = np.float32([[z, 0, cx - z * (fx + fw / 2)], [0, z, cy - z * (fy + fh / 2)]])
+    warped = cv2.warpAffine(face_img, m, (w, h), flags=cv2.INTER_AREA)
+    mask = cv2.warpAffine(np.ones(face_img.shape[:2], np.uint8), m, (w, h)) > 0
+    out = background.copy()
+    out[mask] = warped[mask]
+    return out
+
+
+@pytest.mark.parametrize("px", [60, 250])  # the high-resolution pass's smallest and largest faces here
+def test_a_face_straddling_a_stripe_boundary_is_found_once_as_by_one_pass(astronaut, px):
+    """A face centred on the cut between two stripes (and just either side of it) is found once,
+    with the box the whole high-resolution pass gives."""
+    width, height = 2000, 1500
+    striped = default_detector()
+    whole = BlazeFaceDetector("short", score_threshold=striped.score_threshold, min_face=striped.min_face,
+                              hires_stripe_pixels=0)
+    views = striped.views(width, height)
+    cut = views[1].own[2] / views[1].scale  # the first cut, in image pixels
+    rng = np.random.default_rng(0)
+    background = cv2.resize(rng.integers(60, 200, (height // 8, width // 8, 3), dtype=np.uint8), (width, height))
+    for offset in (-0.4 * px, 0.0, 0.4 * px):
+        img = _face_at(background, astronaut, ASTRONAUT_FACE, cut + offset, height / 2, px)
+        got, ref = striped.detect(img), whole.detect(img)
+        assert len(ref) == 1, (offset, ref)
+        assert len(got) == 1, (offset, got)
+        assert iou(got[0].box, ref[0].box) > 0.9 and abs(got[0].score - ref[0].score) < 0.02
+        x, y, w, h = got[0].box
+        assert x < cut + offset < x + w  # the face really straddles the cut when offset is 0
