@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from fer_core import LABELS, load_recognizer
+    from fer_core.memory import tune_allocator
+
+    tune_allocator()  # as the app does: big photos' buffers go back to the OS when freed
     from fer_core.annotate import annotate
     from fer_core.imageio import ImageDecodeError
 
