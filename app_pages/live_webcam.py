@@ -91,20 +91,25 @@ def render(snap, charts_too: bool = True) -> None:
         top[0].metric("Camera FPS", f"{s.fps_in:.1f}")
         top[1].metric("Analyses / s", f"{s.fps_analysed:.1f}")
         top[2].metric("ms per frame", f"{s.ms_per_frame:.0f}")
+        # The same elements on every render, empty where there is nothing to say: Streamlit
+        # removes an earlier run's extra elements only when a run ends, and this loop does not
+        # end while streaming, so a render with fewer elements would leave stale copies.
+        busy_slot = st.empty()
         if s.busy:  # fer_core.live.LoadShedder: this session sheds analyses by itself, and recovers
             nth = f"{s.analysing_every}{ {2: 'nd', 3: 'rd'}.get(s.analysing_every, 'th')}"
-            st.warning(f"Server busy: analysing every {nth} frame (the others reuse "
+            busy_slot.warning(f"Server busy: analysing every {nth} frame (the others reuse "
                        "the last result). It goes back to normal when the load drops.",
                        icon=":material/speed:")
         bottom = st.columns(3)
         bottom[0].metric("Faces now", s.faces_now)
         bottom[1].metric("Observations", s.faces_logged)
         looking, measured = attentive_now(snap.faces)
+        attentive_slot, pose_slot = bottom[2].empty(), st.empty()
         if measured:
-            bottom[2].metric("Attentive now", f"{looking} of {measured}",
-                             help="Faces whose head and eyes point at the camera, with eyes open. "
-                                  "Where a head points, not whether someone is learning.")
-            st.caption(pose_readout(snap.faces))
+            attentive_slot.metric("Attentive now", f"{looking} of {measured}",
+                                  help="Faces whose head and eyes point at the camera, with eyes open. "
+                                       "Where a head points, not whether someone is learning.")
+            pose_slot.caption(pose_readout(snap.faces))
     if not charts_too:
         return
     df = analyzer.log.to_frame()
