@@ -2,9 +2,10 @@
 10 START/STOP cycles and 2 tabs closed without STOP, against one server of its own.
 
 Fails on a leak: a closed tab's session not shut down (the server runs with a 20 s
-``disconnectedSessionTTL`` to keep this short), threads more than 5% + 3 above the baseline
-(pool threads grow with the busiest moment and shrink lazily: 17 -> 19-20 measured; a stream
-that leaked its threads would add about 3 each, here 5 streams), RSS more than 30% above it
+``disconnectedSessionTTL`` to keep this short), threads more than 5% + 6 above the baseline
+(pool threads grow with the busiest moment and shrink lazily: 17 -> 19-20 measured, once
+15 -> 20 from a low baseline; a stream that leaked its threads would add about 3 each, here 5 streams),
+RSS more than 30% above it
 (a gross leak only: allocator fragmentation alone left +7% and +19% after two runs of this on
 a busy machine, docs/RELIABILITY.md; the session count is the precise check). Also fails on
 a traceback in the server log, a tab whose frame numbers never come back, and a hang (a time
@@ -28,7 +29,7 @@ def test_soak_ci_sized_has_no_leak_traceback_or_hang():
     run = subprocess.run(
         [sys.executable, "benchmarks/load_soak.py", "--sessions", "2", "--seconds", "30", "--cycles", "10",
          "--closes", "2", "--settle", "10", "--ttl", "20", "--no-perf-targets",
-         "--extra-threads", "3", "--rss-tolerance", "30"],
+         "--extra-threads", "6", "--rss-tolerance", "30"],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     print(run.stdout[-6000:])
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
