@@ -171,11 +171,10 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
             f"the limit is {max_pixels / 1e6:.0f} megapixels. Resize it and try again.")
     reduced = img.format in ("JPEG", "MPO")
     if not reduced:
-        limit = max_full_decode_pixels
-        if width * height > limit:
+        if width * height > max_full_decode_pixels:
             raise ImageDecodeError(
                 f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
-                f"{img.format} images are limited to {limit / 1e6:.0f} megapixels "
+                f"{img.format} images are limited to {max_full_decode_pixels / 1e6:.0f} megapixels "
                 f"(JPEG photos to {max_pixels / 1e6:.0f}). Resize it or save it as JPEG.")
     orientation = None
     try:

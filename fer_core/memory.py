@@ -13,10 +13,11 @@ hosting platform's own command) gets them too: at most two heaps that can each h
 memory, and every buffer of 512 kB or more in its own mapping, returned to the OS when freed.
 Without the fixed threshold glibc raises it (up to 32 MB) each time such a buffer is freed,
 so the next photo's large buffers land in a heap, fragment it and stay resident. 512 kB, not
-1 MB: video frames (640 x 480 BGR: 0.9 MB) then get mappings of their own too, instead of
-fragmenting the heap among small long-lived objects; after 20 closed live tabs the server
-came back to +1% of its baseline, against +7% with 1 MB, with no measurable CPU cost
-(benchmarks/load_soak.py, docs/RELIABILITY.md "Closed tabs").
+1 MB: after 20 closed live tabs the server came back to +1% of its baseline, against +7% with
+1 MB, with no measurable CPU cost (benchmarks/load_soak.py, docs/RELIABILITY.md "Closed
+tabs"). The idea was that 640 x 480 BGR frames (0.9 MB) get mappings of their own instead of
+fragmenting the heap; that run's camera sent 480 x 360, whose BGR frames (518 kB) are just
+under the threshold, so which buffers make the difference is not established.
 """
 from __future__ import annotations
 
