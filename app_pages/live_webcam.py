@@ -21,6 +21,7 @@ CONNECT_TIMEOUT_S = 20
 #: detector's input is 128 x 128 and the model's 48 x 48 (docs/RELIABILITY.md).
 CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"ideal": 15}}
 READOUT_S = 0.5  # the readout (frame rates, faces) at most this often while streaming
+READOUT_BUSY_S = 1.5  # and while the server is busy: every session's readout is Streamlit traffic
 CHARTS_S, CHARTS_BUSY_S = 2.0, 5.0  # the charts at most this often (while the server is busy)
 TRANSLATIONS = {
     "device_access_denied": "Camera access denied. Allow the camera for this site in your "
@@ -177,7 +178,7 @@ if ctx.state.playing:
             if charts_too:
                 charts_at, logged = now, snap.stats.faces_logged
             render(snap, charts_too=charts_too)
-        time.sleep(READOUT_S)
+        time.sleep(READOUT_BUSY_S if snap.stats.busy else READOUT_S)
 elif ctx.state.signalling:
     st.session_state["fer_live_phase"] = "signalling"
     since = st.session_state.setdefault("fer_signalling_since", time.time())

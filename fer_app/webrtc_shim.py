@@ -62,16 +62,35 @@ class NewestFramesQueue(asyncio.Queue):
     unbounded queue grows without end, and so do every later frame's latency and the
     server's memory (docs/RELIABILITY.md, 8 tabs). Dropping stale frames keeps the video
     current: the viewer sees fewer frames, not older ones.
+
+    With ``skip_repeats`` a frame object that was already put is not queued again:
+    streamlit-webrtc's async mode hands the last annotated frame over once more for every
+    camera frame that arrives while no newer one is ready. Encoding it again (and decoding
+    it in the browser) shows the viewer nothing new; with eight tabs on two cores most of
+    the frames sent were such repeats (docs/RELIABILITY.md), and their encoding took CPU
+    from the analyses. The video then simply holds its last frame until a new one comes.
+    A repeat is reported to ``on_frames`` as a dropped frame: a camera frame for which the
+    server had no fresh annotated frame ready, the same sign of not keeping up as a stale
+    frame dropped from the queue.
     """
 
     def __init__(self, keep: int = 1, on_frames: Callable[[int, int], None] | None = None,
-                 copy: Callable | None = None) -> None:
+                 copy: Callable | None = None, skip_repeats: bool = False) -> None:
         super().__init__()
-        self.keep, self.on_frames, self.copy = keep, on_frames, copy
+        self.keep, self.on_frames, self.copy, self.skip_repeats = keep, on_frames, copy, skip_repeats
+        self.repeats = 0  # frames not queued because they were the last one again
+        self._last = None
 
     def put_nowait(self, item) -> None:
         dropped = 0
         if item is not None:
+            if self.skip_repeats:
+                if item is self._last:
+                    self.repeats += 1
+                    if self.on_frames is not None:
+                        self.on_frames(1, 1)
+                    return
+                self._last = item
             if self.copy is not None:
                 item = self.copy(item)
             while self.qsize() >= self.keep and self._queue and self._queue[0] is not None:
@@ -126,7 +145,8 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
         camera = type(track).__name__ == "RemoteStreamTrack"
         if buffered and getattr(track, "kind", None) == "video" and not camera:
             if isinstance(getattr(proxy, "_queue", None), asyncio.Queue) and proxy._queue.empty():
-                proxy._queue = NewestFramesQueue(keep, SERVER_LOAD.note_frames, copy=private_frame)
+                proxy._queue = NewestFramesQueue(keep, SERVER_LOAD.note_frames, copy=private_frame,
+                                                 skip_repeats=True)
             else:
                 log.warning("aiortc's RelayStreamTrack changed; video queues are not bounded")
         return proxy

@@ -139,9 +139,10 @@ class ServerLoad:
     judged here, over periods of ``period_s``, from two signals:
 
     * the process's CPU use (``cpu_clock``: all its threads) against ``cores``;
-    * the camera frames dropped as stale before processing (:meth:`note_frames`, from the
-      frame-skipping shim in ``fer_app.webrtc_shim``): the server is not keeping up with the
-      cameras, whatever the reason (its own CPU, or CPU taken by other processes).
+    * the camera frames that got no fresh annotated frame (:meth:`note_frames`, from the
+      encoder's queue in ``fer_app.webrtc_shim``: an annotated frame dropped as stale, or the
+      last one handed over again because no newer one was ready): the server is not keeping
+      up with the cameras, whatever the reason (its own CPU, or CPU taken by other processes).
 
     Overloaded (CPU use over ``high`` or over ``drop_high`` of the frames dropped): the budget
     of analyses per second for all sessions together drops to ``decrease`` times what was

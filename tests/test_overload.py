@@ -253,6 +253,34 @@ def test_newest_frames_queue_drops_stale_frames_but_never_the_end():
     assert asyncio.run(_drain(q)) == [None, "f5"]
 
 
+def test_newest_frames_queue_skips_a_frame_object_put_again():
+    import asyncio
+
+    from fer_app.webrtc_shim import NewestFramesQueue
+
+    class Frame:  # stands for an av.VideoFrame: identity matters, not value
+        def __init__(self, n):
+            self.n = n
+
+    f1, f2 = Frame(1), Frame(2)
+    copies, seen = [], []
+    q = NewestFramesQueue(keep=1, on_frames=lambda received, dropped: seen.append((received, dropped)),
+                          copy=lambda f: copies.append(f.n) or Frame(f.n), skip_repeats=True)
+    q.put_nowait(f1)
+    assert [f.n for f in asyncio.run(_drain(q))] == [1]
+    for frame in (f1, f1, f2, f2, f1):  # the async worker re-sends its last frame meanwhile
+        q.put_nowait(frame)
+    # f2 is queued once (the repeat skipped); f1 after f2 is a new put, which replaces f2 as stale.
+    assert [f.n for f in asyncio.run(_drain(q))] == [1]
+    # A repeat counts as a dropped camera frame (the server had nothing fresh for it).
+    assert q.repeats == 3 and copies == [1, 2, 1]
+    assert seen == [(1, 0), (1, 1), (1, 1), (1, 0), (1, 1), (1, 1)]
+    plain = NewestFramesQueue(keep=2)
+    plain.put_nowait(f1)
+    plain.put_nowait(f1)
+    assert [f.n for f in asyncio.run(_drain(plain))] == [1, 1] and plain.repeats == 0
+
+
 async def _drain(q):
     out = []
     while not q.empty():
