@@ -144,6 +144,14 @@ LATENCY_JS = """
       return stream;
     };
   }
+  // Every peer connection of the frame, for the browser's own WebRTC statistics (RTC_JS).
+  const PC = window.RTCPeerConnection;
+  if (PC) {
+    window.__ferPCs = [];
+    window.RTCPeerConnection = class extends PC {
+      constructor(...args) { super(...args); window.__ferPCs.push(this); }
+    };
+  }
   window.__ferWatchOut = (v) => {
     if (v.__ferWatched) return;
     v.__ferWatched = true;
@@ -159,6 +167,47 @@ LATENCY_JS = """
 """.replace("__BITS__", str(BITS)).replace("__BLOCK__", str(BLOCK)).replace("__STRIP__", str(STRIP))
 LATENCY_RESET_JS = "v => { window.__ferWatchOut(v); const S = window.__ferLat; S.lat = []; S.fresh = 0; }"
 LATENCY_READ_JS = "v => ({lat: window.__ferLat.lat, fresh: window.__ferLat.fresh})"
+#: The browser's side of a frame's latency, from its WebRTC statistics (cumulative counters):
+#: the returned video's jitter buffer (seconds held over frames emitted) and the camera's own
+#: VP8 encoding, and whether the browser lowered the camera's resolution for lack of CPU.
+RTC_JS = """
+async v => {
+  const out = {jb: 0, jbn: 0, enc: 0, encn: 0, cpu: false};
+  for (const pc of (window.__ferPCs || [])) {
+    if (pc.connectionState === "closed") continue;
+    (await pc.getStats()).forEach(s => {
+      if (s.kind !== "video") return;
+      if (s.type === "inbound-rtp") { out.jb += s.jitterBufferDelay || 0; out.jbn += s.jitterBufferEmittedCount || 0; }
+      if (s.type === "outbound-rtp") {
+        out.enc += s.totalEncodeTime || 0; out.encn += s.framesEncoded || 0;
+        out.cpu = out.cpu || s.qualityLimitationReason === "cpu";
+      }
+    });
+  }
+  return out;
+}
+"""
+
+
+def rtc_summary(before: list[dict | None], after: list[dict | None]) -> str:
+    """One line from RTC_JS's counters at the start and end of a scenario, per tab."""
+    jitter, encode, cpu = [], [], 0
+    for a, b in zip(before, after):
+        if not a or not b:
+            continue
+        if b["jbn"] > a["jbn"]:
+            jitter.append(1000 * (b["jb"] - a["jb"]) / (b["jbn"] - a["jbn"]))
+        if b["encn"] > a["encn"]:
+            encode.append(1000 * (b["enc"] - a["enc"]) / (b["encn"] - a["encn"]))
+        cpu += bool(b["cpu"])
+    if not jitter and not encode:
+        return "browsers' WebRTC statistics: none read"
+    def med(xs: list[float]) -> str:
+        return f"{statistics.median(xs):.0f}" if xs else "-"
+
+    return (f"browsers: returned video held {med(jitter)} ms in the jitter buffer (median of tabs; "
+            f"max {max(jitter, default=0):.0f}), camera VP8 encode {med(encode)} ms a frame, camera "
+            f"resolution lowered for CPU in {cpu} of {len(after)} tabs")
 
 
 def is_known_upstream(traceback: str) -> bool:
@@ -307,6 +356,8 @@ def main(argv=None) -> int:
                 counts0 = [video_frames(page) for _, page in tabs]
                 for _, page in tabs:
                     video(page).evaluate(LATENCY_RESET_JS)
+                rtc0 = [read(n, "WebRTC statistics", lambda pg: video(pg).evaluate(RTC_JS), page)
+                        for _, page in tabs]
                 meter = CpuMeter(proc.pid)
                 profiler = None
                 if args.profile:
@@ -323,6 +374,8 @@ def main(argv=None) -> int:
                 seen = [read(n, "frame numbers", lambda pg: video(pg).evaluate(LATENCY_READ_JS), page)
                         or {"fresh": 0, "lat": []} for _, page in tabs]
                 size = read(n, "video size", lambda pg: video(pg).evaluate(SIZE_JS), tabs[0][1])
+                rtc1 = [read(n, "WebRTC statistics", lambda pg: video(pg).evaluate(RTC_JS), page)
+                        for _, page in tabs]
                 fps = [(b - a) / dt if b is not None else 0.0 for a, b in zip(counts0, counts1)]
                 fresh = [s["fresh"] / dt for s in seen]
                 lat = [x for s in seen for x in s["lat"]]
@@ -350,6 +403,7 @@ def main(argv=None) -> int:
                 print(f"{'':<22} video {size}; server CPU {server_cpu / dt:.2f} cores, {per_frame:.0f} ms per "
                       f"fresh frame ({frames_fresh} fresh frames); browsers {browser_cpu / dt:.2f} cores ("
                       + ", ".join(f"{k} {v / dt:.2f}" for k, v in meter.by_type.most_common(4)) + ")")
+                print(f"{'':<22} {rtc_summary(rtc0, rtc1)}")
                 if profiler is not None:
                     profiler.wait(timeout=60)
                     prof = args.profile / f"profile-{n}.txt"
