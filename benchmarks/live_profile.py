@@ -169,5 +169,20 @@ def start_profile(pid: int, seconds: float, out: Path, rate: int = 50) -> subpro
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def thread_kinds(pid: int) -> Counter | None:
+    """The Python threads of ``pid`` by name, numbered pool threads grouped ("ThreadPoolExecutor-1_3"
+    counts as "ThreadPoolExecutor-1_*"), from ``py-spy dump``; None without py-spy or on failure."""
+    exe = py_spy()
+    if exe is None:
+        return None
+    try:
+        dump = subprocess.run([exe, "dump", "--pid", str(pid), "--nonblocking"], capture_output=True,
+                              text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = re.findall(r'^Thread \S+ \(\w+\): "(.*)"', dump, flags=re.M)
+    return Counter(re.sub(r"\d+$", "*", name) for name in names) if names else None
+
+
 if __name__ == "__main__":
     print(format_breakdown(breakdown(Path(sys.argv[1]).read_text())))

@@ -46,7 +46,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.live_profile import CpuMeter, breakdown, browser_pids, format_breakdown, start_profile  # noqa: E402
+from benchmarks.live_profile import (  # noqa: E402
+    CpuMeter,
+    breakdown,
+    browser_pids,
+    format_breakdown,
+    start_profile,
+    thread_kinds,
+)
 from benchmarks.server_memory import Sampler, in_private_network, reexec_in_namespace  # noqa: E402
 
 SIZE_JS = "v => `${v.videoWidth}x${v.videoHeight}`"
@@ -332,6 +339,7 @@ def main(argv=None) -> int:
             ctx.close()
             time.sleep(max(args.settle, ttl + 15))  # until that tab's session has ended too
             base_rss, base_threads = now()
+            base_kinds = thread_kinds(proc.pid)  # py-spy, where installed: which threads there are
             print(f"baseline after one stream: RSS {base_rss:.0f} MB, {base_threads} threads\n", flush=True)
             print(f"{'scenario':<22} {'fps per tab (min/median)':>25} {'fresh fps (min/median)':>23} "
                   f"{'latency p50/p95 ms':>19} {'analyses/s':>11} {'busy':>5} "
@@ -445,6 +453,13 @@ def main(argv=None) -> int:
             sampler.stop()
             print(f"\nend: RSS {end_rss:.0f} MB ({100 * (end_rss / base_rss - 1):+.0f}% of the baseline), "
                   f"{end_threads} threads (baseline {base_threads})")
+            end_kinds = thread_kinds(proc.pid)
+            if base_kinds is not None and end_kinds is not None and end_kinds != base_kinds:
+                extra = end_kinds - base_kinds
+                gone = base_kinds - end_kinds
+                print("threads by name against the baseline: "
+                      + ", ".join([f"+{n} {k}" for k, n in extra.most_common()]
+                                  + [f"-{n} {k}" for k, n in gone.most_common()]))
             if end_threads > math.ceil(1.05 * base_threads) + args.extra_threads:
                 failures.append(f"threads not back within 5% (+{args.extra_threads}) of the baseline: "
                                 f"{end_threads} > {base_threads}")

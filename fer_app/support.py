@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from fer_app import session_reaper
+from fer_app import pools, session_reaper
 from fer_core import load_recognizer
 from fer_core.live import SERVER_LOAD, LiveAnalyzer
 from fer_core.memory import tune_allocator
@@ -52,11 +52,13 @@ def process_setup() -> None:
     """Once per server process, from the entry point: glibc allocator settings that let large
     photos' buffers go back to the OS (``fer_core.memory.tune_allocator``: the start scripts'
     environment variables, for servers started without them), and the reaper that shuts down
-    the sessions of closed tabs (``fer_app.session_reaper``)."""
+    the sessions of closed tabs (``fer_app.session_reaper``), and a default executor for the
+    event loop whose idle threads end (``fer_app.pools``: aiortc encodes video there)."""
     done = tune_allocator()
     if done:
         log.info("allocator: %s", ", ".join(f"{k}={v}" for k, v in done.items()))
     session_reaper.start()
+    pools.start()
 
 
 def drop_previous_media() -> None:
