@@ -209,6 +209,7 @@ def rtc_summary(before: list[dict | None], after: list[dict | None]) -> str:
         cpu += bool(b["cpu"])
     if not jitter and not encode:
         return "browsers' WebRTC statistics: none read"
+
     def med(xs: list[float]) -> str:
         return f"{statistics.median(xs):.0f}" if xs else "-"
 

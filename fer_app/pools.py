@@ -122,17 +122,20 @@ def start() -> IdleThreadPool | None:
     except Exception:
         log.warning("idle thread pool not installed: Streamlit's runtime internals changed", exc_info=True)
         return None
-    pool = IdleThreadPool(thread_name_prefix="asyncio-idle")
-    loop.call_soon_threadsafe(loop.set_default_executor, pool)
+    pool = install(loop, threadsafe=True)
     log.info("event loop's default executor: up to %d threads, each ending after %.0f s idle",
              pool._max_workers, pool.idle_s)
     return pool
 
 
-def install(loop: asyncio.AbstractEventLoop, max_workers: int | None = None, idle_s: float = 30.0) -> IdleThreadPool:
-    """Make an :class:`IdleThreadPool` the default executor of ``loop``. Call on the loop's own
-    thread (e.g. from a coroutine running on it), before the work it should take; threads of an
-    executor the loop had already made stay as they are."""
+def install(loop: asyncio.AbstractEventLoop, max_workers: int | None = None, idle_s: float = 30.0,
+            threadsafe: bool = False) -> IdleThreadPool:
+    """Make an :class:`IdleThreadPool` the default executor of ``loop``, before the work it should
+    take; threads of an executor the loop had already made stay as they are. Call on the loop's
+    own thread, or from any other with ``threadsafe`` (the loop then sets it on its next pass)."""
     pool = IdleThreadPool(max_workers=max_workers, idle_s=idle_s, thread_name_prefix="asyncio-idle")
-    loop.set_default_executor(pool)
+    if threadsafe:
+        loop.call_soon_threadsafe(loop.set_default_executor, pool)
+    else:
+        loop.set_default_executor(pool)
     return pool
