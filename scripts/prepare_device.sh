@@ -2,13 +2,14 @@
 # Run here, before a lent GPU's `run` (docs/GPU.md): fills .device/ (git-ignored; the device tool
 # carries it) with the Training split packed losslessly and the wheels the GPU image lacks
 # (keras and two of its needs), and checks that what travels fits the tool's 64 MiB.
-#   bash scripts/prepare_device.sh [path/to/fer2013.csv.gz]
+#   bash scripts/prepare_device.sh [path/to/fer2013.csv.gz [path/to/fer2013new.csv]]
+# With the FER+ file the pack also holds the FER+ vote shares (for --ferplus-mix) and drops non-faces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${1:-../shared/data/fer2013.csv.gz}"
 PY="${PYTHON:-.venv-dev/bin/python}"
 mkdir -p .device
-"$PY" -m training.pack --data "$DATA" --out .device/fer_train.npz --splits Training
+"$PY" -m training.pack --data "$DATA" --out .device/fer_train.npz --splits Training ${2:+--ferplus "$2"}
 KERAS_VERSION="$("$PY" -c 'import keras; print(keras.__version__)')"
 rm -rf .device/whl
 # The GPU image runs Python 3.12 and has numpy, h5py, ml-dtypes, rich, absl-py and jax, not these.

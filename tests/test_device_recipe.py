@@ -117,3 +117,49 @@ def test_recipe_reports_a_failed_probe(tmp_path, tiny_csv):
                              "--minutes", "2", "--teacher", "--arch nosuch", "--common", "--verbose 0"])
     assert rc == 1
     assert "teacher probe failed" in json.loads((out / "summary.json").read_text())["error"]
+
+
+def test_recipe_gives_up_on_a_probe_that_outlasts_its_share(tmp_path, tiny_csv, monkeypatch):
+    # The first GPU lease ran the train step uncompiled and its probe ate the whole budget;
+    # now a probe may take only --probe-share of it and the error says why.
+    limits = []
+
+    def too_slow(cmd, timeout, **kwargs):
+        limits.append(timeout)
+        raise device_recipe.subprocess.TimeoutExpired(cmd, timeout)
+
+    monkeypatch.setattr(device_recipe.subprocess, "run", too_slow)
+    out = tmp_path / "out"
+    rc = device_recipe.main(["--data", str(tiny_csv), "--out", str(out), "--work", str(tmp_path / "w"),
+                             "--minutes", "10", "--probe-share", "0.25"])
+    assert rc == 1
+    assert limits == [pytest.approx(150, abs=1)]  # 0.25 of 10 minutes, and only the first probe ran
+    error = json.loads((out / "summary.json").read_text())["error"]
+    assert "teacher probe failed" in error and "compiled" in error and "150 s" in error
+
+
+def test_train_step_is_compiled_except_on_tensorflow():
+    assert train.compile_step("auto", "jax") and train.compile_step("auto", "torch")
+    assert not train.compile_step("auto", "tensorflow")
+    assert train.compile_step("on", "tensorflow") and not train.compile_step("off", "jax")
+    assert train.parse_args(["--data", "d", "--out", "o"]).jit == "auto"
+    assert train.parse_args(["--data", "d", "--out", "o", "--jit"]).jit == "on"
+
+
+def test_geometric_augmentation_compiles_except_on_tensorflow(monkeypatch):
+    # Keras marks its rotation, zoom and shift layers as not compilable for TensorFlow's sake;
+    # one such layer keeps the whole train step uncompiled, so on other backends they are freed.
+    import keras
+
+    from training.augment import augmenter
+
+    def jit_flags():
+        layers = augmenter(keep_sharp=0.25)._flatten_layers()
+        return {type(x).__name__: x.supports_jit for x in layers
+                if type(x).__name__ in ("RandomRotation", "RandomZoom", "RandomTranslation")}
+
+    on_tf = jit_flags() if keras.backend.backend() == "tensorflow" else None
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert jit_flags() == {"RandomRotation": True, "RandomZoom": True, "RandomTranslation": True}
+    if on_tf is not None:
+        assert not any(on_tf.values()) and len(on_tf) == 3

@@ -229,6 +229,12 @@ def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
             ],
             name="resample",
         )
+        if keras.backend.backend() != "tensorflow":
+            # Keras marks these three as not compilable for TensorFlow's sake (its image
+            # transform op has no XLA kernel); on JAX and torch they compile, and a model
+            # with one such layer would run its whole train step op by op.
+            for layer in geometric.layers:
+                layer.supports_jit = True
     if keep_sharp > 0 and resample == "chain":
         geometric = Sometimes(geometric, 1.0 - float(keep_sharp), seed=seed + 6, name="resample_sometimes")
     return keras.Sequential(

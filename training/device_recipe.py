@@ -71,8 +71,10 @@ class Recipe:
     def left(self) -> float:
         return self.deadline - time.monotonic()
 
-    def train(self, name: str, options: str, epochs: int, extra: list[str] | None = None) -> tuple[int, float]:
-        """Run training.train in a child process (its output appended to train_output.log)."""
+    def train(self, name: str, options: str, epochs: int, extra: list[str] | None = None,
+              limit_s: float | None = None) -> tuple[int, float]:
+        """Run training.train in a child process (its output appended to train_output.log),
+        stopped after ``limit_s`` seconds (default: at the deadline)."""
         run = self.work / name
         shutil.rmtree(run, ignore_errors=True)  # a fresh schedule each time, never a resume
         cmd = [self.args.python, "-m", "training.train", "--data", self.args.data, "--out", str(run),
@@ -85,7 +87,7 @@ class Recipe:
             fh.flush()
             try:
                 rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
-                                    timeout=max(self.left(), 30)).returncode
+                                    timeout=max(min(self.left(), limit_s or self.left()), 30)).returncode
             except subprocess.TimeoutExpired:
                 rc = 124
         wall = time.monotonic() - t0
@@ -94,10 +96,14 @@ class Recipe:
 
     def probe(self, name: str, options: str) -> dict:
         n = self.args.probe_epochs
-        rc, wall = self.train(f"probe_{name}", options, n)
+        limit_s = self.args.probe_share * 60 * self.args.minutes
+        rc, wall = self.train(f"probe_{name}", options, n, limit_s=limit_s)
         secs = epoch_seconds(self.work / f"probe_{name}" / "log.csv") if rc == 0 else []
         if rc != 0 or len(secs) < n:
-            raise RuntimeError(f"the {name} probe failed (exit {rc}); see {self.output}")
+            why = (f"{n} epochs took over {limit_s:.0f} s (--probe-share): far too slow to train "
+                   "anything in this budget; is the train step compiled? (train_output.log says)"
+                   if rc == 124 else f"exit {rc}")
+            raise RuntimeError(f"the {name} probe failed: {why}; see {self.output}")
         per_epoch = secs[-1]
         fixed = (wall - sum(secs)) + max(secs[0] - per_epoch, 0.0)  # start-up + compilation
         info = {"epoch_s": round(per_epoch, 2), "fixed_s": round(fixed, 1)}
@@ -177,11 +183,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="time set aside for the student's teacher predictions")
     p.add_argument("--common", default="", help="more training.train options for every stage")
     p.add_argument("--probe-epochs", type=int, default=2, help="epochs of each probe (at least 2)")
+    p.add_argument("--probe-share", type=float, default=0.2,
+                   help="most of the budget one probe may take before the recipe gives up")
     p.add_argument("--max-file-mb", type=float, default=16.0, help="largest model file to copy to --out (MiB)")
     p.add_argument("--python", default=sys.executable, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.probe_epochs < 2:
         p.error("--probe-epochs must be at least 2 (the first epoch includes compilation)")
+    if not 0 < args.probe_share <= 0.5:
+        p.error("--probe-share must be above 0 and at most 0.5")
     if not 0 < args.teacher_share < 1:
         p.error("--teacher-share must be between 0 and 1")
     return args

@@ -171,9 +171,21 @@ def build_training_model(args, steps_per_epoch: int):
         optimizer=opt,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="acc")],
-        jit_compile=args.jit,
+        jit_compile=compile_step(args.jit, keras.backend.backend()),
     )
+    log.info("train step %s (jit_compile, %s backend)",
+             "compiled" if model.jit_compile else "not compiled", keras.backend.backend())
     return model, core
+
+
+def compile_step(choice: str, backend: str) -> bool:
+    """Whether Keras compiles the train step (``jit_compile``). ``auto`` compiles on every
+    backend but TensorFlow: TensorFlow runs its graph well uncompiled on these CPUs, while
+    JAX (the lent GPU's backend) uncompiled runs op by op, so slowly that one epoch of the
+    width-80 net did not end in nine minutes on an H200 (docs/GPU.md)."""
+    if choice == "auto":
+        return backend != "tensorflow"
+    return choice == "on"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -228,7 +240,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "for it to <out>/heldout.npz (a teacher whose targets it never trained on)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
     p.add_argument("--seed", type=int, default=1337)
-    p.add_argument("--jit", action="store_true", help="XLA-compile the train step")
+    p.add_argument("--jit", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
+                   help="XLA-compile the train step (auto: on for JAX and torch, off for TensorFlow)")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="1: progress bar, 2: a line per epoch")
     return p.parse_args(argv)
 
