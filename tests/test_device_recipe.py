@@ -138,15 +138,15 @@ def test_recipe_gives_up_on_a_probe_that_outlasts_its_share(tmp_path, tiny_csv, 
     assert "teacher probe failed" in error and "compiled" in error and "150 s" in error
 
 
-def test_train_step_is_compiled_except_on_tensorflow():
-    assert train.compile_step("auto", "jax") and train.compile_step("auto", "torch")
-    assert not train.compile_step("auto", "tensorflow")
+def test_train_step_is_compiled_on_jax():
+    assert train.compile_step("auto", "jax")
+    assert not train.compile_step("auto", "tensorflow") and not train.compile_step("auto", "torch")
     assert train.compile_step("on", "tensorflow") and not train.compile_step("off", "jax")
     assert train.parse_args(["--data", "d", "--out", "o"]).jit == "auto"
     assert train.parse_args(["--data", "d", "--out", "o", "--jit"]).jit == "on"
 
 
-def test_geometric_augmentation_compiles_except_on_tensorflow(monkeypatch):
+def test_geometric_augmentation_compiles_on_jax(monkeypatch):
     # Keras marks its rotation, zoom and shift layers as not compilable for TensorFlow's sake;
     # one such layer keeps the whole train step uncompiled, so on other backends they are freed.
     import keras

@@ -229,10 +229,10 @@ def augmenter(strength: float = 1.0, seed: int = 0, keep_sharp: float = 0.0,
             ],
             name="resample",
         )
-        if keras.backend.backend() != "tensorflow":
+        if keras.backend.backend() == "jax":
             # Keras marks these three as not compilable for TensorFlow's sake (its image
-            # transform op has no XLA kernel); on JAX and torch they compile, and a model
-            # with one such layer would run its whole train step op by op.
+            # transform op has no XLA kernel); on JAX they compile, and a model with one
+            # such layer would run its whole train step op by op.
             for layer in geometric.layers:
                 layer.supports_jit = True
     if keep_sharp > 0 and resample == "chain":

@@ -179,12 +179,12 @@ def build_training_model(args, steps_per_epoch: int):
 
 
 def compile_step(choice: str, backend: str) -> bool:
-    """Whether Keras compiles the train step (``jit_compile``). ``auto`` compiles on every
-    backend but TensorFlow: TensorFlow runs its graph well uncompiled on these CPUs, while
-    JAX (the lent GPU's backend) uncompiled runs op by op, so slowly that one epoch of the
-    width-80 net did not end in nine minutes on an H200 (docs/GPU.md)."""
+    """Whether Keras compiles the train step (``jit_compile``). ``auto`` compiles on JAX only:
+    TensorFlow runs its graph well uncompiled on these CPUs (and torch's compiler is untried
+    here), while JAX (the lent GPU's backend) uncompiled runs op by op, so slowly that one
+    epoch of the width-80 net did not end in nine minutes on an H200 (docs/GPU.md)."""
     if choice == "auto":
-        return backend != "tensorflow"
+        return backend == "jax"
     return choice == "on"
 
 
@@ -241,7 +241,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--jit", nargs="?", const="on", default="auto", choices=["auto", "on", "off"],
-                   help="XLA-compile the train step (auto: on for JAX and torch, off for TensorFlow)")
+                   help="XLA-compile the train step (auto: on for JAX only)")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="1: progress bar, 2: a line per epoch")
     return p.parse_args(argv)
 
