@@ -246,18 +246,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if not 0.0 <= args.teacher_weight <= 1.0:
-        raise SystemExit("--teacher-weight must be between 0 and 1")
-    if not 0.0 <= args.keep_sharp <= 1.0:
-        raise SystemExit("--keep-sharp must be between 0 and 1")
-    if not 0.0 <= args.erase <= 1.0:
-        raise SystemExit("--erase must be between 0 and 1")
-    if not 0.0 <= args.low_res <= 1.0:
-        raise SystemExit("--low-res must be between 0 and 1")
-    if not 0.0 <= args.photo <= 1.0:
-        raise SystemExit("--photo must be between 0 and 1")
+class RunError(Exception):
+    """A problem with the run's data or teachers, logged and answered with exit status 2."""
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Reject option values that cannot make a run (SystemExit with the reason)."""
+    for name in ("teacher_weight", "keep_sharp", "erase", "low_res", "photo"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise SystemExit(f"--{name.replace('_', '-')} must be between 0 and 1")
     if args.mixup < 0 or args.cutmix < 0 or not 0.0 <= args.mix_prob <= 1.0:
         raise SystemExit("--mixup and --cutmix must be >= 0 and --mix-prob between 0 and 1")
     if args.folds or args.fold >= 0:
@@ -265,19 +262,16 @@ def main(argv=None) -> int:
             raise SystemExit("--folds N (N >= 2) and --fold K (0 <= K < N) go together")
         if args.teacher:
             raise SystemExit("a --folds run makes a teacher; it takes no --teacher")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    import keras
 
+
+def load_data(args: argparse.Namespace):
+    """(Training faces to train on, PublicTest, the held-out fold or None)."""
     from training.data import DataError, load_splits
 
-    keras.utils.set_random_seed(args.seed)
-    out = Path(args.out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     try:
         splits = load_splits(args.data, args.ferplus)
     except DataError as exc:
-        log.error("%s", exc)
-        return 2
+        raise RunError(str(exc)) from exc
     train, val = splits["Training"], splits["PublicTest"]
     if args.limit:
         train = train.subset(np.arange(len(train)) < args.limit)
@@ -288,22 +282,22 @@ def main(argv=None) -> int:
         log.info("fold %d of %d: training on %d faces, %d held out for its predictions",
                  args.fold, args.folds, len(train), len(heldout))
     if len(train) == 0:
-        log.error("%s holds no Training faces", args.data)
-        return 2
-    has_val = len(val) > 0
-    log.info("Training %d faces, PublicTest %d (selection only), backend %s",
-             len(train), len(val), keras.backend.backend())
-    if not has_val:
+        raise RunError(f"{args.data} holds no Training faces")
+    if len(val) == 0:
         log.warning("no PublicTest faces in %s: no model selection here; the result is last.keras "
                     "(select it on PublicTest where the data is, e.g. with training.export)", args.data)
+    return train, val, heldout
+
+
+def training_targets(args: argparse.Namespace, train) -> np.ndarray:
+    """Each Training face's target: its label, mixed with FER+ votes and teachers as asked."""
     teacher = None
     if args.teacher:
         t0 = time.time()
         try:
             teacher = teacher_probs(args.teacher, train.x, train.sides, index=train.index)
         except (FileNotFoundError, ValueError) as exc:
-            log.error("teacher: %s", exc)
-            return 2
+            raise RunError(f"teacher: {exc}") from exc
         agree = float((teacher.argmax(1) == train.y).mean())
         n_folds = sum(str(p).endswith(".npz") for p in args.teacher)
         log.info("teacher probabilities from %d model(s)%s in %.0f s; they agree with %.1f%% of the "
@@ -313,18 +307,15 @@ def main(argv=None) -> int:
                  time.time() - t0, 100 * agree, args.teacher_weight, 1 - args.teacher_weight)
     if args.ferplus_mix > 0:
         if train.soft is None:
-            log.error("--ferplus-mix needs --ferplus (the FER+ votes)")
-            return 2
+            raise RunError("--ferplus-mix needs --ferplus (the FER+ votes)")
         log.info("labels = %.2f FER2013 one-hot + %.2f FER+ vote shares", 1 - args.ferplus_mix, args.ferplus_mix)
-    y_train = make_targets(train, args.ferplus_mix, teacher, args.teacher_weight)
-    sample_w = class_weights(train.y, args.class_weight_power)[train.y]
-    validation = (val.x[..., None].astype(np.float32), make_targets(val, 0.0)) if has_val else None
+    return make_targets(train, args.ferplus_mix, teacher, args.teacher_weight)
 
-    steps = int(np.ceil(len(train) / args.batch_size))
-    model, core = build_training_model(args, steps)
-    (out / "config.json").write_text(json.dumps({**vars(args), "backend": keras.backend.backend(),
-                                                 "params": core.count_params()}, indent=2))
-    log.info("%s: %d parameters", core.name, core.count_params())
+
+def make_callbacks(out: Path, core, select: bool) -> list:
+    """Backup for resume, per-epoch seconds, the CSV log and, with PublicTest (``select``),
+    the best core model so far; then any EXTRA_CALLBACKS (tests)."""
+    import keras
 
     class SaveBest(keras.callbacks.Callback):
         """Keep the core (augmentation-free) model with the best PublicTest accuracy."""
@@ -352,14 +343,18 @@ def main(argv=None) -> int:
             if logs is not None:
                 logs["seconds"] = time.perf_counter() - self.t0
 
-    callbacks = [
+    return [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         EpochSeconds(),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
-        *([SaveBest()] if has_val else []),
+        *([SaveBest()] if select else []),
         *EXTRA_CALLBACKS,
     ]
-    t0 = time.time()
+
+
+def fit(model, args: argparse.Namespace, train, y_train: np.ndarray, sample_w: np.ndarray,
+        validation, callbacks: list) -> None:
+    """Train, from plain batches or, with --mixup/--cutmix, from mixed ones."""
     if args.mixup > 0 or args.cutmix > 0:
         from training.mixing import mixed_batches
 
@@ -373,6 +368,35 @@ def main(argv=None) -> int:
         x_train = train.x[..., None].astype(np.float32)
         model.fit(x_train, y_train, sample_weight=sample_w, batch_size=args.batch_size, epochs=args.epochs,
                   validation_data=validation, shuffle=True, verbose=args.verbose, callbacks=callbacks)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    check_args(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    out = Path(args.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        train, val, heldout = load_data(args)
+        log.info("Training %d faces, PublicTest %d (selection only), backend %s",
+                 len(train), len(val), keras.backend.backend())
+        y_train = training_targets(args, train)
+    except RunError as exc:
+        log.error("%s", exc)
+        return 2
+    sample_w = class_weights(train.y, args.class_weight_power)[train.y]
+    has_val = len(val) > 0
+    validation = (val.x[..., None].astype(np.float32), make_targets(val, 0.0)) if has_val else None
+
+    model, core = build_training_model(args, int(np.ceil(len(train) / args.batch_size)))
+    (out / "config.json").write_text(json.dumps({**vars(args), "backend": keras.backend.backend(),
+                                                 "params": core.count_params()}, indent=2))
+    log.info("%s: %d parameters", core.name, core.count_params())
+    t0 = time.time()
+    fit(model, args, train, y_train, sample_w, validation, make_callbacks(out, core, has_val))
     core.save(out / "last.keras")
     if heldout is not None and len(heldout):
         write_heldout(out / ("best.keras" if has_val else "last.keras"), heldout, out / "heldout.npz",
