@@ -61,83 +61,120 @@ def fold_input_scaling(path: Path) -> int:
     Rewrites ``path`` in place and returns the number of branches folded (0: file untouched).
     """
     import onnx
-    from onnx import helper, numpy_helper
 
     model = onnx.load(str(path))
-    g = model.graph
-    inits = {i.name: i for i in g.initializer}
-    consumers: dict[str, list] = {}
-    for node in g.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    graph = _ScalingFolder(model.graph)
+    folded = graph.fold_all()
+    if not folded:
+        return 0
+    graph.drop_unused_initializers()
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return folded
 
-    def only_consumer(name):
-        c = consumers.get(name, [])
+
+class _ScalingFolder:
+    """The graph rewrite of :func:`fold_input_scaling`: find each input branch
+    ``Mul(s) -> Add(b) -> [Reshape/Transpose] -> Conv(s)`` and fold it."""
+
+    def __init__(self, graph):
+        from onnx import numpy_helper
+
+        self.g = graph
+        self.inits = {i.name: i for i in graph.initializer}
+        self.consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self.to_array = numpy_helper.to_array
+
+    def only_consumer(self, name):
+        c = self.consumers.get(name, [])
         return c[0] if len(c) == 1 else None
 
-    def const(node):
-        vals = [numpy_helper.to_array(inits[i]) for i in node.input if i in inits]
+    def const(self, node) -> float | None:
+        """The node's one scalar constant input, if it has exactly one."""
+        vals = [self.to_array(self.inits[i]) for i in node.input if i in self.inits]
         return float(vals[0]) if len(vals) == 1 and vals[0].size == 1 else None
 
-    def fold(mul) -> bool:
-        add = only_consumer(mul.output[0])
-        if add is None or add.op_type != "Add" or const(mul) is None or const(add) is None:
-            return False
-        scale, offset = const(mul), const(add)
+    def fold_all(self) -> int:
+        starts = [n for n in list(self.consumers.get(self.g.input[0].name, [])) if n.op_type == "Mul"]
+        return sum(self.fold(mul) for mul in starts)
+
+    def match(self, mul):
+        """(add, scale, offset, the Reshape/Transpose nodes between, the convolutions, their
+        pads) for a foldable branch starting at ``mul``, else None."""
+        from onnx import helper
+
+        add = self.only_consumer(mul.output[0])
+        if add is None or add.op_type != "Add" or self.const(mul) is None or self.const(add) is None:
+            return None
+        scale, offset = self.const(mul), self.const(add)
         between, tail = [], add.output[0]
-        while (nxt := only_consumer(tail)) is not None and nxt.op_type in ("Reshape", "Transpose"):
+        while (nxt := self.only_consumer(tail)) is not None and nxt.op_type in ("Reshape", "Transpose"):
             between.append(nxt)
             tail = nxt.output[0]
-        convs = consumers.get(tail, [])  # an ensemble's members share the scaled input
+        convs = self.consumers.get(tail, [])  # an ensemble's members share the scaled input
         attrs = [{a.name: helper.get_attribute_value(a) for a in c.attribute} for c in convs]
-        if (scale == 0 or not convs or any(c.op_type != "Conv" or c.input[1] not in inits for c in convs)
+        if (scale == 0 or not convs or any(c.op_type != "Conv" or c.input[1] not in self.inits for c in convs)
                 or any(a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") for a in attrs)
                 or len({tuple(a.get("pads", [0, 0, 0, 0])) for a in attrs}) != 1):
+            return None
+        return add, scale, offset, between, convs, list(attrs[0].get("pads", [0, 0, 0, 0]))
+
+    def fold(self, mul) -> bool:
+        found = self.match(mul)
+        if found is None:
             return False
-        pads = list(attrs[0].get("pads", [0, 0, 0, 0]))
+        add, scale, offset, between, convs, pads = found
         # Rewire: input -> [Reshape/Transpose] -> Pad(P) -> each Conv(s*W, b') with no padding.
         src = mul.input[0]
         if between:
             between[0].input[0] = src
             src = between[-1].output[0]
         if any(pads):
-            n = len(pads) // 2
-            pad_name = convs[0].name + "_input_pad"
-            g.initializer.extend([
-                numpy_helper.from_array(np.array([0, 0] + pads[:n] + [0, 0] + pads[n:], np.int64),
-                                        pad_name + "_pads"),
-                numpy_helper.from_array(np.array(-offset / scale, np.float32), pad_name + "_value")])
-            pad = helper.make_node("Pad", [src, pad_name + "_pads", pad_name + "_value"], [pad_name + ":0"],
-                                   name=pad_name, mode="constant")
-            g.node.insert(min(list(g.node).index(c) for c in convs), pad)
-            src = pad.output[0]
+            src = self.insert_pad(src, convs, pads, -offset / scale)
         for conv in convs:
-            w = numpy_helper.to_array(inits[conv.input[1]]).astype(np.float32)
-            bias = (numpy_helper.to_array(inits[conv.input[2]]).astype(np.float32)
-                    if len(conv.input) > 2 and conv.input[2] else np.zeros(w.shape[0], np.float32))
-            new_w = numpy_helper.from_array(w * scale, conv.name + "_folded_w")
-            new_b = numpy_helper.from_array(bias + offset * w.sum(axis=(1, 2, 3)), conv.name + "_folded_b")
-            g.initializer.extend([new_w, new_b])
-            del conv.input[:]
-            conv.input.extend([src, new_w.name, new_b.name])
-            for a in conv.attribute:
-                if a.name == "pads":
-                    a.ints[:] = [0] * len(pads)
-        g.node.remove(mul)
-        g.node.remove(add)
+            self.scale_conv(conv, src, scale, offset, len(pads))
+        self.g.node.remove(mul)
+        self.g.node.remove(add)
         return True
 
-    input_name = g.input[0].name
-    folded = sum(fold(n) for n in list(consumers.get(input_name, [])) if n.op_type == "Mul")
-    if not folded:
-        return 0
-    used = {i for node in g.node for i in node.input}
-    for init in list(g.initializer):
-        if init.name not in used:
-            g.initializer.remove(init)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return folded
+    def insert_pad(self, src: str, convs: list, pads: list, value: float) -> str:
+        """A constant Pad (the raw-pixel ``value``) before the convolutions; returns its output."""
+        from onnx import helper, numpy_helper
+
+        n = len(pads) // 2
+        name = convs[0].name + "_input_pad"
+        self.g.initializer.extend([
+            numpy_helper.from_array(np.array([0, 0] + pads[:n] + [0, 0] + pads[n:], np.int64), name + "_pads"),
+            numpy_helper.from_array(np.array(value, np.float32), name + "_value")])
+        pad = helper.make_node("Pad", [src, name + "_pads", name + "_value"], [name + ":0"], name=name,
+                               mode="constant")
+        self.g.node.insert(min(list(self.g.node).index(c) for c in convs), pad)
+        return pad.output[0]
+
+    def scale_conv(self, conv, src: str, scale: float, offset: float, n_pads: int) -> None:
+        """``conv`` reads ``src`` with weights ``scale * W``, bias ``b + offset * sum(W)``, no padding."""
+        from onnx import numpy_helper
+
+        w = self.to_array(self.inits[conv.input[1]]).astype(np.float32)
+        bias = (self.to_array(self.inits[conv.input[2]]).astype(np.float32)
+                if len(conv.input) > 2 and conv.input[2] else np.zeros(w.shape[0], np.float32))
+        new_w = numpy_helper.from_array(w * scale, conv.name + "_folded_w")
+        new_b = numpy_helper.from_array(bias + offset * w.sum(axis=(1, 2, 3)), conv.name + "_folded_b")
+        self.g.initializer.extend([new_w, new_b])
+        del conv.input[:]
+        conv.input.extend([src, new_w.name, new_b.name])
+        for a in conv.attribute:
+            if a.name == "pads":
+                a.ints[:] = [0] * n_pads
+
+    def drop_unused_initializers(self) -> None:
+        used = {i for node in self.g.node for i in node.input}
+        for init in list(self.g.initializer):
+            if init.name not in used:
+                self.g.initializer.remove(init)
 
 
 def write_card(model, onnx_path: Path, source: str, flip_tta: bool, temperature: float, **extra) -> dict:
