@@ -313,7 +313,7 @@ def fit_input_blur(path: Path, x_uint8: np.ndarray, y: np.ndarray, flip_tta: boo
     return min(rows, key=lambda r: r["nll"])["sigma"], rows
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, nargs="+",
@@ -332,18 +332,60 @@ def main(argv=None) -> int:
                         "one with the lowest PublicTest NLL (needs --data; 0 without it)")
     p.add_argument("--train-command", default="", help="the training command, recorded in the card")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.int8 and not args.data:
         p.error("--int8 needs --data (calibration on Training faces, checks on PublicTest)")
-
-    out = Path(args.out)
-    fp32 = out.with_name(out.stem + ".float32.onnx") if args.int8 else out
     if args.input_blur != "auto":
         try:
             if float(args.input_blur) < 0:
                 raise ValueError
         except ValueError:
             p.error(f"--input-blur must be 'auto' or a number >= 0, not {args.input_blur!r}")
+    return args
+
+
+def ship_int8(fp32: Path, out: Path, splits, calibration: str) -> dict:
+    """Quantize ``fp32`` to ``out`` on 1024 Training faces; the card's int8 and float32 entries."""
+    rng = np.random.default_rng(0)
+    train, val = splits["Training"], splits["PublicTest"]
+    calib = train.x[rng.choice(len(train), min(1024, len(train)), replace=False)]
+    quantize_int8(fp32, out, calib, calibration)
+    p32, p8 = onnx_probs(fp32, val.x), onnx_probs(out, val.x)
+    int8 = {
+        "calibration": f"{calibration}, {len(calib)} Training faces, per-channel weights; "
+                       "Relu folded into the convolutions; the one-channel input convolution and the "
+                       "classifier head kept float32",
+        "publictest_top1_agreement_with_float32": float((p8.argmax(1) == p32.argmax(1)).mean()),
+        "publictest_accuracy_float32": float((p32.argmax(1) == val.y).mean()),
+        "publictest_accuracy_int8": float((p8.argmax(1) == val.y).mean()),
+    }
+    log.info("int8 vs float32 on PublicTest: %s", int8)
+    return {"float32": {"file": fp32.name, "size_bytes": fp32.stat().st_size, "sha256": sha256(fp32)},
+            "int8": int8}
+
+
+def calibrate(out: Path, val, input_blur: str, flip_tta: bool) -> tuple[dict, float]:
+    """Input blur (lowest PublicTest NLL, or the one given) and then the temperature, both on
+    PublicTest: the card's entries and the temperature."""
+    from fer_core.preprocess import smooth_batch
+
+    # The PublicTest table is computed either way and kept in the card, so a sigma given
+    # by hand can be read against it.
+    best_nll, table = fit_input_blur(out, val.x, val.y, flip_tta)
+    sigma = best_nll if input_blur == "auto" else float(input_blur)
+    log.info("input blur on PublicTest: sigma %.2f (%s; %s)", sigma,
+             "lowest NLL" if input_blur == "auto" else "given",
+             ", ".join(f"{r['sigma']:.1f}: acc {r['accuracy']:.4f} nll {r['nll']:.4f}" for r in table))
+    xb = smooth_batch(val.x, sigma)
+    temperature = fit_temperature(mirror_mean(out, xb) if flip_tta else onnx_probs(out, xb), val.y)
+    log.info("temperature fitted on PublicTest: %.3f", temperature)
+    return {"input_blur_selection": table, "input_blur_sigma": sigma}, temperature
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    out = Path(args.out)
+    fp32 = out.with_name(out.stem + ".float32.onnx") if args.int8 else out
     from training.models import ensemble
 
     model = ensemble([load_core(m) for m in args.model])
@@ -362,35 +404,9 @@ def main(argv=None) -> int:
         extra["parity"] = parity(model, fp32, val.x[:1000])
         log.info("parity on %d PublicTest faces: %s", extra["parity"]["n"], extra["parity"])
         if args.int8:
-            rng = np.random.default_rng(0)
-            n_train = len(splits["Training"])
-            calib = splits["Training"].x[rng.choice(n_train, min(1024, n_train), replace=False)]
-            quantize_int8(fp32, out, calib, args.calibration)
-            p32, p8 = onnx_probs(fp32, val.x), onnx_probs(out, val.x)
-            extra["float32"] = {"file": fp32.name, "size_bytes": fp32.stat().st_size, "sha256": sha256(fp32)}
-            extra["int8"] = {
-                "calibration": f"{args.calibration}, {len(calib)} Training faces, per-channel weights; "
-                               "Relu folded into the convolutions; the one-channel input convolution and the "
-                               "classifier head kept float32",
-                "publictest_top1_agreement_with_float32": float((p8.argmax(1) == p32.argmax(1)).mean()),
-                "publictest_accuracy_float32": float((p32.argmax(1) == val.y).mean()),
-                "publictest_accuracy_int8": float((p8.argmax(1) == val.y).mean()),
-            }
-            log.info("int8 vs float32 on PublicTest: %s", extra["int8"])
-        # The PublicTest table is computed either way and kept in the card, so a sigma given
-        # by hand can be read against it.
-        best_nll, extra["input_blur_selection"] = fit_input_blur(out, val.x, val.y, not args.no_flip_tta)
-        extra["input_blur_sigma"] = best_nll if args.input_blur == "auto" else float(args.input_blur)
-        log.info("input blur on PublicTest: sigma %.2f (%s; %s)", extra["input_blur_sigma"],
-                 "lowest NLL" if args.input_blur == "auto" else "given",
-                 ", ".join(f"{r['sigma']:.1f}: acc {r['accuracy']:.4f} nll {r['nll']:.4f}"
-                           for r in extra["input_blur_selection"]))
-        from fer_core.preprocess import smooth_batch
-
-        xb = smooth_batch(val.x, extra["input_blur_sigma"])
-        probs = onnx_probs(out, xb) if args.no_flip_tta else mirror_mean(out, xb)
-        temperature = fit_temperature(probs, val.y)
-        log.info("temperature fitted on PublicTest: %.3f", temperature)
+            extra.update(ship_int8(fp32, out, splits, args.calibration))
+        blur, temperature = calibrate(out, val, args.input_blur, not args.no_flip_tta)
+        extra.update(blur)
     extra.setdefault("input_blur_sigma", 0.0 if args.input_blur == "auto" else float(args.input_blur))
     card = write_card(model, out, " + ".join(args.model), not args.no_flip_tta, temperature, **extra)
     log.info("wrote %s (%.1f kB) and %s", out, out.stat().st_size / 1024, out.with_suffix(".json"))
