@@ -252,7 +252,7 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sessions", default="1,4,8", help="concurrent live tabs per scenario (comma-separated)")
     p.add_argument("--seconds", type=float, default=120.0, help="streaming time per scenario")
@@ -284,17 +284,245 @@ def main(argv=None) -> int:
                         "elsewhere (they then decode and render what is left: the figures read lower)")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the server (repeatable)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+HEADER = (f"{'scenario':<22} {'fps per tab (min/median)':>25} {'fresh fps (min/median)':>23} "
+          f"{'latency p50/p95 ms':>19} {'analyses/s':>11} {'busy':>5} "
+          f"{'RSS start/peak/end MB':>22} {'threads start/end':>18}")
+
+
+class Harness:
+    """One server, one browser and the failures found; a method per scenario."""
+
+    def __init__(self, args: argparse.Namespace, browser, url: str, proc, log_path: Path):
+        from playwright.sync_api import Error as PlaywrightError
+
+        from tests.e2e.test_browser import STREAM_FRAME
+
+        self.args, self.browser, self.url, self.proc, self.log_path = args, browser, url, proc, log_path
+        self.playwright_error = PlaywrightError
+        self.stream_frame = STREAM_FRAME
+        self.ttl = 120.0 if args.ttl is None else args.ttl
+        self.failures: list[str] = []
+        self.tabs_opened = 0
+        self.sampler = Sampler(proc.pid, interval=0.2)
+        self.sampler.start()
+        time.sleep(1.0)
+
+    def now(self) -> tuple[float, int]:
+        """The server's latest RSS (MB) and thread count."""
+        _, rss, threads = self.sampler.samples[-1]
+        return rss, threads
+
+    def open_live(self):
+        from tests.e2e.test_browser import goto
+
+        self.tabs_opened += 1
+        width, height = (int(v) for v in self.args.viewport.split("x"))
+        ctx = self.browser.new_context(viewport={"width": width, "height": height})
+        ctx.add_init_script(LATENCY_JS)
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        goto(page, self.url, "live")
+        return ctx, page
+
+    def video(self, page):
+        return page.frame_locator(self.stream_frame).locator("video").first
+
+    def read(self, n: int, what: str, fn, page):
+        """``fn(page)``, or None (and a failure noted) when the tab's page or stream died."""
+        try:
+            return fn(page)
+        except self.playwright_error as e:
+            self.failures.append(f"{n} tabs: could not read {what} ({str(e).splitlines()[0]})")
+            return None
+
+    def wait_for_sessions_to_end(self) -> None:
+        time.sleep(max(self.args.settle, self.ttl + 15))  # a closed tab's session is kept for the TTL
+
+    def row(self, label: str, t0: float, rss0: float, thr0: int) -> None:
+        """A memory-only row of the table (START/STOP cycles, tab closes)."""
+        rss1, thr1 = self.now()
+        print(f"{label:<22} {'':>25} {'':>11} {'':>5} "
+              f"{rss0:>8.0f}/{self.sampler.peak_since(t0):.0f}/{rss1:.0f} {thr0:>10}/{thr1}")
+
+    def baseline(self) -> None:
+        """One stream started and stopped, so that imports and models are loaded."""
+        from tests.e2e.test_browser import start_stream, stop_stream
+
+        print(f"server started: RSS {self.now()[0]:.0f} MB, {self.now()[1]} threads")
+        ctx, page = self.open_live()
+        start_stream(page)
+        time.sleep(3)
+        stop_stream(page)
+        ctx.close()
+        self.wait_for_sessions_to_end()
+        self.base_rss, self.base_threads = self.now()
+        self.base_kinds = thread_kinds(self.proc.pid)  # py-spy, where installed: which threads there are
+        print(f"baseline after one stream: RSS {self.base_rss:.0f} MB, {self.base_threads} threads\n", flush=True)
+        print(HEADER)
+
+    def live(self, n: int) -> None:
+        """``n`` tabs stream at once for --seconds: their frame rates, latency and the server's cost."""
+        from tests.e2e.test_browser import metric, start_stream
+
+        args = self.args
+        t0 = time.time()
+        rss0, thr0 = self.now()
+        progress(f"{n} tab(s): opening")
+        tabs = [self.open_live() for _ in range(n)]
+        renice_browsers(args.browser_nice)
+        for _, page in tabs:
+            start_stream(page)
+        progress(f"{n} tab(s): streaming")
+        time.sleep(3.0)
+        counts0 = [self.video(page).evaluate(VIDEO_FRAMES_JS) for _, page in tabs]
+        for _, page in tabs:
+            self.video(page).evaluate(LATENCY_RESET_JS)
+        rtc0 = [self.read(n, "WebRTC statistics", lambda pg: self.video(pg).evaluate(RTC_JS), page)
+                for _, page in tabs]
+        meter = CpuMeter(self.proc.pid)
+        profiler = None
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            profiler = start_profile(self.proc.pid, args.seconds, args.profile / f"profile-{n}.txt")
+        meter.start()
+        t_start = time.time()
+        time.sleep(args.seconds)
+        dt = time.time() - t_start
+        server_cpu, browser_cpu = meter.stop()
+        for _, page in tabs:  # an overloaded tab may never show a readout: do not wait 2 min each
+            page.set_default_timeout(15_000)
+        counts1 = [self.read(n, "frames", lambda pg: self.video(pg).evaluate(VIDEO_FRAMES_JS), page)
+                   for _, page in tabs]
+        seen = [self.read(n, "frame numbers", lambda pg: self.video(pg).evaluate(LATENCY_READ_JS), page)
+                or {"fresh": 0, "lat": []} for _, page in tabs]
+        size = self.read(n, "video size", lambda pg: self.video(pg).evaluate(SIZE_JS), tabs[0][1])
+        rtc1 = [self.read(n, "WebRTC statistics", lambda pg: self.video(pg).evaluate(RTC_JS), page)
+                for _, page in tabs]
+        analyses = [float(self.read(n, "analyses/s", lambda pg: metric(pg, "Analyses / s"), page) or 0)
+                    for _, page in tabs]
+        busy = sum(page.get_by_text("Server busy").count() > 0 for _, page in tabs)
+        self.stop_all(n, tabs)
+        fps = [(b - a) / dt if b is not None else 0.0 for a, b in zip(counts0, counts1)]
+        fresh = [s["fresh"] / dt for s in seen]
+        lat = [x for s in seen for x in s["lat"]]
+        p50, p95 = percentile(lat, 50), percentile(lat, 95)
+        rss1, thr1 = self.now()
+        print(f"{f'{n} live tab(s), {args.seconds:.0f} s':<22} "
+              f"{min(fps):>12.1f} / {statistics.median(fps):<10.1f} "
+              f"{min(fresh):>10.1f} / {statistics.median(fresh):<10.1f} "
+              f"{p50:>9.0f} / {p95:<7.0f} "
+              f"{statistics.median(analyses):>11.1f} {busy:>5} "
+              f"{rss0:>8.0f}/{self.sampler.peak_since(t0):.0f}/{rss1:.0f} {thr0:>10}/{thr1}")
+        frames_fresh = sum(s["fresh"] for s in seen)
+        per_frame = 1000 * server_cpu / max(frames_fresh, 1)
+        print(f"{'':<22} video {size}; server CPU {server_cpu / dt:.2f} cores, {per_frame:.0f} ms per "
+              f"fresh frame ({frames_fresh} fresh frames); browsers {browser_cpu / dt:.2f} cores ("
+              + ", ".join(f"{k} {v / dt:.2f}" for k, v in meter.by_type.most_common(4)) + ")")
+        print(f"{'':<22} {rtc_summary(rtc0, rtc1)}")
+        if profiler is not None:
+            profiler.wait(timeout=60)
+            prof = args.profile / f"profile-{n}.txt"
+            if prof.exists():
+                print(format_breakdown(breakdown(prof.read_text()), server_cpu, frames_fresh))
+        if args.perf_targets and min(fresh) < 5:
+            self.failures.append(f"{n} tabs: a tab received {min(fresh):.1f} fresh frames/s (< 5)")
+        if not lat:
+            self.failures.append(f"{n} tabs: no frame number came back (the latency probe failed)")
+        elif args.perf_targets and p95 > 500:
+            self.failures.append(f"{n} tabs: p95 frame latency {p95:.0f} ms over {len(lat)} frames (> 500)")
+
+    def stop_all(self, n: int, tabs) -> None:
+        from tests.e2e.test_browser import stop_stream
+
+        for i, (ctx, page) in enumerate(tabs):
+            try:
+                page.set_default_timeout(30_000)  # a dead stream's Stop never comes back
+                stop_stream(page)
+            except self.playwright_error as e:  # the tab's stream or page died: an error, not a crash
+                self.failures.append(f"{n} tabs: tab {i + 1} could not be stopped ({str(e).splitlines()[0]})")
+            ctx.close()
+
+    def cycles(self, count: int) -> None:
+        """One tab presses START/STOP ``count`` times."""
+        from tests.e2e.test_browser import start_stream, stop_stream
+
+        t0, (rss0, thr0) = time.time(), self.now()
+        ctx, page = self.open_live()
+        for _ in range(count):
+            start_stream(page)
+            time.sleep(0.5)
+            stop_stream(page)
+        ctx.close()
+        time.sleep(self.args.settle)
+        self.row(f"{count} START/STOP", t0, rss0, thr0)
+
+    def closes(self, count: int) -> None:
+        """``count`` tabs start streaming and are closed without STOP."""
+        from tests.e2e.test_browser import start_stream
+
+        t0, (rss0, thr0) = time.time(), self.now()
+        for _ in range(count):
+            ctx, page = self.open_live()
+            start_stream(page)
+            time.sleep(1.0)
+            ctx.close()  # no STOP
+        self.wait_for_sessions_to_end()
+        self.row(f"{count} tab closes", t0, rss0, thr0)
+
+    def check_leaks(self) -> None:
+        """Every tab is closed: threads and RSS back near the baseline."""
+        self.wait_for_sessions_to_end()
+        end_rss, end_threads = self.now()
+        self.sampler.stop()
+        print(f"\nend: RSS {end_rss:.0f} MB ({100 * (end_rss / self.base_rss - 1):+.0f}% of the baseline), "
+              f"{end_threads} threads (baseline {self.base_threads})")
+        end_kinds = thread_kinds(self.proc.pid)
+        if self.base_kinds is not None and end_kinds is not None and end_kinds != self.base_kinds:
+            extra, gone = end_kinds - self.base_kinds, self.base_kinds - end_kinds
+            print("threads by name against the baseline: "
+                  + ", ".join([f"+{n} {k}" for k, n in extra.most_common()]
+                              + [f"-{n} {k}" for k, n in gone.most_common()]))
+        if end_threads > math.ceil(1.05 * self.base_threads) + self.args.extra_threads:
+            self.failures.append(f"threads not back within 5% (+{self.args.extra_threads}) of the baseline: "
+                                 f"{end_threads} > {self.base_threads}")
+        if end_rss > (1 + self.args.rss_tolerance / 100) * self.base_rss:
+            self.failures.append(f"RSS not back within {self.args.rss_tolerance:g}% of the baseline: "
+                                 f"{end_rss:.0f} > {self.base_rss:.0f} MB")
+
+    def check_log(self) -> None:
+        """Every tab's session shut down (fer_app.session_reaper's running count) and no
+        traceback of ours in the server log."""
+        log = self.log_path.read_text()
+        shut = max((int(m) for m in re.findall(r"closed \d+ session\(s\).*?\((\d+) so far\)", log)), default=0)
+        print(f"sessions shut down: {shut} of the {self.tabs_opened} tabs opened")
+        if shut < self.tabs_opened:
+            self.failures.append(f"only {shut} of {self.tabs_opened} closed tabs' sessions were shut down")
+        blocks = ["Traceback" + b for b in log.split("Traceback")[1:]]
+        upstream = [b for b in blocks if is_known_upstream(b)]
+        ours = [b for b in blocks if not is_known_upstream(b)]
+        if upstream:
+            print(f"known upstream tracebacks (Streamlit's websocket endpoint on an abrupt close, not "
+                  f"counted): {len(upstream)}")
+        if ours:
+            self.failures.append(f"the server log has {len(ours)} traceback(s)")
+            for block in ours[:3]:  # the first three, up to their exception line
+                lines = block.splitlines()
+                end = next((i for i, line in enumerate(lines[1:], 1) if line and not line.startswith(" ")), 25)
+                print("\n".join(lines[:end + 1]))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if not in_private_network():
         return reexec_in_namespace(sys.argv[1:] if argv is None else argv, __file__)
 
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, start_server
-    from tests.e2e.test_browser import STREAM_FRAME, goto, metric, start_stream, stop_stream
 
-    failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         tmp = Path(tmp)
         camera = fake_camera(tmp / "faces.y4m", tuple(int(v) for v in args.camera_size.split("x")))
@@ -302,190 +530,18 @@ def main(argv=None) -> int:
             "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
         renice_browsers(args.browser_nice)
         server_args = [] if args.ttl is None else ["--server.disconnectedSessionTTL", f"{args.ttl:g}"]
-        ttl = 120.0 if args.ttl is None else args.ttl
         with start_server(tmp, env=dict(e.split("=", 1) for e in args.env), args=server_args) as (url, proc):
-            sampler = Sampler(proc.pid, interval=0.2)
-            sampler.start()
-            time.sleep(1.0)
-
-            def now() -> tuple[float, int]:
-                _, rss, threads = sampler.samples[-1]
-                return rss, threads
-
-            tabs_opened = 0
-
-            def open_live():
-                nonlocal tabs_opened
-                tabs_opened += 1
-                width, height = (int(v) for v in args.viewport.split("x"))
-                ctx = browser.new_context(viewport={"width": width, "height": height})
-                ctx.add_init_script(LATENCY_JS)
-                page = ctx.new_page()
-                page.set_default_timeout(120_000)
-                goto(page, url, "live")
-                return ctx, page
-
-            def video(page):
-                return page.frame_locator(STREAM_FRAME).locator("video").first
-
-            def video_frames(page) -> int:
-                return video(page).evaluate(VIDEO_FRAMES_JS)
-
-            print(f"server started: RSS {now()[0]:.0f} MB, {now()[1]} threads")
-            # Baseline: one stream started and stopped, so that imports and models are loaded.
-            ctx, page = open_live()
-            start_stream(page)
-            time.sleep(3)
-            stop_stream(page)
-            ctx.close()
-            time.sleep(max(args.settle, ttl + 15))  # until that tab's session has ended too
-            base_rss, base_threads = now()
-            base_kinds = thread_kinds(proc.pid)  # py-spy, where installed: which threads there are
-            print(f"baseline after one stream: RSS {base_rss:.0f} MB, {base_threads} threads\n", flush=True)
-            print(f"{'scenario':<22} {'fps per tab (min/median)':>25} {'fresh fps (min/median)':>23} "
-                  f"{'latency p50/p95 ms':>19} {'analyses/s':>11} {'busy':>5} "
-                  f"{'RSS start/peak/end MB':>22} {'threads start/end':>18}")
-            def read(n: int, what: str, fn, page):
-                try:
-                    return fn(page)
-                except PlaywrightError as e:  # a tab whose page or stream died counts as 0
-                    failures.append(f"{n} tabs: could not read {what} ({str(e).splitlines()[0]})")
-                    return None
-
+            h = Harness(args, browser, url, proc, tmp / "streamlit.log")
+            h.baseline()
             for n in [int(x) for x in args.sessions.split(",") if x]:
-                t0 = time.time()
-                rss0, thr0 = now()
-                progress(f"{n} tab(s): opening")
-                tabs = [open_live() for _ in range(n)]
-                renice_browsers(args.browser_nice)
-                for _, page in tabs:
-                    start_stream(page)
-                progress(f"{n} tab(s): streaming")
-                time.sleep(3.0)
-                counts0 = [video_frames(page) for _, page in tabs]
-                for _, page in tabs:
-                    video(page).evaluate(LATENCY_RESET_JS)
-                rtc0 = [read(n, "WebRTC statistics", lambda pg: video(pg).evaluate(RTC_JS), page)
-                        for _, page in tabs]
-                meter = CpuMeter(proc.pid)
-                profiler = None
-                if args.profile:
-                    args.profile.mkdir(parents=True, exist_ok=True)
-                    profiler = start_profile(proc.pid, args.seconds, args.profile / f"profile-{n}.txt")
-                meter.start()
-                t_start = time.time()
-                time.sleep(args.seconds)
-                dt = time.time() - t_start
-                server_cpu, browser_cpu = meter.stop()
-                for _, page in tabs:  # an overloaded tab may never show a readout: do not wait 2 min each
-                    page.set_default_timeout(15_000)
-                counts1 = [read(n, "frames", video_frames, page) for _, page in tabs]
-                seen = [read(n, "frame numbers", lambda pg: video(pg).evaluate(LATENCY_READ_JS), page)
-                        or {"fresh": 0, "lat": []} for _, page in tabs]
-                size = read(n, "video size", lambda pg: video(pg).evaluate(SIZE_JS), tabs[0][1])
-                rtc1 = [read(n, "WebRTC statistics", lambda pg: video(pg).evaluate(RTC_JS), page)
-                        for _, page in tabs]
-                fps = [(b - a) / dt if b is not None else 0.0 for a, b in zip(counts0, counts1)]
-                fresh = [s["fresh"] / dt for s in seen]
-                lat = [x for s in seen for x in s["lat"]]
-                p50, p95 = percentile(lat, 50), percentile(lat, 95)
-                analyses = [float(read(n, "analyses/s", lambda pg: metric(pg, "Analyses / s"), page) or 0)
-                            for _, page in tabs]
-                busy = sum(page.get_by_text("Server busy").count() > 0 for _, page in tabs)
-                for i, (ctx, page) in enumerate(tabs):
-                    try:
-                        page.set_default_timeout(30_000)  # a dead stream's Stop never comes back
-                        stop_stream(page)
-                    except PlaywrightError as e:  # the tab's stream or page died: an error, not a crash
-                        failures.append(f"{n} tabs: tab {i + 1} could not be stopped ({str(e).splitlines()[0]})")
-                    ctx.close()
-                rss1, thr1 = now()
-                peak = sampler.peak_since(t0)
-                print(f"{f'{n} live tab(s), {args.seconds:.0f} s':<22} "
-                      f"{min(fps):>12.1f} / {statistics.median(fps):<10.1f} "
-                      f"{min(fresh):>10.1f} / {statistics.median(fresh):<10.1f} "
-                      f"{p50:>9.0f} / {p95:<7.0f} "
-                      f"{statistics.median(analyses):>11.1f} {busy:>5} "
-                      f"{rss0:>8.0f}/{peak:.0f}/{rss1:.0f} {thr0:>10}/{thr1}")
-                frames_fresh = sum(s["fresh"] for s in seen)
-                per_frame = 1000 * server_cpu / max(frames_fresh, 1)
-                print(f"{'':<22} video {size}; server CPU {server_cpu / dt:.2f} cores, {per_frame:.0f} ms per "
-                      f"fresh frame ({frames_fresh} fresh frames); browsers {browser_cpu / dt:.2f} cores ("
-                      + ", ".join(f"{k} {v / dt:.2f}" for k, v in meter.by_type.most_common(4)) + ")")
-                print(f"{'':<22} {rtc_summary(rtc0, rtc1)}")
-                if profiler is not None:
-                    profiler.wait(timeout=60)
-                    prof = args.profile / f"profile-{n}.txt"
-                    if prof.exists():
-                        print(format_breakdown(breakdown(prof.read_text()), server_cpu, frames_fresh))
-                if args.perf_targets and min(fresh) < 5:
-                    failures.append(f"{n} tabs: a tab received {min(fresh):.1f} fresh frames/s (< 5)")
-                if not lat:
-                    failures.append(f"{n} tabs: no frame number came back (the latency probe failed)")
-                elif args.perf_targets and p95 > 500:
-                    failures.append(f"{n} tabs: p95 frame latency {p95:.0f} ms over {len(lat)} frames (> 500)")
+                h.live(n)
             if args.cycles:
-                t0 = time.time()
-                rss0, thr0 = now()
-                ctx, page = open_live()
-                for _ in range(args.cycles):
-                    start_stream(page)
-                    time.sleep(0.5)
-                    stop_stream(page)
-                ctx.close()
-                time.sleep(args.settle)
-                rss1, thr1 = now()
-                print(f"{f'{args.cycles} START/STOP':<22} {'':>25} {'':>11} {'':>5} "
-                      f"{rss0:>8.0f}/{sampler.peak_since(t0):.0f}/{rss1:.0f} {thr0:>10}/{thr1}")
+                h.cycles(args.cycles)
             if args.closes:
-                t0 = time.time()
-                rss0, thr0 = now()
-                for _ in range(args.closes):
-                    ctx, page = open_live()
-                    start_stream(page)
-                    time.sleep(1.0)
-                    ctx.close()  # no STOP
-                time.sleep(max(args.settle, ttl + 15))  # a closed tab's session is kept for the TTL
-                rss1, thr1 = now()
-                print(f"{f'{args.closes} tab closes':<22} {'':>25} {'':>11} {'':>5} "
-                      f"{rss0:>8.0f}/{sampler.peak_since(t0):.0f}/{rss1:.0f} {thr0:>10}/{thr1}")
-            time.sleep(max(args.settle, ttl + 15))  # every tab is closed: their sessions must end
-            end_rss, end_threads = now()
-            sampler.stop()
-            print(f"\nend: RSS {end_rss:.0f} MB ({100 * (end_rss / base_rss - 1):+.0f}% of the baseline), "
-                  f"{end_threads} threads (baseline {base_threads})")
-            end_kinds = thread_kinds(proc.pid)
-            if base_kinds is not None and end_kinds is not None and end_kinds != base_kinds:
-                extra = end_kinds - base_kinds
-                gone = base_kinds - end_kinds
-                print("threads by name against the baseline: "
-                      + ", ".join([f"+{n} {k}" for k, n in extra.most_common()]
-                                  + [f"-{n} {k}" for k, n in gone.most_common()]))
-            if end_threads > math.ceil(1.05 * base_threads) + args.extra_threads:
-                failures.append(f"threads not back within 5% (+{args.extra_threads}) of the baseline: "
-                                f"{end_threads} > {base_threads}")
-            if end_rss > (1 + args.rss_tolerance / 100) * base_rss:
-                failures.append(f"RSS not back within {args.rss_tolerance:g}% of the baseline: "
-                                f"{end_rss:.0f} > {base_rss:.0f} MB")
-            log = (tmp / "streamlit.log").read_text()
-            # Every tab is closed by now: each one's session must have been shut down
-            # (fer_app.session_reaper logs a running count).
-            shut = max((int(m) for m in re.findall(r"closed \d+ session\(s\).*?\((\d+) so far\)", log)), default=0)
-            print(f"sessions shut down: {shut} of the {tabs_opened} tabs opened")
-            if shut < tabs_opened:
-                failures.append(f"only {shut} of {tabs_opened} closed tabs' sessions were shut down")
-            blocks = ["Traceback" + b for b in log.split("Traceback")[1:]]
-            upstream = [b for b in blocks if is_known_upstream(b)]
-            ours = [b for b in blocks if not is_known_upstream(b)]
-            if upstream:
-                print(f"known upstream tracebacks (Streamlit's websocket endpoint on an abrupt close, not "
-                      f"counted): {len(upstream)}")
-            if ours:
-                failures.append(f"the server log has {len(ours)} traceback(s)")
-                for block in ours[:3]:  # the first three, up to their exception line
-                    lines = block.splitlines()
-                    end = next((i for i, line in enumerate(lines[1:], 1) if line and not line.startswith(" ")), 25)
-                    print("\n".join(lines[:end + 1]))
+                h.closes(args.closes)
+            h.check_leaks()
+            h.check_log()
+            failures = h.failures
         browser.close()
     print("\n" + ("RESULT ok" if not failures else "RESULT FAILED:\n  " + "\n  ".join(failures)))
     return 1 if failures else 0
