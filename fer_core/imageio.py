@@ -24,6 +24,8 @@ from PIL import Image
 
 #: Formats accepted from uploads (Pillow's names; MPO is what some cameras call JPEG).
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP")
+#: Formats libjpeg can decode at a reduced size (1/2, 1/4, 1/8); the others decode in full.
+_REDUCED_DECODE = ("JPEG", "MPO")
 #: Refuse images with more pixels than this (about 10000 x 8000): the limit against
 #: decompression bombs and out-of-memory decodes.
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -144,6 +146,22 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     truncated or corrupt input. ``max_full_decode_pixels`` bounds the formats decoded at
     full size (all but JPEG).
     """
+    img = _open_header(data)
+    width, height = img.size
+    _check_size(img, max_pixels, max_full_decode_pixels)
+    try:
+        bgr, orientation = _decode_pixels(img, data, analysis_max_pixels)
+    finally:
+        img.close()
+    # Scale relative to the upright full-resolution size (width/height swap under rotation).
+    full_w = height if orientation in (5, 6, 7, 8) else width
+    scale = min(1.0, bgr.shape[1] / full_w)
+    return DecodedImage(bgr=bgr, format=str(img.format), original_size=(width, height), scale=scale,
+                        exif_rotated=orientation in _EXIF_TRANSPOSE)
+
+
+def _open_header(data: bytes) -> Image.Image:
+    """The image opened on its header only (no pixels yet), in one of ALLOWED_FORMATS."""
     from PIL import UnidentifiedImageError
 
     if not data:
@@ -162,6 +180,12 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     if img.format not in ALLOWED_FORMATS:
         raise ImageDecodeError(f"{img.format or 'This'} images are not supported. "
                                "Upload a JPEG, PNG, WebP or BMP photo.")
+    return img
+
+
+def _check_size(img: Image.Image, max_pixels: int, max_full_decode_pixels: int) -> None:
+    """Refuse images with no pixels or too many: any format over ``max_pixels``, and those
+    decoded at full size (all but JPEG) over ``max_full_decode_pixels``."""
     width, height = img.size
     if width < 1 or height < 1:
         raise ImageDecodeError("The image has no pixels.")
@@ -169,28 +193,30 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
         raise ImageDecodeError(
             f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
             f"the limit is {max_pixels / 1e6:.0f} megapixels. Resize it and try again.")
-    reduced = img.format in ("JPEG", "MPO")
-    if not reduced:
-        if width * height > max_full_decode_pixels:
-            raise ImageDecodeError(
-                f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
-                f"{img.format} images are limited to {max_full_decode_pixels / 1e6:.0f} megapixels "
-                f"(JPEG photos to {max_pixels / 1e6:.0f}). Resize it or save it as JPEG.")
-    orientation = None
+    if img.format not in _REDUCED_DECODE and width * height > max_full_decode_pixels:
+        raise ImageDecodeError(
+            f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
+            f"{img.format} images are limited to {max_full_decode_pixels / 1e6:.0f} megapixels "
+            f"(JPEG photos to {max_pixels / 1e6:.0f}). Resize it or save it as JPEG.")
+
+
+def _decode_pixels(img: Image.Image, data: bytes, analysis_max_pixels: int) -> tuple[np.ndarray, int | None]:
+    """(upright BGR pixels within the analysis budget, the EXIF orientation), decoding as
+    little as the format allows; decoder failures become :class:`ImageDecodeError`."""
+    width, height = img.size
     try:
-        if reduced and width * height > analysis_max_pixels:
+        if img.format in _REDUCED_DECODE and width * height > analysis_max_pixels:
             # libjpeg decodes at 1/2, 1/4 or 1/8 size: the smallest of these with at least
             # half the analysis budget, so a 48 MP photo lands in memory at 3 MP, not 12.
             img.draft("RGB", _fit(width, height, analysis_max_pixels // 2))
         if img.format == "WEBP":
             orientation = _orientation(img)
-            bgr = _webp_small_bgr(data, analysis_max_pixels, orientation)
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                img.load()
-            orientation = _orientation(img)
-            bgr = _small_bgr(img, analysis_max_pixels, orientation)
+            return _webp_small_bgr(data, analysis_max_pixels, orientation), orientation
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img.load()
+        orientation = _orientation(img)
+        return _small_bgr(img, analysis_max_pixels, orientation), orientation
     except Image.DecompressionBombError:
         raise ImageDecodeError("This image has far too many pixels to process safely.") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
@@ -199,13 +225,6 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
             raise ImageDecodeError("The image file is incomplete (truncated): only part of it was "
                                    "uploaded or saved. Try the original file again.") from None
         raise ImageDecodeError(f"The image data is corrupt and could not be decoded ({msg}).") from None
-    finally:
-        img.close()
-    # Scale relative to the upright full-resolution size (width/height swap under rotation).
-    full_w = height if orientation in (5, 6, 7, 8) else width
-    scale = min(1.0, bgr.shape[1] / full_w)
-    return DecodedImage(bgr=bgr, format=img.format, original_size=(width, height), scale=scale,
-                        exif_rotated=orientation in _EXIF_TRANSPOSE)
 
 
 def _orientation(img: Image.Image) -> int | None:
