@@ -153,8 +153,6 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     Damaged packets are skipped; a file where nothing decodes raises
     :class:`VideoDecodeError`.
     """
-    import av
-
     if not rate > 0:
         raise ValueError("rate must be > 0")
     step = 1.0 / rate
@@ -163,52 +161,63 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         info = _info(container, stream)
-        t0: float | None = None
         next_t = 0.0
-        yielded = decoded = errors = 0
-        for packet in _packets(container, stream):
-            try:
-                frames = packet.decode()
-            except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
-                errors += 1
-                if decoded == 0 and errors >= MAX_LEADING_ERRORS:
-                    raise VideoDecodeError("The video track could not be decoded (damaged file or "
-                                           "unsupported codec).") from e
+        yielded = 0
+        for frame, t in _timed_frames(container, stream, info.fps):
+            if t + 1e-6 < next_t:
                 continue
-            for frame in frames:
-                if frame.width * frame.height > MAX_VIDEO_PIXELS:  # the size can change mid-stream
-                    raise VideoDecodeError(_too_large(frame.width, frame.height))
-                decoded += 1
-                t = frame.time
-                if t is None:
-                    t = decoded / (info.fps or 25.0)
-                if t0 is None:
-                    t0 = t
-                t -= t0
-                if t + 1e-6 < next_t:
-                    continue
-                while next_t <= t + 1e-6:
-                    next_t += step
-                w, h = frame.width, frame.height
-                scale = min(1.0, max_side / max(w, h))
-                if scale < 1.0:
-                    bgr = frame.reformat(width=int(w * scale) // 2 * 2, height=int(h * scale) // 2 * 2,
-                                         format="bgr24").to_ndarray()
-                else:
-                    bgr = frame.to_ndarray(format="bgr24")
-                yield SampledFrame(float(t), upright(bgr, getattr(frame, "rotation", 0) or 0))
-                yielded += 1
-                if progress is not None:
-                    progress(min(t / info.duration_s, 1.0) if info.duration_s else None, float(t))
-                if max_frames is not None and yielded >= max_frames:
-                    return
-        if decoded == 0:
-            raise VideoDecodeError("No frame of this video could be decoded (damaged file or "
-                                   "unsupported codec).")
-        if errors:
-            log.info("skipped %d undecodable packets", errors)
+            while next_t <= t + 1e-6:
+                next_t += step
+            yield SampledFrame(t, upright(_bgr(frame, max_side), getattr(frame, "rotation", 0) or 0))
+            yielded += 1
+            if progress is not None:
+                progress(min(t / info.duration_s, 1.0) if info.duration_s else None, t)
+            if max_frames is not None and yielded >= max_frames:
+                return
     finally:
         container.close()
+
+
+def _timed_frames(container: Any, stream: Any, fps: float | None) -> Iterator[tuple[Any, float]]:
+    """Every decodable frame with its time in seconds from the first one. Damaged packets are
+    skipped (and counted in the log); raises :class:`VideoDecodeError` when the first
+    MAX_LEADING_ERRORS packets fail, when no frame decodes, or on a frame over MAX_VIDEO_PIXELS."""
+    import av
+
+    t0: float | None = None
+    decoded = errors = 0
+    for packet in _packets(container, stream):
+        try:
+            frames = packet.decode()
+        except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
+            errors += 1
+            if decoded == 0 and errors >= MAX_LEADING_ERRORS:
+                raise VideoDecodeError("The video track could not be decoded (damaged file or "
+                                       "unsupported codec).") from e
+            continue
+        for frame in frames:
+            if frame.width * frame.height > MAX_VIDEO_PIXELS:  # the size can change mid-stream
+                raise VideoDecodeError(_too_large(frame.width, frame.height))
+            decoded += 1
+            t = frame.time if frame.time is not None else decoded / (fps or 25.0)
+            if t0 is None:
+                t0 = t
+            yield frame, float(t - t0)
+    if decoded == 0:
+        raise VideoDecodeError("No frame of this video could be decoded (damaged file or "
+                               "unsupported codec).")
+    if errors:
+        log.info("skipped %d undecodable packets", errors)
+
+
+def _bgr(frame: Any, max_side: int) -> np.ndarray:
+    """The frame as BGR, scaled down in the conversion when its long side is over ``max_side``."""
+    w, h = frame.width, frame.height
+    scale = min(1.0, max_side / max(w, h))
+    if scale < 1.0:
+        return frame.reformat(width=int(w * scale) // 2 * 2, height=int(h * scale) // 2 * 2,
+                              format="bgr24").to_ndarray()
+    return frame.to_ndarray(format="bgr24")
 
 
 @dataclass(frozen=True)
