@@ -81,7 +81,16 @@ def _blur_text(card: dict) -> str:
 
 
 def render_markdown(card: dict, extra: str = "") -> str:
-    m = card["metrics"]
+    """The model card in Markdown: what the file is, its metrics, the real-photo table, the
+    export checks and the limitations, then ``extra`` (the ablation)."""
+    lines = [*_summary_lines(card), *_metrics_lines(card["metrics"]), *_beyond_lines(card),
+             *_export_lines(card), *_limitation_lines(card["metrics"])]
+    if extra:
+        lines += ["", extra.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_lines(card: dict) -> list[str]:
     lines = [
         "# Model card: FER expression classifier", "",
         f"- File: `{card['model_file']}` ({card['size_bytes'] / 1024:.0f} kB), sha256 `{card['sha256']}`",
@@ -96,9 +105,13 @@ def render_markdown(card: dict, extra: str = "") -> str:
         f"- Training data: FER2013 Training split (28,709 faces), data file sha256 `{card.get('data_sha256')}`"
         f"{_ferplus_text(card.get('train_command') or '')}.",
         f"- Training command: `{card.get('train_command') or 'see docs/TRAINING.md'}`", "",
-        "## Metrics", "",
-        "| split | faces | accuracy | macro-F1 | ROC AUC (macro) | ECE |", "|---|---|---|---|---|---|",
     ]
+    return lines
+
+
+def _metrics_lines(m: dict) -> list[str]:
+    lines = ["## Metrics", "", "| split | faces | accuracy | macro-F1 | ROC AUC (macro) | ECE |",
+             "|---|---|---|---|---|---|"]
     for name, s in m.items():
         auc = f"{s['roc_auc_macro']:.3f}" if s.get("roc_auc_macro") is not None else "-"
         lines.append(f"| {SPLIT_TITLES.get(name, name)} | {s['n']} | {s['accuracy']:.2%} | "
@@ -111,6 +124,11 @@ def render_markdown(card: dict, extra: str = "") -> str:
             lines.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
         lines += ["", "![PrivateTest confusion matrix](eval/confusion_PrivateTest.png)",
                   "![PrivateTest reliability](eval/reliability_PrivateTest.png)"]
+    return lines
+
+
+def _beyond_lines(card: dict) -> list[str]:
+    lines: list[str] = []
     if card.get("beyond_fer2013"):
         real = card["beyond_fer2013"]
         lines += ["", "## Beyond FER2013: real photos", "",
@@ -122,6 +140,11 @@ def render_markdown(card: dict, extra: str = "") -> str:
                   "Fear (21 photos) and Disgust (noisy labels) are too few or too unreliable there to score on "
                   "their own. Where the model is weak on such photos: Surprise is often read as Neutral or Fear, "
                   "posed Disgust as Angry or Sad, posed Fear as Surprise or Sad."]
+    return lines
+
+
+def _export_lines(card: dict) -> list[str]:
+    lines: list[str] = []
     if "parity" in card:
         p = card["parity"]
         lines += ["", "## Export parity", "",
@@ -140,6 +163,11 @@ def render_markdown(card: dict, extra: str = "") -> str:
                   f"averaging, it agrees with float32 on {q['publictest_top1_agreement_with_float32']:.1%} of "
                   f"top classes; accuracy {q['publictest_accuracy_int8']:.2%} (float32 "
                   f"{q['publictest_accuracy_float32']:.2%})."]
+    return lines
+
+
+def _limitation_lines(m: dict) -> list[str]:
+    lines: list[str] = []
     per_class = m.get("PrivateTest", {}).get("per_class", {})
     weakest = min(((lab, c["recall"]) for lab, c in per_class.items()), key=lambda t: t[1], default=None)
     lines += ["", "## Limitations", "",
@@ -150,9 +178,7 @@ def render_markdown(card: dict, extra: str = "") -> str:
               "- Accuracy drops on profile faces, occlusion (hands, masks), very small faces and poor light.",
               "- Not validated across age, gender or skin-tone groups; do not use it for decisions about people.",
               ]
-    if extra:
-        lines += ["", extra.strip()]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv=None) -> int:
