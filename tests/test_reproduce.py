@@ -4,8 +4,14 @@ ones, an interrupted stage reruns only its remaining commands) and --dry-run."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from training import reproduce
@@ -161,3 +167,40 @@ def test_a_failing_command_stops_the_chain_without_a_marker(tmp_path):
     assert not (out / "c32" / "done.json").exists()
     assert json.loads((out / "c32" / "progress.json").read_text())["completed"] == []
     assert "training.train exited with 2" in (out / "reproduce.log").read_text()
+
+
+def test_score_candidate_exports_fits_the_prior_and_scores_a_folder(tmp_path, tiny_csv, tiny_ferplus):
+    """scripts/score_candidate.sh, end to end on tiny data: the numbers it prints come from the
+    card and the folder evaluation it wrote."""
+    import cv2
+
+    from training import train
+
+    assert train.main(["--data", str(tiny_csv), "--out", str(tmp_path / "run"), "--width", "8",
+                       "--epochs", "1", "--verbose", "0"]) == 0
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "fer2013.csv.gz").symlink_to(tiny_csv)
+    (data / "fer2013new.csv").symlink_to(tiny_ferplus)
+    rng = np.random.default_rng(0)
+    for name in ("Angry", "Happy", "Neutral", "Sad", "Surprise"):
+        (data / "muxspace" / name).mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(data / "muxspace" / name / f"{i}.jpg"), rng.integers(0, 255, (64, 64), np.uint8))
+    out = tmp_path / "scored"
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(["bash", str(root / "scripts/score_candidate.sh"), str(tmp_path / "run/last.keras"),
+                          str(out), str(data)], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHON": sys.executable})
+    assert run.returncode == 0, run.stdout + run.stderr
+    card = json.loads((out / "fer_model.json").read_text())
+    shown = float(re.search(r"PublicTest as shipped \(with the prior\): ([\d.]+)%", run.stdout).group(1))
+    table = card["class_prior"]["publictest_accuracy_by_strength"]
+    chosen = min(table, key=lambda r: abs(r["alpha"] - card["class_prior"]["strength"]))
+    assert shown == pytest.approx(100 * chosen["accuracy"], abs=0.006)
+    assert "n=15 " in run.stdout and "mean recall (Angry, Happy, Sad, Surprise, Neutral)" in run.stdout
+    # A missing data file stops it with the step's log named.
+    bad = subprocess.run(["bash", str(root / "scripts/score_candidate.sh"), str(tmp_path / "run/last.keras"),
+                          str(tmp_path / "bad"), str(tmp_path / "nodata")], capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "PYTHON": sys.executable})
+    assert bad.returncode == 1 and "export failed" in bad.stderr
