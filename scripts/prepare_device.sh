@@ -27,5 +27,6 @@ carry = sum(p.stat().st_size for p in Path(".device").rglob("*") if p.is_file())
 total, limit = tree + carry, 64 * 2**20
 print(f"working tree {tree / 2**20:.1f} MiB + .device {carry / 2**20:.1f} MiB = {total / 2**20:.1f} MiB "
       f"of the device tool's {limit / 2**20:.0f} MiB")
-raise SystemExit(0 if total <= limit else "too large to carry: pack less (training.pack --splits)")
+raise SystemExit(0 if total <= limit else "too large to carry: `bash scripts/device_stash.sh out` moves "
+                 "what the run does not need out of the tree (docs/GPU.md), `... back` after the call")
 PY
