@@ -76,6 +76,7 @@ class Recipe:
         """Run training.train in a child process (its output appended to train_output.log),
         stopped after ``limit_s`` seconds (default: at the deadline)."""
         run = self.work / name
+        timeout = self.left() if limit_s is None else min(self.left(), limit_s)
         shutil.rmtree(run, ignore_errors=True)  # a fresh schedule each time, never a resume
         cmd = [self.args.python, "-m", "training.train", "--data", self.args.data, "--out", str(run),
                *shlex.split(RECIPE), *shlex.split(self.args.common), *shlex.split(options),
@@ -87,7 +88,7 @@ class Recipe:
             fh.flush()
             try:
                 rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
-                                    timeout=max(min(self.left(), limit_s or self.left()), 30)).returncode
+                                    timeout=max(timeout, 30)).returncode
             except subprocess.TimeoutExpired:
                 rc = 124
         wall = time.monotonic() - t0
@@ -183,7 +184,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="time set aside for the student's teacher predictions")
     p.add_argument("--common", default="", help="more training.train options for every stage")
     p.add_argument("--probe-epochs", type=int, default=2, help="epochs of each probe (at least 2)")
-    p.add_argument("--probe-share", type=float, default=0.2,
+    p.add_argument("--probe-share", type=float, default=0.25,
                    help="most of the budget one probe may take before the recipe gives up")
     p.add_argument("--max-file-mb", type=float, default=16.0, help="largest model file to copy to --out (MiB)")
     p.add_argument("--python", default=sys.executable, help=argparse.SUPPRESS)
