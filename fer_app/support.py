@@ -16,7 +16,7 @@ import streamlit as st
 from fer_app import pools, session_reaper
 from fer_core import load_recognizer
 from fer_core.live import SERVER_LOAD, LiveAnalyzer
-from fer_core.memory import tune_allocator
+from fer_core.memory import allocator, tune_allocator
 from fer_core.session import SessionLog
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,7 @@ def process_setup() -> None:
     the sessions of closed tabs (``fer_app.session_reaper``), and a default executor for the
     event loop whose idle threads end (``fer_app.pools``: aiortc encodes video there)."""
     done = tune_allocator()
-    if done:
-        log.info("allocator: %s", ", ".join(f"{k}={v}" for k, v in done.items()))
+    log.info("allocator: %s%s", allocator(), "".join(f", {k}={v}" for k, v in done.items()))
     session_reaper.start()
     pools.start()
 

@@ -13,11 +13,13 @@ if [ ! -x .venv-dev/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-dev; f
 .venv-dev/bin/python -m pip install -q -r requirements-batch.txt
 # The real-browser tests (tests/e2e, run through tests/e2e/run.sh in a private network
 # namespace) need Debian's Chromium, iproute2 and root for `unshare -n`; the multi-server
-# test (tests/e2e/test_cluster.py, ~40 s) also HAProxy and coturn (deploy/cluster.py).
+# test (tests/e2e/test_cluster.py, ~40 s) also HAProxy and coturn (deploy/cluster.py); jemalloc
+# for tests/test_memory.py's check of the allocator the start script prefers.
 if ! command -v chromium >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 \
-    || ! command -v turnserver >/dev/null 2>&1 || ! [ -x /usr/sbin/haproxy ]; then
+    || ! command -v turnserver >/dev/null 2>&1 || ! [ -x /usr/sbin/haproxy ] \
+    || ! ldconfig -p 2>/dev/null | grep libjemalloc >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium iproute2 haproxy coturn >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium iproute2 haproxy coturn libjemalloc2 >/dev/null
   fi
 fi
 if command -v chromium >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

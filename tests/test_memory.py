@@ -131,3 +131,58 @@ def test_start_scripts_set_the_same_mmap_threshold_as_the_entry_point():
         values = re.findall(r'MALLOC_MMAP_THRESHOLD_\W{0,6}(?:\$\{MALLOC_MMAP_THRESHOLD_:-)?(\d+)',
                             (root / name).read_text())
         assert values and {int(v) for v in values} == {MMAP_THRESHOLD}, (name, values)
+
+
+def _jemalloc_path():
+    from pathlib import Path
+
+    paths = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+             "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2")  # as scripts/allocator.sh
+    return next((p for p in paths if Path(p).is_file()), None)
+
+
+def test_allocator_is_named_and_glibc_tuning_steps_aside_under_jemalloc():
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    from fer_core.memory import allocator
+
+    if allocator() != "glibc":
+        pytest.skip("this process does not run on glibc's allocator")
+    lib = _jemalloc_path()
+    if lib is None:
+        pytest.skip("libjemalloc2 is not installed")
+    code = ("from fer_core.memory import allocator, release_memory, tune_allocator; "
+            "print(allocator(), tune_allocator(), release_memory())")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "LD_PRELOAD": lib},
+                         capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["jemalloc", "{}", "False"]
+
+
+def test_allocator_script_prefers_jemalloc_and_respects_the_operator():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+
+    def sourced(**env) -> tuple[str, str]:
+        show = '. scripts/allocator.sh; printf "%s|%s" "${LD_PRELOAD:-}" "${MALLOC_CONF:-}"'
+        out = subprocess.run(["sh", "-c", show], cwd=root, env={"PATH": "/usr/bin:/bin", **env},
+                             capture_output=True, text=True, check=True)
+        preload, conf = out.stdout.split("|")
+        return preload, conf
+
+    lib = _jemalloc_path()
+    preload, conf = sourced()
+    assert preload == (lib or "")
+    assert ("background_thread:true" in conf) == (lib is not None)
+    assert sourced(FER_ALLOCATOR="glibc") == ("", "")
+    given = {"LD_PRELOAD": "/opt/x/libjemalloc.so", "MALLOC_CONF": "narenas:1"}
+    assert sourced(**given) == (given["LD_PRELOAD"], given["MALLOC_CONF"])
+    assert sourced(LD_PRELOAD="/opt/x/libother.so")[1] == ""  # another preload: no jemalloc settings
+    assert ". scripts/allocator.sh" in (root / "scripts/run_app.sh").read_text()
+    # Heroku's slug has no scripts/ (.slugignore): the Procfile must not need it.
+    assert "scripts/" not in (root / "Procfile").read_text()
