@@ -7,6 +7,6 @@ bash scripts/setup.sh
 # and unmapped on their own, so the memory of a large photo goes back to the OS after it
 # (benchmarks/server_memory.py: peak and resting RSS after 48 MP uploads).
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-524288}"
-# jemalloc instead, where installed (what the settings above then do not matter for).
+# jemalloc instead where installed (the glibc settings above then go unused).
 . scripts/allocator.sh
 exec .venv/bin/python -m streamlit run streamlit_app.py "$@"
