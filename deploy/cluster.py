@@ -210,6 +210,17 @@ def _wait_http(url: str, proc: subprocess.Popen, what: str, logfile: Path, timeo
         time.sleep(0.3)
 
 
+def allocator_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``LD_PRELOAD`` and ``MALLOC_CONF`` as ``scripts/allocator.sh`` sets them for ``env`` (jemalloc
+    where installed, unless ``FER_ALLOCATOR=glibc`` or another preload is given): the servers here
+    run on the allocator the systemd unit and ``scripts/run_app.sh`` give them."""
+    show = '. scripts/allocator.sh; printf "%s|%s" "${LD_PRELOAD:-}" "${MALLOC_CONF:-}"'
+    out = subprocess.run(["sh", "-c", show], cwd=ROOT, env=dict(env), capture_output=True, text=True,
+                         check=True, timeout=30)
+    preload, conf = out.stdout.split("|")
+    return {k: v for k, v in (("LD_PRELOAD", preload), ("MALLOC_CONF", conf)) if v}
+
+
 def _need(binary: str) -> str:
     path = shutil.which(binary) or (f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None)
     if not path:
@@ -243,6 +254,7 @@ def running(c: ClusterConfig, workdir: Path | None = None, python: str = sys.exe
         env = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "524288",  # as deploy/systemd/fer@.service
                **os.environ, "FER_ICE_SERVERS": ice_servers(c), "PYTHONUNBUFFERED": "1",
                "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+        env.update(allocator_env(env))
         for i, port in enumerate(c.app_ports):
             home = workdir / f"app{i + 1}-home"
             home.mkdir(exist_ok=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.cluster import ClusterConfig, haproxy_config, ice_servers, render, turn_config
+from deploy.cluster import ClusterConfig, allocator_env, haproxy_config, ice_servers, render, turn_config
 from fer_app.support import ice_configuration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +74,20 @@ def test_systemd_unit_runs_the_app_on_its_instance_port():
     assert "EnvironmentFile=/etc/fer.env" in unit
     servers = re.findall(r"server app\d+ 127\.0\.0\.1:(\d+)", (EC2 / "haproxy.cfg").read_text())
     assert servers == ["8501", "8502", "8503"]  # fer@8501 fer@8502 fer@8503
+
+
+def test_cluster_servers_get_the_allocator_of_the_other_deploys():
+    """The local cluster starts its servers as scripts/run_app.sh and the systemd unit do: on
+    jemalloc where it is installed, with the unit's settings; glibc when the operator says so."""
+    unit = (ROOT / "deploy" / "systemd" / "fer@.service").read_text()
+    unit_conf = re.search(r"MALLOC_CONF=(\S+)", unit).group(1)
+    lib = next((p for p in re.findall(r"/usr/\S+?libjemalloc\.so\.2", (ROOT / "scripts" / "allocator.sh").read_text())
+                if Path(p).is_file()), None)
+    base = {"PATH": "/usr/bin:/bin"}
+    got = allocator_env(base)
+    if lib is None:
+        assert got == {}
+    else:
+        assert got == {"LD_PRELOAD": lib, "MALLOC_CONF": unit_conf}
+    assert allocator_env({**base, "FER_ALLOCATOR": "glibc"}) == {}
+    assert allocator_env({**base, "LD_PRELOAD": "/opt/x/libother.so"}) == {"LD_PRELOAD": "/opt/x/libother.so"}
