@@ -95,3 +95,21 @@ def test_batches_are_reproducible_and_change_every_epoch():
     assert sum(len(a[k][0]) for k in range(len(a))) == 100  # every face once per epoch
     a.on_epoch_end()
     assert not np.array_equal(a[0][0], xa)
+
+
+def test_a_resumed_run_gets_the_batches_of_an_uninterrupted_one():
+    pytest.importorskip("keras")
+    from training.mixing import mixed_batches
+
+    faces = np.random.default_rng(6).integers(0, 256, (70, 48, 48)).astype(np.uint8)
+    targets = np.eye(7, dtype=np.float32)[np.arange(70) % 7]
+    weights = np.ones(70, np.float32)
+    straight = mixed_batches(faces, targets, weights, 32, mixup=0.4, seed=9)
+    for _ in range(2):
+        straight.on_epoch_end()
+    resumed = mixed_batches(faces, targets, weights, 32, mixup=0.4, seed=9, start_epoch=2)
+    fresh = mixed_batches(faces, targets, weights, 32, mixup=0.4, seed=9)
+    for k in range(len(straight)):
+        np.testing.assert_array_equal(resumed[k][0], straight[k][0])
+        np.testing.assert_array_equal(resumed[k][1], straight[k][1])
+    assert not np.array_equal(resumed[0][0], fresh[0][0])

@@ -54,18 +54,40 @@ def test_resume_after_interruption(tmp_path, tiny_csv, monkeypatch):
             if epoch == 0:
                 raise KeyboardInterrupt("simulated interruption after epoch 1")
 
+    class Draws(keras.callbacks.Callback):
+        """The augmentation's random-generator states as each epoch begins."""
+
+        def __init__(self):
+            super().__init__()
+            self.seen = {}
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.seen[epoch] = [np.asarray(v).tolist() for v in train.seed_states(self.model)]
+
+    def args(run):
+        return ["--data", str(tiny_csv), "--out", str(run), "--width", "8", "--batch-size", "32",
+                "--epochs", "2", "--verbose", "0"]
+
+    straight = Draws()
+    monkeypatch.setattr(train, "EXTRA_CALLBACKS", [straight])
+    assert train.main(args(tmp_path / "straight")) == 0
+
     run = tmp_path / "run"
-    args = ["--data", str(tiny_csv), "--out", str(run), "--width", "8", "--batch-size", "32",
-            "--epochs", "2", "--verbose", "0"]
     monkeypatch.setattr(train, "EXTRA_CALLBACKS", [Crash()])
     with pytest.raises(KeyboardInterrupt):
-        train.main(args)
-    assert (run / "backup").is_dir()
-    monkeypatch.setattr(train, "EXTRA_CALLBACKS", [])
-    assert train.main(args) == 0
+        train.main(args(run))
+    assert (run / "backup").is_dir() and train.resumed_epoch(run) == 1
+    resumed = Draws()
+    monkeypatch.setattr(train, "EXTRA_CALLBACKS", [resumed])
+    assert train.main(args(run)) == 0
     epochs = [line.split(",")[0] for line in (run / "log.csv").read_text().strip().splitlines()[1:]]
     assert epochs == ["0", "1"], "the second run must continue at epoch 2, not start again"
-    assert not (run / "backup").exists()
+    assert not (run / "backup").exists() and train.resumed_epoch(run) == 0
+    # The augmentation goes on drawing where it stopped, as in the run that was never stopped
+    # (Keras's backup alone would start its generators again at the seed: the first epoch's
+    # rotations and crops once more).
+    assert list(resumed.seen) == [1]
+    assert resumed.seen[1] == straight.seen[1] and resumed.seen[1] != straight.seen[0]
 
 
 def test_export_int8_ships_quantized_model_beside_float32(tmp_path, tiny_csv):

@@ -57,21 +57,22 @@ def mix_batch(x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Genera
 
 
 def mixed_batches(faces: np.ndarray, targets: np.ndarray, weights: np.ndarray, batch_size: int, *,
-                  mixup: float = 0.0, cutmix: float = 0.0, prob: float = 1.0, seed: int = 0):
+                  mixup: float = 0.0, cutmix: float = 0.0, prob: float = 1.0, seed: int = 0,
+                  start_epoch: int = 0):
     """A ``keras.utils.PyDataset`` of shuffled, mixed batches of ``(faces[..., None], targets, weights)``.
 
     ``faces``: (N, 48, 48) uint8, kept as uint8 and converted per batch. The order and the
     mixing change every epoch and are reproducible from ``seed``. The dataset counts epochs
-    itself, so a run resumed by ``BackupAndRestore`` replays the first epochs' order and
-    pairs (the model and the learning rate do resume where they stopped).
+    itself from ``start_epoch``: a run resumed by ``BackupAndRestore`` after E epochs passes
+    ``start_epoch=E`` and gets the batches an uninterrupted run would have had.
     """
     import keras
 
     class MixedBatches(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
-            self.epoch = 0
-            self.order = np.random.default_rng([seed, 0]).permutation(len(faces))
+            self.epoch = start_epoch
+            self.order = np.random.default_rng([seed, start_epoch]).permutation(len(faces))
 
         def __len__(self):
             return int(np.ceil(len(faces) / batch_size))

@@ -312,10 +312,63 @@ def training_targets(args: argparse.Namespace, train) -> np.ndarray:
     return make_targets(train, args.ferplus_mix, teacher, args.teacher_weight)
 
 
+RANDOM_STATE_FILE = "random_state.json"
+
+
+def resumed_epoch(out: Path) -> int:
+    """Epochs already done by an interrupted run in ``out`` (0 for a fresh one): what Keras's
+    ``BackupAndRestore`` will restore."""
+    meta = out / "backup" / "training_metadata.json"
+    try:
+        return int(json.loads(meta.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def seed_states(model) -> list:
+    """The augmentation layers' random-generator states, in the model's variable order."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
 def make_callbacks(out: Path, core, select: bool) -> list:
-    """Backup for resume, per-epoch seconds, the CSV log and, with PublicTest (``select``),
-    the best core model so far; then any EXTRA_CALLBACKS (tests)."""
+    """Backup for resume (weights and optimizer by Keras, the augmentation's random state by
+    ``RandomState``), per-epoch seconds, the CSV log and, with PublicTest (``select``), the best
+    core model so far; then any EXTRA_CALLBACKS (tests)."""
     import keras
+
+    class RandomState(keras.callbacks.Callback):
+        """Saves the augmentation layers' seed-generator states beside Keras's backup and puts
+        them back on resume. Keras's backup leaves them out, so a resumed run drew the same
+        rotations, crops and flips as its first epochs again, on top of the same data order
+        (measured on 256 faces: training loss 1.50 instead of 1.65 two epochs after resuming)."""
+
+        def on_train_begin(self, logs=None):
+            start = getattr(self.model, "_initial_epoch", 0) or 0
+            path = out / "backup" / RANDOM_STATE_FILE
+            if not start:
+                return
+            try:
+                saved = json.loads(path.read_text())
+            except (OSError, ValueError):
+                saved = None
+            states = seed_states(self.model)
+            if not saved or saved.get("epoch") != start or len(saved.get("states", [])) != len(states):
+                log.warning("resuming after epoch %d without the augmentation's random state (%s): "
+                            "its draws start again from the seed", start, path)
+                return
+            for var, value in zip(states, saved["states"]):
+                var.assign(np.asarray(value, dtype=var.dtype))
+            log.info("resuming after epoch %d: weights, optimizer and augmentation random state restored",
+                     start)
+
+        def on_epoch_end(self, epoch, logs=None):
+            path = out / "backup" / RANDOM_STATE_FILE
+            if not path.parent.is_dir():  # Keras writes its backup first; nothing to pair with
+                return
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"epoch": epoch + 1,
+                                       "states": [np.asarray(v).tolist() for v in seed_states(self.model)]}))
+            tmp.replace(path)
 
     class SaveBest(keras.callbacks.Callback):
         """Keep the core (augmentation-free) model with the best PublicTest accuracy."""
@@ -345,6 +398,7 @@ def make_callbacks(out: Path, core, select: bool) -> list:
 
     return [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
+        RandomState(),  # after the backup: restores once the weights are back
         EpochSeconds(),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
         *([SaveBest()] if select else []),
@@ -361,7 +415,8 @@ def fit(model, args: argparse.Namespace, train, y_train: np.ndarray, sample_w: n
         log.info("mixing %.0f%% of the faces (mixup alpha %g, CutMix alpha %g)",
                  100 * args.mix_prob, args.mixup, args.cutmix)
         batches = mixed_batches(train.x, y_train, sample_w, args.batch_size, mixup=args.mixup,
-                                cutmix=args.cutmix, prob=args.mix_prob, seed=args.seed)
+                                cutmix=args.cutmix, prob=args.mix_prob, seed=args.seed,
+                                start_epoch=resumed_epoch(Path(args.out).expanduser()))
         model.fit(batches, epochs=args.epochs, validation_data=validation, verbose=args.verbose,
                   callbacks=callbacks)
     else:
@@ -395,6 +450,11 @@ def main(argv=None) -> int:
     (out / "config.json").write_text(json.dumps({**vars(args), "backend": keras.backend.backend(),
                                                  "params": core.count_params()}, indent=2))
     log.info("%s: %d parameters", core.name, core.count_params())
+    start = resumed_epoch(out)
+    if start:
+        # The data order comes from the global seed: reseed so that a resumed run does not go
+        # through its first epochs' order again.
+        keras.utils.set_random_seed(args.seed + 1009 * start)
     t0 = time.time()
     fit(model, args, train, y_train, sample_w, validation, make_callbacks(out, core, has_val))
     core.save(out / "last.keras")
