@@ -82,6 +82,9 @@ def test_chain_runs_skips_finished_stages_and_redoes_from_a_deleted_marker(tmp_p
     summary = json.loads((out / "reproduce.json").read_text())
     assert list(summary["stages"]) == NAMES and summary["accuracy"]["PublicTest"] == \
         metrics["splits"]["PublicTest"]["accuracy"]
+    assert list(summary["epochs"]) == NAMES[:-2] and all(e["epochs"] == 1 for e in summary["epochs"].values())
+    assert summary["training_hours_typical"] == pytest.approx(
+        sum(e["median_seconds"] for e in summary["epochs"].values()) / 3600)
 
     # Run again: nothing is redone.
     before, since = snapshot(out), len((out / "reproduce.log").read_text())
@@ -111,13 +114,17 @@ def test_chain_runs_skips_finished_stages_and_redoes_from_a_deleted_marker(tmp_p
     stage = next(s for s in reproduce.plan(reproduce.STAGES, str(tiny_csv), str(tiny_ferplus), out, epochs=1,
                                            width=8) if s["name"] == "wrB")
     (out / "wrB" / "progress.json").write_text(json.dumps(
-        {"commands": [[m, a] for m, a in stage["commands"]], "completed": [0], "seconds": 1.0}))
+        {"commands": [[m, a] for m, a in stage["commands"]], "completed": [0], "seconds": 1.0,
+         "running_seconds": 90.0}))  # the export had run 90 s when it was killed
     before, since = snapshot(out), len((out / "reproduce.log").read_text())
     assert reproduce.main(args) == 0
     after, log = snapshot(out), new_log(out, since)
     assert after["wrB/last.keras"] == before["wrB/last.keras"]
     assert "wrB/fer_model.onnx" in after and after["wrB/fer_model.json"] != before["wrB/fer_model.json"]
-    assert "wrB: resuming after 1 of 2" in log and "wrB: command 2 of 2: python -m training.export" in log
+    assert "wrB: resuming after 1 of 2 command(s) (1.5 min of an interrupted attempt counted)" in log
+    assert "wrB: command 2 of 2: python -m training.export" in log
+    done = json.loads((out / "wrB" / "done.json").read_text())
+    assert done["interrupted_seconds"] == 90.0 and done["seconds"] > 91.0
     assert "wrB: command 1 of 2" not in log and "wrB: command 1 already done" in log
     assert after["eval/metrics.json"] != before["eval/metrics.json"]
 
@@ -204,3 +211,19 @@ def test_score_candidate_exports_fits_the_prior_and_scores_a_folder(tmp_path, ti
                           str(tmp_path / "bad"), str(tmp_path / "nodata")], capture_output=True, text=True,
                          timeout=600, env={**os.environ, "PYTHON": sys.executable})
     assert bad.returncode == 1 and "export failed" in bad.stderr
+
+
+def test_clock_keeps_the_time_of_a_command_killed_midway(tmp_path):
+    """The stage's time survives a kill: progress.json holds the running time, beat by beat."""
+    import time
+
+    path = tmp_path / "progress.json"
+    progress = {"commands": [], "completed": [], "seconds": 0.0}
+    clock = reproduce._Clock(path, progress, every=0.05)
+    time.sleep(0.3)
+    on_disk = json.loads(path.read_text())  # what a kill at this moment would leave
+    assert 0.1 <= on_disk["running_seconds"] <= 0.35
+    seconds = clock.done()
+    assert seconds >= 0.3 and "running_seconds" not in progress
+    clock = reproduce._Clock(path, progress, every=10)
+    assert clock.done(failed=True) < 1 and "running_seconds" in json.loads(path.read_text())

@@ -36,7 +36,9 @@ first). Once a stage has to run, every later stage is stale: their markers are r
 they run again after it. Deleting ``<out>/<stage>/done.json`` therefore redoes that stage and
 the ones after it, and nothing before it. Progress goes to stderr and ``<out>/reproduce.log``
 (with the stages' own log lines, except under ``--subprocess``, where those stay on stderr);
-``<out>/reproduce.json`` sums up the stages' times and the final model's accuracies.
+``<out>/reproduce.json`` sums up the stages' times (an attempt killed without warning counts up to
+its last 30-second beat), the training epochs' times and the final model's accuracies. Rerunning
+the command on a finished chain rewrites that summary.
 
 Wall time: 386 training epochs (40 + 60 + 100 + 150 + 36). On the machines here (2 CPU cores,
 two threads, docs/TRAINING.md "Training time") an epoch of the width-40 net takes 35-45 s on
@@ -215,13 +217,52 @@ def run_command(module: str, argv: list[str], subprocess_each: bool) -> int:
     return int(rc or 0)
 
 
+class _Clock:
+    """Counts a command's wall time into ``progress.json`` while it runs (every ``every``
+    seconds), so that the time of an attempt killed without warning still counts: the next
+    run adds it (``interrupted_seconds``) to the stage's time."""
+
+    def __init__(self, path: Path, progress: dict, every: float = 30.0):
+        import threading
+
+        self.path, self.progress, self.every = path, progress, every
+        self.lock, self.stop = threading.Lock(), threading.Event()
+        self.t0 = time.time()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.every):
+            with self.lock:
+                self.progress["running_seconds"] = time.time() - self.t0
+                _write_json(self.path, self.progress)
+
+    def done(self, failed: bool = False) -> float:
+        """Stop counting. A failed or interrupted command leaves its time in ``progress.json`` for
+        the next run to add; a finished one leaves it to the caller."""
+        self.stop.set()
+        self.thread.join()
+        seconds = time.time() - self.t0
+        if failed:
+            self.progress["running_seconds"] = seconds
+            _write_json(self.path, self.progress)
+        else:
+            self.progress.pop("running_seconds", None)
+        return seconds
+
+
 def run_stage(stage: dict, index: int, total: int, subprocess_each: bool) -> dict:
     """Run a stage's remaining commands, then write its done-marker; returns the marker."""
     folder, commands = stage["dir"], _as_lists(stage["commands"])
     progress = _read_json(folder / "progress.json")
     if progress is not None and progress.get("commands") == commands:
-        log.info("[%d/%d] %s: resuming after %d of %d command(s)", index, total, stage["name"],
-                 len(progress["completed"]), len(commands))
+        lost = float(progress.pop("running_seconds", 0.0))
+        progress["seconds"] = progress.get("seconds", 0.0) + lost
+        progress["interrupted_seconds"] = progress.get("interrupted_seconds", 0.0) + lost
+        _write_json(folder / "progress.json", progress)
+        log.info("[%d/%d] %s: resuming after %d of %d command(s)%s", index, total, stage["name"],
+                 len(progress["completed"]), len(commands),
+                 f" ({lost / 60:.1f} min of an interrupted attempt counted)" if lost else "")
     else:
         if folder.exists():
             log.info("[%d/%d] %s: starting afresh (emptying %s)", index, total, stage["name"], folder)
@@ -235,9 +276,13 @@ def run_stage(stage: dict, index: int, total: int, subprocess_each: bool) -> dic
             continue
         log.info("[%d/%d] %s: command %d of %d: %s", index, total, stage["name"], i + 1, len(commands),
                  shell_line(module, argv))
-        t0 = time.time()
-        rc = run_command(module, argv, subprocess_each)
-        seconds = time.time() - t0
+        clock = _Clock(folder / "progress.json", progress)
+        try:
+            rc = run_command(module, argv, subprocess_each)
+        except BaseException:
+            clock.done(failed=True)
+            raise
+        seconds = clock.done(failed=rc != 0)
         if rc != 0:
             raise RuntimeError(f"stage {stage['name']}: {module} exited with {rc} (rerun to resume)")
         progress["completed"].append(i)
@@ -248,6 +293,7 @@ def run_stage(stage: dict, index: int, total: int, subprocess_each: bool) -> dic
     if missing:
         raise RuntimeError(f"stage {stage['name']}: its commands left no {', '.join(missing)}")
     done = {"stage": stage["name"], "commands": commands, "seconds": progress["seconds"],
+            "interrupted_seconds": progress.get("interrupted_seconds", 0.0),
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "outputs": {str(p): p.stat().st_size for p in stage["outputs"]}}
     _write_json(folder / "done.json", done)
@@ -256,11 +302,32 @@ def run_stage(stage: dict, index: int, total: int, subprocess_each: bool) -> dic
     return done
 
 
+def epoch_times(log_csv: Path) -> list[float]:
+    """The ``seconds`` column of a training run's ``log.csv`` (one row per epoch, kept across
+    resumes; an epoch that was paused counts its pause)."""
+    import csv
+
+    try:
+        with log_csv.open(newline="") as f:
+            return [float(row["seconds"]) for row in csv.DictReader(f) if row.get("seconds")]
+    except (FileNotFoundError, KeyError, ValueError):
+        return []
+
+
 def summary(stages: list[dict], out: Path) -> dict:
-    """Per-stage and total wall time from the markers, and the final model's accuracies."""
+    """Per-stage and total wall time from the markers, the training epochs' own times, and the
+    final model's accuracies. ``training_hours_typical`` (epochs x the stage's median epoch) is
+    the figure to compare between machines: it leaves out pauses and a machine shared for a while."""
+    import statistics
+
     markers = [_read_json(s["dir"] / "done.json") for s in stages]
     result: dict = {"stages": {s["name"]: (m or {}).get("seconds") for s, m in zip(stages, markers)}}
     result["total_hours"] = sum(v or 0.0 for v in result["stages"].values()) / 3600
+    epochs = {s["name"]: epoch_times(s["dir"] / "log.csv") for s in stages}
+    epochs = {k: v for k, v in epochs.items() if v}
+    result["epochs"] = {k: {"epochs": len(v), "median_seconds": statistics.median(v), "sum_seconds": sum(v)}
+                        for k, v in epochs.items()}
+    result["training_hours_typical"] = sum(e["epochs"] * e["median_seconds"] for e in result["epochs"].values()) / 3600
     metrics = _read_json(out / "eval" / "metrics.json")
     if metrics:
         result["model"] = metrics.get("model")
