@@ -72,7 +72,7 @@ def reexec_in_namespace(argv: list[str], script: str = __file__) -> int:
     return subprocess.call(["unshare", ns, "--", "bash", "-c", shell, sys.executable, script, *argv])
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--megapixels", type=float, default=48.0)
     p.add_argument("--format", default="JPEG", choices=["JPEG", "PNG", "WEBP"])
@@ -80,13 +80,70 @@ def main(argv=None) -> int:
     p.add_argument("--timeline", type=Path, default=None, help="write every sample (s, MB, threads) to this CSV")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the server, e.g. MALLOC_ARENA_MAX=2 (repeatable)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+class Steps:
+    """Prints the server's RSS and threads at each step, and the step's peak (kept in ``peaks``)."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler, self.peaks = sampler, []
+
+    def report(self, what: str, t0: float | None = None) -> None:
+        _, rss, threads = self.sampler.samples[-1]
+        high = max(self.sampler.high_water(), self.sampler.peak_since(t0) if t0 else 0.0)
+        self.peaks.append(high)
+        peak = f"   peak since previous step {high:5.0f} MB" if t0 else ""
+        print(f"  {what:<34} RSS {rss:5.0f} MB  threads {threads:3d}{peak}")
+
+
+def upload_in_browser(url: str, data: bytes, uploads: int, steps: Steps, server_log: Path) -> float:
+    """Open the Photo page, upload ``data`` ``uploads`` times (each analysed), close the tab;
+    returns when the closing began."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+    from tests.e2e.test_browser import wait_for_app
+
+    sampler = steps.sampler
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.set_default_timeout(180_000)
+        t0 = time.time()
+        page.goto(f"{url}/photo")
+        page.get_by_text("Choose a photo").wait_for()
+        time.sleep(1.0)
+        steps.report("photo page open", t0)
+        for i in range(uploads):
+            t0 = time.time()
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+                files=[{"name": f"big{i}.jpg", "mimeType": "image/jpeg", "buffer": data}])
+            page.get_by_text(f"big{i}.jpg").first.wait_for()  # the uploader shows the new file
+            wait_for_app(page)  # ... and the run it started has ended
+            try:
+                caption = page.get_by_text("found").first.inner_text()
+            except Exception:
+                main_text = page.locator('[data-testid="stMain"]').inner_text()
+                print(f"no result on the page; it shows:\n{main_text[-2000:]}\n"
+                      f"server log:\n{server_log.read_text()[-3000:]}")
+                raise
+            time.sleep(2.0)
+            print(f"  t={time.time() - sampler.samples[0][0]:.1f}s", end="")
+            steps.report(f"upload {i + 1} analysed ({caption})", t0)
+        closing = time.time()
+        page.close()
+        browser.close()
+    return closing
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if not in_private_network():
         return reexec_in_namespace(sys.argv[1:] if argv is None else argv)
 
     from benchmarks.memory import make_photo
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, start_server
-    from tests.e2e.test_browser import wait_for_app
+    from tests.e2e.conftest import start_server
 
     extra_env = dict(e.split("=", 1) for e in args.env)
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,52 +157,14 @@ def main(argv=None) -> int:
             sampler = Sampler(proc.pid)
             sampler.start()
             time.sleep(1.0)
-
-            peaks: list[float] = []
-
-            def report(what: str, t0: float | None = None) -> None:
-                _, rss, threads = sampler.samples[-1]
-                high = max(sampler.high_water(), sampler.peak_since(t0) if t0 else 0.0)
-                peaks.append(high)
-                peak = f"   peak since previous step {high:5.0f} MB" if t0 else ""
-                print(f"  {what:<34} RSS {rss:5.0f} MB  threads {threads:3d}{peak}")
-
-            report("server started")
-            from playwright.sync_api import sync_playwright
-
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-                page = browser.new_page()
-                page.set_default_timeout(180_000)
-                t0 = time.time()
-                page.goto(f"{url}/photo")
-                page.get_by_text("Choose a photo").wait_for()
-                time.sleep(1.0)
-                report("photo page open", t0)
-                for i in range(args.uploads):
-                    t0 = time.time()
-                    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-                        files=[{"name": f"big{i}.jpg", "mimeType": "image/jpeg", "buffer": data}])
-                    page.get_by_text(f"big{i}.jpg").first.wait_for()  # the uploader shows the new file
-                    wait_for_app(page)  # ... and the run it started has ended
-                    try:
-                        caption = page.get_by_text("found").first.inner_text()
-                    except Exception:
-                        main_text = page.locator('[data-testid="stMain"]').inner_text()
-                        print(f"no result on the page; it shows:\n{main_text[-2000:]}\n"
-                              f"server log:\n{(tmp / 'streamlit.log').read_text()[-3000:]}")
-                        raise
-                    time.sleep(2.0)
-                    print(f"  t={time.time() - sampler.samples[0][0]:.1f}s", end="")
-                    report(f"upload {i + 1} analysed ({caption})", t0)
-                t0 = time.time()
-                page.close()
-                browser.close()
+            steps = Steps(sampler)
+            steps.report("server started")
+            t0 = upload_in_browser(url, data, args.uploads, steps, tmp / "streamlit.log")
             time.sleep(3.0)
-            report("tab closed", t0)
+            steps.report("tab closed", t0)
             sampler.stop()
-            peak = max(max(r for _, r, _ in sampler.samples), *peaks)
-            uploads = peaks[2:2 + args.uploads]
+            peak = max(max(r for _, r, _ in sampler.samples), *steps.peaks)
+            uploads = steps.peaks[2:2 + args.uploads]
             if args.timeline:
                 start = sampler.samples[0][0]
                 args.timeline.write_text("t_s,rss_mb,threads\n" + "".join(
