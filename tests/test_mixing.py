@@ -79,13 +79,17 @@ def test_no_mixing_without_an_alpha():
     assert np.array_equal(mx, x) and np.array_equal(my, y) and np.array_equal(mw, w)
 
 
+def _faces(n: int, seed: int):
+    """n random 48x48 faces, one-hot targets cycling through the classes, unit weights."""
+    faces = np.random.default_rng(seed).integers(0, 256, (n, 48, 48)).astype(np.uint8)
+    return faces, np.eye(7, dtype=np.float32)[np.arange(n) % 7], np.ones(n, np.float32)
+
+
 def test_batches_are_reproducible_and_change_every_epoch():
     pytest.importorskip("keras")
     from training.mixing import mixed_batches
 
-    faces = np.random.default_rng(5).integers(0, 256, (100, 48, 48)).astype(np.uint8)
-    targets = np.eye(7, dtype=np.float32)[np.arange(100) % 7]
-    weights = np.ones(100, np.float32)
+    faces, targets, weights = _faces(100, seed=5)
     a = mixed_batches(faces, targets, weights, 32, mixup=0.4, seed=9)
     b = mixed_batches(faces, targets, weights, 32, mixup=0.4, seed=9)
     assert len(a) == 4
@@ -101,9 +105,7 @@ def test_a_resumed_run_gets_the_batches_of_an_uninterrupted_one():
     pytest.importorskip("keras")
     from training.mixing import mixed_batches
 
-    faces = np.random.default_rng(6).integers(0, 256, (70, 48, 48)).astype(np.uint8)
-    targets = np.eye(7, dtype=np.float32)[np.arange(70) % 7]
-    weights = np.ones(70, np.float32)
+    faces, targets, weights = _faces(70, seed=6)
     straight = mixed_batches(faces, targets, weights, 32, mixup=0.4, seed=9)
     for _ in range(2):
         straight.on_epoch_end()

@@ -226,16 +226,16 @@ class _Clock:
         import threading
 
         self.path, self.progress, self.every = path, progress, every
-        self.lock, self.stop = threading.Lock(), threading.Event()
+        self.stop = threading.Event()
         self.t0 = time.time()
         self.thread = threading.Thread(target=self._beat, daemon=True)
         self.thread.start()
 
     def _beat(self) -> None:
+        # The only writer while the command runs: the caller touches progress again after done().
         while not self.stop.wait(self.every):
-            with self.lock:
-                self.progress["running_seconds"] = time.time() - self.t0
-                _write_json(self.path, self.progress)
+            self.progress["running_seconds"] = time.time() - self.t0
+            _write_json(self.path, self.progress)
 
     def done(self, failed: bool = False) -> float:
         """Stop counting. A failed or interrupted command leaves its time in ``progress.json`` for
