@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from fractions import Fraction
 
 import streamlit as st
 
@@ -75,11 +77,15 @@ class NewestFramesQueue(asyncio.Queue):
     """
 
     def __init__(self, keep: int = 1, on_frames: Callable[[int, int], None] | None = None,
-                 copy: Callable | None = None, skip_repeats: bool = False) -> None:
+                 copy: Callable | None = None, skip_repeats: bool = False,
+                 clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.keep, self.on_frames, self.copy, self.skip_repeats = keep, on_frames, copy, skip_repeats
+        self.clock = clock
         self.repeats = 0  # frames not queued because they were the last one again
         self._last = None
+        self._own: set[int] = set()  # ids of queued frames that are this queue's own copies
+        self._last_pts = -1
 
     def put_nowait(self, item) -> None:
         dropped = 0
@@ -92,13 +98,39 @@ class NewestFramesQueue(asyncio.Queue):
                     return
                 self._last = item
             if self.copy is not None:
-                item = self.copy(item)
+                original, item = item, self.copy(item)
+                if item is not original:
+                    self._own.add(id(item))
             while self.qsize() >= self.keep and self._queue and self._queue[0] is not None:
-                self._queue.popleft()  # asyncio.Queue's own deque: the oldest frame
+                self._own.discard(id(self._queue.popleft()))  # asyncio.Queue's own deque: the oldest frame
                 dropped += 1
             if self.on_frames is not None:
                 self.on_frames(1, dropped)
         super().put_nowait(item)
+
+    def get_nowait(self):
+        """The next frame; with a ``clock``, one of this queue's own copies leaves stamped with
+        the time it is taken (the encoder takes it now), not its camera frame's capture time.
+
+        Why: the browser's jitter buffer delays playback by how irregularly frames arrive
+        against their timestamps. The camera's timestamps carry every delay before the
+        encoder (the tab's own encoding on a busy machine, the upload, the analysis, the
+        wait for a fresh result), so on a loaded server they wander by hundreds of
+        milliseconds and the browser held every frame back that long (143 ms at the median
+        with 8 tabs, docs/RELIABILITY.md). Stamped when they are encoded, frames arrive as
+        regularly as they are stamped and are shown when they come. Only the encoder's own
+        copies are restamped: streamlit-webrtc may still rewrite the timing of the frame
+        object it handed over, and a timestamp going backwards stops the VP8 encoder.
+        """
+        item = super().get_nowait()  # asyncio.Queue.get() ends here too
+        if item is not None and self.clock is not None and id(item) in self._own:
+            self._own.discard(id(item))
+            pts = max(int(self.clock() * 90_000), self._last_pts + 1)
+            item.pts, item.time_base = pts, Fraction(1, 90_000)
+            self._last_pts = pts
+        elif item is not None:
+            self._own.discard(id(item))
+        return item
 
 
 def private_frame(frame):
@@ -146,7 +178,7 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
         if buffered and getattr(track, "kind", None) == "video" and not camera:
             if isinstance(getattr(proxy, "_queue", None), asyncio.Queue) and proxy._queue.empty():
                 proxy._queue = NewestFramesQueue(keep, SERVER_LOAD.note_frames, copy=private_frame,
-                                                 skip_repeats=True)
+                                                 skip_repeats=True, clock=time.monotonic)
             else:
                 log.warning("aiortc's RelayStreamTrack changed; video queues are not bounded")
         return proxy

@@ -281,6 +281,40 @@ def test_newest_frames_queue_skips_a_frame_object_put_again():
     assert [f.n for f in asyncio.run(_drain(plain))] == [1, 1] and plain.repeats == 0
 
 
+def test_newest_frames_queue_stamps_its_own_copies_when_the_encoder_takes_them():
+    import asyncio
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from fer_app.webrtc_shim import NewestFramesQueue, private_frame
+
+    def camera_frame(pts):
+        f = av.VideoFrame.from_ndarray(np.zeros((48, 64), np.uint8), format="gray")
+        f.pts, f.time_base = pts, Fraction(1, 90_000)
+        return f.reformat(format="yuv420p")
+
+    now = [100.0]
+    q = NewestFramesQueue(keep=1, copy=private_frame, skip_repeats=True, clock=lambda: now[0])
+    handed = camera_frame(5_000)
+    q.put_nowait(handed)
+    handed.pts = 1  # streamlit-webrtc rewrites the object it handed over: the copy is unaffected
+    now[0] = 100.5
+    (first,) = asyncio.run(_drain(q))
+    assert first is not handed and first.pts == 9_045_000 and first.time_base == Fraction(1, 90_000)
+    q.put_nowait(camera_frame(3_000))  # an earlier capture time, the same clock reading:
+    (second,) = asyncio.run(_drain(q))
+    assert second.pts == first.pts + 1  # still strictly increasing, as the VP8 encoder needs
+    other = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="bgr24")
+    other.pts = 7
+    q.put_nowait(other)  # not copied (the encoder converts it): handed over as it is
+    assert asyncio.run(_drain(q)) == [other] and other.pts == 7
+    unstamped = NewestFramesQueue(keep=1, copy=private_frame)
+    unstamped.put_nowait(camera_frame(5_000))
+    assert asyncio.run(_drain(unstamped))[0].pts == 5_000
+
+
 async def _drain(q):
     out = []
     while not q.empty():
