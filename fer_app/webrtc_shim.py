@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -86,6 +87,7 @@ class NewestFramesQueue(asyncio.Queue):
         self._last = None
         self._own: set[int] = set()  # ids of queued frames that are this queue's own copies
         self._last_pts = -1
+        self._handed: deque = deque(maxlen=4)  # the last frames handed over by put_early, newest last
 
     def put_nowait(self, item) -> None:
         dropped = 0
@@ -97,16 +99,48 @@ class NewestFramesQueue(asyncio.Queue):
                         self.on_frames(1, 1)
                     return
                 self._last = item
-            if self.copy is not None:
-                original, item = item, self.copy(item)
-                if item is not original:
-                    self._own.add(id(item))
-            while self.qsize() >= self.keep and self._queue and self._queue[0] is not None:
-                self._own.discard(id(self._queue.popleft()))  # asyncio.Queue's own deque: the oldest frame
-                dropped += 1
+                if any(item is f for f in self._handed):  # queued the moment it was made
+                    if self.on_frames is not None:  # this camera frame's fresh result, or a stale one
+                        self.on_frames(1, 0 if item is self._handed[-1] else 1)
+                    return
+            item, dropped = self._own_copy(item), self._drop_stale()
             if self.on_frames is not None:
                 self.on_frames(1, dropped)
         super().put_nowait(item)
+
+    def put_early(self, frame) -> None:
+        """Queue a fresh annotated frame the moment the analysis made it (on the event loop,
+        from the worker thread through ``call_soon_threadsafe``: :func:`hand_over_early`).
+
+        streamlit-webrtc's async mode sends a result only when the *next* camera frame
+        comes in, so every fresh frame waited up to one camera frame interval (67 ms at 15
+        fps; more when a busy tab sends fewer). The same frame object coming through
+        :meth:`put_nowait` afterwards is not queued again: it counts as that camera frame's
+        fresh result, or as a dropped one if a newer result was handed over meanwhile (sent
+        now, it would step the video back in time).
+        """
+        if frame is None or frame is self._last or any(frame is f for f in self._handed):
+            return
+        self._handed.append(frame)
+        frame, dropped = self._own_copy(frame), self._drop_stale()
+        if dropped and self.on_frames is not None:
+            self.on_frames(0, dropped)
+        super().put_nowait(frame)
+
+    def _own_copy(self, item):
+        if self.copy is None:
+            return item
+        copy = self.copy(item)
+        if copy is not item:
+            self._own.add(id(copy))
+        return copy
+
+    def _drop_stale(self) -> int:
+        dropped = 0
+        while self.qsize() >= self.keep and self._queue and self._queue[0] is not None:
+            self._own.discard(id(self._queue.popleft()))  # asyncio.Queue's own deque: the oldest frame
+            dropped += 1
+        return dropped
 
     def get_nowait(self):
         """The next frame; with a ``clock``, one of this queue's own copies leaves stamped with
@@ -149,6 +183,54 @@ def private_frame(frame):
     return new
 
 
+class _EarlyDeque(deque):
+    """A processing track's deque of results that also hands each new result to ``hand``
+    (called in the worker thread that extends it)."""
+
+    def __init__(self, items, hand: Callable) -> None:
+        super().__init__(items)
+        self.hand = hand
+
+    def extend(self, frames) -> None:
+        frames = list(frames)
+        super().extend(frames)
+        if frames:
+            self.hand(frames[-1])
+
+
+def hand_over_early(track, queue: NewestFramesQueue, loop: asyncio.AbstractEventLoop) -> bool:
+    """Make streamlit-webrtc's async processing track ``track`` hand each annotated frame to
+    the encoder's ``queue`` as soon as its worker thread makes it (``queue.put_early`` on
+    ``loop``), instead of when the next camera frame comes in. The track's result deque is
+    created when it starts, so its ``_start`` is wrapped. Returns False (and changes
+    nothing) if the track is not one this knows."""
+    start = getattr(track, "_start", None)
+    if not callable(start) or getattr(track, "_thread", False) is not None:
+        return False  # not streamlit-webrtc's async track, or one already started
+    queues = getattr(track, "_fer_early_queues", None)
+    if queues is not None:  # a second consumer of the same track
+        queues.append(queue)
+        return True
+    queues = track._fer_early_queues = [queue]
+
+    def hand(frame) -> None:
+        for q in queues:
+            try:
+                loop.call_soon_threadsafe(q.put_early, frame)
+            except RuntimeError:  # the loop is closed: the server is shutting down
+                return
+
+    def started() -> None:
+        fresh = track._thread is None
+        start()
+        if fresh and isinstance(getattr(track, "_out_deque", None), deque):
+            with track._out_lock:
+                track._out_deque = _EarlyDeque(track._out_deque, hand)
+
+    track._start = started
+    return True
+
+
 def bound_video_queues(relay=None, keep: int = 1) -> str:
     """Make every consumer of a processed video track (the annotated video going to the
     encoder) on streamlit-webrtc's global ``MediaRelay`` keep only the newest ``keep`` frames
@@ -179,6 +261,10 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
             if isinstance(getattr(proxy, "_queue", None), asyncio.Queue) and proxy._queue.empty():
                 proxy._queue = NewestFramesQueue(keep, SERVER_LOAD.note_frames, copy=private_frame,
                                                  skip_repeats=True, clock=time.monotonic)
+                try:
+                    hand_over_early(track, proxy._queue, asyncio.get_running_loop())
+                except RuntimeError:  # no running loop: results go out with the camera's frames
+                    pass
             else:
                 log.warning("aiortc's RelayStreamTrack changed; video queues are not bounded")
         return proxy

@@ -315,6 +315,72 @@ def test_newest_frames_queue_stamps_its_own_copies_when_the_encoder_takes_them()
     assert asyncio.run(_drain(unstamped))[0].pts == 5_000
 
 
+def test_a_fresh_result_is_queued_when_made_and_counted_once_when_sent():
+    import asyncio
+
+    from fer_app.webrtc_shim import NewestFramesQueue
+
+    class Frame:
+        def __init__(self, n):
+            self.n = n
+
+    seen = []
+    q = NewestFramesQueue(keep=1, on_frames=lambda received, dropped: seen.append((received, dropped)),
+                          copy=lambda f: Frame(f.n), skip_repeats=True)
+    r1, r2 = Frame(1), Frame(2)
+    q.put_early(r1)  # the worker made it: queued at once, no camera frame counted yet
+    assert [f.n for f in asyncio.run(_drain(q))] == [1] and seen == []
+    q.put_nowait(r1)  # then the next camera frame's recv returns it: its fresh result, not queued again
+    q.put_nowait(r1)  # and the one after, with nothing newer: a repeat
+    assert q.empty() and seen == [(1, 0), (1, 1)]
+    q.put_early(r2)
+    q.put_early(r2)  # handed over twice: queued once
+    q.put_early(Frame(3))  # a newer result while r2 still waits for the encoder: r2 is stale
+    assert [f.n for f in asyncio.run(_drain(q))] == [3] and seen[-1] == (0, 1)
+    q.put_nowait(r2)  # recv may still return the superseded one later: a dropped frame, not sent
+    assert q.empty() and seen[-1] == (1, 1)
+    q.put_nowait(None)
+    q.put_early(Frame(4))  # after the end marker: the marker stays
+    assert [getattr(f, "n", None) for f in asyncio.run(_drain(q))] == [None, 4]
+
+
+def test_hand_over_early_hooks_the_async_track_when_it_starts():
+    import asyncio
+    import threading
+    from collections import deque
+
+    from fer_app.webrtc_shim import NewestFramesQueue, hand_over_early
+
+    class Track:  # the part of streamlit-webrtc's AsyncMediaProcessTrack this relies on
+        def __init__(self):
+            self._thread = None
+
+        def _start(self):
+            if self._thread:
+                return
+            self._out_lock, self._out_deque, self._thread = threading.Lock(), deque(), object()
+
+    async def scenario():
+        q, q2 = NewestFramesQueue(keep=1, skip_repeats=True), NewestFramesQueue(keep=1)
+        track = Track()
+        assert hand_over_early(track, q, asyncio.get_running_loop())
+        assert hand_over_early(track, q2, asyncio.get_running_loop())  # a second consumer
+        track._start()
+        track._start()  # started once
+        worker = threading.Thread(target=lambda: track._out_deque.extend(["annotated"]))
+        worker.start()
+        worker.join()
+        got = await asyncio.wait_for(q.get(), 2.0), await asyncio.wait_for(q2.get(), 2.0)
+        return got, list(track._out_deque)
+
+    # queued at once for both consumers, and still in the deque for the camera frame that comes next
+    assert asyncio.run(scenario()) == (("annotated", "annotated"), ["annotated"])
+    started = Track()
+    started._thread = object()
+    assert not hand_over_early(started, NewestFramesQueue(), None)
+    assert not hand_over_early(object(), NewestFramesQueue(), None)
+
+
 async def _drain(q):
     out = []
     while not q.empty():
