@@ -100,8 +100,8 @@ class NewestFramesQueue(asyncio.Queue):
                     return
                 self._last = item
                 if any(item is f for f in self._handed):  # queued the moment it was made
-                    if self.on_frames is not None:  # this camera frame's fresh result, or a stale one
-                        self.on_frames(1, 0 if item is self._handed[-1] else 1)
+                    if self.on_frames is not None:  # a drop of it, if a newer one replaced it, was counted then
+                        self.on_frames(1, 0)
                     return
             item, dropped = self._own_copy(item), self._drop_stale()
             if self.on_frames is not None:
@@ -115,9 +115,10 @@ class NewestFramesQueue(asyncio.Queue):
         streamlit-webrtc's async mode sends a result only when the *next* camera frame
         comes in, so every fresh frame waited up to one camera frame interval (67 ms at 15
         fps; more when a busy tab sends fewer). The same frame object coming through
-        :meth:`put_nowait` afterwards is not queued again: it counts as that camera frame's
-        fresh result, or as a dropped one if a newer result was handed over meanwhile (sent
-        now, it would step the video back in time).
+        :meth:`put_nowait` afterwards counts as that camera frame's result and is not queued
+        again, even if a newer result was handed over meanwhile (sent now, it would step the
+        video back in time). A result replaced by a newer one before the encoder took it is
+        counted as dropped here, once.
         """
         if frame is None or frame is self._last or any(frame is f for f in self._handed):
             return

@@ -337,8 +337,9 @@ def test_a_fresh_result_is_queued_when_made_and_counted_once_when_sent():
     q.put_early(r2)  # handed over twice: queued once
     q.put_early(Frame(3))  # a newer result while r2 still waits for the encoder: r2 is stale
     assert [f.n for f in asyncio.run(_drain(q))] == [3] and seen[-1] == (0, 1)
-    q.put_nowait(r2)  # recv may still return the superseded one later: a dropped frame, not sent
-    assert q.empty() and seen[-1] == (1, 1)
+    q.put_nowait(r2)  # recv may still return the superseded one later: not sent, its drop counted once
+    assert q.empty() and seen[-1] == (1, 0)
+    assert sum(r for r, _ in seen) == 3 and sum(d for _, d in seen) == 2  # 3 camera frames; r2 and a repeat
     q.put_nowait(None)
     q.put_early(Frame(4))  # after the end marker: the marker stays
     assert [getattr(f, "n", None) for f in asyncio.run(_drain(q))] == [None, 4]
