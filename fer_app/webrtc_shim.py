@@ -158,13 +158,11 @@ class NewestFramesQueue(asyncio.Queue):
         object it handed over, and a timestamp going backwards stops the VP8 encoder.
         """
         item = super().get_nowait()  # asyncio.Queue.get() ends here too
-        if item is not None and self.clock is not None and id(item) in self._own:
+        if item is not None and id(item) in self._own:
             self._own.discard(id(item))
-            pts = max(int(self.clock() * 90_000), self._last_pts + 1)
-            item.pts, item.time_base = pts, Fraction(1, 90_000)
-            self._last_pts = pts
-        elif item is not None:
-            self._own.discard(id(item))
+            if self.clock is not None:
+                self._last_pts = max(int(self.clock() * 90_000), self._last_pts + 1)
+                item.pts, item.time_base = self._last_pts, Fraction(1, 90_000)
         return item
 
 
@@ -236,8 +234,10 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
     """Make every consumer of a processed video track (the annotated video going to the
     encoder) on streamlit-webrtc's global ``MediaRelay`` keep only the newest ``keep`` frames
     waiting (:class:`NewestFramesQueue`), and report frames and drops to
-    ``fer_core.live.SERVER_LOAD`` (the server-wide overload signal). Call before
-    ``webrtc_streamer()``; idempotent. Returns what it did (for tests/logs)."""
+    ``fer_core.live.SERVER_LOAD`` (the server-wide overload signal); each queue stamps frames
+    when the encoder takes them, and gets each result as soon as the track's worker makes
+    it (:func:`hand_over_early`). Call before ``webrtc_streamer()``; idempotent. Returns
+    what it did (for tests/logs)."""
     from fer_core.live import SERVER_LOAD
 
     if relay is None:
