@@ -382,6 +382,30 @@ def test_hand_over_early_hooks_the_async_track_when_it_starts():
     assert not hand_over_early(object(), NewestFramesQueue(), None)
 
 
+def test_hand_over_early_fits_the_pinned_streamlit_webrtc_track():
+    import asyncio
+
+    from aiortc.mediastreams import VideoStreamTrack
+    from streamlit_webrtc.process import AsyncVideoProcessTrack
+
+    from fer_app.webrtc_shim import NewestFramesQueue, _EarlyDeque, hand_over_early
+
+    class Same:
+        def recv(self, frame):
+            return frame
+
+    async def scenario():
+        track = AsyncVideoProcessTrack(VideoStreamTrack(), Same())
+        hooked = hand_over_early(track, NewestFramesQueue(keep=1), asyncio.get_running_loop())
+        track._start()
+        try:
+            return hooked, type(track._out_deque)
+        finally:
+            track.stop()
+
+    assert asyncio.run(scenario()) == (True, _EarlyDeque)
+
+
 async def _drain(q):
     out = []
     while not q.empty():
