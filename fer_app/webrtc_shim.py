@@ -202,10 +202,11 @@ def hand_over_early(track, queue: NewestFramesQueue, loop: asyncio.AbstractEvent
     the encoder's ``queue`` as soon as its worker thread makes it (``queue.put_early`` on
     ``loop``), instead of when the next camera frame comes in. The track's result deque is
     created when it starts, so its ``_start`` is wrapped. Returns False (and changes
-    nothing) if the track is not one this knows."""
+    nothing) if the track is not one this knows, or if ``queue`` has no clock: a result
+    handed over early has no timing of its own until the queue stamps it."""
     start = getattr(track, "_start", None)
-    if not callable(start) or getattr(track, "_thread", False) is not None:
-        return False  # not streamlit-webrtc's async track, or one already started
+    if queue.clock is None or not callable(start) or getattr(track, "_thread", False) is not None:
+        return False  # not streamlit-webrtc's async track, one already started, or no stamp
     queues = getattr(track, "_fer_early_queues", None)
     if queues is not None:  # a second consumer of the same track
         queues.append(queue)

@@ -362,7 +362,8 @@ def test_hand_over_early_hooks_the_async_track_when_it_starts():
             self._out_lock, self._out_deque, self._thread = threading.Lock(), deque(), object()
 
     async def scenario():
-        q, q2 = NewestFramesQueue(keep=1, skip_repeats=True), NewestFramesQueue(keep=1)
+        clock = asyncio.get_running_loop().time
+        q, q2 = NewestFramesQueue(keep=1, skip_repeats=True, clock=clock), NewestFramesQueue(keep=1, clock=clock)
         track = Track()
         assert hand_over_early(track, q, asyncio.get_running_loop())
         assert hand_over_early(track, q2, asyncio.get_running_loop())  # a second consumer
@@ -378,8 +379,9 @@ def test_hand_over_early_hooks_the_async_track_when_it_starts():
     assert asyncio.run(scenario()) == (("annotated", "annotated"), ["annotated"])
     started = Track()
     started._thread = object()
-    assert not hand_over_early(started, NewestFramesQueue(), None)
-    assert not hand_over_early(object(), NewestFramesQueue(), None)
+    assert not hand_over_early(started, NewestFramesQueue(clock=lambda: 0.0), None)
+    assert not hand_over_early(object(), NewestFramesQueue(clock=lambda: 0.0), None)
+    assert not hand_over_early(Track(), NewestFramesQueue(), None)  # unstamped: results would have no timing
 
 
 def test_hand_over_early_fits_the_pinned_streamlit_webrtc_track():
@@ -396,7 +398,7 @@ def test_hand_over_early_fits_the_pinned_streamlit_webrtc_track():
 
     async def scenario():
         track = AsyncVideoProcessTrack(VideoStreamTrack(), Same())
-        hooked = hand_over_early(track, NewestFramesQueue(keep=1), asyncio.get_running_loop())
+        hooked = hand_over_early(track, NewestFramesQueue(keep=1, clock=lambda: 0.0), asyncio.get_running_loop())
         track._start()
         try:
             return hooked, type(track._out_deque)
