@@ -70,7 +70,10 @@ with st.sidebar:
                              help="Sessions analysed with attention on: head and eyes not pointing at the "
                                   "camera (or eyes closed) for this long without a break.")
     closed_s = st.number_input("Flag eyes closed for longer than (seconds)", min_value=0.5, max_value=600.0,
-                               value=EYES_CLOSED_S, step=1.0)
+                               value=EYES_CLOSED_S, step=1.0,
+                               help="Both eyes read closed: shut, squeezed by a laugh, or lids lowered over "
+                                    "eyes looking far down (at notes or a phone), which a single frame cannot "
+                                    "tell from closed.")
 
 df = log.to_frame()
 summary = log.summary()

@@ -33,8 +33,11 @@ from fer_core.landmarks import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS, Mesh
 #: 0.18 / 0.23 against 0.37 open; see docs/ATTENTION.md.
 EAR_CLOSED = 0.18
 EAR_OPEN = 0.33
-#: Openness under which an eye counts as closed (blinks, eyes shut).
-CLOSED_BELOW = 0.4
+#: Openness under which an eye counts as closed (blinks, eyes shut); a face's eyes are
+#: closed when both are under it. 0.2 from labelled real photos (``benchmarks/eyes_real.py``,
+#: docs/ATTENTION.md "Eyes on real photos"): at 0.4, half of the faces called closed had an
+#: eye open (squinting smiles, glasses, small faces).
+CLOSED_BELOW = 0.2
 #: Half eye width over eyeball radius: turns the iris offset into an eye rotation (asin).
 GAZE_GAIN = 1.2
 #: Weight of the mesh's depth (z) against x, y in the head-pose fit (see head_pose, docs/ATTENTION.md).

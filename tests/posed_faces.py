@@ -151,10 +151,10 @@ def close_eyes(image: np.ndarray | None = None, mesh=None) -> np.ndarray:
         mask = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=max(1, int(width / 12)))
         soft = cv2.GaussianBlur(mask, (0, 0), max(1.0, width / 15)).astype(np.float32)[..., None] / 255.0
         out = (out * (1 - soft) + colour * soft).astype(np.uint8)
-        # The closed lid's lash line runs along the middle of the former opening.
-        # (the upper lid's 7 points lie over the lower lid's inner 7).
-        lash = 0.75 * lower[1:8] + 0.25 * upper
-        line = np.concatenate([lower[:1], lash, lower[-1:]])
+        # A closed upper lid comes down onto the lower one, so the lash line follows the
+        # lower lid's curve. (Drawn a quarter of the way up, a straighter line, before
+        # 2026-12-05: the iris model then read the eyes 0.0 / 0.32 open; now 0.0 / 0.0.)
+        line = lower
         cv2.polylines(out, [np.round(line).astype(np.int32)], False, (30, 25, 25),
                       max(2, int(round(width / 10))), cv2.LINE_AA)
     return out

@@ -127,7 +127,7 @@ def test_html_report_has_attention_and_valence_sections():
 
 
 def test_pose_readout():
-    faces = [Face(1, (0, 0, 1, 1), HAPPY, (12.4, -3.0, 0), (0.1, 0.2), False), Face(3, (0, 0, 1, 1), HAPPY)]
+    faces = [Face(1, (0, 0, 1, 1), HAPPY, (12.4, -3.0, 0), (0.1, 0.15), False), Face(3, (0, 0, 1, 1), HAPPY)]
     assert eng.pose_readout(faces) == "Face 1: yaw +12°, pitch -3°, eyes closed"
 
 
