@@ -22,7 +22,8 @@ CONNECT_TIMEOUT_S = 20
 CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"ideal": 15}}
 READOUT_S = 0.5  # the readout (frame rates, faces) at most this often while streaming
 READOUT_BUSY_S = 1.5  # and while the server is busy: every session's readout is Streamlit traffic
-CHARTS_S, CHARTS_BUSY_S = 2.0, 5.0  # the charts at most this often (while the server is busy)
+CHARTS_PAUSED = ("Charts paused while the server is busy, so that the video keeps up. They come "
+                 "back when it has room again, and in full when you press STOP.")
 TRANSLATIONS = {
     "device_access_denied": "Camera access denied. Allow the camera for this site in your "
                             "browser, or use the snapshot mode below",
@@ -158,7 +159,7 @@ phase = st.session_state.get("fer_live_phase", "idle")
 if ctx.state.playing:
     st.session_state["fer_live_phase"] = "playing"
     st.session_state.pop("fer_live_failed", None)
-    version, charts_at, logged = -1, 0.0, -1
+    version, pacer = -1, support.ChartPacer()
     # The video runs on another thread. Wait with a timeout, and touch the page on every
     # pass: Streamlit can only stop this script (on STOP or any other rerun) inside an
     # st.* call, so a loop blocked on frames that no longer come would never end.
@@ -170,14 +171,11 @@ if ctx.state.playing:
         if snap.version != version:
             version = snap.version
             # The charts cost more than the rest of a stream's page (plotly figures on the
-            # server, drawing them in the browser): redrawn at most every CHARTS_S, or
-            # CHARTS_BUSY_S while the server is overloaded, and only when the log grew.
-            now = time.monotonic()
-            due = now - charts_at >= (CHARTS_BUSY_S if snap.stats.busy else CHARTS_S)
-            charts_too = due and snap.stats.faces_logged != logged
-            if charts_too:
-                charts_at, logged = now, snap.stats.faces_logged
-            render(snap, charts_too=charts_too)
+            # server, drawing them in the browser): paced, and paused while the server is busy.
+            pace = pacer.step(time.monotonic(), snap.stats.busy, snap.stats.faces_logged)
+            if pace == "pause":
+                chart_area.caption(CHARTS_PAUSED)
+            render(snap, charts_too=pace == "draw")
         time.sleep(READOUT_BUSY_S if snap.stats.busy else READOUT_S)
 elif ctx.state.signalling:
     st.session_state["fer_live_phase"] = "signalling"

@@ -218,6 +218,16 @@ def rtc_summary(before: list[dict | None], after: list[dict | None]) -> str:
             f"resolution lowered for CPU in {cpu} of {len(after)} tabs")
 
 
+def per_tab_tail(seen: list[dict]) -> str:
+    """Whether the pooled p95 latency comes from a few tabs or from all: each tab's own p95,
+    and the share of all frames over 500 ms that each tab contributed."""
+    tails = [percentile(s["lat"], 95) for s in seen]
+    over = [sum(x > 500 for x in s["lat"]) for s in seen]
+    total = max(sum(over), 1)
+    return ("per tab: p95 ms " + " ".join(f"{t:.0f}" for t in tails)
+            + "; share of the frames over 500 ms " + " ".join(f"{o / total:.0%}" for o in over))
+
+
 def is_known_upstream(traceback: str) -> bool:
     """Streamlit 1.67's websocket endpoint (Starlette) logs this pair when a tab's websocket goes
     away abruptly: ``receive_bytes`` raises ``WebSocketDisconnected``, which its handler for
@@ -422,6 +432,8 @@ class Harness:
               f"fresh frame ({frames_fresh} fresh frames); browsers {browser_cpu / dt:.2f} cores ("
               + ", ".join(f"{k} {v / dt:.2f}" for k, v in meter.by_type.most_common(4)) + ")")
         print(f"{'':<22} {rtc_summary(rtc0, rtc1)}")
+        if n > 1:
+            print(f"{'':<22} {per_tab_tail(seen)}")
         if profiler is not None:
             profiler.wait(timeout=60)
             prof = args.profile / f"profile-{n}.txt"

@@ -124,3 +124,19 @@ def test_reaper_needs_a_running_server():
     from fer_app import session_reaper
 
     assert session_reaper.start() is None  # no Streamlit runtime in a plain pytest process
+
+
+def test_chart_pacer_pauses_while_busy_and_comes_back_when_calm():
+    p = support.ChartPacer(every_s=2.0, calm_s=5.0)
+    assert p.step(0.0, busy=False, logged=1) == "draw"
+    assert p.step(1.0, busy=False, logged=2) == "keep"  # too soon
+    assert p.step(2.5, busy=False, logged=2) == "draw"
+    assert p.step(5.0, busy=False, logged=2) == "keep"  # the log did not grow
+    # Busy: the note once, then nothing, however long it lasts or the log grows.
+    assert p.step(6.0, busy=True, logged=3) == "pause" and p.paused
+    assert [p.step(t, busy=True, logged=3 + i) for i, t in enumerate((7.0, 8.0, 20.0))] == ["keep"] * 3
+    # Calm again: nothing until 5 s after the last busy moment, then the charts.
+    assert p.step(22.0, busy=False, logged=9) == "keep"
+    assert p.step(25.5, busy=False, logged=9) == "draw" and not p.paused
+    # A new busy spell gets the note again.
+    assert p.step(26.0, busy=True, logged=10) == "pause"
