@@ -175,4 +175,3 @@ class ChartPacer:
             return "keep"
         self._drawn_at, self._logged, self.paused = now, logged, False
         return "draw"
-

@@ -30,7 +30,8 @@ from fer_core.landmarks import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS, Mesh
 
 #: EAR of a closed eye (openness 0) and of an ordinary open eye (openness 1). The iris model's
 #: lids never meet: on the astronaut photo painted shut (tests/posed_faces.py) its EAR is
-#: 0.18 / 0.23 against 0.37 open; see docs/ATTENTION.md.
+#: 0.16 / 0.18 against 0.37 open (0.18 / 0.23 with the lash line drawn higher, as at first);
+#: see docs/ATTENTION.md.
 EAR_CLOSED = 0.18
 EAR_OPEN = 0.33
 #: Openness under which an eye counts as closed (blinks, eyes shut); a face's eyes are
