@@ -30,19 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+from benchmarks.yaw_crosscheck import photo_files, read_photo  # noqa: E402
 
 
 def measure(rec, path: Path) -> tuple[float, float, float, float] | None:
     """(open left, open right, yaw, pitch) of the largest face of one photo, or None."""
-    import cv2
-
-    image = cv2.imread(str(path))
+    image = read_photo(path)
     if image is None:
         return None
-    if min(image.shape[:2]) < 120:
-        f = 320 / max(image.shape[:2])
-        image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
     faces = [f for f in rec.analyze(image, attention=True) if f.eyes_open is not None and f.pose is not None]
     if not faces:
         return None
@@ -81,12 +76,15 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="write eyes.csv and the contact sheets here")
     p.add_argument("--sheet", type=int, default=200, help="at most this many tiles per contact sheet")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="openness under which an eye counts as closed (default: the app's CLOSED_BELOW)")
     args = p.parse_args(argv)
 
-    from fer_core import load_recognizer
-    from fer_core.attention import CLOSED_BELOW
+    from fer_core import attention, load_recognizer
 
-    files = sorted(q for q in args.folder.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
+    closed_below = attention.CLOSED_BELOW if args.threshold is None else args.threshold
+
+    files = photo_files(args.folder)
     if args.max_photos:
         rng = np.random.default_rng(args.seed)
         files = [files[i] for i in sorted(rng.permutation(len(files))[:args.max_photos])]
@@ -104,16 +102,16 @@ def main(argv=None) -> int:
     lo = np.array([min(r[2], r[3]) for r in rows])
     hi = np.array([max(r[2], r[3]) for r in rows])
     classes = sorted({r[1] for r in rows})
-    print(f"{len(rows)} of {len(files)} photos with a face mesh; 'closed' = openness under {CLOSED_BELOW}")
+    print(f"{len(rows)} of {len(files)} photos with a face mesh; 'closed' = openness under {closed_below}")
     print(f"{'class':<10} {'faces':>6} {'both closed':>12} {'one closed':>11} {'min-eye openness p5/p25/p50':>30}")
     for name in [*classes, "all"]:
         sel = np.ones(len(rows), bool) if name == "all" else np.array([r[1] == name for r in rows])
-        both = np.mean(hi[sel] < CLOSED_BELOW)
-        one = np.mean((lo[sel] < CLOSED_BELOW) & (hi[sel] >= CLOSED_BELOW))
+        both = np.mean(hi[sel] < closed_below)
+        one = np.mean((lo[sel] < closed_below) & (hi[sel] >= closed_below))
         q = np.percentile(lo[sel], [5, 25, 50])
         print(f"{name:<10} {sel.sum():>6} {both:>11.1%} {one:>10.1%} {q[0]:>16.2f} / {q[1]:.2f} / {q[2]:.2f}")
     pitch = np.array([r[5] for r in rows])
-    closed = hi < CLOSED_BELOW
+    closed = hi < closed_below
     if closed.any():
         print(f"pitch of the faces called closed: median {np.median(pitch[closed]):+.1f} deg "
               f"(all faces {np.median(pitch):+.1f}); share with pitch under -10 deg (looking down): "

@@ -91,23 +91,35 @@ def rendered(det, mesh_model, head: bool) -> np.ndarray:
     return np.array(rows)
 
 
-def real(det, mesh_model, folder: Path, max_photos: int, seed: int = 0) -> np.ndarray:
-    """Rows (mesh yaw, keypoint yaw) over up to ``max_photos`` photos of ``folder`` (random, seeded)."""
+def photo_files(folder: Path) -> list[Path]:
+    """The photos under ``folder`` (jpg, jpeg, png), sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+def read_photo(path: Path) -> np.ndarray | None:
+    """A photo as BGR, small ones (under 120 px) enlarged to a longer side of 320 so that the
+    detector and the mesh see them as they see webcam faces; None when it does not decode."""
     import cv2
 
+    image = cv2.imread(str(path))
+    if image is not None and min(image.shape[:2]) < 120:
+        f = 320 / max(image.shape[:2])
+        image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+    return image
+
+
+def real(det, mesh_model, folder: Path, max_photos: int, seed: int = 0) -> np.ndarray:
+    """Rows (mesh yaw, keypoint yaw) over up to ``max_photos`` photos of ``folder`` (random, seeded)."""
     from fer_core.attention import head_pose
 
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    files = photo_files(folder)
     rng = np.random.default_rng(seed)
     files = [files[i] for i in rng.permutation(len(files))[:max_photos]]
     rows = []
     for path in files:
-        image = cv2.imread(str(path))
+        image = read_photo(path)
         if image is None:
             continue
-        if min(image.shape[:2]) < 120:
-            f = 320 / max(image.shape[:2])
-            image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
         dets = det.detect(image)
         k = detector_keypoints(det, image) if dets else None
         mesh = mesh_model.landmarks(image, dets[0].box) if dets else None
