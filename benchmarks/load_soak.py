@@ -28,10 +28,18 @@ frame's latency is the time from its capture to its number appearing in the retu
 video, both on the page's clock; a number seen again (streamlit-webrtc re-sends the last
 processed frame when no new one is ready) counts once, so "fresh fps" is the rate of
 distinct frames returned.
+
+The table's latency column takes every frame seen and the moment this script's callback ran.
+The line below it, and the 500 ms target, take the frames captured within the scenario's
+timed seconds (not those captured while the harness reads every tab before and after, which
+stalls the pages) and the moment the browser handed the frame to its compositor
+(``presentationTime``): what the visitor sees, which on a busy page comes 40-50 ms before the
+script's turn. ``--dump-latency DIR`` writes every frame's figures with its capture time.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -108,7 +116,7 @@ def fake_camera(path: Path, size: tuple[int, int] = (640, 480)) -> Path:
 LATENCY_JS = """
 (() => {
   const BITS = __BITS__, BLOCK = __BLOCK__, STRIP = __STRIP__, W = BITS * BLOCK;
-  const S = window.__ferLat = {inTimes: new Map(), lat: [], fresh: 0, lastOut: -1};
+  const S = window.__ferLat = {inTimes: new Map(), lat: [], shown: [], at: [], fresh: 0, lastOut: -1};
   const read = (ctx, v) => {
     const w = v.videoWidth, h = v.videoHeight;
     if (!w || !h) return -1;
@@ -162,18 +170,27 @@ LATENCY_JS = """
   window.__ferWatchOut = (v) => {
     if (v.__ferWatched) return;
     v.__ferWatched = true;
-    watch(v, (n, t) => {
+    watch(v, (n, t, meta) => {
       if (n === S.lastOut) return;  // the same frame sent again
       S.lastOut = n;
       S.fresh++;
       const t0 = S.inTimes.get(n);
-      if (t0 !== undefined && t >= t0 && t - t0 < 5000) S.lat.push(t - t0);
+      if (t0 !== undefined && t >= t0 && t - t0 < 5000) {
+        S.lat.push(t - t0);
+        // When the browser handed the frame to the compositor (what the visitor sees), which
+        // can be earlier than this script's turn on a busy page.
+        const shown = meta && meta.presentationTime > 0 ? meta.presentationTime : t;
+        S.shown.push(Math.max(shown - t0, 0));
+        S.at.push(t0);
+      }
     });
   };
 })();
 """.replace("__BITS__", str(BITS)).replace("__BLOCK__", str(BLOCK)).replace("__STRIP__", str(STRIP))
-LATENCY_RESET_JS = "v => { window.__ferWatchOut(v); const S = window.__ferLat; S.lat = []; S.fresh = 0; }"
-LATENCY_READ_JS = "v => ({lat: window.__ferLat.lat, fresh: window.__ferLat.fresh})"
+LATENCY_RESET_JS = ("v => { window.__ferWatchOut(v); const S = window.__ferLat;"
+                    " S.lat = []; S.shown = []; S.at = []; S.fresh = 0; }")
+LATENCY_READ_JS = ("v => { const S = window.__ferLat;"
+                   " return {lat: S.lat, shown: S.shown, at: S.at, origin: performance.timeOrigin, fresh: S.fresh}; }")
 #: The browser's side of a frame's latency, from its WebRTC statistics (cumulative counters):
 #: the returned video's jitter buffer (seconds held over frames emitted) and the camera's own
 #: VP8 encoding, and whether the browser lowered the camera's resolution for lack of CPU.
@@ -226,6 +243,22 @@ def per_tab_tail(seen: list[dict]) -> str:
     total = max(sum(over), 1)
     return ("per tab: p95 ms " + " ".join(f"{t:.0f}" for t in tails)
             + "; share of the frames over 500 ms " + " ".join(f"{o / total:.0%}" for o in over))
+
+
+def in_window(seen: list[dict], start_s: float, end_s: float, key: str = "shown") -> list[float]:
+    """The latencies (``key``: "shown", to the browser's presentation of the frame, or "lat", to
+    this script's turn) of the frames captured between ``start_s`` and ``end_s`` (Unix seconds):
+    the steady streaming the scenario times, not the harness's own reads of every tab before and
+    after it (those stall the tabs' pages and show as a burst of late frames at either end)."""
+    out = []
+    for s in seen:
+        origin = s.get("origin")
+        if origin is None:
+            continue
+        for at, value in zip(s.get("at") or [], s.get(key) or []):
+            if start_s * 1000 <= origin + at <= end_s * 1000:
+                out.append(value)
+    return out
 
 
 def is_known_upstream(traceback: str) -> bool:
@@ -292,6 +325,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="run the browsers at this niceness (default 0): on a machine shared with the "
                         "server, 10 lets the server have the CPU it needs first, as if the browsers were "
                         "elsewhere (they then decode and render what is left: the figures read lower)")
+    p.add_argument("--dump-latency", type=Path, default=None, metavar="DIR",
+                   help="write each scenario's frame latencies (per tab: capture time, to this script's "
+                        "turn, to presentation; ms) to DIR/latency-N.json")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the server (repeatable)")
     return p.parse_args(argv)
@@ -373,6 +409,23 @@ class Harness:
         print(f"baseline after one stream: RSS {self.base_rss:.0f} MB, {self.base_threads} threads\n", flush=True)
         print(HEADER)
 
+    def presentation_latency(self, n: int, seen: list[dict], start_s: float, end_s: float) -> list[float]:
+        """Print the latency of the frames captured in the timed window, to the browser's
+        presentation time (what the visitor sees; see the module docstring) and to this script's
+        turn; return the former. With --dump-latency, write every frame's figures."""
+        if self.args.dump_latency:
+            self.args.dump_latency.mkdir(parents=True, exist_ok=True)
+            (self.args.dump_latency / f"latency-{n}.json").write_text(json.dumps(
+                [{k: s.get(k) for k in ("origin", "at", "lat", "shown")} for s in seen]))
+        shown = in_window(seen, start_s, end_s)
+        if shown:
+            turn = in_window(seen, start_s, end_s, "lat")
+            print(f"{'':<22} frames captured within the {end_s - start_s:.0f} s: latency to the browser's "
+                  f"presentation time p50/p95 {percentile(shown, 50):.0f} / {percentile(shown, 95):.0f} ms "
+                  f"({len(shown)} frames; to this script's turn {percentile(turn, 50):.0f} / "
+                  f"{percentile(turn, 95):.0f} ms)")
+        return shown
+
     def live(self, n: int) -> None:
         """``n`` tabs stream at once for --seconds: their frame rates, latency and the server's cost."""
         from tests.e2e.test_browser import metric, start_stream
@@ -432,6 +485,7 @@ class Harness:
               f"fresh frame ({frames_fresh} fresh frames); browsers {browser_cpu / dt:.2f} cores ("
               + ", ".join(f"{k} {v / dt:.2f}" for k, v in meter.by_type.most_common(4)) + ")")
         print(f"{'':<22} {rtc_summary(rtc0, rtc1)}")
+        shown = self.presentation_latency(n, seen, t_start, t_start + dt)
         if n > 1:
             print(f"{'':<22} {per_tab_tail(seen)}")
         if profiler is not None:
@@ -443,8 +497,9 @@ class Harness:
             self.failures.append(f"{n} tabs: a tab received {min(fresh):.1f} fresh frames/s (< 5)")
         if not lat:
             self.failures.append(f"{n} tabs: no frame number came back (the latency probe failed)")
-        elif args.perf_targets and p95 > 500:
-            self.failures.append(f"{n} tabs: p95 frame latency {p95:.0f} ms over {len(lat)} frames (> 500)")
+        elif args.perf_targets and percentile(shown or lat, 95) > 500:
+            self.failures.append(f"{n} tabs: p95 frame latency {percentile(shown or lat, 95):.0f} ms over "
+                                 f"{len(shown or lat)} frames (> 500)")
 
     def stop_all(self, n: int, tabs) -> None:
         from tests.e2e.test_browser import stop_stream
