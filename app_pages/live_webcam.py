@@ -13,13 +13,10 @@ from fer_app import support, webrtc_shim
 from fer_core import charts
 from fer_core.engagement import attentive_now, pose_readout
 from fer_core.imageio import ImageDecodeError, decode_image
+from fer_core.live import SERVER_LOAD
 from fer_core.session import current_mix, label_counts
 
 CONNECT_TIMEOUT_S = 20
-#: What the browser is asked to capture. Every frame is decoded, converted, annotated and
-#: encoded again on the server, so its cost follows the pixels and the frame rate; the face
-#: detector's input is 128 x 128 and the model's 48 x 48 (docs/RELIABILITY.md).
-CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"ideal": 15}}
 READOUT_S = 0.5  # the readout (frame rates, faces) at most this often while streaming
 READOUT_BUSY_S = 1.5  # and while the server is busy: every session's readout is Streamlit traffic
 CHARTS_PAUSED = ("Charts paused while the server is busy, so that the video keeps up. They come "
@@ -66,6 +63,11 @@ webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,
                               navigated_away=support.left_live_page())
 # The annotated video's encoder gets only the newest frame: no backlog when the server is overloaded.
 webrtc_shim.bound_video_queues()
+# The camera size is chosen while no stream runs in this session (from the streams running on
+# the server) and kept while it runs.
+if st.session_state.get("fer_live_phase", "idle") == "idle" or "fer_live_camera" not in st.session_state:
+    st.session_state["fer_live_camera"] = support.camera_for(*SERVER_LOAD.streams())
+camera, camera_note = st.session_state["fer_live_camera"]
 video_col, info_col = st.columns([3, 2], gap="medium")
 with video_col:
     ctx = webrtc_streamer(
@@ -74,12 +76,14 @@ with video_col:
         rtc_configuration=support.ice_configuration(),
         video_frame_callback=analyzer.callback,
         on_video_ended=analyzer.on_ended,
-        media_stream_constraints={"video": CAMERA, "audio": False},
+        media_stream_constraints={"video": camera, "audio": False},
         async_processing=True,  # the worker keeps only the newest frame: stale ones are dropped
         video_html_attrs={"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}},
         translations=TRANSLATIONS,
     )
     status = st.empty()
+    if camera_note:
+        st.caption(camera_note)
 
 with info_col:
     readout = st.empty()

@@ -6,7 +6,8 @@ namespace with only loopback (as tests/e2e/run.sh; the same server and browser s
 
 Scenarios:
 
-* ``--sessions N,...``: N tabs stream at once for ``--seconds``; per tab: frames per second
+* ``--sessions N,...``: N tabs (opened and started one after another) stream at once for
+  ``--seconds``; per tab: frames per second
   of the returned (annotated) video, from the <video> element's decoded-frame counter, the
   *fresh* frames per second among them and each fresh frame's latency (below), and the
   page's own "Analyses / s" and "Server busy" state;
@@ -39,6 +40,7 @@ script's turn. ``--dump-latency DIR`` writes every frame's figures with its capt
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -434,10 +436,13 @@ class Harness:
         t0 = time.time()
         rss0, thr0 = self.now()
         progress(f"{n} tab(s): opening")
-        tabs = [self.open_live() for _ in range(n)]
-        renice_browsers(args.browser_nice)
-        for _, page in tabs:
-            start_stream(page)
+        # Visitors arrive one after another: each opens the page and starts (the page chooses
+        # its camera size from the streams already running, fer_app.support.camera_for).
+        tabs = []
+        for _ in range(n):
+            tabs.append(self.open_live())
+            renice_browsers(args.browser_nice)
+            start_stream(tabs[-1][1])
         progress(f"{n} tab(s): streaming")
         time.sleep(3.0)
         counts0 = [self.video(page).evaluate(VIDEO_FRAMES_JS) for _, page in tabs]
@@ -461,7 +466,9 @@ class Harness:
                    for _, page in tabs]
         seen = [self.read(n, "frame numbers", lambda pg: self.video(pg).evaluate(LATENCY_READ_JS), page)
                 or {"fresh": 0, "lat": []} for _, page in tabs]
-        size = self.read(n, "video size", lambda pg: self.video(pg).evaluate(SIZE_JS), tabs[0][1])
+        sizes = collections.Counter(self.read(n, "video size", lambda pg: self.video(pg).evaluate(SIZE_JS), page)
+                                    for _, page in tabs)
+        size = ", ".join(f"{k} x{v}" if len(sizes) > 1 else str(k) for k, v in sizes.most_common())
         rtc1 = [self.read(n, "WebRTC statistics", lambda pg: self.video(pg).evaluate(RTC_JS), page)
                 for _, page in tabs]
         analyses = [float(self.read(n, "analyses/s", lambda pg: metric(pg, "Analyses / s"), page) or 0)

@@ -117,6 +117,32 @@ def ice_configuration(env: Mapping[str, str] = os.environ) -> dict | None:
     return {"iceServers": servers}
 
 
+#: What the browser is asked to capture. Every frame is decoded, converted, annotated and
+#: encoded again on the server, so its cost follows the pixels and the frame rate; the face
+#: detector's input is 128 x 128 and the model's 48 x 48 (docs/RELIABILITY.md).
+CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"ideal": 15}}
+#: The camera asked of a visitor who starts while the server is busy: 320 x 240 at most (the
+#: browser scales any camera down to it). A face at a laptop's distance (60 cm, a 70-degree
+#: webcam) is then about 60 px wide, a metre away about 35 px: still above the model's 48 px
+#: input once cropped with its margin, and the detector's limit.
+LIGHT_CAMERA = {"width": {"ideal": 320, "max": 320}, "height": {"ideal": 240, "max": 240},
+                "frameRate": {"ideal": 15}}
+#: From this many running live streams on, new streams get the light camera (measured on two
+#: cores: 8 streams at 480 x 360 miss the 500 ms latency target, at 320 x 240 they meet it).
+LIGHT_CAMERA_FROM = 3
+
+
+def camera_for(streams: int, rationed: bool) -> tuple[dict, str]:
+    """The camera constraints for a stream about to start, given the live streams running on
+    this server and whether it rations analyses now (``ServerLoad.streams``), and a line for
+    the visitor ("" for the full size)."""
+    if streams >= LIGHT_CAMERA_FROM or rationed:
+        why = f"{streams} other live streams" if streams >= LIGHT_CAMERA_FROM else "a busy moment"
+        return LIGHT_CAMERA, (f"The server is serving {why}: your camera is asked for 320 x 240 so that "
+                              "every stream stays smooth. Sit within about a metre of the camera.")
+    return CAMERA, ""
+
+
 def live_analyzer() -> LiveAnalyzer:
     """This browser session's live-stream processor (tracker, smoothers, log)."""
     key = "fer_live_analyzer"

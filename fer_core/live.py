@@ -219,6 +219,14 @@ class ServerLoad:
             share = self.budget / max(1, n)
             return max(1, min(self.max_every, math.ceil(rate / max(share, 1e-6) - 1e-9)))
 
+    def streams(self, now: float | None = None) -> tuple[int, bool]:
+        """How many sessions streamed in the last ``active_s`` seconds, and whether the
+        analyses are rationed now (overloaded, or not yet recovered from it)."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            active = sum(1 for t, _ in self._sessions.values() if now - t <= self.active_s)
+            return active, self.budget is not None
+
     def analysed(self) -> None:
         """One analysis done (by any session)."""
         with self._lock:

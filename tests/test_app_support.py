@@ -140,3 +140,17 @@ def test_chart_pacer_pauses_while_busy_and_comes_back_when_calm():
     assert p.step(25.5, busy=False, logged=9) == "draw" and not p.paused
     # A new busy spell gets the note again.
     assert p.step(26.0, busy=True, logged=10) == "pause"
+
+
+def test_camera_for_asks_the_light_size_on_a_busy_server():
+    quiet, note = support.camera_for(0, rationed=False)
+    assert quiet is support.CAMERA and note == ""
+    assert support.camera_for(support.LIGHT_CAMERA_FROM - 1, rationed=False)[0] is support.CAMERA
+    light, note = support.camera_for(support.LIGHT_CAMERA_FROM, rationed=False)
+    assert light is support.LIGHT_CAMERA and f"{support.LIGHT_CAMERA_FROM} other live streams" in note
+    # Rationing analyses already (a busy moment) is enough, whatever the count.
+    light, note = support.camera_for(1, rationed=True)
+    assert light is support.LIGHT_CAMERA and "busy moment" in note
+    # The light size is a ceiling the browser must respect; the full size only a wish.
+    assert light["width"]["max"] == 320 and light["height"]["max"] == 240
+    assert "max" not in support.CAMERA["width"] and light["frameRate"] == support.CAMERA["frameRate"]

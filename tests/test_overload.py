@@ -436,3 +436,21 @@ def test_bound_video_queues_wraps_the_relay_once_for_the_annotated_video_only():
     unbuffered = relay.subscribe(SimpleNamespace(kind="video"), buffered=False)
     assert isinstance(annotated._queue, NewestFramesQueue)
     assert not any(isinstance(t._queue, NewestFramesQueue) for t in (camera, audio, unbuffered))
+
+
+def test_server_streams_counts_recent_sessions_and_rationing():
+    clock, cpu = FakeClock(), FakeCpu()
+    server = ServerLoad(cores=2, clock=clock, cpu_clock=cpu, active_s=2.0)
+    assert server.streams() == (0, False)
+    for i in range(3):
+        server.every_for(i, 15.0, clock.t)
+    assert server.streams() == (3, False)
+    clock.t += 1.5
+    server.every_for(0, 15.0, clock.t)
+    clock.t += 1.0  # sessions 1 and 2 sent nothing for 2.5 s: no longer streaming
+    assert server.streams() == (1, False)
+    server.forget(0)
+    assert server.streams() == (0, False)
+    # Overloaded: eight sessions, analyses too dear -> a budget, reported as rationing.
+    play(server, clock, cpu, 10.0, [15.0] * 8, lambda a: 0.5 + 0.01 * a)
+    assert server.streams() == (8, True)

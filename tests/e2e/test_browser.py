@@ -121,7 +121,7 @@ def test_webcam_stream_annotates_faces_and_counts_them(page, server, recognizer)
     # Wait until the server has logged a few observations, then look at a returned frame.
     wait_until(lambda: int(metric(page, "Observations") or 0) >= 3, 60, "observations on the page")
     returned = grab_video_frame(page)
-    # The page asks for 480 x 360 (app_pages/live_webcam.py, CAMERA); Chromium scales the 640 x 480 camera.
+    # The page asks for 480 x 360 (fer_app.support.CAMERA); Chromium scales the 640 x 480 camera.
     assert returned.shape == (360, 480, 3)
 
     source = cv2.resize(one_face_frame(), (480, 360), interpolation=cv2.INTER_AREA)
