@@ -123,12 +123,12 @@ def ice_configuration(env: Mapping[str, str] = os.environ) -> dict | None:
 CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"ideal": 15}}
 #: The camera asked of a visitor who starts while the server is busy: 320 x 240 at most (the
 #: browser scales any camera down to it). A face at a laptop's distance (60 cm, a 70-degree
-#: webcam) is then about 60 px wide, a metre away about 35 px: still above the model's 48 px
-#: input once cropped with its margin, and the detector's limit.
+#: webcam) is then about 60 px wide, more than the model's 48 x 48 input.
 LIGHT_CAMERA = {"width": {"ideal": 320, "max": 320}, "height": {"ideal": 240, "max": 240},
                 "frameRate": {"ideal": 15}}
 #: From this many running live streams on, new streams get the light camera (measured on two
-#: cores: 8 streams at 480 x 360 miss the 500 ms latency target, at 320 x 240 they meet it).
+#: cores: 8 streams at 480 x 360 miss the 500 ms latency target; mostly at 320 x 240 they meet
+#: it, docs/RELIABILITY.md).
 LIGHT_CAMERA_FROM = 3
 
 
@@ -137,9 +137,10 @@ def camera_for(streams: int, rationed: bool) -> tuple[dict, str]:
     this server and whether it rations analyses now (``ServerLoad.streams``), and a line for
     the visitor ("" for the full size)."""
     if streams >= LIGHT_CAMERA_FROM or rationed:
-        why = f"{streams} other live streams" if streams >= LIGHT_CAMERA_FROM else "a busy moment"
-        return LIGHT_CAMERA, (f"The server is serving {why}: your camera is asked for 320 x 240 so that "
-                              "every stream stays smooth. Sit within about a metre of the camera.")
+        why = (f"{streams} other live streams are running on this server" if streams >= LIGHT_CAMERA_FROM
+               else "The server is busy right now")
+        return LIGHT_CAMERA, (f"{why}: your camera is asked for 320 x 240 so that every stream stays "
+                              "smooth. Sit within about a metre of the camera.")
     return CAMERA, ""
 
 

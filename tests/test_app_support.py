@@ -150,7 +150,7 @@ def test_camera_for_asks_the_light_size_on_a_busy_server():
     assert light is support.LIGHT_CAMERA and f"{support.LIGHT_CAMERA_FROM} other live streams" in note
     # Rationing analyses already (a busy moment) is enough, whatever the count.
     light, note = support.camera_for(1, rationed=True)
-    assert light is support.LIGHT_CAMERA and "busy moment" in note
+    assert light is support.LIGHT_CAMERA and "busy right now" in note
     # The light size is a ceiling the browser must respect; the full size only a wish.
     assert light["width"]["max"] == 320 and light["height"]["max"] == 240
     assert "max" not in support.CAMERA["width"] and light["frameRate"] == support.CAMERA["frameRate"]
