@@ -127,8 +127,8 @@ CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"idea
 LIGHT_CAMERA = {"width": {"ideal": 320, "max": 320}, "height": {"ideal": 240, "max": 240},
                 "frameRate": {"ideal": 15}}
 #: From this many running live streams on, new streams get the light camera (measured on two
-#: cores: 8 streams at 480 x 360 miss the 500 ms latency target; mostly at 320 x 240 they meet
-#: it, docs/RELIABILITY.md).
+#: cores: 8 streams at 480 x 360 missed the 500 ms latency target; with the later ones at
+#: 320 x 240 they met it in 3 runs of 4, docs/RELIABILITY.md).
 LIGHT_CAMERA_FROM = 3
 
 
