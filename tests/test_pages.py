@@ -266,6 +266,35 @@ def test_live_page_uses_ice_servers_from_env(monkeypatch):
     assert seen["media_stream_constraints"]["audio"] is False
 
 
+
+def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch):
+    from fer_app import support
+    from fer_core.live import SERVER_LOAD
+
+    seen = {}
+    import streamlit_webrtc
+
+    real = streamlit_webrtc.webrtc_streamer
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
+    monkeypatch.setattr(SERVER_LOAD, "active_s", 60.0)  # "streaming" however slow this machine is
+    SERVER_LOAD.reset()
+    try:
+        at = open_page("app_pages/live_webcam.py")  # a quiet server: the full size, no note
+        assert not at.exception and seen["media_stream_constraints"]["video"] == support.CAMERA
+        assert "320 x 240" not in texts(at)
+        for session in range(support.LIGHT_CAMERA_FROM):  # other visitors' streams send frames
+            SERVER_LOAD.every_for(-1 - session, 15.0)
+        at.run()  # an idle page chooses again on its next run
+        assert not at.exception and seen["media_stream_constraints"]["video"] == support.LIGHT_CAMERA
+        assert f"{support.LIGHT_CAMERA_FROM} other live streams" in texts(at) and "320 x 240" in texts(at)
+    finally:
+        SERVER_LOAD.reset()
+
 def test_photo_attention_fields_in_table_and_json():
     at = open_page("app_pages/photo.py")
     at.file_uploader[0].upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")
