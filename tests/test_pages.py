@@ -245,19 +245,26 @@ def test_live_page_idle_and_snapshot_fallback():
     assert not at.exception and {m.label: m.value for m in at.metric}["Face observations"] == "1"
 
 
-def test_live_page_uses_ice_servers_from_env(monkeypatch):
-    seen = {}
+@pytest.fixture
+def streamer_kwargs(monkeypatch) -> dict:
+    """The keyword arguments of the live page's latest ``webrtc_streamer`` call (a spy around it)."""
     import streamlit_webrtc
 
+    seen: dict = {}
     real = streamlit_webrtc.webrtc_streamer
 
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return real(*args, **kwargs)
 
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
+    return seen
+
+
+def test_live_page_uses_ice_servers_from_env(monkeypatch, streamer_kwargs):
+    seen = streamer_kwargs
     monkeypatch.setenv("FER_ICE_SERVERS",
                        '[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]')
-    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
     at = open_page("app_pages/live_webcam.py")
     assert not at.exception
     assert seen["rtc_configuration"] == {"iceServers": [{"urls": "turn:turn.example.org:3478", "username": "u",
@@ -266,21 +273,11 @@ def test_live_page_uses_ice_servers_from_env(monkeypatch):
     assert seen["media_stream_constraints"]["audio"] is False
 
 
-
-def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch):
+def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch, streamer_kwargs):
     from fer_app import support
     from fer_core.live import SERVER_LOAD
 
-    seen = {}
-    import streamlit_webrtc
-
-    real = streamlit_webrtc.webrtc_streamer
-
-    def spy(*args, **kwargs):
-        seen.update(kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", spy)
+    seen = streamer_kwargs
     monkeypatch.setattr(SERVER_LOAD, "active_s", 60.0)  # "streaming" however slow this machine is
     SERVER_LOAD.reset()
     try:
