@@ -215,8 +215,7 @@ class ServerLoad:
             self._update(now)
             if self.budget is None or rate <= 0:
                 return 1
-            n = sum(1 for t, _ in self._sessions.values() if now - t <= self.active_s)
-            share = self.budget / max(1, n)
+            share = self.budget / max(1, self._active(now))
             return max(1, min(self.max_every, math.ceil(rate / max(share, 1e-6) - 1e-9)))
 
     def streams(self, now: float | None = None) -> tuple[int, bool]:
@@ -224,8 +223,11 @@ class ServerLoad:
         analyses are rationed now (overloaded, or not yet recovered from it)."""
         now = self.clock() if now is None else now
         with self._lock:
-            active = sum(1 for t, _ in self._sessions.values() if now - t <= self.active_s)
-            return active, self.budget is not None
+            return self._active(now), self.budget is not None
+
+    def _active(self, now: float) -> int:
+        """Sessions that asked for their level in the last ``active_s`` seconds (lock held)."""
+        return sum(1 for t, _ in self._sessions.values() if now - t <= self.active_s)
 
     def analysed(self) -> None:
         """One analysis done (by any session)."""
