@@ -121,14 +121,15 @@ def ice_configuration(env: Mapping[str, str] = os.environ) -> dict | None:
 #: encoded again on the server, so its cost follows the pixels and the frame rate; the face
 #: detector's input is 128 x 128 and the model's 48 x 48 (docs/RELIABILITY.md).
 CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"ideal": 15}}
-#: The camera asked of a visitor who starts while the server is busy: 320 x 240 at most (the
-#: browser scales any camera down to it). A face at a laptop's distance (60 cm, a 70-degree
-#: webcam) is then about 60 px wide, more than the model's 48 x 48 input.
+#: The camera asked of a visitor who starts while the server is busy: 320 x 240 and 10 frames
+#: a second at most (the browser scales and thins any camera down to it). A face at a laptop's
+#: distance (60 cm, a 70-degree webcam) is then about 60 px wide, more than the model's 48 x 48
+#: input, and a busy server analyses about 8 frames a second per stream anyway.
 LIGHT_CAMERA = {"width": {"ideal": 320, "max": 320}, "height": {"ideal": 240, "max": 240},
-                "frameRate": {"ideal": 15}}
+                "frameRate": {"ideal": 10, "max": 10}}
 #: From this many running live streams on, new streams get the light camera (measured on two
 #: cores: 8 streams at 480 x 360 missed the 500 ms latency target; with the later ones at
-#: 320 x 240 they met it in 3 runs of 4, docs/RELIABILITY.md).
+#: 320 x 240 and 10 frames a second they met it in 4 runs of 4, docs/RELIABILITY.md).
 LIGHT_CAMERA_FROM = 3
 
 
@@ -139,8 +140,8 @@ def camera_for(streams: int, rationed: bool) -> tuple[dict, str]:
     if streams >= LIGHT_CAMERA_FROM or rationed:
         why = (f"{streams} other live streams are running on this server" if streams >= LIGHT_CAMERA_FROM
                else "The server is busy right now")
-        return LIGHT_CAMERA, (f"{why}: your camera is asked for 320 x 240 so that every stream stays "
-                              "smooth. Sit within about a metre of the camera.")
+        return LIGHT_CAMERA, (f"{why}: your camera is asked for 320 x 240 at 10 frames a second so "
+                              "that every stream stays smooth. Sit within about a metre of the camera.")
     return CAMERA, ""
 
 
