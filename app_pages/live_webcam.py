@@ -63,10 +63,10 @@ webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,
                               navigated_away=support.left_live_page())
 # The annotated video's encoder gets only the newest frame: no backlog when the server is overloaded.
 webrtc_shim.bound_video_queues()
-# The camera size is chosen while no stream runs in this session (from the streams running on
-# the server) and kept while it runs.
+# The camera size is chosen while no stream runs in this session (from the other streams
+# running on the server) and kept while it runs.
 if st.session_state.get("fer_live_phase", "idle") == "idle" or "fer_live_camera" not in st.session_state:
-    st.session_state["fer_live_camera"] = support.camera_for(*SERVER_LOAD.streams())
+    st.session_state["fer_live_camera"] = support.camera_for(*SERVER_LOAD.streams(exclude=id(analyzer)))
 camera, camera_note = st.session_state["fer_live_camera"]
 video_col, info_col = st.columns([3, 2], gap="medium")
 with video_col:

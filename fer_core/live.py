@@ -218,16 +218,18 @@ class ServerLoad:
             share = self.budget / max(1, self._active(now))
             return max(1, min(self.max_every, math.ceil(rate / max(share, 1e-6) - 1e-9)))
 
-    def streams(self, now: float | None = None) -> tuple[int, bool]:
+    def streams(self, now: float | None = None, exclude: int | None = None) -> tuple[int, bool]:
         """How many sessions streamed in the last ``active_s`` seconds, and whether the
-        analyses are rationed now (overloaded, or not yet recovered from it)."""
+        analyses are rationed now (overloaded, or not yet recovered from it). ``exclude``: a
+        session not to count (the asking visitor's own, which counts for up to ``active_s``
+        after its stream stopped when the track's end is noticed late)."""
         now = self.clock() if now is None else now
         with self._lock:
-            return self._active(now), self.budget is not None
+            return self._active(now, exclude), self.budget is not None
 
-    def _active(self, now: float) -> int:
+    def _active(self, now: float, exclude: int | None = None) -> int:
         """Sessions that asked for their level in the last ``active_s`` seconds (lock held)."""
-        return sum(1 for t, _ in self._sessions.values() if now - t <= self.active_s)
+        return sum(1 for k, (t, _) in self._sessions.items() if now - t <= self.active_s and k != exclude)
 
     def analysed(self) -> None:
         """One analysis done (by any session)."""

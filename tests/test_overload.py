@@ -445,6 +445,7 @@ def test_server_streams_counts_recent_sessions_and_rationing():
     for i in range(3):
         server.every_for(i, 15.0, clock.t)
     assert server.streams() == (3, False)
+    assert server.streams(exclude=1) == (2, False)  # the asking visitor's own stream
     clock.t += 1.5
     server.every_for(0, 15.0, clock.t)
     clock.t += 1.0  # sessions 1 and 2 sent nothing for 2.5 s: no longer streaming

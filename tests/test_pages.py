@@ -284,6 +284,11 @@ def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch, strea
         at = open_page("app_pages/live_webcam.py")  # a quiet server: the full size, no note
         assert not at.exception and seen["media_stream_constraints"]["video"] == support.CAMERA
         assert "320 x 240" not in texts(at)
+        # This visitor's own stream, just stopped, is not one of the others.
+        for session in [id(at.session_state["fer_live_analyzer"])] + list(range(-1, -support.LIGHT_CAMERA_FROM, -1)):
+            SERVER_LOAD.every_for(session, 15.0)
+        at.run()
+        assert not at.exception and seen["media_stream_constraints"]["video"] == support.CAMERA
         for session in range(support.LIGHT_CAMERA_FROM):  # other visitors' streams send frames
             SERVER_LOAD.every_for(-1 - session, 15.0)
         at.run()  # an idle page chooses again on its next run
