@@ -140,8 +140,10 @@ def camera_for(streams: int, rationed: bool) -> tuple[dict, str]:
     if streams >= LIGHT_CAMERA_FROM or rationed:
         why = (f"{streams} other live streams are running on this server" if streams >= LIGHT_CAMERA_FROM
                else "The server is busy right now")
-        return LIGHT_CAMERA, (f"{why}: your camera is asked for 320 x 240 at 10 frames a second so "
-                              "that every stream stays smooth. Sit within about a metre of the camera.")
+        size = (f"{LIGHT_CAMERA['width']['max']} x {LIGHT_CAMERA['height']['max']} at "
+                f"{LIGHT_CAMERA['frameRate']['max']} frames a second")
+        return LIGHT_CAMERA, (f"{why}: your camera is asked for {size} so that every stream stays smooth. "
+                              "Sit within about a metre of the camera.")
     return CAMERA, ""
 
 
