@@ -43,7 +43,9 @@ the command on a finished chain rewrites that summary.
 Wall time: 386 training epochs (40 + 60 + 100 + 150 + 36). On the machines here (2 CPU cores,
 two threads, docs/TRAINING.md "Training time") an epoch of the width-40 net takes 35-45 s on
 the fastest machine, about 77 s on the AMX machine and 100 s (median) on the Ice Lake: about
-4.5 h, 8.5 h and 11 h of training. On top of that come the teachers' probabilities (twice two
+4.5 h, 8.5 h and 11 h of training. Measured: 7.2 h of training (median epochs) on an AMD
+EPYC machine with 2 cores, PublicTest 69.77% against the shipped 70.38% (the model card,
+"Reproducing the shipped model"). On top of that come the teachers' probabilities (twice two
 teachers over the Training faces for m100, m150 and wrB), five int8 exports (each searches the
 input blur on PublicTest) and the evaluation: a few minutes each. Run it in the background
 (``nohup ... &``) and rerun the same command after any interruption.
