@@ -20,8 +20,12 @@ with a confidence for each.
 | **Model** | The model card: data, metrics per class, confusion matrix, calibration, limitations |
 
 **It does not** identify anyone (faces get anonymous numbers that are forgotten when they leave
-the picture), read minds, detect lies, or measure attention. An expression is not an emotion:
-people smile when nervous and look neutral when sad.
+the picture), read minds, detect lies, or tell whether anyone is paying attention: its attention
+option measures where a head points and whether the eyes are open. An expression is not an
+emotion: people smile when nervous and look neutral when sad.
+
+For webcams, classes and everyday photos, choose the **Everyday faces** calibration in the
+sidebar: it reads fewer neutral faces as sad or angry (see its help).
 """
 )
 

@@ -1,8 +1,9 @@
-"""Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png] [--attention]``.
+"""Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png] [--attention] [--everyday]``.
 
 Prints each face's expression and confidence; ``--json`` prints machine-readable
 results; ``--annotate`` writes the (first) photo with boxes and labels drawn;
-``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face.
+``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face;
+``--everyday`` uses the everyday-faces calibration (see the app's sidebar).
 Unreadable files are reported and skipped; the exit code is 1 if any file failed.
 """
 from __future__ import annotations
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--attention", action="store_true",
                    help="also measure head pose (yaw, pitch, roll in degrees), eye openness (0-1), gaze and "
                         "looking at the camera from a face mesh (docs/ATTENTION.md)")
+    p.add_argument("--everyday", action="store_true",
+                   help="the everyday-faces calibration: fewer neutral faces read as sad or angry, for "
+                        "webcams and everyday photos (models/MODEL_CARD.md, 'Beyond FER2013')")
     args = p.parse_args(argv)
 
     from fer_core import LABELS, load_recognizer
@@ -44,8 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_allocator()  # as the app does: big photos' buffers go back to the OS when freed
     from fer_core.annotate import annotate
     from fer_core.imageio import ImageDecodeError
+    from fer_core.recognizer import EVERYDAY_PRIOR_STRENGTH
 
-    rec = load_recognizer(args.model)
+    rec = load_recognizer(args.model, prior_strength=EVERYDAY_PRIOR_STRENGTH if args.everyday else None)
     report: list[dict[str, Any]] = []
     failed = False
     for i, path in enumerate(args.photos):

@@ -16,6 +16,7 @@ class BrightnessRecognizer:
     so a test knows every prediction in advance."""
 
     card = {"sha256": "fake"}
+    prior_strength = 0.0
 
     def predict_proba(self, faces, source_sides=None):
         k = np.clip(np.asarray(faces, np.float32).mean(axis=(1, 2)) // 30, 0, 6).astype(int)

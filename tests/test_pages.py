@@ -297,6 +297,25 @@ def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch, strea
     finally:
         SERVER_LOAD.reset()
 
+
+def test_everyday_calibration_from_the_sidebar_reads_more_neutral():
+    from fer_app import support
+
+    at = open_page("app_pages/photo.py")
+    radio = at.sidebar.radio(key=support.CALIBRATION_KEY)
+    assert radio.value == "Standard" and list(radio.options) == list(support.CALIBRATIONS)
+    at.file_uploader[0].upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")
+    at.run()
+    standard = at.dataframe[0].value.iloc[0]
+    radio.set_value("Everyday faces").run()
+    assert not at.exception and not at.error
+    everyday = at.dataframe[0].value.iloc[0]
+    assert everyday["Neutral"] > standard["Neutral"] and everyday["Fear"] < standard["Fear"]
+    # The choice holds on the other pages of the session, and they show the same control.
+    at.switch_page("app_pages/video_file.py").run()
+    assert at.sidebar.radio(key=support.CALIBRATION_KEY).value == "Everyday faces"
+
+
 def test_photo_attention_fields_in_table_and_json():
     at = open_page("app_pages/photo.py")
     at.file_uploader[0].upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")

@@ -82,3 +82,39 @@ def test_fit_prior_writes_a_card_entry_that_moves_towards_the_votes(tmp_path, ti
         assert entry["log_shift"][NEUTRAL] > 0
     assert prior.main(["--model", str(tmp_path / "none.onnx"), "--data", str(tiny_csv),
                        "--ferplus", str(ferplus)]) == 2
+
+
+def test_prior_strength_rescales_the_cards_correction(model_copy):
+    from fer_core.recognizer import EVERYDAY_PRIOR_STRENGTH
+
+    rng = np.random.default_rng(1)
+    faces = rng.integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    card = json.loads(model_copy.with_suffix(".json").read_text())["class_prior"]
+    default = Recognizer(model_copy)
+    # The card's own strength gives the card's offsets; 0 gives none at all.
+    np.testing.assert_allclose(Recognizer(model_copy, prior_strength=card["strength"]).log_prior_shift,
+                               card["log_shift"], rtol=1e-5, atol=1e-6)
+    assert default.prior_strength == card["strength"]
+    none = Recognizer(model_copy, prior_strength=0.0)
+    assert none.prior_strength == 0.0 and not none.log_prior_shift.any()
+    np.testing.assert_allclose(none.predict_proba(faces),
+                               Recognizer(model_copy, class_prior=False).predict_proba(faces), atol=1e-6)
+    full = Recognizer(model_copy, prior_strength=EVERYDAY_PRIOR_STRENGTH)
+    np.testing.assert_allclose(full.log_prior_shift, EVERYDAY_PRIOR_STRENGTH * (
+        np.log(card["target_prior"]) - np.log(card["model_prior"])), rtol=1e-6)
+    # Neutral has the largest offset, so its probability grows with the strength, face by face.
+    neutral = [Recognizer(model_copy, prior_strength=s).predict_proba(faces)[:, NEUTRAL] for s in (0.0, 0.5, 1.0, 1.5)]
+    assert all((b > a).all() for a, b in zip(neutral, neutral[1:]))
+
+
+def test_prior_strength_needs_the_cards_priors_and_a_sane_value(model_copy):
+    with pytest.raises(ValueError, match="outside"):
+        Recognizer(model_copy, prior_strength=-0.5)
+    card_path = model_copy.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["class_prior"] = {"log_shift": [0.0] * 7, "strength": 0.5}  # an older card: offsets only
+    card_path.write_text(json.dumps(card))
+    assert Recognizer(model_copy).prior_strength == 0.5
+    with pytest.raises(ValueError, match="target_prior"):
+        Recognizer(model_copy, prior_strength=1.0)
+    assert not Recognizer(model_copy, prior_strength=0.0).log_prior_shift.any()

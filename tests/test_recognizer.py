@@ -132,6 +132,20 @@ def test_cli_on_photo_and_corrupt_file(tmp_path):
     assert cv2.imread(str(out)).shape == astronaut_bgr().shape
 
 
+def test_cli_everyday_calibration_moves_towards_neutral(tmp_path):
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    probs = []
+    for extra in ([], ["--everyday"]):
+        proc = subprocess.run([sys.executable, "-m", "fer_core", str(photo), "--json", *extra], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        probs.append(json.loads(proc.stdout)[0]["faces"][0]["probabilities"])
+    standard, everyday = probs
+    assert everyday["Neutral"] > standard["Neutral"] and everyday["Fear"] < standard["Fear"]
+    assert sum(everyday.values()) == pytest.approx(1.0, abs=1e-4)
+
+
 def test_input_blur_only_for_faces_cut_at_48_px_or_more():
     import cv2
 

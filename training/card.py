@@ -46,11 +46,27 @@ def beyond_table(real: dict) -> list[str]:
     ours = [m["per_class"][c]["recall"] for c in REAL_PHOTO_CLASSES]
     rows = [f"| **this model** | **{m['accuracy']:.1%}** | **{sum(ours) / len(ours):.1%}** | "
             + " | ".join(f"{r:.0%}" for r in ours) + " |"]
+    if real.get("everyday"):  # the same model with the app's "Everyday faces" calibration
+        e = real["everyday"]["metrics"]
+        r = [e["per_class"][c]["recall"] for c in REAL_PHOTO_CLASSES]
+        rows.append(f"| this model, *Everyday faces* calibration (prior strength "
+                    f"{real['everyday']['prior_strength']:.1f}) | {e['accuracy']:.1%} | {sum(r) / len(r):.1%} | "
+                    + " | ".join(f"{v:.0%}" for v in r) + " |")
     for name, peer in REAL_PHOTO_PEERS.items():
         r = peer["recall"]
         rows.append(f"| {name} | {peer['accuracy']:.1%} | {sum(r) / len(r):.1%} | "
                     + " | ".join(f"{v:.0%}" for v in r) + " |")
     return head + rows
+
+
+def real_photo_entry(real: dict) -> dict:
+    """The card's summary of a ``training.evaluate --folder`` metrics.json."""
+    m = real["metrics"]
+    return {"folder": Path(real["folder"]).name, "mode": real["mode"], "metrics": {
+        "n": m["n"], "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
+        "macro_f1": m["macro_f1"], "mean_recall": m["mean_recall"],
+        "mean_recall_classes": m["mean_recall_classes"],
+        "per_class": {c: {"recall": v["recall"], "support": v["support"]} for c, v in m["per_class"].items()}}}
 
 
 def _prior_text(card: dict) -> str:
@@ -140,6 +156,12 @@ def _beyond_lines(card: dict) -> list[str]:
                   "Fear (21 photos) and Disgust (noisy labels) are too few or too unreliable there to score on "
                   "their own. Where the model is weak on such photos: Surprise is often read as Neutral or Fear, "
                   "posed Disgust as Angry or Sad, posed Fear as Surprise or Sad."]
+        if real.get("everyday"):
+            lines += ["", "The *Everyday faces* calibration (the app's sidebar, `python -m fer_core --everyday`, "
+                      "`Recognizer(prior_strength=1.0)`) moves the class prior the whole way to the FER+ "
+                      "annotators' class shares instead of the card's strength: fewer neutral faces read as sad "
+                      "or angry, at a cost on FER2013's own labels (its figures there: *The everyday-faces "
+                      "calibration* in the ablation)."]
     return lines
 
 
@@ -189,19 +211,22 @@ def main(argv=None) -> int:
     p.add_argument("--extra", help="a Markdown file appended to the card (ablations, notes)")
     p.add_argument("--real-photos", help="metrics.json of `training.evaluate --folder` on the real-photo set "
                                          "(the card's Beyond FER2013 table)")
+    p.add_argument("--real-photos-everyday", help="the same with the app's 'Everyday faces' calibration "
+                                                  "(training.evaluate --folder ... --prior-strength 1.0)")
     p.add_argument("--out", default="models/MODEL_CARD.md")
     args = p.parse_args(argv)
     card_path = Path(args.model).with_suffix(".json")
     card = json.loads(card_path.read_text())
     card["metrics"] = summarize(json.loads(Path(args.eval).read_text()))
     if args.real_photos:
-        real = json.loads(Path(args.real_photos).read_text())
-        m = real["metrics"]
-        card["beyond_fer2013"] = {"folder": Path(real["folder"]).name, "mode": real["mode"], "metrics": {
-            "n": m["n"], "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
-            "macro_f1": m["macro_f1"], "mean_recall": m["mean_recall"],
-            "mean_recall_classes": m["mean_recall_classes"],
-            "per_class": {c: {"recall": v["recall"], "support": v["support"]} for c, v in m["per_class"].items()}}}
+        card["beyond_fer2013"] = real_photo_entry(json.loads(Path(args.real_photos).read_text()))
+    if args.real_photos_everyday:
+        if not card.get("beyond_fer2013"):
+            p.error("--real-photos-everyday needs the standard figures first (--real-photos)")
+        real = json.loads(Path(args.real_photos_everyday).read_text())
+        if real.get("prior_strength") is None:
+            p.error(f"{args.real_photos_everyday}: no prior_strength (run training.evaluate --prior-strength)")
+        card["beyond_fer2013"]["everyday"] = {**real_photo_entry(real), "prior_strength": real["prior_strength"]}
     # What the app's Model page shows under "Training data".
     card["training_data"] = ("FER2013 (48 x 48 grayscale faces, 7 expressions; official Training split for "
                              "training, PublicTest for model selection and calibration, PrivateTest held out)"

@@ -128,17 +128,18 @@ def plot_reliability(table: list, ece: float, title: str, path: Path) -> None:
 
 
 def evaluate(model_path: str | Path, data: str | Path, out: Path, ferplus: str | None = None,
-             threads: int = 2) -> dict:
+             threads: int = 2, prior_strength: float | None = None) -> dict:
     from fer_core import load_recognizer
     from training.data import load_ferplus, load_splits, unseen_mask
 
     out.mkdir(parents=True, exist_ok=True)
-    rec = load_recognizer(model_path, threads=threads)
+    rec = load_recognizer(model_path, threads=threads, prior_strength=prior_strength)
     splits = load_splits(data)
     priv = splits["PrivateTest"]
     unseen = unseen_mask(priv, splits["Training"])
     results: dict = {"model": str(model_path), "model_sha256": rec.card.get("sha256"),
-                     "flip_tta": rec.flip_tta, "temperature": rec.temperature, "splits": {}}
+                     "flip_tta": rec.flip_tta, "temperature": rec.temperature,
+                     "prior_strength": rec.prior_strength, "splits": {}}
     t0 = time.perf_counter()
     probs_by_split = {name: rec.predict_proba(splits[name].x, source_sides=splits[name].sides)
                       for name in ("PublicTest", "PrivateTest")}
@@ -212,7 +213,8 @@ def folder_probs(rec, files, pipeline: bool = False, progress: bool = True):
 
 
 def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipeline: bool = False,
-                    classes=REAL_PHOTO_CLASSES, threads: int = 2, progress: bool = True) -> dict:
+                    classes=REAL_PHOTO_CLASSES, threads: int = 2, progress: bool = True,
+                    prior_strength: float | None = None) -> dict:
     """Score a model on a labelled folder of images (see the module's docstring); writes
     ``metrics.json`` and ``confusion.png`` to ``out`` and returns the metrics."""
     from fer_core import load_recognizer
@@ -223,7 +225,7 @@ def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipel
     if unknown:
         raise ValueError(f"--classes: {unknown} are not among {list(LABELS)}")
     out.mkdir(parents=True, exist_ok=True)
-    rec = load_recognizer(model_path, threads=threads)
+    rec = load_recognizer(model_path, threads=threads, prior_strength=prior_strength)
     files = folder_files(folder)
     t0 = time.perf_counter()
     probs, y, found = folder_probs(rec, files, pipeline, progress)
@@ -243,6 +245,7 @@ def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipel
     m["not_found"] = int((~found).sum())
     results = {"model": str(model_path), "model_sha256": rec.card.get("sha256"), "folder": str(folder),
                "mode": "pipeline (analyze: detector + crop)" if pipeline else "whole image (predict_proba)",
+               "prior_strength": rec.prior_strength,
                "seconds": round(seconds, 1), "metrics": m}
     title = f"{Path(folder).name}{' (pipeline)' if pipeline else ''}: n={m['n']}, acc {m['accuracy']:.1%}"
     plot_confusion(m["confusion_matrix"], title, out / "confusion.png")
@@ -277,6 +280,9 @@ def main(argv=None) -> int:
                    help="with --folder: the classes whose recalls are averaged into 'mean recall'")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: also score PrivateTest against FER+ majority labels")
     p.add_argument("--out", default="models/eval", help="folder for metrics.json and PNGs")
+    p.add_argument("--prior-strength", type=float, metavar="S",
+                   help="class-prior strength instead of the card's (0 = none, 1 = the app's "
+                        "'everyday faces' calibration)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -287,10 +293,10 @@ def main(argv=None) -> int:
     try:
         if args.folder:
             res = evaluate_folder(args.model, args.folder, Path(args.out), args.pipeline, args.classes,
-                                  args.threads)
+                                  args.threads, prior_strength=args.prior_strength)
             print(f"{res['mode']}: {summary_line(res['metrics'])}")
         else:
-            evaluate(args.model, args.data, Path(args.out), args.ferplus, args.threads)
+            evaluate(args.model, args.data, Path(args.out), args.ferplus, args.threads, args.prior_strength)
     except (DataError, FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
         return 2
