@@ -58,6 +58,17 @@ else:
     if cm is not None:
         st.plotly_chart(charts.confusion_heatmap(cm), width="stretch")
 
+real = model_card.real_photo_table(card)
+if real is not None:
+    st.subheader("Beyond FER2013: real photos")
+    n = model_card.scalar(card.get("beyond_fer2013", {}).get("metrics", {}), "n")
+    st.markdown(f"{int(n or 0):,} labelled photos of real people (mostly press photos), never used to train or "
+                "tune the model; the whole photo goes to the model. Mean recall is over Angry, Happy, Sad, "
+                "Surprise and Neutral (too few Fear photos; noisy Disgust labels). The *Everyday faces* "
+                "calibration is the sidebar's choice.")
+    st.dataframe(real.style.format({c: "{:.1%}" for c in real.columns if c != "model"}),
+                 hide_index=True, width="stretch")
+
 if card.get("temperature") is not None or card.get("calibration"):
     st.subheader("Calibration")
     t = model_card.scalar(card, "temperature")

@@ -58,6 +58,49 @@ def splits(m: dict) -> dict[str, dict]:
     return {str(k): v for k, v in m.items() if isinstance(v, dict) and ("accuracy" in v or "per_class" in v)}
 
 
+#: The real-photo set's classes with enough photos to score on their own (their mean recall is
+#: the headline figure beside accuracy); its Fear has 21 photos, its Disgust the noisiest labels.
+REAL_PHOTO_CLASSES = ("Angry", "Happy", "Sad", "Surprise", "Neutral")
+#: Installable peers on the real-photo set (whole stored image to each classifier), from
+#: ../shared/data/DATA.md: accuracy and the recall of each of REAL_PHOTO_CLASSES.
+REAL_PHOTO_PEERS: dict[str, tuple[float, list[float]]] = {
+    "face-api.js 1.7.15 (expression net)": (0.680, [0.544, 0.825, 0.476, 0.401, 0.607]),
+    "fer 25.10.3 (tflite)": (0.543, [0.682, 0.801, 0.554, 0.286, 0.354]),
+}
+
+
+def real_photo_rows(card: dict) -> list[tuple[str, float, list[float]]]:
+    """``(model, accuracy, recalls of REAL_PHOTO_CLASSES)`` for the card's real-photo figures
+    (``beyond_fer2013``, written by ``training.card --real-photos``): this model, then this model
+    with the everyday-faces calibration if measured, then the peers; ``[]`` without figures."""
+    rows: list[tuple[str, float, list[float]]] = []
+    beyond = card.get("beyond_fer2013")
+    entries: list[tuple[str, Any]] = [("this model", beyond)]
+    if isinstance(beyond, dict) and isinstance(beyond.get("everyday"), dict):
+        strength = _num(beyond["everyday"].get("prior_strength"))
+        entries.append(("this model, Everyday faces calibration"
+                        + (f" (prior strength {strength:.1f})" if strength is not None else ""), beyond["everyday"]))
+    for name, entry in entries:
+        try:
+            m = entry["metrics"]
+            recalls = [float(m["per_class"][c]["recall"]) for c in REAL_PHOTO_CLASSES]
+            rows.append((name, float(m["accuracy"]), recalls))
+        except (KeyError, TypeError, ValueError):
+            if name == "this model":
+                return []
+    rows += [(name, acc, list(recalls)) for name, (acc, recalls) in REAL_PHOTO_PEERS.items()]
+    return rows
+
+
+def real_photo_table(card: dict) -> pd.DataFrame | None:
+    """:func:`real_photo_rows` as a table: accuracy, mean recall and per-class recall, as fractions."""
+    rows = real_photo_rows(card)
+    if not rows:
+        return None
+    return pd.DataFrame([{"model": name, "accuracy": acc, "mean recall": sum(r) / len(r),
+                          **dict(zip(REAL_PHOTO_CLASSES, r))} for name, acc, r in rows])
+
+
 def primary_split(named: dict[str, dict]) -> tuple[str, dict] | None:
     for name in SPLIT_PREFERENCE:
         if name in named:

@@ -94,3 +94,16 @@ def test_card_adds_the_everyday_calibration_row(tmp_path):
     assert ours[0].startswith("| **this model** | **66.0%** | **66.0%** |")
     assert ours[1].startswith("| this model, *Everyday faces* calibration (prior strength 1.0) | 70.0% | 70.0% |")
     assert json.loads(model.with_suffix(".json").read_text())["beyond_fer2013"]["everyday"]["prior_strength"] == 1.0
+
+
+def test_real_photo_rows_never_raise_on_a_bad_card():
+    from fer_core import model_card
+
+    assert model_card.real_photo_rows({}) == [] and model_card.real_photo_table({}) is None
+    assert model_card.real_photo_rows({"beyond_fer2013": {"metrics": {"accuracy": 0.6}}}) == []
+    good = {"accuracy": 0.6, "per_class": {c: {"recall": 0.5} for c in model_card.REAL_PHOTO_CLASSES}}
+    # A malformed everyday entry is left out; the model's own row and the peers stay.
+    rows = model_card.real_photo_rows({"beyond_fer2013": {"metrics": good, "everyday": {"metrics": None}}})
+    assert [r[0] for r in rows] == ["this model", *model_card.REAL_PHOTO_PEERS]
+    table = model_card.real_photo_table({"beyond_fer2013": {"metrics": good}})
+    assert table["mean recall"].iloc[0] == pytest.approx(0.5) and table["Neutral"].iloc[0] == 0.5

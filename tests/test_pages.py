@@ -78,6 +78,20 @@ def test_home_and_model_pages_show_metrics_from_the_card(tmp_path, monkeypatch):
     assert "Trained on FER2013 only." in texts(at)
 
 
+def test_model_page_shows_the_real_photo_table_of_the_shipped_card():
+    from fer_core import model_card
+
+    at = open_page("app_pages/model_card.py")
+    assert not at.exception and any(h.value == "Beyond FER2013: real photos" for h in at.subheader)
+    table = next(d.value for d in at.dataframe if "mean recall" in d.value.columns)
+    real = model_card.load_card()["beyond_fer2013"]
+    assert table["model"].iloc[0] == "this model"
+    assert table["accuracy"].iloc[0] == pytest.approx(real["metrics"]["accuracy"])
+    assert table["model"].str.startswith("this model, Everyday faces").sum() == 1
+    assert table["accuracy"].iloc[1] == pytest.approx(real["everyday"]["metrics"]["accuracy"])
+    assert table["model"].iloc[-2:].tolist() == list(model_card.REAL_PHOTO_PEERS)
+
+
 def test_model_page_survives_a_broken_card(tmp_path, monkeypatch):
     (tmp_path / "fer_model.json").write_text("{not json")
     monkeypatch.setattr("fer_core.model_card.MODELS_DIR", tmp_path)

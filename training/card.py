@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from fer_core.labels import LABELS
+from fer_core.model_card import REAL_PHOTO_CLASSES, real_photo_rows
 
 SPLIT_TITLES = {
     "PublicTest": "FER2013 PublicTest (model selection, temperature fit)",
@@ -29,34 +30,19 @@ def _ferplus_text(train_command: str) -> str:
     return ("; FER+ vote shares (Microsoft's fer2013new.csv, MIT licence) mixed into the targets, "
             "and the Training faces FER+ marks as not a face left out")
 
-#: Installable peers on the real-photo set (whole stored image to each classifier), from
-#: ../shared/data/DATA.md: accuracy and recall of Angry, Happy, Sad, Surprise, Neutral.
-REAL_PHOTO_PEERS = {
-    "face-api.js 1.7.15 (expression net)": {"accuracy": 0.680, "recall": [0.544, 0.825, 0.476, 0.401, 0.607]},
-    "fer 25.10.3 (tflite)": {"accuracy": 0.543, "recall": [0.682, 0.801, 0.554, 0.286, 0.354]},
-}
-REAL_PHOTO_CLASSES = ("Angry", "Happy", "Sad", "Surprise", "Neutral")
-
-
 def beyond_table(real: dict) -> list[str]:
-    """Markdown lines: the real-photo set (``training.evaluate --folder`` metrics) beside the peers."""
-    m = real["metrics"]
+    """Markdown lines: the real-photo figures (the card's ``beyond_fer2013``) beside the peers'."""
     head = ["| model | accuracy | mean recall (5) | " + " | ".join(REAL_PHOTO_CLASSES) + " |",
             "|---|---|---|" + "---|" * len(REAL_PHOTO_CLASSES)]
-    ours = [m["per_class"][c]["recall"] for c in REAL_PHOTO_CLASSES]
-    rows = [f"| **this model** | **{m['accuracy']:.1%}** | **{sum(ours) / len(ours):.1%}** | "
-            + " | ".join(f"{r:.0%}" for r in ours) + " |"]
-    if real.get("everyday"):  # the same model with the app's "Everyday faces" calibration
-        e = real["everyday"]["metrics"]
-        r = [e["per_class"][c]["recall"] for c in REAL_PHOTO_CLASSES]
-        rows.append(f"| this model, *Everyday faces* calibration (prior strength "
-                    f"{real['everyday']['prior_strength']:.1f}) | {e['accuracy']:.1%} | {sum(r) / len(r):.1%} | "
-                    + " | ".join(f"{v:.0%}" for v in r) + " |")
-    for name, peer in REAL_PHOTO_PEERS.items():
-        r = peer["recall"]
-        rows.append(f"| {name} | {peer['accuracy']:.1%} | {sum(r) / len(r):.1%} | "
-                    + " | ".join(f"{v:.0%}" for v in r) + " |")
-    return head + rows
+    lines = []
+    for name, acc, r in real_photo_rows({"beyond_fer2013": real}):
+        if name == "this model":
+            lines.append(f"| **this model** | **{acc:.1%}** | **{sum(r) / len(r):.1%}** | "
+                         + " | ".join(f"{v:.0%}" for v in r) + " |")
+        else:
+            name = name.replace("Everyday faces", "*Everyday faces*")
+            lines.append(f"| {name} | {acc:.1%} | {sum(r) / len(r):.1%} | " + " | ".join(f"{v:.0%}" for v in r) + " |")
+    return head + lines
 
 
 def real_photo_entry(real: dict) -> dict:

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.model_card import REAL_PHOTO_CLASSES
+
 log = logging.getLogger("training.evaluate")
 
 
@@ -167,9 +169,6 @@ def evaluate(model_path: str | Path, data: str | Path, out: Path, ferplus: str |
     return results
 
 
-#: The classes the real-photo set has enough of to score on their own (DATA.md): its Fear
-#: has 21 photos and its Disgust labels are the noisiest.
-REAL_PHOTO_CLASSES = ("Angry", "Happy", "Sad", "Surprise", "Neutral")
 
 
 def folder_probs(rec, files, pipeline: bool = False, progress: bool = True):
