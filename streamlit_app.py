@@ -27,6 +27,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-support.calibration_control()
+support.model_choice_control()
 support.note_page(page.url_path)
 page.run()

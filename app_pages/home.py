@@ -24,8 +24,8 @@ the picture), read minds, detect lies, or tell whether anyone is paying attentio
 option measures where a head points and whether the eyes are open. An expression is not an
 emotion: people smile when nervous and look neutral when sad.
 
-For webcams, classes and everyday photos, choose the **Everyday faces** calibration in the
-sidebar: it reads fewer neutral faces as sad or angry (see its help).
+For webcams, classes and everyday photos, choose the **Everyday faces** model in the sidebar:
+it reads fewer neutral faces as sad or angry (see its help).
 """
 )
 

@@ -65,7 +65,7 @@ if real is not None:
     st.markdown(f"{int(n or 0):,} labelled photos of real people (mostly press photos), never used to train or "
                 "tune the model; the whole photo goes to the model. Mean recall is over Angry, Happy, Sad, "
                 "Surprise and Neutral (too few Fear photos; noisy Disgust labels). The *Everyday faces* "
-                "calibration is the sidebar's choice.")
+                "model is the sidebar's other choice; this page describes the standard one.")
     st.dataframe(real.style.format({c: "{:.1%}" for c in real.columns if c != "model"}),
                  hide_index=True, width="stretch")
 

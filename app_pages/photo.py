@@ -20,7 +20,8 @@ DISPLAY_MAX_SIDE = 1280
 WEAK_SPOTS = ("Where the model is weak: trained on FER2013's small web faces, it is less sure on studio "
               "portraits and real photos. Surprise is often read as Neutral or Fear, posed Disgust as Angry "
               "or Sad, posed Fear as Surprise or Sad, and subtle expressions as Neutral. On everyday faces "
-              "it reads too many neutral faces as sad or angry: choose *Everyday faces* in the sidebar. "
+              "the standard model reads too many neutral faces as sad or angry: choose the *Everyday faces* "
+              "model in the sidebar. "
               "Frontal, well-lit faces of 60 pixels or more work best. Read the confidence, not only the label.")
 
 st.title("Photo")

@@ -3,7 +3,7 @@
 Prints each face's expression and confidence; ``--json`` prints machine-readable
 results; ``--annotate`` writes the (first) photo with boxes and labels drawn;
 ``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face;
-``--everyday`` uses the everyday-faces calibration (see the app's sidebar).
+``--everyday`` uses the everyday-faces model (the app's sidebar choice).
 Unreadable files are reported and skipped; the exit code is 1 if any file failed.
 """
 from __future__ import annotations
@@ -38,9 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="also measure head pose (yaw, pitch, roll in degrees), eye openness (0-1), gaze and "
                         "looking at the camera from a face mesh (docs/ATTENTION.md)")
     p.add_argument("--everyday", action="store_true",
-                   help="the everyday-faces calibration: fewer neutral faces read as sad or angry, for "
-                        "webcams and everyday photos (models/MODEL_CARD.md, 'Beyond FER2013')")
+                   help="the everyday-faces model: fewer neutral faces read as sad or angry, for webcams "
+                        "and everyday photos (models/MODEL_CARD_everyday.md)")
     args = p.parse_args(argv)
+    if args.everyday and args.model:
+        p.error("--everyday chooses the model: give either it or --model")
 
     from fer_core import LABELS, load_recognizer
     from fer_core.memory import tune_allocator
@@ -48,9 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_allocator()  # as the app does: big photos' buffers go back to the OS when freed
     from fer_core.annotate import annotate
     from fer_core.imageio import ImageDecodeError
-    from fer_core.recognizer import EVERYDAY_PRIOR_STRENGTH
+    from fer_core.recognizer import EVERYDAY_MODEL
 
-    rec = load_recognizer(args.model, prior_strength=EVERYDAY_PRIOR_STRENGTH if args.everyday else None)
+    rec = load_recognizer(EVERYDAY_MODEL if args.everyday else args.model)
     report: list[dict[str, Any]] = []
     failed = False
     for i, path in enumerate(args.photos):

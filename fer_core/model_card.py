@@ -71,15 +71,14 @@ REAL_PHOTO_PEERS: dict[str, tuple[float, list[float]]] = {
 
 def real_photo_rows(card: dict) -> list[tuple[str, float, list[float]]]:
     """``(model, accuracy, recalls of REAL_PHOTO_CLASSES)`` for the card's real-photo figures
-    (``beyond_fer2013``, written by ``training.card --real-photos``): this model, then this model
-    with the everyday-faces calibration if measured, then the peers; ``[]`` without figures."""
+    (``beyond_fer2013``, written by ``training.card --real-photos``): this model, then the
+    everyday-faces model if measured, then the peers; ``[]`` without figures."""
     rows: list[tuple[str, float, list[float]]] = []
     beyond = card.get("beyond_fer2013")
     entries: list[tuple[str, Any]] = [("this model", beyond)]
     if isinstance(beyond, dict) and isinstance(beyond.get("everyday"), dict):
-        strength = _num(beyond["everyday"].get("prior_strength"))
-        entries.append(("this model, Everyday faces calibration"
-                        + (f" (prior strength {strength:.1f})" if strength is not None else ""), beyond["everyday"]))
+        file = beyond["everyday"].get("model")
+        entries.append(("Everyday faces model" + (f" ({file})" if isinstance(file, str) else ""), beyond["everyday"]))
     for name, entry in entries:
         try:
             m = entry["metrics"]

@@ -60,40 +60,40 @@ def test_card_gets_the_beyond_fer2013_table_and_the_prior_line(tmp_path):
     assert written["beyond_fer2013"]["folder"] == "muxspace"
 
 
-def test_card_adds_the_everyday_calibration_row(tmp_path):
-    """--real-photos-everyday adds a second row of ours to the table, named with its prior strength, and
-    is refused without the standard figures or without a strength."""
+def test_card_adds_the_everyday_model_row(tmp_path):
+    """--real-photos-everyday adds the everyday model's figures as a second row, named by its file, and
+    is refused without this model's own figures; --no-figures and --title shape the everyday card."""
     model = tmp_path / "fer_model.onnx"
     shutil.copy(MODELS / "fer_model.onnx", model)
     meta = json.loads((MODELS / "fer_model.json").read_text())
     meta.pop("beyond_fer2013", None)
     model.with_suffix(".json").write_text(json.dumps(meta))
 
-    def real(acc, strength=None):
+    def real(acc, name):
         recalls = dict.fromkeys(("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"), acc)
-        out = {"folder": "/x/muxspace", "mode": "whole image (predict_proba)", "metrics": {
-            "n": 100, "accuracy": acc, "balanced_accuracy": acc, "macro_f1": 0.4, "mean_recall": acc,
-            "mean_recall_classes": list(card.REAL_PHOTO_CLASSES),
-            "per_class": {c: {"recall": r, "support": 10} for c, r in recalls.items()}}}
-        if strength is not None:
-            out["prior_strength"] = strength
-        return out
+        return {"model": f"models/{name}", "folder": "/x/muxspace", "mode": "whole image (predict_proba)",
+                "metrics": {"n": 100, "accuracy": acc, "balanced_accuracy": acc, "macro_f1": 0.4, "mean_recall": acc,
+                            "mean_recall_classes": list(card.REAL_PHOTO_CLASSES),
+                            "per_class": {c: {"recall": r, "support": 10} for c, r in recalls.items()}}}
 
-    for name, body in (("std.json", real(0.66)), ("every.json", real(0.7, 1.0)), ("nostrength.json", real(0.7))):
-        (tmp_path / name).write_text(json.dumps(body))
+    (tmp_path / "std.json").write_text(json.dumps(real(0.66, "fer_model.onnx")))
+    (tmp_path / "every.json").write_text(json.dumps(real(0.75, "fer_model_everyday.onnx")))
     args = ["--model", str(model), "--eval", str(MODELS / "eval" / "metrics.json"), "--out", str(tmp_path / "C.md")]
-    with pytest.raises(SystemExit):  # no standard row to add it to
+    with pytest.raises(SystemExit):  # no row of this model's to add it to
         card.main(args + ["--real-photos-everyday", str(tmp_path / "every.json")])
-    with pytest.raises(SystemExit):  # not measured with a prior strength
-        card.main(args + ["--real-photos", str(tmp_path / "std.json"),
-                          "--real-photos-everyday", str(tmp_path / "nostrength.json")])
     card.main(args + ["--real-photos", str(tmp_path / "std.json"),
                       "--real-photos-everyday", str(tmp_path / "every.json")])
-    rows = [t for t in (tmp_path / "C.md").read_text().splitlines() if t.startswith("| ")]
-    ours = [t for t in rows if "this model" in t]
-    assert ours[0].startswith("| **this model** | **66.0%** | **66.0%** |")
-    assert ours[1].startswith("| this model, *Everyday faces* calibration (prior strength 1.0) | 70.0% | 70.0% |")
-    assert json.loads(model.with_suffix(".json").read_text())["beyond_fer2013"]["everyday"]["prior_strength"] == 1.0
+    text = (tmp_path / "C.md").read_text()
+    rows = [t for t in text.splitlines() if t.startswith("| ")]
+    i = rows.index(next(t for t in rows if t.startswith("| **this model**")))
+    assert rows[i].startswith("| **this model** | **66.0%** | **66.0%** |")
+    assert rows[i + 1].startswith("| *Everyday faces* model (fer_model_everyday.onnx) | 75.0% | 75.0% |")
+    assert "eval/confusion_PrivateTest.png" in text and text.startswith("# Model card: FER expression classifier\n")
+    written = json.loads(model.with_suffix(".json").read_text())
+    assert written["beyond_fer2013"]["everyday"]["model"] == "fer_model_everyday.onnx"
+    card.main(args + ["--no-figures", "--title", "Everyday faces"])
+    text = (tmp_path / "C.md").read_text()
+    assert "eval/confusion_PrivateTest.png" not in text and text.startswith("# Model card: Everyday faces\n")
 
 
 def test_real_photo_rows_never_raise_on_a_bad_card():

@@ -87,7 +87,7 @@ def test_model_page_shows_the_real_photo_table_of_the_shipped_card():
     real = model_card.load_card()["beyond_fer2013"]
     assert table["model"].iloc[0] == "this model"
     assert table["accuracy"].iloc[0] == pytest.approx(real["metrics"]["accuracy"])
-    assert table["model"].str.startswith("this model, Everyday faces").sum() == 1
+    assert table["model"].iloc[1] == "Everyday faces model (fer_model_everyday.onnx)"
     assert table["accuracy"].iloc[1] == pytest.approx(real["everyday"]["metrics"]["accuracy"])
     assert table["model"].iloc[-2:].tolist() == list(model_card.REAL_PHOTO_PEERS)
 
@@ -312,22 +312,29 @@ def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch, strea
         SERVER_LOAD.reset()
 
 
-def test_everyday_calibration_from_the_sidebar_reads_more_neutral():
+def test_everyday_model_from_the_sidebar_holds_across_pages():
     from fer_app import support
+    from fer_core import load_recognizer
+    from fer_core.imageio import decode_image
+    from fer_core.recognizer import EVERYDAY_MODEL
 
+    photo = jpeg(astronaut_bgr())
+    expected = {name: load_recognizer(model).analyze(decode_image(photo).bgr)[0].probabilities
+                for name, model in zip(support.MODEL_CHOICES, (None, EVERYDAY_MODEL))}
     at = open_page("app_pages/photo.py")
-    radio = at.sidebar.radio(key=support.CALIBRATION_KEY)
-    assert radio.value == "Standard" and list(radio.options) == list(support.CALIBRATIONS)
-    at.file_uploader[0].upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")
-    at.run()
-    standard = at.dataframe[0].value.iloc[0]
-    radio.set_value("Everyday faces").run()
-    assert not at.exception and not at.error
-    everyday = at.dataframe[0].value.iloc[0]
-    assert everyday["Neutral"] > standard["Neutral"] and everyday["Fear"] < standard["Fear"]
+    radio = at.sidebar.radio(key=support.MODEL_CHOICE_KEY)
+    assert radio.value == "Standard" and list(radio.options) == list(support.MODEL_CHOICES)
+    at.file_uploader[0].upload("astronaut.jpg", photo, "image/jpeg")
+    for choice in ("Standard", "Everyday faces", "Standard"):
+        radio.set_value(choice).run()
+        assert not at.exception and not at.error
+        row = at.dataframe[0].value.iloc[0]
+        assert [row[lab] for lab in LABELS] == pytest.approx(expected[choice], abs=1e-4), choice
+    assert np.abs(np.subtract(*expected.values())).max() > 1e-3  # the two models do differ here
     # The choice holds on the other pages of the session, and they show the same control.
+    at.sidebar.radio(key=support.MODEL_CHOICE_KEY).set_value("Everyday faces").run()
     at.switch_page("app_pages/video_file.py").run()
-    assert at.sidebar.radio(key=support.CALIBRATION_KEY).value == "Everyday faces"
+    assert at.sidebar.radio(key=support.MODEL_CHOICE_KEY).value == "Everyday faces"
 
 
 def test_photo_attention_fields_in_table_and_json():

@@ -85,8 +85,6 @@ def test_fit_prior_writes_a_card_entry_that_moves_towards_the_votes(tmp_path, ti
 
 
 def test_prior_strength_rescales_the_cards_correction(model_copy):
-    from fer_core.recognizer import EVERYDAY_PRIOR_STRENGTH
-
     rng = np.random.default_rng(1)
     faces = rng.integers(0, 256, (8, 48, 48), dtype=np.uint8)
     card = json.loads(model_copy.with_suffix(".json").read_text())["class_prior"]
@@ -99,9 +97,9 @@ def test_prior_strength_rescales_the_cards_correction(model_copy):
     assert none.prior_strength == 0.0 and not none.log_prior_shift.any()
     np.testing.assert_allclose(none.predict_proba(faces),
                                Recognizer(model_copy, class_prior=False).predict_proba(faces), atol=1e-6)
-    full = Recognizer(model_copy, prior_strength=EVERYDAY_PRIOR_STRENGTH)
-    np.testing.assert_allclose(full.log_prior_shift, EVERYDAY_PRIOR_STRENGTH * (
-        np.log(card["target_prior"]) - np.log(card["model_prior"])), rtol=1e-6)
+    full = Recognizer(model_copy, prior_strength=1.0)
+    np.testing.assert_allclose(full.log_prior_shift,
+                               np.log(card["target_prior"]) - np.log(card["model_prior"]), rtol=1e-6)
     # Neutral has the largest offset, so its probability grows with the strength, face by face.
     neutral = [Recognizer(model_copy, prior_strength=s).predict_proba(faces)[:, NEUTRAL] for s in (0.0, 0.5, 1.0, 1.5)]
     assert all((b > a).all() for a, b in zip(neutral, neutral[1:]))

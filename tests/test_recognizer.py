@@ -132,7 +132,9 @@ def test_cli_on_photo_and_corrupt_file(tmp_path):
     assert cv2.imread(str(out)).shape == astronaut_bgr().shape
 
 
-def test_cli_everyday_calibration_moves_towards_neutral(tmp_path):
+def test_cli_everyday_uses_the_everyday_model(tmp_path):
+    from fer_core.recognizer import EVERYDAY_MODEL
+
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), astronaut_bgr())
     probs = []
@@ -140,10 +142,25 @@ def test_cli_everyday_calibration_moves_towards_neutral(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "fer_core", str(photo), "--json", *extra], cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
-        probs.append(json.loads(proc.stdout)[0]["faces"][0]["probabilities"])
-    standard, everyday = probs
-    assert everyday["Neutral"] > standard["Neutral"] and everyday["Fear"] < standard["Fear"]
-    assert sum(everyday.values()) == pytest.approx(1.0, abs=1e-4)
+        probs.append([json.loads(proc.stdout)[0]["faces"][0]["probabilities"][lab] for lab in LABELS])
+    for got, model in zip(probs, (None, EVERYDAY_MODEL)):
+        assert got == pytest.approx(load_recognizer(model).analyze(cv2.imread(str(photo)))[0].probabilities, abs=1e-6)
+    proc = subprocess.run([sys.executable, "-m", "fer_core", str(photo), "--everyday", "--model", "x.onnx"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "either" in proc.stderr
+
+
+def test_everyday_model_card_matches_its_file():
+    import hashlib
+
+    from fer_core.recognizer import EVERYDAY_MODEL
+
+    card = json.loads(EVERYDAY_MODEL.with_suffix(".json").read_text())
+    assert card["model_file"] == EVERYDAY_MODEL.name and card["labels"] == list(LABELS)
+    assert card["sha256"] == hashlib.sha256(EVERYDAY_MODEL.read_bytes()).hexdigest()
+    assert card["size_bytes"] == EVERYDAY_MODEL.stat().st_size < 5e6
+    rec = load_recognizer(EVERYDAY_MODEL)
+    assert rec.flip_tta and rec.prior_strength == card["class_prior"]["strength"]
 
 
 def test_input_blur_only_for_faces_cut_at_48_px_or_more():

@@ -46,6 +46,7 @@ def test_slug_holds_what_the_app_loads_and_not_the_rest():
     kept = set(slug.deploy_files())
     rel = lambda p: str(Path(p).resolve().relative_to(ROOT))  # noqa: E731
     needed = {rel(recognizer.DEFAULT_MODEL), rel(model_card.MODELS_DIR / "fer_model.json"),
+              rel(recognizer.EVERYDAY_MODEL), rel(recognizer.EVERYDAY_MODEL.with_suffix(".json")),
               "streamlit_app.py", "setup.sh", "Procfile", "requirements.txt", ".python-version",
               ".streamlit/config.toml", "bin/post_compile"}
     needed |= {rel(detect.DEFAULT_MODEL_DIR / v.filename) for v in detect.BLAZEFACE_VARIANTS.values()}
@@ -58,7 +59,7 @@ def test_slug_holds_what_the_app_loads_and_not_the_rest():
     for gone in ("training/", "tests/", "docs/", "benchmarks/", "models/fer_model.keras",
                  "models/fer_model.float32.onnx"):
         assert not any(f.startswith(gone) for f in kept), gone
-    assert sum((ROOT / f).stat().st_size for f in kept) < 15e6  # 9.1 MB with the face mesh models
+    assert sum((ROOT / f).stat().st_size for f in kept) < 15e6  # 10.4 MB: face mesh, two expression models
 
 
 def test_every_first_party_import_of_the_slug_resolves_inside_it():

@@ -82,19 +82,21 @@ def _blur_text(card: dict) -> str:
             "faces cut smaller than 48 px, which enlarging has softened already), ")
 
 
-def render_markdown(card: dict, extra: str = "") -> str:
+def render_markdown(card: dict, extra: str = "", title: str = "FER expression classifier",
+                    figures: bool = True) -> str:
     """The model card in Markdown: what the file is, its metrics, the real-photo table, the
-    export checks and the limitations, then ``extra`` (the ablation)."""
-    lines = [*_summary_lines(card), *_metrics_lines(card["metrics"]), *_beyond_lines(card),
+    export checks and the limitations, then ``extra`` (the ablation). ``figures``: link the
+    PrivateTest plots under ``eval/`` (the default model's)."""
+    lines = [*_summary_lines(card, title), *_metrics_lines(card["metrics"], figures), *_beyond_lines(card),
              *_export_lines(card), *_limitation_lines(card["metrics"])]
     if extra:
         lines += ["", extra.strip()]
     return "\n".join(lines) + "\n"
 
 
-def _summary_lines(card: dict) -> list[str]:
+def _summary_lines(card: dict, title: str) -> list[str]:
     lines = [
-        "# Model card: FER expression classifier", "",
+        f"# Model card: {title}", "",
         f"- File: `{card['model_file']}` ({card['size_bytes'] / 1024:.0f} kB), sha256 `{card['sha256']}`",
         f"- Architecture: `{card['architecture']}`, {card['parameters']:,} parameters, trained with Keras 3 "
         "and exported to ONNX; runs on onnxruntime (no TensorFlow at run time).",
@@ -111,7 +113,7 @@ def _summary_lines(card: dict) -> list[str]:
     return lines
 
 
-def _metrics_lines(m: dict) -> list[str]:
+def _metrics_lines(m: dict, figures: bool = True) -> list[str]:
     lines = ["## Metrics", "", "| split | faces | accuracy | macro-F1 | ROC AUC (macro) | ECE |",
              "|---|---|---|---|---|---|"]
     for name, s in m.items():
@@ -124,8 +126,9 @@ def _metrics_lines(m: dict) -> list[str]:
         for lab in LABELS:
             c = m["PrivateTest"]["per_class"][lab]
             lines.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
-        lines += ["", "![PrivateTest confusion matrix](eval/confusion_PrivateTest.png)",
-                  "![PrivateTest reliability](eval/reliability_PrivateTest.png)"]
+        if figures:
+            lines += ["", "![PrivateTest confusion matrix](eval/confusion_PrivateTest.png)",
+                      "![PrivateTest reliability](eval/reliability_PrivateTest.png)"]
     return lines
 
 
@@ -143,11 +146,10 @@ def _beyond_lines(card: dict) -> list[str]:
                   "their own. Where the model is weak on such photos: Surprise is often read as Neutral or Fear, "
                   "posed Disgust as Angry or Sad, posed Fear as Surprise or Sad."]
         if real.get("everyday"):
-            lines += ["", "The *Everyday faces* calibration (the app's sidebar, `python -m fer_core --everyday`, "
-                      "`Recognizer(prior_strength=1.0)`) moves the class prior the whole way to the FER+ "
-                      "annotators' class shares instead of the card's strength: fewer neutral faces read as sad "
-                      "or angry, at a cost on FER2013's own labels (its figures there: *The everyday-faces "
-                      "calibration* in the ablation)."]
+            lines += ["", f"The *Everyday faces* model (`{real['everyday'].get('model', '?')}`; the app's sidebar, "
+                      "`python -m fer_core --everyday`) is this network trained further with the FER+ annotators' "
+                      "votes as its main target: fewer neutral faces read as sad or angry, at a cost on FER2013's "
+                      "own labels. Its own card: `MODEL_CARD_everyday.md`."]
     return lines
 
 
@@ -197,8 +199,11 @@ def main(argv=None) -> int:
     p.add_argument("--extra", help="a Markdown file appended to the card (ablations, notes)")
     p.add_argument("--real-photos", help="metrics.json of `training.evaluate --folder` on the real-photo set "
                                          "(the card's Beyond FER2013 table)")
-    p.add_argument("--real-photos-everyday", help="the same with the app's 'Everyday faces' calibration "
-                                                  "(training.evaluate --folder ... --prior-strength 1.0)")
+    p.add_argument("--real-photos-everyday", help="the same for the app's 'Everyday faces' model, a row "
+                                                  "beside this model's (training.evaluate --folder ... --model M)")
+    p.add_argument("--title", default="FER expression classifier", help="the card's heading")
+    p.add_argument("--no-figures", action="store_true",
+                   help="do not link the PrivateTest plots under eval/ (they are the default model's)")
     p.add_argument("--out", default="models/MODEL_CARD.md")
     args = p.parse_args(argv)
     card_path = Path(args.model).with_suffix(".json")
@@ -208,18 +213,16 @@ def main(argv=None) -> int:
         card["beyond_fer2013"] = real_photo_entry(json.loads(Path(args.real_photos).read_text()))
     if args.real_photos_everyday:
         if not card.get("beyond_fer2013"):
-            p.error("--real-photos-everyday needs the standard figures first (--real-photos)")
+            p.error("--real-photos-everyday needs this model's figures first (--real-photos)")
         real = json.loads(Path(args.real_photos_everyday).read_text())
-        if real.get("prior_strength") is None:
-            p.error(f"{args.real_photos_everyday}: no prior_strength (run training.evaluate --prior-strength)")
-        card["beyond_fer2013"]["everyday"] = {**real_photo_entry(real), "prior_strength": real["prior_strength"]}
+        card["beyond_fer2013"]["everyday"] = {**real_photo_entry(real), "model": Path(real["model"]).name}
     # What the app's Model page shows under "Training data".
     card["training_data"] = ("FER2013 (48 x 48 grayscale faces, 7 expressions; official Training split for "
                              "training, PublicTest for model selection and calibration, PrivateTest held out)"
                              f"{_ferplus_text(card.get('train_command') or '')}.")
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     extra = Path(args.extra).read_text() if args.extra else ""
-    Path(args.out).write_text(render_markdown(card, extra))
+    Path(args.out).write_text(render_markdown(card, extra, args.title, not args.no_figures))
     print(f"updated {card_path} and wrote {args.out}")
     return 0
 
