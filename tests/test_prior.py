@@ -116,3 +116,17 @@ def test_prior_strength_needs_the_cards_priors_and_a_sane_value(model_copy):
     with pytest.raises(ValueError, match="target_prior"):
         Recognizer(model_copy, prior_strength=1.0)
     assert not Recognizer(model_copy, prior_strength=0.0).log_prior_shift.any()
+
+
+def test_teachers_run_with_or_without_their_cards_prior(model_copy):
+    from training.train import parse_args, teacher_probs
+
+    rng = np.random.default_rng(2)
+    faces = rng.integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    with_prior = teacher_probs([str(model_copy)], faces)
+    without = teacher_probs([str(model_copy)], faces, class_prior=False)
+    np.testing.assert_allclose(with_prior, Recognizer(model_copy).predict_proba(faces), atol=1e-6)
+    np.testing.assert_allclose(without, Recognizer(model_copy, class_prior=False).predict_proba(faces), atol=1e-6)
+    assert np.abs(with_prior - without).max() > 1e-3  # the shipped card's prior moves them
+    base = ["--data", "d.csv", "--out", "o"]
+    assert parse_args(base).teacher_prior is True and parse_args(base + ["--no-teacher-prior"]).teacher_prior is False

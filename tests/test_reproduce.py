@@ -75,6 +75,7 @@ def test_chain_runs_skips_finished_stages_and_redoes_from_a_deleted_marker(tmp_p
     assert wrb["init"] == str(out / "m150" / "best.keras")
     assert wrb["teacher"] == [str(out / "m150" / "fer_model.onnx"), str(out / "m100" / "fer_model.onnx")]
     assert wrb["ferplus_mix"] == 0.3 and wrb["width"] == 0  # --width is not forced on the --init stage
+    check_everyday_stage(out)
     assert json.loads((out / "c32" / "config.json").read_text())["width"] == 8
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert metrics["model"] == str(out / "wrB" / "fer_model.onnx")
@@ -93,12 +94,12 @@ def test_chain_runs_skips_finished_stages_and_redoes_from_a_deleted_marker(tmp_p
     log = new_log(out, since)
     assert all(f"{name}: finished earlier" in log and f"] {name}: command" not in log for name in NAMES)
 
-    # Delete m150's marker: m150, wrB, prior and eval are redone, c32, w40 and m100 are not touched.
+    # Delete m150's marker: m150 and every later stage are redone, c32, w40 and m100 are not touched.
     (out / "m150" / "done.json").unlink()
     before, since = snapshot(out), len((out / "reproduce.log").read_text())
     assert reproduce.main(args) == 0
     after, log = snapshot(out), new_log(out, since)
-    redone = {"m150", "wrB", "prior", "eval"}
+    redone = {"m150", "wrB", "everyday", "prior", "eval"}
     for rel, mtime in before.items():
         if stage_of(rel) in redone and not rel.endswith("done.json"):
             assert after.get(rel) != mtime, f"{rel} was not redone"
@@ -133,6 +134,14 @@ def test_chain_runs_skips_finished_stages_and_redoes_from_a_deleted_marker(tmp_p
                                       "--epochs", "2", "--width", "8"])
 
 
+def check_everyday_stage(out):
+    """The everyday model: from wrB, wrB's export as its teacher without a class prior, its own prior after."""
+    everyday = json.loads((out / "everyday" / "config.json").read_text())
+    assert everyday["init"] == str(out / "wrB" / "last.keras") and everyday["ferplus_mix"] == 0.6
+    assert everyday["teacher"] == [str(out / "wrB" / "fer_model.onnx")] and everyday["teacher_prior"] is False
+    assert "log_shift" in json.loads((out / "everyday" / "fer_model.json").read_text())["class_prior"]
+
+
 def dry_run(args) -> str:
     import contextlib
     import io
@@ -149,12 +158,12 @@ def test_dry_run_prints_every_stage_in_order_and_runs_nothing(tmp_path):
     assert not out.exists()
     headers = [line for line in text.splitlines() if line.startswith("# stage")]
     assert [h.split(": ")[1].split(" ")[0] for h in headers] == NAMES
-    assert NAMES == ["c32", "w40", "m100", "m150", "wrB", "prior", "eval"]
+    assert NAMES == ["c32", "w40", "m100", "m150", "wrB", "everyday", "prior", "eval"]
     commands = [shlex.split(line) for line in text.splitlines() if line.startswith("python -m")]
     trains = [c for c in commands if c[2] == "training.train"]
-    assert [c[c.index("--epochs") + 1] for c in trains] == ["20", "30", "50", "75", "18"]
+    assert [c[c.index("--epochs") + 1] for c in trains] == ["20", "30", "50", "75", "18", "12"]
     exports = [c for c in commands if c[2] == "training.export"]
-    assert len(exports) == 5 and all("--int8" in c for c in exports)
+    assert len(exports) == 6 and all("--int8" in c for c in exports)
     # Each export records its own stage's training command.
     assert [shlex.split(c[c.index("--train-command") + 1]) for c in exports] == trains
     assert commands[-1][2] == "training.evaluate" and commands[-1][commands[-1].index("--model") + 1] == \

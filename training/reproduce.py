@@ -1,5 +1,6 @@
 """Rebuild the shipped model from random weights: every earlier model it starts from or
-distils, in order, with the commands recorded in their cards, then its export and evaluation.
+distils, in order, with the commands recorded in their cards, then its export and evaluation,
+and the *Everyday faces* model trained from it.
 
 Example (the full chain)::
 
@@ -15,9 +16,12 @@ the shipped model" in ``models/MODEL_CARD.md``):
 4. ``m150``: the same with 150 epochs (the start of the second cycle and a teacher).
 5. ``wrB``: a 36-epoch second cosine cycle from m150 with the FER+ votes mixed in, distilled
    from m150 and m100; its last epoch is exported (the shipped model's recipe).
-6. ``prior``: ``training.prior`` writes the class-prior correction into wrB's card (the
+6. ``everyday``: the *Everyday faces* model (``models/fer_model_everyday.onnx``): 24 epochs
+   from wrB with the FER+ votes as the main target and wrB (``--no-teacher-prior``) as teacher;
+   exported, then its class prior by the PublicTest rule.
+7. ``prior``: ``training.prior`` writes the class-prior correction into wrB's card (the
    strength by its PublicTest rule), as the shipped card has it.
-7. ``eval``: ``training.evaluate`` of the last stage's model (``<out>/eval/metrics.json``).
+8. ``eval``: ``training.evaluate`` of the last stage's model, wrB (``<out>/eval/metrics.json``).
 
 Each stage writes into ``<out>/<stage>/`` and is a list of commands (a module and its
 arguments), run in this process through the module's ``main(argv)`` (``--subprocess``: each
@@ -40,15 +44,17 @@ the ones after it, and nothing before it. Progress goes to stderr and ``<out>/re
 its last 30-second beat), the training epochs' times and the final model's accuracies. Rerunning
 the command on a finished chain rewrites that summary.
 
-Wall time: 386 training epochs (40 + 60 + 100 + 150 + 36). On the machines here (2 CPU cores,
-two threads, docs/TRAINING.md "Training time") an epoch of the width-40 net takes 35-45 s on
-the fastest machine, about 77 s on the AMX machine and 100 s (median) on the Ice Lake: about
-4.5 h, 8.5 h and 11 h of training. Measured: 7.2 h of training (median epochs) on an AMD
-EPYC machine with 2 cores, PublicTest 69.77% against the shipped 70.38% (the model card,
-"Reproducing the shipped model"). On top of that come the teachers' probabilities (twice two
-teachers over the Training faces for m100, m150 and wrB), five int8 exports (each searches the
-input blur on PublicTest) and the evaluation: a few minutes each. Run it in the background
-(``nohup ... &``) and rerun the same command after any interruption.
+Wall time: 410 training epochs (40 + 60 + 100 + 150 + 36 + 24; the measured run below had
+the first 386: the everyday stage came later, and its recipe took 29 minutes as cycle r4).
+On the machines here (2 CPU cores, two threads, docs/TRAINING.md "Training time") an epoch of
+the width-40 net takes 35-45 s on the fastest machine, about 77 s on the AMX machine and 100 s
+(median) on the Ice Lake: about 4.5 h, 8.5 h and 11 h of training for the first 386 epochs.
+Measured: 7.2 h of training (median epochs) on an AMD EPYC machine with 2 cores, PublicTest
+69.77% against the shipped 70.38% (the model card, "Reproducing the shipped model"). On top
+of that come the teachers' probabilities (twice two teachers over the Training faces for
+m100, m150 and wrB, one for everyday), six int8 exports (each searches the input blur on
+PublicTest) and the evaluation: a few minutes each. Run it in the background (``nohup ...
+&``) and rerun the same command after any interruption.
 
 Options for trying it: ``--dry-run`` prints the commands (and which stages are finished),
 ``--until STAGE`` stops after a stage, ``--epochs N`` or ``--epochs-scale F`` change every
@@ -126,6 +132,17 @@ STAGES: list[dict] = [
                          "--keep-sharp 0.25 --verbose 2"),
                   _export("wrB", "last.keras", "--input-blur", "auto")],
      "outputs": _outputs("wrB", "last.keras"), "model": "{out}/wrB/fer_model.onnx"},
+    # The Everyday faces model (models/MODEL_CARD_everyday.md): 24 epochs from wrB with the FER+ votes as
+    # the main target and wrB, without a class prior, as the teacher; exported and given its own prior.
+    {"name": "everyday",
+     "commands": [_train("--data {data} --ferplus {ferplus} --ferplus-mix 0.6 --out {out}/everyday "
+                         "--init {out}/wrB/last.keras --teacher {out}/wrB/fer_model.onnx --no-teacher-prior "
+                         "--teacher-weight 0.3 --epochs 24 --batch-size 128 --lr 8e-4 --warmup-epochs 1 "
+                         "--weight-decay 0.01 --class-weight-power 0.3 --keep-sharp 0.25 --verbose 2"),
+                  _export("everyday", "last.keras", "--input-blur", "auto"),
+                  ("training.prior", ["--model", "{out}/everyday/fer_model.onnx", "--data", "{data}",
+                                      "--ferplus", "{ferplus}"])],
+     "outputs": _outputs("everyday", "last.keras"), "model": "{out}/everyday/fer_model.onnx"},
     # The shipped card's class-prior correction (strength chosen on PublicTest by training.prior's rule).
     {"name": "prior",
      "commands": [("training.prior", ["--model", "{out}/wrB/fer_model.onnx", "--data", "{data}",

@@ -109,7 +109,7 @@ def keras_probs(path: str | Path, faces: np.ndarray, batch_size: int = 512) -> n
 
 
 def teacher_probs(paths: list[str], faces: np.ndarray, sides: np.ndarray | None = None,
-                  threads: int = 2, index: np.ndarray | None = None) -> np.ndarray:
+                  threads: int = 2, index: np.ndarray | None = None, class_prior: bool = True) -> np.ndarray:
     """Mean class probabilities of teacher models for (N, 48, 48) uint8 faces.
 
     An exported teacher (ONNX + card) runs exactly as it would ship
@@ -119,12 +119,13 @@ def teacher_probs(paths: list[str], faces: np.ndarray, sides: np.ndarray | None 
     the sizes the faces were cut at (``FaceSet.sides``), for the teachers' input-blur rule.
     ``.npz`` files are the held-out predictions of cross-fitting runs; together they count as
     one teacher (:func:`crossfit_probs`, which needs the faces' source rows in ``index``).
+    ``class_prior=False``: exported teachers run without their cards' class-prior correction.
     """
     from fer_core.recognizer import Recognizer
 
     folds = [p for p in paths if str(p).endswith(".npz")]
     probs = [keras_probs(p, faces) if str(p).endswith(".keras")
-             else Recognizer(p, threads=threads).predict_proba(faces, source_sides=sides)
+             else Recognizer(p, threads=threads, class_prior=class_prior).predict_proba(faces, source_sides=sides)
              for p in paths if p not in folds]
     if folds:
         if index is None:
@@ -199,6 +200,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="teacher model(s), exported (.onnx with their cards) or saved Keras (.keras), "
                         "and/or the heldout.npz files of --folds runs (together one cross-fitted "
                         "teacher): distil their mean probabilities")
+    p.add_argument("--teacher-prior", action=argparse.BooleanOptionalAction, default=True,
+                   help="run exported teachers with their cards' class-prior correction (training.prior); "
+                        "--no-teacher-prior: without it, the teacher's FER2013 class shares")
     p.add_argument("--teacher-weight", type=float, default=0.5,
                    help="weight of the teacher probabilities in the target (0-1), with --teacher")
     p.add_argument("--arch", default="compact", choices=["compact", "vgg"])
@@ -295,7 +299,8 @@ def training_targets(args: argparse.Namespace, train) -> np.ndarray:
     if args.teacher:
         t0 = time.time()
         try:
-            teacher = teacher_probs(args.teacher, train.x, train.sides, index=train.index)
+            teacher = teacher_probs(args.teacher, train.x, train.sides, index=train.index,
+                                    class_prior=args.teacher_prior)
         except (FileNotFoundError, ValueError) as exc:
             raise RunError(f"teacher: {exc}") from exc
         agree = float((teacher.argmax(1) == train.y).mean())
