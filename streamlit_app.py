@@ -1,7 +1,8 @@
 """Entry point: ``streamlit run streamlit_app.py``.
 
-Configures logging (only here), declares the pages and runs the selected one. The
-expression model is loaded once per process (``fer_app.support.get_recognizer``).
+Configures logging (only here), declares the pages, puts the expression-model choice in the
+sidebar and runs the selected page. Each expression model is loaded once per process
+(``fer_app.support.get_recognizer``).
 """
 import logging
 

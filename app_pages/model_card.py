@@ -1,14 +1,17 @@
-"""Model: the model card (training data, metrics per class, confusion matrix, calibration,
-limitations), read defensively from models/fer_model.json and figures under models/."""
+"""Model: the card of the model chosen in the sidebar (training data, metrics per class, confusion
+matrix, calibration, limitations), read defensively from its JSON, and the figures under models/."""
 import streamlit as st
 
+from fer_app import support
 from fer_core import charts, model_card
 
 st.title("Model card")
-card = model_card.load_card()
+card = model_card.load_card(support.model_card_path())
 if not card:
     st.error("The model card `models/fer_model.json` is missing or unreadable.")
     st.stop()
+st.caption(f"The **{'Everyday faces' if support.everyday() else 'Standard'}** model "
+           f"(`{card.get('model_file', '?')}`), as chosen in the sidebar.")
 
 arch = model_card.text_field(card, "architecture", "model_name", "name")
 params = model_card.text_field(card, "parameters")
@@ -64,8 +67,7 @@ if real is not None:
     n = model_card.scalar(card.get("beyond_fer2013", {}).get("metrics", {}), "n")
     st.markdown(f"{int(n or 0):,} labelled photos of real people (mostly press photos), never used to train or "
                 "tune the model; the whole photo goes to the model. Mean recall is over Angry, Happy, Sad, "
-                "Surprise and Neutral (too few Fear photos; noisy Disgust labels). The *Everyday faces* "
-                "model is the sidebar's other choice; this page describes the standard one.")
+                "Surprise and Neutral (too few Fear photos; noisy Disgust labels).")
     st.dataframe(real.style.format({c: "{:.1%}" for c in real.columns if c != "model"}),
                  hide_index=True, width="stretch")
 
@@ -80,7 +82,7 @@ if card.get("temperature") is not None or card.get("calibration"):
     if isinstance(card.get("calibration"), dict):
         st.json(card["calibration"], expanded=False)
 
-figures = model_card.figures()
+figures = [] if support.everyday() else model_card.figures()  # the plots are the standard model's
 if figures:
     st.subheader("Figures")
     cols = st.columns(2)

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import streamlit as st
 
@@ -102,6 +103,11 @@ def model_choice_control() -> None:
 def everyday() -> bool:
     """True when this session chose the everyday-faces model."""
     return st.session_state.get(MODEL_CHOICE_KEY, MODEL_CHOICES[0]) == MODEL_CHOICES[1]
+
+
+def model_card_path() -> Path | None:
+    """The card of the chosen model (None: the default model's, ``fer_core.model_card.load_card``)."""
+    return EVERYDAY_MODEL.with_suffix(".json") if everyday() else None
 
 
 @st.cache_resource(show_spinner="Loading the expression model...")

@@ -331,10 +331,17 @@ def test_everyday_model_from_the_sidebar_holds_across_pages():
         row = at.dataframe[0].value.iloc[0]
         assert [row[lab] for lab in LABELS] == pytest.approx(expected[choice], abs=1e-4), choice
     assert np.abs(np.subtract(*expected.values())).max() > 1e-3  # the two models do differ here
-    # The choice holds on the other pages of the session, and they show the same control.
+    # The choice holds on the other pages of the session, and they show the same control; the Home
+    # and Model pages show the chosen model's card.
     at.sidebar.radio(key=support.MODEL_CHOICE_KEY).set_value("Everyday faces").run()
     at.switch_page("app_pages/video_file.py").run()
     assert at.sidebar.radio(key=support.MODEL_CHOICE_KEY).value == "Everyday faces"
+    everyday_card = json.loads(EVERYDAY_MODEL.with_suffix(".json").read_text())
+    at.switch_page("app_pages/home.py").run()
+    assert at.metric[0].value == f"{everyday_card['metrics']['PrivateTest']['accuracy']:.1%}"
+    assert f"{everyday_card['beyond_fer2013']['metrics']['accuracy']:.1%} right" in texts(at)
+    at.switch_page("app_pages/model_card.py").run()
+    assert not at.exception and "fer_model_everyday.onnx" in texts(at) and not at.image
 
 
 def test_photo_attention_fields_in_table_and_json():
