@@ -158,19 +158,20 @@ def save(out: Path, result: JobResult, job: Job) -> None:
 
 
 # -- the work itself (runs in a worker) ---------------------------------------------------
-_RECOGNIZER: Recognizer | None = None
+_RECOGNIZERS: dict[str | None, Recognizer] = {}
 _LOADS = 0
 
 
-def _recognizer() -> Recognizer:
-    """This worker process's recognizer, loaded on first use and kept (one per process)."""
-    global _RECOGNIZER, _LOADS
-    if _RECOGNIZER is None:
+def _recognizer(model: str | None = None) -> Recognizer:
+    """This worker process's recognizer of ``model`` (None: the shipped one), loaded on first use
+    and kept (one per model and process)."""
+    global _LOADS
+    if model not in _RECOGNIZERS:
         from fer_core.recognizer import load_recognizer
 
-        _RECOGNIZER = load_recognizer()
+        _RECOGNIZERS[model] = load_recognizer(model)
         _LOADS += 1
-    return _RECOGNIZER
+    return _RECOGNIZERS[model]
 
 
 def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
@@ -193,12 +194,12 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
     return session
 
 
-def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None) -> JobResult:
-    """Analyse one job with this process's recognizer: CSV bytes and report HTML."""
+def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, model: str | None = None) -> JobResult:
+    """Analyse one job with this process's recognizer of ``model``: CSV bytes and report HTML."""
     from fer_core.report import ReportOptions, build_html_report
     from fer_core.video import VideoDecodeError, analyze_video
 
-    recognizer = _recognizer()
+    recognizer = _recognizer(model)
     source = Path(job.path).name
     try:
         if job.is_video:
@@ -215,13 +216,13 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None) -> J
 
 
 # -- running many -------------------------------------------------------------------------
-def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int | None
+def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int | None, model: str | None = None
                ) -> Iterator[tuple[Job, JobResult]]:
     import multiprocessing as mp
 
     # spawn: workers start clean (no copy of this process's threads or state).
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(analyse_job, job, rate, max_frames): job for job in jobs}
+        futures = {pool.submit(analyse_job, job, rate, max_frames, model): job for job in jobs}
         try:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
@@ -231,7 +232,7 @@ def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int |
 
 
 def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | None,
-             workers: int | None) -> Iterator[tuple[Job, JobResult]]:
+             workers: int | None, model: str | None = None) -> Iterator[tuple[Job, JobResult]]:
     try:
         import ray
     except ImportError:
@@ -246,7 +247,7 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
             kwargs["address"] = address
         ray.init(**kwargs)
     remote: Any = ray.remote(num_cpus=1, max_retries=2)(analyse_job)  # typed stubs miss the arguments
-    refs = {remote.remote(job, rate, max_frames): job for job in jobs}
+    refs = {remote.remote(job, rate, max_frames, model): job for job in jobs}
     pending = list(refs)
     try:
         while pending:
@@ -284,8 +285,10 @@ class Progress:
 
 def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2, rate: float = 2.0,
               ray_address: str | None = None, max_frames: int | None = None, progress: bool = True,
-              on_done: Callable[[Job, JobResult], None] | None = None) -> BatchSummary:
-    """Analyse every job not finished yet in ``out``; returns what happened."""
+              on_done: Callable[[Job, JobResult], None] | None = None, model: str | Path | None = None
+              ) -> BatchSummary:
+    """Analyse every job not finished yet in ``out`` with ``model`` (an ONNX file; None: the
+    shipped one); returns what happened."""
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -297,11 +300,14 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
     if skipped:
         log.info("%d of %d files already done in %s: skipped", skipped, len(jobs), out)
     bar = Progress(len(todo), enabled=progress)
+    if model is not None and not Path(model).is_file():
+        raise FileNotFoundError(f"model file not found: {model}")
+    model_path = None if model is None else str(Path(model).resolve())
     done = failed = 0
     if todo:
         results: Iterable[tuple[Job, JobResult]] = (
-            _run_ray(todo, ray_address, rate, max_frames, workers) if ray_address
-            else _run_local(todo, max(1, workers), rate, max_frames))
+            _run_ray(todo, ray_address, rate, max_frames, workers, model_path) if ray_address
+            else _run_local(todo, max(1, workers), rate, max_frames, model_path))
         for job, result in results:
             if result.error:
                 failed += 1
@@ -333,11 +339,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="run one Ray task per file on this cluster ('auto' = the running local "
                          "cluster, 'local' = start one here with --workers CPUs, or HOST:PORT)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--everyday", action="store_true",
+                       help="the everyday-faces model (the app's sidebar choice; models/MODEL_CARD_everyday.md)")
+    which.add_argument("--model", type=Path, help="an ONNX model (default: the shipped one)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
+        from fer_core.recognizer import EVERYDAY_MODEL
+
         s = run_batch(args.inputs, args.out, workers=args.workers, rate=args.rate, ray_address=args.ray,
-                      max_frames=args.max_frames, progress=not args.quiet)
+                      max_frames=args.max_frames, progress=not args.quiet,
+                      model=EVERYDAY_MODEL if args.everyday else args.model)
     except FileNotFoundError as e:
         ap.error(str(e))
     print(f"{s.done} analysed, {s.skipped} already done, {s.failed} failed, in {s.elapsed_s:.1f} s "

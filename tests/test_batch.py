@@ -122,6 +122,22 @@ def test_local_run_gives_the_apps_csv_and_a_report(local_run, twenty, recognizer
     assert (again.done, again.skipped) == (0, 20)
 
 
+def test_cli_everyday_model_gives_that_models_csv(tmp_path):
+    from fer_core import load_recognizer
+    from fer_core.recognizer import EVERYDAY_MODEL
+
+    video = make_videos(tmp_path / "in", 1, seconds=1.0)[0]
+    proc = subprocess.run([sys.executable, "-m", "fer_core.batch", str(video), "--out", str(tmp_path / "out"),
+                           "--workers", "1", "--everyday", "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    csv = (tmp_path / "out" / f"{video.stem}{batch.CSV_SUFFIX}").read_bytes()
+    assert csv == analyze_video(load_recognizer(EVERYDAY_MODEL), video, rate=2.0).log.to_csv()
+    assert csv != analyze_video(load_recognizer(), video, rate=2.0).log.to_csv()
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        batch.run_batch([video], tmp_path / "out2", model=tmp_path / "missing.onnx", progress=False)
+
+
 def test_photo_folder_and_undecodable_file(tmp_path, recognizer):
     photos = tmp_path / "in" / "snapshots"
     photos.mkdir(parents=True)

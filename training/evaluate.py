@@ -169,8 +169,6 @@ def evaluate(model_path: str | Path, data: str | Path, out: Path, ferplus: str |
     return results
 
 
-
-
 def folder_probs(rec, files, pipeline: bool = False, progress: bool = True):
     """Probabilities for each ``(path, class)`` of :func:`training.data.folder_files`.
 
@@ -280,8 +278,8 @@ def main(argv=None) -> int:
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: also score PrivateTest against FER+ majority labels")
     p.add_argument("--out", default="models/eval", help="folder for metrics.json and PNGs")
     p.add_argument("--prior-strength", type=float, metavar="S",
-                   help="class-prior strength instead of the card's (0 = none, 1 = the app's "
-                        "'everyday faces' calibration)")
+                   help="class-prior strength instead of the card's (0 = none, 1 = the full move "
+                        "to the FER+ class shares; training.prior)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
