@@ -82,6 +82,8 @@ cols[0].metric("Duration", f"{summary.duration_s / 60:.1f} min")
 cols[1].metric("Frames analysed", summary.frames)
 cols[2].metric("Face observations", summary.rows)
 cols[3].metric("Anonymous faces", summary.faces)
+if log.models:
+    st.caption(f"Expression model: {', then '.join(log.models)} (the sidebar's choice when it was analysed).")
 
 left, right = st.columns(2)
 left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Current mix (last 10 s)"), width="stretch")

@@ -178,6 +178,7 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
     import math
 
     from fer_core.imageio import ImageDecodeError, decode_image
+    from fer_core.recognizer import model_label
     from fer_core.session import SessionLog
     from fer_core.tracking import ExpressionTracker
 
@@ -190,7 +191,8 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
             log.warning("%s: skipped (%s)", path, e)
             continue
         tracked = tracker.update(recognizer.analyze(image.bgr))
-        session.add_frame(i / rate, [(f.face_id, f.box, f.raw_probabilities) for f in tracked])
+        session.add_frame(i / rate, [(f.face_id, f.box, f.raw_probabilities) for f in tracked],
+                          model_label(recognizer))
     return session
 
 

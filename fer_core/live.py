@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fer_core.annotate import annotate, draw_status
+from fer_core.recognizer import model_label
 from fer_core.session import SessionLog
 from fer_core.tracking import ExpressionTracker, TrackedFace
 
@@ -438,7 +439,7 @@ class LiveAnalyzer:
                 self._t0 = start
             if self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3:
                 self._last_logged = start
-                self.log.add_frame(start - self._t0, faces)
+                self.log.add_frame(start - self._t0, faces, model_label(self.recognizer))
         out = annotate(image_bgr, faces)
         end = self.clock()
         elapsed_ms = (end - start) * 1000.0
@@ -468,7 +469,7 @@ class LiveAnalyzer:
         faces = tuple(self.tracker.update(results))
         if self._t0 is None:
             self._t0 = start
-        self.log.add_frame(start - self._t0, faces)
+        self.log.add_frame(start - self._t0, faces, model_label(self.recognizer))
         with self._updated:
             self._faces = faces
             self._frames_in += 1

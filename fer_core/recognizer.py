@@ -43,6 +43,18 @@ DEFAULT_CROP_SHIFT = -0.1
 DEFAULT_MAX_FACES = 64
 
 
+def model_label(recognizer: object) -> str:
+    """How logs and reports name the model of a recognizer (or a model path): "Standard" or
+    "Everyday faces" with the file name for the shipped two, the file name for others, "" if none."""
+    path = getattr(recognizer, "model_path", recognizer)
+    if not isinstance(path, (str, Path)):
+        return ""
+    path = Path(path)
+    names = {DEFAULT_MODEL.resolve(): "Standard", EVERYDAY_MODEL.resolve(): "Everyday faces"}
+    name = names.get(path.resolve())
+    return f"{name} ({path.name})" if name else path.name
+
+
 def prior_log_shift(prior: dict, strength: float, where: object = "model card") -> np.ndarray:
     """The log-probability offsets of a card's ``class_prior`` at another ``strength``:
     ``strength * (log target_prior - log model_prior)`` (training.prior, Saerens et al. 2002)."""

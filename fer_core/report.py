@@ -69,7 +69,8 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
     return [f"<h1>{esc(options.title)}</h1>",
             f"<p class='meta'>Source: {esc(options.source or log.source or 'unknown')} &middot; "
             f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC &middot; "
-            f"session started {log.started_at:%Y-%m-%d %H:%M} UTC</p>",
+            f"session started {log.started_at:%Y-%m-%d %H:%M} UTC"
+            + (f" &middot; expression model: {esc(', then '.join(log.models))}" if log.models else "") + "</p>",
             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
             "<h2>Summary</h2>",
             "<ul>"

@@ -76,14 +76,16 @@ class SessionLog:
         self._last_t = 0.0
         self._truncated = False
         self._version = 0
+        self._models: list[str] = []
 
     # -- writing -------------------------------------------------------------------------
-    def add_frame(self, t: float, faces: Iterable) -> None:
+    def add_frame(self, t: float, faces: Iterable, model: str = "") -> None:
         """Log one analysed frame at time ``t`` (seconds): every face in it, or none.
 
         ``faces``: objects with ``face_id``, ``box`` and ``probabilities`` (e.g.
         ``TrackedFace``; their attention fields too when measured), or
-        ``(face_id, box, probabilities)`` tuples.
+        ``(face_id, box, probabilities)`` tuples. ``model``: the model that analysed it
+        (``fer_core.recognizer.model_label``), kept in :attr:`models` for the report.
         """
         rows = []
         for f in faces:
@@ -95,6 +97,8 @@ class SessionLog:
                 extra = _attention_values(f)
             rows.append((float(t), float(fid), *map(float, box), *map(float, probs), *extra))
         with self._lock:
+            if model and model not in self._models:
+                self._models.append(model)
             self._frames += 1
             self._last_t = max(self._last_t, float(t))
             self._version += 1
@@ -123,6 +127,7 @@ class SessionLog:
 
     def clear(self) -> None:
         with self._lock:
+            self._models = []
             self._n = 0
             self._frames = 0
             self._last_t = 0.0
@@ -134,6 +139,13 @@ class SessionLog:
     def __len__(self) -> int:
         with self._lock:
             return self._n
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models that analysed the logged frames, in the order they were first used (empty
+        for a log read back from CSV, which does not record them)."""
+        with self._lock:
+            return tuple(self._models)
 
     @property
     def version(self) -> int:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from fer_core.recognizer import model_label
 from fer_core.session import SessionLog
 from fer_core.tracking import ExpressionTracker
 
@@ -246,6 +247,7 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     tracker = ExpressionTracker(window=smoothing_window, iou_threshold=0.25,
                                 max_missed=max(1, math.ceil(3.0 * rate)))
     session = SessionLog(source="video")
+    model = model_label(recognizer)
     n = with_faces = 0
     last_t = 0.0
     for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress):
@@ -253,11 +255,11 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
             results = recognizer.analyze(sf.bgr, attention=True)
             tracked = tracker.update(results)
             session.add_frame(sf.time_s, [replace(f, probabilities=f.raw_probabilities)
-                                          for f in tracked])
+                                          for f in tracked], model)
         else:
             results = recognizer.analyze(sf.bgr)
             tracked = tracker.update(results)
-            session.add_frame(sf.time_s, [(f.face_id, f.box, f.raw_probabilities) for f in tracked])
+            session.add_frame(sf.time_s, [(f.face_id, f.box, f.raw_probabilities) for f in tracked], model)
         n += 1
         with_faces += bool(results)
         last_t = sf.time_s

@@ -57,7 +57,7 @@ def test_callback_annotates_a_real_face(recognizer):
     annotated = out.to_ndarray(format="bgr24")
     diff = np.abs(annotated.astype(int) - img.astype(int)).sum(axis=2) > 30
     assert diff[y:y + h, x - 3:x + 3].mean() > 0.5  # the box's left edge is drawn
-    assert len(analyzer.log) == 1
+    assert len(analyzer.log) == 1 and analyzer.log.models == ("Standard (fer_model.onnx)",)
 
 
 def test_several_faces_one_batched_call(recognizer):

@@ -157,3 +157,24 @@ def test_clear():
     v = log.version
     log.clear()
     assert len(log) == 0 and log.summary().frames == 0 and log.version > v
+
+
+def test_the_log_keeps_which_models_analysed_it_and_the_report_names_them():
+    from fer_core.recognizer import DEFAULT_MODEL, EVERYDAY_MODEL, model_label
+    from fer_core.report import build_html_report
+
+    standard, everyday = model_label(DEFAULT_MODEL), model_label(EVERYDAY_MODEL)
+    assert (standard, everyday) == ("Standard (fer_model.onnx)", "Everyday faces (fer_model_everyday.onnx)")
+    assert model_label("/x/other.onnx") == "other.onnx" and model_label(object()) == ""  # a stand-in recognizer
+    log = SessionLog()
+    p = np.full(7, 1 / 7)
+    log.add_frame(0.0, [(1, (0, 0, 10, 10), p)], model=standard)
+    log.add_frame(0.5, [(1, (0, 0, 10, 10), p)], model=everyday)
+    log.add_frame(1.0, [], model=standard)
+    log.add_frame(1.5, [(1, (0, 0, 10, 10), p)])
+    assert log.models == (standard, everyday)
+    assert "expression model: Standard (fer_model.onnx), then Everyday faces" in build_html_report(log)
+    assert SessionLog.from_csv(log.to_csv()).models == ()  # the CSV does not record them
+    assert "expression model" not in build_html_report(SessionLog.from_csv(log.to_csv()))
+    log.clear()
+    assert log.models == ()

@@ -58,6 +58,7 @@ def test_face_comes_and_goes(come_and_go_mp4, recognizer):
     assert ((x > 90) & (x < 300)).all()  # the boxes are on the face
     probs = df[["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]]
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
+    assert result.log.models == ("Standard (fer_model.onnx)",)  # for the report
 
 
 def test_video_with_no_faces(recognizer):
