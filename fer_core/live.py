@@ -383,6 +383,7 @@ class LiveAnalyzer:
         self._last_logged: float | None = None
         self._since_analysis: int | None = None  # frames since the last analysed one
         self._fair_every = 1  # the server-wide share's level (ServerLoad)
+        self._model = model_label(self.recognizer)  # for the log; set again with the recognizer
 
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
@@ -398,6 +399,7 @@ class LiveAnalyzer:
                 self.eyes_every = max(1, int(eyes_every))
             if recognizer is not None:
                 self.recognizer = recognizer
+                self._model = model_label(recognizer)
             if analyse_every is not None:
                 self.analyse_every = max(1, int(analyse_every))
             if smoothing_window is not None:
@@ -439,7 +441,7 @@ class LiveAnalyzer:
                 self._t0 = start
             if self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3:
                 self._last_logged = start
-                self.log.add_frame(start - self._t0, faces, model_label(self.recognizer))
+                self.log.add_frame(start - self._t0, faces, self._model)
         out = annotate(image_bgr, faces)
         end = self.clock()
         elapsed_ms = (end - start) * 1000.0
@@ -469,7 +471,7 @@ class LiveAnalyzer:
         faces = tuple(self.tracker.update(results))
         if self._t0 is None:
             self._t0 = start
-        self.log.add_frame(start - self._t0, faces, model_label(self.recognizer))
+        self.log.add_frame(start - self._t0, faces, self._model)
         with self._updated:
             self._faces = faces
             self._frames_in += 1

@@ -60,6 +60,17 @@ def test_callback_annotates_a_real_face(recognizer):
     assert len(analyzer.log) == 1 and analyzer.log.models == ("Standard (fer_model.onnx)",)
 
 
+def test_the_log_names_the_model_chosen_while_streaming(recognizer):
+    from fer_core import load_recognizer
+    from fer_core.recognizer import EVERYDAY_MODEL
+
+    analyzer = LiveAnalyzer(recognizer, log_interval_s=0.0)
+    analyzer.callback(to_frame(one_face_frame()))
+    analyzer.configure(recognizer=load_recognizer(EVERYDAY_MODEL, flip_tta=False))
+    analyzer.callback(to_frame(one_face_frame(), pts=1))
+    assert analyzer.log.models == ("Standard (fer_model.onnx)", "Everyday faces (fer_model_everyday.onnx)")
+
+
 def test_several_faces_one_batched_call(recognizer):
     counting = CountingRecognizer(recognizer)
     analyzer = LiveAnalyzer(counting)
