@@ -56,7 +56,7 @@ else:
 real = model_card.real_photo_rows(card)
 if real:
     name, acc, _ = real[0]
-    st.caption(f"These figures are for the **{'Everyday faces' if support.everyday() else 'Standard'}** model "
+    st.caption(f"These figures are for the **{support.model_choice()}** model "
                f"(sidebar). On 13,672 real photos of people, which FER2013 is not, it gets {acc:.1%} right; "
                "the **Model** page compares both models and two other libraries there.")
 support.privacy_caption()

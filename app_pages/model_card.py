@@ -10,7 +10,7 @@ card = model_card.load_card(support.model_card_path())
 if not card:
     st.error("The model card `models/fer_model.json` is missing or unreadable.")
     st.stop()
-st.caption(f"The **{'Everyday faces' if support.everyday() else 'Standard'}** model "
+st.caption(f"The **{support.model_choice()}** model "
            f"(`{card.get('model_file', '?')}`), as chosen in the sidebar.")
 
 arch = model_card.text_field(card, "architecture", "model_name", "name")

@@ -184,6 +184,7 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
 
     tracker = ExpressionTracker(window=3, iou_threshold=0.25, max_missed=max(1, math.ceil(3.0 * rate)))
     session = SessionLog(source="photos")
+    model = model_label(recognizer)
     for i, path in enumerate(job.photos):
         try:
             image = decode_image(Path(path).read_bytes())
@@ -191,8 +192,7 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
             log.warning("%s: skipped (%s)", path, e)
             continue
         tracked = tracker.update(recognizer.analyze(image.bgr))
-        session.add_frame(i / rate, [(f.face_id, f.box, f.raw_probabilities) for f in tracked],
-                          model_label(recognizer))
+        session.add_frame(i / rate, [(f.face_id, f.box, f.raw_probabilities) for f in tracked], model)
     return session
 
 
@@ -292,6 +292,9 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
     """Analyse every job not finished yet in ``out`` with ``model`` (an ONNX file; None: the
     shipped one); returns what happened."""
     t0 = time.perf_counter()
+    if model is not None and not Path(model).is_file():
+        raise FileNotFoundError(f"model file not found: {model}")
+    model_path = None if model is None else str(Path(model).resolve())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = find_jobs(inputs)
@@ -302,9 +305,6 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
     if skipped:
         log.info("%d of %d files already done in %s: skipped", skipped, len(jobs), out)
     bar = Progress(len(todo), enabled=progress)
-    if model is not None and not Path(model).is_file():
-        raise FileNotFoundError(f"model file not found: {model}")
-    model_path = None if model is None else str(Path(model).resolve())
     done = failed = 0
     if todo:
         results: Iterable[tuple[Job, JobResult]] = (

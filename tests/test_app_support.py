@@ -155,3 +155,14 @@ def test_camera_for_asks_the_light_size_on_a_busy_server():
     assert light["width"]["max"] == 320 and light["height"]["max"] == 240
     assert "max" not in support.CAMERA["width"] and "max" not in support.CAMERA["frameRate"]
     assert light["frameRate"]["max"] < support.CAMERA["frameRate"]["ideal"]
+
+
+def test_model_choice_help_quotes_both_cards():
+    from fer_app import support
+    from fer_core import model_card
+    from fer_core.recognizer import EVERYDAY_MODEL
+
+    text = support.model_choice_help()
+    for card in (model_card.load_card(), model_card.load_card(EVERYDAY_MODEL.with_suffix(".json"))):
+        assert f"{card['metrics']['PrivateTest']['accuracy']:.1%}" in text
+        assert f"{card['beyond_fer2013']['metrics']['accuracy']:.1%}" in text
