@@ -55,7 +55,7 @@ with st.sidebar:
     if st.button("Clear session log", help="Forget this session's observations"):
         analyzer.reset()
 analyzer.configure(analyse_every=every, smoothing_window=window,
-                   recognizer=support.get_recognizer() if mirror else support.get_live_recognizer(),
+                   recognizer=support.get_live_recognizer(mirror),
                    attention=attention, attention_every=attention_every)
 
 # Render the streamer on every run, at a fixed place, with a stable key (see fer_app.webrtc_shim).

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from fer_core.detect import (  # noqa: E402
     DEFAULT_DETECTOR,
     DETECTORS,
+    STILL_DETECTOR,
     BlazeFaceDetector,
     Detection,
     FaceDetector,
@@ -343,10 +344,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"hand-drawn face box; FP = detections that are no hit. Times: "
                 f"median of {args.repeats} rounds (round-robin over the detectors), one CPU thread, "
                 f"{platform.processor() or platform.machine()}, "
-                f"{os.cpu_count()} CPUs, load average {load_before:.2f} -> {load_after:.2f} (a training "
-                f"job shared the machine). '+ FER model': Recognizer.analyze with models/fer_model.onnx "
-                f"(flip TTA as in its card).\n\nThe default detector (fer_core.detect.DEFAULT_DETECTOR) is "
-                f"`{DEFAULT_DETECTOR}`.\n\nCommand: `python benchmarks/bench_detectors.py "
+                f"{os.cpu_count()} CPUs, load average {load_before:.2f} -> {load_after:.2f}. "
+                f"'+ FER model': Recognizer.analyze with models/fer_model.onnx "
+                f"(flip TTA as in its card).\n\nThe default detector (fer_core.detect.DEFAULT_DETECTOR, "
+                f"live frames) is `{DEFAULT_DETECTOR}`; photos and video files use `{STILL_DETECTOR}` "
+                f"(fer_core.detect.STILL_DETECTOR).\n\nCommand: `python benchmarks/bench_detectors.py "
                 f"--repeats {args.repeats} --galleries {args.galleries} --seed {args.seed}`\n")
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

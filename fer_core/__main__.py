@@ -49,10 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tune_allocator()  # as the app does: big photos' buffers go back to the OS when freed
     from fer_core.annotate import annotate
+    from fer_core.detect import still_detector
     from fer_core.imageio import ImageDecodeError
     from fer_core.recognizer import EVERYDAY_MODEL
 
-    rec = load_recognizer(EVERYDAY_MODEL if args.everyday else args.model)
+    rec = load_recognizer(EVERYDAY_MODEL if args.everyday else args.model, detector=still_detector())
     report: list[dict[str, Any]] = []
     failed = False
     for i, path in enumerate(args.photos):

@@ -167,9 +167,10 @@ def _recognizer(model: str | None = None) -> Recognizer:
     and kept (one per model and process)."""
     global _LOADS
     if model not in _RECOGNIZERS:
+        from fer_core.detect import still_detector
         from fer_core.recognizer import load_recognizer
 
-        _RECOGNIZERS[model] = load_recognizer(model)
+        _RECOGNIZERS[model] = load_recognizer(model, detector=still_detector())
         _LOADS += 1
     return _RECOGNIZERS[model]
 

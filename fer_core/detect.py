@@ -387,7 +387,13 @@ class BlazeFaceDetector(FaceDetector):
     for images whose long side is at least ``hires_min_side``: the model is fully
     convolutional, so it runs on the whole image scaled so that faces of ``min_face``
     pixels reach the size the model needs (``hires_max_side`` bounds the cost on huge
-    images). Boxes of both passes are merged with weighted NMS. A high-resolution pass of
+    images). ``mid_side`` (pixels) adds a pass between the two, the whole image scaled so that
+    its long side is ``mid_side`` (an octave above the model's input: 256 for the short-range
+    model), for images whose long side is at least 1.5 times that: faces of a quarter to a
+    third of the picture (the tiles of a photo collage, a few people close to the camera)
+    come out weak in the whole-frame pass and too large for the high-resolution one. It costs
+    about 4 ms on a 640 x 480 frame, so the still-image detector ``blazeface-still`` has it and the
+    live default does not. Boxes of all passes are merged with weighted NMS. A high-resolution pass of
     more than ``hires_stripe_pixels`` tensor pixels (None: :data:`HIRES_STRIPE_PIXELS`; 0: no
     limit) runs in overlapping stripes, one after the other, to bound its memory
     (:func:`_stripe_views`).
@@ -399,6 +405,7 @@ class BlazeFaceDetector(FaceDetector):
                  iou_threshold: float = 0.3, max_faces: int = 100, *,
                  min_face: int | None = None, hires_min_side: int = 1000,
                  hires_max_side: int = 1280, hires_stripe_pixels: int | None = None,
+                 mid_side: int | None = None,
                  model_path: str | Path | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
@@ -418,6 +425,9 @@ class BlazeFaceDetector(FaceDetector):
         self.hires_max_side = int(hires_max_side)
         self.hires_stripe_pixels = hires_stripe_pixels
         align = self.spec.align
+        if mid_side is not None and (mid_side < align or mid_side % align):
+            raise ValueError(f"mid_side must be a positive multiple of {align}")
+        self.mid_side = mid_side
         self.stripe_overlap = -(-round(STRIPE_OVERLAP_INPUTS * self.spec.input_size) // align) * align
         self.model_path = Path(model_path) if model_path else model_dir() / self.spec.filename
         if not self.model_path.is_file():
@@ -434,13 +444,17 @@ class BlazeFaceDetector(FaceDetector):
         self._outputs = sorted((o.name for o in self._session.get_outputs()),
                                key=lambda n: n != "regressors")
         self._logit_threshold = math.log(self.score_threshold / (1.0 - self.score_threshold))
-        self.name = f"blazeface-{variant}" + (f"+hires{min_face}" if min_face else "")
+        self.name = (f"blazeface-{variant}" + (f"+mid{mid_side}" if mid_side else "")
+                     + (f"+hires{min_face}" if min_face else ""))
 
     # -- passes -------------------------------------------------------------------------
     def views(self, width: int, height: int) -> list[View]:
-        """The passes run on a width x height image: whole frame, then maybe high-res."""
+        """The passes run on a width x height image: whole frame, then maybe the middle one,
+        then maybe high-res."""
         views = [_letterbox_view(width, height, self.spec.input_size)]
         long_side = max(width, height)
+        if self.mid_side and long_side >= 1.5 * self.mid_side:
+            views.append(_scaled_view(width, height, self.mid_side / long_side, self.spec.align))
         if self.min_face and long_side >= self.hires_min_side:
             scale = min(self.spec.min_face_px / self.min_face, self.hires_max_side / long_side)
             if scale * long_side > 1.5 * self.spec.input_size:  # else the first pass covers it
@@ -540,7 +554,7 @@ class BlazeFaceDetector(FaceDetector):
     def __repr__(self) -> str:
         return (f"BlazeFaceDetector(variant={self.variant!r}, score_threshold={self.score_threshold}, "
                 f"iou_threshold={self.iou_threshold}, max_faces={self.max_faces}, "
-                f"min_face={self.min_face})")
+                f"min_face={self.min_face}" + (f", mid_side={self.mid_side})" if self.mid_side else ")"))
 
 
 # --------------------------------------------------------------------------------------
@@ -608,6 +622,10 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     # or more (1280x720 galleries: faces from 40 px). Threshold 0.65: no false positive
     # on the benchmark's no-face images (at MediaPipe's 0.5: cat faces, an orange).
     "blazeface": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40),
+    # For photos and video files (not live frames): the default plus the middle pass at 256 px,
+    # for faces of a quarter to a third of the picture (benchmarks/gallery_recall.py).
+    "blazeface-still": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40,
+                                         mid_side=256),
     # For still photos, where a few more milliseconds don't matter: the high-resolution
     # pass on every image, so faces from ~32 px are found in small photos too.
     "blazeface-photo": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65,
@@ -617,6 +635,9 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
 
 #: The name :func:`default_detector` builds (see benchmarks/results/detectors.md).
 DEFAULT_DETECTOR = "blazeface"
+#: The name :func:`still_detector` builds: what the Photo and Video pages, the command line and
+#: the batch jobs detect with (benchmarks/gallery_recall.py).
+STILL_DETECTOR = "blazeface-still"
 
 
 def available_detectors() -> list[str]:
@@ -633,17 +654,30 @@ def load_detector(name: str = DEFAULT_DETECTOR, **kwargs: Any) -> FaceDetector:
     return factory(**kwargs)
 
 
-_default: FaceDetector | None = None
-_default_lock = threading.Lock()
+_shared: dict[str, FaceDetector] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_detector(name: str) -> FaceDetector:
+    """One shared instance of the registered detector ``name``, created on first use (the
+    detectors are thread-safe)."""
+    det = _shared.get(name)
+    if det is None:
+        with _shared_lock:
+            det = _shared.get(name)
+            if det is None:
+                det = _shared[name] = load_detector(name)
+                log.info("face detector %s: %r", name, det)
+    return det
 
 
 def default_detector() -> FaceDetector:
-    """The detector the recognizer uses unless told otherwise: one shared instance,
-    created on first use."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = load_detector(DEFAULT_DETECTOR)
-                log.info("default face detector: %r", _default)
-    return _default
+    """The detector the recognizer uses unless told otherwise (live frames included): one
+    shared instance, created on first use."""
+    return shared_detector(DEFAULT_DETECTOR)
+
+
+def still_detector() -> FaceDetector:
+    """The shared detector for photos and video files (:data:`STILL_DETECTOR`): the default
+    plus the middle pass, for faces of a quarter to a third of the picture."""
+    return shared_detector(STILL_DETECTOR)

@@ -41,9 +41,11 @@ def make_videos(folder: Path, n: int, seconds: float = 2.0) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def recognizer():
+    """What the Video page and the batch jobs analyse with: the shipped model, the still-image detector."""
     from fer_core import load_recognizer
+    from fer_core.detect import still_detector
 
-    return load_recognizer()
+    return load_recognizer(detector=still_detector())
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +126,7 @@ def test_local_run_gives_the_apps_csv_and_a_report(local_run, twenty, recognizer
 
 def test_cli_everyday_model_gives_that_models_csv(tmp_path):
     from fer_core import load_recognizer
+    from fer_core.detect import still_detector
     from fer_core.recognizer import EVERYDAY_MODEL
 
     video = make_videos(tmp_path / "in", 1, seconds=1.0)[0]
@@ -132,8 +135,9 @@ def test_cli_everyday_model_gives_that_models_csv(tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     csv = (tmp_path / "out" / f"{video.stem}{batch.CSV_SUFFIX}").read_bytes()
-    assert csv == analyze_video(load_recognizer(EVERYDAY_MODEL), video, rate=2.0).log.to_csv()
-    assert csv != analyze_video(load_recognizer(), video, rate=2.0).log.to_csv()
+    assert csv == analyze_video(load_recognizer(EVERYDAY_MODEL, detector=still_detector()), video,
+                                rate=2.0).log.to_csv()
+    assert csv != analyze_video(load_recognizer(detector=still_detector()), video, rate=2.0).log.to_csv()
     with pytest.raises(FileNotFoundError, match="model file not found"):
         batch.run_batch([video], tmp_path / "out2", model=tmp_path / "missing.onnx", progress=False)
 

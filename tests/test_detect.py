@@ -19,6 +19,7 @@ from fer_core.detect import (
     default_detector,
     load_detector,
     ssd_anchor_centers,
+    still_detector,
     weighted_nms,
 )
 from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, iou
@@ -207,6 +208,41 @@ def test_rejects_non_images(detector):
 def test_default_detector_is_shared():
     assert default_detector() is default_detector()
     assert isinstance(default_detector(), BlazeFaceDetector)
+
+
+def test_still_detector_is_shared_and_differs_from_the_live_default_only_by_the_middle_pass():
+    still, live = still_detector(), default_detector()
+    assert still is still_detector() and still is not live
+    assert still.mid_side == 256 and live.mid_side is None
+    assert (still.score_threshold, still.min_face) == (live.score_threshold, live.min_face)
+
+
+def test_middle_pass_runs_an_octave_above_the_input_on_pictures_large_enough():
+    still = still_detector()
+    views = still.views(960, 960)
+    assert [v.tensor_hw for v in views] == [(128, 128), (256, 256)]  # no high-resolution pass under 1000 px
+    assert [v.tensor_hw for v in still.views(1260, 1260)[:2]] == [(128, 128), (256, 256)]
+    assert all(v.scale == 0.6 for v in still.views(1260, 1260)[2:])  # then the high-resolution pass
+    assert [v.tensor_hw for v in still.views(640, 480)] == [(128, 128), (192, 256)]
+    assert len(still.views(380, 300)) == 1  # under 1.5 x 256: the whole-frame pass covers it
+    assert len(default_detector().views(640, 480)) == 1  # live frames: one pass, as before
+    with pytest.raises(ValueError, match="multiple of 16"):
+        BlazeFaceDetector("short", mid_side=250)
+
+
+@pytest.mark.parametrize("side", [320, 360])
+def test_middle_pass_finds_a_face_of_a_tenth_of_the_picture(side):
+    # The astronaut's head and shoulders, `side` px in a 960 px picture: the face is about a
+    # tenth of it, ~13 px in the whole-frame pass, and the picture is under the high-resolution
+    # pass's 1000 px (benchmarks/gallery_recall.py: collages of portraits).
+    canvas = np.full((960, 960, 3), 128, np.uint8)
+    canvas[200:200 + side, 300:300 + side] = cv2.resize(astronaut_bgr()[0:400, 60:460], (side, side),
+                                                        interpolation=cv2.INTER_AREA)
+    dets = still_detector().detect(canvas)
+    assert len(dets) == 1
+    x, y, w, h = dets[0].box
+    assert 300 <= x and x + w <= 300 + side and 200 <= y and y + h <= 200 + side
+    assert 0.15 * side < w < 0.5 * side  # the face, not the whole head and shoulders
 
 
 def test_same_results_from_several_threads(detector, astronaut):

@@ -316,11 +316,13 @@ def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch, strea
 def test_everyday_model_from_the_sidebar_holds_across_pages():
     from fer_app import support
     from fer_core import load_recognizer
+    from fer_core.detect import still_detector
     from fer_core.imageio import decode_image
     from fer_core.recognizer import EVERYDAY_MODEL
 
     photo = jpeg(astronaut_bgr())
-    expected = {name: load_recognizer(model).analyze(decode_image(photo).bgr)[0].probabilities
+    image = decode_image(photo).bgr  # the Photo page detects with the still-image detector
+    expected = {name: load_recognizer(model, detector=still_detector()).analyze(image)[0].probabilities
                 for name, model in zip(support.MODEL_CHOICES, (None, EVERYDAY_MODEL))}
     at = open_page("app_pages/photo.py")
     radio = at.sidebar.radio(key=support.MODEL_CHOICE_KEY)

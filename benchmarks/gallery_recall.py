@@ -1,0 +1,154 @@
+"""Face recall on collages of face photos: galleries of portraits, as people upload them.
+
+    python benchmarks/gallery_recall.py --folder ../shared/data/muxspace
+
+Draws ``--collages`` sets of photos from a folder of single-face photos (DIR/<Class>/*.jpg),
+and lays each set out as a grid of ``--tile`` px squares: 2x2, 3x3 and 4x4, touching or with a
+light margin of a fifth of a tile around each photo. A tile counts as found when a detection's
+centre falls inside it; detections centred on no tile, or a second one in a tile, count as
+extra. It also counts detections on photos without a human face (skimage's cat, coffee,
+rocket and others, whole and as a 3x3 collage) and, with ``--singles N``, the share of N
+single photos of the folder in which a face is found. Timings are the median per image
+over the collages, one thread.
+
+The detectors are compared as registered in ``fer_core.detect.DETECTORS``; nothing is chosen
+here (the middle pass of ``blazeface-still`` is an octave above the model's input, 256 px, by
+construction, not by this benchmark).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+#: Photos without a human face (skimage.data), whole and laid out as a collage.
+NO_FACE = ("chelsea", "coffee", "rocket", "coins", "hubble_deep_field", "immunohistochemistry",
+           "motorcycle_left", "colorwheel", "retina", "cat")
+
+
+def collage(photos: list[np.ndarray], cols: int, tile: int, margin: float) -> np.ndarray:
+    """``photos`` (BGR) resized to tiles of ``tile`` px, in a grid ``cols`` wide, each inside a
+    light border of ``margin`` x ``tile`` px (0: touching)."""
+    import cv2
+
+    pad = int(round(margin * tile))
+    cells = [cv2.copyMakeBorder(cv2.resize(p, (tile, tile), interpolation=cv2.INTER_AREA), pad, pad, pad, pad,
+                                cv2.BORDER_CONSTANT, value=(235, 235, 235)) for p in photos]
+    rows = [np.hstack(cells[i:i + cols]) for i in range(0, len(cells), cols)]
+    return np.vstack(rows)
+
+
+def score_collage(dets, cols: int, rows: int, cell: int) -> tuple[int, int]:
+    """(tiles with a detection centred in them, extra detections) for a ``cols`` x ``rows``
+    collage of ``cell`` px cells."""
+    seen: set[tuple[int, int]] = set()
+    extra = 0
+    for d in dets:
+        x, y, w, h = d.box
+        c, r = int((x + w / 2) // cell), int((y + h / 2) // cell)
+        if 0 <= c < cols and 0 <= r < rows and (c, r) not in seen:
+            seen.add((c, r))
+        else:
+            extra += 1
+    return len(seen), extra
+
+
+def no_face_images() -> list[np.ndarray]:
+    """skimage's photos without a human face (BGR), those that load."""
+    import cv2
+    from skimage import data
+
+    out = []
+    for name in NO_FACE:
+        fn = getattr(data, name, None)
+        if fn is None:
+            continue
+        try:
+            img = np.asarray(fn())
+        except Exception:  # noqa: BLE001 - a dataset skimage must fetch: skip it
+            continue
+        if img.ndim == 2:
+            img = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_GRAY2BGR)
+        elif img.shape[2] == 4:
+            img = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_RGBA2BGR)
+        else:
+            img = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_RGB2BGR)
+        out.append(img)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--folder", required=True, help="single-face photos, DIR/<Class>/*.jpg")
+    p.add_argument("--detectors", nargs="+", default=["blazeface", "blazeface-still", "blazeface-photo"])
+    p.add_argument("--collages", type=int, default=20, help="collages per layout")
+    p.add_argument("--tile", type=int, default=300, help="side of a photo in the collage (px)")
+    p.add_argument("--singles", type=int, default=0, help="also single photos of the folder: how many")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    import cv2
+
+    from fer_core.detect import load_detector
+    from training.data import folder_files
+
+    cv2.setNumThreads(1)
+    files = [path for path, _ in folder_files(args.folder)]
+    rng = np.random.default_rng(args.seed)
+    dets = {name: load_detector(name) for name in args.detectors}
+    layouts = [(cols, margin) for cols in (2, 3, 4) for margin in (0.0, 0.2)]
+    print(f"{args.collages} collages per layout, tiles of {args.tile} px, photos from {args.folder}\n")
+    print("| layout | image | " + " | ".join(f"{n}: found / extra / ms" for n in dets) + " |")
+    print("|---|---|" + "---:|" * len(dets))
+    totals = {n: [0, 0, 0] for n in dets}
+    for cols, margin in layouts:
+        found = {n: [0, 0] for n in dets}
+        times: dict[str, list[float]] = {n: [] for n in dets}
+        n_tiles = 0
+        for _ in range(args.collages):
+            chosen = [cv2.imread(str(files[i])) for i in rng.choice(len(files), cols * cols, replace=False)]
+            image = collage(chosen, cols, args.tile, margin)
+            cell = image.shape[1] // cols
+            n_tiles += cols * cols
+            for name, det in dets.items():
+                t = time.perf_counter()
+                out = det.detect(image)
+                times[name].append(1000 * (time.perf_counter() - t))
+                hit, extra = score_collage(out, cols, cols, cell)
+                found[name][0] += hit
+                found[name][1] += extra
+        for n in dets:
+            totals[n][0] += found[n][0]
+            totals[n][1] += found[n][1]
+            totals[n][2] += n_tiles
+        side = cols * (args.tile + 2 * int(round(margin * args.tile)))
+        cells = " | ".join(f"{found[n][0]}/{n_tiles} / {found[n][1]} / {np.median(times[n]):.0f}" for n in dets)
+        print(f"| {cols}x{cols}, {'margin' if margin else 'touching'} | {side} px | {cells} |")
+    print("| all | | " + " | ".join(f"{100 * totals[n][0] / totals[n][2]:.1f}% / {totals[n][1]}" for n in dets)
+          + " |")
+
+    negatives = no_face_images()
+    if negatives:
+        neg_collage = collage([negatives[i % len(negatives)] for i in range(9)], 3, args.tile, 0.2)
+        line = []
+        for name, det in dets.items():
+            n_fp = sum(len(det.detect(img)) for img in negatives) + len(det.detect(neg_collage))
+            line.append(f"{name} {n_fp}")
+        print(f"\ndetections on {len(negatives)} photos without a human face and a 3x3 collage of them: "
+              + ", ".join(line))
+    if args.singles:
+        picks = rng.choice(len(files), min(args.singles, len(files)), replace=False)
+        photos = [cv2.imread(str(files[i])) for i in picks]
+        rates = [f"{name} {100 * np.mean([bool(det.detect(ph)) for ph in photos if ph is not None]):.1f}%"
+                 for name, det in dets.items()]
+        print(f"\nsingle photos with a face found ({len(picks)} drawn): " + ", ".join(rates))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
