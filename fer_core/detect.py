@@ -12,7 +12,8 @@ Two implementations:
   faces of a video-call gallery.
 * :class:`HaarDetector`: OpenCV 4.x Haar cascade (no model file of our own).
 
-Use :func:`default_detector` for the shared default, :func:`load_detector` to build
+Use :func:`default_detector` for the shared default (live frames), :func:`still_detector`
+for the one photos and video files get (a middle pass more), :func:`load_detector` to build
 one by name, :data:`DETECTORS` / :func:`available_detectors` to list the names.
 """
 from __future__ import annotations
@@ -392,7 +393,7 @@ class BlazeFaceDetector(FaceDetector):
     model), for images whose long side is at least 1.5 times that: faces of a quarter to a
     third of the picture (the tiles of a photo collage, a few people close to the camera)
     come out weak in the whole-frame pass and too large for the high-resolution one. It costs
-    about 4 ms on a 640 x 480 frame, so the still-image detector ``blazeface-still`` has it and the
+    about 5 ms on a 640 x 480 frame, so the still-image detector ``blazeface-still`` has it and the
     live default does not. Boxes of all passes are merged with weighted NMS. A high-resolution pass of
     more than ``hires_stripe_pixels`` tensor pixels (None: :data:`HIRES_STRIPE_PIXELS`; 0: no
     limit) runs in overlapping stripes, one after the other, to bound its memory

@@ -215,6 +215,7 @@ def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipel
     """Score a model on a labelled folder of images (see the module's docstring); writes
     ``metrics.json`` and ``confusion.png`` to ``out`` and returns the metrics."""
     from fer_core import load_recognizer
+    from fer_core.detect import still_detector
     from fer_core.labels import LABELS
     from training.data import folder_files
 
@@ -222,7 +223,9 @@ def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipel
     if unknown:
         raise ValueError(f"--classes: {unknown} are not among {list(LABELS)}")
     out.mkdir(parents=True, exist_ok=True)
-    rec = load_recognizer(model_path, threads=threads, prior_strength=prior_strength)
+    # --pipeline detects as the Photo page does (fer_core.detect.still_detector).
+    rec = load_recognizer(model_path, threads=threads, prior_strength=prior_strength,
+                          detector=still_detector() if pipeline else None)
     files = folder_files(folder)
     t0 = time.perf_counter()
     probs, y, found = folder_probs(rec, files, pipeline, progress)
