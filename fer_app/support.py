@@ -145,7 +145,7 @@ def get_recognizer():
 
 def get_live_recognizer(mirror: bool = False):
     """The same model for live video, with the default detector (no middle pass: it would cost
-    ~4 ms a frame) and, unless ``mirror``, without flip test-time augmentation: half the model
+    ~5 ms a frame) and, unless ``mirror``, without flip test-time augmentation: half the model
     time per face, and the per-face smoothing over frames already averages the noise."""
     return _recognizer(mirror, everyday())
 
