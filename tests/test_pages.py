@@ -394,6 +394,18 @@ def test_dashboard_attention_flags_from_csv():
     assert "derived from the seven" in texts(at).lower() and "not learning" in texts(at)
 
 
+def test_live_page_far_faces_switch_the_detector():
+    from fer_core.detect import default_detector, still_detector
+
+    at = open_page("app_pages/live_webcam.py")
+    analyzer = at.session_state["fer_live_analyzer"]
+    assert analyzer.recognizer.detector is default_detector()
+    at.toggle(key="fer_live_far_faces").set_value(True).run()
+    assert not at.exception and analyzer.recognizer.detector is still_detector()
+    at.toggle(key="fer_live_far_faces").set_value(False).run()
+    assert analyzer.recognizer.detector is default_detector()
+
+
 def test_live_page_attention_on_a_snapshot():
     at = open_page("app_pages/live_webcam.py")
     at.toggle[1].set_value(True).run()  # the second toggle: attention (the first is mirror averaging)
