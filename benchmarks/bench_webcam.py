@@ -111,11 +111,11 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
 
     from fer_core import load_recognizer
-    from fer_core.detect import load_detector
+    from fer_core.detect import STILL_DETECTOR, load_detector
     from fer_core.live import LiveAnalyzer
     from tests.scenes import gallery_frame, one_face_frame
 
-    detector = load_detector("blazeface-still", threads=1) if args.far_faces else None
+    detector = load_detector(STILL_DETECTOR, threads=1) if args.far_faces else None
     rec = load_recognizer(threads=1, flip_tta=args.mirror, detector=detector)
     scenes = {"one face (640x480)": one_face_frame(), "5x5 gallery (1280x720)": gallery_frame(5, 5, 1280, 720)}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
