@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 #: Photos without a human face (skimage.data), whole and laid out as a collage.
 NO_FACE = ("chelsea", "coffee", "rocket", "coins", "hubble_deep_field", "immunohistochemistry",
-           "motorcycle_left", "colorwheel", "retina", "cat")
+           "motorcycle_left", "colorwheel", "retina")
 
 
 def collage(photos: list[np.ndarray], cols: int, tile: int, margin: float) -> np.ndarray:
