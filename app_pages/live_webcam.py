@@ -21,6 +21,7 @@ READOUT_S = 0.5  # the readout (frame rates, faces) at most this often while str
 READOUT_BUSY_S = 1.5  # and while the server is busy: every session's readout is Streamlit traffic
 CHARTS_PAUSED = ("Charts paused while the server is busy, so that the video keeps up. They come "
                  "back when it has room again, and in full when you press STOP.")
+STALLED_S = 4.0  # no frame for this long while streaming: the camera or the shared screen stopped
 TRANSLATIONS = {
     "device_access_denied": "Camera access denied. Allow the camera for this site in your "
                             "browser, or use the snapshot mode below",
@@ -28,10 +29,29 @@ TRANSLATIONS = {
     "media_api_not_available": "This browser cannot share a camera with this page (it needs "
                                "HTTPS or localhost). Use the snapshot mode below",
 }
+SCREEN_TRANSLATIONS = {
+    "device_access_denied": "Screen sharing was cancelled or not allowed. Press START and pick a "
+                            "screen, window or tab",
+    "device_not_available": "This browser cannot share a screen",
+    "media_api_not_available": "This browser cannot share a screen with this page (it needs "
+                               "HTTPS or localhost)",
+}
+SOURCES = {"camera": "Camera", "screen": "A shared screen, window or tab"}
 
 st.title("Live webcam")
-st.caption("Press **START** and allow the camera. Frames travel to the server over WebRTC, are "
-           "analysed there and come back annotated. " + support.PRIVACY_NOTE)
+# The source's radio is drawn once the player's state is known (below), so that it is
+# locked exactly while a stream runs; its value is read now, the player needs it.
+source_slot = st.empty()
+source = st.session_state.get("fer_live_source", "camera")
+if source == "screen":
+    st.caption("Press **START** and pick the window of your video call (gallery view, as large as "
+               "the screen allows: faces are found from about 40 px in the 1280 x 720 capture). Every "
+               "face on it is analysed, so share it only with the consent of everyone shown. Frames "
+               "travel to the server over WebRTC, are analysed there and come back annotated. "
+               + support.PRIVACY_NOTE)
+else:
+    st.caption("Press **START** and allow the camera. Frames travel to the server over WebRTC, are "
+               "analysed there and come back annotated. " + support.PRIVACY_NOTE)
 
 analyzer = support.live_analyzer()
 with st.sidebar:
@@ -56,11 +76,12 @@ with st.sidebar:
                     help="One more face-detector pass, for faces under about a fifth of the picture's "
                          "width (a camera across a room, people sitting back): it finds faces from about "
                          "50 px wide in a 640 x 480 picture instead of about 95. About 5 ms more per analysed "
-                         "frame; raise 'Analyse every Nth frame' if the video stutters.")
+                         "frame; raise 'Analyse every Nth frame' if the video stutters. Always on for a "
+                         "shared screen.")
     if st.button("Clear session log", help="Forget this session's observations"):
         analyzer.reset()
 analyzer.configure(analyse_every=every, smoothing_window=window,
-                   recognizer=support.get_live_recognizer(mirror, far),
+                   recognizer=support.get_live_recognizer(mirror, far or source == "screen"),
                    attention=attention, attention_every=attention_every)
 
 # Render the streamer on every run, at a fixed place, with a stable key (see fer_app.webrtc_shim).
@@ -68,10 +89,11 @@ webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,
                               navigated_away=support.left_live_page())
 # The annotated video's encoder gets only the newest frame: no backlog when the server is overloaded.
 webrtc_shim.bound_video_queues()
-# The camera size is chosen while no stream runs in this session (from the other streams
+# The capture size is chosen while no stream runs in this session (from the other streams
 # running on the server) and kept while it runs.
 if st.session_state.get("fer_live_phase", "idle") == "idle" or "fer_live_camera" not in st.session_state:
-    st.session_state["fer_live_camera"] = support.camera_for(*SERVER_LOAD.streams(exclude=id(analyzer)))
+    capture_for = support.screen_for if source == "screen" else support.camera_for
+    st.session_state["fer_live_camera"] = capture_for(*SERVER_LOAD.streams(exclude=id(analyzer)))
 camera, camera_note = st.session_state["fer_live_camera"]
 video_col, info_col = st.columns([3, 2], gap="medium")
 with video_col:
@@ -84,11 +106,18 @@ with video_col:
         media_stream_constraints={"video": camera, "audio": False},
         async_processing=True,  # the worker keeps only the newest frame: stale ones are dropped
         video_html_attrs={"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}},
-        translations=TRANSLATIONS,
+        translations=SCREEN_TRANSLATIONS if source == "screen" else TRANSLATIONS,
     )
+    # streamlit-webrtc opens cameras only; this makes its player share a screen instead.
+    webrtc_shim.use_video_source(source, camera)
     status = st.empty()
     if camera_note:
         st.caption(camera_note)
+with source_slot:
+    st.radio("Video source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="fer_live_source",
+             disabled=ctx.state.playing or ctx.state.signalling,
+             help="**A shared screen** analyses the faces on a video call: share its window in "
+                  "gallery view. The source can change while no stream runs (press STOP first).")
 
 with info_col:
     readout = st.empty()
@@ -169,14 +198,27 @@ if ctx.state.playing:
     st.session_state["fer_live_phase"] = "playing"
     st.session_state.pop("fer_live_failed", None)
     version, pacer = -1, support.ChartPacer()
+    first_frames, frames_seen, frame_at = None, -1, time.monotonic()
     # The video runs on another thread. Wait with a timeout, and touch the page on every
     # pass: Streamlit can only stop this script (on STOP or any other rerun) inside an
     # st.* call, so a loop blocked on frames that no longer come would never end.
     while ctx.state.playing:
         snap = analyzer.wait_for_update(version, timeout=1.0)
-        waiting = "" if snap.stats.frames_in else " Waiting for the first frame..."
-        status.success(f"Streaming. Each face is smoothed over its last {window} analysed "
-                       f"frames.{waiting}", icon=":material/videocam:")
+        if first_frames is None:  # the counter runs on across streams: count from this run on
+            first_frames = snap.stats.frames_in
+        if snap.stats.frames_in != frames_seen:
+            frames_seen, frame_at = snap.stats.frames_in, time.monotonic()
+        if frames_seen > first_frames and time.monotonic() - frame_at > STALLED_S:
+            # The connection is up but the browser sends nothing: a camera unplugged or
+            # closed by another program, or screen sharing stopped with the browser's button.
+            status.warning(f"No video for {time.monotonic() - frame_at:.0f} s: the "
+                           f"{'screen sharing' if source == 'screen' else 'camera'} stopped. Press "
+                           "STOP, then START to go on; the session log is kept.",
+                           icon=":material/videocam_off:")
+        else:
+            waiting = "" if frames_seen > first_frames else " Waiting for the first frame..."
+            status.success(f"Streaming. Each face is smoothed over its last {window} analysed "
+                           f"frames.{waiting}", icon=":material/videocam:")
         if snap.version != version:
             version = snap.version
             # The charts cost more than the rest of a stream's page (plotly figures on the

@@ -11,6 +11,11 @@ rocket and others, whole and as a 3x3 collage) and, with ``--singles N``, the sh
 single photos of the folder in which a face is found. Timings are the median per image
 over the collages, one thread.
 
+With ``--call``, the layouts are instead video-call galleries, as the live page's "A shared
+screen" source sees them: frames of 960 x 540, 1280 x 720 and 1920 x 1080 split into n x n
+tiles of the same 16:9 shape (n = 2..7), each photo as large as its tile's height and
+centred on black.
+
 The detectors are compared as registered in ``fer_core.detect.DETECTORS``; nothing is chosen
 here (the middle pass of ``blazeface-still`` is an octave above the model's input, 256 px, by
 construction, not by this benchmark).
@@ -43,14 +48,28 @@ def collage(photos: list[np.ndarray], cols: int, tile: int, margin: float) -> np
     return np.vstack(rows)
 
 
-def score_collage(dets, cols: int, rows: int, cell: int) -> tuple[int, int]:
+def call_gallery(photos: list[np.ndarray], n: int, width: int, height: int) -> np.ndarray:
+    """A video call's gallery view: a ``width`` x ``height`` frame of n x n tiles, each photo
+    (BGR) resized to a square as tall as its tile and centred on black."""
+    import cv2
+
+    th, tw = height // n, width // n
+    frame = np.zeros((height, width, 3), np.uint8)
+    for k, photo in enumerate(photos[:n * n]):
+        r, c = divmod(k, n)
+        x0, y0 = c * tw + (tw - th) // 2, r * th
+        frame[y0:y0 + th, x0:x0 + th] = cv2.resize(photo, (th, th), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def score_collage(dets, cols: int, rows: int, cell: int, cell_h: int | None = None) -> tuple[int, int]:
     """(tiles with a detection centred in them, extra detections) for a ``cols`` x ``rows``
-    collage of ``cell`` px cells."""
+    collage of ``cell`` px cells (``cell`` wide and ``cell_h`` tall, if given)."""
     seen: set[tuple[int, int]] = set()
     extra = 0
     for d in dets:
         x, y, w, h = d.box
-        c, r = int((x + w / 2) // cell), int((y + h / 2) // cell)
+        c, r = int((x + w / 2) // cell), int((y + h / 2) // (cell_h or cell))
         if 0 <= c < cols and 0 <= r < rows and (c, r) not in seen:
             seen.add((c, r))
         else:
@@ -82,6 +101,46 @@ def no_face_images() -> list[np.ndarray]:
     return out
 
 
+def call_galleries(args) -> int:
+    """The ``--call`` table: found / extra per detector, frame size and gallery."""
+    import cv2
+
+    from fer_core.detect import load_detector
+    from training.data import folder_files
+
+    cv2.setNumThreads(1)
+    files = [path for path, _ in folder_files(args.folder)]
+    rng = np.random.default_rng(args.seed)
+    dets = {name: load_detector(name) for name in args.detectors}
+    sizes = [(960, 540), (1280, 720), (1920, 1080)]
+    print(f"{args.collages} video-call galleries per cell, photos from {args.folder}; "
+          "faces found / extra boxes, median ms per frame\n")
+    print("| detector | frame | " + " | ".join(f"{n} x {n}" for n in range(2, 8)) + " |")
+    print("|---|---|" + "---:|" * 6)
+    rows: dict[tuple[str, tuple[int, int]], list[str]] = {(d, s): [] for d in dets for s in sizes}
+    for n in range(2, 8):
+        for width, height in sizes:
+            found = {d: [0, 0] for d in dets}
+            times: dict[str, list[float]] = {d: [] for d in dets}
+            for _ in range(args.collages):
+                chosen = [cv2.imread(str(files[i])) for i in rng.choice(len(files), n * n, replace=False)]
+                frame = call_gallery(chosen, n, width, height)
+                for name, det in dets.items():
+                    t = time.perf_counter()
+                    out = det.detect(frame)
+                    times[name].append(1000 * (time.perf_counter() - t))
+                    hit, extra = score_collage(out, n, n, width // n, height // n)
+                    found[name][0] += hit
+                    found[name][1] += extra
+            for name in dets:
+                total = n * n * args.collages
+                rows[(name, (width, height))].append(
+                    f"{found[name][0]}/{total} / {found[name][1]} / {np.median(times[name]):.0f}")
+    for (name, (width, height)), cells in rows.items():
+        print(f"| {name} | {width} x {height} | " + " | ".join(cells) + " |")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folder", required=True, help="single-face photos, DIR/<Class>/*.jpg")
@@ -89,8 +148,11 @@ def main(argv=None) -> int:
     p.add_argument("--collages", type=int, default=20, help="collages per layout")
     p.add_argument("--tile", type=int, default=300, help="side of a photo in the collage (px)")
     p.add_argument("--singles", type=int, default=0, help="also single photos of the folder: how many")
+    p.add_argument("--call", action="store_true", help="video-call galleries (16:9 frames) instead")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.call:
+        return call_galleries(args)
 
     import cv2
 

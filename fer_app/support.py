@@ -205,6 +205,31 @@ def camera_for(streams: int, rationed: bool) -> tuple[dict, str]:
     return CAMERA, ""
 
 
+#: What a shared screen, window or tab is captured at (the live page's "A shared screen"
+#: source: an online class's gallery view). The face detector runs a high-resolution pass
+#: only on frames 1000 px wide or more, which is what finds the faces of a 4 x 4 or larger
+#: gallery: at 1280 x 720 it finds every face of galleries up to 7 x 7, at 960 x 540 none of
+#: a 4 x 4 one (tests.scenes.gallery_frame). Expressions change slowly, so 5 frames a second
+#: are enough; that keeps the pixels the server decodes and encodes (4.6 million a second)
+#: within twice a full-size camera's (2.6 million).
+SCREEN = {"width": {"ideal": 1280, "max": 1280}, "height": {"ideal": 720, "max": 720},
+          "frameRate": {"ideal": 5, "max": 5}}
+#: A shared screen on a busy server: the same size, so that small faces are still found,
+#: at 2 frames a second.
+LIGHT_SCREEN = {**SCREEN, "frameRate": {"ideal": 2, "max": 2}}
+
+
+def screen_for(streams: int, rationed: bool) -> tuple[dict, str]:
+    """The capture constraints for a shared screen about to start, as :func:`camera_for`."""
+    if streams >= LIGHT_CAMERA_FROM or rationed:
+        why = (f"{streams} other live streams are running on this server" if streams >= LIGHT_CAMERA_FROM
+               else "The server is busy right now")
+        return LIGHT_SCREEN, (f"{why}: the shared screen is captured at "
+                              f"{LIGHT_SCREEN['frameRate']['max']} frames a second so that every "
+                              "stream stays smooth.")
+    return SCREEN, ""
+
+
 def live_analyzer() -> LiveAnalyzer:
     """This browser session's live-stream processor (tracker, smoothers, log)."""
     key = "fer_live_analyzer"

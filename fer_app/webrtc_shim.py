@@ -19,6 +19,10 @@ rendering the streamer:
 * if another page did run, the context is reset explicitly, as the library meant to.
 
 Both steps degrade to doing nothing if the internals change.
+
+Also here: the encoder's bounded frame queues (:func:`bound_video_queues`), and the live
+page's "A shared screen" source (:func:`use_video_source`), which relies on the player
+asking ``navigator.mediaDevices.getUserMedia`` of its own iframe for the camera.
 """
 from __future__ import annotations
 
@@ -274,3 +278,63 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
     relay.subscribe = subscribe
     relay._fer_bounded = True
     return "bounded"
+
+
+#: The browser side of :func:`screen_capture_script`. It runs in a zero-height component
+#: iframe (same origin as the app) and reaches the player's iframe through the parent page.
+#: streamlit-webrtc's player asks ``navigator.mediaDevices.getUserMedia`` of its own window
+#: for the camera when START is pressed; in that window the call is wrapped once, and the
+#: wrapper reads the wanted source from the window at each call, so the same player can
+#: switch between camera and screen without being created again. Re-applied every half
+#: second, since the player's iframe may be created (or reloaded) after this script runs.
+_SOURCE_JS = """<script>
+(function () {
+  const source = %(source)s, display = %(display)s;
+  function apply() {
+    let frames;
+    try { frames = window.parent.document.querySelectorAll("iframe"); } catch (e) { return; }
+    for (const frame of frames) {
+      if (!(frame.src || "").includes("streamlit_webrtc")) continue;
+      let win;
+      try { win = frame.contentWindow; if (!win || !win.navigator.mediaDevices) continue; }
+      catch (e) { continue; }
+      win.__ferSource = source;
+      win.__ferDisplay = display;
+      const media = win.navigator.mediaDevices;
+      if (media.__ferWrapped) continue;
+      const camera = media.getUserMedia.bind(media);
+      media.getUserMedia = function (constraints) {
+        if (win.__ferSource === "screen" && constraints && constraints.video) {
+          if (typeof media.getDisplayMedia !== "function") {
+            return Promise.reject(new DOMException(
+              "This browser cannot share a screen with a page", "NotSupportedError"));
+          }
+          return media.getDisplayMedia({video: win.__ferDisplay, audio: false});
+        }
+        return camera(constraints);
+      };
+      media.__ferWrapped = true;
+    }
+  }
+  apply();
+  setInterval(apply, 500);
+})();
+</script>"""
+
+
+def screen_capture_script(source: str, display: dict) -> str:
+    """The script that makes the live player take its video from ``source``: ``"camera"``
+    (the browser's camera, streamlit-webrtc's own behaviour) or ``"screen"`` (a screen,
+    window or tab the visitor picks, ``getDisplayMedia`` with the video constraints
+    ``display``). streamlit-webrtc can only open cameras; this swaps the one call."""
+    import json
+
+    if source not in ("camera", "screen"):
+        raise ValueError(f"unknown video source {source!r}")
+    return _SOURCE_JS % {"source": json.dumps(source), "display": json.dumps(display)}
+
+
+def use_video_source(source: str, display: dict) -> None:
+    """Render :func:`screen_capture_script` (a zero-height component); call on every run of
+    the live page, before or after ``webrtc_streamer()``. Takes effect at the next START."""
+    st.iframe(screen_capture_script(source, display), height=1)

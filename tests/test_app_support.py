@@ -1,4 +1,8 @@
-"""App wiring: ICE configuration from the environment and the stale-context guard."""
+"""App wiring: ICE configuration from the environment, the stale-context guard, the capture
+sizes and the live player's video source."""
+import json
+import shutil
+import subprocess
 from types import SimpleNamespace
 from unittest import mock
 
@@ -166,3 +170,89 @@ def test_model_choice_help_quotes_both_cards():
     for card in (model_card.load_card(), model_card.load_card(EVERYDAY_MODEL.with_suffix(".json"))):
         assert f"{card['metrics']['PrivateTest']['accuracy']:.1%}" in text
         assert f"{card['beyond_fer2013']['metrics']['accuracy']:.1%}" in text
+
+
+def test_screen_for_keeps_the_size_and_lowers_the_rate_on_a_busy_server():
+    quiet, note = support.screen_for(0, rationed=False)
+    assert quiet is support.SCREEN and note == ""
+    # 1280 x 720 at most: the detector's high-resolution pass needs frames 1000 px wide or more.
+    assert quiet["width"]["max"] == 1280 and quiet["height"]["max"] == 720
+    assert quiet["frameRate"]["max"] <= 5
+    for busy in (support.screen_for(support.LIGHT_CAMERA_FROM, rationed=False), support.screen_for(1, rationed=True)):
+        light, note = busy
+        assert light is support.LIGHT_SCREEN and "frames a second" in note
+        assert light["width"] == quiet["width"] and light["frameRate"]["max"] < quiet["frameRate"]["max"]
+
+
+def test_screen_capture_script_embeds_the_source_and_constraints():
+    script = webrtc_shim.screen_capture_script("screen", support.SCREEN)
+    assert script.startswith("<script>") and '"screen"' in script
+    assert json.dumps(support.SCREEN) in script
+    assert '"camera"' in webrtc_shim.screen_capture_script("camera", support.CAMERA)
+    with pytest.raises(ValueError):
+        webrtc_shim.screen_capture_script("microphone", {})
+
+
+# The player's window and the page around it, as far as the script touches them: it runs in
+# node with these stand-ins, and prints what each getUserMedia call of the player turned into.
+_FAKE_PAGE_JS = r"""
+const calls = [];
+function mediaDevices(withDisplay) {
+  const m = {getUserMedia: c => { calls.push(["camera", c]); return Promise.resolve("camera stream"); }};
+  if (withDisplay) m.getDisplayMedia = c => { calls.push(["display", c]); return Promise.resolve("screen stream"); };
+  return m;
+}
+const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
+                contentWindow: {navigator: {mediaDevices: mediaDevices(true)}}};
+const old = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
+             contentWindow: {navigator: {mediaDevices: mediaDevices(false)}}};
+const other = {src: "http://h/component/plotly/index.html",
+               contentWindow: {navigator: {mediaDevices: mediaDevices(true)}}};
+const frames = [player, old, other];
+const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? frames : [])}}};
+const intervals = [];
+const setInterval = (f, ms) => intervals.push(ms);
+function run(code) { eval(code); }
+(async () => {
+  const [screenJs, cameraJs] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  run(screenJs);
+  const wrapped = player.contentWindow.navigator.mediaDevices.getUserMedia;
+  const out = {intervals};
+  out.screen = await wrapped({video: {deviceId: {exact: "cam-1"}}, audio: false});
+  out.audioOnly = await wrapped({video: false, audio: true});
+  out.oldBrowser = await old.contentWindow.navigator.mediaDevices.getUserMedia({video: true})
+    .then(() => "resolved", e => e.name);
+  other.contentWindow.navigator.mediaDevices.getUserMedia({video: true});
+  run(cameraJs);  // the page ran again with the camera chosen
+  out.rewrapped = player.contentWindow.navigator.mediaDevices.getUserMedia !== wrapped;
+  out.camera = await player.contentWindow.navigator.mediaDevices.getUserMedia({video: {width: 480}});
+  out.calls = calls;
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
+def test_screen_capture_script_swaps_the_players_camera_for_a_screen():
+    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
+    scripts = [strip(webrtc_shim.screen_capture_script("screen", {"width": {"max": 1280}})),
+               strip(webrtc_shim.screen_capture_script("camera", support.CAMERA))]
+    proc = subprocess.run(["node", "-e", _FAKE_PAGE_JS], input=json.dumps(scripts), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["intervals"] == [500, 500]  # applied again twice a second (the player may come later)
+    # Screen chosen: the player's video request becomes a screen share with the page's
+    # constraints (not the camera's device id, which a screen share refuses).
+    assert out["screen"] == "screen stream"
+    assert out["calls"][0] == ["display", {"video": {"width": {"max": 1280}}, "audio": False}]
+    # A request without video still goes to getUserMedia.
+    assert out["audioOnly"] == "camera stream" and out["calls"][1] == ["camera", {"video": False, "audio": True}]
+    # A browser without getDisplayMedia gets a clear error, not a camera.
+    assert out["oldBrowser"] == "NotSupportedError"
+    # Other components' frames are left alone.
+    assert out["calls"][2] == ["camera", {"video": True}]
+    # The camera chosen again: the same wrapper (not a second one) now opens the camera.
+    assert out["rewrapped"] is False
+    assert out["camera"] == "camera stream" and out["calls"][3] == ["camera", {"video": {"width": 480}}]
+    assert len(out["calls"]) == 4

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.gallery_recall import collage, score_collage
-from fer_core.detect import Detection, still_detector
+from benchmarks.gallery_recall import call_gallery, collage, score_collage
+from fer_core.detect import Detection, default_detector, still_detector
 from tests.scenes import astronaut_bgr
 
 
@@ -33,3 +33,29 @@ def test_still_detector_finds_every_face_of_a_small_collage():
     img = collage([face] * 9, 3, 300, 0.2)
     found, extra = score_collage(still_detector().detect(img), 3, 3, img.shape[1] // 3)
     assert (found, extra) == (9, 0)
+
+
+def test_call_gallery_centres_square_photos_in_16_9_tiles():
+    photos = [np.full((60, 90, 3), 10 * (k + 1), np.uint8) for k in range(4)]
+    frame = call_gallery(photos, 2, 640, 360)
+    assert frame.shape == (360, 640, 3)
+    # Tiles of 320 x 180; each photo a 180 px square from x = 70 in its tile, black around.
+    assert frame[90, 70 + 90, 0] == 10 and frame[90, 320 + 160, 0] == 20
+    assert frame[270, 160, 0] == 30 and frame[270, 480, 0] == 40
+    assert frame[90, 30].max() == 0 and frame[90, 320 + 300].max() == 0
+    # Scoring with 16:9 cells: the row comes from the cell's height, not its width.
+    assert score_collage([_det(400, 200, 60, 60)], 2, 2, 320, 180) == (1, 0)
+    assert score_collage([_det(100, 190, 60, 60)], 2, 2, 320, 180) == (1, 0)  # row 1: y centre 220 > 180
+    assert score_collage([_det(100, 190, 60, 60), _det(100, 200, 50, 50)], 2, 2, 320, 180) == (1, 1)
+
+
+def test_faces_of_a_call_at_the_shared_screens_size():
+    """The live page's shared screen: 1280 x 720 and the still detector find the faces of a
+    2 x 2 and a 5 x 5 call; at 960 x 540 the 5 x 5 call's faces are lost (no high-resolution
+    pass under 1000 px), which is why the screen is asked for at 1280 x 720."""
+    face = astronaut_bgr()[0:400, 60:460]
+    frame = call_gallery([face] * 4, 2, 1280, 720)
+    assert score_collage(still_detector().detect(frame), 2, 2, 640, 360) == (4, 0)
+    frame = call_gallery([face] * 25, 5, 1280, 720)  # and a 5 x 5 call's small faces
+    assert score_collage(still_detector().detect(frame), 5, 5, 256, 144)[0] == 25
+    assert score_collage(default_detector().detect(call_gallery([face] * 25, 5, 960, 540)), 5, 5, 192, 108)[0] == 0

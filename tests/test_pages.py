@@ -313,6 +313,34 @@ def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch, strea
         SERVER_LOAD.reset()
 
 
+def test_live_page_shares_a_screen_when_asked(streamer_kwargs):
+    """The "A shared screen" source: the player is asked for the screen's capture size, its
+    messages speak of screen sharing, and the page script that swaps the camera for a screen
+    names the source (the browser side: test_app_support.py and the real-browser test)."""
+    from fer_app import support
+    from fer_core.detect import default_detector, still_detector
+
+    seen = streamer_kwargs
+    at = open_page("app_pages/live_webcam.py")
+    source = at.radio(key="fer_live_source")
+    assert source.value == "camera" and not source.disabled
+    assert seen["media_stream_constraints"]["video"] == support.CAMERA
+    script = lambda: [e.proto.srcdoc for e in at.get("iframe") if "__ferSource" in e.proto.srcdoc]  # noqa: E731
+    assert len(script()) == 1 and '"camera"' in script()[0]
+    source.set_value("screen").run()
+    assert not at.exception
+    assert seen["media_stream_constraints"]["video"] == support.SCREEN
+    assert seen["translations"]["device_access_denied"].startswith("Screen sharing was cancelled")
+    assert len(script()) == 1 and '"screen"' in script()[0] and json.dumps(support.SCREEN) in script()[0]
+    assert "pick the window of your video call" in texts(at) and "consent of everyone shown" in texts(at)
+    # A gallery's faces: the still-image detector, as with "Faces farther from the camera".
+    analyzer = at.session_state["fer_live_analyzer"]
+    assert analyzer.recognizer.detector is still_detector()
+    at.radio(key="fer_live_source").set_value("camera").run()
+    assert seen["media_stream_constraints"]["video"] == support.CAMERA and '"camera"' in script()[0]
+    assert analyzer.recognizer.detector is default_detector()
+
+
 def test_everyday_model_from_the_sidebar_holds_across_pages():
     from fer_app import support
     from fer_core import load_recognizer

@@ -18,7 +18,7 @@ from fer_core import LABELS, load_recognizer
 from fer_core.tracking import iou
 from tests.e2e.conftest import launch, screenshot
 from tests.media import come_and_go_frames, encode_video
-from tests.scenes import astronaut_bgr, one_face_frame
+from tests.scenes import astronaut_bgr, gallery_frame, one_face_frame
 
 pytestmark = pytest.mark.e2e
 STREAM_FRAME = 'iframe[title*="webrtc_streamer"]'
@@ -205,6 +205,65 @@ def test_camera_denied_gives_a_message_and_the_app_keeps_running(playwright_inst
         # The rest of the app still works: pages switch.
         page.get_by_role("link", name="Photo").click()
         page.get_by_text("Choose a photo").wait_for()
+    finally:
+        ctx.close()
+
+
+def test_shared_screen_analyses_a_video_call_gallery(playwright_instance, tmp_path_factory, fake_camera,
+                                                    server):
+    """The live page's "A shared screen, window or tab" source: the player shares a browser tab
+    (a 4 x 4 gallery of real faces that moves a little, like a call's video) instead of the
+    camera, at the screen's capture size; the browser's "Stop sharing" gets a message; and the
+    same player opens the camera again when the source goes back to it."""
+    call = tmp_path_factory.mktemp("call")
+    cv2.imwrite(str(call / "gallery.png"), gallery_frame(4, 4, 1280, 720))
+    (call / "call.html").write_text(
+        "<html><head><title>Class gallery</title><style>body{margin:0;background:#000;overflow:hidden}"
+        "img{width:1280px;height:720px;display:block;animation:sway 2s ease-in-out infinite alternate}"
+        "@keyframes sway{to{transform:translateX(12px)}}</style></head>"
+        '<body><img src="gallery.png"></body></html>')
+    # No fake media UI: Chromium then shares the tab titled "Class gallery" when a page asks
+    # for a screen, as a person picks the call's window; the camera is allowed by permission.
+    ctx = launch(playwright_instance, tmp_path_factory,
+                 ["--auto-select-tab-capture-source-by-title=Class gallery",
+                  f"--use-file-for-fake-video-capture={fake_camera}"])
+    try:
+        ctx.grant_permissions(["camera"], origin=server)
+        tab = ctx.new_page()
+        tab.set_viewport_size({"width": 1280, "height": 720})
+        tab.goto(call.joinpath("call.html").as_uri())
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        goto(page, server, "live")
+        page.get_by_text("A shared screen, window or tab").click()
+        wait_for_app(page)
+        page.get_by_text("pick the window of your video call").wait_for()
+        # Keep the shared stream where the test can end it as the browser's "Stop sharing" does.
+        player = next(f for f in page.frames if "streamlit_webrtc" in f.url)
+        player.evaluate("() => { const m = navigator.mediaDevices, share = m.getDisplayMedia.bind(m);"
+                        " m.getDisplayMedia = c => share(c).then(s => (window.__shared = s, s)); }")
+        start_stream(page)
+        # 16 faces of about 150 px in a frame over 1000 px wide: the detector's high-resolution pass.
+        wait_until(lambda: int(metric(page, "Faces now")) >= 14, 60, "the faces of the shared tab")
+        h, w = grab_video_frame(page).shape[:2]  # the tab scaled into fer_app.support.SCREEN, 1280 x 720
+        assert w <= 1280 and h <= 720 and (w == 1280 or h == 720), (w, h)
+        wait_until(lambda: int(metric(page, "Observations")) >= 16, 60, "observations of the gallery")
+        assert 0 < float(metric(page, "Camera FPS")) <= 5.5  # asked for 5 frames a second at most
+        screenshot(page, "live_screen")
+        label = page.get_by_text("A shared screen, window or tab")
+        assert label.locator("xpath=ancestor::label").locator("input").is_disabled()  # while streaming
+        player.evaluate("() => window.__shared.getTracks().forEach(t => t.stop())")
+        page.get_by_text(re.compile("the screen sharing stopped")).wait_for()
+        stop_stream(page)
+        wait_for_app(page)
+        page.get_by_text("Camera", exact=True).click()
+        wait_for_app(page)
+        start_stream(page)
+        wait_until(lambda: metric(page, "Faces now") == "1", 60, "the camera's one face")
+        # The camera's full size, or the light one if the server still counts itself busy
+        # after the gallery (fer_app.support.camera_for).
+        assert grab_video_frame(page).shape in ((360, 480, 3), (240, 320, 3))
+        stop_stream(page)
     finally:
         ctx.close()
 
