@@ -211,9 +211,11 @@ if ctx.state.playing:
         if frames_seen > first_frames and time.monotonic() - frame_at > STALLED_S:
             # The connection is up but the browser sends nothing: a camera unplugged or
             # closed by another program, or screen sharing stopped with the browser's button.
-            status.warning(f"No video for {time.monotonic() - frame_at:.0f} s: the "
-                           f"{'screen sharing' if source == 'screen' else 'camera'} stopped. Press "
-                           "STOP, then START to go on; the session log is kept.",
+            silent = f"No new picture for {time.monotonic() - frame_at:.0f} s: "
+            # Browsers send a shared screen's frames only when it changes; a call's video always does.
+            silent += ("the shared window is still, or the screen sharing stopped. If it stopped"
+                       if source == "screen" else "the camera stopped. Check it, then")
+            status.warning(silent + " press STOP, then START to go on; the session log is kept.",
                            icon=":material/videocam_off:")
         else:
             waiting = "" if frames_seen > first_frames else " Waiting for the first frame..."
