@@ -167,12 +167,18 @@ def snapshot_fallback() -> None:
     """st.camera_input snapshots, for when WebRTC cannot connect; each is analysed once."""
     with st.expander("Live stream not working? Take snapshots instead",
                      expanded=bool(st.session_state.get("fer_live_failed"))):
-        st.markdown("If the player above shows **NotAllowedError**, the browser was denied the camera: "
-                    "allow it in the site settings (the camera icon in the address bar) and press "
-                    "START again. **NotFoundError** means no camera is connected, and "
-                    "**NotReadableError** that another program is using it. If START spins and "
-                    "nothing connects, the network blocks WebRTC. Meanwhile, snapshots use the "
-                    "same analysis and are added to this session's log.")
+        if source == "screen":
+            st.markdown("If the player above shows **NotAllowedError**, the screen sharing was cancelled "
+                        "or blocked: press START again and pick a window. If START spins and nothing "
+                        "connects, the network blocks WebRTC; meanwhile a screenshot of the call on the "
+                        "**Photo** page gets the same analysis, and snapshots below use the camera.")
+        else:
+            st.markdown("If the player above shows **NotAllowedError**, the browser was denied the camera: "
+                        "allow it in the site settings (the camera icon in the address bar) and press "
+                        "START again. **NotFoundError** means no camera is connected, and "
+                        "**NotReadableError** that another program is using it. If START spins and "
+                        "nothing connects, the network blocks WebRTC. Meanwhile, snapshots use the "
+                        "same analysis and are added to this session's log.")
         shot = st.camera_input("Snapshot", key="fer_live_snapshot")
         if shot is None:
             return

@@ -333,6 +333,7 @@ def test_live_page_shares_a_screen_when_asked(streamer_kwargs):
     assert seen["translations"]["device_access_denied"].startswith("Screen sharing was cancelled")
     assert len(script()) == 1 and '"screen"' in script()[0] and json.dumps(support.SCREEN) in script()[0]
     assert "pick the window of your video call" in texts(at) and "consent of everyone shown" in texts(at)
+    assert "the screen sharing was cancelled" in texts(at) and "denied the camera" not in texts(at)
     # A gallery's faces: the still-image detector, as with "Faces farther from the camera".
     analyzer = at.session_state["fer_live_analyzer"]
     assert analyzer.recognizer.detector is still_detector()
