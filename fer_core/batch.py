@@ -192,7 +192,7 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
         except (ImageDecodeError, OSError) as e:
             log.warning("%s: skipped (%s)", path, e)
             continue
-        tracked = tracker.update(recognizer.analyze(image.bgr))
+        tracked = tracker.update(recognizer.analyze(image.bgr), image.bgr)
         session.add_frame(i / rate, [(f.face_id, f.box, f.raw_probabilities) for f in tracked], model)
     return session
 

@@ -432,7 +432,7 @@ class LiveAnalyzer:
             else:
                 results = self.recognizer.analyze(image_bgr, attention=True, iris=False)
             previous = faces
-            faces = tuple(self.tracker.update(results))
+            faces = tuple(self.tracker.update(results, image_bgr))
             if carry:
                 faces = carry_attention(faces, previous)
             elif measure and not eyes:
@@ -468,7 +468,7 @@ class LiveAnalyzer:
         start = self.clock()
         results = (self.recognizer.analyze(image_bgr, attention=True) if self.attention
                    else self.recognizer.analyze(image_bgr))
-        faces = tuple(self.tracker.update(results))
+        faces = tuple(self.tracker.update(results, image_bgr))
         if self._t0 is None:
             self._t0 = start
         self.log.add_frame(start - self._t0, faces, self._model)

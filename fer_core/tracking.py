@@ -1,7 +1,11 @@
 """Anonymous face tracking and per-face temporal smoothing.
 
 :class:`IoUTracker` gives each face a stable anonymous id (1, 2, 3, ...) across video
-frames by matching boxes on overlap; nothing about the person is stored, only the box.
+frames by matching boxes on overlap. Given the frame, it also compares how the face and its
+surroundings look (:func:`appearance`, a 12 x 12 thumbnail kept in memory while the face is
+tracked, never logged or written), so that a different person in the same place (a video
+call's gallery reordering its tiles) gets a new id instead of the old one's history, and a
+face that moved to another place keeps its id. Nothing else about the person is kept.
 :class:`ProbabilitySmoother` averages one face's expression probabilities over its last
 few observations. :class:`ExpressionTracker` combines the two: one smoother per tracked
 face, reset when the face leaves.
@@ -58,14 +62,69 @@ def iou_matrix(boxes_a: Sequence[Box], boxes_b: Sequence[Box]) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
 
 
+#: Side of the appearance thumbnail (px) and how much larger than the face box its region is.
+APPEARANCE_SIDE = 12
+APPEARANCE_SCALE = 1.0
+#: A face that looks like a track at least this much (the correlation of two :func:`appearance`
+#: signatures) joins it wherever it is now: the same face, moved (a gallery reordered).
+MOVED_FACE = 0.8
+#: A box that overlaps a track continues it only if it looks at least this much like it:
+#: below, it is someone else in the same place. Both thresholds come from
+#: ``benchmarks/tracking_reorder.py`` on real photos (docs/DESIGN.md, "Tracking"): a face
+#: jittered, re-lit and re-compressed as between two frames, a rendered head turning between
+#: two analysed frames, and two different people.
+SAME_FACE = 0.4
+
+
+def appearance(frame: np.ndarray, box: Box) -> np.ndarray | None:
+    """The look of a face and its surroundings, for telling faces apart over a few frames: the
+    region ``APPEARANCE_SCALE`` x the box (clipped to the frame), shrunk to a 12 x 12
+    thumbnail, each channel standardised; a unit vector, so that two signatures' dot product is
+    their correlation. ``None`` for a region under 4 px or a flat one."""
+    import cv2
+
+    x, y, w, h = box
+    side = max(w, h) * APPEARANCE_SCALE
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x1, y1 = int(min(frame.shape[1], cx + side / 2)), int(min(frame.shape[0], cy + side / 2))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    thumb = cv2.resize(frame[y0:y1, x0:x1], (APPEARANCE_SIDE, APPEARANCE_SIDE),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
+    thumb = thumb.reshape(APPEARANCE_SIDE * APPEARANCE_SIDE, -1)
+    thumb = (thumb - thumb.mean(axis=0)) / (thumb.std(axis=0) + 1e-3)
+    vec = thumb.ravel()
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm > 1e-6 else None
+
+
 @dataclass
 class Track:
-    """One tracked face: an anonymous id and where it was last seen."""
+    """One tracked face: an anonymous id, where it was last seen and how it looked."""
 
     id: int
     box: Box
     hits: int = 1
     missed: int = 0
+    look: np.ndarray | None = field(default=None, repr=False)
+
+    def seen(self, box: Box, look: np.ndarray | None) -> None:
+        self.box, self.hits, self.missed = box, self.hits + 1, 0
+        if look is None:
+            return
+        if self.look is None or self.look.shape != look.shape:
+            self.look = look
+        else:  # a running mean, so that one odd frame does not replace the reference
+            mixed = self.look + look
+            self.look = mixed / max(float(np.linalg.norm(mixed)), 1e-6)
+
+
+def _similar(track: Track, look: np.ndarray | None) -> float | None:
+    """Correlation of a track's look and a box's; None where either is unknown."""
+    if track.look is None or look is None or track.look.shape != look.shape:
+        return None
+    return float(track.look @ look)
 
 
 @dataclass(frozen=True)
@@ -82,16 +141,24 @@ class IoUTracker:
     A box joins the track it overlaps most (IoU >= ``iou_threshold``); unmatched boxes
     start new tracks; a track not matched for more than ``max_missed`` consecutive
     updates ends. Ids are never reused within one tracker (until :meth:`reset`).
-    Not thread-safe by itself: use one tracker per stream (``ExpressionTracker`` locks).
+    With ``looks`` (:func:`appearance` per box), a box that looks like a track from
+    ``moved_face`` on joins it first, wherever it is (most alike pairs first), and an overlap
+    then only counts if the box looks like the track (``same_face``). Not thread-safe by
+    itself: use one tracker per stream (``ExpressionTracker`` locks).
     """
 
-    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 5) -> None:
+    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 5, same_face: float = SAME_FACE,
+                 moved_face: float = MOVED_FACE) -> None:
         if not 0.0 < iou_threshold <= 1.0:
             raise ValueError("iou_threshold must be in (0, 1]")
         if max_missed < 0:
             raise ValueError("max_missed must be >= 0")
+        if not -1.0 <= same_face <= moved_face <= 1.0:
+            raise ValueError("need -1 <= same_face <= moved_face <= 1")
         self.iou_threshold = iou_threshold
         self.max_missed = max_missed
+        self.same_face = same_face
+        self.moved_face = moved_face
         self._tracks: dict[int, Track] = {}
         self._next_id = 1
 
@@ -106,15 +173,32 @@ class IoUTracker:
         self._next_id = 1
         return ended
 
-    def update(self, boxes: Sequence[Box]) -> TrackUpdate:
-        """Assign an id to every box of the current frame."""
+    def update(self, boxes: Sequence[Box], looks: Sequence[np.ndarray | None] | None = None) -> TrackUpdate:
+        """Assign an id to every box of the current frame (``looks``: :func:`appearance` of
+        each box, or None to match on overlap alone)."""
         boxes = [as_box(b) for b in boxes]
+        seen: list[np.ndarray | None] = list(looks) if looks is not None else [None] * len(boxes)
+        if len(seen) != len(boxes):
+            raise ValueError("one look per box")
         track_ids = list(self._tracks)
         ids: list[int | None] = [None] * len(boxes)
         matched: set[int] = set()
+
+        def join(tid: int, bi: int) -> None:
+            ids[bi] = tid
+            matched.add(tid)
+            self._tracks[tid].seen(boxes[bi], seen[bi])
+
         if track_ids and boxes:
+            # First the faces that clearly look like a track, wherever they are now (a gallery
+            # reordered its tiles), most alike first.
+            pairs = [(sim, ti, bi) for ti, tid in enumerate(track_ids) for bi in range(len(boxes))
+                     if (sim := _similar(self._tracks[tid], seen[bi])) is not None and sim >= self.moved_face]
+            for _, ti, bi in sorted(pairs, reverse=True):
+                if track_ids[ti] not in matched and ids[bi] is None:
+                    join(track_ids[ti], bi)
+            # Then by overlap, best overlapping pair first, unless the face looks like someone else.
             m = iou_matrix([self._tracks[t].box for t in track_ids], boxes)
-            # Greedy: best overlapping pair first.
             for flat in np.argsort(-m, axis=None):
                 ti, bi = divmod(int(flat), len(boxes))
                 if m[ti, bi] < self.iou_threshold:
@@ -122,15 +206,15 @@ class IoUTracker:
                 tid = track_ids[ti]
                 if tid in matched or ids[bi] is not None:
                     continue
-                ids[bi] = tid
-                matched.add(tid)
-                track = self._tracks[tid]
-                track.box, track.hits, track.missed = boxes[bi], track.hits + 1, 0
+                similar = _similar(self._tracks[tid], seen[bi])
+                if similar is not None and similar < self.same_face:
+                    continue  # someone else in that place
+                join(tid, bi)
         for bi, box in enumerate(boxes):
             if ids[bi] is None:
                 tid = self._next_id
                 self._next_id += 1
-                self._tracks[tid] = Track(tid, box)
+                self._tracks[tid] = Track(tid, box, look=seen[bi])
                 ids[bi] = tid
                 matched.add(tid)
         ended = []
@@ -213,9 +297,10 @@ class TrackedFace:
 class ExpressionTracker:
     """Tracks faces over frames and smooths each face's probabilities separately.
 
-    ``update(results)`` takes the recognizer's ``FaceResult`` list for one frame
-    (anything with ``box`` and ``probabilities``) and returns :class:`TrackedFace`
-    objects in the same order. A face's smoother is discarded when its track ends,
+    ``update(results, frame)`` takes the recognizer's ``FaceResult`` list for one frame
+    (anything with ``box`` and ``probabilities``) and, optionally, the frame itself (then
+    faces are also told apart by how they look, :class:`IoUTracker`), and returns
+    :class:`TrackedFace` objects in the same order. A face's smoother is discarded when its track ends,
     so a returning face starts fresh. Thread-safe (one lock around each update).
     """
 
@@ -250,9 +335,10 @@ class ExpressionTracker:
         with self._lock:
             return sorted(t.id for t in self._tracker.tracks)
 
-    def update(self, results: Sequence[FaceResult]) -> list[TrackedFace]:
+    def update(self, results: Sequence[FaceResult], frame: np.ndarray | None = None) -> list[TrackedFace]:
+        looks = None if frame is None else [appearance(frame, as_box(r.box)) for r in results]
         with self._lock:
-            upd = self._tracker.update([r.box for r in results])
+            upd = self._tracker.update([r.box for r in results], looks)
             for tid in upd.ended:
                 smoother = self._smoothers.pop(tid, None)
                 if smoother is not None:

@@ -253,12 +253,12 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress):
         if attention:
             results = recognizer.analyze(sf.bgr, attention=True)
-            tracked = tracker.update(results)
+            tracked = tracker.update(results, sf.bgr)
             session.add_frame(sf.time_s, [replace(f, probabilities=f.raw_probabilities)
                                           for f in tracked], model)
         else:
             results = recognizer.analyze(sf.bgr)
-            tracked = tracker.update(results)
+            tracked = tracker.update(results, sf.bgr)
             session.add_frame(sf.time_s, [(f.face_id, f.box, f.raw_probabilities) for f in tracked], model)
         n += 1
         with_faces += bool(results)

@@ -102,3 +102,96 @@ def test_expression_tracker_resets_smoother_when_face_leaves():
     assert et.window == 3
     et.reset()
     assert et.active_ids == []
+
+
+# -- appearance: telling faces apart when they change places ------------------------------
+def _unit(*values):
+    v = np.asarray(values, np.float32)
+    return v / np.linalg.norm(v)
+
+
+A, B, C = _unit(1, 0, 0), _unit(0, 1, 0), _unit(0, 0, 1)
+
+
+def test_someone_else_in_the_same_place_gets_a_new_id():
+    t = IoUTracker()
+    first = t.update([(0, 0, 50, 50)], [A]).ids
+    assert t.update([(2, 0, 50, 50)], [A]).ids == first  # the same face, barely moved
+    # Another person in that place (correlation 0 < SAME_FACE): a new id, the old one waits.
+    other = t.update([(2, 0, 50, 50)], [B]).ids
+    assert other != first and t.tracks[0].missed == 1
+    # Without looks the tracker matches on overlap alone, as before.
+    t2 = IoUTracker()
+    assert t2.update([(0, 0, 50, 50)]).ids == t2.update([(2, 0, 50, 50)]).ids
+
+
+def test_faces_that_swap_places_keep_their_ids():
+    t = IoUTracker()
+    left, right = (0, 0, 50, 50), (200, 0, 50, 50)
+    ids = t.update([left, right], [A, B]).ids
+    # A gallery reorders: each face moved to the other's place; the ids follow the faces.
+    assert t.update([left, right], [B, A]).ids == ids[::-1]
+    # A third face where the second one was; the second, now elsewhere again, keeps its id.
+    new, moved = t.update([left, (400, 0, 50, 50)], [C, B]).ids
+    assert moved == ids[1] and new not in ids
+
+
+def test_look_thresholds_are_checked():
+    t = IoUTracker(same_face=0.4, moved_face=0.8)
+    ids = t.update([(0, 0, 50, 50)], [_unit(1, 0)]).ids
+    # Correlation 0.6 with the track: enough to continue in place (>= 0.4), not to jump.
+    sixty = _unit(0.6, 0.8)
+    assert t.update([(300, 0, 50, 50)], [sixty]).ids != ids  # far away and not alike enough
+    t = IoUTracker(same_face=0.4, moved_face=0.8)
+    ids = t.update([(0, 0, 50, 50)], [_unit(1, 0)]).ids
+    assert t.update([(1, 0, 50, 50)], [sixty]).ids == ids
+    with pytest.raises(ValueError):
+        IoUTracker(same_face=0.9, moved_face=0.8)
+    with pytest.raises(ValueError):
+        IoUTracker().update([(0, 0, 5, 5)], [A, B])
+
+
+def test_appearance_signatures_of_real_pictures():
+    from fer_core.tracking import appearance
+    from tests.scenes import astronaut_bgr
+
+    face = astronaut_bgr()
+    box = (170, 40, 120, 140)  # the astronaut's face
+    a = appearance(face, box)
+    assert a is not None and a.shape == (12 * 12 * 3,) and np.linalg.norm(a) == pytest.approx(1, abs=1e-5)
+    # The next frame of a video: a little brighter, noisier, re-encoded, moved by 3 px.
+    import cv2
+    rng = np.random.default_rng(0)
+    moved = np.clip(np.roll(face, 3, axis=1) * 1.1 + rng.normal(0, 3, face.shape), 0, 255).astype(np.uint8)
+    moved = cv2.imdecode(cv2.imencode(".jpg", moved, [cv2.IMWRITE_JPEG_QUALITY, 50])[1], cv2.IMREAD_COLOR)
+    assert float(a @ appearance(moved, (173, 40, 120, 140))) > 0.9
+    # Elsewhere in the picture (the flag, the suit): not alike.
+    for other in [(0, 0, 120, 140), (150, 300, 120, 140)]:
+        assert float(a @ appearance(face, other)) < 0.4
+    # Gray frames work too; a box off the picture or a flat region has no signature.
+    gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    assert appearance(gray, box).shape == (144,)
+    assert appearance(face, (-100, -100, 50, 50)) is None
+    assert appearance(np.full((100, 100, 3), 80, np.uint8), (10, 10, 50, 50)) is None
+
+
+def test_expression_tracker_follows_faces_across_a_reordered_gallery():
+    """Two tiles of a call swap: with the frame the ids (and each face's smoothing) follow the
+    people; on overlap alone they stay with the places and mix the people's histories."""
+    from tests.scenes import astronaut_bgr
+
+    face = astronaut_bgr()[20:276, 110:366]
+    other = np.ascontiguousarray(face[::-1, ::-1])  # another "person": the same pixels upside down
+    def frame(left, right):  # noqa: E306
+        return np.hstack([left, np.zeros((256, 64, 3), np.uint8), right])
+    boxes = [(50, 30, 150, 170), (370, 30, 150, 170)]
+    happy, sad = onehot(LABELS.index("Happy")), onehot(LABELS.index("Sad"))
+    tracker = ExpressionTracker(window=5)
+    first = tracker.update([R(boxes[0], happy), R(boxes[1], sad)], frame(face, other))
+    swapped = tracker.update([R(boxes[0], sad), R(boxes[1], happy)], frame(other, face))
+    assert [f.face_id for f in swapped] == [first[1].face_id, first[0].face_id]
+    assert [f.label for f in swapped] == ["Sad", "Happy"] and swapped[0].confidence > 0.85
+    plain = ExpressionTracker(window=5)
+    first = plain.update([R(boxes[0], happy), R(boxes[1], sad)])
+    mixed = plain.update([R(boxes[0], sad), R(boxes[1], happy)])
+    assert [f.face_id for f in mixed] == [f.face_id for f in first] and mixed[0].confidence < 0.6
