@@ -208,10 +208,10 @@ def camera_for(streams: int, rationed: bool) -> tuple[dict, str]:
 #: What a shared screen, window or tab is captured at (the live page's "A shared screen"
 #: source: an online class's gallery view). The face detector runs a high-resolution pass
 #: only on frames 1000 px wide or more, which is what finds the faces of a 4 x 4 or larger
-#: gallery: at 1280 x 720 it finds every face of galleries up to 7 x 7, at 960 x 540 none of
-#: a 4 x 4 one (tests.scenes.gallery_frame). Expressions change slowly, so 5 frames a second
-#: are enough; that keeps the pixels the server decodes and encodes (4.6 million a second)
-#: within twice a full-size camera's (2.6 million).
+#: gallery: at 1280 x 720 the still detector finds 93-99% of the faces of 2 x 2 to 7 x 7
+#: galleries of real photos, at 960 x 540 under half from 4 x 4 on (docs/DESIGN.md).
+#: Expressions change slowly, so 5 frames a second are enough; that keeps the pixels the
+#: server decodes and encodes (4.6 million a second) within twice a full-size camera's (2.6).
 SCREEN = {"width": {"ideal": 1280, "max": 1280}, "height": {"ideal": 720, "max": 720},
           "frameRate": {"ideal": 5, "max": 5}}
 #: A shared screen on a busy server: the same size, so that small faces are still found,

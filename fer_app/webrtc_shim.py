@@ -280,8 +280,8 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
     return "bounded"
 
 
-#: The browser side of :func:`screen_capture_script`. It runs in a zero-height component
-#: iframe (same origin as the app) and reaches the player's iframe through the parent page.
+#: The browser side of :func:`screen_capture_script`. It runs in a one-pixel ``st.iframe``
+#: (same origin as the app) and reaches the player's iframe through the parent page.
 #: streamlit-webrtc's player asks ``navigator.mediaDevices.getUserMedia`` of its own window
 #: for the camera when START is pressed; in that window the call is wrapped once, and the
 #: wrapper reads the wanted source from the window at each call, so the same player can
@@ -335,6 +335,6 @@ def screen_capture_script(source: str, display: dict) -> str:
 
 
 def use_video_source(source: str, display: dict) -> None:
-    """Render :func:`screen_capture_script` (a zero-height component); call on every run of
+    """Render :func:`screen_capture_script` (a one-pixel iframe); call on every run of
     the live page, before or after ``webrtc_streamer()``. Takes effect at the next START."""
     st.iframe(screen_capture_script(source, display), height=1)

@@ -1,9 +1,9 @@
 """Anonymous face tracking and per-face temporal smoothing.
 
 :class:`IoUTracker` gives each face a stable anonymous id (1, 2, 3, ...) across video
-frames by matching boxes on overlap. Given the frame, it also compares how the face and its
-surroundings look (:func:`appearance`, a 12 x 12 thumbnail kept in memory while the face is
-tracked, never logged or written), so that a different person in the same place (a video
+frames by matching boxes on overlap. Given the frame, it also compares how the faces look
+(:func:`appearance`, a 12 x 12 thumbnail kept in memory while the face is tracked, never
+logged or written), so that a different person in the same place (a video
 call's gallery reordering its tiles) gets a new id instead of the old one's history, and a
 face that moved to another place keeps its id. Nothing else about the person is kept.
 :class:`ProbabilitySmoother` averages one face's expression probabilities over its last
@@ -62,7 +62,10 @@ def iou_matrix(boxes_a: Sequence[Box], boxes_b: Sequence[Box]) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
 
 
-#: Side of the appearance thumbnail (px) and how much larger than the face box its region is.
+#: Side of the appearance thumbnail (px), and its region's side over the face box's: the box
+#: itself (1.6 x the box let the black borders of a gallery's tiles make different people look
+#: alike: 8% of pairs of different tiles under 0.5 instead of 72%, a one-off on the clips of
+#: benchmarks/tracking_reorder.py).
 APPEARANCE_SIDE = 12
 APPEARANCE_SCALE = 1.0
 #: A face that looks like a track at least this much (the correlation of two :func:`appearance`
@@ -77,8 +80,8 @@ SAME_FACE = 0.4
 
 
 def appearance(frame: np.ndarray, box: Box) -> np.ndarray | None:
-    """The look of a face and its surroundings, for telling faces apart over a few frames: the
-    region ``APPEARANCE_SCALE`` x the box (clipped to the frame), shrunk to a 12 x 12
+    """The look of a face, for telling faces apart over a few frames: the square region
+    ``APPEARANCE_SCALE`` x the box's longer side (clipped to the frame), shrunk to a 12 x 12
     thumbnail, each channel standardised; a unit vector, so that two signatures' dot product is
     their correlation. ``None`` for a region under 4 px or a flat one."""
     import cv2
