@@ -321,6 +321,8 @@ class LiveStats:
     analysing_every: int = 1
     #: The server could not keep up and analyses fewer frames than the page asked for.
     busy: bool = False
+    #: (width, height) of the last frame received; None before the first.
+    frame_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -373,6 +375,7 @@ class LiveAnalyzer:
         self._updated = threading.Condition(self._lock)
         self._faces: tuple[TrackedFace, ...] = ()
         self._frames_in = 0
+        self._frame_size: tuple[int, int] | None = None
         self._frames_analysed = 0
         self._measured = 0  # analysed frames with attention measured
         self._version = 0
@@ -413,6 +416,7 @@ class LiveAnalyzer:
         start = self.clock()
         with self._lock:
             self._frames_in += 1
+            self._frame_size = (int(image_bgr.shape[1]), int(image_bgr.shape[0]))
             self._rate_in.tick(start)
             if self.server is not None and self.adaptive:
                 self._fair_every = self.server.every_for(id(self), self._rate_in.per_second, start)
@@ -531,7 +535,7 @@ class LiveAnalyzer:
                               fps_in=self._rate_in.per_second, fps_analysed=self._rate_analysed.per_second,
                               ms_per_frame=self._ms, faces_now=len(self._faces),
                               faces_logged=len(self.log), analysing_every=every,
-                              busy=every > self.analyse_every)
+                              busy=every > self.analyse_every, frame_size=self._frame_size)
             return LiveSnapshot(faces=self._faces, stats=stats, version=self._version)
 
     def wait_for_update(self, after_version: int, timeout: float = 1.0) -> LiveSnapshot:

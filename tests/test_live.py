@@ -50,6 +50,7 @@ def test_callback_annotates_a_real_face(recognizer):
     assert isinstance(out, av.VideoFrame) and (out.width, out.height) == (640, 480) and out.pts == 42
     snap = analyzer.snapshot()
     assert snap.stats.frames_in == 1 and snap.stats.frames_analysed == 1 and snap.stats.faces_now == 1
+    assert snap.stats.frame_size == (640, 480)  # the live page's hint for small shared windows reads it
     face = snap.faces[0]
     assert face.face_id == 1 and 0 < face.confidence <= 1 and abs(sum(face.probabilities) - 1) < 1e-4
     x, y, w, h = face.box
@@ -98,6 +99,7 @@ def test_frame_skip_reuses_last_result(recognizer):
 
 def test_frame_without_faces(recognizer):
     analyzer = LiveAnalyzer(recognizer, show_fps=False)
+    assert analyzer.snapshot().stats.frame_size is None  # before any frame
     img = cv2.resize(no_face_bgr(), (640, 480))
     out = analyzer.callback(to_frame(img)).to_ndarray(format="bgr24")
     # Nothing drawn: the frame as it is, through the YUV 4:2:0 the encoder takes (fer_core.live.from_bgr).
