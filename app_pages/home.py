@@ -13,7 +13,7 @@ with a confidence for each.
 
 | Page | What it does |
 |---|---|
-| **Live webcam** | Your camera, or a shared window (a video call's gallery), over WebRTC; faces boxed, labelled, charted |
+| **Live webcam** | Your camera, or a shared window (a video call's gallery), over WebRTC; faces labelled, charted |
 | **Photo** | Upload a photo (JPEG, PNG, WebP, BMP) or take a snapshot; table, chart and downloads |
 | **Video file** | Analyse a recorded lecture or call; timelines, moments of strongest change, CSV log |
 | **Class dashboard** | Mix over time, per-face timelines, flags for long negative stretches, end-of-session report |
