@@ -123,11 +123,16 @@ class Track:
             self.look = mixed / max(float(np.linalg.norm(mixed)), 1e-6)
 
 
-def _similar(track: Track, look: np.ndarray | None) -> float | None:
-    """Correlation of a track's look and a box's; None where either is unknown."""
-    if track.look is None or look is None or track.look.shape != look.shape:
-        return None
-    return float(track.look @ look)
+def look_matrix(a: Sequence[np.ndarray | None], b: Sequence[np.ndarray | None]) -> np.ndarray:
+    """Pairwise correlation of two lists of :func:`appearance` signatures, shape (len(a),
+    len(b)); NaN where either is unknown (or one is gray and the other colour)."""
+    out = np.full((len(a), len(b)), np.nan, np.float32)
+    for size in {v.size for v in a if v is not None} & {v.size for v in b if v is not None}:
+        rows = [(i, v) for i, v in enumerate(a) if v is not None and v.size == size]
+        cols = [(j, v) for j, v in enumerate(b) if v is not None and v.size == size]
+        out[np.ix_([i for i, _ in rows], [j for j, _ in cols])] = (
+            np.stack([v for _, v in rows]) @ np.stack([v for _, v in cols]).T)
+    return out
 
 
 @dataclass(frozen=True)
@@ -184,42 +189,14 @@ class IoUTracker:
         if len(seen) != len(boxes):
             raise ValueError("one look per box")
         track_ids = list(self._tracks)
-        ids: list[int | None] = [None] * len(boxes)
-        matched: set[int] = set()
-
-        def join(tid: int, bi: int) -> None:
-            ids[bi] = tid
-            matched.add(tid)
-            self._tracks[tid].seen(boxes[bi], seen[bi])
-
-        if track_ids and boxes:
-            # First the faces that clearly look like a track, wherever they are now (a gallery
-            # reordered its tiles), most alike first.
-            pairs = [(sim, ti, bi) for ti, tid in enumerate(track_ids) for bi in range(len(boxes))
-                     if (sim := _similar(self._tracks[tid], seen[bi])) is not None and sim >= self.moved_face]
-            for _, ti, bi in sorted(pairs, reverse=True):
-                if track_ids[ti] not in matched and ids[bi] is None:
-                    join(track_ids[ti], bi)
-            # Then by overlap, best overlapping pair first, unless the face looks like someone else.
-            m = iou_matrix([self._tracks[t].box for t in track_ids], boxes)
-            for flat in np.argsort(-m, axis=None):
-                ti, bi = divmod(int(flat), len(boxes))
-                if m[ti, bi] < self.iou_threshold:
-                    break
-                tid = track_ids[ti]
-                if tid in matched or ids[bi] is not None:
-                    continue
-                similar = _similar(self._tracks[tid], seen[bi])
-                if similar is not None and similar < self.same_face:
-                    continue  # someone else in that place
-                join(tid, bi)
+        ids = self._match(track_ids, boxes, seen)
+        matched = {tid for tid in ids if tid is not None}
         for bi, box in enumerate(boxes):
             if ids[bi] is None:
                 tid = self._next_id
                 self._next_id += 1
                 self._tracks[tid] = Track(tid, box, look=seen[bi])
                 ids[bi] = tid
-                matched.add(tid)
         ended = []
         for tid in track_ids:
             if tid not in matched:
@@ -229,6 +206,33 @@ class IoUTracker:
                     ended.append(tid)
                     del self._tracks[tid]
         return TrackUpdate(ids=[i for i in ids if i is not None], ended=ended)  # every box has one now
+
+    def _match(self, track_ids: list[int], boxes: list[Box], seen: list[np.ndarray | None]) -> list[int | None]:
+        """The existing track of each box (None: a new face); the matched tracks are updated."""
+        ids: list[int | None] = [None] * len(boxes)
+        if not track_ids or not boxes:
+            return ids
+        matched: set[int] = set()
+        alike = look_matrix([self._tracks[t].look for t in track_ids], seen)
+        iou_m = iou_matrix([self._tracks[t].box for t in track_ids], boxes)
+        # First the faces that clearly look like a track, wherever they are now (a gallery
+        # reordered its tiles), most alike first; then by overlap, best overlapping pair
+        # first, unless the face looks like someone else. (NaN, no look, sorts last.)
+        for by_look in (True, False):
+            scores = alike if by_look else iou_m
+            for flat in np.argsort(-scores, axis=None):
+                ti, bi = divmod(int(flat), len(boxes))
+                if not scores[ti, bi] >= (self.moved_face if by_look else self.iou_threshold):
+                    break
+                tid = track_ids[ti]
+                if tid in matched or ids[bi] is not None:
+                    continue
+                if not by_look and alike[ti, bi] < self.same_face:  # False for NaN: overlap decides
+                    continue  # someone else in that place
+                ids[bi] = tid
+                matched.add(tid)
+                self._tracks[tid].seen(boxes[bi], seen[bi])
+        return ids
 
 
 class ProbabilitySmoother:

@@ -195,3 +195,15 @@ def test_expression_tracker_follows_faces_across_a_reordered_gallery():
     first = plain.update([R(boxes[0], happy), R(boxes[1], sad)])
     mixed = plain.update([R(boxes[0], sad), R(boxes[1], happy)])
     assert [f.face_id for f in mixed] == [f.face_id for f in first] and mixed[0].confidence < 0.6
+
+
+def test_look_matrix_correlates_known_looks_only():
+    from fer_core.tracking import look_matrix
+
+    gray = _unit(*range(1, 145))  # a gray frame's signature is shorter than a colour one's
+    m = look_matrix([A, None, gray], [B, A, gray, None])
+    assert m.shape == (3, 4)
+    assert m[0, 0] == pytest.approx(0) and m[0, 1] == pytest.approx(1) and m[2, 2] == pytest.approx(1)
+    assert np.isnan(m[1]).all() and np.isnan(m[:, 3]).all()  # unknown
+    assert np.isnan(m[0, 2]) and np.isnan(m[2, 0])  # colour against gray
+    assert look_matrix([], [A]).shape == (0, 1)
