@@ -92,8 +92,8 @@ def main(argv=None) -> int:
                         help="with flip test-time augmentation (the live page's 'Mirror averaging' "
                              "toggle; off by default there, as here)")
     parser.add_argument("--far-faces", action="store_true",
-                        help="with the still-image detector (the live page's 'Faces farther from the "
-                             "camera' toggle: one more detector pass)")
+                        help="with the far-faces detector (the live page's 'Faces farther from the "
+                             "camera' toggle and shared screens: one more detector pass)")
     parser.add_argument("--attention", action="store_true",
                         help="also time the callback with attention on (face mesh + iris per face, "
                              "fer_core.attention) and the mesh + iris alone per face")
@@ -111,11 +111,11 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
 
     from fer_core import load_recognizer
-    from fer_core.detect import STILL_DETECTOR, load_detector
+    from fer_core.detect import FAR_DETECTOR, load_detector
     from fer_core.live import LiveAnalyzer
     from tests.scenes import gallery_frame, one_face_frame
 
-    detector = load_detector(STILL_DETECTOR, threads=1) if args.far_faces else None
+    detector = load_detector(FAR_DETECTOR, threads=1) if args.far_faces else None
     rec = load_recognizer(threads=1, flip_tta=args.mirror, detector=detector)
     scenes = {"one face (640x480)": one_face_frame(), "5x5 gallery (1280x720)": gallery_frame(5, 5, 1280, 720)}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

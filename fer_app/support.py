@@ -17,7 +17,7 @@ import streamlit as st
 
 from fer_app import pools, session_reaper
 from fer_core import load_recognizer, model_card
-from fer_core.detect import still_detector
+from fer_core.detect import FAR_DETECTOR, STILL_DETECTOR, shared_detector
 from fer_core.live import SERVER_LOAD, LiveAnalyzer
 from fer_core.memory import allocator, tune_allocator
 from fer_core.recognizer import EVERYDAY_MODEL
@@ -130,9 +130,9 @@ def model_card_path() -> Path | None:
 
 
 @st.cache_resource(show_spinner="Loading the expression model...")
-def _recognizer(flip_tta: bool, everyday: bool, still: bool = False):
+def _recognizer(flip_tta: bool, everyday: bool, detector: str | None = None):
     return load_recognizer(EVERYDAY_MODEL if everyday else None, flip_tta=flip_tta,
-                           detector=still_detector() if still else None)
+                           detector=shared_detector(detector) if detector else None)
 
 
 def get_recognizer():
@@ -140,15 +140,16 @@ def get_recognizer():
     for every session (``Recognizer`` is thread-safe). Its detector is the still-image one
     (``fer_core.detect.still_detector``: an extra pass for faces of a quarter to a third of the
     picture, as in a collage of portraits)."""
-    return _recognizer(True, everyday(), True)
+    return _recognizer(True, everyday(), STILL_DETECTOR)
 
 
 def get_live_recognizer(mirror: bool = False, far_faces: bool = False):
-    """The same model for live video: with the default detector unless ``far_faces`` (the still
-    detector's middle pass costs ~5 ms a frame, so it is the user's choice here) and, unless
+    """The same model for live video: with the default detector unless ``far_faces``
+    (``fer_core.detect.far_detector``: its middle pass costs ~5 ms a frame, so it is the
+    user's choice here, or comes with a shared screen) and, unless
     ``mirror``, without flip test-time augmentation: half the model time per face, and the
     per-face smoothing over frames already averages the noise."""
-    return _recognizer(mirror, everyday(), far_faces)
+    return _recognizer(mirror, everyday(), FAR_DETECTOR if far_faces else None)
 
 
 def ice_configuration(env: Mapping[str, str] = os.environ) -> dict | None:
@@ -208,7 +209,7 @@ def camera_for(streams: int, rationed: bool) -> tuple[dict, str]:
 #: What a shared screen, window or tab is captured at (the live page's "A shared screen"
 #: source: an online class's gallery view). The face detector runs a high-resolution pass
 #: only on frames 1000 px wide or more, which is what finds the faces of a 4 x 4 or larger
-#: gallery: at 1280 x 720 the still detector finds 93-99% of the faces of 2 x 2 to 7 x 7
+#: gallery: at 1280 x 720 the far-faces detector finds 93-99% of the faces of 2 x 2 to 7 x 7
 #: galleries of real photos, at 960 x 540 under half from 4 x 4 on (docs/DESIGN.md).
 #: Expressions change slowly, so 5 frames a second are enough; that keeps the pixels the
 #: server decodes and encodes (4.6 million a second) within twice a full-size camera's (2.6).

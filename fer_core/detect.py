@@ -394,10 +394,12 @@ class BlazeFaceDetector(FaceDetector):
     third of the picture (the tiles of a photo collage, a few people close to the camera)
     come out weak in the whole-frame pass and too large for the high-resolution one. It costs
     about 5 ms on a 640 x 480 frame, so the still-image detector ``blazeface-still`` has it and the
-    live default does not. Boxes of all passes are merged with weighted NMS. A high-resolution pass of
-    more than ``hires_stripe_pixels`` tensor pixels (None: :data:`HIRES_STRIPE_PIXELS`; 0: no
-    limit) runs in overlapping stripes, one after the other, to bound its memory
-    (:func:`_stripe_views`).
+    live default does not. ``mid_octaves`` > 1 adds passes an octave apart above it (512 px,
+    ...), each on images 1.5 times its side or more: the faces of a fifth to a tenth of a
+    large picture (a 3 x 3 or 4 x 4 call gallery at 1920 x 1080, or 4 x 4 and more at 960 x 540).
+    Boxes of all passes are merged with weighted NMS. A high-resolution pass of more than
+    ``hires_stripe_pixels`` tensor pixels (None: :data:`HIRES_STRIPE_PIXELS`; 0: no limit)
+    runs in overlapping stripes, one after the other, to bound its memory (:func:`_stripe_views`).
 
     Safe to share across threads: the only state is the onnxruntime session.
     """
@@ -406,7 +408,7 @@ class BlazeFaceDetector(FaceDetector):
                  iou_threshold: float = 0.3, max_faces: int = 100, *,
                  min_face: int | None = None, hires_min_side: int = 1000,
                  hires_max_side: int = 1280, hires_stripe_pixels: int | None = None,
-                 mid_side: int | None = None,
+                 mid_side: int | None = None, mid_octaves: int = 1,
                  model_path: str | Path | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
@@ -428,7 +430,10 @@ class BlazeFaceDetector(FaceDetector):
         align = self.spec.align
         if mid_side is not None and (mid_side < align or mid_side % align):
             raise ValueError(f"mid_side must be a positive multiple of {align}")
+        if mid_octaves < 1:
+            raise ValueError("mid_octaves must be at least 1")
         self.mid_side = mid_side
+        self.mid_octaves = int(mid_octaves)
         self.stripe_overlap = -(-round(STRIPE_OVERLAP_INPUTS * self.spec.input_size) // align) * align
         self.model_path = Path(model_path) if model_path else model_dir() / self.spec.filename
         if not self.model_path.is_file():
@@ -445,17 +450,20 @@ class BlazeFaceDetector(FaceDetector):
         self._outputs = sorted((o.name for o in self._session.get_outputs()),
                                key=lambda n: n != "regressors")
         self._logit_threshold = math.log(self.score_threshold / (1.0 - self.score_threshold))
-        self.name = (f"blazeface-{variant}" + (f"+mid{mid_side}" if mid_side else "")
+        mids = "".join(f"+mid{mid_side << k}" for k in range(self.mid_octaves)) if mid_side else ""
+        self.name = (f"blazeface-{variant}" + mids
                      + (f"+hires{min_face}" if min_face else ""))
 
     # -- passes -------------------------------------------------------------------------
     def views(self, width: int, height: int) -> list[View]:
-        """The passes run on a width x height image: whole frame, then maybe the middle one,
+        """The passes run on a width x height image: whole frame, then maybe the middle ones,
         then maybe high-res."""
         views = [_letterbox_view(width, height, self.spec.input_size)]
         long_side = max(width, height)
-        if self.mid_side and long_side >= 1.5 * self.mid_side:
-            views.append(_scaled_view(width, height, self.mid_side / long_side, self.spec.align))
+        mids = [self.mid_side << k for k in range(self.mid_octaves)] if self.mid_side else []  # octaves
+        for side in mids:
+            if long_side >= 1.5 * side:
+                views.append(_scaled_view(width, height, side / long_side, self.spec.align))
         if self.min_face and long_side >= self.hires_min_side:
             scale = min(self.spec.min_face_px / self.min_face, self.hires_max_side / long_side)
             if scale * long_side > 1.5 * self.spec.input_size:  # else the first pass covers it
@@ -555,7 +563,8 @@ class BlazeFaceDetector(FaceDetector):
     def __repr__(self) -> str:
         return (f"BlazeFaceDetector(variant={self.variant!r}, score_threshold={self.score_threshold}, "
                 f"iou_threshold={self.iou_threshold}, max_faces={self.max_faces}, "
-                f"min_face={self.min_face}" + (f", mid_side={self.mid_side})" if self.mid_side else ")"))
+                f"min_face={self.min_face}"
+                + (f", mid_side={self.mid_side}, mid_octaves={self.mid_octaves})" if self.mid_side else ")"))
 
 
 # --------------------------------------------------------------------------------------
@@ -625,8 +634,15 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     "blazeface": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40),
     # For photos and video files (not live frames): the default plus the middle pass at 256 px,
     # for faces of a quarter to a third of the picture (benchmarks/gallery_recall.py).
+    # And at 512 px on pictures of 768 px or more (video-call galleries at 960 x 540 and
+    # 1920 x 1080: benchmarks/gallery_recall.py --call).
     "blazeface-still": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40,
-                                         mid_side=256),
+                                         mid_side=256, mid_octaves=2),
+    # For live frames when asked (the live page's "Faces farther from the camera" and shared
+    # screens): the default plus the 256 px pass only, within the live gallery target of 60 ms
+    # (the 512 px pass took a 1280x720 gallery from 53 to 69 ms: benchmarks/bench_webcam.py).
+    "blazeface-far": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40,
+                                       mid_side=256),
     # For still photos, where a few more milliseconds don't matter: the high-resolution
     # pass on every image, so faces from ~32 px are found in small photos too.
     "blazeface-photo": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65,
@@ -639,6 +655,8 @@ DEFAULT_DETECTOR = "blazeface"
 #: The name :func:`still_detector` builds: what the Photo and Video pages, the command line and
 #: the batch jobs detect with (benchmarks/gallery_recall.py).
 STILL_DETECTOR = "blazeface-still"
+#: The name :func:`far_detector` builds: live frames with farther faces, and shared screens.
+FAR_DETECTOR = "blazeface-far"
 
 
 def available_detectors() -> list[str]:
@@ -680,5 +698,11 @@ def default_detector() -> FaceDetector:
 
 def still_detector() -> FaceDetector:
     """The shared detector for photos and video files (:data:`STILL_DETECTOR`): the default
-    plus the middle pass, for faces of a quarter to a third of the picture."""
+    plus the middle passes, for faces of a quarter to a tenth of the picture."""
     return shared_detector(STILL_DETECTOR)
+
+
+def far_detector() -> FaceDetector:
+    """The shared detector for live frames with farther faces (:data:`FAR_DETECTOR`): the
+    default plus the 256 px middle pass only."""
+    return shared_detector(FAR_DETECTOR)

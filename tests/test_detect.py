@@ -213,21 +213,27 @@ def test_default_detector_is_shared():
 def test_still_detector_is_shared_and_differs_from_the_live_default_only_by_the_middle_pass():
     still, live = still_detector(), default_detector()
     assert still is still_detector() and still is not live
-    assert still.mid_side == 256 and live.mid_side is None
+    assert (still.mid_side, still.mid_octaves) == (256, 2) and live.mid_side is None
     assert (still.score_threshold, still.min_face) == (live.score_threshold, live.min_face)
 
 
 def test_middle_pass_runs_an_octave_above_the_input_on_pictures_large_enough():
     still = still_detector()
     views = still.views(960, 960)
-    assert [v.tensor_hw for v in views] == [(128, 128), (256, 256)]  # no high-resolution pass under 1000 px
-    assert [v.tensor_hw for v in still.views(1260, 1260)[:2]] == [(128, 128), (256, 256)]
-    assert all(v.scale == 0.6 for v in still.views(1260, 1260)[2:])  # then the high-resolution pass
+    # Octaves: 256 and 512 px; no high-resolution pass under 1000 px.
+    assert [v.tensor_hw for v in views] == [(128, 128), (256, 256), (512, 512)]
+    assert [v.tensor_hw for v in still.views(1260, 1260)[:3]] == [(128, 128), (256, 256), (512, 512)]
+    assert all(v.scale == 0.6 for v in still.views(1260, 1260)[3:])  # then the high-resolution pass
+    # The 512 px pass only from 768 px (1.5 x 512): not on a 640 x 480 photo.
     assert [v.tensor_hw for v in still.views(640, 480)] == [(128, 128), (192, 256)]
+    assert [v.tensor_hw for v in still.views(960, 540)] == [(128, 128), (144, 256), (288, 512)]
     assert len(still.views(380, 300)) == 1  # under 1.5 x 256: the whole-frame pass covers it
     assert len(default_detector().views(640, 480)) == 1  # live frames: one pass, as before
     with pytest.raises(ValueError, match="multiple of 16"):
         BlazeFaceDetector("short", mid_side=250)
+    with pytest.raises(ValueError, match="mid_octaves"):
+        BlazeFaceDetector("short", mid_side=256, mid_octaves=0)
+    assert still.name == "blazeface-short+mid256+mid512+hires40"
 
 
 @pytest.mark.parametrize("side", [320, 360])
@@ -444,3 +450,13 @@ def test_a_face_straddling_a_stripe_boundary_is_found_once_as_by_one_pass(astron
         assert iou(got[0].box, ref[0].box) > 0.9 and abs(got[0].score - ref[0].score) < 0.02
         x, y, w, h = got[0].box
         assert x < cut + offset < x + w  # the face really straddles the cut when offset is 0
+
+
+def test_far_detector_is_the_still_one_without_its_512_px_pass():
+    from fer_core.detect import far_detector
+
+    far, still = far_detector(), still_detector()
+    assert far is far_detector() and far is not still
+    assert (far.mid_side, far.mid_octaves) == (256, 1)
+    assert [v.tensor_hw for v in far.views(960, 540)] == [v.tensor_hw for v in still.views(960, 540)][:2]
+    assert len(still.views(960, 540)) == 3

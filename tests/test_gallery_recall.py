@@ -59,3 +59,7 @@ def test_faces_of_a_call_at_the_shared_screens_size():
     frame = call_gallery([face] * 25, 5, 1280, 720)  # and a 5 x 5 call's small faces
     assert score_collage(still_detector().detect(frame), 5, 5, 256, 144)[0] == 25
     assert score_collage(default_detector().detect(call_gallery([face] * 25, 5, 960, 540)), 5, 5, 192, 108)[0] == 0
+    # A 4 x 4 call at 960 x 540: only the still detector's 512 px pass finds its faces.
+    frame = call_gallery([face] * 16, 4, 960, 540)
+    assert score_collage(still_detector().detect(frame), 4, 4, 240, 135) == (16, 0)
+    assert score_collage(default_detector().detect(frame), 4, 4, 240, 135)[0] == 0

@@ -318,7 +318,7 @@ def test_live_page_shares_a_screen_when_asked(streamer_kwargs):
     messages speak of screen sharing, and the page script that swaps the camera for a screen
     names the source (the browser side: test_app_support.py and the real-browser test)."""
     from fer_app import support
-    from fer_core.detect import default_detector, still_detector
+    from fer_core.detect import default_detector, far_detector
 
     seen = streamer_kwargs
     at = open_page("app_pages/live_webcam.py")
@@ -334,9 +334,9 @@ def test_live_page_shares_a_screen_when_asked(streamer_kwargs):
     assert len(script()) == 1 and '"screen"' in script()[0] and json.dumps(support.SCREEN) in script()[0]
     assert "pick the window of your video call" in texts(at) and "consent of everyone shown" in texts(at)
     assert "the screen sharing was cancelled" in texts(at) and "denied the camera" not in texts(at)
-    # A gallery's faces: the still-image detector, as with "Faces farther from the camera".
+    # A gallery's faces: the middle pass, as with "Faces farther from the camera".
     analyzer = at.session_state["fer_live_analyzer"]
-    assert analyzer.recognizer.detector is still_detector()
+    assert analyzer.recognizer.detector is far_detector()
     at.radio(key="fer_live_source").set_value("camera").run()
     assert seen["media_stream_constraints"]["video"] == support.CAMERA and '"camera"' in script()[0]
     assert analyzer.recognizer.detector is default_detector()
@@ -424,13 +424,13 @@ def test_dashboard_attention_flags_from_csv():
 
 
 def test_live_page_far_faces_switch_the_detector():
-    from fer_core.detect import default_detector, still_detector
+    from fer_core.detect import default_detector, far_detector
 
     at = open_page("app_pages/live_webcam.py")
     analyzer = at.session_state["fer_live_analyzer"]
     assert analyzer.recognizer.detector is default_detector()
     at.toggle(key="fer_live_far_faces").set_value(True).run()
-    assert not at.exception and analyzer.recognizer.detector is still_detector()
+    assert not at.exception and analyzer.recognizer.detector is far_detector()
     at.toggle(key="fer_live_far_faces").set_value(False).run()
     assert analyzer.recognizer.detector is default_detector()
 
