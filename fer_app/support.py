@@ -138,8 +138,8 @@ def _recognizer(flip_tta: bool, everyday: bool, detector: str | None = None):
 def get_recognizer():
     """The recognizer of this session's model choice for photos and video files, one per choice
     for every session (``Recognizer`` is thread-safe). Its detector is the still-image one
-    (``fer_core.detect.still_detector``: an extra pass for faces of a quarter to a third of the
-    picture, as in a collage of portraits)."""
+    (``fer_core.detect.still_detector``: extra passes for faces of a quarter to a tenth of the
+    picture, as in a collage of portraits or a recorded call's gallery)."""
     return _recognizer(True, everyday(), STILL_DETECTOR)
 
 
