@@ -101,17 +101,10 @@ def no_face_images() -> list[np.ndarray]:
     return out
 
 
-def call_galleries(args) -> int:
+def call_galleries(args, files: list, rng: np.random.Generator, dets: dict) -> int:
     """The ``--call`` table: found / extra per detector, frame size and gallery."""
     import cv2
 
-    from fer_core.detect import load_detector
-    from training.data import folder_files
-
-    cv2.setNumThreads(1)
-    files = [path for path, _ in folder_files(args.folder)]
-    rng = np.random.default_rng(args.seed)
-    dets = {name: load_detector(name) for name in args.detectors}
     sizes = [(960, 540), (1280, 720), (1920, 1080)]
     print(f"{args.collages} video-call galleries per cell, photos from {args.folder}; "
           "faces found / extra boxes, median ms per frame\n")
@@ -151,8 +144,6 @@ def main(argv=None) -> int:
     p.add_argument("--call", action="store_true", help="video-call galleries (16:9 frames) instead")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.call:
-        return call_galleries(args)
 
     import cv2
 
@@ -163,6 +154,8 @@ def main(argv=None) -> int:
     files = [path for path, _ in folder_files(args.folder)]
     rng = np.random.default_rng(args.seed)
     dets = {name: load_detector(name) for name in args.detectors}
+    if args.call:
+        return call_galleries(args, files, rng, dets)
     layouts = [(cols, margin) for cols in (2, 3, 4) for margin in (0.0, 0.2)]
     print(f"{args.collages} collages per layout, tiles of {args.tile} px, photos from {args.folder}\n")
     print("| layout | image | " + " | ".join(f"{n}: found / extra / ms" for n in dets) + " |")
