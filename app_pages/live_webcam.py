@@ -11,6 +11,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_app import support, webrtc_shim
 from fer_core import charts
+from fer_core.detect import HIRES_MIN_SIDE
 from fer_core.engagement import attentive_now, pose_readout
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.live import SERVER_LOAD
@@ -22,9 +23,6 @@ READOUT_BUSY_S = 1.5  # and while the server is busy: every session's readout is
 CHARTS_PAUSED = ("Charts paused while the server is busy, so that the video keeps up. They come "
                  "back when it has room again, and in full when you press STOP.")
 STALLED_S = 4.0  # no frame for this long while streaming: the camera or the shared screen stopped
-#: A shared screen narrower than this loses the faces of galleries of 4 x 4 and more: the
-#: detector's high-resolution pass needs frames 1000 px wide (docs/DESIGN.md).
-SCREEN_MIN_WIDTH = 1000
 TRANSLATIONS = {
     "device_access_denied": "Camera access denied. Allow the camera for this site in your "
                             "browser, or use the snapshot mode below",
@@ -227,7 +225,9 @@ if ctx.state.playing:
             status.warning(silent + " press STOP, then START to go on; the session log is kept.",
                            icon=":material/videocam_off:")
         elif (source == "screen" and frames_seen > first_frames and snap.stats.frame_size
-              and snap.stats.frame_size[0] < SCREEN_MIN_WIDTH):
+              and snap.stats.frame_size[0] < HIRES_MIN_SIDE):
+            # Narrower than the detector's high-resolution pass needs: galleries of 4 x 4 and
+            # more lose their faces (docs/DESIGN.md).
             w, h = snap.stats.frame_size
             status.info(f"The shared window arrives at {w} x {h}: in galleries of more than 9 people "
                         "faces may be missed. Make the window larger (or share the whole screen).",

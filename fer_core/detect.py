@@ -362,6 +362,9 @@ ARENA_MAX_PIXELS = 400_000
 #: to ~61 MB (two 704 x 912 stripes: ~77 MB), with the same faces found; live and video frames
 #: (at most 1280 px on their long side: a 768 x 432 pass) keep one pass.
 HIRES_STRIPE_PIXELS = 500_000
+#: Long side (px) from which an image gets the high-resolution pass, by default: what finds
+#: the small faces of a 1280 x 720 video-call gallery.
+HIRES_MIN_SIDE = 1000
 #: Overlap of two stripes, in multiples of the model's input size. The high-resolution pass
 #: finds faces up to a box of ~155 tensor pixels (short-range model, input 128) / ~165 (full
 #: range, input 192); larger ones are the whole-frame pass's. 1.5 inputs (192 / 288 pixels)
@@ -406,7 +409,7 @@ class BlazeFaceDetector(FaceDetector):
 
     def __init__(self, variant: str = "short", score_threshold: float | None = None,
                  iou_threshold: float = 0.3, max_faces: int = 100, *,
-                 min_face: int | None = None, hires_min_side: int = 1000,
+                 min_face: int | None = None, hires_min_side: int = HIRES_MIN_SIDE,
                  hires_max_side: int = 1280, hires_stripe_pixels: int | None = None,
                  mid_side: int | None = None, mid_octaves: int = 1,
                  model_path: str | Path | None = None, threads: int = 1) -> None:
