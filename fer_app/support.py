@@ -192,13 +192,19 @@ LIGHT_CAMERA = {"width": {"ideal": 320, "max": 320}, "height": {"ideal": 240, "m
 LIGHT_CAMERA_FROM = 3
 
 
+def _busy(streams: int, rationed: bool) -> str:
+    """Why a stream about to start gets the light capture ("" when it does not)."""
+    if streams >= LIGHT_CAMERA_FROM:
+        return f"{streams} other live streams are running on this server"
+    return "The server is busy right now" if rationed else ""
+
+
 def camera_for(streams: int, rationed: bool) -> tuple[dict, str]:
     """The camera constraints for a stream about to start, given the live streams running on
     this server and whether it rations analyses now (``ServerLoad.streams``), and a line for
     the visitor ("" for the full size)."""
-    if streams >= LIGHT_CAMERA_FROM or rationed:
-        why = (f"{streams} other live streams are running on this server" if streams >= LIGHT_CAMERA_FROM
-               else "The server is busy right now")
+    why = _busy(streams, rationed)
+    if why:
         size = (f"{LIGHT_CAMERA['width']['max']} x {LIGHT_CAMERA['height']['max']} at "
                 f"{LIGHT_CAMERA['frameRate']['max']} frames a second")
         return LIGHT_CAMERA, (f"{why}: your camera is asked for {size} so that every stream stays smooth. "
@@ -222,9 +228,8 @@ LIGHT_SCREEN = {**SCREEN, "frameRate": {"ideal": 2, "max": 2}}
 
 def screen_for(streams: int, rationed: bool) -> tuple[dict, str]:
     """The capture constraints for a shared screen about to start, as :func:`camera_for`."""
-    if streams >= LIGHT_CAMERA_FROM or rationed:
-        why = (f"{streams} other live streams are running on this server" if streams >= LIGHT_CAMERA_FROM
-               else "The server is busy right now")
+    why = _busy(streams, rationed)
+    if why:
         return LIGHT_SCREEN, (f"{why}: the shared screen is captured at "
                               f"{LIGHT_SCREEN['frameRate']['max']} frames a second so that every "
                               "stream stays smooth.")
