@@ -24,6 +24,7 @@ PAGES = [
     st.Page("app_pages/video_file.py", title="Video file", icon=":material/movie:", url_path="video"),
     st.Page("app_pages/dashboard.py", title="Class dashboard", icon=":material/monitoring:",
             url_path="dashboard"),
+    st.Page("app_pages/compare.py", title="Compare sessions", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("app_pages/model_card.py", title="Model", icon=":material/model_training:", url_path="model"),
 ]
 

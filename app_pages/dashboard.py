@@ -21,6 +21,7 @@ from fer_core.session import (
     current_mix,
     face_binned,
     label_counts,
+    markers_table,
     negative_streaks,
     strongest_changes,
 )
@@ -89,8 +90,12 @@ left, right = st.columns(2)
 left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Current mix (last 10 s)"), width="stretch")
 right.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
-st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes), width="stretch")
-st.plotly_chart(charts.face_timeline(face_binned(df, bin_s)), width="stretch")
+markers = log.markers
+st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes, markers=markers), width="stretch")
+if markers:
+    with st.expander(f"Marked moments ({len(markers)})"):
+        st.dataframe(markers_table(markers), hide_index=True, width="stretch")
+st.plotly_chart(charts.face_timeline(face_binned(df, bin_s), markers=markers), width="stretch")
 
 st.subheader("Flags")
 streaks = negative_streaks(df, minutes * 60.0, bin_s=min(float(bin_s), 5.0))
@@ -105,7 +110,7 @@ st.caption("Flags describe facial expressions only. Check in with people, not th
 if has_attention(df):
     st.subheader("Attention")
     st.caption(support.ATTENTION_NOTE)
-    st.plotly_chart(charts.attention_timeline(attention_timeline(df, bin_s)), width="stretch")
+    st.plotly_chart(charts.attention_timeline(attention_timeline(df, bin_s), markers=markers), width="stretch")
     attention = attention_summary(df, away_s=away_s, closed_s=closed_s)
     st.dataframe(attention_table(attention), hide_index=True, width="stretch")
     for a in attention:

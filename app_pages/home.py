@@ -13,10 +13,11 @@ with a confidence for each.
 
 | Page | What it does |
 |---|---|
-| **Live webcam** | Your camera, or a shared window (a video call's gallery), over WebRTC; faces labelled, charted |
+| **Live webcam** | Your camera or a shared call window over WebRTC; faces labelled, charted; named moments |
 | **Photo** | Upload a photo (JPEG, PNG, WebP, BMP) or take a snapshot; table, chart and downloads |
 | **Video file** | Analyse a recorded lecture or call; timelines, moments of strongest change, CSV log |
 | **Class dashboard** | Mix over time, per-face timelines, flags for long negative stretches, end-of-session report |
+| **Compare sessions** | This week's lecture against last week's: mix, curves and a table for up to eight sessions |
 | **Model** | The model card: data, metrics per class, confusion matrix, calibration, limitations |
 
 **It does not** identify anyone (faces get anonymous numbers that are forgotten when they leave

@@ -15,7 +15,7 @@ from fer_core.detect import HIRES_MIN_SIDE
 from fer_core.engagement import attentive_now, pose_readout
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.live import SERVER_LOAD
-from fer_core.session import current_mix, label_counts
+from fer_core.session import MARKER_CHARS, current_mix, format_time, label_counts
 
 CONNECT_TIMEOUT_S = 20
 READOUT_S = 0.5  # the readout (frame rates, faces) at most this often while streaming
@@ -114,6 +114,20 @@ with video_col:
     status = st.empty()
     if camera_note:
         st.caption(camera_note)
+    # A form: typing does not rerun the page (which would interrupt the readout), submitting does.
+    with st.form("fer_live_marker", clear_on_submit=True, border=False):
+        name_col, button_col = st.columns([4, 1], vertical_alignment="bottom")
+        note = name_col.text_input("Mark this moment", max_chars=MARKER_CHARS, placeholder="e.g. quiz starts",
+                                   key="fer_live_marker_text",
+                                   help="A named moment on the dashboard's charts and in the report and "
+                                        "CSV log, at the session's clock: what the class was doing then.")
+        if button_col.form_submit_button("Mark", width="stretch") and note.strip():
+            t = analyzer.mark(note)
+            if t is None:
+                st.toast("The session holds as many markers as it can.", icon=":material/block:")
+            else:
+                st.toast(f"Marked \"{' '.join(note.split())}\" at {format_time(t)}.",
+                         icon=":material/bookmark:")
 with source_slot:
     st.radio("Video source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="fer_live_source",
              disabled=ctx.state.playing or ctx.state.signalling,

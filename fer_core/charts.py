@@ -13,6 +13,16 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h",
                template="plotly_white")
 
 
+def add_markers(fig: go.Figure, markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
+    """Dotted vertical lines at the session's named moments (``SessionLog.markers``), each with
+    its text at the top; the x axis must be in seconds."""
+    for t, text in markers:
+        fig.add_vline(x=float(t), line_dash="dot", line_color="#444444", line_width=1.5,
+                      annotation_text=text, annotation_position="top right",
+                      annotation_font=dict(size=11, color="#222222"), annotation_bgcolor="rgba(255,255,255,0.7)")
+    return fig
+
+
 def probability_bars(faces: Sequence, title: str = "Probabilities per face") -> go.Figure:
     """Bars of the 7 probabilities; one group per face (``FaceResult``/``TrackedFace``)."""
     fig = go.Figure()
@@ -48,9 +58,9 @@ def count_bars(counts: pd.Series, title: str = "Observations by top expression")
 
 
 def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
-             title: str = "Expression mix over time") -> go.Figure:
-    """Stacked area chart of ``session.binned_mix``; dashed lines at ``changes.time_s``.
-    Bins of zeros (``fill_gaps``) show as drops to 0 %: nobody in view."""
+             title: str = "Expression mix over time", markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
+    """Stacked area chart of ``session.binned_mix``; dashed lines at ``changes.time_s``, dotted
+    named lines at ``markers``. Bins of zeros (``fill_gaps``) show as drops to 0 %: nobody in view."""
     fig = go.Figure()
     x = binned.index.to_numpy()
     for lab in LABELS:
@@ -64,10 +74,11 @@ def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
     fig.update_layout(title=title, xaxis=dict(title="time (s)"), hovermode="x unified",
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share (0 = no face)"), height=380,
                       **_LAYOUT)
-    return fig
+    return add_markers(fig, markers)
 
 
-def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline") -> go.Figure:
+def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
+                  markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """One row per anonymous face; a dot per time bin, coloured by its top expression."""
     fig = go.Figure()
     for lab in LABELS:
@@ -81,10 +92,11 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline") -
     n_faces = face_binned["face_id"].nunique() if not face_binned.empty else 1
     fig.update_layout(title=title, xaxis=dict(title="time (s)"), height=min(150 + 28 * n_faces, 900),
                       yaxis=dict(categoryorder="category descending"), **_LAYOUT)
-    return fig
+    return add_markers(fig, markers)
 
 
-def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time") -> go.Figure:
+def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time",
+                       markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """``engagement.attention_timeline``: share of faces looking at the camera and share with
     eyes closed per bin (left axis), mean yaw and pitch (right axis, dotted)."""
     fig = go.Figure()
@@ -100,7 +112,7 @@ def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share of faces"),
                       yaxis2=dict(title="degrees", overlaying="y", side="right", range=[-60, 60],
                                   showgrid=False), **_LAYOUT)
-    return fig
+    return add_markers(fig, markers)
 
 
 def valence_arousal_path(va: pd.DataFrame, title: str = "Valence and arousal over the session (derived)") -> go.Figure:
@@ -158,4 +170,40 @@ def per_class_bars(table: pd.DataFrame, title: str = "Per-class scores") -> go.F
                     text=[f"{v:.0%}" for v in table[col]], textposition="outside")
     fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.1], tickformat=".0%"),
                       height=380, **_LAYOUT)
+    return fig
+
+
+def session_mix_bars(comparison: pd.DataFrame, title: str = "Expression mix per session") -> go.Figure:
+    """``compare.compare_sessions``: one 100 % bar per session, split into the seven shares."""
+    names = [str(n) for n in comparison.index]
+    fig = go.Figure()
+    for lab in LABELS:
+        values = comparison[lab].to_numpy(dtype=float)
+        fig.add_bar(y=names, x=values, name=lab, orientation="h", marker_color=LABEL_COLORS_HEX[lab],
+                    text=[f"{v:.0%}" if v >= 0.06 else "" for v in values], textposition="inside",
+                    hovertemplate=f"{lab} %{{x:.1%}}<extra>%{{y}}</extra>")
+    fig.update_layout(title=title, barmode="stack", xaxis=dict(range=[0, 1], tickformat=".0%"),
+                      yaxis=dict(autorange="reversed"), height=140 + 40 * len(names), **_LAYOUT)
+    fig.update_layout(legend_traceorder="normal")  # stacked bars list their legend backwards otherwise
+    return fig
+
+
+def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None) -> go.Figure:
+    """``compare.measure_over_time``: one line per session. Shares on a 0-100 % axis, valence
+    on -1 to 1; the x axis is the per cent of each session elapsed or minutes from its start."""
+    from fer_core.compare import VALENCE
+
+    fig = go.Figure()
+    x = curves.index.to_numpy()
+    share = measure != VALENCE
+    for name in curves.columns:
+        fig.add_scatter(x=x, y=curves[name].to_numpy(dtype=float), name=str(name), mode="lines+markers",
+                        connectgaps=False, hovertemplate="%{y:.0%}" if share else "%{y:.2f}")
+    by_share = curves.index.name == "percent"
+    fig.update_layout(title=title or f"{measure} over each session", hovermode="x unified", height=360,
+                      xaxis=dict(title="per cent of the session" if by_share else "minutes from the start",
+                                 range=[0, 100] if by_share else None),
+                      yaxis=dict(range=[0, 1], tickformat=".0%", title="share of observations") if share
+                      else dict(range=[-1, 1], title="valence (unpleasant - pleasant)", zeroline=True),
+                      **_LAYOUT)
     return fig

@@ -484,6 +484,16 @@ class LiveAnalyzer:
             self._updated.notify_all()
         return annotate(image_bgr, faces), faces
 
+    def mark(self, text: str) -> float | None:
+        """Name this moment of the session ("quiz starts"): a marker in the log at the log's
+        clock. Returns its time in seconds, or None when the text is empty or the log is full."""
+        now = self.clock()
+        with self._lock:
+            if self._t0 is None:  # before the first frame: the session starts now
+                self._t0 = now
+            t = now - self._t0
+        return t if self.log.add_marker(t, text) else None
+
     def callback(self, frame: Any) -> Any:
         """streamlit-webrtc ``video_frame_callback``: ``av.VideoFrame`` in, annotated frame out."""
         import av

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_core import charts
+from fer_core.compare import LOOKING, NEGATIVE, VALENCE, compare_sessions, measure_over_time, table_for_display
 from fer_core.engagement import (
     EYES_CLOSED_S,
     LOOK_AWAY_S,
@@ -28,6 +30,7 @@ from fer_core.session import (
     expression_mix,
     face_binned,
     label_counts,
+    markers_table,
     negative_streaks,
     strongest_changes,
 )
@@ -58,8 +61,9 @@ def _fmt_time(seconds: float) -> str:
     return f"{h:d}:{m:02d}:{s:04.1f}" if h else f"{m:d}:{s:04.1f}"
 
 
-def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, border=0, classes="tbl", escape=True, float_format=lambda v: f"{v:.3f}")
+def _table(df: pd.DataFrame, digits: int = 3) -> str:
+    return df.to_html(index=False, border=0, classes="tbl", escape=True, na_rep="",
+                      float_format=lambda v: f"{v:.{digits}f}")
 
 
 def _header(log: SessionLog, options: ReportOptions) -> list[str]:
@@ -180,17 +184,50 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
         overall = expression_mix(df)
         parts += ["<h2>Expression mix</h2>", _mix_table(df, overall)]
         changes = strongest_changes(df, options.changes, bin_s=options.bin_s, min_change=NOTABLE_CHANGE)
+        markers = log.markers
+        if markers:
+            parts += ["<h2>Marked moments</h2>", _table(markers_table(markers), digits=1)]
         figures.append(charts.mix_bars(overall, "Expression mix, whole session"))
         figures.append(charts.mix_area(binned_mix(df, options.bin_s, fill_gaps=True), changes,
-                                       f"Expression mix over time ({options.bin_s:g} s bins)"))
-        figures.append(charts.face_timeline(face_binned(df, options.bin_s)))
+                                       f"Expression mix over time ({options.bin_s:g} s bins)", markers=markers))
+        figures.append(charts.face_timeline(face_binned(df, options.bin_s), markers=markers))
         if has_attention(df):
             parts += _attention_section(df, options)
             figures.append(charts.attention_timeline(attention_timeline(df, options.bin_s),
-                                                     f"Attention over time ({options.bin_s:g} s bins)"))
+                                                     f"Attention over time ({options.bin_s:g} s bins)",
+                                                     markers=markers))
         parts.append(f"<p class='meta'>{html.escape(VALENCE_NOTE)}</p>")
         figures.append(charts.valence_arousal_path(valence_arousal_timeline(df, options.bin_s)))
         streaks = negative_streaks(df, options.negative_minutes * 60.0, bin_s=min(options.bin_s, 5.0))
         tail.append(_flags_section(streaks, options))
         tail += _changes_section(changes)
     return _page(options.title, "\n".join(parts + _charts_html(figures) + tail))
+
+
+COMPARISON_NOTE = (
+    "Shares are mean probabilities over every face observation of a session, in per cent; a face seen "
+    "for longer weighs more. Sessions recorded with different cameras, lighting or expression models "
+    "are not strictly comparable."
+)
+
+
+def build_comparison_report(sessions: Mapping[str, pd.DataFrame], *, segments: int = 10,
+                            title: str = "Session comparison") -> str:
+    """Several sessions side by side as one HTML string: the table of
+    :func:`fer_core.compare.compare_sessions`, the mix per session, and curves over the per cent
+    of each session elapsed for Happy, the negative expressions, valence and (when measured)
+    looking at the camera."""
+    comparison = compare_sessions(sessions)
+    esc = html.escape
+    measures = ["Happy", NEGATIVE, VALENCE] + ([LOOKING] if comparison["looking"].notna().any() else [])
+    figures = [charts.session_mix_bars(comparison)]
+    figures += [charts.session_curves(measure_over_time(sessions, m, segments=segments), m) for m in measures]
+    table = table_for_display(comparison)
+    table["valence"] = table["valence"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
+    parts = [f"<h1>{esc(title)}</h1>",
+             f"<p class='meta'>{len(comparison)} sessions: {esc(', '.join(map(str, comparison.index)))} &middot; "
+             f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>",
+             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
+             "<h2>Sessions</h2>", _table(table, digits=1),
+             f"<p class='meta'>{esc(COMPARISON_NOTE)} {esc(VALENCE_NOTE)}</p>"]
+    return _page(title, "\n".join(parts + _charts_html(figures)))

@@ -7,6 +7,11 @@ is thread-safe: the video thread appends while the page reads.
 
 The analytics are plain functions of the log's DataFrame (``SessionLog.to_frame()``),
 so they work the same on a live session, an analysed video or a CSV loaded back in.
+
+A log also holds *markers*: moments the user named while it ran ("quiz starts", "break"),
+drawn on the charts and listed in the report. In the CSV they are rows of their own with
+``face_id`` -1, no box or probabilities, and the text in a ``marker`` column (present only
+when there are markers), after the face rows.
 """
 from __future__ import annotations
 
@@ -32,6 +37,11 @@ ATTENTION_COLUMNS = ("yaw", "pitch", "roll", "eye_left", "eye_right", "looking")
 _NBASE = len(COLUMNS)
 _NCOL = _NBASE + len(ATTENTION_COLUMNS)
 _NAN_ATTENTION = (float("nan"),) * len(ATTENTION_COLUMNS)
+#: Markers: at most this many per log, each at most this many characters.
+MAX_MARKERS = 500
+MARKER_CHARS = 80
+#: The face_id of a marker's row in the CSV.
+MARKER_ID = -1
 
 
 def _attention_values(face: object) -> tuple[float, ...]:
@@ -77,6 +87,7 @@ class SessionLog:
         self._truncated = False
         self._version = 0
         self._models: list[str] = []
+        self._markers: list[tuple[float, str]] = []
 
     # -- writing -------------------------------------------------------------------------
     def add_frame(self, t: float, faces: Iterable, model: str = "") -> None:
@@ -125,9 +136,25 @@ class SessionLog:
             self._buf[self._n:need] = new[:, :width]
             self._n = need
 
+    def add_marker(self, t: float, text: str) -> bool:
+        """Name the moment ``t`` (seconds, the rows' clock). The text is put on one line and
+        cut to :data:`MARKER_CHARS`; returns False (and adds nothing) for an empty text or
+        once the log holds :data:`MAX_MARKERS`."""
+        text = " ".join(str(text).split())[:MARKER_CHARS]
+        if not text or not np.isfinite(t):
+            return False
+        with self._lock:
+            if len(self._markers) >= MAX_MARKERS:
+                return False
+            self._markers.append((max(0.0, float(t)), text))
+            self._markers.sort(key=lambda m: m[0])
+            self._version += 1
+        return True
+
     def clear(self) -> None:
         with self._lock:
             self._models = []
+            self._markers = []
             self._n = 0
             self._frames = 0
             self._last_t = 0.0
@@ -146,6 +173,12 @@ class SessionLog:
         for a log read back from CSV, which does not record them)."""
         with self._lock:
             return tuple(self._models)
+
+    @property
+    def markers(self) -> tuple[tuple[float, str], ...]:
+        """The named moments, ``(time_s, text)`` in time order."""
+        with self._lock:
+            return tuple(self._markers)
 
     @property
     def version(self) -> int:
@@ -170,13 +203,20 @@ class SessionLog:
         return _frame_from_array(data)
 
     def to_csv(self) -> bytes:
-        return log_to_csv(self.to_frame())
+        return log_to_csv(self.to_frame(), self.markers)
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, source: str = "") -> SessionLog:
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
             raise LogFormatError(f"not a session log: missing columns {', '.join(missing)}")
+        markers: list[tuple[float, str]] = []
+        if "marker" in df.columns:
+            ids = pd.to_numeric(df["face_id"], errors="coerce")
+            is_marker = (ids == MARKER_ID).to_numpy() & df["marker"].notna().to_numpy()
+            times = pd.to_numeric(df.loc[is_marker, "time_s"], errors="coerce")
+            markers = [(float(t), str(m)) for t, m in zip(times, df.loc[is_marker, "marker"]) if np.isfinite(t)]
+            df = df[~is_marker]
         arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         if len(arr) and not np.isfinite(arr).all():
             raise LogFormatError("not a session log: some values are not numbers")
@@ -195,6 +235,8 @@ class SessionLog:
             log._n = len(arr)
             log._frames = int(len(np.unique(arr[:, 0])))
             log._last_t = float(arr[-1, 0])
+        for t, text in markers[:MAX_MARKERS]:
+            log.add_marker(t, text)
         return log
 
     @classmethod
@@ -202,7 +244,8 @@ class SessionLog:
         """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one."""
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         try:
-            df = pd.read_csv(io.StringIO(text))
+            # Only empty fields are missing: a marker may read "NA" or "null".
+            df = pd.read_csv(io.StringIO(text), dtype={"marker": str}, keep_default_na=False, na_values=[""])
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise LogFormatError(f"not a readable CSV file: {e}") from None
         return cls.from_frame(df, source=source)
@@ -224,8 +267,9 @@ def empty_frame() -> pd.DataFrame:
     return _frame_from_array(np.zeros((0, _NBASE)))
 
 
-def log_to_csv(df: pd.DataFrame) -> bytes:
-    """CSV bytes with fixed columns and rounded numbers."""
+def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> bytes:
+    """CSV bytes with fixed columns and rounded numbers; ``markers`` as rows of their own
+    after the face rows (see the module's docstring)."""
     extra = [c for c in ATTENTION_COLUMNS if c in df.columns]
     out = df[list(COLUMNS) + ["label", "confidence"] + extra].copy()
     out["time_s"] = out["time_s"].round(3)
@@ -233,7 +277,28 @@ def log_to_csv(df: pd.DataFrame) -> bytes:
         out[c] = out[c].round(5)
     for c in extra:
         out[c] = out[c].round(2 if c in ("yaw", "pitch", "roll") else 3)
-    return out.to_csv(index=False).encode("utf-8")
+    if not markers:
+        return out.to_csv(index=False).encode("utf-8")
+    out["marker"] = ""
+    rows = pd.DataFrame("", index=range(len(markers)), columns=out.columns)
+    rows["time_s"] = [round(float(t), 3) for t, _ in markers]
+    rows["face_id"] = MARKER_ID
+    rows["marker"] = [text for _, text in markers]
+    return (out.to_csv(index=False) + rows.to_csv(index=False, header=False)).encode("utf-8")
+
+
+def format_time(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss`` from an hour on) of a time in seconds."""
+    whole = int(max(0.0, float(seconds)))
+    h, rest = divmod(whole, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def markers_table(markers: Sequence[tuple[float, str]]) -> pd.DataFrame:
+    """The markers as a table for the pages and the report: ``time`` (m:ss), ``seconds``, ``marker``."""
+    return pd.DataFrame({"time": [format_time(t) for t, _ in markers],
+                         "seconds": [round(float(t), 1) for t, _ in markers],
+                         "marker": [text for _, text in markers]})
 
 
 # -- analytics --------------------------------------------------------------------------

@@ -118,3 +118,23 @@ def test_model_card_reader_is_defensive(tmp_path):
     m = model_card.metrics({}, tmp_path)
     assert model_card.primary_split(model_card.splits(m))[0] == "PrivateTest"
     assert [p.name for p in model_card.figures(tmp_path)] == ["confusion.png"]
+
+
+def test_markers_on_the_charts_and_in_the_report():
+    from fer_core.session import binned_mix, face_binned
+
+    log = session_with_streak()
+    log.add_marker(60.0, "group work <starts>")
+    log.add_marker(200.5, "break")
+    df = log.to_frame()
+    for fig in (charts.mix_area(binned_mix(df, 10), markers=log.markers),
+                charts.face_timeline(face_binned(df, 10), markers=log.markers)):
+        assert [shape.x0 for shape in fig.layout.shapes] == [60.0, 200.5]
+        assert [a.text for a in fig.layout.annotations] == ["group work <starts>", "break"]
+    assert not charts.mix_area(binned_mix(df, 10)).layout.shapes
+    html = build_html_report(log)
+    assert "Marked moments" in html and "group work &lt;starts&gt;" in html and "<td>3:20</td>" in html
+    assert "Marked moments" not in build_html_report(session_with_streak())
+    # A marker cannot close the report's scripts: the charts' JSON escapes it too.
+    log.add_marker(90.0, "</script><script>alert(1)</script>")
+    assert "<script>alert(1)" not in build_html_report(log)

@@ -131,6 +131,22 @@ def test_log_interval_and_fps_with_a_fake_clock(recognizer):
     assert analyzer.snapshot().stats.fps_in == pytest.approx(10.0, rel=0.01)
 
 
+def test_markers_use_the_log_clock_and_survive_a_stream_end(recognizer):
+    now = [50.0]
+    analyzer = LiveAnalyzer(recognizer, log_interval_s=0.5, clock=lambda: now[0])
+    assert analyzer.mark("before the first frame") == 0.0  # the session starts at the first marker
+    now[0] += 2.0
+    analyzer.callback(to_frame(one_face_frame()))
+    now[0] += 63.5
+    assert analyzer.mark("  quiz\nstarts ") == pytest.approx(65.5)
+    assert analyzer.mark("   ") is None
+    analyzer.on_ended()  # STOP keeps the markers with the log
+    assert analyzer.log.markers == ((0.0, "before the first frame"), (pytest.approx(65.5), "quiz starts"))
+    assert analyzer.log.to_frame()["time_s"].tolist() == [2.0]
+    analyzer.reset()  # a new session forgets them
+    assert analyzer.log.markers == ()
+
+
 def test_wait_for_update_is_bounded_and_wakes_up(recognizer):
     analyzer = LiveAnalyzer(recognizer)
     snap = analyzer.wait_for_update(after_version=0, timeout=0.05)  # nothing arrives: returns

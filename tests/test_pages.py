@@ -11,12 +11,13 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from fer_core.labels import LABELS
+from fer_core.session import SessionLog
 from tests.media import come_and_go_frames, encode_video
 from tests.scenes import astronaut_bgr, gallery_frame, no_face_bgr
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGES = ["app_pages/home.py", "app_pages/live_webcam.py", "app_pages/photo.py", "app_pages/video_file.py",
-         "app_pages/dashboard.py", "app_pages/model_card.py"]
+         "app_pages/dashboard.py", "app_pages/compare.py", "app_pages/model_card.py"]
 
 
 @pytest.fixture(autouse=True)
@@ -244,6 +245,46 @@ def test_dashboard_from_csv_and_bad_csv():
     assert not at.exception and "missing columns" in at.error[0].value
 
 
+def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4):
+    from fer_core.compare import LOOKING
+    from tests.test_compare import lecture
+    from tests.test_engagement import scripted_log
+
+    at = open_page("app_pages/compare.py")
+    assert not at.exception and "at least two sessions" in at.info[0].value
+    week1, week2 = lecture(40, "Happy", "Neutral").to_csv(), lecture(30, "Sad", "Sad", faces=5).to_csv()
+    at.file_uploader[0].set_value([("week1.csv", week1, "text/csv"), ("notes.csv", b"a,b\n1,2\n", "text/csv"),
+                                   ("week2.csv", week2, "text/csv")]).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "notes.csv" in at.error[0].value and "missing columns" in at.error[0].value
+    table = at.dataframe[0].value
+    assert list(table["session"]) == ["week1.csv", "week2.csv"]
+    assert list(table["Sad"]) == [0.0, 100.0] and list(table["most faces at once"]) == [3, 5]
+    assert len(at.get("plotly_chart")) == 2  # the mix bars and the curves
+    assert [b.label for b in at.download_button] == ["Comparison (CSV)", "Comparison report (HTML, charts included)"]
+    # No session measured attention: the looking curve says so instead of drawing nothing.
+    at.selectbox(key="fer_compare_measure").set_value(LOOKING).run()
+    assert not at.exception and any("attention on" in i.value for i in at.info)
+    # The same file twice, and a session with attention: names told apart, looking measured.
+    at.file_uploader[0].set_value([("week1.csv", week1, "text/csv"), ("week1.csv", week1, "text/csv"),
+                                   ("attention.csv", scripted_log().to_csv(), "text/csv")]).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["session"]) == ["week1.csv", "week1.csv (2)", "attention.csv"]
+    assert table["looking at camera %"].iloc[2] == pytest.approx(45.3, abs=0.05)
+    # The analysed video joins the comparison, first.
+    at.switch_page("app_pages/video_file.py").run()
+    at.file_uploader[0].upload("class.mp4", come_and_go_mp4, "video/mp4")
+    at.run()
+    at.button[0].click().run()
+    assert at.session_state["fer_video"]["result"].log.summary().rows > 0
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception and at.checkbox[0].value and "at least two sessions" in at.info[0].value
+    at.file_uploader[0].upload("week1.csv", week1, "text/csv")
+    at.run()
+    assert not at.exception and list(at.dataframe[0].value["session"]) == ["class.mp4", "week1.csv"]
+
+
 def test_live_page_idle_and_snapshot_fallback():
     at = open_page("app_pages/live_webcam.py")
     assert not at.exception
@@ -421,6 +462,27 @@ def test_dashboard_attention_flags_from_csv():
     assert any("looked away from the camera for 12 s" in f for f in flags)
     assert any("eyes closed for 4 s" in f for f in flags)
     assert "derived from the seven" in texts(at).lower() and "not learning" in texts(at)
+
+
+def test_live_page_markers_reach_the_dashboard_and_its_csv():
+    at = open_page("app_pages/live_webcam.py")
+    analyzer = at.session_state["fer_live_analyzer"]
+    at.camera_input[0].set_value(("shot.jpg", jpeg(astronaut_bgr()), "image/jpeg"))
+    at.run()
+    at.text_input(key="fer_live_marker_text").set_value("quiz starts")
+    next(b for b in at.button if b.label == "Mark").click().run()
+    assert not at.exception
+    assert [m for _, m in analyzer.log.markers] == ["quiz starts"]
+    assert "Marked" in at.toast[0].value and "quiz starts" in at.toast[0].value
+    at.text_input(key="fer_live_marker_text").set_value("   ")
+    next(b for b in at.button if b.label == "Mark").click().run()  # blank: nothing added
+    assert len(analyzer.log.markers) == 1
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception and any("Marked moments (1)" in e.label for e in at.expander)
+    table = next(d.value for d in at.dataframe if "marker" in d.value.columns)
+    assert list(table["marker"]) == ["quiz starts"]
+    back = SessionLog.from_csv(analyzer.log.to_csv())
+    assert [m for _, m in back.markers] == ["quiz starts"]
 
 
 def test_live_page_far_faces_switch_the_detector():

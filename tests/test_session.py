@@ -152,6 +152,35 @@ def test_csv_round_trip_and_bad_csv():
         SessionLog.from_csv(bad)
 
 
+def test_markers_round_trip_through_the_csv_and_stay_out_of_the_analytics():
+    from fer_core.session import MARKER_CHARS, MAX_MARKERS, format_time, markers_table
+
+    log = scripted_log()
+    plain = log.to_csv()
+    v = log.version
+    assert log.add_marker(95.25, 'Quiz, "part 1"\n  starts') and log.version > v
+    assert log.add_marker(10.0, "NA") and log.add_marker(3725.0, "x" * 200)
+    assert not log.add_marker(20.0, " \t ") and not log.add_marker(float("nan"), "when?")
+    assert [t for t, _ in log.markers] == [10.0, 95.25, 3725.0]  # in time order
+    assert log.markers[1][1] == 'Quiz, "part 1" starts' and len(log.markers[2][1]) == MARKER_CHARS
+    data = log.to_csv()
+    assert data.startswith(plain.splitlines()[0].rstrip(b"\r") + b",marker")  # one more column, only now
+    back = SessionLog.from_csv(data)
+    assert back.markers == tuple((pytest.approx(t), m) for t, m in log.markers)
+    # Marker rows are not face observations: the analytics see the same rows as before.
+    assert back.summary() == SessionLog.from_csv(plain).summary()
+    pd.testing.assert_frame_equal(back.to_frame(), SessionLog.from_csv(plain).to_frame())
+    assert SessionLog.from_csv(plain).markers == ()
+    table = markers_table(back.markers)
+    assert list(table["time"]) == ["0:10", "1:35", "1:02:05"] and list(table["seconds"]) == [10.0, 95.2, 3725.0]
+    assert format_time(59.99) == "0:59" and format_time(-3) == "0:00"
+    full = SessionLog()
+    assert all(full.add_marker(float(i), f"m{i}") for i in range(MAX_MARKERS))
+    assert not full.add_marker(0.0, "one too many") and len(full.markers) == MAX_MARKERS
+    log.clear()
+    assert log.markers == ()
+
+
 def test_clear():
     log = scripted_log()
     v = log.version

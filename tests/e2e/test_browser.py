@@ -19,6 +19,7 @@ from fer_core.tracking import iou
 from tests.e2e.conftest import launch, screenshot
 from tests.media import come_and_go_frames, encode_video
 from tests.scenes import astronaut_bgr, gallery_frame, one_face_frame
+from tests.test_compare import drifting_lecture
 
 pytestmark = pytest.mark.e2e
 STREAM_FRAME = 'iframe[title*="webrtc_streamer"]'
@@ -150,6 +151,14 @@ def test_webcam_stream_annotates_faces_and_counts_them(page, server, recognizer)
     # 60 s like the first wait: under load (CI beside a training run) 30 s was once too short.
     wait_until(lambda: int(metric(page, "Observations")) > n1, 60, "the chart to keep counting")
     screenshot(page, "live_webcam")
+
+    # Marking a moment while streaming: a toast, the field cleared, and the stream goes on.
+    field = page.get_by_role("textbox", name="Mark this moment")
+    field.fill("quiz starts")
+    page.get_by_role("button", name="Mark", exact=True).click()
+    page.get_by_text('Marked "quiz starts" at').wait_for()
+    wait_until(lambda: field.input_value() == "", 10, "the marker field to clear")
+    assert (problem := stream_alive(page, 4)) == "", problem
 
     # Stopping keeps the app running and the session log on the page.
     stop_stream(page)
@@ -325,6 +334,22 @@ def test_video_and_dashboard_pages(page, server):
     assert metric(page, "Frames analysed") == "32"
     assert page.locator('[data-testid="stDownloadButton"]').count() == 2
     screenshot(page, "dashboard")
+    # Compare sessions: the same video beside two earlier lectures' CSV logs.
+    page.get_by_role("link", name="Compare sessions").click()
+    page.get_by_text("at least two sessions").wait_for()
+    logs = [("week 1.csv", drifting_lecture(1, 45, 9, 0.3)), ("week 2.csv", drifting_lecture(2, 50, 12, 0.7))]
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": log.to_csv()} for name, log in logs])
+    page.locator(".js-plotly-plot").nth(1).wait_for()
+    page.locator('[data-testid="stDataFrame"]').wait_for()
+    wait_for_app(page)
+    assert page.locator(".js-plotly-plot").count() == 2
+    screenshot(page, "compare")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Comparison (CSV)").click()
+    table = pd.read_csv(download.value.path())
+    assert list(table["session"]) == ["lecture.mp4", "week 1.csv", "week 2.csv"]
+    assert list(table["most faces at once"])[1:] == [9, 12]
 
 
 def test_browser_leaving_mid_stream_does_not_break_the_server(browser_context, server):

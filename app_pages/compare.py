@@ -1,0 +1,113 @@
+"""Compare sessions: several lectures or classes side by side (CSV logs, this browser's live
+session, the analysed video)."""
+import streamlit as st
+
+from fer_app import support, uploads
+from fer_core import charts
+from fer_core.compare import (
+    LOOKING,
+    MEASURES,
+    MINUTES,
+    SHARE,
+    compare_sessions,
+    measure_over_time,
+    table_for_display,
+    unique_names,
+)
+from fer_core.report import build_comparison_report
+from fer_core.session import LogFormatError, SessionLog
+
+#: At most this many sessions at once (each CSV log can hold up to uploads.LOG_MB).
+MAX_SESSIONS = 8
+
+st.title("Compare sessions")
+st.caption("Put lectures or classes side by side: this week's against last week's, or one course's "
+           "recordings over a term. Upload the CSV logs that the Video file page and the Class dashboard "
+           "download; the logs hold anonymous face numbers, boxes and probabilities, no images. "
+           + support.PRIVACY_NOTE)
+
+names: list[str] = []
+frames = []
+live = support.live_log()
+if live is not None and len(live) and st.checkbox("This browser's live session", value=True):
+    names.append("Live session")
+    frames.append(live.to_frame())
+video = st.session_state.get("fer_video")
+if video is not None and len(video["result"].log) and st.checkbox(f"The analysed video ({video['name']})",
+                                                                  value=True):
+    names.append(video["name"])
+    frames.append(video["result"].log.to_frame())
+
+files = st.file_uploader(f"Session logs (CSV from this app, up to {MAX_SESSIONS} sessions in all)",
+                            type=["csv"], accept_multiple_files=True, max_upload_size=uploads.LOG_MB)
+# Parsed logs are kept for this browser session, keyed by upload, so that changing a chart
+# setting does not read every CSV again; logs that were removed from the uploader are dropped.
+parsed = st.session_state.setdefault("fer_compare_logs", {})
+current = {u.file_id for u in files or []}
+for key in [k for k in parsed if k not in current]:
+    del parsed[key]
+for upload in files or []:
+    if len(frames) >= MAX_SESSIONS:
+        st.warning(f"Only {MAX_SESSIONS} sessions are compared at once; **{upload.name}** and the files "
+                   "after it were left out.", icon=":material/block:")
+        break
+    if not uploads.within_limit(upload, uploads.LOG_MB):
+        continue
+    if upload.file_id not in parsed:
+        try:
+            parsed[upload.file_id] = SessionLog.from_csv(upload.getvalue(), source=upload.name).to_frame()
+        except LogFormatError as e:
+            parsed[upload.file_id] = str(e)
+    entry = parsed[upload.file_id]
+    if isinstance(entry, str):
+        st.error(f"**{upload.name}**: {entry}", icon=":material/error:")
+        continue
+    if entry.empty:
+        st.warning(f"**{upload.name}** has no face observations; it is left out.", icon=":material/info:")
+        continue
+    names.append(upload.name)
+    frames.append(entry)
+
+if len(frames) < 2:
+    st.info("Choose at least two sessions: upload CSV logs exported from this app (the Video file page's "
+            "or the Class dashboard's *Per-frame log*), or analyse a video or run a live session first.")
+    st.stop()
+
+sessions = dict(zip(unique_names(names), frames))
+with st.sidebar:
+    st.subheader("Comparison settings")
+    measure = st.selectbox("Curve", MEASURES, index=MEASURES.index("Happy"), key="fer_compare_measure",
+                           help="What the curves show over each session: an expression's share, the share of "
+                                "angry, fear and sad together, the derived valence, or the share of faces "
+                                "looking at the camera (sessions analysed with attention on).")
+    axis = st.radio("Time axis", ["Per cent of each session", "Minutes from the start"],
+                    help="Per cent lines up sessions of different lengths start to end.")
+    segments = 10
+    if axis.startswith("Per cent"):
+        segments = st.select_slider("Parts per session", options=[5, 10, 20, 25, 50], value=10)
+        curves = measure_over_time(sessions, measure, axis=SHARE, segments=segments)
+    else:
+        bin_min = st.select_slider("Bin (minutes)", options=[0.5, 1.0, 2.0, 5.0, 10.0, 15.0], value=5.0)
+        curves = measure_over_time(sessions, measure, axis=MINUTES, bin_min=bin_min)
+
+comparison = compare_sessions(sessions)
+st.plotly_chart(charts.session_mix_bars(comparison), width="stretch")
+if measure == LOOKING and curves.isna().all().all():
+    st.info("None of these sessions was analysed with attention on, so there is no 'looking at the camera' "
+            "to compare. Turn attention on when analysing (Live webcam sidebar, Video file page).")
+else:
+    st.plotly_chart(charts.session_curves(curves, measure), width="stretch")
+table = table_for_display(comparison)
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"session": st.column_config.TextColumn("session", pinned=True)})
+st.caption("Shares are mean probabilities over every face observation of a session, in per cent; a face "
+           "seen for longer weighs more. Valence is derived from the seven probabilities (-1 unpleasant to 1 "
+           "pleasant). Sessions with different cameras, lighting, seating or expression models are not strictly "
+           "comparable: a difference of a few points can come from those as much as from the class.")
+c1, c2 = st.columns(2)
+c1.download_button("Comparison (CSV)", table.to_csv(index=False).encode("utf-8"), "session_comparison.csv",
+                   "text/csv", on_click="ignore")
+# A callable: the report is only built when the button is pressed.
+c2.download_button("Comparison report (HTML, charts included)",
+                   lambda: build_comparison_report(sessions, segments=segments), "session_comparison.html",
+                   "text/html", on_click="ignore")

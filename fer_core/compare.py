@@ -1,0 +1,145 @@
+"""Several sessions side by side: this week's lecture against last week's, or one class's
+recordings over a term.
+
+Plain functions of session logs' DataFrames (``SessionLog.to_frame()``, or a CSV read back
+with ``SessionLog.from_csv``), like :mod:`fer_core.session`. Sessions differ in length, so
+the curves can be drawn against the share of each session elapsed as well as against
+minutes from its start.
+
+Every figure is a mean over face observations: a face seen for longer, or a class with more
+faces in view, weighs more, as on the dashboard. The expression shares are mean
+probabilities (an uncertain face counts as uncertain), so they sum to 1 per session.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from fer_core.engagement import valence_arousal
+from fer_core.labels import LABELS, NEGATIVE_LABELS
+
+#: What the curves can show: one value per face observation, averaged per time bin.
+NEGATIVE = "Negative (angry, fear, sad)"
+VALENCE = "Valence (derived)"
+LOOKING = "Looking at the camera"
+MEASURES: tuple[str, ...] = (*LABELS, NEGATIVE, VALENCE, LOOKING)
+#: Time axes of :func:`measure_over_time`.
+SHARE = "share"  # per cent of each session elapsed
+MINUTES = "minutes"  # minutes from each session's start
+
+
+def measure_values(df: pd.DataFrame, measure: str) -> np.ndarray:
+    """One value per row of ``df`` for ``measure`` (one of :data:`MEASURES`); NaN where it
+    was not measured (looking at the camera in rows without attention)."""
+    if measure in LABELS:
+        return df[measure].to_numpy(np.float64)
+    if measure == NEGATIVE:
+        return df[list(NEGATIVE_LABELS)].to_numpy(np.float64).sum(axis=1)
+    if measure == VALENCE:
+        return valence_arousal(df[list(LABELS)].to_numpy())[:, 0] if len(df) else np.zeros(0)
+    if measure == LOOKING:
+        if "looking" not in df.columns:
+            return np.full(len(df), np.nan)
+        return df["looking"].to_numpy(np.float64)
+    raise ValueError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """``names`` with repeats told apart: ``a.csv``, ``a.csv (2)``, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out
+
+
+def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per session (index: its name, in the mapping's order).
+
+    Columns: ``duration_min`` (time of the last observation), ``faces_median`` and
+    ``faces_max`` (faces in view at once, over the frames with a face), ``face_numbers``
+    (anonymous numbers given out: a face that leaves and comes back gets a new one),
+    ``observations``, the seven expression shares, ``negative`` (angry + fear + sad),
+    ``valence`` (derived, -1 to 1) and ``looking`` (share of the observations with attention
+    measured that looked at the camera; NaN when none was measured).
+    """
+    rows = []
+    for name, df in sessions.items():
+        if df.empty:
+            row: dict[str, object] = {"session": name, "duration_min": 0.0, "faces_median": 0.0, "faces_max": 0,
+                                      "face_numbers": 0, "observations": 0, **{lab: np.nan for lab in LABELS},
+                                      "negative": np.nan, "valence": np.nan, "looking": np.nan}
+        else:
+            per_frame = df.groupby("time_s").size()
+            looking = measure_values(df, LOOKING)
+            row = {"session": name, "duration_min": float(df["time_s"].max()) / 60.0,
+                   "faces_median": float(per_frame.median()), "faces_max": int(per_frame.max()),
+                   "face_numbers": int(df["face_id"].nunique()), "observations": len(df),
+                   **{lab: float(df[lab].mean()) for lab in LABELS},
+                   "negative": float(measure_values(df, NEGATIVE).mean()),
+                   "valence": float(measure_values(df, VALENCE).mean()),
+                   "looking": float(np.nanmean(looking)) if np.isfinite(looking).any() else np.nan}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("session")
+
+
+def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axis: str = SHARE,
+                      segments: int = 10, bin_min: float = 5.0) -> pd.DataFrame:
+    """The mean of ``measure`` per time bin, one column per session (in the mapping's order).
+
+    ``axis=SHARE``: each session cut into ``segments`` equal parts of its own length (index:
+    the middle of each part, in per cent), so a 40- and a 90-minute lecture line up start to
+    end. ``axis=MINUTES``: bins of ``bin_min`` minutes from each start (index: the bin's
+    middle, in minutes). Bins without an observation (or without a measurement) are NaN.
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
+    if axis == SHARE:
+        if segments < 1:
+            raise ValueError("segments must be >= 1")
+        width = 100.0 / segments
+    elif axis == MINUTES:
+        if bin_min <= 0:
+            raise ValueError("bin_min must be > 0")
+        width = float(bin_min)
+    else:
+        raise ValueError(f"axis must be {SHARE!r} or {MINUTES!r}")
+    columns = {}
+    for name, df in sessions.items():
+        if df.empty:
+            columns[name] = pd.Series(dtype=float)
+            continue
+        t = df["time_s"].to_numpy(np.float64)
+        if axis == SHARE:
+            end = float(t.max())
+            pos = 100.0 * t / end if end > 0 else np.zeros_like(t)
+            k = np.minimum(np.floor(pos / width), segments - 1)  # the last instant joins the last part
+        else:
+            k = np.floor(t / 60.0 / width)
+        values = pd.Series(measure_values(df, measure))
+        columns[name] = values.groupby(k).mean()  # NaN values (not measured) are skipped
+    out = pd.DataFrame(columns)
+    out.index = np.round((out.index.to_numpy(np.float64) + 0.5) * width, 6)
+    out.index.name = "percent" if axis == SHARE else "minutes"
+    if axis == SHARE:  # every part, so that a session without faces in one shows a gap there
+        out = out.reindex(np.round((np.arange(segments) + 0.5) * width, 6))
+        out.index.name = "percent"
+    return out.sort_index()
+
+
+def table_for_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """:func:`compare_sessions` rounded, with readable column names, for the page and CSV."""
+    out = pd.DataFrame(index=comparison.index)
+    out["minutes"] = comparison["duration_min"].round(1)
+    out["faces at once (median)"] = comparison["faces_median"].round(1)
+    out["most faces at once"] = comparison["faces_max"]
+    out["observations"] = comparison["observations"]
+    for lab in LABELS:
+        out[lab] = (100 * comparison[lab]).round(1)
+    out["negative %"] = (100 * comparison["negative"]).round(1)
+    out["valence"] = comparison["valence"].round(2)
+    out["looking at camera %"] = (100 * comparison["looking"]).round(1)
+    return out.reset_index()

@@ -1,0 +1,163 @@
+"""Tests of fer_core.compare: several session logs side by side."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_core import compare
+from fer_core.engagement import CIRCUMPLEX
+from fer_core.labels import LABELS
+from fer_core.session import SessionLog
+from tests.test_engagement import scripted_log
+
+
+def onehot(label: str) -> list[float]:
+    return [1.0 if lab == label else 0.0 for lab in LABELS]
+
+
+def lecture(minutes: float, first: str, second: str, faces: int = 3, every_s: float = 5.0,
+            gap: tuple[float, float] | None = None) -> SessionLog:
+    """``faces`` faces show ``first`` for the first half of the session and ``second`` after;
+    nobody is in view during ``gap`` (a share of the session, e.g. (0.3, 0.5))."""
+    log = SessionLog()
+    end = minutes * 60.0
+    for t in np.arange(0.0, end + every_s / 2, every_s):
+        if gap is not None and gap[0] * end <= t < gap[1] * end:
+            log.add_frame(float(t), [])
+            continue
+        probs = onehot(first if t < end / 2 else second)
+        log.add_frame(float(t), [(i, (10 + 90 * i, 10, 80, 80), probs) for i in range(1, faces + 1)])
+    return log
+
+
+def drifting_lecture(seed: int, minutes: float, faces: int, happy_peak: float, every_s: float = 10.0) -> SessionLog:
+    """A class whose expressions drift: each face mostly neutral with its own leanings and
+    noise, and a wave of smiles around ``happy_peak`` (a share of the session). For the
+    real-browser test's screenshot of the Compare page."""
+    rng = np.random.default_rng(seed)
+    lean = rng.normal(0.0, 0.6, (faces, len(LABELS)))
+    lean[:, LABELS.index("Neutral")] += 2.0
+    lean[:, LABELS.index("Disgust")] -= 2.0
+    drift = np.zeros((faces, len(LABELS)))
+    log = SessionLog()
+    end = minutes * 60.0
+    for t in np.arange(0.0, end, every_s):
+        drift = 0.9 * drift + rng.normal(0.0, 0.35, drift.shape)
+        wave = 2.5 * np.exp(-((t / end - happy_peak) / 0.12) ** 2)
+        logits = lean + drift
+        logits[:, LABELS.index("Happy")] += wave
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        log.add_frame(float(t), [(i + 1, (10 + 90 * i, 10, 80, 80), p[i]) for i in range(faces)])
+    return log
+
+
+def test_compare_sessions_figures_per_session():
+    a = lecture(40, "Happy", "Neutral", faces=3).to_frame()
+    b = lecture(90, "Sad", "Sad", faces=5).to_frame()
+    table = compare.compare_sessions({"week 1": a, "week 2": b})
+    assert list(table.index) == ["week 1", "week 2"]
+    assert table.loc["week 1", "duration_min"] == pytest.approx(40.0)
+    assert table.loc["week 2", "duration_min"] == pytest.approx(90.0)
+    assert table.loc["week 1", "faces_median"] == 3 and table.loc["week 2", "faces_max"] == 5
+    assert table.loc["week 2", "face_numbers"] == 5 and table.loc["week 1", "observations"] == 3 * 481
+    # Week 1: the first half Happy (t < 20 min: 240 of 481 frames), the rest Neutral.
+    assert table.loc["week 1", "Happy"] == pytest.approx(240 / 481)
+    assert table.loc["week 1", "Neutral"] == pytest.approx(241 / 481)
+    assert table.loc["week 1", "negative"] == 0.0 and table.loc["week 2", "negative"] == pytest.approx(1.0)
+    assert table.loc["week 2", "valence"] == pytest.approx(CIRCUMPLEX["Sad"][0])
+    assert table.loc["week 1", "valence"] == pytest.approx(CIRCUMPLEX["Happy"][0] * 240 / 481)
+    assert np.isnan(table.loc["week 1", "looking"])  # no attention measured
+    shares = table[list(LABELS)].sum(axis=1).to_numpy()
+    np.testing.assert_allclose(shares, 1.0)
+
+
+def test_share_axis_lines_up_sessions_of_different_lengths():
+    sessions = {"short": lecture(40, "Happy", "Neutral").to_frame(),
+                "long": lecture(90, "Happy", "Neutral").to_frame()}
+    curves = compare.measure_over_time(sessions, "Happy", axis=compare.SHARE, segments=10)
+    assert list(curves.index) == pytest.approx([5, 15, 25, 35, 45, 55, 65, 75, 85, 95])
+    assert list(curves.columns) == ["short", "long"]
+    for name in sessions:  # both switch from Happy to Neutral half way through
+        np.testing.assert_allclose(curves[name].to_numpy(), [1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+
+
+def test_minutes_axis_and_gaps():
+    sessions = {"a": lecture(40, "Sad", "Happy").to_frame(),
+                "b": lecture(90, "Angry", "Angry", gap=(0.3, 0.5)).to_frame()}
+    curves = compare.measure_over_time(sessions, compare.NEGATIVE, axis=compare.MINUTES, bin_min=10)
+    # Bins of 10 minutes, labelled by their middle; session a ends at 40 min (one last frame at 40).
+    assert list(curves.index) == pytest.approx([5, 15, 25, 35, 45, 55, 65, 75, 85, 95])
+    np.testing.assert_allclose(curves["a"].to_numpy()[:5], [1, 1, 0, 0, 0])
+    assert curves["a"].iloc[5:].isna().all()
+    # Nobody in view from 27 to 45 min: the bin 30-40 min is empty, the others angry.
+    assert np.isnan(curves.loc[35, "b"]) and curves["b"].drop(35).eq(1.0).all()
+    by_share = compare.measure_over_time(sessions, compare.NEGATIVE, axis=compare.SHARE, segments=10)
+    assert by_share["b"].isna().tolist() == [False, False, False, True, True, False, False, False, False, False]
+
+
+def test_looking_and_valence_measures():
+    df = scripted_log().to_frame()  # face 1 measured 300 rows, 164 of them not looking; face 2 unmeasured
+    table = compare.compare_sessions({"s": df})
+    assert table.loc["s", "looking"] == pytest.approx(136 / 300)
+    curves = compare.measure_over_time({"s": df}, compare.LOOKING, axis=compare.SHARE, segments=3)
+    # 0-10 s: looking but two blinks; 10-20 s: looking away; 20-30 s: back, 4 s with eyes shut.
+    np.testing.assert_allclose(curves["s"].to_numpy(), [96 / 100, 0 / 100, 40 / 100], atol=0.011)
+    happy = compare.measure_values(df, compare.VALENCE)
+    np.testing.assert_allclose(happy, CIRCUMPLEX["Happy"][0])
+    plain = lecture(5, "Happy", "Happy").to_frame()
+    assert np.isnan(compare.measure_values(plain, compare.LOOKING)).all()
+
+
+def test_comparison_survives_the_csv_round_trip():
+    logs = {"a": lecture(12, "Surprise", "Neutral"), "b": scripted_log()}
+    direct = compare.compare_sessions({k: v.to_frame() for k, v in logs.items()})
+    back = compare.compare_sessions({k: SessionLog.from_csv(v.to_csv()).to_frame() for k, v in logs.items()})
+    np.testing.assert_allclose(back.to_numpy(float), direct.to_numpy(float), atol=1e-4)
+    shown = compare.table_for_display(direct)
+    assert list(shown["session"]) == ["a", "b"] and shown.loc[0, "Surprise"] == pytest.approx(100 * 72 / 145, abs=0.05)
+
+
+def test_drifting_lecture_peaks_where_asked():
+    sessions = {"early": drifting_lecture(1, 30, 6, 0.25).to_frame(),
+                "late": drifting_lecture(2, 50, 9, 0.75).to_frame()}
+    curves = compare.measure_over_time(sessions, "Happy", segments=4)
+    assert curves["early"].idxmax() == 12.5 and curves["late"].idxmax() == 87.5
+    assert compare.compare_sessions(sessions)["faces_max"].tolist() == [6, 9]
+
+
+def test_empty_sessions_names_and_bad_arguments():
+    empty = SessionLog().to_frame()
+    table = compare.compare_sessions({"nobody": empty, "a": lecture(1, "Fear", "Fear").to_frame()})
+    assert table.loc["nobody", "observations"] == 0 and np.isnan(table.loc["nobody", "Fear"])
+    curves = compare.measure_over_time({"nobody": empty}, "Fear", segments=4)
+    assert len(curves) == 4 and curves["nobody"].isna().all()
+    assert compare.unique_names(["a.csv", "b.csv", "a.csv", "a.csv"]) == ["a.csv", "b.csv", "a.csv (2)", "a.csv (3)"]
+    with pytest.raises(ValueError, match="unknown measure"):
+        compare.measure_over_time({"a": empty}, "Boredom")
+    with pytest.raises(ValueError, match="axis"):
+        compare.measure_over_time({"a": empty}, "Happy", axis="hours")
+    with pytest.raises(ValueError):
+        compare.measure_over_time({"a": empty}, "Happy", segments=0)
+
+
+def test_comparison_charts_and_report():
+    from fer_core import charts
+    from fer_core.report import build_comparison_report
+
+    sessions = {"Room <1>": lecture(40, "Happy", "Neutral").to_frame(), "b": scripted_log().to_frame()}
+    table = compare.compare_sessions(sessions)
+    bars = charts.session_mix_bars(table).data
+    assert [t.name for t in bars] == list(LABELS) and list(bars[0].y) == ["Room <1>", "b"]
+    np.testing.assert_allclose(bars[LABELS.index("Happy")].x, [240 / 481, 1.0])
+    curves = charts.session_curves(compare.measure_over_time(sessions, compare.VALENCE), compare.VALENCE)
+    assert len(curves.data) == 2 and list(curves.layout.yaxis.range) == [-1, 1]
+
+    html = build_comparison_report(sessions)
+    assert html.startswith("<!DOCTYPE html>") and "Room &lt;1&gt;" in html and "Room <1>" not in html
+    assert "Article 5(1)(f)" in html and "derived from the seven" in html
+    # mix bars and four curves (session b measured attention, so looking at the camera is one)
+    assert html.count('class="plotly-graph-div"') == 5 and "<td>Room &lt;1&gt;</td>" in html and "<td>b</td>" in html
+    assert "<td>+0.40</td>" in html  # valence of the first session: Happy (0.81) 240 of 481 frames
+    without = build_comparison_report({"a": sessions["Room <1>"], "c": lecture(5, "Sad", "Sad").to_frame()})
+    assert without.count('class="plotly-graph-div"') == 4
