@@ -5,7 +5,16 @@ from fer_app import support, uploads
 from fer_core import charts
 from fer_core.engagement import attention_summary, attention_table, attention_timeline, has_attention
 from fer_core.memory import release_memory
-from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, strongest_changes
+from fer_core.session import (
+    MARKER_CHARS,
+    NOTABLE_CHANGE,
+    binned_mix,
+    face_binned,
+    format_time,
+    markers_table,
+    parse_time,
+    strongest_changes,
+)
 from fer_core.video import VideoDecodeError, analyze_video
 
 #: Analyse at most this many frames of one upload (an hour at 2 frames per second).
@@ -42,6 +51,7 @@ if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_M
         st.stop()
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
     st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result}
+    st.session_state.pop("fer_video_marker_error", None)
     release_memory()  # the decoder's and detector's buffers go back to the OS
 
 state = st.session_state.get("fer_video")
@@ -66,12 +76,50 @@ if df.empty:
                "about 40 pixels wide.", icon=":material/face_retouching_off:")
     st.stop()
 
+
+
+def add_marker(log, end_s: float) -> None:
+    """The marker form's callback: runs before the page, so the charts below show the new line."""
+    when = st.session_state.get("fer_video_marker_time", "")
+    text = st.session_state.get("fer_video_marker_text", "")
+    st.session_state.pop("fer_video_marker_error", None)
+    try:
+        t = parse_time(when)
+    except ValueError as e:
+        st.session_state["fer_video_marker_error"] = f"{e}."
+        return
+    if t > end_s + 1.0:
+        st.session_state["fer_video_marker_error"] = (f"{format_time(t)} is after the end of the analysed "
+                                                      f"video ({format_time(end_s)}).")
+    elif not text.strip():
+        st.session_state["fer_video_marker_error"] = "Give the moment a name."
+    elif not log.add_marker(t, text):
+        st.session_state["fer_video_marker_error"] = "This video holds as many named moments as it can."
+
+
+end_s = max(result.seconds_analysed, float(df["time_s"].max()))
+with st.expander(f"Name moments of the video ({len(result.log.markers)})",
+                 expanded=bool(result.log.markers or st.session_state.get("fer_video_marker_error"))):
+    with st.form("fer_video_marker", clear_on_submit=True, border=False):
+        time_col, text_col, button_col = st.columns([1, 3, 1], vertical_alignment="bottom")
+        time_col.text_input("At (m:ss)", key="fer_video_marker_time", placeholder="12:30")
+        text_col.text_input("Moment", key="fer_video_marker_text", max_chars=MARKER_CHARS,
+                            placeholder="e.g. group work starts")
+        button_col.form_submit_button("Add", width="stretch", on_click=add_marker, args=(result.log, end_s))
+    if st.session_state.get("fer_video_marker_error"):
+        st.error(st.session_state["fer_video_marker_error"], icon=":material/error:")
+    if result.log.markers:
+        st.dataframe(markers_table(result.log.markers), hide_index=True, width="stretch")
+    st.caption("Named moments are drawn on the charts and kept in the CSV log, the dashboard and its report.")
+
+markers = result.log.markers
 bin_s = max(1.0 / state["rate"], round(max(result.seconds_analysed, 1.0) / 120.0))
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
 st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes,
-                                f"Expression mix over the video ({bin_s:g} s bins)"), width="stretch")
+                                f"Expression mix over the video ({bin_s:g} s bins)", markers=markers),
+                width="stretch")
 fb = face_binned(df, bin_s)
-st.plotly_chart(charts.face_timeline(fb), width="stretch")
+st.plotly_chart(charts.face_timeline(fb, markers=markers), width="stretch")
 face_ids = sorted(df["face_id"].unique())
 chosen = st.selectbox("Probabilities of one face", face_ids, format_func=lambda i: f"Face {i}")
 st.plotly_chart(charts.face_probabilities(fb, chosen), width="stretch")
@@ -79,7 +127,8 @@ if has_attention(df):
     st.subheader("Attention")
     st.caption(support.ATTENTION_NOTE)
     st.plotly_chart(charts.attention_timeline(attention_timeline(df, bin_s),
-                                              f"Attention over the video ({bin_s:g} s bins)"), width="stretch")
+                                              f"Attention over the video ({bin_s:g} s bins)", markers=markers),
+                    width="stretch")
     st.dataframe(attention_table(attention_summary(df)), hide_index=True, width="stretch")
 
 st.subheader("Moments of strongest change")

@@ -294,6 +294,22 @@ def format_time(seconds: float) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
+def parse_time(text: str) -> float:
+    """Seconds of ``"75"``, ``"1:15"``, ``"1:15.5"`` or ``"1:01:15"`` (the inverse of
+    :func:`format_time`); ValueError for anything else."""
+    bad = ValueError(f"not a time: {text!r} (write seconds, m:ss or h:mm:ss)")
+    *upper, last = str(text).strip().split(":")
+    try:
+        seconds, whole = float(last), [int(p) for p in upper]
+    except ValueError:
+        raise bad from None
+    if len(whole) > 2 or any(v < 0 for v in whole) or not 0 <= seconds < (60 if whole else float("inf")):
+        raise bad
+    if len(whole) == 2 and whole[1] >= 60:
+        raise bad
+    return sum(v * 60 ** (len(whole) - i) for i, v in enumerate(whole)) + seconds
+
+
 def markers_table(markers: Sequence[tuple[float, str]]) -> pd.DataFrame:
     """The markers as a table for the pages and the report: ``time`` (m:ss), ``seconds``, ``marker``."""
     return pd.DataFrame({"time": [format_time(t) for t, _ in markers],

@@ -226,6 +226,37 @@ def test_video_with_no_faces():
     assert not at.exception and "No faces were found" in at.warning[0].value
 
 
+def test_video_page_named_moments(come_and_go_mp4):
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4")
+    at.run()
+    at.button[0].click().run()
+    log = at.session_state["fer_video"]["result"].log
+
+    def add(when, text):
+        at.text_input(key="fer_video_marker_time").set_value(when)
+        at.text_input(key="fer_video_marker_text").set_value(text)
+        next(b for b in at.button if b.label == "Add").click().run()
+        assert not at.exception
+
+    add("0:03", "question from the back")
+    assert log.markers == ((3.0, "question from the back"),)
+    # Drawn on the charts of the same run (the form's callback runs before the page).
+    mix = next(c for c in at.get("plotly_chart") if "Expression mix over the video" in c.proto.spec)
+    assert "question from the back" in mix.proto.spec
+    add("half past", "lunch")
+    assert "not a time" in at.error[0].value and len(log.markers) == 1
+    add("5:00", "after the end")
+    assert "after the end of the analysed video" in at.error[0].value and len(log.markers) == 1
+    add("7", "   ")
+    assert "Give the moment a name" in at.error[0].value
+    add("7", "answer")
+    assert not at.error and [m for _, m in log.markers] == ["question from the back", "answer"]
+    assert b",marker" in log.to_csv().splitlines()[0]
+    at.switch_page("app_pages/dashboard.py").run()
+    assert any("Marked moments (2)" in e.label for e in at.expander)
+
+
 def test_dashboard_from_csv_and_bad_csv():
     from fer_core.session import SessionLog
 

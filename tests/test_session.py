@@ -181,6 +181,23 @@ def test_markers_round_trip_through_the_csv_and_stay_out_of_the_analytics():
     assert log.markers == ()
 
 
+@pytest.mark.parametrize("text, seconds", [("75", 75.0), ("1:15", 75.0), (" 1:15.5 ", 75.5), ("1:01:15", 3675.0),
+                                           ("0:00", 0.0), ("2:00:00", 7200.0)])
+def test_parse_time_reads_what_format_time_writes(text, seconds):
+    from fer_core.session import format_time, parse_time
+
+    assert parse_time(text) == seconds
+    assert parse_time(format_time(seconds)) == int(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "a", "1:60", "1:75:00", "-3", "1::2", "1:2:3:4", "nan", "inf", "1:-5"])
+def test_parse_time_refuses_what_is_not_a_time(text):
+    from fer_core.session import parse_time
+
+    with pytest.raises(ValueError, match="not a time"):
+        parse_time(text)
+
+
 def test_clear():
     log = scripted_log()
     v = log.version

@@ -324,6 +324,14 @@ def test_video_and_dashboard_pages(page, server):
     assert metric(page, "Frames analysed") == "32"
     assert metric(page, "Anonymous faces") == "3"  # the face left twice for 4 s: new ids
     assert page.locator(".js-plotly-plot").count() == 3
+    # A named moment, by time: listed, and drawn on the mix chart at once.
+    page.get_by_text("Name moments of the video (0)").click()
+    page.get_by_role("textbox", name="At (m:ss)").fill("0:06")
+    page.get_by_role("textbox", name="Moment").fill("a question")
+    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_text("Name moments of the video (1)").wait_for()
+    page.locator(".js-plotly-plot", has_text="Expression mix over the video").get_by_text("a question").wait_for()
+    wait_for_app(page)
     page.get_by_role("heading", name="lecture.mp4").evaluate("e => e.scrollIntoView({block: 'start'})")
     screenshot(page, "video_file")
     page.get_by_role("link", name="Class dashboard").click()  # same session: the video's log
