@@ -39,7 +39,7 @@ if video is not None and len(video["result"].log) and st.checkbox(f"The analysed
     frames.append(video["result"].log.to_frame())
 
 files = st.file_uploader(f"Session logs (CSV from this app, up to {MAX_SESSIONS} sessions in all)",
-                            type=["csv"], accept_multiple_files=True, max_upload_size=uploads.LOG_MB)
+                         type=["csv"], accept_multiple_files=True, max_upload_size=uploads.LOG_MB)
 # Parsed logs are kept for this browser session, keyed by upload, so that changing a chart
 # setting does not read every CSV again; logs that were removed from the uploader are dropped.
 parsed = st.session_state.setdefault("fer_compare_logs", {})

@@ -77,7 +77,6 @@ if df.empty:
     st.stop()
 
 
-
 def add_marker(log, end_s: float) -> None:
     """The marker form's callback: runs before the page, so the charts below show the new line."""
     when = st.session_state.get("fer_video_marker_time", "")
