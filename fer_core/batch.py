@@ -10,6 +10,11 @@ writes ``NAME_expressions.csv`` (the video page's "Per-frame log" download) and
 and ``os.replace``, the report last: a job whose two files exist is finished and skipped on
 the next run, so an interrupted run resumes where it stopped.
 
+With two or more sessions that have faces, the run also writes ``comparison.html`` and
+``comparison.csv`` (the app's *Compare sessions* report and table, sessions in job order,
+each reading the finished CSV logs of this run's inputs, new or already done); ``--no-compare``
+leaves them out.
+
 Jobs run in a local process pool (one model per worker process, loaded once), or with
 ``--ray`` as one Ray task per file: Ray reuses its worker processes, so there too the
 model is loaded once per worker. Inputs must be readable at the same paths on every Ray
@@ -38,6 +43,8 @@ log = logging.getLogger(__name__)
 
 VIDEO_EXTS = frozenset({".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v", ".mpg", ".mpeg"})
 PHOTO_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+COMPARISON_HTML = "comparison.html"
+COMPARISON_CSV = "comparison.csv"
 CSV_SUFFIX = "_expressions.csv"
 REPORT_SUFFIX = "_report.html"
 TMP_SUFFIX = ".part"
@@ -74,6 +81,7 @@ class BatchSummary:
     skipped: int
     failed: int
     elapsed_s: float
+    compared: int = 0  # sessions in comparison.html (0: none written)
 
 
 # -- finding the work -----------------------------------------------------------------
@@ -144,7 +152,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def remove_leftovers(out: Path) -> int:
     """Delete temporary files a killed run left behind (never a finished output)."""
     n = 0
-    for suffix in (CSV_SUFFIX, REPORT_SUFFIX):
+    for suffix in (CSV_SUFFIX, REPORT_SUFFIX, COMPARISON_HTML, COMPARISON_CSV):
         for tmp in out.glob(f".*{suffix}.*{TMP_SUFFIX}"):
             tmp.unlink(missing_ok=True)
             n += 1
@@ -155,6 +163,44 @@ def save(out: Path, result: JobResult, job: Job) -> None:
     csv, report = outputs(out, job)
     write_atomic(csv, result.csv)
     write_atomic(report, result.report.encode("utf-8"))  # last: its presence marks the job done
+
+
+def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10) -> int:
+    """``comparison.html`` and ``comparison.csv`` over the finished jobs' CSV logs in ``out``,
+    in job order, when two or more of them have faces; returns how many sessions were
+    compared (0: nothing written). Each log is summarised and dropped before the next is
+    read, so memory holds one session's rows at a time."""
+    import pandas as pd
+
+    from fer_core.compare import compare_sessions, measure_over_time, table_for_display
+    from fer_core.report import COMPARISON_MEASURES, comparison_report_html
+    from fer_core.session import LogFormatError, SessionLog
+
+    rows: list[pd.DataFrame] = []
+    curves: dict[str, list[pd.DataFrame]] = {m: [] for m in COMPARISON_MEASURES}
+    for job in jobs:
+        csv, _ = outputs(out, job)
+        if not is_done(out, job):
+            continue
+        try:
+            df = SessionLog.from_csv(csv.read_bytes(), source=job.name).to_frame()
+        except (OSError, LogFormatError) as e:
+            log.warning("%s: left out of the comparison: %s", csv, e)
+            continue
+        if df.empty:
+            continue
+        one = {job.name: df}
+        rows.append(compare_sessions(one))
+        for m in COMPARISON_MEASURES:
+            curves[m].append(measure_over_time(one, m, segments=segments))
+        del df, one
+    if len(rows) < 2:
+        return 0
+    comparison = pd.concat(rows)
+    joined = {m: pd.concat(c, axis=1) for m, c in curves.items()}
+    write_atomic(out / COMPARISON_CSV, table_for_display(comparison).to_csv(index=False).encode("utf-8"))
+    write_atomic(out / COMPARISON_HTML, comparison_report_html(comparison, joined).encode("utf-8"))
+    return len(rows)
 
 
 # -- the work itself (runs in a worker) ---------------------------------------------------
@@ -288,10 +334,11 @@ class Progress:
 
 def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2, rate: float = 2.0,
               ray_address: str | None = None, max_frames: int | None = None, progress: bool = True,
-              on_done: Callable[[Job, JobResult], None] | None = None, model: str | Path | None = None
-              ) -> BatchSummary:
+              on_done: Callable[[Job, JobResult], None] | None = None, model: str | Path | None = None,
+              compare: bool = True) -> BatchSummary:
     """Analyse every job not finished yet in ``out`` with ``model`` (an ONNX file; None: the
-    shipped one); returns what happened."""
+    shipped one), then (``compare``) compare the finished sessions (:func:`write_comparison`);
+    returns what happened."""
     t0 = time.perf_counter()
     if model is not None and not Path(model).is_file():
         raise FileNotFoundError(f"model file not found: {model}")
@@ -322,14 +369,17 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
                 on_done(job, result)
             bar.update(job.name)
     bar.close()
-    return BatchSummary(done=done, skipped=skipped, failed=failed, elapsed_s=time.perf_counter() - t0)
+    compared = write_comparison(out, jobs) if compare else 0
+    return BatchSummary(done=done, skipped=skipped, failed=failed, elapsed_s=time.perf_counter() - t0,
+                        compared=compared)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m fer_core.batch", description=__doc__.split("\n\n")[0],
         epilog="Outputs per file: NAME_expressions.csv (per-frame log, as the app's download) and "
-               "NAME_report.html. Finished files are skipped, so rerunning resumes.")
+               f"NAME_report.html; for the run, {COMPARISON_HTML} and {COMPARISON_CSV}. Finished files are "
+               "skipped, so rerunning resumes.")
     ap.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
                     help="video files, or folders searched recursively for videos and photos")
     ap.add_argument("--out", required=True, type=Path, help="folder for the CSV logs and HTML reports")
@@ -342,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="run one Ray task per file on this cluster ('auto' = the running local "
                          "cluster, 'local' = start one here with --workers CPUs, or HOST:PORT)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--no-compare", action="store_true",
+                    help=f"do not write {COMPARISON_HTML} and {COMPARISON_CSV} (the sessions side by side)")
     which = ap.add_mutually_exclusive_group()
     which.add_argument("--everyday", action="store_true",
                        help="the everyday-faces model (the app's sidebar choice; models/MODEL_CARD_everyday.md)")
@@ -353,11 +405,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         s = run_batch(args.inputs, args.out, workers=args.workers, rate=args.rate, ray_address=args.ray,
                       max_frames=args.max_frames, progress=not args.quiet,
-                      model=EVERYDAY_MODEL if args.everyday else args.model)
+                      model=EVERYDAY_MODEL if args.everyday else args.model, compare=not args.no_compare)
     except FileNotFoundError as e:
         ap.error(str(e))
     print(f"{s.done} analysed, {s.skipped} already done, {s.failed} failed, in {s.elapsed_s:.1f} s "
-          f"-> {args.out}")
+          f"-> {args.out}" + (f" ({s.compared} sessions side by side in {COMPARISON_HTML})" if s.compared else ""))
     return 1 if s.failed else 0
 
 

@@ -211,17 +211,28 @@ COMPARISON_NOTE = (
 )
 
 
+#: The curves of the comparison report (looking at the camera only when some session measured it).
+COMPARISON_MEASURES = ("Happy", NEGATIVE, VALENCE, LOOKING)
+
+
 def build_comparison_report(sessions: Mapping[str, pd.DataFrame], *, segments: int = 10,
                             title: str = "Session comparison") -> str:
     """Several sessions side by side as one HTML string: the table of
     :func:`fer_core.compare.compare_sessions`, the mix per session, and curves over the per cent
-    of each session elapsed for Happy, the negative expressions, valence and (when measured)
-    looking at the camera."""
-    comparison = compare_sessions(sessions)
+    of each session elapsed for :data:`COMPARISON_MEASURES`."""
+    curves = {m: measure_over_time(sessions, m, segments=segments) for m in COMPARISON_MEASURES}
+    return comparison_report_html(compare_sessions(sessions), curves, title=title)
+
+
+def comparison_report_html(comparison: pd.DataFrame, curves: Mapping[str, pd.DataFrame],
+                           title: str = "Session comparison") -> str:
+    """The comparison report from its parts: ``compare_sessions``' table and, per measure,
+    ``measure_over_time``'s curves (a measure whose curves are all empty is left out). For
+    callers that summarise one session at a time (``fer_core.batch``), so that only one
+    session's rows are in memory at once."""
     esc = html.escape
-    measures = ["Happy", NEGATIVE, VALENCE] + ([LOOKING] if comparison["looking"].notna().any() else [])
     figures = [charts.session_mix_bars(comparison)]
-    figures += [charts.session_curves(measure_over_time(sessions, m, segments=segments), m) for m in measures]
+    figures += [charts.session_curves(c, m) for m, c in curves.items() if c.notna().any().any()]
     table = table_for_display(comparison)
     table["valence"] = table["valence"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
     parts = [f"<h1>{esc(title)}</h1>",

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import cv2
+import pandas as pd
 import pytest
 
 from fer_core import batch
@@ -120,8 +121,15 @@ def test_local_run_gives_the_apps_csv_and_a_report(local_run, twenty, recognizer
     logs = [SessionLog.from_csv((out / f"term__{v.stem}{batch.CSV_SUFFIX}").read_bytes()) for v in twenty]
     assert all(log.summary().frames > 0 and log.summary().faces >= 1 for log in logs)
     assert len({(out / f"term__{v.stem}{batch.CSV_SUFFIX}").read_bytes() for v in twenty}) > 10  # clips differ
+    # The sessions side by side, in job order: the app's Compare sessions table and report.
+    assert summary.compared == 20
+    table = pd.read_csv(out / batch.COMPARISON_CSV)
+    assert list(table["session"]) == [f"term__{v.stem}" for v in twenty]
+    assert table["observations"].tolist() == [len(log.to_frame()) for log in logs]
+    html = (out / batch.COMPARISON_HTML).read_text()
+    assert "<h1>Session comparison</h1>" in html and "term__lecture19" in html
     again = batch.run_batch([twenty[0].parent], out, workers=2, progress=False)
-    assert (again.done, again.skipped) == (0, 20)
+    assert (again.done, again.skipped, again.compared) == (0, 20, 20)
 
 
 def test_cli_everyday_model_gives_that_models_csv(tmp_path):
@@ -140,6 +148,32 @@ def test_cli_everyday_model_gives_that_models_csv(tmp_path):
     assert csv != analyze_video(load_recognizer(detector=still_detector()), video, rate=2.0).log.to_csv()
     with pytest.raises(FileNotFoundError, match="model file not found"):
         batch.run_batch([video], tmp_path / "out2", model=tmp_path / "missing.onnx", progress=False)
+
+
+def test_comparison_reads_finished_logs_one_at_a_time(tmp_path, caplog):
+    from fer_core.compare import compare_sessions
+    from tests.test_compare import lecture
+
+    out = tmp_path / "out"
+    out.mkdir()
+    logs = {"week1": lecture(40, "Happy", "Neutral"), "week2": lecture(30, "Sad", "Sad", faces=5),
+            "empty": SessionLog(), "broken": None, "unfinished": lecture(10, "Fear", "Fear")}
+    jobs = [batch.Job(name=n, path=f"/in/{n}.mp4") for n in logs]
+    for job, log in zip(jobs, logs.values()):
+        csv, report = batch.outputs(out, job)
+        csv.write_bytes(b"a,b\n1,2\n" if log is None else log.to_csv())
+        if job.name != "unfinished":  # no report yet: a job that did not finish
+            report.write_text("<html></html>")
+    assert batch.write_comparison(out, jobs[:1]) == 0 and not (out / batch.COMPARISON_HTML).exists()
+    assert batch.write_comparison(out, jobs) == 2
+    assert "broken" in caplog.text and "left out of the comparison" in caplog.text
+    table = pd.read_csv(out / batch.COMPARISON_CSV)
+    assert list(table["session"]) == ["week1", "week2"] and list(table["most faces at once"]) == [3, 5]
+    whole = compare_sessions({n: logs[n].to_frame() for n in ("week1", "week2")})
+    assert table["Sad"].tolist() == (100 * whole["Sad"]).round(1).tolist()
+    html = (out / batch.COMPARISON_HTML).read_text()
+    assert html.count('class="plotly-graph-div"') == 4  # mix, Happy, negative, valence (no attention)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 def test_photo_folder_and_undecodable_file(tmp_path, recognizer):
