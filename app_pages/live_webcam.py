@@ -128,6 +128,10 @@ with video_col:
             else:
                 st.toast(f"Marked \"{' '.join(note.split())}\" at {format_time(t)}.",
                          icon=":material/bookmark:")
+    if analyzer.log.markers:
+        marked = analyzer.log.markers
+        st.caption("Marked: " + " · ".join(f"{text} ({format_time(t)})" for t, text in marked[-5:])
+                   + (f", and {len(marked) - 5} earlier" if len(marked) > 5 else ""))
 with source_slot:
     st.radio("Video source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="fer_live_source",
              disabled=ctx.state.playing or ctx.state.signalling,

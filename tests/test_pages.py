@@ -505,6 +505,7 @@ def test_live_page_markers_reach_the_dashboard_and_its_csv():
     assert not at.exception
     assert [m for _, m in analyzer.log.markers] == ["quiz starts"]
     assert "Marked" in at.toast[0].value and "quiz starts" in at.toast[0].value
+    assert any(c.value.startswith("Marked: quiz starts (0:") for c in at.caption)
     at.text_input(key="fer_live_marker_text").set_value("   ")
     next(b for b in at.button if b.label == "Mark").click().run()  # blank: nothing added
     assert len(analyzer.log.markers) == 1
