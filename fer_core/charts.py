@@ -188,6 +188,11 @@ def session_mix_bars(comparison: pd.DataFrame, title: str = "Expression mix per 
     return fig
 
 
+#: Session lines: Paul Tol's "bright" scheme (told apart with colour-vision deficiencies), then
+#: a second round dashed, so eight sessions stay distinct in colour or in line style.
+SESSION_COLORS = ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb")
+
+
 def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None) -> go.Figure:
     """``compare.measure_over_time``: one line per session. Shares on a 0-100 % axis, valence
     on -1 to 1; the x axis is the per cent of each session elapsed or minutes from its start."""
@@ -196,8 +201,10 @@ def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None)
     fig = go.Figure()
     x = curves.index.to_numpy()
     share = measure != VALENCE
-    for name in curves.columns:
+    for i, name in enumerate(curves.columns):
+        round_, k = divmod(i, len(SESSION_COLORS))
         fig.add_scatter(x=x, y=curves[name].to_numpy(dtype=float), name=str(name), mode="lines+markers",
+                        line=dict(color=SESSION_COLORS[k], dash=("solid", "dash", "dot")[round_ % 3]),
                         connectgaps=False, hovertemplate="%{y:.0%}" if share else "%{y:.2f}")
     by_share = curves.index.name == "percent"
     fig.update_layout(title=title or f"{measure} over each session", hovermode="x unified", height=360,

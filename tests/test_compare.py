@@ -152,6 +152,9 @@ def test_comparison_charts_and_report():
     np.testing.assert_allclose(bars[LABELS.index("Happy")].x, [240 / 481, 1.0])
     curves = charts.session_curves(compare.measure_over_time(sessions, compare.VALENCE), compare.VALENCE)
     assert len(curves.data) == 2 and list(curves.layout.yaxis.range) == [-1, 1]
+    eight = compare.measure_over_time({f"s{i}": sessions["b"] for i in range(8)}, "Happy")
+    lines = [(t.line.color, t.line.dash) for t in charts.session_curves(eight, "Happy").data]
+    assert len(set(lines)) == 8 and lines[7] == (charts.SESSION_COLORS[0], "dash")
 
     html = build_comparison_report(sessions)
     assert html.startswith("<!DOCTYPE html>") and "Room &lt;1&gt;" in html and "Room <1>" not in html
