@@ -30,5 +30,6 @@ PAGES = [
 
 page = st.navigation(PAGES)
 support.model_choice_control()
+support.unsaved_guard()  # the browser asks before closing the tab while a session log is held
 support.note_page(page.url_path)
 page.run()

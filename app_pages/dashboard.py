@@ -129,6 +129,8 @@ st.caption("Derived from the seven expression probabilities (each expression's p
 st.subheader("End-of-session report")
 opts = ReportOptions(source=name, bin_s=float(bin_s), negative_minutes=float(minutes),
                      look_away_s=float(away_s), eyes_closed_s=float(closed_s))
+st.caption("The log lives only in this browser tab's memory (the browser asks before the tab is closed or "
+           "reloaded). Download the CSV log to keep it: this page and **Compare sessions** read it back.")
 c1, c2 = st.columns(2)
 # Callables: the files are only built when the button is pressed.
 c1.download_button("Per-frame log (CSV)", log.to_csv, "session_log.csv", "text/csv", on_click="ignore")

@@ -81,6 +81,7 @@ with st.sidebar:
                          "shared screen.")
     if st.button("Clear session log", help="Forget this session's observations"):
         analyzer.reset()
+        support.set_unsaved(support.has_unsaved_log())
 analyzer.configure(analyse_every=every, smoothing_window=window,
                    recognizer=support.get_live_recognizer(mirror, far or source == "screen"),
                    attention=attention, attention_every=attention_every)
@@ -208,6 +209,7 @@ def snapshot_fallback() -> None:
                 st.error(str(e))
                 return
             annotated, faces = analyzer.process_still(image.bgr)
+            support.set_unsaved(support.has_unsaved_log())
             st.session_state["fer_live_snapshot_id"] = shot.file_id
             st.session_state["fer_live_snapshot_result"] = (
                 cv2.cvtColor(annotated, cv2.COLOR_BGR2RGB),
@@ -222,7 +224,7 @@ phase = st.session_state.get("fer_live_phase", "idle")
 if ctx.state.playing:
     st.session_state["fer_live_phase"] = "playing"
     st.session_state.pop("fer_live_failed", None)
-    version, pacer = -1, support.ChartPacer()
+    version, pacer, guarded = -1, support.ChartPacer(), support.has_unsaved_log()
     first_frames, frames_seen, frame_at = None, -1, time.monotonic()
     # The video runs on another thread. Wait with a timeout, and touch the page on every
     # pass: Streamlit can only stop this script (on STOP or any other rerun) inside an
@@ -254,6 +256,11 @@ if ctx.state.playing:
             waiting = "" if frames_seen > first_frames else " Waiting for the first frame..."
             status.success(f"Streaming. Each face is smoothed over its last {window} analysed "
                            f"frames.{waiting}", icon=":material/videocam:")
+        if not guarded and snap.stats.faces_logged:
+            # The first faces of this session's log: the browser now asks before the tab
+            # is closed or reloaded (support.unsaved_guard).
+            guarded = True
+            support.set_unsaved(True)
         if snap.version != version:
             version = snap.version
             # The charts cost more than the rest of a stream's page (plotly figures on the

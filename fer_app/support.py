@@ -249,6 +249,57 @@ def live_log() -> SessionLog | None:
     return analyzer.log if analyzer is not None else None
 
 
+def has_unsaved_log() -> bool:
+    """Whether this browser session holds a session log (live or analysed video) that lives
+    only in memory: a reload or a closed tab starts a new session without it."""
+    live = live_log()
+    video = st.session_state.get("fer_video")
+    return bool((live is not None and len(live)) or (video is not None and len(video["result"].log)))
+
+
+#: Runs in a one-pixel ``st.iframe`` (same origin as the app). The handler is installed once by
+#: a script element of the app page itself: a listener made by this frame stops working in
+#: Chrome once the frame is replaced, which Streamlit does whenever the flag changes. Each run
+#: of a page only sets the flag the handler reads.
+_UNSAVED_JS = """<script>
+(function () {
+  const p = window.parent;
+  try {
+    if (!p.__ferUnsavedGuard) {
+      p.__ferUnsavedGuard = true;
+      const s = p.document.createElement("script");
+      s.textContent = "window.addEventListener('beforeunload', function (e) {" +
+        " if (window.__ferUnsaved) { e.preventDefault(); e.returnValue = ''; } });";
+      p.document.head.appendChild(s);
+    }
+    p.__ferUnsaved = %s;
+  } catch (e) {}
+})();
+</script>"""
+
+
+_GUARD_SLOT = "_fer_unsaved_slot"
+
+
+def unsaved_guard() -> None:
+    """Called by the entry script on every run, before the page: a sidebar slot whose
+    one-pixel script tells the browser whether to ask before the tab is closed or reloaded
+    (its own wording: "Leave site? Changes that you made may not be saved."), set from
+    :func:`has_unsaved_log`. Navigating between the app's pages does not unload the page and
+    is not asked about."""
+    st.session_state[_GUARD_SLOT] = st.sidebar.empty()
+    set_unsaved(has_unsaved_log())
+
+
+def set_unsaved(active: bool) -> None:
+    """Switch the guard of :func:`unsaved_guard` during a page's run: the live page once its
+    stream logs the first faces, the video page once its analysis is done."""
+    slot = st.session_state.get(_GUARD_SLOT)
+    if slot is not None:
+        with slot:
+            st.iframe(_UNSAVED_JS % ("true" if active else "false"), height=1)
+
+
 def note_page(url_path: str) -> None:
     """Called by the entry script on every run, with the page about to run.
 

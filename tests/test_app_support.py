@@ -256,3 +256,38 @@ def test_screen_capture_script_swaps_the_players_camera_for_a_screen():
     assert out["rewrapped"] is False
     assert out["camera"] == "camera stream" and out["calls"][3] == ["camera", {"video": {"width": 480}}]
     assert len(out["calls"]) == 4
+
+
+# The app page around the guard's frame, as far as the script touches it: a script element
+# appended to its head runs with the page as ``window``.
+_FAKE_GUARD_JS = r"""
+const listeners = [];
+const page = {addEventListener: (type, f) => listeners.push([type, f])};
+page.document = {createElement: tag => ({tag, textContent: ""}),
+                 head: {appendChild: el => el.tag === "script" && new Function("window", el.textContent)(page)}};
+function run(code) { const window = {parent: page}; eval(code); }
+function unload() {
+  const e = {prevented: false, returnValue: undefined, preventDefault() { this.prevented = true; }};
+  listeners.forEach(([type, f]) => type === "beforeunload" && f(e));
+  return e.prevented && e.returnValue === "";
+}
+const [off, on] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const out = {};
+run(off); out.empty = unload();
+run(on); out.held = unload();
+run(on); run(off); out.cleared = unload();
+out.listeners = listeners.length;
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
+def test_unsaved_guard_asks_before_unload_only_while_a_log_is_held():
+    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
+    scripts = [strip(support._UNSAVED_JS % flag) for flag in ("false", "true")]
+    proc = subprocess.run(["node", "-e", _FAKE_GUARD_JS], input=json.dumps(scripts), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    # One listener however often the page runs; it asks only while the flag is on.
+    assert out == {"empty": False, "held": True, "cleared": False, "listeners": 1}

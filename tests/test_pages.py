@@ -517,6 +517,33 @@ def test_live_page_markers_reach_the_dashboard_and_its_csv():
     assert [m for _, m in back.markers] == ["quiz starts"]
 
 
+def unsaved_flag(at: AppTest) -> bool:
+    """The value the page's guard script gives ``__ferUnsaved`` (fer_app.support.unsaved_guard)."""
+    flags = [e.proto.srcdoc for e in at.get("iframe") if "__ferUnsaved =" in e.proto.srcdoc]
+    assert len(flags) == 1, flags
+    return "__ferUnsaved = true" in flags[0]
+
+
+def test_the_browser_is_asked_to_guard_a_session_log_until_it_is_cleared(come_and_go_mp4):
+    at = open_page("app_pages/dashboard.py")
+    assert not unsaved_flag(at)
+    at.switch_page("app_pages/live_webcam.py").run()
+    assert not unsaved_flag(at)
+    at.camera_input[0].set_value(("shot.jpg", jpeg(astronaut_bgr()), "image/jpeg"))
+    at.run()
+    assert unsaved_flag(at)  # in the run that logged the snapshot
+    at.switch_page("app_pages/photo.py").run()
+    assert unsaved_flag(at)  # on every page
+    at.switch_page("app_pages/live_webcam.py").run()
+    next(b for b in at.button if b.label == "Clear session log").click().run()
+    assert not unsaved_flag(at)
+    at.switch_page("app_pages/video_file.py").run()
+    at.file_uploader[0].upload("class.mp4", come_and_go_mp4, "video/mp4")
+    at.run()
+    at.button[0].click().run()
+    assert unsaved_flag(at)  # the analysed video's log, as soon as it is done
+
+
 def test_live_page_far_faces_switch_the_detector():
     from fer_core.detect import default_detector, far_detector
 

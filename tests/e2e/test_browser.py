@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from fer_core import LABELS, load_recognizer
 from fer_core.tracking import iou
@@ -163,6 +164,17 @@ def test_webcam_stream_annotates_faces_and_counts_them(page, server, recognizer)
     # Stopping keeps the app running and the session log on the page.
     stop_stream(page)
     page.get_by_text("The stream stopped").wait_for()
+    assert int(metric(page, "Observations")) > n1
+
+    # The log lives only in this browser session: reloading (or closing) the tab is asked
+    # about first, and answering "stay" keeps the session and its log.
+    asked = []
+    page.on("dialog", lambda d: (asked.append(d.type), d.dismiss()))
+    try:
+        page.reload(timeout=10_000)
+    except PlaywrightError:
+        pass  # the reload was cancelled: that is the point
+    assert asked == ["beforeunload"]
     assert int(metric(page, "Observations")) > n1
 
 
