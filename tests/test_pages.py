@@ -515,6 +515,8 @@ def test_live_page_markers_reach_the_dashboard_and_its_csv():
     assert list(table["marker"]) == ["quiz starts"]
     back = SessionLog.from_csv(analyzer.log.to_csv())
     assert [m for _, m in back.markers] == ["quiz starts"]
+    at.switch_page("app_pages/live_webcam.py").run()  # idle with a log: its download is on the page
+    assert [b.label for b in at.download_button] == ["Session log (CSV)"]
 
 
 def unsaved_flag(at: AppTest) -> bool:

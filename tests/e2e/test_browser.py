@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from fer_core import LABELS, load_recognizer
+from fer_core.session import SessionLog
 from fer_core.tracking import iou
 from tests.e2e.conftest import launch, screenshot
 from tests.media import come_and_go_frames, encode_video
@@ -165,6 +166,10 @@ def test_webcam_stream_annotates_faces_and_counts_them(page, server, recognizer)
     stop_stream(page)
     page.get_by_text("The stream stopped").wait_for()
     assert int(metric(page, "Observations")) > n1
+    with page.expect_download() as download:  # kept without going to the dashboard
+        page.get_by_role("button", name="Session log (CSV)").click()
+    saved = SessionLog.from_csv(open(download.value.path(), "rb").read())
+    assert [text for _, text in saved.markers] == ["quiz starts"] and len(saved) > n1
 
     # The log lives only in this browser session: reloading (or closing) the tab is asked
     # about first, and answering "stay" keeps the session and its log.
