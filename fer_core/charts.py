@@ -1,6 +1,7 @@
 """Plotly figures shared by the pages and the HTML report (no Streamlit here)."""
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import pandas as pd
@@ -15,11 +16,17 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h",
 
 def add_markers(fig: go.Figure, markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """Dotted vertical lines at the session's named moments (``SessionLog.markers``), each with
-    its text at the top; the x axis must be in seconds."""
-    for t, text in markers:
-        fig.add_vline(x=float(t), line_dash="dot", line_color="#444444", line_width=1.5,
-                      annotation_text=text, annotation_position="top right",
-                      annotation_font=dict(size=11, color="#222222"), annotation_bgcolor="rgba(255,255,255,0.7)")
+    its text at the top; the x axis must be in seconds. All in one layout update: plotly's
+    ``add_vline`` copies the layout each time (500 markers took two minutes that way)."""
+    if not markers:
+        return fig
+    lines = [dict(type="line", xref="x", yref="paper", x0=float(t), x1=float(t), y0=0, y1=1,
+                  line=dict(dash="dot", color="#444444", width=1.5)) for t, _ in markers]
+    # Plotly reads a subset of HTML in annotation text: escaped, a "<" in a marker stays one.
+    notes = [dict(xref="x", yref="paper", x=float(t), y=1, xanchor="left", yanchor="top", showarrow=False,
+                  text=html.escape(text), font=dict(size=11, color="#222222"), bgcolor="rgba(255,255,255,0.7)")
+             for t, text in markers]
+    fig.update_layout(shapes=[*fig.layout.shapes, *lines], annotations=[*fig.layout.annotations, *notes])
     return fig
 
 

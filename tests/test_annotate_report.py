@@ -121,7 +121,9 @@ def test_model_card_reader_is_defensive(tmp_path):
 
 
 def test_markers_on_the_charts_and_in_the_report():
-    from fer_core.session import binned_mix, face_binned
+    import html as html_lib
+
+    from fer_core.session import MAX_MARKERS, binned_mix, face_binned
 
     log = session_with_streak()
     log.add_marker(60.0, "group work <starts>")
@@ -130,8 +132,10 @@ def test_markers_on_the_charts_and_in_the_report():
     for fig in (charts.mix_area(binned_mix(df, 10), markers=log.markers),
                 charts.face_timeline(face_binned(df, 10), markers=log.markers)):
         assert [shape.x0 for shape in fig.layout.shapes] == [60.0, 200.5]
-        assert [a.text for a in fig.layout.annotations] == ["group work <starts>", "break"]
+        assert [html_lib.unescape(a.text) for a in fig.layout.annotations] == ["group work <starts>", "break"]
     assert not charts.mix_area(binned_mix(df, 10)).layout.shapes
+    many = [(float(i), f"m{i}") for i in range(MAX_MARKERS)]  # as many as a log holds, drawn at once
+    assert len(charts.mix_area(binned_mix(df, 10), markers=many).layout.shapes) == MAX_MARKERS
     html = build_html_report(log)
     assert "Marked moments" in html and "group work &lt;starts&gt;" in html and "<td>3:20</td>" in html
     assert "Marked moments" not in build_html_report(session_with_streak())
