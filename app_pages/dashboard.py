@@ -21,7 +21,6 @@ from fer_core.session import (
     current_mix,
     face_binned,
     label_counts,
-    markers_table,
     negative_streaks,
     strongest_changes,
 )
@@ -46,12 +45,20 @@ else:
     if upload is not None and not uploads.within_limit(upload, uploads.LOG_MB):
         st.stop()
     if upload is not None:
-        try:
-            log = SessionLog.from_csv(upload.getvalue(), source=upload.name)
-            name = upload.name
-        except LogFormatError as e:
-            st.error(f"**{upload.name}**: {e}")
-            st.stop()
+        # Read once per upload and kept for this browser session, so that the moments named
+        # below stay with it across reruns (only the current upload is kept).
+        held = st.session_state.get("fer_dashboard_csv")
+        if held is None or held[0] != upload.file_id:
+            try:
+                held = (upload.file_id, SessionLog.from_csv(upload.getvalue(), source=upload.name))
+            except LogFormatError as e:
+                st.session_state.pop("fer_dashboard_csv", None)
+                st.error(f"**{upload.name}**: {e}")
+                st.stop()
+            st.session_state["fer_dashboard_csv"] = held
+        log, name = held[1], upload.name
+    else:
+        st.session_state.pop("fer_dashboard_csv", None)
 
 if log is None or len(log) == 0:
     st.info({sources[0]: "No faces analysed yet: start the stream on **Live webcam** (or take "
@@ -85,6 +92,7 @@ cols[2].metric("Face observations", summary.rows)
 cols[3].metric("Anonymous faces", summary.faces)
 if log.models:
     st.caption(f"Expression model: {', then '.join(log.models)} (the sidebar's choice when it was analysed).")
+support.moments_form(log, summary.duration_s, "fer_dashboard_marker", "Marked moments", "session")
 
 left, right = st.columns(2)
 left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Current mix (last 10 s)"), width="stretch")
@@ -92,9 +100,6 @@ right.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
 markers = log.markers
 st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes, markers=markers), width="stretch")
-if markers:
-    with st.expander(f"Marked moments ({len(markers)})"):
-        st.dataframe(markers_table(markers), hide_index=True, width="stretch")
 st.plotly_chart(charts.face_timeline(face_binned(df, bin_s), markers=markers), width="stretch")
 
 st.subheader("Flags")

@@ -5,16 +5,7 @@ from fer_app import support, uploads
 from fer_core import charts
 from fer_core.engagement import attention_summary, attention_table, attention_timeline, has_attention
 from fer_core.memory import release_memory
-from fer_core.session import (
-    MARKER_CHARS,
-    NOTABLE_CHANGE,
-    binned_mix,
-    face_binned,
-    format_time,
-    markers_table,
-    parse_time,
-    strongest_changes,
-)
+from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, strongest_changes
 from fer_core.video import VideoDecodeError, analyze_video
 
 #: Analyse at most this many frames of one upload (an hour at 2 frames per second).
@@ -78,39 +69,8 @@ if df.empty:
     st.stop()
 
 
-def add_marker(log, end_s: float) -> None:
-    """The marker form's callback: runs before the page, so the charts below show the new line."""
-    when = st.session_state.get("fer_video_marker_time", "")
-    text = st.session_state.get("fer_video_marker_text", "")
-    st.session_state.pop("fer_video_marker_error", None)
-    try:
-        t = parse_time(when)
-    except ValueError as e:
-        st.session_state["fer_video_marker_error"] = f"{e}."
-        return
-    if t > end_s + 1.0:
-        st.session_state["fer_video_marker_error"] = (f"{format_time(t)} is after the end of the analysed "
-                                                      f"video ({format_time(end_s)}).")
-    elif not text.strip():
-        st.session_state["fer_video_marker_error"] = "Give the moment a name."
-    elif not log.add_marker(t, text):
-        st.session_state["fer_video_marker_error"] = "This video holds as many named moments as it can."
-
-
-end_s = max(result.seconds_analysed, float(df["time_s"].max()))
-with st.expander(f"Name moments of the video ({len(result.log.markers)})",
-                 expanded=bool(result.log.markers or st.session_state.get("fer_video_marker_error"))):
-    with st.form("fer_video_marker", clear_on_submit=True, border=False):
-        time_col, text_col, button_col = st.columns([1, 3, 1], vertical_alignment="bottom")
-        time_col.text_input("At (m:ss)", key="fer_video_marker_time", placeholder="12:30")
-        text_col.text_input("Moment", key="fer_video_marker_text", max_chars=MARKER_CHARS,
-                            placeholder="e.g. group work starts")
-        button_col.form_submit_button("Add", width="stretch", on_click=add_marker, args=(result.log, end_s))
-    if st.session_state.get("fer_video_marker_error"):
-        st.error(st.session_state["fer_video_marker_error"], icon=":material/error:")
-    if result.log.markers:
-        st.dataframe(markers_table(result.log.markers), hide_index=True, width="stretch")
-    st.caption("Named moments are drawn on the charts and kept in the CSV log, the dashboard and its report.")
+support.moments_form(result.log, max(result.seconds_analysed, float(df["time_s"].max())), "fer_video_marker",
+                     "Name moments of the video", "analysed video")
 
 markers = result.log.markers
 bin_s = max(1.0 / state["rate"], round(max(result.seconds_analysed, 1.0) / 120.0))

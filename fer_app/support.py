@@ -21,7 +21,7 @@ from fer_core.detect import FAR_DETECTOR, STILL_DETECTOR, shared_detector
 from fer_core.live import SERVER_LOAD, LiveAnalyzer
 from fer_core.memory import allocator, tune_allocator
 from fer_core.recognizer import EVERYDAY_MODEL
-from fer_core.session import SessionLog
+from fer_core.session import MARKER_CHARS, SessionLog, format_time, markers_table, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,46 @@ def set_unsaved(active: bool) -> None:
     if slot is not None:
         with slot:
             st.iframe(_UNSAVED_JS % ("true" if active else "false"), height=1)
+
+
+def _add_moment(log: SessionLog, end_s: float, key: str, what: str) -> None:
+    """:func:`moments_form`'s callback: it runs before the page, so the page's charts of the
+    same run already show the new line."""
+    when = st.session_state.get(f"{key}_time", "")
+    text = st.session_state.get(f"{key}_text", "")
+    st.session_state.pop(f"{key}_error", None)
+    try:
+        t = parse_time(when)
+    except ValueError as e:
+        st.session_state[f"{key}_error"] = f"{e}."
+        return
+    if t > end_s + 1.0:
+        st.session_state[f"{key}_error"] = (f"{format_time(t)} is after the end of the {what} "
+                                            f"({format_time(end_s)}).")
+    elif not text.strip():
+        st.session_state[f"{key}_error"] = "Give the moment a name."
+    elif not log.add_marker(t, text):
+        st.session_state[f"{key}_error"] = f"This {what} holds as many named moments as it can."
+
+
+def moments_form(log: SessionLog, end_s: float, key: str, title: str, what: str) -> None:
+    """An expander to name moments of ``log`` by time (``m:ss``) after the fact: a form, its
+    error, the moments so far. ``key`` prefixes the widgets' keys; ``what`` names the session
+    in messages ("video", "session"); ``end_s``: the last time a moment may have."""
+    error = st.session_state.get(f"{key}_error")
+    with st.expander(f"{title} ({len(log.markers)})", expanded=bool(log.markers or error)):
+        with st.form(key, clear_on_submit=True, border=False):
+            time_col, text_col, button_col = st.columns([1, 3, 1], vertical_alignment="bottom")
+            time_col.text_input("At (m:ss)", key=f"{key}_time", placeholder="12:30")
+            text_col.text_input("Moment", key=f"{key}_text", max_chars=MARKER_CHARS,
+                                placeholder="e.g. group work starts")
+            button_col.form_submit_button("Add", width="stretch", on_click=_add_moment,
+                                          args=(log, end_s, key, what))
+        if error:
+            st.error(error, icon=":material/error:")
+        if log.markers:
+            st.dataframe(markers_table(log.markers), hide_index=True, width="stretch")
+        st.caption("Named moments are drawn on the charts and kept in the CSV log, the dashboard and its report.")
 
 
 def note_page(url_path: str) -> None:

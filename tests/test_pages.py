@@ -316,6 +316,29 @@ def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4)
     assert not at.exception and list(at.dataframe[0].value["session"]) == ["class.mp4", "week1.csv"]
 
 
+def test_dashboard_names_moments_of_a_csv_log_and_keeps_them():
+    from tests.test_compare import lecture
+
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("week1.csv", lecture(40, "Happy", "Neutral").to_csv(), "text/csv")
+    at.run()
+    at.text_input(key="fer_dashboard_marker_time").set_value("20:00")
+    at.text_input(key="fer_dashboard_marker_text").set_value("group work")
+    next(b for b in at.button if b.label == "Add").click().run()
+    assert not at.exception and not at.error
+    at.select_slider[0].set_value(30).run()  # another setting: the CSV is not read again, the moment stays
+    assert any("Marked moments (1)" in e.label for e in at.expander)
+    held = at.session_state["fer_dashboard_csv"][1]
+    assert held.markers == ((1200.0, "group work"),)
+    mix = next(c for c in at.get("plotly_chart") if "Expression mix over time" in c.proto.spec)
+    assert "group work" in mix.proto.spec
+    at.text_input(key="fer_dashboard_marker_time").set_value("41:00")
+    at.text_input(key="fer_dashboard_marker_text").set_value("too late")
+    next(b for b in at.button if b.label == "Add").click().run()
+    assert "after the end of the session (40:00)" in at.error[0].value and len(held.markers) == 1
+
+
 def test_live_page_idle_and_snapshot_fallback():
     at = open_page("app_pages/live_webcam.py")
     assert not at.exception
