@@ -68,7 +68,6 @@ if df.empty:
                "about 40 pixels wide.", icon=":material/face_retouching_off:")
     st.stop()
 
-
 support.moments_form(result.log, max(result.seconds_analysed, float(df["time_s"].max())), "fer_video_marker",
                      "Name moments of the video", "analysed video")
 
