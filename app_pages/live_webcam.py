@@ -81,7 +81,7 @@ with st.sidebar:
                          "shared screen.")
     if st.button("Clear session log", help="Forget this session's observations"):
         analyzer.reset()
-        support.set_unsaved(support.has_unsaved_log())
+        support.set_unsaved()
 analyzer.configure(analyse_every=every, smoothing_window=window,
                    recognizer=support.get_live_recognizer(mirror, far or source == "screen"),
                    attention=attention, attention_every=attention_every)
@@ -129,8 +129,8 @@ with video_col:
             else:
                 st.toast(f"Marked \"{' '.join(note.split())}\" at {format_time(t)}.",
                          icon=":material/bookmark:")
-    if analyzer.log.markers:
-        marked = analyzer.log.markers
+    marked = analyzer.log.markers
+    if marked:
         st.caption("Marked: " + " · ".join(f"{text} ({format_time(t)})" for t, text in marked[-5:])
                    + (f", and {len(marked) - 5} earlier" if len(marked) > 5 else ""))
 with source_slot:
@@ -209,7 +209,7 @@ def snapshot_fallback() -> None:
                 st.error(str(e))
                 return
             annotated, faces = analyzer.process_still(image.bgr)
-            support.set_unsaved(support.has_unsaved_log())
+            support.set_unsaved()
             st.session_state["fer_live_snapshot_id"] = shot.file_id
             st.session_state["fer_live_snapshot_result"] = (
                 cv2.cvtColor(annotated, cv2.COLOR_BGR2RGB),

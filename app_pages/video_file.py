@@ -43,7 +43,7 @@ if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_M
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
     st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result}
     st.session_state.pop("fer_video_marker_error", None)
-    support.set_unsaved(support.has_unsaved_log())
+    support.set_unsaved()
     release_memory()  # the decoder's and detector's buffers go back to the OS
 
 state = st.session_state.get("fer_video")

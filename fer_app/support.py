@@ -288,12 +288,15 @@ def unsaved_guard() -> None:
     :func:`has_unsaved_log`. Navigating between the app's pages does not unload the page and
     is not asked about."""
     st.session_state[_GUARD_SLOT] = st.sidebar.empty()
-    set_unsaved(has_unsaved_log())
+    set_unsaved()
 
 
-def set_unsaved(active: bool) -> None:
-    """Switch the guard of :func:`unsaved_guard` during a page's run: the live page once its
-    stream logs the first faces, the video page once its analysis is done."""
+def set_unsaved(active: bool | None = None) -> None:
+    """Switch the guard of :func:`unsaved_guard` during a page's run, after the log changed
+    (None: from :func:`has_unsaved_log` again): the live page once its stream logs the first
+    faces, the video page once its analysis is done."""
+    if active is None:
+        active = has_unsaved_log()
     slot = st.session_state.get(_GUARD_SLOT)
     if slot is not None:
         with slot:

@@ -123,10 +123,9 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
         columns[name] = values.groupby(k).mean()  # NaN values (not measured) are skipped
     out = pd.DataFrame(columns)
     out.index = np.round((out.index.to_numpy(np.float64) + 0.5) * width, 6)
-    out.index.name = "percent" if axis == SHARE else "minutes"
     if axis == SHARE:  # every part, so that a session without faces in one shows a gap there
         out = out.reindex(np.round((np.arange(segments) + 0.5) * width, 6))
-        out.index.name = "percent"
+    out.index.name = "percent" if axis == SHARE else "minutes"
     return out.sort_index()
 
 
