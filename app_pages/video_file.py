@@ -1,20 +1,27 @@
-"""Video file: analyse a recorded lecture or call at a chosen rate; timelines and CSV log."""
+"""Video file: analyse a recorded lecture or call at a chosen rate; timelines, CSV log, its
+frames at chosen moments and an annotated copy."""
 import streamlit as st
 
 from fer_app import support, uploads
 from fer_core import charts
 from fer_core.engagement import attention_summary, attention_table, attention_timeline, has_attention
 from fer_core.memory import release_memory
-from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, strongest_changes
+from fer_core.review import annotated_video, moment
+from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, format_time, parse_time, strongest_changes
 from fer_core.video import VideoDecodeError, analyze_video
 
 #: Analyse at most this many frames of one upload (an hour at 2 frames per second).
 MAX_FRAMES = 7200
+#: The moment slider offers at most this many times (every analysed frame of shorter videos).
+MAX_STOPS = 1500
+#: An annotated video stops at about this size (an hour at 2 frames a second is 100-300 MB).
+CLIP_MB = 100
 
 st.title("Video file")
-st.caption("The upload is decoded from memory (never written to a file) and discarded after "
-           "the analysis; only the per-frame log of anonymous face numbers, boxes and "
-           "probabilities is kept for this browser session. " + support.PRIVACY_NOTE)
+st.caption("The upload is decoded from memory, never written to a file. It stays in this browser "
+           "session's memory while it is in the uploader (so that its frames can be shown again); "
+           "remove it with its **x** to let it go. The analysis keeps a per-frame log of anonymous "
+           "face numbers, boxes and probabilities. " + support.PRIVACY_NOTE)
 
 upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm", "mov", "avi", "mkv", "m4v"],
                           max_upload_size=uploads.VIDEO_MB)
@@ -41,8 +48,10 @@ if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_M
         st.error(f"**{upload.name}**: {e}", icon=":material/error:")
         st.stop()
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
-    st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result}
-    st.session_state.pop("fer_video_marker_error", None)
+    st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result,
+                                     "file": (upload.name, upload.size)}
+    for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at"):
+        st.session_state.pop(key, None)
     support.set_unsaved()
     release_memory()  # the decoder's and detector's buffers go back to the OS
 
@@ -107,3 +116,105 @@ stem = state["name"].rsplit(".", 1)[0]
 st.download_button("Per-frame log (CSV)", result.log.to_csv, f"{stem}_expressions.csv", "text/csv",
                    on_click="ignore")
 st.caption("Open the **Class dashboard** for negative-expression flags and the HTML report.")
+
+
+def _stops(end_s: float, rate: float) -> list[float]:
+    """The times the moment slider offers: every analysed frame, or evenly spaced analysed frames."""
+    step = 1.0 / rate
+    every = max(1, -(-int(end_s / step + 1) // MAX_STOPS))
+    return [round(k * every * step, 3) for k in range(int(end_s / (every * step) + 1e-9) + 1)]
+
+
+def _clock(t: float) -> str:
+    """m:ss, with tenths when frames were analysed more often than once a second."""
+    if state["rate"] <= 1:
+        return format_time(t)
+    tenths = round(t * 10)
+    return f"{format_time(tenths // 10)}.{tenths % 10}"
+
+
+def _jump() -> None:
+    """The "Jump to" choice moves the slider (to the nearest time it offers)."""
+    choice = st.session_state.get("fer_video_jump")
+    if choice is not None:
+        offered = st.session_state["fer_video_stops"]
+        st.session_state["fer_video_at"] = min(offered, key=lambda t: abs(t - _parse_jump(choice)))
+
+
+def _parse_jump(choice: str) -> float:
+    """The time at the start of a "Jump to" choice."""
+    return parse_time(choice.split()[0])
+
+
+st.subheader("Look at the video")
+if upload is None or (upload.name, upload.size) != state.get("file"):
+    st.info(f"To see its frames or make an annotated copy, put **{state['name']}** in the uploader again."
+            if upload is None else
+            f"The uploader holds another video than **{state['name']}**: press **Analyse** to see its frames.",
+            icon=":material/movie:")
+    st.stop()
+
+end_s = result.seconds_analysed
+stops = _stops(end_s, state["rate"])
+st.session_state["fer_video_stops"] = stops
+jumps = [(float(t), f"{_clock(t)}  strongest change, Face {fid}")
+         for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
+jumps += [(float(t), f"{_clock(t)}  {text}") for t, text in markers]
+c1, c2 = st.columns([2, 1])
+at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
+c2.selectbox("Jump to", [label for _, label in sorted(jumps)], index=None, key="fer_video_jump",
+             on_change=_jump, placeholder="a change or a named moment", disabled=not jumps)
+try:
+    shown = moment(upload, df, at, rate=state["rate"], markers=markers)
+except VideoDecodeError as e:
+    st.error(f"**{state['name']}**: {e}", icon=":material/error:")
+    shown = None
+if shown is not None:
+    faces = ", ".join(f"Face {f.face_id} {f.label} {f.confidence:.0%}" for f in shown.faces) or "no face found"
+    st.image(shown.image, channels="BGR", caption=f"{_clock(shown.time_s)}: {faces}", width="stretch")
+
+with st.expander("Annotated video (MP4) to download"):
+    st.caption("The analysed frames with each face's box, number, expression and confidence, and the "
+               "video time; each frame is shown until the next, so it plays in real time at "
+               f"{state['rate']:g} frames a second. It is made in memory and handed to your browser; "
+               f"nothing is kept on the server. Clips stop at about {CLIP_MB} MB.")
+    c1, c2, c3 = st.columns(3)
+    start_text = c1.text_input("From (m:ss)", "0:00", key="fer_clip_from")
+    end_text = c2.text_input("To (m:ss)", format_time(end_s + 1), key="fer_clip_to")
+    anonymise = c3.toggle("Pixelate faces", value=True, key="fer_clip_anonymise",
+                          help="For sharing: every face the analysis found is pixelated under its label. "
+                               "A face the detector missed in a frame stays visible: watch the clip before "
+                               "you share it.")
+    try:
+        span = (parse_time(start_text), min(parse_time(end_text), end_s))
+        if span[1] < span[0]:
+            raise ValueError("the end is before the start")
+    except ValueError as e:
+        st.error(f"Times: {e}", icon=":material/error:")
+        span = None
+    if st.button("Make the annotated video", disabled=span is None) and span is not None:
+        bar = st.progress(0.0, text="Drawing and encoding...")
+        try:
+            clip = annotated_video(upload, df, rate=state["rate"], start_s=span[0], end_s=span[1],
+                                   anonymise=anonymise, markers=markers, max_bytes=CLIP_MB * 1024 * 1024,
+                                   progress=lambda f, s: bar.progress(f, text=f"Drawing and encoding... {s:.0f} s"))
+        except VideoDecodeError as e:
+            st.error(f"**{state['name']}**: {e}", icon=":material/error:")
+        else:
+            bar.empty()
+            st.session_state["fer_video_clip"] = {"clip": clip, "anonymised": anonymise}
+    made = st.session_state.get("fer_video_clip")
+    if made is not None:
+        clip = made["clip"]
+        if not clip.frames:
+            st.warning("No analysed frame lies between those times.")
+        else:
+            if clip.stopped_early:
+                st.warning(f"The clip reached {CLIP_MB} MB and stops at {format_time(clip.end_s)}; make the "
+                           "rest as a second clip from there.")
+            name = f"{stem}_{format_time(clip.start_s)}-{format_time(clip.end_s)}".replace(":", "")
+            st.download_button(f"Annotated video {format_time(clip.start_s)}-{format_time(clip.end_s)}"
+                               f"{', faces pixelated' if made['anonymised'] else ''} "
+                               f"({len(clip.data) / 1e6:.1f} MB)",
+                               clip.data, f"{name}{'_pixelated' if made['anonymised'] else ''}.mp4",
+                               "video/mp4", on_click="ignore")

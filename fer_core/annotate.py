@@ -11,10 +11,12 @@ from fer_core.labels import LABELS
 
 if TYPE_CHECKING:
     from fer_core.recognizer import FaceResult
+    from fer_core.review import LoggedFace
     from fer_core.tracking import TrackedFace
 
-    #: What the drawing and table functions take: a detection, or a tracked and smoothed one.
-    Face: TypeAlias = FaceResult | TrackedFace
+    #: What the drawing and table functions take: a detection, a tracked and smoothed one, or one
+    #: read back from a session log.
+    Face: TypeAlias = FaceResult | TrackedFace | LoggedFace
 
 #: One BGR colour per expression (colour-blind-friendly Okabe-Ito palette).
 LABEL_COLORS_BGR: dict[str, tuple[int, int, int]] = {

@@ -145,47 +145,104 @@ def upright(bgr: np.ndarray, rotation: float) -> np.ndarray:
 
 
 def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max_side: int = 1280,
-                max_frames: int | None = None, progress: ProgressCallback | None = None
-                ) -> Iterator[SampledFrame]:
+                max_frames: int | None = None, progress: ProgressCallback | None = None,
+                start_s: float = 0.0) -> Iterator[SampledFrame]:
     """Yield about ``rate`` frames per second of video, as BGR arrays, in time order.
 
     Frames larger than ``max_side`` on their long side are scaled down while
     converting, and turned upright when the video carries a rotation (phone videos).
     Damaged packets are skipped; a file where nothing decodes raises
-    :class:`VideoDecodeError`.
+    :class:`VideoDecodeError`. The frame for each multiple of ``1 / rate`` seconds is the
+    first one at or after it. ``start_s``: begin at that time (the decoder seeks to the
+    keyframe before it); the frames are the ones a run from the start would give there.
     """
     if not rate > 0:
         raise ValueError("rate must be > 0")
     step = 1.0 / rate
+    info = probe(source)
+    next_t = math.ceil(start_s / step - 1e-9) * step if start_s > 0 else 0.0
+    yielded = 0
+    for frame, t in _frames_from(source, next_t):
+        if t + 1e-6 < next_t:
+            continue
+        while next_t <= t + 1e-6:
+            next_t += step
+        yield SampledFrame(t, upright(_bgr(frame, max_side), getattr(frame, "rotation", 0) or 0))
+        yielded += 1
+        if progress is not None:
+            progress(min(t / info.duration_s, 1.0) if info.duration_s else None, t)
+        if max_frames is not None and yielded >= max_frames:
+            return
+
+
+def frame_at(source: str | Path | bytes | BinaryIO, t: float, *, max_side: int = 1280) -> SampledFrame | None:
+    """The first frame at or after ``t`` seconds (the frame :func:`iter_frames` gives for a
+    time on its grid), found by seeking; None when the video ends before ``t``."""
+    for frame, ft in _frames_from(source, t):
+        if ft + 1e-6 >= t:
+            return SampledFrame(ft, upright(_bgr(frame, max_side), getattr(frame, "rotation", 0) or 0))
+    return None
+
+
+def _start_time(source: str | Path | bytes | BinaryIO) -> float | None:
+    """The time stamp of the first decodable frame: the zero of every time in this module
+    (None when frames carry no time stamps, and so cannot be sought)."""
     container = _open(source)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        info = _info(container, stream)
-        next_t = 0.0
-        yielded = 0
-        for frame, t in _timed_frames(container, stream, info.fps):
-            if t + 1e-6 < next_t:
-                continue
-            while next_t <= t + 1e-6:
-                next_t += step
-            yield SampledFrame(t, upright(_bgr(frame, max_side), getattr(frame, "rotation", 0) or 0))
-            yielded += 1
-            if progress is not None:
-                progress(min(t / info.duration_s, 1.0) if info.duration_s else None, t)
-            if max_frames is not None and yielded >= max_frames:
-                return
+        if stream.time_base is None:
+            return None
+        for frame, _ in _timed_frames(container, stream, None):
+            return None if frame.time is None else float(frame.time)
+        return None
     finally:
         container.close()
 
 
-def _timed_frames(container: Any, stream: Any, fps: float | None) -> Iterator[tuple[Any, float]]:
-    """Every decodable frame with its time in seconds from the first one. Damaged packets are
-    skipped (and counted in the log); raises :class:`VideoDecodeError` when the first
-    MAX_LEADING_ERRORS packets fail, when no frame decodes, or on a frame over MAX_VIDEO_PIXELS."""
+def _frames_from(source: str | Path | bytes | BinaryIO, start_s: float) -> Iterator[tuple[Any, float]]:
+    """Every decodable frame with its time, from the keyframe at or before ``start_s`` on (from
+    the start when ``start_s`` is 0, or when the file cannot be sought)."""
     import av
 
-    t0: float | None = None
+    t0 = _start_time(source) if start_s > 0 else None
+    container = _open(source)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = _info(container, stream).fps
+        if t0 is not None:
+            try:
+                container.seek(max(0, int((t0 + start_s) / stream.time_base)), stream=stream,
+                               backward=True, any_frame=False)
+            except (av.FFmpegError, OSError, ValueError) as e:
+                log.info("seeking to %.3f s failed (%s); decoding from the start", start_s, e)
+            else:
+                frames = _timed_frames(container, stream, fps, t0=t0)
+                first = next(frames, None)
+                if first is not None and first[1] <= start_s + 1e-6:
+                    yield first
+                    yield from frames
+                    return
+                log.info("seeking to %.3f s landed past it; decoding from the start", start_s)
+            container.close()
+            container = _open(source)
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+        yield from _timed_frames(container, stream, fps)
+    finally:
+        container.close()
+
+
+def _timed_frames(container: Any, stream: Any, fps: float | None, *,
+                  t0: float | None = None) -> Iterator[tuple[Any, float]]:
+    """Every decodable frame with its time in seconds from the first one. Damaged packets are
+    skipped (and counted in the log); raises :class:`VideoDecodeError` when the first
+    MAX_LEADING_ERRORS packets fail, when no frame decodes, or on a frame over MAX_VIDEO_PIXELS.
+    ``t0``: the first frame's time stamp, given after a seek (then running out of frames is
+    not an error: the seek may have gone to the end)."""
+    import av
+
+    sought = t0 is not None
     decoded = errors = 0
     for packet in _packets(container, stream):
         try:
@@ -204,7 +261,7 @@ def _timed_frames(container: Any, stream: Any, fps: float | None) -> Iterator[tu
             if t0 is None:
                 t0 = t
             yield frame, float(t - t0)
-    if decoded == 0:
+    if decoded == 0 and not sought:
         raise VideoDecodeError("No frame of this video could be decoded (damaged file or "
                                "unsupported codec).")
     if errors:

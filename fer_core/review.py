@@ -1,0 +1,210 @@
+"""Looking back at an analysed video: a frame at a chosen moment with its faces drawn, and an
+annotated copy of the video to download.
+
+Nothing is analysed again. The boxes, anonymous face numbers, expressions and head poses
+come from the session log of the analysis (``SessionLog.to_frame()``), so the picture shows
+exactly what the charts count. Frames are decoded again from the video (seeking, so a
+moment late in a long lecture takes milliseconds) at the analysis's rate and size: the
+frame shown for a time is the frame that was analysed for it (``fer_core.video.iter_frames``
+gives the first frame at or after each multiple of ``1 / rate``). Nothing is written to
+disk: the annotated video is encoded into memory, for the caller to hand over.
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from fer_core.annotate import annotate, draw_status
+from fer_core.labels import LABELS
+from fer_core.session import BOX_COLUMNS, format_time
+from fer_core.video import frame_at, iter_frames, probe
+
+#: Log times are rounded to the millisecond in a CSV; rows this close to a frame's time belong to it.
+TIME_TOLERANCE_S = 0.002
+#: A named moment's text stays on the annotated video for this long.
+MARKER_SHOWN_S = 3.0
+#: The encoder's quality: x264's constant rate factor (23 is its default; higher is smaller).
+VIDEO_CRF = 26
+#: The annotated video's time stamps count in milliseconds.
+_TIME_BASE = Fraction(1, 1000)
+
+
+@dataclass(frozen=True)
+class LoggedFace:
+    """A face as the log holds it: what :func:`fer_core.annotate.annotate` draws."""
+
+    face_id: int
+    box: tuple[int, int, int, int]
+    probabilities: tuple[float, ...]
+    label: str
+    confidence: float
+    pose: tuple[float, float, float] | None = None
+    eyes_open: tuple[float, float] | None = None
+    looking_at_camera: bool | None = None
+    gaze: tuple[float, float] | None = None  # not logged: always None
+
+
+@dataclass(frozen=True)
+class Moment:
+    time_s: float  # the analysed frame's time
+    image: np.ndarray  # BGR, the faces drawn
+    faces: tuple[LoggedFace, ...]
+
+
+@dataclass(frozen=True)
+class AnnotatedVideo:
+    data: bytes  # an MP4 file (H.264)
+    frames: int
+    start_s: float  # video time of the first and last frame written
+    end_s: float
+    stopped_early: bool  # max_bytes was reached before end_s
+
+
+def analysed_time(t: float, rate: float) -> float:
+    """The time on the analysis's grid (a multiple of ``1 / rate``) nearest to ``t``."""
+    if not rate > 0:
+        raise ValueError("rate must be > 0")
+    return max(0.0, round(float(t) * rate) / rate)
+
+
+def faces_at(df: pd.DataFrame, t: float) -> list[LoggedFace]:
+    """The faces the log holds for the frame at time ``t`` (within TIME_TOLERANCE_S), by face number."""
+    if df.empty:
+        return []
+    rows = df[(df["time_s"] - t).abs() <= TIME_TOLERANCE_S].sort_values("face_id")
+    return [_face(row) for row in rows.itertuples(index=False)]
+
+
+def _face(row: object) -> LoggedFace:
+    probs = tuple(float(getattr(row, c)) for c in LABELS)
+    k = int(np.argmax(probs))
+    pose = eyes = looking = None
+    yaw = getattr(row, "yaw", float("nan"))
+    if np.isfinite(yaw):
+        pose = (float(yaw), float(row.pitch), float(row.roll))  # type: ignore[attr-defined]
+        left, right = float(row.eye_left), float(row.eye_right)  # type: ignore[attr-defined]
+        eyes = (left, right) if np.isfinite(left) and np.isfinite(right) else None
+        looked = float(row.looking)  # type: ignore[attr-defined]
+        looking = bool(looked) if np.isfinite(looked) else None
+    box = tuple(int(getattr(row, c)) for c in BOX_COLUMNS)
+    return LoggedFace(face_id=int(row.face_id), box=box, probabilities=probs,  # type: ignore[attr-defined,arg-type]
+                      label=LABELS[k], confidence=probs[k], pose=pose, eyes_open=eyes, looking_at_camera=looking)
+
+
+def pixelate(image_bgr: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], *, grow: float = 0.25,
+             blocks: int = 8) -> np.ndarray:
+    """Each box, enlarged by ``grow`` of its size on every side (hair, ears, chin), replaced by
+    ``blocks`` x ``blocks`` flat squares: the face can no longer be recognised, the expression
+    label drawn over it still can. In place; returns the image."""
+    h, w = image_bgr.shape[:2]
+    for x, y, bw, bh in boxes:
+        x0, y0 = max(0, int(x - grow * bw)), max(0, int(y - grow * bh))
+        x1, y1 = min(w, int(math.ceil(x + bw * (1 + grow)))), min(h, int(math.ceil(y + bh * (1 + grow))))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        region = image_bgr[y0:y1, x0:x1]
+        small = cv2.resize(region, (min(blocks, x1 - x0), min(blocks, y1 - y0)), interpolation=cv2.INTER_AREA)
+        image_bgr[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    return image_bgr
+
+
+def draw_frame(image_bgr: np.ndarray, faces: Sequence[LoggedFace], t: float, *, anonymise: bool = False,
+               marker: str | None = None) -> np.ndarray:
+    """An analysed frame as the review shows it: faces pixelated when ``anonymise``, then every
+    face's box, number, label and confidence (and head pose when logged), and the video time
+    (with a named moment's text) in the top-left corner. In place; returns the image."""
+    if anonymise:
+        pixelate(image_bgr, [f.box for f in faces])
+    annotate(image_bgr, faces, copy=False)
+    return draw_status(image_bgr, format_time(t) + (f"  {marker}" if marker else ""))
+
+
+def marker_at(markers: Sequence[tuple[float, str]], t: float) -> str | None:
+    """The latest named moment at or before ``t`` and less than MARKER_SHOWN_S before it."""
+    shown = [(mt, text) for mt, text in markers if mt - TIME_TOLERANCE_S <= t < mt + MARKER_SHOWN_S]
+    return max(shown)[1] if shown else None
+
+
+def moment(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, t: float, *, rate: float,
+           max_side: int = 1280, markers: Sequence[tuple[float, str]] = ()) -> Moment | None:
+    """The analysed frame nearest to ``t`` with its logged faces drawn; None past the video's end.
+
+    ``rate`` and ``max_side`` must be the analysis's (``fer_core.video.analyze_video`` uses
+    ``max_side`` 1280), so that the logged boxes fit the frame.
+    """
+    frame = frame_at(source, analysed_time(t, rate), max_side=max_side)
+    if frame is None:
+        return None
+    faces = faces_at(df, frame.time_s)
+    image = draw_frame(frame.bgr.copy(), faces, frame.time_s, marker=marker_at(markers, frame.time_s))
+    return Moment(time_s=frame.time_s, image=image, faces=tuple(faces))
+
+
+def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, rate: float,
+                    start_s: float = 0.0, end_s: float | None = None, anonymise: bool = False,
+                    markers: Sequence[tuple[float, str]] = (), max_side: int = 1280,
+                    max_bytes: int | None = None,
+                    progress: Callable[[float, float], None] | None = None) -> AnnotatedVideo:
+    """The analysed frames from ``start_s`` to ``end_s`` (video seconds; the end of the video
+    when None), drawn by :func:`draw_frame`, as an H.264 MP4 in memory. Each frame is shown
+    until the next one, so the file plays in real time at the analysis's rate.
+
+    ``max_bytes``: stop once the file is this large (``stopped_early``). ``progress(fraction,
+    seconds)`` after each frame. The caller's ``rate`` and ``max_side`` must be the analysis's.
+    """
+    import av
+
+    if end_s is not None and end_s < start_s:
+        raise ValueError(f"the end ({end_s:g} s) is before the start ({start_s:g} s)")
+    until = end_s if end_s is not None else probe(source).duration_s
+    buf = io.BytesIO()
+    frames = 0
+    first = last = start_s
+    full = stopped = False
+    started = time.perf_counter()
+    with av.open(buf, mode="w", format="mp4") as out:
+        stream = None
+        for sf in iter_frames(source, rate, max_side=max_side, start_s=start_s):
+            if end_s is not None and sf.time_s > end_s + TIME_TOLERANCE_S:
+                break
+            if full:  # a frame was left over when the file reached max_bytes
+                stopped = True
+                break
+            if stream is None:
+                first = sf.time_s
+                h, w = (sf.bgr.shape[0] // 2 * 2, sf.bgr.shape[1] // 2 * 2)  # 4:2:0 needs even sides
+                stream = out.add_stream("libx264", rate=max(1, round(rate)))
+                stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+                stream.codec_context.time_base = _TIME_BASE
+                stream.options = {"crf": str(VIDEO_CRF), "preset": "veryfast"}
+            img = sf.bgr[:h, :w]
+            if img.shape[:2] != (h, w):  # the size changed mid-stream
+                img = cv2.resize(sf.bgr, (w, h), interpolation=cv2.INTER_AREA)
+            img = draw_frame(np.ascontiguousarray(img), faces_at(df, sf.time_s), sf.time_s,
+                             anonymise=anonymise, marker=marker_at(markers, sf.time_s))
+            vf = av.VideoFrame.from_ndarray(img, format="bgr24")
+            vf.pts = round((sf.time_s - first) * 1000)
+            vf.time_base = _TIME_BASE
+            for packet in stream.encode(vf):
+                out.mux(packet)
+            frames += 1
+            last = sf.time_s
+            if progress is not None:
+                span = (until or last) - start_s
+                progress(min(1.0, (last - start_s) / span) if span > 0 else 1.0, time.perf_counter() - started)
+            full = max_bytes is not None and buf.tell() >= max_bytes
+        if stream is not None:
+            for packet in stream.encode():
+                out.mux(packet)
+    return AnnotatedVideo(data=buf.getvalue() if frames else b"", frames=frames, start_s=first, end_s=last,
+                          stopped_early=stopped)

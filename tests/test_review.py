@@ -1,0 +1,220 @@
+"""Looking back at an analysed video: seeking to its frames, drawing the logged faces, the annotated copy."""
+import io
+
+import av
+import numpy as np
+import pytest
+
+from fer_core import load_recognizer
+from fer_core.review import (
+    analysed_time,
+    annotated_video,
+    draw_frame,
+    faces_at,
+    marker_at,
+    moment,
+    pixelate,
+)
+from fer_core.session import SessionLog
+from fer_core.video import analyze_video, frame_at, iter_frames
+from tests.media import come_and_go_frames, encode_video, face_on_background
+
+
+def numbered_frames(n: int, width: int = 320, height: int = 240) -> list[np.ndarray]:
+    """Frames whose left half holds the frame's number (under 256) in two flat greys, 16 levels
+    apart: the top quarter the low digit, the bottom one the high digit, in base 16. The right
+    half is noise, so that the encoder has something to spend bits on."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(n):
+        f = rng.integers(0, 64, (height, width, 3), dtype=np.uint8)
+        f[:height // 2, :width // 2] = (i % 16) * 16 + 8
+        f[height // 2:, :width // 2] = (i // 16) * 16 + 8
+        frames.append(f)
+    return frames
+
+
+def keyframed(frames: list[np.ndarray], fps: int = 25, gop: int = 25, fmt: str = "mp4") -> bytes:
+    """H.264 with a keyframe every ``gop`` frames, so that seeking has somewhere to land."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=fmt) as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"g": str(gop), "preset": "ultrafast"}
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def frame_number(bgr: np.ndarray) -> int:
+    """The number written into a frame by :func:`numbered_frames` (read from the middle of each quarter)."""
+    h, w = bgr.shape[:2]
+    low = bgr[h // 8:3 * h // 8, w // 8:3 * w // 8].mean()
+    high = bgr[5 * h // 8:7 * h // 8, w // 8:3 * w // 8].mean()
+    return int((low - 8) / 16 + 0.5) + 16 * int((high - 8) / 16 + 0.5)
+
+
+@pytest.fixture(scope="module")
+def numbered_mp4() -> bytes:
+    return keyframed(numbered_frames(250))  # 10 s at 25 fps, a keyframe each second
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    """The come-and-go video analysed at 2 frames a second, with attention."""
+    data = encode_video(come_and_go_frames(fps=10), fps=10)
+    return data, analyze_video(load_recognizer(), data, rate=2.0, attention=True)
+
+
+@pytest.mark.parametrize("fmt, codec", [("mp4", "libx264"), ("matroska", "libx264"), ("webm", "libvpx-vp9"),
+                                        ("avi", "mpeg4")])
+def test_starting_later_gives_the_frames_a_run_from_the_start_gives(fmt, codec):
+    data = (keyframed(numbered_frames(250), fmt=fmt) if codec == "libx264"
+            else encode_video(numbered_frames(250), fps=25, fmt=fmt, codec=codec))
+    full = list(iter_frames(data, rate=2.0))
+    later = list(iter_frames(data, rate=2.0, start_s=4.3))
+    expected = [f for f in full if f.time_s >= 4.5 - 1e-6]
+    assert [round(f.time_s, 3) for f in later] == [round(f.time_s, 3) for f in expected]
+    assert [frame_number(f.bgr) for f in later] == [frame_number(f.bgr) for f in expected]
+    assert len(later) == 11
+
+
+def test_frame_at_seeks_to_the_frame_of_that_time(numbered_mp4):
+    for t in (0.0, 0.04, 3.0, 7.5, 9.96):
+        f = frame_at(numbered_mp4, t)
+        assert f is not None and f.time_s == pytest.approx(t, abs=0.021)
+        assert frame_number(f.bgr) == round(t * 25)
+    # Between two frames: the first one after (as iter_frames picks for that time).
+    assert frame_number(frame_at(numbered_mp4, 3.01).bgr) == 76
+    assert frame_at(numbered_mp4, 10.5) is None  # past the end
+    # A file object works too, several times over (the app passes the uploaded file).
+    fileobj = io.BytesIO(numbered_mp4)
+    assert [frame_number(frame_at(fileobj, t).bgr) for t in (5.0, 1.0, 5.0)] == [125, 25, 125]
+
+
+def test_faces_at_reads_the_log_back_for_a_frame(analysed):
+    _, result = analysed
+    df = result.log.to_frame()
+    faces = faces_at(df, 1.0)
+    row = df[df.time_s == 1.0].iloc[0]
+    assert len(faces) == 1 and faces[0].face_id == row.face_id == 1
+    assert faces[0].box == (row.x, row.y, row.w, row.h)
+    assert faces[0].label == row.label and faces[0].confidence == pytest.approx(row.confidence)
+    assert faces[0].pose == pytest.approx((row.yaw, row.pitch, row.roll))
+    assert faces[0].eyes_open is not None and faces[0].looking_at_camera is not None
+    assert faces_at(df, 3.0) == []  # nobody in the frame
+    assert faces_at(df.iloc[0:0], 1.0) == []
+    # Read back from the CSV (times rounded to the millisecond), the same faces.
+    again = SessionLog.from_csv(result.log.to_csv()).to_frame()
+    assert [(f.face_id, f.box, f.label) for f in faces_at(again, 1.0)] == [(1, faces[0].box, faces[0].label)]
+    # A log without attention: no pose.
+    plain = SessionLog()
+    plain.add_frame(0.5, [(4, (10, 20, 30, 40), (0.1, 0, 0, 0.6, 0.1, 0.1, 0.1))])
+    (face,) = faces_at(plain.to_frame(), 0.5)
+    assert face.pose is None and face.label == "Happy" and face.face_id == 4
+
+
+def test_analysed_time_snaps_to_the_grid():
+    assert analysed_time(3.26, 2.0) == 3.5 and analysed_time(3.24, 2.0) == 3.0
+    assert analysed_time(7.4, 0.5) == 8.0 and analysed_time(-1, 2.0) == 0.0
+    with pytest.raises(ValueError):
+        analysed_time(1.0, 0)
+
+
+def test_moment_shows_the_analysed_frame_with_its_faces(analysed):
+    data, result = analysed
+    df = result.log.to_frame()
+    m = moment(data, df, 1.1, rate=2.0, markers=[(1.0, "quiz")])
+    assert m.time_s == pytest.approx(1.0) and [f.face_id for f in m.faces] == [1]
+    plain = frame_at(data, 1.0).bgr
+    x, y, w, h = m.faces[0].box
+    changed = np.any(m.image != plain, axis=2)
+    assert changed[y:y + h, x].mean() > 0.9  # the box's left edge is drawn
+    assert changed[:8, :60].any()  # the time (and the moment's name) in the corner
+    assert not changed[y + h // 4:y + 3 * h // 4, x + w // 4:x + 3 * w // 4].all()  # the face is not covered
+    empty = moment(data, df, 3.0, rate=2.0)
+    assert empty.faces == () and not np.any(empty.image != frame_at(data, 3.0).bgr, axis=2)[40:].any()
+    assert moment(data, df, 60.0, rate=2.0) is None
+
+
+def test_pixelate_flattens_the_face_and_nothing_else():
+    img = face_on_background(480, 360)
+    before = img.copy()
+    box = (150, 60, 120, 140)
+    pixelate(img, [box], grow=0.25, blocks=8)
+    x0, y0, x1, y1 = 120, 25, 300, 235  # the box grown by a quarter on each side
+    region = img[y0:y1, x0:x1]
+    # 8 x 8 flat blocks: each row of the region changes colour at most 7 times.
+    changes = (np.any(region[:, 1:] != region[:, :-1], axis=2)).sum(axis=1)
+    assert changes.max() <= 7
+    outside = np.ones(img.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(img[outside], before[outside])
+    # Boxes partly outside the image, or too small, do not fail.
+    pixelate(img, [(-50, -50, 100, 100), (470, 350, 40, 40), (10, 10, 1, 1)])
+
+
+def test_marker_at_shows_a_named_moment_for_a_while():
+    markers = [(2.0, "quiz"), (4.0, "break")]
+    assert marker_at(markers, 1.9) is None and marker_at(markers, 2.0) == "quiz"
+    assert marker_at(markers, 4.5) == "break" and marker_at(markers, 7.5) is None
+
+    def drawn_width(marker):  # the status box in the top-left corner, on a grey frame
+        img = draw_frame(np.full((100, 300, 3), 128, np.uint8), [], 2.0, marker=marker)
+        return int(np.any(img[2] != 128, axis=1).sum())
+
+    assert 20 < drawn_width(None) < drawn_width("quiz") < 300
+
+
+def test_annotated_video_has_the_analysed_frames_drawn(analysed):
+    data, result = analysed
+    df = result.log.to_frame()
+    seen = []
+    clip = annotated_video(data, df, rate=2.0, markers=result.log.markers,
+                           progress=lambda f, s: seen.append(f))
+    assert clip.frames == 16 and (clip.start_s, clip.end_s) == (0.0, 7.5) and not clip.stopped_early
+    assert seen[-1] == pytest.approx(1.0, abs=0.07) and seen == sorted(seen)
+    with av.open(io.BytesIO(clip.data)) as c:
+        stream = c.streams.video[0]
+        assert stream.codec_context.name == "h264" and (stream.width, stream.height) == (480, 360)
+        frames = list(c.decode(stream))
+    # Each analysed frame keeps its time: the file plays in real time.
+    assert [round(float(f.time), 2) for f in frames] == [i * 0.5 for i in range(16)]
+    # The face is drawn where the log says, at 1 s; the empty frame at 3 s has only the time on it.
+    at1 = frames[2].to_ndarray(format="bgr24")
+    x, y, w, h = faces_at(df, 1.0)[0].box
+    plain = frame_at(data, 1.0).bgr.astype(int)
+    assert np.abs(at1[y + 2:y + h - 2, x - 1:x + 2].astype(int) - plain[y + 2:y + h - 2, x - 1:x + 2]).mean() > 25
+
+
+def test_annotated_video_pixelates_a_range_on_request(analysed):
+    data, result = analysed
+    df = result.log.to_frame()
+    x, y, w, h = faces_at(df, 1.0)[0].box
+    sharp = frame_at(data, 1.0).bgr.astype(float)
+    away = {}  # how far the face in the clip's first frame is from the face as it was
+    for anonymise in (False, True):
+        clip = annotated_video(data, df, rate=2.0, start_s=0.9, end_s=6.6, anonymise=anonymise)
+        assert clip.frames == 12 and (clip.start_s, clip.end_s) == (1.0, 6.5)
+        with av.open(io.BytesIO(clip.data)) as c:
+            first = next(c.decode(video=0)).to_ndarray(format="bgr24").astype(float)
+        away[anonymise] = np.abs(first - sharp)[y + 4:y + h - 4, x + 4:x + w - 4].mean()
+    assert away[True] > 3 * away[False] and away[True] > 10
+    with pytest.raises(ValueError):
+        annotated_video(data, df, rate=2.0, start_s=5, end_s=2)
+    nothing = annotated_video(data, df, rate=2.0, start_s=20.0)
+    assert nothing.frames == 0 and nothing.data == b""
+
+
+def test_annotated_video_stops_at_its_size_limit(numbered_mp4):
+    empty_log = SessionLog().to_frame()
+    whole = annotated_video(numbered_mp4, empty_log, rate=5.0)
+    assert whole.frames == 50 and not whole.stopped_early
+    capped = annotated_video(numbered_mp4, empty_log, rate=5.0, max_bytes=len(whole.data) // 3)
+    assert capped.stopped_early and 0 < capped.frames < 50
+    assert len(capped.data) < 0.8 * len(whole.data)
+    with av.open(io.BytesIO(capped.data)) as c:
+        assert len(list(c.decode(video=0))) == capped.frames
