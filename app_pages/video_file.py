@@ -157,9 +157,9 @@ if upload is None or (upload.name, upload.size) != state.get("file"):
 end_s = result.seconds_analysed
 stops = _stops(end_s, state["rate"])
 st.session_state["fer_video_stops"] = stops
-jumps = [(float(t), f"{_clock(t)}  strongest change, Face {fid}")
+jumps = [(float(t), f"{_clock(t)} · strongest change, Face {fid}")
          for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
-jumps += [(float(t), f"{_clock(t)}  {text}") for t, text in markers]
+jumps += [(float(t), f"{_clock(t)} · {text}") for t, text in markers]
 c1, c2 = st.columns([2, 1])
 at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
 c2.selectbox("Jump to", [label for _, label in sorted(jumps)], index=None, key="fer_video_jump",
@@ -171,7 +171,7 @@ except VideoDecodeError as e:
     shown = None
 if shown is not None:
     faces = ", ".join(f"Face {f.face_id} {f.label} {f.confidence:.0%}" for f in shown.faces) or "no face found"
-    st.image(shown.image, channels="BGR", caption=f"{_clock(shown.time_s)}: {faces}", width="stretch")
+    st.image(shown.image, channels="BGR", caption=f"{_clock(shown.time_s)}: {faces}", width="content")
 
 with st.expander("Annotated video (MP4) to download"):
     st.caption("The analysed frames with each face's box, number, expression and confidence, and the "

@@ -9,6 +9,7 @@ import base64
 import re
 import time
 
+import av
 import cv2
 import numpy as np
 import pandas as pd
@@ -329,6 +330,36 @@ def test_photo_upload_through_the_page(page, server):
     assert download.value.suggested_filename == "astronaut_expressions.csv"
 
 
+def check_video_review(page) -> None:
+    """The Video file page's frames and annotated copy, after the analysis and the moment "a question" at 0:06."""
+    # Its frames: jump to the named moment; the analysed frame is shown with the face drawn.
+    jump = page.get_by_role("combobox", name="Jump to")
+    jump.click()
+    jump.press("ArrowDown")  # opens the list
+    page.get_by_role("option", name="0:06.0 · a question").click()
+    page.get_by_text("0:06.0: Face 2 ").wait_for()
+    wait_for_app(page)
+    image = page.locator('[data-testid="stImage"] img')
+    wait_until(lambda: image.evaluate("e => e.complete && e.naturalWidth") == 480, 30, "the frame at 0:06")
+    page.get_by_role("heading", name="Look at the video").evaluate("e => e.scrollIntoView({block: 'start'})")
+    screenshot(page, "video_review")
+    # An annotated copy of 0:05-0:09, faces pixelated, downloaded and decoded.
+    page.get_by_text("Annotated video (MP4) to download").click()
+    page.get_by_role("textbox", name="From (m:ss)").fill("0:05")
+    page.get_by_role("textbox", name="To (m:ss)").fill("0:09")
+    page.get_by_role("textbox", name="To (m:ss)").press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Make the annotated video").click()
+    button = page.get_by_role("button", name=re.compile(r"Annotated video 0:05-0:09, faces pixelated"))
+    button.wait_for()
+    with page.expect_download() as download:
+        button.click()
+    assert download.value.suggested_filename == "lecture_005-009_pixelated.mp4"
+    with av.open(download.value.path()) as clip:
+        times = [round(float(f.time), 2) for f in clip.decode(video=0)]
+    assert times == [i * 0.5 for i in range(9)]
+
+
 def test_video_and_dashboard_pages(page, server):
     goto(page, server, "video")
     frames = come_and_go_frames(fps=10) * 2  # 16 s: the face comes and goes twice
@@ -351,6 +382,7 @@ def test_video_and_dashboard_pages(page, server):
     wait_for_app(page)
     page.get_by_role("heading", name="lecture.mp4").evaluate("e => e.scrollIntoView({block: 'start'})")
     screenshot(page, "video_file")
+    check_video_review(page)
     page.get_by_role("link", name="Class dashboard").click()  # same session: the video's log
     page.get_by_text("End-of-session report").wait_for()
     page.locator('[data-testid="stDownloadButton"]').nth(1).wait_for()
