@@ -14,8 +14,9 @@ from fer_core.video import VideoDecodeError, analyze_video
 MAX_FRAMES = 7200
 #: The moment slider offers at most this many times (every analysed frame of shorter videos).
 MAX_STOPS = 1500
-#: An annotated video stops at about this size (an hour at 2 frames a second is 100-300 MB).
-CLIP_MB = 100
+#: An annotated video stops at about this size (an hour of a 1280 x 720 call at 2 frames a second
+#: is about 60 MB: benchmarks/video_review.py).
+CLIP_MB = 80
 
 st.title("Video file")
 st.caption("The upload is decoded from memory, never written to a file. It stays in this browser "

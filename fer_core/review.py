@@ -33,8 +33,10 @@ from fer_core.video import frame_at, iter_frames, probe
 TIME_TOLERANCE_S = 0.002
 #: A named moment's text stays on the annotated video for this long.
 MARKER_SHOWN_S = 3.0
-#: The encoder's quality: x264's constant rate factor (23 is its default; higher is smaller).
-VIDEO_CRF = 26
+#: The encoder's quality: x264's constant rate factor (23 is its default; higher is smaller). At 30 a
+#: 1280 x 720 call analysed at 2 frames a second takes about 1 MB a minute and its labels stay
+#: sharp (benchmarks/video_review.py).
+VIDEO_CRF = 30
 #: The annotated video's time stamps count in milliseconds.
 _TIME_BASE = Fraction(1, 1000)
 
@@ -68,6 +70,7 @@ class AnnotatedVideo:
     start_s: float  # video time of the first and last frame written
     end_s: float
     stopped_early: bool  # max_bytes was reached before end_s
+    faces_drawn: int  # boxes drawn over all frames: the log's rows in the range, when the rate is the log's
 
 
 def analysed_time(t: float, rate: float) -> float:
@@ -168,7 +171,7 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
         raise ValueError(f"the end ({end_s:g} s) is before the start ({start_s:g} s)")
     until = end_s if end_s is not None else probe(source).duration_s
     buf = io.BytesIO()
-    frames = 0
+    frames = drawn = 0
     first = last = start_s
     full = stopped = False
     started = time.perf_counter()
@@ -190,8 +193,10 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
             img = sf.bgr[:h, :w]
             if img.shape[:2] != (h, w):  # the size changed mid-stream
                 img = cv2.resize(sf.bgr, (w, h), interpolation=cv2.INTER_AREA)
-            img = draw_frame(np.ascontiguousarray(img), faces_at(df, sf.time_s), sf.time_s,
-                             anonymise=anonymise, marker=marker_at(markers, sf.time_s))
+            faces = faces_at(df, sf.time_s)
+            drawn += len(faces)
+            img = draw_frame(np.ascontiguousarray(img), faces, sf.time_s, anonymise=anonymise,
+                             marker=marker_at(markers, sf.time_s))
             vf = av.VideoFrame.from_ndarray(img, format="bgr24")
             vf.pts = round((sf.time_s - first) * 1000)
             vf.time_base = _TIME_BASE
@@ -207,4 +212,56 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
             for packet in stream.encode():
                 out.mux(packet)
     return AnnotatedVideo(data=buf.getvalue() if frames else b"", frames=frames, start_s=first, end_s=last,
-                          stopped_early=stopped)
+                          stopped_early=stopped, faces_drawn=drawn)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m fer_core.review VIDEO LOG.csv --out CLIP.mp4``: the annotated copy from the command line."""
+    import argparse
+    import sys
+
+    from fer_core.session import LogFormatError, SessionLog, parse_time
+    from fer_core.video import VideoDecodeError
+
+    ap = argparse.ArgumentParser(
+        prog="python -m fer_core.review",
+        description="An annotated copy of an analysed video (the Video file page's download): each analysed "
+                    "frame with the faces of its per-frame log drawn, as H.264 MP4.")
+    ap.add_argument("video", type=Path)
+    ap.add_argument("log", type=Path, help="its per-frame log (the app's CSV download, or fer_core.batch's "
+                                           "NAME_expressions.csv)")
+    ap.add_argument("--out", required=True, type=Path, help="the MP4 file to write")
+    ap.add_argument("--rate", type=float, default=2.0,
+                    help="the frames per second the log was analysed at (default: %(default)s, the app's and "
+                         "the batch's default)")
+    ap.add_argument("--from", dest="start", default="0", help="start, as seconds, m:ss or h:mm:ss")
+    ap.add_argument("--to", dest="end", default=None, help="end (default: the end of the video)")
+    ap.add_argument("--pixelate", action="store_true", help="pixelate every face the analysis found")
+    args = ap.parse_args(argv)
+    try:
+        start = parse_time(args.start)
+        end = parse_time(args.end) if args.end is not None else None
+        session = SessionLog.from_csv(args.log.read_bytes())
+        df = session.to_frame()
+        with args.video.open("rb") as f:
+            clip = annotated_video(f, df, rate=args.rate, start_s=start, end_s=end, anonymise=args.pixelate,
+                                   markers=session.markers)
+    except (OSError, ValueError, LogFormatError, VideoDecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not clip.frames:
+        print("error: no analysed frame lies in that range", file=sys.stderr)
+        return 1
+    logged = int(df["time_s"].between(clip.start_s - TIME_TOLERANCE_S, clip.end_s + TIME_TOLERANCE_S).sum())
+    if clip.faces_drawn < logged:
+        print(f"warning: only {clip.faces_drawn} of the log's {logged} faces in this range fall on the frames "
+              f"of --rate {args.rate:g}: was the video analysed at another rate?",
+              file=sys.stderr)
+    args.out.write_bytes(clip.data)
+    print(f"{args.out}: {clip.frames} frames, {format_time(clip.start_s)}-{format_time(clip.end_s)}, "
+          f"{len(clip.data) / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,6 +8,7 @@ import pytest
 from fer_core import load_recognizer
 from fer_core.review import (
     analysed_time,
+    main,
     annotated_video,
     draw_frame,
     faces_at,
@@ -176,6 +177,7 @@ def test_annotated_video_has_the_analysed_frames_drawn(analysed):
     clip = annotated_video(data, df, rate=2.0, markers=result.log.markers,
                            progress=lambda f, s: seen.append(f))
     assert clip.frames == 16 and (clip.start_s, clip.end_s) == (0.0, 7.5) and not clip.stopped_early
+    assert clip.faces_drawn == len(df) == 8  # every logged face, on its own frame
     assert seen[-1] == pytest.approx(1.0, abs=0.07) and seen == sorted(seen)
     with av.open(io.BytesIO(clip.data)) as c:
         stream = c.streams.video[0]
@@ -218,3 +220,26 @@ def test_annotated_video_stops_at_its_size_limit(numbered_mp4):
     assert len(capped.data) < 0.8 * len(whole.data)
     with av.open(io.BytesIO(capped.data)) as c:
         assert len(list(c.decode(video=0))) == capped.frames
+
+
+def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_path, capsys):
+    data, result = analysed
+    video, log, out = tmp_path / "lecture.mp4", tmp_path / "lecture_expressions.csv", tmp_path / "clip.mp4"
+    video.write_bytes(data)
+    result.log.add_marker(6.0, "a question")
+    log.write_bytes(result.log.to_csv())
+    assert main([str(video), str(log), "--out", str(out), "--from", "0:05", "--pixelate"]) == 0
+    said = capsys.readouterr()
+    assert "6 frames, 0:05-0:07" in said.out and not said.err
+    with av.open(str(out)) as c:
+        assert len(list(c.decode(video=0))) == 6
+    # A rate other than the analysis's: fewer faces land on frames, and it says so.
+    assert main([str(video), str(log), "--out", str(out), "--rate", "1"]) == 0
+    assert "only 4 of the log's 7 faces" in capsys.readouterr().err
+    # Bad input: a message and exit code 1, no file.
+    (tmp_path / "bad.csv").write_text("not,a,log\n1,2,3\n")
+    assert main([str(video), str(tmp_path / "bad.csv"), "--out", str(tmp_path / "x.mp4")]) == 1
+    assert "not a session log" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
+    assert main([str(tmp_path / "missing.mp4"), str(log), "--out", str(tmp_path / "x.mp4")]) == 1
+    assert main([str(video), str(log), "--out", str(tmp_path / "x.mp4"), "--from", "0:30"]) == 1
+    assert "no analysed frame" in capsys.readouterr().err
