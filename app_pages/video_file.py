@@ -14,9 +14,9 @@ from fer_core.video import VideoDecodeError, analyze_video
 MAX_FRAMES = 7200
 #: The moment slider offers at most this many times (every analysed frame of shorter videos).
 MAX_STOPS = 1500
-#: An annotated video stops at about this size (an hour of a 1280 x 720 call at 2 frames a second
-#: is about 60 MB: benchmarks/video_review.py).
-CLIP_MB = 80
+#: An annotated video stops at about this size; it is held in the session's memory (a 1280 x 720
+#: call analysed at 2 frames a second takes about 1 MB a minute: benchmarks/video_review.py).
+CLIP_MB = 50
 
 st.title("Video file")
 st.caption("The upload is decoded from memory, never written to a file. It stays in this browser "
@@ -178,7 +178,8 @@ with st.expander("Annotated video (MP4) to download"):
     st.caption("The analysed frames with each face's box, number, expression and confidence, and the "
                "video time; each frame is shown until the next, so it plays in real time at "
                f"{state['rate']:g} frames a second. It is made in memory and handed to your browser; "
-               f"nothing is kept on the server. Clips stop at about {CLIP_MB} MB.")
+               f"nothing is written to the server's disk. A copy stops at about {CLIP_MB} MB (about "
+               f"{CLIP_MB} minutes of a 1280 x 720 call).")
     c1, c2, c3 = st.columns(3)
     start_text = c1.text_input("From (m:ss)", "0:00", key="fer_clip_from")
     end_text = c2.text_input("To (m:ss)", format_time(end_s + 1), key="fer_clip_to")

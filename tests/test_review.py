@@ -8,10 +8,10 @@ import pytest
 from fer_core import load_recognizer
 from fer_core.review import (
     analysed_time,
-    main,
     annotated_video,
     draw_frame,
     faces_at,
+    main,
     marker_at,
     moment,
     pixelate,
