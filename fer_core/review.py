@@ -140,12 +140,17 @@ def marker_at(markers: Sequence[tuple[float, str]], t: float) -> str | None:
 
 def moment(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, t: float, *, rate: float,
            max_side: int = 1280, markers: Sequence[tuple[float, str]] = ()) -> Moment | None:
-    """The analysed frame nearest to ``t`` with its logged faces drawn; None past the video's end.
+    """The analysed frame for ``t`` with its logged faces drawn; None past the video's end.
 
-    ``rate`` and ``max_side`` must be the analysis's (``fer_core.video.analyze_video`` uses
-    ``max_side`` 1280), so that the logged boxes fit the frame.
+    ``t`` is a time of the log (a frame's own time: that frame), or any other time (the frame
+    analysed for the multiple of ``1 / rate`` nearest to it). ``rate`` and ``max_side`` must be
+    the analysis's (``fer_core.video.analyze_video`` uses ``max_side`` 1280), so that the
+    logged boxes fit the frame.
     """
-    frame = frame_at(source, analysed_time(t, rate), max_side=max_side)
+    logged = not df.empty and bool(((df["time_s"] - t).abs() <= TIME_TOLERANCE_S).any())
+    # A logged time may be rounded (CSV: to the millisecond); frames lie further apart than that.
+    target = max(0.0, t - TIME_TOLERANCE_S) if logged else analysed_time(t, rate)
+    frame = frame_at(source, target, max_side=max_side)
     if frame is None:
         return None
     faces = faces_at(df, frame.time_s)

@@ -18,6 +18,7 @@ from fer_core.review import (
 )
 from fer_core.session import SessionLog
 from fer_core.video import analyze_video, frame_at, iter_frames
+from tests.hostile import rotated_video, vfr_video
 from tests.media import come_and_go_frames, encode_video, face_on_background
 
 
@@ -243,3 +244,21 @@ def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_
     assert main([str(tmp_path / "missing.mp4"), str(log), "--out", str(tmp_path / "x.mp4")]) == 1
     assert main([str(video), str(log), "--out", str(tmp_path / "x.mp4"), "--from", "0:30"]) == 1
     assert "no analysed frame" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make", [rotated_video, vfr_video])
+def test_moments_of_phone_and_variable_rate_videos_are_the_analysed_frames(make):
+    """A phone video stored sideways (turned upright on decoding) and one with irregular frame times:
+    every logged face lands on the frame shown for its time, at the analysed size."""
+    data = make()
+    rate = 4.0
+    result = analyze_video(load_recognizer(), data, rate=rate)
+    df = result.log.to_frame()
+    assert len(df) >= 3
+    analysed = {round(f.time_s, 3): f.bgr.shape for f in iter_frames(data, rate)}
+    for t in sorted(set(df["time_s"])):
+        m = moment(data, df, t, rate=rate)
+        assert m.time_s == pytest.approx(t, abs=1e-3) and m.image.shape == analysed[round(t, 3)]
+        assert len(m.faces) == (df["time_s"] == t).sum()
+    clip = annotated_video(data, df, rate=rate)
+    assert clip.faces_drawn == len(df) and clip.frames == len(analysed)
