@@ -8,7 +8,7 @@ import streamlit as st
 
 from fer_app import support, uploads
 from fer_core import charts
-from fer_core.annotate import annotate, results_table
+from fer_core.annotate import annotate, pixelate, results_table
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
 from fer_core.memory import release_memory
 
@@ -34,9 +34,13 @@ if source == "Upload a photo":
                               max_upload_size=uploads.PHOTO_MB, help=WEAK_SPOTS)
 else:
     upload = st.camera_input("Snapshot")
-attention = st.toggle("Attention: head pose, eyes and gaze", value=True,
+c1, c2 = st.columns(2)
+attention = c1.toggle("Attention: head pose, eyes and gaze", value=True,
                       help="Adds yaw, pitch, roll (degrees), eye openness (0-1), gaze and 'looking at "
                            "camera' per face, from a face mesh. Faces under 24 pixels get none.")
+hide = c2.toggle("Pixelate faces", value=False,
+                 help="For sharing the annotated image: every face found is pixelated under its label, "
+                      "on the page and in the PNG download. A face the detector missed stays visible.")
 if upload is None:
     st.info("Choose a photo with one or more faces. Larger faces (over about 60 pixels) work best.")
     st.stop()
@@ -54,6 +58,8 @@ if image.downscaled:
             f"{image.bgr.shape[1]} x {image.bgr.shape[0]} pixels.")
 
 faces = support.get_recognizer().analyze(image.bgr, attention=attention)
+if hide:
+    pixelate(image.bgr, [f.box for f in faces])  # in place: the analysis is done, the original is not needed
 annotated = annotate(image.bgr, faces)
 del image  # from here on only the annotated copy is needed
 picture, results = st.columns(2, gap="medium")
@@ -84,7 +90,8 @@ stem = upload.name.rsplit(".", 1)[0] if getattr(upload, "name", "") else "photo"
 c1, c2, c3 = st.columns(3)
 # The PNG is encoded only when the button is clicked, not on every rerun (partial, not a
 # lambda: a lambda would keep all of this run's globals alive until the next run).
-c1.download_button("Annotated image (PNG)", functools.partial(encode_png, annotated), f"{stem}_annotated.png",
+c1.download_button("Annotated image (PNG)" + (", faces pixelated" if hide else ""),
+                   functools.partial(encode_png, annotated), f"{stem}_annotated{'_pixelated' if hide else ''}.png",
                    "image/png", on_click="ignore")
 c2.download_button("Results (CSV)", table.to_csv(index=False), f"{stem}_expressions.csv", "text/csv",
                    on_click="ignore")

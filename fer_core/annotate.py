@@ -1,6 +1,7 @@
 """Drawing results onto images with OpenCV: a box, the label and a confidence bar per face."""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -107,6 +108,23 @@ def draw_attention(img: np.ndarray, face: Face) -> None:
         ty = min(y + bh + th + 4, img.shape[0] - base - 1)
         cv2.rectangle(img, (x, ty - th - 3), (x + tw + 4, ty + base), (0, 0, 0), -1)
         cv2.putText(img, text, (x + 2, ty), _FONT, scale, (0, 220, 255), 1, cv2.LINE_AA)
+
+
+def pixelate(image_bgr: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], *, grow: float = 0.25,
+             blocks: int = 8) -> np.ndarray:
+    """Each box, enlarged by ``grow`` of its size on every side (hair, ears, chin), replaced by
+    ``blocks`` x ``blocks`` flat squares: the face can no longer be recognised, the expression
+    label drawn over it still can. In place; returns the image."""
+    h, w = image_bgr.shape[:2]
+    for x, y, bw, bh in boxes:
+        x0, y0 = max(0, int(x - grow * bw)), max(0, int(y - grow * bh))
+        x1, y1 = min(w, int(math.ceil(x + bw * (1 + grow)))), min(h, int(math.ceil(y + bh * (1 + grow))))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        region = image_bgr[y0:y1, x0:x1]
+        small = cv2.resize(region, (min(blocks, x1 - x0), min(blocks, y1 - y0)), interpolation=cv2.INTER_AREA)
+        image_bgr[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    return image_bgr
 
 
 def draw_status(image_bgr: np.ndarray, text: str) -> np.ndarray:

@@ -12,7 +12,6 @@ disk: the annotated video is encoded into memory, for the caller to hand over.
 from __future__ import annotations
 
 import io
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fer_core.annotate import annotate, draw_status
+from fer_core.annotate import annotate, draw_status, pixelate
 from fer_core.labels import LABELS
 from fer_core.session import BOX_COLUMNS, format_time
 from fer_core.video import frame_at, iter_frames, probe
@@ -102,23 +101,6 @@ def _face(row: object) -> LoggedFace:
     box = tuple(int(getattr(row, c)) for c in BOX_COLUMNS)
     return LoggedFace(face_id=int(row.face_id), box=box, probabilities=probs,  # type: ignore[attr-defined,arg-type]
                       label=LABELS[k], confidence=probs[k], pose=pose, eyes_open=eyes, looking_at_camera=looking)
-
-
-def pixelate(image_bgr: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], *, grow: float = 0.25,
-             blocks: int = 8) -> np.ndarray:
-    """Each box, enlarged by ``grow`` of its size on every side (hair, ears, chin), replaced by
-    ``blocks`` x ``blocks`` flat squares: the face can no longer be recognised, the expression
-    label drawn over it still can. In place; returns the image."""
-    h, w = image_bgr.shape[:2]
-    for x, y, bw, bh in boxes:
-        x0, y0 = max(0, int(x - grow * bw)), max(0, int(y - grow * bh))
-        x1, y1 = min(w, int(math.ceil(x + bw * (1 + grow)))), min(h, int(math.ceil(y + bh * (1 + grow))))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
-        region = image_bgr[y0:y1, x0:x1]
-        small = cv2.resize(region, (min(blocks, x1 - x0), min(blocks, y1 - y0)), interpolation=cv2.INTER_AREA)
-        image_bgr[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
-    return image_bgr
 
 
 def draw_frame(image_bgr: np.ndarray, faces: Sequence[LoggedFace], t: float, *, anonymise: bool = False,

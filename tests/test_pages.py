@@ -116,6 +116,10 @@ def test_photo_upload_gives_table_chart_and_downloads():
     assert len(at.get("plotly_chart")) == 1
     assert [b.label for b in at.download_button] == ["Annotated image (PNG)", "Results (CSV)", "Results (JSON)"]
     assert len(at.image) == 1 and at.image[0].captions == ["1 face found"]
+    # For sharing: the faces pixelated, on the page and in the download; the results are the same.
+    at.toggle[1].set_value(True).run()
+    assert not at.exception and at.dataframe[0].value.equals(table)
+    assert at.download_button[0].label == "Annotated image (PNG), faces pixelated"
 
 
 def test_photo_with_several_faces():
@@ -257,10 +261,6 @@ def test_video_page_named_moments(come_and_go_mp4):
     assert any("Marked moments (2)" in e.label for e in at.expander)
 
 
-def page_images(at: AppTest) -> list:
-    return [e.proto.imgs[0] for e in at.main.children.values() if type(e).__name__ == "Image"]
-
-
 def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4):
     at = open_page("app_pages/video_file.py")
     at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4")
@@ -268,12 +268,11 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     at.button[0].click().run()
     slider = at.select_slider(key="fer_video_at")
     assert slider.options[:3] == ["0:00.0", "0:00.5", "0:01.0"] and len(slider.options) == 16
-    (image,) = page_images(at)
-    assert image.caption.startswith("0:00.0: Face 1 ")
+    assert len(at.image) == 1 and at.image[0].captions[0].startswith("0:00.0: Face 1 ")
     slider.set_value(4.0).run()
-    assert page_images(at)[0].caption == "0:04.0: no face found"
+    assert at.image[0].captions[0] == "0:04.0: no face found"
     slider.set_value(6.5).run()
-    assert page_images(at)[0].caption.startswith("0:06.5: Face 2 ")
+    assert at.image[0].captions[0].startswith("0:06.5: Face 2 ")
     # A named moment is offered under "Jump to" and moves the slider there.
     at.text_input(key="fer_video_marker_time").set_value("0:01")
     at.text_input(key="fer_video_marker_text").set_value("question")
@@ -282,7 +281,7 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     (choice,) = [j for j in jump.options if j.endswith("question")]
     jump.select_index(jump.options.index(choice)).run()
     assert not at.exception and at.select_slider(key="fer_video_at").value == 1.0
-    assert page_images(at)[0].caption.startswith("0:01.0: Face 1 ")
+    assert at.image[0].captions[0].startswith("0:01.0: Face 1 ")
     # The annotated copy: a bad range is refused, a good one becomes a download.
     at.text_input(key="fer_clip_from").set_value("0:05").run()
     at.text_input(key="fer_clip_to").set_value("0:02").run()
@@ -298,12 +297,12 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     assert at.download_button[1].label.startswith("Annotated video 0:01-0:03, faces pixelated (")
     # Without the video in the uploader the page says how to get its frames back; the charts stay.
     at.file_uploader[0].clear().run()
-    assert not at.exception and not page_images(at) and len(at.get("plotly_chart")) == 3
+    assert not at.exception and not at.image and len(at.get("plotly_chart")) == 3
     assert "put **lecture.mp4** in the uploader again" in at.info[-1].value
     at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
-    assert page_images(at)[0].caption.startswith("0:01.0: Face 1 ")  # no new analysis needed
+    assert at.image[0].captions[0].startswith("0:01.0: Face 1 ")  # no new analysis needed
     at.file_uploader[0].upload("other.mp4", come_and_go_mp4[:-10], "video/mp4").run()
-    assert "press **Analyse** to see its frames" in at.info[-1].value and not page_images(at)
+    assert "press **Analyse** to see its frames" in at.info[-1].value and not at.image
 
 
 def test_dashboard_from_csv_and_bad_csv():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fer_core import load_recognizer
+from fer_core.annotate import pixelate
 from fer_core.review import (
     analysed_time,
     annotated_video,
@@ -14,7 +15,6 @@ from fer_core.review import (
     main,
     marker_at,
     moment,
-    pixelate,
 )
 from fer_core.session import SessionLog
 from fer_core.video import analyze_video, frame_at, iter_frames
