@@ -1,5 +1,7 @@
 """Video file: analyse a recorded lecture or call at a chosen rate; timelines, CSV log, its
 frames at chosen moments and an annotated copy."""
+import math
+
 import streamlit as st
 
 from fer_app import support, uploads
@@ -51,7 +53,7 @@ if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_M
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
     st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result,
                                      "file": (upload.name, upload.size)}
-    for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at"):
+    for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump"):
         st.session_state.pop(key, None)
     support.set_unsaved()
     release_memory()  # the decoder's and detector's buffers go back to the OS
@@ -122,7 +124,7 @@ st.caption("Open the **Class dashboard** for negative-expression flags and the H
 def _stops(end_s: float, rate: float) -> list[float]:
     """The times the moment slider offers: every analysed frame, or evenly spaced analysed frames."""
     step = 1.0 / rate
-    every = max(1, -(-int(end_s / step + 1) // MAX_STOPS))
+    every = math.ceil((int(end_s * rate + 1e-9) + 1) / MAX_STOPS)  # analysed frames per stop
     return [round(k * every * step, 3) for k in range(int(end_s / (every * step) + 1e-9) + 1)]
 
 
