@@ -157,26 +157,31 @@ if upload is None or (upload.name, upload.size) != state.get("file"):
             icon=":material/movie:")
     st.stop()
 
-end_s = result.seconds_analysed
-stops = _stops(end_s, state["rate"])
-st.session_state["fer_video_stops"] = stops
-jumps = [(float(t), f"{_clock(t)} · strongest change, Face {fid}")
-         for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
-jumps += [(float(t), f"{_clock(t)} · {text}") for t, text in markers]
-c1, c2 = st.columns([2, 1])
-at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
-c2.selectbox("Jump to", [label for _, label in sorted(jumps)], index=None, key="fer_video_jump",
-             on_change=_jump, placeholder="a change or a named moment", disabled=not jumps)
-try:
-    shown = moment(upload, df, at, rate=state["rate"], markers=markers)
-except VideoDecodeError as e:
-    st.error(f"**{state['name']}**: {e}", icon=":material/error:")
-    shown = None
-if shown is not None:
+@st.fragment
+def look_at(upload, df, end_s: float, jumps: list[tuple[float, str]]) -> None:
+    """The slider, "Jump to" and the frame: a fragment, so that moving the slider redraws only the
+    frame, not the charts above."""
+    stops = _stops(end_s, state["rate"])
+    st.session_state["fer_video_stops"] = stops
+    c1, c2 = st.columns([2, 1])
+    at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
+    c2.selectbox("Jump to", [label for _, label in sorted(jumps)], index=None, key="fer_video_jump",
+                 on_change=_jump, placeholder="a change or a named moment", disabled=not jumps)
+    try:
+        shown = moment(upload, df, at, rate=state["rate"], markers=markers)
+    except VideoDecodeError as e:
+        st.error(f"**{state['name']}**: {e}", icon=":material/error:")
+        return
+    if shown is None:
+        st.warning(f"The frame at {_clock(at)} could not be decoded again.")
+        return
     faces = ", ".join(f"Face {f.face_id} {f.label} {f.confidence:.0%}" for f in shown.faces) or "no face found"
     st.image(shown.image, channels="BGR", caption=f"{_clock(shown.time_s)}: {faces}", width="content")
 
-with st.expander("Annotated video (MP4) to download"):
+
+@st.fragment
+def annotated_copy(upload, df, end_s: float) -> None:
+    """The annotated MP4: a range, pixelation, a button, the download (a fragment too)."""
     st.caption("The analysed frames with each face's box, number, expression and confidence, and the "
                "video time; each frame is shown until the next, so it plays in real time at "
                f"{state['rate']:g} frames a second. It is made in memory and handed to your browser; "
@@ -208,17 +213,26 @@ with st.expander("Annotated video (MP4) to download"):
             bar.empty()
             st.session_state["fer_video_clip"] = {"clip": clip, "anonymised": anonymise}
     made = st.session_state.get("fer_video_clip")
-    if made is not None:
-        clip = made["clip"]
-        if not clip.frames:
-            st.warning("No analysed frame lies between those times.")
-        else:
-            if clip.stopped_early:
-                st.warning(f"The clip reached {CLIP_MB} MB and stops at {format_time(clip.end_s)}; make the "
-                           "rest as a second clip from there.")
-            name = f"{stem}_{format_time(clip.start_s)}-{format_time(clip.end_s)}".replace(":", "")
-            st.download_button(f"Annotated video {format_time(clip.start_s)}-{format_time(clip.end_s)}"
-                               f"{', faces pixelated' if made['anonymised'] else ''} "
-                               f"({len(clip.data) / 1e6:.1f} MB)",
-                               clip.data, f"{name}{'_pixelated' if made['anonymised'] else ''}.mp4",
-                               "video/mp4", on_click="ignore")
+    if made is None:
+        return
+    clip = made["clip"]
+    if not clip.frames:
+        st.warning("No analysed frame lies between those times.")
+        return
+    if clip.stopped_early:
+        st.warning(f"The clip reached {CLIP_MB} MB and stops at {format_time(clip.end_s)}; make the "
+                   "rest as a second clip from there.")
+    name = f"{stem}_{format_time(clip.start_s)}-{format_time(clip.end_s)}".replace(":", "")
+    st.download_button(f"Annotated video {format_time(clip.start_s)}-{format_time(clip.end_s)}"
+                       f"{', faces pixelated' if made['anonymised'] else ''} "
+                       f"({len(clip.data) / 1e6:.1f} MB)",
+                       clip.data, f"{name}{'_pixelated' if made['anonymised'] else ''}.mp4",
+                       "video/mp4", on_click="ignore")
+
+
+jumps = [(float(t), f"{_clock(t)} · strongest change, Face {fid}")
+         for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
+jumps += [(float(t), f"{_clock(t)} · {text}") for t, text in markers]
+look_at(upload, df, result.seconds_analysed, jumps)
+with st.expander("Annotated video (MP4) to download"):
+    annotated_copy(upload, df, result.seconds_analysed)

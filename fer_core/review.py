@@ -81,10 +81,21 @@ def analysed_time(t: float, rate: float) -> float:
 
 def faces_at(df: pd.DataFrame, t: float) -> list[LoggedFace]:
     """The faces the log holds for the frame at time ``t`` (within TIME_TOLERANCE_S), by face number."""
-    if df.empty:
-        return []
-    rows = df[(df["time_s"] - t).abs() <= TIME_TOLERANCE_S].sort_values("face_id")
-    return [_face(row) for row in rows.itertuples(index=False)]
+    return _ByTime(df).faces_at(t)
+
+
+class _ByTime:
+    """A log's rows in time order, for finding one frame's rows by bisection (an hour's log has
+    tens of thousands of rows, and an annotated copy asks once per frame)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.rows = df.sort_values(["time_s", "face_id"], kind="stable")
+        self.times = self.rows["time_s"].to_numpy(np.float64)
+
+    def faces_at(self, t: float) -> list[LoggedFace]:
+        lo = int(np.searchsorted(self.times, t - TIME_TOLERANCE_S, side="left"))
+        hi = int(np.searchsorted(self.times, t + TIME_TOLERANCE_S, side="right"))
+        return [_face(row) for row in self.rows.iloc[lo:hi].itertuples(index=False)]
 
 
 def _face(row: object) -> LoggedFace:
@@ -157,6 +168,7 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
     if end_s is not None and end_s < start_s:
         raise ValueError(f"the end ({end_s:g} s) is before the start ({start_s:g} s)")
     until = end_s if end_s is not None else probe(source).duration_s
+    logged = _ByTime(df)
     buf = io.BytesIO()
     frames = drawn = 0
     first = last = start_s
@@ -180,7 +192,7 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
             img = sf.bgr[:h, :w]
             if img.shape[:2] != (h, w):  # the size changed mid-stream
                 img = cv2.resize(sf.bgr, (w, h), interpolation=cv2.INTER_AREA)
-            faces = faces_at(df, sf.time_s)
+            faces = logged.faces_at(sf.time_s)
             drawn += len(faces)
             img = draw_frame(np.ascontiguousarray(img), faces, sf.time_s, anonymise=anonymise,
                              marker=marker_at(markers, sf.time_s))

@@ -28,8 +28,8 @@ def face_on_background(width: int = 480, height: int = 360, face: bool = True, x
 
 
 def encode_video(frames: Iterable[np.ndarray], fps: int = 10, fmt: str = "mp4",
-                 codec: str = "mpeg4") -> bytes:
-    """Encode BGR frames into a video file held in memory."""
+                 codec: str = "mpeg4", options: dict[str, str] | None = None) -> bytes:
+    """Encode BGR frames into a video file held in memory; ``options``: the encoder's (FFmpeg's)."""
     import av
 
     buf = io.BytesIO()
@@ -38,6 +38,8 @@ def encode_video(frames: Iterable[np.ndarray], fps: int = 10, fmt: str = "mp4",
     with av.open(buf, mode="w", format=fmt) as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if options:
+            stream.options = options
         for img in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
                 out.mux(packet)

@@ -38,17 +38,7 @@ def numbered_frames(n: int, width: int = 320, height: int = 240) -> list[np.ndar
 
 def keyframed(frames: list[np.ndarray], fps: int = 25, gop: int = 25, fmt: str = "mp4") -> bytes:
     """H.264 with a keyframe every ``gop`` frames, so that seeking has somewhere to land."""
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format=fmt) as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        stream.options = {"g": str(gop), "preset": "ultrafast"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
+    return encode_video(frames, fps=fps, fmt=fmt, codec="libx264", options={"g": str(gop), "preset": "ultrafast"})
 
 
 def frame_number(bgr: np.ndarray) -> int:
