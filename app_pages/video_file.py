@@ -21,9 +21,9 @@ MAX_STOPS = 1500
 CLIP_MB = 50
 
 st.title("Video file")
-st.caption("The upload is decoded from memory, never written to a file. It stays in this browser "
-           "session's memory while it is in the uploader (so that its frames can be shown again); "
-           "remove it with its **x** to let it go. The analysis keeps a per-frame log of anonymous "
+st.caption("The upload is decoded from memory, never written to a file. The analysed video stays in "
+           "this browser session's memory, to show its frames again, until you analyse another, press "
+           "**Forget the video** or close the tab. The analysis keeps a per-frame log of anonymous "
            "face numbers, boxes and probabilities. " + support.PRIVACY_NOTE)
 
 upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm", "mov", "avi", "mkv", "m4v"],
@@ -51,8 +51,10 @@ if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_M
         st.error(f"**{upload.name}**: {e}", icon=":material/error:")
         st.stop()
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
+    # The video itself is kept with its analysis, so that its frames can be shown after a visit to
+    # another page (which empties the uploader) until the user lets it go.
     st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result,
-                                     "file": (upload.name, upload.size)}
+                                     "file": (upload.name, upload.size), "video": upload}
     for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump"):
         st.session_state.pop(key, None)
     support.set_unsaved()
@@ -149,16 +151,28 @@ def _parse_jump(choice: str) -> float:
     return parse_time(choice.split()[0])
 
 
+def _forget() -> None:
+    """Let the analysed video go (its analysis stays)."""
+    st.session_state["fer_video"]["video"] = None
+    st.session_state.pop("fer_video_clip", None)
+
+
 st.subheader("Look at the video")
-if upload is None or (upload.name, upload.size) != state.get("file"):
+video = state.get("video")
+if video is None and upload is not None and (upload.name, upload.size) == state.get("file"):
+    video = state["video"] = upload  # the same file, put back in the uploader
+if video is None:
     st.info(f"To see its frames or make an annotated copy, put **{state['name']}** in the uploader again."
             if upload is None else
             f"The uploader holds another video than **{state['name']}**: press **Analyse** to see its frames.",
             icon=":material/movie:")
     st.stop()
+st.button("Forget the video", on_click=_forget, icon=":material/delete:",
+          help="Drops the video from this session's memory; the analysis, its charts and its log stay.")
+
 
 @st.fragment
-def look_at(upload, df, end_s: float, jumps: list[tuple[float, str]]) -> None:
+def look_at(video, df, end_s: float, jumps: list[tuple[float, str]]) -> None:
     """The slider, "Jump to" and the frame: a fragment, so that moving the slider redraws only the
     frame, not the charts above."""
     stops = _stops(end_s, state["rate"])
@@ -168,7 +182,7 @@ def look_at(upload, df, end_s: float, jumps: list[tuple[float, str]]) -> None:
     c2.selectbox("Jump to", [label for _, label in sorted(jumps)], index=None, key="fer_video_jump",
                  on_change=_jump, placeholder="a change or a named moment", disabled=not jumps)
     try:
-        shown = moment(upload, df, at, rate=state["rate"], markers=markers)
+        shown = moment(video, df, at, rate=state["rate"], markers=markers)
     except VideoDecodeError as e:
         st.error(f"**{state['name']}**: {e}", icon=":material/error:")
         return
@@ -180,7 +194,7 @@ def look_at(upload, df, end_s: float, jumps: list[tuple[float, str]]) -> None:
 
 
 @st.fragment
-def annotated_copy(upload, df, end_s: float) -> None:
+def annotated_copy(video, df, end_s: float) -> None:
     """The annotated MP4: a range, pixelation, a button, the download (a fragment too)."""
     st.caption("The analysed frames with each face's box, number, expression and confidence, and the "
                "video time; each frame is shown until the next, so it plays in real time at "
@@ -204,7 +218,7 @@ def annotated_copy(upload, df, end_s: float) -> None:
     if st.button("Make the annotated video", disabled=span is None) and span is not None:
         bar = st.progress(0.0, text="Drawing and encoding...")
         try:
-            clip = annotated_video(upload, df, rate=state["rate"], start_s=span[0], end_s=span[1],
+            clip = annotated_video(video, df, rate=state["rate"], start_s=span[0], end_s=span[1],
                                    anonymise=anonymise, markers=markers, max_bytes=CLIP_MB * 1024 * 1024,
                                    progress=lambda f, s: bar.progress(f, text=f"Drawing and encoding... {s:.0f} s"))
         except VideoDecodeError as e:
@@ -233,6 +247,6 @@ def annotated_copy(upload, df, end_s: float) -> None:
 jumps = [(float(t), f"{_clock(t)} · strongest change, Face {fid}")
          for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
 jumps += [(float(t), f"{_clock(t)} · {text}") for t, text in markers]
-look_at(upload, df, result.seconds_analysed, jumps)
+look_at(video, df, result.seconds_analysed, jumps)
 with st.expander("Annotated video (MP4) to download"):
-    annotated_copy(upload, df, result.seconds_analysed)
+    annotated_copy(video, df, result.seconds_analysed)

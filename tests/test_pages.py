@@ -295,14 +295,18 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     clip = at.session_state["fer_video_clip"]["clip"]
     assert clip.frames == 5 and clip.data[4:8] == b"ftyp"
     assert at.download_button[1].label.startswith("Annotated video 0:01-0:03, faces pixelated (")
-    # Without the video in the uploader the page says how to get its frames back; the charts stay.
+    # The video is kept with its analysis when the uploader empties (as on a visit to another page).
     at.file_uploader[0].clear().run()
+    assert not at.exception and at.image[0].captions[0].startswith("0:01.0: Face 1 ")
+    # Forgotten, it is gone; the analysis stays, and the page says how to get the frames back.
+    next(b for b in at.button if b.label == "Forget the video").click().run()
     assert not at.exception and not at.image and len(at.get("plotly_chart")) == 3
+    assert at.session_state["fer_video"]["video"] is None and "fer_video_clip" not in at.session_state
     assert "put **lecture.mp4** in the uploader again" in at.info[-1].value
-    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
-    assert at.image[0].captions[0].startswith("0:01.0: Face 1 ")  # no new analysis needed
     at.file_uploader[0].upload("other.mp4", come_and_go_mp4[:-10], "video/mp4").run()
     assert "press **Analyse** to see its frames" in at.info[-1].value and not at.image
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    assert at.image[0].captions[0].startswith("0:01.0: Face 1 ")  # no new analysis needed
 
 
 def test_dashboard_from_csv_and_bad_csv():

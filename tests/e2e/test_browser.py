@@ -407,6 +407,11 @@ def test_video_and_dashboard_pages(page, server):
     table = pd.read_csv(download.value.path())
     assert list(table["session"]) == ["lecture.mp4", "week 1.csv", "week 2.csv"]
     assert list(table["most faces at once"])[1:] == [9, 12]
+    # Back on the Video file page the uploader is empty (Streamlit's widgets of other pages), but the
+    # video was kept with its analysis: its frames are still there.
+    page.get_by_role("link", name="Video file").click()
+    page.get_by_text("0:00.0: Face 1 ").wait_for()
+    assert page.locator('[data-testid="stFileUploaderFile"]').count() == 0
 
 
 def test_browser_leaving_mid_stream_does_not_break_the_server(browser_context, server):
