@@ -112,6 +112,20 @@ for s in streaks:
                + (", still ongoing." if s.ongoing else "."), icon=":material/flag:")
 st.caption("Flags describe facial expressions only. Check in with people, not the chart.")
 
+if source == sources[1] and video is not None and video.get("video") is not None:
+    # The analysed video is kept with its analysis (Video file page): show who a flag is about.
+    rate = video["rate"]
+    picks = {f"{support.clock(s.start_s, rate)} · Face {s.face_id} {' / '.join(s.labels).lower()} "
+             f"for {s.duration_s / 60:.1f} min": s.start_s for s in streaks}
+    picks |= {f"{support.clock(t, rate)} · strongest change, Face {fid}": float(t)
+              for t, fid in zip(changes["time_s"], changes["face_id"])}
+    picks |= {f"{support.clock(t, rate)} · {text}": t for t, text in markers}
+    choice = st.selectbox("See it in the video", sorted(picks, key=picks.__getitem__), index=None,
+                          placeholder="a flag, a change or a named moment", disabled=not picks,
+                          key="fer_dashboard_see")
+    if choice is not None and choice in picks:
+        support.show_moment(video, picks[choice], df)
+
 if has_attention(df):
     st.subheader("Attention")
     st.caption(support.ATTENTION_NOTE)

@@ -8,7 +8,7 @@ from fer_app import support, uploads
 from fer_core import charts
 from fer_core.engagement import attention_summary, attention_table, attention_timeline, has_attention
 from fer_core.memory import release_memory
-from fer_core.review import annotated_video, moment
+from fer_core.review import annotated_video
 from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, format_time, parse_time, strongest_changes
 from fer_core.video import VideoDecodeError, analyze_video
 
@@ -131,11 +131,7 @@ def _stops(end_s: float, rate: float) -> list[float]:
 
 
 def _clock(t: float) -> str:
-    """m:ss, with tenths when frames were analysed more often than once a second."""
-    if state["rate"] <= 1:
-        return format_time(t)
-    tenths = round(t * 10)
-    return f"{format_time(tenths // 10)}.{tenths % 10}"
+    return support.clock(t, state["rate"])
 
 
 def _jump() -> None:
@@ -172,7 +168,7 @@ st.button("Forget the video", on_click=_forget, icon=":material/delete:",
 
 
 @st.fragment
-def look_at(video, df, end_s: float, jumps: list[tuple[float, str]]) -> None:
+def look_at(end_s: float, jumps: list[tuple[float, str]]) -> None:
     """The slider, "Jump to" and the frame: a fragment, so that moving the slider redraws only the
     frame, not the charts above."""
     stops = _stops(end_s, state["rate"])
@@ -181,16 +177,7 @@ def look_at(video, df, end_s: float, jumps: list[tuple[float, str]]) -> None:
     at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
     c2.selectbox("Jump to", [label for _, label in sorted(jumps)], index=None, key="fer_video_jump",
                  on_change=_jump, placeholder="a change or a named moment", disabled=not jumps)
-    try:
-        shown = moment(video, df, at, rate=state["rate"], markers=markers)
-    except VideoDecodeError as e:
-        st.error(f"**{state['name']}**: {e}", icon=":material/error:")
-        return
-    if shown is None:
-        st.warning(f"The frame at {_clock(at)} could not be decoded again.")
-        return
-    faces = ", ".join(f"Face {f.face_id} {f.label} {f.confidence:.0%}" for f in shown.faces) or "no face found"
-    st.image(shown.image, channels="BGR", caption=f"{_clock(shown.time_s)}: {faces}", width="content")
+    support.show_moment(state, at, df)
 
 
 @st.fragment
@@ -247,6 +234,6 @@ def annotated_copy(video, df, end_s: float) -> None:
 jumps = [(float(t), f"{_clock(t)} · strongest change, Face {fid}")
          for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
 jumps += [(float(t), f"{_clock(t)} · {text}") for t, text in markers]
-look_at(video, df, result.seconds_analysed, jumps)
+look_at(result.seconds_analysed, jumps)
 with st.expander("Annotated video (MP4) to download"):
     annotated_copy(video, df, result.seconds_analysed)

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from fer_app import pools, session_reaper
@@ -341,6 +342,36 @@ def moments_form(log: SessionLog, end_s: float, key: str, title: str, what: str)
         if log.markers:
             st.dataframe(markers_table(log.markers), hide_index=True, width="stretch")
         st.caption("Named moments are drawn on the charts and kept in the CSV log, the dashboard and its report.")
+
+
+def clock(t: float, rate: float) -> str:
+    """m:ss of a video time, with tenths when frames were analysed more often than once a second."""
+    if rate <= 1:
+        return format_time(t)
+    tenths = round(t * 10)
+    return f"{format_time(tenths // 10)}.{tenths % 10}"
+
+
+def show_moment(video: dict, t: float, df: pd.DataFrame | None = None) -> None:
+    """The analysed video's frame for time ``t`` with its logged faces drawn, and a caption that
+    lists them; a message instead when it cannot be decoded again. ``video``: the Video file
+    page's state (``st.session_state["fer_video"]``) with its video kept; ``df``: its log's
+    frame, when the caller has it already."""
+    from fer_core.review import moment
+    from fer_core.video import VideoDecodeError
+
+    log = video["result"].log
+    try:
+        shown = moment(video["video"], log.to_frame() if df is None else df, t, rate=video["rate"],
+                       markers=log.markers)
+    except VideoDecodeError as e:
+        st.error(f"**{video['name']}**: {e}", icon=":material/error:")
+        return
+    if shown is None:
+        st.warning(f"The frame at {clock(t, video['rate'])} could not be decoded again.")
+        return
+    faces = ", ".join(f"Face {f.face_id} {f.label} {f.confidence:.0%}" for f in shown.faces) or "no face found"
+    st.image(shown.image, channels="BGR", caption=f"{clock(shown.time_s, video['rate'])}: {faces}", width="content")
 
 
 def note_page(url_path: str) -> None:

@@ -259,6 +259,11 @@ def test_video_page_named_moments(come_and_go_mp4):
     assert b",marker" in log.to_csv().splitlines()[0]
     at.switch_page("app_pages/dashboard.py").run()
     assert any("Marked moments (2)" in e.label for e in at.expander)
+    # The dashboard shows a moment of the analysed video (kept with its analysis) when asked.
+    see = at.selectbox(key="fer_dashboard_see")
+    assert not at.image and "0:07.0 · answer" in see.options
+    see.select("0:07.0 · answer").run()
+    assert not at.exception and at.image[0].captions[0].startswith("0:07.0: Face 2 ")
 
 
 def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4):
