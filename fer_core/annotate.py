@@ -113,8 +113,8 @@ def draw_attention(img: np.ndarray, face: Face) -> None:
 def pixelate(image_bgr: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], *, grow: float = 0.25,
              blocks: int = 8) -> np.ndarray:
     """Each box, enlarged by ``grow`` of its size on every side (hair, ears, chin), replaced by
-    ``blocks`` x ``blocks`` flat squares: the face can no longer be recognised, the expression
-    label drawn over it still can. In place; returns the image."""
+    ``blocks`` x ``blocks`` flat squares, for sharing: the face is hard to recognise, while the
+    expression label drawn over it stays readable. In place; returns the image."""
     h, w = image_bgr.shape[:2]
     for x, y, bw, bh in boxes:
         x0, y0 = max(0, int(x - grow * bw)), max(0, int(y - grow * bh))
