@@ -116,7 +116,7 @@ def test_photo_upload_gives_table_chart_and_downloads():
     assert len(at.get("plotly_chart")) == 1
     assert [b.label for b in at.download_button] == ["Annotated image (PNG)", "Results (CSV)", "Results (JSON)"]
     assert len(at.image) == 1 and at.image[0].captions == ["1 face found"]
-    # For sharing: the faces pixelated, on the page and in the download; the results are the same.
+    # For sharing: the faces pixelated (the pixels: tests/test_review.py); the results are the same.
     at.toggle[1].set_value(True).run()
     assert not at.exception and at.dataframe[0].value.equals(table)
     assert at.download_button[0].label == "Annotated image (PNG), faces pixelated"
