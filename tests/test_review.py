@@ -252,3 +252,33 @@ def test_moments_of_phone_and_variable_rate_videos_are_the_analysed_frames(make)
         assert len(m.faces) == (df["time_s"] == t).sum()
     clip = annotated_video(data, df, rate=rate)
     assert clip.faces_drawn == len(df) and clip.frames == len(analysed)
+
+
+def test_damaged_videos_give_frames_or_a_plain_message(analysed):
+    """A damaged upload that still analysed in part: its moments and its copy give frames, None, or
+    VideoDecodeError (which the pages show as a message), never another exception."""
+    import random
+
+    from fer_core.video import VideoDecodeError
+    from tests.hostile import mutate
+
+    data, _ = analysed
+    rng = random.Random(7)
+    analysed_any = 0
+    for _ in range(20):
+        _, damaged = mutate(data, rng)
+        try:
+            df = analyze_video(load_recognizer(), damaged, rate=2.0).log.to_frame()
+        except VideoDecodeError:
+            continue
+        analysed_any += 1
+        for t in (0.0, 3.3, 7.5, 60.0):
+            try:
+                moment(damaged, df, t, rate=2.0)
+            except VideoDecodeError:
+                pass
+        try:
+            annotated_video(damaged, df, rate=2.0, start_s=2.0)
+        except VideoDecodeError:
+            pass
+    assert analysed_any >= 5
