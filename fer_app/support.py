@@ -22,7 +22,9 @@ from fer_core.detect import FAR_DETECTOR, STILL_DETECTOR, shared_detector
 from fer_core.live import SERVER_LOAD, LiveAnalyzer
 from fer_core.memory import allocator, tune_allocator
 from fer_core.recognizer import EVERYDAY_MODEL
+from fer_core.review import moment
 from fer_core.session import MARKER_CHARS, SessionLog, format_time, markers_table, parse_time
+from fer_core.video import VideoDecodeError
 
 log = logging.getLogger(__name__)
 
@@ -357,9 +359,6 @@ def show_moment(video: dict, t: float, df: pd.DataFrame | None = None) -> None:
     lists them; a message instead when it cannot be decoded again. ``video``: the Video file
     page's state (``st.session_state["fer_video"]``) with its video kept; ``df``: its log's
     frame, when the caller has it already."""
-    from fer_core.review import moment
-    from fer_core.video import VideoDecodeError
-
     log = video["result"].log
     try:
         shown = moment(video["video"], log.to_frame() if df is None else df, t, rate=video["rate"],

@@ -80,8 +80,12 @@ def analysed_time(t: float, rate: float) -> float:
 
 
 def faces_at(df: pd.DataFrame, t: float) -> list[LoggedFace]:
-    """The faces the log holds for the frame at time ``t`` (within TIME_TOLERANCE_S), by face number."""
-    return _ByTime(df).faces_at(t)
+    """The faces the log holds for the frame at time ``t`` (within TIME_TOLERANCE_S), by face number.
+    (One look over the whole log; :class:`_ByTime` for many frames.)"""
+    if df.empty:
+        return []
+    rows = df[(df["time_s"] - t).abs() <= TIME_TOLERANCE_S].sort_values("face_id")
+    return [_face(row) for row in rows.itertuples(index=False)]
 
 
 class _ByTime:
