@@ -10,7 +10,7 @@ from fer_core.engagement import attention_summary, attention_table, attention_ti
 from fer_core.memory import release_memory
 from fer_core.review import annotated_video
 from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, format_time, parse_time, strongest_changes
-from fer_core.video import VideoDecodeError, analyze_video
+from fer_core.video import VideoDecodeError, analyze_video, probe
 
 #: Analyse at most this many frames of one upload (an hour at 2 frames per second).
 MAX_FRAMES = 7200
@@ -28,8 +28,24 @@ st.caption("The upload is decoded from memory, never written to a file. The anal
 
 upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm", "mov", "avi", "mkv", "m4v"],
                           max_upload_size=uploads.VIDEO_MB)
-rate = st.select_slider("Frames analysed per second of video", options=[0.5, 1.0, 2.0, 4.0, 5.0, 10.0],
+RATES = [0.5, 1.0, 2.0, 4.0, 5.0, 10.0]
+rate = st.select_slider("Frames analysed per second of video", options=RATES,
                         value=2.0, help="Higher rates catch short expressions but take longer.")
+if upload is not None:
+    try:
+        info = probe(upload)  # the header only: milliseconds
+    except VideoDecodeError:
+        info = None  # said when Analyse is pressed
+    if info is not None and info.duration_s:
+        needed = info.duration_s * min(rate, info.fps or rate)
+        st.caption(f"{upload.name}: {info.width} x {info.height}, {format_time(info.duration_s)} long; "
+                   f"about {needed:,.0f} frames to analyse at this rate.")
+        if needed > MAX_FRAMES:
+            covering = [r for r in RATES if info.duration_s * min(r, info.fps or r) <= MAX_FRAMES]
+            st.info(f"At {rate:g} frames a second the analysis stops after {MAX_FRAMES} frames, at about "
+                    f"{format_time(MAX_FRAMES / min(rate, info.fps or rate))}."
+                    + (f" {max(covering):g} frames a second covers the whole video." if covering else ""),
+                    icon=":material/timer:")
 attention = st.toggle("Also measure attention (head pose and eyes; slower)", value=False,
                       help="Adds where each head points and whether the eyes are open to the log, "
                            "for the attention timeline and flags. About 20-40 ms more per face and frame.")

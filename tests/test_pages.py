@@ -209,6 +209,23 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     assert not at.exception
 
 
+def test_video_page_says_before_the_analysis_when_a_video_is_too_long_for_the_rate():
+    # 7,300 s at 1 frame a second (tiny frames): over the page's 7,200 analysed frames at 1 or 2 a second.
+    data = encode_video([np.full((48, 64, 3), i % 200, np.uint8) for i in range(7300)], fps=1)
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("seminar.mp4", data, "video/mp4")
+    at.run()
+    assert not at.exception
+    assert "seminar.mp4: 64 x 48, 2:01:40 long; about 7,300 frames to analyse" in texts(at)
+    assert at.info[0].value == ("At 2 frames a second the analysis stops after 7200 frames, at about 2:00:00. "
+                                "0.5 frames a second covers the whole video.")
+    at.select_slider[0].set_value(0.5).run()
+    assert "about 3,650 frames" in texts(at) and not any("stops after" in i.value for i in at.info)
+    # Not a video: nothing is said before Analyse is pressed (it says why then).
+    at.file_uploader[0].upload("notes.mp4", b"not a video" * 100, "video/mp4").run()
+    assert not at.exception and not at.error and "long; about" not in texts(at)
+
+
 @pytest.mark.parametrize("data, message", [
     (b"garbage bytes, not a video" * 100, "not a video"),
     (b"", "not a video"),
