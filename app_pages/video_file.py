@@ -150,17 +150,11 @@ def _clock(t: float) -> str:
     return support.clock(t, state["rate"])
 
 
-def _jump() -> None:
+def _jump(stops: list[float], times: dict[str, float]) -> None:
     """The "Jump to" choice moves the slider (to the nearest time it offers)."""
     choice = st.session_state.get("fer_video_jump")
-    if choice is not None:
-        offered = st.session_state["fer_video_stops"]
-        st.session_state["fer_video_at"] = min(offered, key=lambda t: abs(t - _parse_jump(choice)))
-
-
-def _parse_jump(choice: str) -> float:
-    """The time at the start of a "Jump to" choice."""
-    return parse_time(choice.split()[0])
+    if choice in times:
+        st.session_state["fer_video_at"] = min(stops, key=lambda t: abs(t - times[choice]))
 
 
 def _forget() -> None:
@@ -188,11 +182,11 @@ def look_at(end_s: float, jumps: list[tuple[float, str]]) -> None:
     """The slider, "Jump to" and the frame: a fragment, so that moving the slider redraws only the
     frame, not the charts above."""
     stops = _stops(end_s, state["rate"])
-    st.session_state["fer_video_stops"] = stops
     c1, c2 = st.columns([2, 1])
     at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
-    c2.selectbox("Jump to", [label for _, label in sorted(jumps)], index=None, key="fer_video_jump",
-                 on_change=_jump, placeholder="a change or a named moment", disabled=not jumps)
+    times = {label: t for t, label in sorted(jumps)}
+    c2.selectbox("Jump to", list(times), index=None, key="fer_video_jump", on_change=_jump, args=(stops, times),
+                 placeholder="a change or a named moment", disabled=not jumps)
     support.show_moment(state, at, df)
 
 
