@@ -20,6 +20,7 @@ from fer_core.session import (
     binned_mix,
     current_mix,
     face_binned,
+    format_time,
     label_counts,
     negative_streaks,
     strongest_changes,
@@ -90,9 +91,12 @@ cols[0].metric("Duration", f"{summary.duration_s / 60:.1f} min")
 cols[1].metric("Frames analysed", summary.frames)
 cols[2].metric("Face observations", summary.rows)
 cols[3].metric("Anonymous faces", summary.faces)
+if summary.start_s > 0:
+    st.caption(f"Part of a video: the analysis covers {format_time(summary.start_s)} to "
+               f"{format_time(summary.end_s)}, and times are the video's own.")
 if log.models:
     st.caption(f"Expression model: {', then '.join(log.models)} (the sidebar's choice when it was analysed).")
-support.moments_form(log, summary.duration_s, "fer_dashboard_marker", "Marked moments", "session")
+support.moments_form(log, summary.end_s, "fer_dashboard_marker", "Marked moments", "session")
 
 left, right = st.columns(2)
 left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Current mix (last 10 s)"), width="stretch")

@@ -20,6 +20,21 @@ MAX_STOPS = 1500
 #: call analysed at 2 frames a second takes about 1 MB a minute: benchmarks/video_review.py).
 CLIP_MB = 50
 
+
+def _part(from_text: str, to_text: str, length: float | None) -> tuple[float, float | None]:
+    """The part of the video to analyse, from the From and To fields (m:ss; To empty: to the
+    end); ValueError with the reason for a part that cannot be analysed."""
+    start = parse_time(from_text) if from_text.strip() else 0.0
+    end = parse_time(to_text) if to_text.strip() else None
+    if end is not None and end <= start:
+        raise ValueError("the end is not after the start")
+    if length is not None and start >= length:
+        raise ValueError(f"the video is only {format_time(length)} long")
+    if end is not None and length is not None and end >= length:
+        end = None  # to the end
+    return start, end
+
+
 st.title("Video file")
 st.caption("The upload is decoded from memory, never written to a file. The analysed video stays in "
            "this browser session's memory, to show its frames again, until you analyse another, press "
@@ -31,27 +46,46 @@ upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm
 RATES = [0.5, 1.0, 2.0, 4.0, 5.0, 10.0]
 rate = st.select_slider("Frames analysed per second of video", options=RATES,
                         value=2.0, help="Higher rates catch short expressions but take longer.")
+part: tuple[float, float | None] | None = (0.0, None)  # the part to analyse: from, to (None: the end)
 if upload is not None:
     try:
         info = probe(upload)  # the header only: milliseconds
     except VideoDecodeError:
         info = None  # said when Analyse is pressed
-    if info is not None and info.duration_s:
-        needed = info.duration_s * min(rate, info.fps or rate)
-        st.caption(f"{upload.name}: {info.width} x {info.height}, {format_time(info.duration_s)} long; "
-                   f"about {needed:,.0f} frames to analyse at this rate.")
+    length = info.duration_s if info is not None else None
+    # Keyed by the file, so that another upload starts from its own whole length.
+    c1, c2 = st.columns(2)
+    from_text = c1.text_input("From (m:ss)", "0:00", key=f"fer_video_from_{upload.file_id}",
+                              help="Analyse part of a long recording: its times stay the video's own, "
+                                   "on the charts, in the log and in the report.")
+    to_text = c2.text_input("To (m:ss)", format_time(math.ceil(length)) if length else "",
+                            key=f"fer_video_to_{upload.file_id}", placeholder="the end")
+    try:
+        part = _part(from_text, to_text, length)
+    except ValueError as e:
+        st.error(f"Part of the video: {e}", icon=":material/error:")
+        part = None
+    if part is not None and length:
+        until = part[1] if part[1] is not None else length
+        span, whole = until - part[0], part == (0.0, None)
+        needed = span * min(rate, info.fps or rate)
+        st.caption(f"{upload.name}: {info.width} x {info.height}, {format_time(length)} long; "
+                   + ("" if whole else f"the part from {format_time(part[0])} to {format_time(until)} is "
+                                       f"{format_time(span)} long; ")
+                   + f"about {needed:,.0f} frames to analyse at this rate.")
         if needed > MAX_FRAMES:
-            covering = [r for r in RATES if info.duration_s * min(r, info.fps or r) <= MAX_FRAMES]
+            covering = [r for r in RATES if span * min(r, info.fps or r) <= MAX_FRAMES]
             st.info(f"At {rate:g} frames a second the analysis stops after {MAX_FRAMES} frames, at about "
-                    f"{format_time(MAX_FRAMES / min(rate, info.fps or rate))}."
-                    + (f" {max(covering):g} frames a second covers the whole video." if covering else ""),
+                    f"{format_time(part[0] + MAX_FRAMES / min(rate, info.fps or rate))}."
+                    + (f" {max(covering):g} frames a second covers the whole {'video' if whole else 'part'}."
+                       if covering else "") + " Or analyse it in parts (**From**, **To**).",
                     icon=":material/timer:")
 attention = st.toggle("Also measure attention (head pose and eyes; slower)", value=False,
                       help="Adds where each head points and whether the eyes are open to the log, "
                            "for the attention timeline and flags. About 20-40 ms more per face and frame.")
-start = st.button("Analyse", type="primary", disabled=upload is None)
+start = st.button("Analyse", type="primary", disabled=upload is None or part is None)
 
-if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_MB):
+if upload is not None and part is not None and start and uploads.within_limit(upload, uploads.VIDEO_MB):
     bar = st.progress(0.0, text="Decoding...")
 
     def on_progress(fraction, seconds):
@@ -59,8 +93,8 @@ if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_M
         bar.progress(fraction if fraction is not None else 0.0, text=text)
 
     try:
-        result = analyze_video(support.get_recognizer(), upload, rate=rate,
-                               max_frames=MAX_FRAMES, progress=on_progress, attention=attention)
+        result = analyze_video(support.get_recognizer(), upload, rate=rate, max_frames=MAX_FRAMES,
+                               progress=on_progress, attention=attention, start_s=part[0], end_s=part[1])
     except VideoDecodeError as e:
         bar.empty()
         st.session_state.pop("fer_video", None)
@@ -69,7 +103,7 @@ if upload is not None and start and uploads.within_limit(upload, uploads.VIDEO_M
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
     # The video itself is kept with its analysis, so that its frames can be shown after a visit to
     # another page (which empties the uploader) until the user lets it go.
-    st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result,
+    st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result, "to": part[1],
                                      "file": (upload.name, upload.size), "video": upload}
     for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump"):
         st.session_state.pop(key, None)
@@ -90,15 +124,18 @@ cols[0].metric("Video", f"{info.duration_s:.0f} s" if info.duration_s else "unkn
 cols[1].metric("Frames analysed", result.frames_analysed)
 cols[2].metric("Frames with faces", result.frames_with_faces)
 cols[3].metric("Anonymous faces", int(df["face_id"].nunique()) if len(df) else 0)
+if result.start_s > 0 or state.get("to") is not None:
+    st.caption(f"The part from {format_time(result.start_s)} to {format_time(result.end_s)} was analysed; "
+               "times are the video's own.")
 if result.stopped_early:
-    st.warning(f"Only the first {MAX_FRAMES} frames ({result.seconds_analysed:.0f} s) were analysed. "
-               "Lower the rate to cover the whole video.")
+    st.warning(f"Only {MAX_FRAMES} frames were analysed, up to {format_time(result.end_s)}. Lower the rate, "
+               "or analyse the rest as a part of its own (**From**, **To**).")
 if df.empty:
     st.warning("No faces were found in this video. Faces should be roughly frontal and at least "
                "about 40 pixels wide.", icon=":material/face_retouching_off:")
     st.stop()
 
-support.moments_form(result.log, max(result.seconds_analysed, float(df["time_s"].max())), "fer_video_marker",
+support.moments_form(result.log, max(result.end_s, float(df["time_s"].max())), "fer_video_marker",
                      "Name moments of the video", "analysed video")
 
 markers = result.log.markers
@@ -139,11 +176,12 @@ st.download_button("Per-frame log (CSV)", result.log.to_csv, f"{stem}_expression
 st.caption("Open the **Class dashboard** for negative-expression flags and the HTML report.")
 
 
-def _stops(end_s: float, rate: float) -> list[float]:
+def _stops(start_s: float, end_s: float, rate: float) -> list[float]:
     """The times the moment slider offers: every analysed frame, or evenly spaced analysed frames."""
     step = 1.0 / rate
-    every = math.ceil((int(end_s * rate + 1e-9) + 1) / MAX_STOPS)  # analysed frames per stop
-    return [round(k * every * step, 3) for k in range(int(end_s / (every * step) + 1e-9) + 1)]
+    first, last = math.ceil(start_s / step - 1e-9), int(end_s / step + 1e-9)  # analysed frames on the grid
+    every = math.ceil((last - first + 1) / MAX_STOPS)  # analysed frames per stop
+    return [round(k * step, 3) for k in range(first, last + 1, every)]
 
 
 def _clock(t: float) -> str:
@@ -178,10 +216,10 @@ st.button("Forget the video", on_click=_forget, icon=":material/delete:",
 
 
 @st.fragment
-def look_at(end_s: float, jumps: list[tuple[float, str]]) -> None:
+def look_at(start_s: float, end_s: float, jumps: list[tuple[float, str]]) -> None:
     """The slider, "Jump to" and the frame: a fragment, so that moving the slider redraws only the
     frame, not the charts above."""
-    stops = _stops(end_s, state["rate"])
+    stops = _stops(start_s, end_s, state["rate"])
     c1, c2 = st.columns([2, 1])
     at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
     times = {label: t for t, label in sorted(jumps)}
@@ -191,7 +229,7 @@ def look_at(end_s: float, jumps: list[tuple[float, str]]) -> None:
 
 
 @st.fragment
-def annotated_copy(video, df, end_s: float) -> None:
+def annotated_copy(video, df, start_s: float, end_s: float) -> None:
     """The annotated MP4: a range, pixelation, a button, the download (a fragment too)."""
     st.caption("The analysed frames with each face's box, number, expression and confidence, and the "
                "video time; each frame is shown until the next, so it plays in real time at "
@@ -199,7 +237,7 @@ def annotated_copy(video, df, end_s: float) -> None:
                f"nothing is written to the server's disk. A copy stops at about {CLIP_MB} MB (about "
                f"{CLIP_MB} minutes of a 1280 x 720 call).")
     c1, c2, c3 = st.columns(3)
-    start_text = c1.text_input("From (m:ss)", "0:00", key="fer_clip_from")
+    start_text = c1.text_input("From (m:ss)", format_time(start_s), key="fer_clip_from")
     end_text = c2.text_input("To (m:ss)", format_time(end_s + 1), key="fer_clip_to")
     anonymise = c3.toggle("Pixelate faces", value=True, key="fer_clip_anonymise",
                           help="For sharing: every face the analysis found is pixelated under its label. "
@@ -244,6 +282,6 @@ def annotated_copy(video, df, end_s: float) -> None:
 jumps = [(float(t), f"{_clock(t)} · strongest change, Face {fid}")
          for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
 jumps += [(float(t), f"{_clock(t)} · {text}") for t, text in markers]
-look_at(result.seconds_analysed, jumps)
+look_at(result.start_s, result.end_s, jumps)
 with st.expander("Annotated video (MP4) to download"):
-    annotated_copy(video, df, result.seconds_analysed)
+    annotated_copy(video, df, result.start_s, result.end_s)

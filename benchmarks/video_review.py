@@ -7,6 +7,8 @@ Without ``--video`` it generates a recording like a video call: a 3 x 3 gallery 
 tile moving a little and carrying a little sensor noise, so the encoder has real work to do.
 The recording is analysed as the page does (``analyze_video`` at ``--rate``); then:
 
+- a part of it analysed on its own (the last fifth, ``analyze_video(start_s=...)``, as the page's
+  From/To do): seconds taken, and whether its face rows are the whole run's rows there;
 - a moment (``fer_core.review.moment``: seek, decode, draw) at ten times spread over the video;
 - the annotated copy of the whole analysed part (``annotated_video``), faces shown and pixelated:
   seconds taken, and size in MB per minute of video.
@@ -77,6 +79,18 @@ def main() -> int:
         minutes = result.seconds_analysed / 60
         print(f"video {info.width} x {info.height}, {info.duration_s or 0:.0f} s; analysed at {args.rate:g} "
               f"frames/s: {result.frames_analysed} frames, {len(df)} face rows in {analysis_s:.0f} s")
+
+        start = round(0.8 * result.seconds_analysed)
+        t0 = time.perf_counter()
+        part = analyze_video(rec, io.BytesIO(data), rate=args.rate, start_s=start)
+        part_s = time.perf_counter() - t0
+        key = ["time_s", "x", "y", "w", "h"]  # not the face numbers: a part's tracking starts afresh
+        there = df[df["time_s"] >= start - 1e-6].sort_values(key).reset_index(drop=True)
+        rows = part.log.to_frame().sort_values(key).reset_index(drop=True)
+        same = len(rows) == len(there) and np.allclose(rows[key], there[key])
+        print(f"the part from {start} s analysed on its own: {part.frames_analysed} frames in {part_s:.1f} s "
+              f"({part_s / analysis_s:.0%} of the whole run's time); its {len(rows)} face rows "
+              f"{'are' if same else 'are NOT'} the whole run's rows there")
 
         times = np.linspace(0, result.seconds_analysed, 10)
         took = []

@@ -320,6 +320,9 @@ def _add_moment(log: SessionLog, end_s: float, key: str, what: str) -> None:
     if t > end_s + 1.0:
         st.session_state[f"{key}_error"] = (f"{format_time(t)} is after the end of the {what} "
                                             f"({format_time(end_s)}).")
+    elif t < log.start_s - 1.0:
+        st.session_state[f"{key}_error"] = (f"{format_time(t)} is before the analysed part of the {what}, "
+                                            f"which starts at {format_time(log.start_s)}.")
     elif not text.strip():
         st.session_state[f"{key}_error"] = "Give the moment a name."
     elif not log.add_marker(t, text):

@@ -19,6 +19,7 @@ import pandas as pd
 
 from fer_core.engagement import valence_arousal
 from fer_core.labels import LABELS, NEGATIVE_LABELS
+from fer_core.session import log_start
 
 #: What the curves can show: one value per face observation, averaged per time bin.
 NEGATIVE = "Negative (angry, fear, sad)"
@@ -59,7 +60,8 @@ def unique_names(names: list[str]) -> list[str]:
 def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per session (index: its name, in the mapping's order).
 
-    Columns: ``duration_min`` (time of the last observation), ``faces_median`` and
+    Columns: ``duration_min`` (from the log's start, :func:`~fer_core.session.log_start`, to
+    its last observation), ``faces_median`` and
     ``faces_max`` (faces in view at once, over the frames with a face), ``face_numbers``
     (anonymous numbers given out: a face that leaves and comes back gets a new one),
     ``observations``, the seven expression shares, ``negative`` (angry + fear + sad),
@@ -75,7 +77,7 @@ def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         else:
             per_frame = df.groupby("time_s").size()
             looking = measure_values(df, LOOKING)
-            row = {"session": name, "duration_min": float(df["time_s"].max()) / 60.0,
+            row = {"session": name, "duration_min": (float(df["time_s"].max()) - log_start(df)) / 60.0,
                    "faces_median": float(per_frame.median()), "faces_max": int(per_frame.max()),
                    "face_numbers": int(df["face_id"].nunique()), "observations": len(df),
                    **{lab: float(df[lab].mean()) for lab in LABELS},
@@ -93,7 +95,9 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
     ``axis=SHARE``: each session cut into ``segments`` equal parts of its own length (index:
     the middle of each part, in per cent), so a 40- and a 90-minute lecture line up start to
     end. ``axis=MINUTES``: bins of ``bin_min`` minutes from each start (index: the bin's
-    middle, in minutes). Bins without an observation (or without a measurement) are NaN.
+    middle, in minutes). A session's start is where its analysis began
+    (:func:`~fer_core.session.log_start`: 0 but for part of a video). Bins without an
+    observation (or without a measurement) are NaN.
     """
     if measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
@@ -112,7 +116,7 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
         if df.empty:
             columns[name] = pd.Series(dtype=float)
             continue
-        t = df["time_s"].to_numpy(np.float64)
+        t = df["time_s"].to_numpy(np.float64) - log_start(df)
         if axis == SHARE:
             end = float(t.max())
             pos = 100.0 * t / end if end > 0 else np.zeros_like(t)

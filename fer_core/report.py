@@ -78,7 +78,9 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
             "<h2>Summary</h2>",
             "<ul>"
-            f"<li>Duration covered: {_fmt_time(summary.duration_s)}</li>"
+            f"<li>Duration covered: {_fmt_time(summary.duration_s)}"
+            + (f" (the video from {_fmt_time(summary.start_s)} to {_fmt_time(summary.end_s)})"
+               if summary.start_s > 0 else "") + "</li>"
             f"<li>Frames analysed: {summary.frames}</li>"
             f"<li>Face observations: {summary.rows}</li>"
             f"<li>Distinct anonymous faces: {summary.faces}</li>"

@@ -12,6 +12,12 @@ A log also holds *markers*: moments the user named while it ran ("quiz starts", 
 drawn on the charts and listed in the report. In the CSV they are rows of their own with
 ``face_id`` -1, no box or probabilities, and the text in a ``marker`` column (present only
 when there are markers), after the face rows.
+
+A log of part of a video (analysed from 1:00:00, say) keeps the video's own times and says
+where its analysis began: :attr:`SessionLog.start_s`, 0 for a live session or a whole
+video. Durations, time grids and comparisons count from there. Its CSV then ends with one
+more row, ``face_id`` -2 at that time (:data:`START_ID`); DataFrames from
+:meth:`SessionLog.to_frame` carry it in ``df.attrs["start_s"]`` (:func:`log_start`).
 """
 from __future__ import annotations
 
@@ -42,6 +48,10 @@ MAX_MARKERS = 500
 MARKER_CHARS = 80
 #: The face_id of a marker's row in the CSV.
 MARKER_ID = -1
+#: The face_id of the CSV row that says where the analysis began (logs of part of a video).
+START_ID = -2
+#: The text of that row's ``marker`` field, for people who open the CSV themselves.
+START_TEXT = "(the analysis starts here)"
 
 
 def _attention_values(face: object) -> tuple[float, ...]:
@@ -63,8 +73,13 @@ class SessionSummary:
     rows: int
     faces: int  # distinct anonymous face ids
     frames: int  # frames analysed, with or without faces
-    duration_s: float
+    duration_s: float  # from start_s to the last analysed frame
     truncated: bool  # rows were dropped because the log reached max_rows
+    start_s: float = 0.0  # where the analysis began (0 but for part of a video)
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
 
 
 class SessionLog:
@@ -72,18 +87,22 @@ class SessionLog:
 
     ``max_rows`` bounds memory (about 100 bytes a row, 150 once attention is logged: the
     attention columns are only allocated then); once reached, new rows are dropped and
-    :attr:`truncated` becomes True.
+    :attr:`truncated` becomes True. ``start_s``: where the analysis began, for a log of part
+    of a video (its rows keep the video's times).
     """
 
-    def __init__(self, max_rows: int = 1_000_000, source: str = "") -> None:
+    def __init__(self, max_rows: int = 1_000_000, source: str = "", start_s: float = 0.0) -> None:
+        if not (np.isfinite(start_s) and start_s >= 0):
+            raise ValueError("start_s must be a time >= 0")
         self.max_rows = int(max_rows)
         self.source = source
+        self.start_s = float(start_s)
         self.started_at = datetime.now(UTC)
         self._lock = threading.Lock()
         self._buf = np.zeros((1024, _NBASE), np.float64)  # widened to _NCOL on the first attention row
         self._n = 0
         self._frames = 0
-        self._last_t = 0.0
+        self._last_t = self.start_s
         self._truncated = False
         self._version = 0
         self._models: list[str] = []
@@ -157,7 +176,7 @@ class SessionLog:
             self._markers = []
             self._n = 0
             self._frames = 0
-            self._last_t = 0.0
+            self._last_t = self.start_s
             self._truncated = False
             self._version += 1
             self.started_at = datetime.now(UTC)
@@ -194,13 +213,17 @@ class SessionLog:
         with self._lock:
             ids = np.unique(self._buf[:self._n, 1]) if self._n else np.zeros(0)
             return SessionSummary(rows=self._n, faces=int(len(ids)), frames=self._frames,
-                                  duration_s=float(self._last_t), truncated=self._truncated)
+                                  duration_s=float(self._last_t) - self.start_s, truncated=self._truncated,
+                                  start_s=self.start_s)
 
     def to_frame(self) -> pd.DataFrame:
-        """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``."""
+        """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``, and
+        ``attrs["start_s"]`` (see :func:`log_start`)."""
         with self._lock:
             data = self._buf[:self._n].copy()
-        return _frame_from_array(data)
+        df = _frame_from_array(data)
+        df.attrs["start_s"] = self.start_s
+        return df
 
     def to_csv(self) -> bytes:
         return log_to_csv(self.to_frame(), self.markers)
@@ -211,12 +234,16 @@ class SessionLog:
         if missing:
             raise LogFormatError(f"not a session log: missing columns {', '.join(missing)}")
         markers: list[tuple[float, str]] = []
+        ids = pd.to_numeric(df["face_id"], errors="coerce")
         if "marker" in df.columns:
-            ids = pd.to_numeric(df["face_id"], errors="coerce")
             is_marker = (ids == MARKER_ID).to_numpy() & df["marker"].notna().to_numpy()
             times = pd.to_numeric(df.loc[is_marker, "time_s"], errors="coerce")
             markers = [(float(t), str(m)) for t, m in zip(times, df.loc[is_marker, "marker"]) if np.isfinite(t)]
-            df = df[~is_marker]
+            df, ids = df[~is_marker], ids[~is_marker]
+        is_start = (ids == START_ID).to_numpy()
+        starts = pd.to_numeric(df.loc[is_start, "time_s"], errors="coerce").to_numpy(np.float64)
+        starts = starts[np.isfinite(starts) & (starts >= 0)]
+        df = df[~is_start]
         arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         if len(arr) and not np.isfinite(arr).all():
             raise LogFormatError("not a session log: some values are not numbers")
@@ -226,7 +253,10 @@ class SessionLog:
                 extra[:, j] = pd.to_numeric(df[c], errors="coerce").to_numpy(np.float64)
         if np.isfinite(extra).any():
             arr = np.hstack([arr, extra])
-        log = cls(max_rows=max(len(arr), 1024), source=source)
+        start_s = float(starts.min()) if len(starts) else log_start(df)
+        if len(arr):
+            start_s = min(start_s, float(arr[:, 0].min()))
+        log = cls(max_rows=max(len(arr), 1024), source=source, start_s=start_s)
         if len(arr):
             order = np.argsort(arr[:, 0], kind="stable")
             arr = arr[order]
@@ -267,9 +297,20 @@ def empty_frame() -> pd.DataFrame:
     return _frame_from_array(np.zeros((0, _NBASE)))
 
 
+def log_start(df: pd.DataFrame) -> float:
+    """Where the analysis behind a log's DataFrame began (``attrs["start_s"]``, set by
+    :meth:`SessionLog.to_frame`): 0 for a live session, a whole video or a frame without it."""
+    start = df.attrs.get("start_s", 0.0)
+    return float(start) if isinstance(start, (int, float)) and np.isfinite(start) else 0.0
+
+
 def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> bytes:
     """CSV bytes with fixed columns and rounded numbers; ``markers`` as rows of their own
-    after the face rows (see the module's docstring)."""
+    after the face rows, then the start row of a log of part of a video (see the module's
+    docstring)."""
+    start = log_start(df)
+    if start > 0:
+        markers = [*markers, (start, START_TEXT)]
     extra = [c for c in ATTENTION_COLUMNS if c in df.columns]
     out = df[list(COLUMNS) + ["label", "confidence"] + extra].copy()
     out["time_s"] = out["time_s"].round(3)
@@ -284,6 +325,8 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
     rows["time_s"] = [round(float(t), 3) for t, _ in markers]
     rows["face_id"] = MARKER_ID
     rows["marker"] = [text for _, text in markers]
+    if start > 0:
+        rows.loc[rows.index[-1], "face_id"] = START_ID
     return (out.to_csv(index=False) + rows.to_csv(index=False, header=False)).encode("utf-8")
 
 
@@ -346,8 +389,9 @@ def label_counts(df: pd.DataFrame) -> pd.Series:
 def binned_mix(df: pd.DataFrame, bin_s: float, *, fill_gaps: bool = False) -> pd.DataFrame:
     """Expression mix per time bin: index = bin start (s), columns = LABELS, rows sum to 1.
 
-    Bins without any face are absent, or with ``fill_gaps`` rows of zeros (so a stacked
-    chart drops to 0 where nobody was in view instead of interpolating across).
+    Bins without any face are absent, or with ``fill_gaps`` rows of zeros from the log's
+    start (:func:`log_start`) on (so a stacked chart drops to 0 where nobody was in view
+    instead of interpolating across).
     """
     if bin_s <= 0:
         raise ValueError("bin_s must be > 0")
@@ -356,7 +400,8 @@ def binned_mix(df: pd.DataFrame, bin_s: float, *, fill_gaps: bool = False) -> pd
     start = np.round(np.floor(df["time_s"].to_numpy() / bin_s) * bin_s, 6)
     out = df[list(LABELS)].groupby(start).mean()
     if fill_gaps:
-        full = np.round(np.arange(0, out.index.max() + bin_s / 2, bin_s), 6)
+        first = np.floor(log_start(df) / bin_s) * bin_s
+        full = np.round(np.arange(first, out.index.max() + bin_s / 2, bin_s), 6)
         out = out.reindex(np.union1d(full, out.index), fill_value=0.0)
     out.index.name = "time_s"
     return out

@@ -144,9 +144,15 @@ def upright(bgr: np.ndarray, rotation: float) -> np.ndarray:
     return cv2.rotate(bgr, (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)[turn - 1])
 
 
+def _earliest(*times: float | None) -> float | None:
+    """The earliest of the times that are known (None when none is)."""
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
+
+
 def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max_side: int = 1280,
                 max_frames: int | None = None, progress: ProgressCallback | None = None,
-                start_s: float = 0.0) -> Iterator[SampledFrame]:
+                start_s: float = 0.0, end_s: float | None = None) -> Iterator[SampledFrame]:
     """Yield about ``rate`` frames per second of video, as BGR arrays, in time order.
 
     Frames larger than ``max_side`` on their long side are scaled down while
@@ -155,22 +161,30 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     :class:`VideoDecodeError`. The frame for each multiple of ``1 / rate`` seconds is the
     first one at or after it. ``start_s``: begin at that time (the decoder seeks to the
     keyframe before it); the frames are the ones a run from the start would give there.
+    ``end_s``: stop before the first frame after that time. ``progress`` gets the share of
+    the part from ``start_s`` to ``end_s`` (or the end) done, and the frame's time.
     """
     if not rate > 0:
         raise ValueError("rate must be > 0")
+    if end_s is not None and end_s < start_s:
+        raise ValueError("end_s must not be before start_s")
     step = 1.0 / rate
     info = probe(source)
+    until = _earliest(end_s, info.duration_s)
     next_t = math.ceil(start_s / step - 1e-9) * step if start_s > 0 else 0.0
     yielded = 0
     for frame, t in _frames_from(source, next_t):
         if t + 1e-6 < next_t:
             continue
+        if end_s is not None and t > end_s + 1e-6:
+            return
         while next_t <= t + 1e-6:
             next_t += step
         yield SampledFrame(t, upright(_bgr(frame, max_side), getattr(frame, "rotation", 0) or 0))
         yielded += 1
         if progress is not None:
-            progress(min(t / info.duration_s, 1.0) if info.duration_s else None, t)
+            span = (until - start_s) if until is not None else 0.0
+            progress(min(max(t - start_s, 0.0) / span, 1.0) if span > 0 else None, t)
         if max_frames is not None and yielded >= max_frames:
             return
 
@@ -284,30 +298,44 @@ class VideoAnalysis:
     log: SessionLog
     frames_analysed: int
     frames_with_faces: int
-    seconds_analysed: float  # video time covered
+    seconds_analysed: float  # video time covered, from start_s to the last analysed frame
     elapsed_s: float  # wall-clock time spent
-    stopped_early: bool  # max_frames reached before the end
+    stopped_early: bool  # max_frames reached before the end (of the video, or end_s)
+    start_s: float = 0.0  # where the analysis began
+
+    @property
+    def end_s(self) -> float:
+        """The time of the last analysed frame."""
+        return self.start_s + self.seconds_analysed
 
 
 def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO, rate: float = 2.0, *,
                   smoothing_window: int = 3, max_frames: int | None = None,
-                  progress: ProgressCallback | None = None, attention: bool = False) -> VideoAnalysis:
+                  progress: ProgressCallback | None = None, attention: bool = False,
+                  start_s: float = 0.0, end_s: float | None = None) -> VideoAnalysis:
     """Analyse a video at ``rate`` frames per second: every face, tracked anonymously.
 
     The log holds the model's raw probabilities per face and frame; tracking assigns
     the face ids (a face missing for more than about 3 seconds gets a new id).
     ``attention``: also log head pose, eye openness and looking at the camera
-    (fer_core.attention; a face mesh per face and frame).
+    (fer_core.attention; a face mesh per face and frame). ``start_s``, ``end_s``: analyse
+    that part of the video only; the log keeps the video's times and its start
+    (:attr:`SessionLog.start_s`).
     """
     t_start = time.perf_counter()
     info = probe(source)
+    if not (math.isfinite(start_s) and start_s >= 0):
+        raise ValueError("start_s must be a time >= 0")
+    if info.duration_s is not None and start_s >= info.duration_s:
+        raise VideoDecodeError(f"The video is only {info.duration_s:.1f} s long; nothing to analyse from "
+                               f"{start_s:.1f} s on.")
     tracker = ExpressionTracker(window=smoothing_window, iou_threshold=0.25,
                                 max_missed=max(1, math.ceil(3.0 * rate)))
-    session = SessionLog(source="video")
+    session = SessionLog(source="video", start_s=start_s)
     model = model_label(recognizer)
     n = with_faces = 0
-    last_t = 0.0
-    for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress):
+    last_t = start_s
+    for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress, start_s=start_s, end_s=end_s):
         if attention:
             results = recognizer.analyze(sf.bgr, attention=True)
             tracked = tracker.update(results, sf.bgr)
@@ -320,8 +348,8 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
         n += 1
         with_faces += bool(results)
         last_t = sf.time_s
-    stopped = max_frames is not None and n >= max_frames and (
-        info.duration_s is None or last_t + 1.5 / rate < info.duration_s)
+    until = _earliest(end_s, info.duration_s)
+    stopped = max_frames is not None and n >= max_frames and (until is None or last_t + 1.5 / rate < until)
     return VideoAnalysis(info=info, log=session, frames_analysed=n, frames_with_faces=with_faces,
-                         seconds_analysed=last_t, elapsed_s=time.perf_counter() - t_start,
-                         stopped_early=stopped)
+                         seconds_analysed=last_t - start_s, elapsed_s=time.perf_counter() - t_start,
+                         stopped_early=stopped, start_s=start_s)

@@ -73,6 +73,18 @@ def test_html_report_is_self_contained_and_complete():
     assert "Moments of strongest change" in html
 
 
+def test_html_report_of_part_of_a_video_says_which_part():
+    whole = session_with_streak()
+    assert "Duration covered: 4:58.0</li>" in build_html_report(whole)
+    part = SessionLog(start_s=3600.0)
+    for t, rows in whole.to_frame().groupby("time_s"):
+        part.add_frame(t + 3600.0, [(r.face_id, (r.x, r.y, r.w, r.h), [getattr(r, lab) for lab in LABELS])
+                                    for r in rows.itertuples()])
+    html = build_html_report(part, ReportOptions(negative_minutes=2.0))
+    assert "Duration covered: 4:58.0 (the video from 1:00:00.0 to 1:04:58.0)</li>" in html
+    assert "Face 1" in html and "Negative-expression flags" in html
+
+
 def test_html_report_of_an_empty_session():
     html = build_html_report(SessionLog())
     assert "No faces were found" in html and "plotly-graph-div" not in html

@@ -164,3 +164,20 @@ def test_comparison_charts_and_report():
     assert "<td>+0.40</td>" in html  # valence of the first session: Happy (0.81) 240 of 481 frames
     without = build_comparison_report({"a": sessions["Room <1>"], "c": lecture(5, "Sad", "Sad").to_frame()})
     assert without.count('class="plotly-graph-div"') == 4
+
+
+def test_a_part_of_a_video_is_compared_from_its_own_start():
+    """A log of the part from 1:00:00 of a recording compares like the same log starting at 0."""
+    from_zero = lecture(20, "Happy", "Sad")
+    shifted = SessionLog(start_s=3600.0)
+    df = from_zero.to_frame()
+    for t, rows in df.groupby("time_s"):
+        shifted.add_frame(t + 3600.0, [(r.face_id, (r.x, r.y, r.w, r.h), [getattr(r, lab) for lab in LABELS])
+                                       for r in rows.itertuples()])
+    sessions = {"whole": df, "part": SessionLog.from_csv(shifted.to_csv()).to_frame()}
+    table = compare.compare_sessions(sessions)
+    assert table.loc["part", "duration_min"] == pytest.approx(20.0) == table.loc["whole", "duration_min"]
+    for axis in (compare.SHARE, compare.MINUTES):
+        curves = compare.measure_over_time(sessions, compare.NEGATIVE, axis=axis)
+        np.testing.assert_allclose(curves["part"], curves["whole"])
+        assert curves["whole"].notna().all()

@@ -218,12 +218,58 @@ def test_video_page_says_before_the_analysis_when_a_video_is_too_long_for_the_ra
     assert not at.exception
     assert "seminar.mp4: 64 x 48, 2:01:40 long; about 7,300 frames to analyse" in texts(at)
     assert at.info[0].value == ("At 2 frames a second the analysis stops after 7200 frames, at about 2:00:00. "
-                                "0.5 frames a second covers the whole video.")
+                                "0.5 frames a second covers the whole video. Or analyse it in parts (**From**, "
+                                "**To**).")
     at.select_slider[0].set_value(0.5).run()
     assert "about 3,650 frames" in texts(at) and not any("stops after" in i.value for i in at.info)
+    # A part of it: counted from its start, and the cap said in the video's time.
+    at.select_slider[0].set_value(2.0)
+    at.text_input(key=text_key(at, "From (m:ss)")).set_value("0:30:00").run()
+    assert "the part from 30:00 to 2:01:40 is 1:31:40 long; about 5,500 frames" in texts(at)
+    assert not any("stops after" in i.value for i in at.info)
+    at.text_input(key=text_key(at, "From (m:ss)")).set_value("1:00").run()  # the video has 1 frame a second
+    assert at.info[0].value.startswith("At 2 frames a second the analysis stops after 7200 frames, at about "
+                                       "2:01:00. 0.5 frames a second covers the whole part.")
     # Not a video: nothing is said before Analyse is pressed (it says why then).
     at.file_uploader[0].upload("notes.mp4", b"not a video" * 100, "video/mp4").run()
     assert not at.exception and not at.error and "long; about" not in texts(at)
+
+
+def text_key(at: AppTest, label: str) -> str:
+    """The key of the page's text input with that label (the Video file page keys them by upload)."""
+    return next(t.key for t in at.text_input if t.label == label)
+
+
+def test_video_page_analyses_a_part_of_the_video(come_and_go_mp4):
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    assert [t.value for t in at.text_input][:2] == ["0:00", "0:08"]
+    # Parts that cannot be analysed: said at once, and Analyse waits.
+    for start, end, message in [("0:09", "", "the video is only 0:08 long"),
+                                ("0:05", "0:03", "the end is not after the start"),
+                                ("five", "", "not a time: 'five'")]:
+        at.text_input(key=text_key(at, "From (m:ss)")).set_value(start)
+        at.text_input(key=text_key(at, "To (m:ss)")).set_value(end).run()
+        assert message in at.error[0].value and at.button[0].disabled, (start, end)
+    at.text_input(key=text_key(at, "From (m:ss)")).set_value("0:03")
+    at.text_input(key=text_key(at, "To (m:ss)")).set_value("0:07").run()
+    assert not at.error and "the part from 0:03 to 0:07 is 0:04 long; about 8 frames" in texts(at)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    # 3.0, 3.5, ..., 7.0 s; the face is back from 6 s on, under a new number as in a run from the start.
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == "9"
+    assert "The part from 0:03 to 0:07 was analysed; times are the video's own." in texts(at)
+    log = at.session_state["fer_video"]["result"].log
+    assert log.start_s == 3.0 and sorted(set(log.to_frame()["time_s"].round(2))) == [6.0, 6.5, 7.0]
+    assert at.select_slider(key="fer_video_at").options == [f"0:0{t // 10}.{t % 10}" for t in range(30, 71, 5)]
+    assert [t.value for t in at.text_input if t.key == "fer_clip_from"] == ["0:03"]
+    back = SessionLog.from_csv(log.to_csv())
+    assert back.start_s == 3.0 and back.summary().duration_s == pytest.approx(4.0)
+    # The dashboard counts from the part's start too.
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception
+    assert "Part of a video: the analysis covers 0:03 to 0:07, and times are the video's own." in texts(at)
+    assert {m.label: m.value for m in at.metric}["Duration"] == "0.1 min"
 
 
 @pytest.mark.parametrize("data, message", [

@@ -224,3 +224,42 @@ def test_the_log_keeps_which_models_analysed_it_and_the_report_names_them():
     assert "expression model" not in build_html_report(SessionLog.from_csv(log.to_csv()))
     log.clear()
     assert log.models == ()
+
+
+def test_a_log_of_part_of_a_video_counts_from_its_start_and_keeps_it_in_the_csv():
+    """Rows keep the video's times; durations and time grids count from the analysis's start,
+    which survives the CSV (one START_ID row) and to_frame/from_frame."""
+    from fer_core.session import START_ID, log_start
+
+    log = SessionLog(source="video", start_s=3600.0)
+    log.add_frame(3600.0, [])  # nobody in view at first
+    for t in np.arange(3610.0, 3700.0, 5.0):
+        log.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy" if t < 3650 else "Sad"))])
+    log.add_frame(3720.0, [])
+    summary = log.summary()
+    assert (summary.start_s, summary.duration_s, summary.end_s) == (3600.0, 120.0, 3720.0)
+    df = log.to_frame()
+    assert log_start(df) == 3600.0 and log_start(df[df["time_s"] > 3650]) == 3600.0  # kept by a filter
+    mix = binned_mix(df, 10.0, fill_gaps=True)
+    assert mix.index[0] == 3600.0 and mix.iloc[0].sum() == 0.0 and len(mix) == 10  # 3600 ... 3690, not from 0
+    assert binned_mix(df, 10.0).index[0] == 3610.0
+    assert log.add_marker(3650.0, "group work")
+    data = log.to_csv()
+    last = data.decode().strip().splitlines()[-1].split(",")
+    assert (last[0], last[1], last[-1]) == ("3600.0", str(START_ID), "(the analysis starts here)")
+    back = SessionLog.from_csv(data)
+    assert back.start_s == 3600.0 and back.markers == ((3650.0, "group work"),)
+    pd.testing.assert_frame_equal(back.to_frame(), df, atol=1e-4)  # the start row is not a face observation
+    assert back.summary().duration_s == 95.0  # the CSV has no faceless frames: its last face is at 3695
+    assert SessionLog.from_frame(df).start_s == 3600.0
+    # Logs of live sessions and whole videos: CSVs as before, start 0.
+    whole = scripted_log()
+    assert str(START_ID).encode() not in whole.to_csv() and b"marker" not in whole.to_csv()
+    assert SessionLog.from_csv(whole.to_csv()).start_s == 0.0 and log_start(pd.DataFrame()) == 0.0
+    # A start row after a face (a CSV edited by hand) cannot hide that face: the start is the earlier.
+    edited = data.decode().replace("3600.0,-2,", "3690.0,-2,").encode()
+    assert SessionLog.from_csv(edited).start_s == 3610.0
+    with pytest.raises(ValueError):
+        SessionLog(start_s=-1.0)
+    log.clear()
+    assert log.summary().duration_s == 0.0 and log.start_s == 3600.0

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core import load_recognizer
+from fer_core import LABELS, load_recognizer
 from fer_core.video import VideoDecodeError, analyze_video, iter_frames, probe
 from tests.media import come_and_go_frames, encode_video
 from tests.scenes import no_face_bgr
@@ -104,3 +104,33 @@ def test_audio_only_file_has_no_video_track():
             out.mux(p)
     with pytest.raises(VideoDecodeError, match="no video track"):
         probe(buf.getvalue())
+
+
+def test_analysing_a_part_gives_the_frames_and_faces_of_a_whole_run_there(come_and_go_mp4, recognizer):
+    whole = analyze_video(recognizer, come_and_go_mp4, rate=2.0).log.to_frame()
+    seen = []
+    part = analyze_video(recognizer, io.BytesIO(come_and_go_mp4), rate=2.0, start_s=1.2, end_s=6.5,
+                         progress=lambda f, t: seen.append((f, t)))
+    # 1.5, 2.0, ..., 6.5 s: the grid of a run from the start, cut to the part.
+    assert part.frames_analysed == 11 and part.start_s == 1.2 and not part.stopped_early
+    assert part.end_s == pytest.approx(6.5) and part.seconds_analysed == pytest.approx(5.3)
+    assert [round(t, 2) for _, t in seen] == [1.5 + 0.5 * i for i in range(11)]
+    assert seen[0][0] == pytest.approx(0.3 / 5.3, abs=0.01) and seen[-1][0] == 1.0
+    log = part.log
+    assert log.start_s == 1.2 and log.summary().duration_s == pytest.approx(5.3)
+    df = log.to_frame()
+    assert sorted(set(df["time_s"].round(2))) == [1.5, 6.0, 6.5]
+    same = whole[whole["time_s"].round(2).isin([1.5, 6.0, 6.5])]
+    np.testing.assert_allclose(df[["x", "y", "w", "h"]], same[["x", "y", "w", "h"]])
+    np.testing.assert_allclose(df[list(LABELS)], same[list(LABELS)], atol=1e-6)
+    # The frame cap counts from the part's start; a part past the end is refused.
+    capped = analyze_video(recognizer, come_and_go_mp4, rate=2.0, start_s=5.0, end_s=7.0, max_frames=3)
+    assert capped.frames_analysed == 3 and capped.stopped_early and capped.end_s == pytest.approx(6.0)
+    assert not analyze_video(recognizer, come_and_go_mp4, rate=2.0, start_s=5.0, end_s=6.0,
+                             max_frames=3).stopped_early
+    with pytest.raises(VideoDecodeError, match="only 8.0 s long"):
+        analyze_video(recognizer, come_and_go_mp4, start_s=8.5)
+    with pytest.raises(ValueError):
+        analyze_video(recognizer, come_and_go_mp4, start_s=-1.0)
+    with pytest.raises(ValueError):
+        next(iter_frames(come_and_go_mp4, start_s=4.0, end_s=3.0))
