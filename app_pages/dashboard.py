@@ -42,22 +42,43 @@ elif source == sources[1]:
     if video is not None:
         log, name = video["result"].log, video["name"]
 else:
-    upload = st.file_uploader("Session log (CSV from this app)", type=["csv"], max_upload_size=uploads.LOG_MB)
-    if upload is not None and not uploads.within_limit(upload, uploads.LOG_MB):
+    files = st.file_uploader("Session log (CSV from this app)", type=["csv"], max_upload_size=uploads.LOG_MB,
+                             accept_multiple_files=True,
+                             help="Several logs of parts of one recording (the Video file page's From and To) "
+                                  "are joined into one session.")
+    if any(not uploads.within_limit(f, uploads.LOG_MB) for f in files):
         st.stop()
-    if upload is not None:
+    if files:
         # Read once per upload and kept for this browser session, so that the moments named
-        # below stay with it across reruns (only the current upload is kept).
+        # below stay with it across reruns (only the current uploads are kept).
+        ids = tuple(f.file_id for f in files)
         held = st.session_state.get("fer_dashboard_csv")
-        if held is None or held[0] != upload.file_id:
+        if held is None or held[0] != ids:
+            parts = []
+            for f in files:
+                try:
+                    parts.append(SessionLog.from_csv(f.getvalue(), source=f.name))
+                except LogFormatError as e:
+                    st.session_state.pop("fer_dashboard_csv", None)
+                    st.error(f"**{f.name}**: {e}")
+                    st.stop()
             try:
-                held = (upload.file_id, SessionLog.from_csv(upload.getvalue(), source=upload.name))
-            except LogFormatError as e:
+                names = ", ".join(f.name for f in files)
+                joined = parts[0] if len(parts) == 1 else SessionLog.join(parts, source=names)
+            except ValueError as e:
                 st.session_state.pop("fer_dashboard_csv", None)
-                st.error(f"**{upload.name}**: {e}")
+                st.error(f"These logs cannot be joined as parts of one recording: {e}. To put different sessions "
+                         "side by side, use **Compare sessions**.", icon=":material/error:")
                 st.stop()
+            spans = sorted((p.start_s, p.summary().end_s, f.name) for p, f in zip(parts, files))
+            held = (ids, joined, spans)
             st.session_state["fer_dashboard_csv"] = held
-        log, name = held[1], upload.name
+        log, name = held[1], held[1].source
+        if len(held[2]) > 1:
+            st.caption(f"{len(held[2])} parts joined: "
+                       + "; ".join(f"{n} ({format_time(a)} to {format_time(b)})" for a, b, n in held[2])
+                       + ". The face numbers of each part continue after those of the part before: "
+                         "the analysis cannot tell that a face of one part is a face of the next.")
     else:
         st.session_state.pop("fer_dashboard_csv", None)
 

@@ -1,6 +1,7 @@
 """Video file: analyse a recorded lecture or call at a chosen rate; timelines, CSV log, its
 frames at chosen moments and an annotated copy."""
 import math
+from dataclasses import replace
 
 import streamlit as st
 
@@ -9,7 +10,15 @@ from fer_core import charts
 from fer_core.engagement import attention_summary, attention_table, attention_timeline, has_attention
 from fer_core.memory import release_memory
 from fer_core.review import annotated_video
-from fer_core.session import NOTABLE_CHANGE, binned_mix, face_binned, format_time, parse_time, strongest_changes
+from fer_core.session import (
+    NOTABLE_CHANGE,
+    SessionLog,
+    binned_mix,
+    face_binned,
+    format_time,
+    parse_time,
+    strongest_changes,
+)
 from fer_core.video import VideoDecodeError, analyze_video, probe
 
 #: Analyse at most this many frames of one upload (an hour at 2 frames per second).
@@ -19,6 +28,12 @@ MAX_STOPS = 1500
 #: An annotated video stops at about this size; it is held in the session's memory (a 1280 x 720
 #: call analysed at 2 frames a second takes about 1 MB a minute: benchmarks/video_review.py).
 CLIP_MB = 50
+
+
+def _spans(parts: list[tuple[float, float]], rate: float) -> str:
+    """The analysed parts, for the page: "0:00 to 59:59; 1:00:00 to 1:30:00" (tenths when the
+    rate is over one frame a second)."""
+    return "; ".join(f"{support.clock(a, rate)} to {support.clock(b, rate)}" for a, b in parts)
 
 
 def _part(from_text: str, to_text: str, length: float | None) -> tuple[float, float | None]:
@@ -83,13 +98,23 @@ if upload is not None:
 attention = st.toggle("Also measure attention (head pose and eyes; slower)", value=False,
                       help="Adds where each head points and whether the eyes are open to the log, "
                            "for the attention timeline and flags. About 20-40 ms more per face and frame.")
+# A later part of the video analysed before (same file, same rate) can be added to, so that a
+# long recording analysed in parts is one session on the charts, the dashboard and in the CSV.
+earlier = st.session_state.get("fer_video")
+join = False
+if (upload is not None and part is not None and earlier is not None
+        and earlier.get("file") == (upload.name, upload.size) and earlier["rate"] == rate
+        and part[0] >= earlier["result"].end_s + 1e-6):
+    join = st.toggle(f"Add to the analysis of {_spans(earlier['parts'], rate)}", value=True,
+                     help="One session for the whole recording: the charts, the log and the dashboard cover "
+                          "every part. Face numbers of the new part continue after the earlier ones.")
 start = st.button("Analyse", type="primary", disabled=upload is None or part is None)
 
 if upload is not None and part is not None and start and uploads.within_limit(upload, uploads.VIDEO_MB):
     bar = st.progress(0.0, text="Decoding...")
 
     def on_progress(fraction, seconds):
-        text = f"Analysed {seconds:.0f} s of video"
+        text = f"Analysed up to {format_time(seconds)} of the video"
         bar.progress(fraction if fraction is not None else 0.0, text=text)
 
     try:
@@ -97,13 +122,24 @@ if upload is not None and part is not None and start and uploads.within_limit(up
                                progress=on_progress, attention=attention, start_s=part[0], end_s=part[1])
     except VideoDecodeError as e:
         bar.empty()
-        st.session_state.pop("fer_video", None)
+        if not join:  # else the earlier parts stay
+            st.session_state.pop("fer_video", None)
         st.error(f"**{upload.name}**: {e}", icon=":material/error:")
         st.stop()
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
+    parts = [(result.start_s, result.end_s)]
+    if join:
+        before = earlier["result"]
+        result = replace(result, log=SessionLog.join([before.log, result.log], source="video"),
+                         frames_analysed=before.frames_analysed + result.frames_analysed,
+                         frames_with_faces=before.frames_with_faces + result.frames_with_faces,
+                         start_s=before.start_s, seconds_analysed=result.end_s - before.start_s,
+                         elapsed_s=before.elapsed_s + result.elapsed_s)
+        parts = earlier["parts"] + parts
     # The video itself is kept with its analysis, so that its frames can be shown after a visit to
     # another page (which empties the uploader) until the user lets it go.
-    st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result, "to": part[1],
+    st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result, "parts": parts,
+                                     "whole": part == (0.0, None) and not join,
                                      "file": (upload.name, upload.size), "video": upload}
     for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump"):
         st.session_state.pop(key, None)
@@ -124,9 +160,8 @@ cols[0].metric("Video", f"{info.duration_s:.0f} s" if info.duration_s else "unkn
 cols[1].metric("Frames analysed", result.frames_analysed)
 cols[2].metric("Frames with faces", result.frames_with_faces)
 cols[3].metric("Anonymous faces", int(df["face_id"].nunique()) if len(df) else 0)
-if result.start_s > 0 or state.get("to") is not None:
-    st.caption(f"The part from {format_time(result.start_s)} to {format_time(result.end_s)} was analysed; "
-               "times are the video's own.")
+if not state.get("whole", True):
+    st.caption(f"Analysed: {_spans(state['parts'], state['rate'])}; times are the video's own.")
 if result.stopped_early:
     st.warning(f"Only {MAX_FRAMES} frames were analysed, up to {format_time(result.end_s)}. Lower the rate, "
                "or analyse the rest as a part of its own (**From**, **To**).")

@@ -270,6 +270,45 @@ class SessionLog:
         return log
 
     @classmethod
+    def join(cls, parts: Sequence[SessionLog], source: str = "") -> SessionLog:
+        """One log of a recording analysed in parts (the Video file page's From and To), in time
+        order: every part's rows, frames, markers and models, and the first part's start.
+
+        Tracking starts afresh in every part, so a face cannot be followed from one part into
+        the next: each part's face numbers continue after the largest number of the parts
+        before it. ValueError when two parts overlap in time (a part analysed twice, or logs
+        of different sessions: the Compare page puts those side by side).
+        """
+        if not parts:
+            raise ValueError("no logs to join")
+        ordered = sorted(parts, key=lambda p: (p.start_s, p.summary().end_s))
+        for a, b in zip(ordered, ordered[1:]):
+            if a.summary().end_s > b.start_s + 1e-6:
+                raise ValueError(f"two of the logs overlap: one runs from {format_time(a.start_s)} to "
+                                 f"{format_time(a.summary().end_s)}, another starts at {format_time(b.start_s)}")
+        arrays, offset = [], 0.0
+        for p in ordered:
+            with p._lock:
+                data = p._buf[:p._n].copy()
+            if len(data):
+                data[:, 1] += offset
+                offset = float(data[:, 1].max())
+            arrays.append(data)
+        width = max(a.shape[1] for a in arrays)
+        rows = np.vstack([np.hstack([a, np.full((len(a), width - a.shape[1]), np.nan)]) for a in arrays])
+        log = cls(max_rows=max(len(rows), 1024), source=source, start_s=ordered[0].start_s)
+        log._buf = np.full((max(len(rows), 1024), width), np.nan)
+        log._buf[:len(rows)] = rows
+        log._n = len(rows)
+        log._frames = sum(p.summary().frames for p in ordered)
+        log._last_t = max(p.summary().end_s for p in ordered)
+        log._truncated = any(p.truncated for p in ordered)
+        log._models = list(dict.fromkeys(m for p in ordered for m in p.models))
+        for t, text in dict.fromkeys(m for p in ordered for m in p.markers):
+            log.add_marker(t, text)
+        return log
+
+    @classmethod
     def from_csv(cls, data: bytes | str, source: str = "") -> SessionLog:
         """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one."""
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data

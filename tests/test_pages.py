@@ -235,6 +235,47 @@ def test_video_page_says_before_the_analysis_when_a_video_is_too_long_for_the_ra
     assert not at.exception and not at.error and "long; about" not in texts(at)
 
 
+def test_video_page_adds_a_later_part_to_the_analysis(come_and_go_mp4):
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+
+    def analyse(start: str, end: str = "") -> None:
+        at.text_input(key=text_key(at, "From (m:ss)")).set_value(start)
+        at.text_input(key=text_key(at, "To (m:ss)")).set_value(end).run()
+
+    def joins() -> list:
+        return [t for t in at.toggle if t.label.startswith("Add to the analysis")]
+
+    analyse("0:01", "0:04")
+    assert not joins()  # nothing to add to yet
+    at.button[0].click().run()
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == "7"  # 1.0, 1.5, ..., 4.0 s
+    # A part that overlaps the analysed one, or at another rate, starts a new analysis.
+    analyse("0:03")
+    assert not joins()
+    at.select_slider[0].set_value(1.0)
+    analyse("0:05")
+    assert not joins()
+    at.select_slider[0].set_value(2.0).run()
+    assert [(t.label, t.value) for t in joins()] == [("Add to the analysis of 0:01.0 to 0:04.0", True)]
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Frames analysed"] == "13" and metrics["Anonymous faces"] == "2"  # + 5.0, ..., 7.5 s
+    assert "Analysed: 0:01.0 to 0:04.0; 0:05.0 to 0:07.5; times are the video's own." in texts(at)
+    log = at.session_state["fer_video"]["result"].log
+    df = log.to_frame()
+    assert log.start_s == 1.0 and sorted(set(df["time_s"].round(2))) == [1.0, 1.5, 6.0, 6.5, 7.0, 7.5]
+    assert df[df.time_s < 5]["face_id"].eq(1).all() and df[df.time_s > 5]["face_id"].eq(2).all()
+    assert at.select_slider(key="fer_video_at").options[0] == "0:01.0"
+    # Without the toggle, the new part replaces the analysis.
+    analyse("0:00", "0:02")
+    assert not joins()
+    at.button[0].click().run()
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == "5"
+    assert "Analysed: 0:00.0 to 0:02.0; times are the video's own." in texts(at)
+
+
 def text_key(at: AppTest, label: str) -> str:
     """The key of the page's text input with that label (the Video file page keys them by upload)."""
     return next(t.key for t in at.text_input if t.label == label)
@@ -258,7 +299,7 @@ def test_video_page_analyses_a_part_of_the_video(come_and_go_mp4):
     assert not at.exception and not at.error
     # 3.0, 3.5, ..., 7.0 s; the face is back from 6 s on, under a new number as in a run from the start.
     assert {m.label: m.value for m in at.metric}["Frames analysed"] == "9"
-    assert "The part from 0:03 to 0:07 was analysed; times are the video's own." in texts(at)
+    assert "Analysed: 0:03.0 to 0:07.0; times are the video's own." in texts(at)
     log = at.session_state["fer_video"]["result"].log
     assert log.start_s == 3.0 and sorted(set(log.to_frame()["time_s"].round(2))) == [6.0, 6.5, 7.0]
     assert at.select_slider(key="fer_video_at").options == [f"0:0{t // 10}.{t % 10}" for t in range(30, 71, 5)]
@@ -394,6 +435,30 @@ def test_dashboard_from_csv_and_bad_csv():
     at.file_uploader[0].clear().upload("other.csv", b"a,b\n1,2\n", "text/csv")
     at.run()
     assert not at.exception and "missing columns" in at.error[0].value
+
+
+def test_dashboard_joins_the_logs_of_parts_of_one_recording():
+    p_sad = [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05]
+    parts = []
+    for start in (0.0, 3600.0):  # a two-hour lecture analysed as two parts of an hour
+        part = SessionLog(source="video", start_s=start)
+        for t in np.arange(start, start + 3600.0, 5.0):
+            part.add_frame(float(t), [(1, (10, 10, 80, 80), p_sad if start else [0, 0, 0, 1, 0, 0, 0])])
+        parts.append(part.to_csv())
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].set_value([("part2.csv", parts[1], "text/csv"), ("part1.csv", parts[0], "text/csv")]).run()
+    assert not at.exception and not at.error
+    assert ("2 parts joined: part1.csv (0:00 to 59:55); part2.csv (1:00:00 to 1:59:55). The face numbers of "
+            "each part continue") in texts(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Duration"] == "119.9 min" and metrics["Anonymous faces"] == "2"
+    flags = [w.value for w in at.warning if w.value.startswith("**Face")]
+    assert len(flags) == 1 and flags[0].startswith("**Face 2**")  # the second part's face, numbered after Face 1
+    # The same part twice: refused, with a pointer to the Compare page.
+    at.file_uploader[0].set_value([("part1.csv", parts[0], "text/csv"), ("again.csv", parts[0], "text/csv")]).run()
+    assert not at.exception
+    assert "cannot be joined as parts of one recording: two of the logs overlap" in at.error[0].value
 
 
 def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4):

@@ -263,3 +263,50 @@ def test_a_log_of_part_of_a_video_counts_from_its_start_and_keeps_it_in_the_csv(
         SessionLog(start_s=-1.0)
     log.clear()
     assert log.summary().duration_s == 0.0 and log.start_s == 3600.0
+
+
+def test_parts_of_one_recording_join_into_one_log():
+    """Two parts analysed apart (the second with attention) make one log: rows in time order,
+    the second part's faces numbered after the first's, markers, frames and the first start."""
+    from fer_core.session import ATTENTION_COLUMNS, SessionLog
+
+    first = SessionLog(source="video", start_s=600.0)
+    second = SessionLog(source="video", start_s=1200.0)
+    for t in range(600, 1200, 10):
+        first.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy")), (3, (90, 10, 50, 50), onehot("Sad"))])
+    first.add_marker(900.0, "quiz")
+
+    class Looking:  # a face with attention measured
+        def __init__(self, fid):
+            self.face_id, self.box, self.probabilities = fid, (10, 10, 50, 50), onehot("Neutral")
+            self.pose, self.eyes_open, self.looking_at_camera = (5.0, -3.0, 1.0), (0.8, 0.7), True
+
+    for t in range(1200, 1500, 10):
+        second.add_frame(float(t), [Looking(1), Looking(2)])
+    second.add_marker(1300.0, "break")
+    second.add_frame(1510.0, [])
+    # Given in either order, read back from CSV or not: the same joined log.
+    for parts in ([first, second], [second, first],
+                  [SessionLog.from_csv(first.to_csv()), SessionLog.from_csv(second.to_csv())]):
+        joined = SessionLog.join(parts, source="lecture")
+        df = joined.to_frame()
+        assert joined.start_s == 600.0 and df["time_s"].is_monotonic_increasing and len(df) == 180
+        assert sorted(df[df.time_s < 1200]["face_id"].unique()) == [1, 3]
+        assert sorted(df[df.time_s >= 1200]["face_id"].unique()) == [4, 5]  # after Face 3
+        assert df[df.time_s < 1200][list(ATTENTION_COLUMNS)].isna().all().all()
+        assert (df[df.time_s >= 1200]["yaw"] == 5.0).all()
+        assert [m for _, m in joined.markers] == ["quiz", "break"]
+    assert joined.summary().frames == 90  # read back: frames without faces are not in a CSV
+    whole = SessionLog.join([first, second])
+    assert whole.summary().frames == 91 and whole.summary().end_s == 1510.0
+    assert whole.summary().duration_s == 910.0 and whole.summary().faces == 4
+    back = SessionLog.from_csv(whole.to_csv())
+    assert back.start_s == 600.0 and back.markers == whole.markers
+    # Overlapping logs are not parts of one recording.
+    with pytest.raises(ValueError, match="overlap"):
+        SessionLog.join([first, SessionLog.from_csv(first.to_csv())])
+    with pytest.raises(ValueError, match="overlap"):
+        SessionLog.join([scripted_log(), scripted_log()])
+    with pytest.raises(ValueError):
+        SessionLog.join([])
+    assert SessionLog.join([first]).to_frame().equals(first.to_frame())
