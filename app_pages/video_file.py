@@ -141,7 +141,8 @@ if upload is not None and part is not None and start and uploads.within_limit(up
     st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result, "parts": parts,
                                      "whole": part == (0.0, None) and not join,
                                      "file": (upload.name, upload.size), "video": upload}
-    for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump"):
+    for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump", "fer_clip_from",
+                "fer_clip_to"):
         st.session_state.pop(key, None)
     support.set_unsaved()
     release_memory()  # the decoder's and detector's buffers go back to the OS
