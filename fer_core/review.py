@@ -237,14 +237,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=2.0,
                     help="the frames per second the log was analysed at (default: %(default)s, the app's and "
                          "the batch's default)")
-    ap.add_argument("--from", dest="start", default="0", help="start, as seconds, m:ss or h:mm:ss")
+    ap.add_argument("--from", dest="start", default=None,
+                    help="start, as seconds, m:ss or h:mm:ss (default: where the log's analysis began)")
     ap.add_argument("--to", dest="end", default=None, help="end (default: the end of the video)")
     ap.add_argument("--pixelate", action="store_true", help="pixelate every face the analysis found")
     args = ap.parse_args(argv)
     try:
-        start = parse_time(args.start)
         end = parse_time(args.end) if args.end is not None else None
         session = SessionLog.from_csv(args.log.read_bytes())
+        start = parse_time(args.start) if args.start is not None else session.start_s
         df = session.to_frame()
         with args.video.open("rb") as f:
             clip = annotated_video(f, df, rate=args.rate, start_s=start, end_s=end, anonymise=args.pixelate,

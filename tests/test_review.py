@@ -234,6 +234,11 @@ def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_
     assert main([str(tmp_path / "missing.mp4"), str(log), "--out", str(tmp_path / "x.mp4")]) == 1
     assert main([str(video), str(log), "--out", str(tmp_path / "x.mp4"), "--from", "0:30"]) == 1
     assert "no analysed frame" in capsys.readouterr().err
+    # The log of a part of the video: the copy starts where its analysis began.
+    part = analyze_video(load_recognizer(), data, rate=2.0, start_s=5.5)
+    log.write_bytes(part.log.to_csv())
+    assert main([str(video), str(log), "--out", str(out)]) == 0
+    assert "5 frames, 0:05-0:07" in capsys.readouterr().out  # 5.5, 6.0, ..., 7.5 s
 
 
 @pytest.mark.parametrize("make", [rotated_video, vfr_video])
