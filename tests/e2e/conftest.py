@@ -122,12 +122,67 @@ def playwright_instance():
         yield p
 
 
+#: Runs in every frame before its own scripts: keeps each WebRTC connection's state changes in
+#: ``window.__ferPeers`` (read by ``tests.e2e.test_browser.stream_diagnosis`` when a stream
+#: does not start), and the media errors of ``getUserMedia``/``getDisplayMedia``.
+PEER_PROBE = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  if (!Native) return;
+  window.__ferPeers = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Native(...args), log = [];
+    window.__ferPeers.push(log);
+    const t0 = performance.now(), note = what => log.push(`${((performance.now() - t0) / 1000).toFixed(1)}s ${what}`);
+    pc.addEventListener('connectionstatechange', () => note('connection ' + pc.connectionState));
+    pc.addEventListener('iceconnectionstatechange', () => note('ice ' + pc.iceConnectionState));
+    pc.addEventListener('icegatheringstatechange', () => note('gathering ' + pc.iceGatheringState));
+    pc.addEventListener('signalingstatechange', () => note('signaling ' + pc.signalingState));
+    pc.addEventListener('track', e => note('track ' + e.track.kind));
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  window.__ferClicks = [];
+  const noteClick = e => {
+    const button = e.target.closest ? e.target.closest('button') : null;
+    window.__ferClicks.push(`${(performance.now() / 1000).toFixed(1)}s ${e.type} `
+      + (button ? `button ${button.innerText}${button.disabled ? ' (disabled)' : ''}` : e.target.tagName));
+  };
+  window.addEventListener('pointerdown', noteClick, true);
+  window.addEventListener('click', noteClick, true);
+  const media = navigator.mediaDevices;
+  if (!media) return;
+  window.__ferMedia = [];
+  for (const name of ['getUserMedia', 'getDisplayMedia']) {
+    const call = media[name] && media[name].bind(media);
+    if (!call) continue;
+    media[name] = c => (window.__ferMedia.push(`${name} called`), call(c)).then(
+      s => (window.__ferMedia.push(`${name} ok: ${s.getVideoTracks().map(t => t.readyState).join(',')}`), s),
+      e => { window.__ferMedia.push(`${name} failed: ${e.name} ${e.message}`); throw e; });
+  }
+})();
+"""
+
+
 def launch(playwright_instance, tmp_path_factory, extra_args: list[str]):
-    """A persistent context on a fresh profile directory (so no permission is remembered)."""
+    """A persistent context on a fresh profile directory (so no permission is remembered),
+    with :data:`PEER_PROBE` in every frame."""
     profile = tmp_path_factory.mktemp("chromium-profile")
-    return playwright_instance.chromium.launch_persistent_context(
+    ctx = playwright_instance.chromium.launch_persistent_context(
         str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS + extra_args,
         viewport={"width": 1280, "height": 900}, ignore_default_args=["--mute-audio"])
+    ctx.add_init_script(PEER_PROBE)
+    # The browser's errors and failed requests, for stream_diagnosis.
+    events: list[str] = []
+    ctx.on("console", lambda m: events.append(f"console error: {m.text[:200]}") if m.type == "error" else None)
+    ctx.on("requestfailed", lambda r: events.append(f"request failed: {r.url[-80:]} ({r.failure})"))
+    ctx.on("response", lambda r: events.append(f"HTTP {r.status}: {r.url[-80:]}") if r.status >= 400 else None)
+    BROWSER_EVENTS[id(ctx)] = events
+    return ctx
+
+
+#: The events that :func:`launch` collects, per context (``id(context)``).
+BROWSER_EVENTS: dict[int, list[str]] = {}
 
 
 @pytest.fixture(scope="session")
