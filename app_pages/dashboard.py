@@ -44,7 +44,7 @@ elif source == sources[1]:
 else:
     files = st.file_uploader("Session log (CSV from this app)", type=["csv"], max_upload_size=uploads.LOG_MB,
                              accept_multiple_files=True,
-                             help="Several logs of parts of one recording (the Video file page's From and To) "
+                             help="Several logs of parts of one recording (the Video file page's Analyse from and to) "
                                   "are joined into one session.")
     if any(not uploads.within_limit(f, uploads.LOG_MB) for f in files):
         st.stop()

@@ -37,7 +37,7 @@ def _spans(parts: list[tuple[float, float]], rate: float) -> str:
 
 
 def _part(from_text: str, to_text: str, length: float | None) -> tuple[float, float | None]:
-    """The part of the video to analyse, from the From and To fields (m:ss; To empty: to the
+    """The part of the video to analyse, from the Analyse from and Analyse to fields (m:ss; an empty end: to the
     end); ValueError with the reason for a part that cannot be analysed."""
     start = parse_time(from_text) if from_text.strip() else 0.0
     end = parse_time(to_text) if to_text.strip() else None
@@ -70,10 +70,10 @@ if upload is not None:
     length = info.duration_s if info is not None else None
     # Keyed by the file, so that another upload starts from its own whole length.
     c1, c2 = st.columns(2)
-    from_text = c1.text_input("From (m:ss)", "0:00", key=f"fer_video_from_{upload.file_id}",
+    from_text = c1.text_input("Analyse from (m:ss)", "0:00", key=f"fer_video_from_{upload.file_id}",
                               help="Analyse part of a long recording: its times stay the video's own, "
                                    "on the charts, in the log and in the report.")
-    to_text = c2.text_input("To (m:ss)", format_time(math.ceil(length)) if length else "",
+    to_text = c2.text_input("Analyse to (m:ss)", format_time(math.ceil(length)) if length else "",
                             key=f"fer_video_to_{upload.file_id}", placeholder="the end")
     try:
         part = _part(from_text, to_text, length)
@@ -93,7 +93,7 @@ if upload is not None:
             st.info(f"At {rate:g} frames a second the analysis stops after {MAX_FRAMES} frames, at about "
                     f"{format_time(part[0] + MAX_FRAMES / min(rate, info.fps or rate))}."
                     + (f" {max(covering):g} frames a second covers the whole {'video' if whole else 'part'}."
-                       if covering else "") + " Or analyse it in parts (**From**, **To**).",
+                       if covering else "") + " Or analyse it in parts (**Analyse from**, **Analyse to**).",
                     icon=":material/timer:")
 attention = st.toggle("Also measure attention (head pose and eyes; slower)", value=False,
                       help="Adds where each head points and whether the eyes are open to the log, "
@@ -165,7 +165,7 @@ if not state.get("whole", True):
     st.caption(f"Analysed: {_spans(state['parts'], state['rate'])}; times are the video's own.")
 if result.stopped_early:
     st.warning(f"Only {MAX_FRAMES} frames were analysed, up to {format_time(result.end_s)}. Lower the rate, "
-               "or analyse the rest as a part of its own (**From**, **To**).")
+               "or analyse the rest as a part of its own (**Analyse from**, **Analyse to**).")
 if df.empty:
     st.warning("No faces were found in this video. Faces should be roughly frontal and at least "
                "about 40 pixels wide.", icon=":material/face_retouching_off:")

@@ -271,7 +271,7 @@ class SessionLog:
 
     @classmethod
     def join(cls, parts: Sequence[SessionLog], source: str = "") -> SessionLog:
-        """One log of a recording analysed in parts (the Video file page's From and To), in time
+        """One log of a recording analysed in parts (the Video file page's Analyse from and to), in time
         order: every part's rows, frames, markers and models, and the first part's start.
 
         Tracking starts afresh in every part, so a face cannot be followed from one part into

@@ -218,16 +218,16 @@ def test_video_page_says_before_the_analysis_when_a_video_is_too_long_for_the_ra
     assert not at.exception
     assert "seminar.mp4: 64 x 48, 2:01:40 long; about 7,300 frames to analyse" in texts(at)
     assert at.info[0].value == ("At 2 frames a second the analysis stops after 7200 frames, at about 2:00:00. "
-                                "0.5 frames a second covers the whole video. Or analyse it in parts (**From**, "
-                                "**To**).")
+                                "0.5 frames a second covers the whole video. Or analyse it in parts (**Analyse "
+                                "from**, **Analyse to**).")
     at.select_slider[0].set_value(0.5).run()
     assert "about 3,650 frames" in texts(at) and not any("stops after" in i.value for i in at.info)
     # A part of it: counted from its start, and the cap said in the video's time.
     at.select_slider[0].set_value(2.0)
-    at.text_input(key=text_key(at, "From (m:ss)")).set_value("0:30:00").run()
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("0:30:00").run()
     assert "the part from 30:00 to 2:01:40 is 1:31:40 long; about 5,500 frames" in texts(at)
     assert not any("stops after" in i.value for i in at.info)
-    at.text_input(key=text_key(at, "From (m:ss)")).set_value("1:00").run()  # the video has 1 frame a second
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("1:00").run()  # the video has 1 frame a second
     assert at.info[0].value.startswith("At 2 frames a second the analysis stops after 7200 frames, at about "
                                        "2:01:00. 0.5 frames a second covers the whole part.")
     # Not a video: nothing is said before Analyse is pressed (it says why then).
@@ -240,8 +240,8 @@ def test_video_page_adds_a_later_part_to_the_analysis(come_and_go_mp4):
     at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
 
     def analyse(start: str, end: str = "") -> None:
-        at.text_input(key=text_key(at, "From (m:ss)")).set_value(start)
-        at.text_input(key=text_key(at, "To (m:ss)")).set_value(end).run()
+        at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value(start)
+        at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value(end).run()
 
     def joins() -> list:
         return [t for t in at.toggle if t.label.startswith("Add to the analysis")]
@@ -290,11 +290,11 @@ def test_video_page_analyses_a_part_of_the_video(come_and_go_mp4):
     for start, end, message in [("0:09", "", "the video is only 0:08 long"),
                                 ("0:05", "0:03", "the end is not after the start"),
                                 ("five", "", "not a time: 'five'")]:
-        at.text_input(key=text_key(at, "From (m:ss)")).set_value(start)
-        at.text_input(key=text_key(at, "To (m:ss)")).set_value(end).run()
+        at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value(start)
+        at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value(end).run()
         assert message in at.error[0].value and at.button[0].disabled, (start, end)
-    at.text_input(key=text_key(at, "From (m:ss)")).set_value("0:03")
-    at.text_input(key=text_key(at, "To (m:ss)")).set_value("0:07").run()
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("0:03")
+    at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value("0:07").run()
     assert not at.error and "the part from 0:03 to 0:07 is 0:04 long; about 8 frames" in texts(at)
     at.button[0].click().run()
     assert not at.exception and not at.error
