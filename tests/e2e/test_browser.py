@@ -400,9 +400,9 @@ def check_video_review(page) -> None:
     screenshot(page, "video_review")
     # An annotated copy of 0:05-0:09, faces pixelated, downloaded and decoded.
     page.get_by_text("Annotated video (MP4) to download").click()
-    page.get_by_role("textbox", name="From (m:ss)").fill("0:05")
-    page.get_by_role("textbox", name="To (m:ss)").fill("0:09")
-    page.get_by_role("textbox", name="To (m:ss)").press("Enter")
+    page.get_by_role("textbox", name="From (m:ss)", exact=True).fill("0:05")
+    page.get_by_role("textbox", name="To (m:ss)", exact=True).fill("0:09")
+    page.get_by_role("textbox", name="To (m:ss)", exact=True).press("Enter")
     wait_for_app(page)
     page.get_by_role("button", name="Make the annotated video").click()
     button = page.get_by_role("button", name=re.compile(r"Annotated video 0:05-0:09, faces pixelated"))
@@ -467,6 +467,17 @@ def test_video_and_dashboard_pages(page, server):
     page.get_by_role("link", name="Video file").click()
     page.get_by_text("0:00.0: Face 1 ").wait_for()
     assert page.locator('[data-testid="stFileUploaderFile"]').count() == 0
+    # A part of it, from 0:10 on: the page says how long it is, and the analysis keeps the video's times.
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "lecture.mp4", "mimeType": "video/mp4", "buffer": encode_video(frames, fps=10)}])
+    page.get_by_role("textbox", name="Analyse from (m:ss)").fill("0:10")
+    page.get_by_role("textbox", name="Analyse from (m:ss)").press("Enter")
+    page.get_by_text("the part from 0:10 to 0:16 is 0:06 long; about 12 frames").wait_for()
+    wait_for_app(page)
+    page.get_by_role("button", name="Analyse", exact=True).click()
+    page.get_by_text("Analysed: 0:10.0 to 0:15.5; times are the video's own.").wait_for()
+    wait_for_app(page)
+    assert metric(page, "Frames analysed") == "12"
 
 
 def test_browser_leaving_mid_stream_does_not_break_the_server(browser_context, server):
