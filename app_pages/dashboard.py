@@ -46,7 +46,7 @@ else:
                              accept_multiple_files=True,
                              help="Several logs of parts of one recording (the Video file page's Analyse from and to) "
                                   "are joined into one session.")
-    if any(not uploads.within_limit(f, uploads.LOG_MB) for f in files):
+    if any(not uploads.within_limit(upload, uploads.LOG_MB) for upload in files):
         st.stop()
     if files:
         # Read once per upload and kept for this browser session, so that the moments named

@@ -254,8 +254,8 @@ class SessionLog:
         if np.isfinite(extra).any():
             arr = np.hstack([arr, extra])
         start_s = float(starts.min()) if len(starts) else log_start(df)
-        if len(arr):
-            start_s = min(start_s, float(arr[:, 0].min()))
+        if len(arr):  # a face before the start row (a CSV edited by hand) moves the start; never below 0
+            start_s = max(0.0, min(start_s, float(arr[:, 0].min())))
         log = cls(max_rows=max(len(arr), 1024), source=source, start_s=start_s)
         if len(arr):
             order = np.argsort(arr[:, 0], kind="stable")

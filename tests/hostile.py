@@ -183,6 +183,22 @@ def good_log_csv() -> bytes:
     return log.to_csv()
 
 
+def part_log_csv(start_time: bytes = b"") -> bytes:
+    """The CSV of a log of part of a video (from 60 s), its start row's time replaced by
+    ``start_time`` when given."""
+    from fer_core.session import START_ID, SessionLog
+
+    log = SessionLog(source="test", start_s=60.0)
+    for i in range(20):
+        log.add_frame(60.0 + i * 0.5, [(1, (10, 10, 50, 50), np.full(7, 1 / 7))])
+    csv = log.to_csv()
+    if not start_time:
+        return csv
+    head, start_row = csv.rstrip(b"\n").rsplit(b"\n", 1)
+    assert start_row.startswith(b"60.0," + str(START_ID).encode())
+    return head + b"\n" + start_time + start_row[len(b"60.0"):] + b"\n"
+
+
 # -- the corpus ----------------------------------------------------------------------------
 def image_seeds() -> dict[str, bytes]:
     """Valid images of every format the fuzzer mutates (small, one real face each)."""
@@ -278,6 +294,12 @@ def fixed_corpus() -> list[Case]:
         Case("semicolons.csv", "csv", log.replace(b",", b";"), "error"),
         Case("huge_numbers.csv", "csv", _first_field(log, b"1e308"), "any"),
         Case("negative_time.csv", "csv", _first_field(log, b"-5"), "any"),
+        Case("part_log.csv", "csv", part_log_csv(), "ok"),
+        Case("part_start_not_a_time.csv", "csv", part_log_csv(b"abc"), "any"),
+        Case("part_start_huge.csv", "csv", part_log_csv(b"1e308"), "any"),
+        Case("part_start_negative.csv", "csv", part_log_csv(b"-5"), "any"),
+        Case("part_start_only.csv", "csv", part_log_csv().split(b"\n", 1)[0] + b"\n"
+             + part_log_csv().rstrip(b"\n").rsplit(b"\n", 1)[1] + b"\n", "any"),
     ]
     return cases
 
