@@ -271,8 +271,9 @@ class SessionLog:
 
     @classmethod
     def join(cls, parts: Sequence[SessionLog], source: str = "") -> SessionLog:
-        """One log of a recording analysed in parts (the Video file page's Analyse from and to), in time
-        order: every part's rows, frames, markers and models, and the first part's start.
+        """One log of a recording analysed in parts (the Video file page's *Analyse from* and
+        *to*), in time order: every part's rows, frames, markers and models, and the first
+        part's start.
 
         Tracking starts afresh in every part, so a face cannot be followed from one part into
         the next: each part's face numbers continue after the largest number of the parts
@@ -281,11 +282,12 @@ class SessionLog:
         """
         if not parts:
             raise ValueError("no logs to join")
-        ordered = sorted(parts, key=lambda p: (p.start_s, p.summary().end_s))
-        for a, b in zip(ordered, ordered[1:]):
-            if a.summary().end_s > b.start_s + 1e-6:
+        summaries = sorted(((p.summary(), p) for p in parts), key=lambda sp: (sp[0].start_s, sp[0].end_s))
+        ordered = [p for _, p in summaries]
+        for (a, _), (b, _) in zip(summaries, summaries[1:]):
+            if a.end_s > b.start_s + 1e-6:
                 raise ValueError(f"two of the logs overlap: one runs from {format_time(a.start_s)} to "
-                                 f"{format_time(a.summary().end_s)}, another starts at {format_time(b.start_s)}")
+                                 f"{format_time(a.end_s)}, another starts at {format_time(b.start_s)}")
         arrays, offset = [], 0.0
         for p in ordered:
             with p._lock:
@@ -300,8 +302,8 @@ class SessionLog:
         log._buf = np.full((max(len(rows), 1024), width), np.nan)
         log._buf[:len(rows)] = rows
         log._n = len(rows)
-        log._frames = sum(p.summary().frames for p in ordered)
-        log._last_t = max(p.summary().end_s for p in ordered)
+        log._frames = sum(sp.frames for sp, _ in summaries)
+        log._last_t = max(sp.end_s for sp, _ in summaries)
         log._truncated = any(p.truncated for p in ordered)
         log._models = list(dict.fromkeys(m for p in ordered for m in p.models))
         for t, text in dict.fromkeys(m for p in ordered for m in p.markers):
@@ -347,9 +349,9 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
     """CSV bytes with fixed columns and rounded numbers; ``markers`` as rows of their own
     after the face rows, then the start row of a log of part of a video (see the module's
     docstring)."""
-    start = log_start(df)
-    if start > 0:
-        markers = [*markers, (start, START_TEXT)]
+    notes = [(t, text, MARKER_ID) for t, text in markers]
+    if log_start(df) > 0:
+        notes.append((log_start(df), START_TEXT, START_ID))
     extra = [c for c in ATTENTION_COLUMNS if c in df.columns]
     out = df[list(COLUMNS) + ["label", "confidence"] + extra].copy()
     out["time_s"] = out["time_s"].round(3)
@@ -357,15 +359,13 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
         out[c] = out[c].round(5)
     for c in extra:
         out[c] = out[c].round(2 if c in ("yaw", "pitch", "roll") else 3)
-    if not markers:
+    if not notes:
         return out.to_csv(index=False).encode("utf-8")
     out["marker"] = ""
-    rows = pd.DataFrame("", index=range(len(markers)), columns=out.columns)
-    rows["time_s"] = [round(float(t), 3) for t, _ in markers]
-    rows["face_id"] = MARKER_ID
-    rows["marker"] = [text for _, text in markers]
-    if start > 0:
-        rows.loc[rows.index[-1], "face_id"] = START_ID
+    rows = pd.DataFrame("", index=range(len(notes)), columns=out.columns)
+    rows["time_s"] = [round(float(t), 3) for t, _, _ in notes]
+    rows["face_id"] = [face_id for _, _, face_id in notes]
+    rows["marker"] = [text for _, text, _ in notes]
     return (out.to_csv(index=False) + rows.to_csv(index=False, header=False)).encode("utf-8")
 
 
