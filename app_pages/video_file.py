@@ -212,12 +212,13 @@ st.download_button("Per-frame log (CSV)", result.log.to_csv, f"{stem}_expression
 st.caption("Open the **Class dashboard** for negative-expression flags and the HTML report.")
 
 
-def _stops(start_s: float, end_s: float, rate: float) -> list[float]:
-    """The times the moment slider offers: every analysed frame, or evenly spaced analysed frames."""
+def _stops(parts: list[tuple[float, float]], rate: float) -> list[float]:
+    """The times the moment slider offers: every analysed frame of the analysed parts, or evenly
+    spaced ones."""
     step = 1.0 / rate
-    first, last = math.ceil(start_s / step - 1e-9), int(end_s / step + 1e-9)  # analysed frames on the grid
-    every = math.ceil((last - first + 1) / MAX_STOPS)  # analysed frames per stop
-    return [round(k * step, 3) for k in range(first, last + 1, every)]
+    grid = [k for a, b in parts for k in range(math.ceil(a / step - 1e-9), int(b / step + 1e-9) + 1)]
+    every = math.ceil(len(grid) / MAX_STOPS)  # analysed frames per stop
+    return [round(k * step, 3) for k in grid[::every]]
 
 
 def _clock(t: float) -> str:
@@ -252,10 +253,10 @@ st.button("Forget the video", on_click=_forget, icon=":material/delete:",
 
 
 @st.fragment
-def look_at(start_s: float, end_s: float, jumps: list[tuple[float, str]]) -> None:
+def look_at(parts: list[tuple[float, float]], jumps: list[tuple[float, str]]) -> None:
     """The slider, "Jump to" and the frame: a fragment, so that moving the slider redraws only the
     frame, not the charts above."""
-    stops = _stops(start_s, end_s, state["rate"])
+    stops = _stops(parts, state["rate"])
     c1, c2 = st.columns([2, 1])
     at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
     times = {label: t for t, label in sorted(jumps)}
@@ -318,6 +319,6 @@ def annotated_copy(video, df, start_s: float, end_s: float) -> None:
 jumps = [(float(t), f"{_clock(t)} · strongest change, Face {fid}")
          for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
 jumps += [(float(t), f"{_clock(t)} · {text}") for t, text in markers]
-look_at(result.start_s, result.end_s, jumps)
+look_at(state["parts"], jumps)
 with st.expander("Annotated video (MP4) to download"):
     annotated_copy(video, df, result.start_s, result.end_s)
