@@ -101,10 +101,11 @@ attention = st.toggle("Also measure attention (head pose and eyes; slower)", val
 # A later part of the video analysed before (same file, same rate) can be added to, so that a
 # long recording analysed in parts is one session on the charts, the dashboard and in the CSV.
 earlier = st.session_state.get("fer_video")
-join = False
+join = offered = False
 if (upload is not None and part is not None and earlier is not None
         and earlier.get("file") == (upload.name, upload.size) and earlier["rate"] == rate
         and part[0] >= earlier["result"].end_s + 1e-6):
+    offered = True
     join = st.toggle(f"Add to the analysis of {_spans(earlier['parts'], rate)}", value=True,
                      help="One session for the whole recording: the charts, the log and the dashboard cover "
                           "every part. Face numbers of the new part continue after the earlier ones.")
@@ -146,6 +147,8 @@ if upload is not None and part is not None and start and uploads.within_limit(up
         st.session_state.pop(key, None)
     support.set_unsaved()
     release_memory()  # the decoder's and detector's buffers go back to the OS
+    if offered:
+        st.rerun()  # the "Add to the analysis of ..." toggle above speaks of the analysis before this one
 
 state = st.session_state.get("fer_video")
 if state is None:

@@ -263,6 +263,7 @@ def test_video_page_adds_a_later_part_to_the_analysis(come_and_go_mp4):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Frames analysed"] == "13" and metrics["Anonymous faces"] == "2"  # + 5.0, ..., 7.5 s
     assert "Analysed: 0:01.0 to 0:04.0; 0:05.0 to 0:07.5; times are the video's own." in texts(at)
+    assert not joins()  # the page is drawn again: nothing later to add to the new analysis
     log = at.session_state["fer_video"]["result"].log
     df = log.to_frame()
     assert log.start_s == 1.0 and sorted(set(df["time_s"].round(2))) == [1.0, 1.5, 6.0, 6.5, 7.0, 7.5]
