@@ -109,8 +109,9 @@ def player_started(page) -> bool:
 def start_stream(page) -> None:
     """Press START and wait for the returned video. A press the player ignores altogether (no media
     request, no connection, no STOP button after 10 s: 4 of 48 runs of the shared-screen test alone
-    on one machine, always its first press) is pressed once more, with a warning that says so
-    (docs/TESTING.md)."""
+    on one machine, always its first press; one seen in CI went down on START and came up on the
+    page's root, the button having moved while the new player laid itself out) is pressed once
+    more, with a warning that says so (docs/TESTING.md)."""
     start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
     start.click()
     try:
