@@ -122,9 +122,11 @@ def playwright_instance():
         yield p
 
 
-#: Runs in every frame before its own scripts: keeps each WebRTC connection's state changes in
-#: ``window.__ferPeers`` (read by ``tests.e2e.test_browser.stream_diagnosis`` when a stream
-#: does not start), and the media errors of ``getUserMedia``/``getDisplayMedia``.
+#: Runs in every frame before its own scripts and keeps, for ``tests.e2e.test_browser.
+#: stream_diagnosis`` when a stream does not start: each WebRTC connection's state changes
+#: (``window.__ferPeers``), the clicks the frame receives (``__ferClicks``; on ``window``, whose
+#: listeners outlive the player's rewrite of its document) and its ``getUserMedia`` /
+#: ``getDisplayMedia`` calls and their outcome (``__ferMedia``).
 PEER_PROBE = """
 (() => {
   const Native = window.RTCPeerConnection;
