@@ -19,7 +19,7 @@ import pandas as pd
 
 from fer_core.engagement import valence_arousal
 from fer_core.labels import LABELS, NEGATIVE_LABELS
-from fer_core.session import log_start
+from fer_core.session import log_end, log_start
 
 #: What the curves can show: one value per face observation, averaged per time bin.
 NEGATIVE = "Negative (angry, fear, sad)"
@@ -61,7 +61,7 @@ def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per session (index: its name, in the mapping's order).
 
     Columns: ``duration_min`` (from the log's start, :func:`~fer_core.session.log_start`, to
-    its last observation), ``faces_median`` and
+    its end, :func:`~fer_core.session.log_end`), ``faces_median`` and
     ``faces_max`` (faces in view at once, over the frames with a face), ``face_numbers``
     (anonymous numbers given out: a face that leaves and comes back gets a new one),
     ``observations``, the seven expression shares, ``negative`` (angry + fear + sad),
@@ -70,14 +70,16 @@ def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """
     rows = []
     for name, df in sessions.items():
+        duration_min = (log_end(df) - log_start(df)) / 60.0
         if df.empty:
-            row: dict[str, object] = {"session": name, "duration_min": 0.0, "faces_median": 0.0, "faces_max": 0,
+            row: dict[str, object] = {"session": name, "duration_min": duration_min, "faces_median": 0.0,
+                                      "faces_max": 0,
                                       "face_numbers": 0, "observations": 0, **{lab: np.nan for lab in LABELS},
                                       "negative": np.nan, "valence": np.nan, "looking": np.nan}
         else:
             per_frame = df.groupby("time_s").size()
             looking = measure_values(df, LOOKING)
-            row = {"session": name, "duration_min": (float(df["time_s"].max()) - log_start(df)) / 60.0,
+            row = {"session": name, "duration_min": duration_min,
                    "faces_median": float(per_frame.median()), "faces_max": int(per_frame.max()),
                    "face_numbers": int(df["face_id"].nunique()), "observations": len(df),
                    **{lab: float(df[lab].mean()) for lab in LABELS},
@@ -96,7 +98,8 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
     the middle of each part, in per cent), so a 40- and a 90-minute lecture line up start to
     end. ``axis=MINUTES``: bins of ``bin_min`` minutes from each start (index: the bin's
     middle, in minutes). A session's start is where its analysis began
-    (:func:`~fer_core.session.log_start`: 0 but for part of a video). Bins without an
+    (:func:`~fer_core.session.log_start`: 0 but for part of a video), its end its last
+    analysed frame (:func:`~fer_core.session.log_end`: with a face or not). Bins without an
     observation (or without a measurement) are NaN.
     """
     if measure not in MEASURES:
@@ -118,7 +121,7 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
             continue
         t = df["time_s"].to_numpy(np.float64) - log_start(df)
         if axis == SHARE:
-            end = float(t.max())
+            end = log_end(df) - log_start(df)
             pos = 100.0 * t / end if end > 0 else np.zeros_like(t)
             k = np.minimum(np.floor(pos / width), segments - 1)  # the last instant joins the last part
         else:

@@ -18,10 +18,17 @@ where its analysis began: :attr:`SessionLog.start_s`, 0 for a live session or a 
 video. Durations, time grids and comparisons count from there. Its CSV then ends with one
 more row, ``face_id`` -2 at that time (:data:`START_ID`); DataFrames from
 :meth:`SessionLog.to_frame` carry it in ``df.attrs["start_s"]`` (:func:`log_start`).
+
+A log also knows where its analysis ended and how many frames it analysed, faces or none.
+The face rows alone do not tell that when some frames had no face (the class out of view for
+the last ten minutes), so the CSV of such a log ends with one more row, ``face_id`` -3 at the
+end, the count in its ``marker`` text (:data:`END_ID`); DataFrames carry them in
+``df.attrs["end_s"]`` and ``df.attrs["frames"]`` (:func:`log_end`).
 """
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -52,6 +59,16 @@ MARKER_ID = -1
 START_ID = -2
 #: The text of that row's ``marker`` field, for people who open the CSV themselves.
 START_TEXT = "(the analysis starts here)"
+#: The face_id of the CSV row that says where the analysis ended, when the face rows do not.
+END_ID = -3
+#: That row's ``marker`` field: the frames analysed, with or without faces.
+END_TEXT = "(the analysis ends here: {frames} frames analysed)"
+_END_FRAMES = re.compile(r"(\d{1,12}) frames")
+#: Times a CSV may hold: up to a week. A log of a live session or a video is far shorter; a
+#: larger time is a damaged or edited file, and the charts' time grids would not fit in memory.
+MAX_LOG_S = 7 * 24 * 3600.0
+#: The largest frame count an end row may claim (a week at 30 frames a second, with room).
+MAX_FRAMES = 100_000_000
 
 
 def _attention_values(face: object) -> tuple[float, ...]:
@@ -218,11 +235,12 @@ class SessionLog:
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``, and
-        ``attrs["start_s"]`` (see :func:`log_start`)."""
+        ``attrs`` ``start_s``, ``end_s`` and ``frames`` (see :func:`log_start`, :func:`log_end`)."""
         with self._lock:
             data = self._buf[:self._n].copy()
+            attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames}
         df = _frame_from_array(data)
-        df.attrs["start_s"] = self.start_s
+        df.attrs.update(attrs)
         return df
 
     def to_csv(self) -> bytes:
@@ -243,10 +261,20 @@ class SessionLog:
         is_start = (ids == START_ID).to_numpy()
         starts = pd.to_numeric(df.loc[is_start, "time_s"], errors="coerce").to_numpy(np.float64)
         starts = starts[np.isfinite(starts) & (starts >= 0)]
-        df = df[~is_start]
+        is_end = (ids == END_ID).to_numpy()
+        ends = pd.to_numeric(df.loc[is_end, "time_s"], errors="coerce").to_numpy(np.float64)
+        ends = ends[np.isfinite(ends) & (ends >= 0)]
+        counts = [int(m.group(1)) for text in (df.loc[is_end, "marker"] if "marker" in df.columns else ())
+                  if (m := _END_FRAMES.search(str(text)))]
+        df = df[~(is_start | is_end)]
         arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         if len(arr) and not np.isfinite(arr).all():
             raise LogFormatError("not a session log: some values are not numbers")
+        times = [*starts, *ends, *(abs(t) for t, _ in markers), float(np.abs(arr[:, 0]).max()) if len(arr) else 0.0]
+        latest = max(times)
+        if latest > MAX_LOG_S:
+            raise LogFormatError(f"not a session log: it has a time of {latest:.3g} s, and a log covers at most "
+                                 f"{MAX_LOG_S / 86400:.0f} days")
         extra = np.full((len(arr), len(ATTENTION_COLUMNS)), np.nan)
         for j, c in enumerate(ATTENTION_COLUMNS):
             if c in df.columns:
@@ -264,7 +292,10 @@ class SessionLog:
             log._buf[:len(arr)] = arr
             log._n = len(arr)
             log._frames = int(len(np.unique(arr[:, 0])))
-            log._last_t = float(arr[-1, 0])
+            log._last_t = max(start_s, float(arr[-1, 0]))
+        # The end row: frames without faces, which have no rows of their own, and where it ended.
+        log._last_t = max([log._last_t, *ends])
+        log._frames = max([log._frames, *(c for c in counts if c <= MAX_FRAMES)])
         for t, text in markers[:MAX_MARKERS]:
             log.add_marker(t, text)
         return log
@@ -345,13 +376,35 @@ def log_start(df: pd.DataFrame) -> float:
     return float(start) if isinstance(start, (int, float)) and np.isfinite(start) else 0.0
 
 
+def log_end(df: pd.DataFrame) -> float:
+    """Where the analysis behind a log's DataFrame ended: its last analysed frame, with a face
+    or not (``attrs["end_s"]``, set by :meth:`SessionLog.to_frame`); for a frame without it,
+    its last row's time, or its start when it has no rows. Never before either of those."""
+    last = float(df["time_s"].max()) if len(df) and "time_s" in df.columns else log_start(df)
+    end = df.attrs.get("end_s", last)
+    return max(float(end), last, log_start(df)) if isinstance(end, (int, float)) and np.isfinite(end) \
+        else max(last, log_start(df))
+
+
+def _frames_analysed(df: pd.DataFrame) -> int:
+    """The frames analysed for a log's DataFrame (``attrs["frames"]``): never fewer than the
+    distinct times of its rows."""
+    seen = int(df["time_s"].nunique()) if len(df) and "time_s" in df.columns else 0
+    frames = df.attrs.get("frames", seen)
+    return max(int(frames), seen) if isinstance(frames, (int, np.integer)) else seen
+
+
 def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> bytes:
     """CSV bytes with fixed columns and rounded numbers; ``markers`` as rows of their own
-    after the face rows, then the start row of a log of part of a video (see the module's
-    docstring)."""
+    after the face rows, then the start row of a log of part of a video, then the end row of
+    a log with frames the face rows do not show (see the module's docstring)."""
     notes = [(t, text, MARKER_ID) for t, text in markers]
     if log_start(df) > 0:
         notes.append((log_start(df), START_TEXT, START_ID))
+    last = float(df["time_s"].max()) if len(df) else log_start(df)
+    frames = _frames_analysed(df)
+    if log_end(df) > last or frames > (df["time_s"].nunique() if len(df) else 0):
+        notes.append((log_end(df), END_TEXT.format(frames=frames), END_ID))
     extra = [c for c in ATTENTION_COLUMNS if c in df.columns]
     out = df[list(COLUMNS) + ["label", "confidence"] + extra].copy()
     out["time_s"] = out["time_s"].round(3)
@@ -429,8 +482,8 @@ def binned_mix(df: pd.DataFrame, bin_s: float, *, fill_gaps: bool = False) -> pd
     """Expression mix per time bin: index = bin start (s), columns = LABELS, rows sum to 1.
 
     Bins without any face are absent, or with ``fill_gaps`` rows of zeros from the log's
-    start (:func:`log_start`) on (so a stacked chart drops to 0 where nobody was in view
-    instead of interpolating across).
+    start (:func:`log_start`) to its end (:func:`log_end`), so a stacked chart drops to 0
+    where nobody was in view instead of interpolating across.
     """
     if bin_s <= 0:
         raise ValueError("bin_s must be > 0")
@@ -440,7 +493,8 @@ def binned_mix(df: pd.DataFrame, bin_s: float, *, fill_gaps: bool = False) -> pd
     out = df[list(LABELS)].groupby(start).mean()
     if fill_gaps:
         first = np.floor(log_start(df) / bin_s) * bin_s
-        full = np.round(np.arange(first, out.index.max() + bin_s / 2, bin_s), 6)
+        last = max(out.index.max(), np.floor(log_end(df) / bin_s) * bin_s)
+        full = np.round(np.arange(first, last + bin_s / 2, bin_s), 6)
         out = out.reindex(np.union1d(full, out.index), fill_value=0.0)
     out.index.name = "time_s"
     return out

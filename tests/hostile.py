@@ -199,6 +199,20 @@ def part_log_csv(start_time: bytes = b"") -> bytes:
     return head + b"\n" + start_time + start_row[len(b"60.0"):] + b"\n"
 
 
+def ended_log_csv(end_time: bytes = b"", frames: bytes = b"") -> bytes:
+    """The CSV of a live log whose last half minute had nobody in view (so it ends with an end
+    row), that row's time and frame count replaced when given."""
+    from fer_core.session import END_ID, SessionLog
+
+    log = SessionLog(source="test")
+    for i in range(40):
+        log.add_frame(i * 1.0, [(1, (10, 10, 50, 50), np.full(7, 1 / 7))] if i < 10 else [])
+    head, end_row = log.to_csv().rstrip(b"\n").rsplit(b"\n", 1)
+    assert end_row.startswith(b"39.0," + str(END_ID).encode()) and b"40 frames" in end_row
+    end_row = (end_time or b"39.0") + end_row[len(b"39.0"):]
+    return head + b"\n" + end_row.replace(b"40 frames", frames or b"40 frames") + b"\n"
+
+
 # -- the corpus ----------------------------------------------------------------------------
 def image_seeds() -> dict[str, bytes]:
     """Valid images of every format the fuzzer mutates (small, one real face each)."""
@@ -300,6 +314,16 @@ def fixed_corpus() -> list[Case]:
         Case("part_start_negative.csv", "csv", part_log_csv(b"-5"), "any"),
         Case("part_start_only.csv", "csv", part_log_csv().split(b"\n", 1)[0] + b"\n"
              + part_log_csv().rstrip(b"\n").rsplit(b"\n", 1)[1] + b"\n", "any"),
+        Case("ended_log.csv", "csv", ended_log_csv(), "ok"),
+        Case("end_not_a_time.csv", "csv", ended_log_csv(b"abc"), "ok"),
+        Case("end_huge.csv", "csv", ended_log_csv(b"1e308"), "error"),
+        Case("end_a_month.csv", "csv", ended_log_csv(b"2600000"), "error"),
+        Case("end_negative.csv", "csv", ended_log_csv(b"-5"), "ok"),
+        Case("end_frames_huge.csv", "csv", ended_log_csv(frames=b"99999999999999999999 frames"), "ok"),
+        Case("end_frames_text.csv", "csv", ended_log_csv(frames=b"many frames"), "ok"),
+        Case("face_a_month_in.csv", "csv", _first_field(log, b"2600000"), "error"),
+        Case("end_only.csv", "csv", ended_log_csv().split(b"\n", 1)[0] + b"\n"
+             + ended_log_csv().rstrip(b"\n").rsplit(b"\n", 1)[1] + b"\n", "ok"),
     ]
     return cases
 
@@ -390,6 +414,7 @@ def run_case(kind: str, data: bytes, recognizer, *, video_max_frames: int = 20) 
         return Outcome(True, f"{result.frames_analysed} frames, {len(df)} face rows", len(df))
     if kind == "csv":
         from fer_core import session as s
+        from fer_core.compare import MINUTES, NEGATIVE, compare_sessions, measure_over_time
 
         try:
             log = s.SessionLog.from_csv(data, source="upload.csv")
@@ -397,10 +422,12 @@ def run_case(kind: str, data: bytes, recognizer, *, video_max_frames: int = 20) 
             return Outcome(False, str(e))
         df = log.to_frame()
         log.summary()
-        if len(df):  # what the dashboard draws
+        if len(df):  # what the dashboard and the Compare page draw
             s.current_mix(df)
             s.label_counts(df)
-            s.binned_mix(df, 10)
+            s.binned_mix(df, 1, fill_gaps=True)
+            compare_sessions({"upload": df})
+            measure_over_time({"upload": df}, NEGATIVE, axis=MINUTES, bin_min=1.0)
             s.face_binned(df, 10)
             s.negative_streaks(df, 120.0, bin_s=10)
             s.strongest_changes(df, 5, bin_s=10, min_change=s.NOTABLE_CHANGE)

@@ -241,16 +241,17 @@ def test_a_log_of_part_of_a_video_counts_from_its_start_and_keeps_it_in_the_csv(
     df = log.to_frame()
     assert log_start(df) == 3600.0 and log_start(df[df["time_s"] > 3650]) == 3600.0  # kept by a filter
     mix = binned_mix(df, 10.0, fill_gaps=True)
-    assert mix.index[0] == 3600.0 and mix.iloc[0].sum() == 0.0 and len(mix) == 10  # 3600 ... 3690, not from 0
+    assert mix.index[0] == 3600.0 and mix.iloc[0].sum() == 0.0 and len(mix) == 13  # 3600 ... 3720, not from 0
+    assert mix.loc[3700.0:].sum().sum() == 0.0  # nobody in view from 3700 to the end
     assert binned_mix(df, 10.0).index[0] == 3610.0
     assert log.add_marker(3650.0, "group work")
     data = log.to_csv()
-    last = data.decode().strip().splitlines()[-1].split(",")
-    assert (last[0], last[1], last[-1]) == ("3600.0", str(START_ID), "(the analysis starts here)")
+    start_row = data.decode().strip().splitlines()[-2].split(",")
+    assert (start_row[0], start_row[1], start_row[-1]) == ("3600.0", str(START_ID), "(the analysis starts here)")
     back = SessionLog.from_csv(data)
     assert back.start_s == 3600.0 and back.markers == ((3650.0, "group work"),)
     pd.testing.assert_frame_equal(back.to_frame(), df, atol=1e-4)  # the start row is not a face observation
-    assert back.summary().duration_s == 95.0  # the CSV has no faceless frames: its last face is at 3695
+    assert back.summary() == summary  # the end row keeps the faceless frames at 3600 and 3720
     assert SessionLog.from_frame(df).start_s == 3600.0
     # Logs of live sessions and whole videos: CSVs as before, start 0.
     whole = scripted_log()
@@ -263,6 +264,83 @@ def test_a_log_of_part_of_a_video_counts_from_its_start_and_keeps_it_in_the_csv(
         SessionLog(start_s=-1.0)
     log.clear()
     assert log.summary().duration_s == 0.0 and log.start_s == 3600.0
+
+
+def test_the_csv_keeps_where_the_analysis_ended_and_its_frames_without_faces():
+    """A class out of view for the last minute: its CSV ends with one END_ID row that keeps the
+    end and the frame count, so the log read back covers the same time as the page's."""
+    from fer_core.compare import compare_sessions
+    from fer_core.session import END_ID, log_end
+
+    log = SessionLog()
+    for t in range(120):
+        log.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))] if t < 60 else [])
+    summary = log.summary()
+    assert (summary.frames, summary.duration_s) == (120, 119.0)
+    df = log.to_frame()
+    assert log_end(df) == 119.0 and log_end(df[df["time_s"] < 30]) == 119.0  # the log's end, kept by a filter
+    data = log.to_csv()
+    lines = data.decode().strip().splitlines()
+    assert lines[0].endswith(",marker") and len(lines) == 1 + 60 + 1
+    end_row = lines[-1].split(",")
+    assert end_row[:2] == ["119.0", str(END_ID)] and end_row[-1] == "(the analysis ends here: 120 frames analysed)"
+    back = SessionLog.from_csv(data)
+    assert back.summary() == summary and back.markers == ()
+    pd.testing.assert_frame_equal(back.to_frame(), df, atol=1e-4)  # the end row is not a face observation
+    mix = binned_mix(back.to_frame(), 10.0, fill_gaps=True)
+    assert list(mix.index) == [float(t) for t in range(0, 120, 10)] and mix.loc[60.0:].sum().sum() == 0.0
+    assert compare_sessions({"live": df, "csv": back.to_frame()})["duration_min"].tolist() == [119 / 60] * 2
+    # Faceless frames in the middle only: the end is the last face's, the count still needs the row.
+    log.add_frame(120.0, [(1, (10, 10, 50, 50), onehot("Sad"))])
+    back = SessionLog.from_csv(log.to_csv())
+    assert (back.summary().frames, back.summary().end_s) == (121, 120.0)
+    # Every frame with a face: no end row, the CSV as it always was.
+    assert b"marker" not in scripted_log().to_csv()
+    # Nobody in view at all: the CSV is the header and the end row.
+    empty = SessionLog()
+    for t in (0.0, 0.5, 1.0):
+        empty.add_frame(t, [])
+    back = SessionLog.from_csv(empty.to_csv())
+    assert len(back) == 0 and (back.summary().frames, back.summary().duration_s) == (3, 1.0)
+    assert SessionLog.from_csv(SessionLog().to_csv()).summary().frames == 0  # no frame: no row
+
+
+@pytest.mark.parametrize("time, text, frames, end", [
+    ("119.0", "", 60, 119.0),  # no count: the frames with faces
+    ("30.0", "(the analysis ends here: 120 frames analysed)", 120, 59.0),  # never before a face
+    ("119.0", "(the analysis ends here: 5 frames analysed)", 60, 119.0),  # never fewer than seen
+    ("119.0", "(the analysis ends here: 999999999999 frames analysed)", 60, 119.0),
+    ("-4", "(the analysis ends here: 90 frames analysed)", 90, 59.0),
+    ("abc", "(the analysis ends here: 90 frames analysed)", 90, 59.0),
+])
+def test_an_edited_end_row_cannot_hide_faces(time, text, frames, end):
+    log = SessionLog()
+    for t in range(120):
+        log.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))] if t < 60 else [])
+    head, end_row = log.to_csv().decode().strip().rsplit("\n", 1)
+    fields = end_row.split(",")
+    fields[0], fields[-1] = time, text
+    back = SessionLog.from_csv(f"{head}\n{','.join(fields)}\n")
+    assert (back.summary().frames, back.summary().end_s, len(back)) == (frames, end, 60)
+
+
+@pytest.mark.parametrize("where", ["face", "end", "start", "marker"])
+def test_a_time_beyond_a_week_is_refused_not_drawn(where):
+    """A damaged CSV with a time of 1e9 s would have the charts build a grid of 10^8 bins."""
+    from fer_core.session import MAX_LOG_S
+
+    log = SessionLog(start_s=10.0)
+    for t in range(10, 20):
+        log.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))])
+    log.add_frame(30.0, [])
+    log.add_marker(15.0, "quiz")
+    lines = log.to_csv().decode().strip().splitlines()
+    k = {"face": 1, "marker": -3, "start": -2, "end": -1}[where]
+    lines[k] = "1e9" + lines[k][lines[k].index(","):]
+    with pytest.raises(LogFormatError, match="at most 7 days"):
+        SessionLog.from_csv("\n".join(lines))
+    lines[k] = f"{MAX_LOG_S:.1f}" + lines[k][lines[k].index(","):]
+    assert len(SessionLog.from_csv("\n".join(lines))) == 10  # a week is still a log
 
 
 def test_parts_of_one_recording_join_into_one_log():
@@ -296,7 +374,7 @@ def test_parts_of_one_recording_join_into_one_log():
         assert df[df.time_s < 1200][list(ATTENTION_COLUMNS)].isna().all().all()
         assert (df[df.time_s >= 1200]["yaw"] == 5.0).all()
         assert [m for _, m in joined.markers] == ["quiz", "break"]
-    assert joined.summary().frames == 90  # read back: frames without faces are not in a CSV
+    assert joined.summary().frames == 91 and joined.summary().end_s == 1510.0  # the CSV's end row kept them
     whole = SessionLog.join([first, second])
     assert whole.summary().frames == 91 and whole.summary().end_s == 1510.0
     assert whole.summary().duration_s == 910.0 and whole.summary().faces == 4
