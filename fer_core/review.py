@@ -239,13 +239,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "the batch's default)")
     ap.add_argument("--from", dest="start", default=None,
                     help="start, as seconds, m:ss or h:mm:ss (default: where the log's analysis began)")
-    ap.add_argument("--to", dest="end", default=None, help="end (default: the end of the video)")
+    ap.add_argument("--to", dest="end", default=None,
+                    help="end (default: where the log's analysis ended; the end of the video for a log without "
+                         "frames or a start after that)")
     ap.add_argument("--pixelate", action="store_true", help="pixelate every face the analysis found")
     args = ap.parse_args(argv)
     try:
-        end = parse_time(args.end) if args.end is not None else None
         session = SessionLog.from_csv(args.log.read_bytes())
+        summary = session.summary()
         start = parse_time(args.start) if args.start is not None else session.start_s
+        end = parse_time(args.end) if args.end is not None else None
+        if end is None and summary.frames and start <= summary.end_s:
+            end = summary.end_s  # a part of the video: its copy ends where its analysis did
         df = session.to_frame()
         with args.video.open("rb") as f:
             clip = annotated_video(f, df, rate=args.rate, start_s=start, end_s=end, anonymise=args.pixelate,

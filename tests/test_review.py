@@ -239,6 +239,13 @@ def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_
     log.write_bytes(part.log.to_csv())
     assert main([str(video), str(log), "--out", str(out)]) == 0
     assert "5 frames, 0:05-0:07" in capsys.readouterr().out  # 5.5, 6.0, ..., 7.5 s
+    # ... and ends where it ended, not at the end of the video.
+    part = analyze_video(load_recognizer(), data, rate=2.0, start_s=2.0, end_s=4.0)
+    log.write_bytes(part.log.to_csv())
+    assert main([str(video), str(log), "--out", str(out)]) == 0
+    assert "5 frames, 0:02-0:04" in capsys.readouterr().out  # 2.0, 2.5, ..., 4.0 s
+    assert main([str(video), str(log), "--out", str(out), "--to", "0:05"]) == 0
+    assert "7 frames, 0:02-0:05" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("make", [rotated_video, vfr_video])
