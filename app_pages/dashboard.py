@@ -82,6 +82,11 @@ else:
     else:
         st.session_state.pop("fer_dashboard_csv", None)
 
+if log is not None and len(log) == 0 and log.summary().frames:
+    empty = log.summary()
+    st.info(f"No face in this session: {empty.frames} frames were analysed, from {format_time(empty.start_s)} to "
+            f"{format_time(empty.end_s)}, and nobody was in view in any of them.", icon=":material/info:")
+    st.stop()
 if log is None or len(log) == 0:
     st.info({sources[0]: "No faces analysed yet: start the stream on **Live webcam** (or take "
                          "snapshots there), then come back.",

@@ -435,6 +435,21 @@ def test_dashboard_from_csv_and_bad_csv():
     assert not at.exception and not at.error
     flags = [w.value for w in at.warning if w.value.startswith("**Face")]
     assert len(flags) == 1 and "Face 1" in flags[0] and "sad" in flags[0]
+    assert [m.value for m in at.metric[:2]] == ["6.6 min", "200"]
+    # The class out of view for the last 100 s: read back, the CSV still covers them.
+    for t in range(400, 500, 2):
+        log.add_frame(float(t), [])
+    at.file_uploader[0].clear().upload("longer.csv", log.to_csv(), "text/csv")
+    at.run()
+    assert not at.exception and [m.value for m in at.metric[:2]] == ["8.3 min", "250"]
+    # Nobody in view at all: said so, not taken for a missing upload.
+    empty = SessionLog()
+    for t in range(0, 60, 2):
+        empty.add_frame(float(t), [])
+    at.file_uploader[0].clear().upload("empty.csv", empty.to_csv(), "text/csv")
+    at.run()
+    assert not at.exception and at.info[-1].value.startswith("No face in this session: 30 frames were analysed, "
+                                                             "from 0:00 to 0:58")
     at.file_uploader[0].clear().upload("other.csv", b"a,b\n1,2\n", "text/csv")
     at.run()
     assert not at.exception and "missing columns" in at.error[0].value
