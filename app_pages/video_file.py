@@ -273,7 +273,9 @@ def annotated_copy(video, df, start_s: float, end_s: float) -> None:
     """The annotated MP4: a range, pixelation, a button, the download (a fragment too)."""
     st.caption("The analysed frames with each face's box, number, expression and confidence, and the "
                "video time; each frame is shown until the next, so it plays in real time at "
-               f"{state['rate']:g} frames a second. It is made in memory and handed to your browser; "
+               f"{state['rate']:g} frames a second"
+               + ("; the gaps between the analysed parts are left out" if len(state["parts"]) > 1 else "")
+               + ". It is made in memory and handed to your browser; "
                f"nothing is written to the server's disk. A copy stops at about {CLIP_MB} MB (about "
                f"{CLIP_MB} minutes of a 1280 x 720 call).")
     c1, c2, c3 = st.columns(3)
@@ -295,6 +297,7 @@ def annotated_copy(video, df, start_s: float, end_s: float) -> None:
         try:
             clip = annotated_video(video, df, rate=state["rate"], start_s=span[0], end_s=span[1],
                                    anonymise=anonymise, markers=markers, max_bytes=CLIP_MB * 1024 * 1024,
+                                   parts=state["parts"],
                                    progress=lambda f, s: bar.progress(f, text=f"Drawing and encoding... {s:.0f} s"))
         except VideoDecodeError as e:
             st.error(f"**{state['name']}**: {e}", icon=":material/error:")

@@ -155,62 +155,96 @@ def moment(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, t: float, *,
     return Moment(time_s=frame.time_s, image=image, faces=tuple(faces))
 
 
+def clip_ranges(start_s: float, end_s: float | None,
+                parts: Sequence[tuple[float, float]] = ()) -> list[tuple[float, float | None]]:
+    """The stretches of ``start_s`` to ``end_s`` (None: the video's end) that lie in one of the
+    analysed ``parts`` (``(from, to)`` video seconds, an analysis in parts); the whole range
+    when ``parts`` is empty."""
+    if not parts:
+        return [(start_s, end_s)]
+    out: list[tuple[float, float | None]] = []
+    for a, b in sorted(parts):
+        lo, hi = max(a, start_s), b if end_s is None else min(b, end_s)
+        if hi >= lo - TIME_TOLERANCE_S:
+            out.append((lo, max(hi, lo)))
+    return out
+
+
 def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, rate: float,
                     start_s: float = 0.0, end_s: float | None = None, anonymise: bool = False,
                     markers: Sequence[tuple[float, str]] = (), max_side: int = 1280,
-                    max_bytes: int | None = None,
+                    max_bytes: int | None = None, parts: Sequence[tuple[float, float]] = (),
                     progress: Callable[[float, float], None] | None = None) -> AnnotatedVideo:
     """The analysed frames from ``start_s`` to ``end_s`` (video seconds; the end of the video
     when None), drawn by :func:`draw_frame`, as an H.264 MP4 in memory. Each frame is shown
     until the next one, so the file plays in real time at the analysis's rate.
 
-    ``max_bytes``: stop once the file is this large (``stopped_early``). ``progress(fraction,
-    seconds)`` after each frame. The caller's ``rate`` and ``max_side`` must be the analysis's.
+    ``parts``: the ``(from, to)`` parts of an analysis in parts. Frames in a gap between them
+    were never analysed, so they are left out (a face there would not be pixelated either),
+    and the copy goes on from one part to the next without a pause; each frame shows its
+    video time. ``max_bytes``: stop once the file is this large (``stopped_early``).
+    ``progress(fraction, seconds)`` after each frame. The caller's ``rate`` and ``max_side``
+    must be the analysis's.
     """
     import av
 
     if end_s is not None and end_s < start_s:
         raise ValueError(f"the end ({end_s:g} s) is before the start ({start_s:g} s)")
-    until = end_s if end_s is not None else probe(source).duration_s
+    ranges = clip_ranges(start_s, end_s, parts)
+    if ranges and ranges[-1][1] is None:
+        ranges[-1] = (ranges[-1][0], probe(source).duration_s)
+    total = sum(b - a for a, b in ranges if b is not None)
     logged = _ByTime(df)
     buf = io.BytesIO()
     frames = drawn = 0
     first = last = start_s
+    clock = 0.0  # the copy's own time: the video's, less the gaps left out
+    done = 0.0  # seconds of the ranges before the current one
     full = stopped = False
     started = time.perf_counter()
     with av.open(buf, mode="w", format="mp4") as out:
         stream = None
-        for sf in iter_frames(source, rate, max_side=max_side, start_s=start_s):
-            if end_s is not None and sf.time_s > end_s + TIME_TOLERANCE_S:
+        for a, b in ranges:
+            previous = None
+            for sf in iter_frames(source, rate, max_side=max_side, start_s=a):
+                if b is not None and sf.time_s > b + TIME_TOLERANCE_S:
+                    break
+                if full:  # a frame was left over when the file reached max_bytes
+                    stopped = True
+                    break
+                if stream is None:
+                    first = sf.time_s
+                    h, w = (sf.bgr.shape[0] // 2 * 2, sf.bgr.shape[1] // 2 * 2)  # 4:2:0 needs even sides
+                    stream = out.add_stream("libx264", rate=max(1, round(rate)))
+                    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+                    stream.codec_context.time_base = _TIME_BASE
+                    stream.options = {"crf": str(VIDEO_CRF), "preset": "veryfast"}
+                elif previous is not None:
+                    clock += sf.time_s - previous
+                else:  # the first frame after a gap: one frame's time after the last one shown
+                    clock += 1.0 / rate
+                previous = sf.time_s
+                img = sf.bgr[:h, :w]
+                if img.shape[:2] != (h, w):  # the size changed mid-stream
+                    img = cv2.resize(sf.bgr, (w, h), interpolation=cv2.INTER_AREA)
+                faces = logged.faces_at(sf.time_s)
+                drawn += len(faces)
+                img = draw_frame(np.ascontiguousarray(img), faces, sf.time_s, anonymise=anonymise,
+                                 marker=marker_at(markers, sf.time_s))
+                vf = av.VideoFrame.from_ndarray(img, format="bgr24")
+                vf.pts = round(clock * 1000)
+                vf.time_base = _TIME_BASE
+                for packet in stream.encode(vf):
+                    out.mux(packet)
+                frames += 1
+                last = sf.time_s
+                if progress is not None:
+                    progress(min(1.0, (done + last - a) / total) if total > 0 else 1.0,
+                             time.perf_counter() - started)
+                full = max_bytes is not None and buf.tell() >= max_bytes
+            if stopped:
                 break
-            if full:  # a frame was left over when the file reached max_bytes
-                stopped = True
-                break
-            if stream is None:
-                first = sf.time_s
-                h, w = (sf.bgr.shape[0] // 2 * 2, sf.bgr.shape[1] // 2 * 2)  # 4:2:0 needs even sides
-                stream = out.add_stream("libx264", rate=max(1, round(rate)))
-                stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-                stream.codec_context.time_base = _TIME_BASE
-                stream.options = {"crf": str(VIDEO_CRF), "preset": "veryfast"}
-            img = sf.bgr[:h, :w]
-            if img.shape[:2] != (h, w):  # the size changed mid-stream
-                img = cv2.resize(sf.bgr, (w, h), interpolation=cv2.INTER_AREA)
-            faces = logged.faces_at(sf.time_s)
-            drawn += len(faces)
-            img = draw_frame(np.ascontiguousarray(img), faces, sf.time_s, anonymise=anonymise,
-                             marker=marker_at(markers, sf.time_s))
-            vf = av.VideoFrame.from_ndarray(img, format="bgr24")
-            vf.pts = round((sf.time_s - first) * 1000)
-            vf.time_base = _TIME_BASE
-            for packet in stream.encode(vf):
-                out.mux(packet)
-            frames += 1
-            last = sf.time_s
-            if progress is not None:
-                span = (until or last) - start_s
-                progress(min(1.0, (last - start_s) / span) if span > 0 else 1.0, time.perf_counter() - started)
-            full = max_bytes is not None and buf.tell() >= max_bytes
+            done += (b - a) if b is not None else 0.0
         if stream is not None:
             for packet in stream.encode():
                 out.mux(packet)

@@ -271,6 +271,10 @@ def test_video_page_adds_a_later_part_to_the_analysis(come_and_go_mp4):
     stops = at.select_slider(key="fer_video_at").options  # the analysed frames only: none in the gap
     assert stops[0] == "0:01.0" and stops[6:8] == ["0:04.0", "0:05.0"] and len(stops) == 13
     assert [t.value for t in at.text_input if t.key in ("fer_clip_from", "fer_clip_to")] == ["0:01", "0:08"]
+    # Its annotated copy holds the analysed frames of both parts, not the unanalysed second between.
+    assert "the gaps between the analysed parts are left out" in texts(at)
+    next(b for b in at.button if b.label == "Make the annotated video").click().run()
+    assert not at.exception and at.session_state["fer_video_clip"]["clip"].frames == 13
     # Without the toggle, the new part replaces the analysis.
     analyse("0:00", "0:02")
     assert not joins()

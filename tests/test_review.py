@@ -10,6 +10,7 @@ from fer_core.annotate import pixelate
 from fer_core.review import (
     analysed_time,
     annotated_video,
+    clip_ranges,
     draw_frame,
     faces_at,
     main,
@@ -200,6 +201,28 @@ def test_annotated_video_pixelates_a_range_on_request(analysed):
         annotated_video(data, df, rate=2.0, start_s=5, end_s=2)
     nothing = annotated_video(data, df, rate=2.0, start_s=20.0)
     assert nothing.frames == 0 and nothing.data == b""
+
+
+def test_a_copy_of_an_analysis_in_parts_leaves_the_gaps_out(numbered_mp4):
+    """Parts 1-2 s and 5-6.2 s of a 10-s video: the copy holds their frames only, in the video's
+    frames, and plays on from one part to the next without a pause."""
+    seen = []
+    clip = annotated_video(numbered_mp4, SessionLog().to_frame(), rate=2.0, parts=[(5.0, 6.2), (1.0, 2.0)],
+                           progress=lambda f, s: seen.append(f))
+    assert clip.frames == 6 and (clip.start_s, clip.end_s) == (1.0, 6.0)
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(2.0 / 2.2)  # of the parts' 2.2 s
+    with av.open(io.BytesIO(clip.data)) as c:
+        frames = list(c.decode(video=0))
+    # 25 frames a second: the frame for 1.5 s is the one at 1.52 s; 5 s goes on from 2 s plus a frame.
+    assert [round(float(f.time), 2) for f in frames] == [0.0, 0.52, 1.0, 1.5, 2.02, 2.5]
+    assert [frame_number(f.to_ndarray(format="bgr24")) for f in frames] == [25, 38, 50, 125, 138, 150]
+    # A range asked for cuts the parts; one that misses them gives nothing.
+    assert annotated_video(numbered_mp4, SessionLog().to_frame(), rate=2.0, start_s=1.5, end_s=5.0,
+                           parts=[(1.0, 2.0), (5.0, 6.2)]).frames == 3  # 1.5, 2.0 and 5.0
+    assert annotated_video(numbered_mp4, SessionLog().to_frame(), rate=2.0, start_s=3.0, end_s=4.0,
+                           parts=[(1.0, 2.0), (5.0, 6.2)]).frames == 0
+    assert clip_ranges(0.0, None, [(1.0, 2.0), (5.0, 6.2)]) == [(1.0, 2.0), (5.0, 6.2)]
+    assert clip_ranges(1.5, None, ()) == [(1.5, None)]
 
 
 def test_annotated_video_stops_at_its_size_limit(numbered_mp4):
