@@ -36,6 +36,36 @@ def test_corpus_file_gets_results_or_a_plain_message(case, recognizer):
         assert out.faces == 1, f"{case.name}: {out.message}"
 
 
+@pytest.mark.parametrize("case", [c for c in CORPUS if c.kind == "csv"], ids=lambda c: c.name)
+def test_corpus_log_on_the_dashboard_and_compare_pages(case):
+    """Each CSV of the corpus on the pages themselves (AppTest), which draw more than run_case
+    does: attention, valence, flags; and on Compare beside a good log. A message or the
+    charts, never an exception; the report of a log that reads is built too."""
+    from unittest import mock
+
+    from fer_core.report import ReportOptions, build_html_report
+    from fer_core.session import LogFormatError, SessionLog
+    from tests.hostile import good_log_csv
+    from tests.test_pages import open_page
+
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        at = open_page("app_pages/dashboard.py")
+        at.radio[0].set_value("CSV log exported earlier").run()
+        at.file_uploader[0].upload(case.name, case.data, "text/csv").run()
+        assert not at.exception, case.name
+        assert at.error or at.info or at.metric, case.name  # it said something or drew the session
+        at = open_page("app_pages/compare.py")
+        at.file_uploader[0].set_value([("good.csv", good_log_csv(), "text/csv"),
+                                       (case.name, case.data, "text/csv")]).run()
+        assert not at.exception, case.name
+    try:
+        log = SessionLog.from_csv(case.data)
+    except LogFormatError:
+        return
+    if len(log):
+        assert "<html" in build_html_report(log, ReportOptions(source=case.name, bin_s=1.0))[:300].lower()
+
+
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.upright_face], ids=lambda c: c.name)
 def test_exif_rotated_photos_come_out_upright(case):
     img = decode_image(case.data)
