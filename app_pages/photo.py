@@ -64,7 +64,9 @@ annotated = annotate(image.bgr, faces)
 del image  # from here on only the annotated copy is needed
 picture, results = st.columns(2, gap="medium")
 scale = min(1.0, DISPLAY_MAX_SIDE / max(annotated.shape[:2]))
-shown = annotated if scale == 1.0 else cv2.resize(annotated, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+# At least a pixel each way: a 3000 x 1 picture shown 1280 wide would be 0.4 pixels high.
+size = (max(1, round(annotated.shape[1] * scale)), max(1, round(annotated.shape[0] * scale)))
+shown = annotated if scale == 1.0 else cv2.resize(annotated, size, interpolation=cv2.INTER_AREA)
 picture.image(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB),
               caption=f"{len(faces)} face{'s' if len(faces) != 1 else ''} found", width="stretch")
 del shown

@@ -287,7 +287,8 @@ def _bgr(frame: Any, max_side: int) -> np.ndarray:
     w, h = frame.width, frame.height
     scale = min(1.0, max_side / max(w, h))
     if scale < 1.0:
-        return frame.reformat(width=int(w * scale) // 2 * 2, height=int(h * scale) // 2 * 2,
+        # Even sides of at least 2 pixels: a 2600 x 2 sliver scaled to 1280 wide stays 2 high.
+        return frame.reformat(width=max(2, int(w * scale) // 2 * 2), height=max(2, int(h * scale) // 2 * 2),
                               format="bgr24").to_ndarray()
     return frame.to_ndarray(format="bgr24")
 

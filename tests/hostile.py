@@ -112,6 +112,11 @@ def small_video(n: int = 8, fps: int = 4, size: tuple[int, int] = (160, 120), fm
                         fps=fps, fmt=fmt, codec=codec)
 
 
+def sliver_video() -> bytes:
+    """2600 x 2 pixels: scaled to the analysis's 1280 wide, it would be under a pixel high."""
+    return encode_video([np.full((2, 2600, 3), 40 * i, np.uint8) for i in range(4)], fps=4, codec="libx264")
+
+
 def vfr_video() -> bytes:
     """Frames at irregular times (variable frame rate), with a face throughout."""
     import av
@@ -287,6 +292,7 @@ def fixed_corpus() -> list[Case]:
         Case("video.mp4", "video", mp4, "ok"),
         Case("video.webm", "video", small_video(fmt="webm", codec="libvpx"), "ok"),
         Case("vfr.mp4", "video", vfr_video(), "ok"),
+        Case("sliver_2600x2.mp4", "video", sliver_video(), "ok"),
         Case("rotated_phone.mp4", "video", rotated_video(), "ok"),
         Case("no_frames.mp4", "video", no_frames_video(), "error"),
         Case("audio_only.mp4", "video", audio_only(), "error"),
@@ -401,7 +407,17 @@ def run_case(kind: str, data: bytes, recognizer, *, video_max_frames: int = 20) 
             image = decode_image(data)
         except ImageDecodeError as e:
             return Outcome(False, str(e))
-        faces = recognizer.analyze(image.bgr)
+        faces = recognizer.analyze(image.bgr, attention=True)  # the page's default
+        if faces:  # what the page then draws and offers for download
+            from fer_core.annotate import annotate, pixelate, results_table
+            from fer_core.charts import probability_bars
+            from fer_core.imageio import encode_png
+
+            shown = annotate(image.bgr, faces)
+            pixelate(shown, [f.box for f in faces])
+            results_table(faces)
+            probability_bars(faces)
+            encode_png(shown)
         return Outcome(True, f"{len(faces)} faces in {image.bgr.shape[1]}x{image.bgr.shape[0]}", len(faces))
     if kind == "video":
         from fer_core.video import VideoDecodeError, analyze_video

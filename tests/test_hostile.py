@@ -66,6 +66,26 @@ def test_corpus_log_on_the_dashboard_and_compare_pages(case):
         assert "<html" in build_html_report(log, ReportOptions(source=case.name, bin_s=1.0))[:300].lower()
 
 
+@pytest.mark.parametrize("case", [c for c in CORPUS if c.kind == "image"], ids=lambda c: c.name)
+def test_corpus_image_on_the_photo_page(case):
+    """Each image of the corpus on the Photo page itself (AppTest), with attention and
+    pixelation on: a message or the results, never an exception."""
+    from unittest import mock
+
+    from tests.test_pages import open_page
+
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        at = open_page("app_pages/photo.py")
+        at.toggle[1].set_value(True)  # Pixelate faces; attention is on by default
+        # The uploader takes these extensions only (the browser refuses others): a GIF or TIFF
+        # comes as a file renamed, as a visitor would have to.
+        name = case.name if case.name.lower().endswith((".jpg", ".jpeg", ".png", ".webp", ".bmp")) \
+            else case.name + ".jpg"
+        at.file_uploader[0].upload(name, case.data, "image/jpeg").run()
+    assert not at.exception, case.name
+    assert at.error or at.warning or at.dataframe, case.name
+
+
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.upright_face], ids=lambda c: c.name)
 def test_exif_rotated_photos_come_out_upright(case):
     img = decode_image(case.data)
