@@ -86,6 +86,28 @@ def test_corpus_image_on_the_photo_page(case):
     assert at.error or at.warning or at.dataframe, case.name
 
 
+@pytest.mark.parametrize("case", [c for c in CORPUS if c.kind == "video"], ids=lambda c: c.name)
+def test_corpus_video_on_the_video_page(case):
+    """Each video of the corpus on the Video file page itself (AppTest): its length hint, the
+    analysis, the charts, the first analysed frame shown again and an annotated copy. A
+    message or the results, never an exception."""
+    from unittest import mock
+
+    from tests.test_pages import open_page
+
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        at = open_page("app_pages/video_file.py")
+        at.file_uploader[0].upload(case.name, case.data, "video/mp4").run()
+        assert not at.exception, case.name
+        at.button[0].click().run()
+        assert not at.exception, case.name
+        made = [b for b in at.button if b.label == "Make the annotated video"]
+        if made:
+            made[0].click().run()
+            assert not at.exception, case.name
+    assert at.error or at.warning or at.metric, case.name
+
+
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.upright_face], ids=lambda c: c.name)
 def test_exif_rotated_photos_come_out_upright(case):
     img = decode_image(case.data)
