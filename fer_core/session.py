@@ -378,7 +378,7 @@ def log_start(df: pd.DataFrame) -> float:
 
 def log_end(df: pd.DataFrame) -> float:
     """Where the analysis behind a log's DataFrame ended: its last analysed frame, with a face
-    or not (``attrs["end_s"]``, set by :meth:`SessionLog.to_frame`); for a frame without it,
+    or not (``attrs["end_s"]``, set by :meth:`SessionLog.to_frame`); for a DataFrame without it,
     its last row's time, or its start when it has no rows. Never before either of those."""
     last = float(df["time_s"].max()) if len(df) and "time_s" in df.columns else log_start(df)
     end = df.attrs.get("end_s", last)
