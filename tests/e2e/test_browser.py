@@ -106,13 +106,34 @@ def player_started(page) -> bool:
         return False
 
 
+def wait_still(locator, still_s: float = 0.5, timeout: float = 10.0) -> None:
+    """Wait until the element's place on the page has not changed for ``still_s`` seconds (or
+    ``timeout`` has passed: the click then goes where it is)."""
+    deadline = time.time() + timeout
+    last, since = None, time.time()
+    while time.time() < deadline:
+        try:
+            box = locator.bounding_box(timeout=1000)
+        except PlaywrightError:
+            box = None
+        if box != last:
+            last, since = box, time.time()
+        elif box is not None and time.time() - since >= still_s:
+            return
+        time.sleep(0.1)
+
+
 def start_stream(page) -> None:
-    """Press START and wait for the returned video. A press the player ignores altogether (no media
-    request, no connection, no STOP button after 10 s: 4 of 48 runs of the shared-screen test alone
-    on one machine, always its first press; one seen in CI went down on START and came up on the
-    page's root, the button having moved while the new player laid itself out) is pressed once
-    more, with a warning that says so (docs/TESTING.md)."""
+    """Press START, once the button has stopped moving, and wait for the returned video.
+
+    A press the player ignored altogether (no media request, no connection, no STOP button
+    after 10 s) failed 4 of 48 runs of the shared-screen test alone on one machine, always at
+    its first press. The one seen in CI went down on START and came up on the page's root: the
+    button had moved while the new player laid itself out. So the press waits for the button
+    to keep its place for half a second, and a press still ignored is pressed once more, with a
+    warning that says so (docs/TESTING.md)."""
     start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
+    wait_still(start)
     start.click()
     try:
         wait_until(lambda: player_started(page), 10, "the player to act on START")
@@ -277,7 +298,9 @@ def test_camera_denied_gives_a_message_and_the_app_keeps_running(playwright_inst
         page = ctx.new_page()
         page.set_default_timeout(60_000)
         goto(page, server, "live")
-        page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start").click()
+        start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
+        wait_still(start)
+        start.click()
         # The player shows the browser's error; the page explains it next to the fallback.
         page.frame_locator(STREAM_FRAME).get_by_text(re.compile("NotAllowedError")).wait_for()
         page.get_by_text("Live stream not working? Take snapshots instead").click()
