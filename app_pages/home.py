@@ -14,7 +14,7 @@ with a confidence for each.
 | Page | What it does |
 |---|---|
 | **Live webcam** | Your camera or a shared call window over WebRTC; faces labelled, charted; named moments |
-| **Photo** | A photo or a snapshot; table, chart, downloads; faces pixelated for sharing if you like |
+| **Photo** | A photo, several at once, or a snapshot; table, chart, downloads; faces pixelated if you like |
 | **Video file** | A lecture or call, whole or in parts: timelines, changes, CSV log; its frames, an annotated MP4 |
 | **Class dashboard** | Mix over time, per-face timelines, flags for long negative stretches, end-of-session report |
 | **Compare sessions** | This week's lecture against last week's: mix, curves and a table for up to eight sessions |

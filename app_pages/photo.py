@@ -11,6 +11,7 @@ from fer_core import charts
 from fer_core.annotate import annotate, pixelate, results_table
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
 from fer_core.memory import release_memory
+from fer_core.photos import analyze_photos, faces_table, photos_table
 
 #: The annotated image is shown at most this wide or high (it fills half a wide page; the PNG
 #: download keeps the analysed size): a 2000 x 1500 picture would cost 9 MB more per copy.
@@ -24,16 +25,73 @@ WEAK_SPOTS = ("Where the model is weak: trained on FER2013's small web faces, it
               "model in the sidebar. "
               "Frontal, well-lit faces of 60 pixels or more work best. Read the confidence, not only the label.")
 
+#: At most this many photos at once (each up to uploads.PHOTO_MB); analysed one at a time.
+MAX_PHOTOS = 20
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+
+
+def several_photos(files: list, attention: bool):
+    """The summary of several photos (each analysed once per set of uploads, model and
+    attention choice; only the results are kept), then the choice of the one shown below."""
+    key = (tuple(f.file_id for f in files), attention, support.model_choice())
+    held = st.session_state.get("fer_photo_set")
+    if held is None or held[0] != key:
+        bar = st.progress(0.0, text="Analysing the photos...")
+        results = analyze_photos(support.get_recognizer(), ((f.name, f.getvalue()) for f in files),
+                                 attention=attention,
+                                 progress=lambda i, name: bar.progress(i / len(files), f"Analysed {i} of "
+                                                                                       f"{len(files)}: {name}"))
+        bar.empty()
+        release_memory()
+        held = (key, results)
+        st.session_state["fer_photo_set"] = held
+    results = held[1]
+    table = photos_table(results)
+    found = int(table["faces"].sum())
+    st.subheader(f"{len(results)} photos, {found} face{'s' if found != 1 else ''}")
+    for r in results:
+        if r.error:
+            st.error(f"**{r.name}**: {r.error}", icon=":material/broken_image:")
+    with_faces = table[table["faces"] > 0].set_index("photo")
+    if not with_faces.empty:
+        st.plotly_chart(charts.session_mix_bars(with_faces, "Expression mix per photo (mean over its faces)"),
+                        width="stretch")
+    st.dataframe(table[["photo", "faces", "expressions", "mean confidence", "note"]], hide_index=True,
+                 width="stretch", column_config={"mean confidence": st.column_config.ProgressColumn(
+                     "mean confidence", min_value=0.0, max_value=1.0, format="percent")})
+    faces = faces_table(results)
+    d1, d2 = st.columns(2)
+    d1.download_button("Results of all photos (CSV)", faces.to_csv(index=False), "photos_expressions.csv",
+                       "text/csv", on_click="ignore", disabled=faces.empty)
+    d2.download_button("Summary per photo (CSV)", table.to_csv(index=False), "photos_summary.csv", "text/csv",
+                       on_click="ignore")
+    readable = [i for i, r in enumerate(results) if not r.error]
+    if not readable:
+        st.stop()
+    shown = st.selectbox("Photo shown below", readable, format_func=lambda i: results[i].name,
+                         key="fer_photo_shown")
+    return files[shown if shown in readable else readable[0]]
+
+
 st.title("Photo")
 support.privacy_caption()
 
-source = st.radio("Source", ["Upload a photo", "Take a snapshot"], horizontal=True,
+source = st.radio("Source", ["Upload a photo", "Several photos", "Take a snapshot"], horizontal=True,
                   label_visibility="collapsed")
 if source == "Upload a photo":
-    upload = st.file_uploader("Photo (JPEG, PNG, WebP or BMP)", type=["jpg", "jpeg", "png", "webp", "bmp"],
-                              max_upload_size=uploads.PHOTO_MB, help=WEAK_SPOTS)
+    upload = st.file_uploader("Photo (JPEG, PNG, WebP or BMP)", type=PHOTO_TYPES, max_upload_size=uploads.PHOTO_MB,
+                              help=WEAK_SPOTS)
+    files = [upload] if upload is not None else []
+elif source == "Several photos":
+    # A set of its own (not the single uploader made multiple): one photo after another there
+    # replaces the last, as before, instead of piling up in memory.
+    files = st.file_uploader(f"Photos (up to {MAX_PHOTOS}, {uploads.PHOTO_SET_MB} MB together): a summary of "
+                             "all of them, then any one in full", type=PHOTO_TYPES,
+                             max_upload_size=uploads.PHOTO_MB, accept_multiple_files=True, help=WEAK_SPOTS,
+                             key="fer_photo_files")
 else:
-    upload = st.camera_input("Snapshot")
+    shot = st.camera_input("Snapshot")
+    files = [shot] if shot is not None else []
 c1, c2 = st.columns(2)
 attention = c1.toggle("Attention: head pose, eyes and gaze", value=True,
                       help="Adds yaw, pitch, roll (degrees), eye openness (0-1), gaze and 'looking at "
@@ -41,11 +99,26 @@ attention = c1.toggle("Attention: head pose, eyes and gaze", value=True,
 hide = c2.toggle("Pixelate faces", value=False,
                  help="For sharing the annotated image: every face found is pixelated under its label, "
                       "on the page and in the PNG download. A face the detector missed stays visible.")
-if upload is None:
-    st.info("Choose a photo with one or more faces. Larger faces (over about 60 pixels) work best.")
+if not files:
+    st.session_state.pop("fer_photo_set", None)
+    st.info("Choose a photo with one or more faces (or **Several photos** for a summary of a set). Larger faces "
+            "(over about 60 pixels) work best.")
     st.stop()
-if not uploads.within_limit(upload, uploads.PHOTO_MB):
+if len(files) > MAX_PHOTOS:
+    st.warning(f"{len(files)} photos: the first {MAX_PHOTOS} are analysed.", icon=":material/photo_library:")
+    files = files[:MAX_PHOTOS]
+if any(not uploads.within_limit(upload, uploads.PHOTO_MB) for upload in files):
     st.stop()
+if len(files) > 1 and sum(f.size for f in files) > uploads.PHOTO_SET_MB * uploads.MB:
+    st.error(f"These {len(files)} photos are {sum(f.size for f in files) / uploads.MB:.0f} MB together; several "
+             f"photos at once may be up to {uploads.PHOTO_SET_MB} MB. Remove some, or upload them in smaller "
+             "sets.", icon=":material/block:")
+    st.stop()
+upload = files[0]
+if len(files) > 1:
+    upload = several_photos(files, attention)
+else:
+    st.session_state.pop("fer_photo_set", None)
 
 support.drop_previous_media()  # the previous photo's image and download array, before this one
 try:

@@ -1,12 +1,13 @@
 """Resident memory of a real ``streamlit run`` server while a headless browser uploads a large
 photo (a script, not a test).
 
-    python benchmarks/server_memory.py [--megapixels 48] [--uploads 3] [--env MALLOC_ARENA_MAX=2]
+    python benchmarks/server_memory.py [--megapixels 48] [--uploads 3] [--set 3] [--env MALLOC_ARENA_MAX=2]
 
 Starts the app on loopback in a private network namespace (as tests/e2e/run.sh does, and
 with its server and Chromium set-up), opens the Photo page in headless Chromium, uploads a
 photo of the given size (written by benchmarks/memory.py's generator) ``--uploads`` times,
-waits for "N faces found" each time, then closes the tab. The server's RSS and thread count
+waits for "N faces found" each time (``--set N``: then N copies at once as *Several
+photos*, for the summary of a set), then closes the tab. The server's RSS and thread count
 are sampled every 0.1 s; it prints them at each step, and each step's peak: the kernel's
 high-water mark (``/proc`` VmHWM, reset between steps through ``clear_refs``), which also
 catches peaks shorter than the sampling interval.
@@ -77,6 +78,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--megapixels", type=float, default=48.0)
     p.add_argument("--format", default="JPEG", choices=["JPEG", "PNG", "WEBP"])
     p.add_argument("--uploads", type=int, default=3, help="upload the photo this many times (default 3)")
+    p.add_argument("--set", type=int, default=0, metavar="N",
+                   help="then N copies of it at once as Several photos (the summary of a set)")
     p.add_argument("--timeline", type=Path, default=None, help="write every sample (s, MB, threads) to this CSV")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the server, e.g. MALLOC_ARENA_MAX=2 (repeatable)")
@@ -97,9 +100,10 @@ class Steps:
         print(f"  {what:<34} RSS {rss:5.0f} MB  threads {threads:3d}{peak}")
 
 
-def upload_in_browser(url: str, data: bytes, uploads: int, steps: Steps, server_log: Path) -> float:
-    """Open the Photo page, upload ``data`` ``uploads`` times (each analysed), close the tab;
-    returns when the closing began."""
+def upload_in_browser(url: str, data: bytes, uploads: int, steps: Steps, server_log: Path,
+                      set_of: int = 0) -> float:
+    """Open the Photo page, upload ``data`` ``uploads`` times (each analysed), then ``set_of``
+    copies at once as Several photos, close the tab; returns when the closing began."""
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
@@ -131,6 +135,18 @@ def upload_in_browser(url: str, data: bytes, uploads: int, steps: Steps, server_
             time.sleep(2.0)
             print(f"  t={time.time() - sampler.samples[0][0]:.1f}s", end="")
             steps.report(f"upload {i + 1} analysed ({caption})", t0)
+        if set_of:
+            t0 = time.time()
+            page.get_by_text("Several photos").click()
+            wait_for_app(page)
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+                files=[{"name": f"set{i}.jpg", "mimeType": "image/jpeg", "buffer": data} for i in range(set_of)])
+            page.get_by_text(f"{set_of} photos,").wait_for()
+            wait_for_app(page)
+            caption = page.get_by_text("found").first.inner_text()
+            time.sleep(2.0)
+            print(f"  t={time.time() - sampler.samples[0][0]:.1f}s", end="")
+            steps.report(f"a set of {set_of} analysed ({caption})", t0)
         closing = time.time()
         page.close()
         browser.close()
@@ -159,7 +175,7 @@ def main(argv=None) -> int:
             time.sleep(1.0)
             steps = Steps(sampler)
             steps.report("server started")
-            t0 = upload_in_browser(url, data, args.uploads, steps, tmp / "streamlit.log")
+            t0 = upload_in_browser(url, data, args.uploads, steps, tmp / "streamlit.log", args.set)
             time.sleep(3.0)
             steps.report("tab closed", t0)
             sampler.stop()

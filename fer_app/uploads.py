@@ -12,6 +12,9 @@ import streamlit as st
 
 #: Photos: a 48-megapixel JPEG is 10-25 MB.
 PHOTO_MB = 50
+#: Several photos at once (the Photo page's summary): at most this much together, since every
+#: photo of a set stays in memory while the set is shown (each one is analysed alone).
+PHOTO_SET_MB = 25
 #: Videos: decoded from memory, never written to disk.
 VIDEO_MB = 100
 #: Session logs (CSV) for the dashboard: about 170,000 face rows.

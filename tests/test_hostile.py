@@ -86,6 +86,29 @@ def test_corpus_image_on_the_photo_page(case):
     assert at.error or at.warning or at.dataframe, case.name
 
 
+@pytest.mark.parametrize("first", [0, 20])
+def test_corpus_images_as_several_photos(first):
+    """The corpus's images as sets of twenty on the Photo page's Several photos: every photo
+    gets a row in the summary, the unreadable ones a message each, and a readable one is shown."""
+    from unittest import mock
+
+    from tests.test_pages import open_page
+
+    cases = [c for c in CORPUS if c.kind == "image"][first:first + 20]
+    named = [(c.name if c.name.lower().endswith((".jpg", ".jpeg", ".png", ".webp", ".bmp")) else c.name + ".jpg",
+              c.data, "image/jpeg") for c in cases]
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        at = open_page("app_pages/photo.py")
+        at.radio[0].set_value("Several photos").run()
+        at.file_uploader[0].set_value(named).run()
+    assert not at.exception
+    assert at.subheader[0].value.startswith(f"{len(cases)} photos, ")
+    assert list(at.dataframe[0].value["photo"]) == [n for n, _, _ in named]
+    errors = sum(1 for c in cases if c.expect == "error")
+    assert errors <= len(at.error) <= errors + sum(1 for c in cases if c.expect == "any")
+    assert all(any(f"**{n}**" in e.value for n, _, _ in named) for e in at.error)
+
+
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.kind == "video"], ids=lambda c: c.name)
 def test_corpus_video_on_the_video_page(case):
     """Each video of the corpus on the Video file page itself (AppTest): its length hint, the

@@ -130,6 +130,44 @@ def test_photo_with_several_faces():
     assert len(at.dataframe[0].value) == 4
 
 
+def test_several_photos_give_a_summary_and_one_shown_in_full():
+    at = open_page("app_pages/photo.py")
+    at.radio[0].set_value("Several photos").run()
+    gallery = cv2.imencode(".png", gallery_frame(2, 2, 640, 480))[1].tobytes()
+    at.file_uploader[0].set_value([("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg"),
+                                   ("broken.jpg", b"%PDF-1.7\n" + b"x" * 2000, "image/jpeg"),
+                                   ("cat.jpg", jpeg(no_face_bgr()), "image/jpeg"),
+                                   ("gallery.png", gallery, "image/png")]).run()
+    assert not at.exception
+    assert at.subheader[0].value == "4 photos, 5 faces"
+    assert len(at.error) == 1 and "**broken.jpg**" in at.error[0].value and "not an image" in at.error[0].value
+    summary = at.dataframe[0].value
+    assert list(summary["photo"]) == ["astronaut.jpg", "broken.jpg", "cat.jpg", "gallery.png"]
+    assert list(summary["faces"]) == [1, 0, 0, 4] and summary["note"][2] == "no face found"
+    assert [b.label for b in at.download_button][:2] == ["Results of all photos (CSV)", "Summary per photo (CSV)"]
+    # The mix chart has the photos with faces; below it, the first photo in full, as one photo alone.
+    assert len(at.get("plotly_chart")) == 2 and at.image[0].captions == ["1 face found"]
+    assert len(at.dataframe[1].value) == 1
+    picker = at.selectbox(key="fer_photo_shown")
+    assert picker.options == ["astronaut.jpg", "cat.jpg", "gallery.png"]  # not the unreadable one
+    set_ = at.session_state["fer_photo_set"]
+    picker.set_value(3).run()
+    assert not at.exception and len(at.dataframe[1].value) == 4 and at.image[0].captions == ["4 faces found"]
+    assert at.session_state["fer_photo_set"] is set_  # the set was not analysed again
+    # Attention off: analysed again, without the attention columns.
+    at.toggle[0].set_value(False).run()
+    assert not at.exception and at.session_state["fer_photo_set"] is not set_
+    # More than a set may hold together: refused, with the way out.
+    with mock.patch("fer_app.uploads.PHOTO_SET_MB", 0.1):
+        at.run()
+    assert not at.exception and "several photos at once may be up to 0.1 MB" in at.error[0].value
+    assert not at.dataframe
+    # One photo left: the page as for one photo, no summary.
+    at.file_uploader[0].set_value([("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")]).run()
+    assert not at.exception and not at.subheader and "fer_photo_set" not in at.session_state
+    assert len(at.dataframe[0].value) == 1
+
+
 @pytest.mark.parametrize("name, data, message", [
     ("not_a_photo.jpg", b"%PDF-1.7\n" + b"x" * 2000, "not an image"),
     ("cut.jpg", jpeg(astronaut_bgr())[:6000], "truncated"),

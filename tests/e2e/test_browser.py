@@ -407,6 +407,19 @@ def test_photo_upload_through_the_page(page, server):
     assert len(table) == 1 and table.loc[0, "label"] in LABELS and 0 < table.loc[0, "confidence"] <= 1
     assert table.loc[0, list(LABELS)].sum() == pytest.approx(1.0, abs=0.01)
     assert download.value.suggested_filename == "astronaut_expressions.csv"
+    # Several photos at once: the summary, and one CSV of every face with its photo's name.
+    page.get_by_text("Several photos").click()
+    gallery = cv2.imencode(".png", gallery_frame(2, 2, 640, 480))[1].tobytes()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"][multiple]').set_input_files(files=[
+        {"name": "astronaut.jpg", "mimeType": "image/jpeg", "buffer": jpeg.tobytes()},
+        {"name": "gallery.png", "mimeType": "image/png", "buffer": gallery}])
+    page.get_by_text("2 photos, 5 faces").wait_for()
+    page.get_by_text("1 face found").wait_for()  # the first photo, in full below
+    wait_for_app(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Results of all photos (CSV)").click()
+    faces = pd.read_csv(download.value.path())
+    assert list(faces["photo"]) == ["astronaut.jpg"] + ["gallery.png"] * 4
 
 
 def check_video_review(page) -> None:
