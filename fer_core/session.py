@@ -68,7 +68,7 @@ _END_FRAMES = re.compile(r"(\d{1,12}) frames")
 #: larger time is a damaged or edited file, and the charts' time grids would not fit in memory.
 MAX_LOG_S = 7 * 24 * 3600.0
 #: The largest frame count an end row may claim (a week at 30 frames a second, with room).
-MAX_FRAMES = 100_000_000
+MAX_END_FRAMES = 100_000_000
 
 
 def _attention_values(face: object) -> tuple[float, ...]:
@@ -295,7 +295,7 @@ class SessionLog:
             log._last_t = max(start_s, float(arr[-1, 0]))
         # The end row: frames without faces, which have no rows of their own, and where it ended.
         log._last_t = max([log._last_t, *ends])
-        log._frames = max([log._frames, *(c for c in counts if c <= MAX_FRAMES)])
+        log._frames = max([log._frames, *(c for c in counts if c <= MAX_END_FRAMES)])
         for t, text in markers[:MAX_MARKERS]:
             log.add_marker(t, text)
         return log
