@@ -14,6 +14,24 @@ from tests.hostile import fixed_corpus, mutate, photo_rgb, rotated_video, run_ca
 from tests.media import face_on_background
 
 CORPUS = fixed_corpus()
+#: The Photo page's uploaders take these extensions only (the browser refuses others).
+PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+
+def upload_name(name: str) -> str:
+    """A GIF or TIFF of the corpus comes to the Photo page renamed, as a visitor would have to."""
+    return name if name.lower().endswith(PHOTO_EXTS) else name + ".jpg"
+
+
+@pytest.fixture
+def app_page():
+    """tests.test_pages.open_page, with the patch streamlit-webrtc needs outside a server."""
+    from unittest import mock
+
+    from tests.test_pages import open_page
+
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        yield open_page
 
 
 @pytest.fixture(scope="module")
@@ -37,27 +55,22 @@ def test_corpus_file_gets_results_or_a_plain_message(case, recognizer):
 
 
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.kind == "csv"], ids=lambda c: c.name)
-def test_corpus_log_on_the_dashboard_and_compare_pages(case):
+def test_corpus_log_on_the_dashboard_and_compare_pages(case, app_page):
     """Each CSV of the corpus on the pages themselves (AppTest), which draw more than run_case
     does: attention, valence, flags; and on Compare beside a good log. A message or the
     charts, never an exception; the report of a log that reads is built too."""
-    from unittest import mock
-
     from fer_core.report import ReportOptions, build_html_report
     from fer_core.session import LogFormatError, SessionLog
     from tests.hostile import good_log_csv
-    from tests.test_pages import open_page
 
-    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
-        at = open_page("app_pages/dashboard.py")
-        at.radio[0].set_value("CSV log exported earlier").run()
-        at.file_uploader[0].upload(case.name, case.data, "text/csv").run()
-        assert not at.exception, case.name
-        assert at.error or at.info or at.metric, case.name  # it said something or drew the session
-        at = open_page("app_pages/compare.py")
-        at.file_uploader[0].set_value([("good.csv", good_log_csv(), "text/csv"),
-                                       (case.name, case.data, "text/csv")]).run()
-        assert not at.exception, case.name
+    at = app_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload(case.name, case.data, "text/csv").run()
+    assert not at.exception, case.name
+    assert at.error or at.info or at.metric, case.name  # it said something or drew the session
+    at = app_page("app_pages/compare.py")
+    at.file_uploader[0].set_value([("good.csv", good_log_csv(), "text/csv"), (case.name, case.data, "text/csv")]).run()
+    assert not at.exception, case.name
     try:
         log = SessionLog.from_csv(case.data)
     except LogFormatError:
@@ -67,40 +80,25 @@ def test_corpus_log_on_the_dashboard_and_compare_pages(case):
 
 
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.kind == "image"], ids=lambda c: c.name)
-def test_corpus_image_on_the_photo_page(case):
+def test_corpus_image_on_the_photo_page(case, app_page):
     """Each image of the corpus on the Photo page itself (AppTest), with attention and
     pixelation on: a message or the results, never an exception."""
-    from unittest import mock
-
-    from tests.test_pages import open_page
-
-    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
-        at = open_page("app_pages/photo.py")
-        at.toggle[1].set_value(True)  # Pixelate faces; attention is on by default
-        # The uploader takes these extensions only (the browser refuses others): a GIF or TIFF
-        # comes as a file renamed, as a visitor would have to.
-        name = case.name if case.name.lower().endswith((".jpg", ".jpeg", ".png", ".webp", ".bmp")) \
-            else case.name + ".jpg"
-        at.file_uploader[0].upload(name, case.data, "image/jpeg").run()
+    at = app_page("app_pages/photo.py")
+    at.toggle[1].set_value(True)  # Pixelate faces; attention is on by default
+    at.file_uploader[0].upload(upload_name(case.name), case.data, "image/jpeg").run()
     assert not at.exception, case.name
     assert at.error or at.warning or at.dataframe, case.name
 
 
 @pytest.mark.parametrize("first", [0, 20])
-def test_corpus_images_as_several_photos(first):
+def test_corpus_images_as_several_photos(first, app_page):
     """The corpus's images as sets of twenty on the Photo page's Several photos: every photo
     gets a row in the summary, the unreadable ones a message each, and a readable one is shown."""
-    from unittest import mock
-
-    from tests.test_pages import open_page
-
     cases = [c for c in CORPUS if c.kind == "image"][first:first + 20]
-    named = [(c.name if c.name.lower().endswith((".jpg", ".jpeg", ".png", ".webp", ".bmp")) else c.name + ".jpg",
-              c.data, "image/jpeg") for c in cases]
-    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
-        at = open_page("app_pages/photo.py")
-        at.radio[0].set_value("Several photos").run()
-        at.file_uploader[0].set_value(named).run()
+    named = [(upload_name(c.name), c.data, "image/jpeg") for c in cases]
+    at = app_page("app_pages/photo.py")
+    at.radio[0].set_value("Several photos").run()
+    at.file_uploader[0].set_value(named).run()
     assert not at.exception
     assert at.subheader[0].value.startswith(f"{len(cases)} photos, ")
     assert list(at.dataframe[0].value["photo"]) == [n for n, _, _ in named]
@@ -110,24 +108,19 @@ def test_corpus_images_as_several_photos(first):
 
 
 @pytest.mark.parametrize("case", [c for c in CORPUS if c.kind == "video"], ids=lambda c: c.name)
-def test_corpus_video_on_the_video_page(case):
+def test_corpus_video_on_the_video_page(case, app_page):
     """Each video of the corpus on the Video file page itself (AppTest): its length hint, the
     analysis, the charts, the first analysed frame shown again and an annotated copy. A
     message or the results, never an exception."""
-    from unittest import mock
-
-    from tests.test_pages import open_page
-
-    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
-        at = open_page("app_pages/video_file.py")
-        at.file_uploader[0].upload(case.name, case.data, "video/mp4").run()
+    at = app_page("app_pages/video_file.py")
+    at.file_uploader[0].upload(case.name, case.data, "video/mp4").run()
+    assert not at.exception, case.name
+    at.button[0].click().run()
+    assert not at.exception, case.name
+    made = [b for b in at.button if b.label == "Make the annotated video"]
+    if made:
+        made[0].click().run()
         assert not at.exception, case.name
-        at.button[0].click().run()
-        assert not at.exception, case.name
-        made = [b for b in at.button if b.label == "Make the annotated video"]
-        if made:
-            made[0].click().run()
-            assert not at.exception, case.name
     assert at.error or at.warning or at.metric, case.name
 
 

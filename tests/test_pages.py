@@ -154,9 +154,11 @@ def test_several_photos_give_a_summary_and_one_shown_in_full():
     picker.set_value(3).run()
     assert not at.exception and len(at.dataframe[1].value) == 4 and at.image[0].captions == ["4 faces found"]
     assert at.session_state["fer_photo_set"] is set_  # the set was not analysed again
-    # Attention off: analysed again, without the attention columns.
+    # Attention off: analysed again, without head pose.
+    assert any(f.pose is not None for r in set_[1] for f in r.faces)
     at.toggle[0].set_value(False).run()
     assert not at.exception and at.session_state["fer_photo_set"] is not set_
+    assert all(f.pose is None for r in at.session_state["fer_photo_set"][1] for f in r.faces)
     # More than a set may hold together: refused, with the way out.
     with mock.patch("fer_app.uploads.PHOTO_SET_MB", 0.1):
         at.run()
