@@ -467,10 +467,11 @@ def expression_mix(df: pd.DataFrame, since_s: float | None = None) -> pd.Series:
 
 
 def current_mix(df: pd.DataFrame, window_s: float = 10.0) -> pd.Series:
-    """Expression mix over the last ``window_s`` seconds of the log."""
+    """Expression mix over the last ``window_s`` seconds of the log, up to its end
+    (:func:`log_end`): all zeros when nobody was in view then."""
     if df.empty:
         return expression_mix(df)
-    return expression_mix(df, since_s=float(df["time_s"].max()) - window_s)
+    return expression_mix(df, since_s=log_end(df) - window_s)
 
 
 def label_counts(df: pd.DataFrame) -> pd.Series:

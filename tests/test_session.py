@@ -289,6 +289,8 @@ def test_the_csv_keeps_where_the_analysis_ended_and_its_frames_without_faces():
     pd.testing.assert_frame_equal(back.to_frame(), df, atol=1e-4)  # the end row is not a face observation
     mix = binned_mix(back.to_frame(), 10.0, fill_gaps=True)
     assert list(mix.index) == [float(t) for t in range(0, 120, 10)] and mix.loc[60.0:].sum().sum() == 0.0
+    assert current_mix(back.to_frame(), 10.0).sum() == 0.0  # nobody in view in the last 10 s
+    assert current_mix(df, 70.0)["Happy"] == pytest.approx(0.9)  # 49-59 s, the faces before the end
     assert compare_sessions({"live": df, "csv": back.to_frame()})["duration_min"].tolist() == [119 / 60] * 2
     # Faceless frames in the middle only: the end is the last face's, the count still needs the row.
     log.add_frame(120.0, [(1, (10, 10, 50, 50), onehot("Sad"))])
