@@ -137,7 +137,7 @@ def upload_in_browser(url: str, data: bytes, uploads: int, steps: Steps, server_
             steps.report(f"upload {i + 1} analysed ({caption})", t0)
         if set_of:
             t0 = time.time()
-            page.get_by_text("Several photos").click()
+            page.get_by_role("radio", name="Several photos").check(force=True)
             wait_for_app(page)
             page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
                 files=[{"name": f"set{i}.jpg", "mimeType": "image/jpeg", "buffer": data} for i in range(set_of)])

@@ -408,7 +408,7 @@ def test_photo_upload_through_the_page(page, server):
     assert table.loc[0, list(LABELS)].sum() == pytest.approx(1.0, abs=0.01)
     assert download.value.suggested_filename == "astronaut_expressions.csv"
     # Several photos at once: the summary, and one CSV of every face with its photo's name.
-    page.get_by_text("Several photos").click()
+    page.get_by_role("radio", name="Several photos").check(force=True)
     gallery = cv2.imencode(".png", gallery_frame(2, 2, 640, 480))[1].tobytes()
     page.locator('[data-testid="stFileUploaderDropzoneInput"][multiple]').set_input_files(files=[
         {"name": "astronaut.jpg", "mimeType": "image/jpeg", "buffer": jpeg.tobytes()},
