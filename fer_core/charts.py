@@ -51,6 +51,9 @@ def mix_bars(mix: pd.Series, title: str = "Expression mix") -> go.Figure:
                            text=[f"{v:.0%}" for v in mix.values], textposition="auto"))
     fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".0%"),
                       yaxis=dict(autorange="reversed"), height=300, **_LAYOUT)
+    if not mix.sum() > 0:  # no face in the rows it was taken over (the last 10 s with nobody in view)
+        fig.add_annotation(text="No face in view", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                           font=dict(size=16))
     return fig
 
 

@@ -103,6 +103,9 @@ def test_charts_build_for_empty_and_full_data():
     empty = SessionLog().to_frame()
     charts.mix_area(binned_mix(empty, 10))
     charts.face_timeline(face_binned(empty, 10))
+    # A mix over rows without a face says so; one with faces has no such note.
+    notes = [a.text for a in charts.mix_bars(current_mix(empty)).layout.annotations]
+    assert notes == ["No face in view"] and not figs[0].layout.annotations
 
 
 def test_model_card_reader_is_defensive(tmp_path):
