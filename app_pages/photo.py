@@ -109,8 +109,9 @@ if len(files) > MAX_PHOTOS:
     files = files[:MAX_PHOTOS]
 if any(not uploads.within_limit(upload, uploads.PHOTO_MB) for upload in files):
     st.stop()
-if len(files) > 1 and sum(f.size for f in files) > uploads.PHOTO_SET_MB * uploads.MB:
-    st.error(f"These {len(files)} photos are {sum(f.size for f in files) / uploads.MB:.1f} MB together; several "
+together = sum(f.size for f in files)
+if len(files) > 1 and together > uploads.PHOTO_SET_MB * uploads.MB:
+    st.error(f"These {len(files)} photos are {together / uploads.MB:.1f} MB together; several "
              f"photos at once may be up to {uploads.PHOTO_SET_MB} MB. Remove some, or upload them in smaller "
              "sets.", icon=":material/block:")
     st.stop()

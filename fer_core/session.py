@@ -401,10 +401,12 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
     notes = [(t, text, MARKER_ID) for t, text in markers]
     if log_start(df) > 0:
         notes.append((log_start(df), START_TEXT, START_ID))
-    last = float(df["time_s"].max()) if len(df) else log_start(df)
-    frames = _frames_analysed(df)
-    if log_end(df) > last or frames > (df["time_s"].nunique() if len(df) else 0):
-        notes.append((log_end(df), END_TEXT.format(frames=frames), END_ID))
+    # What the face rows alone would give back (SessionLog.from_frame): their last time and
+    # their distinct times. The end row says what they do not.
+    last, seen = (float(df["time_s"].max()), int(df["time_s"].nunique())) if len(df) else (log_start(df), 0)
+    end, frames = log_end(df), _frames_analysed(df)
+    if end > last or frames > seen:
+        notes.append((end, END_TEXT.format(frames=frames), END_ID))
     extra = [c for c in ATTENTION_COLUMNS if c in df.columns]
     out = df[list(COLUMNS) + ["label", "confidence"] + extra].copy()
     out["time_s"] = out["time_s"].round(3)
