@@ -2,13 +2,19 @@
 
     python -m fer_core.batch lectures/ week1.mp4 --out results/ [--workers 2] [--rate 2]
     python -m fer_core.batch lectures/ --out results/ --ray auto        # or --ray HOST:6379
+    python -m fer_core.batch lectures/ --out results/ --from 5:00 --to 50:00 --attention
 
 Each video file is one job; each folder of photos is one job too (its photos in name order
 are the frames of one session, one second apart, faces tracked as in a video). A job
 writes ``NAME_expressions.csv`` (the video page's "Per-frame log" download) and
 ``NAME_report.html`` (the dashboard's report) into ``--out``, each through a temporary file
 and ``os.replace``, the report last: a job whose two files exist is finished and skipped on
-the next run, so an interrupted run resumes where it stopped.
+the next run, so an interrupted run resumes where it stopped (whatever options made the
+finished files: analyse again with other options into another ``--out``).
+
+``--from`` / ``--to`` analyse the same part of every video (the Video file page's part; the
+log keeps the video's own times); ``--attention`` also logs head pose, eyes and looking at the
+camera, as the app's attention option, and the reports then have their attention sections.
 
 With two or more sessions that have faces, the run also writes ``comparison.html`` and
 ``comparison.csv`` (the app's *Compare sessions* report and table, sessions in job order,
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -221,8 +228,8 @@ def _recognizer(model: str | None = None) -> Recognizer:
     return _RECOGNIZERS[model]
 
 
-def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
-    import math
+def _photo_log(recognizer: Recognizer, job: Job, rate: float, attention: bool = False) -> SessionLog:
+    from dataclasses import replace
 
     from fer_core.imageio import ImageDecodeError, decode_image
     from fer_core.recognizer import model_label
@@ -238,13 +245,18 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float) -> SessionLog:
         except (ImageDecodeError, OSError) as e:
             log.warning("%s: skipped (%s)", path, e)
             continue
-        tracked = tracker.update(recognizer.analyze(image.bgr), image.bgr)
-        session.add_frame(i / rate, [(f.face_id, f.box, f.raw_probabilities) for f in tracked], model)
+        tracked = tracker.update(recognizer.analyze(image.bgr, attention=attention), image.bgr)
+        # As the Video file page logs them: raw probabilities, and the attention fields when measured.
+        session.add_frame(i / rate, [replace(f, probabilities=f.raw_probabilities) if attention
+                                     else (f.face_id, f.box, f.raw_probabilities) for f in tracked], model)
     return session
 
 
-def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, model: str | None = None) -> JobResult:
-    """Analyse one job with this process's recognizer of ``model``: CSV bytes and report HTML."""
+def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, model: str | None = None,
+                attention: bool = False, start_s: float = 0.0, end_s: float | None = None) -> JobResult:
+    """Analyse one job with this process's recognizer of ``model``: CSV bytes and report HTML.
+    ``attention``: also log head pose, eyes and looking at the camera (a face mesh per face).
+    ``start_s``, ``end_s``: a video's part to analyse (photo folders are analysed whole)."""
     from fer_core.report import ReportOptions, build_html_report
     from fer_core.video import VideoDecodeError, analyze_video
 
@@ -252,9 +264,10 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
     source = Path(job.path).name
     try:
         if job.is_video:
-            session = analyze_video(recognizer, Path(job.path), rate=rate, max_frames=max_frames).log
+            session = analyze_video(recognizer, Path(job.path), rate=rate, max_frames=max_frames,
+                                    attention=attention, start_s=start_s, end_s=end_s).log
         else:
-            session = _photo_log(recognizer, job, rate=1.0)
+            session = _photo_log(recognizer, job, rate=1.0, attention=attention)
             source = f"{source}/ ({len(job.photos)} photos)"
     except VideoDecodeError as e:
         return JobResult(job.name, b"", "", 0, 0, error=str(e), worker_pid=os.getpid(), model_loads=_LOADS)
@@ -265,13 +278,13 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
 
 
 # -- running many -------------------------------------------------------------------------
-def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int | None, model: str | None = None
-               ) -> Iterator[tuple[Job, JobResult]]:
+def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int | None, model: str | None = None,
+               extra: tuple = ()) -> Iterator[tuple[Job, JobResult]]:
     import multiprocessing as mp
 
     # spawn: workers start clean (no copy of this process's threads or state).
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(analyse_job, job, rate, max_frames, model): job for job in jobs}
+        futures = {pool.submit(analyse_job, job, rate, max_frames, model, *extra): job for job in jobs}
         try:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
@@ -281,7 +294,7 @@ def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int |
 
 
 def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | None,
-             workers: int | None, model: str | None = None) -> Iterator[tuple[Job, JobResult]]:
+             workers: int | None, model: str | None = None, extra: tuple = ()) -> Iterator[tuple[Job, JobResult]]:
     try:
         import ray
     except ImportError:
@@ -296,7 +309,7 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
             kwargs["address"] = address
         ray.init(**kwargs)
     remote: Any = ray.remote(num_cpus=1, max_retries=2)(analyse_job)  # typed stubs miss the arguments
-    refs = {remote.remote(job, rate, max_frames, model): job for job in jobs}
+    refs = {remote.remote(job, rate, max_frames, model, *extra): job for job in jobs}
     pending = list(refs)
     try:
         while pending:
@@ -335,13 +348,19 @@ class Progress:
 def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2, rate: float = 2.0,
               ray_address: str | None = None, max_frames: int | None = None, progress: bool = True,
               on_done: Callable[[Job, JobResult], None] | None = None, model: str | Path | None = None,
-              compare: bool = True) -> BatchSummary:
+              compare: bool = True, attention: bool = False, start_s: float = 0.0,
+              end_s: float | None = None) -> BatchSummary:
     """Analyse every job not finished yet in ``out`` with ``model`` (an ONNX file; None: the
     shipped one), then (``compare``) compare the finished sessions (:func:`write_comparison`);
-    returns what happened."""
+    returns what happened. ``attention``, ``start_s``, ``end_s``: as :func:`analyse_job`, for
+    every job. A finished job is skipped whatever options made it."""
     t0 = time.perf_counter()
     if model is not None and not Path(model).is_file():
         raise FileNotFoundError(f"model file not found: {model}")
+    if not (math.isfinite(start_s) and start_s >= 0) or (end_s is not None and not end_s > start_s):
+        raise ValueError(f"the part to analyse must start at 0 s or later and end after it "
+                         f"(from {start_s} s to {end_s} s)")
+    extra = (attention, start_s, end_s)
     model_path = None if model is None else str(Path(model).resolve())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -356,8 +375,8 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
     done = failed = 0
     if todo:
         results: Iterable[tuple[Job, JobResult]] = (
-            _run_ray(todo, ray_address, rate, max_frames, workers, model_path) if ray_address
-            else _run_local(todo, max(1, workers), rate, max_frames, model_path))
+            _run_ray(todo, ray_address, rate, max_frames, workers, model_path, extra) if ray_address
+            else _run_local(todo, max(1, workers), rate, max_frames, model_path, extra))
         for job, result in results:
             if result.error:
                 failed += 1
@@ -379,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m fer_core.batch", description=__doc__.split("\n\n")[0],
         epilog="Outputs per file: NAME_expressions.csv (per-frame log, as the app's download) and "
                f"NAME_report.html; for the run, {COMPARISON_HTML} and {COMPARISON_CSV}. Finished files are "
-               "skipped, so rerunning resumes.")
+               "skipped, so rerunning resumes (with other options, write to another --out).")
     ap.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
                     help="video files, or folders searched recursively for videos and photos")
     ap.add_argument("--out", required=True, type=Path, help="folder for the CSV logs and HTML reports")
@@ -388,6 +407,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=2.0,
                     help="video frames analysed per second of video, as the app's default (%(default)s)")
     ap.add_argument("--max-frames", type=int, default=None, help="analyse at most this many frames of a video")
+    ap.add_argument("--from", dest="start", default=None, metavar="TIME",
+                    help="analyse each video from this time on (seconds, m:ss or h:mm:ss; photo folders whole)")
+    ap.add_argument("--to", dest="end", default=None, metavar="TIME",
+                    help="... up to this time (default: the end of each video)")
+    ap.add_argument("--attention", action="store_true",
+                    help="also log head pose, eyes and looking at the camera, as the app's attention "
+                         "option (a face mesh per face: slower)")
     ap.add_argument("--ray", metavar="ADDRESS", default=None,
                     help="run one Ray task per file on this cluster ('auto' = the running local "
                          "cluster, 'local' = start one here with --workers CPUs, or HOST:PORT)")
@@ -400,13 +426,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     which.add_argument("--model", type=Path, help="an ONNX model (default: the shipped one)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    from fer_core.session import parse_time
+
+    try:
+        start = parse_time(args.start) if args.start is not None else 0.0
+        end = parse_time(args.end) if args.end is not None else None
+    except ValueError as e:
+        ap.error(str(e))
     try:
         from fer_core.recognizer import EVERYDAY_MODEL
 
         s = run_batch(args.inputs, args.out, workers=args.workers, rate=args.rate, ray_address=args.ray,
                       max_frames=args.max_frames, progress=not args.quiet,
-                      model=EVERYDAY_MODEL if args.everyday else args.model, compare=not args.no_compare)
-    except FileNotFoundError as e:
+                      model=EVERYDAY_MODEL if args.everyday else args.model, compare=not args.no_compare,
+                      attention=args.attention, start_s=start, end_s=end)
+    except (FileNotFoundError, ValueError) as e:
         ap.error(str(e))
     print(f"{s.done} analysed, {s.skipped} already done, {s.failed} failed, in {s.elapsed_s:.1f} s "
           f"-> {args.out}" + (f" ({s.compared} sessions side by side in {COMPARISON_HTML})" if s.compared else ""))

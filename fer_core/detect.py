@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fer_core.runtime import as_bgr, session_options
+
 if TYPE_CHECKING:
     import onnxruntime as ort
 
@@ -59,37 +61,6 @@ class FaceDetector(abc.ABC):
     @abc.abstractmethod
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """All faces in ``image_bgr`` (H, W, 3 uint8), best score first."""
-
-
-# --------------------------------------------------------------------------------------
-# Input normalisation shared by the detectors
-# --------------------------------------------------------------------------------------
-def as_bgr(image: np.ndarray) -> np.ndarray:
-    """A (H, W, 3) uint8 BGR view or copy of ``image``.
-
-    Accepts gray (H, W) / (H, W, 1), BGR and BGRA (alpha composited over white), uint8
-    or float (floats in [0, 1] are scaled to 0-255). Raises ValueError on other shapes.
-    """
-    import cv2
-
-    img = np.asarray(image)
-    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"expected a gray, BGR or BGRA image, got shape {img.shape}")
-    if img.dtype != np.uint8:
-        if np.issubdtype(img.dtype, np.floating) and img.size and np.nanmax(img) <= 1.0:
-            img = img * 255.0
-        img = np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.size == 0:
-        return np.zeros((img.shape[0], img.shape[1], 3), np.uint8)
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    if img.shape[2] == 4:
-        alpha = img[:, :, 3:4].astype(np.float32) * (1.0 / 255.0)
-        rgb = img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
-        return (rgb + 0.5).astype(np.uint8)
-    return img
 
 
 def _clip_boxes(boxes_xyxy: np.ndarray, scores: np.ndarray, width: int, height: int,
@@ -331,24 +302,6 @@ def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def session_options(threads: int, arena: bool = True) -> ort.SessionOptions:
-    """Single-stream CPU options for every ONNX Runtime session of fer_core (detector, expression
-    model, face mesh). ``arena=False``: no memory arena and no memory pattern,
-    so a run's activations go back to the C allocator when it ends (for rare, large inputs
-    whose activations an arena would keep for the life of the process)."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
-    if not arena:
-        opts.enable_cpu_mem_arena = False
-        opts.enable_mem_pattern = False
-    return opts
-
-
 #: Detector passes whose input tensor has more pixels than this run on a second session
 #: without a memory arena: the high-resolution pass on photos, while live and video frames
 #: (at most 1280 px on their long side: a 768x432 pass) keep the arena's speed. An arena
@@ -370,6 +323,12 @@ HIRES_MIN_SIDE = 1000
 #: range, input 192); larger ones are the whole-frame pass's. 1.5 inputs (192 / 288 pixels)
 #: exceed both, so every face that pass finds lies whole inside the stripe owning its centre.
 STRIPE_OVERLAP_INPUTS = 1.5
+#: Detections scoring under this are confirmed by the face mesh (``face_check=True``): kept only
+#: if its face-presence probability is at least ``fer_core.landmarks.MIN_PRESENCE`` (0.5). Every
+#: false detection measured scored 0.65-0.77 (the threshold is 0.65) and the mesh gave it under
+#: 0.21; over 11,000 real faces it rejected 0.1-0.2% (docs/DESIGN.md, "A second look at weak
+#: detections"). Faces scoring more cost nothing extra.
+FACE_CHECK_BELOW = 0.8
 
 
 def model_dir() -> Path:
@@ -403,6 +362,9 @@ class BlazeFaceDetector(FaceDetector):
     Boxes of all passes are merged with weighted NMS. A high-resolution pass of more than
     ``hires_stripe_pixels`` tensor pixels (None: :data:`HIRES_STRIPE_PIXELS`; 0: no limit)
     runs in overlapping stripes, one after the other, to bound its memory (:func:`_stripe_views`).
+    ``face_check``: detections scoring under :data:`FACE_CHECK_BELOW` are kept only if the face
+    mesh (``fer_core.landmarks``, loaded on first need) says a face is there: the passes above
+    also find faces in a suit's folds, a galaxy or a cat, always at low scores.
 
     Safe to share across threads: the only state is the onnxruntime session.
     """
@@ -411,7 +373,7 @@ class BlazeFaceDetector(FaceDetector):
                  iou_threshold: float = 0.3, max_faces: int = 100, *,
                  min_face: int | None = None, hires_min_side: int = HIRES_MIN_SIDE,
                  hires_max_side: int = 1280, hires_stripe_pixels: int | None = None,
-                 mid_side: int | None = None, mid_octaves: int = 1,
+                 mid_side: int | None = None, mid_octaves: int = 1, face_check: bool = False,
                  model_path: str | Path | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
@@ -437,6 +399,7 @@ class BlazeFaceDetector(FaceDetector):
             raise ValueError("mid_octaves must be at least 1")
         self.mid_side = mid_side
         self.mid_octaves = int(mid_octaves)
+        self.face_check = bool(face_check)
         self.stripe_overlap = -(-round(STRIPE_OVERLAP_INPUTS * self.spec.input_size) // align) * align
         self.model_path = Path(model_path) if model_path else model_dir() / self.spec.filename
         if not self.model_path.is_file():
@@ -455,7 +418,7 @@ class BlazeFaceDetector(FaceDetector):
         self._logit_threshold = math.log(self.score_threshold / (1.0 - self.score_threshold))
         mids = "".join(f"+mid{mid_side << k}" for k in range(self.mid_octaves)) if mid_side else ""
         self.name = (f"blazeface-{variant}" + mids
-                     + (f"+hires{min_face}" if min_face else ""))
+                     + (f"+hires{min_face}" if min_face else "") + ("+meshcheck" if face_check else ""))
 
     # -- passes -------------------------------------------------------------------------
     def views(self, width: int, height: int) -> list[View]:
@@ -552,7 +515,23 @@ class BlazeFaceDetector(FaceDetector):
         if not any(len(scores) for _, scores in parts):
             close_up = _letterbox_view(width, height, self.spec.input_size, CLOSE_UP_FILL)
             parts.append(self._candidates(image, close_up))
-        return self.merge(parts, width, height)
+        detections = self.merge(parts, width, height)
+        return self.confirmed(image, detections) if self.face_check else detections
+
+    def confirmed(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Detection]:
+        """``detections`` without the weak ones (score under :data:`FACE_CHECK_BELOW`) that the
+        face mesh's presence score calls no face; boxes too small for the mesh are kept."""
+        if all(d.score >= FACE_CHECK_BELOW for d in detections):
+            return detections
+        from fer_core.landmarks import default_face_mesh
+
+        mesh = default_face_mesh()
+        kept = []
+        for d in detections:
+            presence = None if d.score >= FACE_CHECK_BELOW else mesh.face_presence(image_bgr, d.box, d.eyes)
+            if presence is None or presence >= mesh.min_presence:
+                kept.append(d)
+        return kept
 
     def merge(self, parts: list[tuple[np.ndarray, np.ndarray]], width: int, height: int) -> list[Detection]:
         """Weighted NMS over the (boxes, scores) candidates of several passes, clipped, best first."""
@@ -567,7 +546,8 @@ class BlazeFaceDetector(FaceDetector):
         return (f"BlazeFaceDetector(variant={self.variant!r}, score_threshold={self.score_threshold}, "
                 f"iou_threshold={self.iou_threshold}, max_faces={self.max_faces}, "
                 f"min_face={self.min_face}"
-                + (f", mid_side={self.mid_side}, mid_octaves={self.mid_octaves})" if self.mid_side else ")"))
+                + (f", mid_side={self.mid_side}, mid_octaves={self.mid_octaves}" if self.mid_side else "")
+                + (", face_check=True)" if self.face_check else ")"))
 
 
 # --------------------------------------------------------------------------------------
@@ -639,8 +619,10 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     # for faces of a quarter to a third of the picture (benchmarks/gallery_recall.py).
     # And at 512 px on pictures of 768 px or more (video-call galleries at 960 x 540 and
     # 1920 x 1080: benchmarks/gallery_recall.py --call).
+    # Weak detections are confirmed by the face mesh (FACE_CHECK_BELOW): the extra passes find
+    # more things that are not faces.
     "blazeface-still": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40,
-                                         mid_side=256, mid_octaves=2),
+                                         mid_side=256, mid_octaves=2, face_check=True),
     # For live frames when asked (the live page's "Faces farther from the camera" and shared
     # screens): the default plus the 256 px pass only, within the live gallery target of 60 ms
     # (the 512 px pass took a 1280x720 gallery from 53 to 69 ms: benchmarks/bench_webcam.py).

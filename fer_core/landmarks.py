@@ -154,7 +154,7 @@ def _session(path: Path, threads: int) -> Any:
 
     if not path.is_file():
         raise FileNotFoundError(f"landmark model not found: {path} (see tools/convert_facemesh.py)")
-    from fer_core.detect import session_options
+    from fer_core.runtime import session_options
 
     return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
 
@@ -220,6 +220,28 @@ class FaceMesh:
             return "face partly outside the image: no attention measured"
         return None
 
+    def face_presence(self, image_bgr: np.ndarray, box: tuple[int, int, int, int],
+                      eyes: tuple[tuple[float, float], tuple[float, float]] | None = None) -> float | None:
+        """The mesh model's face-presence probability for a detector box (x, y, w, h pixels of a
+        BGR image), or None for a box under ``min_face_px``, too small to judge.
+
+        One mesh pass on the box's crop, upright; if that says "no face" and ``eyes`` (the
+        detector's two eye points) are given, a second pass on the crop turned by their line, so
+        that a face lying on its side is judged upright. The higher of the two is returned.
+        """
+        x, y, bw, bh = (float(v) for v in box)
+        if min(bw, bh) < self.min_face_px:
+            return None
+        image = np.ascontiguousarray(image_bgr)
+        roi = (x + bw / 2.0, y + bh / 2.0, MESH_ROI_SCALE * max(bw, bh), 0.0)
+        presence = self._run_mesh(image, roi, True)[1]
+        if presence < self.min_presence and eyes is not None:
+            (x0, y0), (x1, y1) = eyes
+            angle = math.atan2(y1 - y0, x1 - x0)
+            if abs(angle) > REFINE_ROLL:  # else the upright crop was already close to it
+                presence = max(presence, self._run_mesh(image, roi[:3] + (angle,), True)[1])
+        return presence
+
     def landmarks(self, image_bgr: np.ndarray, box: tuple[int, int, int, int], *,
                   iris: bool = True, rgb: np.ndarray | None = None) -> Mesh | None:
         """The mesh of the face in ``box`` (x, y, w, h pixels), or None when the face is
@@ -229,7 +251,7 @@ class FaceMesh:
         Gray and BGRA images are accepted too.
         """
         if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
-            from fer_core.detect import as_bgr
+            from fer_core.runtime import as_bgr
 
             image_bgr, rgb = as_bgr(image_bgr), None
         h, w = image_bgr.shape[:2]

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core.detect import FaceDetector, default_detector, session_options
+from fer_core.detect import FaceDetector, default_detector
 from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE, TILT_TOLERANCE, crop_face, preprocess_batch, smooth_batch, to_gray
+from fer_core.runtime import session_options
 
 if TYPE_CHECKING:
     from fer_core.landmarks import FaceMesh

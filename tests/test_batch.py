@@ -193,6 +193,48 @@ def test_photo_folder_and_undecodable_file(tmp_path, recognizer):
     assert df["label"].iloc[0] == recognizer.analyze(cv2.imread(str(photos / "p0.jpg")))[0].label
 
 
+def test_a_part_of_each_video_with_attention_as_the_video_page_logs_it(tmp_path, recognizer, capsys):
+    (tmp_path / "in" / "snaps").mkdir(parents=True)
+    video = tmp_path / "in" / "talk.mp4"
+    video.write_bytes(clip(0, seconds=4.0))
+    cv2.imwrite(str(tmp_path / "in" / "snaps" / "a.jpg"), face_on_background())
+    out = tmp_path / "out"
+    assert batch.main([str(tmp_path / "in"), "--out", str(out), "--workers", "1", "--quiet",
+                       "--from", "0:01", "--to", "2.5", "--attention", "--no-compare"]) == 0
+    assert "2 analysed" in capsys.readouterr().out
+    csv = (out / f"in__talk{batch.CSV_SUFFIX}").read_bytes()
+    assert csv == analyze_video(recognizer, video, attention=True, start_s=1.0, end_s=2.5).log.to_csv()
+    df = SessionLog.from_csv(csv).to_frame()
+    assert df["time_s"].min() >= 1.0 and df["time_s"].max() <= 2.5 and df.attrs["start_s"] == 1.0
+    assert df["yaw"].notna().all() and df["looking"].notna().all()
+    assert "Attention (head pose and eyes)" in (out / f"in__talk{batch.REPORT_SUFFIX}").read_text()
+    photos = SessionLog.from_csv((out / f"in__snaps{batch.CSV_SUFFIX}").read_bytes()).to_frame()
+    assert len(photos) == 1 and photos["yaw"].notna().all()  # photo folders: whole, with attention too
+
+
+@pytest.mark.parametrize(("flags", "message"), [(["--from", "a minute"], "not a time"),
+                                                (["--from", "5", "--to", "0:03"], "end after it")])
+def test_a_part_that_cannot_be_is_refused_before_any_work(tmp_path, capsys, flags, message):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(clip(0))
+    with pytest.raises(SystemExit) as e:
+        batch.main([str(video), "--out", str(tmp_path / "out"), "--quiet", *flags])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_part_past_a_videos_end_fails_that_video_only(tmp_path):
+    short, long = tmp_path / "in" / "short.mp4", tmp_path / "in" / "long.mp4"
+    short.parent.mkdir()
+    short.write_bytes(clip(1, seconds=2.0))
+    long.write_bytes(clip(2, seconds=4.0))
+    failed = []
+    s = batch.run_batch([short.parent], tmp_path / "out", workers=1, progress=False, start_s=3.0,
+                        on_done=lambda job, r: failed.append(r.error) if r.error else None)
+    assert (s.done, s.failed) == (1, 1)
+    assert failed == ["The video is only 2.0 s long; nothing to analyse from 3.0 s on."]
+
+
 def _finished(out: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.iterdir()
             if not p.name.startswith(".")}

@@ -233,7 +233,7 @@ def test_middle_pass_runs_an_octave_above_the_input_on_pictures_large_enough():
         BlazeFaceDetector("short", mid_side=250)
     with pytest.raises(ValueError, match="mid_octaves"):
         BlazeFaceDetector("short", mid_side=256, mid_octaves=0)
-    assert still.name == "blazeface-short+mid256+mid512+hires40"
+    assert still.name == "blazeface-short+mid256+mid512+hires40+meshcheck"
 
 
 @pytest.mark.parametrize("side", [320, 360])

@@ -1,0 +1,61 @@
+"""Low-level helpers shared by every model of fer_core (detector, expression model, face mesh):
+ONNX Runtime session options and the normalisation of an input image to BGR uint8.
+
+A leaf module, so that the detector and the face mesh can both use it without importing each
+other (the photo detector asks the face mesh about weak detections).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """A (H, W, 3) uint8 BGR view or copy of ``image``.
+
+    Accepts gray (H, W) / (H, W, 1), BGR and BGRA (alpha composited over white), uint8
+    or float (floats in [0, 1] are scaled to 0-255). Raises ValueError on other shapes.
+    """
+    import cv2
+
+    img = np.asarray(image)
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"expected a gray, BGR or BGRA image, got shape {img.shape}")
+    if img.dtype != np.uint8:
+        if np.issubdtype(img.dtype, np.floating) and img.size and np.nanmax(img) <= 1.0:
+            img = img * 255.0
+        img = np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.size == 0:
+        return np.zeros((img.shape[0], img.shape[1], 3), np.uint8)
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        alpha = img[:, :, 3:4].astype(np.float32) * (1.0 / 255.0)
+        rgb = img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        return (rgb + 0.5).astype(np.uint8)
+    return img
+
+
+def session_options(threads: int, arena: bool = True) -> ort.SessionOptions:
+    """Single-stream CPU options for every ONNX Runtime session of fer_core (detector, expression
+    model, face mesh). ``arena=False``: no memory arena and no memory pattern,
+    so a run's activations go back to the C allocator when it ends (for rare, large inputs
+    whose activations an arena would keep for the life of the process)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    if not arena:
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
+    return opts
