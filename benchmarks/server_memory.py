@@ -1,7 +1,8 @@
 """Resident memory of a real ``streamlit run`` server while a headless browser uploads a large
 photo (a script, not a test).
 
-    python benchmarks/server_memory.py [--megapixels 48] [--uploads 3] [--set 3] [--env MALLOC_ARENA_MAX=2]
+    python benchmarks/server_memory.py [--megapixels 48 | --photo P.jpg] [--uploads 3] [--set 3]
+                                       [--env MALLOC_ARENA_MAX=2]
 
 Starts the app on loopback in a private network namespace (as tests/e2e/run.sh does, and
 with its server and Chromium set-up), opens the Photo page in headless Chromium, uploads a
@@ -76,6 +77,8 @@ def reexec_in_namespace(argv: list[str], script: str = __file__) -> int:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--megapixels", type=float, default=48.0)
+    p.add_argument("--photo", type=Path, default=None,
+                   help="upload this JPEG instead of the generated photo (--megapixels and --format ignored)")
     p.add_argument("--format", default="JPEG", choices=["JPEG", "PNG", "WEBP"])
     p.add_argument("--uploads", type=int, default=3, help="upload the photo this many times (default 3)")
     p.add_argument("--set", type=int, default=0, metavar="N",
@@ -164,10 +167,16 @@ def main(argv=None) -> int:
     extra_env = dict(e.split("=", 1) for e in args.env)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        photo = tmp / f"big.{args.format.lower()}"
-        w, h = make_photo(photo, args.megapixels, args.format)
+        if args.photo:
+            import cv2
+
+            photo, fmt = args.photo, "JPEG"
+            h, w = cv2.imread(str(photo)).shape[:2]
+        else:
+            photo, fmt = tmp / f"big.{args.format.lower()}", args.format
+            w, h = make_photo(photo, args.megapixels, args.format)
         data = photo.read_bytes()
-        print(f"photo: {args.format} {w}x{h} ({w * h / 1e6:.0f} MP), {len(data) / 1e6:.1f} MB; "
+        print(f"photo: {fmt} {w}x{h} ({w * h / 1e6:.0f} MP), {len(data) / 1e6:.1f} MB; "
               f"server env: {extra_env or 'default'}")
         with start_server(tmp, env=extra_env) as (url, proc):
             sampler = Sampler(proc.pid)
