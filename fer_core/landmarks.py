@@ -22,6 +22,7 @@ import functools
 import logging
 import math
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -293,11 +294,15 @@ def load_template() -> np.ndarray:
 
 
 _default: FaceMesh | None = None
+_default_lock = threading.Lock()
 
 
 def default_face_mesh() -> FaceMesh:
-    """One shared :class:`FaceMesh` (thread-safe, so one per process is enough)."""
+    """One shared :class:`FaceMesh` (thread-safe, so one per process is enough), created on first
+    use: by the attention option, or by the photo detector's second look at a weak detection."""
     global _default
     if _default is None:
-        _default = FaceMesh()
+        with _default_lock:  # sessions of the app may ask at once: load the models once
+            if _default is None:
+                _default = FaceMesh()
     return _default

@@ -87,3 +87,27 @@ def test_weak_boxes_too_small_for_the_mesh_are_kept():
     weak = [Detection((10, 10, 60, 60), 0.7), Detection((80, 80, 12, 12), 0.7), Detection((0, 0, 40, 40), 0.95)]
     # A black square is no face; a 12 px box cannot be judged; the strong one is not checked.
     assert still_detector().confirmed(img, weak) == weak[1:]
+
+
+def test_sessions_asking_at_once_share_one_mesh(monkeypatch):
+    import threading
+    import time
+
+    from fer_core import landmarks
+
+    built = []
+
+    class SlowMesh:
+        def __init__(self):
+            time.sleep(0.05)  # long enough for every thread to ask before the first is done
+            built.append(self)
+
+    monkeypatch.setattr(landmarks, "_default", None)
+    monkeypatch.setattr(landmarks, "FaceMesh", SlowMesh)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(landmarks.default_face_mesh())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and len(got) == 8 and all(m is built[0] for m in got)
