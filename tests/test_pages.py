@@ -208,6 +208,18 @@ def test_photo_without_faces_warns():
     assert not at.exception and "No face" in at.warning[0].value
 
 
+def test_photo_of_galaxies_has_no_faces():
+    # Three galaxies of this JPEG pass the detector's threshold; the face mesh's second look
+    # rejects them (tests/test_face_check.py). Before it, the page reported "3 faces found".
+    from skimage import data
+
+    at = open_page("app_pages/photo.py")
+    sky = cv2.cvtColor(data.hubble_deep_field(), cv2.COLOR_RGB2BGR)
+    at.file_uploader[0].upload("sky.jpg", jpeg(sky), "image/jpeg")
+    at.run()
+    assert not at.exception and "No face" in at.warning[0].value and not at.dataframe
+
+
 def test_photo_snapshot():
     at = open_page("app_pages/photo.py")
     at.radio[0].set_value("Take a snapshot").run()
