@@ -224,7 +224,7 @@ class FaceMesh:
     def face_presence(self, image_bgr: np.ndarray, box: tuple[int, int, int, int],
                       eyes: tuple[tuple[float, float], tuple[float, float]] | None = None) -> float | None:
         """The mesh model's face-presence probability for a detector box (x, y, w, h pixels of a
-        BGR image), or None for a box under ``min_face_px``, too small to judge.
+        BGR, gray or BGRA image), or None for a box under ``min_face_px``, too small to judge.
 
         One mesh pass on the box's crop, upright; if that says "no face" and ``eyes`` (the
         detector's two eye points) are given, a second pass on the crop turned by their line, so
@@ -233,6 +233,10 @@ class FaceMesh:
         x, y, bw, bh = (float(v) for v in box)
         if min(bw, bh) < self.min_face_px:
             return None
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3:  # gray or BGRA, as landmarks() takes
+            from fer_core.runtime import as_bgr
+
+            image_bgr = as_bgr(image_bgr)
         image = np.ascontiguousarray(image_bgr)
         roi = (x + bw / 2.0, y + bh / 2.0, MESH_ROI_SCALE * max(bw, bh), 0.0)
         presence = self._run_mesh(image, roi, True)[1]

@@ -66,6 +66,9 @@ def test_presence_of_a_face_and_of_no_face():
     mesh = default_face_mesh()
     img = astronaut_bgr()
     assert mesh.face_presence(img, ASTRONAUT_FACE) > 0.9
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    assert mesh.face_presence(gray, ASTRONAUT_FACE) > 0.9  # gray and BGRA as landmarks() takes them
+    assert mesh.face_presence(cv2.cvtColor(img, cv2.COLOR_BGR2BGRA), ASTRONAUT_FACE) > 0.9
     assert mesh.face_presence(skimage_bgr("coffee"), (250, 100, 120, 120)) < 0.1
     assert mesh.face_presence(img, (180, 80, 20, 20)) is None  # too small to judge: the caller keeps it
     assert mesh.face_presence(np.zeros((100, 100, 3), np.uint8), (10, 10, 80, 80)) < mesh.min_presence
