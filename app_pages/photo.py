@@ -8,7 +8,7 @@ import streamlit as st
 
 from fer_app import support, uploads
 from fer_core import charts
-from fer_core.annotate import annotate, pixelate, results_table
+from fer_core.annotate import annotate, boxes_to_pixelate, pixelate, results_table
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
 from fer_core.memory import release_memory
 from fer_core.photos import analyze_photos, faces_table, photos_table
@@ -98,7 +98,8 @@ attention = c1.toggle("Attention: head pose, eyes and gaze", value=True,
                            "camera' per face, from a face mesh. Faces under 24 pixels get none.")
 hide = c2.toggle("Pixelate faces", value=False,
                  help="For sharing the annotated image: every face found is pixelated under its label, "
-                      "on the page and in the PNG download. A face the detector missed stays visible.")
+                      "and so is anything the detector doubted and left out, on the page and in the PNG "
+                      "download. A face the detector missed stays visible.")
 if not files:
     st.session_state.pop("fer_photo_set", None)
     st.info("Choose a photo with one or more faces (or **Several photos** for a summary of a set). Larger faces "
@@ -131,9 +132,10 @@ if image.downscaled:
     st.info(f"This photo has {image.megapixels:.0f} megapixels; it was analysed at "
             f"{image.bgr.shape[1]} x {image.bgr.shape[0]} pixels.")
 
-faces = support.get_recognizer().analyze(image.bgr, attention=attention)
-if hide:
-    pixelate(image.bgr, [f.box for f in faces])  # in place: the analysis is done, the original is not needed
+recognizer = support.get_recognizer()
+faces = recognizer.analyze(image.bgr, attention=attention)
+if hide:  # in place: the analysis is done, the original is not needed
+    pixelate(image.bgr, boxes_to_pixelate(image.bgr, faces, recognizer.detector))
 annotated = annotate(image.bgr, faces)
 del image  # from here on only the annotated copy is needed
 picture, results = st.columns(2, gap="medium")

@@ -114,3 +114,53 @@ def test_sessions_asking_at_once_share_one_mesh(monkeypatch):
     for t in threads:
         t.join()
     assert len(built) == 1 and len(got) == 8 and all(m is built[0] for m in got)
+
+
+def upside_down_astronaut() -> np.ndarray:
+    """The astronaut turned 120 deg: found at score 0.72, and the eye line too far off for the
+    mesh to see a face (a real face the second look sets aside)."""
+    img = astronaut_bgr()
+    h, w = img.shape[:2]
+    return cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h / 2), 120, 1.0), (w, h))
+
+
+def test_a_call_can_skip_the_check(plain):
+    img = upside_down_astronaut()
+    assert still_detector().detect(img) == []
+    assert still_detector().detect(img, face_check=False) == plain.detect(img) != []
+    assert plain.detect(gallery_frame(3, 3, 1280, 720), face_check=True) == still_detector().detect(
+        gallery_frame(3, 3, 1280, 720)
+    )
+
+
+def test_pixelation_also_covers_what_the_check_set_aside(plain, monkeypatch):
+    from fer_core.annotate import boxes_to_pixelate
+    from fer_core.recognizer import load_recognizer
+
+    rec = load_recognizer(detector=still_detector())
+    img = upside_down_astronaut()
+    assert rec.analyze(img) == []
+    doubted = plain.detect(img)
+    assert boxes_to_pixelate(img, [], still_detector()) == [d.box for d in doubted]
+    # A face kept is not listed twice; a detector without the check is not run again.
+    upright = astronaut_bgr()
+    faces = rec.analyze(upright)
+    assert boxes_to_pixelate(upright, faces, still_detector()) == [faces[0].box]
+    monkeypatch.setattr(detect.BlazeFaceDetector, "detect", lambda *a, **k: pytest.fail("detector run again"))
+    assert boxes_to_pixelate(upright, faces, detect.default_detector()) == [faces[0].box]
+    assert boxes_to_pixelate(upright, faces, None) == [faces[0].box]
+
+
+def test_photo_page_pixelates_a_face_the_check_set_aside(monkeypatch):
+    from fer_core import annotate
+    from tests.test_pages import jpeg, open_page
+
+    hidden = []
+    real = annotate.pixelate
+    monkeypatch.setattr(annotate, "pixelate", lambda image, boxes, **k: hidden.extend(boxes) or real(image, boxes, **k))
+    at = open_page("app_pages/photo.py")
+    at.toggle[1].set_value(True)
+    at.file_uploader[0].upload("turned.jpg", jpeg(upside_down_astronaut()), "image/jpeg")
+    at.run()
+    assert not at.exception and "No face" in at.warning[0].value
+    assert len(hidden) == 1  # no face in the results, but its box is pixelated all the same
