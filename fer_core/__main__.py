@@ -1,7 +1,8 @@
-"""Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png] [--attention] [--everyday]``.
+"""Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png [--pixelate]] [--attention] [--everyday]``.
 
 Prints each face's expression and confidence; ``--json`` prints machine-readable
-results; ``--annotate`` writes the (first) photo with boxes and labels drawn;
+results; ``--annotate`` writes the (first) photo with boxes and labels drawn, ``--pixelate``
+with the faces pixelated for sharing (as the Photo page's option);
 ``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face;
 ``--everyday`` uses the everyday-faces model (the app's sidebar choice).
 Unreadable files are reported and skipped; the exit code is 1 if any file failed.
@@ -33,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("photos", nargs="+", type=Path, help="image files (JPEG, PNG, BMP, WebP, ...)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.add_argument("--annotate", type=Path, metavar="OUT.png", help="write the first photo annotated")
+    p.add_argument("--pixelate", action="store_true",
+                   help="with --annotate: pixelate the faces (and what the detector doubted), for sharing")
     p.add_argument("--model", type=Path, help="an ONNX model (default: the shipped one)")
     p.add_argument("--attention", action="store_true",
                    help="also measure head pose (yaw, pitch, roll in degrees), eye openness (0-1), gaze and "
@@ -43,12 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.everyday and args.model:
         p.error("--everyday chooses the model: give either it or --model")
+    if args.pixelate and not args.annotate:
+        p.error("--pixelate is for the annotated photo: give --annotate OUT.png too")
 
     from fer_core import LABELS, load_recognizer
     from fer_core.memory import tune_allocator
 
     tune_allocator()  # as the app does: big photos' buffers go back to the OS when freed
-    from fer_core.annotate import annotate
+    from fer_core.annotate import annotate, boxes_to_pixelate, pixelate
     from fer_core.detect import still_detector
     from fer_core.imageio import ImageDecodeError
     from fer_core.recognizer import EVERYDAY_MODEL
@@ -70,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.annotate and i == 0:
             import cv2
 
+            if args.pixelate:
+                pixelate(img, boxes_to_pixelate(img, results, rec.detector))
             cv2.imwrite(str(args.annotate), annotate(img, results))
         if not args.json:
             print(f"{path}: {len(results)} face(s)" if results else f"{path}: no face found")

@@ -132,6 +132,23 @@ def test_cli_on_photo_and_corrupt_file(tmp_path):
     assert cv2.imread(str(out)).shape == astronaut_bgr().shape
 
 
+def test_cli_pixelates_the_annotated_photo_for_sharing(tmp_path, capsys):
+    from fer_core.__main__ import main
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    plain, hidden = tmp_path / "plain.png", tmp_path / "hidden.png"
+    assert main([str(photo), "--annotate", str(plain)]) == 0
+    assert main([str(photo), "--annotate", str(hidden), "--pixelate"]) == 0
+    x, y, w, h = ASTRONAUT_FACE
+    centre = (slice(y + h // 2 - 6, y + h // 2 + 6), slice(x + w // 2 - 6, x + w // 2 + 6))  # inside one block or two
+    colours = [len(np.unique(cv2.imread(str(f))[centre].reshape(-1, 3), axis=0)) for f in (plain, hidden)]
+    assert colours[0] > 50 and colours[1] <= 4, colours
+    with pytest.raises(SystemExit):
+        main([str(photo), "--pixelate"])
+    assert "--annotate" in capsys.readouterr().err
+
+
 def test_cli_everyday_uses_the_everyday_model(tmp_path):
     from fer_core.detect import still_detector
     from fer_core.recognizer import EVERYDAY_MODEL
