@@ -279,12 +279,12 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
 
 # -- running many -------------------------------------------------------------------------
 def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int | None, model: str | None = None,
-               extra: tuple = ()) -> Iterator[tuple[Job, JobResult]]:
+               options: dict | None = None) -> Iterator[tuple[Job, JobResult]]:
     import multiprocessing as mp
 
     # spawn: workers start clean (no copy of this process's threads or state).
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(analyse_job, job, rate, max_frames, model, *extra): job for job in jobs}
+        futures = {pool.submit(analyse_job, job, rate, max_frames, model, **(options or {})): job for job in jobs}
         try:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
@@ -294,7 +294,8 @@ def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int |
 
 
 def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | None,
-             workers: int | None, model: str | None = None, extra: tuple = ()) -> Iterator[tuple[Job, JobResult]]:
+             workers: int | None, model: str | None = None, options: dict | None = None
+             ) -> Iterator[tuple[Job, JobResult]]:
     try:
         import ray
     except ImportError:
@@ -309,7 +310,7 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
             kwargs["address"] = address
         ray.init(**kwargs)
     remote: Any = ray.remote(num_cpus=1, max_retries=2)(analyse_job)  # typed stubs miss the arguments
-    refs = {remote.remote(job, rate, max_frames, model, *extra): job for job in jobs}
+    refs = {remote.remote(job, rate, max_frames, model, **(options or {})): job for job in jobs}
     pending = list(refs)
     try:
         while pending:
@@ -360,7 +361,7 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
     if not (math.isfinite(start_s) and start_s >= 0) or (end_s is not None and not end_s > start_s):
         raise ValueError(f"the part to analyse must start at 0 s or later and end after it "
                          f"(from {start_s} s to {end_s} s)")
-    extra = (attention, start_s, end_s)
+    options = {"attention": attention, "start_s": start_s, "end_s": end_s}  # analyse_job's keywords
     model_path = None if model is None else str(Path(model).resolve())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -375,8 +376,8 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
     done = failed = 0
     if todo:
         results: Iterable[tuple[Job, JobResult]] = (
-            _run_ray(todo, ray_address, rate, max_frames, workers, model_path, extra) if ray_address
-            else _run_local(todo, max(1, workers), rate, max_frames, model_path, extra))
+            _run_ray(todo, ray_address, rate, max_frames, workers, model_path, options) if ray_address
+            else _run_local(todo, max(1, workers), rate, max_frames, model_path, options))
         for job, result in results:
             if result.error:
                 failed += 1
