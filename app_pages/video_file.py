@@ -282,9 +282,10 @@ def annotated_copy(video, df, start_s: float, end_s: float) -> None:
     start_text = c1.text_input("From (m:ss)", format_time(start_s), key="fer_clip_from")
     end_text = c2.text_input("To (m:ss)", format_time(end_s + 1), key="fer_clip_to")
     anonymise = c3.toggle("Pixelate faces", value=True, key="fer_clip_anonymise",
-                          help="For sharing: every face the analysis found is pixelated under its label. "
-                               "A face the detector missed in a frame stays visible: watch the clip before "
-                               "you share it.")
+                          help="For sharing: every face the analysis found is pixelated under its label, "
+                               "and so is every box it set aside as probably not a face (a profile may be "
+                               "one). A face the detector missed in a frame stays visible: watch the clip "
+                               "before you share it.")
     try:
         span = (parse_time(start_text), min(parse_time(end_text), end_s))
         if span[1] < span[0]:
@@ -311,6 +312,9 @@ def annotated_copy(video, df, start_s: float, end_s: float) -> None:
     if not clip.frames:
         st.warning("No analysed frame lies between those times.")
         return
+    if clip.set_aside_pixelated:
+        st.caption(f"Also pixelated: {clip.set_aside_pixelated} boxes that the analysis did not count as "
+                   "faces, in case one was.")
     if clip.stopped_early:
         st.warning(f"The clip reached {CLIP_MB} MB and stops at {format_time(clip.end_s)}; make the "
                    "rest as a second clip from there.")

@@ -496,13 +496,16 @@ class BlazeFaceDetector(FaceDetector):
         return boxes.astype(np.float32), scores.astype(np.float32)
 
     # -- public -------------------------------------------------------------------------
-    def detect(self, image_bgr: np.ndarray, *, face_check: bool | None = None) -> list[Detection]:
+    def detect(self, image_bgr: np.ndarray, *, face_check: bool | None = None,
+               set_aside: list[Detection] | None = None) -> list[Detection]:
         """All faces, best first. When no pass finds one, the image is tried once more inside a
         black margin (:data:`CLOSE_UP_FILL`): BlazeFace misses faces that fill the whole picture
         (a cropped portrait, a face held close to the camera). On 921 real face photos stored as
         loose crops it found 81.2% without the retry and 97.5% with it; the retry costs one small
         pass, and only on pictures where nothing was found. ``face_check``: this call with or
-        without the face mesh's second look (None: as the detector was built)."""
+        without the face mesh's second look (None: as the detector was built). ``set_aside``: a
+        list that gets the detections the check removed, for callers that pixelate them all the
+        same (a real face the mesh doubts, such as a profile, must not stay visible)."""
         image = as_bgr(image_bgr)
         height, width = image.shape[:2]
         if height < 1 or width < 1:
@@ -518,11 +521,13 @@ class BlazeFaceDetector(FaceDetector):
             parts.append(self._candidates(image, close_up))
         detections = self.merge(parts, width, height)
         check = self.face_check if face_check is None else face_check
-        return self.confirmed(image, detections) if check else detections
+        return self.confirmed(image, detections, set_aside) if check else detections
 
-    def confirmed(self, image_bgr: np.ndarray, detections: list[Detection]) -> list[Detection]:
+    def confirmed(self, image_bgr: np.ndarray, detections: list[Detection],
+                  set_aside: list[Detection] | None = None) -> list[Detection]:
         """``detections`` without the weak ones (score under :data:`FACE_CHECK_BELOW`) that the
-        face mesh's presence score calls no face; boxes too small for the mesh are kept."""
+        face mesh's presence score calls no face; boxes too small for the mesh are kept. The
+        removed ones are appended to ``set_aside`` when given."""
         if all(d.score >= FACE_CHECK_BELOW for d in detections):
             return detections
         from fer_core.landmarks import default_face_mesh
@@ -533,6 +538,8 @@ class BlazeFaceDetector(FaceDetector):
             presence = None if d.score >= FACE_CHECK_BELOW else mesh.face_presence(image_bgr, d.box, d.eyes)
             if presence is None or presence >= mesh.min_presence:
                 kept.append(d)
+            elif set_aside is not None:
+                set_aside.append(d)
         return kept
 
     def merge(self, parts: list[tuple[np.ndarray, np.ndarray]], width: int, height: int) -> list[Detection]:

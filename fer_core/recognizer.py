@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_core.detect import FaceDetector, default_detector
+from fer_core.detect import BlazeFaceDetector, Detection, FaceDetector, default_detector
 from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE, TILT_TOLERANCE, crop_face, preprocess_batch, smooth_batch, to_gray
 from fer_core.runtime import session_options
@@ -109,6 +109,11 @@ class FaceResult:
 
 #: The optional attention fields of FaceResult, in order.
 ATTENTION_FIELDS = ("pose", "eyes_open", "gaze", "looking_at_camera", "attention_hint")
+
+
+def _int_box(box: Sequence[float]) -> tuple[int, int, int, int]:
+    x, y, w, h = (int(v) for v in box)
+    return x, y, w, h
 
 
 def _read_card(model_path: Path) -> dict:
@@ -260,7 +265,8 @@ class Recognizer:
                 for box, e in zip(boxes, eyes)]
 
     def analyze(self, image_bgr: np.ndarray, max_faces: int | None = None,
-                attention: bool | None = None, *, iris: bool = True) -> list[FaceResult]:
+                attention: bool | None = None, *, iris: bool = True,
+                set_aside: list[tuple[int, int, int, int]] | None = None) -> list[FaceResult]:
         """Detect every face in a BGR (or gray / BGRA) image and classify them in one batch.
 
         Returns one :class:`FaceResult` per face, best detector score first; ``[]`` when
@@ -268,7 +274,10 @@ class Recognizer:
         eyes_open, gaze and looking_at_camera from a face mesh (about a mesh and an iris
         pass per face; see docs/ATTENTION.md). ``iris=False``: the pose only, without the
         iris pass (eyes_open, gaze and looking_at_camera stay None); for callers that keep
-        each face's last eye measurement, as the live page does.
+        each face's last eye measurement, as the live page does. ``set_aside``: a list that
+        gets the ``(x, y, w, h)`` boxes found but not returned: detections the detector's face
+        check doubted (``BlazeFaceDetector(face_check=True)``) and those past ``max_faces``, for
+        callers that pixelate every possible face when sharing a frame.
         """
         import cv2
 
@@ -283,7 +292,14 @@ class Recognizer:
         else:
             bgr = img if img.dtype == np.uint8 else np.clip(img, 0, 255).astype(np.uint8)
         limit = self.max_faces if max_faces is None else max_faces
-        detections = self.detector.detect(bgr)[:limit]
+        if set_aside is None:
+            detections = self.detector.detect(bgr)[:limit]
+        else:
+            doubted: list[Detection] = []
+            found = (self.detector.detect(bgr, set_aside=doubted) if isinstance(self.detector, BlazeFaceDetector)
+                     else self.detector.detect(bgr))
+            detections = found[:limit]
+            set_aside.extend(_int_box(d.box) for d in (*found[limit:], *doubted))
         if not detections:
             return []
         boxes = [d.box for d in detections]
@@ -293,8 +309,7 @@ class Recognizer:
         results = []
         for det, p in zip(detections, probs):
             k = int(p.argmax())
-            x, y, w, h = (int(v) for v in det.box)
-            results.append(FaceResult(box=(x, y, w, h),
+            results.append(FaceResult(box=_int_box(det.box),
                                       probabilities=tuple(float(v) for v in p),
                                       label=LABELS[k], confidence=float(p[k]),
                                       detector_score=float(det.score)))

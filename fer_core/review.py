@@ -25,7 +25,7 @@ import pandas as pd
 
 from fer_core.annotate import annotate, draw_status, pixelate
 from fer_core.labels import LABELS
-from fer_core.session import BOX_COLUMNS, format_time
+from fer_core.session import BOX_COLUMNS, format_time, log_set_aside
 from fer_core.video import frame_at, iter_frames, probe
 
 #: Log times are rounded to the millisecond in a CSV; rows this close to a frame's time belong to it.
@@ -70,6 +70,7 @@ class AnnotatedVideo:
     end_s: float
     stopped_early: bool  # max_bytes was reached before end_s
     faces_drawn: int  # boxes drawn over all frames: the log's rows in the range, when the rate is the log's
+    set_aside_pixelated: int = 0  # boxes pixelated that the analysis did not count as faces (anonymise only)
 
 
 def analysed_time(t: float, rate: float) -> float:
@@ -95,6 +96,15 @@ class _ByTime:
     def __init__(self, df: pd.DataFrame) -> None:
         self.rows = df.sort_values(["time_s", "face_id"], kind="stable")
         self.times = self.rows["time_s"].to_numpy(np.float64)
+        aside = log_set_aside(df)
+        self.aside = aside[np.argsort(aside[:, 0], kind="stable")]
+
+    def set_aside_at(self, t: float) -> list[tuple[int, int, int, int]]:
+        """The boxes the analysis of the frame at ``t`` found but did not count as faces."""
+        times = self.aside[:, 0]
+        lo = int(np.searchsorted(times, t - TIME_TOLERANCE_S, side="left"))
+        hi = int(np.searchsorted(times, t + TIME_TOLERANCE_S, side="right"))
+        return [(int(x), int(y), int(w), int(h)) for _, x, y, w, h in self.aside[lo:hi]]
 
     def faces_at(self, t: float) -> list[LoggedFace]:
         lo = int(np.searchsorted(self.times, t - TIME_TOLERANCE_S, side="left"))
@@ -119,12 +129,14 @@ def _face(row: object) -> LoggedFace:
 
 
 def draw_frame(image_bgr: np.ndarray, faces: Sequence[LoggedFace], t: float, *, anonymise: bool = False,
-               marker: str | None = None) -> np.ndarray:
-    """An analysed frame as the review shows it: faces pixelated when ``anonymise``, then every
-    face's box, number, label and confidence (and head pose when logged), and the video time
-    (with a named moment's text) in the top-left corner. In place; returns the image."""
+               marker: str | None = None, set_aside: Sequence[tuple[int, int, int, int]] = ()) -> np.ndarray:
+    """An analysed frame as the review shows it: faces pixelated when ``anonymise`` (with the
+    ``set_aside`` boxes, which the analysis found but did not count as faces: a profile the
+    face check doubted must not stay visible), then every face's box, number, label and
+    confidence (and head pose when logged), and the video time (with a named moment's text) in
+    the top-left corner. In place; returns the image."""
     if anonymise:
-        pixelate(image_bgr, [f.box for f in faces])
+        pixelate(image_bgr, [f.box for f in faces] + list(set_aside))
     annotate(image_bgr, faces, copy=False)
     return draw_status(image_bgr, format_time(t) + (f"  {marker}" if marker else ""))
 
@@ -179,6 +191,8 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
     when None), drawn by :func:`draw_frame`, as an H.264 MP4 in memory. Each frame is shown
     until the next one, so the file plays in real time at the analysis's rate.
 
+    ``anonymise``: pixelate every logged face, and every box the analysis set aside
+    (:func:`fer_core.session.log_set_aside`).
     ``parts``: the ``(from, to)`` parts of an analysis in parts. Frames in a gap between them
     were never analysed, so they are left out (a face there would not be pixelated either),
     and the copy goes on from one part to the next without a pause; each frame shows its
@@ -196,7 +210,7 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
     total = sum(b - a for a, b in ranges if b is not None)
     logged = _ByTime(df)
     buf = io.BytesIO()
-    frames = drawn = 0
+    frames = drawn = hidden = 0
     first = last = start_s
     clock = 0.0  # the copy's own time: the video's, less the gaps left out
     done = 0.0  # seconds of the ranges before the current one
@@ -228,9 +242,11 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
                 if img.shape[:2] != (h, w):  # the size changed mid-stream
                     img = cv2.resize(sf.bgr, (w, h), interpolation=cv2.INTER_AREA)
                 faces = logged.faces_at(sf.time_s)
+                aside = logged.set_aside_at(sf.time_s) if anonymise else []
                 drawn += len(faces)
+                hidden += len(aside)
                 img = draw_frame(np.ascontiguousarray(img), faces, sf.time_s, anonymise=anonymise,
-                                 marker=marker_at(markers, sf.time_s))
+                                 marker=marker_at(markers, sf.time_s), set_aside=aside)
                 vf = av.VideoFrame.from_ndarray(img, format="bgr24")
                 vf.pts = round(clock * 1000)
                 vf.time_base = _TIME_BASE
@@ -249,7 +265,7 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
             for packet in stream.encode():
                 out.mux(packet)
     return AnnotatedVideo(data=buf.getvalue() if frames else b"", frames=frames, start_s=first, end_s=last,
-                          stopped_early=stopped, faces_drawn=drawn)
+                          stopped_early=stopped, faces_drawn=drawn, set_aside_pixelated=hidden)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -276,7 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--to", dest="end", default=None,
                     help="end (default: where the log's analysis ended; the end of the video for a log without "
                          "frames or a start after that)")
-    ap.add_argument("--pixelate", action="store_true", help="pixelate every face the analysis found")
+    ap.add_argument("--pixelate", action="store_true",
+                    help="pixelate every face the analysis found, and every box it set aside as doubtful")
     args = ap.parse_args(argv)
     try:
         session = SessionLog.from_csv(args.log.read_bytes())
@@ -302,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
     args.out.write_bytes(clip.data)
     print(f"{args.out}: {clip.frames} frames, {format_time(clip.start_s)}-{format_time(clip.end_s)}, "
-          f"{len(clip.data) / 1e6:.1f} MB")
+          f"{len(clip.data) / 1e6:.1f} MB"
+          + (f"; {clip.set_aside_pixelated} doubtful boxes pixelated too" if clip.set_aside_pixelated else ""))
     return 0
 
 

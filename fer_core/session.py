@@ -24,6 +24,13 @@ The face rows alone do not tell that when some frames had no face (the class out
 the last ten minutes), so the CSV of such a log ends with one more row, ``face_id`` -3 at the
 end, the count in its ``marker`` text (:data:`END_ID`); DataFrames carry them in
 ``df.attrs["end_s"]`` and ``df.attrs["frames"]`` (:func:`log_end`).
+
+A log of photos or a video file also keeps the boxes its analysis found but did not count
+(:meth:`SessionLog.add_set_aside`): detections the detector's face check doubted, a profile or
+a pattern on a shirt. They are not faces of the log, so no chart sees them, but an annotated
+copy pixelated for sharing covers them too (``fer_core.review``). In the CSV they are rows with
+``face_id`` -4, a box and no probabilities (:data:`SET_ASIDE_ID`); DataFrames carry them in
+``df.attrs["set_aside"]`` (:func:`log_set_aside`).
 """
 from __future__ import annotations
 
@@ -64,6 +71,10 @@ END_ID = -3
 #: That row's ``marker`` field: the frames analysed, with or without faces.
 END_TEXT = "(the analysis ends here: {frames} frames analysed)"
 _END_FRAMES = re.compile(r"(\d{1,12}) frames")
+#: The face_id of a CSV row with a box the analysis found but did not count as a face.
+SET_ASIDE_ID = -4
+#: That row's ``marker`` field.
+SET_ASIDE_TEXT = "(set aside: not counted as a face; pixelated when shared)"
 #: Times a CSV may hold: up to a week. A log of a live session or a video is far shorter; a
 #: larger time is a damaged or edited file, and the charts' time grids would not fit in memory.
 MAX_LOG_S = 7 * 24 * 3600.0
@@ -79,6 +90,28 @@ def _attention_values(face: object) -> tuple[float, ...]:
     eyes = getattr(face, "eyes_open", None) or (float("nan"), float("nan"))
     looking = getattr(face, "looking_at_camera", None)
     return (*map(float, pose), *map(float, eyes), float("nan") if looking is None else float(looking))
+
+
+class BoxRows:
+    """Read-only ``(n, 5)`` rows of ``time_s, x, y, w, h``: a log's boxes set aside, as its
+    DataFrame's ``attrs`` carry them. pandas deep-copies a frame's ``attrs`` on every operation,
+    which would copy thousands of boxes each time; this object is immutable and returns itself."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: np.ndarray) -> None:
+        arr = np.array(rows, np.float64).reshape(-1, 5)
+        arr.setflags(write=False)
+        self.rows = arr
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __deepcopy__(self, memo: dict) -> BoxRows:
+        return self
+
+    def __repr__(self) -> str:
+        return f"BoxRows({len(self.rows)} boxes)"
 
 
 class LogFormatError(ValueError):
@@ -124,6 +157,7 @@ class SessionLog:
         self._version = 0
         self._models: list[str] = []
         self._markers: list[tuple[float, str]] = []
+        self._aside: list[tuple[float, int, int, int, int]] = []
 
     # -- writing -------------------------------------------------------------------------
     def add_frame(self, t: float, faces: Iterable, model: str = "") -> None:
@@ -172,6 +206,18 @@ class SessionLog:
             self._buf[self._n:need] = new[:, :width]
             self._n = need
 
+    def add_set_aside(self, t: float, boxes: Iterable[Sequence[float]]) -> None:
+        """Keep the ``(x, y, w, h)`` boxes that the analysis of the frame at ``t`` found but did
+        not count as faces (``Recognizer.analyze(set_aside=...)``), for pixelating them in a
+        copy to share. Bounded by ``max_rows`` like the face rows."""
+        new = [(float(t), int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in boxes]
+        if not new:
+            return
+        with self._lock:
+            room = self.max_rows - len(self._aside)
+            self._aside.extend(new[:max(room, 0)])
+            self._version += 1
+
     def add_marker(self, t: float, text: str) -> bool:
         """Name the moment ``t`` (seconds, the rows' clock). The text is put on one line and
         cut to :data:`MARKER_CHARS`; returns False (and adds nothing) for an empty text or
@@ -191,6 +237,7 @@ class SessionLog:
         with self._lock:
             self._models = []
             self._markers = []
+            self._aside = []
             self._n = 0
             self._frames = 0
             self._last_t = self.start_s
@@ -217,6 +264,12 @@ class SessionLog:
             return tuple(self._markers)
 
     @property
+    def set_aside(self) -> BoxRows:
+        """The boxes found but not counted as faces, ``(time_s, x, y, w, h)`` rows in time order."""
+        with self._lock:
+            return BoxRows(np.array(sorted(self._aside), np.float64))
+
+    @property
     def version(self) -> int:
         """Changes whenever the log changes (cheap to poll)."""
         with self._lock:
@@ -235,10 +288,12 @@ class SessionLog:
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``, and
-        ``attrs`` ``start_s``, ``end_s`` and ``frames`` (see :func:`log_start`, :func:`log_end`)."""
+        ``attrs`` ``start_s``, ``end_s``, ``frames`` and ``set_aside`` (see :func:`log_start`,
+        :func:`log_end`, :func:`log_set_aside`)."""
         with self._lock:
             data = self._buf[:self._n].copy()
-            attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames}
+            attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
+                     "set_aside": BoxRows(np.array(sorted(self._aside), np.float64))}
         df = _frame_from_array(data)
         df.attrs.update(attrs)
         return df
@@ -266,11 +321,16 @@ class SessionLog:
         ends = ends[np.isfinite(ends) & (ends >= 0)]
         counts = [int(m.group(1)) for text in (df.loc[is_end, "marker"] if "marker" in df.columns else ())
                   if (m := _END_FRAMES.search(str(text)))]
-        df = df[~(is_start | is_end)]
+        is_aside = (ids == SET_ASIDE_ID).to_numpy()
+        aside = df.loc[is_aside, ["time_s", *BOX_COLUMNS]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        # A box that cannot be drawn (edited, damaged) is left out; it could not be pixelated anyway.
+        aside = aside[np.isfinite(aside).all(axis=1) & (aside[:, 0] >= 0) & (aside[:, 3] > 0) & (aside[:, 4] > 0)]
+        df = df[~(is_start | is_end | is_aside)]
         arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         if len(arr) and not np.isfinite(arr).all():
             raise LogFormatError("not a session log: some values are not numbers")
-        times = [*starts, *ends, *(abs(t) for t, _ in markers), float(np.abs(arr[:, 0]).max()) if len(arr) else 0.0]
+        times = [*starts, *ends, *(abs(t) for t, _ in markers), *aside[:, 0],
+                 float(np.abs(arr[:, 0]).max()) if len(arr) else 0.0]
         latest = max(times)
         if latest > MAX_LOG_S:
             raise LogFormatError(f"not a session log: it has a time of {latest:.3g} s, and a log covers at most "
@@ -298,6 +358,7 @@ class SessionLog:
         log._frames = max([log._frames, *(c for c in counts if c <= MAX_END_FRAMES)])
         for t, text in markers[:MAX_MARKERS]:
             log.add_marker(t, text)
+        log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in aside]
         return log
 
     @classmethod
@@ -339,6 +400,8 @@ class SessionLog:
         log._models = list(dict.fromkeys(m for p in ordered for m in p.models))
         for t, text in dict.fromkeys(m for p in ordered for m in p.markers):
             log.add_marker(t, text)
+        log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]))
+                      for p in ordered for r in p.set_aside.rows]
         return log
 
     @classmethod
@@ -386,6 +449,20 @@ def log_end(df: pd.DataFrame) -> float:
         else max(last, log_start(df))
 
 
+def log_set_aside(df: pd.DataFrame) -> np.ndarray:
+    """The boxes a log's DataFrame holds that were found but not counted as faces
+    (``attrs["set_aside"]``, set by :meth:`SessionLog.to_frame`): an ``(n, 5)`` array of
+    ``time_s, x, y, w, h`` rows, empty when there are none or the frame has no such attribute."""
+    rows = df.attrs.get("set_aside")
+    if rows is None:
+        return np.zeros((0, 5))
+    try:
+        arr = rows.rows if isinstance(rows, BoxRows) else np.asarray(rows, np.float64).reshape(-1, 5)
+    except (TypeError, ValueError):
+        return np.zeros((0, 5))
+    return arr[np.isfinite(arr).all(axis=1)]
+
+
 def _frames_analysed(df: pd.DataFrame) -> int:
     """The frames analysed for a log's DataFrame (``attrs["frames"]``): never fewer than the
     distinct times of its rows."""
@@ -395,9 +472,10 @@ def _frames_analysed(df: pd.DataFrame) -> int:
 
 
 def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> bytes:
-    """CSV bytes with fixed columns and rounded numbers; ``markers`` as rows of their own
-    after the face rows, then the start row of a log of part of a video, then the end row of
-    a log with frames the face rows do not show (see the module's docstring)."""
+    """CSV bytes with fixed columns and rounded numbers; after the face rows, the boxes set
+    aside (:func:`log_set_aside`), ``markers`` as rows of their own, then the start row of a
+    log of part of a video, then the end row of a log with frames the face rows do not show
+    (see the module's docstring)."""
     notes = [(t, text, MARKER_ID) for t, text in markers]
     if log_start(df) > 0:
         notes.append((log_start(df), START_TEXT, START_ID))
@@ -414,13 +492,16 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
         out[c] = out[c].round(5)
     for c in extra:
         out[c] = out[c].round(2 if c in ("yaw", "pitch", "roll") else 3)
-    if not notes:
+    aside = log_set_aside(df)
+    if not notes and not len(aside):
         return out.to_csv(index=False).encode("utf-8")
     out["marker"] = ""
-    rows = pd.DataFrame("", index=range(len(notes)), columns=out.columns)
-    rows["time_s"] = [round(float(t), 3) for t, _, _ in notes]
-    rows["face_id"] = [face_id for _, _, face_id in notes]
-    rows["marker"] = [text for _, text, _ in notes]
+    rows = pd.DataFrame("", index=range(len(aside) + len(notes)), columns=out.columns)
+    rows["time_s"] = [round(float(t), 3) for t in aside[:, 0]] + [round(float(t), 3) for t, _, _ in notes]
+    rows["face_id"] = [SET_ASIDE_ID] * len(aside) + [face_id for _, _, face_id in notes]
+    for j, c in enumerate(BOX_COLUMNS, start=1):
+        rows[c] = [int(v) for v in aside[:, j]] + [""] * len(notes)
+    rows["marker"] = [SET_ASIDE_TEXT] * len(aside) + [text for _, text, _ in notes]
     return (out.to_csv(index=False) + rows.to_csv(index=False, header=False)).encode("utf-8")
 
 

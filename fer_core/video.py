@@ -317,7 +317,10 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     """Analyse a video at ``rate`` frames per second: every face, tracked anonymously.
 
     The log holds the model's raw probabilities per face and frame; tracking assigns
-    the face ids (a face missing for more than about 3 seconds gets a new id).
+    the face ids (a face missing for more than about 3 seconds gets a new id). Boxes the
+    detector found but the analysis did not count (its face check doubted them) are kept
+    apart (:meth:`SessionLog.add_set_aside`), so that an annotated copy pixelated for sharing
+    covers them too.
     ``attention``: also log head pose, eye openness and looking at the camera
     (fer_core.attention; a face mesh per face and frame). ``start_s``, ``end_s``: analyse
     that part of the video only; the log keeps the video's times and its start
@@ -337,15 +340,17 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     n = with_faces = 0
     last_t = start_s
     for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress, start_s=start_s, end_s=end_s):
+        aside: list[tuple[int, int, int, int]] = []
         if attention:
-            results = recognizer.analyze(sf.bgr, attention=True)
+            results = recognizer.analyze(sf.bgr, attention=True, set_aside=aside)
             tracked = tracker.update(results, sf.bgr)
             session.add_frame(sf.time_s, [replace(f, probabilities=f.raw_probabilities)
                                           for f in tracked], model)
         else:
-            results = recognizer.analyze(sf.bgr)
+            results = recognizer.analyze(sf.bgr, set_aside=aside)
             tracked = tracker.update(results, sf.bgr)
             session.add_frame(sf.time_s, [(f.face_id, f.box, f.raw_probabilities) for f in tracked], model)
+        session.add_set_aside(sf.time_s, aside)
         n += 1
         with_faces += bool(results)
         last_t = sf.time_s

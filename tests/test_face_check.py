@@ -164,3 +164,71 @@ def test_photo_page_pixelates_a_face_the_check_set_aside(monkeypatch):
     at.run()
     assert not at.exception and "No face" in at.warning[0].value
     assert len(hidden) == 1  # no face in the results, but its box is pixelated all the same
+
+
+def test_the_analysis_keeps_what_the_check_set_aside_apart(plain):
+    from fer_core.recognizer import load_recognizer
+
+    rec = load_recognizer(detector=still_detector())
+    turned, upright = upside_down_astronaut(), astronaut_bgr()
+    aside: list = []
+    assert rec.analyze(turned, set_aside=aside) == [] and aside == [tuple(int(v) for v in plain.detect(turned)[0].box)]
+    aside = []
+    assert len(rec.analyze(upright, set_aside=aside)) == 1 and aside == []
+    # Faces past max_faces are found but not analysed: set aside too, so they get pixelated.
+    gallery = gallery_frame(2, 2, 1280, 720)
+    doubted: list = []
+    found = rec.analyze(gallery, set_aside=doubted)  # and boxes on the suits, which the check doubts
+    aside = []
+    kept = rec.analyze(gallery, max_faces=1, set_aside=aside)
+    assert len(found) == 4 and kept == found[:1] and aside == [r.box for r in found[1:]] + doubted
+    # A detector without the check sets nothing aside.
+    aside = []
+    assert load_recognizer(detector=plain).analyze(turned, set_aside=aside) != [] and aside == []
+
+
+def test_a_video_copy_pixelates_what_the_check_set_aside(plain, tmp_path, capsys):
+    """A video of the turned astronaut: no face in the log, but its box is kept apart, goes
+    through the CSV, and is pixelated in the copy made for sharing (the page and the command line)."""
+    import io
+
+    import av
+
+    from fer_core.recognizer import load_recognizer
+    from fer_core.review import annotated_video
+    from fer_core.review import main as review_main
+    from fer_core.session import SessionLog, log_set_aside
+    from fer_core.video import analyze_video
+    from tests.media import encode_video
+
+    data = encode_video([upside_down_astronaut()] * 6, fps=2, codec="libx264", options={"crf": "18"})
+    result = analyze_video(load_recognizer(detector=still_detector()), data, rate=2.0)
+    df = result.log.to_frame()
+    aside = log_set_aside(df)
+    assert len(df) == 0 and result.frames_analysed == 6
+    assert list(aside[:, 0]) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    x, y, w, h = (int(v) for v in np.median(aside[:, 1:], axis=0))
+    back = SessionLog.from_csv(result.log.to_csv()).to_frame()
+    assert np.array_equal(log_set_aside(back), aside)
+
+    def first_frame(clip_bytes: bytes) -> np.ndarray:
+        with av.open(io.BytesIO(clip_bytes)) as c:
+            return next(c.decode(video=0)).to_ndarray(format="bgr24")
+
+    def detail(img: np.ndarray) -> float:  # in the middle of the box: flat blocks when pixelated
+        centre = cv2.cvtColor(img[y + h // 4 : y + 3 * h // 4, x + w // 4 : x + 3 * w // 4], cv2.COLOR_BGR2GRAY)
+        return float(np.median(np.abs(cv2.Laplacian(centre.astype(np.float32), cv2.CV_32F))))
+
+    shown = annotated_video(data, back, rate=2.0)
+    hidden = annotated_video(data, back, rate=2.0, anonymise=True)
+    assert shown.set_aside_pixelated == 0 and hidden.set_aside_pixelated == 6
+    assert detail(first_frame(shown.data)) > 4 * detail(first_frame(hidden.data))
+    # The command line, from the video and its CSV.
+    (tmp_path / "v.mp4").write_bytes(data)
+    (tmp_path / "v.csv").write_bytes(result.log.to_csv())
+    assert (
+        review_main([str(tmp_path / "v.mp4"), str(tmp_path / "v.csv"), "--out", str(tmp_path / "c.mp4"), "--pixelate"])
+        == 0
+    )
+    assert "6 doubtful boxes pixelated too" in capsys.readouterr().out
+    assert detail(first_frame((tmp_path / "c.mp4").read_bytes())) == detail(first_frame(hidden.data))

@@ -390,3 +390,39 @@ def test_parts_of_one_recording_join_into_one_log():
     with pytest.raises(ValueError):
         SessionLog.join([])
     assert SessionLog.join([first]).to_frame().equals(first.to_frame())
+
+
+def test_boxes_set_aside_travel_with_the_log_but_stay_out_of_the_analytics():
+    """Boxes the analysis found but did not count (the face check doubted them) are kept apart
+    for pixelation: in the DataFrame's attrs, in the CSV as SET_ASIDE_ID rows, through a join;
+    never as faces."""
+    from fer_core.session import SET_ASIDE_ID, log_set_aside
+
+    log = scripted_log()
+    log.add_set_aside(10.0, [(300, 40, 30, 32)])
+    log.add_set_aside(5.0, [(1.0, 2.0, 3.0, 4.0), (5, 6, 7, 8)])
+    df = log.to_frame()
+    assert log_set_aside(df).tolist() == [[5, 1, 2, 3, 4], [5, 5, 6, 7, 8], [10, 300, 40, 30, 32]]
+    assert np.array_equal(log_set_aside(df[df["time_s"] < 3]), log_set_aside(df))  # kept by a filter
+    assert log_set_aside(pd.DataFrame()).shape == (0, 5)
+    data = log.to_csv()
+    rows = [line.split(",") for line in data.decode().splitlines() if f",{SET_ASIDE_ID}," in line]
+    assert [r[:6] for r in rows] == [["5.0", "-4", "1", "2", "3", "4"], ["5.0", "-4", "5", "6", "7", "8"],
+                                     ["10.0", "-4", "300", "40", "30", "32"]]
+    back = SessionLog.from_csv(data)
+    pd.testing.assert_frame_equal(back.to_frame(), df, atol=1e-4)  # not face rows
+    assert back.summary() == log.summary() and label_counts(back.to_frame()).sum() == len(df)
+    assert np.array_equal(log_set_aside(back.to_frame()), log_set_aside(df))
+    # A damaged box is left out, not a reason to refuse the log; a time beyond a week is refused.
+    damaged = (data.decode().replace("10.0,-4,300,40,30,32", "10.0,-4,300,40,0,32")
+               .replace("5.0,-4,1,2,3,4", "5.0,-4,a,2,3,4"))
+    assert log_set_aside(SessionLog.from_csv(damaged).to_frame()).tolist() == [[5, 5, 6, 7, 8]]
+    with pytest.raises(LogFormatError, match="a log covers at most"):
+        SessionLog.from_csv(data.decode().replace("10.0,-4,", "1e9,-4,"))
+    # Joined parts keep every part's boxes; clearing the log drops them.
+    later = SessionLog(start_s=400.0)
+    later.add_frame(400.0, [])
+    later.add_set_aside(400.0, [(9, 9, 9, 9)])
+    assert log_set_aside(SessionLog.join([later, log]).to_frame())[:, 0].tolist() == [5, 5, 10, 400]
+    log.clear()
+    assert log_set_aside(log.to_frame()).shape == (0, 5) and b",-4," not in log.to_csv()
