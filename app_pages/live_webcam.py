@@ -78,7 +78,7 @@ with st.sidebar:
                          "width (a camera across a room, people sitting back): it finds faces from about "
                          "50 px wide in a 640 x 480 picture instead of about 95. About 5 ms more per analysed "
                          "frame; raise 'Analyse every Nth frame' if the video stutters. Always on for a "
-                         "shared screen.")
+                         "shared screen. No effect on the lighter 320 x 240 camera a busy server asks for.")
     if st.button("Clear session log", help="Forget this session's observations"):
         analyzer.reset()
         support.set_unsaved()

@@ -97,7 +97,8 @@ if upload is not None:
                     icon=":material/timer:")
 attention = st.toggle("Also measure attention (head pose and eyes; slower)", value=False,
                       help="Adds where each head points and whether the eyes are open to the log, "
-                           "for the attention timeline and flags. About 20-40 ms more per face and frame.")
+                           "for the attention timeline and flags. About 8 ms more per face and frame on a fast "
+                           "core (a 3 x 3 call: about twice the analysis time), a few times that on slower ones.")
 # A later part of the video analysed before (same file, same rate) can be added to, so that a
 # long recording analysed in parts is one session on the charts, the dashboard and in the CSV.
 earlier = st.session_state.get("fer_video")

@@ -279,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m fer_core.review",
         description="An annotated copy of an analysed video (the Video file page's download): each analysed "
-                    "frame with the faces of its per-frame log drawn, as H.264 MP4.")
+                    "frame with the faces of its per-frame log drawn, as H.264 MP4. For a log joined from "
+                    "parts of the video, the frames between the parts were never analysed and are left out.")
     ap.add_argument("video", type=Path)
     ap.add_argument("log", type=Path, help="its per-frame log (the app's CSV download, or fer_core.batch's "
                                            "NAME_expressions.csv)")
@@ -304,8 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             end = summary.end_s  # a part of the video: its copy ends where its analysis did
         df = session.to_frame()
         with args.video.open("rb") as f:
+            # A log joined from parts: the frames between them were never analysed, so they are left
+            # out (a face there would not be pixelated), as on the page.
             clip = annotated_video(f, df, rate=args.rate, start_s=start, end_s=end, anonymise=args.pixelate,
-                                   markers=session.markers)
+                                   markers=session.markers, parts=session.parts)
     except (OSError, ValueError, LogFormatError, VideoDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -31,6 +31,12 @@ a pattern on a shirt. They are not faces of the log, so no chart sees them, but 
 copy pixelated for sharing covers them too (``fer_core.review``). In the CSV they are rows with
 ``face_id`` -4, a box and no probabilities (:data:`SET_ASIDE_ID`); DataFrames carry them in
 ``df.attrs["set_aside"]`` (:func:`log_set_aside`).
+
+A log joined from parts of one video (:meth:`SessionLog.join`) keeps which parts were
+analysed, so that the frames between them, never analysed, are left out of an annotated
+copy: in the CSV one row per part, ``face_id`` -5 at its start, "(an analysed part: from A s to
+B s)" in the ``marker`` column (:data:`PART_ID`); in DataFrames ``df.attrs["parts"]``
+(:func:`log_parts`).
 """
 from __future__ import annotations
 
@@ -75,6 +81,11 @@ _END_FRAMES = re.compile(r"(\d{1,12}) frames")
 SET_ASIDE_ID = -4
 #: That row's ``marker`` field.
 SET_ASIDE_TEXT = "(set aside: not counted as a face; pixelated when shared)"
+#: The face_id of a CSV row that gives one analysed part of a log joined from parts.
+PART_ID = -5
+#: That row's ``marker`` field.
+PART_TEXT = "(an analysed part: from {start:.3f} s to {end:.3f} s)"
+_PART_SPAN = re.compile(r"from (\d+(?:\.\d*)?) s to (\d+(?:\.\d*)?) s")
 #: Times a CSV may hold: up to a week. A log of a live session or a video is far shorter; a
 #: larger time is a damaged or edited file, and the charts' time grids would not fit in memory.
 MAX_LOG_S = 7 * 24 * 3600.0
@@ -158,6 +169,7 @@ class SessionLog:
         self._models: list[str] = []
         self._markers: list[tuple[float, str]] = []
         self._aside: list[tuple[float, int, int, int, int]] = []
+        self._parts: list[tuple[float, float]] = []  # set by join(): the analysed parts, when several
 
     # -- writing -------------------------------------------------------------------------
     def add_frame(self, t: float, faces: Iterable, model: str = "") -> None:
@@ -238,6 +250,7 @@ class SessionLog:
             self._models = []
             self._markers = []
             self._aside = []
+            self._parts = []
             self._n = 0
             self._frames = 0
             self._last_t = self.start_s
@@ -270,6 +283,13 @@ class SessionLog:
             return BoxRows(np.array(sorted(self._aside), np.float64))
 
     @property
+    def parts(self) -> tuple[tuple[float, float], ...]:
+        """The ``(start_s, end_s)`` parts of a video this log was joined from, in time order;
+        empty for a log of one stretch (a live session, a whole video or one part)."""
+        with self._lock:
+            return tuple(self._parts)
+
+    @property
     def version(self) -> int:
         """Changes whenever the log changes (cheap to poll)."""
         with self._lock:
@@ -293,7 +313,8 @@ class SessionLog:
         with self._lock:
             data = self._buf[:self._n].copy()
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
-                     "set_aside": BoxRows(np.array(sorted(self._aside), np.float64))}
+                     "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
+                     "parts": tuple(self._parts)}
         df = _frame_from_array(data)
         df.attrs.update(attrs)
         return df
@@ -325,7 +346,11 @@ class SessionLog:
         aside = df.loc[is_aside, ["time_s", *BOX_COLUMNS]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         # A box that cannot be drawn (edited, damaged) is left out; it could not be pixelated anyway.
         aside = aside[np.isfinite(aside).all(axis=1) & (aside[:, 0] >= 0) & (aside[:, 3] > 0) & (aside[:, 4] > 0)]
-        df = df[~(is_start | is_end | is_aside)]
+        is_part = (ids == PART_ID).to_numpy()
+        spans = [(float(m.group(1)), float(m.group(2))) for text in
+                 (df.loc[is_part, "marker"] if "marker" in df.columns else ())
+                 if (m := _PART_SPAN.search(str(text)))]
+        df = df[~(is_start | is_end | is_aside | is_part)]
         arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         if len(arr) and not np.isfinite(arr).all():
             raise LogFormatError("not a session log: some values are not numbers")
@@ -359,6 +384,7 @@ class SessionLog:
         for t, text in markers[:MAX_MARKERS]:
             log.add_marker(t, text)
         log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in aside]
+        log._parts = _valid_parts(spans, log)
         return log
 
     @classmethod
@@ -402,6 +428,9 @@ class SessionLog:
             log.add_marker(t, text)
         log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]))
                       for p in ordered for r in p.set_aside.rows]
+        log._parts = [span for sp, p in summaries for span in (p.parts or [(sp.start_s, sp.end_s)])]
+        if len(log._parts) < 2:
+            log._parts = []
         return log
 
     @classmethod
@@ -463,6 +492,31 @@ def log_set_aside(df: pd.DataFrame) -> np.ndarray:
     return arr[np.isfinite(arr).all(axis=1)]
 
 
+def _valid_parts(spans: Sequence[tuple[float, float]], log: SessionLog) -> list[tuple[float, float]]:
+    """The parts a CSV's PART_ID rows give, if they make sense for its log: at least two, each
+    ending at or after its start, in time order without overlap, and every face row inside one
+    (so no analysed frame is ever left out of a copy). Otherwise none: the log is one stretch."""
+    parts = sorted(spans)
+    if (len(parts) < 2 or any(b < a or b > MAX_LOG_S for a, b in parts)
+            or any(b1 > a2 for (_, b1), (a2, _) in zip(parts, parts[1:]))):
+        return []
+    times = log._buf[:log._n, 0]
+    inside = np.zeros(len(times), bool)
+    for a, b in parts:
+        inside |= (times >= a - 1e-3) & (times <= b + 1e-3)
+    return parts if inside.all() else []
+
+
+def log_parts(df: pd.DataFrame) -> list[tuple[float, float]]:
+    """The ``(start_s, end_s)`` parts a log's DataFrame was joined from (``attrs["parts"]``, set by
+    :meth:`SessionLog.to_frame`); empty for a log of one stretch."""
+    parts = df.attrs.get("parts", ())
+    try:
+        return [(float(a), float(b)) for a, b in parts]
+    except (TypeError, ValueError):
+        return []
+
+
 def _frames_analysed(df: pd.DataFrame) -> int:
     """The frames analysed for a log's DataFrame (``attrs["frames"]``): never fewer than the
     distinct times of its rows."""
@@ -477,6 +531,7 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
     log of part of a video, then the end row of a log with frames the face rows do not show
     (see the module's docstring)."""
     notes = [(t, text, MARKER_ID) for t, text in markers]
+    notes += [(a, PART_TEXT.format(start=a, end=b), PART_ID) for a, b in log_parts(df)]
     if log_start(df) > 0:
         notes.append((log_start(df), START_TEXT, START_ID))
     # What the face rows alone would give back (SessionLog.from_frame): their last time and

@@ -269,6 +269,12 @@ def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_
     assert "5 frames, 0:02-0:04" in capsys.readouterr().out  # 2.0, 2.5, ..., 4.0 s
     assert main([str(video), str(log), "--out", str(out), "--to", "0:05"]) == 0
     assert "7 frames, 0:02-0:05" in capsys.readouterr().out
+    # A log joined from parts (0-2 s and 5 s to the end): the frames between were never analysed,
+    # so the copy leaves them out, as the page's does.
+    parts = [analyze_video(load_recognizer(), data, rate=2.0, start_s=a, end_s=b).log for a, b in ((0, 2), (5, None))]
+    log.write_bytes(SessionLog.join(parts).to_csv())
+    assert main([str(video), str(log), "--out", str(out), "--pixelate"]) == 0
+    assert "11 frames, 0:00-0:07" in capsys.readouterr().out  # 0.0-2.0 and 5.0-7.5 s
 
 
 @pytest.mark.parametrize("make", [rotated_video, vfr_video])

@@ -348,7 +348,7 @@ def test_a_time_beyond_a_week_is_refused_not_drawn(where):
 def test_parts_of_one_recording_join_into_one_log():
     """Two parts analysed apart (the second with attention) make one log: rows in time order,
     the second part's faces numbered after the first's, markers, frames and the first start."""
-    from fer_core.session import ATTENTION_COLUMNS, SessionLog
+    from fer_core.session import ATTENTION_COLUMNS, SessionLog, log_parts
 
     first = SessionLog(source="video", start_s=600.0)
     second = SessionLog(source="video", start_s=1200.0)
@@ -382,6 +382,18 @@ def test_parts_of_one_recording_join_into_one_log():
     assert whole.summary().duration_s == 910.0 and whole.summary().faces == 4
     back = SessionLog.from_csv(whole.to_csv())
     assert back.start_s == 600.0 and back.markers == whole.markers
+    # It keeps which parts were analysed (the gap between them never was), through the CSV too.
+    assert whole.parts == back.parts == ((600.0, 1190.0), (1200.0, 1510.0)) and first.parts == ()
+    assert log_parts(whole.to_frame()) == list(whole.parts) and log_parts(first.to_frame()) == []
+    assert b"(an analysed part: from 600.000 s to 1190.000 s)" in whole.to_csv()
+    third = SessionLog(start_s=1600.0)
+    third.add_frame(1600.0, [])
+    assert SessionLog.join([back, third]).parts == (*whole.parts, (1600.0, 1600.0))
+    # Parts that contradict the rows (a face outside every part, overlapping parts) are dropped:
+    # the log is then one stretch, so a copy leaves no analysed frame out.
+    text = whole.to_csv().decode()
+    for wrong in ("from 600.000 s to 1000.000 s", "from 600.000 s to 1250.000 s"):
+        assert SessionLog.from_csv(text.replace("from 600.000 s to 1190.000 s", wrong)).parts == ()
     # Overlapping logs are not parts of one recording.
     with pytest.raises(ValueError, match="overlap"):
         SessionLog.join([first, SessionLog.from_csv(first.to_csv())])
