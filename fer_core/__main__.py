@@ -1,7 +1,8 @@
 """Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png [--pixelate]] [--attention] [--everyday]``.
 
 Prints each face's expression and confidence; ``--json`` prints machine-readable
-results; ``--annotate`` writes the (first) photo with boxes and labels drawn, ``--pixelate``
+results; ``--annotate`` writes the first photo that could be read with boxes and labels drawn
+(never over one of the photos), ``--pixelate``
 with the faces pixelated for sharing (as the Photo page's option);
 ``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face;
 ``--everyday`` uses the everyday-faces model (the app's sidebar choice).
@@ -23,17 +24,20 @@ def _read_image(path: Path) -> np.ndarray:
     """Decode a photo upright (EXIF orientation honoured), with the app's size and corruption checks."""
     from fer_core.imageio import decode_image
 
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, not a photo")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     return decode_image(path.read_bytes()).bgr
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m fer_core", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("photos", nargs="+", type=Path, help="image files (JPEG, PNG, BMP, WebP, ...)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
-    p.add_argument("--annotate", type=Path, metavar="OUT.png", help="write the first photo annotated")
+    p.add_argument("--annotate", type=Path, metavar="OUT.png",
+                   help="write the first photo that can be read, annotated (PNG, JPEG, WebP or BMP)")
     p.add_argument("--pixelate", action="store_true",
                    help="with --annotate: pixelate the faces (and what the detector doubted), for sharing")
     p.add_argument("--model", type=Path, help="an ONNX model (default: the shipped one)")
@@ -48,20 +52,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--everyday chooses the model: give either it or --model")
     if args.pixelate and not args.annotate:
         p.error("--pixelate is for the annotated photo: give --annotate OUT.png too")
+    if args.annotate:
+        problem = _output_problem(args.annotate, args.photos)
+        if problem:
+            p.error(f"--annotate {args.annotate}: {problem}")
+    if args.model is not None and not args.model.is_file():
+        p.error(f"--model {args.model}: no such file")
+    return args
 
-    from fer_core import LABELS, load_recognizer
+
+def _print_faces(path: Path, results: Sequence[Any]) -> None:
+    from fer_core import LABELS
+
+    print(f"{path}: {len(results)} face(s)" if results else f"{path}: no face found")
+    for j, r in enumerate(results, 1):
+        top = sorted(zip(r.probabilities, LABELS), reverse=True)[:3]
+        alts = ", ".join(f"{lab} {pr:.0%}" for pr, lab in top[1:])
+        print(f"  face {j} at {r.box}: {r.label} ({r.confidence:.0%}; then {alts})")
+        if r.pose is not None and r.eyes_open is not None:
+            yaw, pitch, roll = r.pose
+            print(f"    pose yaw {yaw:+.0f}, pitch {pitch:+.0f}, roll {roll:+.0f} deg; eyes open "
+                  f"{r.eyes_open[0]:.2f} / {r.eyes_open[1]:.2f}; looking at camera: "
+                  f"{'yes' if r.looking_at_camera else 'no'}")
+        elif r.attention_hint:
+            print(f"    {r.attention_hint}")
+
+
+def _write_annotated(out: Path, img: np.ndarray, results: Sequence[Any], detector: object, hide: bool) -> bool:
+    """Draw the results on ``img`` (pixelated first when ``hide``) and write it; False if that failed."""
+    import cv2
+
+    from fer_core.annotate import annotate, boxes_to_pixelate, pixelate
+
+    if hide:
+        pixelate(img, boxes_to_pixelate(img, results, detector))
+    try:
+        return bool(cv2.imwrite(str(out), annotate(img, results)))
+    except cv2.error:
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    from fer_core import load_recognizer
     from fer_core.memory import tune_allocator
 
     tune_allocator()  # as the app does: big photos' buffers go back to the OS when freed
-    from fer_core.annotate import annotate, boxes_to_pixelate, pixelate
     from fer_core.detect import still_detector
     from fer_core.imageio import ImageDecodeError
     from fer_core.recognizer import EVERYDAY_MODEL
 
-    rec = load_recognizer(EVERYDAY_MODEL if args.everyday else args.model, detector=still_detector())
+    try:
+        rec = load_recognizer(EVERYDAY_MODEL if args.everyday else args.model, detector=still_detector())
+    except Exception as exc:  # onnxruntime's own errors (not an ONNX file, a damaged one) are not OSErrors
+        print(f"error: the model {args.model or 'shipped'} cannot be loaded: {str(exc).splitlines()[0][:300]}",
+              file=sys.stderr)
+        return 1
     report: list[dict[str, Any]] = []
-    failed = False
-    for i, path in enumerate(args.photos):
+    failed = annotated = False
+    for path in args.photos:
         try:
             img = _read_image(path)
             results = rec.analyze(img, attention=True) if args.attention else rec.analyze(img)
@@ -72,28 +121,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             report.append({"file": str(path), "error": str(exc)})
             continue
         report.append({"file": str(path), "faces": [r.as_dict() for r in results]})
-        if args.annotate and i == 0:
-            import cv2
-
-            if args.pixelate:
-                pixelate(img, boxes_to_pixelate(img, results, rec.detector))
-            cv2.imwrite(str(args.annotate), annotate(img, results))
+        if args.annotate and not annotated:
+            annotated = True
+            if not _write_annotated(args.annotate, img, results, rec.detector, args.pixelate):
+                failed = True
+                print(f"error: {args.annotate}: the annotated photo could not be written", file=sys.stderr)
         if not args.json:
-            print(f"{path}: {len(results)} face(s)" if results else f"{path}: no face found")
-            for j, r in enumerate(results, 1):
-                top = sorted(zip(r.probabilities, LABELS), reverse=True)[:3]
-                alts = ", ".join(f"{lab} {pr:.0%}" for pr, lab in top[1:])
-                print(f"  face {j} at {r.box}: {r.label} ({r.confidence:.0%}; then {alts})")
-                if r.pose is not None and r.eyes_open is not None:
-                    yaw, pitch, roll = r.pose
-                    print(f"    pose yaw {yaw:+.0f}, pitch {pitch:+.0f}, roll {roll:+.0f} deg; eyes open "
-                          f"{r.eyes_open[0]:.2f} / {r.eyes_open[1]:.2f}; looking at camera: "
-                          f"{'yes' if r.looking_at_camera else 'no'}")
-                elif r.attention_hint:
-                    print(f"    {r.attention_hint}")
+            _print_faces(path, results)
     if args.json:
         print(json.dumps(report, indent=2))
+    if args.annotate and not annotated:
+        print(f"error: no photo could be read, so {args.annotate} was not written", file=sys.stderr)
     return 1 if failed else 0
+
+
+#: What ``--annotate`` can write (OpenCV picks the encoder by the file's extension).
+ANNOTATE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def _output_problem(out: Path, inputs: Sequence[Path]) -> str | None:
+    """Why ``out`` cannot take the annotated photo, or None: checked before any work."""
+    if out.suffix.lower() not in ANNOTATE_SUFFIXES:
+        return f"give a file name ending in {', '.join(ANNOTATE_SUFFIXES)}"
+    if out.is_dir():
+        return "is a folder"
+    if not out.parent.is_dir():
+        return f"the folder {out.parent} does not exist"
+    if out.exists() and any(i.exists() and out.samefile(i) for i in inputs):
+        return "is one of the photos; the annotated copy would replace it"
+    return None
 
 
 if __name__ == "__main__":

@@ -75,8 +75,8 @@ class AnnotatedVideo:
 
 def analysed_time(t: float, rate: float) -> float:
     """The time on the analysis's grid (a multiple of ``1 / rate``) nearest to ``t``."""
-    if not rate > 0:
-        raise ValueError("rate must be > 0")
+    if not (np.isfinite(rate) and rate > 0):
+        raise ValueError("rate must be a number of frames a second > 0")
     return max(0.0, round(float(t) * rate) / rate)
 
 
@@ -268,6 +268,34 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
                           stopped_early=stopped, faces_drawn=drawn, set_aside_pixelated=hidden)
 
 
+#: The highest rate ``--rate`` takes: more frames a second than any camera or video gives.
+MAX_RATE = 120.0
+
+
+def _rate(text: str) -> float:
+    """``--rate``: a number of frames a second, more than 0 and at most :data:`MAX_RATE`."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = float("nan")
+    if not (0 < rate <= MAX_RATE):  # NaN fails too
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"{text!r}: give frames a second, more than 0 and at most {MAX_RATE:g}")
+    return rate
+
+
+def _output_problem(out: Path, inputs: Sequence[Path]) -> str | None:
+    """Why ``out`` cannot take the copy, or None: checked before the work, which takes minutes."""
+    if out.is_dir():
+        return "is a folder"
+    if not out.parent.is_dir():
+        return f"the folder {out.parent} does not exist"
+    if out.exists() and any(i.exists() and out.samefile(i) for i in inputs):
+        return "is one of the inputs; the copy would replace it"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fer_core.review VIDEO LOG.csv --out CLIP.mp4``: the annotated copy from the command line."""
     import argparse
@@ -285,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("log", type=Path, help="its per-frame log (the app's CSV download, or fer_core.batch's "
                                            "NAME_expressions.csv)")
     ap.add_argument("--out", required=True, type=Path, help="the MP4 file to write")
-    ap.add_argument("--rate", type=float, default=2.0,
+    ap.add_argument("--rate", type=_rate, default=2.0,
                     help="the frames per second the log was analysed at (default: %(default)s, the app's and "
                          "the batch's default)")
     ap.add_argument("--from", dest="start", default=None,
@@ -296,19 +324,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--pixelate", action="store_true",
                     help="pixelate every face the analysis found, and every box it set aside as doubtful")
     args = ap.parse_args(argv)
+    problem = _output_problem(args.out, (args.video, args.log))
+    if problem:
+        ap.error(f"--out {args.out}: {problem}")
     try:
         session = SessionLog.from_csv(args.log.read_bytes())
         summary = session.summary()
+        if args.pixelate and not summary.frames:
+            raise ValueError("the log has no analysed frame, so there is nothing it could pixelate")
         start = parse_time(args.start) if args.start is not None else session.start_s
         end = parse_time(args.end) if args.end is not None else None
         if end is None and summary.frames and start <= summary.end_s:
             end = summary.end_s  # a part of the video: its copy ends where its analysis did
+        # Only what was analysed: the frames before or after a part, or between the parts of a
+        # joined log, were never analysed, so a face there would not be pixelated (as on the page).
+        parts = (session.parts or ((session.start_s, summary.end_s),)) if summary.frames else ()
+        late = end is not None and bool(parts) and end > parts[-1][1] + 1.0 / args.rate
+        if parts and (start < parts[0][0] - TIME_TOLERANCE_S or late):
+            print(f"note: the log covers {format_time(parts[0][0])}-{format_time(parts[-1][1])}"
+                  f"{' in parts' if len(parts) > 1 else ''}; frames it did not analyse are left out", file=sys.stderr)
         df = session.to_frame()
         with args.video.open("rb") as f:
-            # A log joined from parts: the frames between them were never analysed, so they are left
-            # out (a face there would not be pixelated), as on the page.
             clip = annotated_video(f, df, rate=args.rate, start_s=start, end_s=end, anonymise=args.pixelate,
-                                   markers=session.markers, parts=session.parts)
+                                   markers=session.markers, parts=parts)
     except (OSError, ValueError, LogFormatError, VideoDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -320,7 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: only {clip.faces_drawn} of the log's {logged} faces in this range fall on the frames "
               f"of --rate {args.rate:g}: was the video analysed at another rate?",
               file=sys.stderr)
-    args.out.write_bytes(clip.data)
+    try:
+        args.out.write_bytes(clip.data)
+    except OSError as e:
+        print(f"error: {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 1
     print(f"{args.out}: {clip.frames} frames, {format_time(clip.start_s)}-{format_time(clip.end_s)}, "
           f"{len(clip.data) / 1e6:.1f} MB"
           + (f"; {clip.set_aside_pixelated} doubtful boxes pixelated too" if clip.set_aside_pixelated else ""))

@@ -164,8 +164,8 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     ``end_s``: stop before the first frame after that time. ``progress`` gets the share of
     the part from ``start_s`` to ``end_s`` (or the end) done, and the frame's time.
     """
-    if not rate > 0:
-        raise ValueError("rate must be > 0")
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError("rate must be a number of frames a second > 0")
     if end_s is not None and end_s < start_s:
         raise ValueError("end_s must not be before start_s")
     step = 1.0 / rate
@@ -178,8 +178,10 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
             continue
         if end_s is not None and t > end_s + 1e-6:
             return
-        while next_t <= t + 1e-6:
-            next_t += step
+        # The next multiple of the step after this frame: computed, as a loop adding the step
+        # never got there when the step was too small to change the sum (a rate of 1e9).
+        if next_t <= t + 1e-6:
+            next_t = (math.floor((t + 1e-6) / step) + 1) * step
         yield SampledFrame(t, upright(_bgr(frame, max_side), getattr(frame, "rotation", 0) or 0))
         yielded += 1
         if progress is not None:

@@ -149,6 +149,36 @@ def test_cli_pixelates_the_annotated_photo_for_sharing(tmp_path, capsys):
     assert "--annotate" in capsys.readouterr().err
 
 
+def test_cli_refuses_an_annotated_photo_it_cannot_write_before_any_work(tmp_path, capsys):
+    from fer_core.__main__ import main
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    before = photo.read_bytes()
+    (tmp_path / "folder.png").mkdir()
+    for out, why in [(photo, "is one of the photos"), (tmp_path / "nowhere" / "a.png", "does not exist"),
+                     (tmp_path / "folder.png", "is a folder"), (tmp_path / "a.txt", "ending in .png")]:
+        with pytest.raises(SystemExit):
+            main([str(photo), "--annotate", str(out), "--pixelate"])
+        assert why in capsys.readouterr().err
+    assert photo.read_bytes() == before  # the photo itself was not replaced by its pixelated copy
+    with pytest.raises(SystemExit):
+        main([str(photo), "--model", str(tmp_path / "nope.onnx")])
+    assert "no such file" in capsys.readouterr().err
+    # A model file that is not one, a folder given as a photo: one line each, no traceback.
+    assert main([str(photo), "--model", str(photo)]) == 1
+    assert "cannot be loaded" in capsys.readouterr().err
+    assert main([str(tmp_path / "folder.png")]) == 1
+    assert "is a folder, not a photo" in capsys.readouterr().err
+    # The first photo that can be read is the one annotated; with none, it says so.
+    out = tmp_path / "first.png"
+    assert main([str(tmp_path / "missing.jpg"), str(photo), "--annotate", str(out)]) == 1
+    assert cv2.imread(str(out)).shape == astronaut_bgr().shape
+    capsys.readouterr()
+    assert main([str(tmp_path / "missing.jpg"), "--annotate", str(tmp_path / "none.png")]) == 1
+    assert "no photo could be read" in capsys.readouterr().err and not (tmp_path / "none.png").exists()
+
+
 def test_cli_everyday_uses_the_everyday_model(tmp_path):
     from fer_core.detect import still_detector
     from fer_core.recognizer import EVERYDAY_MODEL

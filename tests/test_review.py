@@ -267,14 +267,33 @@ def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_
     log.write_bytes(part.log.to_csv())
     assert main([str(video), str(log), "--out", str(out)]) == 0
     assert "5 frames, 0:02-0:04" in capsys.readouterr().out  # 2.0, 2.5, ..., 4.0 s
-    assert main([str(video), str(log), "--out", str(out), "--to", "0:05"]) == 0
-    assert "7 frames, 0:02-0:05" in capsys.readouterr().out
+    # Frames before or after the part were never analysed: left out, so --pixelate covers every
+    # face it shows (before, --from 0 or --to 0:05 gave frames with faces in the clear).
+    for extra in (["--to", "0:05"], ["--from", "0", "--pixelate"]):
+        assert main([str(video), str(log), "--out", str(out), *extra]) == 0
+        said = capsys.readouterr()
+        assert "5 frames, 0:02-0:04" in said.out and "frames it did not analyse are left out" in said.err
     # A log joined from parts (0-2 s and 5 s to the end): the frames between were never analysed,
     # so the copy leaves them out, as the page's does.
     parts = [analyze_video(load_recognizer(), data, rate=2.0, start_s=a, end_s=b).log for a, b in ((0, 2), (5, None))]
     log.write_bytes(SessionLog.join(parts).to_csv())
     assert main([str(video), str(log), "--out", str(out), "--pixelate"]) == 0
     assert "11 frames, 0:00-0:07" in capsys.readouterr().out  # 0.0-2.0 and 5.0-7.5 s
+    # Refused before any work: a rate no video has, an --out that is an input, a folder or nowhere.
+    for bad in (["--rate", "inf"], ["--rate", "1e9"], ["--rate", "nan"], ["--rate", "0"]):
+        with pytest.raises(SystemExit):
+            main([str(video), str(log), "--out", str(out), *bad])
+        assert "frames a second, more than 0 and at most 120" in capsys.readouterr().err
+    for target, why in ((video, "is one of the inputs"), (log, "is one of the inputs"), (tmp_path, "is a folder"),
+                        (tmp_path / "nowhere" / "c.mp4", "does not exist")):
+        with pytest.raises(SystemExit):
+            main([str(video), str(log), "--out", str(target)])
+        assert why in capsys.readouterr().err
+    assert video.read_bytes() == data
+    # A log without any analysed frame has nothing to pixelate: refused rather than a clear copy.
+    log.write_bytes(SessionLog().to_csv())
+    assert main([str(video), str(log), "--out", str(out), "--pixelate"]) == 1
+    assert "nothing it could pixelate" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("make", [rotated_video, vfr_video])

@@ -41,6 +41,12 @@ def test_iter_frames_samples_at_rate_with_progress(come_and_go_mp4):
     assert len(small) == 3 and small[0].bgr.shape == (180, 240, 3)
     with pytest.raises(ValueError):
         next(iter_frames(come_and_go_mp4, rate=0))
+    # A huge rate is every frame too (the step once got too small to move the next time on, and
+    # the loop looking for it spun forever); an infinite or NaN one is refused.
+    assert len(list(iter_frames(come_and_go_mp4, rate=1e9, max_frames=20))) == 20
+    for rate in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="frames a second"):
+            next(iter_frames(come_and_go_mp4, rate=rate))
 
 
 def test_face_comes_and_goes(come_and_go_mp4, recognizer):
