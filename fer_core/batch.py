@@ -10,7 +10,10 @@ writes ``NAME_expressions.csv`` (the video page's "Per-frame log" download) and
 ``NAME_report.html`` (the dashboard's report) into ``--out``, each through a temporary file
 and ``os.replace``, the report last: a job whose two files exist is finished and skipped on
 the next run, so an interrupted run resumes where it stopped (whatever options made the
-finished files: analyse again with other options into another ``--out``).
+finished files: analyse again with other options into another ``--out``). ``NAME`` is the path
+from the given folder (with its name, ``/`` as ``__``) or a given file's stem; inputs whose
+names would clash are told apart by their extensions, then by the folders above them
+(:func:`find_jobs`), so that no job's files replace another's.
 
 ``--from`` / ``--to`` analyse the same part of every video (the Video file page's part; the
 log keeps the video's own times); ``--attention`` also logs head pose, eyes and looking at the
@@ -30,6 +33,7 @@ node; results travel back to this process, which alone writes ``--out``. Ray is 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import math
 import os
@@ -55,6 +59,10 @@ COMPARISON_CSV = "comparison.csv"
 CSV_SUFFIX = "_expressions.csv"
 REPORT_SUFFIX = "_report.html"
 TMP_SUFFIX = ".part"
+# The most video frames analysed per second of video --rate accepts. Videos are seldom recorded
+# at more frames a second, and a rate above a video's own analyses each of its frames once, no
+# more: a larger rate is a slip (1e9, inf), which older decoding loops never finished.
+MAX_RATE = 120.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class JobResult:
     frames: int
     faces: int
     error: str = ""  # a message for the user when the input could not be decoded
+    warnings: tuple[str, ...] = ()  # for the user too (photos skipped): logged by the process that runs the batch
     worker_pid: int = 0  # the process that ran the job
     model_loads: int = 0  # how many times that process had loaded the model so far (1 = once)
 
@@ -91,42 +100,121 @@ class BatchSummary:
     compared: int = 0  # sessions in comparison.html (0: none written)
 
 
+class PhotosUnreadableError(ValueError):
+    """None of a photo folder's photos could be read; ``str(e)`` is a message for the user,
+    ``skipped`` says why for each photo."""
+
+    def __init__(self, message: str, skipped: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.skipped = tuple(skipped)
+
+
 # -- finding the work -----------------------------------------------------------------
+@dataclass
+class _Found:
+    """An input found, before its output name is final."""
+
+    name: str  # the output name so far ("__" between folders)
+    path: Path
+    photos: tuple[str, ...]
+    tag: str  # what tells it from a namesake in the same folder: its extension, or "_photos"
+    parents: tuple[str, ...]  # the folders above the given input, nearest first
+
+
+def _walk(raw: str | Path) -> Iterator[_Found]:
+    """The jobs of one input, named by their path relative to the given folder (with the folder's
+    own name), or by a given file's stem."""
+    root = Path(raw)
+    if root.is_file():
+        yield _Found(root.stem, root, (), root.suffix, _parents(Path(os.path.abspath(root))))
+    elif root.is_dir():
+        top = root.resolve()  # its name also for "." or "..": the folder's real name
+        above = _parents(top)
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            here = Path(folder)
+            rel = here.relative_to(root)
+            prefix = top.name if rel == Path(".") else f"{top.name}/{rel.as_posix()}"
+            photos = tuple(str(here / f) for f in sorted(files) if Path(f).suffix.lower() in PHOTO_EXTS)
+            if photos:
+                yield _Found(prefix.replace("/", "__"), here, photos, "_photos", above)
+            for f in sorted(files):
+                if Path(f).suffix.lower() in VIDEO_EXTS:
+                    yield _Found(f"{prefix}/{Path(f).stem}".replace("/", "__"), here / f, (), Path(f).suffix, above)
+    else:
+        raise FileNotFoundError(f"no such file or folder: {raw}")
+
+
+def _parents(path: Path) -> tuple[str, ...]:
+    return tuple(p.name for p in path.parents if p.name)
+
+
+def _short_hash(path: Path) -> str:
+    """8 hex digits of the resolved path: the same file gets the same ones on every run."""
+    return hashlib.sha1(str(path.resolve()).encode("utf-8")).hexdigest()[:8]
+
+
+def _clashes(names: Sequence[str]) -> list[list[int]]:
+    """Groups (of indexes) of names that would be the same file. Compared without case: on a
+    case-insensitive disk (macOS, Windows) ``Lec`` and ``lec`` are one file."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(name.casefold(), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _tell_apart(found: Sequence[_Found]) -> list[str]:
+    """Unique output names: each clash gets, until the names differ, the extension (or
+    ``_photos``) where that tells some of them apart; then the folders above the given inputs,
+    nearest first, as many as tell them apart; as a last resort a short hash of the path.
+    Everything depends on the inputs only, so a rerun gives the same names (and resumes)."""
+    names = [f.name for f in found]
+    for g in _clashes(names):
+        if len({found[i].tag.casefold() for i in g}) > 1:
+            for i in g:
+                names[i] += found[i].tag
+    for g in _clashes(names):
+        others = {n.casefold() for i, n in enumerate(names) if i not in g}
+        for depth in range(1, max(len(found[i].parents) for i in g) + 1):
+            tried = ["__".join([*reversed(found[i].parents[:depth]), names[i]]) for i in g]
+            if len({t.casefold() for t in tried}) == len(g) and not others & {t.casefold() for t in tried}:
+                for i, t in zip(g, tried):
+                    names[i] = t
+                break
+    for g in _clashes(names):
+        for i in g:
+            names[i] += f"_{_short_hash(found[i].path)}"
+    return names
+
+
 def find_jobs(inputs: Sequence[str | Path]) -> list[Job]:
     """Video files given or found under the given folders (recursively), plus one job per
-    folder holding photos. Output names are the paths relative to the given folder, with
-    ``/`` written as ``__``; a clash (``a.mp4`` and ``a.webm``) keeps the extension."""
-    found: list[tuple[str, Path, tuple[str, ...]]] = []
+    folder holding photos, each file or folder once (the first time it is found). Output names
+    are the paths relative to the given folder (with its name), with ``/`` written as ``__``;
+    names that clash are told apart as :func:`_tell_apart` says (``a.mp4`` and ``a.webm``
+    keep the extension, ``x/rec`` and ``y/rec`` become ``x__rec...`` and ``y__rec...``)."""
+    found: list[_Found] = []
+    seen: set[Path] = set()
     for raw in inputs:
-        root = Path(raw)
-        if root.is_file():
-            found.append((root.stem, root, ()))
-        elif root.is_dir():
-            for folder, dirs, files in os.walk(root):
-                dirs.sort()
-                here = Path(folder)
-                rel = here.relative_to(root)
-                prefix = root.resolve().name if rel == Path(".") else f"{root.resolve().name}/{rel.as_posix()}"
-                photos = tuple(str(here / f) for f in sorted(files) if Path(f).suffix.lower() in PHOTO_EXTS)
-                if photos:
-                    found.append((prefix, here, photos))
-                for f in sorted(files):
-                    if Path(f).suffix.lower() in VIDEO_EXTS:
-                        found.append((f"{prefix}/{Path(f).stem}", here / f, ()))
-        else:
-            raise FileNotFoundError(f"no such file or folder: {raw}")
-    names: dict[str, int] = {}
-    for stem, _, _ in found:
-        names[stem] = names.get(stem, 0) + 1
-    jobs, seen = [], set()
-    for stem, path, photos in found:
-        name = stem if names[stem] == 1 else f"{stem}{path.suffix}" if not photos else f"{stem}_photos"
-        name = name.replace("/", "__")
-        if str(path.resolve()) in seen:
-            continue
-        seen.add(str(path.resolve()))
-        jobs.append(Job(name=name, path=str(path), photos=photos))
-    return jobs
+        for f in _walk(raw):
+            # Duplicates go before naming: else the copy would count as a clash and rename the original.
+            key = f.path.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(f)
+    return [Job(name=name, path=str(f.path), photos=f.photos) for f, name in zip(found, _tell_apart(found))]
+
+
+def check_outputs_distinct(out: Path, jobs: Sequence[Job]) -> None:
+    """ValueError when two jobs would write the same files (which :func:`find_jobs` avoids;
+    this is the last guard against one job's results silently replacing another's)."""
+    first: dict[str, Job] = {}
+    for job in jobs:
+        key = os.path.normcase(str(outputs(out, job)[0])).casefold()
+        if key in first:
+            raise ValueError(f"{first[key].path} and {job.path} would both be written to "
+                             f"{outputs(out, job)[0]}: rename one, or analyse them into separate --out folders")
+        first[key] = job
 
 
 def outputs(out: Path, job: Job) -> tuple[Path, Path]:
@@ -228,7 +316,12 @@ def _recognizer(model: str | None = None) -> Recognizer:
     return _RECOGNIZERS[model]
 
 
-def _photo_log(recognizer: Recognizer, job: Job, rate: float, attention: bool = False) -> SessionLog:
+def _photo_log(recognizer: Recognizer, job: Job, rate: float, attention: bool = False
+               ) -> tuple[SessionLog, list[str]]:
+    """The folder's photos as the frames of one session, and a warning per photo skipped (not
+    logged here: this runs in a worker, whose log the user may never see, as on Ray).
+    :class:`PhotosUnreadableError` when no photo could be read: an empty log would look like a
+    session without faces, and be taken as finished."""
     from dataclasses import replace
 
     from fer_core.imageio import ImageDecodeError, decode_image
@@ -239,17 +332,20 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float, attention: bool = 
     tracker = ExpressionTracker(window=3, iou_threshold=0.25, max_missed=max(1, math.ceil(3.0 * rate)))
     session = SessionLog(source="photos")
     model = model_label(recognizer)
+    skipped: list[str] = []
     for i, path in enumerate(job.photos):
         try:
             image = decode_image(Path(path).read_bytes())
         except (ImageDecodeError, OSError) as e:
-            log.warning("%s: skipped (%s)", path, e)
+            skipped.append(f"{path}: skipped ({e})")
             continue
         tracked = tracker.update(recognizer.analyze(image.bgr, attention=attention), image.bgr)
         # As the Video file page logs them: raw probabilities, and the attention fields when measured.
         session.add_frame(i / rate, [replace(f, probabilities=f.raw_probabilities) if attention
                                      else (f.face_id, f.box, f.raw_probabilities) for f in tracked], model)
-    return session
+    if len(skipped) == len(job.photos):
+        raise PhotosUnreadableError(f"none of the {len(job.photos)} photos could be read", skipped)
+    return session, skipped
 
 
 def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, model: str | None = None,
@@ -262,19 +358,24 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
 
     recognizer = _recognizer(model)
     source = Path(job.path).name
+    skipped: list[str] = []
     try:
         if job.is_video:
             session = analyze_video(recognizer, Path(job.path), rate=rate, max_frames=max_frames,
                                     attention=attention, start_s=start_s, end_s=end_s).log
         else:
-            session = _photo_log(recognizer, job, rate=1.0, attention=attention)
+            session, skipped = _photo_log(recognizer, job, rate=1.0, attention=attention)
             source = f"{source}/ ({len(job.photos)} photos)"
+    except PhotosUnreadableError as e:
+        # Why each photo was not read, then the job's failure.
+        return JobResult(job.name, b"", "", 0, 0, error=str(e), warnings=e.skipped,
+                         worker_pid=os.getpid(), model_loads=_LOADS)
     except VideoDecodeError as e:
         return JobResult(job.name, b"", "", 0, 0, error=str(e), worker_pid=os.getpid(), model_loads=_LOADS)
     summary = session.summary()
     report = build_html_report(session, ReportOptions(source=source))
     return JobResult(job.name, session.to_csv(), report, summary.frames, summary.faces,
-                     worker_pid=os.getpid(), model_loads=_LOADS)
+                     warnings=tuple(skipped), worker_pid=os.getpid(), model_loads=_LOADS)
 
 
 # -- running many -------------------------------------------------------------------------
@@ -346,6 +447,46 @@ class Progress:
             self.stream.write("\n")
 
 
+def check_rate(rate: float) -> float:
+    """``rate`` if it is a number of video frames to analyse per second that can be (above 0,
+    at most :data:`MAX_RATE`), else ValueError: a rate of 1e9 or inf would step through a
+    video in steps too small to move on (and nan compares false with everything)."""
+    if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
+        raise ValueError(f"the rate must be above 0 and at most {MAX_RATE:g} frames analysed per second "
+                         f"of video (got {rate:g})")
+    return rate
+
+
+def _check_options(rate: float, max_frames: int | None, model: str | Path | None, start_s: float,
+                   end_s: float | None) -> None:
+    """ValueError or FileNotFoundError for options no job could run with (before any work)."""
+    check_rate(rate)
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1 (got {max_frames})")
+    if model is not None and not Path(model).is_file():
+        raise FileNotFoundError(f"model file not found: {model}")
+    if not (math.isfinite(start_s) and start_s >= 0) or (end_s is not None and not end_s > start_s):
+        raise ValueError(f"the part to analyse must start at 0 s or later and end after it "
+                         f"(from {start_s} s to {end_s} s)")
+
+
+def _prepare(inputs: Sequence[str | Path], out: Path) -> list[Job]:
+    """The jobs, then the output folder (created only when there is work for it): ValueError
+    or FileNotFoundError for inputs or an ``out`` that cannot be."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output folder {out} is a file: give a folder (new or existing) to --out")
+    jobs = find_jobs(inputs)
+    if not jobs:
+        raise ValueError(f"no video or photo found in {', '.join(str(i) for i in inputs)} (videos: "
+                         f"{' '.join(sorted(VIDEO_EXTS))}; photos: {' '.join(sorted(PHOTO_EXTS))})")
+    check_outputs_distinct(out, jobs)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file on the way, no permission
+        raise ValueError(f"cannot create the output folder {out}: {e.strerror or e}") from None
+    return jobs
+
+
 def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2, rate: float = 2.0,
               ray_address: str | None = None, max_frames: int | None = None, progress: bool = True,
               on_done: Callable[[Job, JobResult], None] | None = None, model: str | Path | None = None,
@@ -354,18 +495,15 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
     """Analyse every job not finished yet in ``out`` with ``model`` (an ONNX file; None: the
     shipped one), then (``compare``) compare the finished sessions (:func:`write_comparison`);
     returns what happened. ``attention``, ``start_s``, ``end_s``: as :func:`analyse_job`, for
-    every job. A finished job is skipped whatever options made it."""
+    every job. A finished job is skipped whatever options made it. Options, inputs and ``out``
+    are checked before anything is written (ValueError, FileNotFoundError): inputs without a
+    video or photo, or two of them that would write the same files, are refused."""
     t0 = time.perf_counter()
-    if model is not None and not Path(model).is_file():
-        raise FileNotFoundError(f"model file not found: {model}")
-    if not (math.isfinite(start_s) and start_s >= 0) or (end_s is not None and not end_s > start_s):
-        raise ValueError(f"the part to analyse must start at 0 s or later and end after it "
-                         f"(from {start_s} s to {end_s} s)")
+    _check_options(rate, max_frames, model, start_s, end_s)
     options = {"attention": attention, "start_s": start_s, "end_s": end_s}  # analyse_job's keywords
     model_path = None if model is None else str(Path(model).resolve())
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = find_jobs(inputs)
+    jobs = _prepare(inputs, out)
     if remove_leftovers(out):
         log.info("removed temporary files of an interrupted run in %s", out)
     todo = [j for j in jobs if not is_done(out, j)]
@@ -379,6 +517,8 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
             _run_ray(todo, ray_address, rate, max_frames, workers, model_path, options) if ray_address
             else _run_local(todo, max(1, workers), rate, max_frames, model_path, options))
         for job, result in results:
+            for warning in result.warnings:  # the worker's: logged here, as this process's own
+                log.warning("%s", warning)
             if result.error:
                 failed += 1
                 log.warning("%s: %s", job.path, result.error)
@@ -394,20 +534,46 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
                         compared=compared)
 
 
+def _rate(text: str) -> float:
+    """--rate's type: argparse shows an ArgumentTypeError's message (a ValueError's it replaces)."""
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    try:
+        return check_rate(rate)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {n})")
+    return n
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m fer_core.batch", description=__doc__.split("\n\n")[0],
         epilog="Outputs per file: NAME_expressions.csv (per-frame log, as the app's download) and "
                f"NAME_report.html; for the run, {COMPARISON_HTML} and {COMPARISON_CSV}. Finished files are "
-               "skipped, so rerunning resumes (with other options, write to another --out).")
+               "skipped, so rerunning resumes (with other options, write to another --out). Exit status: 0 "
+               "when every file was analysed or already done, 1 when some failed (the others are written), 2 "
+               "for arguments that cannot be (also inputs holding no video or photo): nothing is written then.")
     ap.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
                     help="video files, or folders searched recursively for videos and photos")
     ap.add_argument("--out", required=True, type=Path, help="folder for the CSV logs and HTML reports")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                     help="local worker processes, one model each (default: %(default)s)")
-    ap.add_argument("--rate", type=float, default=2.0,
-                    help="video frames analysed per second of video, as the app's default (%(default)s)")
-    ap.add_argument("--max-frames", type=int, default=None, help="analyse at most this many frames of a video")
+    ap.add_argument("--rate", type=_rate, default=2.0,
+                    help="video frames analysed per second of video, above 0 and at most "
+                         f"{MAX_RATE:g} (default: %(default)s, as the app's)")
+    ap.add_argument("--max-frames", type=_at_least_one, default=None, metavar="N",
+                    help="analyse at most this many frames of a video (1 or more)")
     ap.add_argument("--from", dest="start", default=None, metavar="TIME",
                     help="analyse each video from this time on (seconds, m:ss or h:mm:ss; photo folders whole)")
     ap.add_argument("--to", dest="end", default=None, metavar="TIME",

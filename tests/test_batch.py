@@ -2,6 +2,7 @@
 resuming after a kill, and the same CSVs on Ray (skipped when Ray is not installed)."""
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -85,6 +86,66 @@ def test_find_jobs_names_videos_and_photo_folders(tmp_path):
     assert names["a__sub__y"].is_video and not names["a__sub"].is_video
     with pytest.raises(FileNotFoundError):
         batch.find_jobs([tmp_path / "missing"])
+
+
+def test_find_jobs_tells_namesakes_apart_the_same_way_on_every_run(tmp_path, monkeypatch):
+    for p in ("a/lec.mp4", "b/lec.mp4", "c/lec.mp4", "c/lec.webm", "x/rec/w1.mp4", "y/rec/w1.mp4", "vids/lec.mp4",
+              "vids/other.mp4", "2024/t/s.mp4", "2025/t/s.mp4", "case/Talk.mp4", "case/talk.mp4"):
+        (tmp_path / p).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / p).write_bytes(b"")
+
+    def names(*inputs):
+        jobs = batch.find_jobs([tmp_path / i for i in inputs])
+        return [j.name for j in jobs]
+
+    monkeypatch.chdir(tmp_path / "a")
+    assert [j.name for j in batch.find_jobs(["lec.mp4", tmp_path / "b" / "lec.mp4"])] == ["a__lec", "b__lec"]
+    assert names("a/lec.mp4", "b/lec.mp4") == ["a__lec", "b__lec"]  # the folders above tell them apart
+    assert names("x/rec", "y/rec") == ["x__rec__w1", "y__rec__w1"]  # so do two folders of one name
+    assert names("2024/t/s.mp4", "2025/t/s.mp4") == ["2024__t__s", "2025__t__s"]  # as many folders as needed
+    # The extension where it tells some apart, then the folders for those it does not.
+    assert names("a/lec.mp4", "c/lec.mp4", "c/lec.webm") == ["a__lec.mp4", "c__lec.mp4", "lec.webm"]
+    # A file given again (alone, or in a folder given too) is one job, named as if given once.
+    assert names("vids", "vids/lec.mp4") == ["vids__lec", "vids__other"]
+    assert names("vids/lec.mp4", "vids/../vids/lec.mp4", "a/lec.mp4") == ["vids__lec", "a__lec"]
+    assert names("vids/lec.mp4", "vids") == ["lec", "vids__other"]
+    # Names that differ in case only are one file on macOS and Windows: told apart by the path's hash.
+    case = names("case")
+    assert len({n.casefold() for n in case}) == 2 and all(n.startswith("case__") for n in case)
+    everything = ["a/lec.mp4", "b/lec.mp4", "c", "x/rec", "y/rec", "vids", "2024", "2025", "case", "."]
+    first = names(*everything)
+    assert len({n.casefold() for n in first}) == len(first) == 12  # "." found them all again
+    assert names(*everything) == first  # a rerun finds its finished files
+
+
+def test_namesakes_each_get_their_files_and_a_rerun_resumes(tmp_path, capsys):
+    for i, folder in enumerate(("a", "b")):
+        (tmp_path / folder / "rec").mkdir(parents=True)
+        (tmp_path / folder / "lec.mp4").write_bytes(clip(i, seconds=1.0))
+        cv2.imwrite(str(tmp_path / folder / "rec" / "p.jpg"), face_on_background(x=10 + 60 * i))
+    args = [str(tmp_path / p) for p in ("a/lec.mp4", "b/lec.mp4", "a/rec", "b/rec")]
+    out = tmp_path / "out"
+    assert batch.main([*args, "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert "4 analysed, 0 already done, 0 failed" in capsys.readouterr().out
+    sessions = ["a__lec", "b__lec", "a__rec", "b__rec"]
+    assert sorted(p.name for p in out.glob(f"*{batch.CSV_SUFFIX}")) == sorted(s + batch.CSV_SUFFIX for s in sessions)
+    assert (out / f"a__lec{batch.CSV_SUFFIX}").read_bytes() != (out / f"b__lec{batch.CSV_SUFFIX}").read_bytes()
+    assert list(pd.read_csv(out / batch.COMPARISON_CSV)["session"]) == sessions
+    assert batch.main([*args, "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert "0 analysed, 4 already done, 0 failed" in capsys.readouterr().out
+
+
+def test_two_jobs_that_would_still_write_the_same_files_are_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "Talk.mp4").write_bytes(b"")
+    (tmp_path / "in" / "talk.mp4").write_bytes(b"")  # neither the extension nor a folder tells them apart
+    monkeypatch.setattr(batch, "_short_hash", lambda path: "0")  # and (here) not the last resort either
+    with pytest.raises(SystemExit) as e:
+        batch.main([str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--quiet"])
+    assert e.value.code == 2 and "would both be written to" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="would both be written"):
+        batch.check_outputs_distinct(tmp_path, [batch.Job("x", "/1/x.mp4"), batch.Job("X", "/2/X.mp4")])
 
 
 def test_write_atomic_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
@@ -221,6 +282,73 @@ def test_a_part_that_cannot_be_is_refused_before_any_work(tmp_path, capsys, flag
         batch.main([str(video), "--out", str(tmp_path / "out"), "--quiet", *flags])
     assert e.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--rate", "1e9"], "at most 120 frames analysed per second"), (["--rate", "inf"], "at most 120"),
+    (["--rate", "nan"], "at most 120"), (["--rate", "121"], "at most 120"), (["--rate", "0"], "above 0"),
+    (["--rate", "-2"], "above 0"), (["--rate", "fast"], "not a number"),
+    (["--max-frames", "0"], "1 or more"), (["--max-frames", "-1"], "1 or more")])
+def test_a_rate_or_frame_count_that_cannot_be_is_refused_before_any_work(tmp_path, capsys, flags, message):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(clip(0, seconds=1.0))
+    with pytest.raises(SystemExit) as e:
+        batch.main([str(video), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1", *flags])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_batch_refuses_a_rate_or_frame_count_that_cannot_be(tmp_path):
+    for rate in (math.inf, math.nan, 0.0, 1e9):
+        with pytest.raises(ValueError, match="at most 120 frames"):
+            batch.run_batch([tmp_path], tmp_path / "out", rate=rate, progress=False)
+    with pytest.raises(ValueError, match="at least 1"):
+        batch.run_batch([tmp_path], tmp_path / "out", max_frames=0, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_inputs_or_out_that_cannot_be_are_refused_before_anything_is_written(tmp_path, capsys):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes" / "deeper").mkdir(parents=True)
+    (tmp_path / "notes" / "deeper" / "todo.txt").write_text("nothing to analyse")
+    (tmp_path / "a file").write_text("keep me")
+    for args, message in [([str(tmp_path / "missing.mp4")], "no such file or folder"),
+                          ([str(tmp_path / "empty"), str(tmp_path / "notes")], "no video or photo found in"),
+                          ([str(video), "--out", str(tmp_path / "a file")], "is a file: give a folder"),
+                          ([str(video), "--out", str(tmp_path / "a file" / "out")], "cannot create the output folder")]:
+        with pytest.raises(SystemExit) as e:
+            batch.main([*args, "--quiet"] if "--out" in args else [*args, "--out", str(tmp_path / "out"), "--quiet"])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and message in err, err
+        assert "Traceback" not in err and err.splitlines()[-1].startswith("python -m fer_core.batch: error: ")
+        assert not (tmp_path / "out").exists()
+    assert (tmp_path / "a file").read_text() == "keep me"
+
+
+def test_a_photo_folder_none_of_whose_photos_can_be_read_fails_and_is_redone(tmp_path, caplog):
+    bad, some = tmp_path / "in" / "bad", tmp_path / "in" / "some"
+    bad.mkdir(parents=True)
+    some.mkdir()
+    (bad / "1.jpg").write_bytes(b"not a photo")
+    (bad / "2.png").write_bytes(b"\x89PNG not really")
+    (some / "0.jpg").write_bytes(b"not a photo")
+    cv2.imwrite(str(some / "1.jpg"), face_on_background())
+    out = tmp_path / "out"
+    errors: list[str] = []
+    s = batch.run_batch([tmp_path / "in"], out, workers=1, progress=False,
+                        on_done=lambda job, r: errors.append(r.error) if r.error else None)
+    assert (s.done, s.failed) == (1, 1) and errors == ["none of the 2 photos could be read"]
+    assert not list(out.glob("in__bad*"))  # not done: a rerun tries it again
+    assert len(SessionLog.from_csv((out / f"in__some{batch.CSV_SUFFIX}").read_bytes()).to_frame()) == 1
+    # Each photo skipped, logged by this process (a worker's log may go nowhere, as on Ray).
+    skipped = [r.getMessage() for r in caplog.records if r.name == batch.log.name and "skipped" in r.getMessage()]
+    assert [m.split(": ")[0] for m in skipped] == [str(bad / "1.jpg"), str(bad / "2.png"), str(some / "0.jpg")]
+    assert f"{bad}: none of the 2 photos could be read" in caplog.text
+    cv2.imwrite(str(bad / "1.jpg"), face_on_background())  # mended
+    again = batch.run_batch([tmp_path / "in"], out, workers=1, progress=False)
+    assert (again.done, again.skipped, again.failed) == (1, 1, 0)
 
 
 def test_a_part_past_a_videos_end_fails_that_video_only(tmp_path):

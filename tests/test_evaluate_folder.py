@@ -25,6 +25,29 @@ class BrightnessRecognizer:
         return p
 
 
+class Face:
+    def __init__(self, probabilities):
+        self.probabilities = probabilities
+
+
+class DetectingRecognizer(BrightnessRecognizer):
+    """Adds ``analyze``: an image darker than grey level 15 has no face; any other is one face,
+    predicted as :class:`BrightnessRecognizer` predicts the whole image."""
+
+    def analyze(self, img):
+        if img.mean() < 15:
+            return []
+        return [Face(self.predict_proba(img[None].astype(np.float32))[0])]
+
+
+def fake_model(monkeypatch, recognizer=BrightnessRecognizer):
+    import fer_core
+    import fer_core.detect
+
+    monkeypatch.setattr(fer_core, "load_recognizer", lambda *a, **k: recognizer())
+    monkeypatch.setattr(fer_core.detect, "still_detector", lambda *a, **k: None)
+
+
 def write_tree(root, spec):
     """spec: {class name: [predicted class index, ...]} -> one flat image per entry."""
     for name, preds in spec.items():
@@ -34,9 +57,7 @@ def write_tree(root, spec):
 
 
 def test_folder_metrics_match_hand_counts(tmp_path, monkeypatch):
-    import fer_core
-
-    monkeypatch.setattr(fer_core, "load_recognizer", lambda *a, **k: BrightnessRecognizer())
+    fake_model(monkeypatch)
     H, S, N, A = LABELS.index("Happy"), LABELS.index("Sad"), LABELS.index("Neutral"), LABELS.index("Angry")
     # Happy: 3 of 4 right; Sad: 1 of 2; Neutral: 0 of 2 (both called Happy); Angry: 1 of 1.
     write_tree(tmp_path / "photos", {"Happy": [H, H, H, S], "Sad": [S, N], "Neutral": [H, H], "Angry": [A]})
@@ -55,9 +76,78 @@ def test_folder_metrics_match_hand_counts(tmp_path, monkeypatch):
     assert m["mean_recall"] == pytest.approx(np.mean(list(recalls.values())))
     cm = np.array(m["confusion_matrix"])
     assert cm[N, H] == 2 and cm[H, H] == 3
+    # The unreadable file is wrong for Happy and a prediction of no class: not an Angry one.
+    assert cm[H].sum() == 4 and cm[:, A].sum() == 1 and m["no_prediction"][H] == 1 and sum(m["no_prediction"]) == 1
+    assert m["per_class"]["Angry"]["precision"] == pytest.approx(1.0)
+    assert m["per_class"]["Happy"]["precision"] == pytest.approx(3 / 5)  # 3 of the 5 Happy predictions
+    assert m["per_class"]["Happy"]["f1"] == pytest.approx(3 / 5)
     assert (tmp_path / "out" / "confusion.png").stat().st_size > 1000
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]["n"] == 10
-    assert "balanced" in ev.summary_line(m) and "no face found in 1" in ev.summary_line(m)
+    assert m["unreadable"] == 1 and m["no_face"] == 0
+    line = ev.summary_line(m)
+    assert "balanced" in line and "unreadable 1" in line and "no face" not in line
+
+
+def test_folder_pipeline_images_without_a_prediction_are_wrong_and_no_class(tmp_path, monkeypatch):
+    """Angry: a photo with no face and a text file named .jpg; Happy: three faces read as Happy.
+    The two Angry images are wrong, and no class was predicted for them: Angry has recall,
+    precision and F1 0, Happy 1, macro-F1 0.5 (not 1.0 from crediting zero rows to Angry)."""
+    fake_model(monkeypatch, DetectingRecognizer)
+    A, H = LABELS.index("Angry"), LABELS.index("Happy")
+    root = tmp_path / "photos"
+    write_tree(root, {"Happy": [H, H, H]})
+    (root / "Angry").mkdir()
+    cv2.imwrite(str(root / "Angry" / "noface.png"), np.zeros((60, 50), np.uint8))
+    (root / "Angry" / "x.jpg").write_text("not an image")
+    res = ev.evaluate_folder("unused.onnx", root, tmp_path / "out" / "photos_pipeline.json", pipeline=True,
+                             progress=False)
+    m = res["metrics"]
+    assert (m["n"], m["found"], m["not_found"]) == (5, 3, 2)
+    assert m["accuracy"] == pytest.approx(3 / 5) and m["balanced_accuracy"] == pytest.approx(0.5)
+    assert m["macro_f1"] == pytest.approx(0.5)
+    angry, happy = m["per_class"]["Angry"], m["per_class"]["Happy"]
+    assert (angry["precision"], angry["recall"], angry["f1"], angry["support"]) == (0.0, 0.0, 0.0, 2)
+    assert (happy["precision"], happy["recall"], happy["f1"], happy["support"]) == (1.0, 1.0, 1.0, 3)
+    cm = np.array(m["confusion_matrix"])
+    assert cm[A].sum() == 0 and cm[:, A].sum() == 0 and cm[H, H] == 3 and cm.sum() == 3
+    assert m["no_prediction"][A] == 2 and sum(m["no_prediction"]) == 2
+    assert (m["no_face"], m["unreadable"]) == (1, 1)
+    # Calibration and ROC AUC need probabilities: only the three predictions (0.94 confident, right).
+    assert m["ece"] == pytest.approx(0.06, abs=1e-6) and sum(n for *_, n in m["reliability"]) == 3
+    assert m["roc_auc_ovr"] == {}  # the predictions are all of true Happy photos: no AUC to take
+    line = ev.summary_line(m)
+    assert "no prediction for 2" in line and "no face found in 1" in line and "unreadable 1" in line
+    # A .json --out: that file, and the confusion PNG (with its "none" column) beside it.
+    assert json.loads((tmp_path / "out" / "photos_pipeline.json").read_text())["metrics"]["macro_f1"] == 0.5
+    assert (tmp_path / "out" / "confusion_photos_pipeline.png").stat().st_size > 1000
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["confusion_photos_pipeline.png",
+                                                                    "photos_pipeline.json"]
+
+
+def test_folder_cli_never_overwrites_the_fer2013_metrics(tmp_path, monkeypatch, capsys):
+    """The README's command once wrote the folder's metrics over models/eval/metrics.json (the FER2013
+    evaluation the model card reads). Run in a copy of that layout under tmp_path."""
+    fake_model(monkeypatch)
+    write_tree(tmp_path / "photos", {"Happy": [3, 3], "Sad": [4]})
+    monkeypatch.chdir(tmp_path)
+    evals = tmp_path / "models" / "eval"
+    evals.mkdir(parents=True)
+    fer2013 = json.dumps({"model": "models/fer_model.onnx", "splits": {"PrivateTest": {"accuracy": 0.7}}})
+    (evals / "metrics.json").write_text(fer2013)
+    photos = str(tmp_path / "photos")
+    with pytest.raises(SystemExit):  # no default --out for a folder
+        ev.main(["--folder", photos])
+    assert "--folder needs --out" in capsys.readouterr().err
+    assert ev.main(["--folder", photos, "--out", "models/eval"]) == 2  # nor an explicit one over FER2013's
+    assert ev.main(["--folder", photos, "--out", "models/eval/metrics.json"]) == 2
+    assert (evals / "metrics.json").read_text() == fer2013
+    assert sorted(p.name for p in evals.iterdir()) == ["metrics.json"]
+    # The committed layout: models/eval/realphoto.json and confusion_realphoto.png beside it.
+    assert ev.main(["--folder", photos, "--out", "models/eval/realphoto.json"]) == 0
+    assert (evals / "metrics.json").read_text() == fer2013
+    assert sorted(p.name for p in evals.iterdir()) == ["confusion_realphoto.png", "metrics.json", "realphoto.json"]
+    assert json.loads((evals / "realphoto.json").read_text())["metrics"]["accuracy"] == 1.0
+    assert "n=3 acc 1.0000" in capsys.readouterr().out
 
 
 def test_folder_pipeline_uses_the_detector(tmp_path):

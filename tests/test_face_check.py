@@ -232,3 +232,19 @@ def test_a_video_copy_pixelates_what_the_check_set_aside(plain, tmp_path, capsys
     )
     assert "6 doubtful boxes pixelated too" in capsys.readouterr().out
     assert detail(first_frame((tmp_path / "c.mp4").read_bytes())) == detail(first_frame(hidden.data))
+
+
+def test_video_page_copy_says_it_pixelated_what_the_check_set_aside():
+    from tests.media import encode_video
+    from tests.test_pages import open_page, texts
+
+    at = open_page("app_pages/video_file.py")
+    frames = [astronaut_bgr()] * 3 + [upside_down_astronaut()] * 3  # she turns upside down halfway
+    data = encode_video(frames, fps=2, codec="libx264", options={"crf": "18"})
+    at.file_uploader[0].upload("turned.mp4", data, "video/mp4")
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["Frames with faces"] == "3"
+    next(b for b in at.button if b.label == "Make the annotated video").click().run()
+    assert not at.exception and at.session_state["fer_video_clip"]["clip"].set_aside_pixelated == 3
+    assert "Also pixelated: 3 boxes that the analysis did not count as faces" in texts(at)

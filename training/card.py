@@ -132,6 +132,16 @@ def _metrics_lines(m: dict, figures: bool = True) -> list[str]:
     return lines
 
 
+def _real_photo_command(card: dict) -> str:
+    """The command behind the card's real-photo figures (the shipped model's, or another one's)."""
+    model = card.get("model_file", "fer_model.onnx")
+    if model == "fer_model.onnx":
+        return "python -m training.evaluate --folder ../shared/data/muxspace --out models/eval/realphoto.json"
+    folder = {"fer_model_everyday": "everyday"}.get(Path(model).stem, Path(model).stem)  # where models/eval keeps it
+    return (f"python -m training.evaluate --model models/{model} --folder ../shared/data/muxspace "
+            f"--out models/eval/{folder}/realphoto.json")
+
+
 def _beyond_lines(card: dict) -> list[str]:
     lines: list[str] = []
     if card.get("beyond_fer2013"):
@@ -140,7 +150,7 @@ def _beyond_lines(card: dict) -> list[str]:
                   f"{real['metrics']['n']:,} labelled photos of real people (`muxspace`, Apache-2.0; mostly press "
                   "photos, loose face crops, mostly gray; an evaluation set only, never trained or tuned on). Whole "
                   "stored image through `predict_proba`; the peers' figures are from the data set's notes. "
-                  "Command: `python -m training.evaluate --folder ../shared/data/muxspace`.", "",
+                  f"Command: `{_real_photo_command(card)}`.", "",
                   *beyond_table(real), "",
                   "Fear (21 photos) and Disgust (noisy labels) are too few or too unreliable there to score on "
                   "their own. Where the model is weak on such photos: Surprise is often read as Neutral or Fear, "

@@ -11,16 +11,23 @@ PublicTest, PrivateTest, and the PrivateTest rows whose pixels appear in no
 Training row; with ``--ferplus`` also PrivateTest against the FER+ majority labels.
 Writes ``metrics.json`` and the figures to ``--out``.
 
-Any labelled folder of photos (``DIR/<Class>/*.jpg``, e.g. the real-photo set)::
+Any labelled folder of photos (``DIR/<Class>/*.jpg``, e.g. the real-photo set); the
+committed real-photo results (``models/eval/realphoto*.json``) come from::
 
-    python -m training.evaluate --folder ../shared/data/muxspace --out ~/runs/eval/muxspace
-    python -m training.evaluate --folder ../shared/data/muxspace --pipeline --out ...
+    python -m training.evaluate --folder ../shared/data/muxspace --out models/eval/realphoto.json
+    python -m training.evaluate --folder ../shared/data/muxspace --pipeline --out models/eval/realphoto_pipeline.json
 
 The first runs every stored image, whole, through ``predict_proba``; ``--pipeline`` runs it
 through ``analyze`` (face detector, crop, classifier), as the Photo page does, and scores the
-best-scoring face (an image where no face is found counts as wrong, and is counted).
+best-scoring face. An image with no prediction (no face found with ``--pipeline``; a file that
+is not a readable image in either mode) counts as wrong for its true class and as a prediction
+of no class; each kind is counted.
 Reports accuracy, balanced accuracy (mean recall of the classes present), macro-F1,
-per-class recall, the mean recall over ``--classes`` and the confusion matrix (JSON, PNG).
+per-class precision/recall/F1, the mean recall over ``--classes`` and the confusion matrix
+(JSON, PNG with a "none" column for the images without a prediction); ROC AUC and calibration
+over the images with a prediction. With ``--folder``, ``--out`` is required: a ``.json`` file
+(the confusion PNG goes beside it as ``confusion_<name>.png``) or a folder (``metrics.json``
+and ``confusion.png``); it never overwrites a FER2013 ``metrics.json`` such as ``models/eval``'s.
 """
 from __future__ import annotations
 
@@ -52,19 +59,32 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15)
     return float(ece), table
 
 
-def metrics(probs: np.ndarray, y: np.ndarray) -> dict:
+def metrics(probs: np.ndarray, y: np.ndarray, found: np.ndarray | None = None) -> dict:
+    """Classification metrics of ``probs`` (N, 7) against ``y``.
+
+    ``found``, a mask of the rows that have a prediction (``None``: all of them): the other rows
+    are counted as wrong for their true class and as a prediction of no class (they lower that
+    class's recall and F1, never any class's precision), and are left out of the confusion
+    matrix's columns (``no_prediction`` counts them per true class), of the ROC AUC and of the
+    calibration, which need a probability.
+    """
     from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
 
     from fer_core.labels import LABELS
 
-    pred = probs.argmax(1)
+    found = np.ones(len(y), bool) if found is None else np.asarray(found, bool)
+    pred = np.where(found, probs.argmax(1), -1)  # -1: no prediction, a label sklearn scores as no class
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=range(len(LABELS)), zero_division=0)
     present = np.unique(y)
     auc = {}
+    yf, pf = y[found], probs[found]
     for k in present:
-        if 0 < (y == k).sum() < len(y):
-            auc[LABELS[k]] = float(roc_auc_score(y == k, probs[:, k]))
-    ece, table = expected_calibration_error(probs, y)
+        if 0 < (yf == k).sum() < len(yf):
+            auc[LABELS[k]] = float(roc_auc_score(yf == k, pf[:, k]))
+    ece, table = expected_calibration_error(pf, yf)
+    extra = {}
+    if not found.all():
+        extra["no_prediction"] = [int(((y == k) & ~found).sum()) for k in range(len(LABELS))]
     return {
         "n": int(len(y)),
         "accuracy": float((pred == y).mean()),
@@ -77,10 +97,12 @@ def metrics(probs: np.ndarray, y: np.ndarray) -> dict:
         "ece": ece,
         "reliability": table,
         "confusion_matrix": confusion_matrix(y, pred, labels=range(len(LABELS))).tolist(),
+        **extra,
     }
 
 
-def plot_confusion(cm: list, title: str, path: Path) -> None:
+def plot_confusion(cm: list, title: str, path: Path, no_prediction: list | None = None) -> None:
+    """The confusion matrix, rows normalised; ``no_prediction`` (per true class) adds a "none" column."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,14 +111,18 @@ def plot_confusion(cm: list, title: str, path: Path) -> None:
     from fer_core.labels import LABELS
 
     cm = np.asarray(cm, float)
+    columns = list(LABELS)
+    if no_prediction is not None:
+        cm = np.column_stack([cm, np.asarray(no_prediction, float)])
+        columns.append("none")
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    fig, ax = plt.subplots(figsize=(6.4 + 0.7 * (len(columns) - len(LABELS)), 5.6))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(LABELS)):
-        for j in range(len(LABELS)):
+        for j in range(len(columns)):
             ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.0%}", ha="center", va="center", fontsize=7,
                     color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_xticks(range(len(LABELS)), LABELS, rotation=40, ha="right")
+    ax.set_xticks(range(len(columns)), columns, rotation=40, ha="right")
     ax.set_yticks(range(len(LABELS)), LABELS)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -169,13 +195,14 @@ def evaluate(model_path: str | Path, data: str | Path, out: Path, ferplus: str |
     return results
 
 
-def folder_probs(rec, files, pipeline: bool = False, progress: bool = True):
+def folder_probs(rec, files, pipeline: bool = False, progress: bool = True, return_unreadable: bool = False):
     """Probabilities for each ``(path, class)`` of :func:`training.data.folder_files`.
 
     Returns ``(probs, y, found)``: (N, 7) probabilities, labels and a mask of the images
-    that gave a prediction. Without ``pipeline`` the whole image goes to ``predict_proba``
-    (``found`` is False only for unreadable files); with it, ``analyze`` detects the faces and
-    the best-scoring one is scored (``found`` False where no face was found; its row is zeros).
+    that gave a prediction (rows without one are zeros). Without ``pipeline`` the whole image
+    goes to ``predict_proba`` (``found`` is False only for unreadable files); with it, ``analyze``
+    detects the faces and the best-scoring one is scored (``found`` is also False where no face
+    was found). ``return_unreadable`` appends a mask of the files that are not readable images.
     """
     from fer_core.labels import NUM_CLASSES
     from fer_core.preprocess import preprocess_face
@@ -187,12 +214,14 @@ def folder_probs(rec, files, pipeline: bool = False, progress: bool = True):
         tqdm = None
     probs = np.zeros((len(files), NUM_CLASSES), np.float32)
     found = np.zeros(len(files), bool)
+    unreadable = np.zeros(len(files), bool)
     faces, sides, where = [], [], []
     it = files if not (progress and tqdm) else tqdm(files, desc="images", unit="img", leave=False)
     for i, (path, _) in enumerate(it):
         img = read_image(path)
         if img is None:
             log.warning("%s: not a readable image; counted as wrong", path)
+            unreadable[i] = True
             continue
         if pipeline:
             results = rec.analyze(img)
@@ -206,14 +235,38 @@ def folder_probs(rec, files, pipeline: bool = False, progress: bool = True):
     if faces:
         probs[where] = rec.predict_proba(np.stack(faces), source_sides=np.asarray(sides))
         found[where] = True
-    return probs, np.array([c for _, c in files], np.int64), found
+    y = np.array([c for _, c in files], np.int64)
+    return (probs, y, found, unreadable) if return_unreadable else (probs, y, found)
+
+
+def folder_outputs(out: str | Path) -> tuple[Path, Path]:
+    """Where a folder evaluation writes: ``(metrics JSON, confusion PNG)``. ``out`` is a ``.json``
+    file (``X/name.json`` -> ``X/name.json``, ``X/confusion_name.png``, the layout of
+    ``models/eval/realphoto*.json``) or a folder (``metrics.json``, ``confusion.png`` in it)."""
+    out = Path(out)
+    if out.suffix.lower() == ".json":
+        return out, out.with_name(f"confusion_{out.stem}.png")
+    return out / "metrics.json", out / "confusion.png"
+
+
+def _check_not_fer2013(path: Path) -> None:
+    """Refuse to overwrite a FER2013 evaluation (``training.evaluate --data``) with a folder's."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(old, dict) and "splits" in old:
+        raise ValueError(f"{path} holds a FER2013 evaluation (training.evaluate --data), which the model card "
+                         "reads; a folder evaluation will not overwrite it: give --out another file or folder, "
+                         "e.g. models/eval/realphoto.json (models/eval/realphoto_pipeline.json with --pipeline)")
 
 
 def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipeline: bool = False,
                     classes=REAL_PHOTO_CLASSES, threads: int = 2, progress: bool = True,
                     prior_strength: float | None = None) -> dict:
-    """Score a model on a labelled folder of images (see the module's docstring); writes
-    ``metrics.json`` and ``confusion.png`` to ``out`` and returns the metrics."""
+    """Score a model on a labelled folder of images (see the module's docstring); writes the
+    metrics JSON and the confusion PNG where :func:`folder_outputs` says for ``out`` and returns
+    the metrics. It refuses (``ValueError``) an ``out`` whose JSON is a FER2013 evaluation."""
     from fer_core import load_recognizer
     from fer_core.detect import still_detector
     from fer_core.labels import LABELS
@@ -222,34 +275,34 @@ def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipel
     unknown = [c for c in classes if c not in LABELS]
     if unknown:
         raise ValueError(f"--classes: {unknown} are not among {list(LABELS)}")
-    out.mkdir(parents=True, exist_ok=True)
+    json_path, png_path = folder_outputs(out)
+    _check_not_fer2013(json_path)
     # --pipeline detects as the Photo page does (fer_core.detect.still_detector).
     rec = load_recognizer(model_path, threads=threads, prior_strength=prior_strength,
                           detector=still_detector() if pipeline else None)
     files = folder_files(folder)
     t0 = time.perf_counter()
-    probs, y, found = folder_probs(rec, files, pipeline, progress)
+    probs, y, found, unreadable = folder_probs(rec, files, pipeline, progress, return_unreadable=True)
     seconds = time.perf_counter() - t0
-    m = metrics(probs, y)
-    # Rows without a prediction are zeros: argmax 0 would credit them to Angry, so mark them wrong.
-    pred = np.where(found, probs.argmax(1), -1)
-    m["accuracy"] = float((pred == y).mean())
-    recall = {LABELS[k]: float((pred[y == k] == k).mean()) for k in np.unique(y)}
-    m["balanced_accuracy"] = float(np.mean(list(recall.values())))
-    for name, r in recall.items():
-        m["per_class"][name]["recall"] = r
-    scored = [c for c in classes if c in recall]
+    # Images without a prediction (zero rows) are wrong for their class and no class's prediction.
+    m = metrics(probs, y, found)
+    m.setdefault("no_prediction", [0] * len(LABELS))
+    scored = [c for c in classes if LABELS.index(c) in set(y.tolist())]
     m["mean_recall_classes"] = scored
-    m["mean_recall"] = float(np.mean([recall[c] for c in scored])) if scored else None
+    m["mean_recall"] = float(np.mean([m["per_class"][c]["recall"] for c in scored])) if scored else None
     m["found"] = int(found.sum())
-    m["not_found"] = int((~found).sum())
+    m["not_found"] = int((~found).sum())  # no prediction, for either reason below
+    m["unreadable"] = int(unreadable.sum())
+    m["no_face"] = int((~found & ~unreadable).sum())
     results = {"model": str(model_path), "model_sha256": rec.card.get("sha256"), "folder": str(folder),
                "mode": "pipeline (analyze: detector + crop)" if pipeline else "whole image (predict_proba)",
                "prior_strength": rec.prior_strength,
                "seconds": round(seconds, 1), "metrics": m}
     title = f"{Path(folder).name}{' (pipeline)' if pipeline else ''}: n={m['n']}, acc {m['accuracy']:.1%}"
-    plot_confusion(m["confusion_matrix"], title, out / "confusion.png")
-    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    plot_confusion(m["confusion_matrix"], title, png_path, m["no_prediction"] if m["not_found"] else None)
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    log.info("wrote %s and %s", json_path, png_path)
     return results
 
 
@@ -261,9 +314,12 @@ def summary_line(m: dict) -> str:
                        if m["per_class"][c]["support"])
     mr = "" if m["mean_recall"] is None else \
         f" | mean recall ({', '.join(m['mean_recall_classes'])}) {m['mean_recall']:.4f}"
+    missing = [f"no face found in {m['no_face']}" if m.get("no_face") else "",
+               f"unreadable {m['unreadable']}" if m.get("unreadable") else ""]
+    missing = ", ".join(x for x in missing if x)
     return (f"n={m['n']} acc {m['accuracy']:.4f} balanced {m['balanced_accuracy']:.4f} "
             f"macro-F1 {m['macro_f1']:.4f}{mr} | recall {recalls}"
-            + (f" | no face found in {m['not_found']}" if m["not_found"] else ""))
+            + (f" | no prediction for {m['not_found']} ({missing})" if m["not_found"] else ""))
 
 
 def main(argv=None) -> int:
@@ -279,7 +335,9 @@ def main(argv=None) -> int:
     p.add_argument("--classes", nargs="+", default=list(REAL_PHOTO_CLASSES),
                    help="with --folder: the classes whose recalls are averaged into 'mean recall'")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: also score PrivateTest against FER+ majority labels")
-    p.add_argument("--out", default="models/eval", help="folder for metrics.json and PNGs")
+    p.add_argument("--out", help="with --data: folder for metrics.json and PNGs (default models/eval); with "
+                                 "--folder (required): a .json file, its confusion_<name>.png beside it (e.g. "
+                                 "models/eval/realphoto.json), or a folder for metrics.json and confusion.png")
     p.add_argument("--prior-strength", type=float, metavar="S",
                    help="class-prior strength instead of the card's (0 = none, 1 = the full move "
                         "to the FER+ class shares; training.prior)")
@@ -290,13 +348,18 @@ def main(argv=None) -> int:
 
     if args.pipeline and not args.folder:
         p.error("--pipeline goes with --folder")
+    if args.folder and not args.out:
+        p.error("--folder needs --out, so that it never overwrites the FER2013 models/eval/metrics.json: "
+                "a .json file (its confusion PNG goes beside it), e.g. --out models/eval/realphoto.json "
+                "(models/eval/realphoto_pipeline.json with --pipeline), or a folder")
     try:
         if args.folder:
             res = evaluate_folder(args.model, args.folder, Path(args.out), args.pipeline, args.classes,
                                   args.threads, prior_strength=args.prior_strength)
             print(f"{res['mode']}: {summary_line(res['metrics'])}")
         else:
-            evaluate(args.model, args.data, Path(args.out), args.ferplus, args.threads, args.prior_strength)
+            evaluate(args.model, args.data, Path(args.out or "models/eval"), args.ferplus, args.threads,
+                     args.prior_strength)
     except (DataError, FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
         return 2
