@@ -9,6 +9,7 @@ import streamlit as st
 from fer_app import support, uploads
 from fer_core import charts
 from fer_core.annotate import annotate, boxes_to_pixelate, pixelate, results_table
+from fer_core.compare import unique_names
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
 from fer_core.memory import release_memory
 from fer_core.photos import analyze_photos, faces_table, photos_table
@@ -37,7 +38,10 @@ def several_photos(files: list, attention: bool):
     held = st.session_state.get("fer_photo_set")
     if held is None or held[0] != key:
         bar = st.progress(0.0, text="Analysing the photos...")
-        results = analyze_photos(support.get_recognizer(), ((f.name, f.getvalue()) for f in files),
+        # Phones name photos alike (IMG_0001.jpg in two folders): each gets a name of its own, else
+        # the chart stacks them into one bar and the picker cannot tell them apart.
+        names = unique_names([f.name for f in files])
+        results = analyze_photos(support.get_recognizer(), ((n, f.getvalue()) for n, f in zip(names, files)),
                                  attention=attention,
                                  progress=lambda i, name: bar.progress(i / len(files), f"Analysed {i} of "
                                                                                        f"{len(files)}: {name}"))
@@ -68,9 +72,11 @@ def several_photos(files: list, attention: bool):
     readable = [i for i, r in enumerate(results) if not r.error]
     if not readable:
         st.stop()
-    shown = st.selectbox("Photo shown below", readable, format_func=lambda i: results[i].name,
-                         key="fer_photo_shown")
-    return files[shown if shown in readable else readable[0]]
+    # The choice is the photo's name (each its own, above), not its place: a photo removed
+    # before it does not change it.
+    by_name = {results[i].name: i for i in readable}
+    shown = st.selectbox("Photo shown below", list(by_name), key="fer_photo_shown")
+    return files[by_name.get(shown, readable[0])]
 
 
 st.title("Photo")

@@ -56,8 +56,11 @@ st.caption("The upload is decoded from memory, never written to a file. The anal
            "**Forget the video** or close the tab. The analysis keeps a per-frame log of anonymous "
            "face numbers, boxes and probabilities. " + support.PRIVACY_NOTE)
 
+# "Forget the video" empties the uploader too, by giving it a new key: a file left in it would be
+# taken back on the next run as the same video put back.
 upload = st.file_uploader("Video (MP4, WebM, MOV, AVI, MKV)", type=["mp4", "webm", "mov", "avi", "mkv", "m4v"],
-                          max_upload_size=uploads.VIDEO_MB)
+                          max_upload_size=uploads.VIDEO_MB,
+                          key=f"fer_video_upload_{st.session_state.get('fer_video_uploads', 0)}")
 RATES = [0.5, 1.0, 2.0, 4.0, 5.0, 10.0]
 rate = st.select_slider("Frames analysed per second of video", options=RATES,
                         value=2.0, help="Higher rates catch short expressions but take longer.")
@@ -237,9 +240,10 @@ def _jump(stops: list[float], times: dict[str, float]) -> None:
 
 
 def _forget() -> None:
-    """Let the analysed video go (its analysis stays)."""
+    """Let the analysed video go (its analysis stays), from the uploader as well."""
     st.session_state["fer_video"]["video"] = None
     st.session_state.pop("fer_video_clip", None)
+    st.session_state["fer_video_uploads"] = st.session_state.get("fer_video_uploads", 0) + 1
 
 
 st.subheader("Look at the video")
@@ -288,13 +292,16 @@ def annotated_copy(video, df, start_s: float, end_s: float) -> None:
                                "one). A face the detector missed in a frame stays visible: watch the clip "
                                "before you share it.")
     try:
-        span = (parse_time(start_text), min(parse_time(end_text), end_s))
+        # An empty "To" is the end of the analysis, as for "Analyse to".
+        span = (parse_time(start_text), min(parse_time(end_text), end_s) if end_text.strip() else end_s)
+        if span[0] > end_s:
+            raise ValueError(f"the analysis ends at {support.clock(end_s, state['rate'])}: start before that")
         if span[1] < span[0]:
             raise ValueError("the end is before the start")
     except ValueError as e:
         st.error(f"Times: {e}", icon=":material/error:")
-        span = None
-    if st.button("Make the annotated video", disabled=span is None) and span is not None:
+        return  # and no clip made for other times below the message
+    if st.button("Make the annotated video"):
         bar = st.progress(0.0, text="Drawing and encoding...")
         try:
             clip = annotated_video(video, df, rate=state["rate"], start_s=span[0], end_s=span[1],

@@ -317,12 +317,13 @@ def _add_moment(log: SessionLog, end_s: float, key: str, what: str) -> None:
     except ValueError as e:
         st.session_state[f"{key}_error"] = f"{e}."
         return
+    # Times with tenths in the messages: "0:08 is after the end (0:07)" read wrong for 8.6 s against 7.5 s.
     if t > end_s + 1.0:
-        st.session_state[f"{key}_error"] = (f"{format_time(t)} is after the end of the {what} "
-                                            f"({format_time(end_s)}).")
+        st.session_state[f"{key}_error"] = (f"{clock(t, 10)} is after the end of the {what} "
+                                            f"({clock(end_s, 10)}).")
     elif t < log.start_s - 1.0:
-        st.session_state[f"{key}_error"] = (f"{format_time(t)} is before the analysed part of the {what}, "
-                                            f"which starts at {format_time(log.start_s)}.")
+        st.session_state[f"{key}_error"] = (f"{clock(t, 10)} is before the analysed part of the {what}, "
+                                            f"which starts at {clock(log.start_s, 10)}.")
     elif not text.strip():
         st.session_state[f"{key}_error"] = "Give the moment a name."
     elif not log.add_marker(t, text):

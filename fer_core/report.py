@@ -72,8 +72,9 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
     esc = html.escape
     return [f"<h1>{esc(options.title)}</h1>",
             f"<p class='meta'>Source: {esc(options.source or log.source or 'unknown')} &middot; "
-            f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC &middot; "
-            f"session started {log.started_at:%Y-%m-%d %H:%M} UTC"
+            f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+            + (f" &middot; {'session started' if log.source == 'live' else 'analysed'} "
+               f"{log.started_at:%Y-%m-%d %H:%M} UTC" if log.started_at is not None else "")
             + (f" &middot; expression model: {esc(', then '.join(log.models))}" if log.models else "") + "</p>",
             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
             "<h2>Summary</h2>",

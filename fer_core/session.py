@@ -158,7 +158,9 @@ class SessionLog:
         self.max_rows = int(max_rows)
         self.source = source
         self.start_s = float(start_s)
-        self.started_at = datetime.now(UTC)
+        #: When the log began (a live session's start, a video's analysis); None for a log read
+        #: back from CSV or joined from parts, which do not record it.
+        self.started_at: datetime | None = datetime.now(UTC)
         self._lock = threading.Lock()
         self._buf = np.zeros((1024, _NBASE), np.float64)  # widened to _NCOL on the first attention row
         self._n = 0
@@ -370,6 +372,7 @@ class SessionLog:
         if len(arr):  # a face before the start row (a CSV edited by hand) moves the start; never below 0
             start_s = max(0.0, min(start_s, float(arr[:, 0].min())))
         log = cls(max_rows=max(len(arr), 1024), source=source, start_s=start_s)
+        log.started_at = None  # the CSV does not say when; not the time it was read
         if len(arr):
             order = np.argsort(arr[:, 0], kind="stable")
             arr = arr[order]
@@ -417,6 +420,7 @@ class SessionLog:
         width = max(a.shape[1] for a in arrays)
         rows = np.vstack([np.hstack([a, np.full((len(a), width - a.shape[1]), np.nan)]) for a in arrays])
         log = cls(max_rows=max(len(rows), 1024), source=source, start_s=ordered[0].start_s)
+        log.started_at = ordered[0].started_at
         log._buf = np.full((max(len(rows), 1024), width), np.nan)
         log._buf[:len(rows)] = rows
         log._n = len(rows)
@@ -669,12 +673,29 @@ class NegativeStreak:
         return self.end_s - self.start_s
 
 
+def sample_step(df: pd.DataFrame) -> float:
+    """How often the log's frames were analysed: the median time between its rows' distinct
+    times (0 for fewer than two). A video analysed at 0.5 frames a second gives 2.0."""
+    if df.empty:
+        return 0.0
+    times = np.unique(df["time_s"].to_numpy(np.float64))
+    return float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+
+
+def _next_bin(gap: np.ndarray | float, bin_s: float, step: float) -> np.ndarray:
+    """Whether bins ``gap`` seconds apart follow each other: the next bin, or one after bins left
+    empty only because the frames were analysed less often than ``bin_s`` (rows every 2 s in
+    1 s bins) or a little late (a live log's rows about a second apart in 1 s bins)."""
+    slack = step if step > bin_s / 2 else 0.0  # frames at least half a bin apart can leave a bin empty
+    return np.asarray(gap) <= bin_s + slack + 1e-6
+
+
 def _negative_runs(times: np.ndarray, labels: np.ndarray, negative: set[str],
-                   bin_s: float) -> Iterator[list[int]]:
-    """Positions of runs of consecutive bins (``bin_s`` apart) whose label is in ``negative``."""
+                   bin_s: float, step: float = 0.0) -> Iterator[list[int]]:
+    """Positions of runs of following bins (:func:`_next_bin`) whose label is in ``negative``."""
     run: list[int] = []
     for i, (t, lab) in enumerate(zip(times, labels)):
-        if lab in negative and (not run or np.isclose(t - times[run[-1]], bin_s)):
+        if lab in negative and (not run or _next_bin(t - times[run[-1]], bin_s, step)):
             run.append(i)
             continue
         if run:
@@ -690,16 +711,18 @@ def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 
 
     Each face's observations are averaged per ``bin_s`` bin (so one odd frame does not
     break or make a streak); a run of consecutive bins whose top expression is in
-    ``negative`` is a streak; a bin with no observation of the face ends it.
-    Longest first.
+    ``negative`` is a streak; a bin with no observation of the face ends it, unless the log's
+    frames lie further apart than about half a bin (:func:`sample_step`), so that a bin can be
+    empty without the face having gone (:func:`_next_bin`). Longest first.
     """
     fb = face_binned(df, bin_s)
     out: list[NegativeStreak] = []
     neg = set(negative)
+    step = sample_step(df)
     for fid, g in fb.groupby("face_id", sort=True):
         times = g["time_s"].to_numpy()
         labels = g["label"].to_numpy()
-        for run in _negative_runs(times, labels, neg, bin_s):
+        for run in _negative_runs(times, labels, neg, bin_s, step):
             start, end = float(times[run[0]]), float(times[run[-1]] + bin_s)
             if end - start >= min_duration_s:
                 seen = pd.Series(labels[run]).value_counts()
@@ -714,13 +737,15 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
 
     The size of a change is the total-variation distance between the two bins' mean
     probabilities (0 = same, 1 = completely different). Per face (only between
-    adjacent bins of the same face), or of the overall mix with ``per_face=False``.
+    following bins of the same face, as :func:`negative_streaks` counts them), or of the overall
+    mix with ``per_face=False``.
     Columns: time_s (start of the later bin), face_id (0 for the overall mix),
     from_label, to_label, change. Changes smaller than ``min_change`` are left out.
     """
     cols = ["time_s", "face_id", "from_label", "to_label", "change"]
     if df.empty:
         return pd.DataFrame(columns=cols)
+    step = sample_step(df)
     if per_face:
         fb = face_binned(df, bin_s)
     else:
@@ -731,7 +756,7 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
         p = g[list(LABELS)].to_numpy()
         if len(t) < 2:
             continue
-        adjacent = np.isclose(np.diff(t), bin_s)
+        adjacent = _next_bin(np.diff(t), bin_s, step)
         tv = 0.5 * np.abs(np.diff(p, axis=0)).sum(axis=1)
         for i in np.flatnonzero(adjacent & (tv >= min_change)):
             rows.append((float(t[i + 1]), int(fid), LABELS[int(p[i].argmax())],

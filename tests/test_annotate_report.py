@@ -85,6 +85,18 @@ def test_html_report_of_part_of_a_video_says_which_part():
     assert "Face 1" in html and "Negative-expression flags" in html
 
 
+def test_html_report_dates_only_what_the_log_knows():
+    """A live session says when it started, a video's analysis when it ran; a CSV read back does not
+    record either, so its report gave the time of the upload as the session's start."""
+    live = SessionLog(source="live")
+    video = SessionLog(source="video")
+    assert "session started " in build_html_report(live) and "analysed " in build_html_report(video)
+    back = SessionLog.from_csv(session_with_streak().to_csv())
+    assert back.started_at is None
+    assert "session started" not in build_html_report(back) and " analysed 2" not in build_html_report(back)
+    assert SessionLog.join([video]).started_at == video.started_at
+
+
 def test_html_report_of_an_empty_session():
     html = build_html_report(SessionLog())
     assert "No faces were found" in html and "plotly-graph-div" not in html

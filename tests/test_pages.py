@@ -151,7 +151,7 @@ def test_several_photos_give_a_summary_and_one_shown_in_full():
     picker = at.selectbox(key="fer_photo_shown")
     assert picker.options == ["astronaut.jpg", "cat.jpg", "gallery.png"]  # not the unreadable one
     set_ = at.session_state["fer_photo_set"]
-    picker.set_value(3).run()
+    picker.select_index(2).run()
     assert not at.exception and len(at.dataframe[1].value) == 4 and at.image[0].captions == ["4 faces found"]
     assert at.session_state["fer_photo_set"] is set_  # the set was not analysed again
     # Attention off: analysed again, without head pose.
@@ -164,6 +164,18 @@ def test_several_photos_give_a_summary_and_one_shown_in_full():
         at.run()
     assert not at.exception and "several photos at once may be up to 0.1 MB" in at.error[0].value
     assert not at.dataframe
+    # Two photos of the same name (phones number their photos alike) stay two, in the chart and the
+    # picker; and the photo chosen stays chosen when one before it leaves the set.
+    at.toggle[0].set_value(True).run()
+    cat = ("IMG_1.jpg", jpeg(no_face_bgr()), "image/jpeg")
+    at.file_uploader[0].set_value([("IMG_1.jpg", jpeg(astronaut_bgr()), "image/jpeg"), cat,
+                                   ("gallery.png", gallery, "image/png")]).run()
+    assert list(at.dataframe[0].value["photo"])[:2] == ["IMG_1.jpg", "IMG_1.jpg (2)"]
+    assert at.selectbox(key="fer_photo_shown").options == ["IMG_1.jpg", "IMG_1.jpg (2)", "gallery.png"]
+    at.selectbox(key="fer_photo_shown").select_index(2).run()
+    assert at.image[0].captions == ["4 faces found"]
+    at.file_uploader[0].set_value([cat, ("gallery.png", gallery, "image/png")]).run()
+    assert not at.exception and at.image[0].captions == ["4 faces found"]  # still the gallery
     # One photo left: the page as for one photo, no summary.
     at.file_uploader[0].set_value([("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")]).run()
     assert not at.exception and not at.subheader and "fer_photo_set" not in at.session_state
@@ -415,6 +427,8 @@ def test_video_page_named_moments(come_and_go_mp4):
     assert "not a time" in at.error[0].value and len(log.markers) == 1
     add("5:00", "after the end")
     assert "after the end of the analysed video" in at.error[0].value and len(log.markers) == 1
+    add("8.6", "just after the end")  # with tenths: not "0:08 is after the end (0:07)"
+    assert "0:08.6 is after the end of the analysed video (0:07.5)" in at.error[0].value
     add("7", "   ")
     assert "Give the moment a name" in at.error[0].value
     add("7", "answer")
@@ -456,6 +470,12 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     assert "the end is before the start" in at.error[0].value
     at.text_input(key="fer_clip_to").set_value("soon").run()
     assert "not a time" in at.error[0].value
+    at.text_input(key="fer_clip_from").set_value("0:09").run()
+    at.text_input(key="fer_clip_to").set_value("0:10").run()
+    assert "the analysis ends at 0:07.5: start before that" in at.error[0].value  # not "end before start"
+    at.text_input(key="fer_clip_from").set_value("0:06")
+    at.text_input(key="fer_clip_to").set_value("").run()  # empty: to the end, as "Analyse to"
+    assert not at.error
     at.text_input(key="fer_clip_from").set_value("0:01").run()
     at.text_input(key="fer_clip_to").set_value("0:03").run()
     next(b for b in at.button if b.label == "Make the annotated video").click().run()
@@ -475,6 +495,13 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     assert "press **Analyse** to see its frames" in at.info[-1].value and not at.image
     at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
     assert at.image[0].captions[0].startswith("0:01.0: Face 1 ")  # no new analysis needed
+    # Forgotten while the file is still in the uploader (as right after the analysis): the uploader
+    # lets it go too, else the next run took it back as the same video put back.
+    next(b for b in at.button if b.label == "Forget the video").click().run()
+    assert not at.exception and not at.image and at.session_state["fer_video"]["video"] is None
+    assert not at.file_uploader[0].value and "in the uploader again" in at.info[-1].value
+    at.run()
+    assert at.session_state["fer_video"]["video"] is None and not at.image
 
 
 def test_dashboard_from_csv_and_bad_csv():
@@ -595,7 +622,7 @@ def test_dashboard_names_moments_of_a_csv_log_and_keeps_them():
     at.text_input(key="fer_dashboard_marker_time").set_value("41:00")
     at.text_input(key="fer_dashboard_marker_text").set_value("too late")
     next(b for b in at.button if b.label == "Add").click().run()
-    assert "after the end of the session (40:00)" in at.error[0].value and len(held.markers) == 1
+    assert "after the end of the session (40:00.0)" in at.error[0].value and len(held.markers) == 1
 
 
 def test_live_page_idle_and_snapshot_fallback():

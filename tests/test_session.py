@@ -8,6 +8,7 @@ import pytest
 from fer_core.labels import LABELS
 from fer_core.session import (
     COLUMNS,
+    NOTABLE_CHANGE,
     LogFormatError,
     SessionLog,
     binned_mix,
@@ -16,6 +17,7 @@ from fer_core.session import (
     face_binned,
     label_counts,
     negative_streaks,
+    sample_step,
     strongest_changes,
 )
 
@@ -121,6 +123,30 @@ def test_negative_streak_broken_by_gap_and_positive():
         log.add_frame(t, [(1, (0, 0, 9, 9), onehot("Fear" if t < 190 else "Happy"))])
     flags = negative_streaks(log.to_frame(), 50.0, bin_s=5.0)
     assert [(s.start_s, s.end_s, s.ongoing) for s in flags] == [(0.0, 100.0, False), (130.0, 190.0, False)]
+
+
+def test_streaks_and_changes_do_not_depend_on_a_bin_shorter_than_the_frames():
+    """A video analysed at 0.5 frames a second has rows 2 s apart, and a live log's rows come about
+    a second apart, a little late now and then: 1 s bins leave some bins empty, which once broke
+    every streak and change into pieces (no flag at all at 1 s, the flag at 2, 5 and 10 s)."""
+    sparse, live = SessionLog(), SessionLog()
+    for i in range(200):
+        sparse.add_frame(2.0 * i, [(1, (0, 0, 9, 9), onehot("Happy" if i < 20 else "Sad"))])
+        live.add_frame(i + (0.98 if i % 7 == 3 else 0.01), [(1, (0, 0, 9, 9), onehot("Happy" if i < 40 else "Sad"))])
+    assert sample_step(sparse.to_frame()) == 2.0 and sample_step(SessionLog().to_frame()) == 0.0
+    for log, start in ((sparse, 40.0), (live, 40.0)):
+        df = log.to_frame()
+        for bin_s in (1.0, 2.0, 5.0, 10.0):
+            flags = negative_streaks(df, 120.0, bin_s=bin_s)
+            assert len(flags) == 1 and flags[0].start_s == start and flags[0].ongoing, (bin_s, flags)
+            changes = strongest_changes(df, 1, bin_s=bin_s, min_change=NOTABLE_CHANGE)
+            assert changes.iloc[0].to_label == "Sad" and changes.iloc[0].time_s == pytest.approx(start, abs=bin_s)
+    # A face gone for longer than a frame still ends the streak.
+    gone = SessionLog()
+    for t in [*range(0, 100, 2), *range(110, 300, 2)]:
+        gone.add_frame(float(t), [(1, (0, 0, 9, 9), onehot("Sad"))])
+    assert [(s.start_s, s.end_s) for s in negative_streaks(gone.to_frame(), 60.0, bin_s=1.0)] == [
+        (110.0, 299.0), (0.0, 99.0)]  # longest first
 
 
 def test_strongest_changes():
