@@ -36,6 +36,12 @@ def _spans(parts: list[tuple[float, float]], rate: float) -> str:
     return "; ".join(f"{support.clock(a, rate)} to {support.clock(b, rate)}" for a, b in parts)
 
 
+def _times(*times: float) -> list[str]:
+    """m:ss of each time, all with tenths when one is not a whole second (a part from 0:07.5)."""
+    whole = all(abs(t - round(t)) < 1e-6 for t in times)
+    return [format_time(round(t)) if whole else support.clock(t, 10) for t in times]
+
+
 def _part(from_text: str, to_text: str, length: float | None) -> tuple[float, float | None]:
     """The part of the video to analyse, from the Analyse from and Analyse to fields (m:ss; an empty end: to the
     end); ValueError with the reason for a part that cannot be analysed."""
@@ -65,12 +71,18 @@ RATES = [0.5, 1.0, 2.0, 4.0, 5.0, 10.0]
 rate = st.select_slider("Frames analysed per second of video", options=RATES,
                         value=2.0, help="Higher rates catch short expressions but take longer.")
 part: tuple[float, float | None] | None = (0.0, None)  # the part to analyse: from, to (None: the end)
+analysed_rate = rate  # the rate the analysis runs at: never above the video's own frame rate
 if upload is not None:
     try:
         info = probe(upload)  # the header only: milliseconds
     except VideoDecodeError:
         info = None  # said when Analyse is pressed
     length = info.duration_s if info is not None else None
+    if info is not None and info.fps and info.fps < rate:
+        # Every frame, once: a grid finer than the frames would offer times without a frame of
+        # their own on the slider, and play the annotated copy at the wrong speed.
+        analysed_rate = float(info.fps)
+        st.caption(f"The video has {info.fps:g} frames a second: each of them is analysed.")
     # Keyed by the file, so that another upload starts from its own whole length.
     c1, c2 = st.columns(2)
     from_text = c1.text_input("Analyse from (m:ss)", "0:00", key=f"fer_video_from_{upload.file_id}",
@@ -88,9 +100,8 @@ if upload is not None:
         span, whole = until - part[0], part == (0.0, None)
         needed = span * min(rate, info.fps or rate)
         st.caption(f"{upload.name}: {info.width} x {info.height}, {format_time(length)} long; "
-                   + ("" if whole else f"the part from {format_time(part[0])} to {format_time(until)} is "
-                                       f"{format_time(span)} long; ")
-                   + f"about {needed:,.0f} frames to analyse at this rate.")
+                   + ("" if whole else "the part from {} to {} is {} long; ".format(*_times(part[0], until, span)))
+                   + f"about {max(needed, 1):,.0f} frame{'s' if needed >= 1.5 else ''} to analyse at this rate.")
         if needed > MAX_FRAMES:
             covering = [r for r in RATES if span * min(r, info.fps or r) <= MAX_FRAMES]
             st.info(f"At {rate:g} frames a second the analysis stops after {MAX_FRAMES} frames, at about "
@@ -107,10 +118,10 @@ attention = st.toggle("Also measure attention (head pose and eyes; slower)", val
 earlier = st.session_state.get("fer_video")
 join = offered = False
 if (upload is not None and part is not None and earlier is not None
-        and earlier.get("file") == (upload.name, upload.size) and earlier["rate"] == rate
+        and earlier.get("file") == (upload.name, upload.size) and earlier["rate"] == analysed_rate
         and part[0] >= earlier["result"].end_s + 1e-6):
     offered = True
-    join = st.toggle(f"Add to the analysis of {_spans(earlier['parts'], rate)}", value=True,
+    join = st.toggle(f"Add to the analysis of {_spans(earlier['parts'], analysed_rate)}", value=True,
                      help="One session for the whole recording: the charts, the log and the dashboard cover "
                           "every part. Face numbers of the new part continue after the earlier ones.")
 start = st.button("Analyse", type="primary", disabled=upload is None or part is None)
@@ -123,13 +134,18 @@ if upload is not None and part is not None and start and uploads.within_limit(up
         bar.progress(fraction if fraction is not None else 0.0, text=text)
 
     try:
-        result = analyze_video(support.get_recognizer(), upload, rate=rate, max_frames=MAX_FRAMES,
+        result = analyze_video(support.get_recognizer(), upload, rate=analysed_rate, max_frames=MAX_FRAMES,
                                progress=on_progress, attention=attention, start_s=part[0], end_s=part[1])
     except VideoDecodeError as e:
         bar.empty()
         if not join:  # else the earlier parts stay
             st.session_state.pop("fer_video", None)
         st.error(f"**{upload.name}**: {e}", icon=":material/error:")
+        st.stop()
+    if not result.frames_analysed:  # a part shorter than a frame, at its very end: nothing to show
+        bar.empty()
+        st.error(f"**{upload.name}**: no frame of the video lies in that part: choose a longer one.",
+                 icon=":material/error:")
         st.stop()
     bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
     parts = [(result.start_s, result.end_s)]
@@ -143,7 +159,8 @@ if upload is not None and part is not None and start and uploads.within_limit(up
         parts = earlier["parts"] + parts
     # The video itself is kept with its analysis, so that its frames can be shown after a visit to
     # another page (which empties the uploader) until the user lets it go.
-    st.session_state["fer_video"] = {"name": upload.name, "rate": rate, "result": result, "parts": parts,
+    st.session_state["fer_video"] = {"name": upload.name, "rate": analysed_rate, "result": result,
+                                     "parts": parts,
                                      "whole": part == (0.0, None) and not join,
                                      "file": (upload.name, upload.size), "video": upload}
     for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump", "fer_clip_from",

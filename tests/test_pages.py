@@ -245,6 +245,29 @@ def come_and_go_mp4():
     return encode_video(come_and_go_frames(fps=10), fps=10, fmt="mp4")
 
 
+def test_video_page_never_analyses_faster_than_the_video_has_frames():
+    """10 frames a second asked of a 5-frame-a-second video: each frame once, and the slider offers
+    those frames, not 80 stops of which half showed the next frame."""
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("slow.mp4", encode_video(come_and_go_frames(fps=5), fps=5), "video/mp4")
+    at.select_slider[0].set_value(10.0).run()
+    assert "The video has 5 frames a second: each of them is analysed." in texts(at)
+    at.button[0].click().run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["Frames analysed"] == "40"
+    assert at.session_state["fer_video"]["rate"] == 5.0
+    assert len(at.select_slider(key="fer_video_at").options) == 40
+
+
+def test_video_page_says_so_when_a_part_holds_no_frame(come_and_go_mp4):
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    at.text_input[0].set_value("7.95").run()  # the last frame is at 7.9 s
+    assert "is 0:00.0 long; about 1 frame to analyse at this rate." in texts(at)
+    at.button[0].click().run()
+    assert not at.exception and "no frame of the video lies in that part" in at.error[0].value
+    assert "fer_video" not in at.session_state and not at.warning  # not "No faces were found ..."
+
+
 def test_video_page_then_dashboard(come_and_go_mp4):
     at = open_page("app_pages/video_file.py")
     at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4")
