@@ -31,8 +31,25 @@ st.warning(support.RESPONSIBLE_USE, icon=":material/gavel:")
 
 video = st.session_state.get("fer_video")
 sources = ["Live webcam session", "Analysed video", "CSV log exported earlier"]
-source = st.radio("Session", sources, horizontal=True,
-                  index=1 if video is not None and not len(support.live_log() or []) else 0)
+# Streamlit forgets a widget's state on another page: a visitor coming back to the CSV log they
+# were working on finds it chosen again (otherwise the analysed video, if any, else the live session).
+# (The widget's key holds the choice while on this page; Streamlit drops it on another page.)
+if "fer_dashboard_session" not in st.session_state:
+    back_to_csv = st.session_state.get("fer_dashboard_source") == sources[2] and "fer_dashboard_csv" in st.session_state
+    st.session_state["fer_dashboard_session"] = (
+        sources[2] if back_to_csv else sources[1] if video is not None and not len(support.live_log() or [])
+        else sources[0])
+source = st.radio("Session", sources, horizontal=True, key="fer_dashboard_session")
+st.session_state["fer_dashboard_source"] = source
+
+
+def _csv_removed() -> None:
+    """The visitor emptied the uploader: the log read from it goes too. (The uploader is also
+    empty on coming back from another page, without this callback: the log is kept then.)"""
+    if not st.session_state.get("fer_dashboard_upload"):
+        st.session_state.pop("fer_dashboard_csv", None)
+
+
 log = None
 name = source
 if source == sources[0]:
@@ -43,7 +60,7 @@ elif source == sources[1]:
         log, name = video["result"].log, video["name"]
 else:
     files = st.file_uploader("Session log (CSV from this app)", type=["csv"], max_upload_size=uploads.LOG_MB,
-                             accept_multiple_files=True,
+                             accept_multiple_files=True, key="fer_dashboard_upload", on_change=_csv_removed,
                              help="Several logs of parts of one recording (the Video file page's Analyse from and to) "
                                   "are joined into one session.")
     if any(not uploads.within_limit(upload, uploads.LOG_MB) for upload in files):
@@ -79,8 +96,16 @@ else:
                        + "; ".join(f"{n} ({format_time(a)} to {format_time(b)})" for a, b, n in held[2])
                        + ". The face numbers of each part continue after those of the part before: "
                          "the analysis cannot tell that a face of one part is a face of the next.")
-    else:
-        st.session_state.pop("fer_dashboard_csv", None)
+    elif (held := st.session_state.get("fer_dashboard_csv")) is not None:
+        # Back from another page, which empties the uploader: the log read then, with the moments
+        # named on it since, is still here.
+        log, name = held[1], held[1].source
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.caption(f"**{name}**, read earlier in this browser session (the uploader empties when you "
+                   "visit another page). Upload logs to replace it.")
+        if c2.button("Forget this log", icon=":material/delete:"):
+            st.session_state.pop("fer_dashboard_csv", None)
+            st.rerun()
 
 if log is not None and len(log) == 0 and log.summary().frames:
     empty = log.summary()

@@ -646,6 +646,19 @@ def test_dashboard_names_moments_of_a_csv_log_and_keeps_them():
     at.text_input(key="fer_dashboard_marker_text").set_value("too late")
     next(b for b in at.button if b.label == "Add").click().run()
     assert "after the end of the session (40:00.0)" in at.error[0].value and len(held.markers) == 1
+    # A visit to another page empties the uploader: the log and its moment are still here after it.
+    at.switch_page("app_pages/photo.py").run()
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception and at.radio[0].value == "CSV log exported earlier"
+    assert "**week1.csv**, read earlier in this browser session" in texts(at)
+    assert any("Marked moments (1)" in e.label for e in at.expander) and at.metric
+    # Let go by its button, or by emptying the uploader.
+    next(b for b in at.button if b.label == "Forget this log").click().run()
+    assert "fer_dashboard_csv" not in at.session_state and "Upload a CSV log" in at.info[0].value
+    at.file_uploader[0].upload("week1.csv", lecture(40, "Happy", "Neutral").to_csv(), "text/csv").run()
+    assert "fer_dashboard_csv" in at.session_state
+    at.file_uploader[0].clear().run()
+    assert "fer_dashboard_csv" not in at.session_state and "Upload a CSV log" in at.info[0].value
 
 
 def test_live_page_idle_and_snapshot_fallback():
