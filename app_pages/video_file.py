@@ -254,6 +254,9 @@ def _jump(stops: list[float], times: dict[str, float]) -> None:
     choice = st.session_state.get("fer_video_jump")
     if choice in times:
         st.session_state["fer_video_at"] = min(stops, key=lambda t: abs(t - times[choice]))
+    # Back to the placeholder: the box does not go on naming a moment once the slider has moved
+    # on, and the same moment can be chosen again.
+    st.session_state["fer_video_jump"] = None
 
 
 def _forget() -> None:

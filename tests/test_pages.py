@@ -487,6 +487,11 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     jump.select_index(jump.options.index(choice)).run()
     assert not at.exception and at.select_slider(key="fer_video_at").value == 1.0
     assert at.image[0].captions[0].startswith("0:01.0: Face 1 ")
+    # The box goes back to its placeholder, so the same moment can be chosen again after the slider moved.
+    assert at.selectbox(key="fer_video_jump").value is None
+    at.select_slider(key="fer_video_at").set_value(4.0).run()
+    at.selectbox(key="fer_video_jump").select_index(jump.options.index(choice)).run()
+    assert at.select_slider(key="fer_video_at").value == 1.0
     # The annotated copy: a bad range is refused, a good one becomes a download.
     at.text_input(key="fer_clip_from").set_value("0:05").run()
     at.text_input(key="fer_clip_to").set_value("0:02").run()
