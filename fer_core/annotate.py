@@ -46,12 +46,15 @@ def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True)
 
     ``faces``: objects with ``box`` (x, y, w, h), ``label`` and ``confidence``, and
     optionally ``face_id`` (``FaceResult`` or ``TrackedFace``). Returns the image
-    (a copy unless ``copy=False``). Sizes scale with each box so small faces in a
-    gallery view stay readable.
+    (a copy unless ``copy=False``), BGR: gray and BGRA images come back as BGR (a new
+    array whatever ``copy``). Sizes scale with each box so small faces in a gallery view stay
+    readable.
     """
     img = np.array(image_bgr, copy=True) if copy else image_bgr
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif img.ndim == 3 and img.shape[2] == 4:  # BGRA: the drawing opaque (3-value colours left alpha 0)
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     h, w = img.shape[:2]
     for face in faces:
         x, y, bw, bh = (int(v) for v in face.box)

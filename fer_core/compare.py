@@ -87,6 +87,9 @@ def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                    "valence": float(measure_values(df, VALENCE).mean()),
                    "looking": float(np.nanmean(looking)) if np.isfinite(looking).any() else np.nan}
         rows.append(row)
+    if not rows:  # no session: the columns all the same, for the pages and the report
+        return pd.DataFrame(columns=["duration_min", "faces_median", "faces_max", "face_numbers", "observations",
+                                     *LABELS, "negative", "valence", "looking"]).rename_axis("session")
     return pd.DataFrame(rows).set_index("session")
 
 

@@ -63,6 +63,13 @@ class FaceDetector(abc.ABC):
         """All faces in ``image_bgr`` (H, W, 3 uint8), best score first."""
 
 
+#: The most detections a detector returns: a guard against pathological pictures, not a limit on
+#: crowds. It was 100, and the faces past it of an 11 x 11 gallery were then not even set aside
+#: for pixelation (``Recognizer.analyze(set_aside=...)``): 21 of 121 faces stayed visible in a
+#: copy made for sharing. The recognizer analyses at most its own ``max_faces`` (64) of them.
+MAX_DETECTIONS = 1000
+
+
 def _clip_boxes(boxes_xyxy: np.ndarray, scores: np.ndarray, width: int, height: int,
                 max_faces: int) -> list[Detection]:
     """Round and clip (N, 4) float x0,y0,x1,y1 boxes; drop empty ones; best score first.
@@ -370,7 +377,7 @@ class BlazeFaceDetector(FaceDetector):
     """
 
     def __init__(self, variant: str = "short", score_threshold: float | None = None,
-                 iou_threshold: float = 0.3, max_faces: int = 100, *,
+                 iou_threshold: float = 0.3, max_faces: int = MAX_DETECTIONS, *,
                  min_face: int | None = None, hires_min_side: int = HIRES_MIN_SIDE,
                  hires_max_side: int = 1280, hires_stripe_pixels: int | None = None,
                  mid_side: int | None = None, mid_octaves: int = 1, face_check: bool = False,
@@ -574,7 +581,7 @@ class HaarDetector(FaceDetector):
 
     def __init__(self, cascade: str = "haarcascade_frontalface_default.xml", *,
                  scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 24,
-                 max_faces: int = 100) -> None:
+                 max_faces: int = MAX_DETECTIONS) -> None:
         import cv2
 
         data_dir = getattr(getattr(cv2, "data", None), "haarcascades", None)

@@ -65,6 +65,8 @@ def valence_arousal(probabilities: np.ndarray | Sequence[Sequence[float]]) -> np
 def valence_arousal_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
     """Mean valence and arousal per time bin over all faces: index time_s (bin start),
     columns valence, arousal. Derived from the probabilities (see the module docstring)."""
+    if not bin_s > 0:
+        raise ValueError("bin_s must be > 0")
     if df.empty:
         return pd.DataFrame(columns=["valence", "arousal"], dtype=float)
     va = valence_arousal(df[list(LABELS)].to_numpy())
@@ -107,7 +109,7 @@ class FaceAttention:
     face_id: int
     present_s: float  # time the face was in view (observations, gaps over GAP_S left out)
     measured_s: float  # of which with attention measured
-    looking_share: float  # share of measured time looking at the camera (NaN when none)
+    looking_share: float  # share of the time looking was measured, looking at the camera (NaN when never)
     longest_away_s: float  # longest stretch not looking at the camera (eyes closed counts as away)
     longest_closed_s: float  # longest stretch with both eyes closed
     blinks: int  # stretches with both eyes closed (blinks need the log at >= 10 rows/s to be seen)
@@ -127,12 +129,18 @@ def attention_summary(df: pd.DataFrame, *, away_s: float = LOOK_AWAY_S, closed_s
         t = g["time_s"].to_numpy(np.float64)
         dur = _durations(t, gap_s)
         measured = g["yaw"].notna().to_numpy()
-        looking = (g["looking"].to_numpy(np.float64) == 1.0) & measured
+        looked = g["looking"].to_numpy(np.float64)
+        # A pose measured without the eyes (a face new on a pose-only frame of the live page's
+        # eyes_every, or analyze(iris=False)) says nothing about looking: neither way, as in
+        # compare and the attention timeline. It once counted as looking away.
+        judged = measured & np.isfinite(looked)
+        looking = (looked == 1.0) & judged
         eyes = np.fmax(g["eye_left"].to_numpy(np.float64), g["eye_right"].to_numpy(np.float64))
         closed = measured & (eyes < CLOSED_BELOW)
         m_s = float(dur[measured].sum())
-        share = float(dur[looking].sum() / m_s) if m_s > 0 else float("nan")
-        away, _ = _longest_run(measured & ~looking, t, dur, gap_s)
+        j_s = float(dur[judged].sum())
+        share = float(dur[looking].sum() / j_s) if j_s > 0 else float("nan")
+        away, _ = _longest_run(judged & ~looking, t, dur, gap_s)
         shut, blinks = _longest_run(closed, t, dur, gap_s)
         present = float(dur.sum())
         out.append(FaceAttention(face_id=int(fid), present_s=present, measured_s=m_s, looking_share=share,
@@ -159,6 +167,8 @@ def attention_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
     ``looking`` (share of observations looking at the camera), ``eyes_closed`` (share with
     both eyes closed), ``yaw`` and ``pitch`` (mean degrees). Empty without attention."""
     cols = ["looking", "eyes_closed", "yaw", "pitch"]
+    if not bin_s > 0:
+        raise ValueError("bin_s must be > 0")
     if df.empty or not has_attention(df):
         return pd.DataFrame(columns=cols, dtype=float)
     d = df[df["yaw"].notna()]

@@ -441,11 +441,16 @@ class LiveAnalyzer:
                 faces = carry_attention(faces, previous)
             elif measure and not eyes:
                 faces = carry_eyes(faces, previous)
-            if self._t0 is None:
-                self._t0 = start
-            if self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3:
-                self._last_logged = start
-                self.log.add_frame(start - self._t0, faces, self._model)
+            # Under the lock: reset() (the page's "Clear session log") may set them to None meanwhile.
+            with self._lock:
+                if self._t0 is None:
+                    self._t0 = start
+                t0 = self._t0
+                due = self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3
+                if due:
+                    self._last_logged = start
+            if due:
+                self.log.add_frame(start - t0, faces, self._model)
         out = annotate(image_bgr, faces)
         end = self.clock()
         elapsed_ms = (end - start) * 1000.0
@@ -473,9 +478,11 @@ class LiveAnalyzer:
         results = (self.recognizer.analyze(image_bgr, attention=True) if self.attention
                    else self.recognizer.analyze(image_bgr))
         faces = tuple(self.tracker.update(results, image_bgr))
-        if self._t0 is None:
-            self._t0 = start
-        self.log.add_frame(start - self._t0, faces, self._model)
+        with self._lock:
+            if self._t0 is None:
+                self._t0 = start
+            t0 = self._t0
+        self.log.add_frame(start - t0, faces, self._model)
         with self._updated:
             self._faces = faces
             self._frames_in += 1
@@ -506,8 +513,10 @@ class LiveAnalyzer:
         return new
 
     def on_ended(self) -> None:
-        """The camera track ended (stopped, disconnected): forget faces, keep the log."""
-        self.tracker.reset()
+        """The camera track ended (stopped, disconnected): forget faces, keep the log. Faces of
+        the next stream get numbers after this one's: the log goes on, and one number must not
+        name two people in it."""
+        self.tracker.reset(restart_ids=False)
         with self._updated:
             self._faces = ()
             self.shedder.reset()
@@ -524,6 +533,7 @@ class LiveAnalyzer:
     def reset(self) -> None:
         """Start a new session: forget faces, counters and the log."""
         self.on_ended()
+        self.tracker.reset()  # numbers start at 1 again
         self.log.clear()
         with self._lock:
             self._frames_in = self._frames_analysed = 0

@@ -81,4 +81,6 @@ def faces_table(results: Iterable[PhotoResult]) -> pd.DataFrame:
     (:func:`fer_core.annotate.results_table`: face number within its photo, label,
     confidence, box, probabilities, attention when measured)."""
     rows = [{"photo": r.name, **row} for r in results for row in results_table(r.faces)]
-    return pd.DataFrame(rows)
+    # No face anywhere: the same columns, no rows (a CSV with its header, not an empty file).
+    return pd.DataFrame(rows, columns=None if rows else ["photo", "face", "label", "confidence", "x", "y", "w",
+                                                          "h", *LABELS])

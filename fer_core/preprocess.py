@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from fer_core.runtime import to_uint8
+
 INPUT_SIZE = 48
 
 
@@ -25,12 +27,7 @@ def to_gray(image: np.ndarray, order: str = "bgr") -> np.ndarray:
     img = np.asarray(image)
     if img.size == 0:
         raise ValueError("empty image")
-    if img.dtype == np.uint16:  # 16-bit PNG/TIFF: rescale, don't saturate at 255
-        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    if img.dtype != np.uint8:
-        if np.issubdtype(img.dtype, np.floating) and img.max(initial=0.0) <= 1.0:
-            img = img * 255.0
-        img = np.clip(img, 0, 255).astype(np.uint8)
+    img = to_uint8(img)  # 16-bit rescaled, not saturated at 255; floats in [0, 1] scaled up
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.ndim == 2:

@@ -18,7 +18,7 @@ import numpy as np
 from fer_core.detect import BlazeFaceDetector, Detection, FaceDetector, default_detector
 from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE, TILT_TOLERANCE, crop_face, preprocess_batch, smooth_batch, to_gray
-from fer_core.runtime import session_options
+from fer_core.runtime import as_bgr, session_options, to_uint8
 
 if TYPE_CHECKING:
     from fer_core.landmarks import FaceMesh
@@ -243,6 +243,8 @@ class Recognizer:
         batch = preprocess_batch(faces)
         if len(batch) == 0:
             return np.zeros((0, NUM_CLASSES), np.float32)
+        if sides is not None and sides.ndim == 0:  # one side for every face, as the signature allows
+            sides = np.full(len(batch), int(sides))
         if sides is not None and len(sides) != len(batch):
             raise ValueError(f"source_sides has {len(sides)} entries for {len(batch)} faces")
         batch = smooth_batch(batch, self.input_blur, None if sides is None else sides >= INPUT_SIZE)
@@ -279,18 +281,14 @@ class Recognizer:
         check doubted (``BlazeFaceDetector(face_check=True)``) and those past ``max_faces``, for
         callers that pixelate every possible face when sharing a frame.
         """
-        import cv2
-
         img = np.asarray(image_bgr)
         if img.ndim < 2 or img.size == 0:
             raise ValueError(f"expected an image array, got shape {img.shape}")
+        # One 8-bit picture for the detector and the model: a float [0, 1] or 16-bit frame once
+        # reached the detector nearly black (no face found), while the model saw it scaled.
+        img = to_uint8(img)
         gray = to_gray(img)
-        if img.ndim == 2 or img.shape[2] == 1:
-            bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-        elif img.shape[2] == 4:
-            bgr = cv2.cvtColor(img if img.dtype == np.uint8 else img.astype(np.uint8), cv2.COLOR_BGRA2BGR)
-        else:
-            bgr = img if img.dtype == np.uint8 else np.clip(img, 0, 255).astype(np.uint8)
+        bgr = as_bgr(img)
         limit = self.max_faces if max_faces is None else max_faces
         if set_aside is None:
             detections = self.detector.detect(bgr)[:limit]

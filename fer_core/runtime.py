@@ -15,21 +15,32 @@ if TYPE_CHECKING:
     import onnxruntime as ort
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """``image`` as uint8, pixel values kept: 16-bit images scaled down (not saturated at 255),
+    floats in [0, 1] scaled up to 0-255, other values clipped to 0-255, NaN read as 0. The
+    detector and the expression model both read it, so they see the same picture."""
+    img = np.asarray(image)
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:  # 16-bit PNG/TIFF
+        return ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if np.issubdtype(img.dtype, np.floating) and img.size and np.nanmax(img, initial=0.0) <= 1.0:
+        img = img * 255.0
+    return np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
+
+
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """A (H, W, 3) uint8 BGR view or copy of ``image``.
 
-    Accepts gray (H, W) / (H, W, 1), BGR and BGRA (alpha composited over white), uint8
-    or float (floats in [0, 1] are scaled to 0-255). Raises ValueError on other shapes.
+    Accepts gray (H, W) / (H, W, 1), BGR and BGRA (alpha composited over white), of any
+    number type (:func:`to_uint8`). Raises ValueError on other shapes.
     """
     import cv2
 
     img = np.asarray(image)
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)):
         raise ValueError(f"expected a gray, BGR or BGRA image, got shape {img.shape}")
-    if img.dtype != np.uint8:
-        if np.issubdtype(img.dtype, np.floating) and img.size and np.nanmax(img) <= 1.0:
-            img = img * 255.0
-        img = np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
+    img = to_uint8(img)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.size == 0:

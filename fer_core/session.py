@@ -253,6 +253,7 @@ class SessionLog:
             self._markers = []
             self._aside = []
             self._parts = []
+            self._buf = np.zeros((1024, _NBASE), np.float64)  # no attention columns, no grown buffer kept
             self._n = 0
             self._frames = 0
             self._last_t = self.start_s
@@ -648,6 +649,8 @@ def face_binned(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
 
     Columns: face_id, time_s (bin start), LABELS..., label, confidence.
     """
+    if not bin_s > 0:  # as binned_mix: a 0 bin divided by zero and gave empty results silently
+        raise ValueError("bin_s must be > 0")
     if df.empty:
         return pd.DataFrame(columns=["face_id", "time_s", *LABELS, "label", "confidence"])
     key = np.floor(df["time_s"].to_numpy() / bin_s) * bin_s

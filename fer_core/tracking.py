@@ -174,11 +174,13 @@ class IoUTracker:
     def tracks(self) -> list[Track]:
         return list(self._tracks.values())
 
-    def reset(self) -> list[int]:
-        """Forget every track (ids restart at 1); returns the ids that ended."""
+    def reset(self, restart_ids: bool = True) -> list[int]:
+        """Forget every track; returns the ids that ended. Ids restart at 1, or with
+        ``restart_ids=False`` go on after the last one given (the same session goes on)."""
         ended = list(self._tracks)
         self._tracks.clear()
-        self._next_id = 1
+        if restart_ids:
+            self._next_id = 1
         return ended
 
     def update(self, boxes: Sequence[Box], looks: Sequence[np.ndarray | None] | None = None) -> TrackUpdate:
@@ -331,10 +333,11 @@ class ExpressionTracker:
                 self.window = window
                 self._smoothers.clear()
 
-    def reset(self) -> None:
-        """Forget all faces (e.g. when the stream ends)."""
+    def reset(self, restart_ids: bool = True) -> None:
+        """Forget all faces (e.g. when the stream ends). ``restart_ids=False``: new faces get
+        numbers after the last one given, as for a session that goes on with a new stream."""
         with self._lock:
-            self._tracker.reset()
+            self._tracker.reset(restart_ids)
             self._smoothers.clear()
 
     @property

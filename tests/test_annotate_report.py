@@ -48,6 +48,10 @@ def test_annotate_edge_cases():
     draw_status(img, "12.0 fps")
     rows = results_table([Face((1, 2, 3, 4), "Fear", 0.25, face_id=None)])
     assert rows[0]["face"] == 1 and rows[0]["w"] == 3 and set(LABELS) <= set(rows[0])
+    # BGRA comes back BGR, the drawing visible (3-value colours once left every drawn pixel at alpha 0).
+    bgra = np.zeros((100, 100, 4), np.uint8)
+    out = annotate(bgra, [Face((10, 30, 60, 60), "Happy", 0.9)])
+    assert out.shape == (100, 100, 3) and out.any() and not bgra.any()
 
 
 def session_with_streak():

@@ -72,6 +72,15 @@ def test_compare_sessions_figures_per_session():
     np.testing.assert_allclose(shares, 1.0)
 
 
+def test_no_session_gives_the_columns_of_one():
+    from fer_core.report import build_comparison_report
+    from fer_core.session import SessionLog
+
+    none = compare.compare_sessions({})
+    assert none.empty and list(none.columns) == list(compare.compare_sessions({"a": SessionLog().to_frame()}).columns)
+    assert build_comparison_report({}).startswith("<!DOCTYPE html>")
+
+
 def test_share_axis_lines_up_sessions_of_different_lengths():
     sessions = {"short": lecture(40, "Happy", "Neutral").to_frame(),
                 "long": lecture(90, "Happy", "Neutral").to_frame()}

@@ -79,6 +79,31 @@ def test_attention_summary_of_a_scripted_session():
     assert pd.isna(table.loc[1, "looking at camera"])
 
 
+def test_a_pose_without_the_eyes_is_not_looking_away():
+    """Rows with a head pose but no eye measurement (a face new on a pose-only frame of the live
+    page's eyes_every, or analyze(iris=False)): not counted either way, as compare and the timeline
+    do. They once made a face that looked at the camera throughout 'look away'."""
+    from fer_core.compare import LOOKING, compare_sessions, measure_over_time
+
+    log = SessionLog()
+    for i in range(200):  # 20 s: the pose alone for the first 12 s, then everything, looking
+        eyes = i >= 120
+        log.add_frame(i / 10, [Face(1, (0, 0, 9, 9), HAPPY, (2.0, -3.0, 0.0), (0.9, 0.9) if eyes else None,
+                                    True if eyes else None)])
+    df = log.to_frame()
+    s = eng.attention_summary(df, away_s=10)[0]
+    assert s.looking_share == 1.0 and s.longest_away_s == 0.0 and not s.looked_away
+    assert s.measured_s == pytest.approx(20.0, abs=0.2)
+    assert compare_sessions({"a": df})["looking"].iloc[0] == 1.0
+    assert np.nanmin(measure_over_time({"a": df}, LOOKING).to_numpy()) == 1.0
+    # Pose only throughout: nothing said about looking, and no flag.
+    only = SessionLog()
+    for i in range(200):
+        only.add_frame(i / 10, [Face(1, (0, 0, 9, 9), HAPPY, (2.0, -3.0, 0.0))])
+    s = eng.attention_summary(only.to_frame(), away_s=10)[0]
+    assert np.isnan(s.looking_share) and not s.looked_away
+
+
 def test_gaps_split_runs():
     log = SessionLog()
     for t in np.arange(0, 4, 0.5):

@@ -114,9 +114,47 @@ def test_stream_end_resets_faces_but_keeps_log(recognizer):
     analyzer.on_ended()  # camera stopped or disconnected
     assert analyzer.snapshot().faces == () and len(analyzer.log) == 1
     analyzer.callback(to_frame(one_face_frame()))
-    assert analyzer.snapshot().faces[0].face_id == 1  # tracker restarted
-    analyzer.reset()
+    # The log goes on: the face of the new stream is not "Face 1" again (STOP then START once
+    # gave three people two numbers in one log).
+    assert analyzer.snapshot().faces[0].face_id == 2
+    analyzer.reset()  # a new session: numbers start again
     assert len(analyzer.log) == 0 and analyzer.snapshot().stats.frames_in == 0
+    analyzer.callback(to_frame(one_face_frame()))
+    assert analyzer.snapshot().faces[0].face_id == 1
+
+
+def test_clearing_the_log_while_frames_arrive_never_breaks_the_callback(recognizer):
+    """reset() (the page's Clear session log) runs on the page's thread while the stream's thread
+    is inside process(). The clock origin it sets to None is now read under the lock; before, it
+    could turn None between a check and its use (a window of a few bytecodes, which a stress run
+    like this one seldom hits: this guards against the callback breaking, not that race alone)."""
+    from fer_core.session import SessionLog
+
+    class SlowLog(SessionLog):  # widens the window between analysis and logging
+        def add_frame(self, *args, **kwargs):
+            threading.Event().wait(0.002)
+            return super().add_frame(*args, **kwargs)
+
+    analyzer = LiveAnalyzer(recognizer, log_interval_s=0.0)
+    analyzer.log = SlowLog(source="live")
+    frame, errors, stop = to_frame(one_face_frame()), [], threading.Event()
+
+    def stream():
+        while not stop.is_set():
+            try:
+                analyzer.callback(frame)
+            except Exception as e:  # noqa: BLE001 - any error is the failure looked for
+                errors.append(e)
+                return
+
+    t = threading.Thread(target=stream)
+    t.start()
+    for _ in range(200):
+        analyzer.reset()
+        threading.Event().wait(0.001)
+    stop.set()
+    t.join()
+    assert errors == []
 
 
 def test_log_interval_and_fps_with_a_fake_clock(recognizer):

@@ -40,6 +40,12 @@ def test_each_photo_is_analysed_as_one_photo_alone_would_be(results):
     assert out[0].faces[0].probabilities == pytest.approx(alone[0].probabilities, abs=1e-6)
 
 
+def test_no_face_anywhere_gives_the_faces_table_its_columns():
+    table = faces_table([PhotoResult("cat.jpg"), PhotoResult("broken.jpg", error="not an image")])
+    assert table.empty and list(table.columns)[:4] == ["photo", "face", "label", "confidence"]
+    assert set(LABELS) <= set(table.columns)
+
+
 def test_the_tables_say_what_each_photo_holds(results):
     out = results[0]
     table = photos_table(out)

@@ -92,6 +92,24 @@ def test_analyze_gray_and_rgba_inputs(rec):
         assert results[0].label == "Happy"
 
 
+def test_analyze_float_and_16_bit_colour_frames_as_their_8_bit_selves(rec):
+    """Float BGR/BGRA in [0, 1] and 16-bit BGR: the same face as the 8-bit frame. They once reached
+    the detector nearly black (found nothing) while the model's gray path scaled them."""
+    frame = one_face_frame()
+    expected = rec.analyze(frame)
+    bgra = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
+    for img in (frame.astype(np.float32) / 255.0, bgra.astype(np.float64) / 255.0, frame.astype(np.uint16) * 257,
+                frame.astype(np.float32)):
+        results = rec.analyze(img)
+        assert [r.box for r in results] == [r.box for r in expected], img.dtype
+        assert np.allclose(results[0].probabilities, expected[0].probabilities, atol=1e-5)
+
+
+def test_one_source_side_for_every_crop(rec):
+    crops = np.stack([cv2.resize(cv2.cvtColor(one_face_frame(), cv2.COLOR_BGR2GRAY), (48, 48))] * 3)
+    assert np.array_equal(rec.predict_proba(crops, source_sides=48), rec.predict_proba(crops, source_sides=[48] * 3))
+
+
 def test_analyze_no_face_returns_empty(rec):
     assert rec.analyze(no_face_bgr()) == []
     assert rec.analyze(np.zeros((240, 320, 3), np.uint8)) == []

@@ -224,6 +224,23 @@ def test_parse_time_refuses_what_is_not_a_time(text):
         parse_time(text)
 
 
+def test_clear_forgets_the_attention_columns_and_the_grown_buffer():
+    from tests.test_engagement import scripted_log as with_attention
+
+    log = with_attention()
+    for t in range(5000):
+        log.add_frame(100.0 + t, [(1, (0, 0, 9, 9), onehot("Sad"))])
+    log.clear()
+    log.add_frame(0.0, [(1, (0, 0, 9, 9), onehot("Sad"))])
+    assert list(log.to_frame().columns) == [*COLUMNS, "label", "confidence"]  # as a new log's
+    assert len(log._buf) == 1024  # a new log's buffer, not the one grown for 5,300 rows
+    df = log.to_frame()  # a bin of 0 s is refused, as binned_mix does (it gave empty results silently)
+    for call in (lambda: face_binned(df, 0.0), lambda: negative_streaks(df, 60.0, bin_s=0.0),
+                 lambda: strongest_changes(df, bin_s=0.0)):
+        with pytest.raises(ValueError, match="bin_s"):
+            call()
+
+
 def test_clear():
     log = scripted_log()
     v = log.version
