@@ -141,15 +141,11 @@ ANNOTATE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 def _output_problem(out: Path, inputs: Sequence[Path]) -> str | None:
     """Why ``out`` cannot take the annotated photo, or None: checked before any work."""
+    from fer_core.paths import output_problem
+
     if out.suffix.lower() not in ANNOTATE_SUFFIXES:
         return f"give a file name ending in {', '.join(ANNOTATE_SUFFIXES)}"
-    if out.is_dir():
-        return "is a folder"
-    if not out.parent.is_dir():
-        return f"the folder {out.parent} does not exist"
-    if out.exists() and any(i.exists() and out.samefile(i) for i in inputs):
-        return "is one of the photos; the annotated copy would replace it"
-    return None
+    return output_problem(out, inputs, "photos")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import pandas as pd
 
 from fer_core.annotate import annotate, draw_status, pixelate
 from fer_core.labels import LABELS
+from fer_core.paths import output_problem
 from fer_core.session import BOX_COLUMNS, format_time, log_set_aside
 from fer_core.video import frame_at, iter_frames, probe
 
@@ -285,17 +286,6 @@ def _rate(text: str) -> float:
     return rate
 
 
-def _output_problem(out: Path, inputs: Sequence[Path]) -> str | None:
-    """Why ``out`` cannot take the copy, or None: checked before the work, which takes minutes."""
-    if out.is_dir():
-        return "is a folder"
-    if not out.parent.is_dir():
-        return f"the folder {out.parent} does not exist"
-    if out.exists() and any(i.exists() and out.samefile(i) for i in inputs):
-        return "is one of the inputs; the copy would replace it"
-    return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fer_core.review VIDEO LOG.csv --out CLIP.mp4``: the annotated copy from the command line."""
     import argparse
@@ -324,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--pixelate", action="store_true",
                     help="pixelate every face the analysis found, and every box it set aside as doubtful")
     args = ap.parse_args(argv)
-    problem = _output_problem(args.out, (args.video, args.log))
+    problem = output_problem(args.out, (args.video, args.log))
     if problem:
         ap.error(f"--out {args.out}: {problem}")
     try:
