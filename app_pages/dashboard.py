@@ -31,9 +31,9 @@ st.warning(support.RESPONSIBLE_USE, icon=":material/gavel:")
 
 video = st.session_state.get("fer_video")
 sources = ["Live webcam session", "Analysed video", "CSV log exported earlier"]
-# Streamlit forgets a widget's state on another page: a visitor coming back to the CSV log they
-# were working on finds it chosen again (otherwise the analysed video, if any, else the live session).
-# (The widget's key holds the choice while on this page; Streamlit drops it on another page.)
+# The radio's key holds the choice while on this page; Streamlit drops it on another page. Coming
+# back, a visitor who was working on a CSV log finds it chosen again (otherwise the analysed
+# video, if any, else the live session).
 if "fer_dashboard_session" not in st.session_state:
     back_to_csv = st.session_state.get("fer_dashboard_source") == sources[2] and "fer_dashboard_csv" in st.session_state
     st.session_state["fer_dashboard_session"] = (

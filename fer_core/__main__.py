@@ -141,7 +141,7 @@ ANNOTATE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 def _output_problem(out: Path, inputs: Sequence[Path]) -> str | None:
     """Why ``out`` cannot take the annotated photo, or None: checked before any work."""
-    from fer_core.paths import output_problem
+    from fer_core.cli import output_problem
 
     if out.suffix.lower() not in ANNOTATE_SUFFIXES:
         return f"give a file name ending in {', '.join(ANNOTATE_SUFFIXES)}"

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from fer_core.cli import MAX_RATE, check_rate, rate_argument
+
 if TYPE_CHECKING:
     from fer_core.recognizer import Recognizer
     from fer_core.session import SessionLog
@@ -59,10 +61,6 @@ COMPARISON_CSV = "comparison.csv"
 CSV_SUFFIX = "_expressions.csv"
 REPORT_SUFFIX = "_report.html"
 TMP_SUFFIX = ".part"
-# The most video frames analysed per second of video --rate accepts. Videos are seldom recorded
-# at more frames a second, and a rate above a video's own analyses each of its frames once, no
-# more: a larger rate is a slip (1e9, inf), which older decoding loops never finished.
-MAX_RATE = 120.0
 
 
 @dataclass(frozen=True)
@@ -447,16 +445,6 @@ class Progress:
             self.stream.write("\n")
 
 
-def check_rate(rate: float) -> float:
-    """``rate`` if it is a number of video frames to analyse per second that can be (above 0,
-    at most :data:`MAX_RATE`), else ValueError: a rate of 1e9 or inf would step through a
-    video in steps too small to move on (and nan compares false with everything)."""
-    if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
-        raise ValueError(f"the rate must be above 0 and at most {MAX_RATE:g} frames analysed per second "
-                         f"of video (got {rate:g})")
-    return rate
-
-
 def _check_options(rate: float, max_frames: int | None, model: str | Path | None, start_s: float,
                    end_s: float | None) -> None:
     """ValueError or FileNotFoundError for options no job could run with (before any work)."""
@@ -534,18 +522,6 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
                         compared=compared)
 
 
-def _rate(text: str) -> float:
-    """--rate's type: argparse shows an ArgumentTypeError's message (a ValueError's it replaces)."""
-    try:
-        rate = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    try:
-        return check_rate(rate)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
 def _at_least_one(text: str) -> int:
     try:
         n = int(text)
@@ -569,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="folder for the CSV logs and HTML reports")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                     help="local worker processes, one model each (default: %(default)s)")
-    ap.add_argument("--rate", type=_rate, default=2.0,
+    ap.add_argument("--rate", type=rate_argument, default=2.0,
                     help="video frames analysed per second of video, above 0 and at most "
                          f"{MAX_RATE:g} (default: %(default)s, as the app's)")
     ap.add_argument("--max-frames", type=_at_least_one, default=None, metavar="N",

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from fer_core.annotate import annotate, draw_status, pixelate
+from fer_core.cli import output_problem, rate_argument
 from fer_core.labels import LABELS
-from fer_core.paths import output_problem
 from fer_core.session import BOX_COLUMNS, format_time, log_set_aside
 from fer_core.video import frame_at, iter_frames, probe
 
@@ -269,23 +269,6 @@ def annotated_video(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, *, 
                           stopped_early=stopped, faces_drawn=drawn, set_aside_pixelated=hidden)
 
 
-#: The highest rate ``--rate`` takes: more frames a second than any camera or video gives.
-MAX_RATE = 120.0
-
-
-def _rate(text: str) -> float:
-    """``--rate``: a number of frames a second, more than 0 and at most :data:`MAX_RATE`."""
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = float("nan")
-    if not (0 < rate <= MAX_RATE):  # NaN fails too
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"{text!r}: give frames a second, more than 0 and at most {MAX_RATE:g}")
-    return rate
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fer_core.review VIDEO LOG.csv --out CLIP.mp4``: the annotated copy from the command line."""
     import argparse
@@ -303,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("log", type=Path, help="its per-frame log (the app's CSV download, or fer_core.batch's "
                                            "NAME_expressions.csv)")
     ap.add_argument("--out", required=True, type=Path, help="the MP4 file to write")
-    ap.add_argument("--rate", type=_rate, default=2.0,
+    ap.add_argument("--rate", type=rate_argument, default=2.0,
                     help="the frames per second the log was analysed at (default: %(default)s, the app's and "
                          "the batch's default)")
     ap.add_argument("--from", dest="start", default=None,

@@ -283,7 +283,7 @@ def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_
     for bad in (["--rate", "inf"], ["--rate", "1e9"], ["--rate", "nan"], ["--rate", "0"]):
         with pytest.raises(SystemExit):
             main([str(video), str(log), "--out", str(out), *bad])
-        assert "frames a second, more than 0 and at most 120" in capsys.readouterr().err
+        assert "above 0 and at most 120 frames analysed per second" in capsys.readouterr().err
     for target, why in ((video, "is one of the inputs"), (log, "is one of the inputs"), (tmp_path, "is a folder"),
                         (tmp_path / "nowhere" / "c.mp4", "does not exist")):
         with pytest.raises(SystemExit):
