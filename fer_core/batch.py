@@ -124,7 +124,10 @@ def _walk(raw: str | Path) -> Iterator[_Found]:
     own name), or by a given file's stem."""
     root = Path(raw)
     if root.is_file():
-        yield _Found(root.stem, root, (), root.suffix, _parents(Path(os.path.abspath(root))))
+        # A photo given by name is a one-photo job, read as photos are (their size and corruption
+        # checks); it was once decoded as a one-frame video. Any other file is tried as a video.
+        photos: tuple[str, ...] = (str(root),) if root.suffix.lower() in PHOTO_EXTS else ()
+        yield _Found(root.stem, root, photos, root.suffix, _parents(Path(os.path.abspath(root))))
     elif root.is_dir():
         top = root.resolve()  # its name also for "." or "..": the folder's real name
         above = _parents(top)
@@ -363,7 +366,8 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
                                     attention=attention, start_s=start_s, end_s=end_s).log
         else:
             session, skipped = _photo_log(recognizer, job, rate=1.0, attention=attention)
-            source = f"{source}/ ({len(job.photos)} photos)"
+            if Path(job.path).is_dir():
+                source = f"{source}/ ({len(job.photos)} photo{'s' if len(job.photos) != 1 else ''})"
     except PhotosUnreadableError as e:
         # Why each photo was not read, then the job's failure.
         return JobResult(job.name, b"", "", 0, 0, error=str(e), warnings=e.skipped,
@@ -543,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
                     help="video files, or folders searched recursively for videos and photos")
     ap.add_argument("--out", required=True, type=Path, help="folder for the CSV logs and HTML reports")
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+    ap.add_argument("--workers", type=_at_least_one, default=min(2, os.cpu_count() or 1),
                     help="local worker processes, one model each (default: %(default)s)")
     ap.add_argument("--rate", type=rate_argument, default=2.0,
                     help="video frames analysed per second of video, above 0 and at most "

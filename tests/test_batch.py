@@ -254,6 +254,22 @@ def test_photo_folder_and_undecodable_file(tmp_path, recognizer):
     assert df["label"].iloc[0] == recognizer.analyze(cv2.imread(str(photos / "p0.jpg")))[0].label
 
 
+def test_a_photo_given_by_name_is_read_as_a_photo(tmp_path, recognizer):
+    """It was decoded as a one-frame video: no photo size checks, and "No frame of this video could
+    be decoded" for a broken one."""
+    photo, broken = tmp_path / "face.jpg", tmp_path / "broken.jpg"
+    cv2.imwrite(str(photo), face_on_background())
+    broken.write_bytes(b"\xff\xd8 not a jpeg")
+    jobs = batch.find_jobs([photo, broken])
+    assert [(j.name, j.photos) for j in jobs] == [("face", (str(photo),)), ("broken", (str(broken),))]
+    out = tmp_path / "out"
+    s = batch.run_batch([photo, broken], out, workers=1, progress=False)
+    assert (s.done, s.failed) == (1, 1)
+    df = SessionLog.from_csv((out / f"face{batch.CSV_SUFFIX}").read_bytes()).to_frame()
+    assert len(df) == 1 and df["label"].iloc[0] == recognizer.analyze(cv2.imread(str(photo)))[0].label
+    assert "Source: face.jpg " in (out / f"face{batch.REPORT_SUFFIX}").read_text()
+
+
 def test_a_part_of_each_video_with_attention_as_the_video_page_logs_it(tmp_path, recognizer, capsys):
     (tmp_path / "in" / "snaps").mkdir(parents=True)
     video = tmp_path / "in" / "talk.mp4"
@@ -288,7 +304,7 @@ def test_a_part_that_cannot_be_is_refused_before_any_work(tmp_path, capsys, flag
     (["--rate", "1e9"], "at most 120 frames analysed per second"), (["--rate", "inf"], "at most 120"),
     (["--rate", "nan"], "at most 120"), (["--rate", "121"], "at most 120"), (["--rate", "0"], "above 0"),
     (["--rate", "-2"], "above 0"), (["--rate", "fast"], "not a number"),
-    (["--max-frames", "0"], "1 or more"), (["--max-frames", "-1"], "1 or more")])
+    (["--max-frames", "0"], "1 or more"), (["--max-frames", "-1"], "1 or more"), (["--workers", "0"], "1 or more")])
 def test_a_rate_or_frame_count_that_cannot_be_is_refused_before_any_work(tmp_path, capsys, flags, message):
     video = tmp_path / "v.mp4"
     video.write_bytes(clip(0, seconds=1.0))
