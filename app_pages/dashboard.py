@@ -52,6 +52,7 @@ def _csv_removed() -> None:
 
 log = None
 name = source
+parts_told = False  # the uploads' caption below has named the parts already
 if source == sources[0]:
     log = support.live_log()
     st.button("Refresh", help="Update with the frames analysed since this page was drawn")
@@ -92,6 +93,7 @@ else:
             st.session_state["fer_dashboard_csv"] = held
         log, name = held[1], held[1].source
         if len(held[2]) > 1:
+            parts_told = True
             st.caption(f"{len(held[2])} parts joined: "
                        + "; ".join(f"{n} ({format_time(a)} to {format_time(b)})" for a, b, n in held[2])
                        + ". The face numbers of each part continue after those of the part before: "
@@ -138,11 +140,15 @@ with st.sidebar:
 df = log.to_frame()
 summary = log.summary()
 cols = st.columns(4)
-cols[0].metric("Duration", f"{summary.duration_s / 60:.1f} min")
+cols[0].metric("Time analysed" if summary.parts else "Duration", f"{summary.analysed_s / 60:.1f} min")
 cols[1].metric("Frames analysed", summary.frames)
 cols[2].metric("Face observations", summary.rows)
 cols[3].metric("Anonymous faces", summary.faces)
-if summary.start_s > 0:
+if summary.parts and not parts_told:
+    st.caption(f"{len(summary.parts)} parts of a video: "
+               + ", ".join(f"{format_time(a)} to {format_time(b)}" for a, b in summary.parts)
+               + ". Times are the video's own; the gaps between the parts were not analysed.")
+elif summary.start_s > 0 and not summary.parts:
     st.caption(f"Part of a video: the analysis covers {format_time(summary.start_s)} to "
                f"{format_time(summary.end_s)}, and times are the video's own.")
 if log.models:

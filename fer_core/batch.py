@@ -98,6 +98,11 @@ class BatchSummary:
     compared: int = 0  # sessions in comparison.html (0: none written)
 
 
+class OutputWriteError(RuntimeError):
+    """A result could not be written to ``--out`` (disk full, folder gone or read-only): the run
+    stops, keeping the files finished before; ``str(e)`` is a message for the user."""
+
+
 class PhotosUnreadableError(ValueError):
     """None of a photo folder's photos could be read; ``str(e)`` is a message for the user,
     ``skipped`` says why for each photo."""
@@ -476,6 +481,11 @@ def _prepare(inputs: Sequence[str | Path], out: Path) -> list[Job]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file on the way, no permission
         raise ValueError(f"cannot create the output folder {out}: {e.strerror or e}") from None
+    try:  # an existing folder may still refuse files (read-only): say so now, not after the first video
+        with tempfile.TemporaryFile(dir=out, prefix=".write-check", suffix=TMP_SUFFIX):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write in the output folder {out}: {e.strerror or e}") from None
     return jobs
 
 
@@ -515,13 +525,26 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
                 failed += 1
                 log.warning("%s: %s", job.path, result.error)
             else:
-                save(out, result, job)
+                try:
+                    save(out, result, job)
+                except OSError as e:  # disk full, folder removed: every later file would fail too
+                    raise OutputWriteError(
+                        f"cannot write the results of {job.path} in {out}: {e.strerror or e}. The run "
+                        f"stopped; {done} file{'s' if done != 1 else ''} of this run "
+                        f"{'were' if done != 1 else 'was'} written before. Fix that, then run the same "
+                        "command again: it resumes") from None
                 done += 1
             if on_done is not None:
                 on_done(job, result)
             bar.update(job.name)
     bar.close()
-    compared = write_comparison(out, jobs) if compare else 0
+    compared = 0
+    if compare:
+        try:
+            compared = write_comparison(out, jobs)
+        except OSError as e:
+            raise OutputWriteError(f"every file was analysed and written, but the comparison could not be "
+                                   f"written in {out}: {e.strerror or e}") from None
     return BatchSummary(done=done, skipped=skipped, failed=failed, elapsed_s=time.perf_counter() - t0,
                         compared=compared)
 
@@ -542,7 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Outputs per file: NAME_expressions.csv (per-frame log, as the app's download) and "
                f"NAME_report.html; for the run, {COMPARISON_HTML} and {COMPARISON_CSV}. Finished files are "
                "skipped, so rerunning resumes (with other options, write to another --out). Exit status: 0 "
-               "when every file was analysed or already done, 1 when some failed (the others are written), 2 "
+               "when every file was analysed or already done, 1 when some failed (the others are written) or "
+               "results could not be written (disk full: the run stops, and resumes when run again), 2 "
                "for arguments that cannot be (also inputs holding no video or photo): nothing is written then.")
     ap.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
                     help="video files, or folders searched recursively for videos and photos")
@@ -589,6 +613,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       attention=args.attention, start_s=start, end_s=end)
     except (FileNotFoundError, ValueError) as e:
         ap.error(str(e))
+    except OutputWriteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"{s.done} analysed, {s.skipped} already done, {s.failed} failed, in {s.elapsed_s:.1f} s "
           f"-> {args.out}" + (f" ({s.compared} sessions side by side in {COMPARISON_HTML})" if s.compared else ""))
     return 1 if s.failed else 0

@@ -19,7 +19,7 @@ import pandas as pd
 
 from fer_core.engagement import valence_arousal
 from fer_core.labels import LABELS, NEGATIVE_LABELS
-from fer_core.session import log_end, log_start
+from fer_core.session import log_end, log_parts, log_start
 
 #: What the curves can show: one value per face observation, averaged per time bin.
 NEGATIVE = "Negative (angry, fear, sad)"
@@ -61,7 +61,8 @@ def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per session (index: its name, in the mapping's order).
 
     Columns: ``duration_min`` (from the log's start, :func:`~fer_core.session.log_start`, to
-    its end, :func:`~fer_core.session.log_end`), ``faces_median`` and
+    its end, :func:`~fer_core.session.log_end`; for a log joined from parts of a video, the
+    parts' time only, :func:`~fer_core.session.log_parts`), ``faces_median`` and
     ``faces_max`` (faces in view at once, over the frames with a face), ``face_numbers``
     (anonymous numbers given out: a face that leaves and comes back gets a new one),
     ``observations``, the seven expression shares, ``negative`` (angry + fear + sad),
@@ -70,7 +71,8 @@ def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """
     rows = []
     for name, df in sessions.items():
-        duration_min = (log_end(df) - log_start(df)) / 60.0
+        parts = log_parts(df)
+        duration_min = (sum(b - a for a, b in parts) if parts else log_end(df) - log_start(df)) / 60.0
         if df.empty:
             row: dict[str, object] = {"session": name, "duration_min": duration_min, "faces_median": 0.0,
                                       "faces_max": 0,

@@ -25,6 +25,7 @@ from fer_core.session import (
     NOTABLE_CHANGE,
     NegativeStreak,
     SessionLog,
+    SessionSummary,
     binned_mix,
     current_mix,
     expression_mix,
@@ -79,14 +80,24 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
             "<h2>Summary</h2>",
             "<ul>"
-            f"<li>Duration covered: {_fmt_time(summary.duration_s)}"
-            + (f" (the video from {_fmt_time(summary.start_s)} to {_fmt_time(summary.end_s)})"
-               if summary.start_s > 0 else "") + "</li>"
+            + _covered(summary) +
             f"<li>Frames analysed: {summary.frames}</li>"
             f"<li>Face observations: {summary.rows}</li>"
             f"<li>Distinct anonymous faces: {summary.faces}</li>"
             + ("<li><b>The log reached its size limit; later rows were not recorded.</b></li>"
                if summary.truncated else "") + "</ul>"]
+
+
+def _covered(summary: SessionSummary) -> str:
+    """The summary's line on the time covered: a part of a video says which; a log joined from
+    parts counts only their time, not the gaps between them."""
+    if summary.parts:
+        spans = ", ".join(f"{_fmt_time(a)} to {_fmt_time(b)}" for a, b in summary.parts)
+        return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} parts of the "
+                f"video ({spans}); the gaps between them were not analysed</li>")
+    return (f"<li>Duration covered: {_fmt_time(summary.duration_s)}"
+            + (f" (the video from {_fmt_time(summary.start_s)} to {_fmt_time(summary.end_s)})"
+               if summary.start_s > 0 else "") + "</li>")
 
 
 def _mix_table(df: pd.DataFrame, overall: pd.Series) -> str:

@@ -137,10 +137,16 @@ class SessionSummary:
     duration_s: float  # from start_s to the last analysed frame
     truncated: bool  # rows were dropped because the log reached max_rows
     start_s: float = 0.0  # where the analysis began (0 but for part of a video)
+    parts: tuple[tuple[float, float], ...] = ()  # a log joined from parts: each (start_s, end_s)
 
     @property
     def end_s(self) -> float:
         return self.start_s + self.duration_s
+
+    @property
+    def analysed_s(self) -> float:
+        """The time the analysis covered: ``duration_s``, less the gaps between joined parts."""
+        return sum(b - a for a, b in self.parts) if self.parts else self.duration_s
 
 
 class SessionLog:
@@ -307,7 +313,7 @@ class SessionLog:
             ids = np.unique(self._buf[:self._n, 1]) if self._n else np.zeros(0)
             return SessionSummary(rows=self._n, faces=int(len(ids)), frames=self._frames,
                                   duration_s=float(self._last_t) - self.start_s, truncated=self._truncated,
-                                  start_s=self.start_s)
+                                  start_s=self.start_s, parts=tuple(self._parts))
 
     def to_frame(self) -> pd.DataFrame:
         """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``, and

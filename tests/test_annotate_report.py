@@ -87,6 +87,13 @@ def test_html_report_of_part_of_a_video_says_which_part():
     html = build_html_report(part, ReportOptions(negative_minutes=2.0))
     assert "Duration covered: 4:58.0 (the video from 1:00:00.0 to 1:04:58.0)</li>" in html
     assert "Face 1" in html and "Negative-expression flags" in html
+    # Joined with a later part, the log counts only the two parts' time, and names them.
+    later = SessionLog(start_s=7200.0)
+    later.add_frame(7200.0, [(1, (10, 10, 50, 50), [1.0 / len(LABELS)] * len(LABELS))])
+    later.add_frame(7260.0, [])
+    joined = build_html_report(SessionLog.join([part, later]))
+    assert ("Time analysed: 5:58.0, in 2 parts of the video (1:00:00.0 to 1:04:58.0, 2:00:00.0 to 2:01:00.0); "
+            "the gaps between them were not analysed</li>") in joined and "Duration covered" not in joined
 
 
 def test_html_report_dates_only_what_the_log_knows():

@@ -343,6 +343,60 @@ def test_inputs_or_out_that_cannot_be_are_refused_before_anything_is_written(tmp
     assert (tmp_path / "a file").read_text() == "keep me"
 
 
+def test_an_output_folder_that_refuses_files_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"")
+    (tmp_path / "out").mkdir()  # exists, but (as a read-only disk would) takes no file
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(batch.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(batch, "_run_local", lambda *a, **k: pytest.fail("analysed before checking --out"))
+    with pytest.raises(SystemExit) as e:
+        batch.main([str(video), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "cannot write in the output folder" in err and "Read-only file system" in err
+    assert "Traceback" not in err
+
+
+def test_a_disk_that_fills_up_stops_the_run_with_a_message_and_a_rerun_resumes(tmp_path, monkeypatch, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("a", "b", "c"):
+        (inputs / f"{name}.mp4").write_bytes(b"")
+    out = tmp_path / "out"
+    analysed: list[str] = []
+
+    def fake_run(jobs, *args, **kwargs):  # results as a worker gives them, without decoding anything
+        for job in jobs:
+            analysed.append(job.name)
+            yield job, batch.JobResult(job.name, b"t,face_id\n", "<html></html>", 1, 0)
+
+    monkeypatch.setattr(batch, "_run_local", fake_run)
+    real_write = batch.write_atomic
+    room = {"files": 2}  # the first job's CSV and report fit, then the disk is full
+
+    def filling_disk(path, data):
+        if room["files"] == 0:
+            raise OSError(28, "No space left on device")
+        room["files"] -= 1
+        real_write(path, data)
+
+    monkeypatch.setattr(batch, "write_atomic", filling_disk)
+    assert batch.main([str(inputs), "--out", str(out), "--quiet", "--no-compare"]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "1 file of this run was written" in err and "Traceback" not in err
+    assert analysed == ["in__a", "in__b"]  # stopped at the first failed write, not tried on every file
+    assert sorted(p.name for p in out.iterdir()) == ["in__a_expressions.csv", "in__a_report.html"]
+
+    room["files"] = 10  # space freed: the same command finishes the other two
+    analysed.clear()
+    assert batch.main([str(inputs), "--out", str(out), "--quiet", "--no-compare"]) == 0
+    assert analysed == ["in__b", "in__c"]
+    assert "2 analysed, 1 already done, 0 failed" in capsys.readouterr().out
+
+
 def test_a_photo_folder_none_of_whose_photos_can_be_read_fails_and_is_redone(tmp_path, caplog):
     bad, some = tmp_path / "in" / "bad", tmp_path / "in" / "some"
     bad.mkdir(parents=True)

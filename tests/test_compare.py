@@ -190,3 +190,16 @@ def test_a_part_of_a_video_is_compared_from_its_own_start():
         curves = compare.measure_over_time(sessions, compare.NEGATIVE, axis=axis)
         np.testing.assert_allclose(curves["part"], curves["whole"])
         assert curves["whole"].notna().all()
+
+
+def test_a_log_joined_from_parts_counts_the_parts_time_not_the_gap():
+    """Two 10-minute parts an hour apart: 20 minutes analysed, not 70."""
+    first, second = SessionLog(start_s=0.0), SessionLog(start_s=3600.0)
+    for start, part in ((0.0, first), (3600.0, second)):
+        for t in np.arange(start, start + 600.0 + 1e-9, 5.0):
+            part.add_frame(float(t), [(1, (10, 10, 80, 80), onehot("Happy"))])
+    joined = SessionLog.join([first, second])
+    for df in (joined.to_frame(), SessionLog.from_csv(joined.to_csv()).to_frame()):
+        table = compare.compare_sessions({"joined": df, "first": first.to_frame()})
+        assert table.loc["joined", "duration_min"] == pytest.approx(20.0)
+        assert table.loc["first", "duration_min"] == pytest.approx(10.0)

@@ -581,9 +581,17 @@ def test_dashboard_joins_the_logs_of_parts_of_one_recording():
     assert ("2 parts joined: part1.csv (0:00 to 59:55); part2.csv (1:00:00 to 1:59:55). The face numbers of "
             "each part continue") in texts(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Duration"] == "119.9 min" and metrics["Anonymous faces"] == "2"
+    # The time analysed: two parts of 59:55, not the 119:55 from the first frame to the last.
+    assert metrics["Time analysed"] == "119.8 min" and metrics["Anonymous faces"] == "2"
     flags = [w.value for w in at.warning if w.value.startswith("**Face")]
     assert len(flags) == 1 and flags[0].startswith("**Face 2**")  # the second part's face, numbered after Face 1
+    assert "2 parts of a video" not in texts(at)  # the uploads' caption has named the parts
+    # The joined log downloaded and read back alone still knows its parts.
+    joined = SessionLog.join([SessionLog.from_csv(p) for p in parts]).to_csv()
+    at.file_uploader[0].set_value([("lecture.csv", joined, "text/csv")]).run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["Time analysed"] == "119.8 min"
+    assert ("2 parts of a video: 0:00 to 59:55, 1:00:00 to 1:59:55. Times are the video's own; the gaps "
+            "between the parts were not analysed.") in texts(at)
     # The same part twice: refused, with a pointer to the Compare page.
     at.file_uploader[0].set_value([("part1.csv", parts[0], "text/csv"), ("again.csv", parts[0], "text/csv")]).run()
     assert not at.exception

@@ -427,6 +427,9 @@ def test_parts_of_one_recording_join_into_one_log():
     assert back.start_s == 600.0 and back.markers == whole.markers
     # It keeps which parts were analysed (the gap between them never was), through the CSV too.
     assert whole.parts == back.parts == ((600.0, 1190.0), (1200.0, 1510.0)) and first.parts == ()
+    # The time analysed leaves the 10 s gap out; a log of one stretch analysed all of its duration.
+    assert whole.summary().parts == whole.parts and whole.summary().analysed_s == 900.0
+    assert first.summary().parts == () and first.summary().analysed_s == first.summary().duration_s == 590.0
     assert log_parts(whole.to_frame()) == list(whole.parts) and log_parts(first.to_frame()) == []
     assert b"(an analysed part: from 600.000 s to 1190.000 s)" in whole.to_csv()
     third = SessionLog(start_s=1600.0)
