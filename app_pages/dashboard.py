@@ -151,6 +151,10 @@ if summary.parts and not parts_told:
 elif summary.start_s > 0 and not summary.parts:
     st.caption(f"Part of a video: the analysis covers {format_time(summary.start_s)} to "
                f"{format_time(summary.end_s)}, and times are the video's own.")
+if summary.truncated:
+    st.warning(f"The log reached its size limit ({log.max_rows:,} observations): later faces were not "
+               f"logged: the last observation below is at {format_time(float(df['time_s'].max()))}, the "
+               f"session went on to {format_time(summary.end_s)}.", icon=":material/database:")
 if log.models:
     st.caption(f"Expression model: {', then '.join(log.models)} (the sidebar's choice when it was analysed).")
 support.moments_form(log, summary.end_s, "fer_dashboard_marker", "Marked moments", "session")

@@ -15,7 +15,7 @@ from fer_core.detect import HIRES_MIN_SIDE
 from fer_core.engagement import attentive_now, pose_readout
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.live import SERVER_LOAD
-from fer_core.session import MARKER_CHARS, current_mix, format_time, label_counts
+from fer_core.session import MARKER_CHARS, current_mix, format_time
 
 CONNECT_TIMEOUT_S = 20
 READOUT_S = 0.5  # the readout (frame rates, faces) at most this often while streaming
@@ -170,15 +170,23 @@ def render(snap, charts_too: bool = True) -> None:
                                   help="Faces whose head and eyes point at the camera, with eyes open. "
                                        "Where a head points, not whether someone is learning.")
             pose_slot.caption(pose_readout(snap.faces))
+        full_slot = st.empty()
+        if analyzer.log.truncated:
+            full_slot.warning(f"The session log is full ({analyzer.log.max_rows:,} observations): faces are still "
+                              "analysed and shown, but no longer logged. Download the log, then press **Clear "
+                              "session log** to start a new one.", icon=":material/database:")
     if not charts_too:
         return
-    df = analyzer.log.to_frame()
+    # The last 10 s and the counts only: converting the whole log on every render took 1.2 s
+    # at a million rows (a long session of a large class).
+    recent = analyzer.log.to_frame(last_s=10.0)
     with chart_area.container():
         # Keyed by the snapshot: one run of this page renders again and again, and two renders
         # with no new log row in between would otherwise draw identical charts with one id.
-        st.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Expression mix, last 10 s"),
+        st.plotly_chart(charts.mix_bars(current_mix(recent, 10.0), "Expression mix, last 10 s"),
                         width="stretch", key=f"live-mix-{snap.version}")
-        st.plotly_chart(charts.count_bars(label_counts(df)), width="stretch", key=f"live-counts-{snap.version}")
+        st.plotly_chart(charts.count_bars(analyzer.log.label_counts()), width="stretch",
+                        key=f"live-counts-{snap.version}")
         st.caption(f"Observations: faces logged, at most {1 / analyzer.log_interval_s:.0f} per face "
                    "and second. Open the **Class dashboard** for timelines, flags and the report.")
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from fer_core.attention import CLOSED_BELOW
 from fer_core.labels import LABELS
+from fer_core.session import sample_step
 
 #: Pleasure (valence) and arousal of each expression, from Russell & Mehrabian (1977),
 #: "Evidence for a three-factor theory of emotions", Journal of Research in Personality
@@ -45,8 +46,11 @@ CIRCUMPLEX: dict[str, tuple[float, float]] = {
 #: Default thresholds of the attention flags (settings on the pages).
 LOOK_AWAY_S = 10.0
 EYES_CLOSED_S = 3.0
-#: Observations of one face further apart than this (s) are a gap (the face was not seen).
+#: Observations of one face further apart than this (s) are a gap (the face was not seen), or
+#: further apart than GAP_STEPS of the log's steps when its frames are sparser (a video analysed
+#: at 0.5 frames a second, the live page's snapshots): one frame missed is not a gap.
 GAP_S = 2.0
+GAP_STEPS = 2.5
 
 
 def has_attention(df: pd.DataFrame) -> bool:
@@ -107,7 +111,7 @@ class FaceAttention:
     """Attention of one face over a session."""
 
     face_id: int
-    present_s: float  # time the face was in view (observations, gaps over GAP_S left out)
+    present_s: float  # time the face was in view (observations, gaps left out: attention_summary)
     measured_s: float  # of which with attention measured
     looking_share: float  # share of the time looking was measured, looking at the camera (NaN when never)
     longest_away_s: float  # longest stretch not looking at the camera (eyes closed counts as away)
@@ -119,11 +123,17 @@ class FaceAttention:
 
 
 def attention_summary(df: pd.DataFrame, *, away_s: float = LOOK_AWAY_S, closed_s: float = EYES_CLOSED_S,
-                      gap_s: float = GAP_S) -> list[FaceAttention]:
+                      gap_s: float | None = None) -> list[FaceAttention]:
     """Per face: time present, share of it looking at the camera, blinks, longest look-away
-    and eyes-closed stretches, and the two flags. ``[]`` when the log has no attention."""
+    and eyes-closed stretches, and the two flags. ``[]`` when the log has no attention.
+    ``gap_s``: observations of a face further apart are a gap; None: :data:`GAP_S`, or
+    :data:`GAP_STEPS` times the log's step (:func:`~fer_core.session.sample_step`) if larger."""
     if df.empty or not has_attention(df):
         return []
+    if gap_s is None:
+        # With rows 2 s apart (a video at 0.5 frames a second) a fixed 2 s cut every stretch into
+        # single rows: a face turned away for 40 s read as 3.9 s, and snapshots 5 s apart as absent.
+        gap_s = max(GAP_S, GAP_STEPS * sample_step(df))
     out = []
     for fid, g in df.sort_values("time_s", kind="stable").groupby("face_id", sort=True):
         t = g["time_s"].to_numpy(np.float64)

@@ -386,6 +386,11 @@ class LiveAnalyzer:
         self._last_logged: float | None = None
         self._since_analysis: int | None = None  # frames since the last analysed one
         self._fair_every = 1  # the server-wide share's level (ServerLoad)
+        # Counted up by on_ended() (STOP) and reset() ("Clear session log"). A frame still being
+        # analysed then belongs to the stream or session before: its faces must not come back
+        # after STOP, nor its rows (at the old clock) go into the cleared log.
+        self._stream = 0
+        self._session = 0
         self._model = model_label(self.recognizer)  # for the log; set again with the recognizer
 
     # -- settings (called from the page thread) ------------------------------------------
@@ -415,6 +420,9 @@ class LiveAnalyzer:
         """Analyse (or reuse the last analysis of) one frame and return it annotated."""
         start = self.clock()
         with self._lock:
+            stream, session = self._stream, self._session
+            if self._t0 is None:  # the session's clock starts with its first frame (or mark())
+                self._t0 = start
             self._frames_in += 1
             self._frame_size = (int(image_bgr.shape[1]), int(image_bgr.shape[0]))
             self._rate_in.tick(start)
@@ -441,16 +449,13 @@ class LiveAnalyzer:
                 faces = carry_attention(faces, previous)
             elif measure and not eyes:
                 faces = carry_eyes(faces, previous)
-            # Under the lock: reset() (the page's "Clear session log") may set them to None meanwhile.
+            # Under the lock, as reset() clears the log under it: a frame of a cleared session is
+            # not logged (its time, at the old clock, would go backwards in the new log).
             with self._lock:
-                if self._t0 is None:
-                    self._t0 = start
-                t0 = self._t0
-                due = self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3
-                if due:
+                if session == self._session and self._t0 is not None and (
+                        self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3):
                     self._last_logged = start
-            if due:
-                self.log.add_frame(start - t0, faces, self._model)
+                    self.log.add_frame(max(0.0, start - self._t0), faces, self._model)
         out = annotate(image_bgr, faces)
         end = self.clock()
         elapsed_ms = (end - start) * 1000.0
@@ -458,7 +463,9 @@ class LiveAnalyzer:
             if self.adaptive:
                 self.shedder.record(start, end, analyse)
             self._ms = elapsed_ms if self._ms == 0.0 else 0.9 * self._ms + 0.1 * elapsed_ms
-            if analyse:
+            stale = stream != self._stream  # STOP (or Clear) came while this frame was analysed
+            cleared = session != self._session
+            if analyse and not stale:
                 if self.server is not None:
                     self.server.analysed()
                 self._faces = faces
@@ -468,6 +475,8 @@ class LiveAnalyzer:
                 self._version += 1
                 self._updated.notify_all()
             fps = self._rate_in.per_second
+        if stale and analyse:  # this frame updated the tracker after on_ended() had emptied it
+            self.tracker.reset(restart_ids=cleared)  # after a Clear, numbers start at 1 again
         if self.show_fps:
             draw_status(out, f"{fps:4.1f} fps | {len(faces)} face{'s' if len(faces) != 1 else ''}")
         return out
@@ -475,14 +484,16 @@ class LiveAnalyzer:
     def process_still(self, image_bgr: np.ndarray) -> tuple[np.ndarray, tuple[TrackedFace, ...]]:
         """A snapshot (the fallback when WebRTC cannot connect): always analysed and logged."""
         start = self.clock()
+        with self._lock:
+            session = self._session
+            if self._t0 is None:
+                self._t0 = start
         results = (self.recognizer.analyze(image_bgr, attention=True) if self.attention
                    else self.recognizer.analyze(image_bgr))
         faces = tuple(self.tracker.update(results, image_bgr))
         with self._lock:
-            if self._t0 is None:
-                self._t0 = start
-            t0 = self._t0
-        self.log.add_frame(start - t0, faces, self._model)
+            if session == self._session and self._t0 is not None:  # not cleared meanwhile (see process)
+                self.log.add_frame(max(0.0, start - self._t0), faces, self._model)
         with self._updated:
             self._faces = faces
             self._frames_in += 1
@@ -495,11 +506,11 @@ class LiveAnalyzer:
         """Name this moment of the session ("quiz starts"): a marker in the log at the log's
         clock. Returns its time in seconds, or None when the text is empty or the log is full."""
         now = self.clock()
-        with self._lock:
+        with self._lock:  # as process(): a reset() between the clock and the log would mix two sessions
             if self._t0 is None:  # before the first frame: the session starts now
                 self._t0 = now
-            t = now - self._t0
-        return t if self.log.add_marker(t, text) else None
+            t = max(0.0, now - self._t0)
+            return t if self.log.add_marker(t, text) else None
 
     def callback(self, frame: Any) -> Any:
         """streamlit-webrtc ``video_frame_callback``: ``av.VideoFrame`` in, annotated frame out."""
@@ -518,6 +529,7 @@ class LiveAnalyzer:
         name two people in it."""
         self.tracker.reset(restart_ids=False)
         with self._updated:
+            self._stream += 1
             self._faces = ()
             self.shedder.reset()
             self._fair_every = 1
@@ -534,8 +546,9 @@ class LiveAnalyzer:
         """Start a new session: forget faces, counters and the log."""
         self.on_ended()
         self.tracker.reset()  # numbers start at 1 again
-        self.log.clear()
-        with self._lock:
+        with self._lock:  # with process()'s logging under the same lock: no old row after the clear
+            self._session += 1
+            self.log.clear()
             self._frames_in = self._frames_analysed = 0
             self._ms = 0.0
             self._t0 = self._last_logged = None

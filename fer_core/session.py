@@ -56,6 +56,7 @@ BOX_COLUMNS = ("x", "y", "w", "h")
 #: Changes below this total-variation distance are not reported as "moments of change".
 NOTABLE_CHANGE = 0.1
 COLUMNS = ("time_s", "face_id", *BOX_COLUMNS, *LABELS)
+_LABEL_SLICE = slice(COLUMNS.index(LABELS[0]), COLUMNS.index(LABELS[-1]) + 1)  # the probabilities in a row
 #: Optional columns, present when attention was measured (fer_core.attention): head pose in
 #: degrees, eye openness of the image-left and image-right eye, looking at the camera (1/0).
 #: Empty (NaN) in rows where it was not measured; left out of frames and CSVs without any.
@@ -315,12 +316,15 @@ class SessionLog:
                                   duration_s=float(self._last_t) - self.start_s, truncated=self._truncated,
                                   start_s=self.start_s, parts=tuple(self._parts))
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self, last_s: float | None = None) -> pd.DataFrame:
         """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``, and
         ``attrs`` ``start_s``, ``end_s``, ``frames`` and ``set_aside`` (see :func:`log_start`,
-        :func:`log_end`, :func:`log_set_aside`)."""
+        :func:`log_end`, :func:`log_set_aside`). ``last_s``: only the rows of the last that many
+        seconds, up to the log's end (the attrs are the whole log's), for views of the end of a
+        long log: a million rows take seconds to convert whole."""
         with self._lock:
-            data = self._buf[:self._n].copy()
+            data = self._buf[:self._n]
+            data = data.copy() if last_s is None else data[data[:, 0] >= float(self._last_t) - last_s]
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
                      "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
                      "parts": tuple(self._parts)}
@@ -330,6 +334,12 @@ class SessionLog:
 
     def to_csv(self) -> bytes:
         return log_to_csv(self.to_frame(), self.markers)
+
+    def label_counts(self) -> pd.Series:
+        """:func:`label_counts` of the whole log, straight from its rows (no DataFrame)."""
+        with self._lock:
+            top = self._buf[:self._n, _LABEL_SLICE].argmax(axis=1) if self._n else np.zeros(0, np.int64)
+        return pd.Series(np.bincount(top, minlength=len(LABELS)), index=list(LABELS), name="count")
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, source: str = "") -> SessionLog:

@@ -114,6 +114,24 @@ def test_gaps_split_runs():
     assert s.longest_away_s == pytest.approx(4.0) and s.present_s == pytest.approx(8.0)
 
 
+@pytest.mark.parametrize("step", [2.002, 5.0])  # a video at 0.5 frames a second (29.97 fps); live snapshots
+def test_sparse_rows_are_a_stretch_not_single_rows(step):
+    """A face turned away for 40 s, logged every ``step`` seconds: one 40 s look-away, flagged,
+    present 40 s. A fixed 2 s gap once cut it into single rows (3.9 s at 2.002 s, absent at 5 s)."""
+    log = SessionLog()
+    n = int(round(40.0 / step))
+    for i in range(n):
+        log.add_frame(i * step, [Face(1, (0, 0, 9, 9), HAPPY, (45.0, 0, 0), (1, 1), False)])
+    s = eng.attention_summary(log.to_frame())[0]
+    assert s.present_s == pytest.approx(n * step) and s.longest_away_s == pytest.approx(n * step)
+    assert s.looked_away and s.looking_share == 0.0
+    # Gone for longer than a few of the log's steps is still a gap.
+    for i in range(n):
+        log.add_frame(100.0 + i * step, [Face(1, (0, 0, 9, 9), HAPPY, (45.0, 0, 0), (1, 1), False)])
+    s = eng.attention_summary(log.to_frame())[0]
+    assert s.longest_away_s == pytest.approx(n * step) and s.present_s == pytest.approx(2 * n * step)
+
+
 def test_attention_timeline():
     tl = eng.attention_timeline(scripted_log().to_frame(), bin_s=2.0)
     assert tl.loc[0.0, "looking"] == 1.0 and tl.loc[12.0, "looking"] == 0.0

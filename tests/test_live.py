@@ -157,6 +157,78 @@ def test_clearing_the_log_while_frames_arrive_never_breaks_the_callback(recogniz
     assert errors == []
 
 
+class HeldRecognizer:
+    """The real recognizer, held inside ``analyze`` until the test lets it go: the page's STOP,
+    Clear or a marker can then come exactly while a frame is being analysed."""
+
+    def __init__(self, rec):
+        self.rec, self.inside, self.release = rec, threading.Event(), threading.Event()
+
+    def analyze(self, image, **kwargs):
+        self.inside.set()
+        assert self.release.wait(10.0)
+        return self.rec.analyze(image, **kwargs)
+
+
+def _in_flight(analyzer, held, frame):
+    """Start one frame on the stream's thread and return once it is inside the analysis."""
+    held.inside.clear()
+    held.release.clear()
+    t = threading.Thread(target=analyzer.callback, args=(frame,))
+    t.start()
+    assert held.inside.wait(10.0)
+    return t
+
+
+def test_a_frame_analysed_across_stop_or_clear_does_not_come_back(recognizer):
+    """A frame in the analysis when STOP or Clear comes: its faces stayed on the idle page after
+    STOP (faces_now 1), and after Clear its row went into the new log at the old clock (times
+    100, 0, 0.5, ...), or below 0 when a marker came first."""
+    now = [0.0]
+    held = HeldRecognizer(recognizer)
+    analyzer = LiveAnalyzer(held, log_interval_s=0.0, clock=lambda: now[0])
+    frame = to_frame(one_face_frame())
+    held.release.set()
+    for _ in range(3):  # a 100 s session
+        analyzer.callback(frame)
+        now[0] += 50.0
+    # STOP while a frame is analysed: no face afterwards, and the next stream's face gets a new number.
+    t = _in_flight(analyzer, held, frame)
+    analyzer.on_ended()
+    held.release.set()
+    t.join()
+    assert analyzer.snapshot().faces == () and analyzer.snapshot().stats.faces_now == 0
+    assert analyzer.log.to_frame()["time_s"].tolist() == [0.0, 50.0, 100.0, 150.0]  # captured before STOP: kept
+    # Clear, then a marker, while a frame of the old session is analysed: the new log has neither
+    # its row nor its clock; times start at the marker.
+    now[0] += 1.0
+    t = _in_flight(analyzer, held, frame)
+    analyzer.reset()
+    now[0] += 0.7
+    assert analyzer.mark("new session") == 0.0
+    held.release.set()
+    t.join()
+    assert len(analyzer.log) == 0 and analyzer.snapshot().faces == ()
+    now[0] += 0.5
+    analyzer.callback(frame)
+    df = analyzer.log.to_frame()
+    assert df["time_s"].tolist() == [0.5] and df["face_id"].tolist() == [1]  # numbers start again at 1
+    assert analyzer.log.markers == ((0.0, "new session"),)
+    assert analyzer.snapshot().stats.frames_analysed == 1 == analyzer.snapshot().stats.frames_in
+
+
+def test_a_marker_set_while_the_first_frame_is_analysed_never_gives_negative_times(recognizer):
+    now = [10.0]
+    held = HeldRecognizer(recognizer)
+    analyzer = LiveAnalyzer(held, log_interval_s=0.0, clock=lambda: now[0])
+    t = _in_flight(analyzer, held, to_frame(one_face_frame()))
+    now[0] += 0.7
+    assert analyzer.mark("start") == pytest.approx(0.7)  # the session began with the frame
+    held.release.set()
+    t.join()
+    assert analyzer.log.to_frame()["time_s"].tolist() == [0.0]
+
+
 def test_log_interval_and_fps_with_a_fake_clock(recognizer):
     now = [100.0]
     analyzer = LiveAnalyzer(recognizer, log_interval_s=0.5, clock=lambda: now[0])

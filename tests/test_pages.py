@@ -877,6 +877,27 @@ def test_live_page_markers_reach_the_dashboard_and_its_csv():
     assert [b.label for b in at.download_button] == ["Session log (CSV)"]
 
 
+def test_a_full_session_log_is_said_on_the_live_page_and_the_dashboard():
+    """Past its size limit the log drops rows: the pages said nothing, and the live chart of the
+    last 10 s went blank."""
+    at = open_page("app_pages/live_webcam.py")
+    analyzer = at.session_state["fer_live_analyzer"]
+    analyzer.log = SessionLog(max_rows=2, source="live")
+    now = [0.0]
+    analyzer.clock = lambda: now[0]
+    for _ in range(3):  # one face a frame: the third is not logged
+        analyzer.process_still(astronaut_bgr())
+        now[0] += 30.0
+    assert analyzer.log.truncated and len(analyzer.log) == 2
+    at.run()
+    assert not at.exception
+    assert any("The session log is full (2 observations)" in w.value for w in at.warning)
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception
+    assert any(w.value.startswith("The log reached its size limit (2 observations)") and
+               "the last observation below is at 0:30, the session went on to 1:00" in w.value for w in at.warning)
+
+
 def unsaved_flag(at: AppTest) -> bool:
     """The value the page's guard script gives ``__ferUnsaved`` (fer_app.support.unsaved_guard)."""
     flags = [e.proto.srcdoc for e in at.get("iframe") if "__ferUnsaved =" in e.proto.srcdoc]

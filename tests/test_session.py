@@ -484,3 +484,25 @@ def test_boxes_set_aside_travel_with_the_log_but_stay_out_of_the_analytics():
     assert log_set_aside(SessionLog.join([later, log]).to_frame())[:, 0].tolist() == [5, 5, 10, 400]
     log.clear()
     assert log_set_aside(log.to_frame()).shape == (0, 5) and b",-4," not in log.to_csv()
+
+
+def test_the_end_of_a_long_log_and_its_counts_without_converting_it_whole():
+    """The live page's charts need the last 10 s and the counts of top labels: both straight from
+    the rows, as the whole-log functions give them."""
+    from fer_core.session import SessionLog, current_mix, label_counts
+
+    rng = np.random.default_rng(1)
+    log = SessionLog(source="live")
+    assert log.label_counts().tolist() == [0] * 7 and log.to_frame(last_s=10.0).empty
+    for t in np.arange(0.0, 60.0, 0.5):
+        log.add_frame(float(t), [(i, (0, 0, 9, 9), rng.dirichlet(np.ones(7)).tolist()) for i in (1, 2)])
+    log.add_frame(70.0, [])  # the log's end: a frame without faces
+    whole = log.to_frame()
+    recent = log.to_frame(last_s=15.0)
+    assert recent["time_s"].min() == 55.0 and len(recent) == 20
+    assert {k: v for k, v in recent.attrs.items() if k != "set_aside"} == {
+        k: v for k, v in whole.attrs.items() if k != "set_aside"}
+    pd.testing.assert_frame_equal(recent.reset_index(drop=True),
+                                  whole[whole["time_s"] >= 55.0].reset_index(drop=True))
+    pd.testing.assert_series_equal(current_mix(recent, 15.0), current_mix(whole, 15.0))
+    pd.testing.assert_series_equal(log.label_counts(), label_counts(whole), check_names=False)
