@@ -26,6 +26,9 @@ from fer_core.session import (
     strongest_changes,
 )
 
+#: Flags shown one by one; past this many, the longest (the report lists them all).
+MAX_FLAGS = 20
+
 st.title("Class dashboard")
 st.warning(support.RESPONSIBLE_USE, icon=":material/gavel:")
 
@@ -171,10 +174,12 @@ st.subheader("Flags")
 streaks = negative_streaks(df, minutes * 60.0, bin_s=min(float(bin_s), 5.0))
 if not streaks:
     st.success(f"No face stayed sad, angry or fearful for {minutes:g} minutes or more.")
-for s in streaks:
+for s in streaks[:MAX_FLAGS]:
     st.warning(f"**Face {s.face_id}** looked {' / '.join(s.labels).lower()} for "
                f"{s.duration_s / 60:.1f} min ({s.start_s / 60:.1f} to {s.end_s / 60:.1f} min)"
                + (", still ongoing." if s.ongoing else "."), icon=":material/flag:")
+if len(streaks) > MAX_FLAGS:
+    st.caption(f"The {MAX_FLAGS} longest of {len(streaks)} flags; the end-of-session report below lists them all.")
 st.caption("Flags describe facial expressions only. Check in with people, not the chart.")
 
 if source == sources[1] and video is not None and video.get("video") is not None:
@@ -197,13 +202,15 @@ if has_attention(df):
     st.plotly_chart(charts.attention_timeline(attention_timeline(df, bin_s), markers=markers), width="stretch")
     attention = attention_summary(df, away_s=away_s, closed_s=closed_s)
     st.dataframe(attention_table(attention), hide_index=True, width="stretch")
-    for a in attention:
-        if a.looked_away:
-            st.warning(f"**Face {a.face_id}** looked away from the camera for {a.longest_away_s:.0f} s "
-                       "at a stretch.", icon=":material/flag:")
-        if a.eyes_closed:
-            st.warning(f"**Face {a.face_id}** had both eyes closed for {a.longest_closed_s:.0f} s "
-                       "at a stretch.", icon=":material/flag:")
+    flags = [text for a in attention for text, on in (
+        (f"**Face {a.face_id}** looked away from the camera for {a.longest_away_s:.0f} s at a stretch.",
+         a.looked_away),
+        (f"**Face {a.face_id}** had both eyes closed for {a.longest_closed_s:.0f} s at a stretch.",
+         a.eyes_closed)) if on]
+    for flag in flags[:MAX_FLAGS]:
+        st.warning(flag, icon=":material/flag:")
+    if len(flags) > MAX_FLAGS:
+        st.caption(f"{MAX_FLAGS} of {len(flags)} attention flags; the table above has every face.")
 
 st.subheader("Valence and arousal (derived)")
 st.plotly_chart(charts.valence_arousal_path(valence_arousal_timeline(df, bin_s)), width="stretch")

@@ -57,7 +57,11 @@ def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True)
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     h, w = img.shape[:2]
     for face in faces:
-        x, y, bw, bh = (int(v) for v in face.box)
+        # Boxes from an edited or damaged log can lie far outside the image (a width of 3e9):
+        # OpenCV takes 32-bit coordinates, so they are cut to the image and a margin first.
+        x0, y0, x1, y1 = (min(max(int(v), -lim), 2 * lim) for v, lim in zip(
+            (face.box[0], face.box[1], face.box[0] + face.box[2], face.box[1] + face.box[3]), (w, h, w, h)))
+        x, y, bw, bh = x0, y0, x1 - x0, y1 - y0
         color = LABEL_COLORS_BGR.get(face.label, (255, 255, 255))
         thick = max(1, round(min(bw, bh) / 60))
         cv2.rectangle(img, (x, y), (x + bw, y + bh), color, thick)

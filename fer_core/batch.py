@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from fer_core import csvtext
 from fer_core.cli import MAX_RATE, check_rate, rate_argument
 
 if TYPE_CHECKING:
@@ -208,7 +209,24 @@ def find_jobs(inputs: Sequence[str | Path]) -> list[Job]:
             if key not in seen:
                 seen.add(key)
                 found.append(f)
-    return [Job(name=name, path=str(f.path), photos=f.photos) for f, name in zip(found, _tell_apart(found))]
+    return [Job(name=_fit_name(name, f.path), path=str(f.path), photos=f.photos)
+            for f, name in zip(found, _tell_apart(found))]
+
+
+#: Output names longer than this (bytes of UTF-8) are shortened: a file name may have 255 bytes,
+#: and the longest file written is the name + "_expressions.csv" + a temporary ".", "." and
+#: ".XXXXXXXX.part" around it.
+MAX_NAME_BYTES = 200
+
+
+def _fit_name(name: str, path: Path) -> str:
+    """``name``, or when too long for a file name its start and a short hash of ``path`` (the same on
+    every run, so a rerun resumes). A 230-character video name once failed at its save, and stopped
+    the run; folders six deep of 40 characters, before any work."""
+    data = name.encode("utf-8")
+    if len(data) <= MAX_NAME_BYTES:
+        return name
+    return data[:MAX_NAME_BYTES - 9].decode("utf-8", errors="ignore") + "_" + _short_hash(path)
 
 
 def check_outputs_distinct(out: Path, jobs: Sequence[Job]) -> None:
@@ -299,7 +317,7 @@ def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10) -> int:
         return 0
     comparison = pd.concat(rows)
     joined = {m: pd.concat(c, axis=1) for m, c in curves.items()}
-    write_atomic(out / COMPARISON_CSV, table_for_display(comparison).to_csv(index=False).encode("utf-8"))
+    write_atomic(out / COMPARISON_CSV, csvtext.to_csv(table_for_display(comparison)))
     write_atomic(out / COMPARISON_HTML, comparison_report_html(comparison, joined).encode("utf-8"))
     return len(rows)
 

@@ -185,7 +185,9 @@ def per_class_bars(table: pd.DataFrame, title: str = "Per-class scores") -> go.F
 
 def session_mix_bars(comparison: pd.DataFrame, title: str = "Expression mix per session") -> go.Figure:
     """``compare.compare_sessions``: one 100 % bar per session, split into the seven shares."""
-    names = [str(n) for n in comparison.index]
+    # Plotly reads a subset of HTML in labels: a session named '<a href="...">' (a file name can
+    # be) drew a working link. Escaped, it reads as written.
+    names = [html.escape(str(n)) for n in comparison.index]
     fig = go.Figure()
     for lab in LABELS:
         values = comparison[lab].to_numpy(dtype=float)
@@ -213,7 +215,7 @@ def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None)
     share = measure != VALENCE
     for i, name in enumerate(curves.columns):
         round_, k = divmod(i, len(SESSION_COLORS))
-        fig.add_scatter(x=x, y=curves[name].to_numpy(dtype=float), name=str(name), mode="lines+markers",
+        fig.add_scatter(x=x, y=curves[name].to_numpy(dtype=float), name=html.escape(str(name)), mode="lines+markers",
                         line=dict(color=SESSION_COLORS[k], dash=("solid", "dash", "dot")[round_ % 3]),
                         connectgaps=False, hovertemplate="%{y:.0%}" if share else "%{y:.2f}")
     by_share = curves.index.name == "percent"

@@ -40,16 +40,18 @@ B s)" in the ``marker`` column (:data:`PART_ID`); in DataFrames ``df.attrs["part
 """
 from __future__ import annotations
 
+import csv
 import io
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from fer_core import csvtext
 from fer_core.labels import LABELS, NEGATIVE_LABELS
 
 BOX_COLUMNS = ("x", "y", "w", "h")
@@ -61,6 +63,9 @@ _LABEL_SLICE = slice(COLUMNS.index(LABELS[0]), COLUMNS.index(LABELS[-1]) + 1)  #
 #: degrees, eye openness of the image-left and image-right eye, looking at the camera (1/0).
 #: Empty (NaN) in rows where it was not measured; left out of frames and CSVs without any.
 ATTENTION_COLUMNS = ("yaw", "pitch", "roll", "eye_left", "eye_right", "looking")
+#: Every column a log's CSV can have; a CSV with more than MAX_CSV_COLUMNS is refused unread.
+_CSV_COLUMNS = frozenset((*COLUMNS, "label", "confidence", *ATTENTION_COLUMNS, "marker"))
+MAX_CSV_COLUMNS = 64
 _NBASE = len(COLUMNS)
 _NCOL = _NBASE + len(ATTENTION_COLUMNS)
 _NAN_ATTENTION = (float("nan"),) * len(ATTENTION_COLUMNS)
@@ -351,7 +356,8 @@ class SessionLog:
         if "marker" in df.columns:
             is_marker = (ids == MARKER_ID).to_numpy() & df["marker"].notna().to_numpy()
             times = pd.to_numeric(df.loc[is_marker, "time_s"], errors="coerce")
-            markers = [(float(t), str(m)) for t, m in zip(times, df.loc[is_marker, "marker"]) if np.isfinite(t)]
+            markers = [(float(t), csvtext.unescape(str(m))) for t, m in zip(times, df.loc[is_marker, "marker"])
+                       if np.isfinite(t)]
             df, ids = df[~is_marker], ids[~is_marker]
         is_start = (ids == START_ID).to_numpy()
         starts = pd.to_numeric(df.loc[is_start, "time_s"], errors="coerce").to_numpy(np.float64)
@@ -458,9 +464,16 @@ class SessionLog:
     def from_csv(cls, data: bytes | str, source: str = "") -> SessionLog:
         """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one."""
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        header = next(csv.reader([text.split("\n", 1)[0]]), [])
+        if len(header) > MAX_CSV_COLUMNS:
+            # pandas would build every column first: a 10 MB header of a million fields took 2.6 GB.
+            raise LogFormatError(f"not a session log: {len(header):,} columns (a log has at most "
+                                 f"{len(_CSV_COLUMNS)})")
         try:
-            # Only empty fields are missing: a marker may read "NA" or "null".
-            df = pd.read_csv(io.StringIO(text), dtype={"marker": str}, keep_default_na=False, na_values=[""])
+            # Only empty fields are missing: a marker may read "NA" or "null". Columns a log does
+            # not have (added by hand) are not read.
+            df = pd.read_csv(io.StringIO(text), dtype={"marker": str}, keep_default_na=False, na_values=[""],
+                             usecols=lambda c: c in _CSV_COLUMNS)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise LogFormatError(f"not a readable CSV file: {e}") from None
         return cls.from_frame(df, source=source)
@@ -577,7 +590,8 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
     rows["face_id"] = [SET_ASIDE_ID] * len(aside) + [face_id for _, _, face_id in notes]
     for j, c in enumerate(BOX_COLUMNS, start=1):
         rows[c] = [int(v) for v in aside[:, j]] + [""] * len(notes)
-    rows["marker"] = [SET_ASIDE_TEXT] * len(aside) + [text for _, text, _ in notes]
+    # A marker the user named "=SUM(...)" or "-- break" is text to a spreadsheet too (fer_core.csvtext).
+    rows["marker"] = [SET_ASIDE_TEXT] * len(aside) + [csvtext.escape(text) for _, text, _ in notes]
     return (out.to_csv(index=False) + rows.to_csv(index=False, header=False)).encode("utf-8")
 
 
@@ -709,21 +723,6 @@ def _next_bin(gap: np.ndarray | float, bin_s: float, step: float) -> np.ndarray:
     return np.asarray(gap) <= bin_s + slack + 1e-6
 
 
-def _negative_runs(times: np.ndarray, labels: np.ndarray, negative: set[str],
-                   bin_s: float, step: float = 0.0) -> Iterator[list[int]]:
-    """Positions of runs of following bins (:func:`_next_bin`) whose label is in ``negative``."""
-    run: list[int] = []
-    for i, (t, lab) in enumerate(zip(times, labels)):
-        if lab in negative and (not run or _next_bin(t - times[run[-1]], bin_s, step)):
-            run.append(i)
-            continue
-        if run:
-            yield run
-        run = [i] if lab in negative else []
-    if run:
-        yield run
-
-
 def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 5.0,
                      negative: Sequence[str] = NEGATIVE_LABELS) -> list[NegativeStreak]:
     """Faces that stay in a negative expression for at least ``min_duration_s`` seconds.
@@ -735,18 +734,35 @@ def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 
     empty without the face having gone (:func:`_next_bin`). Longest first.
     """
     fb = face_binned(df, bin_s)
-    out: list[NegativeStreak] = []
-    neg = set(negative)
-    step = sample_step(df)
-    for fid, g in fb.groupby("face_id", sort=True):
-        times = g["time_s"].to_numpy()
-        labels = g["label"].to_numpy()
-        for run in _negative_runs(times, labels, neg, bin_s, step):
-            start, end = float(times[run[0]]), float(times[run[-1]] + bin_s)
-            if end - start >= min_duration_s:
-                seen = pd.Series(labels[run]).value_counts()
-                out.append(NegativeStreak(int(fid), start, end, tuple(seen.index),
-                                          ongoing=bool(times[run[-1]] == times[-1])))
+    if fb.empty:
+        return []
+    # All faces at once (face_binned sorts by face, then time): a loop per face took minutes on
+    # a log where every row is another face.
+    fid = fb["face_id"].to_numpy()
+    times = fb["time_s"].to_numpy(np.float64)
+    labels = fb["label"].to_numpy()
+    neg = np.isin(labels, list(negative))
+    same_face = np.append(False, fid[1:] == fid[:-1])
+    follows = same_face & np.append(False, _next_bin(np.diff(times), bin_s, sample_step(df)))
+    starts = neg & ~(follows & np.append(False, neg[:-1]))  # a negative bin not continuing a run
+    run = np.cumsum(starts) - 1  # each negative bin's run number
+    pos = np.flatnonzero(neg)
+    first = pos[starts[pos]]
+    last = pos[np.searchsorted(run[pos], np.arange(len(first)), side="right") - 1]  # each run's last bin
+    begin_s, end_s = times[first], times[last] + bin_s
+    keep = np.flatnonzero(end_s - begin_s >= min_duration_s)
+    if not len(keep):
+        return []
+    face_last = np.append(fid[1:] != fid[:-1], True)  # each face's last bin
+    kept = np.isin(run[pos], keep)
+    # The labels of each kept run, most frequent first (ties: the one seen first).
+    seen = (pd.DataFrame({"run": run[pos][kept], "label": labels[pos][kept], "order": pos[kept]})
+            .groupby(["run", "label"], sort=False).agg(n=("order", "size"), at=("order", "min"))
+            .reset_index().sort_values(["run", "n", "at"], ascending=[True, False, True], kind="stable"))
+    runs = seen["run"].to_numpy()
+    groups = np.split(seen["label"].to_numpy(), np.flatnonzero(np.diff(runs)) + 1)  # in keep's order
+    out = [NegativeStreak(int(fid[first[r]]), float(begin_s[r]), float(end_s[r]), tuple(str(x) for x in g),
+                          ongoing=bool(face_last[last[r]])) for r, g in zip(keep, groups)]
     return sorted(out, key=lambda s: -s.duration_s)
 
 
@@ -769,16 +785,20 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
         fb = face_binned(df, bin_s)
     else:
         fb = binned_mix(df, bin_s).reset_index().assign(face_id=0)
-    rows = []
-    for fid, g in fb.groupby("face_id", sort=True):
-        t = g["time_s"].to_numpy()
-        p = g[list(LABELS)].to_numpy()
-        if len(t) < 2:
-            continue
-        adjacent = _next_bin(np.diff(t), bin_s, step)
-        tv = 0.5 * np.abs(np.diff(p, axis=0)).sum(axis=1)
-        for i in np.flatnonzero(adjacent & (tv >= min_change)):
-            rows.append((float(t[i + 1]), int(fid), LABELS[int(p[i].argmax())],
-                         LABELS[int(p[i + 1].argmax())], float(tv[i])))
-    out = pd.DataFrame(rows, columns=cols)
-    return out.sort_values("change", ascending=False, kind="stable").head(k).reset_index(drop=True)
+    # All faces at once, sorted by face then time (a loop per face took minutes on a log where
+    # every row is another face): changes between following bins of one face.
+    fb = fb.sort_values(["face_id", "time_s"], kind="stable")
+    fid = fb["face_id"].to_numpy()
+    t = fb["time_s"].to_numpy(np.float64)
+    p = fb[list(LABELS)].to_numpy(np.float64)
+    if len(t) < 2:
+        return pd.DataFrame(columns=cols)
+    tv = 0.5 * np.abs(np.diff(p, axis=0)).sum(axis=1)
+    at = np.flatnonzero((fid[1:] == fid[:-1]) & _next_bin(np.diff(t), bin_s, step) & (tv >= min_change))
+    top = at[np.argsort(-tv[at], kind="stable")[:k]]  # largest first; ties in face, then time order
+    top_label = p.argmax(axis=1)
+    out = pd.DataFrame({"time_s": t[top + 1], "face_id": fid[top].astype(int),
+                        "from_label": [LABELS[int(i)] for i in top_label[top]],
+                        "to_label": [LABELS[int(i)] for i in top_label[top + 1]], "change": tv[top]},
+                       columns=cols)
+    return out.reset_index(drop=True)

@@ -52,6 +52,10 @@ def test_annotate_edge_cases():
     bgra = np.zeros((100, 100, 4), np.uint8)
     out = annotate(bgra, [Face((10, 30, 60, 60), "Happy", 0.9)])
     assert out.shape == (100, 100, 3) and out.any() and not bgra.any()
+    # Boxes of an edited log far outside the picture (OpenCV once raised on a width of 3e9): drawn cut.
+    huge = annotate(np.zeros((100, 100, 3), np.uint8), [Face((10, 10, 3e9, 1e300), "Sad", 0.5),
+                                                         Face((-1e12, 5, 20, 20), "Happy", 0.5)])
+    assert huge[10:, 10, :].any() and huge[10, 10:, :].any()  # the first box's edges, to the picture's border
 
 
 def session_with_streak():

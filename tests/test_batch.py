@@ -485,3 +485,20 @@ def test_ray_gives_the_same_csvs_as_the_local_run(local_run, twenty, tmp_path):
     for v in twenty:
         name = f"term__{v.stem}{batch.CSV_SUFFIX}"
         assert (out / name).read_bytes() == (out_local / name).read_bytes(), name
+
+
+def test_names_too_long_for_a_file_are_shortened_the_same_way_on_every_run(tmp_path):
+    deep = tmp_path / "in"
+    for level in range(6):  # folders six deep of 40 characters: one name of over 250
+        deep = deep / f"{level}{'x' * 39}"
+    deep.mkdir(parents=True)
+    (deep / f"{'é' * 115}.mp4").write_bytes(b"")  # 230 characters, 234 bytes
+    (deep / "short.mp4").write_bytes(b"")
+    jobs = batch.find_jobs([tmp_path / "in"])
+    assert len(jobs) == 2 and all(len(j.name.encode()) <= batch.MAX_NAME_BYTES for j in jobs)
+    assert len({j.name for j in jobs}) == 2 and jobs == batch.find_jobs([tmp_path / "in"])
+    out = tmp_path / "out"
+    out.mkdir()
+    for job in jobs:  # the longest files written: the report's temporary file and the CSV
+        batch.save(out, batch.JobResult(job.name, b"t\n", "<html></html>", 0, 0), job)
+        assert batch.is_done(out, job)

@@ -947,3 +947,18 @@ def test_live_page_attention_on_a_snapshot():
     assert analyzer.attention and analyzer.log.to_frame()["yaw"].notna().all()
     assert {m.label: m.value for m in at.metric}["Attentive now"] == "1 of 1"
     assert "Face 1: yaw" in texts(at)
+
+
+def test_dashboard_shows_the_longest_flags_and_counts_the_rest():
+    """A log of many faces, each flagged, once drew a warning per face (2,000 for a week of classes)."""
+    sad = [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05]
+    log = SessionLog(source="video")
+    for t in np.arange(0.0, 600.0, 5.0):
+        log.add_frame(float(t), [(f, (10 * f, 10, 40, 40), sad) for f in range(1, 26) if t < 150 + 10 * f])
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].set_value([("class.csv", log.to_csv(), "text/csv")]).run()
+    assert not at.exception
+    flags = [w.value for w in at.warning if w.value.startswith("**Face")]
+    assert len(flags) == 20 and flags[0].startswith("**Face 25**")  # the longest first
+    assert "The 20 longest of 25 flags; the end-of-session report below lists them all." in texts(at)

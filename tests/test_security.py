@@ -190,3 +190,91 @@ def test_server_refuses_cross_origin_xsrf_less_and_oversized_requests(server):
     finally:
         _session.ws.close()
     assert status == 413, body
+
+
+# -- hostile names and logs --------------------------------------------------------------
+FORMULAS = ['=HYPERLINK("https://evil.example","open")', "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1"]
+
+
+def test_text_that_a_spreadsheet_would_run_is_written_as_text():
+    import pandas as pd
+
+    from fer_core import csvtext
+
+    for text in [*FORMULAS, "'=x", "'plain"]:
+        assert csvtext.escape(text).startswith("'") and csvtext.unescape(csvtext.escape(text)) == text
+    for text in ["week 1", "lecture-3.mp4", "", "Face 1"]:
+        assert csvtext.escape(text) == text
+    table = pd.DataFrame({"session": FORMULAS, "minutes": [-1.5, 2.0, 3.0, 4.0, 5.0]})
+    back = pd.read_csv(__import__("io").BytesIO(csvtext.to_csv(table)), keep_default_na=False)
+    assert all(cell.startswith("'") for cell in back["session"]) and back["minutes"].tolist()[0] == -1.5
+
+
+def test_a_marker_named_as_a_formula_is_text_in_the_log_csv_and_comes_back_as_written():
+    from fer_core.session import SessionLog
+
+    log = SessionLog()
+    log.add_frame(0.0, [(1, (0, 0, 9, 9), [1 / 7] * 7)])
+    for i, text in enumerate(FORMULAS[:4]):
+        log.add_marker(float(i), text)
+    csv = log.to_csv().decode()
+    import io
+
+    import pandas as pd
+
+    cells = pd.read_csv(io.StringIO(csv), dtype={"marker": str}, keep_default_na=False)["marker"]
+    assert sorted(c for c in cells if c) == sorted("'" + m for m in FORMULAS[:4])
+    assert [m for _, m in SessionLog.from_csv(csv).markers] == [m for _, m in log.markers]
+
+
+def test_batch_and_compare_csvs_escape_session_names(tmp_path):
+    from fer_core import batch
+    from fer_core.session import SessionLog
+    from tests.test_compare import lecture
+
+    jobs = []
+    for name in ("=cmd", "+week"):
+        job = batch.Job(name, f"/in/{name}.mp4")
+        csv, report = batch.outputs(tmp_path, job)
+        csv.write_bytes(lecture(5, "Happy", "Sad").to_csv())
+        report.write_text("<html></html>")
+        jobs.append(job)
+    assert batch.write_comparison(tmp_path, jobs) == 2
+    text = (tmp_path / batch.COMPARISON_CSV).read_text()
+    assert "\n'=cmd," in text and "\n'+week," in text
+    assert SessionLog.from_csv((tmp_path / "=cmd_expressions.csv").read_bytes()).summary().faces == 3
+
+
+def test_markup_in_session_names_is_shown_as_text_in_charts():
+    """Plotly reads some HTML in labels and legends: a file name '<a href=...>' made a working link."""
+    import pandas as pd
+
+    from fer_core import charts
+    from fer_core.labels import LABELS
+
+    name = '<a href="https://evil.example">week 1'
+    table = pd.DataFrame([{lab: 1 / 7 for lab in LABELS}], index=[name])
+    bars = charts.session_mix_bars(table)
+    assert all("<a" not in str(y) for trace in bars.data for y in trace.y)
+    assert all(str(y).startswith("&lt;a href=") for y in bars.data[0].y)
+    curves = charts.session_curves(pd.DataFrame({name: [0.1, 0.2]}, index=pd.Index([0, 50], name="percent")), "Happy")
+    assert curves.data[0].name.startswith("&lt;a href=")
+
+
+def test_a_log_with_a_million_columns_is_refused_unread():
+    """pandas built every column first: 1,000,000 columns of one row took 2.6 GB and a minute."""
+    import time
+
+    from fer_core.session import LogFormatError, SessionLog
+
+    data = (",".join(f"c{i}" for i in range(1_000_000)) + "\n" + ",".join("1" for _ in range(1_000_000))).encode()
+    t0 = time.perf_counter()
+    with pytest.raises(LogFormatError, match="1,000,000 columns"):
+        SessionLog.from_csv(data)
+    assert time.perf_counter() - t0 < 5.0  # the header only (about 0.3 s here): not a timing test
+    # Columns a log does not have, added by hand, are not read but do not stop the log.
+    log = SessionLog()
+    log.add_frame(0.0, [(1, (0, 0, 9, 9), [1 / 7] * 7)])
+    lines = log.to_csv().decode().splitlines()
+    extra = "\n".join([lines[0] + ",notes", *(line + ",hello" for line in lines[1:])])
+    assert SessionLog.from_csv(extra).to_frame().equals(SessionLog.from_csv(log.to_csv()).to_frame())
