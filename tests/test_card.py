@@ -107,3 +107,30 @@ def test_real_photo_rows_never_raise_on_a_bad_card():
     assert [r[0] for r in rows] == ["this model", *model_card.REAL_PHOTO_PEERS]
     table = model_card.real_photo_table({"beyond_fer2013": {"metrics": good}})
     assert table["mean recall"].iloc[0] == pytest.approx(0.5) and table["Neutral"].iloc[0] == 0.5
+
+
+def test_card_refuses_a_json_out_and_files_of_the_wrong_kind_in_one_line(tmp_path, capsys):
+    """--out X.json wrote Markdown over JSON; a folder evaluation as --eval gave KeyError 'splits' and a
+    missing file FileNotFoundError. Each is now one line (exit status 2), and nothing is written."""
+    model = tmp_path / "fer_model.onnx"
+    shutil.copy(MODELS / "fer_model.onnx", model)
+    shutil.copy(MODELS / "fer_model.json", model.with_suffix(".json"))
+    before = model.with_suffix(".json").read_text()
+    evaluation = str(MODELS / "eval" / "metrics.json")
+    folder_eval = str(MODELS / "eval" / "realphoto.json")
+    cases = [
+        (["--eval", evaluation, "--out", str(model.with_suffix(".json"))], "give a .md file"),
+        (["--eval", folder_eval, "--out", str(tmp_path / "C.md")], "not a FER2013 evaluation"),
+        (["--eval", str(tmp_path / "none.json"), "--out", str(tmp_path / "C.md")], "none.json: no such file"),
+        (["--eval", evaluation, "--real-photos", evaluation, "--out", str(tmp_path / "C.md")],
+         "not a folder evaluation"),
+    ]
+    for args, message in cases:
+        with pytest.raises(SystemExit) as e:
+            card.main(["--model", str(model), *args])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and message in err, err
+    with pytest.raises(SystemExit) as e:
+        card.main(["--model", str(tmp_path / "other.onnx"), "--eval", evaluation, "--out", str(tmp_path / "C.md")])
+    assert e.value.code == 2 and "other.json: no such file" in capsys.readouterr().err
+    assert model.with_suffix(".json").read_text() == before and not (tmp_path / "C.md").exists()

@@ -280,3 +280,76 @@ def test_unseen_mask():
     test = FaceSet(test_x, np.zeros(5, np.int64))
     assert unseen_mask(test, train).tolist() == [False, True, True, False, True]
     assert unseen_mask(test, FaceSet(train_x[:0], np.zeros(0, np.int64))).all()
+
+
+# -- files as other tools write them -------------------------------------------------------
+@pytest.mark.parametrize("gz", [False, True])
+def test_csv_with_a_byte_order_mark_loads(tmp_path, gz):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark; it was read into the header."""
+    data = b"\xef\xbb\xbf" + csv_text().encode()
+    path = tmp_path / ("bom.csv.gz" if gz else "bom.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    assert {k: len(v) for k, v in load_fer2013_csv(path).items()} == {"Training": 4, "PublicTest": 2,
+                                                                     "PrivateTest": 1}
+
+
+def test_csv_blank_lines_are_skipped_and_later_lines_keep_their_numbers(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text(csv_text() + "\n")  # the blank line an editor leaves at the end
+    assert len(load_fer2013_csv(path)["Training"]) == 4
+    lines = csv_text().splitlines()
+    lines[3:3] = ["", f"9,{pixels(1)},Training"]  # a blank line 4, then a bad line 5
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"blank\.csv, line 5: emotion '9'"):
+        load_fer2013_csv(path)
+
+
+def test_csv_pixel_too_large_for_an_integer_is_out_of_range(tmp_path):
+    lines = csv_text().splitlines()
+    lines[2] = f"3,99999999999 {pixels(1, 2303)},Training"
+    path = tmp_path / "huge.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"huge\.csv, line 3: pixel values outside 0-255"):
+        load_fer2013_csv(path)
+
+
+def test_ferplus_bom_blank_lines_bad_bytes_and_bad_votes(fer_csv, tmp_path):
+    good = tmp_path / "plus.csv"
+    good.write_bytes(b"\xef\xbb\xbf" + ("\n".join([FERPLUS_HEADER] + FERPLUS_ROWS) + "\n\n").encode())
+    assert attach_ferplus(load_fer2013_csv(fer_csv), good)["Training"].index.tolist() == [0, 3, 6]
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(("\n".join([FERPLUS_HEADER] + FERPLUS_ROWS) + "\n").encode().replace(b"fer0000009", b"f\xe9r", 1))
+    with pytest.raises(DataError, match=r"latin\.csv: cannot read"):
+        attach_ferplus(load_fer2013_csv(fer_csv), latin)
+    nan = tmp_path / "nan.csv"
+    nan.write_text("\n".join([FERPLUS_HEADER] + FERPLUS_ROWS).replace(",0,8,2,", ",0,nan,2,", 1) + "\n")
+    with pytest.raises(DataError, match=r"nan\.csv: vote counts must be numbers >= 0"):
+        attach_ferplus(load_fer2013_csv(fer_csv), nan)
+
+
+def test_folder_reads_nested_folders_and_jfif_skips_hidden_and_counts_other_files(face_tree, caplog):
+    rng = np.random.default_rng(2)
+    train = face_tree / "train"
+    write(train / "Happy" / "more" / "f.jpg", synthetic_face(3, rng, 64))   # a subfolder of a class: Happy
+    (train / "Happy" / "g.jfif").write_bytes(cv2.imencode(".jpg", synthetic_face(3, rng, 64))[1].tobytes())
+    (train / "Happy" / "h.gif").write_bytes(b"GIF89a")                        # another type: counted, skipped
+    (train / ".ipynb_checkpoints").mkdir()                                    # hidden folder: ignored
+    (train / "Happy" / ".ipynb_checkpoints").mkdir()
+    (train / "Happy" / ".ipynb_checkpoints" / "x.jpg").write_bytes(b"junk")
+    (train / "Happy" / "._a.jpg").write_bytes(b"\x00\x05\x16\x07AppleDouble")  # macOS's copy: ignored
+    (train / "__MACOSX").mkdir()
+    write(train / "loose.jpg", synthetic_face(3, rng, 48))                    # outside any class folder
+    with caplog.at_level("WARNING", logger="training.data"):
+        fs = load_folder(train)
+    assert sorted(fs.y.tolist()) == [0, 3, 3, 3, 3, 4, 5]
+    assert "skipped 2 file(s)" in caplog.text and f"2 in {train / 'Happy'}" in caplog.text  # h.gif, notes.txt
+    assert f"skipped 1 image(s) directly in {train}" in caplog.text
+
+
+def test_pack_without_its_arrays_is_a_data_error(tmp_path):
+    from training.data import PACK_FORMAT
+
+    path = tmp_path / "half.npz"
+    np.savez(path, format=np.array(PACK_FORMAT))
+    with pytest.raises(DataError, match=r"half\.npz: an incomplete FER pack \(no webp, offsets, usage, y, row\)"):
+        load_splits(path)

@@ -172,3 +172,46 @@ def test_folder_cli_rejects_unknown_classes_and_pipeline_without_folder(tmp_path
     assert ev.main(["--folder", str(tmp_path / "p"), "--classes", "Bored", "--out", str(tmp_path / "o")]) == 2
     with pytest.raises(SystemExit):
         ev.main(["--data", "x.csv", "--pipeline"])
+
+
+def test_out_never_replaces_a_model_card_the_model_or_another_models_figures(tmp_path, monkeypatch, capsys,
+                                                                              caplog):
+    """--out onto a model's JSON card (mdl/fer_model.json beside mdl/fer_model.onnx) overwrote the card;
+    --data without --out wrote another model's figures over the shipped model's models/eval/metrics.json."""
+    fake_model(monkeypatch)
+    write_tree(tmp_path / "photos", {"Happy": [3]})
+    monkeypatch.chdir(tmp_path)
+    mdl = tmp_path / "mdl"
+    mdl.mkdir()
+    (mdl / "fer_model.onnx").write_bytes(b"model")
+    card = json.dumps({"model_file": "fer_model.onnx", "labels": list(LABELS), "temperature": 1.2})
+    (mdl / "fer_model.json").write_text(card)
+    photos = str(tmp_path / "photos")
+    with caplog.at_level("ERROR", logger="training.evaluate"):
+        assert ev.main(["--folder", photos, "--model", str(mdl / "fer_model.onnx"),
+                        "--out", str(mdl / "fer_model.json")]) == 2
+    assert "fer_model.json is a model card" in caplog.text
+    for out, message in [(mdl / "fer_model.onnx", "is a file, not a folder"),
+                         (mdl / "fer_model.json", "is a file, not a folder")]:
+        with pytest.raises(SystemExit) as e:  # --data writes a folder: it used to crash in mkdir
+            ev.main(["--data", "x.csv", "--model", str(mdl / "fer_model.onnx"), "--out", str(out)])
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    assert (mdl / "fer_model.json").read_text() == card and (mdl / "fer_model.onnx").read_bytes() == b"model"
+    with pytest.raises(SystemExit) as e:
+        ev.main(["--data", "x.csv", "--model", str(mdl / "fer_model.onnx")])
+    assert e.value.code == 2 and "--out is needed for a model other than the shipped" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
+
+
+def test_data_without_a_split_or_a_model_that_is_not_one_is_named(tmp_path, caplog):
+    from training.synthetic import write_fer_csv
+
+    data = tmp_path / "nopublic.csv"
+    write_fer_csv(data, {"Training": 8, "PublicTest": 0, "PrivateTest": 8})
+    with caplog.at_level("ERROR", logger="training.evaluate"):
+        assert ev.main(["--data", str(data), "--model", "models/fer_model.onnx", "--out", str(tmp_path / "e")]) == 2
+        assert "nopublic.csv: no PublicTest faces" in caplog.text
+        fake = tmp_path / "fake.onnx"
+        fake.write_bytes(b"not a model")
+        assert ev.main(["--data", str(data), "--model", str(fake), "--out", str(tmp_path / "e")]) == 2
+        assert "fake.onnx: not an ONNX model that onnxruntime can run" in caplog.text

@@ -56,3 +56,12 @@ def test_cli_writes_a_model_whose_weights_sit_between_the_two(tmp_path):
     compact(width=16).save(tmp_path / "wide.keras")
     assert main(["--base", str(tmp_path / "base.keras"), "--tuned", str(tmp_path / "wide.keras"),
                  "--alpha", "0.5", "--out", str(tmp_path / "bad.keras")]) == 1
+
+
+def test_cli_names_a_missing_model_and_refuses_an_out_that_keras_cannot_save(tmp_path, capsys):
+    pytest.importorskip("keras")
+    assert main(["--base", str(tmp_path / "none.keras"), "--tuned", str(tmp_path / "none.keras"),
+                 "--alpha", "0.5", "--out", str(tmp_path / "o.keras")]) == 1
+    with pytest.raises(SystemExit) as e:
+        main(["--base", "a.keras", "--tuned", "b.keras", "--alpha", "0.5", "--out", str(tmp_path / "o.bin")])
+    assert e.value.code == 2 and "saved as a .keras file" in capsys.readouterr().err

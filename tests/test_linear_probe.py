@@ -64,3 +64,31 @@ def test_command_refits_only_the_head(tmp_path, tiny_csv):
 def test_command_needs_the_votes_for_a_mix(tmp_path, tiny_csv):
     assert linear_probe.main(["--model", str(tmp_path / "none.keras"), "--out", str(tmp_path / "o.keras"),
                               "--data", str(tiny_csv), "--ferplus-mix", "0.3"]) == 2
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--ferplus-mix", "5"], "--ferplus-mix must be between 0 and 1 (got 5)"),
+    (["--ferplus-mix", "nan"], "--ferplus-mix must be between 0 and 1 (got nan)"),
+    (["--out", "OUT.bin"], "is saved as a .keras file"),  # was a Keras ValueError after the fit
+    (["--out", "MODEL"], "is one of the --model/--data files"),
+])
+def test_command_refuses_bad_options_up_front(tmp_path, tiny_csv, capsys, bad, message):
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"x")
+    swap = {"OUT.bin": str(tmp_path / "o.bin"), "MODEL": str(model)}
+    args = ["--model", str(model), "--out", str(tmp_path / "o.keras"), "--data", str(tiny_csv), *bad]
+    with pytest.raises(SystemExit) as e:
+        linear_probe.main([swap.get(a, a) for a in args])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert model.read_bytes() == b"x"
+
+
+def test_command_without_training_faces_is_one_line(tmp_path, caplog):
+    from training.synthetic import write_fer_csv
+
+    data = tmp_path / "public.csv"
+    write_fer_csv(data, {"Training": 0, "PublicTest": 4, "PrivateTest": 0})
+    with caplog.at_level("ERROR", logger="training.linear_probe"):
+        assert linear_probe.main(["--model", str(tmp_path / "m.keras"), "--out", str(tmp_path / "o.keras"),
+                                  "--data", str(data), "--ferplus-mix", "0"]) == 2
+    assert "public.csv: no Training faces" in caplog.text

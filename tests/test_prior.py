@@ -130,3 +130,20 @@ def test_teachers_run_with_or_without_their_cards_prior(model_copy):
     assert np.abs(with_prior - without).max() > 1e-3  # the shipped card's prior moves them
     base = ["--data", "d.csv", "--out", "o"]
     assert parse_args(base).teacher_prior is True and parse_args(base + ["--no-teacher-prior"]).teacher_prior is False
+
+
+def test_bad_max_drop_and_a_model_that_is_not_one_are_one_line(tmp_path, tiny_csv, model_copy, capsys, caplog):
+    base = ["--model", str(model_copy), "--data", str(tiny_csv), "--ferplus", str(tmp_path / "f.csv")]
+    for bad in ("nan", "-50", "inf"):
+        with pytest.raises(SystemExit) as e:
+            prior.main([*base, "--max-drop", bad])
+        assert e.value.code == 2 and "--max-drop must be between 0 and 100" in capsys.readouterr().err
+    from training.data import load_fer2013_csv
+
+    n = sum(len(s) for s in load_fer2013_csv(tiny_csv).values())
+    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+    (tmp_path / "f.csv").write_text("\n".join([header] + ["Training,a.png,1,0,0,0,0,0,0,0,0,0"] * n) + "\n")
+    model_copy.write_bytes(b"not a model")  # its card is still beside it
+    with caplog.at_level("ERROR", logger="training.prior"):
+        assert prior.main(base) == 2  # was onnxruntime's InvalidProtobuf traceback
+    assert "fer_model.onnx: not an ONNX model that onnxruntime can run" in caplog.text

@@ -231,3 +231,40 @@ def test_finetune_metrics_blur_only_faces_cut_at_48_px_or_more(tmp_path):
     from sklearn.metrics import confusion_matrix
 
     assert got["confusion_matrix"] == confusion_matrix(faces.y, expected, labels=list(range(7))).tolist()
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--per-class", "0"], "--per-class must be at least 1 (got 0)"),  # was a matplotlib ValueError
+    (["--out", "FILE"], "is a file, not a folder"),                      # was FileExistsError
+])
+def test_report_bad_arguments_are_one_line(tiny_csv, tmp_path, capsys, bad, message):
+    (tmp_path / "f.txt").write_text("x")
+    args = ["--data", str(tiny_csv), "--out", str(tmp_path / "r"), *bad]
+    with pytest.raises(SystemExit) as e:
+        report.main([str(tmp_path / "f.txt") if a == "FILE" else a for a in args])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--lr", "nan"], "--lr must be above 0 (got nan)"),
+    (["--input-blur", "nan"], "--input-blur must be at least 0 (got nan)"),
+    (["--batch-size", "0"], "--batch-size must be at least 1 (got 0)"),
+    (["--out", "FILE"], "is a file, not a folder"),
+])
+def test_finetune_bad_numbers_and_out_are_refused_up_front(tmp_path, base_model, capsys, bad, message):
+    (tmp_path / "f.txt").write_text("x")
+    args = ["--base", str(base_model), "--data", str(tmp_path), "--out", str(tmp_path / "o"), *bad]
+    with pytest.raises(SystemExit) as e:
+        finetune.main([str(tmp_path / "f.txt") if a == "FILE" else a for a in args])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_finetune_folder_check_ignores_hidden_folders_and_counts_nested_images(tmp_path):
+    data = write_face_folder(tmp_path / "mine", {"Happy": 4, "Sad": 2}, seed=0, size=(48, 48))
+    (data / ".ipynb_checkpoints").mkdir()  # once "class folder(s) with no images: .ipynb_checkpoints"
+    (data / "Sad" / "more").mkdir()
+    for i in range(2):
+        (data / "Sad" / "more" / f"{i}.jpg").write_bytes((data / "Sad" / "000.jpg").read_bytes())
+    faces = finetune.load_folder(data)
+    assert finetune.check_folder(data, faces, 4) == [3, 4] and faces.class_counts()[4] == 4

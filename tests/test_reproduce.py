@@ -236,3 +236,19 @@ def test_clock_keeps_the_time_of_a_command_killed_midway(tmp_path):
     assert seconds >= 0.3 and "running_seconds" not in progress
     clock = reproduce._Clock(path, progress, every=10)
     assert clock.done(failed=True) < 1 and "running_seconds" in json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--epochs-scale", "nan"], "--epochs-scale must be above 0 (got nan)"),
+    (["--epochs-scale", "0"], "--epochs-scale must be above 0 (got 0)"),
+    (["--epochs", "0"], "--epochs must be at least 1 (got 0)"),
+    (["--width", "-8"], "--width must be at least 1 (got -8)"),
+    (["--out", "FILE"], "is a file, not a folder"),
+])
+def test_bad_numbers_and_an_out_that_is_a_file_are_refused(tmp_path, capsys, bad, message):
+    (tmp_path / "f.txt").write_text("x")
+    args = ["--data", "d", "--ferplus", "f", "--out", str(tmp_path / "repro"), *bad]
+    with pytest.raises(SystemExit) as e:
+        reproduce.main([str(tmp_path / "f.txt") if a == "FILE" else a for a in args])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "repro").exists()

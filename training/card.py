@@ -15,6 +15,9 @@ from pathlib import Path
 from fer_core.labels import LABELS
 from fer_core.model_card import REAL_PHOTO_CLASSES, real_photo_rows
 
+#: The fields of a model card (training.export.write_card) the Markdown card shows.
+CARD_FIELDS = ("model_file", "labels", "architecture", "parameters", "size_bytes", "sha256")
+
 SPLIT_TITLES = {
     "PublicTest": "FER2013 PublicTest (model selection, temperature fit)",
     "PrivateTest": "FER2013 PrivateTest (reported once)",
@@ -214,25 +217,53 @@ def main(argv=None) -> int:
     p.add_argument("--title", default="FER expression classifier", help="the card's heading")
     p.add_argument("--no-figures", action="store_true",
                    help="do not link the PrivateTest plots under eval/ (they are the default model's)")
-    p.add_argument("--out", default="models/MODEL_CARD.md")
+    p.add_argument("--out", default="models/MODEL_CARD.md", help="the Markdown card to write (.md)")
     args = p.parse_args(argv)
+    if Path(args.out).suffix.lower() != ".md":
+        p.error(f"--out {args.out}: the card for people is Markdown; give a .md file "
+                "(the JSON card beside --model is updated in place)")
     card_path = Path(args.model).with_suffix(".json")
-    card = json.loads(card_path.read_text())
-    card["metrics"] = summarize(json.loads(Path(args.eval).read_text()))
-    if args.real_photos:
-        card["beyond_fer2013"] = real_photo_entry(json.loads(Path(args.real_photos).read_text()))
-    if args.real_photos_everyday:
-        if not card.get("beyond_fer2013"):
-            p.error("--real-photos-everyday needs this model's figures first (--real-photos)")
-        real = json.loads(Path(args.real_photos_everyday).read_text())
-        card["beyond_fer2013"]["everyday"] = {**real_photo_entry(real), "model": Path(real["model"]).name}
+
+    def read(path: str | Path, option: str, keys: tuple[str, ...], what: str) -> dict:
+        """The JSON object in ``path`` (an ``option``'s file), which must have ``keys``: else ap.error."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            p.error(f"{option} {path}: no such file")
+        except (OSError, ValueError) as exc:
+            p.error(f"{option} {path}: not a readable JSON file ({exc})")
+        if not isinstance(data, dict) or not all(k in data for k in keys):
+            p.error(f"{option} {path}: not {what}")
+        return data
+
+    card = read(card_path, "--model's card", CARD_FIELDS, "a model card written by training.export")
+    evaluation = read(args.eval, "--eval", ("splits",),
+                      "a FER2013 evaluation (training.evaluate --data writes metrics.json; a folder "
+                      "evaluation goes in --real-photos)")
+    folder_eval = ("folder", "mode", "metrics")
+    try:
+        card["metrics"] = summarize(evaluation)
+        if args.real_photos:
+            card["beyond_fer2013"] = real_photo_entry(read(args.real_photos, "--real-photos", folder_eval,
+                                                           "a folder evaluation (training.evaluate --folder)"))
+        if args.real_photos_everyday:
+            if not card.get("beyond_fer2013"):
+                p.error("--real-photos-everyday needs this model's figures first (--real-photos)")
+            real = read(args.real_photos_everyday, "--real-photos-everyday", (*folder_eval, "model"),
+                        "a folder evaluation (training.evaluate --folder)")
+            card["beyond_fer2013"]["everyday"] = {**real_photo_entry(real), "model": Path(real["model"]).name}
+    except (KeyError, TypeError, AttributeError) as exc:
+        p.error(f"an evaluation file lacks an entry the card needs ({exc!r}); write it again with training.evaluate")
+    if args.extra and not Path(args.extra).is_file():
+        p.error(f"--extra {args.extra}: no such file")
     # What the app's Model page shows under "Training data".
     card["training_data"] = ("FER2013 (48 x 48 grayscale faces, 7 expressions; official Training split for "
                              "training, PublicTest for model selection and calibration, PrivateTest held out)"
                              f"{_ferplus_text(card.get('train_command') or '')}.")
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
     extra = Path(args.extra).read_text() if args.extra else ""
-    Path(args.out).write_text(render_markdown(card, extra, args.title, not args.no_figures))
+    markdown = render_markdown(card, extra, args.title, not args.no_figures)  # fails before either file is written
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    Path(args.out).write_text(markdown)
     print(f"updated {card_path} and wrote {args.out}")
     return 0
 

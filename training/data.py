@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +19,17 @@ import numpy as np
 from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE, preprocess_face
 
+log = logging.getLogger(__name__)
+
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 #: The format tag of the files ``training.pack`` writes and :func:`load_pack` reads.
 PACK_FORMAT = "fer-pack-1"
+#: The arrays such a file holds besides its format tag (and, packed with FER+ votes, ``soft``).
+PACK_ARRAYS = ("webp", "offsets", "usage", "y", "row")
 N_PIXELS = INPUT_SIZE * INPUT_SIZE
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+#: The image files the folder loaders read (OpenCV decodes them all; .jfif is JPEG).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jfif")
 #: FER+ vote columns in file order, and where each lands in FER2013's order (None: not an expression of ours).
 FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                    "contempt", "unknown", "NF")
@@ -65,9 +73,15 @@ class FaceSet:
 
 
 def _open_text(path: Path):
+    # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is skipped, not read into the first header.
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _blank(row: list[str]) -> bool:
+    """A CSV row with nothing in it (a blank line, e.g. the one an editor leaves at the end)."""
+    return not any(field.strip() for field in row)
 
 
 def load_fer2013_csv(path: str | Path) -> dict[str, FaceSet]:
@@ -85,8 +99,10 @@ def load_fer2013_csv(path: str | Path) -> dict[str, FaceSet]:
             header = next(reader, None)
             if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
                 raise DataError(f"{path}: header is {header!r}, expected emotion,pixels,Usage")
-            for row_no, row in enumerate(reader):
-                line = row_no + 2
+            for row in reader:
+                line = reader.line_num
+                if _blank(row):
+                    continue
                 if len(row) < 3:
                     raise DataError(f"{path}, line {line}: expected 3 fields, got {len(row)}")
                 emotion, pixels, usage = row[0].strip(), row[1], row[2].strip()
@@ -98,6 +114,8 @@ def load_fer2013_csv(path: str | Path) -> dict[str, FaceSet]:
                     values = np.array(pixels.split(), dtype=np.int32)
                 except ValueError:
                     raise DataError(f"{path}, line {line}: pixels contain a non-integer") from None
+                except OverflowError:  # a number too large for any pixel
+                    raise DataError(f"{path}, line {line}: pixel values outside 0-255") from None
                 if values.size != N_PIXELS:
                     raise DataError(f"{path}, line {line}: {values.size} pixels, expected {N_PIXELS}")
                 if values.min() < 0 or values.max() > 255:
@@ -128,20 +146,27 @@ def load_ferplus(path: str | Path, n_rows: int) -> tuple[np.ndarray, np.ndarray]
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file (expected FER+ fer2013new.csv)")
-    with _open_text(path) as fh:
-        reader = csv.reader(fh)
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in FERPLUS_COLUMNS if c not in header]
-        if missing:
-            raise DataError(f"{path}: missing columns {missing}")
-        cols = {c: header.index(c) for c in FERPLUS_COLUMNS}
-        votes = []
-        for row_no, row in enumerate(reader):
-            try:
-                votes.append([float(row[cols[c]]) for c in FERPLUS_COLUMNS])
-            except (ValueError, IndexError):
-                raise DataError(f"{path}, line {row_no + 2}: malformed vote counts") from None
-    votes = np.asarray(votes, np.float32)
+    try:
+        with _open_text(path) as fh:
+            reader = csv.reader(fh)
+            header = [h.strip() for h in next(reader, [])]
+            missing = [c for c in FERPLUS_COLUMNS if c not in header]
+            if missing:
+                raise DataError(f"{path}: missing columns {missing}")
+            cols = {c: header.index(c) for c in FERPLUS_COLUMNS}
+            votes = []
+            for row in reader:
+                if _blank(row):
+                    continue
+                try:
+                    votes.append([float(row[cols[c]]) for c in FERPLUS_COLUMNS])
+                except (ValueError, IndexError):
+                    raise DataError(f"{path}, line {reader.line_num}: malformed vote counts") from None
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read as FER+ fer2013new.csv ({exc})") from exc
+    votes = np.asarray(votes, np.float32).reshape(-1, len(FERPLUS_COLUMNS))
+    if not (np.isfinite(votes).all() and (votes >= 0).all()):
+        raise DataError(f"{path}: vote counts must be numbers >= 0 (found NaN, infinite or negative ones)")
     if len(votes) != n_rows:
         raise DataError(f"{path}: {len(votes)} rows, but the FER2013 file has {n_rows}")
     soft = np.zeros((n_rows, NUM_CLASSES), np.float32)
@@ -187,26 +212,64 @@ def read_image(path: Path) -> np.ndarray | None:
 
     JPEG is decoded as BGR so EXIF rotation (phone photos) and CMYK are honoured; other
     formats unchanged so an alpha channel survives (IMREAD_UNCHANGED ignores EXIF)."""
-    flags = cv2.IMREAD_COLOR if path.suffix.lower() in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
+    flags = cv2.IMREAD_COLOR if path.suffix.lower() in JPEG_SUFFIXES else cv2.IMREAD_UNCHANGED
     return cv2.imread(str(path), flags)
+
+
+def _hidden(name: str) -> bool:
+    """Names that are never faces or classes: hidden files and folders (.ipynb_checkpoints,
+    .DS_Store, the ._ copies macOS leaves) and the __MACOSX folder of zip archives."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def class_folders(root: Path) -> list[Path]:
+    """The folders directly in ``root``, hidden ones left out, sorted."""
+    return sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p.name))
+
+
+def images_under(folder: Path) -> tuple[list[Path], list[Path]]:
+    """``(images, other files)`` in ``folder`` and its subfolders (hidden ones left out), sorted;
+    images are the files with one of IMAGE_SUFFIXES."""
+    images, others = [], []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not _hidden(d)]
+        for name in filenames:
+            if not _hidden(name):
+                f = Path(dirpath) / name
+                (images if f.suffix.lower() in IMAGE_SUFFIXES else others).append(f)
+    return sorted(images), sorted(others)
 
 
 def folder_files(root: str | Path, strict: bool = True) -> list[tuple[Path, int]]:
     """``(image path, class index)`` for every image under ``root/<class>/``, sorted.
 
-    Class folders are named as in LABELS (any case) or 0-6. An unknown class folder raises
-    :class:`DataError` when ``strict``, else it is skipped."""
+    Class folders are named as in LABELS (any case) or 0-6. Every image inside one counts as
+    that class, in its subfolders too (``Happy/2024/a.jpg``). Hidden files and folders
+    (``.ipynb_checkpoints``, ``.DS_Store``) and ``__MACOSX`` are ignored; files of other types
+    (not IMAGE_SUFFIXES, e.g. .gif) and images outside any class folder are skipped with a
+    warning that counts them. An unknown class folder raises :class:`DataError` when
+    ``strict``, else it is skipped."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder (expected {root}/<class>/*.jpg)")
     files = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+    skipped: dict[Path, int] = {}
+    for sub in class_folders(root):
         cls = _class_of_folder(sub.name)
         if cls is None:
             if strict:
                 raise DataError(f"{sub}: folder name is not one of {', '.join(LABELS)}")
             continue
-        files += [(f, cls) for f in sorted(sub.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+        images, others = images_under(sub)
+        files += [(f, cls) for f in images]
+        if others:
+            skipped[sub] = len(others)
+    if skipped:
+        log.warning("skipped %d file(s) of a type not read as images (only %s): %s", sum(skipped.values()),
+                    " ".join(sorted(IMAGE_SUFFIXES)), "; ".join(f"{n} in {d}" for d, n in skipped.items()))
+    loose = [p for p in root.iterdir() if p.is_file() and not _hidden(p.name) and p.suffix.lower() in IMAGE_SUFFIXES]
+    if loose:
+        log.warning("skipped %d image(s) directly in %s, outside any <class>/ folder", len(loose), root)
     if not files:
         raise DataError(f"{root}: no images found in <class>/ subfolders")
     return files
@@ -261,6 +324,9 @@ def load_pack(path: str | Path) -> dict[str, FaceSet]:
         if isinstance(exc, DataError):
             raise
         raise DataError(f"{path}: cannot read ({exc})") from exc
+    missing = [k for k in PACK_ARRAYS if k not in data]
+    if missing:
+        raise DataError(f"{path}: an incomplete FER pack (no {', '.join(missing)}); pack it again with training.pack")
     blob, offsets = data["webp"], data["offsets"]
     faces = []
     for i in range(len(offsets) - 1):

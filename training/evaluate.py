@@ -44,6 +44,10 @@ from fer_core.model_card import REAL_PHOTO_CLASSES
 
 log = logging.getLogger("training.evaluate")
 
+#: The shipped model, and where its FER2013 evaluation lives (the model card and README read it).
+SHIPPED_MODEL = "models/fer_model.onnx"
+SHIPPED_EVAL = "models/eval"
+
 
 def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> tuple[float, list]:
     """ECE over equal-width confidence bins, and the per-bin (confidence, accuracy, count) table."""
@@ -157,12 +161,15 @@ def plot_reliability(table: list, ece: float, title: str, path: Path) -> None:
 
 def evaluate(model_path: str | Path, data: str | Path, out: Path, ferplus: str | None = None,
              threads: int = 2, prior_strength: float | None = None) -> dict:
-    from fer_core import load_recognizer
-    from training.data import load_ferplus, load_splits, unseen_mask
+    from training.cli import recognizer
+    from training.data import DataError, load_ferplus, load_splits, unseen_mask
 
-    out.mkdir(parents=True, exist_ok=True)
-    rec = load_recognizer(model_path, threads=threads, prior_strength=prior_strength)
+    rec = recognizer(model_path, threads=threads, prior_strength=prior_strength)
     splits = load_splits(data)
+    empty = [name for name in ("PublicTest", "PrivateTest") if not len(splits[name])]
+    if empty:
+        raise DataError(f"{data}: no {' and no '.join(empty)} faces (the evaluation scores both)")
+    out.mkdir(parents=True, exist_ok=True)
     priv = splits["PrivateTest"]
     unseen = unseen_mask(priv, splits["Training"])
     results: dict = {"model": str(model_path), "model_sha256": rec.card.get("sha256"),
@@ -261,15 +268,38 @@ def _check_not_fer2013(path: Path) -> None:
                          "e.g. models/eval/realphoto.json (models/eval/realphoto_pipeline.json with --pipeline)")
 
 
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def out_problem(out: str | Path, folder: bool, model: str | Path) -> str | None:
+    """Why ``--out`` cannot take this evaluation's files, or None: with ``--data`` (``folder``
+    False) it is a folder; with ``--folder`` a .json file in a folder, or a folder (see
+    :func:`folder_outputs`), and none of its files may be the model or a folder."""
+    from fer_core.cli import output_problem
+    from training.cli import folder_problem
+
+    out = Path(out)
+    if not folder:
+        return folder_problem(out)
+    json_path, png_path = folder_outputs(out)
+    problem = folder_problem(json_path.parent, "--out" if json_path.parent == out else "the folder of --out")
+    for path in (json_path, png_path):
+        if not problem and path.parent.is_dir():
+            clash = output_problem(path, [Path(model)], "inputs")
+            problem = clash and f"--out {path} {clash}"
+    return problem
+
+
 def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipeline: bool = False,
                     classes=REAL_PHOTO_CLASSES, threads: int = 2, progress: bool = True,
                     prior_strength: float | None = None) -> dict:
     """Score a model on a labelled folder of images (see the module's docstring); writes the
     metrics JSON and the confusion PNG where :func:`folder_outputs` says for ``out`` and returns
     the metrics. It refuses (``ValueError``) an ``out`` whose JSON is a FER2013 evaluation."""
-    from fer_core import load_recognizer
     from fer_core.detect import still_detector
     from fer_core.labels import LABELS
+    from training.cli import card_problem, recognizer
     from training.data import folder_files
 
     unknown = [c for c in classes if c not in LABELS]
@@ -277,9 +307,12 @@ def evaluate_folder(model_path: str | Path, folder: str | Path, out: Path, pipel
         raise ValueError(f"--classes: {unknown} are not among {list(LABELS)}")
     json_path, png_path = folder_outputs(out)
     _check_not_fer2013(json_path)
+    problem = card_problem(json_path)
+    if problem:
+        raise ValueError(problem)
     # --pipeline detects as the Photo page does (fer_core.detect.still_detector).
-    rec = load_recognizer(model_path, threads=threads, prior_strength=prior_strength,
-                          detector=still_detector() if pipeline else None)
+    rec = recognizer(model_path, threads=threads, prior_strength=prior_strength,
+                     detector=still_detector() if pipeline else None)
     files = folder_files(folder)
     t0 = time.perf_counter()
     probs, y, found, unreadable = folder_probs(rec, files, pipeline, progress, return_unreadable=True)
@@ -325,7 +358,7 @@ def summary_line(m: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="models/fer_model.onnx", help="exported ONNX model (its card JSON beside it)")
+    p.add_argument("--model", default=SHIPPED_MODEL, help="exported ONNX model (its card JSON beside it)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="FER2013 CSV (.csv/.csv.gz) or folder with train/ and test/")
     src.add_argument("--folder", help="any labelled folder DIR/<Class>/*.jpg (e.g. the real-photo set)")
@@ -335,7 +368,8 @@ def main(argv=None) -> int:
     p.add_argument("--classes", nargs="+", default=list(REAL_PHOTO_CLASSES),
                    help="with --folder: the classes whose recalls are averaged into 'mean recall'")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: also score PrivateTest against FER+ majority labels")
-    p.add_argument("--out", help="with --data: folder for metrics.json and PNGs (default models/eval); with "
+    p.add_argument("--out", help="with --data: folder for metrics.json and PNGs (default models/eval, for the "
+                                 "shipped model only); with "
                                  "--folder (required): a .json file, its confusion_<name>.png beside it (e.g. "
                                  "models/eval/realphoto.json), or a folder for metrics.json and confusion.png")
     p.add_argument("--prior-strength", type=float, metavar="S",
@@ -344,6 +378,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from training.cli import range_problem
     from training.data import DataError
 
     if args.pipeline and not args.folder:
@@ -352,13 +387,20 @@ def main(argv=None) -> int:
         p.error("--folder needs --out, so that it never overwrites the FER2013 models/eval/metrics.json: "
                 "a .json file (its confusion PNG goes beside it), e.g. --out models/eval/realphoto.json "
                 "(models/eval/realphoto_pipeline.json with --pipeline), or a folder")
+    if args.data and not args.out and not _same_path(args.model, SHIPPED_MODEL):
+        p.error(f"--out is needed for a model other than the shipped {SHIPPED_MODEL}, so that its figures do "
+                f"not replace the shipped model's {SHIPPED_EVAL}/metrics.json: give a folder")
+    problem = (range_problem("--threads", args.threads, 1)
+               or out_problem(args.out or SHIPPED_EVAL, args.folder is not None, args.model))
+    if problem:
+        p.error(problem)
     try:
         if args.folder:
             res = evaluate_folder(args.model, args.folder, Path(args.out), args.pipeline, args.classes,
                                   args.threads, prior_strength=args.prior_strength)
             print(f"{res['mode']}: {summary_line(res['metrics'])}")
         else:
-            evaluate(args.model, args.data, Path(args.out or "models/eval"), args.ferplus, args.threads,
+            evaluate(args.model, args.data, Path(args.out or SHIPPED_EVAL), args.ferplus, args.threads,
                      args.prior_strength)
     except (DataError, FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)

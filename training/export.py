@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -30,10 +31,13 @@ def sha256(path: Path) -> str:
 
 
 def load_core(path: str | Path):
-    """Load a saved model; unwrap the augmentation wrapper if the file holds the training model."""
+    """Load a saved model; unwrap the augmentation wrapper if the file holds the training model.
+    FileNotFoundError or ValueError, naming the file, when it is missing or not a Keras model."""
     import keras
 
-    model = keras.saving.load_model(str(path), compile=False)
+    from training.cli import load_keras
+
+    model = load_keras(path)
     if model.name.startswith("fernet"):  # a classifier or an ensemble of them
         return model
     for layer in model.layers:
@@ -215,6 +219,12 @@ def parity(model, onnx_path: Path, faces: np.ndarray) -> dict:
             "top1_agreement": float((keras_p.argmax(1) == onnx_p.argmax(1)).mean())}
 
 
+def parity_ok(check: dict, tol: float = 1e-3) -> bool:
+    """Whether :func:`parity`'s figures pass: probabilities within ``tol`` and the same top class
+    on 99.9% of the faces. NaN fails (it compares false with everything)."""
+    return bool(check["max_abs_diff"] <= tol and check["top1_agreement"] >= 0.999)
+
+
 def fit_temperature(probs: np.ndarray, y: np.ndarray) -> float:
     """The temperature T minimising the NLL of softmax(log(probs) / T) (1-D search, log grid + refine)."""
     logp = np.log(np.maximum(probs, 1e-12))
@@ -268,18 +278,20 @@ def quantize_int8(src: Path, dst: Path, calib: np.ndarray, method: str = "MinMax
             return next(self._it, None)
 
     pre = dst.with_suffix(".pre.onnx")
-    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-    # Only the layers that carry the compute are quantized; the classifier head (MatMul, Add,
-    # Softmax) stays float32 so probabilities keep full resolution (a uint8 softmax would
-    # round every confidence to a multiple of 1/256). Relu is listed so the quantizer folds
-    # each one into its convolution's output range instead of leaving dequantize -> Relu ->
-    # quantize between layers; convolutions of the one-channel input stay float32 (measured:
-    # as QLinearConv the first layer took 22% of the int8 time for 1% of the multiply-adds).
-    quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                    op_types_to_quantize=["Conv", "Relu", "MaxPool", "GlobalAveragePool"],
-                    nodes_to_exclude=single_channel_convs(pre), calibrate_method=calibrate_method)
-    pre.unlink(missing_ok=True)
+    try:
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        # Only the layers that carry the compute are quantized; the classifier head (MatMul, Add,
+        # Softmax) stays float32 so probabilities keep full resolution (a uint8 softmax would
+        # round every confidence to a multiple of 1/256). Relu is listed so the quantizer folds
+        # each one into its convolution's output range instead of leaving dequantize -> Relu ->
+        # quantize between layers; convolutions of the one-channel input stay float32 (measured:
+        # as QLinearConv the first layer took 22% of the int8 time for 1% of the multiply-adds).
+        quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                        op_types_to_quantize=["Conv", "Relu", "MaxPool", "GlobalAveragePool"],
+                        nodes_to_exclude=single_channel_convs(pre), calibrate_method=calibrate_method)
+    finally:  # the intermediate file never outlives the export, a failed one included
+        pre.unlink(missing_ok=True)
     return dst
 
 
@@ -319,7 +331,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", required=True, nargs="+",
                    help="a .keras file saved by training.train (best.keras); several make one "
                         "ensemble model that averages their probabilities")
-    p.add_argument("--out", default="models/fer_model.onnx", help="ONNX file to write; its card goes beside it (.json)")
+    p.add_argument("--out", required=True,
+                   help="ONNX file to write (.onnx); its card goes beside it (.json). The shipped model is "
+                        "models/fer_model.onnx: name it only to replace it")
     p.add_argument("--data", help="FER2013 CSV: parity on real faces + temperature fitted on PublicTest")
     p.add_argument("--no-flip-tta", action="store_true", help="do not average with the mirrored face at inference")
     p.add_argument("--int8", action="store_true",
@@ -336,11 +350,32 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--int8 needs --data (calibration on Training faces, checks on PublicTest)")
     if args.input_blur != "auto":
         try:
-            if float(args.input_blur) < 0:
-                raise ValueError
+            blur = float(args.input_blur)
         except ValueError:
+            blur = float("nan")
+        if not (math.isfinite(blur) and blur >= 0):
             p.error(f"--input-blur must be 'auto' or a number >= 0, not {args.input_blur!r}")
+    problem = output_problems(Path(args.out), int8=args.int8, inputs=[Path(m) for m in args.model]
+                              + ([Path(args.data)] if args.data else []))
+    if problem:
+        p.error(problem)
     return args
+
+
+def output_problems(out: Path, int8: bool, inputs: list[Path]) -> str | None:
+    """Why the export cannot write ``out``, its card (and with ``int8`` the float32 file beside
+    it), or None: not an .onnx name, or a file it would write is a folder or one it reads (a
+    --model, the data). A missing folder is made."""
+    from fer_core.cli import output_problem
+
+    if out.suffix.lower() != ".onnx":
+        return f"--out {out}: the exported model is an .onnx file (its card goes beside it as .json)"
+    written = [out, out.with_suffix(".json")] + ([out.with_name(out.stem + ".float32.onnx")] if int8 else [])
+    for path in written:
+        problem = output_problem(path, inputs, "--model/--data files") if path.parent.is_dir() else None
+        if problem:
+            return f"--out {out}: {path} {problem}"
+    return None
 
 
 def ship_int8(fp32: Path, out: Path, splits, calibration: str) -> dict:
@@ -381,24 +416,42 @@ def calibrate(out: Path, val, input_blur: str, flip_tta: bool) -> tuple[dict, fl
     return {"input_blur_selection": table, "input_blur_sigma": sigma}, temperature
 
 
+def load_export_data(data: str, int8: bool):
+    """The splits of ``--data`` (parity and calibration on PublicTest, int8 calibration on
+    Training), checked before anything is written; DataError when they cannot serve."""
+    from training.data import DataError, load_splits
+
+    splits = load_splits(data)
+    if not len(splits["PublicTest"]):
+        raise DataError(f"{data}: no PublicTest faces (the export checks parity and fits the input blur "
+                        "and temperature on them)")
+    if int8 and not len(splits["Training"]):
+        raise DataError(f"{data}: no Training faces (--int8 calibrates the quantization on them)")
+    return splits
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     out = Path(args.out)
     fp32 = out.with_name(out.stem + ".float32.onnx") if args.int8 else out
+    from training.data import DataError
     from training.models import ensemble
 
-    model = ensemble([load_core(m) for m in args.model])
+    # Everything that can fail on the inputs fails here, before a file is written.
+    try:
+        model = ensemble([load_core(m) for m in args.model])
+        splits = load_export_data(args.data, args.int8) if args.data else None
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
     export_onnx(model, fp32)
     folded = fold_input_scaling(fp32)
     log.info("input scaling folded into the first convolution of %d branch(es)", folded)
     extra: dict = {"train_command": args.train_command}
     temperature = 1.0
-    if args.data:
-        from training.data import load_splits
-
+    if splits is not None:
         data_path = Path(args.data)
-        splits = load_splits(data_path)
         extra["data_sha256"] = sha256(data_path) if data_path.is_file() else None
         val = splits["PublicTest"]
         extra["parity"] = parity(model, fp32, val.x[:1000])
@@ -410,7 +463,7 @@ def main(argv=None) -> int:
     extra.setdefault("input_blur_sigma", 0.0 if args.input_blur == "auto" else float(args.input_blur))
     card = write_card(model, out, " + ".join(args.model), not args.no_flip_tta, temperature, **extra)
     log.info("wrote %s (%.1f kB) and %s", out, out.stat().st_size / 1024, out.with_suffix(".json"))
-    if "parity" in card and (card["parity"]["max_abs_diff"] > 1e-3 or card["parity"]["top1_agreement"] < 0.999):
+    if "parity" in card and not parity_ok(card["parity"]):
         log.error("ONNX output differs from Keras: %s", card["parity"])
         return 1
     return 0

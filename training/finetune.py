@@ -37,7 +37,9 @@ import numpy as np
 
 from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE
-from training.data import IMAGE_SUFFIXES, DataError, FaceSet, load_folder
+from training.cli import first_problem, folder_problem, range_problem
+from training.data import DataError, FaceSet, class_folders, images_under, load_folder
+from training.export import parity_ok
 
 log = logging.getLogger("training.finetune")
 
@@ -61,8 +63,7 @@ def check_folder(root: Path, faces: FaceSet, min_per_class: int) -> list[int]:
 
     Returns the classes present, in FER2013 order.
     """
-    empty = [p.name for p in sorted(root.iterdir()) if p.is_dir()
-             and not any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.iterdir())]
+    empty = [p.name for p in class_folders(root) if not images_under(p)[0]]
     if empty:
         raise DataError(f"{root}: class folder(s) with no images: {', '.join(empty)}")
     counts = faces.class_counts()
@@ -83,8 +84,8 @@ def load_base(path: Path):
 
     try:
         core = load_core(path)
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: cannot load a Keras model ({exc})") from exc
+    except (ValueError, OSError) as exc:  # the message names the file
+        raise DataError(str(exc)) from exc
     if tuple(core.input_shape[1:]) != (INPUT_SIZE, INPUT_SIZE, 1) or core.output_shape[-1] != NUM_CLASSES:
         raise DataError(f"{path}: base model maps {core.input_shape} -> {core.output_shape}; expected "
                         f"(None, {INPUT_SIZE}, {INPUT_SIZE}, 1) -> (None, {NUM_CLASSES})")
@@ -206,7 +207,12 @@ def _input_blur(base_path: Path, override: float | None) -> float:
     if override is not None:
         return override
     base_card = base_path.with_suffix(".json")
-    return float(json.loads(base_card.read_text()).get("input_blur_sigma", 0.0)) if base_card.is_file() else 0.0
+    if not base_card.is_file():
+        return 0.0
+    try:
+        return float(json.loads(base_card.read_text()).get("input_blur_sigma", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise DataError(f"{base_card}: the base model's card is unreadable ({exc}); pass --input-blur") from exc
 
 
 def _report(args: argparse.Namespace, base_path: Path, root: Path, faces: FaceSet, present: list[int],
@@ -311,6 +317,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--epochs must be at least 1")
     if not 0 <= args.keep_sharp <= 1:
         p.error("--keep-sharp must be between 0 and 1")
+    problem = first_problem([
+        range_problem("--lr", args.lr, 0.0, above=True),
+        range_problem("--batch-size", args.batch_size, 1),
+        range_problem("--min-per-class", args.min_per_class, 2),
+        range_problem("--frozen-epochs", args.frozen_epochs, 0),
+        range_problem("--freeze-fraction", args.freeze_fraction, 0.0, 1.0),
+        range_problem("--augment", args.augment, 0.0),
+        range_problem("--label-smoothing", args.label_smoothing, 0.0, 1.0),
+        range_problem("--class-weight-power", args.class_weight_power),
+        range_problem("--input-blur", args.input_blur, 0.0),
+        folder_problem(Path(args.out).expanduser()),
+    ])
+    if problem:
+        p.error(problem)
     return args
 
 
@@ -328,7 +348,7 @@ def main(argv=None) -> int:
     print(f"  before: accuracy {b['accuracy']:.3f}  macro-F1 {b['macro_f1']:.3f}")
     print(f"  after:  accuracy {a['accuracy']:.3f}  macro-F1 {a['macro_f1']:.3f}")
     print("Wrote " + ", ".join(report["files"].values()) + f" and {Path(args.out) / 'finetune_report.json'}")
-    if report["parity"]["max_abs_diff"] > 1e-3 or report["parity"]["top1_agreement"] < 0.999:
+    if not parity_ok(report["parity"]):
         log.error("ONNX output differs from Keras: %s", report["parity"])
         return 1
     return 0

@@ -66,9 +66,11 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not 0.0 <= args.alpha <= 1.0:
         p.error(f"--alpha must be in [0, 1], not {args.alpha}")
+    if Path(args.out).suffix != ".keras":
+        p.error(f"--out {args.out}: the mixed model is saved as a .keras file")
     try:
         interpolate(args.base, args.tuned, args.alpha, args.out)
-    except ValueError as e:
+    except (FileNotFoundError, ValueError) as e:
         log.error("%s", e)
         return 1
     log.info("wrote %s: %.2f x %s + %.2f x %s", args.out, 1 - args.alpha, args.base, args.alpha, args.tuned)

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.cli import output_problem
+from training.cli import first_problem, range_problem
+
 log = logging.getLogger("training.linear_probe")
 
 
@@ -69,7 +72,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--class-weight-power", type=float, default=0.3)
     p.add_argument("--l2", type=float, default=1e-4, help="weight of ||W||^2 in the loss")
     p.add_argument("--max-iter", type=int, default=500)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    problem = first_problem([
+        range_problem("--ferplus-mix", args.ferplus_mix, 0.0, 1.0),
+        range_problem("--class-weight-power", args.class_weight_power),
+        range_problem("--l2", args.l2, 0.0),
+        range_problem("--max-iter", args.max_iter, 1),
+    ])
+    out = Path(args.out).expanduser()
+    if problem:
+        p.error(problem)
+    if out.suffix != ".keras":
+        p.error(f"--out {out}: the refitted model is saved as a .keras file")
+    if out.parent.is_dir():
+        problem = output_problem(out, [Path(args.model).expanduser(), Path(args.data).expanduser()],
+                                 "--model/--data files")
+        if problem:
+            p.error(f"--out {out} {problem}")
+    return args
 
 
 def main(argv=None) -> int:
@@ -83,13 +103,17 @@ def main(argv=None) -> int:
 
     try:
         train = load_splits(args.data, args.ferplus)["Training"]
-    except DataError as exc:
+        if not len(train):
+            raise DataError(f"{args.data}: no Training faces (the head is refitted on them)")
+        if args.ferplus_mix > 0 and train.soft is None:
+            raise DataError("--ferplus-mix needs --ferplus (the FER+ votes)")
+        model = load_core(args.model)
+        if not {"gap", "probs"} <= {layer.name for layer in model.layers}:
+            raise DataError(f"{args.model}: no 'gap' and 'probs' layers (one classifier of training.models, "
+                            "not an ensemble)")
+    except (DataError, FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
         return 2
-    if args.ferplus_mix > 0 and train.soft is None:
-        log.error("--ferplus-mix needs --ferplus (the FER+ votes)")
-        return 2
-    model = load_core(args.model)
     features = keras.Model(model.inputs, model.get_layer("gap").output)
     x = features.predict(train.x[..., None].astype(np.float32), batch_size=256, verbose=0)
     head = model.get_layer("probs")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.cli import output_problem
 from training.data import PACK_FORMAT, SPLITS, DataError, FaceSet, load_pack, load_splits
 
 log = logging.getLogger("training.pack")
@@ -71,6 +72,13 @@ def main(argv=None) -> int:
     p.add_argument("--splits", nargs="+", default=["Training"], choices=SPLITS, help="splits to pack")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: pack its vote shares and drop non-faces")
     args = p.parse_args(argv)
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        p.error(f"--out {out}: a pack is an .npz file (training.data.load_splits reads it by that suffix)")
+    problem = output_problem(out, [Path(args.data)] + ([Path(args.ferplus)] if args.ferplus else []),
+                             "--data/--ferplus files") if out.parent.is_dir() else None
+    if problem:
+        p.error(f"--out {out} {problem}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         splits = load_splits(args.data, args.ferplus)

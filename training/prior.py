@@ -62,14 +62,14 @@ def fit_prior(model_path: str | Path, data: str | Path, ferplus: str | Path, max
               threads: int = 2) -> dict:
     """Compute the card's ``class_prior`` entry for an exported model (see the module's docstring)."""
     from fer_core.labels import LABELS
-    from fer_core.recognizer import Recognizer
+    from training.cli import recognizer
     from training.data import DataError, load_splits
 
     splits = load_splits(data, ferplus)
     train, val = splits["Training"], splits["PublicTest"]
     if train.soft is None or not len(train) or not len(val):
         raise DataError(f"{data}: need Training and PublicTest faces with FER+ votes")
-    rec = Recognizer(model_path, threads=threads, class_prior=False)
+    rec = recognizer(model_path, threads=threads, class_prior=False)
     model_prior = rec.predict_proba(train.x, source_sides=train.sides).mean(0)
     target_prior = train.soft.mean(0)
     shift = prior_shift(model_prior, target_prior)
@@ -102,6 +102,11 @@ def main(argv=None) -> int:
                    help="PublicTest accuracy points the correction may cost (the selection rule)")
     p.add_argument("--dry-run", action="store_true", help="print the entry, leave the card alone")
     args = p.parse_args(argv)
+    from training.cli import range_problem
+
+    problem = range_problem("--max-drop", args.max_drop, 0.0, 100.0)
+    if problem:
+        p.error(problem)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from training.data import DataError
 
@@ -111,7 +116,7 @@ def main(argv=None) -> int:
         return 2
     try:
         entry = fit_prior(args.model, args.data, args.ferplus, args.max_drop / 100.0)
-    except (DataError, FileNotFoundError) as exc:
+    except (DataError, FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
         return 2
     if args.dry_run:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.labels import LABELS, NUM_CLASSES
+from training.cli import folder_problem, range_problem
 from training.data import SPLITS, DataError, FaceSet, load_ferplus, load_splits, unseen_mask
 
 log = logging.getLogger("training.report")
@@ -222,6 +223,9 @@ def main(argv=None) -> int:
     p.add_argument("--per-class", type=int, default=8, help="sample faces per class in samples.png")
     p.add_argument("--seed", type=int, default=0, help="seed for picking the sample faces")
     args = p.parse_args(argv)
+    problem = range_problem("--per-class", args.per_class, 1) or folder_problem(args.out)
+    if problem:
+        p.error(problem)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.ferplus and Path(args.data).is_dir():
         log.error("FER+ labels join by CSV row position; use the CSV, not the folder layout")

@@ -76,6 +76,8 @@ import sys
 import time
 from pathlib import Path
 
+from training.cli import first_problem, folder_problem, range_problem
+
 log = logging.getLogger("training.reproduce")
 
 # Placeholders in the command templates: {data}, {ferplus}, {out}; {train_command} (exports only)
@@ -371,8 +373,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     names = [s["name"] for s in STAGES] + ["eval"]
     if args.until and args.until not in names:
         p.error(f"--until: no stage {args.until!r} (stages: {', '.join(names)})")
-    if args.epochs is not None and args.epochs < 1 or args.epochs_scale is not None and args.epochs_scale <= 0:
-        p.error("--epochs must be >= 1 and --epochs-scale > 0")
+    problem = first_problem([range_problem("--epochs", args.epochs, 1),
+                             range_problem("--epochs-scale", args.epochs_scale, 0.0, above=True),
+                             range_problem("--width", args.width, 1),
+                             folder_problem(Path(args.out).expanduser())])
+    if problem:
+        p.error(problem)
     return args
 
 

@@ -121,11 +121,11 @@ def teacher_probs(paths: list[str], faces: np.ndarray, sides: np.ndarray | None 
     one teacher (:func:`crossfit_probs`, which needs the faces' source rows in ``index``).
     ``class_prior=False``: exported teachers run without their cards' class-prior correction.
     """
-    from fer_core.recognizer import Recognizer
+    from training.cli import recognizer
 
     folds = [p for p in paths if str(p).endswith(".npz")]
     probs = [keras_probs(p, faces) if str(p).endswith(".keras")
-             else Recognizer(p, threads=threads, class_prior=class_prior).predict_proba(faces, source_sides=sides)
+             else recognizer(p, threads=threads, class_prior=class_prior).predict_proba(faces, source_sides=sides)
              for p in paths if p not in folds]
     if folds:
         if index is None:
@@ -152,7 +152,12 @@ def build_training_model(args, steps_per_epoch: int):
     if args.init:
         # Warm start (e.g. a second cosine cycle from the shipped model): the architecture
         # comes from the saved model, so --arch/--width are ignored.
-        core = keras.saving.load_model(args.init, compile=False)
+        from training.cli import load_keras
+
+        try:
+            core = load_keras(args.init)
+        except (FileNotFoundError, ValueError) as exc:
+            raise RunError(f"--init: {exc}") from exc
     else:
         core = build(args.arch, **({"width": args.width} if args.width else {}))
     aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp, erase=args.erase,
@@ -193,7 +198,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="FER2013 CSV (.csv or .csv.gz) or a folder with train/ and test/")
-    p.add_argument("--out", required=True, help="run folder: checkpoints, log, backup for resume")
+    p.add_argument("--out", required=True,
+                   help="run folder: checkpoints, log, backup for resume. Running the same command again "
+                        "resumes an interrupted run there; only --verbose and --jit may differ, and a run "
+                        "folder made with other options is refused (use a new --out)")
     p.add_argument("--ferplus", help="FER+ fer2013new.csv: drops non-faces; with --ferplus-mix also soft labels")
     p.add_argument("--ferplus-mix", type=float, default=0.0, help="weight of FER+ votes in the target (0-1)")
     p.add_argument("--teacher", nargs="+", default=[],
@@ -254,18 +262,83 @@ class RunError(Exception):
     """A problem with the run's data or teachers, logged and answered with exit status 2."""
 
 
+PROG = "python -m training.train"
+#: Options a resumed run may change: how it reports and how its step is compiled, not what it computes.
+RESUME_FREE = ("out", "verbose", "jit")
+#: Options that name files: compared as absolute paths, so a resume from another folder matches.
+PATH_OPTIONS = ("data", "ferplus", "init", "teacher")
+
+
 def check_args(args: argparse.Namespace) -> None:
-    """Reject option values that cannot make a run (SystemExit with the reason)."""
-    for name in ("teacher_weight", "keep_sharp", "erase", "low_res", "photo"):
-        if not 0.0 <= getattr(args, name) <= 1.0:
-            raise SystemExit(f"--{name.replace('_', '-')} must be between 0 and 1")
-    if args.mixup < 0 or args.cutmix < 0 or not 0.0 <= args.mix_prob <= 1.0:
-        raise SystemExit("--mixup and --cutmix must be >= 0 and --mix-prob between 0 and 1")
+    """Reject option values that cannot make a run (one line on stderr, exit status 2)."""
+    from training.cli import first_problem, range_problem, usage_error
+
+    shares = ("ferplus_mix", "teacher_weight", "keep_sharp", "erase", "low_res", "photo", "mix_prob",
+              "label_smoothing")
+    problem = first_problem([
+        *(range_problem(f"--{name.replace('_', '-')}", getattr(args, name), 0.0, 1.0) for name in shares),
+        range_problem("--lr", args.lr, 0.0, above=True),
+        range_problem("--epochs", args.epochs, 1),
+        range_problem("--batch-size", args.batch_size, 1),
+        range_problem("--warmup-epochs", args.warmup_epochs, 0),
+        range_problem("--width", args.width, 0),
+        range_problem("--limit", args.limit, 0),
+        *(range_problem(f"--{name.replace('_', '-')}", getattr(args, name), 0.0)
+          for name in ("weight_decay", "augment", "mixup", "cutmix")),
+        range_problem("--class-weight-power", args.class_weight_power),
+    ])
+    if problem:
+        usage_error(PROG, problem)
     if args.folds or args.fold >= 0:
         if args.folds < 2 or not 0 <= args.fold < args.folds:
-            raise SystemExit("--folds N (N >= 2) and --fold K (0 <= K < N) go together")
+            usage_error(PROG, "--folds N (N >= 2) and --fold K (0 <= K < N) go together")
         if args.teacher:
-            raise SystemExit("a --folds run makes a teacher; it takes no --teacher")
+            usage_error(PROG, "a --folds run makes a teacher; it takes no --teacher")
+    if args.init and not Path(args.init).expanduser().is_file():
+        usage_error(PROG, f"--init {args.init}: no such file")
+
+
+def _absolute(value):
+    """A path option's value (a path, a list of them or None) with every path made absolute."""
+    if isinstance(value, list):
+        return [_absolute(v) for v in value]
+    return str(Path(value).expanduser().resolve()) if value else value
+
+
+def run_options(options: dict) -> dict:
+    """The options that make a run what it is (all but RESUME_FREE), paths made absolute."""
+    return {k: _absolute(v) if k in PATH_OPTIONS else v for k, v in options.items() if k not in RESUME_FREE}
+
+
+def check_out(out: Path, args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` that is a file, or that holds a run made with other options than these
+    (its ``config.json``): resuming it would mix two runs (another run's best checkpoint kept, or
+    weights of another shape restored). One line on stderr, exit status 2."""
+    from training.cli import folder_problem, usage_error
+
+    problem = folder_problem(out)
+    if problem:
+        usage_error(PROG, problem)
+    path = out / "config.json"
+    if not path.exists():
+        return
+    try:
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        usage_error(PROG, f"--out {out} holds a run whose {path.name} is unreadable ({exc}); use a new --out")
+    defaults = vars(parse_args(["--data", "-", "--out", "-"]))
+    new = run_options(vars(args))
+    # Older runs recorded fewer options: one they lack had its default then.
+    old = run_options({k: saved.get(k, defaults.get(k)) for k in vars(args)})
+    if isinstance(saved.get("run_options"), dict):  # as recorded, paths absolute then
+        old.update({k: v for k, v in saved["run_options"].items() if k in old})
+    changed = [k for k in new if old[k] != new[k]]
+    if changed:
+        what = ", ".join(f"--{k.replace('_', '-')} {old[k]!r} (now {new[k]!r})" for k in changed)
+        usage_error(PROG, f"--out {out} holds a run made with other options ({what}): use a new --out, "
+                          "or the same options to resume it")
 
 
 def load_data(args: argparse.Namespace):
@@ -335,6 +408,23 @@ def seed_states(model) -> list:
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
+def backup_callback(folder: Path):
+    """Keras's ``BackupAndRestore`` in ``folder``; a backup it cannot restore (a file cut short
+    or damaged) raises RunError naming the folder instead of Keras's or h5py's traceback."""
+    import keras
+
+    class Backup(keras.callbacks.BackupAndRestore):
+        def on_train_begin(self, logs=None):
+            try:
+                super().on_train_begin(logs)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise RunError(f"the backup of the interrupted run in {folder} cannot be restored ({reason}): "
+                               "delete that folder to start the run again, or use a new --out") from exc
+
+    return Backup(str(folder))
+
+
 def make_callbacks(out: Path, core, select: bool) -> list:
     """Backup for resume (weights and optimizer by Keras, the augmentation's random state by
     ``RandomState``), per-epoch seconds, the CSV log and, with PublicTest (``select``), the best
@@ -385,6 +475,8 @@ def make_callbacks(out: Path, core, select: bool) -> list:
 
         def on_epoch_end(self, epoch, logs=None):
             acc = float(logs.get("val_acc", -1))
+            if not np.isfinite(logs.get("loss", 0.0)):  # a diverged model is never the best one
+                return
             if acc > self.best:
                 self.best = acc
                 core.save(out / "best.keras")
@@ -402,7 +494,8 @@ def make_callbacks(out: Path, core, select: bool) -> list:
                 logs["seconds"] = time.perf_counter() - self.t0
 
     return [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        backup_callback(out / "backup"),
+        keras.callbacks.TerminateOnNaN(),  # a loss gone NaN or infinite stops the run (main reports it)
         RandomState(),  # after the backup: restores once the weights are back
         EpochSeconds(),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
@@ -412,8 +505,8 @@ def make_callbacks(out: Path, core, select: bool) -> list:
 
 
 def fit(model, args: argparse.Namespace, train, y_train: np.ndarray, sample_w: np.ndarray,
-        validation, callbacks: list) -> None:
-    """Train, from plain batches or, with --mixup/--cutmix, from mixed ones."""
+        validation, callbacks: list):
+    """Train, from plain batches or, with --mixup/--cutmix, from mixed ones; returns Keras's History."""
     if args.mixup > 0 or args.cutmix > 0:
         from training.mixing import mixed_batches
 
@@ -422,46 +515,54 @@ def fit(model, args: argparse.Namespace, train, y_train: np.ndarray, sample_w: n
         batches = mixed_batches(train.x, y_train, sample_w, args.batch_size, mixup=args.mixup,
                                 cutmix=args.cutmix, prob=args.mix_prob, seed=args.seed,
                                 start_epoch=resumed_epoch(Path(args.out).expanduser()))
-        model.fit(batches, epochs=args.epochs, validation_data=validation, verbose=args.verbose,
-                  callbacks=callbacks)
+        return model.fit(batches, epochs=args.epochs, validation_data=validation, verbose=args.verbose,
+                         callbacks=callbacks)
     else:
         x_train = train.x[..., None].astype(np.float32)
-        model.fit(x_train, y_train, sample_weight=sample_w, batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=validation, shuffle=True, verbose=args.verbose, callbacks=callbacks)
+        return model.fit(x_train, y_train, sample_weight=sample_w, batch_size=args.batch_size, epochs=args.epochs,
+                         validation_data=validation, shuffle=True, verbose=args.verbose, callbacks=callbacks)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     check_args(args)
+    out = Path(args.out).expanduser()
+    check_out(out, args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     try:
         train, val, heldout = load_data(args)
         log.info("Training %d faces, PublicTest %d (selection only), backend %s",
                  len(train), len(val), keras.backend.backend())
         y_train = training_targets(args, train)
+        sample_w = class_weights(train.y, args.class_weight_power)[train.y]
+        has_val = len(val) > 0
+        validation = (val.x[..., None].astype(np.float32), make_targets(val, 0.0)) if has_val else None
+
+        model, core = build_training_model(args, int(np.ceil(len(train) / args.batch_size)))
+        (out / "config.json").write_text(json.dumps({**vars(args), "backend": keras.backend.backend(),
+                                                     "params": core.count_params(),
+                                                     "run_options": run_options(vars(args))}, indent=2))
+        log.info("%s: %d parameters", core.name, core.count_params())
+        start = resumed_epoch(out)
+        if start:
+            # The data order comes from the global seed: reseed so that a resumed run does not go
+            # through its first epochs' order again.
+            keras.utils.set_random_seed(args.seed + 1009 * start)
+        t0 = time.time()
+        history = fit(model, args, train, y_train, sample_w, validation, make_callbacks(out, core, has_val))
     except RunError as exc:
         log.error("%s", exc)
         return 2
-    sample_w = class_weights(train.y, args.class_weight_power)[train.y]
-    has_val = len(val) > 0
-    validation = (val.x[..., None].astype(np.float32), make_targets(val, 0.0)) if has_val else None
-
-    model, core = build_training_model(args, int(np.ceil(len(train) / args.batch_size)))
-    (out / "config.json").write_text(json.dumps({**vars(args), "backend": keras.backend.backend(),
-                                                 "params": core.count_params()}, indent=2))
-    log.info("%s: %d parameters", core.name, core.count_params())
-    start = resumed_epoch(out)
-    if start:
-        # The data order comes from the global seed: reseed so that a resumed run does not go
-        # through its first epochs' order again.
-        keras.utils.set_random_seed(args.seed + 1009 * start)
-    t0 = time.time()
-    fit(model, args, train, y_train, sample_w, validation, make_callbacks(out, core, has_val))
+    losses = history.history.get("loss", [])
+    bad = [epoch + 1 for epoch, loss in zip(history.epoch, losses) if not np.isfinite(loss)]
+    if bad:
+        log.error("training stopped in epoch %d: the loss became NaN or infinite, so no last.keras was saved "
+                  "(see %s); try a lower --lr, or check the data and teachers", bad[0], out / "log.csv")
+        return 1
     core.save(out / "last.keras")
     if heldout is not None and len(heldout):
         write_heldout(out / ("best.keras" if has_val else "last.keras"), heldout, out / "heldout.npz",
