@@ -1,9 +1,10 @@
 """Compare the face detectors of fer_core: recall, false positives, speed, size.
 
     python benchmarks/bench_detectors.py                   # all candidates, writes the table
-    python benchmarks/bench_detectors.py --repeats 7 --candidates haar blazeface-short
+    python benchmarks/bench_detectors.py --repeats 7 --candidates haar blazeface-short --out /tmp/detectors.md
 
-For each candidate it prints and writes to ``benchmarks/results/detectors.md``:
+For each candidate it prints and writes to ``benchmarks/results/detectors.md`` (a table of
+only some candidates must go elsewhere: ``--out``):
 
 * recall and false positives on real photos: skimage's astronaut, and (if Debian's
   ``opencv-doc`` package is installed) messi5.jpg and the face photos of OpenCV's
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -261,6 +263,20 @@ def webcam_frame() -> np.ndarray:
     return cv2.copyMakeBorder(img, 0, 0, 80, 80, cv2.BORDER_REFLECT)
 
 
+#: The committed table of every candidate.
+RESULTS = ROOT / "benchmarks" / "results" / "detectors.md"
+
+
+def command_line(args: argparse.Namespace, names: list[str]) -> str:
+    """The command that reproduces a table: every option that changes it, the candidates when
+    not all of ``names``."""
+    cmd = ["python", "benchmarks/bench_detectors.py"]
+    if list(args.candidates) != names:
+        cmd += ["--candidates", *args.candidates]
+    cmd += ["--repeats", str(args.repeats), "--galleries", str(args.galleries), "--seed", str(args.seed)]
+    return shlex.join(cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1],
@@ -271,9 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--galleries", type=int, default=4, help="synthetic 5x5 galleries to score")
     p.add_argument("--repeats", type=int, default=5, help="timing rounds (the median is kept)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "detectors.md"),
-                   help="Markdown table to write ('' to skip)")
+    p.add_argument("--out", default=str(RESULTS),
+                   help="Markdown table to write ('' to skip; default benchmarks/results/detectors.md, "
+                        "for all candidates only)")
     args = p.parse_args(argv)
+    if args.out and Path(args.out).resolve() == RESULTS and list(args.candidates) != names:
+        p.error("a table of only some candidates would replace benchmarks/results/detectors.md, the table "
+                "of all of them: write it elsewhere with --out FILE (or --out '' for none)")
 
     cv2.setNumThreads(1)
     faces, negatives = face_samples(), negative_samples()
@@ -348,8 +368,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"'+ FER model': Recognizer.analyze with models/fer_model.onnx "
                 f"(flip TTA as in its card).\n\nThe default detector (fer_core.detect.DEFAULT_DETECTOR, "
                 f"live frames) is `{DEFAULT_DETECTOR}`; photos and video files use `{STILL_DETECTOR}` "
-                f"(fer_core.detect.STILL_DETECTOR).\n\nCommand: `python benchmarks/bench_detectors.py "
-                f"--repeats {args.repeats} --galleries {args.galleries} --seed {args.seed}`\n")
+                f"(fer_core.detect.STILL_DETECTOR).\n\nCommand: `{command_line(args, names)}`\n")
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("# Face detectors\n\n" + head + body + note)

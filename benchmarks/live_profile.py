@@ -20,6 +20,7 @@ entered it, which is what names the category):
 """
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -184,5 +185,23 @@ def thread_kinds(pid: int) -> Counter | None:
     return Counter(re.sub(r"\d+$", "*", name) for name in names) if names else None
 
 
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="The share of a live server's CPU samples per part of a "
+                                "live stream, from a py-spy profile.", epilog=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("profile", type=Path, metavar="PROFILE.txt",
+                   help="a py-spy profile in its raw format (py-spy record --format raw)")
+    args = p.parse_args(argv)
+    try:
+        raw = args.profile.read_text(errors="replace")
+    except OSError as e:
+        p.error(f"cannot read {args.profile}: {e.strerror or e}")
+    counts = breakdown(raw)
+    if not counts:
+        p.error(f"{args.profile} holds no py-spy samples (lines of 'frame;frame;... count')")
+    print(format_breakdown(counts))
+    return 0
+
+
 if __name__ == "__main__":
-    print(format_breakdown(breakdown(Path(sys.argv[1]).read_text())))
+    sys.exit(main())

@@ -156,6 +156,17 @@ def upload_in_browser(url: str, data: bytes, uploads: int, steps: Steps, server_
     return closing
 
 
+def result_line(peak: float, uploads: list[float], end: float) -> str:
+    """The RESULT line: the server's peak, each upload's peak (the first, then the most of the
+    later ones, as far as there were any) and its memory at the end, in MB."""
+    parts = [f"server peak RSS {peak:.0f} MB"]
+    if uploads:
+        parts.append(f"first upload {uploads[0]:.0f} MB" + (
+            f", later uploads {max(uploads[1:]):.0f} MB at most" if len(uploads) > 1 else ""))
+    parts.append(f"at the end {end:.0f} MB")
+    return "RESULT " + "; ".join(parts)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not in_private_network():
@@ -194,8 +205,7 @@ def main(argv=None) -> int:
                 start = sampler.samples[0][0]
                 args.timeline.write_text("t_s,rss_mb,threads\n" + "".join(
                     f"{t - start:.2f},{r:.1f},{n}\n" for t, r, n in sampler.samples))
-            print(f"RESULT server peak RSS {peak:.0f} MB; first upload {uploads[0]:.0f} MB, later uploads "
-                  f"{max(uploads[1:], default=0):.0f} MB at most; at the end {sampler.samples[-1][1]:.0f} MB")
+            print(result_line(peak, uploads, sampler.samples[-1][1]))
             log = (tmp / "streamlit.log").read_text()
             if "Traceback" in log:
                 print("server log has a traceback:\n" + log[-3000:])

@@ -9,11 +9,18 @@
   rotation, transparency), so only one full-size buffer ever exists; formats decoded
   at full size (PNG, WebP, BMP) have a lower pixel limit. Measured with
   ``benchmarks/memory.py``.
+* JPEGs that libjpeg decodes in several passes are checked from their headers first:
+  more than ``MAX_JPEG_SCANS`` scans are refused (each scan is a pass over the whole
+  image), and so are progressive JPEGs (or ones whose first scan holds only some colour
+  components) whose DCT coefficients would take more than
+  ``DEFAULT_MAX_JPEG_COEFFICIENT_BYTES`` (libjpeg keeps them all, at full size, while
+  decoding).
 * Truncated or corrupt files raise :class:`ImageDecodeError` with a plain message.
 """
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 from dataclasses import dataclass
@@ -38,6 +45,21 @@ DEFAULT_ANALYSIS_MAX_PIXELS = 4_000_000
 #: decode, not the analysis, is the peak (benchmarks/server_memory.py, docs/RELIABILITY.md).
 #: Keeps any accepted photo under 400 MB of server memory.
 DEFAULT_MAX_FULL_DECODE_PIXELS = 8_000_000
+#: Refuse JPEGs with more scans than this. libjpeg runs every scan over the whole image, so
+#: an 80 MP progressive JPEG of 2 MB made of one tiny scan repeated 10,000 times took 67 s
+#: to decode (1,000 times: 8 s). Progressive photos have about 10 scans (CMYK about 20);
+#: libjpeg-turbo suggests a limit of 100.
+MAX_JPEG_SCANS = 100
+#: A JPEG decoded in several scans (progressive, or a first scan that holds only some of the
+#: colour components) has all its DCT coefficients in memory while it is decoded: 2 bytes a
+#: sample at full size, before any reduced-size draft (3 bytes a pixel for 4:2:0 colour, 6 for
+#: 4:4:4, 8 for CMYK, 2 for grey). Refuse those that need more than this: 16.6 MP of a 4:2:0
+#: progressive JPEG, 8.3 MP at 4:4:4, 6.2 MP in CMYK, 25 MP in grey. At 48 MB of coefficients a
+#: process with the model loaded peaked at 154-170 MB, as for an 8 MP PNG (168 MB; at 72 MB:
+#: 172-187 MB, a 12 MP PNG 194), and a server at 379-388 MB (docs/RELIABILITY.md); an 80 MP
+#: progressive 4:4:4 JPEG of 1 MB took 538 MB to decode alone. Baseline JPEGs, CMYK ones too,
+#: need no such buffer.
+DEFAULT_MAX_JPEG_COEFFICIENT_BYTES = 50_000_000
 
 
 class ImageDecodeError(ValueError):
@@ -139,16 +161,20 @@ def _webp_small_bgr(data: bytes, max_pixels: int, orientation: int | None) -> np
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                  analysis_max_pixels: int = DEFAULT_ANALYSIS_MAX_PIXELS,
-                 max_full_decode_pixels: int = DEFAULT_MAX_FULL_DECODE_PIXELS) -> DecodedImage:
+                 max_full_decode_pixels: int = DEFAULT_MAX_FULL_DECODE_PIXELS,
+                 max_jpeg_coefficient_bytes: int = DEFAULT_MAX_JPEG_COEFFICIENT_BYTES) -> DecodedImage:
     """Decode uploaded bytes into an upright BGR image ready for ``Recognizer.analyze``.
 
     Raises :class:`ImageDecodeError` for empty, non-image, unsupported, too large,
     truncated or corrupt input. ``max_full_decode_pixels`` bounds the formats decoded at
-    full size (all but JPEG).
+    full size (all but JPEG); ``max_jpeg_coefficient_bytes`` the JPEGs decoded in several
+    scans (progressive ones).
     """
     img = _open_header(data)
     width, height = img.size
     _check_size(img, max_pixels, max_full_decode_pixels)
+    if img.format in _REDUCED_DECODE:
+        _check_jpeg(data, width, height, max_pixels, max_jpeg_coefficient_bytes)
     try:
         bgr, orientation = _decode_pixels(img, data, analysis_max_pixels)
     finally:
@@ -198,6 +224,95 @@ def _check_size(img: Image.Image, max_pixels: int, max_full_decode_pixels: int) 
             f"The image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); "
             f"{img.format} images are limited to {max_full_decode_pixels / 1e6:.0f} megapixels "
             f"(JPEG photos to {max_pixels / 1e6:.0f}). Resize it or save it as JPEG.")
+
+
+#: JPEG start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC); SOF2, 6, 10 and 14 are progressive.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_PROGRESSIVE_SOF = frozenset((0xC2, 0xC6, 0xCA, 0xCE))
+#: A marker: 0xFF then a code (fill bytes 0xFF before it and stray bytes between segments are
+#: skipped, as libjpeg does; 0xFF 0x00 is no marker).
+_MARKER = re.compile(rb"\xff[^\x00\xff]")
+
+
+@dataclass(frozen=True)
+class _JpegFrame:
+    """What a JPEG's headers say about how libjpeg will decode it."""
+
+    progressive: bool
+    sampling: tuple[tuple[int, int], ...]  # (horizontal, vertical) sampling factor per component
+    first_scan_components: int  # colour components in the first scan (all of them: one pass)
+
+    @property
+    def buffered(self) -> bool:
+        """libjpeg keeps every DCT coefficient of the image until the last scan: progressive
+        JPEGs, and sequential ones whose first scan does not hold every component."""
+        return self.progressive or self.first_scan_components < len(self.sampling)
+
+    def coefficient_bytes(self, width: int, height: int) -> int:
+        """The coefficient buffer libjpeg allocates for such an image: 64 coefficients of 2
+        bytes per 8 x 8 block of each component, rounded up to whole MCUs as libjpeg does."""
+        h_max = max(h for h, _ in self.sampling)
+        v_max = max(v for _, v in self.sampling)
+        total = 0
+        for h, v in self.sampling:
+            blocks_x = -(-width * h // (8 * h_max))
+            blocks_y = -(-height * v // (8 * v_max))
+            total += -(-blocks_x // h) * h * -(-blocks_y // v) * v * 128
+        return total
+
+
+def _jpeg_frame(data: bytes) -> _JpegFrame | None:
+    """The frame header (SOF) and first scan header (SOS) of a JPEG's main image, read by
+    walking its marker segments from the start as libjpeg does (bytes between segments are
+    skipped); None when no SOF is followed by an SOS."""
+    frame: bytes | None = None
+    i = 2  # after SOI
+    while (found := _MARKER.search(data, i)) is not None and found.start() + 4 <= len(data):
+        i = found.start()
+        marker = data[i + 1]
+        if marker == 0x01 or 0xD0 <= marker <= 0xD9:  # markers without a segment
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        segment = data[i + 4:i + 2 + length]
+        if marker in _SOF_MARKERS:
+            frame = bytes([marker]) + segment
+        elif marker == 0xDA:
+            if frame is None or len(frame) < 7 or not segment:
+                return None
+            components = frame[6]
+            sampling = tuple((max(1, b >> 4), max(1, b & 15)) for b in frame[8:8 + 3 * components:3])
+            if not sampling:
+                return None
+            return _JpegFrame(progressive=frame[0] in _PROGRESSIVE_SOF, sampling=sampling,
+                              first_scan_components=segment[0])
+        i += 2 + max(length, 2)
+    return None
+
+
+def _check_jpeg(data: bytes, width: int, height: int, max_pixels: int, max_coefficient_bytes: int) -> None:
+    """Refuse, from the headers alone, JPEGs whose decoding would take far too long (too many
+    scans) or too much memory (a progressive decode's coefficients)."""
+    # Inside the compressed data every 0xFF byte is followed by 0x00, so 0xFF 0xDA is always
+    # a start-of-scan marker (or, rarely, metadata bytes: a count on the safe side).
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise ImageDecodeError(
+            f"This JPEG is stored in {scans:,} scans (passes over the image); photos have about 10, "
+            f"and more than {MAX_JPEG_SCANS} would take far too long to decode. Save it again as a "
+            "normal JPEG and try again.")
+    frame = _jpeg_frame(data)
+    if frame is None:
+        return  # no scan where libjpeg looks for one: its decoder reports the damage
+    need = frame.coefficient_bytes(width, height)
+    if frame.buffered and need > max_coefficient_bytes:
+        limit_mp = width * height * max_coefficient_bytes / need / 1e6
+        kind = "a progressive JPEG" if frame.progressive else "a JPEG in several scans"
+        raise ImageDecodeError(
+            f"This photo is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels), saved as "
+            f"{kind}, which takes much more memory to decode; such photos are limited to "
+            f"{limit_mp:.0f} megapixels (normal JPEG photos to {max_pixels / 1e6:.0f}). "
+            "Save it as a normal (baseline) JPEG, or resize it, and try again.")
 
 
 def _decode_pixels(img: Image.Image, data: bytes, analysis_max_pixels: int) -> tuple[np.ndarray, int | None]:

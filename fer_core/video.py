@@ -32,6 +32,12 @@ MAX_LEADING_ERRORS = 50
 #: Refuse videos whose frames have more pixels than this (4096 x 2304, beyond 4K UHD): each
 #: decoded frame, and each of the decoder's threads' frames, is held at full size.
 MAX_VIDEO_PIXELS = 4096 * 2304
+#: The decoder itself refuses frames over this multiple of MAX_VIDEO_PIXELS (FFmpeg's
+#: ``max_pixels``), before it allocates them: the size can change mid-stream, after the probe,
+#: and a 16000 x 16000 MJPEG frame once took 955 MB to decode only to be refused. FFmpeg counts
+#: each row padded (to 64 pixels), hence the margin; frames between the two limits are decoded
+#: and then refused as before.
+DECODER_PIXELS_MARGIN = 1.25
 
 
 class VideoDecodeError(ValueError):
@@ -81,12 +87,30 @@ def _open(source: str | Path | bytes | BinaryIO) -> Any:
     if (ctx.width or 0) * (ctx.height or 0) > MAX_VIDEO_PIXELS:
         container.close()
         raise VideoDecodeError(_too_large(ctx.width, ctx.height))
+    # Read when the codec opens, at the first decode (the probe above decodes nothing).
+    ctx.options = {**(ctx.options or {}), "max_pixels": str(int(MAX_VIDEO_PIXELS * DECODER_PIXELS_MARGIN))}
     return container
 
 
-def _too_large(width: int, height: int) -> str:
-    return (f"The video is {width} x {height} pixels; the limit is {MAX_VIDEO_PIXELS / 1e6:.1f} megapixels "
-            "a frame (4K). Save it at a lower resolution and try again.")
+def _too_large(width: int | None = None, height: int | None = None) -> str:
+    """The message for a frame over MAX_VIDEO_PIXELS, of that size when known."""
+    limit = f"{MAX_VIDEO_PIXELS / 1e6:.1f} megapixels a frame (4K)"
+    size = (f"The video is {width} x {height} pixels; the limit is {limit}" if width and height
+            else f"Frames of this video are larger than the limit of {limit}")
+    return f"{size}. Save it at a lower resolution and try again."
+
+
+def _refused_size(ctx: Any, had_size: bool) -> str | None:
+    """After a packet failed to decode: the message for a frame the decoder refused as over its
+    ``max_pixels`` (set in :func:`_open`), or None for other damage. Decoders then show the new
+    size (H.264, HEVC) or reset theirs to 0 x 0 (MJPEG, MPEG-4, VP8, VP9), as FFmpeg does for
+    any size it refuses."""
+    width, height = ctx.width or 0, ctx.height or 0
+    if width * height > MAX_VIDEO_PIXELS:
+        return _too_large(width, height)
+    if had_size and width * height == 0:
+        return _too_large()
+    return None
 
 
 def probe(source: str | Path | bytes | BinaryIO) -> VideoInfo:
@@ -253,17 +277,23 @@ def _timed_frames(container: Any, stream: Any, fps: float | None, *,
                   t0: float | None = None) -> Iterator[tuple[Any, float]]:
     """Every decodable frame with its time in seconds from the first one. Damaged packets are
     skipped (and counted in the log); raises :class:`VideoDecodeError` when the first
-    MAX_LEADING_ERRORS packets fail, when no frame decodes, or on a frame over MAX_VIDEO_PIXELS.
+    MAX_LEADING_ERRORS packets fail, when no frame decodes, or on a frame over MAX_VIDEO_PIXELS
+    (one far over it is refused by the decoder before it is decoded).
     ``t0``: the first frame's time stamp, given after a seek (then running out of frames is
     not an error: the seek may have gone to the end)."""
     import av
 
     sought = t0 is not None
     decoded = errors = 0
+    ctx = stream.codec_context
     for packet in _packets(container, stream):
+        had_size = bool(ctx.width and ctx.height)
         try:
             frames = packet.decode()
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
+            refused = _refused_size(ctx, had_size)
+            if refused is not None:
+                raise VideoDecodeError(refused) from e
             errors += 1
             if decoded == 0 and errors >= MAX_LEADING_ERRORS:
                 raise VideoDecodeError("The video track could not be decoded (damaged file or "

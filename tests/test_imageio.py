@@ -167,3 +167,131 @@ def test_large_png_is_downscaled_to_the_analysis_size(astronaut_rgb):
     assert img.scale == pytest.approx(img.bgr.shape[1] / 2560)
     face = cv2.resize(img.bgr[:int(512 * img.scale), :int(512 * img.scale)], (512, 512))
     assert np.abs(face.astype(int) - astronaut_bgr().astype(int)).mean() < 12
+
+
+def _scan_spans(jpeg: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each scan of a JPEG: its SOS segment and the compressed data after it."""
+    spans, i = [], 2
+    while jpeg[i + 1] != 0xD9:
+        length = int.from_bytes(jpeg[i + 2:i + 4], "big")
+        if jpeg[i + 1] != 0xDA:
+            i += 2 + length
+            continue
+        j = i + 2 + length
+        while jpeg[j] != 0xFF or jpeg[j + 1] == 0 or 0xD0 <= jpeg[j + 1] <= 0xD7:  # stuffed 0xFF, RSTn
+            j += 1
+        spans.append((i, j))
+        i = j
+    return spans
+
+
+def _with_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its frame header (SOF) claiming another size: a header for a big image
+    without the data (decoding it fails as truncated or corrupt)."""
+    at = min(i for i in (jpeg.find(m) for m in (b"\xff\xc0", b"\xff\xc2")) if i > 0)
+    return jpeg[:at + 5] + struct.pack(">HH", height, width) + jpeg[at + 9:]
+
+
+def jpeg_in_component_scans(rgb: np.ndarray, quality: int = 90) -> bytes:
+    """A sequential (baseline) 4:4:4 colour JPEG whose Y, Cb and Cr come in three scans, one
+    each, instead of one interleaved scan (Pillow cannot write one): each scan's data is that
+    of a grey JPEG of the plane, with the same standard tables."""
+    def segment(marker: int, body: bytes) -> bytes:
+        return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
+
+    tables, scans = b"", []
+    for plane in Image.fromarray(rgb).convert("YCbCr").split():
+        grey = encode(np.asarray(plane), "JPEG", quality=quality)
+        if not tables:  # the quantisation and Huffman tables, the same in all three
+            tables = b"".join(grey[i:j] for i, j in _segment_spans(grey) if grey[i + 1] in (0xC4, 0xDB))
+        start, end = _scan_spans(grey)[0]
+        scans.append(grey[start + 2 + int.from_bytes(grey[start + 2:start + 4], "big"):end])
+    h, w = rgb.shape[:2]
+    frame = bytes([8]) + struct.pack(">HH", h, w) + bytes([3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0])
+    out = b"\xff\xd8" + tables + segment(0xC0, frame)
+    for k, data in enumerate(scans):  # component k + 1, Huffman tables 0, all 64 coefficients
+        out += segment(0xDA, bytes([1, k + 1, 0x00, 0, 63, 0])) + data
+    return out + b"\xff\xd9"
+
+
+def _segment_spans(jpeg: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each marker segment before the first scan."""
+    spans, i = [], 2
+    while jpeg[i + 1] != 0xDA:
+        end = i + 2 + int.from_bytes(jpeg[i + 2:i + 4], "big")
+        spans.append((i, end))
+        i = end
+    return spans
+
+
+def test_jpeg_with_too_many_scans_is_refused_before_decoding(astronaut_rgb):
+    # An 80 MP progressive JPEG of 2 MB made of one tiny scan repeated 10,000 times took 67 s
+    # to decode (docs/RELIABILITY.md). Repeating a scan here: at most 100 are decoded.
+    from fer_core.imageio import MAX_JPEG_SCANS
+
+    data = encode(astronaut_rgb, "JPEG", progressive=True, quality=90)
+    spans = _scan_spans(data)
+    assert 5 <= len(spans) <= 12  # an ordinary progressive JPEG
+    start, end = min(spans, key=lambda s: s[1] - s[0])
+    eoi = data.rindex(b"\xff\xd9")
+
+    def repeated(total: int) -> bytes:
+        return data[:eoi] + data[start:end] * (total - len(spans)) + data[eoi:]
+
+    assert decode_image(repeated(MAX_JPEG_SCANS)).bgr.shape == (512, 512, 3)
+    with pytest.raises(ImageDecodeError, match=f"{MAX_JPEG_SCANS + 1} scans.*normal JPEG"):
+        decode_image(repeated(MAX_JPEG_SCANS + 1))
+    with pytest.raises(ImageDecodeError, match="10,000 scans"):
+        decode_image(repeated(10_000))
+
+
+@pytest.mark.parametrize("mode, options, size, refused", [
+    # 4:4:4 colour holds 6 bytes of coefficients a pixel: 12 MP is 72 MB, over the 50 MB limit.
+    ("RGB", dict(progressive=True, subsampling=0), (4000, 3000), True),
+    # 4:2:0 colour holds 3 bytes a pixel: 12 MP passes, 20 MP does not.
+    ("RGB", dict(progressive=True, subsampling=2), (4000, 3000), False),
+    ("RGB", dict(progressive=True, subsampling=2), (5200, 3900), True),
+    ("CMYK", dict(progressive=True), (3000, 2250), True),  # 8 bytes a pixel: 54 MB
+    ("L", dict(progressive=True), (6000, 4000), False),  # 2 bytes a pixel: 48 MB
+    # Baseline JPEGs hold no coefficients: only the 80 MP limit applies.
+    ("RGB", dict(subsampling=0), (9000, 8000), False),
+    ("CMYK", {}, (9000, 8000), False),
+])
+def test_progressive_jpeg_memory_limit_from_the_header(astronaut_rgb, mode, options, size, refused):
+    # Headers of big images without their data: a progressive decode keeps every DCT
+    # coefficient at full size (an 80 MP 4:4:4 one took 538 MB, docs/RELIABILITY.md), so
+    # those over the limit are refused before any decoding. The others are decoded (libjpeg
+    # fills in the missing data of a progressive JPEG) or fail as incomplete.
+    small = Image.fromarray(astronaut_rgb[:16, :16]).convert(mode)
+    buf = io.BytesIO()
+    small.save(buf, format="JPEG", **options)
+    data = _with_size(buf.getvalue(), *size)
+    if refused:
+        with pytest.raises(ImageDecodeError) as e:
+            decode_image(data)
+        assert f"{size[0]} x {size[1]} pixels" in str(e.value) and "progressive JPEG" in str(e.value)
+        assert "Save it as a normal (baseline) JPEG, or resize it" in str(e.value)
+    else:
+        try:
+            assert decode_image(data).original_size == size
+        except ImageDecodeError as e:
+            assert "truncated" in str(e) or "corrupt" in str(e)
+
+
+def test_progressive_and_multi_scan_jpegs_decode_under_the_limit(astronaut_rgb):
+    interleaved = encode(astronaut_rgb, "JPEG", quality=90, subsampling=0)
+    progressive = encode(astronaut_rgb, "JPEG", quality=90, subsampling=0, progressive=True)
+    in_scans = jpeg_in_component_scans(astronaut_rgb)  # baseline, one scan per component
+    for data in (interleaved, progressive, in_scans):
+        img = decode_image(data)
+        assert np.abs(img.bgr[:, :, ::-1].astype(int) - astronaut_rgb.astype(int)).mean() < 4
+    # 512 x 512 at 4:4:4 is 1.6 MB of coefficients: over a limit of 1 MB, only the one-pass
+    # baseline JPEG is decoded. A sequential JPEG whose first scan holds one colour component
+    # is buffered by libjpeg like a progressive one.
+    assert decode_image(interleaved, max_jpeg_coefficient_bytes=1_000_000).bgr.shape == (512, 512, 3)
+    with pytest.raises(ImageDecodeError, match="saved as a progressive JPEG.*limited to 0 megapixels"):
+        decode_image(progressive, max_jpeg_coefficient_bytes=1_000_000)
+    with pytest.raises(ImageDecodeError, match="saved as a JPEG in several scans"):
+        decode_image(in_scans, max_jpeg_coefficient_bytes=1_000_000)
+    with pytest.raises(ImageDecodeError, match="4000 x 3000 pixels .* several scans"):
+        decode_image(_with_size(in_scans, 4000, 3000))

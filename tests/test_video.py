@@ -140,3 +140,53 @@ def test_analysing_a_part_gives_the_frames_and_faces_of_a_whole_run_there(come_a
         analyze_video(recognizer, come_and_go_mp4, start_s=-1.0)
     with pytest.raises(ValueError):
         next(iter_frames(come_and_go_mp4, start_s=4.0, end_s=3.0))
+
+
+def _growing_video(codec: str, small: tuple[int, int], big: tuple[int, int]) -> bytes:
+    """Three frames of ``small`` (width, height), then two of ``big``: one stream whose frame
+    size grows after the probe (JPEGs back to back are MJPEG; raw MPEG-4 and H.264 streams
+    concatenated change size at the second one's headers)."""
+    def frames(size: tuple[int, int], n: int) -> list[np.ndarray]:
+        return [cv2.resize(no_face_bgr(), size) for _ in range(n)]
+
+    if codec == "mjpeg":
+        return b"".join(cv2.imencode(".jpg", f)[1].tobytes() for f in frames(small, 3) + frames(big, 2))
+    fmt = {"mpeg4": "m4v", "libx264": "h264"}[codec]
+    return (encode_video(frames(small, 3), fps=10, fmt=fmt, codec=codec)
+            + encode_video(frames(big, 2), fps=10, fmt=fmt, codec=codec))
+
+
+class _SpyPacket:
+    """A demuxed packet whose decoded frame sizes are recorded."""
+
+    def __init__(self, packet, sizes: list[tuple[int, int]]) -> None:
+        self.packet, self.sizes = packet, sizes
+
+    def decode(self):
+        frames = self.packet.decode()
+        self.sizes.extend((f.width, f.height) for f in frames)
+        return frames
+
+
+@pytest.mark.parametrize("codec", ["mjpeg", "mpeg4", "libx264"])
+def test_a_frame_growing_past_the_limit_is_refused_before_it_is_decoded(monkeypatch, codec):
+    # A 7 MB MJPEG ".mp4" (three 320 x 240 frames, then a 16000 x 16000 one) passed the probe
+    # and took 955 MB to decode that frame before it was refused. The decoder now refuses
+    # such a frame itself (FFmpeg's max_pixels) and the user gets the too-large message.
+    import fer_core.video as video
+
+    monkeypatch.setattr(video, "MAX_VIDEO_PIXELS", 400 * 300)  # the decoder's: 1.25 x 400 x 300
+    decoded: list[tuple[int, int]] = []
+    real_packets = video._packets
+    monkeypatch.setattr(video, "_packets", lambda c, s: (_SpyPacket(p, decoded) for p in real_packets(c, s)))
+    data = _growing_video(codec, (320, 240), (640, 480))
+    assert (probe(data).width, probe(data).height) == (320, 240)
+    # H.264 decoders keep the size they refused; the others forget it.
+    too_large = r"(640 x 480 pixels; the limit is|larger than the limit of) 0.1 megapixels a frame"
+    with pytest.raises(VideoDecodeError, match=too_large):
+        list(iter_frames(data, rate=50.0))
+    assert set(decoded) == {(320, 240)}  # the 640 x 480 frames were never decoded
+    # A frame over the limit but within the decoder's margin is decoded, then refused with its size.
+    decoded.clear()
+    with pytest.raises(VideoDecodeError, match="The video is 416 x 320 pixels; the limit is 0.1 megapixels"):
+        list(iter_frames(_growing_video(codec, (320, 240), (416, 320)), rate=50.0))

@@ -1,0 +1,55 @@
+"""Small command-line contracts of the benchmark scripts: what they print and what they write."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from benchmarks import bench_detectors, live_profile, server_memory
+
+
+def test_detector_table_records_the_command_that_made_it():
+    names = ["haar", "blazeface", "blazeface-short"]
+    some = argparse.Namespace(candidates=["haar", "blazeface-short"], repeats=7, galleries=4, seed=0)
+    assert bench_detectors.command_line(some, names) == (
+        "python benchmarks/bench_detectors.py --candidates haar blazeface-short --repeats 7 --galleries 4 --seed 0")
+    every = argparse.Namespace(candidates=list(names), repeats=5, galleries=4, seed=1)
+    assert bench_detectors.command_line(every, names) == (
+        "python benchmarks/bench_detectors.py --repeats 5 --galleries 4 --seed 1")
+
+
+def test_a_partial_detector_table_does_not_replace_the_committed_one(monkeypatch, tmp_path, capsys):
+    # The docstring's second example once overwrote benchmarks/results/detectors.md with two rows.
+    # (A stand-in for the committed table, and no measuring, should the check ever go.)
+    assert bench_detectors.RESULTS.is_file()
+    table = tmp_path / "detectors.md"
+    table.write_text("the table of every detector")
+    monkeypatch.setattr(bench_detectors, "RESULTS", table)
+    monkeypatch.setattr(bench_detectors, "face_samples", lambda: pytest.fail("measured instead of refusing"))
+    with pytest.raises(SystemExit) as e:
+        bench_detectors.main(["--repeats", "7", "--candidates", "haar", "blazeface-short"])
+    assert e.value.code == 2 and "--out FILE" in capsys.readouterr().err
+    assert table.read_text() == "the table of every detector"
+    assert "--candidates haar blazeface-short --out /tmp/" in bench_detectors.__doc__
+
+
+def test_live_profile_has_a_usage_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        live_profile.main(["--help"])
+    assert e.value.code == 0 and "usage: " in capsys.readouterr().out
+    for argv, message in (([], "required: PROFILE.txt"), ([str(tmp_path / "none.txt")], "cannot read")):
+        with pytest.raises(SystemExit) as e:
+            live_profile.main(argv)
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    profile = tmp_path / "profile.txt"
+    profile.write_text("thread (0x1);decode (x/aiortc/codecs/vpx.py:10) 7\nmain (app_pages/live.py:3) 3\n")
+    assert live_profile.main([str(profile)]) == 0
+    out = capsys.readouterr().out
+    assert "VP8 decode" in out and "70.0%" in out and "page script" in out
+
+
+def test_server_memory_reports_later_uploads_only_when_there_were_some():
+    assert server_memory.result_line(388.4, [314.0], 322.0) == (
+        "RESULT server peak RSS 388 MB; first upload 314 MB; at the end 322 MB")
+    assert server_memory.result_line(388.4, [314.0, 379.0, 388.0], 322.0) == (
+        "RESULT server peak RSS 388 MB; first upload 314 MB, later uploads 388 MB at most; at the end 322 MB")
