@@ -1,5 +1,7 @@
 """Compare sessions: several lectures or classes side by side (CSV logs, this browser's live
 session, the analysed video)."""
+import hashlib
+
 import streamlit as st
 
 from fer_app import support, uploads
@@ -46,7 +48,13 @@ parsed = st.session_state.setdefault("fer_compare_logs", {})
 current = {u.file_id for u in files or []}
 for key in [k for k in parsed if k not in current]:
     del parsed[key]
+seen: dict[str, str] = {}  # digest of each log compared -> its file name
 for upload in files or []:
+    digest = hashlib.sha1(upload.getvalue()).hexdigest()
+    if digest in seen:  # the same file twice (downloaded twice, renamed): one session, not two
+        st.warning(f"**{upload.name}** is the same log as **{seen[digest]}**; it is left out.",
+                   icon=":material/content_copy:")
+        continue
     if len(frames) >= MAX_SESSIONS:
         st.warning(f"Only {MAX_SESSIONS} sessions are compared at once; **{upload.name}** and the files "
                    "after it were left out.", icon=":material/block:")
@@ -67,6 +75,7 @@ for upload in files or []:
         continue
     names.append(upload.name)
     frames.append(entry)
+    seen[digest] = upload.name
 
 if len(frames) < 2:
     st.info("Choose at least two sessions: upload CSV logs exported from this app (the Video file page's "
