@@ -245,6 +245,21 @@ def test_jpeg_with_too_many_scans_is_refused_before_decoding(astronaut_rgb):
         decode_image(repeated(10_000))
 
 
+def test_jpeg_padded_between_its_headers_is_refused_before_pillow_reads_it(astronaut_rgb):
+    """Pillow skips stray bytes between header segments one at a time: 5 MB of fill bytes 0xFF
+    took 1.8 s to open (a 50 MB upload about 18 s). A few are harmless and still decode."""
+    from fer_core.imageio import MAX_JPEG_PADDING
+
+    data = encode(astronaut_rgb, "JPEG", quality=90)
+    at = data.index(b"\xff\xdb")  # before the quantisation tables
+    padded = data[:at] + b"\xff" * 100 + data[at:]
+    assert decode_image(padded).bgr.shape == (512, 512, 3)
+    with pytest.raises(ImageDecodeError, match="5,000,000 stray bytes"):
+        decode_image(data[:at] + b"\xff" * 5_000_000 + data[at:])
+    with pytest.raises(ImageDecodeError, match="stray bytes"):
+        decode_image(data[:at] + b"\x00" * (MAX_JPEG_PADDING + 1) + data[at:])
+
+
 @pytest.mark.parametrize("mode, options, size, refused", [
     # 4:4:4 colour holds 6 bytes of coefficients a pixel: 12 MP is 72 MB, over the 50 MB limit.
     ("RGB", dict(progressive=True, subsampling=0), (4000, 3000), True),
