@@ -214,9 +214,10 @@ def find_jobs(inputs: Sequence[str | Path]) -> list[Job]:
 
 
 #: Output names longer than this (bytes of UTF-8) are shortened: a file name may have 255 bytes,
-#: and the longest file written is the name + "_expressions.csv" + a temporary ".", "." and
-#: ".XXXXXXXX.part" around it.
-MAX_NAME_BYTES = 200
+#: and the longest file written is the name + "_expressions.csv" in a temporary name, with "."
+#: before and ".XXXXXXXX.part" after (31 bytes more). Names up to this were always written as
+#: they are, so a rerun over an earlier run's folder still finds their files.
+MAX_NAME_BYTES = 224
 
 
 def _fit_name(name: str, path: Path) -> str:

@@ -267,20 +267,26 @@ class _JpegFrame:
         return total
 
 
-def _jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes, int]]:
+def _jpeg_segments(data: bytes, to_end: bool = False) -> Iterator[tuple[int, bytes, int]]:
     """``(marker, segment, stray)`` for each marker segment of a JPEG from the start, as libjpeg
-    walks them, up to and with the first start of scan (SOS); ``stray``: the bytes skipped
-    before it (fill bytes 0xFF and anything else between segments)."""
+    walks them, up to and with the first start of scan (SOS), or (``to_end``) over every scan
+    up to the image's end (EOI: what follows, such as a phone's motion-photo video, is not the
+    image); ``stray``: the bytes skipped before it (fill bytes 0xFF and anything else between
+    segments, or the compressed data of the scan before)."""
     i = 2  # after SOI
-    while (found := _MARKER.search(data, i)) is not None and found.start() + 4 <= len(data):
+    while (found := _MARKER.search(data, i)) is not None and found.start() + 2 <= len(data):
         stray, i = found.start() - i, found.start()
         marker = data[i + 1]
-        if marker == 0x01 or 0xD0 <= marker <= 0xD9:  # markers without a segment
+        if marker == 0xD9:  # EOI
+            return
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a segment (RSTn inside scans)
             i += 2
             continue
+        if i + 4 > len(data):
+            return
         length = int.from_bytes(data[i + 2:i + 4], "big")
         yield marker, data[i + 4:i + 2 + length], stray
-        if marker == 0xDA:
+        if marker == 0xDA and not to_end:
             return
         i += 2 + max(length, 2)
 
@@ -318,9 +324,9 @@ def _check_jpeg_padding(data: bytes) -> None:
 def _check_jpeg(data: bytes, width: int, height: int, max_pixels: int, max_coefficient_bytes: int) -> None:
     """Refuse, from the headers alone, JPEGs whose decoding would take far too long (too many
     scans) or too much memory (a progressive decode's coefficients)."""
-    # Inside the compressed data every 0xFF byte is followed by 0x00, so 0xFF 0xDA is always
-    # a start-of-scan marker (or, rarely, metadata bytes: a count on the safe side).
-    scans = data.count(b"\xff\xda")
+    # The image's own scans, walked as libjpeg reads them: counting 0xFF 0xDA in the whole file
+    # also counted metadata and data after the image (a motion photo's video: "111 scans").
+    scans = sum(marker == 0xDA for marker, _, _ in _jpeg_segments(data, to_end=True))
     if scans > MAX_JPEG_SCANS:
         raise ImageDecodeError(
             f"This JPEG is stored in {scans:,} scans (passes over the image); photos have about 10, "

@@ -40,7 +40,6 @@ B s)" in the ``marker`` column (:data:`PART_ID`); in DataFrames ``df.attrs["part
 """
 from __future__ import annotations
 
-import csv
 import io
 import re
 import threading
@@ -464,10 +463,10 @@ class SessionLog:
     def from_csv(cls, data: bytes | str, source: str = "") -> SessionLog:
         """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one."""
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-        header = next(csv.reader([text.split("\n", 1)[0]]), [])
-        if len(header) > MAX_CSV_COLUMNS:
+        columns = _header_columns(text)
+        if columns > MAX_CSV_COLUMNS:
             # pandas would build every column first: a 10 MB header of a million fields took 2.6 GB.
-            raise LogFormatError(f"not a session log: {len(header):,} columns (a log has at most "
+            raise LogFormatError(f"not a session log: {columns:,} columns (a log has at most "
                                  f"{len(_CSV_COLUMNS)})")
         try:
             # Only empty fields are missing: a marker may read "NA" or "null". Columns a log does
@@ -477,6 +476,16 @@ class SessionLog:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise LogFormatError(f"not a readable CSV file: {e}") from None
         return cls.from_frame(df, source=source)
+
+
+def _header_columns(text: str) -> int:
+    """How many columns the header of a CSV text has, at most (its first line with anything on
+    it, as pandas takes it), without parsing it: a log's header has no quotes, so commas are
+    counted; a header with a quoted field over several lines counts as too many to read."""
+    for line in io.StringIO(text):
+        if line.strip():
+            return line.count(",") + 1 if line.count('"') % 2 == 0 else MAX_CSV_COLUMNS + 1
+    return 0
 
 
 def _frame_from_array(data: np.ndarray) -> pd.DataFrame:

@@ -494,9 +494,11 @@ def test_names_too_long_for_a_file_are_shortened_the_same_way_on_every_run(tmp_p
     deep.mkdir(parents=True)
     (deep / f"{'é' * 115}.mp4").write_bytes(b"")  # 230 characters, 234 bytes
     (deep / "short.mp4").write_bytes(b"")
+    (tmp_path / "in" / f"{'y' * 220}.mp4").write_bytes(b"")  # 224 bytes with its folder: written as it is
     jobs = batch.find_jobs([tmp_path / "in"])
-    assert len(jobs) == 2 and all(len(j.name.encode()) <= batch.MAX_NAME_BYTES for j in jobs)
-    assert len({j.name for j in jobs}) == 2 and jobs == batch.find_jobs([tmp_path / "in"])
+    assert len(jobs) == 3 and all(len(j.name.encode()) <= batch.MAX_NAME_BYTES for j in jobs)
+    assert jobs[0].name == f"in__{'y' * 220}"  # as earlier versions named it: their runs resume
+    assert len({j.name for j in jobs}) == 3 and jobs == batch.find_jobs([tmp_path / "in"])
     out = tmp_path / "out"
     out.mkdir()
     for job in jobs:  # the longest files written: the report's temporary file and the CSV

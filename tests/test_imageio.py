@@ -245,6 +245,18 @@ def test_jpeg_with_too_many_scans_is_refused_before_decoding(astronaut_rgb):
         decode_image(repeated(10_000))
 
 
+def test_scans_are_counted_in_the_image_not_in_its_metadata_or_what_follows_it(astronaut_rgb):
+    """A phone's motion photo appends a video after the JPEG; random bytes hold 0xFF 0xDA about
+    once in 65,536, so an 8 MB one read as "111 scans" and was refused."""
+    from fer_core.imageio import MAX_JPEG_SCANS
+
+    data = encode(astronaut_rgb, "JPEG", quality=90)
+    trailer = b"\x00\xff\xda" * (MAX_JPEG_SCANS + 10)
+    assert decode_image(data + trailer).bgr.shape == (512, 512, 3)
+    comment = b"\xff\xfe" + (len(trailer) + 2).to_bytes(2, "big") + trailer  # a COM segment full of them
+    assert decode_image(data[:2] + comment + data[2:]).bgr.shape == (512, 512, 3)
+
+
 def test_jpeg_padded_between_its_headers_is_refused_before_pillow_reads_it(astronaut_rgb):
     """Pillow skips stray bytes between header segments one at a time: 5 MB of fill bytes 0xFF
     took 1.8 s to open (a 50 MB upload about 18 s). A few are harmless and still decode."""
