@@ -13,11 +13,12 @@ from fer_core.compare import (
     SHARE,
     compare_sessions,
     measure_over_time,
+    models_note,
     table_for_display,
     unique_names,
 )
 from fer_core.report import build_comparison_report
-from fer_core.session import LogFormatError, SessionLog
+from fer_core.session import LogFormatError, SessionLog, log_models
 
 #: At most this many sessions at once (each CSV log can hold up to uploads.LOG_MB).
 MAX_SESSIONS = 8
@@ -100,6 +101,10 @@ with st.sidebar:
         curves = measure_over_time(sessions, measure, axis=MINUTES, bin_min=bin_min)
 
 comparison = compare_sessions(sessions)
+if note := models_note(sessions):
+    st.warning(note, icon=":material/compare_arrows:")
+elif all(named := [log_models(df) for df in sessions.values()]) and len(models := set(sum(named, ()))) == 1:
+    st.caption(f"Expression model: {models.pop()}, for every session.")
 st.plotly_chart(charts.session_mix_bars(comparison), width="stretch")
 if measure == LOOKING and curves.isna().all().all():
     st.info("None of these sessions was analysed with attention on, so there is no 'looking at the camera' "

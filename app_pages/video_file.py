@@ -113,13 +113,19 @@ attention = st.toggle("Also measure attention (head pose and eyes; slower)", val
                       help="Adds where each head points and whether the eyes are open to the log, "
                            "for the attention timeline and flags. About 8 ms more per face and frame on a fast "
                            "core (a 3 x 3 call: about twice the analysis time), a few times that on slower ones.")
-# A later part of the video analysed before (same file, same rate) can be added to, so that a
-# long recording analysed in parts is one session on the charts, the dashboard and in the CSV.
+# A later part of the video analysed before (same file, same rate, same expression model) can be
+# added to, so that a long recording analysed in parts is one session on the charts, the dashboard
+# and in the CSV. Parts read by different models would mix two models' figures in one session.
 earlier = st.session_state.get("fer_video")
 join = offered = False
-if (upload is not None and part is not None and earlier is not None
-        and earlier.get("file") == (upload.name, upload.size) and earlier["rate"] == analysed_rate
-        and part[0] >= earlier["result"].end_s + 1e-6):
+later_part = (upload is not None and part is not None and earlier is not None
+              and earlier.get("file") == (upload.name, upload.size) and earlier["rate"] == analysed_rate
+              and part[0] >= earlier["result"].end_s + 1e-6)
+if later_part and earlier.get("model", support.model_choice()) != support.model_choice():
+    st.caption(f"The analysis of {_spans(earlier['parts'], analysed_rate)} was made with the **{earlier['model']}** "
+               "model. Choose it again in the sidebar to add this part to it; with "
+               f"**{support.model_choice()}**, this part's analysis replaces it.")
+elif later_part:
     offered = True
     join = st.toggle(f"Add to the analysis of {_spans(earlier['parts'], analysed_rate)}", value=True,
                      help="One session for the whole recording: the charts, the log and the dashboard cover "
@@ -161,7 +167,7 @@ if upload is not None and part is not None and start and uploads.within_limit(up
     # another page (which empties the uploader) until the user lets it go.
     st.session_state["fer_video"] = {"name": upload.name, "rate": analysed_rate, "result": result,
                                      "parts": parts,
-                                     "whole": part == (0.0, None) and not join,
+                                     "whole": part == (0.0, None) and not join, "model": support.model_choice(),
                                      "file": (upload.name, upload.size), "video": upload}
     for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump", "fer_clip_from",
                 "fer_clip_to"):
@@ -187,6 +193,8 @@ cols[2].metric("Frames with faces", result.frames_with_faces)
 cols[3].metric("Anonymous faces", int(df["face_id"].nunique()) if len(df) else 0)
 if not state.get("whole", True):
     st.caption(f"Analysed: {_spans(state['parts'], state['rate'])}; times are the video's own.")
+if result.log.models:  # the sidebar's choice may have changed since
+    st.caption(f"Expression model: {', then '.join(result.log.models)} (the sidebar's choice when it was analysed).")
 if result.stopped_early:
     st.warning(f"Only {MAX_FRAMES} frames were analysed, up to {format_time(result.end_s)}. Lower the rate, "
                "or analyse the rest as a part of its own (**Analyse from**, **Analyse to**).")

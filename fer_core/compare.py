@@ -19,7 +19,7 @@ import pandas as pd
 
 from fer_core.engagement import valence_arousal
 from fer_core.labels import LABELS, NEGATIVE_LABELS
-from fer_core.session import log_end, log_parts, log_start
+from fer_core.session import log_end, log_models, log_parts, log_start
 
 #: What the curves can show: one value per face observation, averaged per time bin.
 NEGATIVE = "Negative (angry, fear, sad)"
@@ -55,6 +55,19 @@ def unique_names(names: list[str]) -> list[str]:
         seen[n] = seen.get(n, 0) + 1
         out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
     return out
+
+
+def models_note(sessions: Mapping[str, pd.DataFrame]) -> str:
+    """A sentence naming each session's expression model (:func:`~fer_core.session.log_models`)
+    when the sessions were analysed with different ones; "" when their logs name one model or none."""
+    models = {name: log_models(df) for name, df in sessions.items()}
+    if len({m for ms in models.values() for m in ms}) < 2:
+        return ""
+    listed = "; ".join(f"{name}: {', then '.join(ms) if ms else 'not recorded in its log'}"
+                       for name, ms in models.items())
+    return (f"These sessions were analysed with different expression models ({listed}). The models read "
+            "the same faces differently, so a difference between these sessions can come from the model as "
+            "much as from the class.")
 
 
 def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

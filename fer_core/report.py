@@ -10,7 +10,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fer_core import charts
-from fer_core.compare import LOOKING, NEGATIVE, VALENCE, compare_sessions, measure_over_time, table_for_display
+from fer_core.compare import (
+    LOOKING,
+    NEGATIVE,
+    VALENCE,
+    compare_sessions,
+    measure_over_time,
+    models_note,
+    table_for_display,
+)
 from fer_core.engagement import (
     EYES_CLOSED_S,
     LOOK_AWAY_S,
@@ -233,13 +241,14 @@ def build_comparison_report(sessions: Mapping[str, pd.DataFrame], *, segments: i
                             title: str = "Session comparison") -> str:
     """Several sessions side by side as one HTML string: the table of
     :func:`fer_core.compare.compare_sessions`, the mix per session, and curves over the per cent
-    of each session elapsed for :data:`COMPARISON_MEASURES`."""
+    of each session elapsed for :data:`COMPARISON_MEASURES`; which model analysed which session
+    when they differ (:func:`fer_core.compare.models_note`)."""
     curves = {m: measure_over_time(sessions, m, segments=segments) for m in COMPARISON_MEASURES}
-    return comparison_report_html(compare_sessions(sessions), curves, title=title)
+    return comparison_report_html(compare_sessions(sessions), curves, title=title, note=models_note(sessions))
 
 
 def comparison_report_html(comparison: pd.DataFrame, curves: Mapping[str, pd.DataFrame],
-                           title: str = "Session comparison") -> str:
+                           title: str = "Session comparison", note: str = "") -> str:
     """The comparison report from its parts: ``compare_sessions``' table and, per measure,
     ``measure_over_time``'s curves (a measure whose curves are all empty is left out). For
     callers that summarise one session at a time (``fer_core.batch``), so that only one
@@ -253,6 +262,7 @@ def comparison_report_html(comparison: pd.DataFrame, curves: Mapping[str, pd.Dat
              f"<p class='meta'>{len(comparison)} sessions: {esc(', '.join(map(str, comparison.index)))} &middot; "
              f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>",
              f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
+             *([f"<p class='notice'>{esc(note)}</p>"] if note else []),
              "<h2>Sessions</h2>", _table(table, digits=1),
              f"<p class='meta'>{esc(COMPARISON_NOTE)} {esc(VALENCE_NOTE)}</p>"]
     return _page(title, "\n".join(parts + _charts_html(figures)))

@@ -37,6 +37,12 @@ analysed, so that the frames between them, never analysed, are left out of an an
 copy: in the CSV one row per part, ``face_id`` -5 at its start, "(an analysed part: from A s to
 B s)" in the ``marker`` column (:data:`PART_ID`); in DataFrames ``df.attrs["parts"]``
 (:func:`log_parts`).
+
+A log also names the expression models that analysed it (:attr:`SessionLog.models`: the
+sidebar's choice, or the command line's), so that a log read back, its report and a comparison
+still say which model gave its figures: in the CSV one row per model, ``face_id`` -6 at the
+log's start, "(expression model: NAME)" in the ``marker`` column (:data:`MODEL_ID`); in
+DataFrames ``df.attrs["models"]`` (:func:`log_models`).
 """
 from __future__ import annotations
 
@@ -91,6 +97,13 @@ PART_ID = -5
 #: That row's ``marker`` field.
 PART_TEXT = "(an analysed part: from {start:.3f} s to {end:.3f} s)"
 _PART_SPAN = re.compile(r"from (\d+(?:\.\d*)?) s to (\d+(?:\.\d*)?) s")
+#: The face_id of a CSV row that names a model that analysed the log.
+MODEL_ID = -6
+#: That row's ``marker`` field.
+MODEL_TEXT = "(expression model: {model})"
+_MODEL_NAME = re.compile(r"^\(expression model: (.{1,200})\)$")
+#: A CSV's model rows: at most this many are read back.
+MAX_MODELS = 8
 #: Times a CSV may hold: up to a week. A log of a live session or a video is far shorter; a
 #: larger time is a damaged or edited file, and the charts' time grids would not fit in memory.
 MAX_LOG_S = 7 * 24 * 3600.0
@@ -280,7 +293,7 @@ class SessionLog:
     @property
     def models(self) -> tuple[str, ...]:
         """The models that analysed the logged frames, in the order they were first used (empty
-        for a log read back from CSV, which does not record them)."""
+        when not known: a CSV written before logs named them, or a log without a ``model``)."""
         with self._lock:
             return tuple(self._models)
 
@@ -331,13 +344,13 @@ class SessionLog:
             data = data.copy() if last_s is None else data[data[:, 0] >= float(self._last_t) - last_s]
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
                      "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
-                     "parts": tuple(self._parts)}
+                     "parts": tuple(self._parts), "models": tuple(self._models)}
         df = _frame_from_array(data)
         df.attrs.update(attrs)
         return df
 
     def to_csv(self) -> bytes:
-        return log_to_csv(self.to_frame(), self.markers)
+        return log_to_csv(self.to_frame(), self.markers)  # its models are in the frame's attrs
 
     def label_counts(self) -> pd.Series:
         """:func:`label_counts` of the whole log, straight from its rows (no DataFrame)."""
@@ -374,7 +387,11 @@ class SessionLog:
         spans = [(float(m.group(1)), float(m.group(2))) for text in
                  (df.loc[is_part, "marker"] if "marker" in df.columns else ())
                  if (m := _PART_SPAN.search(str(text)))]
-        df = df[~(is_start | is_end | is_aside | is_part)]
+        is_model = (ids == MODEL_ID).to_numpy()
+        models = [csvtext.unescape(m.group(1)) for text in
+                  (df.loc[is_model, "marker"] if "marker" in df.columns else ())
+                  if (m := _MODEL_NAME.match(str(text)))]
+        df = df[~(is_start | is_end | is_aside | is_part | is_model)]
         arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         if len(arr) and not np.isfinite(arr).all():
             raise LogFormatError("not a session log: some values are not numbers")
@@ -410,6 +427,7 @@ class SessionLog:
             log.add_marker(t, text)
         log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in aside]
         log._parts = _valid_parts(spans, log)
+        log._models = list(dict.fromkeys(models))[:MAX_MODELS]
         return log
 
     @classmethod
@@ -560,6 +578,13 @@ def log_parts(df: pd.DataFrame) -> list[tuple[float, float]]:
         return []
 
 
+def log_models(df: pd.DataFrame) -> tuple[str, ...]:
+    """The expression models that analysed a log's DataFrame (``attrs["models"]``, set by
+    :meth:`SessionLog.to_frame`), in the order they were first used; empty when not known."""
+    models = df.attrs.get("models", ())
+    return tuple(m for m in models if isinstance(m, str) and m) if isinstance(models, (tuple, list)) else ()
+
+
 def _frames_analysed(df: pd.DataFrame) -> int:
     """The frames analysed for a log's DataFrame (``attrs["frames"]``): never fewer than the
     distinct times of its rows."""
@@ -570,11 +595,13 @@ def _frames_analysed(df: pd.DataFrame) -> int:
 
 def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> bytes:
     """CSV bytes with fixed columns and rounded numbers; after the face rows, the boxes set
-    aside (:func:`log_set_aside`), ``markers`` as rows of their own, then the start row of a
+    aside (:func:`log_set_aside`), ``markers`` as rows of their own, then the parts of a joined
+    log and the models that analysed it (:func:`log_models`), then the start row of a
     log of part of a video, then the end row of a log with frames the face rows do not show
     (see the module's docstring)."""
     notes = [(t, text, MARKER_ID) for t, text in markers]
     notes += [(a, PART_TEXT.format(start=a, end=b), PART_ID) for a, b in log_parts(df)]
+    notes += [(log_start(df), MODEL_TEXT.format(model=m), MODEL_ID) for m in log_models(df)]
     if log_start(df) > 0:
         notes.append((log_start(df), START_TEXT, START_ID))
     # What the face rows alone would give back (SessionLog.from_frame): their last time and

@@ -204,3 +204,27 @@ def test_a_log_joined_from_parts_counts_the_parts_time_not_the_gap():
         table = compare.compare_sessions({"joined": df, "first": first.to_frame()})
         assert table.loc["joined", "duration_min"] == pytest.approx(20.0)
         assert table.loc["first", "duration_min"] == pytest.approx(10.0)
+
+
+def test_sessions_of_different_models_are_said_to_be_so():
+    from fer_core.report import build_comparison_report
+
+    def made_with(*models: str) -> SessionLog:
+        log = SessionLog()
+        for i, model in enumerate(models):
+            log.add_frame(float(i), [(1, (0, 0, 80, 80), onehot("Happy"))], model=model)
+        return log
+
+    std, day = "Standard (fer_model.onnx)", "Everyday faces (fer_model_everyday.onnx)"
+    same = {"week1": made_with(std).to_frame(), "week2": made_with(std).to_frame(), "old.csv": lecture(1, "Sad", "Sad")
+            .to_frame()}
+    assert compare.models_note(same) == ""  # one model, or none recorded
+    assert "different expression models" not in build_comparison_report(same)
+    # Read back from their CSVs, as the Compare page reads uploads.
+    mixed = {"week1": SessionLog.from_csv(made_with(std).to_csv()).to_frame(),
+             "week2": SessionLog.from_csv(made_with(day).to_csv()).to_frame(),
+             "both": made_with(std, day).to_frame(), "old.csv": lecture(1, "Sad", "Sad").to_frame()}
+    note = compare.models_note(mixed)
+    assert note.startswith(f"These sessions were analysed with different expression models (week1: {std}; week2: "
+                           f"{day}; both: {std}, then {day}; old.csv: not recorded in its log).")
+    assert "different expression models" in build_comparison_report(mixed)

@@ -370,6 +370,60 @@ def test_video_page_adds_a_later_part_to_the_analysis(come_and_go_mp4):
     assert "Analysed: 0:00.0 to 0:02.0; times are the video's own." in texts(at)
 
 
+
+def test_video_page_names_its_model_and_never_joins_parts_of_two_models(come_and_go_mp4):
+    """Part of a video analysed with one model, then the sidebar switched: the page still says which
+    model gave its figures, the next part is not added to it (one session of two models' figures),
+    and the model goes with the CSV to the dashboard and Compare sessions."""
+    from fer_app import support
+
+    standard, everyday = "Standard (fer_model.onnx)", "Everyday faces (fer_model_everyday.onnx)"
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value("0:02").run()
+    at.button[0].click().run()
+    said = f"Expression model: {standard} (the sidebar's choice when it was analysed)."
+    assert said in texts(at)
+    at.sidebar.radio(key=support.MODEL_CHOICE_KEY).set_value("Everyday faces").run()
+    assert not at.exception and said in texts(at)  # the figures shown are still the standard model's
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("0:05")
+    at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value("0:07").run()
+    assert not [t for t in at.toggle if t.label.startswith("Add to the analysis")]
+    assert ("The analysis of 0:00.0 to 0:02.0 was made with the **Standard** model. Choose it again in the "
+            "sidebar to add this part to it; with **Everyday faces**, this part's analysis replaces it.") in texts(at)
+    at.button[0].click().run()
+    log = at.session_state["fer_video"]["result"].log
+    assert log.models == (everyday,) and log.start_s == 5.0 and not log.parts
+    # A later part with the other model again is not added either; with the same one, it is.
+    at.sidebar.radio(key=support.MODEL_CHOICE_KEY).set_value("Standard")
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("0:07.5")
+    at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value("").run()
+    assert "was made with the **Everyday faces** model" in texts(at)
+    at.sidebar.radio(key=support.MODEL_CHOICE_KEY).set_value("Everyday faces").run()
+    assert [t.label for t in at.toggle if t.label.startswith("Add to the analysis")] == [
+        "Add to the analysis of 0:05.0 to 0:07.0"]
+    # Its CSV keeps the model: the dashboard reading it back names it, and Compare sessions says
+    # that it and a standard-model log were analysed with different models.
+    csv = log.to_csv()
+    at.switch_page("app_pages/dashboard.py").run()
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("lecture.csv", csv, "text/csv").run()
+    assert not at.exception and f"Expression model: {everyday}" in texts(at)
+    from tests.test_compare import lecture
+
+    week1 = SessionLog()
+    week1.add_frame(0.0, [(1, (0, 0, 80, 80), np.eye(7)[3])], model=standard)
+    at.switch_page("app_pages/compare.py").run()
+    at.checkbox[0].set_value(False)
+    at.file_uploader[0].set_value([("lecture.csv", csv, "text/csv"), ("week1.csv", week1.to_csv(), "text/csv")]).run()
+    assert not at.exception and any(w.value.startswith(
+        f"These sessions were analysed with different expression models (lecture.csv: {everyday}; week1.csv: "
+        f"{standard}).") for w in at.warning)
+    at.file_uploader[0].set_value([("lecture.csv", csv, "text/csv"), ("old.csv", lecture(1, "Sad", "Sad").to_csv(),
+                                                                      "text/csv")]).run()
+    assert not at.exception and not at.warning and "Expression model" not in texts(at)  # one not recorded
+
+
 def text_key(at: AppTest, label: str) -> str:
     """The key of the page's text input with that label (the Video file page keys them by upload)."""
     return next(t.key for t in at.text_input if t.label == label)

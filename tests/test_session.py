@@ -263,10 +263,39 @@ def test_the_log_keeps_which_models_analysed_it_and_the_report_names_them():
     log.add_frame(1.5, [(1, (0, 0, 10, 10), p)])
     assert log.models == (standard, everyday)
     assert "expression model: Standard (fer_model.onnx), then Everyday faces" in build_html_report(log)
-    assert SessionLog.from_csv(log.to_csv()).models == ()  # the CSV does not record them
-    assert "expression model" not in build_html_report(SessionLog.from_csv(log.to_csv()))
+    # The CSV keeps them, so that a log read back (its report, a comparison) still names them.
+    back = SessionLog.from_csv(log.to_csv())
+    assert back.models == (standard, everyday) and len(back) == 3 and back.summary().frames == 4
+    assert "expression model: Standard (fer_model.onnx), then Everyday faces" in build_html_report(back)
     log.clear()
     assert log.models == ()
+    assert "expression model" not in build_html_report(SessionLog.from_csv(log.to_csv()))
+
+
+def test_the_csv_names_the_models_in_rows_of_their_own():
+    from fer_core.session import MODEL_ID, log_models
+
+    log = SessionLog(start_s=30.0)
+    p = np.full(7, 1 / 7)
+    log.add_frame(30.0, [(1, (0, 0, 10, 10), p)], model="=custom.onnx")  # a file name a spreadsheet would run
+    log.add_marker(31.0, "quiz")
+    assert log_models(log.to_frame()) == ("=custom.onnx",)
+    rows = log.to_csv().decode().strip().splitlines()
+    model_rows = [r for r in rows if r.split(",")[1] == str(MODEL_ID)]
+    assert model_rows == ["30.0,-6,,,,,,,,,,,,,,(expression model: =custom.onnx)"]
+    back = SessionLog.from_csv(log.to_csv())
+    assert back.models == ("=custom.onnx",) and back.markers == ((31.0, "quiz"),) and back.start_s == 30.0
+    assert len(back) == 1 and back.to_frame()["face_id"].tolist() == [1]
+    # Parts of one video read back from their CSVs and joined keep both parts' models.
+    later = SessionLog(start_s=40.0)
+    later.add_frame(40.0, [(1, (0, 0, 10, 10), p)], model="Standard (fer_model.onnx)")
+    joined = SessionLog.join([SessionLog.from_csv(later.to_csv()), back])
+    assert joined.models == ("=custom.onnx", "Standard (fer_model.onnx)")
+    # Rows a hand-edited file got wrong are not names: an empty one, and more than a few are read.
+    text = log.to_csv().decode() + "".join(f"30.0,-6,,,,,,,,,,,,,,(expression model: m{i})\n" for i in range(20))
+    assert SessionLog.from_csv(text + "30.0,-6,,,,,,,,,,,,,,(expression model: )\n").models[:2] == (
+        "=custom.onnx", "m0")
+    assert len(SessionLog.from_csv(text).models) == 8
 
 
 def test_a_log_of_part_of_a_video_counts_from_its_start_and_keeps_it_in_the_csv():
