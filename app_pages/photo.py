@@ -1,5 +1,6 @@
 """Photo: upload or snapshot -> annotated image, table, chart, downloads."""
 import functools
+import hashlib
 import json
 
 import cv2
@@ -29,6 +30,23 @@ WEAK_SPOTS = ("Where the model is weak: trained on FER2013's small web faces, it
 #: At most this many photos at once (each up to uploads.PHOTO_MB); analysed one at a time.
 MAX_PHOTOS = 20
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+
+
+def without_repeats(files: list) -> list:
+    """``files`` less those with the same bytes as one before them (the same photo added twice would
+    count its faces twice in the summary and its CSV), each said on the page."""
+    seen: dict[str, str] = {}  # digest -> the name of its first file
+    kept = []
+    for f in files:
+        with f.getbuffer() as data:  # no copy of the photo
+            digest = hashlib.sha1(data).hexdigest()
+        if digest in seen:
+            st.warning(f"**{f.name}** is the same photo as **{seen[digest]}**; it is left out.",
+                       icon=":material/content_copy:")
+            continue
+        seen[digest] = f.name
+        kept.append(f)
+    return kept
 
 
 def several_photos(files: list, attention: bool):
@@ -111,6 +129,7 @@ if not files:
     st.info("Choose a photo with one or more faces (or **Several photos** for a summary of a set). Larger faces "
             "(over about 60 pixels) work best.")
     st.stop()
+files = without_repeats(files)
 if len(files) > MAX_PHOTOS:
     st.warning(f"{len(files)} photos: the first {MAX_PHOTOS} are analysed.", icon=":material/photo_library:")
     files = files[:MAX_PHOTOS]

@@ -182,6 +182,22 @@ def test_several_photos_give_a_summary_and_one_shown_in_full():
     assert len(at.dataframe[0].value) == 1
 
 
+
+def test_the_same_photo_twice_in_a_set_counts_once():
+    at = open_page("app_pages/photo.py")
+    at.radio[0].set_value("Several photos").run()
+    astronaut, gallery = jpeg(astronaut_bgr()), cv2.imencode(".png", gallery_frame(2, 2, 640, 480))[1].tobytes()
+    at.file_uploader[0].set_value([("astronaut.jpg", astronaut, "image/jpeg"), ("gallery.png", gallery, "image/png"),
+                                   ("copy of astronaut.jpg", astronaut, "image/jpeg")]).run()
+    assert not at.exception and at.subheader[0].value == "2 photos, 5 faces"  # was 3 photos, 6 faces
+    assert [w.value for w in at.warning] == ["**copy of astronaut.jpg** is the same photo as **astronaut.jpg**; "
+                                             "it is left out."]
+    assert list(at.dataframe[0].value["photo"]) == ["astronaut.jpg", "gallery.png"]
+    # Only copies of one photo: the page for one photo.
+    at.file_uploader[0].set_value([("astronaut.jpg", astronaut, "image/jpeg"),
+                                   ("again.jpg", astronaut, "image/jpeg")]).run()
+    assert not at.exception and not at.subheader and at.image[0].captions == ["1 face found"]
+
 @pytest.mark.parametrize("name, data, message", [
     ("not_a_photo.jpg", b"%PDF-1.7\n" + b"x" * 2000, "not an image"),
     ("cut.jpg", jpeg(astronaut_bgr())[:6000], "truncated"),
