@@ -142,40 +142,40 @@ if upload is not None and part is not None and start and uploads.within_limit(up
     try:
         result = analyze_video(support.get_recognizer(), upload, rate=analysed_rate, max_frames=MAX_FRAMES,
                                progress=on_progress, attention=attention, start_s=part[0], end_s=part[1])
+        # A part shorter than a frame, at its very end: nothing to show.
+        failed = "" if result.frames_analysed else "no frame of the video lies in that part: choose a longer one."
     except VideoDecodeError as e:
+        failed = str(e)
+    if failed:
+        # The analysis shown before stays, with its named moments: only a new analysis replaces it.
         bar.empty()
-        if not join:  # else the earlier parts stay
-            st.session_state.pop("fer_video", None)
-        st.error(f"**{upload.name}**: {e}", icon=":material/error:")
-        st.stop()
-    if not result.frames_analysed:  # a part shorter than a frame, at its very end: nothing to show
-        bar.empty()
-        st.error(f"**{upload.name}**: no frame of the video lies in that part: choose a longer one.",
-                 icon=":material/error:")
-        st.stop()
-    bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
-    parts = [(result.start_s, result.end_s)]
-    if join:
-        before = earlier["result"]
-        result = replace(result, log=SessionLog.join([before.log, result.log], source="video"),
-                         frames_analysed=before.frames_analysed + result.frames_analysed,
-                         frames_with_faces=before.frames_with_faces + result.frames_with_faces,
-                         start_s=before.start_s, seconds_analysed=result.end_s - before.start_s,
-                         elapsed_s=before.elapsed_s + result.elapsed_s)
-        parts = earlier["parts"] + parts
-    # The video itself is kept with its analysis, so that its frames can be shown after a visit to
-    # another page (which empties the uploader) until the user lets it go.
-    st.session_state["fer_video"] = {"name": upload.name, "rate": analysed_rate, "result": result,
-                                     "parts": parts,
-                                     "whole": part == (0.0, None) and not join, "model": support.model_choice(),
-                                     "file": (upload.name, upload.size), "video": upload}
-    for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump", "fer_clip_from",
-                "fer_clip_to"):
-        st.session_state.pop(key, None)
-    support.set_unsaved()
-    release_memory()  # the decoder's and detector's buffers go back to the OS
-    if offered:
-        st.rerun()  # the "Add to the analysis of ..." toggle above speaks of the analysis before this one
+        st.error(f"**{upload.name}**: {failed}", icon=":material/error:")
+        if earlier is None:
+            st.stop()
+    else:
+        bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
+        parts = [(result.start_s, result.end_s)]
+        if join:
+            before = earlier["result"]
+            result = replace(result, log=SessionLog.join([before.log, result.log], source="video"),
+                             frames_analysed=before.frames_analysed + result.frames_analysed,
+                             frames_with_faces=before.frames_with_faces + result.frames_with_faces,
+                             start_s=before.start_s, seconds_analysed=result.end_s - before.start_s,
+                             elapsed_s=before.elapsed_s + result.elapsed_s)
+            parts = earlier["parts"] + parts
+        # The video itself is kept with its analysis, so that its frames can be shown after a visit to
+        # another page (which empties the uploader) until the user lets it go.
+        st.session_state["fer_video"] = {"name": upload.name, "rate": analysed_rate, "result": result,
+                                         "parts": parts,
+                                         "whole": part == (0.0, None) and not join, "model": support.model_choice(),
+                                         "file": (upload.name, upload.size), "video": upload}
+        for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump", "fer_clip_from",
+                    "fer_clip_to"):
+            st.session_state.pop(key, None)
+        support.set_unsaved()
+        release_memory()  # the decoder's and detector's buffers go back to the OS
+        if offered:
+            st.rerun()  # the "Add to the analysis of ..." toggle above speaks of the analysis before this one
 
 state = st.session_state.get("fer_video")
 if state is None:

@@ -489,6 +489,28 @@ def test_video_that_will_not_decode(data, message):
     assert not at.exception and message in at.error[0].value
 
 
+def test_a_video_that_fails_keeps_the_analysis_shown_before(come_and_go_mp4):
+    """A broken file, or a part without a frame, pressed after an analysis: said, and the analysis
+    before (with its named moments) stays on the page and the dashboard. It used to be dropped."""
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    at.button[0].click().run()
+    log = at.session_state["fer_video"]["result"].log
+    log.add_marker(2.0, "quiz starts")
+    at.file_uploader[0].upload("notes.mp4", b"garbage bytes, not a video" * 100, "video/mp4").run()
+    at.button[0].click().run()
+    assert not at.exception and at.error[0].value.startswith("**notes.mp4**: This file is not a video")
+    assert at.session_state["fer_video"]["result"].log is log and at.subheader[0].value == "lecture.mp4"
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == "16"
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("7.95").run()
+    at.button[0].click().run()
+    assert not at.exception and "no frame of the video lies in that part" in at.error[0].value
+    assert at.session_state["fer_video"]["result"].log is log
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["Frames analysed"] == "16"
+    assert at.session_state["fer_video"]["result"].log.markers == ((2.0, "quiz starts"),)
+
 def test_video_with_no_faces():
     cat = cv2.resize(no_face_bgr(), (320, 240))
     at = open_page("app_pages/video_file.py")
