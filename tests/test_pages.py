@@ -438,6 +438,9 @@ def test_video_page_names_its_model_and_never_joins_parts_of_two_models(come_and
     at.file_uploader[0].set_value([("lecture.csv", csv, "text/csv"), ("old.csv", lecture(1, "Sad", "Sad").to_csv(),
                                                                       "text/csv")]).run()
     assert not at.exception and not at.warning and "Expression model" not in texts(at)  # one not recorded
+    at.file_uploader[0].set_value([("lecture.csv", csv, "text/csv"), ("again.csv", log.to_csv() + b"\n",
+                                                                      "text/csv")]).run()
+    assert not at.exception and not at.warning and f"Expression model: {everyday}, for every session." in texts(at)
 
 
 def text_key(at: AppTest, label: str) -> str:
