@@ -62,6 +62,8 @@ if source == sources[0]:
 elif source == sources[1]:
     if video is not None:
         log, name = video["result"].log, video["name"]
+        # Named: the Video file page may hold another upload by now, not analysed.
+        st.caption(f"**{name}**, the video analysed last on the **Video file** page.")
 else:
     files = st.file_uploader("Session log (CSV from this app)", type=["csv"], max_upload_size=uploads.LOG_MB,
                              accept_multiple_files=True, key="fer_dashboard_upload", on_change=_csv_removed,

@@ -303,6 +303,7 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     at.switch_page("app_pages/dashboard.py").run()
     assert not at.exception and at.radio[0].value == "Analysed video"
     assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "2"
+    assert "**lecture.mp4**, the video analysed last on the **Video file** page." in texts(at)
     assert "Expression model: Standard (fer_model.onnx)" in texts(at)
     # mix, counts, mix over time, per-face timeline, valence-arousal path (no attention measured)
     assert len(at.get("plotly_chart")) == 5
