@@ -6,12 +6,14 @@ results; ``--annotate`` writes the first photo that could be read with boxes and
 with the faces pixelated for sharing (as the Photo page's option);
 ``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face;
 ``--everyday`` uses the everyday-faces model (the app's sidebar choice).
-Unreadable files are reported and skipped; the exit code is 1 if any file failed.
+Unreadable files are reported and skipped; the exit code is 1 if any file failed (or the
+output was cut short: ``... | head``).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,4 +151,11 @@ def _output_problem(out: Path, inputs: Sequence[Path]) -> str | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()  # here, so that a closed pipe shows below and not as a message at exit
+    except BrokenPipeError:  # the reader went away (``| head``): stop without a traceback
+        # Python flushes stdout once more on the way out: point it at nothing so that is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code)

@@ -150,6 +150,24 @@ def test_cli_on_photo_and_corrupt_file(tmp_path):
     assert cv2.imread(str(out)).shape == astronaut_bgr().shape
 
 
+def test_cli_output_piped_into_a_reader_that_left_ends_without_a_traceback(tmp_path):
+    """``python -m fer_core PHOTO | head -c 10`` printed a BrokenPipeError traceback (or Python's
+    'Exception ignored' when stdout is buffered): now nothing on stderr, exit status 1."""
+    import os
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    for unbuffered in ("1", ""):
+        env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+        for extra in ([], ["--json"]):
+            proc = subprocess.Popen([sys.executable, "-m", "fer_core", str(photo), *extra], cwd=ROOT, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.close()  # the reader is gone before the first line
+            err = proc.stderr.read().decode()
+            assert proc.wait(timeout=120) == 1 and err == "", (unbuffered, extra, err)
+
+
 def test_cli_pixelates_the_annotated_photo_for_sharing(tmp_path, capsys):
     from fer_core.__main__ import main
 
