@@ -232,8 +232,12 @@ class Recognizer:
         (enlarged faces are soft already: measured on PublicTest faces shrunk to 32 px and
         enlarged back bilinearly, the blur cost 2.2 points there; enlarged bicubically, as now,
         forcing it on 24-40 px faces with ``source_sides=48`` moved them 0.1 point at most). A list
-        of crops gives its own sizes.
+        of crops gives its own sizes. One crop alone, (H, W) or (H, W, 1 / 3 / 4), is refused
+        (ValueError): read as a batch, its rows were taken for H crops.
         """
+        if isinstance(faces, np.ndarray) and (faces.ndim == 2 or (faces.ndim == 3 and faces.shape[2] in (1, 3, 4))):
+            raise ValueError(f"predict_proba takes several crops, got one image of shape {faces.shape}: "
+                             f"give a list of crops ([crop]) or an (N, {INPUT_SIZE}, {INPUT_SIZE}) array")
         if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.shape[1:] == (INPUT_SIZE, INPUT_SIZE):
             sides = None if source_sides is None else np.asarray(source_sides)
         else:

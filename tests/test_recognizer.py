@@ -63,6 +63,19 @@ def test_predict_proba_mixed_crops_and_empty(rec):
     assert rec.predict_proba([]).shape == (0, 7)
 
 
+def test_predict_proba_refuses_one_crop_given_alone(rec):
+    """One BGR face crop of 94x94 gave (94, 7) probabilities (its rows read as 94 crops 3 px wide),
+    a 48x48 gray crop an error about shape (48,): both now say to give a list or a batch."""
+    img = astronaut_bgr()
+    x, y, w, h = ASTRONAUT_FACE
+    crop = img[y:y + h, x:x + w]
+    for alone in (crop, cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), cv2.cvtColor(crop, cv2.COLOR_BGR2BGRA),
+                  cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (48, 48))[..., None]):
+        with pytest.raises(ValueError, match="a list of crops"):
+            rec.predict_proba(alone)
+    assert rec.predict_proba([crop]).shape == rec.predict_proba(crop[None]).shape == (1, 7)
+
+
 def test_flip_tta_makes_prediction_mirror_symmetric(rec):
     if not rec.flip_tta:
         pytest.skip("model card disables flip averaging")
