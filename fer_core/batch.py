@@ -435,7 +435,11 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
             kwargs["include_dashboard"] = False
         else:
             kwargs["address"] = address
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except ConnectionError as e:  # no cluster there (--ray auto with none started): a bad argument
+            raise ValueError(f"--ray {address}: no Ray cluster to join ({str(e).splitlines()[0]}); start one "
+                             "with `ray start --head`, or give --ray local") from None
     remote: Any = ray.remote(num_cpus=1, max_retries=2)(analyse_job)  # typed stubs miss the arguments
     refs = {remote.remote(job, rate, max_frames, model, **(options or {})): job for job in jobs}
     pending = list(refs)

@@ -487,6 +487,24 @@ def test_ray_gives_the_same_csvs_as_the_local_run(local_run, twenty, tmp_path):
         assert (out / name).read_bytes() == (out_local / name).read_bytes(), name
 
 
+def test_ray_without_a_cluster_to_join_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """``--ray auto`` with no cluster started (as the docs' command runs on a fresh machine) ended in
+    Ray's ConnectionError traceback, exit status 1: now one line saying what to do, status 2."""
+    ray = pytest.importorskip("ray")
+
+    def no_cluster(**kwargs):  # what ray.init(address="auto") raises when no cluster runs here
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", no_cluster)
+    make_videos(tmp_path / "in", 1)
+    with pytest.raises(SystemExit) as e:
+        batch.main([str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--ray", "auto", "--quiet"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--ray auto: no Ray cluster to join" in err and "--ray local" in err
+    assert "Traceback" not in err and not list((tmp_path / "out").glob("*.csv"))
+
+
 def test_names_too_long_for_a_file_are_shortened_the_same_way_on_every_run(tmp_path):
     deep = tmp_path / "in"
     for level in range(6):  # folders six deep of 40 characters: one name of over 250
