@@ -147,6 +147,31 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
         load_recognizer(tmp_path / "nope.onnx")
 
 
+def test_a_card_of_another_model_file_is_not_applied(tmp_path, caplog):
+    """A model file copied over without its card kept the old card's temperature and class prior:
+    the standard weights read with the Everyday card changed 9% of 300 real photos' labels. A card
+    whose sha256 is another file's, or that is not a JSON object, is now ignored, with a warning."""
+    import shutil
+
+    from fer_core.recognizer import DEFAULT_MODEL, EVERYDAY_MODEL
+
+    model = tmp_path / "mine.onnx"
+    shutil.copy(DEFAULT_MODEL, model)
+    bare = load_recognizer(model)  # no card: no temperature, no class prior
+    shutil.copy(EVERYDAY_MODEL.with_suffix(".json"), model.with_suffix(".json"))
+    gray = cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2GRAY)
+    faces = np.stack([cv2.resize(gray, (48, 48)), gray[:48, :48]])
+    with caplog.at_level("WARNING", logger="fer_core.recognizer"):
+        mismatched = load_recognizer(model)
+    assert "describes another model file" in caplog.text
+    assert mismatched.card == {} and mismatched.temperature == 1.0 and mismatched.prior_strength == 0.0
+    np.testing.assert_array_equal(mismatched.predict_proba(faces), bare.predict_proba(faces))
+    shutil.copy(DEFAULT_MODEL.with_suffix(".json"), model.with_suffix(".json"))  # its own card: used
+    assert load_recognizer(model).temperature == load_recognizer().temperature != 1.0
+    model.with_suffix(".json").write_text("[1, 2]")  # JSON, but not a card: was AttributeError
+    assert load_recognizer(model).card == {}
+
+
 def test_cli_on_photo_and_corrupt_file(tmp_path):
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), astronaut_bgr())
