@@ -74,6 +74,9 @@ def _open(source: str | Path | bytes | BinaryIO) -> Any:
         container = av.open(source if not isinstance(source, Path) else str(source), mode="r",
                             metadata_errors="replace")
     except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as e:
+        if isinstance(e, (FileNotFoundError, IsADirectoryError)):  # a path given wrong: not a format problem
+            why = "is a folder, not a video" if isinstance(e, IsADirectoryError) else "no such file"
+            raise VideoDecodeError(f"{source}: {why}") from e
         raise VideoDecodeError("This file is not a video we can decode (unknown or damaged format). "
                                "Try MP4 (H.264), WebM, MOV or AVI.") from e
     if not container.streams.video:
@@ -174,6 +177,13 @@ def _earliest(*times: float | None) -> float | None:
     return min(known) if known else None
 
 
+def _check_rate_and_count(rate: float, max_frames: int | None) -> None:
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"rate must be a number of frames a second > 0 (got {rate})")
+    if max_frames is not None and max_frames < 1:  # 0 and -1 once gave one frame
+        raise ValueError(f"max_frames must be 1 or more, or None for no limit (got {max_frames})")
+
+
 def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max_side: int = 1280,
                 max_frames: int | None = None, progress: ProgressCallback | None = None,
                 start_s: float = 0.0, end_s: float | None = None) -> Iterator[SampledFrame]:
@@ -188,8 +198,7 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     ``end_s``: stop before the first frame after that time. ``progress`` gets the share of
     the part from ``start_s`` to ``end_s`` (or the end) done, and the frame's time.
     """
-    if not (math.isfinite(rate) and rate > 0):
-        raise ValueError("rate must be a number of frames a second > 0")
+    _check_rate_and_count(rate, max_frames)
     if end_s is not None and end_s < start_s:
         raise ValueError("end_s must not be before start_s")
     step = 1.0 / rate
@@ -359,6 +368,7 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     (:attr:`SessionLog.start_s`).
     """
     t_start = time.perf_counter()
+    _check_rate_and_count(rate, max_frames)  # before the tracker's window is sized by the rate
     info = probe(source)
     if not (math.isfinite(start_s) and start_s >= 0):
         raise ValueError("start_s must be a time >= 0")

@@ -89,6 +89,24 @@ def test_undecodable_files(data, message):
         list(iter_frames(data, rate=2.0))
 
 
+def test_a_path_rate_or_frame_count_given_wrong_is_said_as_such(come_and_go_mp4, recognizer, tmp_path):
+    """A missing path or a folder was 'not a video we can decode (unknown or damaged format)'; a NaN
+    rate failed in the tracker with 'cannot convert float NaN to integer'; max_frames 0 or -1
+    analysed one frame."""
+    for path, why in [(tmp_path / "lecture.mp4", "no such file"), (tmp_path, "is a folder")]:
+        with pytest.raises(VideoDecodeError, match=why):
+            analyze_video(recognizer, path)
+        with pytest.raises(VideoDecodeError, match=why):
+            probe(str(path))
+    with pytest.raises(ValueError, match="rate must be"):
+        analyze_video(recognizer, come_and_go_mp4, rate=float("nan"))
+    for n in (0, -1):
+        with pytest.raises(ValueError, match="max_frames must be 1 or more"):
+            analyze_video(recognizer, come_and_go_mp4, max_frames=n)
+        with pytest.raises(ValueError, match="max_frames must be 1 or more"):
+            list(iter_frames(come_and_go_mp4, max_frames=n))
+
+
 def test_truncated_video_decodes_what_it_can_or_says_why(come_and_go_mp4):
     cut = come_and_go_mp4[: len(come_and_go_mp4) // 3]
     try:
