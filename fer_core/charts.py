@@ -10,8 +10,16 @@ import plotly.graph_objects as go
 from fer_core.annotate import LABEL_COLORS_HEX
 from fer_core.labels import LABELS
 
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2),
-               template="plotly_white")
+# The legend hangs from the figure's bottom edge, below the axis title: pinned to a fraction of
+# the plot area instead (y=-0.2), its second and third rows on a phone-wide page grew upward over
+# the "time (s)" title.
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10),
+               legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"), template="plotly_white")
+
+#: Guide lines drawn on the chart's background (named moments, the valence-arousal path): a
+#: mid grey, readable (3:1 or more) on the light theme's and the HTML report's white and on
+#: Streamlit's dark theme, which follows the visitor's system setting.
+GUIDE_GREY = "#888888"
 
 
 def add_markers(fig: go.Figure, markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
@@ -21,7 +29,7 @@ def add_markers(fig: go.Figure, markers: Sequence[tuple[float, str]] = ()) -> go
     if not markers:
         return fig
     lines = [dict(type="line", xref="x", yref="paper", x0=float(t), x1=float(t), y0=0, y1=1,
-                  line=dict(dash="dot", color="#444444", width=1.5)) for t, _ in markers]
+                  line=dict(dash="dot", color=GUIDE_GREY, width=1.5)) for t, _ in markers]
     # Plotly reads a subset of HTML in annotation text: escaped, a "<" in a marker stays one.
     notes = [dict(xref="x", yref="paper", x=float(t), y=1, xanchor="left", yanchor="top", showarrow=False,
                   text=html.escape(text), font=dict(size=11, color="#222222"), bgcolor="rgba(255,255,255,0.7)")
@@ -137,7 +145,7 @@ def valence_arousal_path(va: pd.DataFrame, title: str = "Valence and arousal ove
                     hoverinfo="text")
     t = va.index.to_numpy()
     fig.add_scatter(x=va["valence"].to_numpy(), y=va["arousal"].to_numpy(), mode="lines+markers",
-                    name="session", line=dict(color="rgba(0,0,0,0.3)"),
+                    name="session", line=dict(color=GUIDE_GREY, width=1),
                     marker=dict(color=t, colorscale="Viridis", size=7, colorbar=dict(title="s", thickness=10)),
                     customdata=t, hovertemplate="%{customdata:.0f} s: valence %{x:.2f}, arousal %{y:.2f}")
     fig.update_layout(title=title, height=380, xaxis=dict(range=[-1, 1], title="valence (unpleasant - pleasant)",

@@ -184,3 +184,67 @@ def test_markers_on_the_charts_and_in_the_report():
     # A marker cannot close the report's scripts: the charts' JSON escapes it too.
     log.add_marker(90.0, "</script><script>alert(1)</script>")
     assert "<script>alert(1)" not in build_html_report(log)
+
+
+# Streamlit follows the visitor's system setting: dark theme, background #0e1117. The HTML
+# report and the light theme: white.
+BACKGROUNDS = {"light": (255, 255, 255), "dark": (14, 17, 23)}
+
+
+def _rgb_over(colour: str, background: tuple) -> tuple:
+    """A plotly colour ("#rrggbb", "rgba(r,g,b,a)", "black") as seen over ``background``."""
+    named = {"black": "#000000", "white": "#ffffff"}
+    colour = named.get(colour, colour)
+    if colour.startswith("#"):
+        return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    values = [float(v) for v in re.findall(r"[\d.]+", colour)]
+    alpha = values[3] if len(values) == 4 else 1.0
+    return tuple(alpha * c + (1 - alpha) * b for c, b in zip(values[:3], background))
+
+
+def _contrast(a: tuple, b: tuple) -> float:
+    def luminance(rgb):
+        lin = [(c / 255) / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_guide_lines_are_readable_on_the_light_and_the_dark_theme():
+    """The named moments' lines and the valence-arousal path run over the chart's background:
+    3:1 or more on white and on Streamlit's dark background (before: #444444 dots, 1.9:1 on
+    dark, and a path of rgba(0,0,0,0.3), invisible there)."""
+    import pandas as pd
+
+    from fer_core.engagement import valence_arousal_timeline
+    from fer_core.session import face_binned
+
+    log = session_with_streak()
+    log.add_marker(60.0, "quiz")
+    df = log.to_frame()
+    att = pd.DataFrame({"looking": [1.0, 0.5], "eyes_closed": [0.0, 0.0], "yaw": [0.0, 20.0], "pitch": [0.0, 5.0]},
+                       index=pd.Index([0.0, 10.0], name="time_s"))
+    figs = [charts.face_timeline(face_binned(df, 10), markers=log.markers),
+            charts.attention_timeline(att, markers=log.markers)]
+    guides = [s.line.color for f in figs for s in f.layout.shapes]
+    path = [t for t in charts.valence_arousal_path(valence_arousal_timeline(df, 10)).data if t.name == "session"]
+    guides += [t.line.color for t in path]
+    assert len(guides) == 3
+    for colour in guides:
+        for theme, bg in BACKGROUNDS.items():
+            assert _contrast(_rgb_over(colour, bg), bg) >= 3.0, (colour, theme)
+
+
+def test_legend_hangs_below_the_axis_title():
+    """On a phone-wide page a legend wraps to two or three rows; pinned to a fraction of the
+    plot area (the old y=-0.2 with its bottom anchored) those rows grew upward over the
+    x axis's title ("time (s)" under "Disgust" in the probabilities of one face). Anchored to
+    the figure's bottom edge, plotly makes room for it below the title."""
+    from fer_core.session import binned_mix, face_binned
+
+    df = session_with_streak().to_frame()
+    figs = [charts.face_probabilities(face_binned(df, 10), 1), charts.face_timeline(face_binned(df, 10)),
+            charts.mix_area(binned_mix(df, 10))]
+    for fig in figs:
+        legend = fig.layout.legend
+        assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
