@@ -177,15 +177,18 @@ def _charts_html(figures: list[go.Figure]) -> list[str]:
 
 
 def _page(title: str, body: str) -> str:
-    """A standalone HTML document around ``body``, with the report's styles."""
+    """A standalone HTML document around ``body``, with the report's styles. Phone-wide: laid out
+    at the screen's width (without the viewport line a phone drew the page 980 to 1400 px wide,
+    shrunk to a third), a table wider than the screen scrolls in its own box."""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
 .meta {{ color: #666; }}
 .notice {{ background: #fff8e1; border-left: 4px solid #f0b400; padding: .6em 1em; }}
-table.tbl {{ border-collapse: collapse; margin: .5em 0 1.5em; }}
+table.tbl {{ border-collapse: collapse; margin: .5em 0 1.5em; display: block; overflow-x: auto; max-width: 100%; }}
 table.tbl th, table.tbl td {{ padding: .25em .8em; border-bottom: 1px solid #ddd; text-align: right; }}
 </style></head>
 <body>

@@ -248,3 +248,19 @@ def test_legend_hangs_below_the_axis_title():
     for fig in figs:
         legend = fig.layout.legend
         assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
+
+
+def test_reports_fit_a_phone_screen():
+    """A report mailed to a phone: without the viewport line the phone laid it out 980 px wide
+    (the comparison, with its wide table, 1400 px) and shrank it to a third, 16 px text
+    shown at 4 to 6 px. The wide table scrolls in its own box instead of widening the page."""
+    from fer_core.report import build_comparison_report
+
+    log = session_with_streak()
+    reports = [build_html_report(log),
+               build_comparison_report({"a": log.to_frame(), "b": session_with_streak().to_frame()})]
+    for html in reports:
+        head = html[:html.index("</head>")]
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in head
+        table_css = re.search(r"table\.tbl \{([^}]*)\}", head).group(1)
+        assert "overflow-x: auto" in table_css and "display: block" in table_css
