@@ -30,6 +30,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from fer_core.runtime import to_uint8
+
 #: Formats accepted from uploads (Pillow's names; MPO is what some cameras call JPEG).
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP")
 #: Formats libjpeg can decode at a reduced size (1/2, 1/4, 1/8); the others decode in full.
@@ -105,7 +107,8 @@ def _fit(width: int, height: int, max_pixels: int) -> tuple[int, int]:
 
 def _small_bgr(img: Image.Image, max_pixels: int, orientation: int | None) -> np.ndarray:
     """A decoded Pillow image of any mode -> upright H x W x 3 uint8 BGR of at most
-    ``max_pixels``; transparency composited over white; 16-bit and float scaled to 0-255.
+    ``max_pixels``; transparency composited over white; 16-bit grey scaled from 0-65535 to 0-255 (as
+    16-bit colour), 32-bit and float to their brightest pixel.
 
     Memory: the image is downscaled first, in its own mode (Pillow's BOX filter, an area
     average), and everything after that works on the small copy; the final copy into
@@ -122,7 +125,13 @@ def _small_bgr(img: Image.Image, max_pixels: int, orientation: int | None) -> np
         img = img.resize(size, Image.Resampling.BOX, reducing_gap=1.0)
     if orientation in _EXIF_TRANSPOSE:
         img = img.transpose(getattr(Image.Transpose, _EXIF_TRANSPOSE[orientation]))
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit grey (PNG): 0-65535 to 0-255, as Pillow reads 16-bit colour and as
+        # Recognizer.analyze reads a 16-bit array (fer_core.runtime.to_uint8). Stretching it to its
+        # own brightest pixel made a picture brighter than the file (+15 grey levels on real
+        # face photos exported at full range) and changed 7.5% of their labels.
+        img = Image.fromarray(to_uint8(np.asarray(img, dtype=np.uint16)))
+    elif img.mode in ("I", "F"):  # no fixed range: scaled to its brightest pixel
         arr = np.nan_to_num(np.asarray(img, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         hi = float(arr.max()) if arr.size else 1.0
         img = Image.fromarray((arr / (hi if hi > 0 else 1.0) * 255.0).clip(0, 255).astype(np.uint8))

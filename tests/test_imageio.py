@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
+from fer_core.runtime import to_uint8
 from tests.scenes import astronaut_bgr
 
 
@@ -44,6 +45,17 @@ def test_alpha_gray_and_16bit(astronaut_rgb):
     Image.fromarray(astronaut_rgb[:, :, 1].astype(np.uint16) * 257).save(buf, format="PNG")
     deep = decode_image(buf.getvalue())
     assert deep.bgr.shape == (512, 512, 3) and deep.bgr.max() > 200
+
+
+def test_16bit_gray_keeps_its_brightness_as_16bit_colour_and_analyze_do(astronaut_rgb):
+    """A 16-bit grey PNG is the picture in the file, not one stretched to its brightest pixel: that
+    made real face photos exported at 16 bits 15 grey levels brighter and changed 7.5% of their labels."""
+    dark = astronaut_rgb[:, :, 1] // 2  # a dim photo: its brightest pixel is about half of white
+    eight = decode_image(encode(dark, "PNG")).bgr
+    grey16 = decode_image(cv2.imencode(".png", dark.astype(np.uint16) * 257)[1].tobytes()).bgr
+    colour16 = decode_image(cv2.imencode(".png", np.dstack([dark] * 3).astype(np.uint16) * 257)[1].tobytes()).bgr
+    assert np.array_equal(grey16, eight) and np.array_equal(colour16, eight)
+    assert np.array_equal(to_uint8(dark.astype(np.uint16) * 257), eight[:, :, 0])  # as analyze() reads the array
 
 
 def test_exif_orientation_is_honoured(astronaut_rgb):
