@@ -359,5 +359,10 @@ class Recognizer:
 
 
 def load_recognizer(model_path: str | Path | None = None, **kwargs: Any) -> Recognizer:
-    """Load a recognizer: the shipped model by default, or the ONNX file at ``model_path``."""
+    """Load a recognizer: the shipped model by default, or the ONNX file at ``model_path``.
+
+    Its detector, unless ``detector=`` says otherwise, is the live page's (one pass, for video
+    frames); photos get the command line's and the Photo page's with
+    ``detector=fer_core.detect.still_detector()``, which finds faces of a quarter to a tenth of the
+    picture too."""
     return Recognizer(DEFAULT_MODEL if model_path is None else model_path, **kwargs)

@@ -303,3 +303,22 @@ def test_input_blur_only_for_faces_cut_at_48_px_or_more():
     assert not np.allclose(rec.predict_proba(faces)[1], p[1], atol=1e-4), "an array without sides is all blurred"
     with pytest.raises(ValueError, match="source_sides"):
         rec.predict_proba(faces, source_sides=[125])
+
+
+def test_readme_python_api_finds_the_faces_the_command_line_finds(tmp_path, capsys):
+    """The README's Python example once loaded the recognizer with the live page's one-pass
+    detector: on a class photo it found fewer faces than ``python -m fer_core`` (6 of 9 here)."""
+    from fer_core.__main__ import main
+
+    photo = tmp_path / "class.jpg"
+    cv2.imwrite(str(photo), gallery_frame(3, 3, 960, 960))
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Command line and Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    example = block.split("\nprobs = ", 1)[0].replace('"class.jpg"', repr(str(photo)))
+    scope: dict = {}
+    exec(example, scope)  # the README's own lines
+    assert main([str(photo), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)[0]["faces"]
+    assert len(cli) == 9
+    assert [list(f.box) for f in scope["faces"]] == [f["box"] for f in cli]
+    assert [f.label for f in scope["faces"]] == [f["label"] for f in cli]
