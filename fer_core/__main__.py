@@ -1,9 +1,10 @@
 """Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png [--pixelate]] [--attention] [--everyday]``.
 
 Prints each face's expression and confidence; ``--json`` prints machine-readable
-results; ``--annotate`` writes the first photo that could be read with boxes and labels drawn
-(never over one of the photos), ``--pixelate``
-with the faces pixelated for sharing (as the Photo page's option);
+results, with the size of the picture the boxes are in (``size``; a photo over 4 megapixels is
+analysed downscaled, as on the Photo page, and ``scale`` says by how much); ``--annotate``
+writes the first photo that could be read with boxes and labels drawn (never over one of the
+photos), ``--pixelate`` with the faces pixelated for sharing (as the Photo page's option);
 ``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face;
 ``--everyday`` uses the everyday-faces model (the app's sidebar choice).
 Unreadable files are reported and skipped; the exit code is 1 if any file failed (or the
@@ -17,20 +18,33 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from fer_core.imageio import DecodedImage
 
-def _read_image(path: Path) -> np.ndarray:
-    """Decode a photo upright (EXIF orientation honoured), with the app's size and corruption checks."""
+
+def _read_image(path: Path) -> DecodedImage:
+    """Decode a photo upright (EXIF orientation honoured), with the app's size and corruption checks;
+    larger than 4 megapixels, it is analysed downscaled, as on the Photo page."""
     from fer_core.imageio import decode_image
 
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a folder, not a photo")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    return decode_image(path.read_bytes()).bgr
+    return decode_image(path.read_bytes())
+
+
+def _size_note(image: DecodedImage) -> str | None:
+    """For a downscaled photo, what size its boxes are in (as the Photo page's notice); else None."""
+    if not image.downscaled:
+        return None
+    return (f"a {image.megapixels:.0f}-megapixel photo, analysed at {image.bgr.shape[1]} x "
+            f"{image.bgr.shape[0]} pixels: the boxes are in that size; multiply them by {1 / image.scale:.3g} "
+            "for the photo's own pixels")
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -63,10 +77,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _print_faces(path: Path, results: Sequence[Any]) -> None:
+def _print_faces(path: Path, results: Sequence[Any], note: str | None = None) -> None:
     from fer_core import LABELS
 
     print(f"{path}: {len(results)} face(s)" if results else f"{path}: no face found")
+    if note and results:
+        print(f"  ({note})")
     for j, r in enumerate(results, 1):
         top = sorted(zip(r.probabilities, LABELS), reverse=True)[:3]
         alts = ", ".join(f"{lab} {pr:.0%}" for pr, lab in top[1:])
@@ -114,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = annotated = False
     for path in args.photos:
         try:
-            img = _read_image(path)
+            image = _read_image(path)
+            img = image.bgr
             results = rec.analyze(img, attention=True) if args.attention else rec.analyze(img)
         except (OSError, ValueError) as exc:  # ImageDecodeError is a ValueError
             failed = True
@@ -122,14 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             report.append({"file": str(path), "error": str(exc)})
             continue
-        report.append({"file": str(path), "faces": [r.as_dict() for r in results]})
+        # The size the boxes are in (the analysed picture: a photo over 4 megapixels is downscaled).
+        entry: dict[str, Any] = {"file": str(path), "size": [img.shape[1], img.shape[0]]}
+        if image.downscaled:
+            entry["scale"] = image.scale
+        report.append({**entry, "faces": [r.as_dict() for r in results]})
         if args.annotate and not annotated:
             annotated = True
             if not _write_annotated(args.annotate, img, results, rec.detector, args.pixelate):
                 failed = True
                 print(f"error: {args.annotate}: the annotated photo could not be written", file=sys.stderr)
         if not args.json:
-            _print_faces(path, results)
+            _print_faces(path, results, _size_note(image))
     if args.json:
         print(json.dumps(report, indent=2))
     if args.annotate and not annotated:
