@@ -65,9 +65,14 @@ class ReportOptions:
 
 
 def _fmt_time(seconds: float) -> str:
-    m, s = divmod(max(0.0, float(seconds)), 60.0)
-    h, m = divmod(int(m), 60)
-    return f"{h:d}:{m:02d}:{s:04.1f}" if h else f"{m:d}:{s:04.1f}"
+    """``m:ss.s`` (``h:mm:ss.s`` from an hour on), to the nearest tenth of a second, as the pages'
+    clock (``fer_app.support.clock``). Rounded before it is split: the seconds were once rounded
+    alone, and 59.96 s read "0:60.0"."""
+    tenths = round(max(0.0, float(seconds)) * 10)
+    m, rest = divmod(tenths, 600)
+    h, m = divmod(m, 60)
+    sec = f"{rest // 10:02d}.{rest % 10}"
+    return f"{h:d}:{m:02d}:{sec}" if h else f"{m:d}:{sec}"
 
 
 def _table(df: pd.DataFrame, digits: int = 3) -> str:

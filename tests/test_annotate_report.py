@@ -100,6 +100,16 @@ def test_html_report_of_part_of_a_video_says_which_part():
             "the gaps between them were not analysed</li>") in joined and "Duration covered" not in joined
 
 
+def test_html_report_times_round_to_the_tenth_as_a_whole():
+    """A live log's clock gives times such as 59.96 s: the report rounded the seconds alone and
+    wrote "0:60.0" (and "59:60.0" for 3599.96 s), where the page's clock says 1:00.0."""
+    for end, text in ((59.96, "1:00.0"), (119.97, "2:00.0"), (3599.96, "1:00:00.0"), (61.24, "1:01.2")):
+        log = SessionLog(source="live")
+        log.add_frame(0.0, [(1, (0, 0, 50, 50), [0, 0, 0, 1, 0, 0, 0])])
+        log.add_frame(end, [])
+        assert f"Duration covered: {text}</li>" in build_html_report(log), end
+
+
 def test_html_report_dates_only_what_the_log_knows():
     """A live session says when it started, a video's analysis when it ran; a CSV read back does not
     record either, so its report gave the time of the upload as the session's start."""
