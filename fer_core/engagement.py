@@ -22,7 +22,7 @@ import pandas as pd
 
 from fer_core.attention import CLOSED_BELOW
 from fer_core.labels import LABELS
-from fer_core.session import sample_step
+from fer_core.session import sample_step, stretch_ends
 
 #: Pleasure (valence) and arousal of each expression, from Russell & Mehrabian (1977),
 #: "Evidence for a three-factor theory of emotions", Journal of Research in Personality
@@ -80,14 +80,17 @@ def valence_arousal_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
     return out
 
 
-def _durations(t: np.ndarray, gap_s: float) -> np.ndarray:
+def _durations(t: np.ndarray, gap_s: float, ends: np.ndarray | None = None) -> np.ndarray:
     """Seconds each observation stands for: up to the next one; the typical (median) step
-    for the last one and for one followed by a gap of more than ``gap_s``."""
+    for the last one and for one followed by a gap of more than ``gap_s``, but not past
+    ``ends`` (where the analysis that saw it ended, :func:`~fer_core.session.stretch_ends`): a
+    face seen in every frame of a session is present as long as the session lasts."""
     if len(t) == 0:
         return np.zeros(0)
     step = np.diff(t)
     typical = float(np.median(step[step <= gap_s])) if (step <= gap_s).any() else 0.0
-    return np.where(np.append(step, np.inf) <= gap_s, np.append(step, 0.0), typical)
+    last = np.full(len(t), typical) if ends is None else np.clip(ends - t, 0.0, typical)
+    return np.where(np.append(step, np.inf) <= gap_s, np.append(step, 0.0), last)
 
 
 def _longest_run(flags: np.ndarray, t: np.ndarray, dur: np.ndarray, gap_s: float) -> tuple[float, int]:
@@ -111,7 +114,7 @@ class FaceAttention:
     """Attention of one face over a session."""
 
     face_id: int
-    present_s: float  # time the face was in view (observations, gaps left out: attention_summary)
+    present_s: float  # time the face was in view (observations, gaps left out, never past the session's end)
     measured_s: float  # of which with attention measured
     looking_share: float  # share of the time looking was measured, looking at the camera (NaN when never)
     longest_away_s: float  # longest stretch not looking at the camera (eyes closed counts as away)
@@ -137,7 +140,7 @@ def attention_summary(df: pd.DataFrame, *, away_s: float = LOOK_AWAY_S, closed_s
     out = []
     for fid, g in df.sort_values("time_s", kind="stable").groupby("face_id", sort=True):
         t = g["time_s"].to_numpy(np.float64)
-        dur = _durations(t, gap_s)
+        dur = _durations(t, gap_s, stretch_ends(df, t))
         measured = g["yaw"].notna().to_numpy()
         looked = g["looking"].to_numpy(np.float64)
         # A pose measured without the eyes (a face new on a pose-only frame of the live page's

@@ -751,6 +751,20 @@ def sample_step(df: pd.DataFrame) -> float:
     return float(np.median(np.diff(times))) if len(times) > 1 else 0.0
 
 
+def stretch_ends(df: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+    """Where the analysis that saw each of ``times`` ended: the log's end (:func:`log_end`), or for
+    a log joined from parts (:func:`log_parts`) the end of the part each time falls in. No
+    observation stands for time after that: nothing was analysed there."""
+    times = np.asarray(times, np.float64)
+    parts = log_parts(df)
+    if not parts:
+        return np.full(times.shape, log_end(df))
+    starts = np.array([a for a, _ in parts])
+    ends = np.array([b for _, b in parts])
+    k = np.clip(np.searchsorted(starts, times + 1e-3, side="right") - 1, 0, len(parts) - 1)
+    return np.maximum(ends[k], times)
+
+
 def _next_bin(gap: np.ndarray | float, bin_s: float, step: float) -> np.ndarray:
     """Whether bins ``gap`` seconds apart follow each other: the next bin, or one after bins left
     empty only because the frames were analysed less often than ``bin_s`` (rows every 2 s in
@@ -768,10 +782,20 @@ def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 
     ``negative`` is a streak; a bin with no observation of the face ends it, unless the log's
     frames lie further apart than about half a bin (:func:`sample_step`), so that a bin can be
     empty without the face having gone (:func:`_next_bin`). Longest first.
+
+    A streak starts at the face's first observation in its first bin and ends one step of the log
+    after its last observation in its last bin, as the attention summary counts a face's time
+    (``fer_core.engagement``), but never after the analysis ended (:func:`stretch_ends`): a
+    face seen from 0 to 120 s at 0.5 s steps of a log that ends there was sad from 0:00 to 2:00.
+    (The bins' edges once gave 0:00 to 2:05, after the end of the session, and a part of a video
+    analysed from 0:32 had a streak from 0:30.)
     """
     fb = face_binned(df, bin_s)
     if fb.empty:
         return []
+    key = np.floor(df["time_s"].to_numpy() / bin_s) * bin_s  # as face_binned: its rows, in its order
+    seen = df.assign(time_s=key, t=df["time_s"]).groupby(["face_id", "time_s"], sort=True)["t"].agg(["min", "max"])
+    first_t, last_t = seen["min"].to_numpy(np.float64), seen["max"].to_numpy(np.float64)
     # All faces at once (face_binned sorts by face, then time): a loop per face took minutes on
     # a log where every row is another face.
     fid = fb["face_id"].to_numpy()
@@ -785,7 +809,8 @@ def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 
     pos = np.flatnonzero(neg)
     first = pos[starts[pos]]
     last = pos[np.searchsorted(run[pos], np.arange(len(first)), side="right") - 1]  # each run's last bin
-    begin_s, end_s = times[first], times[last] + bin_s
+    begin_s = first_t[first]
+    end_s = np.minimum(last_t[last] + sample_step(df), stretch_ends(df, last_t[last]))
     keep = np.flatnonzero(end_s - begin_s >= min_duration_s)
     if not len(keep):
         return []

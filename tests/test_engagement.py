@@ -111,25 +111,63 @@ def test_gaps_split_runs():
     for t in np.arange(10, 14, 0.5):  # seen again after a 6.5 s gap
         log.add_frame(float(t), [Face(1, (0, 0, 9, 9), HAPPY, (50.0, 0, 0), (1, 1), False)])
     s = eng.attention_summary(log.to_frame())[0]
-    assert s.longest_away_s == pytest.approx(4.0) and s.present_s == pytest.approx(8.0)
+    # Each row stands for the 0.5 s up to the next frame; the last, at 13.5 s, ends the session.
+    assert s.longest_away_s == pytest.approx(4.0) and s.present_s == pytest.approx(7.5)
 
 
 @pytest.mark.parametrize("step", [2.002, 5.0])  # a video at 0.5 frames a second (29.97 fps); live snapshots
 def test_sparse_rows_are_a_stretch_not_single_rows(step):
-    """A face turned away for 40 s, logged every ``step`` seconds: one 40 s look-away, flagged,
-    present 40 s. A fixed 2 s gap once cut it into single rows (3.9 s at 2.002 s, absent at 5 s)."""
+    """A face turned away for 40 s, logged every ``step`` seconds: one look-away, flagged, as long
+    as the session (its last row ends it). A fixed 2 s gap once cut it into single rows (3.9 s at
+    2.002 s, absent at 5 s)."""
     log = SessionLog()
     n = int(round(40.0 / step))
     for i in range(n):
         log.add_frame(i * step, [Face(1, (0, 0, 9, 9), HAPPY, (45.0, 0, 0), (1, 1), False)])
     s = eng.attention_summary(log.to_frame())[0]
-    assert s.present_s == pytest.approx(n * step) and s.longest_away_s == pytest.approx(n * step)
+    session = log.summary().duration_s
+    assert session == pytest.approx((n - 1) * step)
+    assert s.present_s == pytest.approx(session) and s.longest_away_s == pytest.approx(session)
     assert s.looked_away and s.looking_share == 0.0
-    # Gone for longer than a few of the log's steps is still a gap.
+    # Gone for longer than a few of the log's steps is still a gap; the first stretch's last row
+    # stands for one step, up to the next frame.
     for i in range(n):
         log.add_frame(100.0 + i * step, [Face(1, (0, 0, 9, 9), HAPPY, (45.0, 0, 0), (1, 1), False)])
     s = eng.attention_summary(log.to_frame())[0]
-    assert s.longest_away_s == pytest.approx(n * step) and s.present_s == pytest.approx(2 * n * step)
+    assert s.longest_away_s == pytest.approx(n * step) and s.present_s == pytest.approx((2 * n - 1) * step)
+
+
+def test_time_present_is_never_longer_than_the_session():
+    """Paper answers: frames every 0.5 s. A face in every frame of a session from 0 to 10 s is
+    present 10 s, the session's duration (it read 10.5 s); seen up to 10 s of a session that goes
+    on to 20 s, it stood for 10.5 s (up to the frame at 10.5 s that did not see it); in two
+    parts of 10 s joined, each part's face is present 10 s, and together the parts' time."""
+    def seen(log, times, fid=1, away=()):
+        for t in times:
+            log.add_frame(float(t), [Face(fid, (0, 0, 9, 9), HAPPY, (45.0 if t in away else 0.0, 0, 0), (1, 1),
+                                          t not in away)])
+
+    whole = SessionLog()
+    seen(whole, np.arange(0, 10.01, 0.5), away=(4.0, 4.5, 5.0, 5.5, 6.0, 6.5))  # away exactly 3 s
+    s = eng.attention_summary(whole.to_frame())[0]
+    assert whole.summary().duration_s == 10.0 and s.present_s == pytest.approx(10.0)
+    assert s.longest_away_s == pytest.approx(3.0) and s.looking_share == pytest.approx(7.0 / 10.0)
+    assert eng.attention_table([s])["present (s)"].iloc[0] == 10.0
+    longer = SessionLog()
+    seen(longer, np.arange(0, 10.01, 0.5))
+    for t in np.arange(10.5, 20.01, 0.5):
+        longer.add_frame(float(t), [])
+    assert eng.attention_summary(longer.to_frame())[0].present_s == pytest.approx(10.5)
+    parts = []
+    for start in (0.0, 100.0):
+        part = SessionLog(start_s=start)
+        seen(part, np.arange(start, start + 10.01, 0.5))
+        parts.append(part)
+    joined = SessionLog.join(parts)
+    present = [a.present_s for a in eng.attention_summary(joined.to_frame())]
+    assert present == pytest.approx([10.0, 10.0]) and joined.summary().analysed_s == 20.0
+    back = SessionLog.from_csv(joined.to_csv())  # read back, the same
+    assert [a.present_s for a in eng.attention_summary(back.to_frame())] == pytest.approx([10.0, 10.0])
 
 
 def test_attention_timeline():

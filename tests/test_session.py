@@ -111,7 +111,8 @@ def test_negative_streak_flags():
     assert len(flags) == 1
     f = flags[0]
     assert f.face_id == 1 and f.labels == ("Sad",) and f.ongoing
-    assert f.start_s == pytest.approx(100.0) and f.end_s == pytest.approx(300.0)
+    # Sad from the row at 100 s to the last row, at 299 s, where the session ends (not 300 s).
+    assert f.start_s == pytest.approx(100.0) and f.end_s == pytest.approx(299.0)
     assert negative_streaks(df, min_duration_s=250.0) == []
 
 
@@ -134,19 +135,42 @@ def test_streaks_and_changes_do_not_depend_on_a_bin_shorter_than_the_frames():
         sparse.add_frame(2.0 * i, [(1, (0, 0, 9, 9), onehot("Happy" if i < 20 else "Sad"))])
         live.add_frame(i + (0.98 if i % 7 == 3 else 0.01), [(1, (0, 0, 9, 9), onehot("Happy" if i < 40 else "Sad"))])
     assert sample_step(sparse.to_frame()) == 2.0 and sample_step(SessionLog().to_frame()) == 0.0
-    for log, start in ((sparse, 40.0), (live, 40.0)):
+    for log, start in ((sparse, 40.0), (live, 40.01)):  # the first sad row of each
         df = log.to_frame()
         for bin_s in (1.0, 2.0, 5.0, 10.0):
             flags = negative_streaks(df, 120.0, bin_s=bin_s)
-            assert len(flags) == 1 and flags[0].start_s == start and flags[0].ongoing, (bin_s, flags)
+            assert len(flags) == 1 and flags[0].start_s == pytest.approx(start) and flags[0].ongoing, (bin_s, flags)
             changes = strongest_changes(df, 1, bin_s=bin_s, min_change=NOTABLE_CHANGE)
-            assert changes.iloc[0].to_label == "Sad" and changes.iloc[0].time_s == pytest.approx(start, abs=bin_s)
+            assert changes.iloc[0].to_label == "Sad" and changes.iloc[0].time_s == pytest.approx(40.0, abs=bin_s)
     # A face gone for longer than a frame still ends the streak.
     gone = SessionLog()
     for t in [*range(0, 100, 2), *range(110, 300, 2)]:
         gone.add_frame(float(t), [(1, (0, 0, 9, 9), onehot("Sad"))])
     assert [(s.start_s, s.end_s) for s in negative_streaks(gone.to_frame(), 60.0, bin_s=1.0)] == [
-        (110.0, 299.0), (0.0, 99.0)]  # longest first
+        (110.0, 298.0), (0.0, 100.0)]  # longest first; each row stands for 2 s, but not past the end at 298 s
+
+
+def test_streaks_lie_within_what_the_face_was_seen():
+    """Paper answers, frames every 0.5 s: a face sad from 0 to 120 s of a session that ends there
+    was sad 0:00 to 2:00, 2 minutes, whatever the bin (it read 0:00 to 2:05 in 5 s bins, after the
+    session's end); the same face in a part of a video analysed from 32.3 s, seen from 32.5 to
+    152 s, from 32.5 s to 152 s (it read 30 s, before the analysis began, to 155 s); 240 frames
+    sad (2 minutes) in a longer session are flagged at 2 minutes, from 0:00 to 2:00."""
+    def sad_log(times, start_s=0.0, end_s=None):
+        log = SessionLog(start_s=start_s)
+        for t in times:
+            log.add_frame(float(t), [(1, (0, 0, 9, 9), onehot("Sad"))])
+        if end_s is not None:
+            log.add_frame(end_s, [])
+        return log.to_frame()
+
+    for bin_s in (1.0, 2.0, 5.0, 10.0):
+        for df, start, end in ((sad_log(np.arange(0, 120.01, 0.5)), 0.0, 120.0),
+                               (sad_log(np.arange(32.5, 152.01, 0.5), start_s=32.3), 32.5, 152.0),
+                               (sad_log(np.arange(0, 119.51, 0.5), end_s=300.0), 0.0, 120.0)):
+            flags = negative_streaks(df, min(120.0, end - start), bin_s=bin_s)
+            assert [(f.start_s, f.end_s) for f in flags] == [pytest.approx((start, end))], bin_s
+            assert flags[0].duration_s == pytest.approx(end - start)
 
 
 def test_strongest_changes():
