@@ -655,9 +655,11 @@ def parse_time(text: str) -> float:
 
 
 def markers_table(markers: Sequence[tuple[float, str]]) -> pd.DataFrame:
-    """The markers as a table for the pages and the report: ``time`` (m:ss), ``seconds``, ``marker``."""
+    """The markers as a table for the pages and the report: ``time`` (m:ss), ``seconds``, ``marker``.
+    The seconds are cut to the tenth as :func:`format_time` cuts to the second: a moment marked
+    at 59.96 s read "0:59" beside "60.0"."""
     return pd.DataFrame({"time": [format_time(t) for t, _ in markers],
-                         "seconds": [round(float(t), 1) for t, _ in markers],
+                         "seconds": [np.floor(max(0.0, float(t)) * 10 + 1e-6) / 10 for t, _ in markers],
                          "marker": [text for _, text in markers]})
 
 

@@ -224,6 +224,9 @@ def test_markers_round_trip_through_the_csv_and_stay_out_of_the_analytics():
     table = markers_table(back.markers)
     assert list(table["time"]) == ["0:10", "1:35", "1:02:05"] and list(table["seconds"]) == [10.0, 95.2, 3725.0]
     assert format_time(59.99) == "0:59" and format_time(-3) == "0:00"
+    # The seconds say the same time as the m:ss beside them (they read 60.0 beside 0:59).
+    edge = markers_table([(59.96, "live"), (119.99, "later"), (4.35, "early")])
+    assert list(edge["time"]) == ["0:59", "1:59", "0:04"] and list(edge["seconds"]) == [59.9, 119.9, 4.3]
     full = SessionLog()
     assert all(full.add_marker(float(i), f"m{i}") for i in range(MAX_MARKERS))
     assert not full.add_marker(0.0, "one too many") and len(full.markers) == MAX_MARKERS
