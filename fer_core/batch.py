@@ -292,11 +292,12 @@ def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10) -> int:
     read, so memory holds one session's rows at a time."""
     import pandas as pd
 
-    from fer_core.compare import compare_sessions, measure_over_time, table_for_display
+    from fer_core.compare import compare_sessions, measure_over_time, models_note_of, table_for_display
     from fer_core.report import COMPARISON_MEASURES, comparison_report_html
-    from fer_core.session import LogFormatError, SessionLog
+    from fer_core.session import LogFormatError, SessionLog, log_models
 
     rows: list[pd.DataFrame] = []
+    models: dict[str, tuple[str, ...]] = {}  # each session's expression models, for the report's note
     curves: dict[str, list[pd.DataFrame]] = {m: [] for m in COMPARISON_MEASURES}
     for job in jobs:
         csv, _ = outputs(out, job)
@@ -311,6 +312,7 @@ def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10) -> int:
             continue
         one = {job.name: df}
         rows.append(compare_sessions(one))
+        models[job.name] = log_models(df)
         for m in COMPARISON_MEASURES:
             curves[m].append(measure_over_time(one, m, segments=segments))
         del df, one
@@ -319,7 +321,10 @@ def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10) -> int:
     comparison = pd.concat(rows)
     joined = {m: pd.concat(c, axis=1) for m, c in curves.items()}
     write_atomic(out / COMPARISON_CSV, csvtext.to_csv(table_for_display(comparison)))
-    write_atomic(out / COMPARISON_HTML, comparison_report_html(comparison, joined).encode("utf-8"))
+    # As the app's comparison report: sessions of different models say so (a resumed run may add
+    # sessions analysed with another --model to those already in --out).
+    report = comparison_report_html(comparison, joined, note=models_note_of(models))
+    write_atomic(out / COMPARISON_HTML, report.encode("utf-8"))
     return len(rows)
 
 

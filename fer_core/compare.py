@@ -60,7 +60,12 @@ def unique_names(names: list[str]) -> list[str]:
 def models_note(sessions: Mapping[str, pd.DataFrame]) -> str:
     """A sentence naming each session's expression model (:func:`~fer_core.session.log_models`)
     when the sessions were analysed with different ones; "" when their logs name one model or none."""
-    models = {name: log_models(df) for name, df in sessions.items()}
+    return models_note_of({name: log_models(df) for name, df in sessions.items()})
+
+
+def models_note_of(models: Mapping[str, tuple[str, ...]]) -> str:
+    """:func:`models_note` from each session's models, for callers that do not hold every
+    session's rows at once (``fer_core.batch``)."""
     if len({m for ms in models.values() for m in ms}) < 2:
         return ""
     listed = "; ".join(f"{name}: {', then '.join(ms) if ms else 'not recorded in its log'}"

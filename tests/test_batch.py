@@ -237,6 +237,28 @@ def test_comparison_reads_finished_logs_one_at_a_time(tmp_path, caplog):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_comparison_says_when_sessions_had_different_models(tmp_path):
+    """A rerun with --everyday into an --out of standard-model logs compares the two; the app's
+    comparison report says so, the batch's comparison.html did not."""
+    happy = [0, 0, 0, 1, 0, 0, 0]
+    jobs = []
+    for name, model in (("week1", "Standard (fer_model.onnx)"), ("week2", "Everyday faces (fer_model_everyday.onnx)"),
+                        ("week3", "Everyday faces (fer_model_everyday.onnx)")):
+        log = SessionLog(source=name)
+        for t in range(60):
+            log.add_frame(float(t), [(1, (0, 0, 9, 9), happy)], model)
+        jobs.append(batch.Job(name=name, path=f"/in/{name}.mp4"))
+        csv, report = batch.outputs(tmp_path, jobs[-1])
+        csv.write_bytes(log.to_csv())
+        report.write_text("<html></html>")
+    assert batch.write_comparison(tmp_path, jobs[1:]) == 2
+    assert "different expression models" not in (tmp_path / batch.COMPARISON_HTML).read_text()
+    assert batch.write_comparison(tmp_path, jobs) == 3
+    html = (tmp_path / batch.COMPARISON_HTML).read_text()
+    assert ("different expression models (week1: Standard (fer_model.onnx); week2: Everyday faces "
+            "(fer_model_everyday.onnx); week3: Everyday faces (fer_model_everyday.onnx))") in html
+
+
 def test_photo_folder_and_undecodable_file(tmp_path, recognizer):
     photos = tmp_path / "in" / "snapshots"
     photos.mkdir(parents=True)
