@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,10 +66,10 @@ class ReportOptions:
 
 
 def _fmt_time(seconds: float) -> str:
-    """``m:ss.s`` (``h:mm:ss.s`` from an hour on), to the nearest tenth of a second, as the pages'
-    clock (``fer_app.support.clock``). Rounded before it is split: the seconds were once rounded
-    alone, and 59.96 s read "0:60.0"."""
-    tenths = round(max(0.0, float(seconds)) * 10)
+    """``m:ss.s`` (``h:mm:ss.s`` from an hour on): the tenths cut off as the pages'
+    :func:`~fer_core.session.format_time` cuts the seconds, so that 59.96 s reads 0:59.9 here and
+    0:59 there. (The seconds were once rounded alone, after the split: 59.96 s read "0:60.0".)"""
+    tenths = math.floor(max(0.0, float(seconds)) * 10 + 1e-6)
     m, rest = divmod(tenths, 600)
     h, m = divmod(m, 60)
     sec = f"{rest // 10:02d}.{rest % 10}"

@@ -9,7 +9,7 @@ from fer_core import charts, model_card
 from fer_core.annotate import LABEL_COLORS_BGR, annotate, draw_status, face_caption, results_table
 from fer_core.labels import LABELS
 from fer_core.report import ReportOptions, build_html_report
-from fer_core.session import SessionLog
+from fer_core.session import SessionLog, format_time
 
 
 @dataclass
@@ -102,12 +102,15 @@ def test_html_report_of_part_of_a_video_says_which_part():
 
 def test_html_report_times_round_to_the_tenth_as_a_whole():
     """A live log's clock gives times such as 59.96 s: the report rounded the seconds alone and
-    wrote "0:60.0" (and "59:60.0" for 3599.96 s), where the page's clock says 1:00.0."""
-    for end, text in ((59.96, "1:00.0"), (119.97, "2:00.0"), (3599.96, "1:00:00.0"), (61.24, "1:01.2")):
+    wrote "0:60.0" (and "59:60.0" for 3599.96 s). It cuts the tenths as the dashboard's m:ss
+    (``format_time``) cuts the seconds: 0:59.9 there is 0:59 on the page."""
+    for end, text in ((59.96, "0:59.9"), (119.97, "1:59.9"), (3599.96, "59:59.9"), (61.24, "1:01.2"),
+                      (4.3, "0:04.3"), (3600.0, "1:00:00.0")):
         log = SessionLog(source="live")
         log.add_frame(0.0, [(1, (0, 0, 50, 50), [0, 0, 0, 1, 0, 0, 0])])
         log.add_frame(end, [])
         assert f"Duration covered: {text}</li>" in build_html_report(log), end
+        assert text.startswith(format_time(end)), end
 
 
 def test_html_report_dates_only_what_the_log_knows():
