@@ -178,7 +178,7 @@ if not streaks:
     st.success(f"No face stayed sad, angry or fearful for {minutes:g} minutes or more.")
 for s in streaks[:MAX_FLAGS]:
     st.warning(f"**Face {s.face_id}** looked {' / '.join(s.labels).lower()} for "
-               f"{s.duration_s / 60:.1f} min ({s.start_s / 60:.1f} to {s.end_s / 60:.1f} min)"
+               f"{s.duration_s / 60:.1f} min ({format_time(s.start_s)} to {format_time(s.end_s)})"
                + (", still ongoing." if s.ongoing else "."), icon=":material/flag:")
 if len(streaks) > MAX_FLAGS:
     st.caption(f"The {MAX_FLAGS} longest of {len(streaks)} flags; the end-of-session report below lists them all.")

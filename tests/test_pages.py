@@ -1,6 +1,7 @@
 """Every page under Streamlit's AppTest, with real photos and videos of faces."""
 import io
 import json
+import re
 from pathlib import Path
 from unittest import mock
 
@@ -1062,3 +1063,49 @@ def test_dashboard_shows_the_longest_flags_and_counts_the_rest():
     flags = [w.value for w in at.warning if w.value.startswith("**Face")]
     assert len(flags) == 20 and flags[0].startswith("**Face 25**")  # the longest first
     assert "The 20 longest of 25 flags; the end-of-session report below lists them all." in texts(at)
+
+
+def test_one_session_reads_the_same_on_the_dashboard_its_report_and_compare():
+    """Paper answers for a part of a video analysed from 0:32.3 to 2:32, frames every 0.5 s from
+    32.5 s: Face 1 sad in every frame, looking away from 40 to 43 s (3 s); Face 2 happy up to
+    99.5 s. The streak ran 0:32.5 to 2:32 (it read "0.5 to 2.6 min" here and 0:30.0 to 2:35.0 in
+    the report, outside the part); Face 1 was present 119.5 s, Face 2 67.5 s (to the frame at 100 s)."""
+    from fer_core.report import ReportOptions, build_html_report
+    from tests.test_engagement import Face
+
+    sad, happy = tuple(float(lab == "Sad") for lab in LABELS), tuple(float(lab == "Happy") for lab in LABELS)
+    log = SessionLog(source="lecture.mp4", start_s=32.3)
+    for t in np.arange(32.5, 152.01, 0.5):
+        away = 40.0 <= t < 43.0
+        faces = [Face(1, (10, 10, 50, 50), sad, (40.0 if away else 0.0, 0.0, 0.0), (1.0, 1.0), not away)]
+        if t < 100:
+            faces.append(Face(2, (100, 10, 50, 50), happy, (0.0, 0.0, 0.0), (1.0, 1.0), True))
+        log.add_frame(float(t), faces)
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("part.csv", log.to_csv(), "text/csv")
+    at.run()
+    at.number_input[0].set_value(1.0).run()  # flag a minute or more
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric} == {"Duration": "2.0 min", "Frames analysed": "240",
+                                                     "Face observations": "375", "Anonymous faces": "2"}
+    assert "Part of a video: the analysis covers 0:32 to 2:32" in texts(at)
+    assert [w.value for w in at.warning if w.value.startswith("**Face")] == [
+        "**Face 1** looked sad for 2.0 min (0:32 to 2:32), still ongoing."]
+    table = next(d.value for d in at.dataframe if "present (s)" in d.value.columns)
+    assert table["present (s)"].tolist() == [119.5, 67.5] and table["longest look-away (s)"].tolist() == [3.0, 0.0]
+    assert table["looking at camera"].tolist() == ["97%", "100%"]  # 116.5 of 119.5 s
+    html = build_html_report(SessionLog.from_csv(log.to_csv()), ReportOptions(negative_minutes=1.0))
+    assert "Duration covered: 1:59.7 (the video from 0:32.3 to 2:32.0)</li>" in html
+    streak = re.search(r"<td>Face 1</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", html)
+    assert streak is not None and streak.groups() == ("0:32.5", "2:32.0", "1.990")
+    assert "<td>119.500</td>" in html and "<td>67.500</td>" in html  # present (s)
+    at = open_page("app_pages/compare.py")
+    whole = SessionLog(source="week1")
+    for t in np.arange(0.0, 120.01, 0.5):
+        whole.add_frame(float(t), [(1, (10, 10, 50, 50), happy)])
+    at.file_uploader[0].set_value([("part.csv", log.to_csv(), "text/csv"),
+                                   ("week1.csv", whole.to_csv(), "text/csv")]).run()
+    row = at.dataframe[0].value.set_index("session").loc["part.csv"]
+    assert (row["minutes"], row["observations"], row["most faces at once"]) == (2.0, 375, 2)
+    assert (row["Sad"], row["Happy"], row["negative %"]) == (64.0, 36.0, 64.0)  # 240 and 135 of 375 observations
