@@ -56,7 +56,7 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class SampledFrame:
-    time_s: float  # from the start of the video
+    time_s: float  # from the start of the video, as a player counts it (see _zero)
     bgr: np.ndarray
 
 
@@ -131,6 +131,10 @@ def _info(container: Any, stream: Any) -> VideoInfo:
     duration = None
     if stream.duration is not None and stream.time_base is not None:
         duration = float(stream.duration * stream.time_base)
+        if stream.start_time is not None and container.start_time is not None:
+            # The track's end on the player's clock: a track that begins after the file (its
+            # audio first) ends that much later.
+            duration += max(0.0, float(stream.start_time * stream.time_base) - container.start_time / av.time_base)
     elif container.duration is not None:
         duration = container.duration / av.time_base
     rate = stream.average_rate or stream.guessed_rate
@@ -233,16 +237,28 @@ def frame_at(source: str | Path | bytes | BinaryIO, t: float, *, max_side: int =
     return None
 
 
+def _zero(container: Any, first: float) -> float:
+    """The time stamp a player shows as 0:00, given the first decodable frame's: the file's
+    start (FFmpeg's ``start_time``, the earliest of its tracks), so that times here are the
+    player's (``ffprobe``'s pts minus the format's start time). It lies before the first frame
+    when the audio begins first, or when a broadcast recording begins within a group of
+    pictures that cannot be decoded without the keyframe before it. Never after the first frame."""
+    import av
+
+    start = container.start_time
+    return first if start is None else min(first, start / av.time_base)
+
+
 def _start_time(source: str | Path | bytes | BinaryIO) -> float | None:
-    """The time stamp of the first decodable frame: the zero of every time in this module
-    (None when frames carry no time stamps, and so cannot be sought)."""
+    """The time stamp of the zero of every time in this module (:func:`_zero`; None when frames
+    carry no time stamps, and so cannot be sought)."""
     container = _open(source)
     try:
         stream = container.streams.video[0]
         if stream.time_base is None:
             return None
         for frame, _ in _timed_frames(container, stream, None):
-            return None if frame.time is None else float(frame.time)
+            return None if frame.time is None else _zero(container, float(frame.time))
         return None
     finally:
         container.close()
@@ -284,11 +300,12 @@ def _frames_from(source: str | Path | bytes | BinaryIO, start_s: float) -> Itera
 
 def _timed_frames(container: Any, stream: Any, fps: float | None, *,
                   t0: float | None = None) -> Iterator[tuple[Any, float]]:
-    """Every decodable frame with its time in seconds from the first one. Damaged packets are
+    """Every decodable frame with its time in seconds from the player's zero (:func:`_zero`; from
+    the first frame when frames carry no time stamps). Damaged packets are
     skipped (and counted in the log); raises :class:`VideoDecodeError` when the first
     MAX_LEADING_ERRORS packets fail, when no frame decodes, or on a frame over MAX_VIDEO_PIXELS
     (one far over it is refused by the decoder before it is decoded).
-    ``t0``: the first frame's time stamp, given after a seek (then running out of frames is
+    ``t0``: the zero's time stamp, given after a seek (then running out of frames is
     not an error: the seek may have gone to the end)."""
     import av
 
@@ -314,7 +331,7 @@ def _timed_frames(container: Any, stream: Any, fps: float | None, *,
             decoded += 1
             t = frame.time if frame.time is not None else decoded / (fps or 25.0)
             if t0 is None:
-                t0 = t
+                t0 = _zero(container, float(t)) if frame.time is not None else t
             yield frame, float(t - t0)
     if decoded == 0 and not sought:
         raise VideoDecodeError("No frame of this video could be decoded (damaged file or "

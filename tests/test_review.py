@@ -18,7 +18,7 @@ from fer_core.review import (
     moment,
 )
 from fer_core.session import SessionLog
-from fer_core.video import analyze_video, frame_at, iter_frames
+from fer_core.video import analyze_video, frame_at, iter_frames, probe
 from tests.hostile import rotated_video, vfr_video
 from tests.media import come_and_go_frames, encode_video, face_on_background
 
@@ -294,6 +294,83 @@ def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_
     log.write_bytes(SessionLog().to_csv())
     assert main([str(video), str(log), "--out", str(out), "--pixelate"]) == 1
     assert "nothing it could pixelate" in capsys.readouterr().err
+
+
+def late_video_mp4(frames: list[np.ndarray], delay: int = 18, fps: int = 25) -> bytes:
+    """An MP4 whose sound begins at 0 and whose picture ``delay`` frames later (a camera or screen
+    recorder that started its audio first): a player shows frame n at (n + delay) / fps s."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        audio = out.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        video = out.add_stream("libx264", rate=fps)
+        h, w = frames[0].shape[:2]
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        video.options = {"g": str(fps), "preset": "ultrafast"}
+        for i, img in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(img, format="bgr24")
+            vf.pts = i + delay
+            for p in video.encode(vf):
+                out.mux(p)
+        for p in video.encode():
+            out.mux(p)
+        for k in range(len(frames) * 16000 // fps // 1000):  # silence, from 0
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1000), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 16000, k * 1000
+            for p in audio.encode(af):
+                out.mux(p)
+        for p in audio.encode():
+            out.mux(p)
+    return buf.getvalue()
+
+
+def mid_gop_ts(skip: int = 10) -> bytes:
+    """A broadcast recording (MPEG-TS, H.264, 25 fps, a keyframe a second) that begins ``skip``
+    frames into a group of pictures: nothing decodes before the keyframe at frame 25, which a
+    player shows at (25 - skip) / 25 s."""
+    data = keyframed(numbered_frames(100), fmt="mpegts")
+    buf = io.BytesIO()
+    with av.open(io.BytesIO(data)) as src, av.open(buf, "w", format="mpegts") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for i, packet in enumerate(src.demux(src.streams.video[0])):
+            if packet.dts is not None and i >= skip:  # ultrafast: no B-frames, packet i is frame i
+                packet.stream = stream
+                out.mux(packet)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("make, shown_at_0", [(lambda: late_video_mp4(numbered_frames(100)), -18),
+                                              (mid_gop_ts, 10)])
+def test_times_are_the_players_when_the_picture_begins_after_the_file(make, shown_at_0):
+    """Times count from the file's start, as a player's do (ffprobe's pts less the format's
+    start_time), not from the first picture: they were 0.72 s and 0.6 s early here."""
+    data = make()
+    frames = list(iter_frames(data, rate=5.0))
+    first = frames[0]
+    assert frame_number(first.bgr) == max(0, 25 * (shown_at_0 > 0))
+    assert first.time_s == pytest.approx((frame_number(first.bgr) - shown_at_0) / 25, abs=1e-3)
+    for f in frames:
+        assert frame_number(f.bgr) == round(f.time_s * 25) + shown_at_0
+    assert [round(f.time_s, 2) for f in frames[1:4]] == [0.8, 1.0, 1.2]  # then on the grid of 1 / rate
+    for t in (2.0, 3.0):  # seeking gives the frame of that time (and of a run from the start)
+        assert frame_number(frame_at(data, t).bgr) == round(t * 25) + shown_at_0
+        assert [frame_number(f.bgr) for f in iter_frames(data, rate=5.0, start_s=t)] == \
+            [frame_number(f.bgr) for f in frames if f.time_s >= t - 1e-6]
+    # The length is the picture's end on the same clock.
+    assert probe(data).duration_s == pytest.approx(4.0 - shown_at_0 / 25, abs=0.05)
+
+
+def test_a_face_is_logged_and_drawn_when_a_player_shows_it():
+    """The come-and-go face (0-2 s and 6-8 s of picture) in a recording whose picture begins 0.72 s
+    in: the log, a moment and the annotated copy all say the player's times (before: 0.72 s early)."""
+    data = late_video_mp4(come_and_go_frames(fps=25), delay=18)
+    result = analyze_video(load_recognizer(), data, rate=2.0)
+    df = result.log.to_frame()
+    assert sorted(set(df["time_s"].round(2))) == [0.72, 1.0, 1.52, 2.0, 2.52, 7.0, 7.52, 8.0, 8.52]
+    assert result.info.duration_s == pytest.approx(8.72, abs=0.05)
+    assert len(moment(data, df, 2.5, rate=2.0).faces) == 1 and not moment(data, df, 3.0, rate=2.0).faces
+    clip = annotated_video(data, df, rate=2.0, start_s=2.0, end_s=7.6)
+    assert (clip.start_s, clip.end_s, clip.faces_drawn) == (2.0, 7.52, 4)
 
 
 @pytest.mark.parametrize("make", [rotated_video, vfr_video])
