@@ -134,7 +134,8 @@ def _info(container: Any, stream: Any) -> VideoInfo:
         if stream.start_time is not None and container.start_time is not None:
             # The track's end on the player's clock: a track that begins after the file (its
             # audio first) ends that much later.
-            duration += max(0.0, float(stream.start_time * stream.time_base) - container.start_time / av.time_base)
+            later = float(stream.start_time * stream.time_base) - container.start_time / av.time_base
+            duration += later if later >= 1.0 / av.time_base else 0.0  # FFmpeg's start: in microseconds
     elif container.duration is not None:
         duration = container.duration / av.time_base
     rate = stream.average_rate or stream.guessed_rate
@@ -246,7 +247,11 @@ def _zero(container: Any, first: float) -> float:
     import av
 
     start = container.start_time
-    return first if start is None else min(first, start / av.time_base)
+    # FFmpeg keeps the start in microseconds: a first frame within one of it is the start (an
+    # MPEG-TS counts 1/90000 s, and its first frame came out at 1.1e-7 s).
+    if start is None or first - start / av.time_base < 1.0 / av.time_base:
+        return first
+    return float(start / av.time_base)
 
 
 def _start_time(source: str | Path | bytes | BinaryIO) -> float | None:

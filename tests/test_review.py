@@ -360,6 +360,23 @@ def test_times_are_the_players_when_the_picture_begins_after_the_file(make, show
     assert probe(data).duration_s == pytest.approx(4.0 - shown_at_0 / 25, abs=0.05)
 
 
+def test_a_broadcast_clock_between_microseconds_still_starts_at_0():
+    """An MPEG-TS counts in 1/90000 s, FFmpeg's file start in whole microseconds: a first frame
+    at 4 ticks (44.4 us, the start 44 us) came out at 4.4e-7 s instead of 0."""
+    data = keyframed(numbered_frames(50), fmt="mpegts")
+    buf = io.BytesIO()
+    with av.open(io.BytesIO(data)) as src, av.open(buf, "w", format="mpegts") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.pts, packet.dts = packet.pts + 4, packet.dts + 4
+                packet.stream = stream
+                out.mux(packet)
+    frames = list(iter_frames(buf.getvalue(), rate=5.0))
+    assert frames[0].time_s == 0.0 and [round(f.time_s, 6) for f in frames[:3]] == [0.0, 0.2, 0.4]
+    assert probe(buf.getvalue()).duration_s == pytest.approx(2.0, abs=1e-9)
+
+
 def test_a_face_is_logged_and_drawn_when_a_player_shows_it():
     """The come-and-go face (0-2 s and 6-8 s of picture) in a recording whose picture begins 0.72 s
     in: the log, a moment and the annotated copy all say the player's times (before: 0.72 s early)."""
