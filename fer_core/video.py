@@ -82,7 +82,11 @@ def _open(source: str | Path | bytes | BinaryIO) -> Any:
     if not container.streams.video:
         container.close()
         raise VideoDecodeError("This file has no video track.")
-    stream = container.streams.video[0]
+    if _video_stream(container) is None:
+        container.close()
+        raise VideoDecodeError("This file has no video track, only a still picture (the cover art of a "
+                               "sound file?).")
+    stream = _video_stream(container)
     ctx = stream.codec_context
     if ctx is None:
         container.close()
@@ -93,6 +97,18 @@ def _open(source: str | Path | bytes | BinaryIO) -> Any:
     # Read when the codec opens, at the first decode (the probe above decodes nothing).
     ctx.options = {**(ctx.options or {}), "max_pixels": str(int(MAX_VIDEO_PIXELS * DECODER_PIXELS_MARGIN))}
     return container
+
+
+#: FFmpeg's AV_DISPOSITION_ATTACHED_PIC: a track that is one picture attached to the file.
+_ATTACHED_PIC = 0x0400
+
+
+def _video_stream(container: Any) -> Any:
+    """The video track to analyse: the first one that is not a still picture attached to the
+    file (the cover art of an MP3, M4A or podcast MP4 is a one-frame "video" track, which players
+    show as an image, not as the video); None when every video track is such a picture."""
+    return next((s for s in container.streams.video if not int(getattr(s, "disposition", 0)) & _ATTACHED_PIC),
+                None)
 
 
 def _too_large(width: int | None = None, height: int | None = None) -> str:
@@ -120,7 +136,7 @@ def probe(source: str | Path | bytes | BinaryIO) -> VideoInfo:
     """Size, duration, frame rate and codec, without decoding frames."""
     container = _open(source)
     try:
-        return _info(container, container.streams.video[0])
+        return _info(container, _video_stream(container))
     finally:
         container.close()
 
@@ -259,7 +275,7 @@ def _start_time(source: str | Path | bytes | BinaryIO) -> float | None:
     carry no time stamps, and so cannot be sought)."""
     container = _open(source)
     try:
-        stream = container.streams.video[0]
+        stream = _video_stream(container)
         if stream.time_base is None:
             return None
         for frame, _ in _timed_frames(container, stream, None):
@@ -277,7 +293,7 @@ def _frames_from(source: str | Path | bytes | BinaryIO, start_s: float) -> Itera
     t0 = _start_time(source) if start_s > 0 else None
     container = _open(source)
     try:
-        stream = container.streams.video[0]
+        stream = _video_stream(container)
         stream.thread_type = "AUTO"
         fps = _info(container, stream).fps
         if t0 is not None:
@@ -296,7 +312,7 @@ def _frames_from(source: str | Path | bytes | BinaryIO, start_s: float) -> Itera
                 log.info("seeking to %.3f s landed past it; decoding from the start", start_s)
             container.close()
             container = _open(source)
-            stream = container.streams.video[0]
+            stream = _video_stream(container)
             stream.thread_type = "AUTO"
         yield from _timed_frames(container, stream, fps)
     finally:

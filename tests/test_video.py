@@ -130,6 +130,50 @@ def test_audio_only_file_has_no_video_track():
         probe(buf.getvalue())
 
 
+def _with_cover_art(frames: list[np.ndarray] | None) -> bytes:
+    """An MP4 with a cover picture (FFmpeg's attached_pic), sound and the ``frames`` as a video
+    track (none: a sound file with its cover art, as an M4A)."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 48, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        sound = out.add_stream("aac", rate=16000)
+        video = None
+        if frames:
+            video = out.add_stream("mpeg4", rate=10)
+            video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        picture = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 200, np.uint8), format="rgb24")
+        for p in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode(None)]:
+            out.mux(p)
+        for i in range(20):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 16000, i * 1024
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+        for img in frames or ():
+            out.mux(video.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
+        if video is not None:
+            out.mux(video.encode(None))
+    return buf.getvalue()
+
+
+def test_cover_art_is_not_the_video():
+    """A sound file's cover picture is a one-frame video track to FFmpeg: it was analysed as a
+    video of 2 s at 90,000 frames a second. Alone it is refused; beside a real video track, the
+    real one is analysed."""
+    with pytest.raises(VideoDecodeError, match="no video track, only a still picture"):
+        probe(_with_cover_art(None))
+    frames = come_and_go_frames()[:20]
+    data = _with_cover_art(frames)
+    info = probe(data)
+    assert (info.width, info.height, info.codec) == (frames[0].shape[1], frames[0].shape[0], "mpeg4")
+    assert info.fps == pytest.approx(10)
+    assert len(list(iter_frames(data, rate=5.0))) == 10
+
+
 def test_analysing_a_part_gives_the_frames_and_faces_of_a_whole_run_there(come_and_go_mp4, recognizer):
     whole = analyze_video(recognizer, come_and_go_mp4, rate=2.0).log.to_frame()
     seen = []
