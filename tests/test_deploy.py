@@ -91,3 +91,69 @@ def test_cluster_servers_get_the_allocator_of_the_other_deploys():
         assert got == {"LD_PRELOAD": lib, "MALLOC_CONF": unit_conf}
     assert allocator_env({**base, "FER_ALLOCATOR": "glibc"}) == {}
     assert allocator_env({**base, "LD_PRELOAD": "/opt/x/libother.so"}) == {"LD_PRELOAD": "/opt/x/libother.so"}
+
+
+# -- Heroku: the Procfile as the dyno runs it --------------------------------------------
+def test_heroku_dyno_keeps_the_projects_streamlit_settings(tmp_path):
+    """A dyno's HOME is the app's own folder (/app), so ``~/.streamlit/config.toml`` *is* the
+    project's config: starting the dyno must not replace it (it did: a setup.sh wrote the port
+    there, and the 100 MB upload cap went back to Streamlit's 200)."""
+    import os
+    import signal
+    import sys
+    import time
+    import urllib.request
+
+    from fer_app import uploads
+    from tests.e2e.conftest import free_port
+    from tests.test_security import MULTIPART, _request, _session
+
+    app = tmp_path / "app"  # the slug, as Heroku unpacks it
+    app.mkdir()
+    for name in ("app_pages", "fer_app", "fer_core", "models"):
+        (app / name).symlink_to(ROOT / name)
+    (app / ".streamlit").mkdir()
+    for name in ("streamlit_app.py", "Procfile", ".streamlit/config.toml"):
+        shutil.copy(ROOT / name, app / name)
+    project_config = (ROOT / ".streamlit" / "config.toml").read_bytes()
+    web = re.search(r"^web: (.+)$", (app / "Procfile").read_text(), re.M).group(1)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    env.update(HOME=str(app), PORT=str(port), FER_ICE_SERVERS="[]",
+               PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}")
+    log = (tmp_path / "dyno.log").open("w")
+    dyno = subprocess.Popen(["sh", "-c", web], cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert dyno.poll() is None and time.time() < deadline, (tmp_path / "dyno.log").read_text()[-3000:]
+            time.sleep(0.5)
+        assert (app / ".streamlit" / "config.toml").read_bytes() == project_config
+        # The server's upload cap is the project's (tests/test_security.py checks the same on a plain start).
+        _, headers, _ = _request(port, "GET", "/_stcore/health")
+        token = re.search(r"_streamlit_xsrf=([^;]+)", headers.get("set-cookie", "")).group(1)
+        session = _session(port, token)
+        try:
+            status, _, body = _request(
+                port, "PUT", f"/_stcore/upload_file/{session}/file1", MULTIPART + bytes(1 << 20),
+                {"Content-Type": "multipart/form-data; boundary=b", "Cookie": f"_streamlit_xsrf={token}",
+                 "X-Xsrftoken": token}, length=(uploads.VIDEO_MB + 20) * uploads.MB)
+        finally:
+            _session.ws.close()
+        assert status == 413, body
+    finally:
+        os.killpg(dyno.pid, signal.SIGTERM)
+        try:
+            dyno.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(dyno.pid, signal.SIGKILL)
+            dyno.wait()
+        log.close()
+

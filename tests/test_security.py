@@ -47,11 +47,12 @@ def test_streamlit_security_options(options):
     assert options["server.maxUploadSize"] == max(uploads.PHOTO_MB, uploads.VIDEO_MB, uploads.LOG_MB)
 
 
-def test_heroku_config_does_not_loosen_them():
-    text = (ROOT / "setup.sh").read_text()
-    assert 'showErrorDetails = "none"' in text
-    for loosening in ("enableXsrfProtection = false", "enableCORS = false", "maxUploadSize"):
+def test_heroku_start_does_not_loosen_them():
+    text = (ROOT / "Procfile").read_text()
+    for loosening in ("enableXsrfProtection", "enableCORS", "maxUploadSize", "showErrorDetails", "toolbarMode"):
         assert loosening not in text  # the project's config.toml decides these
+    # A dyno's HOME is the app's folder: ~/.streamlit/config.toml is the project's own file.
+    assert ".streamlit" not in text and "config.toml" not in text
 
 
 def _uploader_calls(tree: ast.AST):
