@@ -23,6 +23,7 @@ from fer_core.live import SERVER_LOAD, LiveAnalyzer
 from fer_core.memory import allocator, tune_allocator
 from fer_core.recognizer import EVERYDAY_MODEL
 from fer_core.review import moment
+from fer_core.runtime import disable_ort_telemetry
 from fer_core.session import MARKER_CHARS, SessionLog, format_time, markers_table, parse_time
 from fer_core.video import VideoDecodeError
 
@@ -60,7 +61,9 @@ def process_setup() -> None:
     photos' buffers go back to the OS (``fer_core.memory.tune_allocator``: the start scripts'
     environment variables, for servers started without them), and the reaper that shuts down
     the sessions of closed tabs (``fer_app.session_reaper``), and a default executor for the
-    event loop whose idle threads end (``fer_app.pools``: aiortc encodes video there)."""
+    event loop whose idle threads end (``fer_app.pools``: aiortc encodes video there); first of
+    all, ONNX Runtime's telemetry off (``fer_core.runtime.disable_ort_telemetry``)."""
+    disable_ort_telemetry()
     done = tune_allocator()
     log.info("allocator: %s%s", allocator(), "".join(f", {k}={v}" for k, v in done.items()))
     session_reaper.start()

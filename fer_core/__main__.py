@@ -114,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     from fer_core import load_recognizer
     from fer_core.memory import tune_allocator
+    from fer_core.runtime import disable_ort_telemetry
 
+    disable_ort_telemetry()  # as the app does: nothing written to ~/.cache, nothing sent
     tune_allocator()  # as the app does: big photos' buffers go back to the OS when freed
     from fer_core.detect import still_detector
     from fer_core.imageio import ImageDecodeError

@@ -625,6 +625,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     which.add_argument("--model", type=Path, help="an ONNX model (default: the shipped one)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    from fer_core.runtime import disable_ort_telemetry
+
+    disable_ort_telemetry()  # as the app does; the workers inherit it
     from fer_core.session import parse_time
 
     try:

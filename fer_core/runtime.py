@@ -1,5 +1,6 @@
 """Low-level helpers shared by every model of fer_core (detector, expression model, face mesh):
-ONNX Runtime session options and the normalisation of an input image to BGR uint8.
+ONNX Runtime session options, its telemetry switched off, and the normalisation of an input
+image to BGR uint8.
 
 A leaf module, so that the detector and the face mesh can both use it without importing each
 other (the photo detector asks the face mesh about weak detections).
@@ -7,12 +8,33 @@ other (the photo detector asks the face mesh about weak detections).
 
 from __future__ import annotations
 
+import os
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     import onnxruntime as ort
+
+#: ONNX Runtime's switch for its own usage telemetry. Its official Linux builds (1.32 here) keep a
+#: device ID and a queue of events in ``~/.cache/Microsoft/DeveloperTools/.onnxruntime`` and
+#: upload them to Microsoft; the switch is read once, when onnxruntime is first imported.
+ORT_TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+
+
+def disable_ort_telemetry(env: MutableMapping[str, str] = os.environ) -> bool:
+    """Switch ONNX Runtime's telemetry off for this process (and the processes it starts),
+    unless ``ORT_DISABLE_TELEMETRY`` is already set in ``env`` (an operator's choice wins).
+    Returns whether it switched it off.
+
+    Call once, at a process's entry point, before onnxruntime is imported: the app writes
+    nothing to disk and sends no usage data anywhere (docs/DEPLOY.md, "What the server stores").
+    """
+    if ORT_TELEMETRY_ENV in env:
+        return False
+    env[ORT_TELEMETRY_ENV] = "1"
+    return True
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

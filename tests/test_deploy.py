@@ -157,3 +157,32 @@ def test_heroku_dyno_keeps_the_projects_streamlit_settings(tmp_path):
             dyno.wait()
         log.close()
 
+
+# -- nothing on disk, no usage data sent --------------------------------------------------
+def test_onnxruntime_telemetry_is_off_in_the_app_and_the_command_line(tmp_path):
+    """ONNX Runtime's official Linux builds keep a device ID and a queue of usage events under
+    ~/.cache and upload them unless told not to: the app's server process and the command-line
+    tools switch that off before they load a model (docs/DEPLOY.md, "What the server stores")."""
+    import os
+    import sys
+
+    import cv2
+
+    from fer_core.runtime import ORT_TELEMETRY_ENV, disable_ort_telemetry
+    from tests.scenes import one_face_frame
+
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), one_face_frame())
+    app = ("from fer_app import support; support.process_setup(); "
+           "from fer_core import load_recognizer; import cv2; "
+           f"assert load_recognizer().analyze(cv2.imread({str(photo)!r}))")
+    env = {k: v for k, v in os.environ.items() if k != ORT_TELEMETRY_ENV}
+    for name, argv in (("app", ["-c", app]), ("cli", ["-m", "fer_core", str(photo), "--json"])):
+        home = tmp_path / f"home-{name}"
+        home.mkdir()
+        run = subprocess.run([sys.executable, *argv], cwd=ROOT, env=dict(env, HOME=str(home)),
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert [str(p.relative_to(home)) for p in home.rglob("*")] == [], name
+    assert disable_ort_telemetry(chosen := {ORT_TELEMETRY_ENV: "0"}) is False and chosen == {ORT_TELEMETRY_ENV: "0"}
+    assert disable_ort_telemetry(fresh := {}) is True and fresh == {ORT_TELEMETRY_ENV: "1"}
