@@ -96,8 +96,8 @@ def test_cluster_servers_get_the_allocator_of_the_other_deploys():
 # -- Heroku: the Procfile as the dyno runs it --------------------------------------------
 def test_heroku_dyno_keeps_the_projects_streamlit_settings(tmp_path):
     """A dyno's HOME is the app's own folder (/app), so ``~/.streamlit/config.toml`` *is* the
-    project's config: starting the dyno must not replace it (it did: a setup.sh wrote the port
-    there, and the 100 MB upload cap went back to Streamlit's 200)."""
+    project's config: starting the dyno must not replace it (it did: setup.sh wrote the port
+    there, and the 100 MB upload cap went back to Streamlit's 200). The port is the dyno's."""
     import os
     import signal
     import sys
@@ -113,7 +113,7 @@ def test_heroku_dyno_keeps_the_projects_streamlit_settings(tmp_path):
     for name in ("app_pages", "fer_app", "fer_core", "models"):
         (app / name).symlink_to(ROOT / name)
     (app / ".streamlit").mkdir()
-    for name in ("streamlit_app.py", "Procfile", ".streamlit/config.toml"):
+    for name in ("streamlit_app.py", "Procfile", "setup.sh", ".streamlit/config.toml"):
         shutil.copy(ROOT / name, app / name)
     project_config = (ROOT / ".streamlit" / "config.toml").read_bytes()
     web = re.search(r"^web: (.+)$", (app / "Procfile").read_text(), re.M).group(1)

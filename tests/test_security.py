@@ -48,11 +48,13 @@ def test_streamlit_security_options(options):
 
 
 def test_heroku_start_does_not_loosen_them():
-    text = (ROOT / "Procfile").read_text()
-    for loosening in ("enableXsrfProtection", "enableCORS", "maxUploadSize", "showErrorDetails", "toolbarMode"):
+    text = "\n".join(line for name in ("Procfile", "setup.sh") for line in (ROOT / name).read_text().splitlines()
+                     if not line.lstrip().startswith("#"))
+    for loosening in ("enableXsrfProtection", "enableCORS", "maxUploadSize", "showErrorDetails", "toolbarMode",
+                      "XSRF", "CORS", "MAX_UPLOAD", "ERROR_DETAILS", "TOOLBAR"):  # options and their variables
         assert loosening not in text  # the project's config.toml decides these
     # A dyno's HOME is the app's folder: ~/.streamlit/config.toml is the project's own file.
-    assert ".streamlit" not in text and "config.toml" not in text
+    assert ".streamlit" not in text and "HOME" not in text and ">" not in text
 
 
 def _uploader_calls(tree: ast.AST):

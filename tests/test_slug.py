@@ -47,7 +47,7 @@ def test_slug_holds_what_the_app_loads_and_not_the_rest():
     rel = lambda p: str(Path(p).resolve().relative_to(ROOT))  # noqa: E731
     needed = {rel(recognizer.DEFAULT_MODEL), rel(model_card.MODELS_DIR / "fer_model.json"),
               rel(recognizer.EVERYDAY_MODEL), rel(recognizer.EVERYDAY_MODEL.with_suffix(".json")),
-              "streamlit_app.py", "Procfile", "requirements.txt", ".python-version",
+              "streamlit_app.py", "setup.sh", "Procfile", "requirements.txt", ".python-version",
               ".streamlit/config.toml", "bin/post_compile"}
     needed |= {rel(detect.DEFAULT_MODEL_DIR / v.filename) for v in detect.BLAZEFACE_VARIANTS.values()}
     needed |= {rel(p) for p in model_card.figures()}
