@@ -22,7 +22,7 @@ import pandas as pd
 
 from fer_core.attention import CLOSED_BELOW
 from fer_core.labels import LABELS
-from fer_core.session import sample_step, stretch_ends
+from fer_core.session import _next_bin, sample_step, stretch_ends
 
 #: Pleasure (valence) and arousal of each expression, from Russell & Mehrabian (1977),
 #: "Evidence for a three-factor theory of emotions", Journal of Research in Personality
@@ -178,7 +178,12 @@ def attention_table(summary: Sequence[FaceAttention]) -> pd.DataFrame:
 def attention_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
     """Per time bin over all faces with attention measured: index time_s (bin start); columns
     ``looking`` (share of observations looking at the camera), ``eyes_closed`` (share with
-    both eyes closed), ``yaw`` and ``pitch`` (mean degrees). Empty without attention."""
+    both eyes closed), ``yaw`` and ``pitch`` (mean degrees). Empty without attention.
+
+    Where no face was measured for longer than a bin (and the log's step, as
+    ``fer_core.session.negative_streaks`` judges a gap), a row of NaN follows the last bin before
+    it, so that a chart's lines break there. Without it a live session with the laptop suspended
+    for 40 minutes drew "looking at camera 100 %" straight across the 40 minutes."""
     cols = ["looking", "eyes_closed", "yaw", "pitch"]
     if not bin_s > 0:
         raise ValueError("bin_s must be > 0")
@@ -191,6 +196,10 @@ def attention_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
                           "eyes_closed": (eyes < CLOSED_BELOW).astype(float),
                           "yaw": d["yaw"].to_numpy(np.float64), "pitch": d["pitch"].to_numpy(np.float64)})
     out = frame.groupby(start).mean()
+    t = out.index.to_numpy(np.float64)
+    gaps = t[:-1][~_next_bin(np.diff(t), bin_s, sample_step(df))]
+    if len(gaps):
+        out = out.reindex(np.union1d(t, np.round(gaps + bin_s, 6)))
     out.index.name = "time_s"
     return out
 

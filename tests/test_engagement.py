@@ -177,6 +177,26 @@ def test_attention_timeline():
     assert eng.attention_timeline(SessionLog().to_frame(), 2.0).empty
 
 
+def test_attention_timeline_breaks_where_nothing_was_measured():
+    """A live session with the laptop suspended for 40 minutes (no frame from 60 s to 2460 s): the
+    chart drew "looking at camera 100 %" as one line across the 40 minutes. A NaN row after the
+    last bin before the gap breaks it; sparse frames (rows 2 s apart in 1 s bins) are no gap."""
+    from fer_core import charts
+
+    log = SessionLog(source="live")
+    for t in [*np.arange(0.0, 60.0, 0.5), *np.arange(2460.0, 2520.0, 0.5)]:
+        log.add_frame(float(t), [Face(1, (10, 10, 50, 50), HAPPY, (2.0, -3.0, 1.0), (0.9, 0.9), True)])
+    tl = eng.attention_timeline(log.to_frame(), 10.0)
+    assert tl.loc[50.0, "looking"] == 1.0 and tl.loc[2460.0, "looking"] == 1.0
+    assert tl.loc[60.0].isna().all() and len(tl) == 6 + 1 + 6
+    trace = charts.attention_timeline(tl).data[0]  # looking at camera
+    assert np.isnan(trace.y[list(trace.x).index(60.0)]) and not trace.connectgaps
+    sparse = SessionLog()
+    for t in np.arange(0.0, 60.0, 2.0):
+        sparse.add_frame(float(t), [Face(1, (10, 10, 50, 50), HAPPY, (2.0, -3.0, 1.0), (0.9, 0.9), True)])
+    assert eng.attention_timeline(sparse.to_frame(), 1.0).notna().all().all()
+
+
 def test_valence_arousal_from_probabilities():
     eye = np.eye(len(LABELS))
     va = eng.valence_arousal(eye)
