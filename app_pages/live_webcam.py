@@ -280,9 +280,10 @@ if ctx.state.playing:
         time.sleep(READOUT_BUSY_S if snap.stats.busy else READOUT_S)
 elif ctx.state.signalling:
     st.session_state["fer_live_phase"] = "signalling"
-    since = st.session_state.setdefault("fer_signalling_since", time.time())
+    # The monotonic clock: a wall clock stepped by NTP while connecting once failed it at once.
+    since = st.session_state.setdefault("fer_signalling_since", time.monotonic())
     while ctx.state.signalling and not ctx.state.playing:
-        waited = time.time() - since
+        waited = time.monotonic() - since
         if waited > CONNECT_TIMEOUT_S:
             st.session_state["fer_live_failed"] = True
             status.error(f"The live stream did not connect within {CONNECT_TIMEOUT_S} s. A firewall "

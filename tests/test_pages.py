@@ -2,6 +2,7 @@
 import io
 import json
 import re
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -842,6 +843,36 @@ def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch, strea
         assert f"{support.LIGHT_CAMERA_FROM} other live streams" in texts(at) and "320 x 240" in texts(at)
     finally:
         SERVER_LOAD.reset()
+
+
+def test_live_page_connect_timeout_ignores_a_wall_clock_jump(monkeypatch):
+    """The system clock stepped an hour back (NTP, a VM resumed) while the stream connected: the
+    wait was measured with time.time and read "Connecting to the server... (-3600 s)", and would
+    give up only an hour later; stepped forward, it read "did not connect within 20 s" at once.
+    (Stepped back here: Streamlit's own timeouts read time.time too.)"""
+    import types
+
+    import streamlit_webrtc
+
+    real_time, offset = time.time, [0.0]
+    monkeypatch.setattr(time, "time", lambda: real_time() + offset[0])
+
+    class Connecting:
+        playing, reads = False, 0
+
+        @property
+        def signalling(self):
+            self.reads += 1
+            if self.reads == 3:  # in the page's wait loop: the clock is stepped
+                offset[0] -= 3600.0
+            return self.reads <= 4
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer",
+                        lambda *a, **k: types.SimpleNamespace(state=Connecting()))
+    at = open_page("app_pages/live_webcam.py")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    waited = re.search(r"Connecting to the server\.\.\. \((-?\d+) s\)", texts(at))
+    assert waited and 0 <= int(waited.group(1)) < 5 and "fer_live_failed" not in at.session_state
 
 
 def test_live_page_shares_a_screen_when_asked(streamer_kwargs):
