@@ -123,7 +123,7 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
     middle, in minutes). A session's start is where its analysis began
     (:func:`~fer_core.session.log_start`: 0 but for part of a video), its end its last
     analysed frame (:func:`~fer_core.session.log_end`: with a face or not). Bins without an
-    observation (or without a measurement) are NaN.
+    observation (or without a measurement) are NaN, every one of them from the first to the last.
     """
     if measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
@@ -152,6 +152,11 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
         values = pd.Series(measure_values(df, measure))
         columns[name] = values.groupby(k).mean()  # NaN values (not measured) are skipped
     out = pd.DataFrame(columns)
+    if axis == MINUTES and len(out):
+        # Every bin up to the last, as every part below: bins that no session has would otherwise
+        # be left out and the lines drawn straight across them (two lessons, each with its camera
+        # off over the same break, read as seen through it).
+        out = out.reindex(np.arange(float(out.index.max()) + 1))
     out.index = np.round((out.index.to_numpy(np.float64) + 0.5) * width, 6)
     if axis == SHARE:  # every part, so that a session without faces in one shows a gap there
         out = out.reindex(np.round((np.arange(segments) + 0.5) * width, 6))

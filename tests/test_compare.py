@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core import compare
+from fer_core import charts, compare
 from fer_core.engagement import CIRCUMPLEX
 from fer_core.labels import LABELS
 from fer_core.session import SessionLog
@@ -103,6 +103,25 @@ def test_minutes_axis_and_gaps():
     assert np.isnan(curves.loc[35, "b"]) and curves["b"].drop(35).eq(1.0).all()
     by_share = compare.measure_over_time(sessions, compare.NEGATIVE, axis=compare.SHARE, segments=10)
     assert by_share["b"].isna().tolist() == [False, False, False, True, True, False, False, False, False, False]
+
+
+def test_minutes_axis_keeps_bins_no_session_has():
+    """Two lessons, each with the camera off over the same break (STOP at 10 min, START at 50,
+    and 15 to 45): no session had the bins between 15 and 45 min, so they were left out and both
+    lines ran straight across the break, as if the class had been seen through it."""
+    happy = tuple(float(lab == "Happy") for lab in LABELS)
+    sessions = {}
+    for name, (stop, start) in {"a": (600, 3000), "b": (900, 2700)}.items():
+        log = SessionLog(source="live")
+        for t in [*np.arange(0.0, stop, 0.5), *np.arange(start, 3600.0, 0.5)]:
+            log.add_frame(float(t), [(1, (0, 0, 10, 10), happy)])
+        sessions[name] = log.to_frame()
+    curves = compare.measure_over_time(sessions, "Happy", axis=compare.MINUTES, bin_min=5)
+    assert list(curves.index) == pytest.approx(np.arange(2.5, 60, 5))
+    assert curves.loc[17.5:42.5].isna().all().all() and curves.loc[52.5:].eq(1.0).all().all()
+    assert curves["a"].isna().tolist() == [False, False] + [True] * 8 + [False, False]
+    trace = charts.session_curves(curves, "Happy").data[0]
+    assert np.isnan(trace.y[list(trace.x).index(27.5)]) and trace.connectgaps is False
 
 
 def test_looking_and_valence_measures():
