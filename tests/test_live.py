@@ -241,6 +241,29 @@ def test_log_interval_and_fps_with_a_fake_clock(recognizer):
     assert analyzer.snapshot().stats.fps_in == pytest.approx(10.0, rel=0.01)
 
 
+def test_frame_rates_after_a_pause_and_after_a_real_drop(recognizer):
+    """A hidden tab or a suspended laptop: no frame for 5 minutes, then 15 fps again. The pause
+    was averaged in as a frame interval: 1 s after the frames came back the page (and the video's
+    overlay) read 0.14 fps, and 7.9 fps 4 s after. A real drop (a busy tab sending a frame every
+    3 s) is taken up after two such intervals."""
+    now = [100.0]
+    analyzer = LiveAnalyzer(recognizer, clock=lambda: now[0])
+    frame = cv2.resize(one_face_frame(), (160, 120))
+
+    def stream(seconds, fps):
+        for _ in range(round(seconds * fps)):
+            analyzer.process(frame)
+            now[0] += 1.0 / fps
+
+    stream(2, 15)
+    now[0] += 300.0
+    stream(1, 15)
+    stats = analyzer.snapshot().stats
+    assert stats.fps_in == pytest.approx(15.0, rel=0.01) and stats.fps_analysed == pytest.approx(15.0, rel=0.01)
+    stream(9, 1 / 3)  # three frames 3 s apart
+    assert analyzer.snapshot().stats.fps_in == pytest.approx(1 / 3, rel=0.01)
+
+
 def test_markers_use_the_log_clock_and_survive_a_stream_end(recognizer):
     now = [50.0]
     analyzer = LiveAnalyzer(recognizer, log_interval_s=0.5, clock=lambda: now[0])
