@@ -311,4 +311,5 @@ else:
             st.download_button("Session log (CSV)", analyzer.log.to_csv, "live_session_log.csv", "text/csv",
                                on_click="ignore", icon=":material/download:",
                                help="Every face observation and marked moment so far; the Class dashboard and "
-                                    "Compare sessions read it back.")
+                                    "Compare sessions read it back. The log lives only in this tab: if the tab "
+                                    "loses its connection for over 15 minutes (a laptop asleep), it is gone.")

@@ -65,6 +65,7 @@ from benchmarks.live_profile import (  # noqa: E402
     thread_kinds,
 )
 from benchmarks.server_memory import Sampler, in_private_network, reexec_in_namespace  # noqa: E402
+from fer_app.session_reaper import KEEP_LOG_S  # noqa: E402
 
 SIZE_JS = "v => `${v.videoWidth}x${v.videoHeight}`"
 VIDEO_FRAMES_JS = "v => v.getVideoPlaybackQuality().totalVideoFrames"
@@ -305,8 +306,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--closes", type=int, default=50, help="tabs closed mid-stream without STOP (0: skip)")
     p.add_argument("--settle", type=float, default=10.0, help="seconds to wait before the leak check")
     p.add_argument("--ttl", type=float, default=None,
-                   help="the server's server.disconnectedSessionTTL in seconds (default: the app's, 120); "
-                        "the tab-close check waits this long plus 15 s, for the closed tabs' sessions to end")
+                   help="the server's server.disconnectedSessionTTL in seconds (default: the app's, 900, "
+                        "for tabs that hold a session log; others end after 120 s); the tab-close check waits "
+                        "this long plus 15 s, for the closed tabs' sessions to end")
     p.add_argument("--rss-tolerance", type=float, default=5.0,
                    help="percent above the baseline that RSS may end at (default 5, the issue's target)")
     p.add_argument("--extra-threads", type=int, default=0,
@@ -351,7 +353,7 @@ class Harness:
         self.args, self.browser, self.url, self.proc, self.log_path = args, browser, url, proc, log_path
         self.playwright_error = PlaywrightError
         self.stream_frame = STREAM_FRAME
-        self.ttl = 120.0 if args.ttl is None else args.ttl
+        self.ttl = KEEP_LOG_S if args.ttl is None else args.ttl
         self.failures: list[str] = []
         self.tabs_opened = 0
         self.sampler = Sampler(proc.pid, interval=0.2)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from fer_app import pools, session_reaper
 from fer_core import load_recognizer, model_card
@@ -303,6 +304,9 @@ def set_unsaved(active: bool | None = None) -> None:
     faces, the video page once its analysis is done."""
     if active is None:
         active = has_unsaved_log()
+    ctx = get_script_run_ctx()
+    if ctx is not None:  # the server keeps such a session longer for a tab that lost its connection
+        session_reaper.set_holding(ctx.session_id, active)
     slot = st.session_state.get(_GUARD_SLOT)
     if slot is not None:
         with slot:

@@ -3,6 +3,7 @@ sizes and the live player's video source."""
 import json
 import shutil
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
@@ -122,6 +123,51 @@ def test_reaper_closes_expired_sessions_through_the_runtime():
         for t in range(5):  # memory is trimmed again on the next looks, then no more
             reaper.sweep(now=111 + 5 * t)
         assert trim.call_count == 1 + session_reaper.TRIMS_AFTER_CLOSE
+
+
+def test_sessions_holding_a_log_wait_longer_for_their_tab():
+    """A laptop asleep over a break disconnects its tab without closing it: a session holding a
+    log that lives only in memory waits KEEP_LOG_S (the server's TTL) for it, the others
+    RECONNECT_S, as before."""
+    from fer_app import session_reaper
+    from fer_app.session_reaper import AwayTracker, SessionReaper
+
+    t = AwayTracker(grace_s=100, keep_s=800)
+    assert t.expired(connected=[], kept=["log", "none"], now=0, holding=["log"]) == []
+    assert t.expired(connected=[], kept=["log", "none"], now=100, holding=["log"]) == ["none"]
+    assert t.expired(connected=[], kept=["log"], now=799, holding=["log"]) == []
+    assert t.expired(connected=[], kept=["log"], now=800, holding=["log"]) == ["log"]
+
+    def infos(*ids):
+        return [SimpleNamespace(session=SimpleNamespace(id=i)) for i in ids]
+
+    mgr = SimpleNamespace(list_active_sessions=lambda: infos(), list_sessions=lambda: infos("asleep", "closed"))
+    rt = SimpleNamespace(_session_mgr=mgr, close_session=mock.Mock())
+    reaper = SessionReaper(rt, ttl_s=session_reaper.KEEP_LOG_S, interval_s=5)
+    assert (reaper.tracker.grace_s, reaper.tracker.keep_s) == (105, session_reaper.KEEP_LOG_S - 15)
+    session_reaper.set_holding("asleep", True)
+    session_reaper.set_holding("gone-by-itself", True)
+    try:
+        with mock.patch("fer_app.session_reaper.release_memory"):
+            assert reaper.sweep(now=0) == []
+            assert "gone-by-itself" not in session_reaper.holding()  # no longer Streamlit's: forgotten
+            assert reaper.sweep(now=106) == ["closed"]
+            assert reaper.sweep(now=session_reaper.KEEP_LOG_S - 16) == []
+            mgr.list_sessions = lambda: infos("asleep")
+            assert reaper.sweep(now=session_reaper.KEEP_LOG_S - 15) == ["asleep"]
+        assert "asleep" not in session_reaper.holding()
+    finally:
+        session_reaper.set_holding("asleep", False)
+        session_reaper.set_holding("gone-by-itself", False)
+
+
+def test_the_server_keeps_sessions_as_long_as_the_reaper_waits_for_a_log():
+    import tomllib
+
+    from fer_app.session_reaper import KEEP_LOG_S
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["disconnectedSessionTTL"] == KEEP_LOG_S
 
 
 def test_reaper_needs_a_running_server():

@@ -1038,18 +1038,24 @@ def unsaved_flag(at: AppTest) -> bool:
 
 
 def test_the_browser_is_asked_to_guard_a_session_log_until_it_is_cleared(come_and_go_mp4):
+    from fer_app import session_reaper
+
+    before = session_reaper.holding()
     at = open_page("app_pages/dashboard.py")
     assert not unsaved_flag(at)
     at.switch_page("app_pages/live_webcam.py").run()
-    assert not unsaved_flag(at)
+    assert not unsaved_flag(at) and session_reaper.holding() == before
     at.camera_input[0].set_value(("shot.jpg", jpeg(astronaut_bgr()), "image/jpeg"))
     at.run()
     assert unsaved_flag(at)  # in the run that logged the snapshot
+    # ... and the server keeps this session longer for a tab that lost its connection
+    held = session_reaper.holding() - before
+    assert len(held) == 1
     at.switch_page("app_pages/photo.py").run()
     assert unsaved_flag(at)  # on every page
     at.switch_page("app_pages/live_webcam.py").run()
     next(b for b in at.button if b.label == "Clear session log").click().run()
-    assert not unsaved_flag(at)
+    assert not unsaved_flag(at) and not held & session_reaper.holding()
     at.switch_page("app_pages/video_file.py").run()
     at.file_uploader[0].upload("class.mp4", come_and_go_mp4, "video/mp4")
     at.run()
