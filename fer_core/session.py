@@ -370,7 +370,11 @@ class SessionLog:
             times = pd.to_numeric(df.loc[is_marker, "time_s"], errors="coerce")
             markers = [(float(t), csvtext.unescape(str(m))) for t, m in zip(times, df.loc[is_marker, "marker"])
                        if np.isfinite(t)]
-            df, ids = df[~is_marker], ids[~is_marker]
+        else:
+            is_marker = np.zeros(len(df), bool)
+        # Every kind of row is picked out of the whole frame, and the face rows are copied once, a
+        # column at a time, into the log's buffer: the frame copied per kind of row, then converted,
+        # stacked and sorted in whole copies, took 4 times the log's own size at its peak.
         is_start = (ids == START_ID).to_numpy()
         starts = pd.to_numeric(df.loc[is_start, "time_s"], errors="coerce").to_numpy(np.float64)
         starts = starts[np.isfinite(starts) & (starts >= 0)]
@@ -391,35 +395,43 @@ class SessionLog:
         models = [csvtext.unescape(m.group(1)) for text in
                   (df.loc[is_model, "marker"] if "marker" in df.columns else ())
                   if (m := _MODEL_NAME.match(str(text)))]
-        df = df[~(is_start | is_end | is_aside | is_part | is_model)]
-        arr = df[list(COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-        if len(arr) and not np.isfinite(arr).all():
+        faces = ~(is_marker | is_start | is_end | is_aside | is_part | is_model)
+        attention = [c for c in ATTENTION_COLUMNS if c in df.columns]
+
+        def column(name: str) -> np.ndarray:
+            return pd.to_numeric(df[name], errors="coerce").to_numpy(np.float64)[faces]
+
+        # The face rows go straight into the log's buffer, in time order, one column at a time.
+        face_times = column("time_s")
+        order = np.argsort(face_times, kind="stable")
+        n = len(order)
+        buf = np.full((max(n, 1024), _NBASE + (len(ATTENTION_COLUMNS) if attention else 0)), np.nan)
+        for j, c in enumerate(COLUMNS):
+            buf[:n, j] = (face_times if j == 0 else column(c))[order]
+        if n and not np.isfinite(buf[:n, :_NBASE]).all():
             raise LogFormatError("not a session log: some values are not numbers")
         times = [*starts, *ends, *(abs(t) for t, _ in markers), *aside[:, 0],
-                 float(np.abs(arr[:, 0]).max()) if len(arr) else 0.0]
+                 float(np.abs(face_times).max()) if n else 0.0]
         latest = max(times)
         if latest > MAX_LOG_S:
             raise LogFormatError(f"not a session log: it has a time of {latest:.3g} s, and a log covers at most "
                                  f"{MAX_LOG_S / 86400:.0f} days")
-        extra = np.full((len(arr), len(ATTENTION_COLUMNS)), np.nan)
-        for j, c in enumerate(ATTENTION_COLUMNS):
-            if c in df.columns:
-                extra[:, j] = pd.to_numeric(df[c], errors="coerce").to_numpy(np.float64)
-        if np.isfinite(extra).any():
-            arr = np.hstack([arr, extra])
+        if attention:
+            for j, c in enumerate(ATTENTION_COLUMNS, start=_NBASE):
+                if c in attention:
+                    buf[:n, j] = column(c)[order]
+            if not np.isfinite(buf[:n, _NBASE:]).any():
+                buf = np.ascontiguousarray(buf[:, :_NBASE])  # attention columns, all empty: none
         start_s = float(starts.min()) if len(starts) else log_start(df)
-        if len(arr):  # a face before the start row (a CSV edited by hand) moves the start; never below 0
-            start_s = max(0.0, min(start_s, float(arr[:, 0].min())))
-        log = cls(max_rows=max(len(arr), 1024), source=source, start_s=start_s)
+        if n:  # a face before the start row (a CSV edited by hand) moves the start; never below 0
+            start_s = max(0.0, min(start_s, float(buf[0, 0])))
+        log = cls(max_rows=max(n, 1024), source=source, start_s=start_s)
         log.started_at = None  # the CSV does not say when; not the time it was read
-        if len(arr):
-            order = np.argsort(arr[:, 0], kind="stable")
-            arr = arr[order]
-            log._buf = np.full((max(len(arr), 1024), arr.shape[1]), np.nan)
-            log._buf[:len(arr)] = arr
-            log._n = len(arr)
-            log._frames = int(len(np.unique(arr[:, 0])))
-            log._last_t = max(start_s, float(arr[-1, 0]))
+        if n:
+            log._buf = buf
+            log._n = n
+            log._frames = int(len(np.unique(buf[:n, 0])))
+            log._last_t = max(start_s, float(buf[n - 1, 0]))
         # The end row: frames without faces, which have no rows of their own, and where it ended.
         log._last_t = max([log._last_t, *ends])
         log._frames = max([log._frames, *(c for c in counts if c <= MAX_END_FRAMES)])
@@ -480,27 +492,30 @@ class SessionLog:
     @classmethod
     def from_csv(cls, data: bytes | str, source: str = "") -> SessionLog:
         """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one."""
-        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-        columns = _header_columns(text)
+        columns = _header_columns(data)
         if columns > MAX_CSV_COLUMNS:
             # pandas would build every column first: a 10 MB header of a million fields took 2.6 GB.
             raise LogFormatError(f"not a session log: {columns:,} columns (a log has at most "
                                  f"{len(_CSV_COLUMNS)})")
+        # Bytes are parsed as they are: decoded into a str first, then into StringIO's buffer of 4
+        # bytes a character, a 32 MB log (90 minutes of 30 faces) took 250 MB more to read.
+        source_io = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
         try:
             # Only empty fields are missing: a marker may read "NA" or "null". Columns a log does
             # not have (added by hand) are not read.
-            df = pd.read_csv(io.StringIO(text), dtype={"marker": str}, keep_default_na=False, na_values=[""],
-                             usecols=lambda c: c in _CSV_COLUMNS)
+            df = pd.read_csv(source_io, dtype={"marker": str}, keep_default_na=False, na_values=[""],
+                             usecols=lambda c: c in _CSV_COLUMNS, encoding="utf-8", encoding_errors="replace")
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise LogFormatError(f"not a readable CSV file: {e}") from None
         return cls.from_frame(df, source=source)
 
 
-def _header_columns(text: str) -> int:
-    """How many columns the header of a CSV text has, at most (its first line with anything on
+def _header_columns(data: bytes | str) -> int:
+    """How many columns the header of a CSV has, at most (its first line with anything on
     it, as pandas takes it), without parsing it: a log's header has no quotes, so commas are
     counted; a header with a quoted field over several lines counts as too many to read."""
-    for line in io.StringIO(text):
+    for raw in io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data):
+        line = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
         if line.strip():
             return line.count(",") + 1 if line.count('"') % 2 == 0 else MAX_CSV_COLUMNS + 1
     return 0

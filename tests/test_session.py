@@ -562,3 +562,50 @@ def test_the_end_of_a_long_log_and_its_counts_without_converting_it_whole():
                                   whole[whole["time_s"] >= 55.0].reset_index(drop=True))
     pd.testing.assert_series_equal(current_mix(recent, 15.0), current_mix(whole, 15.0))
     pd.testing.assert_series_equal(log.label_counts(), label_counts(whole), check_names=False)
+
+
+def class_log(minutes: float = 90.0, faces: int = 30, rows_per_s: float = 2.0, seed: int = 0) -> SessionLog:
+    """An online class as the live page logs it with attention on: ``faces`` faces of a 1280 x 720
+    gallery, ``rows_per_s`` rows a face and second (its log interval), model-like probabilities,
+    head pose, eyes and looking. Built as rows, without the model."""
+    rng = np.random.default_rng(seed)
+    times = np.round(np.arange(0.0, minutes * 60.0, 1.0 / rows_per_s) + rng.uniform(0, 0.05), 3)
+    n = len(times) * faces
+    logits = rng.normal(0.0, 1.0, (n, len(LABELS)))
+    logits[:, LABELS.index("Neutral")] += 2.0
+    probs = np.exp(logits).astype(np.float32)
+    probs /= probs.sum(axis=1, keepdims=True)
+    seat = np.tile(np.arange(faces), len(times))
+    df = pd.DataFrame({"time_s": np.repeat(times, faces), "face_id": seat + 1,
+                       "x": 213 * (seat % 6) + 50 + rng.integers(-4, 5, n), "y": 144 * (seat // 6) + 30,
+                       "w": 95 + rng.integers(-3, 4, n), "h": 95, **dict(zip(LABELS, probs.T.astype(np.float64))),
+                       "yaw": rng.normal(0, 12, n), "pitch": rng.normal(-5, 8, n), "roll": rng.normal(0, 4, n),
+                       "eye_left": rng.uniform(0.1, 0.5, n), "eye_right": rng.uniform(0.1, 0.5, n),
+                       "looking": (rng.random(n) < 0.6).astype(float)})
+    return SessionLog.from_frame(df, source="live")
+
+
+def test_a_90_minute_class_of_30_faces_fits_the_upload_limit_of_its_pages():
+    from fer_app import uploads
+
+    csv = class_log().to_csv()
+    # 324,000 rows with attention: 42 MB (the limit was 25 MB, and the dashboard and Compare
+    # sessions refused the log the dashboard had just downloaded).
+    assert len(csv) <= uploads.LOG_MB * uploads.MB
+    assert len(SessionLog.from_csv(csv)) == 90 * 60 * 2 * 30
+
+
+def test_reading_a_csv_back_takes_a_few_times_its_size_at_most():
+    import tracemalloc
+
+    csv = class_log(minutes=10).to_csv()
+    tracemalloc.start()
+    try:
+        log = SessionLog.from_csv(csv)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(log) == 10 * 60 * 2 * 30
+    # 4.6 MB of CSV: 13 MB at the peak, 29 MB before (decoded to a str, then StringIO's 4 bytes a
+    # character, then the frame copied per kind of row and converted in whole copies).
+    assert peak < 3.5 * len(csv), (peak, len(csv))
