@@ -277,3 +277,28 @@ def test_reports_fit_a_phone_screen():
         assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in head
         table_css = re.search(r"table\.tbl \{([^}]*)\}", head).group(1)
         assert "overflow-x: auto" in table_css and "display: block" in table_css
+
+
+def test_face_timeline_rows_in_number_order_and_at_most_its_limit():
+    from fer_core.session import face_binned
+
+    # A class that comes and goes: face 12 seen 100 s, face 2 60 s, face 100 a moment; as names,
+    # "Face 100" < "Face 12" < "Face 2", and the rows came out in that order.
+    log = SessionLog()
+    for t in range(100):
+        log.add_frame(float(t), [(12, (0, 0, 9, 9), [0, 0, 0, 1, 0, 0, 0])]
+                      + ([(2, (20, 0, 9, 9), [0, 0, 0, 0, 0, 0, 1])] if t < 60 else [])
+                      + ([(100, (40, 0, 9, 9), [0, 0, 0, 0, 1, 0, 0])] if t == 99 else []))
+    fig = charts.face_timeline(face_binned(log.to_frame(), 10))
+    assert list(fig.layout.yaxis.categoryarray) == ["Face 100", "Face 12", "Face 2"]  # from the bottom up
+    assert fig.layout.title.text == "Per-face timeline"
+    # 2,000 faces, in more bins the lower the number: the 60 seen longest, in number order.
+    rows = sorted((float(t), i) for i in range(1, 2001) for t in range(0, 10 * (2001 - i), 500))
+    many = SessionLog()
+    for t, i in rows:
+        many.add_frame(t, [(i, (0, 0, 9, 9), [0, 0, 0, 1, 0, 0, 0])])
+    fig = charts.face_timeline(face_binned(many.to_frame(), 10))
+    shown = [int(y.split()[1]) for trace in fig.data for y in trace.y]
+    assert sorted(set(shown)) == list(range(1, charts.MAX_TIMELINE_FACES + 1))
+    assert list(fig.layout.yaxis.categoryarray) == [f"Face {i}" for i in range(charts.MAX_TIMELINE_FACES, 0, -1)]
+    assert fig.layout.title.text == f"Per-face timeline (the {charts.MAX_TIMELINE_FACES} faces seen longest, of 2000)"
