@@ -170,7 +170,9 @@ right.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
 markers = log.markers
 st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes, markers=markers), width="stretch")
-st.plotly_chart(charts.face_timeline(face_binned(df, bin_s), markers=markers), width="stretch")
+timeline_s = charts.timeline_bin(bin_s, summary.duration_s)
+st.plotly_chart(charts.face_timeline(face_binned(df, timeline_s), charts.timeline_title(timeline_s, bin_s),
+                                     markers=markers), width="stretch")
 
 st.subheader("Flags")
 streaks = negative_streaks(df, minutes * 60.0, bin_s=min(float(bin_s), 5.0))

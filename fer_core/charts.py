@@ -102,6 +102,28 @@ def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
 MAX_TIMELINE_FACES = 60
 
 
+#: ... and at most this many time bins across the session. Each bin of each face is a square of
+#: 6-20 px, so more bins than the chart has pixels only overlap; a 90-minute class of 30 faces in
+#: 1 s bins was 129,000 squares, which headless Chromium took 15 s to draw (3 s in 10 s bins).
+MAX_TIMELINE_BINS = 600
+_TIMELINE_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+
+
+def timeline_bin(bin_s: float, span_s: float) -> float:
+    """The bin for the per-face timeline of a session ``span_s`` seconds long: ``bin_s``, or the
+    first round bin above it that keeps the session within :data:`MAX_TIMELINE_BINS` bins."""
+    if span_s / bin_s <= MAX_TIMELINE_BINS:
+        return bin_s
+    fits = [s for s in _TIMELINE_STEPS if s > bin_s and span_s / s <= MAX_TIMELINE_BINS]
+    return fits[0] if fits else float(np.ceil(span_s / MAX_TIMELINE_BINS))
+
+
+def timeline_title(bin_s: float, chosen_s: float) -> str:
+    """The per-face timeline's title, with its bin when :func:`timeline_bin` made it coarser."""
+    return "Per-face timeline" if bin_s == chosen_s else \
+        f"Per-face timeline, {bin_s:g} s bins ({chosen_s:g} s: too many to draw)"
+
+
 def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
                   markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """One row per anonymous face, in number order (Face 2 above Face 10); a dot per time bin,
@@ -112,7 +134,7 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
         # Most bins first, then the lower number; the rows stay in number order.
         kept = ids.index[np.lexsort((ids.index.to_numpy(), -ids.to_numpy()))[:MAX_TIMELINE_FACES]]
         face_binned = face_binned[face_binned["face_id"].isin(kept)]
-        title = f"{title} (the {MAX_TIMELINE_FACES} faces seen longest, of {len(ids)})"
+        title = f"{title}: the {MAX_TIMELINE_FACES} faces seen longest, of {len(ids)}"
     fig = go.Figure()
     for lab in LABELS:
         d = face_binned[face_binned["label"] == lab]

@@ -40,6 +40,8 @@ from fer_core.session import (
     expression_mix,
     face_binned,
     label_counts,
+    log_end,
+    log_start,
     markers_table,
     negative_streaks,
     strongest_changes,
@@ -221,7 +223,9 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
         figures.append(charts.mix_bars(overall, "Expression mix, whole session"))
         figures.append(charts.mix_area(binned_mix(df, options.bin_s, fill_gaps=True), changes,
                                        f"Expression mix over time ({options.bin_s:g} s bins)", markers=markers))
-        figures.append(charts.face_timeline(face_binned(df, options.bin_s), markers=markers))
+        timeline_s = charts.timeline_bin(options.bin_s, log_end(df) - log_start(df))
+        figures.append(charts.face_timeline(face_binned(df, timeline_s),
+                                            charts.timeline_title(timeline_s, options.bin_s), markers=markers))
         if has_attention(df):
             parts += _attention_section(df, options)
             figures.append(charts.attention_timeline(attention_timeline(df, options.bin_s),

@@ -301,4 +301,20 @@ def test_face_timeline_rows_in_number_order_and_at_most_its_limit():
     shown = [int(y.split()[1]) for trace in fig.data for y in trace.y]
     assert sorted(set(shown)) == list(range(1, charts.MAX_TIMELINE_FACES + 1))
     assert list(fig.layout.yaxis.categoryarray) == [f"Face {i}" for i in range(charts.MAX_TIMELINE_FACES, 0, -1)]
-    assert fig.layout.title.text == f"Per-face timeline (the {charts.MAX_TIMELINE_FACES} faces seen longest, of 2000)"
+    assert fig.layout.title.text == f"Per-face timeline: the {charts.MAX_TIMELINE_FACES} faces seen longest, of 2000"
+
+
+def test_face_timeline_of_a_long_session_in_short_bins_is_drawn_in_fewer():
+    assert charts.timeline_bin(1, 90 * 60) == 10 and charts.timeline_bin(5, 90 * 60) == 10
+    assert charts.timeline_bin(10, 90 * 60) == 10 and charts.timeline_bin(1, 10 * 60) == 1
+    assert charts.timeline_bin(10, 8 * 3600) == 60 and charts.timeline_bin(60, 30 * 24 * 3600) == 4320
+    # A 90-minute class in the report's 1 s bins: a square per face and second was 5,400 a face.
+    log = SessionLog()
+    for t in range(0, 90 * 60):
+        log.add_frame(float(t), [(i, (60 * i, 0, 50, 50), [0.1, 0, 0, 0.3 * (t % 2), 0, 0, 0.9 - 0.3 * (t % 2)])
+                                 for i in (1, 2, 3)])
+    html = build_html_report(log, ReportOptions(bin_s=1.0))
+    assert "Per-face timeline, 10 s bins (1 s: too many to draw)" in html
+    from fer_core.session import face_binned
+    fig = charts.face_timeline(face_binned(log.to_frame(), charts.timeline_bin(1.0, 90 * 60)))
+    assert sum(len(trace.x) for trace in fig.data) == 3 * 540 <= 3 * charts.MAX_TIMELINE_BINS
