@@ -1146,3 +1146,16 @@ def test_one_session_reads_the_same_on_the_dashboard_its_report_and_compare():
     row = at.dataframe[0].value.set_index("session").loc["part.csv"]
     assert (row["minutes"], row["observations"], row["most faces at once"]) == (2.0, 375, 2)
     assert (row["Sad"], row["Happy"], row["negative %"]) == (64.0, 36.0, 64.0)  # 240 and 135 of 375 observations
+
+
+def test_dashboard_says_face_numbers_are_not_people():
+    # Two people in view at once, each leaving and coming back twice: six face numbers.
+    log = SessionLog()
+    for t in range(0, 300, 2):
+        log.add_frame(float(t), [(1 + 2 * (t // 100), (10, 10, 80, 80), [0, 0, 0, 1, 0, 0, 0]),
+                                 (2 + 2 * (t // 100), (200, 10, 80, 80), [0, 0, 0, 0, 0, 0, 1])])
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("log.csv", log.to_csv(), "text/csv").run()
+    assert not at.exception and at.metric[3].value == "6"
+    assert "at most 2 faces were in view at once" in at.metric[3].proto.help
