@@ -5,7 +5,7 @@ import argparse
 
 import pytest
 
-from benchmarks import bench_detectors, live_profile, server_memory
+from benchmarks import bench_detectors, class_logs, live_profile, server_memory
 
 
 def test_detector_table_records_the_command_that_made_it():
@@ -53,3 +53,12 @@ def test_server_memory_reports_later_uploads_only_when_there_were_some():
         "RESULT server peak RSS 388 MB; first upload 314 MB; at the end 322 MB")
     assert server_memory.result_line(388.4, [314.0, 379.0, 388.0], 322.0) == (
         "RESULT server peak RSS 388 MB; first upload 314 MB, later uploads 388 MB at most; at the end 322 MB")
+
+
+def test_class_logs_prints_the_sizes_of_a_short_class(capsys):
+    assert class_logs.main(["--minutes", "2", "--faces", "4", "--sessions", "2", "--bin", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "class 1: " in out and "bytes a row" in out and "per-face timeline" in out and "attention" in out
+    assert "comparison of 2 sessions" in out
+    log = class_logs.class_log(0, minutes=2, faces=4)
+    assert log.summary().faces >= 4 and 4 * 2 * 60 * 0.8 <= len(log) <= 4 * 2 * 60 * 2.2
