@@ -36,8 +36,8 @@ if live is not None and len(live) and st.checkbox("This browser's live session",
     names.append("Live session")
     frames.append(live.to_frame())
 video = st.session_state.get("fer_video")
-if video is not None and len(video["result"].log) and st.checkbox(f"The analysed video ({video['name']})",
-                                                                  value=True):
+if video is not None and len(video["result"].log) and st.checkbox(
+        f"The analysed video ({support.md_literal(video['name'])})", value=True):
     names.append(video["name"])
     frames.append(video["result"].log.to_frame())
 
@@ -52,12 +52,13 @@ for key in [k for k in parsed if k not in current]:
 seen: dict[str, str] = {}  # digest of each log compared -> its file name
 for upload in files or []:
     digest = hashlib.sha1(upload.getvalue()).hexdigest()
+    shown = support.md_literal(upload.name)  # in the messages: as named, not read as Markdown
     if digest in seen:  # the same file twice (downloaded twice, renamed): one session, not two
-        st.warning(f"**{upload.name}** is the same log as **{seen[digest]}**; it is left out.",
+        st.warning(f"**{shown}** is the same log as **{support.md_literal(seen[digest])}**; it is left out.",
                    icon=":material/content_copy:")
         continue
     if len(frames) >= MAX_SESSIONS:
-        st.warning(f"Only {MAX_SESSIONS} sessions are compared at once; **{upload.name}** and the files "
+        st.warning(f"Only {MAX_SESSIONS} sessions are compared at once; **{shown}** and the files "
                    "after it were left out.", icon=":material/block:")
         break
     if not uploads.within_limit(upload, uploads.LOG_MB):
@@ -69,10 +70,10 @@ for upload in files or []:
             parsed[upload.file_id] = str(e)
     entry = parsed[upload.file_id]
     if isinstance(entry, str):
-        st.error(f"**{upload.name}**: {entry}", icon=":material/error:")
+        st.error(f"**{shown}**: {entry}", icon=":material/error:")
         continue
     if entry.empty:
-        st.warning(f"**{upload.name}** has no face observations; it is left out.", icon=":material/info:")
+        st.warning(f"**{shown}** has no face observations; it is left out.", icon=":material/info:")
         continue
     names.append(upload.name)
     frames.append(entry)
@@ -102,9 +103,9 @@ with st.sidebar:
 
 comparison = compare_sessions(sessions)
 if note := models_note(sessions):
-    st.warning(note, icon=":material/compare_arrows:")
+    st.warning(support.md_literal(note), icon=":material/compare_arrows:")
 elif all(named := [log_models(df) for df in sessions.values()]) and len(models := set(sum(named, ()))) == 1:
-    st.caption(f"Expression model: {models.pop()}, for every session.")
+    st.caption(f"Expression model: {support.md_literal(models.pop())}, for every session.")
 st.plotly_chart(charts.session_mix_bars(comparison), width="stretch")
 if measure == LOOKING and curves.isna().all().all():
     st.info("None of these sessions was analysed with attention on, so there is no 'looking at the camera' "

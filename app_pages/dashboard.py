@@ -63,7 +63,7 @@ elif source == sources[1]:
     if video is not None:
         log, name = video["result"].log, video["name"]
         # Named: the Video file page may hold another upload by now, not analysed.
-        st.caption(f"**{name}**, the video analysed last on the **Video file** page.")
+        st.caption(f"**{support.md_literal(name)}**, the video analysed last on the **Video file** page.")
 else:
     files = st.file_uploader("Session log (CSV from this app)", type=["csv"], max_upload_size=uploads.LOG_MB,
                              accept_multiple_files=True, key="fer_dashboard_upload", on_change=_csv_removed,
@@ -83,7 +83,7 @@ else:
                     parts.append(SessionLog.from_csv(f.getvalue(), source=f.name))
                 except LogFormatError as e:
                     st.session_state.pop("fer_dashboard_csv", None)
-                    st.error(f"**{f.name}**: {e}")
+                    st.error(f"**{support.md_literal(f.name)}**: {e}")
                     st.stop()
             try:
                 names = ", ".join(f.name for f in files)
@@ -100,7 +100,8 @@ else:
         if len(held[2]) > 1:
             parts_told = True
             st.caption(f"{len(held[2])} parts joined: "
-                       + "; ".join(f"{n} ({format_time(a)} to {format_time(b)})" for a, b, n in held[2])
+                       + "; ".join(f"{support.md_literal(n)} ({format_time(a)} to {format_time(b)})"
+                                   for a, b, n in held[2])
                        + ". The face numbers of each part continue after those of the part before: "
                          "the analysis cannot tell that a face of one part is a face of the next.")
     elif (held := st.session_state.get("fer_dashboard_csv")) is not None:
@@ -108,8 +109,8 @@ else:
         # named on it since, is still here.
         log, name = held[1], held[1].source
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
-        c1.caption(f"**{name}**, read earlier in this browser session (the uploader empties when you "
-                   "visit another page). Upload logs to replace it.")
+        c1.caption(f"**{support.md_literal(name)}**, read earlier in this browser session (the uploader empties "
+                   "when you visit another page). Upload logs to replace it.")
         if c2.button("Forget this log", icon=":material/delete:"):
             st.session_state.pop("fer_dashboard_csv", None)
             st.rerun()
@@ -166,7 +167,8 @@ if summary.truncated:
                f"logged: the last observation below is at {format_time(float(df['time_s'].max()))}, the "
                f"session went on to {format_time(summary.end_s)}.", icon=":material/database:")
 if log.models:
-    st.caption(f"Expression model: {', then '.join(log.models)} (the sidebar's choice when it was analysed).")
+    st.caption(f"Expression model: {support.md_literal(', then '.join(log.models))} (the sidebar's choice when it "
+               "was analysed).")
 support.moments_form(log, summary.end_s, "fer_dashboard_marker", "Marked moments", "session")
 
 left, right = st.columns(2)

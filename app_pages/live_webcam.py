@@ -127,11 +127,11 @@ with video_col:
             if t is None:
                 st.toast("The session holds as many markers as it can.", icon=":material/block:")
             else:
-                st.toast(f"Marked \"{' '.join(note.split())}\" at {format_time(t)}.",
+                st.toast(f"Marked \"{support.md_literal(' '.join(note.split()))}\" at {format_time(t)}.",
                          icon=":material/bookmark:")
     marked = analyzer.log.markers
     if marked:
-        st.caption("Marked: " + " · ".join(f"{text} ({format_time(t)})" for t, text in marked[-5:])
+        st.caption("Marked: " + " · ".join(f"{support.md_literal(text)} ({format_time(t)})" for t, text in marked[-5:])
                    + (f", and {len(marked) - 5} earlier" if len(marked) > 5 else ""))
 with source_slot:
     st.radio("Video source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="fer_live_source",

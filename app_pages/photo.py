@@ -41,7 +41,8 @@ def without_repeats(files: list) -> list:
         with f.getbuffer() as data:  # no copy of the photo
             digest = hashlib.sha1(data).hexdigest()
         if digest in seen:
-            st.warning(f"**{f.name}** is the same photo as **{seen[digest]}**; it is left out.",
+            st.warning(f"**{support.md_literal(f.name)}** is the same photo as **{support.md_literal(seen[digest])}**; "
+                       "it is left out.",
                        icon=":material/content_copy:")
             continue
         seen[digest] = f.name
@@ -61,8 +62,8 @@ def several_photos(files: list, attention: bool):
         names = unique_names([f.name for f in files])
         results = analyze_photos(support.get_recognizer(), ((n, f.getvalue()) for n, f in zip(names, files)),
                                  attention=attention,
-                                 progress=lambda i, name: bar.progress(i / len(files), f"Analysed {i} of "
-                                                                                       f"{len(files)}: {name}"))
+                                 progress=lambda i, name: bar.progress(
+                                     i / len(files), f"Analysed {i} of {len(files)}: {support.md_literal(name)}"))
         bar.empty()
         release_memory()
         held = (key, results)
@@ -73,7 +74,7 @@ def several_photos(files: list, attention: bool):
     st.subheader(f"{len(results)} photos, {found} face{'s' if found != 1 else ''}")
     for r in results:
         if r.error:
-            st.error(f"**{r.name}**: {r.error}", icon=":material/broken_image:")
+            st.error(f"**{support.md_literal(r.name)}**: {r.error}", icon=":material/broken_image:")
     with_faces = table[table["faces"] > 0].set_index("photo")
     if not with_faces.empty:
         st.plotly_chart(charts.session_mix_bars(with_faces, "Expression mix per photo (mean over its faces)"),
@@ -151,7 +152,7 @@ support.drop_previous_media()  # the previous photo's image and download array, 
 try:
     image = decode_image(upload.getvalue())
 except ImageDecodeError as e:
-    st.error(f"**{upload.name}**: {e}", icon=":material/broken_image:")
+    st.error(f"**{support.md_literal(upload.name)}**: {e}", icon=":material/broken_image:")
     st.stop()
 if image.downscaled:
     st.info(f"This photo has {image.megapixels:.0f} megapixels; it was analysed at "

@@ -93,13 +93,13 @@ if upload is not None:
     try:
         part = _part(from_text, to_text, length)
     except ValueError as e:
-        st.error(f"Part of the video: {e}", icon=":material/error:")
+        st.error(f"Part of the video: {support.md_literal(str(e))}", icon=":material/error:")
         part = None
     if part is not None and length:
         until = part[1] if part[1] is not None else length
         span, whole = until - part[0], part == (0.0, None)
         needed = span * min(rate, info.fps or rate)
-        st.caption(f"{upload.name}: {info.width} x {info.height}, {format_time(length)} long; "
+        st.caption(f"{support.md_literal(upload.name)}: {info.width} x {info.height}, {format_time(length)} long; "
                    + ("" if whole else "the part from {} to {} is {} long; ".format(*_times(part[0], until, span)))
                    + f"about {max(needed, 1):,.0f} frame{'s' if needed >= 1.5 else ''} to analyse at this rate.")
         if needed > MAX_FRAMES:
@@ -149,7 +149,7 @@ if upload is not None and part is not None and start and uploads.within_limit(up
     if failed:
         # The analysis shown before stays, with its named moments: only a new analysis replaces it.
         bar.empty()
-        st.error(f"**{upload.name}**: {failed}", icon=":material/error:")
+        st.error(f"**{support.md_literal(upload.name)}**: {failed}", icon=":material/error:")
         if earlier is None:
             st.stop()
     else:
@@ -185,7 +185,7 @@ if state is None:
 result = state["result"]
 df = result.log.to_frame()
 info = result.info
-st.subheader(state["name"])
+st.subheader(support.md_literal(state["name"]))
 cols = st.columns(4)
 cols[0].metric("Video", f"{info.duration_s:.0f} s" if info.duration_s else "unknown length")
 cols[1].metric("Frames analysed", result.frames_analysed)
@@ -279,9 +279,10 @@ video = state.get("video")
 if video is None and upload is not None and (upload.name, upload.size) == state.get("file"):
     video = state["video"] = upload  # the same file, put back in the uploader
 if video is None:
-    st.info(f"To see its frames or make an annotated copy, put **{state['name']}** in the uploader again."
+    shown = support.md_literal(state["name"])
+    st.info(f"To see its frames or make an annotated copy, put **{shown}** in the uploader again."
             if upload is None else
-            f"The uploader holds another video than **{state['name']}**: press **Analyse** to see its frames.",
+            f"The uploader holds another video than **{shown}**: press **Analyse** to see its frames.",
             icon=":material/movie:")
     st.stop()
 st.button("Forget the video", on_click=_forget, icon=":material/delete:",
@@ -327,7 +328,7 @@ def annotated_copy(video, df, start_s: float, end_s: float) -> None:
         if span[1] < span[0]:
             raise ValueError("the end is before the start")
     except ValueError as e:
-        st.error(f"Times: {e}", icon=":material/error:")
+        st.error(f"Times: {support.md_literal(str(e))}", icon=":material/error:")
         return  # and no clip made for other times below the message
     if st.button("Make the annotated video"):
         bar = st.progress(0.0, text="Drawing and encoding...")
@@ -337,7 +338,7 @@ def annotated_copy(video, df, start_s: float, end_s: float) -> None:
                                    parts=state["parts"],
                                    progress=lambda f, s: bar.progress(f, text=f"Drawing and encoding... {s:.0f} s"))
         except VideoDecodeError as e:
-            st.error(f"**{state['name']}**: {e}", icon=":material/error:")
+            st.error(f"**{support.md_literal(state['name'])}**: {e}", icon=":material/error:")
         else:
             bar.empty()
             st.session_state["fer_video_clip"] = {"clip": clip, "anonymised": anonymise}

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,6 +55,25 @@ ATTENTION_NOTE = (
     "image. It is not learning, interest or understanding: someone can look at the camera and think "
     "of something else, or look down at notes and follow closely."
 )
+
+#: What Streamlit's Markdown acts on anywhere in a line: code, emphasis (``*`` anywhere, ``_`` at the
+#: edge of a word: not the one of ``IMG_0001``), links and images (an image is fetched from its server
+#: when the page is shown), HTML and autolinks, strikethrough, LaTeX, colour directives, icons
+#: (``:material/home:``) and emoji codes (``:smile:``: an escaped first colon is not enough), entities,
+#: tables.
+_MARKDOWN_ANYWHERE = re.compile(r"[\\`*\[\]<>~$:/&|]|(?<![^\W_])_|_(?![^\W_])")
+#: What starts a heading, a quote, a list or a rule at the start of a line: "# ", "> ", "1. ", "2) ",
+#: "- ", "+ ", "===".
+_MARKDOWN_LINE_START = re.compile(r"^(\s*\d*)([-+=#>.)])", re.MULTILINE)
+
+
+def md_literal(text: str) -> str:
+    """``text`` (a file, session or moment name, anything a user typed) for Streamlit's Markdown
+    (``st.caption``, ``st.warning``, labels, ...), shown exactly as written: a file named
+    ``$5 and $10.csv``, ``**final**.csv`` or ``![x](https://...).jpg`` is not set as LaTeX, bold
+    or an image. Selectbox options are not Markdown: they need none of this."""
+    escaped = _MARKDOWN_ANYWHERE.sub(lambda m: "\\" + m.group(), str(text))
+    return _MARKDOWN_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
 
 
 @functools.cache
@@ -351,7 +371,7 @@ def moments_form(log: SessionLog, end_s: float, key: str, title: str, what: str)
             button_col.form_submit_button("Add", width="stretch", on_click=_add_moment,
                                           args=(log, end_s, key, what))
         if error:
-            st.error(error, icon=":material/error:")
+            st.error(md_literal(error), icon=":material/error:")
         if log.markers:
             st.dataframe(markers_table(log.markers), hide_index=True, width="stretch")
         st.caption("Named moments are drawn on the charts and kept in the CSV log, the dashboard and its report.")
@@ -375,7 +395,7 @@ def show_moment(video: dict, t: float, df: pd.DataFrame | None = None) -> None:
         shown = moment(video["video"], log.to_frame() if df is None else df, t, rate=video["rate"],
                        markers=log.markers)
     except VideoDecodeError as e:
-        st.error(f"**{video['name']}**: {e}", icon=":material/error:")
+        st.error(f"**{md_literal(video['name'])}**: {e}", icon=":material/error:")
         return
     if shown is None:
         st.warning(f"The frame at {clock(t, video['rate'])} could not be decoded again.")

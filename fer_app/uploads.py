@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer_app import support
+
 #: Photos: a 48-megapixel JPEG is 10-25 MB.
 PHOTO_MB = 50
 #: Several photos at once (the Photo page's summary): at most this much together, since every
@@ -31,6 +33,6 @@ def within_limit(upload, limit_mb: int) -> bool:
     an error on the page and returns False."""
     if upload.size <= limit_mb * MB:
         return True
-    st.error(f"**{upload.name}** is {upload.size / MB:.0f} MB; this page accepts files of up to "
+    st.error(f"**{support.md_literal(upload.name)}** is {upload.size / MB:.0f} MB; this page accepts files of up to "
              f"{limit_mb} MB.", icon=":material/block:")
     return False

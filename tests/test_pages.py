@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from fer_app.support import md_literal
 from fer_core.labels import LABELS
 from fer_core.session import SessionLog
 from tests.media import come_and_go_frames, encode_video
@@ -435,9 +436,9 @@ def test_video_page_names_its_model_and_never_joins_parts_of_two_models(come_and
     at.switch_page("app_pages/compare.py").run()
     at.checkbox[0].set_value(False)
     at.file_uploader[0].set_value([("lecture.csv", csv, "text/csv"), ("week1.csv", week1.to_csv(), "text/csv")]).run()
-    assert not at.exception and any(w.value.startswith(
+    assert not at.exception and any(w.value.startswith(md_literal(
         f"These sessions were analysed with different expression models (lecture.csv: {everyday}; week1.csv: "
-        f"{standard}).") for w in at.warning)
+        f"{standard}).")) for w in at.warning)
     at.file_uploader[0].set_value([("lecture.csv", csv, "text/csv"), ("old.csv", lecture(1, "Sad", "Sad").to_csv(),
                                                                       "text/csv")]).run()
     assert not at.exception and not at.warning and "Expression model" not in texts(at)  # one not recorded
@@ -461,7 +462,7 @@ def test_video_page_analyses_a_part_of_the_video(come_and_go_mp4):
                                 ("five", "", "not a time: 'five'")]:
         at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value(start)
         at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value(end).run()
-        assert message in at.error[0].value and at.button[0].disabled, (start, end)
+        assert md_literal(message) in at.error[0].value and at.button[0].disabled, (start, end)
     at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("0:03")
     at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value("0:07").run()
     assert not at.error and "the part from 0:03 to 0:07 is 0:04 long; about 8 frames" in texts(at)
@@ -549,7 +550,7 @@ def test_video_page_named_moments(come_and_go_mp4):
     add("5:00", "after the end")
     assert "after the end of the analysed video" in at.error[0].value and len(log.markers) == 1
     add("8.6", "just after the end")  # with tenths: not "0:08 is after the end (0:07)"
-    assert "0:08.6 is after the end of the analysed video (0:07.5)" in at.error[0].value
+    assert md_literal("0:08.6 is after the end of the analysed video (0:07.5)") in at.error[0].value
     add("7", "   ")
     assert "Give the moment a name" in at.error[0].value
     add("7", "answer")
@@ -598,7 +599,7 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     assert "not a time" in at.error[0].value
     at.text_input(key="fer_clip_from").set_value("0:09").run()
     at.text_input(key="fer_clip_to").set_value("0:10").run()
-    assert "the analysis ends at 0:07.5: start before that" in at.error[0].value  # not "end before start"
+    assert md_literal("the analysis ends at 0:07.5: start before that") in at.error[0].value  # not "end before start"
     at.text_input(key="fer_clip_from").set_value("0:06")
     at.text_input(key="fer_clip_to").set_value("").run()  # empty: to the end, as "Analyse to"
     assert not at.error
@@ -760,7 +761,7 @@ def test_dashboard_names_moments_of_a_csv_log_and_keeps_them():
     at.text_input(key="fer_dashboard_marker_time").set_value("41:00")
     at.text_input(key="fer_dashboard_marker_text").set_value("too late")
     next(b for b in at.button if b.label == "Add").click().run()
-    assert "after the end of the session (40:00.0)" in at.error[0].value and len(held.markers) == 1
+    assert md_literal("after the end of the session (40:00.0)") in at.error[0].value and len(held.markers) == 1
     # A visit to another page empties the uploader: the log and its moment are still here after it.
     at.switch_page("app_pages/photo.py").run()
     at.switch_page("app_pages/dashboard.py").run()

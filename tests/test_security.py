@@ -291,3 +291,136 @@ def test_a_log_with_a_million_columns_is_refused_unread():
     lines = log.to_csv().decode().splitlines()
     extra = "\n".join([lines[0] + ",notes", *(line + ",hello" for line in lines[1:])])
     assert SessionLog.from_csv(extra).to_frame().equals(SessionLog.from_csv(log.to_csv()).to_frame())
+
+
+#: Names a user may give a file or a moment, each of which Streamlit's Markdown would act on.
+HOSTILE_NAMES = ["$x^2$ and $y$.csv", "**final**.csv", "![x](https://example.com/t.png).csv",
+                 "[login](https://example.com).csv", ":red[alert] :material/home:.csv", "# heading.csv",
+                 "1. intro.csv", "a\\b <i>c</i> ~~d~~ `e` &amp;.csv"]
+
+
+def test_names_are_escaped_for_markdown_and_come_back_as_written():
+    specials = set("\\`*[]<>~$:/&|")  # and "_" at the edge of a word, "#", "1." and the like first on a line
+    for name in HOSTILE_NAMES:
+        shown = support.md_literal(name)
+        assert re.sub(r"\\(.)", r"\1", shown) == name  # what Markdown shows: the name as written
+        unescaped = re.sub(r"\\.", "", shown)
+        assert not specials & set(unescaped), (name, shown)
+    assert support.md_literal("1. intro.csv") == "1\\. intro.csv"  # not an ordered list
+    assert support.md_literal("# heading.csv") == "\\# heading.csv"  # nor a heading
+    assert support.md_literal("__init__ _draft_ IMG_0001.jpg") == "\\_\\_init\\_\\_ \\_draft\\_ IMG_0001.jpg"
+    assert support.md_literal("- notes\n+ more") == "\\- notes\n\\+ more"  # nor bullets
+    # Ordinary names stay as they are.
+    for name in ("week1.csv", "copy of week1 (2).csv", "week-2 notes.jpg", "Café 中文 😀.mp4"):
+        assert support.md_literal(name) == name
+
+
+def _markdown_sources(at) -> list[str]:
+    """Every text of the page that Streamlit renders as Markdown."""
+    texts = [str(e.value) for kind in ("markdown", "caption", "warning", "error", "info", "success", "subheader")
+             for e in getattr(at, kind)]
+    return texts + [c.label for c in at.checkbox] + [e.label for e in at.expander]
+
+
+def _assert_shown_as_written(at, names):
+    sources = "\n".join(_markdown_sources(at))
+    for name in names:
+        assert support.md_literal(name) in sources, name
+        assert f"**{name}**" not in sources and f" {name}" not in sources, name
+
+
+def test_file_names_reach_the_pages_as_text_not_markdown():
+    """A file named ``$x^2$ and $y$.csv`` was set as LaTeX in the page's messages, one named
+    ``![x](https://...).csv`` made every visitor's browser fetch an image from that server."""
+    from streamlit.testing.v1 import AppTest
+
+    from fer_core.session import SessionLog
+    from tests.scenes import astronaut_bgr
+    from tests.test_compare import lecture
+    from tests.test_pages import APP, jpeg
+
+    def page(name: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.run()
+        return at.switch_page(name).run()
+
+    good = lecture(10, "Happy", "Neutral").to_csv()
+    empty = SessionLog()
+    empty.add_frame(0.0, [])
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        at = page("app_pages/compare.py")
+        at.file_uploader[0].set_value([(HOSTILE_NAMES[0], good, "text/csv"), (HOSTILE_NAMES[1], good, "text/csv"),
+                                       (HOSTILE_NAMES[2], b"a,b\n1,2\n", "text/csv"),
+                                       (HOSTILE_NAMES[3], empty.to_csv(), "text/csv")]).run()
+        assert not at.exception
+        assert at.warning[0].value == ("**\\*\\*final\\*\\*.csv** is the same log as **\\$x^2\\$ and \\$y\\$.csv**; "
+                                       "it is left out.")
+        assert at.error[0].value.startswith("**!\\[x\\](https\\:\\/\\/example.com\\/t.png).csv**: not a session log")
+        _assert_shown_as_written(at, HOSTILE_NAMES[:4])
+
+        at = page("app_pages/dashboard.py")
+        at.radio[0].set_value("CSV log exported earlier").run()
+        at.file_uploader[0].upload(HOSTILE_NAMES[4], b"a,b\n1,2\n", "text/csv")
+        at.run()
+        assert not at.exception and at.error[0].value.startswith("**\\:red\\[alert\\] \\:material\\/home\\:.csv**: ")
+        parts = []
+        for start in (0.0, 600.0):
+            part = SessionLog(start_s=start)
+            for t in range(int(start), int(start) + 300, 5):
+                part.add_frame(float(t), [(1, (10, 10, 80, 80), [0, 0, 0, 1, 0, 0, 0])])
+            parts.append(part.to_csv())
+        at.file_uploader[0].set_value([(HOSTILE_NAMES[5], parts[0], "text/csv"),
+                                       (HOSTILE_NAMES[6], parts[1], "text/csv")]).run()
+        assert not at.exception and not at.error
+        assert ("2 parts joined: \\# heading.csv (0:00 to 4:55); 1\\. intro.csv (10:00 to 14:55)."
+                in at.caption[0].value)
+        # A time typed wrong is said back as typed.
+        at.text_input(key="fer_dashboard_marker_time").set_value("$x^2$ **now**")
+        at.text_input(key="fer_dashboard_marker_text").set_value("quiz")
+        next(b for b in at.button if b.label == "Add").click().run()
+        assert not at.exception and "not a time\\: '\\$x^2\\$ \\*\\*now\\*\\*'" in at.error[0].value
+
+        at = page("app_pages/photo.py")
+        at.radio[0].set_value("Several photos").run()
+        photo = jpeg(astronaut_bgr())
+        at.file_uploader[0].set_value([("# class.jpg", photo, "image/jpeg"), ("**me**.jpg", photo, "image/jpeg"),
+                                       ("$x$ and $y$.jpg", b"not an image", "image/jpeg")]).run()
+        assert not at.exception
+        _assert_shown_as_written(at, ["# class.jpg", "**me**.jpg", "$x$ and $y$.jpg"])
+
+        at = page("app_pages/video_file.py")
+        at.file_uploader[0].upload(HOSTILE_NAMES[7].replace(".csv", ".mp4"), b"not a video" * 100, "video/mp4")
+        at.run()
+        at.text_input(key=next(k for k in at.session_state if str(k).startswith("fer_video_from_"))).set_value(
+            "**1**:00").run()
+        assert not at.exception and at.error[0].value == ("Part of the video: not a time\\: '\\*\\*1\\*\\*\\:00' "
+                                                          "(write seconds, m\\:ss or h\\:mm\\:ss)")
+        at.text_input(key=next(k for k in at.session_state if str(k).startswith("fer_video_from_"))).set_value(
+            "0:00").run()
+        at.button[0].click().run()
+        assert not at.exception
+        assert at.error[0].value.startswith("**a\\\\b \\<i\\>c\\<\\/i\\> \\~\\~d\\~\\~ \\`e\\` \\&amp;.mp4**: "
+                                            "This file is not a video")
+
+
+def test_a_moment_named_on_the_live_page_is_shown_as_typed():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.scenes import astronaut_bgr
+    from tests.test_pages import APP, jpeg
+
+    name = "$5 and $10 **quiz** :red[now] ![x](https://example.com/t.png)"
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        at = at.switch_page("app_pages/live_webcam.py").run()
+        at.camera_input[0].set_value(("shot.jpg", jpeg(astronaut_bgr()), "image/jpeg"))
+        at.run()
+        at.text_input(key="fer_live_marker_text").set_value(name)
+        next(b for b in at.button if b.label == "Mark").click().run()
+    assert not at.exception
+    assert [m for _, m in at.session_state["fer_live_analyzer"].log.markers] == [name]  # kept as typed
+    shown = support.md_literal(name)
+    assert shown == "\\$5 and \\$10 \\*\\*quiz\\*\\* \\:red\\[now\\] !\\[x\\](https\\:\\/\\/example.com\\/t.png)"
+    assert at.toast[0].value.startswith(f'Marked "{shown}" at ')
+    assert any(c.value.startswith(f"Marked: {shown} (0:") for c in at.caption)
