@@ -120,7 +120,7 @@ st.caption("Shares are mean probabilities over every face observation of a sessi
            "pleasant). Sessions with different cameras, lighting, seating or expression models are not strictly "
            "comparable: a difference of a few points can come from those as much as from the class.")
 c1, c2 = st.columns(2)
-c1.download_button("Comparison (CSV)", csvtext.to_csv(table), "session_comparison.csv",
+c1.download_button("Comparison (CSV)", support.csv_download(csvtext.to_csv(table)), "session_comparison.csv",
                    "text/csv", on_click="ignore")
 # A callable: the report is only built when the button is pressed.
 c2.download_button("Comparison report (HTML, charts included)",

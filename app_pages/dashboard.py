@@ -235,6 +235,7 @@ st.caption("The log lives only in this browser tab's memory (the browser asks be
            "reloaded). Download the CSV log to keep it: this page and **Compare sessions** read it back.")
 c1, c2 = st.columns(2)
 # Callables: the files are only built when the button is pressed.
-c1.download_button("Per-frame log (CSV)", log.to_csv, "session_log.csv", "text/csv", on_click="ignore")
+c1.download_button("Per-frame log (CSV)", support.csv_download(log.to_csv), "session_log.csv", "text/csv",
+                   on_click="ignore")
 c2.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), "session_report.html",
                    "text/html", on_click="ignore")

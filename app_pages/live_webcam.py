@@ -308,7 +308,8 @@ else:
         render(analyzer.snapshot())
         # Keeping the log needs no trip to the dashboard (it lives only in this tab's memory).
         with video_col:
-            st.download_button("Session log (CSV)", analyzer.log.to_csv, "live_session_log.csv", "text/csv",
+            st.download_button("Session log (CSV)", support.csv_download(analyzer.log.to_csv), "live_session_log.csv",
+                               "text/csv",
                                on_click="ignore", icon=":material/download:",
                                help="Every face observation and marked moment so far; the Class dashboard and "
                                     "Compare sessions read it back. The log lives only in this tab: if the tab "

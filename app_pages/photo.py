@@ -84,10 +84,10 @@ def several_photos(files: list, attention: bool):
                      "mean confidence", min_value=0.0, max_value=1.0, format="percent")})
     faces = faces_table(results)
     d1, d2 = st.columns(2)
-    d1.download_button("Results of all photos (CSV)", csvtext.to_csv(faces), "photos_expressions.csv",
-                       "text/csv", on_click="ignore", disabled=faces.empty)
-    d2.download_button("Summary per photo (CSV)", csvtext.to_csv(table), "photos_summary.csv", "text/csv",
-                       on_click="ignore")
+    d1.download_button("Results of all photos (CSV)", support.csv_download(csvtext.to_csv(faces)),
+                       "photos_expressions.csv", "text/csv", on_click="ignore", disabled=faces.empty)
+    d2.download_button("Summary per photo (CSV)", support.csv_download(csvtext.to_csv(table)), "photos_summary.csv",
+                       "text/csv", on_click="ignore")
     readable = [i for i, r in enumerate(results) if not r.error]
     if not readable:
         st.stop()
@@ -197,7 +197,7 @@ c1, c2, c3 = st.columns(3)
 c1.download_button("Annotated image (PNG)" + (", faces pixelated" if hide else ""),
                    functools.partial(encode_png, annotated), f"{stem}_annotated{'_pixelated' if hide else ''}.png",
                    "image/png", on_click="ignore")
-c2.download_button("Results (CSV)", csvtext.to_csv(table), f"{stem}_expressions.csv", "text/csv",
+c2.download_button("Results (CSV)", support.csv_download(csvtext.to_csv(table)), f"{stem}_expressions.csv", "text/csv",
                    on_click="ignore")
 c3.download_button("Results (JSON)", json.dumps(rows, indent=2), f"{stem}_expressions.json",
                    "application/json", on_click="ignore")

@@ -239,7 +239,8 @@ else:
                                                                           max_value=1.0)})
 
 stem = state["name"].rsplit(".", 1)[0]
-st.download_button("Per-frame log (CSV)", result.log.to_csv, f"{stem}_expressions.csv", "text/csv",
+st.download_button("Per-frame log (CSV)", support.csv_download(result.log.to_csv), f"{stem}_expressions.csv",
+                   "text/csv",
                    on_click="ignore")
 st.caption("Open the **Class dashboard** for negative-expression flags and the HTML report.")
 

@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +74,26 @@ def md_literal(text: str) -> str:
     or an image. Selectbox options are not Markdown: they need none of this."""
     escaped = _MARKDOWN_ANYWHERE.sub(lambda m: "\\" + m.group(), str(text))
     return _MARKDOWN_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+
+
+#: UTF-8's byte-order mark, first in every CSV the pages hand out. Excel opens a CSV without it in the
+#: computer's legacy code page (Windows-1252, Shift-JIS, ...): a moment named "début" read "dÃ©but", a
+#: file named "中文.jpg" worse. With it, Excel reads UTF-8; pandas and the app
+#: (``SessionLog.from_csv``) skip it; Python's csv module needs ``encoding="utf-8-sig"``. The
+#: library, the command-line tools and the batch tool write plain UTF-8.
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def csv_download(data: bytes | Callable[[], bytes]) -> bytes | Callable[[], bytes]:
+    """A CSV download button's data with :data:`UTF8_BOM` first: ``data`` itself, or a callable
+    that makes it (still made only when the button is pressed)."""
+    if callable(data):
+        return functools.partial(_with_bom, data)
+    return UTF8_BOM + data
+
+
+def _with_bom(make: Callable[[], bytes]) -> bytes:
+    return UTF8_BOM + make()
 
 
 @functools.cache

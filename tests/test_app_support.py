@@ -337,3 +337,55 @@ def test_unsaved_guard_asks_before_unload_only_while_a_log_is_held():
     out = json.loads(proc.stdout)
     # One listener however often the page runs; it asks only while the flag is on.
     assert out == {"empty": False, "held": True, "cleared": False, "listeners": 1}
+
+
+def test_csv_downloads_start_with_a_byte_order_mark_and_every_reader_reads_them():
+    """Excel opens a CSV without UTF-8's byte-order mark in the legacy code page: a moment named
+    "début" read "dÃ©but". With the mark, the app, pandas and the csv module (utf-8-sig) still
+    read the same columns, names and markers."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    from fer_core import csvtext
+    from fer_core.session import SessionLog
+
+    log = SessionLog()
+    for t in range(5):
+        log.add_frame(float(t), [(1, (10, 10, 50, 50), [0.1, 0, 0, 0.7, 0.1, 0.05, 0.05])])
+    log.add_marker(2.0, "début du quiz, Gruppenarbeit für 中文 😀")
+    plain = log.to_csv()
+    assert plain.decode("cp1252", errors="replace").count("Ã©") == 1  # what Excel showed without the mark
+    make = support.csv_download(log.to_csv)
+    assert callable(make)  # still made only when the button is pressed
+    data = make()
+    assert data == support.UTF8_BOM + plain and data.decode("utf-8-sig") == plain.decode()
+    back = SessionLog.from_csv(data)  # the dashboard, Compare sessions, the review and batch tools
+    assert back.markers == log.markers and back.to_frame().equals(SessionLog.from_csv(plain).to_frame())
+    assert list(pd.read_csv(io.BytesIO(data)).columns)[:2] == ["time_s", "face_id"]  # pandas skips the mark
+    assert next(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[:2] == ["time_s", "face_id"]
+    # The Photo and Compare pages' tables too.
+    table = pd.DataFrame({"photo": ["élèves.jpg", "中文.jpg", "=HYPERLINK(1)"], "faces": [2, 1, 0]})
+    data = support.csv_download(csvtext.to_csv(table))
+    assert isinstance(data, bytes) and data.startswith(support.UTF8_BOM)
+    read = pd.read_csv(io.BytesIO(data))
+    assert list(read.columns) == ["photo", "faces"] and list(read["photo"])[:2] == ["élèves.jpg", "中文.jpg"]
+
+
+def test_every_csv_download_of_the_pages_has_the_byte_order_mark():
+    import ast
+    from pathlib import Path
+
+    pages = sorted((Path(__file__).resolve().parent.parent / "app_pages").glob("*.py"))
+    found = 0
+    for page in pages:
+        for node in ast.walk(ast.parse(page.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "download_button"
+                    and any(isinstance(a, ast.Constant) and a.value == "text/csv" for a in node.args)):
+                found += 1
+                data = node.args[1]
+                assert (isinstance(data, ast.Call) and isinstance(data.func, ast.Attribute)
+                        and data.func.attr == "csv_download"), f"{page.name}:{node.lineno}"
+    assert found == 7  # Photo (3), Video file, Class dashboard, Compare sessions, Live webcam
