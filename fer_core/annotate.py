@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -150,8 +151,29 @@ def boxes_to_pixelate(image_bgr: np.ndarray, faces: Sequence[Face], detector: ob
     return boxes
 
 
+#: Latin letters that Unicode does not decompose into a base letter and an accent.
+_LATIN_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
+                                "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th"})
+
+
+def drawable(text: str) -> str:
+    """``text`` in the ASCII that OpenCV's fonts draw: letters without their accents ("début" ->
+    "debut"), a "?" for a character with no ASCII form ("中文" -> "??"). OpenCV drew a "?" for each
+    UTF-8 byte instead: a moment named "début" read "d??but" on the annotated video."""
+    out = []
+    for ch in text.translate(_LATIN_LETTERS):
+        if ch.isascii():
+            out.append(ch)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if c.isascii())
+        out.append(base or "?")
+    return "".join(out)
+
+
 def draw_status(image_bgr: np.ndarray, text: str) -> np.ndarray:
-    """Write a one-line status (e.g. the frame rate) in the top-left corner, in place."""
+    """Write a one-line status (e.g. the frame rate, or a named moment) in the top-left corner,
+    in place (non-ASCII text as :func:`drawable` gives it)."""
+    text = drawable(text)
     scale = float(np.clip(image_bgr.shape[1] / 1100.0, 0.4, 0.8))
     (tw, th), base = cv2.getTextSize(text, _FONT, scale, 1)
     cv2.rectangle(image_bgr, (0, 0), (tw + 8, th + base + 8), (0, 0, 0), -1)

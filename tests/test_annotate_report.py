@@ -318,3 +318,14 @@ def test_face_timeline_of_a_long_session_in_short_bins_is_drawn_in_fewer():
     from fer_core.session import face_binned
     fig = charts.face_timeline(face_binned(log.to_frame(), charts.timeline_bin(1.0, 90 * 60)))
     assert sum(len(trace.x) for trace in fig.data) == 3 * 540 <= 3 * charts.MAX_TIMELINE_BINS
+
+
+def test_a_named_moment_in_any_script_is_drawn_readably():
+    """OpenCV's fonts draw ASCII only, a "?" for each UTF-8 byte: "début" read "d??but" on the
+    annotated video and the frames the pages show."""
+    from fer_core.annotate import drawable
+
+    assert drawable("début du quiz, Gruppenarbeit für Łódź") == "debut du quiz, Gruppenarbeit fur Lodz"
+    assert drawable("中文 😀 ß ﬁ") == "?? ? ss fi" and drawable("12.0 fps") == "12.0 fps"
+    shown = draw_status(np.zeros((40, 400, 3), np.uint8), "0:12  début 中文")
+    assert np.array_equal(shown, draw_status(np.zeros((40, 400, 3), np.uint8), "0:12  debut ??"))
