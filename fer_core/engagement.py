@@ -22,7 +22,7 @@ import pandas as pd
 
 from fer_core.attention import CLOSED_BELOW
 from fer_core.labels import LABELS
-from fer_core.session import _next_bin, sample_step, stretch_ends
+from fer_core.session import next_bin, sample_step, stretch_ends
 
 #: Pleasure (valence) and arousal of each expression, from Russell & Mehrabian (1977),
 #: "Evidence for a three-factor theory of emotions", Journal of Research in Personality
@@ -197,7 +197,7 @@ def attention_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
                           "yaw": d["yaw"].to_numpy(np.float64), "pitch": d["pitch"].to_numpy(np.float64)})
     out = frame.groupby(start).mean()
     t = out.index.to_numpy(np.float64)
-    gaps = t[:-1][~_next_bin(np.diff(t), bin_s, sample_step(df))]
+    gaps = t[:-1][~next_bin(np.diff(t), bin_s, sample_step(df))]
     if len(gaps):
         out = out.reindex(np.union1d(t, np.round(gaps + bin_s, 6)))
     out.index.name = "time_s"

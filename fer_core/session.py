@@ -782,7 +782,7 @@ def stretch_ends(df: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     return np.maximum(ends[k], times)
 
 
-def _next_bin(gap: np.ndarray | float, bin_s: float, step: float) -> np.ndarray:
+def next_bin(gap: np.ndarray | float, bin_s: float, step: float) -> np.ndarray:
     """Whether bins ``gap`` seconds apart follow each other: the next bin, or one after bins left
     empty only because the frames were analysed less often than ``bin_s`` (rows every 2 s in
     1 s bins) or a little late (a live log's rows about a second apart in 1 s bins)."""
@@ -798,7 +798,7 @@ def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 
     break or make a streak); a run of consecutive bins whose top expression is in
     ``negative`` is a streak; a bin with no observation of the face ends it, unless the log's
     frames lie further apart than about half a bin (:func:`sample_step`), so that a bin can be
-    empty without the face having gone (:func:`_next_bin`). Longest first.
+    empty without the face having gone (:func:`next_bin`). Longest first.
 
     A streak starts at the face's first observation in its first bin and ends one step of the log
     after its last observation in its last bin, as the attention summary counts a face's time
@@ -820,7 +820,7 @@ def negative_streaks(df: pd.DataFrame, min_duration_s: float, *, bin_s: float = 
     labels = fb["label"].to_numpy()
     neg = np.isin(labels, list(negative))
     same_face = np.append(False, fid[1:] == fid[:-1])
-    follows = same_face & np.append(False, _next_bin(np.diff(times), bin_s, sample_step(df)))
+    follows = same_face & np.append(False, next_bin(np.diff(times), bin_s, sample_step(df)))
     starts = neg & ~(follows & np.append(False, neg[:-1]))  # a negative bin not continuing a run
     run = np.cumsum(starts) - 1  # each negative bin's run number
     pos = np.flatnonzero(neg)
@@ -872,7 +872,7 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
     if len(t) < 2:
         return pd.DataFrame(columns=cols)
     tv = 0.5 * np.abs(np.diff(p, axis=0)).sum(axis=1)
-    at = np.flatnonzero((fid[1:] == fid[:-1]) & _next_bin(np.diff(t), bin_s, step) & (tv >= min_change))
+    at = np.flatnonzero((fid[1:] == fid[:-1]) & next_bin(np.diff(t), bin_s, step) & (tv >= min_change))
     top = at[np.argsort(-tv[at], kind="stable")[:k]]  # largest first; ties in face, then time order
     top_label = p.argmax(axis=1)
     out = pd.DataFrame({"time_s": t[top + 1], "face_id": fid[top].astype(int),

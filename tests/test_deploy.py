@@ -101,12 +101,9 @@ def test_heroku_dyno_keeps_the_projects_streamlit_settings(tmp_path):
     import os
     import signal
     import sys
-    import time
-    import urllib.request
 
-    from fer_app import uploads
-    from tests.e2e.conftest import free_port
-    from tests.test_security import MULTIPART, _request, _session
+    from tests.e2e.conftest import free_port, wait_healthy
+    from tests.test_security import _request, oversized_upload
 
     app = tmp_path / "app"  # the slug, as Heroku unpacks it
     app.mkdir()
@@ -125,28 +122,12 @@ def test_heroku_dyno_keeps_the_projects_streamlit_settings(tmp_path):
     dyno = subprocess.Popen(["sh", "-c", web], cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert dyno.poll() is None and time.time() < deadline, (tmp_path / "dyno.log").read_text()[-3000:]
-            time.sleep(0.5)
+        wait_healthy(f"http://127.0.0.1:{port}", dyno, tmp_path / "dyno.log")
         assert (app / ".streamlit" / "config.toml").read_bytes() == project_config
         # The server's upload cap is the project's (tests/test_security.py checks the same on a plain start).
         _, headers, _ = _request(port, "GET", "/_stcore/health")
         token = re.search(r"_streamlit_xsrf=([^;]+)", headers.get("set-cookie", "")).group(1)
-        session = _session(port, token)
-        try:
-            status, _, body = _request(
-                port, "PUT", f"/_stcore/upload_file/{session}/file1", MULTIPART + bytes(1 << 20),
-                {"Content-Type": "multipart/form-data; boundary=b", "Cookie": f"_streamlit_xsrf={token}",
-                 "X-Xsrftoken": token}, length=(uploads.VIDEO_MB + 20) * uploads.MB)
-        finally:
-            _session.ws.close()
+        status, body = oversized_upload(port, token)
         assert status == 413, body
     finally:
         os.killpg(dyno.pid, signal.SIGTERM)

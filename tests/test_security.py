@@ -173,6 +173,20 @@ def _session(port: int, token: str) -> str:
     raise AssertionError("no NewSession message")
 
 
+def oversized_upload(port: int, token: str) -> tuple[int, bytes]:
+    """The server's status and body for an upload, with the XSRF token and a live session, that
+    says it is 20 MB over the largest page limit (1 MB of it is sent)."""
+    session = _session(port, token)
+    try:
+        status, _, body = _request(
+            port, "PUT", f"/_stcore/upload_file/{session}/file1", MULTIPART + bytes(1 << 20),
+            {"Content-Type": "multipart/form-data; boundary=b", "Cookie": f"_streamlit_xsrf={token}",
+             "X-Xsrftoken": token}, length=(uploads.VIDEO_MB + 20) * uploads.MB)
+    finally:
+        _session.ws.close()
+    return status, body
+
+
 def test_server_refuses_cross_origin_xsrf_less_and_oversized_requests(server):
     status, headers, _ = _request(server, "GET", "/", headers={"Origin": "http://evil.example"})
     assert status == 200 and "access-control-allow-origin" not in headers
@@ -184,14 +198,7 @@ def test_server_refuses_cross_origin_xsrf_less_and_oversized_requests(server):
                                {"Content-Type": "multipart/form-data; boundary=b"})
     assert status == 403 and b"XSRF" in body
     # With the token and a live session, a body over server.maxUploadSize: 413 as soon as it says so.
-    session = _session(server, token)
-    try:
-        status, _, body = _request(
-            server, "PUT", f"/_stcore/upload_file/{session}/file1", MULTIPART + bytes(1 << 20),
-            {"Content-Type": "multipart/form-data; boundary=b", "Cookie": f"_streamlit_xsrf={token}",
-             "X-Xsrftoken": token}, length=(uploads.VIDEO_MB + 20) * uploads.MB)
-    finally:
-        _session.ws.close()
+    status, body = oversized_upload(server, token)
     assert status == 413, body
 
 

@@ -53,6 +53,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float = 90) -> None:
+    """Until the Streamlit server at ``url`` answers its health check; RuntimeError with the end
+    of its log if ``proc`` ends or ``timeout_s`` passes first."""
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def start_server(logdir: Path, env: dict | None = None, args: list[str] | None = None):
     """``streamlit run streamlit_app.py`` on 127.0.0.1 and a free port; no ICE servers
@@ -68,18 +84,11 @@ def start_server(logdir: Path, env: dict | None = None, args: list[str] | None =
          "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *(args or [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError(f"streamlit did not start:\n{(logdir / 'streamlit.log').read_text()[-3000:]}")
-        time.sleep(0.5)
+    try:
+        wait_healthy(url, proc, logdir / "streamlit.log")
+    except RuntimeError:
+        proc.kill()
+        raise
     try:
         yield url, proc
     finally:
