@@ -178,10 +178,27 @@ def _attention_section(df: pd.DataFrame, options: ReportOptions) -> list[str]:
     return parts
 
 
-def _charts_html(figures: list[go.Figure]) -> list[str]:
+#: plotly.js's settings for the report's charts. Its tool bar otherwise has a "Share chart..."
+#: button that uploads the chart, the anonymous faces' timelines included, to Plotly's cloud;
+#: the app's charts (Streamlit's plotly.js) never show it.
+CHART_CONFIG = {"displaylogo": False, "showSendToCloud": False}
+
+#: Under the charts' heading: a report opened where scripts do not run (a mail client's preview,
+#: a locked-down browser) showed empty boxes without a word; the tables are there all the same.
+NO_SCRIPT = ("<noscript><p><b>The charts need JavaScript, which is off here; the tables hold the "
+             "figures.</b></p></noscript>")
+
+
+def _charts_html(figures: list[go.Figure], intro: str = "") -> list[str]:
+    """The charts under a heading of their own: they came after the last table's heading
+    ("Marked moments", "Attention"), where a screen reader's list of headings placed them.
+    ``intro``: HTML between the heading and the charts."""
+    if not figures:
+        return []
     # The first figure carries plotly.js inline, so the file works offline.
-    return [fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False,
-                        config={"displaylogo": False}) for i, fig in enumerate(figures)]
+    return ["<h2>Charts</h2>", NO_SCRIPT, *([intro] if intro else []),
+            *(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False, config=CHART_CONFIG)
+              for i, fig in enumerate(figures))]
 
 
 def _page(title: str, body: str) -> str:
@@ -231,12 +248,12 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
             figures.append(charts.attention_timeline(attention_timeline(df, options.bin_s),
                                                      f"Attention over time ({options.bin_s:g} s bins)",
                                                      markers=markers))
-        parts.append(f"<p class='meta'>{html.escape(VALENCE_NOTE)}</p>")
         figures.append(charts.valence_arousal_path(valence_arousal_timeline(df, options.bin_s)))
         streaks = negative_streaks(df, options.negative_minutes * 60.0, bin_s=min(options.bin_s, 5.0))
         tail.append(_flags_section(streaks, options))
         tail += _changes_section(changes)
-    return _page(options.title, "\n".join(parts + _charts_html(figures) + tail))
+    charts_html = _charts_html(figures, f"<p class='meta'>{html.escape(VALENCE_NOTE)}</p>")
+    return _page(options.title, "\n".join(parts + charts_html + tail))
 
 
 COMPARISON_NOTE = (

@@ -329,3 +329,51 @@ def test_a_named_moment_in_any_script_is_drawn_readably():
     assert drawable("中文 😀 ß ﬁ") == "?? ? ss fi" and drawable("12.0 fps") == "12.0 fps"
     shown = draw_status(np.zeros((40, 400, 3), np.uint8), "0:12  début 中文")
     assert np.array_equal(shown, draw_status(np.zeros((40, 400, 3), np.uint8), "0:12  debut ??"))
+
+
+
+def _newplot_configs(html: str) -> list[dict]:
+    """The config (the fourth argument) of every ``Plotly.newPlot`` call of a report."""
+    decoder, configs = json.JSONDecoder(), []
+    for call in re.finditer(r"Plotly\.newPlot\(\s*", html):
+        pos, args = call.end(), []
+        for _ in range(4):  # the div's id, data, layout, config: JSON values between commas
+            value, pos = decoder.raw_decode(html, pos)
+            args.append(value)
+            pos = re.compile(r"\s*,?\s*").match(html, pos).end()
+        configs.append(args[3])
+    return configs
+
+
+def test_report_charts_cannot_be_sent_to_plotly_cloud():
+    """plotly.js's tool bar had a "Share chart..." button on every chart of the offline report,
+    uploading it (the faces' timelines too) to cloud.plotly.com; the app's charts never had it."""
+    from fer_core.report import build_comparison_report
+
+    log = session_with_streak()
+    for html in (build_html_report(log), build_comparison_report({"a": log.to_frame(), "b": log.to_frame()})):
+        configs = _newplot_configs(html)
+        assert len(configs) == html.count('class="plotly-graph-div"') >= 4
+        assert all(c.get("showSendToCloud") is False and c.get("displaylogo") is False for c in configs)
+
+
+def _outline(html: str) -> list[str]:
+    """The report's headings and charts in document order: ``"h2 Summary"``, ``"chart"``."""
+    body = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    return [f"{m.group(1)} {m.group(2)}" if m.group(1) else "chart"
+            for m in re.finditer(r'<(h[1-6])>(.*?)</h[1-6]>|class="plotly-graph-div"', body)]
+
+
+def test_report_charts_sit_under_a_heading_of_their_own_and_say_when_they_cannot_draw():
+    """A screen reader's list of headings put the charts under whatever table came last ("Marked
+    moments", "Attention"); opened without JavaScript, they were empty boxes without a word."""
+    from fer_core.report import build_comparison_report
+
+    log = session_with_streak()
+    log.add_marker(60.0, "quiz")
+    for html in (build_html_report(log), build_comparison_report({"a": log.to_frame(), "b": log.to_frame()})):
+        outline = _outline(html)
+        first, n = outline.index("chart"), outline.count("chart")
+        assert outline[first - 1] == "h2 Charts" and outline[first:first + n] == ["chart"] * n, outline
+        assert "<noscript>" in html[html.index("<h2>Charts</h2>"):html.index('class="plotly-graph-div"')]
+    assert "<h2>Charts</h2>" not in build_html_report(SessionLog())  # no charts, no heading
