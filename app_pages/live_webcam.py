@@ -223,7 +223,7 @@ def snapshot_fallback() -> None:
                 cv2.cvtColor(annotated, cv2.COLOR_BGR2RGB),
                 ", ".join(f"Face {f.face_id}: {f.label} {f.confidence:.0%}" for f in faces) or "No face found")
         picture, caption = st.session_state["fer_live_snapshot_result"]
-        st.image(picture, caption=caption)
+        st.image(picture, caption=caption, alt=f"The snapshot, each face boxed and labelled: {caption}")
 
 
 snapshot_fallback()

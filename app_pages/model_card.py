@@ -87,7 +87,8 @@ if figures:
     st.subheader("Figures")
     cols = st.columns(2)
     for i, path in enumerate(figures):
-        cols[i % 2].image(str(path), caption=path.stem.replace("_", " "))
+        name = path.stem.replace("_", " ")
+        cols[i % 2].image(str(path), caption=name, alt=f"Figure: {name}")
 
 st.subheader("Known limitations")
 limits = model_card.text_field(card, "limitations", "known_limitations")

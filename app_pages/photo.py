@@ -169,8 +169,10 @@ scale = min(1.0, DISPLAY_MAX_SIDE / max(annotated.shape[:2]))
 # At least a pixel each way: a 3000 x 1 picture shown 1280 wide would be 0.4 pixels high.
 size = (max(1, round(annotated.shape[1] * scale)), max(1, round(annotated.shape[0] * scale)))
 shown = annotated if scale == 1.0 else cv2.resize(annotated, size, interpolation=cv2.INTER_AREA)
+# The alt text is what a screen reader says for the picture (without it, its address).
 picture.image(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB),
-              caption=f"{len(faces)} face{'s' if len(faces) != 1 else ''} found", width="stretch")
+              caption=f"{len(faces)} face{'s' if len(faces) != 1 else ''} found", width="stretch",
+              alt=support.annotated_alt("The photo", faces, pixelated=hide))
 del shown
 release_memory()  # give the decode's, the detector's and the display's buffers back to the OS
 if not faces:

@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +74,24 @@ def md_literal(text: str) -> str:
     or an image. Selectbox options are not Markdown: they need none of this."""
     escaped = _MARKDOWN_ANYWHERE.sub(lambda m: "\\" + m.group(), str(text))
     return _MARKDOWN_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+
+
+#: The most faces an annotated picture's alt text names; the table beside it has them all.
+ALT_FACES = 10
+
+
+def annotated_alt(what: str, faces: Sequence, *, pixelated: bool = False) -> str:
+    """The alt text of an annotated picture (``st.image(..., alt=...)``), what a screen reader
+    says for it: without one it read the image's address. ``what``: "The photo"; ``faces``: what
+    was drawn (``FaceResult``, ``TrackedFace``, ``LoggedFace``), named as the picture labels them."""
+    if not faces:
+        return f"{what}: no face found"
+    ids = [getattr(f, "face_id", None) for f in faces[:ALT_FACES]]
+    names = [f"Face {i if fid is None else fid} {f.label} {f.confidence:.0%}"
+             for i, (f, fid) in enumerate(zip(faces, ids), 1)]
+    more = f" and {len(faces) - ALT_FACES} more" if len(faces) > ALT_FACES else ""
+    return (f"{what} with each face boxed and labelled{', the faces pixelated' if pixelated else ''}: "
+            + ", ".join(names) + more)
 
 
 #: UTF-8's byte-order mark, first in every CSV the pages hand out. Excel opens a CSV without it in the
@@ -421,7 +439,9 @@ def show_moment(video: dict, t: float, df: pd.DataFrame | None = None) -> None:
         st.warning(f"The frame at {clock(t, video['rate'])} could not be decoded again.")
         return
     faces = ", ".join(f"Face {f.face_id} {f.label} {f.confidence:.0%}" for f in shown.faces) or "no face found"
-    st.image(shown.image, channels="BGR", caption=f"{clock(shown.time_s, video['rate'])}: {faces}", width="content")
+    when = clock(shown.time_s, video["rate"])
+    st.image(shown.image, channels="BGR", caption=f"{when}: {faces}", width="content",
+             alt=annotated_alt(f"The video's frame at {when}", shown.faces))
 
 
 def note_page(url_path: str) -> None:

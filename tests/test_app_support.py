@@ -389,3 +389,17 @@ def test_every_csv_download_of_the_pages_has_the_byte_order_mark():
                 assert (isinstance(data, ast.Call) and isinstance(data.func, ast.Attribute)
                         and data.func.attr == "csv_download"), f"{page.name}:{node.lineno}"
     assert found == 7  # Photo (3), Video file, Class dashboard, Compare sessions, Live webcam
+
+
+def test_annotated_alt_names_the_faces_as_the_picture_labels_them():
+    """The pictures had no alt text: a screen reader said their address (Streamlit gives none
+    unless asked)."""
+    face = SimpleNamespace(label="Happy", confidence=0.874)
+    tracked = SimpleNamespace(face_id=7, label="Sad", confidence=0.5)
+    assert support.annotated_alt("The photo", [face, face]) == \
+        "The photo with each face boxed and labelled: Face 1 Happy 87%, Face 2 Happy 87%"
+    assert support.annotated_alt("Frame", [tracked], pixelated=True) == \
+        "Frame with each face boxed and labelled, the faces pixelated: Face 7 Sad 50%"
+    assert support.annotated_alt("The photo", []) == "The photo: no face found"
+    many = support.annotated_alt("A class", [face] * 64)
+    assert many.endswith(f"Face {support.ALT_FACES} Happy 87% and {64 - support.ALT_FACES} more")

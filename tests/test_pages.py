@@ -46,6 +46,12 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def alt_texts(at: AppTest) -> list:
+    """Each picture's alt text, what a screen reader says for it (None: none given, and the reader
+    says the picture's address)."""
+    return [i.alt if i.HasField("alt") else None for image in at.image for i in image.proto.imgs]
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(page):
     at = open_page(page)
@@ -80,6 +86,7 @@ def test_home_and_model_pages_show_metrics_from_the_card(tmp_path, monkeypatch):
     assert not at.exception
     assert at.metric[0].value == "tiny" and any(m.value == "65.4%" for m in at.metric)
     assert "Trained on FER2013 only." in texts(at)
+    assert alt_texts(at) == ["Figure: confusion PrivateTest"]
 
 
 def test_model_page_shows_the_real_photo_table_of_the_shipped_card():
@@ -119,10 +126,13 @@ def test_photo_upload_gives_table_chart_and_downloads():
     assert len(at.get("plotly_chart")) == 1
     assert [b.label for b in at.download_button] == ["Annotated image (PNG)", "Results (CSV)", "Results (JSON)"]
     assert len(at.image) == 1 and at.image[0].captions == ["1 face found"]
+    assert alt_texts(at) == [f"The photo with each face boxed and labelled: Face 1 {row['label']} "
+                             f"{row['confidence']:.0%}"]
     # For sharing: the faces pixelated (the pixels: tests/test_review.py); the results are the same.
     at.toggle[1].set_value(True).run()
     assert not at.exception and at.dataframe[0].value.equals(table)
     assert at.download_button[0].label == "Annotated image (PNG), faces pixelated"
+    assert alt_texts(at)[0].startswith("The photo with each face boxed and labelled, the faces pixelated: Face 1 ")
 
 
 def test_photo_with_several_faces():
@@ -573,8 +583,10 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     slider = at.select_slider(key="fer_video_at")
     assert slider.options[:3] == ["0:00.0", "0:00.5", "0:01.0"] and len(slider.options) == 16
     assert len(at.image) == 1 and at.image[0].captions[0].startswith("0:00.0: Face 1 ")
+    assert alt_texts(at)[0].startswith("The video's frame at 0:00.0 with each face boxed and labelled: Face 1 ")
     slider.set_value(4.0).run()
     assert at.image[0].captions[0] == "0:04.0: no face found"
+    assert alt_texts(at) == ["The video's frame at 0:04.0: no face found"]
     slider.set_value(6.5).run()
     assert at.image[0].captions[0].startswith("0:06.5: Face 2 ")
     # A named moment is offered under "Jump to" and moves the slider there.
@@ -786,6 +798,7 @@ def test_live_page_idle_and_snapshot_fallback():
     assert not at.exception
     analyzer = at.session_state["fer_live_analyzer"]
     assert len(analyzer.log) == 1
+    assert alt_texts(at) == [f"The snapshot, each face boxed and labelled: {at.image[0].captions[0]}"]
     at.run()  # a rerun does not analyse the same snapshot again
     assert len(analyzer.log) == 1
     # The live session's log is on the dashboard.
