@@ -368,7 +368,10 @@ def set_unsaved(active: bool | None = None) -> None:
     slot = st.session_state.get(_GUARD_SLOT)
     if slot is not None:
         with slot:
-            st.iframe(_UNSAVED_JS % ("true" if active else "false"), height=1)
+            # Out of the Tab order: the keyboard's focus went to this invisible frame on every page,
+            # and a screen reader named it "st.iframe".
+            st.iframe(_UNSAVED_JS % ("true" if active else "false"), height=1, tab_index=-1,
+                      alt="Page script: nothing to see")
 
 
 def _add_moment(log: SessionLog, end_s: float, key: str, what: str) -> None:

@@ -336,5 +336,6 @@ def screen_capture_script(source: str, display: dict) -> str:
 
 def use_video_source(source: str, display: dict) -> None:
     """Render :func:`screen_capture_script` (a one-pixel iframe); call on every run of
-    the live page, before or after ``webrtc_streamer()``. Takes effect at the next START."""
-    st.iframe(screen_capture_script(source, display), height=1)
+    the live page, before or after ``webrtc_streamer()``. Takes effect at the next START. Out of the
+    keyboard's way, as :func:`fer_app.support.set_unsaved`'s."""
+    st.iframe(screen_capture_script(source, display), height=1, tab_index=-1, alt="Page script: nothing to see")

@@ -1044,6 +1044,16 @@ def test_a_full_session_log_is_said_on_the_live_page_and_the_dashboard():
                "the last observation below is at 0:30, the session went on to 1:00" in w.value for w in at.warning)
 
 
+def test_the_pages_script_frames_stay_out_of_the_keyboards_way():
+    """The one-pixel script frames (the unsaved-log guard on every page, the screen-share script
+    on the live page) were Tab stops: the keyboard's focus went to something invisible, and a
+    screen reader named it "st.iframe"."""
+    at = open_page("app_pages/live_webcam.py")
+    frames = [e.proto for e in at.get("iframe")]
+    assert len(frames) == 2 and any("__ferUnsaved =" in f.srcdoc for f in frames)
+    assert all(f.HasField("tab_index") and f.tab_index == -1 and f.alt for f in frames), frames
+
+
 def unsaved_flag(at: AppTest) -> bool:
     """The value the page's guard script gives ``__ferUnsaved`` (fer_app.support.unsaved_guard)."""
     flags = [e.proto.srcdoc for e in at.get("iframe") if "__ferUnsaved =" in e.proto.srcdoc]
