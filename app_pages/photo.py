@@ -156,13 +156,17 @@ except ImageDecodeError as e:
     st.stop()
 if image.downscaled:
     st.info(f"This photo has {image.megapixels:.0f} megapixels; it was analysed at "
-            f"{image.bgr.shape[1]} x {image.bgr.shape[0]} pixels.")
+            f"{image.bgr.shape[1]} x {image.bgr.shape[0]} pixels (so is the annotated image). The boxes in "
+            f"the table, CSV and JSON are in the photo's own {image.upright_size[0]} x {image.upright_size[1]} "
+            "pixels.")
 
 recognizer = support.get_recognizer()
 faces = recognizer.analyze(image.bgr, attention=attention)
 if hide:  # in place: the analysis is done, the original is not needed
     pixelate(image.bgr, boxes_to_pixelate(image.bgr, faces, recognizer.detector))
 annotated = annotate(image.bgr, faces)
+# The table and downloads give the boxes in the photo's own pixels (the analysis may be downscaled).
+rows = results_table(image.in_original(faces))
 del image  # from here on only the annotated copy is needed
 picture, results = st.columns(2, gap="medium")
 scale = min(1.0, DISPLAY_MAX_SIDE / max(annotated.shape[:2]))
@@ -180,7 +184,6 @@ if not faces:
                "least about 40 pixels wide.")
     st.stop()
 
-rows = results_table(faces)
 table = pd.DataFrame(rows)
 with results:
     st.dataframe(table, hide_index=True, width="stretch",

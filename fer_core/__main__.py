@@ -1,10 +1,12 @@
 """Command line: ``python -m fer_core PHOTO... [--json] [--annotate OUT.png [--pixelate]] [--attention] [--everyday]``.
 
 Prints each face's expression and confidence; ``--json`` prints machine-readable
-results, with the size of the picture the boxes are in (``size``; a photo over 4 megapixels is
-analysed downscaled, as on the Photo page, and ``scale`` says by how much); ``--annotate``
+results. Boxes are in the photo's own pixels, upright as it is seen (EXIF orientation applied),
+and ``size`` is that photo's (width, height): a photo over 4 megapixels is analysed downscaled,
+as on the Photo page, and ``analysed_size`` then says at what size, but its boxes still land on
+the faces of the file itself. ``--annotate``
 writes the first photo that could be read with boxes and labels drawn (never over one of the
-photos), ``--pixelate`` with the faces pixelated for sharing (as the Photo page's option);
+photos; at the analysed size), ``--pixelate`` with the faces pixelated for sharing (as the Photo page's option);
 ``--attention`` adds head pose, eye openness, gaze and looking-at-camera per face;
 ``--everyday`` uses the everyday-faces model (the app's sidebar choice).
 Unreadable files are reported and skipped; the exit code is 1 if any file failed (or the
@@ -39,12 +41,11 @@ def _read_image(path: Path) -> DecodedImage:
 
 
 def _size_note(image: DecodedImage) -> str | None:
-    """For a downscaled photo, what size its boxes are in (as the Photo page's notice); else None."""
+    """For a downscaled photo, what size it was analysed at (as the Photo page's notice); else None."""
     if not image.downscaled:
         return None
     return (f"a {image.megapixels:.0f}-megapixel photo, analysed at {image.bgr.shape[1]} x "
-            f"{image.bgr.shape[0]} pixels: the boxes are in that size; multiply them by {1 / image.scale:.3g} "
-            "for the photo's own pixels")
+            f"{image.bgr.shape[0]} pixels; the boxes are in the photo's own pixels")
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -141,18 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             report.append({"file": str(path), "error": str(exc)})
             continue
-        # The size the boxes are in (the analysed picture: a photo over 4 megapixels is downscaled).
-        entry: dict[str, Any] = {"file": str(path), "size": [img.shape[1], img.shape[0]]}
+        # Boxes in the photo's own pixels, as the Photo page's and the batch's files give them (a photo
+        # over 4 megapixels is analysed downscaled: its analysed size is said, its boxes scaled back).
+        entry: dict[str, Any] = {"file": str(path), "size": list(image.upright_size)}
         if image.downscaled:
-            entry["scale"] = image.scale
-        report.append({**entry, "faces": [r.as_dict() for r in results]})
+            entry["analysed_size"] = [img.shape[1], img.shape[0]]
+        report.append({**entry, "faces": [r.as_dict() for r in image.in_original(results)]})
         if args.annotate and not annotated:
             annotated = True
             if not _write_annotated(args.annotate, img, results, rec.detector, args.pixelate):
                 failed = True
                 print(f"error: {args.annotate}: the annotated photo could not be written", file=sys.stderr)
         if not args.json:
-            _print_faces(path, results, _size_note(image))
+            _print_faces(path, image.in_original(results), _size_note(image))
     if args.json:
         print(json.dumps(report, indent=2))
     if args.annotate and not annotated:

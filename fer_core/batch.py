@@ -369,7 +369,9 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float, attention: bool = 
         except (ImageDecodeError, OSError) as e:
             skipped.append(f"{path}: skipped ({e})")
             continue
-        tracked = tracker.update(recognizer.analyze(image.bgr, attention=attention), image.bgr)
+        # Tracked in the analysed picture, logged in the photo's own pixels (over 4 megapixels a photo
+        # is analysed downscaled), as the Photo page's and the command line's files give its boxes.
+        tracked = image.in_original(tracker.update(recognizer.analyze(image.bgr, attention=attention), image.bgr))
         # As the Video file page logs them: raw probabilities, and the attention fields when measured.
         session.add_frame(i / rate, [replace(f, probabilities=f.raw_probabilities) if attention
                                      else (f.face_id, f.box, f.raw_probabilities) for f in tracked], model)

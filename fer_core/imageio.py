@@ -23,14 +23,21 @@ import io
 import re
 import struct
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from fer_core.runtime import to_uint8
+
+if TYPE_CHECKING:
+    from fer_core.recognizer import FaceResult
+    from fer_core.tracking import TrackedFace
+
+_Face = TypeVar("_Face", "FaceResult", "TrackedFace")
 
 #: Formats accepted from uploads (Pillow's names; MPO is what some cameras call JPEG).
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP")
@@ -79,10 +86,29 @@ class DecodedImage:
     original_size: tuple[int, int]  # (width, height) as stored in the file, before rotation
     scale: float  # bgr size / upright original size (1.0 = not downscaled)
     exif_rotated: bool  # the EXIF orientation tag changed the image
+    upright_size: tuple[int, int]  # (width, height) of the photo upright at full size (as seen)
 
     @property
     def downscaled(self) -> bool:
         return self.scale < 1.0
+
+    def to_original(self, box: Sequence[float]) -> tuple[int, int, int, int]:
+        """An ``(x, y, w, h)`` box of :attr:`bgr` (what was analysed) in the pixels of the photo
+        itself, upright as it is seen: the same box for a photo analysed at full size, larger for a
+        downscaled one, so that it lands on the face in the user's own file. Each side scales by its
+        own factor (a downscale rounds width and height apart) and stays within the photo."""
+        h, w = self.bgr.shape[:2]
+        full_w, full_h = self.upright_size
+        fx, fy = full_w / w, full_h / h
+        x0, y0 = min(max(round(box[0] * fx), 0), full_w), min(max(round(box[1] * fy), 0), full_h)
+        x1 = min(max(round((box[0] + box[2]) * fx), x0), full_w)
+        y1 = min(max(round((box[1] + box[3]) * fy), y0), full_h)
+        return x0, y0, x1 - x0, y1 - y0
+
+    def in_original(self, faces: Sequence[_Face]) -> list[_Face]:
+        """``faces`` found in :attr:`bgr` (``FaceResult`` or ``TrackedFace``) with their boxes in the
+        photo's own pixels (:meth:`to_original`): what the tables and downloads give."""
+        return [replace(f, box=self.to_original(f.box)) for f in faces]
 
     @property
     def megapixels(self) -> float:
@@ -195,10 +221,10 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     finally:
         img.close()
     # Scale relative to the upright full-resolution size (width/height swap under rotation).
-    full_w = height if orientation in (5, 6, 7, 8) else width
+    full_w, full_h = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     scale = min(1.0, bgr.shape[1] / full_w)
     return DecodedImage(bgr=bgr, format=str(img.format), original_size=(width, height), scale=scale,
-                        exif_rotated=orientation in _EXIF_TRANSPOSE)
+                        exif_rotated=orientation in _EXIF_TRANSPOSE, upright_size=(full_w, full_h))
 
 
 def _open_header(data: bytes) -> Image.Image:

@@ -26,7 +26,7 @@ class PhotoResult:
     name: str
     faces: tuple[FaceResult, ...] = ()
     error: str | None = None  # a sentence for a person; None when the photo was analysed
-    size: tuple[int, int] | None = None  # (width, height) analysed
+    size: tuple[int, int] | None = None  # (width, height) of the photo upright: the pixels its boxes are in
 
 
 def analyze_photos(
@@ -37,8 +37,9 @@ def analyze_photos(
     progress: Callable[[int, str], None] | None = None,
 ) -> list[PhotoResult]:
     """Each ``(name, data)`` decoded (EXIF orientation, size and corruption checks as for one
-    photo) and analysed, in order. A photo that cannot be read gets its message in ``error``
-    and the others go on. ``progress(done, name)`` after each photo."""
+    photo) and analysed, in order; boxes in each photo's own pixels, upright
+    (:meth:`~fer_core.imageio.DecodedImage.to_original`). A photo that cannot be read gets its
+    message in ``error`` and the others go on. ``progress(done, name)`` after each photo."""
     out = []
     for i, (name, data) in enumerate(photos, 1):
         try:
@@ -46,8 +47,9 @@ def analyze_photos(
         except ImageDecodeError as e:
             out.append(PhotoResult(name, error=str(e)))
         else:
-            faces = recognizer.analyze(image.bgr, attention=attention)
-            out.append(PhotoResult(name, tuple(faces), size=(image.bgr.shape[1], image.bgr.shape[0])))
+            # Boxes in the photo's own pixels, not in those of its downscaled copy (over 4 megapixels).
+            faces = image.in_original(recognizer.analyze(image.bgr, attention=attention))
+            out.append(PhotoResult(name, tuple(faces), size=image.upright_size))
             del image
         if progress is not None:
             progress(i, name)

@@ -54,3 +54,16 @@ def gallery_frame(rows: int = 5, cols: int = 5, width: int = 1280, height: int =
             y0, x0 = r * th + (th - side) // 2, c * tw + (tw - side) // 2
             frame[y0:y0 + side, x0:x0 + side] = tile
     return frame
+
+
+def astronaut_in_large_photo(width: int = 3000, height: int = 2000, at: tuple[int, int] = (1700, 800),
+                             side: int = 1024) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A photo over the 4-megapixel analysis size (so analysed downscaled): the astronaut photo
+    scaled to ``side`` at ``at`` on grey, and where her face is in it (:data:`ASTRONAUT_FACE`
+    scaled and moved)."""
+    photo = np.full((height, width, 3), 120, np.uint8)
+    photo[at[1]:at[1] + side, at[0]:at[0] + side] = cv2.resize(astronaut_bgr(), (side, side),
+                                                                interpolation=cv2.INTER_CUBIC)
+    k = side / 512
+    x, y, w, h = ASTRONAUT_FACE
+    return photo, (round(at[0] + x * k), round(at[1] + y * k), round(w * k), round(h * k))

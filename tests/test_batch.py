@@ -18,6 +18,7 @@ from fer_core import batch
 from fer_core.session import SessionLog
 from fer_core.video import analyze_video
 from tests.media import encode_video, face_on_background
+from tests.scenes import astronaut_in_large_photo, iou
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -290,6 +291,20 @@ def test_a_photo_given_by_name_is_read_as_a_photo(tmp_path, recognizer):
     df = SessionLog.from_csv((out / f"face{batch.CSV_SUFFIX}").read_bytes()).to_frame()
     assert len(df) == 1 and df["label"].iloc[0] == recognizer.analyze(cv2.imread(str(photo)))[0].label
     assert "Source: face.jpg " in (out / f"face{batch.REPORT_SUFFIX}").read_text()
+
+
+def test_a_photo_over_the_analysis_size_is_logged_in_its_own_pixels(tmp_path, recognizer):
+    """A photo over 4 megapixels is analysed downscaled: its log gave the boxes in the downscaled
+    copy's pixels without a word, the face 18% left of and above its place in the photo; now in the
+    photo's own, as the Photo page's and ``python -m fer_core``'s files give them."""
+    big, face = astronaut_in_large_photo()
+    photo = tmp_path / "big.jpg"
+    cv2.imwrite(str(photo), big, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    out = tmp_path / "out"
+    assert batch.run_batch([photo], out, workers=1, progress=False).done == 1
+    df = SessionLog.from_csv((out / f"big{batch.CSV_SUFFIX}").read_bytes()).to_frame()
+    box = tuple(df[["x", "y", "w", "h"]].iloc[0])
+    assert len(df) == 1 and iou(box, recognizer.analyze(big)[0].box) > 0.9 and iou(box, face) > 0.6
 
 
 def test_a_part_of_each_video_with_attention_as_the_video_page_logs_it(tmp_path, recognizer, capsys):

@@ -334,3 +334,27 @@ def test_progressive_and_multi_scan_jpegs_decode_under_the_limit(astronaut_rgb):
         decode_image(in_scans, max_jpeg_coefficient_bytes=1_000_000)
     with pytest.raises(ImageDecodeError, match="4000 x 3000 pixels .* several scans"):
         decode_image(_with_size(in_scans, 4000, 3000))
+
+
+@pytest.mark.parametrize("orientation, stored", [(1, None), (6, cv2.ROTATE_90_COUNTERCLOCKWISE),
+                                                 (8, cv2.ROTATE_90_CLOCKWISE)])
+def test_a_box_of_a_downscaled_photo_maps_onto_the_photo_itself_upright(orientation, stored):
+    """What is found in the analysed (downscaled, turned upright) picture lands, through
+    ``to_original``, on the same place of the photo as the user sees it; boxes at its edges stay
+    within it."""
+    upright = np.zeros((2000, 3000, 3), np.uint8)
+    upright[500:800, 2100:2400] = 255  # a white square at (2100, 500, 300, 300)
+    pixels = upright if stored is None else cv2.rotate(upright, stored)
+    img = Image.fromarray(pixels)
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=95, exif=exif.tobytes())
+    d = decode_image(buf.getvalue())
+    assert d.downscaled and d.upright_size == (3000, 2000) and d.bgr.shape[1] > d.bgr.shape[0]
+    ys, xs = np.nonzero(d.bgr[:, :, 0] > 127)
+    found = (xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min())
+    assert d.to_original(found) == pytest.approx((2100, 500, 300, 300), abs=3)
+    h, w = d.bgr.shape[:2]
+    assert d.to_original((0, 0, w, h)) == (0, 0, 3000, 2000)
+    assert d.to_original((w - 10, h - 10, 10, 10))[:2] == pytest.approx((2988, 1988), abs=2)

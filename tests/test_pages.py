@@ -1,4 +1,5 @@
 """Every page under Streamlit's AppTest, with real photos and videos of faces."""
+import contextlib
 import io
 import json
 import re
@@ -8,6 +9,7 @@ from unittest import mock
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -16,7 +18,7 @@ from fer_app.support import md_literal
 from fer_core.labels import LABELS
 from fer_core.session import SessionLog
 from tests.media import come_and_go_frames, encode_video
-from tests.scenes import astronaut_bgr, gallery_frame, no_face_bgr
+from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, astronaut_in_large_photo, gallery_frame, iou, no_face_bgr
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 PAGES = ["app_pages/home.py", "app_pages/live_webcam.py", "app_pages/photo.py", "app_pages/video_file.py",
@@ -228,6 +230,23 @@ def test_photo_bad_input_shows_error_and_app_keeps_running(name, data, message):
     assert not at.error and len(at.dataframe[0].value) == 1
 
 
+@contextlib.contextmanager
+def downloads():
+    """The data of each download button made while inside (not those made only when pressed), by
+    file name: what a visitor downloads."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    got: dict[str, bytes] = {}
+    keep = MemoryMediaFileStorage.load_and_get_id
+
+    def kept(self, data, mimetype, kind, filename=None):
+        got[filename] = data
+        return keep(self, data, mimetype, kind, filename)
+
+    with mock.patch.object(MemoryMediaFileStorage, "load_and_get_id", kept):
+        yield got
+
+
 def test_photo_50_megapixels_is_downscaled_with_a_notice():
     big = Image.new("RGB", (8660, 5780), (120, 130, 140))
     big.paste(Image.fromarray(cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2RGB)).resize((2400, 2400)), (3000, 1500))
@@ -236,10 +255,33 @@ def test_photo_50_megapixels_is_downscaled_with_a_notice():
     del big
     at = open_page("app_pages/photo.py")
     at.file_uploader[0].upload("huge.jpg", buf.getvalue(), "image/jpeg")
-    at.run()
+    with downloads() as got:
+        at.run()
     assert not at.exception and not at.error
-    assert "50 megapixels" in at.info[0].value
+    assert "50 megapixels" in at.info[0].value and "photo's own 8660 x 5780 pixels" in at.info[0].value
     assert len(at.dataframe[0].value) == 1
+    # The boxes of the table, CSV and JSON land on the face of the photo itself, not of the
+    # 2.5 MP copy analysed (where they were, at 0.27 of its place and size).
+    face = tuple(round(v * 2400 / 512) + o for v, o in zip(ASTRONAUT_FACE, (3000, 1500, 0, 0)))
+    table = at.dataframe[0].value.iloc[0]
+    csv = pd.read_csv(io.BytesIO(got["huge_expressions.csv"]), encoding="utf-8-sig").iloc[0]
+    js = json.loads(got["huge_expressions.json"])[0]
+    for row in (table, csv, js):
+        assert iou((row["x"], row["y"], row["w"], row["h"]), face) > 0.6
+
+
+def test_several_photos_csv_gives_each_photos_boxes_in_its_own_pixels():
+    big, face = astronaut_in_large_photo()
+    at = open_page("app_pages/photo.py")
+    at.radio[0].set_value("Several photos").run()
+    at.file_uploader[0].set_value([("big.jpg", jpeg(big), "image/jpeg"),
+                                   ("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg")])
+    with downloads() as got:
+        at.run()
+    assert not at.exception and at.subheader[0].value == "2 photos, 2 faces"
+    rows = pd.read_csv(io.BytesIO(got["photos_expressions.csv"]), encoding="utf-8-sig").set_index("photo")
+    assert iou(tuple(rows.loc["big.jpg", ["x", "y", "w", "h"]]), face) > 0.6
+    assert iou(tuple(rows.loc["astronaut.jpg", ["x", "y", "w", "h"]]), ASTRONAUT_FACE) > 0.6
 
 
 def test_photo_without_faces_warns():

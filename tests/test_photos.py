@@ -7,7 +7,7 @@ import pytest
 from fer_core import load_recognizer
 from fer_core.labels import LABELS
 from fer_core.photos import PhotoResult, analyze_photos, faces_table, photos_table
-from tests.scenes import astronaut_bgr, gallery_frame, no_face_bgr
+from tests.scenes import astronaut_bgr, astronaut_in_large_photo, gallery_frame, iou, no_face_bgr
 
 
 def jpeg(bgr: np.ndarray) -> bytes:
@@ -64,3 +64,18 @@ def test_the_tables_say_what_each_photo_holds(results):
     assert list(faces["photo"]) == ["astronaut.jpg"] + ["gallery.png"] * 4
     assert list(faces["face"]) == [1, 1, 2, 3, 4] and set(LABELS) <= set(faces.columns)
     assert faces_table([PhotoResult("x.jpg", error="bad")]).empty
+
+
+def test_a_photo_analysed_downscaled_gives_boxes_in_its_own_pixels(results):
+    """A photo over 4 megapixels is analysed downscaled: its faces' boxes (the page's CSV of every
+    face) were in the downscaled copy's pixels, the face 18% left of and above its place in the
+    photo and smaller; now they land on it."""
+    rec = results[2]
+    big, face = astronaut_in_large_photo()
+    out = analyze_photos(rec, [("big.jpg", jpeg(big)), ("astronaut.jpg", jpeg(astronaut_bgr()))])
+    assert out[0].size == (3000, 2000) and out[1].size == (512, 512)
+    row = faces_table(out).iloc[0]
+    box = (row["x"], row["y"], row["w"], row["h"])
+    assert iou(box, rec.analyze(big)[0].box) > 0.9 and iou(box, face) > 0.6
+    assert out[1].faces[0].box == rec.analyze(cv2.imdecode(np.frombuffer(jpeg(astronaut_bgr()), np.uint8),
+                                                           cv2.IMREAD_COLOR))[0].box

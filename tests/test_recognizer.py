@@ -324,10 +324,11 @@ def test_readme_python_api_finds_the_faces_the_command_line_finds(tmp_path, caps
     assert [f.label for f in scope["faces"]] == [f["label"] for f in cli]
 
 
-def test_cli_says_what_size_the_boxes_of_a_downscaled_photo_are_in(tmp_path, capsys):
+def test_cli_gives_the_boxes_of_a_downscaled_photo_in_its_own_pixels(tmp_path, capsys):
     """A photo over 4 megapixels is analysed downscaled (as on the Photo page): the command line gave
     its boxes with nothing to say they were not in the photo's own pixels (a 16 MP photo's face at
-    half its place and size)."""
+    half its place and size), then in the analysed size with a ``scale`` to multiply by; now in the
+    photo's own pixels, as the Photo page's and the batch's files give them, with the analysed size said."""
     from fer_core.__main__ import main
     from fer_core.detect import still_detector
 
@@ -337,10 +338,11 @@ def test_cli_says_what_size_the_boxes_of_a_downscaled_photo_are_in(tmp_path, cap
     cv2.imwrite(str(small), astronaut_bgr())
     assert main([str(photo), str(small), "--json"]) == 0
     got, plain = json.loads(capsys.readouterr().out)
-    assert got["size"] == [2000, 2000] and got["scale"] == pytest.approx(2000 / 2400)
-    assert plain["size"] == [512, 512] and "scale" not in plain
-    own = [v / got["scale"] for v in got["faces"][0]["box"]]
+    assert got["size"] == [2400, 2400] and got["analysed_size"] == [2000, 2000] and "scale" not in got
+    assert plain["size"] == [512, 512] and "analysed_size" not in plain
     full = load_recognizer(detector=still_detector()).analyze(big)[0].box
-    assert iou(own, full) > 0.9
+    assert iou(got["faces"][0]["box"], full) > 0.9
     assert main([str(photo)]) == 0
-    assert "analysed at 2000 x 2000 pixels: the boxes are in that size; multiply them by 1.2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "analysed at 2000 x 2000 pixels; the boxes are in the photo's own pixels" in out
+    assert f"face 1 at {tuple(got['faces'][0]['box'])}" in out
