@@ -242,6 +242,12 @@ stem = state["name"].rsplit(".", 1)[0]
 st.download_button("Per-frame log (CSV)", support.csv_download(result.log.to_csv), f"{stem}_expressions.csv",
                    "text/csv",
                    on_click="ignore")
+if result.frame_size and result.frame_size != (info.width, info.height):
+    # A video over 1280 pixels is analysed smaller, and a phone's is turned upright: say so, else boxes
+    # drawn on the video itself land in the wrong place.
+    st.caption(f"The log's boxes (x, y, w, h) are in the pixels of the frames as analysed, upright: "
+               f"{result.frame_size[0]} x {result.frame_size[1]} (the video is stored at {info.width} x "
+               f"{info.height}).")
 st.caption("Open the **Class dashboard** for negative-expression flags and the HTML report.")
 
 

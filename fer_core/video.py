@@ -382,6 +382,9 @@ class VideoAnalysis:
     elapsed_s: float  # wall-clock time spent
     stopped_early: bool  # max_frames reached before the end (of the video, or end_s)
     start_s: float = 0.0  # where the analysis began
+    # (width, height) of the frames as analysed, the pixels of the log's boxes: upright, at most
+    # 1280 on the long side (``iter_frames``); None when no frame was analysed.
+    frame_size: tuple[int, int] | None = None
 
     @property
     def end_s(self) -> float:
@@ -419,6 +422,7 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     model = model_label(recognizer)
     n = with_faces = 0
     last_t = start_s
+    size: tuple[int, int] | None = None
     for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress, start_s=start_s, end_s=end_s):
         aside: list[tuple[int, int, int, int]] = []
         if attention:
@@ -434,8 +438,9 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
         n += 1
         with_faces += bool(results)
         last_t = sf.time_s
+        size = size or (sf.bgr.shape[1], sf.bgr.shape[0])
     until = _earliest(end_s, info.duration_s)
     stopped = max_frames is not None and n >= max_frames and (until is None or last_t + 1.5 / rate < until)
     return VideoAnalysis(info=info, log=session, frames_analysed=n, frames_with_faces=with_faces,
                          seconds_analysed=last_t - start_s, elapsed_s=time.perf_counter() - t_start,
-                         stopped_early=stopped, start_s=start_s)
+                         stopped_early=stopped, start_s=start_s, frame_size=size)

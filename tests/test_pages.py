@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from fer_app.support import md_literal
 from fer_core.labels import LABELS
 from fer_core.session import SessionLog
-from tests.media import come_and_go_frames, encode_video
+from tests.media import come_and_go_frames, encode_video, face_on_background
 from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, astronaut_in_large_photo, gallery_frame, iou, no_face_bgr
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -327,6 +327,34 @@ def test_video_page_never_analyses_faster_than_the_video_has_frames():
     assert not at.exception and {m.label: m.value for m in at.metric}["Frames analysed"] == "40"
     assert at.session_state["fer_video"]["rate"] == 5.0
     assert len(at.select_slider(key="fer_video_at").options) == 40
+
+
+def test_video_page_says_what_size_the_boxes_of_its_log_are_in():
+    """A video over 1280 pixels is analysed smaller, a phone's turned upright: the log's boxes are in
+    the frames as analysed, and the page said nothing of it (a 1920 x 1080 video's face at two thirds
+    of its place)."""
+    from tests.hostile import rotated_video
+
+    frames = [cv2.resize(face_on_background(480, 270, x=200), (1920, 1080)) for _ in range(4)]
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("wide.mp4", encode_video(frames, fps=2), "video/mp4").run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert "are in the pixels of the frames as analysed, upright: 1280 x 720 (the video is stored at 1920 x 1080)." \
+        in texts(at)
+    log = SessionLog.from_csv(at.session_state["fer_video"]["result"].log.to_csv()).to_frame()  # the CSV download
+    box = tuple(log[["x", "y", "w", "h"]].iloc[0])
+    assert iou([v * 1.5 for v in box], recognizer_box(frames[0])) > 0.9
+    at.file_uploader[0].clear().upload("phone.mp4", rotated_video(), "video/mp4").run()
+    at.button[0].click().run()
+    assert not at.exception and "upright: 120 x 160 (the video is stored at 160 x 120)." in texts(at)
+
+
+def recognizer_box(bgr: np.ndarray) -> tuple[int, int, int, int]:
+    from fer_core import load_recognizer
+    from fer_core.detect import still_detector
+
+    return load_recognizer(detector=still_detector()).analyze(bgr)[0].box
 
 
 def test_video_page_says_so_when_a_part_holds_no_frame(come_and_go_mp4):
