@@ -137,19 +137,36 @@ def _walk(raw: str | Path) -> Iterator[_Found]:
     elif root.is_dir():
         top = root.resolve()  # its name also for "." or "..": the folder's real name
         above = _parents(top)
-        for folder, dirs, files in os.walk(root):
-            dirs.sort()
+        for folder, dirs, all_files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not _hidden(d))
+            files = sorted(f for f in all_files if not _hidden(f))
             here = Path(folder)
             rel = here.relative_to(root)
             prefix = top.name if rel == Path(".") else f"{top.name}/{rel.as_posix()}"
-            photos = tuple(str(here / f) for f in sorted(files) if Path(f).suffix.lower() in PHOTO_EXTS)
+            photos = tuple(str(here / f) for f in files if Path(f).suffix.lower() in PHOTO_EXTS)
             if photos:
                 yield _Found(prefix.replace("/", "__"), here, photos, "_photos", above)
-            for f in sorted(files):
+            for f in files:
                 if Path(f).suffix.lower() in VIDEO_EXTS:
                     yield _Found(f"{prefix}/{Path(f).stem}".replace("/", "__"), here / f, (), Path(f).suffix, above)
     else:
         raise FileNotFoundError(f"no such file or folder: {raw}")
+
+
+def _hidden(name: str) -> bool:
+    """Names in a folder that are never recordings: hidden files and folders (the ``._`` copies
+    macOS leaves beside each file on a USB stick, ``.Trash-1000``) and the ``__MACOSX`` folder of
+    zip archives, as training.data skips them. A file given by name is analysed whatever its name."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, or for a link that leads round in a circle (which ``resolve`` raises
+    for) its absolute path: such a file is one job, that fails when it is read."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError up to Python 3.12, OSError from 3.13
+        return Path(os.path.abspath(path))
 
 
 def _parents(path: Path) -> tuple[str, ...]:
@@ -158,7 +175,7 @@ def _parents(path: Path) -> tuple[str, ...]:
 
 def _short_hash(path: Path) -> str:
     """8 hex digits of the resolved path: the same file gets the same ones on every run."""
-    return hashlib.sha1(str(path.resolve()).encode("utf-8")).hexdigest()[:8]
+    return hashlib.sha1(str(_resolved(path)).encode("utf-8")).hexdigest()[:8]
 
 
 def _clashes(names: Sequence[str]) -> list[list[int]]:
@@ -196,7 +213,8 @@ def _tell_apart(found: Sequence[_Found]) -> list[str]:
 
 def find_jobs(inputs: Sequence[str | Path]) -> list[Job]:
     """Video files given or found under the given folders (recursively), plus one job per
-    folder holding photos, each file or folder once (the first time it is found). Output names
+    folder holding photos, each file or folder once (the first time it is found); in folders,
+    hidden files and folders and ``__MACOSX`` are left out (:func:`_hidden`). Output names
     are the paths relative to the given folder (with its name), with ``/`` written as ``__``;
     names that clash are told apart as :func:`_tell_apart` says (``a.mp4`` and ``a.webm``
     keep the extension, ``x/rec`` and ``y/rec`` become ``x__rec...`` and ``y__rec...``)."""
@@ -205,7 +223,7 @@ def find_jobs(inputs: Sequence[str | Path]) -> list[Job]:
     for raw in inputs:
         for f in _walk(raw):
             # Duplicates go before naming: else the copy would count as a clash and rename the original.
-            key = f.path.resolve()
+            key = _resolved(f.path)
             if key not in seen:
                 seen.add(key)
                 found.append(f)

@@ -559,3 +559,41 @@ def test_names_too_long_for_a_file_are_shortened_the_same_way_on_every_run(tmp_p
     for job in jobs:  # the longest files written: the report's temporary file and the CSV
         batch.save(out, batch.JobResult(job.name, b"t\n", "<html></html>", 0, 0), job)
         assert batch.is_done(out, job)
+
+
+def test_a_symlink_loop_among_the_inputs_is_one_failed_job_not_a_crash(tmp_path):
+    """A link that leads round in a circle (``a.mp4 -> b.mp4 -> a.mp4``) once stopped the whole
+    run before any work, with a RuntimeError traceback from ``Path.resolve``."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "lec.mp4").write_bytes(b"")
+    (folder / "loop_a.mp4").symlink_to("loop_b.mp4")
+    (folder / "loop_b.mp4").symlink_to("loop_a.mp4")
+    (folder / "clash").mkdir()
+    (folder / "clash" / "lec.mp4").symlink_to("lec.mp4")  # a loop that also clashes: named by its hash
+    (folder / "other").mkdir()
+    (folder / "other" / "lec.mp4").write_bytes(b"")
+    names = [j.name for j in batch.find_jobs([folder / "clash", folder / "other", folder])]
+    assert names[2:] == ["in__lec", "in__loop_a", "in__loop_b"]
+    assert len(set(names)) == 5 and names == [j.name for j in batch.find_jobs([folder / "clash", folder / "other",
+                                                                             folder])]
+    with pytest.raises(FileNotFoundError):  # given by name: neither a file nor a folder (refused, exit 2)
+        batch.find_jobs([folder / "loop_a.mp4"])
+
+
+def test_hidden_files_and_folders_and_macos_zip_leftovers_are_not_inputs(tmp_path):
+    """The ``._`` copies macOS leaves on USB sticks and in zips (``__MACOSX``) were each a job that
+    failed as an undecodable video, or a photo skipped with a warning: a folder of one good video
+    ended "1 failed", exit status 1. The training folders skip them too (training.data)."""
+    term = tmp_path / "term"
+    (term / "photos").mkdir(parents=True)
+    (term / "__MACOSX" / "term").mkdir(parents=True)
+    (term / ".Trash-1000" / "files").mkdir(parents=True)
+    for p in ("lec.mp4", "._lec.mp4", "__MACOSX/term/._lec.mp4", ".Trash-1000/files/old.mp4", "photos/p.jpg",
+              "photos/._p.jpg", ".hidden.mp4"):
+        (term / p).write_bytes(b"")
+    jobs = batch.find_jobs([term])
+    assert [(j.name, [Path(p).name for p in j.photos]) for j in jobs] == [("term__lec", []),
+                                                                          ("term__photos", ["p.jpg"])]
+    # Given by name, a hidden file is analysed: the user asked for it.
+    assert [j.name for j in batch.find_jobs([term / "._lec.mp4"])] == ["._lec"]
