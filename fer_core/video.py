@@ -6,6 +6,7 @@ Undecodable input raises :class:`VideoDecodeError` with a message for the user.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import time
@@ -77,6 +78,8 @@ def _open(source: str | Path | bytes | BinaryIO) -> Any:
         if isinstance(e, (FileNotFoundError, IsADirectoryError)):  # a path given wrong: not a format problem
             why = "is a folder, not a video" if isinstance(e, IsADirectoryError) else "no such file"
             raise VideoDecodeError(f"{source}: {why}") from e
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.ELOOP):  # not the file's fault
+            raise VideoDecodeError(f"{source}: cannot be read ({e.strerror})") from e
         raise VideoDecodeError("This file is not a video we can decode (unknown or damaged format). "
                                "Try MP4 (H.264), WebM, MOV or AVI.") from e
     if not container.streams.video:

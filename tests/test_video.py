@@ -107,6 +107,23 @@ def test_a_path_rate_or_frame_count_given_wrong_is_said_as_such(come_and_go_mp4,
             list(iter_frames(come_and_go_mp4, max_frames=n))
 
 
+def test_a_file_that_cannot_be_read_is_not_called_damaged(come_and_go_mp4, recognizer, tmp_path, monkeypatch):
+    """A video without read permission (chmod 000, another user's) or a symbolic link loop was
+    'not a video we can decode (unknown or damaged format)': the batch tool said so of a good file."""
+    (tmp_path / "a.mp4").symlink_to("b.mp4")
+    (tmp_path / "b.mp4").symlink_to("a.mp4")
+    with pytest.raises(VideoDecodeError, match=r"a\.mp4: cannot be read \(Too many levels of symbolic links\)"):
+        analyze_video(recognizer, tmp_path / "a.mp4")
+    import av
+
+    def no_permission(source, *args, **kwargs):  # as av.open on a file this user may not read (root may)
+        raise av.error.PermissionError(13, "Permission denied", str(source))
+
+    monkeypatch.setattr(av, "open", no_permission)
+    with pytest.raises(VideoDecodeError, match=r"lecture\.mp4: cannot be read \(Permission denied\)"):
+        analyze_video(recognizer, tmp_path / "lecture.mp4")
+
+
 def test_truncated_video_decodes_what_it_can_or_says_why(come_and_go_mp4):
     cut = come_and_go_mp4[: len(come_and_go_mp4) // 3]
     try:
