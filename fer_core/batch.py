@@ -478,11 +478,16 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
 
 
 class Progress:
-    """A one-line progress bar on stderr: files done, files per minute, time left."""
+    """Progress on stderr: files done, files per minute, time left. On a terminal one line that
+    redraws itself; elsewhere (a log file, a pipe, cron) one plain line per file, as ``\r`` redraws
+    there pile up into one unreadable line."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.total, self.stream, self.enabled = total, stream, enabled
+    def __init__(self, total: int, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.total, self.enabled = total, enabled
+        self.stream = stream if stream is not None else sys.stderr  # the one of now, not of import time
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.done = 0
+        self.drawn = False  # the terminal line holds the bar (other output goes on a new line)
         self.t0 = time.perf_counter()
 
     def update(self, name: str) -> None:
@@ -492,14 +497,25 @@ class Progress:
         elapsed = time.perf_counter() - self.t0
         rate = self.done / elapsed * 60 if elapsed > 0 else 0.0
         left = (self.total - self.done) / (self.done / elapsed) if self.done else 0.0
-        bar = "#" * int(30 * self.done / max(self.total, 1))
-        self.stream.write(f"\r[{bar:<30}] {self.done}/{self.total} files  {rate:.1f}/min  "
-                          f"{left:.0f} s left  {name[-40:]:<40}")
+        if self.tty:
+            bar = "#" * int(30 * self.done / max(self.total, 1))
+            self.stream.write(f"\r[{bar:<30}] {self.done}/{self.total} files  {rate:.1f}/min  "
+                              f"{left:.0f} s left  {name[-40:]:<40}")
+            self.drawn = True
+        else:
+            self.stream.write(f"{self.done}/{self.total} files  {rate:.1f}/min  {left:.0f} s left  {name}\n")
         self.stream.flush()
 
-    def close(self) -> None:
-        if self.enabled and self.total:
+    def break_line(self) -> None:
+        """End the bar's line, so that a message written next (a warning) starts a line of its own
+        instead of running on after the bar; the next update draws the bar again below it."""
+        if self.drawn:
             self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+    def close(self) -> None:
+        self.break_line()
 
 
 def _check_options(rate: float, max_frames: int | None, model: str | Path | None, start_s: float,
@@ -562,30 +578,34 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
         log.info("%d of %d files already done in %s: skipped", skipped, len(jobs), out)
     bar = Progress(len(todo), enabled=progress)
     done = failed = 0
-    if todo:
-        results: Iterable[tuple[Job, JobResult]] = (
-            _run_ray(todo, ray_address, rate, max_frames, workers, model_path, options) if ray_address
-            else _run_local(todo, max(1, workers), rate, max_frames, model_path, options))
-        for job, result in results:
-            for warning in result.warnings:  # the worker's: logged here, as this process's own
-                log.warning("%s", warning)
-            if result.error:
-                failed += 1
-                log.warning("%s: %s", job.path, result.error)
-            else:
-                try:
-                    save(out, result, job)
-                except OSError as e:  # disk full, folder removed: every later file would fail too
-                    raise OutputWriteError(
-                        f"cannot write the results of {job.path} in {out}: {e.strerror or e}. The run "
-                        f"stopped; {done} file{'s' if done != 1 else ''} of this run "
-                        f"{'were' if done != 1 else 'was'} written before. Fix that, then run the same "
-                        "command again: it resumes") from None
-                done += 1
-            if on_done is not None:
-                on_done(job, result)
-            bar.update(job.name)
-    bar.close()
+    try:  # the bar's line ended also when the run stops (disk full, Ctrl-C), before the message
+        if todo:
+            results: Iterable[tuple[Job, JobResult]] = (
+                _run_ray(todo, ray_address, rate, max_frames, workers, model_path, options) if ray_address
+                else _run_local(todo, max(1, workers), rate, max_frames, model_path, options))
+            for job, result in results:
+                if result.warnings or result.error:
+                    bar.break_line()
+                for warning in result.warnings:  # the worker's: logged here, as this process's own
+                    log.warning("%s", warning)
+                if result.error:
+                    failed += 1
+                    log.warning("%s: %s", job.path, result.error)
+                else:
+                    try:
+                        save(out, result, job)
+                    except OSError as e:  # disk full, folder removed: every later file would fail too
+                        raise OutputWriteError(
+                            f"cannot write the results of {job.path} in {out}: {e.strerror or e}. The run "
+                            f"stopped; {done} file{'s' if done != 1 else ''} of this run "
+                            f"{'were' if done != 1 else 'was'} written before. Fix that, then run the same "
+                            "command again: it resumes") from None
+                    done += 1
+                if on_done is not None:
+                    on_done(job, result)
+                bar.update(job.name)
+    finally:
+        bar.close()
     compared = 0
     if compare:
         try:

@@ -2,6 +2,8 @@
 resuming after a kill, and the same CSVs on Ray (skipped when Ray is not installed)."""
 from __future__ import annotations
 
+import io
+import logging
 import math
 import os
 import signal
@@ -597,3 +599,43 @@ def test_hidden_files_and_folders_and_macos_zip_leftovers_are_not_inputs(tmp_pat
                                                                           ("term__photos", ["p.jpg"])]
     # Given by name, a hidden file is analysed: the user asked for it.
     assert [j.name for j in batch.find_jobs([term / "._lec.mp4"])] == ["._lec"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _fake_results(jobs, *args, **kwargs):  # as a worker gives them, without decoding anything: "bad" fails
+    for job in jobs:
+        if "bad" in job.name:
+            yield job, batch.JobResult(job.name, b"", "", 0, 0, error="This file is not a video we can decode")
+        else:
+            yield job, batch.JobResult(job.name, b"t,face_id\n", "<html></html>", 1, 0)
+
+
+def test_progress_is_a_line_per_file_in_a_log_and_warnings_start_their_own_line(tmp_path, monkeypatch):
+    """Written to a log file (not a terminal) the bar's ``\\r`` redraws made one long line, and on a
+    terminal a warning ran on after the bar (``... lec01   WARNING in__bad.mp4: ...``)."""
+    (tmp_path / "in").mkdir()
+    for name in ("a", "bad", "c"):
+        (tmp_path / "in" / f"{name}.mp4").write_bytes(b"")
+    monkeypatch.setattr(batch, "_run_local", _fake_results)
+    for stream in (io.StringIO(), _Terminal()):
+        handler = logging.StreamHandler(stream)
+        batch.log.addHandler(handler)
+        monkeypatch.setattr(sys, "stderr", stream)
+        try:
+            s = batch.run_batch([tmp_path / "in"], tmp_path / f"out{stream.isatty()}", workers=1, compare=False)
+        finally:
+            batch.log.removeHandler(handler)
+        assert (s.done, s.failed) == (2, 1)
+        text = stream.getvalue()
+        warning = [line for line in text.split("\n") if "not a video we can decode" in line]
+        assert warning == [f"{tmp_path / 'in' / 'bad.mp4'}: This file is not a video we can decode"], text
+        if stream.isatty():  # the bar redraws itself, and ends its line before the warning and at the end
+            assert text.count("\r") == 3 and text.endswith("\n") and "in__a  " in text
+        else:
+            assert "\r" not in text
+            assert [line.split("  ")[0] for line in text.splitlines() if "files" in line] == ["1/3 files", "2/3 files",
+                                                                                             "3/3 files"]
