@@ -37,11 +37,13 @@ import hashlib
 import logging
 import math
 import os
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -102,6 +104,11 @@ class BatchSummary:
 class OutputWriteError(RuntimeError):
     """A result could not be written to ``--out`` (disk full, folder gone or read-only): the run
     stops, keeping the files finished before; ``str(e)`` is a message for the user."""
+
+
+class WorkerLostError(RuntimeError):
+    """A worker process died in the middle of a job (killed for memory, crashed): the run stops,
+    keeping the files finished before; ``str(e)`` is a message for the user."""
 
 
 class PhotosUnreadableError(ValueError):
@@ -430,19 +437,33 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
 
 
 # -- running many -------------------------------------------------------------------------
+def _ignore_interrupt() -> None:
+    """In each pool worker: Ctrl-C, which the terminal sends to every process of the run, is the
+    main process's to handle (it ends the workers and says what happened). Workers that took it
+    printed a KeyboardInterrupt traceback each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int | None, model: str | None = None,
                options: dict | None = None) -> Iterator[tuple[Job, JobResult]]:
     import multiprocessing as mp
 
     # spawn: workers start clean (no copy of this process's threads or state).
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_ignore_interrupt) as pool:
         futures = {pool.submit(analyse_job, job, rate, max_frames, model, **(options or {})): job for job in jobs}
+        finished = False
         try:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
+            finished = True
         finally:
-            for fut in futures:
-                fut.cancel()
+            if not finished:
+                # Stopped early (Ctrl-C, a result that could not be written, a worker lost): end the workers
+                # now, not after the videos they are on. Not by cancelling the futures: the pool that breaks
+                # meanwhile then fails in its own thread (InvalidStateError, CPython 3.11).
+                for process in list(pool._processes.values()):
+                    process.terminate()
 
 
 def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | None,
@@ -604,6 +625,11 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
                 if on_done is not None:
                     on_done(job, result)
                 bar.update(job.name)
+    except BrokenProcessPool:  # as a traceback, this said nothing of what to do
+        raise WorkerLostError(
+            f"a worker process stopped in the middle of a file (killed: out of memory?). The run stopped; {done} "
+            f"file{'s' if done != 1 else ''} of this run {'were' if done != 1 else 'was'} written before. Run the "
+            "same command again: it resumes (with fewer --workers if memory is short)") from None
     finally:
         bar.close()
     compared = 0
@@ -635,7 +661,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "skipped, so rerunning resumes (with other options, write to another --out). Exit status: 0 "
                "when every file was analysed or already done, 1 when some failed (the others are written) or "
                "results could not be written (disk full: the run stops, and resumes when run again), 2 "
-               "for arguments that cannot be (also inputs holding no video or photo): nothing is written then.")
+               "for arguments that cannot be (also inputs holding no video or photo): nothing is written then; "
+               "130 after Ctrl-C (finished files are kept: run again to resume).")
     ap.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
                     help="video files, or folders searched recursively for videos and photos")
     ap.add_argument("--out", required=True, type=Path, help="folder for the CSV logs and HTML reports")
@@ -684,9 +711,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                       attention=args.attention, start_s=start, end_s=end)
     except (FileNotFoundError, ValueError) as e:
         ap.error(str(e))
-    except OutputWriteError as e:
+    except (OutputWriteError, WorkerLostError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the finished files are whole (written through a temporary file)
+        print(f"interrupted: the files finished so far are kept in {args.out}; run the same command again "
+              "to analyse the rest", file=sys.stderr)
+        return 130
     print(f"{s.done} analysed, {s.skipped} already done, {s.failed} failed, in {s.elapsed_s:.1f} s "
           f"-> {args.out}" + (f" ({s.compared} sessions side by side in {COMPARISON_HTML})" if s.compared else ""))
     return 1 if s.failed else 0

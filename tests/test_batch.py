@@ -639,3 +639,48 @@ def test_progress_is_a_line_per_file_in_a_log_and_warnings_start_their_own_line(
             assert "\r" not in text
             assert [line.split("  ")[0] for line in text.splitlines() if "files" in line] == ["1/3 files", "2/3 files",
                                                                                              "3/3 files"]
+
+
+def test_ctrl_c_stops_at_once_with_a_message_and_a_rerun_resumes(tmp_path):
+    """Ctrl-C printed a KeyboardInterrupt traceback from the main process and one from each worker,
+    and said nothing of the files kept; interrupting the main process alone waited for the videos
+    the workers were on."""
+    make_videos(tmp_path / "rec", 6, seconds=3.0)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "fer_core.batch", str(tmp_path / "rec"), "--out", str(out), "--workers", "2",
+           "--rate", "10"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    while not list(out.glob(f"*{batch.REPORT_SUFFIX}")) and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)  # as the terminal sends it: to every process of the run
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr[-2000:]
+    assert stderr.rstrip().endswith(f"interrupted: the files finished so far are kept in {out}; run the same "
+                                    "command again to analyse the rest"), stderr[-2000:]
+    done = len(list(out.glob(f"*{batch.REPORT_SUFFIX}")))
+    assert 1 <= done < 6 and not stdout
+    rerun = subprocess.run([*cmd, "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0 and f"{6 - done} analysed, {done} already done, 0 failed" in rerun.stdout
+
+
+def test_a_worker_that_dies_stops_the_run_with_a_message(tmp_path, monkeypatch, capsys):
+    """A worker killed in the middle of a file (the kernel's out-of-memory killer) stopped the run
+    with a BrokenProcessPool traceback."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b", "c"):
+        (tmp_path / "in" / f"{name}.mp4").write_bytes(b"")
+
+    def one_then_dead(jobs, *args, **kwargs):
+        yield from list(_fake_results(jobs))[:1]
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(batch, "_run_local", one_then_dead)
+    assert batch.main([str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "a worker process stopped in the middle of a file" in err and "1 file of this run was written" in err
+    assert "Traceback" not in err and "run the same command again: it resumes" in err.lower()
