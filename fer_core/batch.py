@@ -462,7 +462,8 @@ def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int |
                 # Stopped early (Ctrl-C, a result that could not be written, a worker lost): end the workers
                 # now, not after the videos they are on. Not by cancelling the futures: the pool that breaks
                 # meanwhile then fails in its own thread (InvalidStateError, CPython 3.11).
-                for process in list(pool._processes.values()):
+                # The pool keeps its processes in a private dict (None once shut down).
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
                     process.terminate()
 
 
