@@ -139,6 +139,15 @@ def per_class_table(split: dict) -> pd.DataFrame | None:
     return table
 
 
+def weakest_class(split: dict) -> tuple[str, float] | None:
+    """The expression with the lowest recall on ``split`` and that recall; None without recalls."""
+    table = per_class_table(split)
+    if table is None or "recall" not in table or table["recall"].isna().all():
+        return None
+    label = str(table["recall"].idxmin())
+    return label, float(table.loc[label, "recall"])
+
+
 def confusion_matrix(split: dict) -> list[list[float]] | None:
     cm = split.get("confusion_matrix") if isinstance(split, dict) else None
     if cm is None:

@@ -89,6 +89,7 @@ def test_home_and_model_pages_show_metrics_from_the_card(tmp_path, monkeypatch):
     assert at.metric[0].value == "tiny" and any(m.value == "65.4%" for m in at.metric)
     assert "Trained on FER2013 only." in texts(at)
     assert alt_texts(at) == ["Figure: confusion PrivateTest"]
+    assert "softened by a temperature (T = 1.30)" in texts(at)  # over 1 it does soften
 
 
 def test_model_page_shows_the_real_photo_table_of_the_shipped_card():
@@ -103,6 +104,28 @@ def test_model_page_shows_the_real_photo_table_of_the_shipped_card():
     assert table["model"].iloc[1] == "Everyday faces model (fer_model_everyday.onnx)"
     assert table["accuracy"].iloc[1] == pytest.approx(real["everyday"]["metrics"]["accuracy"])
     assert table["model"].iloc[-2:].tolist() == list(model_card.REAL_PHOTO_PEERS)
+
+
+def test_model_page_says_what_its_cards_temperature_and_weakest_class_are():
+    """The page once said every card's temperature "softened" the probabilities (the shipped cards'
+    0.83 and 0.85 sharpen them), pointed the Everyday model to reliability figures it does not show,
+    and called Disgust "rarely predicted well" (PrivateTest recall 0.67, against Fear's 0.38)."""
+    from fer_app import support
+    from fer_core import model_card
+
+    at = open_page("app_pages/model_card.py")
+    body = texts(at)
+    assert model_card.load_card()["temperature"] < 1
+    assert "sharpened by a temperature (T = 0.83)" in body and "softened" not in body
+    assert "reliability figures below" in body and at.image  # the reliability plots of models/eval
+    recall = model_card.load_card()["metrics"]["PrivateTest"]["per_class"]
+    weakest = min(recall, key=lambda c: recall[c]["recall"])
+    assert weakest == "Fear" and "recognised least often on PrivateTest is *Fear* (38% of its faces)" in body
+    assert "rarely predicted well" not in body
+    at.sidebar.radio(key=support.MODEL_CHOICE_KEY).set_value("Everyday faces").run()
+    body = texts(at)
+    assert not at.exception and "sharpened by a temperature (T = 0.85)" in body
+    assert not at.image and "reliability figures" not in body and "The calibration error (ECE) above shows" in body
 
 
 def test_model_page_survives_a_broken_card(tmp_path, monkeypatch):
