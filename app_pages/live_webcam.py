@@ -9,7 +9,7 @@ import cv2
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer_app import support, webrtc_shim
+from fer_app import support, uploads, webrtc_shim
 from fer_core import charts
 from fer_core.detect import HIRES_MIN_SIDE
 from fer_core.engagement import attentive_now, pose_readout
@@ -312,5 +312,7 @@ else:
                                "text/csv",
                                on_click="ignore", icon=":material/download:",
                                help="Every face observation and marked moment so far; the Class dashboard and "
-                                    "Compare sessions read it back. The log lives only in this tab: if the tab "
-                                    "loses its connection for over 15 minutes (a laptop asleep), it is gone.")
+                                    f"Compare sessions read it back, up to {uploads.LOG_MB} MB (a full log of "
+                                    f"{analyzer.log.max_rows:,} observations is two to three times that). The log "
+                                    "lives only in this tab: if the tab loses its connection for over 15 minutes "
+                                    "(a laptop asleep), it is gone.")

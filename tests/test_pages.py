@@ -1114,6 +1114,12 @@ def test_live_page_markers_reach_the_dashboard_and_its_csv():
     assert [m for _, m in back.markers] == ["quiz starts"]
     at.switch_page("app_pages/live_webcam.py").run()  # idle with a log: its download is on the page
     assert [b.label for b in at.download_button] == ["Session log (CSV)"]
+    # It says how large a log the dashboard and Compare sessions read back: a full log (a million
+    # observations, 97-130 bytes each) is more than they take, which it once left unsaid.
+    from fer_app import uploads
+
+    help_text = at.download_button[0].proto.help
+    assert f"read it back, up to {uploads.LOG_MB} MB" in help_text and f"{analyzer.log.max_rows:,}" in help_text
 
 
 def test_a_full_session_log_is_said_on_the_live_page_and_the_dashboard():
