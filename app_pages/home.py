@@ -57,7 +57,9 @@ else:
 real = model_card.real_photo_rows(card)
 if real:
     name, acc, _ = real[0]
+    # The Everyday card's table has that model and the libraries only: "both models" was said of it too.
+    ours = "both models" if len(real) > len(model_card.REAL_PHOTO_PEERS) + 1 else "it"
     st.caption(f"These figures are for the **{support.model_choice()}** model "
                f"(sidebar). On 13,672 real photos of people, which FER2013 is not, it gets {acc:.1%} right; "
-               "the **Model** page compares both models and two other libraries there.")
+               f"the **Model** page compares {ours} with two other libraries there.")
 support.privacy_caption()

@@ -95,6 +95,7 @@ def test_home_and_model_pages_show_metrics_from_the_card(tmp_path, monkeypatch):
 def test_model_page_shows_the_real_photo_table_of_the_shipped_card():
     from fer_core import model_card
 
+    assert "compares both models with two other libraries" in texts(open_page("app_pages/home.py"))
     at = open_page("app_pages/model_card.py")
     assert not at.exception and any(h.value == "Beyond FER2013: real photos" for h in at.subheader)
     table = next(d.value for d in at.dataframe if "mean recall" in d.value.columns)
@@ -1041,6 +1042,8 @@ def test_everyday_model_from_the_sidebar_holds_across_pages():
     at.switch_page("app_pages/home.py").run()
     assert at.metric[0].value == f"{everyday_card['metrics']['PrivateTest']['accuracy']:.1%}"
     assert f"{everyday_card['beyond_fer2013']['metrics']['accuracy']:.1%} right" in texts(at)
+    # The Everyday card's real-photo table has no Standard row: Home once said the Model page compared both.
+    assert "compares it with two other libraries" in texts(at) and "both models" not in texts(at)
     at.switch_page("app_pages/model_card.py").run()
     assert not at.exception and "fer_model_everyday.onnx" in texts(at) and not at.image
 
