@@ -71,6 +71,9 @@ ATTENTION_COLUMNS = ("yaw", "pitch", "roll", "eye_left", "eye_right", "looking")
 #: Every column a log's CSV can have; a CSV with more than MAX_CSV_COLUMNS is refused unread.
 _CSV_COLUMNS = frozenset((*COLUMNS, "label", "confidence", *ATTENTION_COLUMNS, "marker"))
 MAX_CSV_COLUMNS = 64
+#: The separators of a CSV's cells that a log is read with: the comma it is written with, and the
+#: semicolon or tab a spreadsheet may save it with.
+_SEPARATORS = (",", ";", "\t")
 _NBASE = len(COLUMNS)
 _NCOL = _NBASE + len(ATTENTION_COLUMNS)
 _NAN_ATTENTION = (float("nan"),) * len(ATTENTION_COLUMNS)
@@ -491,8 +494,13 @@ class SessionLog:
 
     @classmethod
     def from_csv(cls, data: bytes | str, source: str = "") -> SessionLog:
-        """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one."""
-        columns = _header_columns(data)
+        """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one.
+
+        Also as a spreadsheet saves it again: cells separated by semicolons or tabs, decimal
+        commas (Excel and LibreOffice in most of Europe), UTF-16 ("Unicode text")."""
+        if isinstance(data, bytes) and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            data = data.decode("utf-16", errors="replace")  # a spreadsheet's "Unicode text"
+        sep, columns = _header_columns(data)
         if columns > MAX_CSV_COLUMNS:
             # pandas would build every column first: a 10 MB header of a million fields took 2.6 GB.
             raise LogFormatError(f"not a session log: {columns:,} columns (a log has at most "
@@ -502,23 +510,33 @@ class SessionLog:
         source_io = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
         try:
             # Only empty fields are missing: a marker may read "NA" or "null". Columns a log does
-            # not have (added by hand) are not read.
-            df = pd.read_csv(source_io, dtype={"marker": str}, keep_default_na=False, na_values=[""],
-                             usecols=lambda c: c in _CSV_COLUMNS, encoding="utf-8", encoding_errors="replace")
+            # not have (added by hand) are not read. A spreadsheet that separates cells by
+            # semicolons or tabs writes decimal commas.
+            df = pd.read_csv(source_io, sep=sep, decimal="." if sep == "," else ",", dtype={"marker": str},
+                             keep_default_na=False, na_values=[""], usecols=lambda c: c in _CSV_COLUMNS,
+                             encoding="utf-8", encoding_errors="replace")
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise LogFormatError(f"not a readable CSV file: {e}") from None
+        for c in df.columns:
+            if c not in ("label", "marker") and not pd.api.types.is_numeric_dtype(df[c]):
+                # Numbers read as text: decimal commas between commas (quoted), or decimal points
+                # between semicolons. Never so in a log this app wrote.
+                df[c] = df[c].str.replace(",", ".", regex=False)
         return cls.from_frame(df, source=source)
 
 
-def _header_columns(data: bytes | str) -> int:
-    """How many columns the header of a CSV has, at most (its first line with anything on
-    it, as pandas takes it), without parsing it: a log's header has no quotes, so commas are
-    counted; a header with a quoted field over several lines counts as too many to read."""
+def _header_columns(data: bytes | str) -> tuple[str, int]:
+    """The separator of a CSV's cells and how many columns its header has, at most (its first
+    line with anything on it, as pandas takes it), without parsing it: a log's header has no
+    quotes but a spreadsheet's may, so separators are counted; a header with a quoted field over
+    several lines counts as too many to read. The separator is the comma, or a semicolon or tab
+    where the header has more of them (a spreadsheet's)."""
     for raw in io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data):
         line = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
         if line.strip():
-            return line.count(",") + 1 if line.count('"') % 2 == 0 else MAX_CSV_COLUMNS + 1
-    return 0
+            sep = max(_SEPARATORS, key=line.count)
+            return sep, line.count(sep) + 1 if line.count('"') % 2 == 0 else MAX_CSV_COLUMNS + 1
+    return ",", 0
 
 
 def _frame_from_array(data: np.ndarray) -> pd.DataFrame:

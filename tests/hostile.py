@@ -311,7 +311,8 @@ def fixed_corpus() -> list[Case]:
         Case("empty.csv", "csv", b"", "error"),
         Case("header_only.csv", "csv", log.split(b"\n", 1)[0] + b"\n", "any"),
         Case("binary.csv", "csv", jpg, "error"),
-        Case("semicolons.csv", "csv", log.replace(b",", b";"), "error"),
+        # As a spreadsheet of a European locale saves a log: read (tests/test_session.py).
+        Case("semicolons.csv", "csv", log.replace(b",", b";"), "ok"),
         Case("huge_numbers.csv", "csv", _first_field(log, b"1e308"), "any"),
         Case("negative_time.csv", "csv", _first_field(log, b"-5"), "any"),
         Case("part_log.csv", "csv", part_log_csv(), "ok"),

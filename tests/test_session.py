@@ -1,5 +1,6 @@
 """Session log and class analytics (pure logic, no model)."""
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -200,6 +201,56 @@ def test_csv_round_trip_and_bad_csv():
     bad = data.decode().replace("0.9,", "oops,", 1).encode()
     with pytest.raises(LogFormatError, match="not numbers"):
         SessionLog.from_csv(bad)
+
+
+def spreadsheet_saves(data: bytes) -> dict[str, bytes]:
+    """A log's CSV as spreadsheets save it again after a teacher opened it (the cells as text,
+    so nothing is rounded): Excel or LibreOffice in a European locale write a semicolon between
+    the cells and a decimal comma, some with every text cell quoted or with a comma between the
+    cells and the numbers with decimal commas quoted; "Unicode text" is UTF-16 with a tab
+    between the cells; lines end in CR LF."""
+    import io
+
+    cells = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    numbers = [c for c in cells.columns if c not in ("label", "marker")]
+    comma = cells.copy()
+    comma[numbers] = comma[numbers].apply(lambda col: col.str.replace(".", ",", regex=False))
+    return {
+        "semicolons, decimal commas (Excel, CSV UTF-8)":
+            b"\xef\xbb\xbf" + comma.to_csv(index=False, sep=";", lineterminator="\r\n").encode(),
+        "semicolons, decimal commas, text quoted (LibreOffice)":
+            comma.to_csv(index=False, sep=";", quoting=2, lineterminator="\r\n").encode(),
+        "semicolons, decimal points": cells.to_csv(index=False, sep=";", lineterminator="\r\n").encode(),
+        "commas, decimal commas quoted": comma.to_csv(index=False, lineterminator="\r\n").encode(),
+        "Unicode text (UTF-16, tabs)":
+            comma.to_csv(index=False, sep="\t", lineterminator="\r\n").encode("utf-16"),
+        "UTF-16, commas": cells.to_csv(index=False, lineterminator="\r\n").encode("utf-16"),
+    }
+
+
+def test_a_log_saved_again_by_a_spreadsheet_reads_as_before():
+    """A teacher opens a log in Excel or LibreOffice and saves it: in most of Europe its cells
+    are then separated by semicolons and its numbers have decimal commas. Such logs were refused
+    as 'missing columns time_s, face_id, ...', UTF-16 ones too, though every column is there."""
+    from fer_core.engagement import attention_summary
+
+    log = SessionLog(source="video", start_s=30.0)
+    for t in np.arange(30.0, 150.0, 0.5):
+        faces = [] if t >= 140 else [SimpleNamespace(face_id=1, box=(10, 10, 50, 50), pose=(3.5, -2.0, 1.0),
+                                                     probabilities=onehot("Happy" if t < 90 else "Sad"),
+                                                     eyes_open=(0.8, 0.7), looking_at_camera=t < 100)]
+        log.add_frame(float(t), faces, model="Standard (fer_model.onnx)")
+    log.add_marker(45.5, "pause café; quiz")
+    data = log.to_csv()
+    for name, saved in spreadsheet_saves(data).items():
+        back = SessionLog.from_csv(saved)
+        assert back.summary() == log.summary(), name
+        assert back.markers == log.markers and back.models == log.models, name
+        pd.testing.assert_frame_equal(back.to_frame(), SessionLog.from_csv(data).to_frame(), atol=1e-4)
+        assert attention_summary(back.to_frame()) == attention_summary(SessionLog.from_csv(data).to_frame())
+    # The column limit counts semicolons too: pandas would build a million columns first.
+    with pytest.raises(LogFormatError, match="1,000,000 columns"):
+        SessionLog.from_csv(";".join(f"c{i}" for i in range(1_000_000)) + "\n1")
 
 
 def test_markers_round_trip_through_the_csv_and_stay_out_of_the_analytics():
