@@ -398,7 +398,9 @@ class SessionLog:
         models = [csvtext.unescape(m.group(1)) for text in
                   (df.loc[is_model, "marker"] if "marker" in df.columns else ())
                   if (m := _MODEL_NAME.match(str(text)))]
-        faces = ~(is_marker | is_start | is_end | is_aside | is_part | is_model)
+        # Nor a row with every cell empty: one cleared in a spreadsheet, or a blank line it saved again.
+        faces = ~(is_marker | is_start | is_end | is_aside | is_part | is_model
+                  | (ids.isna() & df.isna().all(axis=1)).to_numpy())
         attention = [c for c in ATTENTION_COLUMNS if c in df.columns]
 
         def column(name: str) -> np.ndarray:

@@ -253,6 +253,20 @@ def test_a_log_saved_again_by_a_spreadsheet_reads_as_before():
         SessionLog.from_csv(";".join(f"c{i}" for i in range(1_000_000)) + "\n1")
 
 
+def test_rows_a_spreadsheet_emptied_are_left_out():
+    """A row whose cells were all cleared in a spreadsheet, or a blank line, is saved again as a
+    line of separators only: the whole log was refused as 'some values are not numbers'."""
+    log = scripted_log()
+    log.add_marker(30.0, "quiz")
+    lines = log.to_csv().decode().splitlines()
+    width = lines[0].count(",")
+    emptied = "\r\n".join([*lines[:3], "," * width, *lines[3:], "," * width]).encode()
+    back = SessionLog.from_csv(emptied)
+    assert back.summary() == log.summary() and back.markers == log.markers
+    pd.testing.assert_frame_equal(back.to_frame(), SessionLog.from_csv(log.to_csv()).to_frame())
+    with pytest.raises(LogFormatError, match="not numbers"):  # a face row with a cell emptied is still refused
+        SessionLog.from_csv("\n".join([lines[0], ",".join(["", *lines[1].split(",")[1:]])]))
+
 def test_markers_round_trip_through_the_csv_and_stay_out_of_the_analytics():
     from fer_core.session import MARKER_CHARS, MAX_MARKERS, format_time, markers_table
 
