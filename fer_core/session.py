@@ -509,16 +509,22 @@ class SessionLog:
                                  f"{len(_CSV_COLUMNS)})")
         # Bytes are parsed as they are: decoded into a str first, then into StringIO's buffer of 4
         # bytes a character, a 32 MB log (90 minutes of 30 faces) took 250 MB more to read.
-        source_io = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
-        try:
-            # Only empty fields are missing: a marker may read "NA" or "null". Columns a log does
-            # not have (added by hand) are not read. A spreadsheet that separates cells by
-            # semicolons or tabs writes decimal commas.
-            df = pd.read_csv(source_io, sep=sep, decimal="." if sep == "," else ",", dtype={"marker": str},
-                             keep_default_na=False, na_values=[""], usecols=lambda c: c in _CSV_COLUMNS,
-                             encoding="utf-8", encoding_errors="replace")
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            raise LogFormatError(f"not a readable CSV file: {e}") from None
+        # Not UTF-8: Excel's "CSV (Comma delimited)" saves in Windows' legacy code page, where
+        # a moment named "café" read "caf\ufffd".
+        for encoding, errors in (("utf-8", "strict"), ("cp1252", "replace")):
+            source_io = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
+            try:
+                # Only empty fields are missing: a marker may read "NA" or "null". Columns a log
+                # does not have (added by hand) are not read. A spreadsheet that separates cells
+                # by semicolons or tabs writes decimal commas.
+                df = pd.read_csv(source_io, sep=sep, decimal="." if sep == "," else ",", dtype={"marker": str},
+                                 keep_default_na=False, na_values=[""], usecols=lambda c: c in _CSV_COLUMNS,
+                                 encoding=encoding, encoding_errors=errors)
+                break
+            except UnicodeDecodeError:
+                continue
+            except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+                raise LogFormatError(f"not a readable CSV file: {e}") from None
         for c in df.columns:
             if c not in ("label", "marker") and not pd.api.types.is_numeric_dtype(df[c]):
                 # Numbers read as text: decimal commas between commas (quoted), or decimal points

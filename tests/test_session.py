@@ -208,7 +208,8 @@ def spreadsheet_saves(data: bytes) -> dict[str, bytes]:
     so nothing is rounded): Excel or LibreOffice in a European locale write a semicolon between
     the cells and a decimal comma, some with every text cell quoted or with a comma between the
     cells and the numbers with decimal commas quoted; "Unicode text" is UTF-16 with a tab
-    between the cells; lines end in CR LF."""
+    between the cells; Excel's "CSV (Comma delimited)" is in Windows' legacy code page; lines
+    end in CR LF."""
     import io
 
     cells = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
@@ -225,6 +226,7 @@ def spreadsheet_saves(data: bytes) -> dict[str, bytes]:
         "Unicode text (UTF-16, tabs)":
             comma.to_csv(index=False, sep="\t", lineterminator="\r\n").encode("utf-16"),
         "UTF-16, commas": cells.to_csv(index=False, lineterminator="\r\n").encode("utf-16"),
+        "Windows-1252 (Excel's CSV)": cells.to_csv(index=False, lineterminator="\r\n").encode("cp1252"),
     }
 
 
