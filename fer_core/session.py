@@ -450,8 +450,8 @@ class SessionLog:
     @classmethod
     def join(cls, parts: Sequence[SessionLog], source: str = "") -> SessionLog:
         """One log of a recording analysed in parts (the Video file page's *Analyse from* and
-        *to*), in time order: every part's rows, frames, markers and models, and the first
-        part's start.
+        *to*), in time order: every part's rows, frames, markers and models (none when a part
+        names none), and the first part's start.
 
         Tracking starts afresh in every part, so a face cannot be followed from one part into
         the next: each part's face numbers continue after the largest number of the parts
@@ -484,7 +484,10 @@ class SessionLog:
         log._frames = sum(sp.frames for sp, _ in summaries)
         log._last_t = max(sp.end_s for sp, _ in summaries)
         log._truncated = any(p.truncated for p in ordered)
-        log._models = list(dict.fromkeys(m for p in ordered for m in p.models))
+        # A part that names no model (a CSV written before logs kept it) may have had any: then
+        # the joined log names none, rather than the other parts' for all of it.
+        if all(p.models for p in ordered):
+            log._models = list(dict.fromkeys(m for p in ordered for m in p.models))
         for t, text in dict.fromkeys(m for p in ordered for m in p.markers):
             log.add_marker(t, text)
         log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]))

@@ -385,6 +385,11 @@ def test_the_csv_names_the_models_in_rows_of_their_own():
     later.add_frame(40.0, [(1, (0, 0, 10, 10), p)], model="Standard (fer_model.onnx)")
     joined = SessionLog.join([SessionLog.from_csv(later.to_csv()), back])
     assert joined.models == ("=custom.onnx", "Standard (fer_model.onnx)")
+    # A part whose CSV names no model (written before logs kept it, when it could have been either
+    # model) leaves the joined log's unknown: it named the other part's for the whole session.
+    older = "\n".join(line for line in back.to_csv().decode().splitlines() if ",-6," not in line)
+    assert SessionLog.from_csv(older).models == ()
+    assert SessionLog.join([SessionLog.from_csv(later.to_csv()), SessionLog.from_csv(older)]).models == ()
     # Rows a hand-edited file got wrong are not names: an empty one, and more than a few are read.
     text = log.to_csv().decode() + "".join(f"30.0,-6,,,,,,,,,,,,,,(expression model: m{i})\n" for i in range(20))
     assert SessionLog.from_csv(text + "30.0,-6,,,,,,,,,,,,,,(expression model: )\n").models[:2] == (
