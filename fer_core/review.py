@@ -317,6 +317,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"note: the log covers {format_time(parts[0][0])}-{format_time(parts[-1][1])}"
                   f"{' in parts' if len(parts) > 1 else ''}; frames it did not analyse are left out", file=sys.stderr)
         df = session.to_frame()
+        # A log analysed at a lower rate than --rate (the page's 1 frame a second, the default 2
+        # here): the copy's frames between the log's were never analysed, so a face there would
+        # be neither drawn nor pixelated. Its rows are never closer than its own step.
+        times = np.unique(df["time_s"].to_numpy(np.float64))
+        closest = float(np.diff(times).min()) if len(times) > 2 else 0.0
+        fps = probe(args.video).fps or args.rate
+        if closest > 1.5 / min(args.rate, fps):
+            problem = (f"the log's frames are at least {closest:g} s apart (analysed at about {1 / closest:.3g} a "
+                       f"second), but --rate {args.rate:g} copies one every {1 / args.rate:g} s: the frames between "
+                       "were never analysed, so their faces are neither drawn nor pixelated; give the rate the "
+                       "video was analysed at")
+            if args.pixelate:
+                raise ValueError(problem)
+            print(f"warning: {problem}", file=sys.stderr)
         with args.video.open("rb") as f:
             clip = annotated_video(f, df, rate=args.rate, start_s=start, end_s=end, anonymise=args.pixelate,
                                    markers=session.markers, parts=parts)

@@ -296,6 +296,24 @@ def test_command_line_makes_the_copy_from_a_video_and_its_csv_log(analysed, tmp_
     assert "nothing it could pixelate" in capsys.readouterr().err
 
 
+def test_command_line_refuses_to_pixelate_at_a_rate_above_the_logs(tmp_path, capsys):
+    """A log the page analysed at 1 frame a second, copied at the default 2: every other frame of
+    the copy was never analysed, so its faces were in the clear in a 'pixelated' copy (15 frames,
+    exit 0, no warning: all of the log's faces land on frames of the higher rate)."""
+    data = encode_video(come_and_go_frames(fps=10), fps=10)
+    video, log, out = tmp_path / "lecture.mp4", tmp_path / "lecture_expressions.csv", tmp_path / "clip.mp4"
+    video.write_bytes(data)
+    log.write_bytes(analyze_video(load_recognizer(), data, rate=1.0).log.to_csv())
+    assert main([str(video), str(log), "--out", str(out), "--pixelate"]) == 1
+    said = capsys.readouterr().err
+    assert "at least 1 s apart" in said and "give the rate the video was analysed at" in said
+    assert not out.exists()
+    assert main([str(video), str(log), "--out", str(out)]) == 0  # drawn, not pixelated: said, then made
+    assert "neither drawn nor pixelated" in capsys.readouterr().err
+    assert main([str(video), str(log), "--out", str(out), "--pixelate", "--rate", "1"]) == 0
+    said = capsys.readouterr()
+    assert "8 frames, 0:00-0:07" in said.out and not said.err
+
 def late_video_mp4(frames: list[np.ndarray], delay: int = 18, fps: int = 25) -> bytes:
     """An MP4 whose sound begins at 0 and whose picture ``delay`` frames later (a camera or screen
     recorder that started its audio first): a player shows frame n at (n + delay) / fps s."""
