@@ -12,6 +12,9 @@ from fer_app import support
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("fer_core").setLevel(logging.INFO)
+# Both log each live stream's ICE candidates, the browser's IP addresses, at INFO.
+for name in ("aioice", "streamlit_webrtc"):
+    logging.getLogger(name).setLevel(logging.WARNING)
 support.process_setup()  # once per process: allocator settings, the reaper of closed tabs' sessions
 
 st.set_page_config(page_title="Facial expressions", page_icon=":performing_arts:", layout="wide")

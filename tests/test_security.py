@@ -431,3 +431,23 @@ def test_a_moment_named_on_the_live_page_is_shown_as_typed():
     assert shown == "\\$5 and \\$10 \\*\\*quiz\\*\\* \\:red\\[now\\] !\\[x\\](https\\:\\/\\/example.com\\/t.png)"
     assert at.toast[0].value.startswith(f'Marked "{shown}" at ')
     assert any(c.value.startswith(f"Marked: {shown} (0:") for c in at.caption)
+
+
+def test_the_server_log_keeps_no_browser_addresses(tmp_path):
+    """aioice and streamlit-webrtc log each live stream's ICE candidates at INFO: the browser's IP
+    addresses (its public one, through STUN), in a server log that journald or Heroku keeps. The app's
+    logging holds them to warnings; its own INFO lines stay."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import logging, runpy; runpy.run_path('streamlit_app.py'); "
+            "logging.getLogger('aioice.ice').info('Connection(0) Check CandidatePair(203.0.113.7)'); "
+            "logging.getLogger('streamlit_webrtc.webrtc').info('Adding ICE candidate: 198.51.100.9'); "
+            "logging.getLogger('aioice.ice').warning('aioice warning kept'); "
+            "logging.getLogger('fer_core.video').info('fer_core info kept')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "aioice warning kept" in out.stderr and "fer_core info kept" in out.stderr
+    assert "203.0.113.7" not in out.stderr and "198.51.100.9" not in out.stderr
