@@ -32,7 +32,8 @@ def options(tmp_path_factory):
             config.get_config_options(force_reparse=True)
             yield {k: config.get_option(k) for k in (
                 "server.enableXsrfProtection", "server.enableCORS", "server.corsAllowedOrigins",
-                "server.maxUploadSize", "client.showErrorDetails", "client.toolbarMode")}
+                "server.maxUploadSize", "client.showErrorDetails", "client.toolbarMode",
+                "browser.gatherUsageStats")}
     finally:
         os.chdir(cwd)
         config.get_config_options(force_reparse=True)
@@ -44,6 +45,7 @@ def test_streamlit_security_options(options):
     assert options["server.enableCORS"] is True and not options["server.corsAllowedOrigins"]
     assert options["client.showErrorDetails"] == "none"  # no tracebacks for visitors
     assert options["client.toolbarMode"] == "viewer"
+    assert options["browser.gatherUsageStats"] is False  # no usage data to Streamlit (docs/DEPLOY.md)
     assert options["server.maxUploadSize"] == max(uploads.PHOTO_MB, uploads.VIDEO_MB, uploads.LOG_MB)
 
 
