@@ -39,8 +39,9 @@ ICE_ENV = "FER_ICE_SERVERS"
 LIVE_STREAM_KEY = "fer-live-webcam"
 LIVE_PAGE = "live"
 
-PRIVACY_NOTE = ("Faces are processed in memory and never stored: nothing is written to disk "
-                "unless you press a download button.")
+PRIVACY_NOTE = ("Faces are processed in memory and never stored: nothing is written to the server's disk, "
+                "and to yours only what you download, besides the pictures the pages show, which your browser "
+                "may keep in its cache as it does for any page (a private window keeps none).")
 RESPONSIBLE_USE = (
     "**Responsible use.** The app estimates how a face *looks* (one of seven FER2013 "
     "expressions), not what a person feels; it makes mistakes, more so for some groups of people, "
