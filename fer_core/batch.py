@@ -475,8 +475,12 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
     except ImportError:
         raise SystemExit("--ray needs Ray: pip install -r requirements-batch.txt") from None
     if not ray.is_initialized():
-        root = str(Path(__file__).resolve().parents[1])
-        kwargs: dict = {"runtime_env": {"env_vars": {"PYTHONPATH": root}}, "log_to_driver": False}
+        from fer_core.runtime import ORT_TELEMETRY_ENV
+
+        env_vars = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        if ORT_TELEMETRY_ENV in os.environ:  # main's choice: a cluster started elsewhere does not inherit it
+            env_vars[ORT_TELEMETRY_ENV] = os.environ[ORT_TELEMETRY_ENV]
+        kwargs: dict = {"runtime_env": {"env_vars": env_vars}, "log_to_driver": False}
         if address == "local":
             kwargs["num_cpus"] = workers or os.cpu_count()
             kwargs["include_dashboard"] = False
@@ -695,7 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     from fer_core.runtime import disable_ort_telemetry
 
-    disable_ort_telemetry()  # as the app does; the workers inherit it
+    disable_ort_telemetry()  # as the app does; the workers inherit it (a Ray cluster's: _run_ray)
     from fer_core.session import parse_time
 
     try:

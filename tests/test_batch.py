@@ -544,6 +544,29 @@ def test_ray_without_a_cluster_to_join_is_one_line_not_a_traceback(tmp_path, mon
     assert "Traceback" not in err and not list((tmp_path / "out").glob("*.csv"))
 
 
+def test_a_joined_ray_clusters_workers_get_onnxruntime_telemetry_off_too(tmp_path, monkeypatch):
+    """``main`` switches ONNX Runtime's telemetry off in its own environment, which a process pool
+    and ``--ray local`` inherit; the workers of a cluster started elsewhere (``--ray auto``,
+    HOST:PORT) do not, and wrote its device ID under ~/.cache: the setting goes in the runtime_env."""
+    ray = pytest.importorskip("ray")
+    from fer_core.runtime import ORT_TELEMETRY_ENV
+
+    seen: dict = {}
+
+    def joined(**kwargs):
+        seen.update(kwargs)
+        raise ConnectionError("stop here")
+
+    monkeypatch.delenv(ORT_TELEMETRY_ENV, raising=False)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", joined)
+    make_videos(tmp_path / "in", 1)
+    with pytest.raises(SystemExit):
+        batch.main([str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--ray", "auto", "--quiet"])
+    assert seen["address"] == "auto"
+    assert seen["runtime_env"]["env_vars"][ORT_TELEMETRY_ENV] == "1"
+
+
 def test_names_too_long_for_a_file_are_shortened_the_same_way_on_every_run(tmp_path):
     deep = tmp_path / "in"
     for level in range(6):  # folders six deep of 40 characters: one name of over 250
