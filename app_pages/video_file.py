@@ -165,6 +165,8 @@ if upload is not None and part is not None and start and uploads.within_limit(up
             parts = earlier["parts"] + parts
         # The video itself is kept with its analysis, so that its frames can be shown after a visit to
         # another page (which empties the uploader) until the user lets it go.
+        if earlier is not None and getattr(earlier["video"], "file_id", None) != upload.file_id:
+            support.drop_upload(earlier["video"])  # the one analysed before, left behind by such a visit
         st.session_state["fer_video"] = {"name": upload.name, "rate": analysed_rate, "result": result,
                                          "parts": parts,
                                          "whole": part == (0.0, None) and not join, "model": support.model_choice(),
@@ -276,6 +278,7 @@ def _jump(stops: list[float], times: dict[str, float]) -> None:
 
 def _forget() -> None:
     """Let the analysed video go (its analysis stays), from the uploader as well."""
+    support.drop_upload(st.session_state["fer_video"]["video"])
     st.session_state["fer_video"]["video"] = None
     st.session_state.pop("fer_video_clip", None)
     st.session_state["fer_video_uploads"] = st.session_state.get("fer_video_uploads", 0) + 1

@@ -130,6 +130,21 @@ def process_setup() -> None:
     pools.start()
 
 
+def drop_upload(upload: object) -> None:
+    """Remove ``upload`` (an ``UploadedFile``) from Streamlit's store of this session's uploads.
+    A file leaves that store when the visitor removes it from its uploader; one whose uploader
+    was emptied by a new key, or left behind on another page, stayed there, every byte of it,
+    until the session ended (a video's "Forget the video"). Does nothing without a script run."""
+    ctx = get_script_run_ctx()
+    file_id = getattr(upload, "file_id", None)
+    if ctx is None or file_id is None:
+        return
+    try:
+        ctx.uploaded_file_mgr.remove_file(ctx.session_id, file_id)
+    except Exception:  # an internal API: forgetting the video must not fail the page
+        log.debug("could not drop the upload", exc_info=True)
+
+
 def drop_previous_media() -> None:
     """Let Streamlit free what this session's previous run showed (the last photo's image, the
     array behind its download button) now, before a new photo is analysed, rather than when

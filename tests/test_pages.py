@@ -737,6 +737,38 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     assert at.session_state["fer_video"]["video"] is None and not at.image
 
 
+def test_forgetting_the_video_frees_its_upload_too(come_and_go_mp4, monkeypatch):
+    """"Forget the video", or analysing another video, let the page's reference go, but Streamlit's
+    store of the session's uploads kept the file, every byte, until the session ended (a real
+    server's memory metric for that store still counted the whole video): the page removes it from
+    there too."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    removed = []
+    remove_file = MemoryUploadedFileManager.remove_file
+
+    def recorded(self, session_id, file_id):
+        removed.append(file_id)
+        remove_file(self, session_id, file_id)
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", recorded)
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4")
+    at.run()
+    at.button[0].click().run()
+    file_id = at.session_state["fer_video"]["video"].file_id
+    next(b for b in at.button if b.label == "Forget the video").click().run()
+    assert not at.exception and removed == [file_id] and at.session_state["fer_video"]["video"] is None
+    # Another video analysed after a visit to another page (which empties the uploader without
+    # removing its file): the one analysed before goes from that store too (the real server held both).
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    first = at.session_state["fer_video"]["video"].file_id
+    at.file_uploader[0].clear().run()
+    at.file_uploader[0].upload("seminar.mp4", come_and_go_mp4[:-10], "video/mp4").run()
+    next(b for b in at.button if b.label == "Analyse").click().run()
+    assert not at.exception and at.session_state["fer_video"]["name"] == "seminar.mp4" and removed[-1] == first
+
+
 def test_dashboard_from_csv_and_bad_csv():
     from fer_core.session import SessionLog
 
