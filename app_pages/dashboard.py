@@ -77,6 +77,8 @@ else:
         ids = tuple(f.file_id for f in files)
         held = st.session_state.get("fer_dashboard_csv")
         if held is None or held[0] != ids:
+            for gone in set(held[0] if held else ()) - set(ids):  # left behind by a visit to another page
+                support.drop_upload(gone)
             parts = []
             for f in files:
                 try:
@@ -112,6 +114,8 @@ else:
         c1.caption(f"**{support.md_literal(name)}**, read earlier in this browser session (the uploader empties "
                    "when you visit another page). Upload logs to replace it.")
         if c2.button("Forget this log", icon=":material/delete:"):
+            for file_id in held[0]:
+                support.drop_upload(file_id)
             st.session_state.pop("fer_dashboard_csv", None)
             st.rerun()
 

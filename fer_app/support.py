@@ -131,12 +131,13 @@ def process_setup() -> None:
 
 
 def drop_upload(upload: object) -> None:
-    """Remove ``upload`` (an ``UploadedFile``) from Streamlit's store of this session's uploads.
-    A file leaves that store when the visitor removes it from its uploader; one whose uploader
-    was emptied by a new key, or left behind on another page, stayed there, every byte of it,
-    until the session ended (a video's "Forget the video"). Does nothing without a script run."""
+    """Remove ``upload`` (an ``UploadedFile``, or its ``file_id``) from Streamlit's store of this
+    session's uploads. A file leaves that store when the visitor removes it from its uploader;
+    one whose uploader was emptied by a new key, or left behind on another page, stayed there,
+    every byte of it, until the session ended ("Forget the video", "Forget this log"). Does
+    nothing without a script run."""
     ctx = get_script_run_ctx()
-    file_id = getattr(upload, "file_id", None)
+    file_id = upload if isinstance(upload, str) else getattr(upload, "file_id", None)
     if ctx is None or file_id is None:
         return
     try:

@@ -915,6 +915,37 @@ def test_dashboard_names_moments_of_a_csv_log_and_keeps_them():
     assert "fer_dashboard_csv" not in at.session_state and "Upload a CSV log" in at.info[0].value
 
 
+def test_forgetting_a_dashboard_log_frees_its_upload_too(monkeypatch):
+    """As "Forget the video": the CSV left behind by a visit to another page stayed in Streamlit's
+    store of the session's uploads after "Forget this log", or after other logs replaced it."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    from tests.test_compare import lecture
+
+    removed = []
+    remove_file = MemoryUploadedFileManager.remove_file
+
+    def recorded(self, session_id, file_id):
+        removed.append(file_id)
+        remove_file(self, session_id, file_id)
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", recorded)
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    for name, then in (("week1.csv", "forget"), ("week2.csv", "replace"), ("week3.csv", None)):
+        at.file_uploader[0].upload(name, lecture(40, "Happy", "Neutral").to_csv(), "text/csv").run()
+        (file_id,) = at.session_state["fer_dashboard_csv"][0]
+        at.switch_page("app_pages/photo.py").run()
+        at.switch_page("app_pages/dashboard.py").run()
+        if then == "forget":
+            next(b for b in at.button if b.label == "Forget this log").click().run()
+            assert removed == [file_id]
+        elif then == "replace":
+            replaced = file_id
+    assert not at.exception and removed[-1] == replaced
+    assert at.session_state["fer_dashboard_csv"][1].source == "week3.csv"
+
+
 def test_live_page_idle_and_snapshot_fallback():
     at = open_page("app_pages/live_webcam.py")
     assert not at.exception
