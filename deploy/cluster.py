@@ -114,6 +114,10 @@ defaults
 frontend fer
     bind {c.proxy_bind}{tls}
     option forwardfor
+    # The pictures the pages show (annotated photos, video frames) come from /media, which
+    # Streamlit serves without Cache-Control: a browser kept them in its disk cache.
+    http-request set-var(txn.media) bool(true) if {{ path_beg /media/ }}
+    http-response set-header Cache-Control no-store if {{ var(txn.media) -m bool }}
     default_backend streamlit
 {redirect}
 backend streamlit

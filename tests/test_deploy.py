@@ -167,3 +167,55 @@ def test_onnxruntime_telemetry_is_off_in_the_app_and_the_command_line(tmp_path):
         assert [str(p.relative_to(home)) for p in home.rglob("*")] == [], name
     assert disable_ort_telemetry(chosen := {ORT_TELEMETRY_ENV: "0"}) is False and chosen == {ORT_TELEMETRY_ENV: "0"}
     assert disable_ort_telemetry(fresh := {}) is True and fresh == {ORT_TELEMETRY_ENV: "1"}
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/haproxy").exists() and not shutil.which("haproxy"),
+                    reason="needs Debian's haproxy")
+def test_the_proxy_tells_browsers_not_to_keep_the_pictures_the_pages_show(tmp_path):
+    """Streamlit serves /media (annotated photos, video frames) without Cache-Control, and a
+    browser kept them in its disk cache; behind the proxy they are no-store, other files as served."""
+    import http.server
+    import socket
+    import threading
+    import urllib.request
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg" if self.path.startswith("/media/") else "text/plain")
+            self.end_headers()
+            self.wfile.write(b"x")
+
+        def log_message(self, *args):
+            pass
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    proxy_port = free_port()
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(haproxy_config(ClusterConfig(apps=1, first_port=app.server_address[1],
+                                                proxy_bind=f"127.0.0.1:{proxy_port}")))
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    proc = subprocess.Popen([haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def headers(path: str):
+            import time
+            for _ in range(100):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{proxy_port}{path}", timeout=5) as r:
+                        return r.headers
+                except OSError:
+                    time.sleep(0.1)
+            raise AssertionError("haproxy did not answer")
+
+        assert headers("/media/0123abcd.jpg")["Cache-Control"] == "no-store"
+        assert headers("/static/app.js")["Cache-Control"] is None
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        app.shutdown()
