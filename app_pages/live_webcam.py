@@ -129,10 +129,13 @@ with video_col:
             else:
                 st.toast(f"Marked \"{support.md_literal(' '.join(note.split()))}\" at {format_time(t)}.",
                          icon=":material/bookmark:")
-    marked = analyzer.log.markers
+    # Drawn on every run, empty without markers: while streaming a run does not end, and
+    # Streamlit would keep the caption of the run before a "Clear session log" (see render()).
+    marked_slot, marked = st.empty(), analyzer.log.markers
     if marked:
-        st.caption("Marked: " + " · ".join(f"{support.md_literal(text)} ({format_time(t)})" for t, text in marked[-5:])
-                   + (f", and {len(marked) - 5} earlier" if len(marked) > 5 else ""))
+        marked_slot.caption("Marked: " + " · ".join(f"{support.md_literal(text)} ({format_time(t)})"
+                                                  for t, text in marked[-5:])
+                            + (f", and {len(marked) - 5} earlier" if len(marked) > 5 else ""))
 with source_slot:
     st.radio("Video source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="fer_live_source",
              disabled=ctx.state.playing or ctx.state.signalling,

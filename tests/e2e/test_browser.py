@@ -290,6 +290,24 @@ def test_changing_settings_while_streaming_keeps_the_stream(page, server):
     stop_stream(page)
 
 
+def test_clearing_the_log_while_streaming_clears_its_marked_moments(page, server):
+    """A run of the live page does not end while it streams, and Streamlit then kept the
+    elements an earlier run drew and a later one did not: after "Clear session log" the page
+    went on saying "Marked: ..." of the cleared log until the stream stopped."""
+    goto(page, server, "live")
+    start_stream(page)
+    wait_until(lambda: metric(page, "Observations").isdigit(), 30, "the readout")
+    page.get_by_role("textbox", name="Mark this moment").fill("before the clear")
+    page.get_by_role("button", name="Mark", exact=True).click()
+    marked = page.get_by_text(re.compile("^Marked: before the clear"))
+    marked.wait_for()
+    page.get_by_role("button", name="Clear session log").click()
+    marked.wait_for(state="detached", timeout=20_000)
+    assert (problem := stream_alive(page, 4.0)) == "", problem
+    assert marked.count() == 0
+    stop_stream(page)
+
+
 def test_camera_denied_gives_a_message_and_the_app_keeps_running(playwright_instance, tmp_path_factory,
                                                                     fake_camera, server):
     # No --use-fake-ui-for-media-stream: the permission prompt is dismissed, i.e. denied.
