@@ -92,8 +92,11 @@ webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,
 # The annotated video's encoder gets only the newest frame: no backlog when the server is overloaded.
 webrtc_shim.bound_video_queues()
 # The capture size is chosen while no stream runs in this session (from the other streams
-# running on the server) and kept while it runs.
-if st.session_state.get("fer_live_phase", "idle") == "idle" or "fer_live_camera" not in st.session_state:
+# running on the server) and kept while it runs. Also in the run that START causes: the browser
+# opened the source with the size of the run before (the player's state is already known here).
+player = st.session_state.get(support.LIVE_STREAM_KEY)
+running = player is not None and (player.state.playing or player.state.signalling)
+if not running or "fer_live_camera" not in st.session_state:
     capture_for = support.screen_for if source == "screen" else support.camera_for
     st.session_state["fer_live_camera"] = capture_for(*SERVER_LOAD.streams(exclude=id(analyzer)))
 camera, camera_note = st.session_state["fer_live_camera"]

@@ -1016,6 +1016,33 @@ def test_live_page_asks_a_light_camera_when_other_streams_run(monkeypatch, strea
         SERVER_LOAD.reset()
 
 
+def test_live_page_keeps_the_capture_size_the_browser_opened_at_start(monkeypatch, streamer_kwargs):
+    """The browser opens the camera on START with the size of the page's run before it. Other
+    streams that began while this page stood idle made the START run choose the light camera
+    again: a real browser then streamed 480 x 360 while the page said "your camera is asked for
+    320 x 240" (and the server's load got no relief); only the next START used the light size."""
+    from streamlit_webrtc import WebRtcStreamerState
+
+    from fer_app import support
+    from fer_core.live import SERVER_LOAD
+
+    seen = streamer_kwargs
+    monkeypatch.setattr(SERVER_LOAD, "active_s", 60.0)
+    SERVER_LOAD.reset()
+    try:
+        at = open_page("app_pages/live_webcam.py")  # idle on a quiet server: the full size
+        assert seen["media_stream_constraints"]["video"] == support.CAMERA
+        for session in range(support.LIGHT_CAMERA_FROM):  # others start streaming meanwhile
+            SERVER_LOAD.every_for(-1 - session, 15.0)
+        # START: the player sends its offer (with the full-size camera), and the page runs.
+        at.session_state[support.LIVE_STREAM_KEY]._set_state(WebRtcStreamerState(playing=False, signalling=True))
+        at.run()
+        assert not at.exception and seen["media_stream_constraints"]["video"] == support.CAMERA
+        assert "320 x 240" not in texts(at)
+    finally:
+        SERVER_LOAD.reset()
+
+
 def test_live_page_connect_timeout_ignores_a_wall_clock_jump(monkeypatch):
     """The system clock stepped an hour back (NTP, a VM resumed) while the stream connected: the
     wait was measured with time.time and read "Connecting to the server... (-3600 s)", and would
