@@ -33,6 +33,7 @@ PAGES = [
 
 page = st.navigation(PAGES)
 support.model_choice_control()
+support.take_cut_video()  # before the guard below and the page: a video analysis cut short by this run's click
 support.unsaved_guard()  # the browser asks before closing the tab while a session log is held
 support.note_page(page.url_path)
 page.run()

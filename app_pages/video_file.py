@@ -1,9 +1,11 @@
 """Video file: analyse a recorded lecture or call at a chosen rate; timelines, CSV log, its
 frames at chosen moments and an annotated copy."""
 import math
+import threading
 from dataclasses import replace
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import RerunException, StopException
 
 from fer_app import support, uploads
 from fer_core import charts
@@ -133,51 +135,72 @@ elif later_part:
 start = st.button("Analyse", type="primary", disabled=upload is None or part is None)
 
 if upload is not None and part is not None and start and uploads.within_limit(upload, uploads.VIDEO_MB):
-    bar = st.progress(0.0, text="Decoding...")
-
-    def on_progress(fraction, seconds):
-        text = f"Analysed up to {format_time(seconds)} of the video"
-        bar.progress(fraction if fraction is not None else 0.0, text=text)
-
+    # Using the page while the analysis runs (a widget, a setting, another page, this button,
+    # Streamlit's own Stop) ends this run: Streamlit raises at the bar's next update. The analysis
+    # stops there and keeps its frames: they go to the next run through this slot, since a stopped
+    # run can no longer use the session state (support.take_cut_video).
+    handover: dict = {"done": threading.Event()}
+    st.session_state[support.CUT_VIDEO] = handover
+    model = support.model_choice()  # read now: a stopped run cannot
     try:
-        result = analyze_video(support.get_recognizer(), upload, rate=analysed_rate, max_frames=MAX_FRAMES,
-                               progress=on_progress, attention=attention, start_s=part[0], end_s=part[1])
-        # A part shorter than a frame, at its very end: nothing to show.
-        failed = "" if result.frames_analysed else "no frame of the video lies in that part: choose a longer one."
-    except VideoDecodeError as e:
-        failed = str(e)
-    if failed:
-        # The analysis shown before stays, with its named moments: only a new analysis replaces it.
-        bar.empty()
-        st.error(f"**{support.md_literal(upload.name)}**: {failed}", icon=":material/error:")
-        if earlier is None:
-            st.stop()
-    else:
-        bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
-        parts = [(result.start_s, result.end_s)]
-        if join:
-            before = earlier["result"]
-            result = replace(result, log=SessionLog.join([before.log, result.log], source="video"),
-                             frames_analysed=before.frames_analysed + result.frames_analysed,
-                             frames_with_faces=before.frames_with_faces + result.frames_with_faces,
-                             start_s=before.start_s, seconds_analysed=result.end_s - before.start_s,
-                             elapsed_s=before.elapsed_s + result.elapsed_s)
-            parts = earlier["parts"] + parts
-        # The video itself is kept with its analysis, so that its frames can be shown after a visit to
-        # another page (which empties the uploader) until the user lets it go.
-        if earlier is not None and getattr(earlier["video"], "file_id", None) != upload.file_id:
-            support.drop_upload(earlier["video"])  # the one analysed before, left behind by such a visit
-        st.session_state["fer_video"] = {"name": upload.name, "rate": analysed_rate, "result": result,
-                                         "parts": parts,
-                                         "whole": part == (0.0, None) and not join, "model": support.model_choice(),
-                                         "file": (upload.name, upload.size), "video": upload}
-        for key in ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump", "fer_clip_from",
-                    "fer_clip_to"):
-            st.session_state.pop(key, None)
-        support.set_unsaved()
-        release_memory()  # the decoder's and detector's buffers go back to the OS
-        if offered:
-            st.rerun()  # the "Add to the analysis of ..." toggle above speaks of the analysis before this one
+        bar = st.progress(0.0, text="Decoding...")
+        cut: list[BaseException] = []
+        st.button("Stop and keep what is analysed", icon=":material/stop:",
+                  help="The frames analysed so far become the analysis; a later part can be added to it.")
+
+        def on_progress(fraction, seconds):
+            text = f"Analysed up to {format_time(seconds)} of the video"
+            try:
+                bar.progress(fraction if fraction is not None else 0.0, text=text)
+            except (RerunException, StopException) as e:
+                cut.append(e)
+
+        try:
+            result = analyze_video(support.get_recognizer(), upload, rate=analysed_rate, max_frames=MAX_FRAMES,
+                                   progress=on_progress, attention=attention, start_s=part[0], end_s=part[1],
+                                   stop=lambda: bool(cut))
+            if cut and not result.frames_analysed:
+                raise cut[0]
+            # A part shorter than a frame, at its very end: nothing to show.
+            failed = "" if result.frames_analysed else "no frame of the video lies in that part: choose a longer one."
+        except VideoDecodeError as e:
+            failed = str(e)
+        if failed:
+            # The analysis shown before stays, with its named moments: only a new analysis replaces it.
+            st.session_state.pop(support.CUT_VIDEO, None)
+            bar.empty()
+            st.error(f"**{support.md_literal(upload.name)}**: {failed}", icon=":material/error:")
+            if earlier is None:
+                st.stop()
+        else:
+            parts = [(result.start_s, result.end_s)]
+            if join:
+                before = earlier["result"]
+                result = replace(result, log=SessionLog.join([before.log, result.log], source="video"),
+                                 frames_analysed=before.frames_analysed + result.frames_analysed,
+                                 frames_with_faces=before.frames_with_faces + result.frames_with_faces,
+                                 start_s=before.start_s, seconds_analysed=result.end_s - before.start_s,
+                                 elapsed_s=before.elapsed_s + result.elapsed_s)
+                parts = earlier["parts"] + parts
+            # The video itself is kept with its analysis, so that its frames can be shown after a visit to
+            # another page (which empties the uploader) until the user lets it go.
+            analysed = {"name": upload.name, "rate": analysed_rate, "result": result, "parts": parts,
+                        "whole": part == (0.0, None) and not join and not cut, "model": model,
+                        "file": (upload.name, upload.size), "video": upload, "cut": bool(cut)}
+            release_memory()  # the decoder's and detector's buffers go back to the OS
+            if cut:
+                handover["state"] = analysed
+                raise cut[0]  # on to the rerun (or stop) the user asked for; its run shows what was kept
+            st.session_state.pop(support.CUT_VIDEO, None)
+            bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
+            support.replace_video(analysed)
+            for key in support.VIDEO_VIEW_KEYS:
+                st.session_state.pop(key, None)
+            support.set_unsaved()
+            if offered:
+                st.rerun()  # the "Add to the analysis of ..." toggle above speaks of the analysis before this one
+    finally:
+        handover["done"].set()
 
 state = st.session_state.get("fer_video")
 if state is None:
@@ -200,6 +223,11 @@ if result.log.models:  # the sidebar's choice may have changed since
 if result.stopped_early:
     st.warning(f"Only {MAX_FRAMES} frames were analysed, up to {format_time(result.end_s)}. Lower the rate, "
                "or analyse the rest as a part of its own (**Analyse from**, **Analyse to**).")
+if state.get("cut"):
+    st.warning(f"The analysis stopped at {support.clock(result.end_s, state['rate'])}, when the page was used "
+               "while it ran; what it analysed up to there is kept. To go on, analyse from "
+               f"{format_time(math.floor(result.end_s) + 1)} at {state['rate']:g} frames a second with the same "
+               "model: the new part is added to this one.", icon=":material/pause_circle:")
 if df.empty:
     st.warning("No faces were found in this video. Faces should be roughly frontal and at least "
                "about 40 pixels wide.", icon=":material/face_retouching_off:")

@@ -435,6 +435,45 @@ def moments_form(log: SessionLog, end_s: float, key: str, title: str, what: str)
         st.caption("Named moments are drawn on the charts and kept in the CSV log, the dashboard and its report.")
 
 
+#: The Video file page's keys of the view of an analysed video, dropped when another analysis replaces it.
+VIDEO_VIEW_KEYS = ("fer_video_marker_error", "fer_video_clip", "fer_video_at", "fer_video_jump", "fer_clip_from",
+                   "fer_clip_to")
+#: Where a Video file analysis cut short hands its frames over to the next run: a dict whose
+#: Event ``done`` is set once that run has put the analysis in ``state`` (or ended without one).
+CUT_VIDEO = "fer_video_cut"
+#: How long a run waits for that hand-over: the cut run stops after the frame it is analysing.
+CUT_WAIT_S = 10.0
+
+
+def take_cut_video() -> None:
+    """Called by the entry script on every run, before the page: the frames that a Video file
+    analysis had analysed when the page was used during it (Streamlit then stops that run) become
+    the analysed video. With Streamlit's fast reruns this run starts at once, beside the stopped
+    one, which can no longer use the session state: it hands them over through ``CUT_VIDEO``."""
+    handover = st.session_state.get(CUT_VIDEO)
+    if handover is None:
+        return
+    if not handover["done"].wait(CUT_WAIT_S):
+        log.warning("a cut video analysis did not hand its frames over in %g s; looking again next run", CUT_WAIT_S)
+        return
+    del st.session_state[CUT_VIDEO]
+    if "state" in handover:
+        replace_video(handover["state"])
+        for key in VIDEO_VIEW_KEYS:
+            st.session_state.pop(key, None)
+
+
+def replace_video(analysed: dict) -> None:
+    """Make ``analysed`` the Video file page's analysed video; the upload of the one it replaces,
+    if another file (left behind by a visit to another page), leaves Streamlit's upload store."""
+    earlier = st.session_state.get("fer_video")
+    if earlier is not None:
+        before, now = (getattr(a["video"], "file_id", None) for a in (earlier, analysed))
+        if before != now:
+            drop_upload(earlier["video"])
+    st.session_state["fer_video"] = analysed
+
+
 def clock(t: float, rate: float) -> str:
     """m:ss of a video time, with tenths when frames were analysed more often than once a second."""
     if rate <= 1:

@@ -398,7 +398,8 @@ class VideoAnalysis:
 def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO, rate: float = 2.0, *,
                   smoothing_window: int = 3, max_frames: int | None = None,
                   progress: ProgressCallback | None = None, attention: bool = False,
-                  start_s: float = 0.0, end_s: float | None = None) -> VideoAnalysis:
+                  start_s: float = 0.0, end_s: float | None = None,
+                  stop: Callable[[], bool] | None = None) -> VideoAnalysis:
     """Analyse a video at ``rate`` frames per second: every face, tracked anonymously.
 
     The log holds the model's raw probabilities per face and frame; tracking assigns
@@ -409,7 +410,8 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     ``attention``: also log head pose, eye openness and looking at the camera
     (fer_core.attention; a face mesh per face and frame). ``start_s``, ``end_s``: analyse
     that part of the video only; the log keeps the video's times and its start
-    (:attr:`SessionLog.start_s`).
+    (:attr:`SessionLog.start_s`). ``stop``: asked before each frame; True ends the analysis there,
+    with the frames analysed so far (a page whose run is cut short keeps them).
     """
     t_start = time.perf_counter()
     _check_rate_and_count(rate, max_frames)  # before the tracker's window is sized by the rate
@@ -427,6 +429,8 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     last_t = start_s
     size: tuple[int, int] | None = None
     for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress, start_s=start_s, end_s=end_s):
+        if stop is not None and stop():
+            break
         aside: list[tuple[int, int, int, int]] = []
         if attention:
             results = recognizer.analyze(sf.bgr, attention=True, set_aside=aside)

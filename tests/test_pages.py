@@ -1374,3 +1374,48 @@ def test_dashboard_says_face_numbers_are_not_people():
     at.file_uploader[0].upload("log.csv", log.to_csv(), "text/csv").run()
     assert not at.exception and at.metric[3].value == "6"
     assert "at most 2 faces were in view at once" in at.metric[3].proto.help
+
+
+@pytest.mark.parametrize("request_kind", ["stop", "rerun"])
+def test_video_page_keeps_the_analysis_when_the_page_is_used_while_it_runs(come_and_go_mp4, request_kind):
+    """A setting changed, a button pressed or another page chosen while a long lecture is analysed:
+    Streamlit stops the run at the progress bar's next update (with its fast reruns, the default, it
+    stops it and starts the next run beside it; the stopped run can no longer touch the session
+    state), and the frames analysed so far were lost without a word (a real browser: 10 minutes of a
+    90-minute lecture analysed, the attention switch touched, and the page said "Upload a video and
+    press Analyse."). They are kept now, the page says where it stopped, and the rest is added to them
+    as a later part."""
+    from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
+
+    import fer_core.video
+
+    real = fer_core.video.iter_frames
+
+    def used_after_five_frames(*args, **kwargs):
+        for i, frame in enumerate(real(*args, **kwargs)):
+            if i == 4:  # as the server does for a click in the browser, while frame 5 is analysed
+                ctx = get_script_run_ctx()
+                if request_kind == "stop":
+                    ctx.script_requests.request_stop()
+                else:
+                    ctx.script_requests.request_rerun(RerunData(page_script_hash=ctx.page_script_hash))
+            yield frame
+
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    with mock.patch("fer_core.video.iter_frames", used_after_five_frames):
+        at.button[0].click().run()
+    if request_kind == "stop":
+        at.run()  # the run Streamlit starts for the click
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == "5"  # 0.0, 0.5, ..., 2.0 s
+    assert ("The analysis stopped at 0:02.0, when the page was used while it ran; what it analysed up to there "
+            "is kept. To go on, analyse from 0:03 at 2 frames a second") in texts(at)
+    assert "Analysed: 0:00.0 to 0:02.0; times are the video's own." in texts(at)
+    # Going on from there: one session of both parts, and no word of a stop any more.
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("0:03").run()
+    assert [t.value for t in at.toggle if t.label.startswith("Add to the analysis of 0:00.0 to 0:02.0")] == [True]
+    at.button[0].click().run()
+    assert not at.exception and "The analysis stopped" not in texts(at)
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == "15"
+    assert "Analysed: 0:00.0 to 0:02.0; 0:03.0 to 0:07.5; times are the video's own." in texts(at)

@@ -79,6 +79,16 @@ def test_max_frames_stops_early(come_and_go_mp4, recognizer):
     assert result.frames_analysed == 4 and result.stopped_early
 
 
+def test_stop_ends_the_analysis_with_the_frames_analysed_so_far(come_and_go_mp4, recognizer):
+    """``stop`` is asked before each frame (the Video file page's run cut short by a click keeps
+    what it analysed): the frames before are the log, and it is not a stop at ``max_frames``."""
+    seen: list[float] = []
+    result = analyze_video(recognizer, come_and_go_mp4, rate=2.0, progress=lambda f, t: seen.append(t),
+                           stop=lambda: len(seen) >= 3)
+    assert result.frames_analysed == 3 and result.end_s == 1.0 and not result.stopped_early
+    assert sorted(result.log.to_frame()["time_s"].unique()) == [0.0, 0.5, 1.0]
+
+
 @pytest.mark.parametrize("data, message", [
     (b"", "not a video"),
     (b"this is not a video at all" * 50, "not a video"),
