@@ -212,7 +212,7 @@ df = result.log.to_frame()
 info = result.info
 st.subheader(support.md_literal(state["name"]))
 cols = st.columns(4)
-cols[0].metric("Video", f"{info.duration_s:.0f} s" if info.duration_s else "unknown length")
+cols[0].metric("Video", format_time(info.duration_s) if info.duration_s else "unknown length")
 cols[1].metric("Frames analysed", result.frames_analysed)
 cols[2].metric("Frames with faces", result.frames_with_faces)
 cols[3].metric("Anonymous faces", int(df["face_id"].nunique()) if len(df) else 0)
@@ -262,9 +262,11 @@ if changes.empty:
     st.info(f"No notable change: no face's expressions moved by {NOTABLE_CHANGE:.0%} or more "
             "between neighbouring time bins.")
 else:
-    st.dataframe(changes.assign(face_id=changes["face_id"].map(lambda i: f"Face {i}")),
-                 hide_index=True, width="stretch",
-                 column_config={"time_s": st.column_config.NumberColumn("time (s)", format="%.1f"),
+    # The time as the rest of the page gives it (m:ss, h:mm:ss in a long lecture), beside the seconds.
+    table = changes.assign(face_id=changes["face_id"].map(lambda i: f"Face {i}"))
+    table.insert(0, "time", [support.clock(t, state["rate"]) for t in changes["time_s"]])
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"time_s": st.column_config.NumberColumn("seconds", format="%.1f"),
                                 "change": st.column_config.ProgressColumn("change", min_value=0.0,
                                                                           max_value=1.0)})
 

@@ -402,7 +402,7 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     assert len(at.get("plotly_chart")) == 3
     # Moments of change: a table, or a plain "no notable change" (a steady face).
     if at.dataframe:
-        assert list(at.dataframe[0].value.columns)[:2] == ["time_s", "face_id"]
+        assert list(at.dataframe[0].value.columns)[:3] == ["time", "time_s", "face_id"]
     else:
         assert "No notable change" in at.info[0].value
     assert at.download_button[0].label == "Per-frame log (CSV)"
@@ -1419,3 +1419,27 @@ def test_video_page_keeps_the_analysis_when_the_page_is_used_while_it_runs(come_
     assert not at.exception and "The analysis stopped" not in texts(at)
     assert {m.label: m.value for m in at.metric}["Frames analysed"] == "15"
     assert "Analysed: 0:00.0 to 0:02.0; 0:03.0 to 0:07.5; times are the video's own." in texts(at)
+
+
+def test_video_page_gives_the_video_length_as_a_clock(come_and_go_mp4):
+    """The length metric read "5400 s" for a 90-minute lecture, beside "1:30:00 long" in the caption
+    above it and m:ss everywhere else on the page."""
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    at.button[0].click().run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["Video"] == "0:08"
+
+
+
+def test_video_page_gives_the_times_of_the_strongest_changes_as_a_clock(come_and_go_mp4):
+    """In a 90-minute lecture the table of strongest changes read 4815.0 (seconds) where "Jump to"
+    beside it said 1:20:15."""
+    changes = pd.DataFrame({"time_s": [4815.0, 62.5], "face_id": [8, 2], "from_label": ["Sad", "Happy"],
+                            "to_label": ["Neutral", "Sad"], "change": [0.4, 0.3]})
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    with mock.patch("fer_core.session.strongest_changes", return_value=changes):
+        at.button[0].click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["time"]) == ["1:20:15.0", "1:02.5"] and list(table["time_s"]) == [4815.0, 62.5]
