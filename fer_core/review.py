@@ -319,9 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         df = session.to_frame()
         # A log analysed at a lower rate than --rate (the page's 1 frame a second, the default 2
         # here): the copy's frames between the log's were never analysed, so a face there would
-        # be neither drawn nor pixelated. Its rows are never closer than its own step.
+        # be neither drawn nor pixelated. Its step: its frames (with faces or not) over the time its
+        # parts cover, or, if closer, its closest two frames with faces (a log without the count).
         times = np.unique(df["time_s"].to_numpy(np.float64))
         closest = float(np.diff(times).min()) if len(times) > 2 else 0.0
+        span = sum(b - a for a, b in parts)
+        if summary.frames > 2 * len(parts) and span > 0:
+            closest = min(closest, span / (summary.frames - len(parts)))
         fps = probe(args.video).fps or args.rate
         if closest > 1.5 / min(args.rate, fps):
             problem = (f"the log's frames are at least {closest:g} s apart (analysed at about {1 / closest:.3g} a "

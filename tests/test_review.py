@@ -454,3 +454,27 @@ def test_damaged_videos_give_frames_or_a_plain_message(analysed):
         except VideoDecodeError:
             pass
     assert analysed_any >= 5
+
+
+def test_a_log_with_few_faces_at_the_rate_given_is_pixelated(tmp_path, capsys):
+    """The rate check reads the log's step from its analysed frames, not from the frames that had a
+    face: a face seen in three frames seconds apart of a log analysed at 2 a second is no reason to refuse
+    --pixelate at 2 (it was refused, 'give the rate the video was analysed at', which was given)."""
+    data = encode_video(come_and_go_frames(fps=10), fps=10)
+    video, log, out = tmp_path / "lecture.mp4", tmp_path / "lecture_expressions.csv", tmp_path / "clip.mp4"
+    video.write_bytes(data)
+    session = analyze_video(load_recognizer(), data, rate=2.0).log
+    df = session.to_frame()
+    times = sorted(df["time_s"].unique())
+    assert len(times) > 3
+    sparse = SessionLog.from_csv(session.to_csv())
+    keep = {times[0], times[len(times) // 2], times[-1]}  # the face rows of three frames; the frame count stays
+    text = sparse.to_csv().decode("utf-8-sig").splitlines()
+    header = text[0].split(",")
+    t_col, id_col = header.index("time_s"), header.index("face_id")
+    rows = [line for line in text[1:] if int(float(line.split(",")[id_col])) < 0
+            or float(line.split(",")[t_col]) in keep]
+    log.write_text("\n".join([text[0], *rows]) + "\n")
+    assert SessionLog.from_csv(log.read_bytes()).summary().frames == session.summary().frames
+    assert main([str(video), str(log), "--out", str(out), "--pixelate"]) == 0, capsys.readouterr().err
+    assert out.exists()
