@@ -672,8 +672,10 @@ def test_ctrl_c_stops_at_once_with_a_message_and_a_rerun_resumes(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "fer_core.batch", str(tmp_path / "rec"), "--out", str(out), "--workers", "2",
            "--rate", "10"]
+    # Ctrl-C's default disposition in the run, as in a terminal: a shell without job control (a
+    # script's `cmd &`) starts its background commands with SIGINT ignored, which Python keeps.
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list(out.glob(f"*{batch.REPORT_SUFFIX}")) and time.time() < deadline:
         time.sleep(0.02)
