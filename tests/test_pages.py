@@ -737,14 +737,11 @@ def test_video_page_shows_its_frames_and_makes_an_annotated_copy(come_and_go_mp4
     assert at.session_state["fer_video"]["video"] is None and not at.image
 
 
-def test_forgetting_the_video_frees_its_upload_too(come_and_go_mp4, monkeypatch):
-    """"Forget the video", or analysing another video, let the page's reference go, but Streamlit's
-    store of the session's uploads kept the file, every byte, until the session ended (a real
-    server's memory metric for that store still counted the whole video): the page removes it from
-    there too."""
+def removed_uploads(monkeypatch) -> list[str]:
+    """The file ids that the pages remove from Streamlit's store of the session's uploads, in order."""
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 
-    removed = []
+    removed: list[str] = []
     remove_file = MemoryUploadedFileManager.remove_file
 
     def recorded(self, session_id, file_id):
@@ -752,6 +749,15 @@ def test_forgetting_the_video_frees_its_upload_too(come_and_go_mp4, monkeypatch)
         remove_file(self, session_id, file_id)
 
     monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", recorded)
+    return removed
+
+
+def test_forgetting_the_video_frees_its_upload_too(come_and_go_mp4, monkeypatch):
+    """"Forget the video", or analysing another video, let the page's reference go, but Streamlit's
+    store of the session's uploads kept the file, every byte, until the session ended (a real
+    server's memory metric for that store still counted the whole video): the page removes it from
+    there too."""
+    removed = removed_uploads(monkeypatch)
     at = open_page("app_pages/video_file.py")
     at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4")
     at.run()
@@ -918,18 +924,9 @@ def test_dashboard_names_moments_of_a_csv_log_and_keeps_them():
 def test_forgetting_a_dashboard_log_frees_its_upload_too(monkeypatch):
     """As "Forget the video": the CSV left behind by a visit to another page stayed in Streamlit's
     store of the session's uploads after "Forget this log", or after other logs replaced it."""
-    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
-
     from tests.test_compare import lecture
 
-    removed = []
-    remove_file = MemoryUploadedFileManager.remove_file
-
-    def recorded(self, session_id, file_id):
-        removed.append(file_id)
-        remove_file(self, session_id, file_id)
-
-    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", recorded)
+    removed = removed_uploads(monkeypatch)
     at = open_page("app_pages/dashboard.py")
     at.radio[0].set_value("CSV log exported earlier").run()
     for name, then in (("week1.csv", "forget"), ("week2.csv", "replace"), ("week3.csv", None)):
