@@ -200,7 +200,9 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _wait_http(url: str, proc: subprocess.Popen, what: str, logfile: Path, timeout: float = 90) -> None:
+def wait_http(url: str, proc: subprocess.Popen, what: str, logfile: Path, timeout: float = 90) -> None:
+    """Until ``url`` answers 200; RuntimeError with the end of ``logfile`` if ``proc`` ends or
+    ``timeout`` seconds pass first."""
     deadline = time.time() + timeout
     while True:
         try:
@@ -269,10 +271,10 @@ def running(c: ClusterConfig, workdir: Path | None = None, python: str = sys.exe
                   cwd=ROOT, env=dict(env, HOME=str(home)))
         for i in range(c.apps):
             name = f"app{i + 1}"
-            _wait_http(f"{cluster.app_url(i)}/_stcore/health", cluster.procs[name], name,
+            wait_http(f"{cluster.app_url(i)}/_stcore/health", cluster.procs[name], name,
                        workdir / f"{name}.log")
         start("haproxy", [_need("haproxy"), "-db", "-f", str(workdir / "haproxy.cfg")])
-        _wait_http(f"{c.proxy_url}/_stcore/health", cluster.procs["haproxy"], "haproxy", workdir / "haproxy.log",
+        wait_http(f"{c.proxy_url}/_stcore/health", cluster.procs["haproxy"], "haproxy", workdir / "haproxy.log",
                    timeout=30)
         if cluster.procs["turnserver"].poll() is not None:
             raise RuntimeError(f"turnserver exited:\n{cluster.log('turnserver')[-3000:]}")

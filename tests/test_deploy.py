@@ -175,9 +175,10 @@ def test_the_proxy_tells_browsers_not_to_keep_the_pictures_the_pages_show(tmp_pa
     """Streamlit serves /media (annotated photos, video frames) without Cache-Control, and a
     browser kept them in its disk cache; behind the proxy they are no-store, other files as served."""
     import http.server
-    import socket
     import threading
     import urllib.request
+
+    from tests.e2e.conftest import free_port
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
@@ -188,11 +189,6 @@ def test_the_proxy_tells_browsers_not_to_keep_the_pictures_the_pages_show(tmp_pa
 
         def log_message(self, *args):
             pass
-
-    def free_port() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
 
     app = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
     threading.Thread(target=app.serve_forever, daemon=True).start()

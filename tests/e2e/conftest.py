@@ -13,13 +13,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from deploy.cluster import wait_http
 from tests.media import write_y4m
 from tests.scenes import one_face_frame
 
@@ -56,17 +55,7 @@ def free_port() -> int:
 def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float = 90) -> None:
     """Until the Streamlit server at ``url`` answers its health check; RuntimeError with the end
     of its log if ``proc`` ends or ``timeout_s`` passes first."""
-    deadline = time.time() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
+    wait_http(f"{url}/_stcore/health", proc, "streamlit", log_path, timeout_s)
 
 
 @contextlib.contextmanager
