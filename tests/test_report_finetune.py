@@ -268,3 +268,25 @@ def test_finetune_folder_check_ignores_hidden_folders_and_counts_nested_images(t
         (data / "Sad" / "more" / f"{i}.jpg").write_bytes((data / "Sad" / "000.jpg").read_bytes())
     faces = finetune.load_folder(data)
     assert finetune.check_folder(data, faces, 4) == [3, 4] and faces.class_counts()[4] == 4
+
+
+def test_finetune_refuses_an_out_that_holds_the_base_or_a_model_it_did_not_write(tmp_path, base_model, capsys):
+    # `--out models` once replaced the shipped model, its card and models/fer_model.keras (the
+    # default base) with the fine-tuned ones, without a word.
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    (shipped / "fer_model.keras").write_bytes(base_model.read_bytes())
+    card = {"model_file": "fer_model.onnx", "labels": list(LABELS)}
+    (shipped / "fer_model.json").write_text(json.dumps(card))
+    data = write_face_folder(tmp_path / "mine", {"Happy": 8, "Sad": 8}, seed=0, size=(48, 48))
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    for base, message in [(shipped / "fer_model.keras", "would write over the base model"),
+                          (base_model, "holds a model that was not fine-tuned here")]:
+        with pytest.raises(SystemExit) as e:
+            finetune.main(["--base", str(base), "--data", str(data), "--out", str(shipped), "--epochs", "1"])
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+    # a folder of an earlier fine-tuning is rewritten, as before
+    card["finetune"] = {"faces": 16}
+    (shipped / "fer_model.json").write_text(json.dumps(card))
+    assert finetune.out_problem(shipped, base_model) is None

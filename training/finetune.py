@@ -37,13 +37,15 @@ import numpy as np
 
 from fer_core.labels import LABELS, NUM_CLASSES
 from fer_core.preprocess import INPUT_SIZE
-from training.cli import first_problem, folder_problem, range_problem
+from training.cli import first_problem, folder_problem, is_model_card, range_problem
 from training.data import DataError, FaceSet, class_folders, images_under, load_folder
 from training.export import parity_ok
 
 log = logging.getLogger("training.finetune")
 
 DEFAULT_BASE = Path(__file__).resolve().parent.parent / "models" / "fer_model.keras"
+#: The files a run writes into ``--out``.
+OUTPUTS = ("fer_model.keras", "fer_model.onnx", "fer_model.json", "base.onnx", "base.json", "finetune_report.json")
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -187,6 +189,20 @@ def _base_checkpoint(base: str | None) -> Path:
     return base_path
 
 
+def out_problem(out: Path, base: Path) -> str | None:
+    """Why ``--out`` may not be written, or None: it would replace the ``--base`` checkpoint, or a model
+    (a card beside it) that no fine-tuning wrote, such as the shipped one in models/. Either used
+    to be written over without a word, and ``--out models`` then swapped the app's model, its card
+    and the base of every later fine-tuning for this run's."""
+    if base.resolve() in {(out / name).resolve() for name in OUTPUTS}:
+        return f"--out {out} would write over the base model {base}; give another --out"
+    card = out / "fer_model.json"
+    if is_model_card(card) and "finetune" not in json.loads(card.read_text(encoding="utf-8")):
+        return (f"--out {out} holds a model that was not fine-tuned here ({card}); it would be replaced: "
+                "give another --out")
+    return None
+
+
 def _user_faces(root: Path, args: argparse.Namespace) -> tuple[FaceSet, list[int], FaceSet, FaceSet]:
     """The folder's faces, the classes present, and the fine-tuning and held-out subsets."""
     faces = load_folder(root)
@@ -328,6 +344,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         range_problem("--class-weight-power", args.class_weight_power),
         range_problem("--input-blur", args.input_blur, 0.0),
         folder_problem(Path(args.out).expanduser()),
+        out_problem(Path(args.out).expanduser(), Path(args.base).expanduser() if args.base else DEFAULT_BASE),
     ])
     if problem:
         p.error(problem)
