@@ -71,7 +71,8 @@ if real is not None:
     st.dataframe(real.style.format({c: "{:.1%}" for c in real.columns if c != "model"}),
                  hide_index=True, width="stretch")
 
-figures = [] if support.everyday() else model_card.figures()  # the plots are the standard model's
+# The plots are the standard model's: not for the Everyday one, nor another model copied over it.
+figures = [] if support.everyday() or not model_card.eval_matches(card) else model_card.figures()
 if card.get("temperature") is not None or card.get("calibration"):
     st.subheader("Calibration")
     t = model_card.scalar(card, "temperature")

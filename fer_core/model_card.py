@@ -3,7 +3,8 @@
 The card grows as the model is trained and evaluated; every accessor here returns
 ``None`` or an empty value when a field is missing or malformed, never raises.
 Evaluation metrics are looked for under ``card["metrics"]`` (or ``"evaluation"``),
-else in ``models/eval/metrics.json`` as written by ``python -m training.evaluate``.
+else in ``models/eval/metrics.json`` as written by ``python -m training.evaluate`` (when it was
+measured on the card's model).
 """
 from __future__ import annotations
 
@@ -35,14 +36,25 @@ def load_card(path: str | Path | None = None) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def eval_matches(card: dict, models_dir: str | Path | None = None) -> bool:
+    """Whether ``models/eval/`` (``metrics.json`` and its plots) may be shown for ``card``'s model: false
+    when both name the model's sha256 and they differ. A fine-tuned model copied over the shipped
+    one (its card has no FER2013 metrics) was otherwise shown with the shipped model's figures."""
+    fallback = Path(models_dir or MODELS_DIR) / "eval" / "metrics.json"
+    measured = load_card(fallback).get("model_sha256") if fallback.is_file() else None
+    mine = card.get("sha256")
+    return not (isinstance(measured, str) and isinstance(mine, str) and measured != mine)
+
+
 def metrics(card: dict, models_dir: str | Path | None = None) -> dict:
-    """The evaluation results: from the card, else from ``models/eval/metrics.json``."""
+    """The evaluation results: from the card, else from ``models/eval/metrics.json`` when that was
+    measured on this model (:func:`eval_matches`)."""
     for key in ("metrics", "evaluation", "eval"):
         value = card.get(key)
         if isinstance(value, dict) and value:
             return value
     fallback = Path(models_dir or MODELS_DIR) / "eval" / "metrics.json"
-    if fallback.is_file():
+    if fallback.is_file() and eval_matches(card, models_dir):
         return load_card(fallback)
     return {}
 

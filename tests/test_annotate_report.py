@@ -172,6 +172,14 @@ def test_model_card_reader_is_defensive(tmp_path):
     (tmp_path / "detector" / "x.png").write_bytes(b"png")
     m = model_card.metrics({}, tmp_path)
     assert model_card.primary_split(model_card.splits(m))[0] == "PrivateTest"
+    # ... and only when they were measured on the card's model: a fine-tuned model copied over the
+    # shipped one was shown with the shipped model's FER2013 figures.
+    (tmp_path / "eval" / "metrics.json").write_text(json.dumps({"model_sha256": "a" * 64, "splits": {
+        "PrivateTest": {"accuracy": 0.6}}}))
+    assert model_card.metrics({"sha256": "a" * 64}, tmp_path)["splits"]["PrivateTest"]["accuracy"] == 0.6
+    assert model_card.metrics({"sha256": "b" * 64}, tmp_path) == {}
+    assert model_card.eval_matches({"sha256": "a" * 64}, tmp_path)
+    assert not model_card.eval_matches({"sha256": "b" * 64}, tmp_path)
     assert [p.name for p in model_card.figures(tmp_path)] == ["confusion.png"]
 
 

@@ -113,6 +113,15 @@ def test_finetune_end_to_end(base_model, tmp_path, capsys):
 
     card = json.loads((out / "fer_model.json").read_text())
     assert card["labels"] == list(LABELS) and card["model_file"] == "fer_model.onnx" and card["temperature"] > 0
+    # The card says what the model was tuned and measured on, for the app's Home and Model card pages
+    # (which showed FER2013 and, from models/eval/, the shipped model's figures for a tuned model).
+    from fer_core import model_card
+
+    named = model_card.splits(model_card.metrics(card, tmp_path))
+    assert list(named) == ["held_out"] and named["held_out"]["n"] == 6
+    assert named["held_out"]["accuracy"] == rep["after"]["accuracy"]
+    assert model_card.per_class_table(named["held_out"])["support"].to_dict() == {"Happy": 2, "Sad": 2, "Surprise": 2}
+    assert "fine-tuned on 18 faces of" in card["training_data"] and "no faces of Angry" in card["training_data"]
     probs = load_recognizer(out / "fer_model.onnx").predict_proba([np.zeros((30, 40, 3), np.uint8)])
     assert probs.shape == (1, 7) and abs(float(probs.sum()) - 1) < 1e-5
 

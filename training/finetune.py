@@ -231,6 +231,28 @@ def _input_blur(base_path: Path, override: float | None) -> float:
         raise DataError(f"{base_card}: the base model's card is unreadable ({exc}); pass --input-blur") from exc
 
 
+def _card_figures(onnx_path: Path, base: Path, root: Path, n_train: int, held: FaceSet, present: list[int],
+                  after: dict) -> None:
+    """Put what the model was tuned on and its held-out figures into its card, where the app's Home
+    and Model card pages read them. Without them a tuned model copied into models/ was shown with
+    the FER2013 description and, from models/eval/, the shipped model's FER2013 figures."""
+    card_path = onnx_path.with_suffix(".json")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    absent = [LABELS[c] for c in range(NUM_CLASSES) if c not in present]
+    card["training_data"] = (
+        f"{base} (the base model) fine-tuned on {n_train} faces of {root} "
+        f"({', '.join(LABELS[c] for c in present)}). The metrics are on {len(held)} other faces of that folder, "
+        "held out from fine-tuning (the temperature was fitted on them as well); the model was not measured "
+        "on FER2013 after fine-tuning."
+        + (f" The folder has no faces of {', '.join(absent)}: the figures say nothing of those." if absent else ""))
+    card["metrics"] = {"held_out": {
+        "n": len(held), "accuracy": after["accuracy"], "macro_f1": after["macro_f1"],
+        "per_class": {label: {"recall": r, "support": int((held.y == LABELS.index(label)).sum())}
+                      for label, r in after["per_class_recall"].items()},
+        "confusion_matrix": after["confusion_matrix"]}}
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+
+
 def _report(args: argparse.Namespace, base_path: Path, root: Path, faces: FaceSet, present: list[int],
             train: FaceSet, held: FaceSet, before: dict, after: dict, extra: dict) -> dict:
     """What ``finetune_report.json`` holds: the faces used, the settings and the before/after figures."""
@@ -290,6 +312,7 @@ def run(args) -> dict:
                                 "temperature_note": "fitted on the held-out faces; changes confidences, not accuracy"})
     after = onnx_metrics(onnx_path, held, present)
     log.info("after:  held-out accuracy %.3f, macro-F1 %.3f", after["accuracy"], after["macro_f1"])
+    _card_figures(onnx_path, base_path, root, len(train), held, present, after)
 
     report = _report(args, base_path, root, faces, present, train, held, before, after, {
         "parity": check, "history": history,
