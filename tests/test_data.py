@@ -258,6 +258,26 @@ def test_folder_unknown_class_and_unreadable_image(face_tree):
     assert len(load_folder(face_tree / "train", strict=False)) == 5
 
 
+def test_folder_problems_are_all_named_at_once_and_a_trailing_space_is_forgiven(face_tree):
+    # Each run once named one bad folder or one unreadable image: a user with several fixed one per run.
+    train = face_tree / "train"
+    for name in ("Freude", "Traurig"):
+        write(train / name / "x.jpg", np.zeros((10, 10), np.uint8))
+    with pytest.raises(DataError, match=r"Freude, .*Traurig: folder names are not one of"):
+        load_folder(train)
+    for name in ("Freude", "Traurig"):
+        (train / name / "x.jpg").unlink()
+        (train / name).rmdir()
+    (train / "Happy" / "broken.jpg").write_bytes(b"\x00not a jpeg")
+    (train / "sad" / "empty.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"2 files are not readable images .*broken\.jpg, .*empty\.png"):
+        load_folder(train)
+    (train / "Happy" / "broken.jpg").unlink()
+    (train / "sad" / "empty.png").unlink()
+    (train / "sad").rename(train / "Fear ")  # a trailing space, easy to type and invisible in the message
+    assert sorted(load_folder(train).y.tolist()) == [0, 2, 3, 3, 5]
+
+
 def test_folder_missing_or_empty(tmp_path):
     with pytest.raises(DataError, match="no such folder"):
         load_folder(tmp_path / "nope")

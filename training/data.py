@@ -199,7 +199,7 @@ def attach_ferplus(splits: dict[str, FaceSet], path: str | Path, label_mode: str
 
 
 def _class_of_folder(name: str) -> int | None:
-    low = name.lower()
+    low = name.strip().lower()  # "Fear " (a trailing space is easy to type and hard to see) is Fear
     for i, label in enumerate(LABELS):
         if low == label.lower() or low == str(i):
             return i
@@ -240,6 +240,11 @@ def images_under(folder: Path) -> tuple[list[Path], list[Path]]:
     return sorted(images), sorted(others)
 
 
+def _listing(paths: list[Path], shown: int = 5) -> str:
+    """The first ``shown`` of ``paths``, and how many more."""
+    return ", ".join(map(str, paths[:shown])) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+
+
 def folder_files(root: str | Path, strict: bool = True) -> list[tuple[Path, int]]:
     """``(image path, class index)`` for every image under ``root/<class>/``, sorted.
 
@@ -254,11 +259,13 @@ def folder_files(root: str | Path, strict: bool = True) -> list[tuple[Path, int]
         raise DataError(f"{root}: no such folder (expected {root}/<class>/*.jpg)")
     files = []
     skipped: dict[Path, int] = {}
+    unknown = [sub for sub in class_folders(root) if _class_of_folder(sub.name) is None]
+    if unknown and strict:  # all of them at once, not one per run
+        raise DataError(f"{_listing(unknown)}: folder name{'s are' if len(unknown) > 1 else ' is'} not one of "
+                        f"{', '.join(LABELS)}")
     for sub in class_folders(root):
         cls = _class_of_folder(sub.name)
         if cls is None:
-            if strict:
-                raise DataError(f"{sub}: folder name is not one of {', '.join(LABELS)}")
             continue
         images, others = images_under(sub)
         files += [(f, cls) for f in images]
@@ -283,16 +290,20 @@ def load_folder(root: str | Path, strict: bool = True) -> FaceSet:
     ``index`` holds each face's position in :func:`folder_files`.
     """
     xs, ys, sides, index = [], [], [], []
+    unreadable = []
     for i, (f, cls) in enumerate(folder_files(root, strict)):
         img = read_image(f)
         if img is None:
-            if strict:
-                raise DataError(f"{f}: not a readable image")
+            unreadable.append(f)
             continue
         xs.append(preprocess_face(img))
         ys.append(cls)
         sides.append(max(img.shape[:2]))
         index.append(i)
+    if unreadable and strict:  # all of them at once, not one per run
+        raise DataError(f"{_listing(unreadable)}: not a readable image" if len(unreadable) == 1 else
+                        f"{len(unreadable)} files are not readable images (remove or re-save them): "
+                        f"{_listing(unreadable)}")
     if not ys:
         raise DataError(f"{root}: no readable images in <class>/ subfolders")
     return FaceSet(np.stack(xs), np.asarray(ys, np.int64), index=np.asarray(index, np.int64),
