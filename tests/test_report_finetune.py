@@ -299,3 +299,15 @@ def test_finetune_refuses_an_out_that_holds_the_base_or_a_model_it_did_not_write
     card["finetune"] = {"faces": 16}
     (shipped / "fer_model.json").write_text(json.dumps(card))
     assert finetune.out_problem(shipped, base_model) is None
+
+
+def test_finetune_ctrl_c_is_one_line_not_a_traceback(base_model, tmp_path, monkeypatch, caplog):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(finetune, "fit", interrupted)
+    data = write_face_folder(tmp_path / "mine", {"Happy": 8, "Sad": 8}, seed=0, size=(48, 48))
+    out = tmp_path / "out"
+    assert finetune.main(["--base", str(base_model), "--data", str(data), "--out", str(out), "--verbose", "0"]) == 130
+    assert "interrupted: no fine-tuned model was written" in caplog.text
+    assert not (out / "fer_model.onnx").exists()

@@ -383,6 +383,10 @@ def main(argv=None) -> int:
     except (DataError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: once a 60-line TensorFlow traceback
+        log.error("interrupted: no fine-tuned model was written (a short run has no resume); run the same "
+                  "command again to start over")
+        return 130
     b, a = report["before"], report["after"]
     print(f"Held-out faces: {report['faces']['held_out']} ({report['evaluation']})")
     print(f"  before: accuracy {b['accuracy']:.3f}  macro-F1 {b['macro_f1']:.3f}")
