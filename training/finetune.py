@@ -20,9 +20,12 @@ re-estimate them). Writes into ``--out``:
     base.onnx / base.json                               the base model, for the "before" figures
     finetune_report.json                                all settings and figures
 
-To use the result, copy fer_model.onnx and fer_model.json into models/ (or pass the
-.onnx path to ``fer_core.load_recognizer``). The held-out figures come from a few of
-your own faces: they show whether fine-tuning helped on your data, nothing more.
+To use the result: ``python -m fer_core --model <out>/fer_model.onnx photo.jpg`` (or pass the
+.onnx path to ``fer_core.load_recognizer``); in the app, copy fer_model.onnx and
+fer_model.json over the shipped ones in models/ (its *Standard* model; ``git checkout models``
+restores them). ``--out`` never writes over ``--base`` or a model it did not fine-tune. The
+held-out figures come from a few of your own faces: they show whether fine-tuning helped on
+your data, nothing more, and nothing about the classes your folder lacks.
 """
 from __future__ import annotations
 
