@@ -2,7 +2,7 @@
 
 Example::
 
-    python -m training.finetune --base ~/runs/c32/best.keras --data my_faces/ --out runs/mine
+    python -m training.finetune --base models/fer_model.keras --data my_faces/ --out runs/mine
 
 ``--data`` holds ``<class>/*.jpg`` (class names as in FER2013: Angry, Disgust, Fear,
 Happy, Sad, Surprise, Neutral; any size or colour; face crops, loosely framed like
