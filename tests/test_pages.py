@@ -92,6 +92,21 @@ def test_home_and_model_pages_show_metrics_from_the_card(tmp_path, monkeypatch):
     assert "softened by a temperature (T = 1.30)" in texts(at)  # over 1 it does soften
 
 
+def test_pages_do_not_show_models_eval_figures_for_another_model(tmp_path, monkeypatch):
+    # A fine-tuned model copied over the shipped one (its card without FER2013 metrics) was shown
+    # with models/eval/'s accuracy and plots, measured on the shipped model.
+    (tmp_path / "fer_model.json").write_text(json.dumps({"labels": list(LABELS), "sha256": "b" * 64}))
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "metrics.json").write_text(json.dumps(
+        {"model_sha256": "a" * 64, "splits": {"PrivateTest": {"n": 3589, "accuracy": 0.7016}}}))
+    Image.new("RGB", (40, 30), "white").save(tmp_path / "eval" / "confusion_PrivateTest.png")
+    monkeypatch.setattr("fer_core.model_card.MODELS_DIR", tmp_path)
+    at = open_page("app_pages/home.py")
+    assert not at.exception and not at.metric and "has not been evaluated yet" in texts(at)
+    at = open_page("app_pages/model_card.py")
+    assert not at.exception and "70.2%" not in [m.value for m in at.metric] and alt_texts(at) == []
+
+
 def test_model_page_shows_the_real_photo_table_of_the_shipped_card():
     from fer_core import model_card
 
