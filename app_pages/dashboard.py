@@ -159,7 +159,12 @@ in_view = int(df.groupby("time_s").size().max()) if len(df) else 0
 cols[3].metric("Anonymous faces", summary.faces, help=f"Face numbers given. A face that leaves the picture and "
                f"comes back gets a new one, so this counts more than the people: at most {in_view} faces were "
                "in view at once.")
-if summary.parts and not parts_told:
+if summary.parts and log.source == "live":
+    st.caption(f"{len(summary.parts)} streams: "
+               + ", ".join(f"{format_time(a)} to {format_time(b)}" for a, b in summary.parts)
+               + f". The session ran {format_time(summary.duration_s)}; the time with the stream stopped "
+                 "was not analysed.")
+elif summary.parts and not parts_told:
     st.caption(f"{len(summary.parts)} parts of a video: "
                + ", ".join(f"{format_time(a)} to {format_time(b)}" for a, b in summary.parts)
                + ". Times are the video's own; the gaps between the parts were not analysed.")

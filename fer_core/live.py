@@ -403,6 +403,7 @@ class LiveAnalyzer:
         # after STOP, nor its rows (at the old clock) go into the cleared log.
         self._stream = 0
         self._session = 0
+        self._logged_stream = 0  # the stream of the last row logged
         self._model = model_label(self.recognizer)  # for the log; set again with the recognizer
 
     # -- settings (called from the page thread) ------------------------------------------
@@ -461,13 +462,7 @@ class LiveAnalyzer:
                 faces = carry_attention(faces, previous)
             elif measure and not eyes:
                 faces = carry_eyes(faces, previous)
-            # Under the lock, as reset() clears the log under it: a frame of a cleared session is
-            # not logged (its time, at the old clock, would go backwards in the new log).
-            with self._lock:
-                if session == self._session and self._t0 is not None and (
-                        self._last_logged is None or start - self._last_logged >= self.log_interval_s - 1e-3):
-                    self._last_logged = start
-                    self.log.add_frame(max(0.0, start - self._t0), faces, self._model)
+            self._log_frame(start, faces, stream, session)
         out = annotate(image_bgr, faces)
         end = self.clock()
         elapsed_ms = (end - start) * 1000.0
@@ -492,6 +487,24 @@ class LiveAnalyzer:
         if self.show_fps:
             draw_status(out, f"{fps:4.1f} fps | {len(faces)} face{'s' if len(faces) != 1 else ''}")
         return out
+
+    def _log_frame(self, start: float, faces: tuple[TrackedFace, ...], stream: int, session: int) -> None:
+        """Log the faces of the frame taken at ``start`` (of that stream and session), at most
+        one row per face every ``log_interval_s``."""
+        # Under the lock, as reset() clears the log under it: a frame of a cleared session is
+        # not logged (its time, at the old clock, would go backwards in the new log).
+        with self._lock:
+            if session != self._session or self._t0 is None or (
+                    self._last_logged is not None and start - self._last_logged < self.log_interval_s - 1e-3):
+                return
+            self._last_logged = start
+            # The first row of a new stream: the time since the last one's (STOP, START) is a
+            # pause, not analysed time. A row of a frame the STOP caught in the analysis still
+            # goes to the stream before.
+            if stream > self._logged_stream:
+                self._logged_stream = stream
+                self.log.resume()
+            self.log.add_frame(max(0.0, start - self._t0), faces, self._model)
 
     def process_still(self, image_bgr: np.ndarray) -> tuple[np.ndarray, tuple[TrackedFace, ...]]:
         """A snapshot (the fallback when WebRTC cannot connect): always analysed and logged."""
@@ -538,7 +551,8 @@ class LiveAnalyzer:
     def on_ended(self) -> None:
         """The camera track ended (stopped, disconnected): forget faces, keep the log. Faces of
         the next stream get numbers after this one's: the log goes on, and one number must not
-        name two people in it."""
+        name two people in it. Its clock goes on too, but the time until the next stream's first
+        row is not counted as analysed (``SessionLog.resume``)."""
         self.tracker.reset(restart_ids=False)
         with self._updated:
             self._stream += 1

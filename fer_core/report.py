@@ -96,7 +96,7 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
             "<h2>Summary</h2>",
             "<ul>"
-            + _covered(summary) +
+            + _covered(summary, live=log.source == "live") +
             f"<li>Frames analysed: {summary.frames}</li>"
             f"<li>Face observations: {summary.rows}</li>"
             f"<li>Distinct anonymous faces: {summary.faces}</li>"
@@ -104,11 +104,16 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
                if summary.truncated else "") + "</ul>"]
 
 
-def _covered(summary: SessionSummary) -> str:
+def _covered(summary: SessionSummary, live: bool = False) -> str:
     """The summary's line on the time covered: a part of a video says which; a log joined from
-    parts counts only their time, not the gaps between them."""
+    parts, or a ``live`` session streamed several times, counts only their time, not the gaps
+    between them."""
     if summary.parts:
         spans = ", ".join(f"{_fmt_time(a)} to {_fmt_time(b)}" for a, b in summary.parts)
+        if live:
+            return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} streams "
+                    f"({spans}); the session ran {_fmt_time(summary.duration_s)}, the rest with the "
+                    "stream stopped</li>")
         return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} parts of the "
                 f"video ({spans}); the gaps between them were not analysed</li>")
     return (f"<li>Duration covered: {_fmt_time(summary.duration_s)}"

@@ -36,7 +36,8 @@ A log joined from parts of one video (:meth:`SessionLog.join`) keeps which parts
 analysed, so that the frames between them, never analysed, are left out of an annotated
 copy: in the CSV one row per part, ``face_id`` -5 at its start, "(an analysed part: from A s to
 B s)" in the ``marker`` column (:data:`PART_ID`); in DataFrames ``df.attrs["parts"]``
-(:func:`log_parts`).
+(:func:`log_parts`). A live session stopped and started again keeps its streams the same way
+(:meth:`SessionLog.resume`): its clock runs on while no stream runs, its analysed time does not.
 
 A log also names the expression models that analysed it (:attr:`SessionLog.models`: the
 sidebar's choice, or the command line's), so that a log read back, its report and a comparison
@@ -158,7 +159,7 @@ class SessionSummary:
     duration_s: float  # from start_s to the last analysed frame
     truncated: bool  # rows were dropped because the log reached max_rows
     start_s: float = 0.0  # where the analysis began (0 but for part of a video)
-    parts: tuple[tuple[float, float], ...] = ()  # a log joined from parts: each (start_s, end_s)
+    parts: tuple[tuple[float, float], ...] = ()  # joined parts, or a resumed live log's streams
 
     @property
     def end_s(self) -> float:
@@ -199,6 +200,12 @@ class SessionLog:
         self._markers: list[tuple[float, str]] = []
         self._aside: list[tuple[float, int, int, int, int]] = []
         self._parts: list[tuple[float, float]] = []  # set by join(): the analysed parts, when several
+        # A log that resume() split into stretches (a live session stopped and started again):
+        # its first frame's time, the start of its current stretch, and whether the next frame
+        # starts one. Its _parts then hold the stretches before the current one.
+        self._first_t: float | None = None
+        self._open: float | None = None
+        self._resuming = False
 
     # -- writing -------------------------------------------------------------------------
     def add_frame(self, t: float, faces: Iterable, model: str = "") -> None:
@@ -221,6 +228,10 @@ class SessionLog:
         with self._lock:
             if model and model not in self._models:
                 self._models.append(model)
+            if self._first_t is None:
+                self._first_t = float(t)
+            if self._resuming:
+                self._open, self._resuming = float(t), False
             self._frames += 1
             self._last_t = max(self._last_t, float(t))
             self._version += 1
@@ -246,6 +257,30 @@ class SessionLog:
                 self._buf = grown
             self._buf[self._n:need] = new[:, :width]
             self._n = need
+
+    def resume(self) -> None:
+        """The analysis paused after the last frame (a live stream stopped) and the next frame
+        goes on after the pause, at the same clock: the log so far is one stretch, from its first
+        frame to its last, and the next frame starts another. With two stretches or more,
+        :attr:`parts` lists them and the summary's :attr:`~SessionSummary.analysed_s` counts
+        their time, not the pauses'. Nothing to do before the first frame, nor twice in a row."""
+        with self._lock:
+            if self._first_t is None or self._resuming:
+                return
+            if self._open is not None:
+                self._parts.append((self._open, float(self._last_t)))
+            elif not self._parts:
+                self._parts = [(self._first_t, float(self._last_t))]
+            else:  # a log joined from parts or read back with them: not one to split further
+                return
+            self._open, self._resuming = None, True
+            self._version += 1
+
+    def _all_parts(self) -> tuple[tuple[float, float], ...]:
+        """The parts (lock held): a joined log's, or the stretches of a resumed one, the current
+        included; none for a log of one stretch."""
+        parts = self._parts + ([(self._open, float(self._last_t))] if self._open is not None else [])
+        return tuple(parts) if len(parts) >= 2 else ()
 
     def add_set_aside(self, t: float, boxes: Iterable[Sequence[float]]) -> None:
         """Keep the ``(x, y, w, h)`` boxes that the analysis of the frame at ``t`` found but did
@@ -280,6 +315,8 @@ class SessionLog:
             self._markers = []
             self._aside = []
             self._parts = []
+            self._first_t = self._open = None
+            self._resuming = False
             self._buf = np.zeros((1024, _NBASE), np.float64)  # no attention columns, no grown buffer kept
             self._n = 0
             self._frames = 0
@@ -314,10 +351,11 @@ class SessionLog:
 
     @property
     def parts(self) -> tuple[tuple[float, float], ...]:
-        """The ``(start_s, end_s)`` parts of a video this log was joined from, in time order;
-        empty for a log of one stretch (a live session, a whole video or one part)."""
+        """The ``(start_s, end_s)`` parts of a video this log was joined from, or the streams of
+        a live session stopped and started again (:meth:`resume`), in time order; empty for a
+        log of one stretch (a live session streamed once, a whole video or one part)."""
         with self._lock:
-            return tuple(self._parts)
+            return self._all_parts()
 
     @property
     def version(self) -> int:
@@ -334,7 +372,7 @@ class SessionLog:
             ids = np.unique(self._buf[:self._n, 1]) if self._n else np.zeros(0)
             return SessionSummary(rows=self._n, faces=int(len(ids)), frames=self._frames,
                                   duration_s=float(self._last_t) - self.start_s, truncated=self._truncated,
-                                  start_s=self.start_s, parts=tuple(self._parts))
+                                  start_s=self.start_s, parts=self._all_parts())
 
     def to_frame(self, last_s: float | None = None) -> pd.DataFrame:
         """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``, and
@@ -347,7 +385,7 @@ class SessionLog:
             data = data.copy() if last_s is None else data[data[:, 0] >= float(self._last_t) - last_s]
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
                      "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
-                     "parts": tuple(self._parts), "models": tuple(self._models)}
+                     "parts": self._all_parts(), "models": tuple(self._models)}
         df = _frame_from_array(data)
         df.attrs.update(attrs)
         return df

@@ -336,3 +336,69 @@ def test_callback_returns_yuv_frames_and_the_encoder_gets_its_own_copy(recognize
     with pytest.raises(av.error.InvalidDataError):  # why the copy matters: libvpx refuses going back
         encoder.encode(copy)
     assert private_frame(to_frame(one_face_frame())).format.name == "bgr24"  # others: the encoder copies
+
+
+def test_time_analysed_leaves_out_the_time_with_the_stream_stopped(recognizer):
+    """START for 10 s, STOP, 20 s later START for 10 s more: the log's summary (the dashboard's
+    and the report's time) said 40 s analysed, counting the 20 s with the camera off. It now
+    counts the two streams (about 20 s) and keeps the session's clock (40 s) beside it."""
+    from fer_core.report import build_html_report
+
+    now = [100.0]
+    analyzer = LiveAnalyzer(recognizer, log_interval_s=0.5, clock=lambda: now[0])
+    frame = cv2.resize(one_face_frame(), (320, 240))
+
+    def stream(seconds, fps=5):
+        for _ in range(round(seconds * fps)):
+            analyzer.process(frame)
+            now[0] += 1.0 / fps
+        analyzer.on_ended()  # STOP
+
+    stream(10)
+    summary = analyzer.log.summary()
+    assert summary.parts == () and summary.analysed_s == pytest.approx(9.6, abs=0.05)  # one stream: no parts
+    now[0] += 20.0
+    stream(10)
+    summary = analyzer.log.summary()
+    assert summary.duration_s == pytest.approx(39.6, abs=0.05)  # the session's clock runs on
+    assert summary.analysed_s == pytest.approx(19.2, abs=0.05)  # the time streamed, each from first to last row
+    assert summary.parts == (pytest.approx((0.0, 9.6), abs=0.05), pytest.approx((30.0, 39.6), abs=0.05))
+    # Said so in the report, and kept by the CSV the dashboard and Compare sessions read back.
+    assert "Time analysed: 0:19.2, in 2 streams (0:00.0 to 0:09.6, 0:30.0 to 0:39.6); the session ran 0:39.6" \
+        in build_html_report(analyzer.log)
+    from fer_core.session import SessionLog
+
+    back = SessionLog.from_csv(analyzer.log.to_csv())
+    assert back.summary().analysed_s == pytest.approx(19.2, abs=0.05)
+    # A START that failed (STOP twice), then a third stream: three parts, no empty one.
+    analyzer.on_ended()
+    now[0] += 5.0
+    stream(2)
+    assert len(analyzer.log.summary().parts) == 3
+    assert analyzer.log.summary().analysed_s == pytest.approx(19.2 + 1.8, abs=0.05)
+    analyzer.reset()  # Clear session log: one stretch again
+    stream(1)
+    assert analyzer.log.summary().parts == ()
+
+
+def test_a_frame_analysed_across_stop_is_logged_with_its_own_stream(recognizer):
+    """A frame still in analysis when STOP comes keeps its row (captured before STOP), in the
+    stream before: it does not start the next stream's time early, which would count the pause."""
+    now = [0.0]
+    held = HeldRecognizer(recognizer)
+    analyzer = LiveAnalyzer(held, log_interval_s=0.0, clock=lambda: now[0])
+    frame = to_frame(cv2.resize(one_face_frame(), (320, 240)))
+    held.release.set()
+    analyzer.callback(frame)
+    now[0] = 5.0
+    t = _in_flight(analyzer, held, frame)
+    analyzer.on_ended()  # STOP while the frame at 5 s is analysed
+    held.release.set()
+    t.join()
+    now[0] = 30.0
+    analyzer.callback(frame)  # the next stream
+    now[0] = 32.0
+    analyzer.callback(frame)
+    assert analyzer.log.to_frame()["time_s"].tolist() == [0.0, 5.0, 30.0, 32.0]
+    assert analyzer.log.summary().parts == ((0.0, 5.0), (30.0, 32.0))
+    assert analyzer.log.summary().analysed_s == 7.0

@@ -975,6 +975,32 @@ def test_live_page_idle_and_snapshot_fallback():
     assert not at.exception and {m.label: m.value for m in at.metric}["Face observations"] == "1"
 
 
+def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_streamed_time():
+    """START 10 s, STOP, 20 s later START 10 s: the dashboard said "Duration 0.7 min", the
+    camera's 20 s off counted as analysed. It shows the streamed time and says the rest."""
+    at = open_page("app_pages/live_webcam.py")
+    analyzer = at.session_state["fer_live_analyzer"]
+    now = [0.0]
+    analyzer.clock = lambda: now[0]
+    frame = cv2.resize(astronaut_bgr(), (320, 240))
+
+    def stream(seconds: int) -> None:  # a frame a second
+        for _ in range(seconds):
+            analyzer.process(frame)
+            now[0] += 1.0
+
+    stream(10)
+    analyzer.on_ended()  # STOP
+    now[0] += 20.0
+    stream(10)
+    at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Time analysed"] == "0.3 min" and "Duration" not in metrics  # 9 s + 9 s, first to last row
+    assert ("2 streams: 0:00 to 0:09, 0:30 to 0:39. The session ran 0:39; the time with the stream stopped was "
+            "not analysed.") in texts(at)
+
+
 @pytest.fixture
 def streamer_kwargs(monkeypatch) -> dict:
     """The keyword arguments of the live page's latest ``webrtc_streamer`` call (a spy around it)."""
