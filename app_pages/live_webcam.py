@@ -37,6 +37,35 @@ SCREEN_TRANSLATIONS = {
     "media_api_not_available": "This browser cannot share a screen with this page (it needs "
                                "HTTPS or localhost)",
 }
+#: What the player says when the browser will not give it the video, by the browser's error
+#: name: (title, what to do), shown as "title: what to do (name)" in place of the browser's
+#: own "NotAllowedError: Permission denied" (fer_app.webrtc_shim.screen_capture_script).
+NO_RECORDING = "Without a camera, the Video file page analyses a recording."
+CAMERA_ERRORS = {
+    "NotAllowedError": ("Camera blocked", "The browser did not let this page use the camera. Allow it (the "
+                        "camera icon in the address bar, or this site's settings) and press START again. "
+                        + NO_RECORDING),
+    "NotFoundError": ("No camera found", "Connect a camera (or switch it on) and press START again. "
+                      + NO_RECORDING),
+    "NotReadableError": ("Camera in use", "Another program or browser tab is probably using the camera (a "
+                         "video call?), or it failed to start. Close the other program and press START again."),
+    "OverconstrainedError": ("Camera not suitable", "This camera cannot give the picture this page asks for. "
+                             "Pick another one with SELECT DEVICE, or use the Video file page."),
+    "AbortError": ("Camera did not start", "Press START again; if it keeps failing, restart the browser. "
+                   + NO_RECORDING),
+}
+CAMERA_ERRORS["SecurityError"] = CAMERA_ERRORS["NotAllowedError"]
+SCREEN_ERRORS = {
+    "NotAllowedError": ("Screen not shared", "The sharing was cancelled, or the browser or the system does not "
+                        "allow it (on a Mac: Screen Recording in the Privacy settings). Press START and pick a "
+                        "screen, window or tab."),
+    "NotSupportedError": ("Screen sharing unavailable", "This browser cannot share a screen with a page: use a "
+                          "desktop browser, or a screenshot of the call on the Photo page."),
+    "NotFoundError": ("Nothing to share", "No screen, window or tab could be captured. Press START and pick one."),
+    "NotReadableError": ("Screen capture failed", "The system would not capture the screen. Press START again "
+                         "(on a Mac, allow Screen Recording for the browser in the Privacy settings)."),
+    "AbortError": ("Screen capture failed", "Press START again and pick a screen, window or tab."),
+}
 SOURCES = {"camera": "Camera", "screen": "A shared screen, window or tab"}
 
 st.title("Live webcam")
@@ -114,7 +143,7 @@ with video_col:
         translations=SCREEN_TRANSLATIONS if source == "screen" else TRANSLATIONS,
     )
     # streamlit-webrtc opens cameras only; this makes its player share a screen instead.
-    webrtc_shim.use_video_source(source, camera)
+    webrtc_shim.use_video_source(source, camera, SCREEN_ERRORS if source == "screen" else CAMERA_ERRORS)
     status = st.empty()
     if camera_note:
         st.caption(camera_note)

@@ -287,9 +287,23 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
 #: wrapper reads the wanted source from the window at each call, so the same player can
 #: switch between camera and screen without being created again. Re-applied every half
 #: second, since the player's iframe may be created (or reloaded) after this script runs.
+#: A request that fails is turned into an error that says in plain words what happened and
+#: what to do (the player shows an error as "name: message"), from the page's ``errors``;
+#: the browser's own name stays at the end, in brackets. Not an OverconstrainedError for a
+#: camera remembered by its device id: the player then asks again for any camera.
 _SOURCE_JS = """<script>
 (function () {
-  const source = %(source)s, display = %(display)s;
+  const source = %(source)s, display = %(display)s, errors = %(errors)s;
+  function plain(error, constraints, said) {
+    const video = constraints && constraints.video;
+    const name = error && error.name;
+    if (name === "OverconstrainedError" && video && video.deviceId && video.deviceId.exact) return error;
+    const say = (said || {})[name];
+    if (!say) return error;
+    const out = new Error(say[1] + " (" + name + ")");
+    out.name = say[0];
+    return out;
+  }
   function apply() {
     let frames;
     try { frames = window.parent.document.querySelectorAll("iframe"); } catch (e) { return; }
@@ -300,10 +314,11 @@ _SOURCE_JS = """<script>
       catch (e) { continue; }
       win.__ferSource = source;
       win.__ferDisplay = display;
+      win.__ferErrors = errors;
       const media = win.navigator.mediaDevices;
       if (media.__ferWrapped) continue;
       const camera = media.getUserMedia.bind(media);
-      media.getUserMedia = function (constraints) {
+      const open = function (constraints) {
         if (win.__ferSource === "screen" && constraints && constraints.video) {
           if (typeof media.getDisplayMedia !== "function") {
             return Promise.reject(new DOMException(
@@ -312,6 +327,9 @@ _SOURCE_JS = """<script>
           return media.getDisplayMedia({video: win.__ferDisplay, audio: false});
         }
         return camera(constraints);
+      };
+      media.getUserMedia = function (constraints) {
+        return open(constraints).catch(e => { throw plain(e, constraints, win.__ferErrors); });
       };
       media.__ferWrapped = true;
     }
@@ -322,20 +340,27 @@ _SOURCE_JS = """<script>
 </script>"""
 
 
-def screen_capture_script(source: str, display: dict) -> str:
+def screen_capture_script(source: str, display: dict, errors: dict[str, tuple[str, str]] | None = None) -> str:
     """The script that makes the live player take its video from ``source``: ``"camera"``
     (the browser's camera, streamlit-webrtc's own behaviour) or ``"screen"`` (a screen,
     window or tab the visitor picks, ``getDisplayMedia`` with the video constraints
-    ``display``). streamlit-webrtc can only open cameras; this swaps the one call."""
+    ``display``). streamlit-webrtc can only open cameras; this swaps the one call.
+
+    ``errors``: for a browser error's name (``"NotAllowedError"``), the ``(title, what to do)``
+    the player shows instead of the browser's own message when the request fails. The
+    player's error is never seen by Python (streamlit-webrtc reports only whether it plays
+    and its connection offer), so the player itself has to say it."""
     import json
 
     if source not in ("camera", "screen"):
         raise ValueError(f"unknown video source {source!r}")
-    return _SOURCE_JS % {"source": json.dumps(source), "display": json.dumps(display)}
+    return _SOURCE_JS % {"source": json.dumps(source), "display": json.dumps(display),
+                         "errors": json.dumps(errors or {})}
 
 
-def use_video_source(source: str, display: dict) -> None:
+def use_video_source(source: str, display: dict, errors: dict[str, tuple[str, str]] | None = None) -> None:
     """Render :func:`screen_capture_script` (a one-pixel iframe); call on every run of
     the live page, before or after ``webrtc_streamer()``. Takes effect at the next START. Out of the
     keyboard's way, as :func:`fer_app.support.set_unsaved`'s."""
-    st.iframe(screen_capture_script(source, display), height=1, tab_index=-1, alt="Page script: nothing to see")
+    st.iframe(screen_capture_script(source, display, errors), height=1, tab_index=-1,
+              alt="Page script: nothing to see")

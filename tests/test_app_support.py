@@ -304,6 +304,61 @@ def test_screen_capture_script_swaps_the_players_camera_for_a_screen():
     assert len(out["calls"]) == 4
 
 
+# The player's window whose media requests fail with the browser's error ``name``; prints what
+# the player is given (its alert shows "name: message").
+_FAILING_PLAYER_JS = r"""
+let fail = "NotAllowedError";
+const media = {getUserMedia: c => Promise.reject(Object.assign(new Error("Permission denied"), {name: fail})),
+               getDisplayMedia: c => Promise.reject(Object.assign(new Error("Permission denied"), {name: fail}))};
+const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
+                contentWindow: {navigator: {mediaDevices: media}}};
+const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? [player] : [])}}};
+const setInterval = () => {};
+function run(code) { eval(code); }
+const said = e => `${e.name}: ${e.message}`;
+(async () => {
+  const [cameraJs, screenJs] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  run(cameraJs);
+  const out = {};
+  for (const name of ["NotAllowedError", "NotFoundError", "NotReadableError", "OverconstrainedError", "TypeError"]) {
+    fail = name;
+    out[name] = await media.getUserMedia({video: {width: 480}}).then(() => "resolved", said);
+  }
+  // A camera remembered by its id and gone: the player asks again for any camera on this error.
+  fail = "OverconstrainedError";
+  out.remembered = await media.getUserMedia({video: {deviceId: {exact: "cam-1"}}}).then(() => "resolved", said);
+  run(screenJs);  // the page ran again with the screen chosen
+  fail = "NotAllowedError";
+  out.screen = await media.getUserMedia({video: {width: 480}}).then(() => "resolved", said);
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
+def test_the_player_says_in_plain_words_why_it_has_no_video():
+    """Camera denied, missing or held by another program: the player showed the browser's raw
+    "NotAllowedError: Permission denied", and what to do sat in a collapsed section below."""
+    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
+    camera = {"NotAllowedError": ("Camera blocked", "Allow it."), "NotFoundError": ("No camera found", "Plug one in."),
+              "NotReadableError": ("Camera in use", "Close the other program."),
+              "OverconstrainedError": ("Camera not suitable", "Pick another one.")}
+    scripts = [strip(webrtc_shim.screen_capture_script("camera", support.CAMERA, camera)),
+               strip(webrtc_shim.screen_capture_script("screen", support.SCREEN,
+                                                       {"NotAllowedError": ("Screen not shared", "Pick one.")}))]
+    proc = subprocess.run(["node", "-e", _FAILING_PLAYER_JS], input=json.dumps(scripts), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["NotAllowedError"] == "Camera blocked: Allow it. (NotAllowedError)"
+    assert out["NotFoundError"] == "No camera found: Plug one in. (NotFoundError)"
+    assert out["NotReadableError"] == "Camera in use: Close the other program. (NotReadableError)"
+    assert out["OverconstrainedError"] == "Camera not suitable: Pick another one. (OverconstrainedError)"
+    assert out["TypeError"] == "TypeError: Permission denied"  # one the page has no words for: as it was
+    assert out["remembered"] == "OverconstrainedError: Permission denied"  # left for the player's retry
+    assert out["screen"] == "Screen not shared: Pick one. (NotAllowedError)"
+
+
 # The app page around the guard's frame, as far as the script touches it: a script element
 # appended to its head runs with the page as ``window``.
 _FAKE_GUARD_JS = r"""

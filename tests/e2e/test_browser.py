@@ -319,13 +319,38 @@ def test_camera_denied_gives_a_message_and_the_app_keeps_running(playwright_inst
         start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
         wait_still(start)
         start.click()
-        # The player shows the browser's error; the page explains it next to the fallback.
-        page.frame_locator(STREAM_FRAME).get_by_text(re.compile("NotAllowedError")).wait_for()
+        # The player says what happened and what to do, in place of the browser's bare
+        # "NotAllowedError: Permission denied" (its name stays, in brackets); nothing to open.
+        said = page.frame_locator(STREAM_FRAME).get_by_text(re.compile("^Camera blocked: "))
+        said.wait_for()
+        assert "camera icon in the address bar" in said.inner_text() and "Video file page" in said.inner_text()
+        assert said.inner_text().endswith("(NotAllowedError)")
+        # The page explains it next to the fallback too.
         page.get_by_text("Live stream not working? Take snapshots instead").click()
         page.get_by_text(re.compile("the browser was denied the camera")).wait_for()
         # The rest of the app still works: pages switch.
         page.get_by_role("link", name="Photo").click()
         page.get_by_text("Choose a photo").wait_for()
+    finally:
+        ctx.close()
+
+
+def test_camera_held_by_another_program_is_said_in_plain_words(playwright_instance, tmp_path_factory, server):
+    """A camera another program holds: Chromium rejects with NotReadableError, which the player
+    showed as it came ("NotReadableError: Could not start video source")."""
+    ctx = launch(playwright_instance, tmp_path_factory, ["--use-fake-ui-for-media-stream"])
+    ctx.add_init_script("navigator.mediaDevices && (navigator.mediaDevices.getUserMedia = () => "
+                        "Promise.reject(new DOMException('Could not start video source', 'NotReadableError')));")
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        goto(page, server, "live")
+        start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
+        wait_still(start)
+        start.click()
+        said = page.frame_locator(STREAM_FRAME).get_by_text(re.compile("^Camera in use: "))
+        said.wait_for()
+        assert "Close the other program" in said.inner_text()
     finally:
         ctx.close()
 
