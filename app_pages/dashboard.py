@@ -159,7 +159,7 @@ in_view = int(df.groupby("time_s").size().max()) if len(df) else 0
 cols[3].metric("Anonymous faces", summary.faces, help=f"Face numbers given. A face that leaves the picture and "
                f"comes back gets a new one, so this counts more than the people: at most {in_view} faces were "
                "in view at once.")
-if summary.parts and log.source == "live":
+if summary.parts and log.streams:
     st.caption(f"{len(summary.parts)} streams: "
                + ", ".join(f"{format_time(a)} to {format_time(b)}" for a, b in summary.parts)
                + f". The session ran {format_time(summary.duration_s)}; the time with the stream stopped "

@@ -96,7 +96,7 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
             "<h2>Summary</h2>",
             "<ul>"
-            + _covered(summary, live=log.source == "live") +
+            + _covered(summary, live=log.streams) +
             f"<li>Frames analysed: {summary.frames}</li>"
             f"<li>Face observations: {summary.rows}</li>"
             f"<li>Distinct anonymous faces: {summary.faces}</li>"

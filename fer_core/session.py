@@ -37,7 +37,9 @@ analysed, so that the frames between them, never analysed, are left out of an an
 copy: in the CSV one row per part, ``face_id`` -5 at its start, "(an analysed part: from A s to
 B s)" in the ``marker`` column (:data:`PART_ID`); in DataFrames ``df.attrs["parts"]``
 (:func:`log_parts`). A live session stopped and started again keeps its streams the same way
-(:meth:`SessionLog.resume`): its clock runs on while no stream runs, its analysed time does not.
+(:meth:`SessionLog.resume`): its clock runs on while no stream runs, its analysed time does not;
+its rows say "(a live stream: ...)" instead (:data:`STREAM_TEXT`, ``df.attrs["streams"]``), so
+that a log read back still tells streams from parts of a video (:attr:`SessionLog.streams`).
 
 A log also names the expression models that analysed it (:attr:`SessionLog.models`: the
 sidebar's choice, or the command line's), so that a log read back, its report and a comparison
@@ -100,6 +102,8 @@ SET_ASIDE_TEXT = "(set aside: not counted as a face; pixelated when shared)"
 PART_ID = -5
 #: That row's ``marker`` field.
 PART_TEXT = "(an analysed part: from {start:.3f} s to {end:.3f} s)"
+#: The same row for a stream of a live session stopped and started again (:attr:`SessionLog.streams`).
+STREAM_TEXT = "(a live stream: from {start:.3f} s to {end:.3f} s)"
 _PART_SPAN = re.compile(r"from (\d+(?:\.\d*)?) s to (\d+(?:\.\d*)?) s")
 #: The face_id of a CSV row that names a model that analysed the log.
 MODEL_ID = -6
@@ -206,6 +210,7 @@ class SessionLog:
         self._first_t: float | None = None
         self._open: float | None = None
         self._resuming = False
+        self._streams = False  # its parts are live streams (resume() split it), not parts of a video
 
     # -- writing -------------------------------------------------------------------------
     def add_frame(self, t: float, faces: Iterable, model: str = "") -> None:
@@ -273,7 +278,7 @@ class SessionLog:
                 self._parts = [(self._first_t, float(self._last_t))]
             else:  # a log joined from parts or read back with them: not one to split further
                 return
-            self._open, self._resuming = None, True
+            self._open, self._resuming, self._streams = None, True, True
             self._version += 1
 
     def _all_parts(self) -> tuple[tuple[float, float], ...]:
@@ -358,6 +363,13 @@ class SessionLog:
             return self._all_parts()
 
     @property
+    def streams(self) -> bool:
+        """Its :attr:`parts` are the streams of a live session stopped and started again, not
+        parts of a video: kept through its CSV (:data:`STREAM_TEXT`)."""
+        with self._lock:
+            return self._streams and bool(self._all_parts())
+
+    @property
     def version(self) -> int:
         """Changes whenever the log changes (cheap to poll)."""
         with self._lock:
@@ -385,7 +397,7 @@ class SessionLog:
             data = data.copy() if last_s is None else data[data[:, 0] >= float(self._last_t) - last_s]
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
                      "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
-                     "parts": self._all_parts(), "models": tuple(self._models)}
+                     "parts": self._all_parts(), "streams": self._streams, "models": tuple(self._models)}
         df = _frame_from_array(data)
         df.attrs.update(attrs)
         return df
@@ -429,9 +441,7 @@ class SessionLog:
         # A box that cannot be drawn (edited, damaged) is left out; it could not be pixelated anyway.
         aside = aside[np.isfinite(aside).all(axis=1) & (aside[:, 0] >= 0) & (aside[:, 3] > 0) & (aside[:, 4] > 0)]
         is_part = (ids == PART_ID).to_numpy()
-        spans = [(float(m.group(1)), float(m.group(2))) for text in
-                 (df.loc[is_part, "marker"] if "marker" in df.columns else ())
-                 if (m := _PART_SPAN.search(str(text)))]
+        part_texts = [str(text) for text in (df.loc[is_part, "marker"] if "marker" in df.columns else ())]
         is_model = (ids == MODEL_ID).to_numpy()
         models = [csvtext.unescape(m.group(1)) for text in
                   (df.loc[is_model, "marker"] if "marker" in df.columns else ())
@@ -481,7 +491,7 @@ class SessionLog:
         for t, text in markers[:MAX_MARKERS]:
             log.add_marker(t, text)
         log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in aside]
-        log._parts = _valid_parts(spans, log)
+        log._parts, log._streams = _read_parts(part_texts, log)
         log._models = list(dict.fromkeys(models))[:MAX_MODELS]
         return log
 
@@ -635,19 +645,22 @@ def log_set_aside(df: pd.DataFrame) -> np.ndarray:
     return arr[np.isfinite(arr).all(axis=1)]
 
 
-def _valid_parts(spans: Sequence[tuple[float, float]], log: SessionLog) -> list[tuple[float, float]]:
+def _read_parts(texts: Sequence[str], log: SessionLog) -> tuple[list[tuple[float, float]], bool]:
     """The parts a CSV's PART_ID rows give, if they make sense for its log: at least two, each
     ending at or after its start, in time order without overlap, and every face row inside one
-    (so no analysed frame is ever left out of a copy). Otherwise none: the log is one stretch."""
-    parts = sorted(spans)
+    (so no analysed frame is ever left out of a copy). Otherwise none: the log is one stretch.
+    And whether they are live streams (:data:`STREAM_TEXT`) rather than parts of a video."""
+    parts = sorted((float(m.group(1)), float(m.group(2))) for text in texts if (m := _PART_SPAN.search(text)))
     if (len(parts) < 2 or any(b < a or b > MAX_LOG_S for a, b in parts)
             or any(b1 > a2 for (_, b1), (a2, _) in zip(parts, parts[1:]))):
-        return []
+        return [], False
     times = log._buf[:log._n, 0]
     inside = np.zeros(len(times), bool)
     for a, b in parts:
         inside |= (times >= a - 1e-3) & (times <= b + 1e-3)
-    return parts if inside.all() else []
+    if not inside.all():
+        return [], False
+    return parts, all(text.startswith(STREAM_TEXT.split(":")[0]) for text in texts)
 
 
 def log_parts(df: pd.DataFrame) -> list[tuple[float, float]]:
@@ -682,7 +695,8 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
     log of part of a video, then the end row of a log with frames the face rows do not show
     (see the module's docstring)."""
     notes = [(t, text, MARKER_ID) for t, text in markers]
-    notes += [(a, PART_TEXT.format(start=a, end=b), PART_ID) for a, b in log_parts(df)]
+    part_text = STREAM_TEXT if df.attrs.get("streams") else PART_TEXT
+    notes += [(a, part_text.format(start=a, end=b), PART_ID) for a, b in log_parts(df)]
     notes += [(log_start(df), MODEL_TEXT.format(model=m), MODEL_ID) for m in log_models(df)]
     if log_start(df) > 0:
         notes.append((log_start(df), START_TEXT, START_ID))

@@ -999,6 +999,12 @@ def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_stream
     assert metrics["Time analysed"] == "0.3 min" and "Duration" not in metrics  # 9 s + 9 s, first to last row
     assert ("2 streams: 0:00 to 0:09, 0:30 to 0:39. The session ran 0:39; the time with the stream stopped was "
             "not analysed.") in texts(at)
+    # Its CSV, loaded back as a log exported earlier, still says streams, not "parts of a video".
+    csv = at.session_state["fer_live_analyzer"].log.to_csv()
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("fer_live_session.csv", csv, "text/csv").run()
+    assert not at.exception and at.metric[0].label == "Time analysed" and at.metric[0].value == "0.3 min"
+    assert "2 streams: 0:00 to 0:09, 0:30 to 0:39." in texts(at) and "parts of a video" not in texts(at)
 
 
 @pytest.fixture

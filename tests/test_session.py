@@ -568,6 +568,7 @@ def test_parts_of_one_recording_join_into_one_log():
     text = whole.to_csv().decode()
     for wrong in ("from 600.000 s to 1000.000 s", "from 600.000 s to 1250.000 s"):
         assert SessionLog.from_csv(text.replace("from 600.000 s to 1190.000 s", wrong)).parts == ()
+    assert not whole.streams and not back.streams  # parts of a video, not live streams
     # Overlapping logs are not parts of one recording.
     with pytest.raises(ValueError, match="overlap"):
         SessionLog.join([first, SessionLog.from_csv(first.to_csv())])
@@ -681,3 +682,25 @@ def test_reading_a_csv_back_takes_a_few_times_its_size_at_most():
     # 4.6 MB of CSV: 13 MB at the peak, 29 MB before (decoded to a str, then StringIO's 4 bytes a
     # character, then the frame copied per kind of row and converted in whole copies).
     assert peak < 3.5 * len(csv), (peak, len(csv))
+
+
+def test_a_live_session_read_back_from_its_csv_still_has_streams_not_parts_of_a_video():
+    """A live session stopped and started again: its CSV said "(an analysed part: ...)", and the
+    dashboard called the log read back "2 parts of a video"."""
+    log = SessionLog(source="live")
+    face = (1, (10, 10, 50, 50), np.full(7, 1 / 7))
+    for t in range(10):
+        log.add_frame(float(t), [face])
+    log.resume()
+    for t in range(30, 40):
+        log.add_frame(float(t), [face])
+    assert log.streams and log.parts == ((0.0, 9.0), (30.0, 39.0))
+    text = log.to_csv()
+    assert b"(a live stream: from 0.000 s to 9.000 s)" in text and b"analysed part" not in text
+    back = SessionLog.from_csv(text, source="fer_live_session.csv")
+    assert back.streams and back.parts == log.parts and back.summary().analysed_s == 18.0
+    assert SessionLog.from_csv(back.to_csv()).streams  # and again
+    once = SessionLog(source="live")  # streamed once: one stretch, nothing to tell
+    once.add_frame(0.0, [face])
+    once.resume()
+    assert not once.streams and b"live stream" not in once.to_csv()
