@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from fer_core.annotate import LABEL_COLORS_HEX
 from fer_core.labels import LABELS
+from fer_core.session import format_time
 
 # The legend hangs from the figure's bottom edge, below the axis title: pinned to a fraction of
 # the plot area instead (y=-0.2), its second and third rows on a phone-wide page grew upward over
@@ -22,17 +23,82 @@ _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10),
 #: Streamlit's dark theme, which follows the visitor's system setting.
 GUIDE_GREY = "#888888"
 
+#: Time axes are plotly date axes from 1970-01-01 00:00 (:func:`clock_x`): their ticks and hover
+#: read as clocks, m:ss or h:mm:ss as :func:`~fer_core.session.format_time` writes them, and stay
+#: clocks when zoomed. On a plain axis of seconds a 90-minute class read "5400", which nobody
+#: reads as 1:30:00. The times go as text without a time zone: plotly.js reads a number on a date
+#: axis as milliseconds in the browser's own time zone, so that 0 s read "16:00:00" in California.
+_EPOCH = np.datetime64(0, "ms")
+
+
+def clock_x(seconds: object) -> np.ndarray:
+    """Times in seconds as the values of a time axis (:func:`clock_axis`): ``1970-01-01T00:44:50.000``
+    for 2690 s, to the millisecond. The inverse is :func:`clock_seconds`."""
+    ms = np.round(np.asarray(seconds, np.float64) * 1000.0).astype("timedelta64[ms]")
+    return np.datetime_as_string(_EPOCH + ms, unit="ms")
+
+
+def clock_seconds(values: object) -> np.ndarray:
+    """The seconds of a time axis's values (:func:`clock_x`)."""
+    stamps = np.asarray(values, dtype="datetime64[ms]")
+    return (stamps - _EPOCH).astype(np.float64) / 1000.0
+
+
+def clock_format(last_s: float) -> str:
+    """The d3 time format of times up to ``last_s`` seconds: ``m:ss``, or ``h:mm:ss`` from an hour on."""
+    return "%-H:%M:%S" if last_s >= 3600 else "%-M:%S"
+
+
+def clock_text(seconds: float, last_s: float) -> str:
+    """A time as a chart's axis of times up to ``last_s`` shows it (:func:`clock_format`): ``6:40``,
+    or ``0:06:40`` on an axis that reaches an hour."""
+    if last_s < 3600:
+        return format_time(seconds)
+    whole = int(max(0.0, float(seconds)))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def clock_axis(first_s: float, last_s: float, title: str = "time", *, pad: bool = False) -> dict:
+    """A time axis of clock ticks for times from ``first_s`` to ``last_s`` seconds; ``pad``: a
+    little room either side (for markers, whose own padding reached below 0, "59:50")."""
+    fmt = clock_format(last_s)
+    axis = dict(type="date", title=f"{title} ({'h:mm:ss' if last_s >= 3600 else 'm:ss'})", tickformat=fmt,
+                hoverformat=fmt, tickformatstops=[dict(dtickrange=[None, 1000], value=f"{fmt}.%L")])
+    if pad and last_s > first_s:
+        room = 0.02 * (last_s - first_s)
+        axis["range"] = [str(clock_x(max(0.0, first_s - room))), str(clock_x(last_s + room))]
+    return axis
+
+
+#: Steps between the clock ticks of a colour bar (which plotly cannot draw as a date axis).
+_CLOCK_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+                10800.0, 21600.0, 43200.0, 86400.0)
+
+
+def clock_ticks(first_s: float, last_s: float, most: int = 7) -> list[float]:
+    """At most ``most`` round clock times (seconds) from ``first_s`` to ``last_s``, for a colour
+    bar's ticks: every 10:00 over a 90-minute class, not 0, 1000, 2000..."""
+    span = last_s - first_s
+    step = next((s for s in _CLOCK_STEPS if span / s <= most - 1), float(np.ceil(span / (most - 1))) or 1.0)
+    return [float(v) for v in np.arange(np.ceil(first_s / step) * step, last_s + 1e-9, step)]
+
+
+def _span(times: object) -> tuple[float, float]:
+    """The first and last of ``times`` (seconds); 0, 0 when there are none."""
+    t = np.asarray(times, np.float64)
+    return (float(t.min()), float(t.max())) if t.size else (0.0, 0.0)
+
 
 def add_markers(fig: go.Figure, markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """Dotted vertical lines at the session's named moments (``SessionLog.markers``), each with
-    its text at the top; the x axis must be in seconds. All in one layout update: plotly's
+    its text at the top, on a time axis (:func:`clock_axis`); ``t`` in seconds. All in one layout update: plotly's
     ``add_vline`` copies the layout each time (500 markers took two minutes that way)."""
     if not markers:
         return fig
-    lines = [dict(type="line", xref="x", yref="paper", x0=float(t), x1=float(t), y0=0, y1=1,
+    lines = [dict(type="line", xref="x", yref="paper", x0=str(clock_x(t)), x1=str(clock_x(t)), y0=0, y1=1,
                   line=dict(dash="dot", color=GUIDE_GREY, width=1.5)) for t, _ in markers]
     # Plotly reads a subset of HTML in annotation text: escaped, a "<" in a marker stays one.
-    notes = [dict(xref="x", yref="paper", x=float(t), y=1, xanchor="left", yanchor="top", showarrow=False,
+    notes = [dict(xref="x", yref="paper", x=str(clock_x(t)), y=1, xanchor="left", yanchor="top", showarrow=False,
                   text=html.escape(text), font=dict(size=11, color="#222222"), bgcolor="rgba(255,255,255,0.7)")
              for t, text in markers]
     fig.update_layout(shapes=[*fig.layout.shapes, *lines], annotations=[*fig.layout.annotations, *notes])
@@ -81,7 +147,7 @@ def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
     """Stacked area chart of ``session.binned_mix``; dashed lines at ``changes.time_s``, dotted
     named lines at ``markers``. Bins of zeros (``fill_gaps``) show as drops to 0 %: nobody in view."""
     fig = go.Figure()
-    x = binned.index.to_numpy()
+    x = clock_x(binned.index.to_numpy())
     for lab in LABELS:
         if lab in binned:
             fig.add_scatter(x=x, y=binned[lab].to_numpy(), name=lab, mode="lines", stackgroup="mix",
@@ -89,8 +155,8 @@ def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
                             hovertemplate="%{y:.0%}")
     if changes is not None:
         for t in changes.get("time_s", []):
-            fig.add_vline(x=float(t), line_dash="dash", line_color="black", opacity=0.5)
-    fig.update_layout(title=title, xaxis=dict(title="time (s)"), hovermode="x unified",
+            fig.add_vline(x=str(clock_x(t)), line_dash="dash", line_color="black", opacity=0.5)
+    fig.update_layout(title=title, xaxis=clock_axis(*_span(binned.index)), hovermode="x unified",
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share (0 = no face)"), height=380,
                       **_LAYOUT)
     return add_markers(fig, markers)
@@ -140,13 +206,14 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
         d = face_binned[face_binned["label"] == lab]
         if d.empty:
             continue
-        fig.add_scatter(x=d["time_s"], y=[f"Face {i}" for i in d["face_id"]], mode="markers", name=lab,
+        fig.add_scatter(x=clock_x(d["time_s"]), y=[f"Face {i}" for i in d["face_id"]], mode="markers", name=lab,
                         marker=dict(color=LABEL_COLORS_HEX[lab], size=6 + 14 * d["confidence"].to_numpy(),
                                     symbol="square"),
-                        customdata=d["confidence"], hovertemplate=f"{lab} %{{customdata:.0%}} at %{{x:.1f}} s")
+                        customdata=d["confidence"], hovertemplate=f"{lab} %{{customdata:.0%}} at %{{x}}")
     rows = sorted(face_binned["face_id"].unique(), reverse=True)  # the first face on top
     # In number order: "category descending" sorted the names as text, Face 1, 11, 12, ..., 2, 20.
-    fig.update_layout(title=title, xaxis=dict(title="time (s)"), height=min(150 + 28 * max(len(rows), 1), 900),
+    fig.update_layout(title=title, xaxis=clock_axis(*_span(face_binned["time_s"]), pad=True),
+                      height=min(150 + 28 * max(len(rows), 1), 900),
                       yaxis=dict(categoryorder="array", categoryarray=[f"Face {i}" for i in rows]), **_LAYOUT)
     return add_markers(fig, markers)
 
@@ -156,7 +223,7 @@ def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time
     """``engagement.attention_timeline``: share of faces looking at the camera and share with
     eyes closed per bin (left axis), mean yaw and pitch (right axis, dotted)."""
     fig = go.Figure()
-    x = timeline.index.to_numpy()
+    x = clock_x(timeline.index.to_numpy())
     fig.add_scatter(x=x, y=timeline["looking"].to_numpy(), name="looking at camera", mode="lines+markers",
                     line=dict(color="#0072b2"), hovertemplate="%{y:.0%}")
     fig.add_scatter(x=x, y=timeline["eyes_closed"].to_numpy(), name="eyes closed", mode="lines",
@@ -164,7 +231,7 @@ def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time
     for col, colour in (("yaw", "#666666"), ("pitch", "#009e73")):
         fig.add_scatter(x=x, y=timeline[col].to_numpy(), name=f"mean {col} (deg)", mode="lines", yaxis="y2",
                         line=dict(color=colour, dash="dot"), hovertemplate="%{y:.0f} deg")
-    fig.update_layout(title=title, xaxis=dict(title="time (s)"), hovermode="x unified", height=340,
+    fig.update_layout(title=title, xaxis=clock_axis(*_span(timeline.index)), hovermode="x unified", height=340,
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share of faces"),
                       yaxis2=dict(title="degrees", overlaying="y", side="right", range=[-60, 60],
                                   showgrid=False), **_LAYOUT)
@@ -181,11 +248,15 @@ def valence_arousal_path(va: pd.DataFrame, title: str = "Valence and arousal ove
                     mode="markers+text", text=list(CIRCUMPLEX), textposition="top center", name="expressions",
                     marker=dict(color=[LABEL_COLORS_HEX[lab] for lab in CIRCUMPLEX], size=9, symbol="diamond"),
                     hoverinfo="text")
-    t = va.index.to_numpy()
+    t = va.index.to_numpy(np.float64)
+    ticks = clock_ticks(*_span(t))
     fig.add_scatter(x=va["valence"].to_numpy(), y=va["arousal"].to_numpy(), mode="lines+markers",
                     name="session", line=dict(color=GUIDE_GREY, width=1),
-                    marker=dict(color=t, colorscale="Viridis", size=7, colorbar=dict(title="s", thickness=10)),
-                    customdata=t, hovertemplate="%{customdata:.0f} s: valence %{x:.2f}, arousal %{y:.2f}")
+                    marker=dict(color=t, colorscale="Viridis", size=7,
+                                colorbar=dict(title="time", thickness=10, tickvals=ticks,
+                                              ticktext=[clock_text(v, _span(t)[1]) for v in ticks])),
+                    customdata=[clock_text(v, _span(t)[1]) for v in t],
+                    hovertemplate="%{customdata}: valence %{x:.2f}, arousal %{y:.2f}")
     fig.update_layout(title=title, height=380, xaxis=dict(range=[-1, 1], title="valence (unpleasant - pleasant)",
                                                           zeroline=True),
                       yaxis=dict(range=[-1, 1], title="arousal (calm - excited)", zeroline=True), **_LAYOUT)
@@ -197,9 +268,10 @@ def face_probabilities(face_binned: pd.DataFrame, face_id: int) -> go.Figure:
     d = face_binned[face_binned["face_id"] == face_id]
     fig = go.Figure()
     for lab in LABELS:
-        fig.add_scatter(x=d["time_s"], y=d[lab], name=lab, mode="lines+markers",
-                        line=dict(color=LABEL_COLORS_HEX[lab]))
-    fig.update_layout(title=f"Face {face_id}: probabilities over time", xaxis=dict(title="time (s)"),
+        fig.add_scatter(x=clock_x(d["time_s"]), y=d[lab], name=lab, mode="lines+markers",
+                        line=dict(color=LABEL_COLORS_HEX[lab]),
+                        hovertemplate=f"{lab} %{{y:.0%}} at %{{x}}<extra></extra>")
+    fig.update_layout(title=f"Face {face_id}: probabilities over time", xaxis=clock_axis(*_span(d["time_s"])),
                       yaxis=dict(range=[0, 1], tickformat=".0%"), height=320, **_LAYOUT)
     return fig
 
@@ -253,21 +325,23 @@ SESSION_COLORS = ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa337
 
 def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None) -> go.Figure:
     """``compare.measure_over_time``: one line per session. Shares on a 0-100 % axis, valence
-    on -1 to 1; the x axis is the per cent of each session elapsed or minutes from its start."""
+    on -1 to 1; the x axis is the per cent of each session elapsed or the time from its start
+    (a clock, :func:`clock_axis`; ``curves`` indexed in minutes)."""
     from fer_core.compare import VALENCE
 
     fig = go.Figure()
-    x = curves.index.to_numpy()
+    by_share = curves.index.name == "percent"
+    minutes = curves.index.to_numpy(np.float64)
+    x = minutes if by_share else clock_x(minutes * 60.0)
     share = measure != VALENCE
     for i, name in enumerate(curves.columns):
         round_, k = divmod(i, len(SESSION_COLORS))
         fig.add_scatter(x=x, y=curves[name].to_numpy(dtype=float), name=html.escape(str(name)), mode="lines+markers",
                         line=dict(color=SESSION_COLORS[k], dash=("solid", "dash", "dot")[round_ % 3]),
                         connectgaps=False, hovertemplate="%{y:.0%}" if share else "%{y:.2f}")
-    by_share = curves.index.name == "percent"
     fig.update_layout(title=title or f"{measure} over each session", hovermode="x unified", height=360,
-                      xaxis=dict(title="per cent of the session" if by_share else "minutes from the start",
-                                 range=[0, 100] if by_share else None),
+                      xaxis=dict(title="per cent of the session", range=[0, 100]) if by_share
+                      else clock_axis(*_span(minutes * 60.0), "time from the start"),
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share of observations") if share
                       else dict(range=[-1, 1], title="valence (unpleasant - pleasant)", zeroline=True),
                       **_LAYOUT)

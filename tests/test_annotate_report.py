@@ -194,7 +194,7 @@ def test_markers_on_the_charts_and_in_the_report():
     df = log.to_frame()
     for fig in (charts.mix_area(binned_mix(df, 10), markers=log.markers),
                 charts.face_timeline(face_binned(df, 10), markers=log.markers)):
-        assert [shape.x0 for shape in fig.layout.shapes] == [60.0, 200.5]
+        assert list(charts.clock_seconds([shape.x0 for shape in fig.layout.shapes])) == [60.0, 200.5]
         assert [html_lib.unescape(a.text) for a in fig.layout.annotations] == ["group work <starts>", "break"]
     assert not charts.mix_area(binned_mix(df, 10)).layout.shapes
     many = [(float(i), f"m{i}") for i in range(MAX_MARKERS)]  # as many as a log holds, drawn at once
@@ -385,3 +385,47 @@ def test_report_charts_sit_under_a_heading_of_their_own_and_say_when_they_cannot
         assert outline[first - 1] == "h2 Charts" and outline[first:first + n] == ["chart"] * n, outline
         assert "<noscript>" in html[html.index("<h2>Charts</h2>"):html.index('class="plotly-graph-div"')]
     assert "<h2>Charts</h2>" not in build_html_report(SessionLog())  # no charts, no heading
+
+
+def test_time_axes_read_as_clocks_in_every_time_zone():
+    """A 90-minute class: the time axes read 0, 1000, ... 5000 (seconds) and the hover "at 2690.0 s",
+    where the rest of the app writes 44:50. They are clock axes now, h:mm:ss from an hour on (m:ss
+    below), on the pages and in the report; the times go as text without a time zone, since
+    plotly.js reads numbers on a date axis in the browser's zone (0 s read 16:00:00 in California)."""
+    import pandas as pd
+
+    from fer_core.compare import MINUTES, measure_over_time
+    from fer_core.engagement import valence_arousal_timeline
+    from fer_core.session import binned_mix, face_binned
+
+    log = SessionLog(source="live")
+    for t in np.arange(0.0, 5400.0, 5.0):
+        log.add_frame(float(t), [(1, (0, 0, 50, 50), [0.1, 0.0, 0.1, 0.5, 0.1, 0.1, 0.1])])
+    log.add_marker(2690.0, "quiz")
+    df = log.to_frame()
+    att = pd.DataFrame({"looking": [1.0, 0.5], "eyes_closed": [0.0, 0.0], "yaw": [0.0, 20.0], "pitch": [0.0, 5.0]},
+                       index=pd.Index([0.0, 5390.0], name="time_s"))
+    figs = [charts.mix_area(binned_mix(df, 10), markers=log.markers),
+            charts.face_timeline(face_binned(df, 10), markers=log.markers),
+            charts.attention_timeline(att, markers=log.markers), charts.face_probabilities(face_binned(df, 10), 1),
+            charts.session_curves(measure_over_time({"a": df}, "Happy", axis=MINUTES, bin_min=5), "Happy")]
+    for fig in figs:
+        axis = fig.layout.xaxis
+        assert axis.type == "date" and axis.tickformat == axis.hoverformat == "%-H:%M:%S", fig.layout.title.text
+        assert "(s)" not in axis.title.text and "minutes" not in axis.title.text
+        for trace in fig.data:
+            assert all(isinstance(x, str) and x.startswith("1970-01-01T") and x[-1].isdigit() for x in trace.x)
+            assert " s" not in (trace.hovertemplate or "")
+    assert charts.clock_seconds(figs[0].data[0].x)[[0, -1]].tolist() == [0.0, 5390.0]
+    assert charts.clock_seconds(figs[4].data[0].x)[:2].tolist() == [150.0, 450.0]  # 5-minute bins' middles
+    assert [a.x for a in figs[1].layout.annotations] == ["1970-01-01T00:44:50.000"]
+    assert charts.clock_seconds(figs[1].layout.xaxis.range).tolist() == [0.0, 5390.0 + 0.02 * 5390.0]
+    # Below an hour, m:ss, as the rest of the app writes it.
+    assert charts.mix_area(binned_mix(df[df["time_s"] < 600], 10)).layout.xaxis.tickformat == "%-M:%S"
+    # The valence-arousal path has no time axis: its colour bar and hover give the clock.
+    path = [t for t in charts.valence_arousal_path(valence_arousal_timeline(df, 600)).data if t.name == "session"][0]
+    assert list(path.marker.colorbar.ticktext) == ["0:00:00", "0:15:00", "0:30:00", "0:45:00", "1:00:00",
+                                                   "1:15:00", "1:30:00"][:len(path.marker.colorbar.tickvals)]
+    assert path.customdata[1] == "0:10:00" and "%{customdata}" in path.hovertemplate
+    html = build_html_report(log)
+    assert '"type":"date"' in html and "time (s)" not in html

@@ -121,7 +121,7 @@ def test_minutes_axis_keeps_bins_no_session_has():
     assert curves.loc[17.5:42.5].isna().all().all() and curves.loc[52.5:].eq(1.0).all().all()
     assert curves["a"].isna().tolist() == [False, False] + [True] * 8 + [False, False]
     trace = charts.session_curves(curves, "Happy").data[0]
-    assert np.isnan(trace.y[list(trace.x).index(27.5)]) and trace.connectgaps is False
+    assert np.isnan(trace.y[list(charts.clock_seconds(trace.x)).index(27.5 * 60)]) and trace.connectgaps is False
 
 
 def test_looking_and_valence_measures():
