@@ -301,17 +301,45 @@ def per_class_bars(table: pd.DataFrame, title: str = "Per-class scores") -> go.F
     return fig
 
 
+#: Session names on the Compare charts are cut to about this many characters (:func:`short_names`).
+SHORT_NAME = 32
+
+
+def short_names(names: Sequence[str], most: int = SHORT_NAME) -> list[str]:
+    """``names`` (distinct) cut in the middle to ``most`` characters, "2024-09-02_Intro_…section.csv",
+    or longer where that would make two alike. File names of 70 characters took half of a wide
+    page beside the bars, and on a phone the bars' labels lost their start (the dates that told the
+    lectures apart) past the page's edge and the legend its end."""
+    def cut(name: str, size: int) -> str:
+        head = (size - 1) * 3 // 5
+        return name if len(name) <= size else f"{name[:head]}…{name[len(name) - (size - 1 - head):]}"
+
+    names = [str(n) for n in names]
+    sizes = dict.fromkeys(names, most)
+    while True:
+        shown = {n: cut(n, size) for n, size in sizes.items()}
+        seen: dict[str, list[str]] = {}
+        for n, text in shown.items():
+            seen.setdefault(text, []).append(n)
+        alike = [n for group in seen.values() if len(group) > 1 for n in group]
+        if not alike:  # at full length they differ: this ends
+            return [shown[n] for n in names]
+        for n in alike:
+            sizes[n] += 1
+
+
 def session_mix_bars(comparison: pd.DataFrame, title: str = "Expression mix per session") -> go.Figure:
     """``compare.compare_sessions``: one 100 % bar per session, split into the seven shares."""
     # Plotly reads a subset of HTML in labels: a session named '<a href="...">' (a file name can
-    # be) drew a working link. Escaped, it reads as written.
-    names = [html.escape(str(n)) for n in comparison.index]
+    # be) drew a working link. Escaped, it reads as written; the whole name in the hover.
+    names = [html.escape(n) for n in short_names(comparison.index)]
+    full = [html.escape(str(n)) for n in comparison.index]
     fig = go.Figure()
     for lab in LABELS:
         values = comparison[lab].to_numpy(dtype=float)
         fig.add_bar(y=names, x=values, name=lab, orientation="h", marker_color=LABEL_COLORS_HEX[lab],
                     text=[f"{v:.0%}" if v >= 0.06 else "" for v in values], textposition="inside",
-                    hovertemplate=f"{lab} %{{x:.1%}}<extra>%{{y}}</extra>")
+                    customdata=full, hovertemplate=f"{lab} %{{x:.1%}}<extra>%{{customdata}}</extra>")
     fig.update_layout(title=title, barmode="stack", xaxis=dict(range=[0, 1], tickformat=".0%"),
                       yaxis=dict(autorange="reversed"), height=140 + 40 * len(names), **_LAYOUT)
     fig.update_layout(legend_traceorder="normal")  # stacked bars list their legend backwards otherwise
@@ -334,12 +362,14 @@ def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None)
     minutes = curves.index.to_numpy(np.float64)
     x = minutes if by_share else clock_x(minutes * 60.0)
     share = measure != VALENCE
-    for i, name in enumerate(curves.columns):
+    for i, (name, shown) in enumerate(zip(curves.columns, short_names(curves.columns))):
         round_, k = divmod(i, len(SESSION_COLORS))
-        fig.add_scatter(x=x, y=curves[name].to_numpy(dtype=float), name=html.escape(str(name)), mode="lines+markers",
+        fig.add_scatter(x=x, y=curves[name].to_numpy(dtype=float), name=html.escape(shown), mode="lines+markers",
                         line=dict(color=SESSION_COLORS[k], dash=("solid", "dash", "dot")[round_ % 3]),
                         connectgaps=False, hovertemplate="%{y:.0%}" if share else "%{y:.2f}")
-    fig.update_layout(title=title or f"{measure} over each session", hovermode="x unified", height=360,
+    # The legend takes a row per session on a phone: the plot keeps its height above it.
+    fig.update_layout(title=title or f"{measure} over each session", hovermode="x unified",
+                      height=300 + 22 * len(curves.columns),
                       xaxis=dict(title="per cent of the session", range=[0, 100]) if by_share
                       else clock_axis(*_span(minutes * 60.0), "time from the start"),
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share of observations") if share

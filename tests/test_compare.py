@@ -247,3 +247,26 @@ def test_sessions_of_different_models_are_said_to_be_so():
     assert note.startswith(f"These sessions were analysed with different expression models (week1: {std}; week2: "
                            f"{day}; both: {std}, then {day}; old.csv: not recorded in its log).")
     assert "different expression models" in build_comparison_report(mixed)
+
+
+def test_long_file_names_are_cut_in_the_middle_on_the_charts():
+    """Six logs named as a course names its recordings, "2024-09-02_Intro_to_Algorithms_Lecture_01_
+    Room_B204_morning_section.csv": the names took half of a wide page beside the bars, and on a
+    phone the bars' labels lost their dates past the page's edge and the curves' legend of six
+    rows left the plot a strip. The charts cut them to about 32 characters, still told apart,
+    the whole name in the bars' hover; the curves' chart grows with its legend."""
+    stem = "Intro_to_Algorithms_Lecture_{:02d}_Room_B204_morning_section.csv"
+    names = [f"2024-09-{2 + 7 * k:02d}_{stem.format(k + 1)}" for k in range(4)] + ["lecture3.csv", "a" * 80]
+    sessions = {name: lecture(10 + k, "Happy", "Sad").to_frame() for k, name in enumerate(names)}
+    bars = charts.session_mix_bars(compare.compare_sessions(sessions)).data[0]
+    shown = list(bars.y)
+    assert len(set(shown)) == 6 and max(map(len, shown)) <= charts.SHORT_NAME
+    assert shown[0] == "2024-09-02_Intro_t…g_section.csv" and shown[4] == "lecture3.csv"
+    assert list(bars.customdata) == names and "%{customdata}" in bars.hovertemplate
+    curves = charts.session_curves(compare.measure_over_time(sessions, "Happy"), "Happy")
+    assert [t.name for t in curves.data] == shown
+    assert curves.layout.height >= 300 + 22 * 6
+    # Names alike but in the middle stay told apart, at the length that does it (only those).
+    alike = charts.short_names(["x" * 40 + "1" + "y" * 40, "x" * 40 + "2" + "y" * 40, "z" * 50])
+    assert len(set(alike)) == 3 and len(alike[2]) == charts.SHORT_NAME and "…" in alike[0]
+    assert charts.short_names(["<b>", "a.csv"]) == ["<b>", "a.csv"]
