@@ -233,8 +233,9 @@ def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time
                         line=dict(color=colour, dash="dot"), hovertemplate="%{y:.0f} deg")
     fig.update_layout(title=title, xaxis=clock_axis(*_span(timeline.index)), hovermode="x unified", height=340,
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share of faces"),
+                      # Every 30 degrees: synced with the left axis's 6 ticks, it read -60, -36, -12, 12...
                       yaxis2=dict(title="degrees", overlaying="y", side="right", range=[-60, 60],
-                                  showgrid=False), **_LAYOUT)
+                                  tickmode="linear", tick0=0, dtick=30, showgrid=False), **_LAYOUT)
     return add_markers(fig, markers)
 
 

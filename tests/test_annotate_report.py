@@ -429,3 +429,14 @@ def test_time_axes_read_as_clocks_in_every_time_zone():
     assert path.customdata[1] == "0:10:00" and "%{customdata}" in path.hovertemplate
     html = build_html_report(log)
     assert '"type":"date"' in html and "time (s)" not in html
+
+
+def test_attention_degrees_axis_ticks_every_30_degrees():
+    """The right axis (mean yaw and pitch) followed the left one's six ticks and read -60, -36,
+    -12, 12, 36, 60 degrees in Chromium; it ticks every 30 degrees from 0 now."""
+    import pandas as pd
+
+    att = pd.DataFrame({"looking": [1.0, 0.5], "eyes_closed": [0.0, 0.0], "yaw": [0.0, 20.0], "pitch": [0.0, 5.0]},
+                       index=pd.Index([0.0, 10.0], name="time_s"))
+    axis = charts.attention_timeline(att).layout.yaxis2
+    assert (axis.tickmode, axis.tick0, axis.dtick, tuple(axis.range)) == ("linear", 0, 30, (-60, 60))
