@@ -190,6 +190,20 @@ def timeline_title(bin_s: float, chosen_s: float) -> str:
         f"Per-face timeline, {bin_s:g} s bins ({chosen_s:g} s: too many to draw)"
 
 
+#: The per-face timeline's rows are this many pixels high, down to :data:`TIMELINE_ROW_MIN_PX`
+#: where the rows would take more than :data:`TIMELINE_ROWS_PX` in all. The chart was at most 900
+#: px high: 60 faces (a class of 25 who leave and come back in 90 minutes has 70) got 12 px rows,
+#: plotly labelled every second or third ("Face 2, Face 5, Face 8") and the squares overlapped.
+TIMELINE_ROW_PX = 28.0
+TIMELINE_ROW_MIN_PX = 18.0
+TIMELINE_ROWS_PX = 750.0
+
+
+def timeline_row_px(rows: int) -> float:
+    """The height of a row of the per-face timeline of ``rows`` faces, in pixels."""
+    return max(TIMELINE_ROW_MIN_PX, min(TIMELINE_ROW_PX, TIMELINE_ROWS_PX / max(rows, 1)))
+
+
 def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
                   markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """One row per anonymous face, in number order (Face 2 above Face 10); a dot per time bin,
@@ -201,19 +215,21 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
         kept = ids.index[np.lexsort((ids.index.to_numpy(), -ids.to_numpy()))[:MAX_TIMELINE_FACES]]
         face_binned = face_binned[face_binned["face_id"].isin(kept)]
         title = f"{title}: the {MAX_TIMELINE_FACES} faces seen longest, of {len(ids)}"
+    rows = sorted(face_binned["face_id"].unique(), reverse=True)  # the first face on top
+    pitch = timeline_row_px(len(rows))
     fig = go.Figure()
     for lab in LABELS:
         d = face_binned[face_binned["label"] == lab]
         if d.empty:
             continue
+        # 6 to 20 px squares in rows of 28 px, smaller in narrower rows so that rows do not overlap.
+        size = (6 + 14 * d["confidence"].to_numpy()) * pitch / TIMELINE_ROW_PX
         fig.add_scatter(x=clock_x(d["time_s"]), y=[f"Face {i}" for i in d["face_id"]], mode="markers", name=lab,
-                        marker=dict(color=LABEL_COLORS_HEX[lab], size=6 + 14 * d["confidence"].to_numpy(),
-                                    symbol="square"),
+                        marker=dict(color=LABEL_COLORS_HEX[lab], size=size, symbol="square"),
                         customdata=d["confidence"], hovertemplate=f"{lab} %{{customdata:.0%}} at %{{x}}")
-    rows = sorted(face_binned["face_id"].unique(), reverse=True)  # the first face on top
     # In number order: "category descending" sorted the names as text, Face 1, 11, 12, ..., 2, 20.
     fig.update_layout(title=title, xaxis=clock_axis(*_span(face_binned["time_s"]), pad=True),
-                      height=min(150 + 28 * max(len(rows), 1), 900),
+                      height=150 + round(pitch * max(len(rows), 1)),
                       yaxis=dict(categoryorder="array", categoryarray=[f"Face {i}" for i in rows]), **_LAYOUT)
     return add_markers(fig, markers)
 

@@ -440,3 +440,19 @@ def test_attention_degrees_axis_ticks_every_30_degrees():
                        index=pd.Index([0.0, 10.0], name="time_s"))
     axis = charts.attention_timeline(att).layout.yaxis2
     assert (axis.tickmode, axis.tick0, axis.dtick, tuple(axis.range)) == ("linear", 0, 30, (-60, 60))
+
+
+def test_face_timeline_of_a_class_labels_every_row_and_its_squares_do_not_overlap():
+    """A class of 25 who leave and come back has 60 rows or more in 90 minutes. In a chart of at
+    most 900 px they were 12 px apart: plotly labelled every second or third row in Chromium
+    ("Face 2, Face 5, Face 8") and the 20 px squares covered their neighbours. Rows stay at least
+    18 px apart (the chart grows), and the squares no larger than a row."""
+    from fer_core.session import face_binned
+
+    for faces, pitch in ((3, 28.0), (25, 28.0), (40, 750 / 40), (60, 18.0)):
+        log = SessionLog()
+        for t in range(0, 600, 5):
+            log.add_frame(float(t), [(i, (0, 0, 9, 9), [0, 0, 0, 1, 0, 0, 0]) for i in range(1, faces + 1)])
+        fig = charts.face_timeline(face_binned(log.to_frame(), 10))
+        assert fig.layout.height == 150 + round(pitch * faces), faces
+        assert max(max(trace.marker.size) for trace in fig.data) <= pitch - 2 + 1e-9, faces
