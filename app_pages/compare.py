@@ -124,5 +124,6 @@ c1.download_button("Comparison (CSV)", support.csv_download(csvtext.to_csv(table
                    "text/csv", on_click="ignore")
 # A callable: the report is only built when the button is pressed.
 c2.download_button("Comparison report (HTML, charts included)",
-                   lambda: build_comparison_report(sessions, segments=segments), "session_comparison.html",
+                   lambda: build_comparison_report(sessions, segments=segments,
+                                                   timezone=st.context.timezone or "UTC"), "session_comparison.html",
                    "text/html", on_click="ignore")

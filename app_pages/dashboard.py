@@ -239,7 +239,8 @@ st.caption("Derived from the seven expression probabilities (each expression's p
 
 st.subheader("End-of-session report")
 opts = ReportOptions(source=name, bin_s=float(bin_s), negative_minutes=float(minutes),
-                     look_away_s=float(away_s), eyes_closed_s=float(closed_s))
+                     look_away_s=float(away_s), eyes_closed_s=float(closed_s),
+                     timezone=st.context.timezone or "UTC")  # the report's dates in the visitor's zone
 st.caption("The log lives only in this browser tab's memory (the browser asks before the tab is closed or "
            "reloaded). Download the CSV log to keep it: this page and **Compare sessions** read it back.")
 c1, c2 = st.columns(2)

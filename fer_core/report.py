@@ -5,7 +5,8 @@ import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -65,6 +66,23 @@ class ReportOptions:
     changes: int = 5
     look_away_s: float = LOOK_AWAY_S  # attention flags (when the session measured attention)
     eyes_closed_s: float = EYES_CLOSED_S
+    #: The reader's time zone (IANA name: the browser's, ``st.context.timezone``) for the report's
+    #: dates; the server's clock is UTC, an hour or more off a European or American class's.
+    timezone: str = "UTC"
+
+
+def _zone(name: str) -> tzinfo:
+    """The time zone named ``name``; UTC for an empty or unknown name."""
+    try:
+        return ZoneInfo(name) if name and name != "UTC" else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _when(moment: datetime, zone_name: str = "UTC") -> str:
+    """``moment`` to the minute in the zone ``zone_name``, which it names: "2026-12-07 09:00 Europe/Berlin"."""
+    zone = _zone(zone_name)
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {'UTC' if zone is UTC else zone_name}"
 
 
 def _fmt_time(seconds: float) -> str:
@@ -89,9 +107,9 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
     esc = html.escape
     return [f"<h1>{esc(options.title)}</h1>",
             f"<p class='meta'>Source: {esc(options.source or log.source or 'unknown')} &middot; "
-            f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+            f"generated {esc(_when(datetime.now(UTC), options.timezone))}"
             + (f" &middot; {'session started' if log.source == 'live' else 'analysed'} "
-               f"{log.started_at:%Y-%m-%d %H:%M} UTC" if log.started_at is not None else "")
+               f"{esc(_when(log.started_at, options.timezone))}" if log.started_at is not None else "")
             + (f" &middot; expression model: {esc(', then '.join(log.models))}" if log.models else "") + "</p>",
             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
             "<h2>Summary</h2>",
@@ -273,17 +291,18 @@ COMPARISON_MEASURES = ("Happy", NEGATIVE, VALENCE, LOOKING)
 
 
 def build_comparison_report(sessions: Mapping[str, pd.DataFrame], *, segments: int = 10,
-                            title: str = "Session comparison") -> str:
+                            title: str = "Session comparison", timezone: str = "UTC") -> str:
     """Several sessions side by side as one HTML string: the table of
     :func:`fer_core.compare.compare_sessions`, the mix per session, and curves over the per cent
     of each session elapsed for :data:`COMPARISON_MEASURES`; which model analysed which session
     when they differ (:func:`fer_core.compare.models_note`)."""
     curves = {m: measure_over_time(sessions, m, segments=segments) for m in COMPARISON_MEASURES}
-    return comparison_report_html(compare_sessions(sessions), curves, title=title, note=models_note(sessions))
+    return comparison_report_html(compare_sessions(sessions), curves, title=title, note=models_note(sessions),
+                                  timezone=timezone)
 
 
 def comparison_report_html(comparison: pd.DataFrame, curves: Mapping[str, pd.DataFrame],
-                           title: str = "Session comparison", note: str = "") -> str:
+                           title: str = "Session comparison", note: str = "", timezone: str = "UTC") -> str:
     """The comparison report from its parts: ``compare_sessions``' table and, per measure,
     ``measure_over_time``'s curves (a measure whose curves are all empty is left out). For
     callers that summarise one session at a time (``fer_core.batch``), so that only one
@@ -295,7 +314,7 @@ def comparison_report_html(comparison: pd.DataFrame, curves: Mapping[str, pd.Dat
     table["valence"] = table["valence"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
     parts = [f"<h1>{esc(title)}</h1>",
              f"<p class='meta'>{len(comparison)} sessions: {esc(', '.join(map(str, comparison.index)))} &middot; "
-             f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>",
+             f"generated {esc(_when(datetime.now(UTC), timezone))}</p>",
              f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
              *([f"<p class='notice'>{esc(note)}</p>"] if note else []),
              "<h2>Sessions</h2>", _table(table, digits=1),

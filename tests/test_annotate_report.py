@@ -456,3 +456,23 @@ def test_face_timeline_of_a_class_labels_every_row_and_its_squares_do_not_overla
         fig = charts.face_timeline(face_binned(log.to_frame(), 10))
         assert fig.layout.height == 150 + round(pitch * faces), faces
         assert max(max(trace.marker.size) for trace in fig.data) <= pitch - 2 + 1e-9, faces
+
+
+def test_html_report_dates_in_the_readers_time_zone():
+    """The server's clock is UTC: a class that started at 9:00 in Berlin read "session started
+    2026-12-07 08:00 UTC" in its report. The pages pass the browser's zone (st.context.timezone);
+    an unknown one falls back to UTC, said as such."""
+    from datetime import UTC, datetime
+
+    from fer_core.report import build_comparison_report
+
+    live = SessionLog(source="live")
+    live.started_at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    berlin = build_html_report(live, ReportOptions(timezone="Europe/Berlin"))
+    assert "session started 2026-12-07 09:00 Europe/Berlin" in berlin
+    assert re.search(r"generated \d{4}-\d\d-\d\d \d\d:\d\d Europe/Berlin", berlin)
+    assert "session started 2026-12-07 08:00 UTC" in build_html_report(live)
+    assert "session started 2026-12-07 08:00 UTC" in build_html_report(live, ReportOptions(timezone="Mars/Base"))
+    df = session_with_streak().to_frame()
+    assert re.search(r"generated [\d :-]+ America/New_York",
+                     build_comparison_report({"a": df, "b": df}, timezone="America/New_York"))
