@@ -50,6 +50,31 @@ def without_repeats(files: list) -> list:
     return kept
 
 
+def within_set_limits(files: list) -> list:
+    """The photos of ``files`` that the set holds, in order: each while the set has fewer than
+    MAX_PHOTOS and stays within uploads.PHOTO_SET_MB together. The others are named on the page, to
+    upload as another set: a set over either limit was analysed only in part without saying which
+    photos were left out (over 20), or not at all (over 25 MB: eight phone photos of 3 MB)."""
+    kept, left, together = [], [], 0
+    for f in files:
+        if len(kept) < MAX_PHOTOS and together + f.size <= uploads.PHOTO_SET_MB * uploads.MB:
+            kept.append(f)
+            together += f.size
+        else:
+            left.append(f)
+    if not kept:  # each over the set's limit: the first alone, as one photo (up to uploads.PHOTO_MB)
+        kept.append(left.pop(0))
+        together = kept[0].size
+    if left:
+        total = together + sum(f.size for f in left)
+        st.warning(f"{len(files)} photos, {total / uploads.MB:.1f} MB: a set holds up to {MAX_PHOTOS} photos, "
+                   f"{uploads.PHOTO_SET_MB} MB together, so {len(kept)} {'are' if len(kept) > 1 else 'is'} analysed "
+                   f"({together / uploads.MB:.1f} MB). Left out, to upload as another set: "
+                   + ", ".join(f"**{support.md_literal(f.name)}**" for f in left) + ".",
+                   icon=":material/photo_library:")
+    return kept
+
+
 def several_photos(files: list, attention: bool):
     """The summary of several photos (each analysed once per set of uploads, model and
     attention choice; only the results are kept), then the choice of the one shown below."""
@@ -131,17 +156,10 @@ if not files:
             "(over about 60 pixels) work best.")
     st.stop()
 files = without_repeats(files)
-if len(files) > MAX_PHOTOS:
-    st.warning(f"{len(files)} photos: the first {MAX_PHOTOS} are analysed.", icon=":material/photo_library:")
-    files = files[:MAX_PHOTOS]
 if any(not uploads.within_limit(upload, uploads.PHOTO_MB) for upload in files):
     st.stop()
-together = sum(f.size for f in files)
-if len(files) > 1 and together > uploads.PHOTO_SET_MB * uploads.MB:
-    st.error(f"These {len(files)} photos are {together / uploads.MB:.1f} MB together; several "
-             f"photos at once may be up to {uploads.PHOTO_SET_MB} MB. Remove some, or upload them in smaller "
-             "sets.", icon=":material/block:")
-    st.stop()
+if len(files) > 1:
+    files = within_set_limits(files)
 upload = files[0]
 if len(files) > 1:
     upload = several_photos(files, attention)

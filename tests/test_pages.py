@@ -213,11 +213,6 @@ def test_several_photos_give_a_summary_and_one_shown_in_full():
     at.toggle[0].set_value(False).run()
     assert not at.exception and at.session_state["fer_photo_set"] is not set_
     assert all(f.pose is None for r in at.session_state["fer_photo_set"][1] for f in r.faces)
-    # More than a set may hold together: refused, with the way out.
-    with mock.patch("fer_app.uploads.PHOTO_SET_MB", 0.1):
-        at.run()
-    assert not at.exception and "several photos at once may be up to 0.1 MB" in at.error[0].value
-    assert not at.dataframe
     # Two photos of the same name (phones number their photos alike) stay two, in the chart and the
     # picker; and the photo chosen stays chosen when one before it leaves the set.
     at.toggle[0].set_value(True).run()
@@ -235,6 +230,36 @@ def test_several_photos_give_a_summary_and_one_shown_in_full():
     assert not at.exception and not at.subheader and "fer_photo_set" not in at.session_state
     assert len(at.dataframe[0].value) == 1
 
+
+
+def test_a_set_over_its_limits_analyses_the_photos_it_holds_and_names_the_others():
+    at = open_page("app_pages/photo.py")
+    at.radio[0].set_value("Several photos").run()
+    # 22 photos (a class's folder): the set holds 20, the others are named to upload as another
+    # set (the page said only "22 photos: the first 20 are analysed").
+    photos = [(f"IMG_{i:04d}.jpg", jpeg(cv2.resize(no_face_bgr(), (64 + i, 48))), "image/jpeg") for i in range(22)]
+    at.file_uploader[0].set_value(photos).run()
+    assert not at.exception and at.subheader[0].value == "20 photos, 0 faces"
+    assert list(at.dataframe[0].value["photo"]) == [name for name, _, _ in photos[:20]]
+    left = at.warning[0].value
+    assert "so 20 are analysed" in left and left.endswith("another set: **IMG_0020.jpg**, **IMG_0021.jpg**.")
+    # Over the megabytes a set holds together (eight phone photos of 3 MB are over 25): the photos
+    # that fit are analysed and the others named; nothing was analysed before.
+    astronaut, cat = jpeg(astronaut_bgr()), jpeg(no_face_bgr())
+    gallery = cv2.imencode(".png", gallery_frame(2, 2, 640, 480))[1].tobytes()  # 0.38 MB
+    with mock.patch("fer_app.uploads.PHOTO_SET_MB", 0.1):
+        at.file_uploader[0].set_value([("gallery.png", gallery, "image/png"),
+                                       ("astronaut.jpg", astronaut, "image/jpeg"),
+                                       ("cat.jpg", cat, "image/jpeg")]).run()
+        assert not at.exception and not at.error and at.subheader[0].value == "2 photos, 1 face"
+        assert list(at.dataframe[0].value["photo"]) == ["astronaut.jpg", "cat.jpg"]
+        assert "up to 20 photos, 0.1 MB together, so 2 are analysed" in at.warning[0].value
+        assert at.warning[0].value.endswith("another set: **gallery.png**.")
+        # Each photo over it: the first alone, as one photo.
+        at.file_uploader[0].set_value([("gallery.png", gallery, "image/png"),
+                                       ("gallery 2.png", gallery[:-12] + b"\0" * 12, "image/png")]).run()
+        assert not at.exception and not at.subheader and at.image[0].captions == ["4 faces found"]
+        assert "so 1 is analysed" in at.warning[0].value and at.warning[0].value.endswith("**gallery 2.png**.")
 
 
 def test_the_same_photo_twice_in_a_set_counts_once():
