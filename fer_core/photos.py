@@ -70,8 +70,9 @@ def photos_table(results: Iterable[PhotoResult]) -> pd.DataFrame:
                 "photo": r.name,
                 "faces": len(r.faces),
                 "expressions": ", ".join(f"{lab} x{n}" if n > 1 else str(lab) for lab, n in labels.items()),
-                "mean confidence": float(np.mean([f.confidence for f in r.faces])) if r.faces else np.nan,
-                **{lab: float(probs[:, k].mean()) if len(probs) else np.nan for k, lab in enumerate(LABELS)},
+                # Rounded as each face's figures are (fer_core.annotate.results_table), for the CSV.
+                "mean confidence": round(float(np.mean([f.confidence for f in r.faces])), 4) if r.faces else np.nan,
+                **{lab: round(float(probs[:, k].mean()), 4) if len(probs) else np.nan for k, lab in enumerate(LABELS)},
                 "note": r.error or ("" if r.faces else "no face found"),
             }
         )

@@ -64,6 +64,10 @@ def test_the_tables_say_what_each_photo_holds(results):
     assert list(faces["photo"]) == ["astronaut.jpg"] + ["gallery.png"] * 4
     assert list(faces["face"]) == [1, 1, 2, 3, 4] and set(LABELS) <= set(faces.columns)
     assert faces_table([PhotoResult("x.jpg", error="bad")]).empty
+    # A photo of one face: its summary row has the face's figures, as written in the CSV of every face
+    # (4 decimals; the summary's CSV had 16: 0.5469413995742798 beside 0.5469).
+    columns = ["confidence", *LABELS]
+    assert list(table.loc[0, ["mean confidence", *LABELS]]) == list(faces.loc[0, columns])
 
 
 def test_a_photo_analysed_downscaled_gives_boxes_in_its_own_pixels(results):
