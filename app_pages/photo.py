@@ -29,7 +29,9 @@ WEAK_SPOTS = ("Where the model is weak: trained on FER2013's small web faces, it
 
 #: At most this many photos at once (each up to uploads.PHOTO_MB); analysed one at a time.
 MAX_PHOTOS = 20
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+#: .jfif: what Chrome and Edge on Windows long named the JPEGs saved from web pages (the decoder
+#: reads the bytes, not the name).
+PHOTO_TYPES = ["jpg", "jpeg", "jfif", "png", "webp", "bmp"]
 
 
 def without_repeats(files: list) -> list:

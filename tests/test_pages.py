@@ -334,6 +334,16 @@ def test_photo_50_megapixels_is_downscaled_with_a_notice():
         assert iou((row["x"], row["y"], row["w"], row["h"]), face) > 0.6
 
 
+def test_photo_saved_as_jfif_is_analysed():
+    # Windows browsers saved web JPEGs as .jfif: the uploader refused them (and a client that sent
+    # one anyway ended the page with "Invalid file extension").
+    at = open_page("app_pages/photo.py")
+    at.file_uploader[0].upload("class.jfif", jpeg(astronaut_bgr()), "image/jpeg")
+    with downloads() as got:
+        at.run()
+    assert not at.exception and at.image[0].captions == ["1 face found"] and "class_expressions.csv" in got
+
+
 def test_several_photos_csv_gives_each_photos_boxes_in_its_own_pixels():
     big, face = astronaut_in_large_photo()
     at = open_page("app_pages/photo.py")
