@@ -77,9 +77,10 @@ def within_set_limits(files: list) -> list:
     return kept
 
 
-def several_photos(files: list, attention: bool):
+def several_photos(files: list, attention: bool) -> tuple:
     """The summary of several photos (each analysed once per set of uploads, model and
-    attention choice; only the results are kept), then the choice of the one shown below."""
+    attention choice; only the results are kept), then the choice of the one shown below: its
+    upload and its name in the set (its own, "IMG_1.jpg (2)" for the second of that name)."""
     key = (tuple(f.file_id for f in files), attention, support.model_choice())
     held = st.session_state.get("fer_photo_set")
     if held is None or held[0] != key:
@@ -122,7 +123,8 @@ def several_photos(files: list, attention: bool):
     # before it does not change it.
     by_name = {results[i].name: i for i in readable}
     shown = st.selectbox("Photo shown below", list(by_name), key="fer_photo_shown")
-    return files[by_name.get(shown, readable[0])]
+    i = by_name.get(shown, readable[0])
+    return files[i], results[i].name
 
 
 st.title("Photo")
@@ -162,9 +164,9 @@ if any(not uploads.within_limit(upload, uploads.PHOTO_MB) for upload in files):
     st.stop()
 if len(files) > 1:
     files = within_set_limits(files)
-upload = files[0]
+upload, shown_name = files[0], getattr(files[0], "name", "")
 if len(files) > 1:
-    upload = several_photos(files, attention)
+    upload, shown_name = several_photos(files, attention)
 else:
     st.session_state.pop("fer_photo_set", None)
 
@@ -215,7 +217,8 @@ with results:
                    "clockwise); eyes 0 = closed, 1 = open; left/right = sides of the image. "
                    + support.ATTENTION_NOTE)
 
-stem = upload.name.rsplit(".", 1)[0] if getattr(upload, "name", "") else "photo"
+# The second photo of a name in a set ("IMG_1.jpg (2)") downloads as IMG_1 (2)_..., not as the first.
+stem = upload.name.rsplit(".", 1)[0] + shown_name[len(upload.name):] if shown_name else "photo"
 c1, c2, c3 = st.columns(3)
 # The PNG is encoded only when the button is clicked, not on every rerun (partial, not a
 # lambda: a lambda would keep all of this run's globals alive until the next run).

@@ -358,6 +358,24 @@ def test_several_photos_csv_gives_each_photos_boxes_in_its_own_pixels():
     assert iou(tuple(rows.loc["astronaut.jpg", ["x", "y", "w", "h"]]), ASTRONAUT_FACE) > 0.6
 
 
+def test_the_second_photo_of_a_name_downloads_under_its_own_name():
+    # Two folders' IMG_1.jpg: the second, shown in full, gave IMG_1_expressions.csv and
+    # IMG_1_annotated.png, the names of the first one's downloads.
+    at = open_page("app_pages/photo.py")
+    at.radio[0].set_value("Several photos").run()
+    at.file_uploader[0].set_value([("IMG_1.jpg", jpeg(astronaut_bgr()), "image/jpeg"),
+                                   ("IMG_1.jpg", jpeg(astronaut_bgr()[:, ::-1]), "image/jpeg")]).run()
+    at.selectbox(key="fer_photo_shown").select("IMG_1.jpg (2)")
+    with downloads() as got:
+        at.run()
+    assert not at.exception and {"IMG_1 (2)_expressions.csv", "IMG_1 (2)_expressions.json"} <= set(got)
+    assert "IMG_1_expressions.csv" not in got
+    at.selectbox(key="fer_photo_shown").select("IMG_1.jpg")
+    with downloads() as got:
+        at.run()
+    assert "IMG_1_expressions.csv" in got
+
+
 def test_photo_without_faces_warns():
     at = open_page("app_pages/photo.py")
     at.file_uploader[0].upload("cat.jpg", jpeg(no_face_bgr()), "image/jpeg")
