@@ -99,7 +99,10 @@ def several_photos(files: list, attention: bool) -> tuple:
     results = held[1]
     table = photos_table(results)
     found = int(table["faces"].sum())
-    st.subheader(f"{len(results)} photos, {found} face{'s' if found != 1 else ''}")
+    unread = sum(1 for r in results if r.error)
+    read = len(results) - unread
+    st.subheader(f"{read} photo{'s' if read != 1 else ''}, {found} face{'s' if found != 1 else ''}"
+                 + (f" ({unread} more could not be read)" if unread else ""))
     for r in results:
         if r.error:
             st.error(f"**{support.md_literal(r.name)}**: {r.error}", icon=":material/broken_image:")

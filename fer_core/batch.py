@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIDEO_EXTS = frozenset({".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v", ".mpg", ".mpeg"})
-PHOTO_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+#: .jfif: JPEGs as Chrome and Edge on Windows long saved them from web pages (as the Photo page takes).
+PHOTO_EXTS = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp"})
 COMPARISON_HTML = "comparison.html"
 COMPARISON_CSV = "comparison.csv"
 CSV_SUFFIX = "_expressions.csv"

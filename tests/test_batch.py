@@ -80,12 +80,13 @@ def test_find_jobs_names_videos_and_photo_folders(tmp_path):
     (tmp_path / "a" / "sub" / "y.MOV").write_bytes(b"")
     (tmp_path / "a" / "sub" / "2.jpg").write_bytes(b"")
     (tmp_path / "a" / "sub" / "1.png").write_bytes(b"")
+    (tmp_path / "a" / "sub" / "3.JFIF").write_bytes(b"")  # a JPEG saved from the web on Windows
     (tmp_path / "a" / "notes.txt").write_bytes(b"")
     (tmp_path / "z.mp4").write_bytes(b"")
     jobs = batch.find_jobs([tmp_path / "a", tmp_path / "z.mp4", tmp_path / "a" / "x.mp4"])
     names = {j.name: j for j in jobs}
     assert set(names) == {"a__x.mp4", "a__x.webm", "a__sub", "a__sub__y", "z"}  # x.mp4 given twice: once
-    assert [Path(p).name for p in names["a__sub"].photos] == ["1.png", "2.jpg"]
+    assert [Path(p).name for p in names["a__sub"].photos] == ["1.png", "2.jpg", "3.JFIF"]
     assert names["a__sub__y"].is_video and not names["a__sub"].is_video
     with pytest.raises(FileNotFoundError):
         batch.find_jobs([tmp_path / "missing"])

@@ -193,7 +193,7 @@ def test_several_photos_give_a_summary_and_one_shown_in_full():
                                    ("cat.jpg", jpeg(no_face_bgr()), "image/jpeg"),
                                    ("gallery.png", gallery, "image/png")]).run()
     assert not at.exception
-    assert at.subheader[0].value == "4 photos, 5 faces"
+    assert at.subheader[0].value == "3 photos, 5 faces (1 more could not be read)"  # it said "4 photos"
     assert len(at.error) == 1 and "**broken.jpg**" in at.error[0].value and "not an image" in at.error[0].value
     summary = at.dataframe[0].value
     assert list(summary["photo"]) == ["astronaut.jpg", "broken.jpg", "cat.jpg", "gallery.png"]
