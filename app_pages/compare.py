@@ -18,7 +18,7 @@ from fer_core.compare import (
     unique_names,
 )
 from fer_core.report import build_comparison_report
-from fer_core.session import LogFormatError, SessionLog, log_models
+from fer_core.session import LogFormatError, SessionLog, log_models, unpack_log
 
 #: At most this many sessions at once (each CSV log can hold up to uploads.LOG_MB).
 MAX_SESSIONS = 8
@@ -41,17 +41,27 @@ if video is not None and len(video["result"].log) and st.checkbox(
     names.append(video["name"])
     frames.append(video["result"].log.to_frame())
 
-files = st.file_uploader(f"Session logs (CSV from this app, up to {MAX_SESSIONS} sessions in all)",
-                         type=["csv"], accept_multiple_files=True, max_upload_size=uploads.LOG_MB)
+files = st.file_uploader(f"Session logs (CSV from this app, or their ZIP; up to {MAX_SESSIONS} sessions in all)",
+                         type=uploads.LOG_TYPES, accept_multiple_files=True, max_upload_size=uploads.LOG_MB,
+                         help=uploads.LOG_HELP)
 # Parsed logs are kept for this browser session, keyed by upload, so that changing a chart
 # setting does not read every CSV again; logs that were removed from the uploader are dropped.
 parsed = st.session_state.setdefault("fer_compare_logs", {})
+# Their digests too: of the CSV, so that a log and its ZIP are one session, not two.
+digests = st.session_state.setdefault("fer_compare_digests", {})
 current = {u.file_id for u in files or []}
-for key in [k for k in parsed if k not in current]:
-    del parsed[key]
+for held in (parsed, digests):
+    for key in [k for k in held if k not in current]:
+        del held[key]
 seen: dict[str, str] = {}  # digest of each log compared -> its file name
 for upload in files or []:
-    digest = hashlib.sha1(upload.getvalue()).hexdigest()
+    if upload.file_id not in digests:
+        try:
+            content = unpack_log(upload.getvalue())
+        except LogFormatError:
+            content = upload.getvalue()  # not read below either: its error is said there
+        digests[upload.file_id] = hashlib.sha1(content).hexdigest()
+    digest = digests[upload.file_id]
     shown = support.md_literal(upload.name)  # in the messages: as named, not read as Markdown
     if digest in seen:  # the same file twice (downloaded twice, renamed): one session, not two
         st.warning(f"**{shown}** is the same log as **{support.md_literal(seen[digest])}**; it is left out.",
@@ -61,7 +71,7 @@ for upload in files or []:
         st.warning(f"Only {MAX_SESSIONS} sessions are compared at once; **{shown}** and the files "
                    "after it were left out.", icon=":material/block:")
         break
-    if not uploads.within_limit(upload, uploads.LOG_MB):
+    if not uploads.within_limit(upload, uploads.LOG_MB, uploads.log_hint(upload)):
         continue
     if upload.file_id not in parsed:
         try:

@@ -65,11 +65,12 @@ elif source == sources[1]:
         # Named: the Video file page may hold another upload by now, not analysed.
         st.caption(f"**{support.md_literal(name)}**, the video analysed last on the **Video file** page.")
 else:
-    files = st.file_uploader("Session log (CSV from this app)", type=["csv"], max_upload_size=uploads.LOG_MB,
-                             accept_multiple_files=True, key="fer_dashboard_upload", on_change=_csv_removed,
+    files = st.file_uploader("Session log (CSV from this app, or its ZIP)", type=uploads.LOG_TYPES,
+                             max_upload_size=uploads.LOG_MB, accept_multiple_files=True, key="fer_dashboard_upload",
+                             on_change=_csv_removed,
                              help="Several logs of parts of one recording (the Video file page's Analyse from and to) "
-                                  "are joined into one session.")
-    if any(not uploads.within_limit(upload, uploads.LOG_MB) for upload in files):
+                                  "are joined into one session. " + uploads.LOG_HELP)
+    if any(not uploads.within_limit(upload, uploads.LOG_MB, uploads.log_hint(upload)) for upload in files):
         st.stop()
     if files:
         # Read once per upload and kept for this browser session, so that the moments named
@@ -242,10 +243,14 @@ opts = ReportOptions(source=name, bin_s=float(bin_s), negative_minutes=float(min
                      look_away_s=float(away_s), eyes_closed_s=float(closed_s),
                      timezone=st.context.timezone or "UTC")  # the report's dates in the visitor's zone
 st.caption("The log lives only in this browser tab's memory (the browser asks before the tab is closed or "
-           "reloaded). Download the CSV log to keep it: this page and **Compare sessions** read it back.")
-c1, c2 = st.columns(2)
+           "reloaded). Download the CSV log to keep it: this page and **Compare sessions** read it back, up to "
+           f"{uploads.LOG_MB} MB (about 2 hours of a class of 30), and its ZIP (a third of the size) up to a full "
+           "log.")
+c1, c2, c3 = st.columns(3)
 # Callables: the files are only built when the button is pressed.
 c1.download_button("Per-frame log (CSV)", support.csv_download(log.to_csv), "session_log.csv", "text/csv",
                    on_click="ignore")
-c2.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), "session_report.html",
+c2.download_button("Per-frame log (ZIP)", support.zip_download(log.to_csv, "session_log.csv"), "session_log.zip",
+                   "application/zip", on_click="ignore")
+c3.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), "session_report.html",
                    "text/html", on_click="ignore")

@@ -347,7 +347,12 @@ else:
                                "text/csv",
                                on_click="ignore", icon=":material/download:",
                                help="Every face observation and marked moment so far; the Class dashboard and "
-                                    f"Compare sessions read it back, up to {uploads.LOG_MB} MB (a full log of "
-                                    f"{analyzer.log.max_rows:,} observations is two to three times that). The log "
-                                    "lives only in this tab: if the tab loses its connection for over 15 minutes "
-                                    "(a laptop asleep), it is gone.")
+                                    f"Compare sessions read it back, up to {uploads.LOG_MB} MB (about 2 hours of a "
+                                    f"class of 30; a full log of {analyzer.log.max_rows:,} observations is two to "
+                                    "three times that: download the ZIP for it). The log lives only in this tab: if "
+                                    "the tab loses its connection for over 15 minutes (a laptop asleep), it is gone.")
+            st.download_button("Session log (ZIP)", support.zip_download(analyzer.log.to_csv, "live_session_log.csv"),
+                               "live_session_log.zip", "application/zip", on_click="ignore",
+                               icon=":material/folder_zip:",
+                               help="The same CSV, zipped: a third of the size. The Class dashboard and Compare "
+                                    "sessions read it as it is, a full log too; double-click it to open the CSV.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fer_app import support
+from fer_core.session import MAX_UNPACKED_BYTES
 
 #: Photos: a 48-megapixel JPEG is 10-25 MB.
 PHOTO_MB = 50
@@ -27,12 +28,32 @@ LOG_MB = 50
 
 MB = 1024 * 1024  # Streamlit's megabyte
 
+#: The log uploaders take a log's CSV, or the CSV compressed: a full live log (a million observations)
+#: is about 125 MB of CSV, 40 MB zipped (fer_core.session.unpack_log). Up to LOG_MB a file either
+#: way, and compressed up to fer_core.session.MAX_UNPACKED_BYTES of CSV inside.
+LOG_TYPES = ["csv", "csv.gz", "zip"]
+#: What the log uploaders say of it.
+LOG_HELP = (f"A CSV log as this app downloads it, or compressed: its **ZIP** download, the CSV zipped "
+            "yourself (Windows: right-click, *Send to*, *Compressed (zipped) folder*; macOS: *Compress*) or "
+            f"gzipped (.csv.gz). Up to {LOG_MB} MB a file; a compressed one may hold up to "
+            f"{MAX_UNPACKED_BYTES // MB} MB of CSV, more than a full log (a million observations, about 125 MB "
+            "of CSV, 40 MB zipped).")
+#: What the error says of a CSV log over LOG_MB.
+LOG_TOO_LARGE = (f"Compressed it fits: use the **ZIP** download of the log, or zip the CSV yourself (up to "
+                 f"{MAX_UNPACKED_BYTES // MB} MB of CSV inside).")
 
-def within_limit(upload, limit_mb: int) -> bool:
+
+def within_limit(upload, limit_mb: int, hint: str = "") -> bool:
     """True when ``upload`` (an ``UploadedFile``) is at most ``limit_mb`` MB; otherwise shows
-    an error on the page and returns False."""
+    an error on the page, with ``hint`` after it, and returns False."""
     if upload.size <= limit_mb * MB:
         return True
     st.error(f"**{support.md_literal(upload.name)}** is {upload.size / MB:.0f} MB; this page accepts files of up to "
-             f"{limit_mb} MB.", icon=":material/block:")
+             f"{limit_mb} MB." + (f" {hint}" if hint else ""), icon=":material/block:")
     return False
+
+
+def log_hint(upload) -> str:
+    """What :func:`within_limit` adds for a session log over LOG_MB: a CSV is told how to send it
+    compressed; a compressed one is not."""
+    return "" if upload.name.lower().endswith((".gz", ".zip")) else LOG_TOO_LARGE

@@ -49,9 +49,12 @@ DataFrames ``df.attrs["models"]`` (:func:`log_models`).
 """
 from __future__ import annotations
 
+import gzip
 import io
 import re
 import threading
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,6 +120,13 @@ MAX_MODELS = 8
 MAX_LOG_S = 7 * 24 * 3600.0
 #: The largest frame count an end row may claim (a week at 30 frames a second, with room).
 MAX_END_FRAMES = 100_000_000
+#: A compressed log (``.csv.gz``, or a ``.zip`` holding one CSV) is unpacked up to this many
+#: bytes of CSV: a full log (``max_rows``, 1,000,000 observations with attention) is about
+#: 125 MB (131 million bytes; MB as Streamlit's uploaders count them, 2**20 bytes).
+#: Past it the log is refused before it fills memory: a few kilobytes of gzip can unpack to gigabytes.
+MAX_UNPACKED_BYTES = 160 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with files; an empty one
 
 
 def _attention_values(face: object) -> tuple[float, ...]:
@@ -546,11 +556,15 @@ class SessionLog:
         return log
 
     @classmethod
-    def from_csv(cls, data: bytes | str, source: str = "") -> SessionLog:
+    def from_csv(cls, data: bytes | str, source: str = "", max_unpacked: int = MAX_UNPACKED_BYTES) -> SessionLog:
         """Load a CSV written by :meth:`to_csv`; :class:`LogFormatError` if it is not one.
 
         Also as a spreadsheet saves it again: cells separated by semicolons or tabs, decimal
-        commas (Excel and LibreOffice in most of Europe), UTF-16 ("Unicode text")."""
+        commas (Excel and LibreOffice in most of Europe), UTF-16 ("Unicode text"); and
+        compressed (:func:`unpack_log`: gzip, or a zip archive of one CSV), unpacked up to
+        ``max_unpacked`` bytes."""
+        if isinstance(data, bytes):
+            data = unpack_log(data, max_unpacked)
         if isinstance(data, bytes) and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             data = data.decode("utf-16", errors="replace")  # a spreadsheet's "Unicode text"
         sep, columns = _header_columns(data)
@@ -582,6 +596,35 @@ class SessionLog:
                 # between semicolons. Never so in a log this app wrote.
                 df[c] = df[c].str.replace(",", ".", regex=False)
         return cls.from_frame(df, source=source)
+
+
+def unpack_log(data: bytes, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
+    """The CSV of a compressed log: ``data`` gzipped (a ``.csv.gz``), or a zip archive holding one
+    CSV (a ``.zip``, as Windows' *Compressed folder* and macOS' *Compress* make it); other bytes as
+    they are. :class:`LogFormatError` for a damaged archive, one with no CSV or several, and one
+    whose CSV unpacks to more than ``max_bytes``: it is unpacked no further than that."""
+    try:
+        if data[:2] == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+                out = gz.read(max_bytes + 1)
+        elif data[:4] in _ZIP_MAGIC:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                # Not the folders, nor the resource forks macOS' Compress adds (__MACOSX/._NAME).
+                names = [i for i in z.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+                if len(names) != 1:
+                    raise LogFormatError(f"not a session log: the zip archive holds {len(names)} files, "
+                                         "and a log's holds one CSV")
+                with z.open(names[0]) as member:
+                    out = member.read(max_bytes + 1)
+        else:
+            return data
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
+        # Damaged or cut short, an unknown compression, a password (RuntimeError).
+        raise LogFormatError(f"not a readable compressed file: {e}") from None
+    if len(out) > max_bytes:
+        raise LogFormatError(f"it unpacks to more than {max_bytes / 2**20:,.0f} MB of CSV, and a log this app "
+                             "writes is at most about 125 MB (a million observations): not read")
+    return out
 
 
 def _header_columns(data: bytes | str) -> tuple[str, int]:

@@ -311,6 +311,23 @@ def downloads():
         yield got
 
 
+@contextlib.contextmanager
+def pressed_downloads():
+    """The data of each download button made only when pressed (a callable), by file name: what a
+    visitor downloads on pressing it."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    got: dict[str, bytes] = {}
+    keep = MediaFileManager.add_deferred
+
+    def kept(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        got[file_name] = data_callable()
+        return keep(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    with mock.patch.object(MediaFileManager, "add_deferred", kept):
+        yield got
+
+
 def test_photo_50_megapixels_is_downscaled_with_a_notice():
     big = Image.new("RGB", (8660, 5780), (120, 130, 140))
     big.paste(Image.fromarray(cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2RGB)).resize((2400, 2400)), (3000, 1500))
@@ -482,7 +499,8 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     assert "Expression model: Standard (fer_model.onnx)" in texts(at)
     # mix, counts, mix over time, per-face timeline, valence-arousal path (no attention measured)
     assert len(at.get("plotly_chart")) == 5
-    assert [b.label for b in at.download_button] == ["Per-frame log (CSV)", "Report (HTML, charts included)"]
+    assert [b.label for b in at.download_button] == ["Per-frame log (CSV)", "Per-frame log (ZIP)",
+                                                     "Report (HTML, charts included)"]
     # Flag threshold: a face negative for >= 0.1 min appears only if the model says so; either way no crash.
     at.number_input[0].set_value(0.1).run()
     assert not at.exception
@@ -875,6 +893,57 @@ def test_dashboard_from_csv_and_bad_csv():
     at.file_uploader[0].clear().upload("other.csv", b"a,b\n1,2\n", "text/csv")
     at.run()
     assert not at.exception and "missing columns" in at.error[0].value
+
+
+def test_dashboard_and_compare_read_a_log_compressed_and_say_how_to_send_one_too_large(monkeypatch):
+    """A full live log (a million observations) is about 125 MB of CSV: the dashboard and Compare
+    sessions took CSV only, up to 50 MB, and said no more than that. Zipped or gzipped, a log
+    read 'missing columns'; the browser refused a .zip or .csv.gz before sending it."""
+    import gzip
+    import zipfile
+
+    from fer_app import uploads
+    from tests.test_compare import lecture
+
+    csv = lecture(40, "Happy", "Neutral").to_csv()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("week1.csv", csv)
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    assert {".csv", ".csv.gz", ".zip"} <= set(at.file_uploader[0].proto.type)
+    for name, data in (("week1.zip", buf.getvalue()), ("week1.csv.gz", gzip.compress(csv))):
+        at.file_uploader[0].clear().upload(name, data, "application/octet-stream")
+        at.run()
+        assert not at.exception and not at.error and {m.label: m.value for m in at.metric}["Anonymous faces"] == "3"
+    # Compare sessions: a log and its ZIP are one session; a gzipped one is another.
+    at.switch_page("app_pages/compare.py").run()
+    assert {".csv", ".csv.gz", ".zip"} <= set(at.file_uploader[0].proto.type)
+    week2 = gzip.compress(lecture(30, "Sad", "Sad", faces=5).to_csv())
+    at.file_uploader[0].set_value([("week1.csv", csv, "text/csv"), ("week1.zip", buf.getvalue(), "application/zip"),
+                                   ("week2.csv.gz", week2, "application/gzip")]).run()
+    assert not at.exception and not at.error
+    assert any(w.value == "**week1.zip** is the same log as **week1.csv**; it is left out." for w in at.warning)
+    assert list(at.dataframe[0].value["session"]) == ["week1.csv", "week2.csv.gz"]
+    # A CSV over the limit is told to send it zipped, and zipped it is read; a ZIP over it is not told so.
+    # A small file that unpacks past the bound (a decompression bomb) is refused, said so.
+    monkeypatch.setattr(uploads, "LOG_MB", 1)  # before the page: the uploader's limit is part of its identity
+    long = csv + b"\n" * (2 * uploads.MB)  # blank lines: 2 MB more, a few kB zipped
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("long.csv", long)
+    bomb = gzip.compress(csv + b"0" * (170 * uploads.MB))
+    at = open_page("app_pages/compare.py")
+    at.file_uploader[0].set_value([("week2.csv.gz", week2, "application/gzip"), ("long.csv", long, "text/csv"),
+                                   ("long.zip", buf.getvalue(), "application/zip"),
+                                   ("huge.zip", bytes(2 * uploads.MB), "application/zip"),
+                                   ("big.csv.gz", bomb, "application/gzip")]).run()
+    assert not at.exception and len(at.error) == 3
+    assert at.error[0].value.startswith("**long.csv** is 2 MB; this page accepts files of up to 1 MB. Compressed "
+                                        "it fits: use the **ZIP** download")
+    assert at.error[1].value == "**huge.zip** is 2 MB; this page accepts files of up to 1 MB."
+    assert at.error[2].value.startswith("**big.csv.gz**: it unpacks to more than 160 MB of CSV")
+    assert list(at.dataframe[0].value["session"]) == ["week2.csv.gz", "long.zip"]
 
 
 def test_dashboard_joins_the_logs_of_parts_of_one_recording():
@@ -1302,8 +1371,18 @@ def test_live_page_markers_reach_the_dashboard_and_its_csv():
     assert list(table["marker"]) == ["quiz starts"]
     back = SessionLog.from_csv(analyzer.log.to_csv())
     assert [m for _, m in back.markers] == ["quiz starts"]
-    at.switch_page("app_pages/live_webcam.py").run()  # idle with a log: its download is on the page
-    assert [b.label for b in at.download_button] == ["Session log (CSV)"]
+    at.switch_page("app_pages/live_webcam.py")  # idle with a log: its downloads are on the page
+    with pressed_downloads() as got:
+        at.run()
+    assert [b.label for b in at.download_button] == ["Session log (CSV)", "Session log (ZIP)"]
+    # The ZIP: the CSV in it as the CSV button gives it (a full log is 131 MB of CSV, 42 MB zipped,
+    # over the 50 MB the dashboard and Compare sessions take as CSV), read back as it is.
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(got["live_session_log.zip"])) as z:
+        assert z.namelist() == ["live_session_log.csv"]
+        assert z.read("live_session_log.csv") == got["live_session_log.csv"]
+    assert [m for _, m in SessionLog.from_csv(got["live_session_log.zip"]).markers] == ["quiz starts"]
     # It says how large a log the dashboard and Compare sessions read back: a full log (a million
     # observations, 97-130 bytes each) is more than they take, which it once left unsaid.
     from fer_app import uploads

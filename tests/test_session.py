@@ -1,5 +1,8 @@
 """Session log and class analytics (pure logic, no model)."""
+import gzip
+import io
 import threading
+import zipfile
 from types import SimpleNamespace
 
 import numpy as np
@@ -704,3 +707,73 @@ def test_a_live_session_read_back_from_its_csv_still_has_streams_not_parts_of_a_
     once.add_frame(0.0, [face])
     once.resume()
     assert not once.streams and b"live stream" not in once.to_csv()
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    """A zip archive of ``files``, deflated, as Windows' Compressed folder and macOS' Compress make it."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_compressed_log_reads_back_as_its_csv():
+    """A full live log (a million observations) is about 125 MB of CSV, over the 50 MB the dashboard and
+    Compare sessions take; compressed it is a third of that. Gzipped or zipped, a log was refused as
+    'missing columns time_s, face_id, ...'."""
+    log = class_log(minutes=2, faces=3)
+    log.add_marker(30.0, "quiz starts")
+    for t in (120.0, 125.0):
+        log.add_frame(t, [])  # frames without faces: the end row
+    csv = log.to_csv()
+    plain = SessionLog.from_csv(csv)
+    for data in (gzip.compress(csv), zipped({"session_log.csv": csv}),
+                 # macOS' Compress adds a folder of resource forks; a folder in the archive is no file
+                 zipped({"logs/": b"", "logs/session_log.csv": csv, "__MACOSX/logs/._session_log.csv": b"\0" * 80})):
+        back = SessionLog.from_csv(data)
+        assert back.summary() == plain.summary() and back.markers == plain.markers
+        pd.testing.assert_frame_equal(back.to_frame(), plain.to_frame())
+
+
+def test_a_compressed_log_is_unpacked_no_further_than_its_bound():
+    """A few kilobytes of gzip can unpack to gigabytes: past the bound the log is refused, and never
+    unpacked whole into memory."""
+    import tracemalloc
+    import zlib
+
+    from fer_core import session
+
+    csv = class_log(minutes=2, faces=3).to_csv()
+    assert len(SessionLog.from_csv(gzip.compress(csv), max_unpacked=len(csv))) == 2 * 60 * 2 * 3
+    bombs = [gzip.compress(csv + b"0" * 20_000_000), zipped({"log.csv": csv + b"0" * 20_000_000})]
+    assert all(len(bomb) < 100_000 for bomb in bombs)  # 20 MB more in 20 kB
+    tracemalloc.start()
+    try:
+        for bomb in bombs:
+            with pytest.raises(session.LogFormatError, match=r"unpacks to more than 1 MB of CSV"):
+                SessionLog.from_csv(bomb, max_unpacked=2**20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, peak
+    # The app's own bound: a gigabyte of zeros (1 MB of gzip), refused.
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = bytes(2**20)
+    big = b"".join(squeeze.compress(chunk) for _ in range(1024)) + squeeze.flush()
+    assert len(big) < 2**21
+    with pytest.raises(session.LogFormatError, match=r"unpacks to more than 160 MB of CSV"):
+        SessionLog.from_csv(big)
+
+
+@pytest.mark.parametrize("pack, message", [
+    (lambda csv: gzip.compress(csv)[:-5000], "not a readable compressed file"),  # a download cut short
+    (lambda csv: zipped({"log.csv": csv})[:200], "not a readable compressed file"),
+    (lambda csv: zipped({"a.csv": csv, "b.csv": csv}), "the zip archive holds 2 files"),
+    (lambda csv: zipped({}), "the zip archive holds 0 files"),
+], ids=["gzip cut short", "zip cut short", "two files", "empty zip"])
+def test_a_damaged_or_odd_archive_is_refused_with_what_it_is(pack, message):
+    from fer_core.session import LogFormatError
+
+    with pytest.raises(LogFormatError, match=message):
+        SessionLog.from_csv(pack(class_log(minutes=1, faces=2).to_csv()))
