@@ -46,6 +46,9 @@ from training.export import parity_ok
 
 log = logging.getLogger("training.finetune")
 
+#: Temperature of the distillation term (Hinton et al. 2015; Li & Hoiem 2016 use 2): it softens the
+#: base's answers so its ranking of the unlikely classes, the ones a partial folder lacks, counts too.
+DISTILL_TEMPERATURE = 2.0
 DEFAULT_BASE = Path(__file__).resolve().parent.parent / "models" / "fer_model.keras"
 #: The files a run writes into ``--out``.
 OUTPUTS = ("fer_model.keras", "fer_model.onnx", "fer_model.json", "base.onnx", "base.json", "finetune_report.json")
@@ -130,7 +133,8 @@ def set_trainable(core, frozen: set[int]) -> None:
 
 
 def onnx_metrics(onnx_path: Path, faces: FaceSet, present: list[int]) -> dict:
-    """Accuracy, macro-F1 (over the classes present) and per-class recall of an ONNX model, via fer_core."""
+    """Accuracy, macro-F1 (over the classes present) and per-class recall of an ONNX model, via fer_core;
+    ``classes_not_measured`` names the classes with no faces here, on which these figures say nothing."""
     from sklearn.metrics import confusion_matrix, f1_score
 
     from fer_core import load_recognizer
@@ -142,11 +146,56 @@ def onnx_metrics(onnx_path: Path, faces: FaceSet, present: list[int]) -> dict:
         "macro_f1": float(f1_score(faces.y, pred, labels=present, average="macro", zero_division=0)),
         "per_class_recall": {LABELS[c]: float(cm[c, c] / cm[c].sum()) for c in present},
         "confusion_matrix": cm.tolist(),
+        "classes_not_measured": [LABELS[c] for c in range(NUM_CLASSES) if c not in present],
     }
 
 
-def fit(core, train: FaceSet, args) -> list[dict]:
-    """Train ``core`` in place: ``frozen_epochs`` with the early layers frozen, then the rest unfrozen."""
+def finetune_loss(present: list[int], keep_base: float, label_smoothing: float):
+    """The fine-tuning loss: one-hot labels against the model's probabilities, which come with the
+    frozen base model's for the same augmented face as 7 more columns when ``keep_base > 0``.
+
+    ``(1 - keep_base)`` x the cross-entropy of the labels over the ``present`` classes only (the
+    softmax renormalised over them, the smoothing spread over them), plus ``keep_base`` x the KL
+    divergence from the base's probabilities over all seven classes, both softened by
+    :data:`DISTILL_TEMPERATURE`: learning without forgetting (Li & Hoiem 2016). The cross-entropy
+    over all seven classes, used before, pushed every class the folder lacks towards zero: tuned
+    on Happy and Sad faces alone, the model all but stopped answering Neutral, Fear or Angry."""
+    from keras import ops
+
+    mask = np.zeros(NUM_CLASSES, np.float32)
+    mask[present] = 1.0
+    smooth = mask * (label_smoothing / len(present))
+    t = DISTILL_TEMPERATURE
+
+    def soft_log(p):
+        z = ops.log(ops.clip(p, 1e-7, 1.0)) / t
+        return z - ops.logsumexp(z, axis=-1, keepdims=True)
+
+    def loss(y_true, y_pred):
+        p = ops.clip(y_pred[:, :NUM_CLASSES], 1e-7, 1.0)
+        log_present = ops.log(p) - ops.log(ops.sum(p * mask, axis=-1, keepdims=True))
+        target = y_true * (1.0 - label_smoothing) + smooth
+        ce = -ops.sum(target * log_present * mask, axis=-1)
+        if keep_base <= 0:
+            return ce
+        log_s, log_b = soft_log(p), soft_log(y_pred[:, NUM_CLASSES:])
+        kl = ops.sum(ops.exp(log_b) * (log_b - log_s), axis=-1) * t**2
+        return (1.0 - keep_base) * ce + keep_base * kl
+
+    return loss
+
+
+def label_accuracy(y_true, y_pred):
+    """Top-1 accuracy of the model's part of :func:`finetune_loss`'s predictions."""
+    from keras import ops
+
+    hit = ops.argmax(y_true, axis=-1) == ops.argmax(y_pred[:, :NUM_CLASSES], axis=-1)
+    return ops.cast(hit, "float32")
+
+
+def fit(core, train: FaceSet, args, teacher=None) -> list[dict]:
+    """Train ``core`` in place: ``frozen_epochs`` with the early layers frozen, then the rest unfrozen;
+    with ``teacher`` (a copy of the base, under another name), distilled from it (:func:`finetune_loss`)."""
     import keras
 
     from training.augment import augmenter
@@ -154,10 +203,16 @@ def fit(core, train: FaceSet, args) -> list[dict]:
 
     x = train.x[..., None].astype(np.float32)
     y = np.eye(NUM_CLASSES, dtype=np.float32)[train.y]
+    present = sorted(set(train.y.tolist()))
     weights = class_weights(train.y, args.class_weight_power)[train.y]
     inp = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
     aug = augmenter(args.augment, seed=args.seed, keep_sharp=args.keep_sharp)
-    model = keras.Model(inp, core(aug(inp)), name="finetuner")
+    face = aug(inp)
+    out = core(face)
+    if teacher is not None:  # the base, frozen, sees the same augmented face: its answer is the distillation target
+        teacher.trainable = False
+        out = keras.layers.Concatenate(name="with_base")([out, teacher(face)])
+    model = keras.Model(inp, out, name="finetuner")
     early = early_layers(core, args.freeze_fraction)
     frozen_epochs = min(args.frozen_epochs, args.epochs) if early else 0
     phases = [(frozen_epochs, set(early)), (args.epochs - frozen_epochs, set())]
@@ -170,8 +225,9 @@ def fit(core, train: FaceSet, args) -> list[dict]:
         log.info("epochs %d-%d: %s", done + 1, done + n_epochs,
                  f"early layers frozen ({', '.join(names)})" if frozen else "all layers trainable")
         model.compile(optimizer=keras.optimizers.Adam(args.lr),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
-                      metrics=[keras.metrics.CategoricalAccuracy(name="acc")])
+                      loss=finetune_loss(present, args.keep_base if teacher is not None else 0.0,
+                                         args.label_smoothing),
+                      metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="acc")])
         h = model.fit(x, y, sample_weight=weights, batch_size=args.batch_size, epochs=done + n_epochs,
                       initial_epoch=done, shuffle=True, verbose=args.verbose)
         history += [{"epoch": done + i + 1, "frozen_layers": len(frozen),
@@ -212,8 +268,10 @@ def _user_faces(root: Path, args: argparse.Namespace) -> tuple[FaceSet, list[int
     present = check_folder(root, faces, args.min_per_class)
     absent = [LABELS[c] for c in range(NUM_CLASSES) if c not in present]
     if absent:
-        log.warning("no faces for %s: the model is tuned and measured on %s only",
-                    ", ".join(absent), ", ".join(LABELS[c] for c in present))
+        log.warning("no faces for %s: the labels teach %s only; %s; the held-out figures do not measure them",
+                    ", ".join(absent), ", ".join(LABELS[c] for c in present),
+                    f"the base model's answers hold the others in place (--keep-base {args.keep_base})"
+                    if args.keep_base > 0 else "nothing holds the others in place (--keep-base 0)")
     tr_idx, ho_idx = stratified_split(faces.y, args.holdout, args.seed)
     train, held = faces.subset(tr_idx), faces.subset(ho_idx)
     log.info("%d faces in %d classes: %d for fine-tuning, %d held out", len(faces), len(present),
@@ -301,7 +359,11 @@ def run(args) -> dict:
     before = onnx_metrics(base_onnx, held, present)
     log.info("before: held-out accuracy %.3f, macro-F1 %.3f", before["accuracy"], before["macro_f1"])
 
-    history = fit(core, train, args)
+    teacher = None
+    if args.keep_base > 0:  # a second, untouched copy of the base (renamed: one model holds both)
+        base_copy = load_base(base_path)
+        teacher = keras.Model(base_copy.inputs[0], base_copy.outputs[0], name="base_teacher")
+    history = fit(core, train, args, teacher)
     core.save(out / "fer_model.keras")
     onnx_path = export_onnx(core, out / "fer_model.onnx")
     fold_input_scaling(onnx_path)
@@ -346,6 +408,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="fraction of faces spared the resampling steps of augmentation, as the shipped model "
                         "was trained, so it keeps seeing faces as sharp as untouched ones")
     p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--keep-base", type=float, default=0.5,
+                   help="weight (0-1) of the base model's own answers for the same faces in the loss "
+                        "(learning without forgetting): holds the classes your folder lacks, and the rest "
+                        "of what it knew, near the base; 0: your labels alone")
     p.add_argument("--class-weight-power", type=float, default=0.5, help="0: no reweighting, 1: balanced classes")
     p.add_argument("--no-flip-tta", action="store_true", help="do not average with the mirrored face at inference")
     p.add_argument("--input-blur", type=float, default=None,
@@ -367,6 +433,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         range_problem("--freeze-fraction", args.freeze_fraction, 0.0, 1.0),
         range_problem("--augment", args.augment, 0.0),
         range_problem("--label-smoothing", args.label_smoothing, 0.0, 1.0),
+        range_problem("--keep-base", args.keep_base, 0.0, 1.0),
         range_problem("--class-weight-power", args.class_weight_power),
         range_problem("--input-blur", args.input_blur, 0.0),
         folder_problem(Path(args.out).expanduser()),
@@ -391,9 +458,13 @@ def main(argv=None) -> int:
                   "command again to start over")
         return 130
     b, a = report["before"], report["after"]
-    print(f"Held-out faces: {report['faces']['held_out']} ({report['evaluation']})")
+    print(f"Held-out faces: {report['faces']['held_out']} of {', '.join(a['per_class_recall'])} "
+          f"({report['evaluation']})")
     print(f"  before: accuracy {b['accuracy']:.3f}  macro-F1 {b['macro_f1']:.3f}")
     print(f"  after:  accuracy {a['accuracy']:.3f}  macro-F1 {a['macro_f1']:.3f}")
+    if a["classes_not_measured"]:
+        print(f"  not measured: {', '.join(a['classes_not_measured'])} (no faces of them in {args.data}; the "
+              "figures above say nothing of how the model now answers them)")
     print("Wrote " + ", ".join(report["files"].values()) + f" and {Path(args.out) / 'finetune_report.json'}")
     if not parity_ok(report["parity"]):
         log.error("ONNX output differs from Keras: %s", report["parity"])
