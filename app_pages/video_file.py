@@ -21,7 +21,7 @@ from fer_core.session import (
     parse_time,
     strongest_changes,
 )
-from fer_core.video import VideoDecodeError, analyze_video, probe
+from fer_core.video import VideoDecodeError, VideoInfo, analyze_video, probe
 
 #: Analyse at most this many frames of one upload (an hour at 2 frames per second).
 MAX_FRAMES = 7200
@@ -42,6 +42,21 @@ def _times(*times: float) -> list[str]:
     """m:ss of each time, all with tenths when one is not a whole second (a part from 0:07.5)."""
     whole = all(abs(t - round(t)) < 1e-6 for t in times)
     return [format_time(round(t)) if whole else support.clock(t, 10) for t in times]
+
+
+def _probe(upload) -> VideoInfo | None:
+    """The upload's :func:`probe`, once per upload, not on each run of the page (it decodes the first
+    frame, for the size a phone video plays at: 0.1 s for a busy 1080p HEVC one); None when it is not a
+    video we can decode (said when Analyse is pressed)."""
+    kept = st.session_state.get("fer_video_probe")
+    if kept is not None and kept[0] == upload.file_id:
+        return kept[1]
+    try:
+        info = probe(upload)
+    except VideoDecodeError:
+        info = None
+    st.session_state["fer_video_probe"] = (upload.file_id, info)
+    return info
 
 
 def _part(from_text: str, to_text: str, length: float | None) -> tuple[float, float | None]:
@@ -75,10 +90,7 @@ rate = st.select_slider("Frames analysed per second of video", options=RATES,
 part: tuple[float, float | None] | None = (0.0, None)  # the part to analyse: from, to (None: the end)
 analysed_rate = rate  # the rate the analysis runs at: never above the video's own frame rate
 if upload is not None:
-    try:
-        info = probe(upload)  # the header only: milliseconds
-    except VideoDecodeError:
-        info = None  # said when Analyse is pressed
+    info = _probe(upload)
     length = info.duration_s if info is not None else None
     if info is not None and info.fps and info.fps < rate:
         # Every frame, once: a grid finer than the frames would offer times without a frame of
@@ -274,12 +286,12 @@ stem = state["name"].rsplit(".", 1)[0]
 st.download_button("Per-frame log (CSV)", support.csv_download(result.log.to_csv), f"{stem}_expressions.csv",
                    "text/csv",
                    on_click="ignore")
-if result.frame_size and result.frame_size != (info.width, info.height):
+if result.frame_size and result.frame_size != info.stored_size:
     # A video over 1280 pixels is analysed smaller, and a phone's is turned upright: say so, else boxes
     # drawn on the video itself land in the wrong place.
     st.caption(f"The log's boxes (x, y, w, h) are in the pixels of the frames as analysed, upright: "
-               f"{result.frame_size[0]} x {result.frame_size[1]} (the video is stored at {info.width} x "
-               f"{info.height}).")
+               f"{result.frame_size[0]} x {result.frame_size[1]} (the video is stored at {info.stored_size[0]} x "
+               f"{info.stored_size[1]}).")
 st.caption("Open the **Class dashboard** for negative-expression flags and the HTML report.")
 
 

@@ -47,12 +47,20 @@ class VideoDecodeError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    width: int
+    width: int  # as played: a phone video stored sideways is turned (``rotation``)
     height: int
     duration_s: float | None
     fps: float | None
     codec: str
     container: str
+    # Degrees counter-clockwise the player turns the stored frames (the display matrix; PyAV's
+    # ``VideoFrame.rotation``): -90 for a phone held upright.
+    rotation: int = 0
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the frames as stored in the file, before the player turns them."""
+        return (self.height, self.width) if _quarter_turns(self.rotation) % 2 else (self.width, self.height)
 
 
 @dataclass(frozen=True)
@@ -136,12 +144,54 @@ def _refused_size(ctx: Any, had_size: bool) -> str | None:
 
 
 def probe(source: str | Path | bytes | BinaryIO) -> VideoInfo:
-    """Size, duration, frame rate and codec, without decoding frames."""
+    """Size as played, duration, frame rate and codec. The header has all but the turn of a
+    phone video (its display matrix), which FFmpeg gives only with a decoded frame: the
+    first one is decoded for it (one keyframe; its first packets when the first is damaged)."""
+    container = _open(source)
+    try:
+        stream = _video_stream(container)
+        info = _info(container, stream)
+        rotation = _first_rotation(stream, _packets(container, stream))
+        if _quarter_turns(rotation) % 2:
+            info = replace(info, width=info.height, height=info.width)
+        return replace(info, rotation=rotation)
+    finally:
+        container.close()
+
+
+def _header(source: str | Path | bytes | BinaryIO) -> VideoInfo:
+    """:func:`probe` from the header alone, not turned: for the duration and frame rate."""
     container = _open(source)
     try:
         return _info(container, _video_stream(container))
     finally:
         container.close()
+
+
+#: Look for the first frame in at most this many packets (a damaged start is skipped).
+_ROTATION_PACKETS = 10
+
+
+def _first_rotation(stream: Any, packets: Iterator[Any]) -> int:
+    """The rotation of the first frame decoded from the first few ``packets`` (0 when none
+    decodes). The decoder is drained after each packet, so that a stream with B-frames gives
+    its first frame after one packet, not after the few it holds back for reordering."""
+    import av
+
+    for _, packet in zip(range(_ROTATION_PACKETS), packets):
+        try:
+            frames = packet.decode() or stream.decode(None)
+        except (av.FFmpegError, UnicodeDecodeError, ValueError):
+            frames = []
+        if frames:
+            return int(getattr(frames[0], "rotation", 0) or 0)
+        stream.codec_context.flush_buffers()  # out of draining, for the next packet
+    return 0
+
+
+def _quarter_turns(rotation: float) -> int:
+    """Quarter turns clockwise that upright a frame of this rotation (0 to 3)."""
+    return round(-rotation / 90.0) % 4
 
 
 def _info(container: Any, stream: Any) -> VideoInfo:
@@ -189,7 +239,7 @@ def upright(bgr: np.ndarray, rotation: float) -> np.ndarray:
     autorotate (-90 -> 90 degrees clockwise)."""
     import cv2
 
-    turn = round(-rotation / 90.0) % 4
+    turn = _quarter_turns(rotation)
     if turn == 0:
         return bgr
     return cv2.rotate(bgr, (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)[turn - 1])
@@ -226,7 +276,7 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     if end_s is not None and end_s < start_s:
         raise ValueError("end_s must not be before start_s")
     step = 1.0 / rate
-    info = probe(source)
+    info = _header(source)
     until = _earliest(end_s, info.duration_s)
     next_t = math.ceil(start_s / step - 1e-9) * step if start_s > 0 else 0.0
     yielded = 0

@@ -139,12 +139,14 @@ def vfr_video() -> bytes:
     return buf.getvalue()
 
 
-def rotated_video() -> bytes:
+def rotated_video(fmt: str = "mp4", codec: str = "mpeg4") -> bytes:
     """A phone video: portrait frames stored sideways (landscape) with a display matrix in
-    the MP4 track header that turns them 90 degrees clockwise (as phones write it)."""
+    the MP4 track header that turns them 90 degrees clockwise (as phones write it; an iPhone's
+    is a QuickTime ``fmt="mov"`` of ``codec="libx265"``, HEVC)."""
     upright = face_on_background(120, 160, x=0)
     stored = np.ascontiguousarray(np.rot90(upright))  # counter-clockwise: 160 x 120
-    data = bytearray(encode_video([stored] * 6, fps=4))
+    options = {"x265-params": "log-level=error"} if codec == "libx265" else None
+    data = bytearray(encode_video([stored] * 6, fps=4, fmt=fmt, codec=codec, options=options))
     i = data.find(b"tkhd")
     off = i + 4 + (40 if data[i + 4] == 0 else 52)  # the matrix, after the version-0/1 fields
     data[off:off + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)

@@ -455,8 +455,29 @@ def test_video_page_says_what_size_the_boxes_of_its_log_are_in():
     box = tuple(log[["x", "y", "w", "h"]].iloc[0])
     assert iou([v * 1.5 for v in box], recognizer_box(frames[0])) > 0.9
     at.file_uploader[0].clear().upload("phone.mp4", rotated_video(), "video/mp4").run()
+    # Before the analysis, the size it plays at (the page said "160 x 120", its size as stored).
+    assert "phone.mp4: 120 x 160, 0:01 long;" in texts(at)
     at.button[0].click().run()
     assert not at.exception and "upright: 120 x 160 (the video is stored at 160 x 120)." in texts(at)
+
+
+def test_video_page_probes_an_upload_once(monkeypatch):
+    """The probe decodes a frame (the turn of a phone video): done on every run of the page, each
+    setting changed before the analysis waited for it again."""
+    from fer_core import video
+
+    calls: list[object] = []
+    probe = video.probe
+    monkeypatch.setattr(video, "probe", lambda source: calls.append(source) or probe(source))
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", encode_video(come_and_go_frames(fps=5), fps=5), "video/mp4").run()
+    at.select_slider[0].set_value(1.0).run()
+    at.toggle[0].set_value(True).run()
+    assert not at.exception and "lecture.mp4: 480 x 360, 0:08 long; about 8 frames" in texts(at)
+    assert len(calls) == 1
+    at.file_uploader[0].clear().upload("other.mp4", encode_video(come_and_go_frames(fps=5)[:10], fps=5),
+                                       "video/mp4").run()
+    assert len(calls) == 2 and "other.mp4: 480 x 360, 0:02 long;" in texts(at)
 
 
 def recognizer_box(bgr: np.ndarray) -> tuple[int, int, int, int]:

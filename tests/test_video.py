@@ -279,3 +279,26 @@ def test_a_frame_growing_past_the_limit_is_refused_before_it_is_decoded(monkeypa
     decoded.clear()
     with pytest.raises(VideoDecodeError, match="The video is 416 x 320 pixels; the limit is 0.1 megapixels"):
         list(iter_frames(_growing_video(codec, (320, 240), (416, 320)), rate=50.0))
+
+
+@pytest.mark.parametrize("fmt, codec", [("mp4", "mpeg4"), ("mov", "libx265")], ids=["mp4", "iphone-hevc-mov"])
+def test_a_phone_video_is_probed_at_the_size_it_plays_at(fmt, codec, come_and_go_mp4):
+    """A phone held upright stores its video sideways with a turn in the display matrix: the page
+    said "1920 x 1080" before the analysis of a video that plays (and is analysed) at 1080 x 1920,
+    as the probe read the header only. An iPhone's HEVC QuickTime file decodes, upright."""
+    from av.codec import Codec
+
+    from tests.hostile import rotated_video
+
+    try:
+        Codec(codec, "w")
+    except Exception:  # an FFmpeg built without that encoder
+        pytest.skip(f"no {codec} encoder to make the video with")
+    data = rotated_video(fmt, codec)
+    info = probe(data)
+    frames = list(iter_frames(data, rate=4.0))
+    assert (info.width, info.height, info.rotation, info.stored_size) == (120, 160, -90, (160, 120))
+    assert info.codec == ("hevc" if codec == "libx265" else codec)
+    assert len(frames) == 6 and all(f.bgr.shape == (160, 120, 3) for f in frames)
+    plain = probe(come_and_go_mp4)  # one not turned keeps its size
+    assert (plain.width, plain.height, plain.rotation, plain.stored_size) == (480, 360, 0, (480, 360))
