@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 VIDEO_EXTS = frozenset({".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v", ".mpg", ".mpeg"})
 #: .jfif: JPEGs as Chrome and Edge on Windows long saved them from web pages (as the Photo page takes).
 PHOTO_EXTS = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp"})
+#: HEIC photos (an iPhone's, as a Mac keeps them) cannot be read (fer_core.imageio.HEIC_REFUSED), but
+#: are taken with the photos all the same, so that each is reported as skipped and why: a folder's
+#: were left out unsaid, and one given by name was read as a video of its photo's top-left tile.
+HEIC_EXTS = frozenset({".heic", ".heif", ".hif"})
 COMPARISON_HTML = "comparison.html"
 COMPARISON_CSV = "comparison.csv"
 CSV_SUFFIX = "_expressions.csv"
@@ -140,7 +144,7 @@ def _walk(raw: str | Path) -> Iterator[_Found]:
     if root.is_file():
         # A photo given by name is a one-photo job, read as photos are (their size and corruption
         # checks); it was once decoded as a one-frame video. Any other file is tried as a video.
-        photos: tuple[str, ...] = (str(root),) if root.suffix.lower() in PHOTO_EXTS else ()
+        photos: tuple[str, ...] = (str(root),) if root.suffix.lower() in PHOTO_EXTS | HEIC_EXTS else ()
         yield _Found(root.stem, root, photos, root.suffix, _parents(Path(os.path.abspath(root))))
     elif root.is_dir():
         top = root.resolve()  # its name also for "." or "..": the folder's real name
@@ -151,7 +155,7 @@ def _walk(raw: str | Path) -> Iterator[_Found]:
             here = Path(folder)
             rel = here.relative_to(root)
             prefix = top.name if rel == Path(".") else f"{top.name}/{rel.as_posix()}"
-            photos = tuple(str(here / f) for f in files if Path(f).suffix.lower() in PHOTO_EXTS)
+            photos = tuple(str(here / f) for f in files if Path(f).suffix.lower() in PHOTO_EXTS | HEIC_EXTS)
             if photos:
                 yield _Found(prefix.replace("/", "__"), here, photos, "_photos", above)
             for f in files:

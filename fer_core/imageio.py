@@ -1,6 +1,7 @@
 """Safe decoding of uploaded image bytes (in memory; nothing is written to disk).
 
-* Only JPEG, PNG, WebP and BMP are accepted; anything else gets a clear error.
+* Only JPEG, PNG, WebP and BMP are accepted; anything else gets a clear error (a HEIC photo,
+  an iPhone's, says how to make a JPEG of it).
 * The EXIF orientation tag is honoured (phone photos come out upright).
 * Decompression bombs are refused before decoding (the pixel count is read from
   the header); large photos are decoded at a reduced size where the format allows
@@ -23,7 +24,7 @@ import io
 import re
 import struct
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -238,6 +239,8 @@ def _open_header(data: bytes) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))  # reads the header only
     except UnidentifiedImageError:
+        if _is_heic(data):
+            raise ImageDecodeError(HEIC_REFUSED) from None
         raise ImageDecodeError("This file is not an image (or not one in a format we can read). "
                                "Upload a JPEG, PNG, WebP or BMP photo.") from None
     except Image.DecompressionBombError:
@@ -248,6 +251,36 @@ def _open_header(data: bytes) -> Image.Image:
         raise ImageDecodeError(f"{img.format or 'This'} images are not supported. "
                                "Upload a JPEG, PNG, WebP or BMP photo.")
     return img
+
+
+#: ISO base media brands of HEIF images coded in HEVC (HEIC): an iPhone's "High Efficiency" photos.
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+#: Brands of any HEIF image (libheif writes a tiled HEIC with these alone), and of AVIF, which is
+#: HEIF too but not HEIC (Pillow reads it, or names it).
+_HEIF_BRANDS = frozenset({b"mif1", b"mif2", b"msf1"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+#: Why a HEIC photo is refused, and what to do. Decoding one takes pillow-heif (5.8 MB more of a
+#: 287 MB slug, 27.5 MB installed) and a full-size decode of its 12 megapixels, over
+#: DEFAULT_MAX_FULL_DECODE_PIXELS. A browser on an iPhone sends a JPEG of it anyway.
+HEIC_REFUSED = ("This is a HEIC photo (the iPhone's \"High Efficiency\" format), which cannot be read here. "
+                "Save it as a JPEG and use that: on a Mac, open it in Preview and choose File > Export, "
+                "format JPEG; on the iPhone, Settings > Camera > Formats > Most Compatible takes JPEG "
+                "photos from then on.")
+
+
+def heic_brands(brands: Iterable[bytes]) -> bool:
+    """Whether an ISO base media file of these brands (its major and compatible ones) is a HEIC
+    photo: an HEVC HEIF brand, or a HEIF one that is not AVIF's."""
+    found = set(brands)
+    return bool(found & _HEIC_BRANDS) or bool(found & _HEIF_BRANDS and not found & _AVIF_BRANDS)
+
+
+def _is_heic(data: bytes) -> bool:
+    """Whether ``data`` begins as a HEIC photo does (:func:`heic_brands` of its ``ftyp`` box)."""
+    if len(data) < 12 or data[4:8] != b"ftyp":
+        return False
+    end = min(int.from_bytes(data[:4], "big"), 256, len(data))
+    return heic_brands([data[8:12]] + [data[i:i + 4] for i in range(16, end - 3, 4)])
 
 
 def _check_size(img: Image.Image, max_pixels: int, max_full_decode_pixels: int) -> None:

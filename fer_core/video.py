@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from fer_core.imageio import HEIC_REFUSED, heic_brands
 from fer_core.recognizer import model_label
 from fer_core.session import SessionLog
 from fer_core.tracking import ExpressionTracker
@@ -90,6 +91,9 @@ def _open(source: str | Path | bytes | BinaryIO) -> Any:
             raise VideoDecodeError(f"{source}: cannot be read ({e.strerror})") from e
         raise VideoDecodeError("This file is not a video we can decode (unknown or damaged format). "
                                "Try MP4 (H.264), WebM, MOV or AVI.") from e
+    if _is_heic(container):
+        container.close()
+        raise VideoDecodeError(HEIC_REFUSED)
     if not container.streams.video:
         container.close()
         raise VideoDecodeError("This file has no video track.")
@@ -108,6 +112,15 @@ def _open(source: str | Path | bytes | BinaryIO) -> Any:
     # Read when the codec opens, at the first decode (the probe above decodes nothing).
     ctx.options = {**(ctx.options or {}), "max_pixels": str(int(MAX_VIDEO_PIXELS * DECODER_PIXELS_MARGIN))}
     return container
+
+
+def _is_heic(container: Any) -> bool:
+    """Whether the file is a HEIC photo (an iPhone's). FFmpeg opens one as a one-frame video; of
+    the tiled ones that iPhones write (512 x 512 tiles), as one video per tile: a 12-megapixel
+    photo was analysed as its top-left 1/48th."""
+    meta = container.metadata or {}
+    names = str(meta.get("major_brand", "")) + str(meta.get("compatible_brands", ""))
+    return heic_brands(names[i:i + 4].encode("latin-1", "replace") for i in range(0, len(names) - 3, 4))
 
 
 #: FFmpeg's AV_DISPOSITION_ATTACHED_PIC: a track that is one picture attached to the file.

@@ -70,3 +70,13 @@ def write_y4m(path: str | Path, frames: Iterable[np.ndarray], fps: int = 15) -> 
             f.write(b"FRAME\n")
             f.write(yuv.tobytes())
     return path
+
+
+def heic_start() -> bytes:
+    """How an iPhone's HEIC photo begins: its ftyp box (brands heic, then mif1, MiHE, MiPr, miaf,
+    MiHB, heic), then its meta box, here empty (the HEVC-coded tiles follow in a real one; nothing
+    here can write them)."""
+    import struct
+
+    ftyp = struct.pack(">I4s4sI", 44, b"ftyp", b"heic", 0) + b"mif1MiHEMiPrmiafMiHBheic"
+    return ftyp + struct.pack(">I4sI", 3000, b"meta", 0) + b"\0" * 2988

@@ -296,6 +296,26 @@ def test_a_photo_given_by_name_is_read_as_a_photo(tmp_path, recognizer):
     assert "Source: face.jpg " in (out / f"face{batch.REPORT_SUFFIX}").read_text()
 
 
+def test_heic_photos_are_reported_as_skipped_and_why(tmp_path, caplog):
+    """A Mac's folder of iPhone photos (HEIC): they were left out unsaid (the folder's session held
+    its JPEGs only), and one given by name was read as a video, of its top-left tile."""
+    from tests.media import heic_start
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "IMG_0001.HEIC").write_bytes(heic_start())
+    cv2.imwrite(str(folder / "IMG_0002.JPG"), face_on_background())
+    alone = tmp_path / "IMG_0003.heic"
+    alone.write_bytes(heic_start())
+    errors: list[str] = []
+    s = batch.run_batch([folder, alone], tmp_path / "out", workers=1, progress=False,
+                        on_done=lambda job, r: errors.append(r.error) if r.error else None)
+    assert (s.done, s.failed) == (1, 1) and errors == ["none of the 1 photos could be read"]
+    skipped = [r.getMessage() for r in caplog.records if r.name == batch.log.name and "skipped" in r.getMessage()]
+    assert [m.split(": ")[0] for m in skipped] == [str(folder / "IMG_0001.HEIC"), str(alone)]
+    assert all("HEIC photo (the iPhone's \"High Efficiency\" format)" in m for m in skipped)
+
+
 def test_a_photo_over_the_analysis_size_is_logged_in_its_own_pixels(tmp_path, recognizer):
     """A photo over 4 megapixels is analysed downscaled: its log gave the boxes in the downscaled
     copy's pixels without a word, the face 18% left of and above its place in the photo; now in the

@@ -78,6 +78,30 @@ def test_not_an_image_named_jpg():
         decode_image(b"")
 
 
+def test_a_heic_photo_is_refused_with_how_to_make_a_jpeg_of_it(astronaut_rgb):
+    """An iPhone's photo (HEIC, its "High Efficiency" default, as a Mac keeps it) was "not an image"."""
+    from tests.media import heic_start
+
+    # libheif's tiled ones name HEIF's brands alone (mif1, miaf); AVIF is HEIF too, but no HEIC.
+    def brands(major: bytes, compatible: bytes) -> bytes:  # 6 compatible ones, as heic_start's
+        return heic_start()[:8] + major + b"\0" * 4 + compatible + heic_start()[44:]
+
+    tiled = brands(b"mif1", b"mif1miaf" * 3)
+    for data in (heic_start(), heic_start()[:44], tiled):
+        with pytest.raises(ImageDecodeError, match=r"HEIC photo \(the iPhone's \"High Efficiency\" format\).*"
+                                                   r"File > Export, format JPEG"):
+            decode_image(data)
+    # Another file of the same family (an MP4 video) is still not an image.
+    from tests.media import encode_video
+
+    with pytest.raises(ImageDecodeError, match="not an image"):
+        decode_image(encode_video([cv2.cvtColor(astronaut_rgb[:64, :64], cv2.COLOR_RGB2BGR)] * 2))
+    avif = brands(b"avif", b"mif1miafMA1Bavifmif1miaf")
+    with pytest.raises(ImageDecodeError) as e:
+        decode_image(avif)
+    assert "HEIC" not in str(e.value)
+
+
 def test_unsupported_format(astronaut_rgb):
     with pytest.raises(ImageDecodeError, match="GIF images are not supported"):
         decode_image(encode(astronaut_rgb, "GIF"))

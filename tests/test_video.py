@@ -302,3 +302,21 @@ def test_a_phone_video_is_probed_at_the_size_it_plays_at(fmt, codec, come_and_go
     assert len(frames) == 6 and all(f.bgr.shape == (160, 120, 3) for f in frames)
     plain = probe(come_and_go_mp4)  # one not turned keeps its size
     assert (plain.width, plain.height, plain.rotation, plain.stored_size) == (480, 360, 0, (480, 360))
+
+
+def test_a_heic_photo_is_not_a_video():
+    """FFmpeg opens a HEIC photo as a video: one frame, or for the tiled ones an iPhone writes (512 x
+    512 tiles), one video per tile, and the first tile was analysed as the photo (of a 12-megapixel
+    photo, its top-left 1/48th). A file whose brands say HEIC is refused as the photo it is."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4", options={"brand": "heic"}) as out:
+        stream = out.add_stream("mpeg4", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for packet in [*stream.encode(av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8),
+                                                                 format="bgr24")), *stream.encode()]:
+            out.mux(packet)
+    assert av.open(io.BytesIO(buf.getvalue())).metadata["major_brand"] == "heic"
+    with pytest.raises(VideoDecodeError, match="HEIC photo .* Save it as a JPEG"):
+        probe(buf.getvalue())
