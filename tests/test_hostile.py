@@ -100,7 +100,11 @@ def test_corpus_images_as_several_photos(first, app_page):
     at.radio[0].set_value("Several photos").run()
     at.file_uploader[0].set_value(named).run()
     assert not at.exception
-    assert at.subheader[0].value.startswith(f"{len(cases)} photos, ")
+    # The heading counts the photos read and says how many more could not be.
+    read, unread = len(cases) - len(at.error), len(at.error)
+    heading = at.subheader[0].value
+    assert heading.startswith(f"{read} photo{'s' if read != 1 else ''}, ")
+    assert heading.endswith(f" ({unread} more could not be read)") == (unread > 0), heading
     assert list(at.dataframe[0].value["photo"]) == [n for n, _, _ in named]
     errors = sum(1 for c in cases if c.expect == "error")
     assert errors <= len(at.error) <= errors + sum(1 for c in cases if c.expect == "any")
