@@ -285,8 +285,11 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
 #: streamlit-webrtc's player asks ``navigator.mediaDevices.getUserMedia`` of its own window
 #: for the camera when START is pressed; in that window the call is wrapped once, and the
 #: wrapper reads the wanted source from the window at each call, so the same player can
-#: switch between camera and screen without being created again. Re-applied every half
-#: second, since the player's iframe may be created (or reloaded) after this script runs.
+#: switch between camera and screen without being created again.
+#: Applied as soon as the page changes (a new player's iframe is added) and when a player's
+#: iframe has loaded, not only every half second: a START pressed in the half second before
+#: the next pass went to the browser unwrapped, and the player showed its raw error (4 of 10
+#: presses made the moment START appeared). The interval stays, for anything these miss.
 #: A request that fails is turned into an error that says in plain words what happened and
 #: what to do (the player shows an error as "name: message"), from the page's ``errors``;
 #: the browser's own name stays at the end, in brackets. Not an OverconstrainedError for a
@@ -309,6 +312,11 @@ _SOURCE_JS = """<script>
     try { frames = window.parent.document.querySelectorAll("iframe"); } catch (e) { return; }
     for (const frame of frames) {
       if (!(frame.src || "").includes("streamlit_webrtc")) continue;
+      if (frame.__ferOnLoad !== apply && typeof frame.addEventListener === "function") {
+        if (frame.__ferOnLoad) frame.removeEventListener("load", frame.__ferOnLoad);  // an earlier run's
+        frame.__ferOnLoad = apply;
+        frame.addEventListener("load", apply);
+      }
       let win;
       try { win = frame.contentWindow; if (!win || !win.navigator.mediaDevices) continue; }
       catch (e) { continue; }
@@ -336,6 +344,11 @@ _SOURCE_JS = """<script>
   }
   apply();
   setInterval(apply, 500);
+  try {
+    const watch = new MutationObserver(apply);
+    watch.observe(window.parent.document.body, {childList: true, subtree: true});
+    window.addEventListener("pagehide", () => watch.disconnect());  // replaced by the next run's
+  } catch (e) {}
 })();
 </script>"""
 

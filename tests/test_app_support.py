@@ -359,6 +359,59 @@ def test_the_player_says_in_plain_words_why_it_has_no_video():
     assert out["screen"] == "Screen not shared: Pick one. (NotAllowedError)"
 
 
+# The player's iframe added to the page after the script ran, as a Streamlit rerun adds it; then
+# its document loads (a new window, as a navigation from about:blank may give). No interval
+# pass happens here: whatever is wrapped, is wrapped by the page change or the load itself.
+_LATE_PLAYER_JS = r"""
+const frames = [], loads = [];
+let observed = null;
+class MutationObserver { constructor(f) { this.f = f; } observe(target, opts) { observed = [this.f, target, opts]; } }
+const body = {};
+const window = {parent: {document: {body, querySelectorAll: sel => (sel === "iframe" ? frames : [])}}};
+const setInterval = () => {};
+const media = () => ({getUserMedia: c => Promise.resolve("camera stream"),
+                       getDisplayMedia: c => Promise.resolve("screen")});
+const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
+                contentWindow: {navigator: {mediaDevices: media()}},
+                addEventListener: (type, f) => loads.push([type, f]),
+                removeEventListener: (type, f) => loads.splice(loads.findIndex(l => l[1] === f), 1)};
+(async () => {
+  const [screenJs] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  eval(screenJs);
+  const out = {observes: observed !== null && observed[1] === body && observed[2].childList && observed[2].subtree};
+  frames.push(player);
+  if (observed) observed[0]([]);  // the page changed
+  out.onInsert = await player.contentWindow.navigator.mediaDevices.getUserMedia({video: true});
+  player.contentWindow = {navigator: {mediaDevices: media()}};  // the player's own document
+  loads.forEach(([type, f]) => type === "load" && f());
+  out.onLoad = await player.contentWindow.navigator.mediaDevices.getUserMedia({video: true});
+  out.loadListeners = loads.length;
+  if (observed) observed[0]([]);  // later page changes do not add listeners
+  out.loadListenersAfter = loads.length;
+  const first = loads[0][1];
+  eval(screenJs);  // the page ran again: its script replaces the earlier run's listener
+  out.replaced = loads.length === 1 && loads[0][1] !== first;
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
+def test_the_player_is_wrapped_as_soon_as_it_appears():
+    """START pressed the moment it showed: the script wrapped the player's camera request only at
+    its next half-second pass, so a quick press (4 of 10 made the moment START appeared, camera
+    denied) went to the browser unwrapped and the player showed "NotAllowedError: Permission
+    denied", not its plain words; a shared screen would have opened the camera."""
+    screen = webrtc_shim.screen_capture_script("screen", support.SCREEN).removeprefix("<script>")
+    proc = subprocess.run(["node", "-e", _LATE_PLAYER_JS], input=json.dumps([screen.removesuffix("</script>")]),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["observes"] is True
+    assert out["onInsert"] == "screen" and out["onLoad"] == "screen"
+    assert out["loadListeners"] == 1 and out["loadListenersAfter"] == 1 and out["replaced"] is True
+
+
 # The app page around the guard's frame, as far as the script touches it: a script element
 # appended to its head runs with the page as ``window``.
 _FAKE_GUARD_JS = r"""

@@ -355,6 +355,38 @@ def test_camera_held_by_another_program_is_said_in_plain_words(playwright_instan
         ctx.close()
 
 
+#: In the player's frame: presses START the moment it shows, faster than a person (run before the
+#: frame's own scripts, on its first window, which the player's document keeps).
+PRESS_START_AT_ONCE = """
+window.addEventListener("DOMContentLoaded", () => {
+  if (!location.href.includes("streamlit_webrtc")) return;
+  const id = setInterval(() => {
+    const start = [...document.querySelectorAll("button")].find(b => b.innerText.trim() === "START" && !b.disabled);
+    if (start) { clearInterval(id); start.click(); }
+  }, 5);
+});
+"""
+
+
+def test_start_pressed_as_soon_as_it_shows_still_gets_plain_words(playwright_instance, tmp_path_factory,
+                                                                   fake_camera, server):
+    """The page's script wrapped the player's camera request only at its next half-second pass: a
+    START pressed in between (4 of 10 pressed the moment it showed) got "NotAllowedError:
+    Permission denied" instead of the plain words."""
+    ctx = launch(playwright_instance, tmp_path_factory, [f"--use-file-for-fake-video-capture={fake_camera}"])
+    ctx.add_init_script(PRESS_START_AT_ONCE)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        for attempt in range(3):
+            goto(page, server, "live")
+            said = page.frame_locator(STREAM_FRAME).get_by_text(re.compile("(Error|Camera blocked): "))
+            said.first.wait_for()
+            assert said.first.inner_text().startswith("Camera blocked: "), (attempt, said.first.inner_text())
+    finally:
+        ctx.close()
+
+
 def test_shared_screen_analyses_a_video_call_gallery(playwright_instance, tmp_path_factory, fake_camera,
                                                     server):
     """The live page's "A shared screen, window or tab" source: the player shares a browser tab
