@@ -28,7 +28,7 @@ TRANSLATIONS = {
                             "browser, or use the snapshot mode below",
     "device_not_available": "No camera is available",
     "media_api_not_available": "This browser cannot share a camera with this page (it needs "
-                               "HTTPS or localhost). Use the snapshot mode below",
+                               "HTTPS or localhost). The Video file page analyses a recording",
 }
 SCREEN_TRANSLATIONS = {
     "device_access_denied": "Screen sharing was cancelled or not allowed. Press START and pick a "
@@ -55,6 +55,12 @@ CAMERA_ERRORS = {
                    + NO_RECORDING),
 }
 CAMERA_ERRORS["SecurityError"] = CAMERA_ERRORS["NotAllowedError"]
+#: Over plain http (not localhost) the browser gives the page no camera and no screen at all.
+HTTPS_FIX = ("Open the app at its https address; whoever runs it can set one up as docs/DEPLOY.md says "
+             "(HTTPS in front).")
+CAMERA_ERRORS[webrtc_shim.INSECURE] = (
+    "Camera needs https", "Browsers give the camera only to pages opened over https (or at localhost, on the "
+    "server itself), and this page was opened over plain http. " + HTTPS_FIX + " " + NO_RECORDING)
 SCREEN_ERRORS = {
     "NotAllowedError": ("Screen not shared", "The sharing was cancelled, or the browser or the system does not "
                         "allow it (on a Mac: Screen Recording in the Privacy settings). Press START and pick a "
@@ -65,6 +71,10 @@ SCREEN_ERRORS = {
     "NotReadableError": ("Screen capture failed", "The system would not capture the screen. Press START again "
                          "(on a Mac, allow Screen Recording for the browser in the Privacy settings)."),
     "AbortError": ("Screen capture failed", "Press START again and pick a screen, window or tab."),
+    webrtc_shim.INSECURE: ("Screen sharing needs https", "Browsers share a screen only with pages opened over "
+                           "https (or at localhost, on the server itself), and this page was opened over plain "
+                           "http. " + HTTPS_FIX + " A screenshot of the call on the Photo page gets the same "
+                           "analysis."),
 }
 SOURCES = {"camera": "Camera", "screen": "A shared screen, window or tab"}
 
@@ -82,6 +92,14 @@ if source == "screen":
 else:
     st.caption("Press **START** and allow the camera. Frames travel to the server over WebRTC, are "
                "analysed there and come back annotated. " + support.PRIVACY_NOTE)
+
+# Over plain http (an EC2 box's address, a LAN IP) the browser gives no camera: said before START.
+http_host = support.camera_blocked_host(st.context.url)
+if http_host:
+    st.warning(f"**No camera over plain http.** This page was opened at `http://{http_host.replace('`', '')}`, "
+               "and browsers give the camera (or a shared screen) only to pages opened over **https**, or at "
+               "localhost on the server itself. " + HTTPS_FIX + " Meanwhile the **Video file** page analyses a "
+               "recording and the **Photo** page photos.", icon=":material/no_encryption:")
 
 analyzer = support.live_analyzer()
 with st.sidebar:
@@ -242,6 +260,9 @@ def snapshot_fallback() -> None:
                         "**NotReadableError** that another program is using it. If START spins and "
                         "nothing connects, the network blocks WebRTC. Meanwhile, snapshots use the "
                         "same analysis and are added to this session's log.")
+        if http_host:  # st.camera_input asks the browser for the camera too
+            st.markdown("Snapshots need the camera as well, so they too need the page opened over https.")
+            return
         shot = st.camera_input("Snapshot", key="fer_live_snapshot")
         if shot is None:
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import io
+import ipaddress
 import json
 import logging
 import math
@@ -15,6 +16,7 @@ import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -535,6 +537,33 @@ def note_page(url_path: str) -> None:
 def left_live_page() -> bool:
     """True (once) if another page ran since the live page last rendered."""
     return bool(st.session_state.pop("fer_left_live_page", False))
+
+
+def camera_blocked_host(url: str | None) -> str | None:
+    """The host of the app's address ``url`` when browsers give that page no camera and no
+    shared screen (``navigator.mediaDevices`` exists only in a "secure context"): plain http,
+    not at localhost (``localhost``, ``*.localhost``, 127.0.0.0/8, ``[::1]``). Else None, and
+    None when the address is unknown.
+
+    ``url`` is ``st.context.url``: the address in the visitor's browser, so an app behind a
+    TLS-terminating proxy (deploy/ec2/haproxy.cfg) has https here, whatever the proxy sends
+    on to Streamlit; no X-Forwarded-Proto to trust. A browser started with
+    --unsafely-treat-insecure-origin-as-secure gets a camera all the same (the player then
+    streams; this only warns)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname
+    if parts.scheme != "http" or not host:
+        return None
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:  # a name
+        pass
+    return host
 
 
 def privacy_caption() -> None:

@@ -280,6 +280,11 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
     return "bounded"
 
 
+#: The key of a page's ``errors`` (:func:`screen_capture_script`) for a page that the browser gives
+#: no camera and no screen at all: one opened over plain http, not at localhost (not a "secure
+#: context"). Not a browser error: its words are shown without a name in brackets.
+INSECURE = "insecure"
+
 #: The browser side of :func:`screen_capture_script`. It runs in a one-pixel ``st.iframe``
 #: (same origin as the app) and reaches the player's iframe through the parent page.
 #: streamlit-webrtc's player asks ``navigator.mediaDevices.getUserMedia`` of its own window
@@ -294,9 +299,14 @@ def bound_video_queues(relay=None, keep: int = 1) -> str:
 #: what to do (the player shows an error as "name: message"), from the page's ``errors``;
 #: the browser's own name stays at the end, in brackets. Not an OverconstrainedError for a
 #: camera remembered by its device id: the player then asks again for any camera.
+#: A page the browser gives no ``navigator.mediaDevices`` (plain http, not localhost: not a
+#: secure context) gets a stand-in whose requests fail with ``errors[INSECURE]``: the player
+#: said "Error: navigator.mediaDevices is undefined. It seems the current document is not
+#: loaded securely." It has no ``enumerateDevices``, so the player's SELECT DEVICE still shows
+#: its "media API not available" text.
 _SOURCE_JS = """<script>
 (function () {
-  const source = %(source)s, display = %(display)s, errors = %(errors)s;
+  const source = %(source)s, display = %(display)s, errors = %(errors)s, insecure = %(insecure)s;
   function plain(error, constraints, said) {
     const video = constraints && constraints.video;
     const name = error && error.name;
@@ -306,6 +316,17 @@ _SOURCE_JS = """<script>
     const out = new Error(say[1] + " (" + name + ")");
     out.name = say[0];
     return out;
+  }
+  function standIn(win) {
+    const media = new (win.EventTarget || EventTarget)();  // the player listens for devicechange
+    media.getUserMedia = function () {
+      const say = (win.__ferErrors || {})[insecure] || ["No camera over http", "Open this page over https."];
+      const out = new Error(say[1]);
+      out.name = say[0];
+      return Promise.reject(out);
+    };
+    media.__ferWrapped = true;
+    Object.defineProperty(win.navigator, "mediaDevices", {value: media, configurable: true});
   }
   function apply() {
     let frames;
@@ -318,8 +339,12 @@ _SOURCE_JS = """<script>
         frame.addEventListener("load", apply);
       }
       let win;
-      try { win = frame.contentWindow; if (!win || !win.navigator.mediaDevices) continue; }
-      catch (e) { continue; }
+      try {
+        win = frame.contentWindow;
+        if (!win) continue;
+        if (!win.navigator.mediaDevices && win.isSecureContext === false) standIn(win);
+        if (!win.navigator.mediaDevices) continue;
+      } catch (e) { continue; }
       win.__ferSource = source;
       win.__ferDisplay = display;
       win.__ferErrors = errors;
@@ -362,13 +387,14 @@ def screen_capture_script(source: str, display: dict, errors: dict[str, tuple[st
     ``errors``: for a browser error's name (``"NotAllowedError"``), the ``(title, what to do)``
     the player shows instead of the browser's own message when the request fails. The
     player's error is never seen by Python (streamlit-webrtc reports only whether it plays
-    and its connection offer), so the player itself has to say it."""
+    and its connection offer), so the player itself has to say it. ``errors[INSECURE]``: the
+    same for a page the browser gives no camera at all (opened over plain http)."""
     import json
 
     if source not in ("camera", "screen"):
         raise ValueError(f"unknown video source {source!r}")
     return _SOURCE_JS % {"source": json.dumps(source), "display": json.dumps(display),
-                         "errors": json.dumps(errors or {})}
+                         "errors": json.dumps(errors or {}), "insecure": json.dumps(INSECURE)}
 
 
 def use_video_source(source: str, display: dict, errors: dict[str, tuple[str, str]] | None = None) -> None:

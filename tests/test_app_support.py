@@ -230,6 +230,23 @@ def test_screen_for_keeps_the_size_and_lowers_the_rate_on_a_busy_server():
         assert light["width"] == quiet["width"] and light["frameRate"]["max"] < quiet["frameRate"]["max"]
 
 
+@pytest.mark.parametrize("url, host", [
+    ("http://192.0.2.10:8501/live", "192.0.2.10"),
+    ("http://fer.lan:8501/", "fer.lan"),
+    ("http://[2001:db8::1]:8501/live", "2001:db8::1"),
+    ("https://fer.example.org/live", None),  # https, also when a proxy ends TLS: the browser's address
+    ("http://localhost:8501/live", None),
+    ("http://app.localhost:8501/", None),
+    ("http://127.0.0.1:8501/", None),
+    ("http://127.0.0.2:8501/", None),
+    ("http://[::1]:8501/", None),
+    (None, None),
+    ("", None),
+])
+def test_camera_blocked_host_is_plain_http_away_from_localhost(url, host):
+    assert support.camera_blocked_host(url) == host
+
+
 def test_screen_capture_script_embeds_the_source_and_constraints():
     script = webrtc_shim.screen_capture_script("screen", support.SCREEN)
     assert script.startswith("<script>") and '"screen"' in script
@@ -357,6 +374,53 @@ def test_the_player_says_in_plain_words_why_it_has_no_video():
     assert out["TypeError"] == "TypeError: Permission denied"  # one the page has no words for: as it was
     assert out["remembered"] == "OverconstrainedError: Permission denied"  # left for the player's retry
     assert out["screen"] == "Screen not shared: Pick one. (NotAllowedError)"
+
+
+# A page opened over plain http (not localhost): the browser gives the player's window no
+# ``navigator.mediaDevices`` at all, and the player threw "navigator.mediaDevices is undefined".
+# Prints what the player is given when it asks (as the player: "name: message").
+_INSECURE_PLAYER_JS = r"""
+const src = "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html";
+const insecure = {src, contentWindow: {navigator: {}, isSecureContext: false}};
+const oldBrowser = {src, contentWindow: {navigator: {}, isSecureContext: true}};  // no camera API, but secure
+const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? [insecure, oldBrowser] : [])}}};
+const setInterval = () => {};
+function run(code) { eval(code); }
+const said = e => `${e.name}: ${e.message}`;
+(async () => {
+  const [cameraJs, screenJs] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  run(cameraJs);
+  const media = insecure.contentWindow.navigator.mediaDevices;
+  const out = {};
+  out.camera = await media.getUserMedia({video: {width: 480}}).then(() => "resolved", said);
+  out.listens = typeof media.addEventListener === "function" && typeof media.removeEventListener === "function";
+  out.enumerates = typeof media.enumerateDevices === "function";
+  run(screenJs);  // the page ran again with the screen chosen
+  out.screen = await insecure.contentWindow.navigator.mediaDevices.getUserMedia({video: true})
+    .then(() => "resolved", said);
+  out.oldBrowser = oldBrowser.contentWindow.navigator.mediaDevices === undefined;
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
+def test_the_player_says_that_plain_http_gives_no_camera():
+    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
+    camera = {webrtc_shim.INSECURE: ("Camera needs https", "Open the https address.")}
+    screen = {webrtc_shim.INSECURE: ("Screen sharing needs https", "Use https.")}
+    scripts = [strip(webrtc_shim.screen_capture_script("camera", support.CAMERA, camera)),
+               strip(webrtc_shim.screen_capture_script("screen", support.SCREEN, screen))]
+    proc = subprocess.run(["node", "-e", _INSECURE_PLAYER_JS], input=json.dumps(scripts), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["camera"] == "Camera needs https: Open the https address."  # no browser error name: none came
+    assert out["screen"] == "Screen sharing needs https: Use https."  # not "this browser cannot share a screen"
+    # The player listens for devicechange on it; without enumerateDevices, its SELECT DEVICE
+    # form still says "media API not available" (the page's translation).
+    assert out["listens"] is True and out["enumerates"] is False
+    assert out["oldBrowser"] is True  # a secure page without the API is the browser's own case: left alone
 
 
 # The player's iframe added to the page after the script ran, as a Streamlit rerun adds it; then

@@ -1118,6 +1118,30 @@ def test_live_page_idle_and_snapshot_fallback():
     assert not at.exception and {m.label: m.value for m in at.metric}["Face observations"] == "1"
 
 
+@pytest.mark.parametrize("url, warned", [
+    ("http://192.0.2.10:8501/live", True),  # an EC2 box's address over plain http
+    ("https://fer.example.org/live", False),  # behind the TLS proxy (deploy/ec2/haproxy.cfg)
+    ("http://localhost:8501/live", False),
+    (None, False),  # unknown: nothing said
+])
+def test_live_page_says_before_start_that_plain_http_gives_no_camera(url, warned):
+    """Deployed as docs/DEPLOY.md says and opened at http://<server's IP>:8501, the page looked as
+    usual; START showed "Error: navigator.mediaDevices is undefined. It seems the current document
+    is not loaded securely.", and the snapshot offered below cannot take one either."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.context = {"url": url}
+    at.run()
+    at.switch_page("app_pages/live_webcam.py").run()
+    assert not at.exception
+    said = " ".join(w.value for w in at.warning)
+    assert ("No camera over plain http" in said) is warned
+    if warned:
+        assert "`http://192.0.2.10`" in said and "docs/DEPLOY.md" in said and "Video file" in said
+        assert not at.camera_input and "Snapshots need the camera as well" in texts(at)
+    else:
+        assert len(at.camera_input) == 1
+
+
 def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_streamed_time():
     """START 10 s, STOP, 20 s later START 10 s: the dashboard said "Duration 0.7 min", the
     camera's 20 s off counted as analysed. It shows the streamed time and says the rest."""

@@ -387,6 +387,39 @@ def test_start_pressed_as_soon_as_it_shows_still_gets_plain_words(playwright_ins
         ctx.close()
 
 
+def test_plain_http_away_from_localhost_says_the_camera_needs_https(playwright_instance, tmp_path_factory,
+                                                                   fake_camera, server):
+    """The app deployed as docs/DEPLOY.md says and opened at http://<the server's address>:8501: the
+    browser gives such a page no camera, and the player said "Error: navigator.mediaDevices is
+    undefined. It seems the current document is not loaded securely." (here: a name for loopback,
+    which the browser does not count as localhost)."""
+    port = server.rsplit(":", 1)[1]
+    ctx = launch(playwright_instance, tmp_path_factory, [
+        "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera}",
+        "--host-resolver-rules=MAP fer-server.test 127.0.0.1"])
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        goto(page, f"http://fer-server.test:{port}", "live")
+        assert page.evaluate("window.isSecureContext") is False
+        # Said on the page before START, with what to do.
+        warning = page.locator('[data-testid="stAlert"]', has_text="No camera over plain http")
+        warning.wait_for()
+        assert "http://fer-server.test" in warning.inner_text() and "docs/DEPLOY.md" in warning.inner_text()
+        start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
+        wait_still(start)
+        start.click()
+        said = page.frame_locator(STREAM_FRAME).get_by_text(re.compile("^Camera needs https: "))
+        said.wait_for()
+        assert "plain http" in said.inner_text() and "Video file page" in said.inner_text()
+        # The snapshot below would ask for the camera too: not offered.
+        page.get_by_text("Live stream not working? Take snapshots instead").click()
+        page.get_by_text("Snapshots need the camera as well").wait_for()
+        assert page.locator('[data-testid="stCameraInput"]').count() == 0
+    finally:
+        ctx.close()
+
+
 def test_shared_screen_analyses_a_video_call_gallery(playwright_instance, tmp_path_factory, fake_camera,
                                                     server):
     """The live page's "A shared screen, window or tab" source: the player shares a browser tab
