@@ -299,7 +299,17 @@ if ctx.state.playing:
             first_frames = snap.stats.frames_in
         if snap.stats.frames_in != frames_seen:
             frames_seen, frame_at = snap.stats.frames_in, time.monotonic()
-        if frames_seen > first_frames and time.monotonic() - frame_at > STALLED_S:
+        if snap.stats.analysing_s > STALLED_S:
+            # No new frame reaches the callback while it analyses one: a slow machine (or a
+            # model loaded on first use), not a camera that stopped.
+            faster = [name for name, on in (("Mirror averaging", mirror), ("Attention", attention),
+                                            ("Faces farther from the camera", far and source != "screen")) if on]
+            status.info(f"Analysing one frame has taken {snap.stats.analysing_s:.0f} s so far: the server is slow "
+                        "for this stream, and the video moves on only between analyses. "
+                        + (f"Switching off {' and '.join(faster)} makes each analysis faster."
+                           if faster else "The Video file page analyses a recording at the server's own pace."),
+                        icon=":material/hourglass_top:")
+        elif frames_seen > first_frames and time.monotonic() - frame_at > STALLED_S:
             # The connection is up but the browser sends nothing: a camera unplugged or
             # closed by another program, or screen sharing stopped with the browser's button.
             silent = f"No new picture for {time.monotonic() - frame_at:.0f} s: "

@@ -335,6 +335,10 @@ class LiveStats:
     busy: bool = False
     #: (width, height) of the last frame received; None before the first.
     frame_size: tuple[int, int] | None = None
+    #: Seconds the frame now in the callback has been in it (its analysis), 0.0 when none is.
+    #: No new frame reaches the callback meanwhile: a long one is a slow analysis, not a
+    #: camera that stopped.
+    analysing_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,7 @@ class LiveAnalyzer:
         self._t0: float | None = None
         self._last_logged: float | None = None
         self._since_analysis: int | None = None  # frames since the last analysed one
+        self._working_since: float | None = None  # when the frame now in process() came in
         self._fair_every = 1  # the server-wide share's level (ServerLoad)
         # Counted up by on_ended() (STOP) and reset() ("Clear session log"). A frame still being
         # analysed then belongs to the stream or session before: its faces must not come back
@@ -431,8 +436,16 @@ class LiveAnalyzer:
     # -- the frame path (WebRTC worker thread) -------------------------------------------
     def process(self, image_bgr: np.ndarray) -> np.ndarray:
         """Analyse (or reuse the last analysis of) one frame and return it annotated."""
+        try:
+            return self._process(image_bgr)
+        finally:
+            with self._lock:
+                self._working_since = None
+
+    def _process(self, image_bgr: np.ndarray) -> np.ndarray:
         start = self.clock()
         with self._lock:
+            self._working_since = start
             stream, session = self._stream, self._session
             if self._t0 is None:  # the session's clock starts with its first frame (or mark())
                 self._t0 = start
@@ -594,7 +607,9 @@ class LiveAnalyzer:
                               fps_in=self._rate_in.per_second, fps_analysed=self._rate_analysed.per_second,
                               ms_per_frame=self._ms, faces_now=len(self._faces),
                               faces_logged=len(self.log), analysing_every=every,
-                              busy=every > self.analyse_every, frame_size=self._frame_size)
+                              busy=every > self.analyse_every, frame_size=self._frame_size,
+                              analysing_s=(0.0 if self._working_since is None
+                                           else max(0.0, self.clock() - self._working_since)))
             return LiveSnapshot(faces=self._faces, stats=stats, version=self._version)
 
     def wait_for_update(self, after_version: int, timeout: float = 1.0) -> LiveSnapshot:

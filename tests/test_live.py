@@ -402,3 +402,29 @@ def test_a_frame_analysed_across_stop_is_logged_with_its_own_stream(recognizer):
     assert analyzer.log.to_frame()["time_s"].tolist() == [0.0, 5.0, 30.0, 32.0]
     assert analyzer.log.summary().parts == ((0.0, 5.0), (30.0, 32.0))
     assert analyzer.log.summary().analysed_s == 7.0
+
+
+def test_a_slow_analysis_is_told_from_a_stopped_camera(recognizer):
+    """On a slow machine (5 s per analysis) no frame reaches the callback while it analyses one, and
+    the page said "No new picture for 4 s: the camera stopped. Check it, then press STOP, then
+    START" of a camera that worked. The stats say how long the frame in the callback has been in it."""
+    now = [0.0]
+    held = HeldRecognizer(recognizer)
+    analyzer = LiveAnalyzer(held, clock=lambda: now[0], adaptive=False)  # every frame analysed
+    frame = to_frame(one_face_frame())
+    assert analyzer.snapshot().stats.analysing_s == 0.0
+    t = _in_flight(analyzer, held, frame)
+    now[0] += 5.0
+    assert analyzer.snapshot().stats.analysing_s == 5.0  # a frame in the analysis for 5 s: slow, not stopped
+    held.release.set()
+    t.join()
+    assert analyzer.snapshot().stats.analysing_s == 0.0  # none in it now: 4 s more without a frame is a stall
+
+    class Failing:
+        def analyze(self, image, **kwargs):
+            raise RuntimeError("model failed")
+
+    analyzer.configure(recognizer=Failing())
+    with pytest.raises(RuntimeError):
+        analyzer.callback(frame)
+    assert analyzer.snapshot().stats.analysing_s == 0.0  # a failed analysis does not read as one still running
