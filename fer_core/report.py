@@ -224,10 +224,31 @@ def _charts_html(figures: list[go.Figure], intro: str = "") -> list[str]:
               for i, fig in enumerate(figures))]
 
 
+#: The charts' width on paper, in CSS px: within an A4 or Letter page's printable width at the
+#: browser's default margins (718 px on A4).
+PRINT_CHART_PX = 680
+
+#: Printed or saved as PDF, the charts kept the width the screen gave them (1100 px in a laptop's
+#: window), wider than the page, and the browser shrank the whole report to fit, text and all (to
+#: 71 %, 4 A4 pages instead of 6). Drawn at :data:`PRINT_CHART_PX` for the printout, and back at the
+#: window's width after it.
+PRINT_SCRIPT = f"""<script>
+(function () {{
+  function each(f) {{ if (window.Plotly) document.querySelectorAll(".js-plotly-plot").forEach(f); }}
+  function width(w) {{ return function () {{ each(function (d) {{ Plotly.relayout(d, {{width: w}}); }}); }}; }}
+  window.addEventListener("beforeprint", width({PRINT_CHART_PX}));
+  window.addEventListener("afterprint", width(null));
+}})();
+</script>"""
+
+
 def _page(title: str, body: str) -> str:
     """A standalone HTML document around ``body``, with the report's styles. Phone-wide: laid out
     at the screen's width (without the viewport line a phone drew the page 980 to 1400 px wide,
-    shrunk to a third), a table wider than the screen scrolls in its own box."""
+    shrunk to a third), a table wider than the screen scrolls in its own box. On paper (the print
+    styles): a table is whole, not cut at the page's edge in its scrolling box (the comparison's
+    lost its last 8 columns), a chart is not split between two pages nor a heading left at the
+    foot of one, and the charts' tool bars are left out."""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -238,9 +259,18 @@ body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
 .notice {{ background: #fff8e1; border-left: 4px solid #f0b400; padding: .6em 1em; }}
 table.tbl {{ border-collapse: collapse; margin: .5em 0 1.5em; display: block; overflow-x: auto; max-width: 100%; }}
 table.tbl th, table.tbl td {{ padding: .25em .8em; border-bottom: 1px solid #ddd; text-align: right; }}
+@media print {{
+  body {{ max-width: none; margin: 0; padding: 0; }}
+  h1, h2, h2 + .meta {{ break-after: avoid; }}
+  table.tbl {{ display: table; overflow: visible; font-size: 90%; }}
+  table.tbl th, table.tbl td {{ padding: .2em .5em; }}
+  table.tbl tr, .plotly-graph-div {{ break-inside: avoid; }}
+  .modebar-container {{ display: none !important; }}
+}}
 </style></head>
 <body>
 {body}
+{PRINT_SCRIPT}
 </body></html>
 """
 

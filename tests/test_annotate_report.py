@@ -127,7 +127,7 @@ def test_html_report_dates_only_what_the_log_knows():
 
 def test_html_report_of_an_empty_session():
     html = build_html_report(SessionLog())
-    assert "No faces were found" in html and "plotly-graph-div" not in html
+    assert "No faces were found" in html and 'class="plotly-graph-div"' not in html
 
 
 def test_charts_build_for_empty_and_full_data():
@@ -476,3 +476,35 @@ def test_html_report_dates_in_the_readers_time_zone():
     df = session_with_streak().to_frame()
     assert re.search(r"generated [\d :-]+ America/New_York",
                      build_comparison_report({"a": df, "b": df}, timezone="America/New_York"))
+
+
+def _print_css(html: str) -> str:
+    """The report's ``@media print`` block (nested braces included)."""
+    start = html.index("@media print {")
+    depth = 0
+    for i in range(html.index("{", start), len(html)):
+        depth += {"{": 1, "}": -1}.get(html[i], 0)
+        if depth == 0:
+            return html[start:i + 1]
+    raise AssertionError("unclosed @media print")
+
+
+def test_reports_print_whole_tables_and_charts_at_the_pages_width():
+    """Printed or saved as PDF for a meeting: the comparison's table was cut at the page's edge in
+    its scrolling box (its last 8 columns, Fear to looking at the camera, lost); charts were split
+    between two pages; and from a laptop's window the charts kept their 1100 px, wider than the
+    page, so that the browser shrank the whole report, text and all, to 71 %."""
+    from fer_core.report import PRINT_CHART_PX, build_comparison_report
+
+    log = session_with_streak()
+    for html in (build_html_report(log), build_comparison_report({"a": log.to_frame(), "b": log.to_frame()})):
+        css = _print_css(html)
+        table = re.search(r"table\.tbl \{([^}]*)\}", css).group(1)
+        assert "display: table" in table and "overflow: visible" in table
+        assert re.search(r"\.plotly-graph-div[^{]*\{[^}]*break-inside: avoid", css)
+        assert re.search(r"h2[^{]*\{[^}]*break-after: avoid", css)
+        assert re.search(r"\.modebar-container \{[^}]*display: none", css)
+        # Drawn at the page's width for the printout, back at the window's after it.
+        script = html[html.rindex("<script>"):]
+        assert f'"beforeprint", width({PRINT_CHART_PX}))' in script and '"afterprint", width(null))' in script
+        assert PRINT_CHART_PX <= 718  # an A4 page's width at the browser's default margins

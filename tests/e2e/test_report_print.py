@@ -1,0 +1,65 @@
+"""Real-browser test of the downloadable HTML reports as a reader meets them: opened from a file
+with no network, on a laptop, and printed (saved as PDF) for a meeting.
+
+Runs only through tests/e2e/run.sh, like the other browser tests (Chromium alone: no app server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.class_logs import class_log
+from fer_core.report import PRINT_CHART_PX, ReportOptions, build_comparison_report, build_html_report
+from tests.e2e.conftest import launch
+
+pytestmark = pytest.mark.e2e
+
+#: An A4 page's width at Chromium's default print margins, in CSS px.
+A4_PRINTABLE_PX = 718
+
+#: Each chart's width and each table's overflow, as the page is laid out now.
+MEASURE = """() => ({
+  charts: [...document.querySelectorAll('.js-plotly-plot .main-svg')].filter(s => !s.parentElement.closest('.main-svg'))
+           .map(s => s.getBoundingClientRect().width),
+  tables: [...document.querySelectorAll('table.tbl')].map(t => t.scrollWidth - t.clientWidth),
+})"""
+
+
+def test_reports_print_at_full_size_whole_and_offline(playwright_instance, tmp_path_factory, tmp_path):
+    """A laptop's window (1280 px) printed to A4: the charts were drawn 1100 px wide, the browser
+    shrank the whole report to fit (text at 71 %) and the comparison's table was cut at the
+    page's edge. Now the charts are drawn at the page's width while printing and at the window's
+    after it, the tables are whole, and nothing was requested beyond the file itself."""
+    a, b = class_log(0, minutes=4, faces=6), class_log(1, minutes=4, faces=6)
+    files = {
+        "report": build_html_report(a, ReportOptions(source="Room 1")),
+        "comparison": build_comparison_report({"week 1": a.to_frame(), "week 2": b.to_frame()}),
+    }
+    ctx = launch(playwright_instance, tmp_path_factory, [])
+    try:
+        for name, text in files.items():
+            path = tmp_path / f"{name}.html"
+            path.write_text(text, encoding="utf-8")
+            page = ctx.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r, seen=requests: seen.append(r.url))
+            page.goto(path.as_uri())
+            page.locator(".js-plotly-plot").last.wait_for()
+            screen = page.evaluate(MEASURE)
+            assert min(screen["charts"]) > 1000, (name, screen)  # the window's width, before printing
+            # What the charts measure while the browser prints (a listener after the report's own).
+            page.evaluate(f"() => window.addEventListener('beforeprint', () => window.__printed = ({MEASURE})())")
+            page.pdf(path=str(tmp_path / f"{name}.pdf"), format="A4")
+            printed = page.evaluate("() => window.__printed")
+            assert max(printed["charts"]) <= PRINT_CHART_PX < A4_PRINTABLE_PX, (name, printed)
+            page.wait_for_function(
+                "() => document.querySelector('.js-plotly-plot .main-svg').getBoundingClientRect().width > 1000"
+            )  # back at the window's width
+            # On paper the tables are whole: nothing left in a scrolling box.
+            page.set_viewport_size({"width": A4_PRINTABLE_PX, "height": 1000})
+            page.emulate_media(media="print")
+            assert max(page.evaluate(MEASURE)["tables"]) <= 0, name
+            assert page.locator(".modebar-container").first.is_hidden()
+            assert requests == [path.as_uri()], requests  # offline: the file and nothing else
+            page.close()
+    finally:
+        ctx.close()
