@@ -101,9 +101,13 @@ def _table(df: pd.DataFrame, digits: int = 3) -> str:
                       float_format=lambda v: f"{v:.{digits}f}")
 
 
-def _header(log: SessionLog, options: ReportOptions) -> list[str]:
-    """Title, source and dates, the responsible-use notice and the summary list."""
+def _header(log: SessionLog, options: ReportOptions, df: pd.DataFrame) -> list[str]:
+    """Title, source and dates, the responsible-use notice and the summary list (``df``: the log's
+    rows, for the most faces in view at once)."""
     summary = log.summary()
+    # Face numbers, not people (as the dashboard says beside its count): a class of 25 who leave and
+    # come back, each time under a new number, read "Distinct anonymous faces: 57" without a word.
+    in_view = int(df.groupby("time_s").size().max()) if len(df) else 0
     esc = html.escape
     return [f"<h1>{esc(options.title)}</h1>",
             f"<p class='meta'>Source: {esc(options.source or log.source or 'unknown')} &middot; "
@@ -117,7 +121,10 @@ def _header(log: SessionLog, options: ReportOptions) -> list[str]:
             + _covered(summary, live=log.streams) +
             f"<li>Frames analysed: {summary.frames}</li>"
             f"<li>Face observations: {summary.rows}</li>"
-            f"<li>Distinct anonymous faces: {summary.faces}</li>"
+            f"<li>Anonymous faces: {summary.faces}"
+            + (f" (a face that leaves the picture and comes back gets a new one, so this counts more than "
+               f"the people: at most {in_view} faces were in view at once)" if summary.faces > in_view else "")
+            + "</li>"
             + ("<li><b>The log reached its size limit; later rows were not recorded.</b></li>"
                if summary.truncated else "") + "</ul>"]
 
@@ -191,7 +198,7 @@ def _attention_section(df: pd.DataFrame, options: ReportOptions) -> list[str]:
     """Per-face attention table and flags, when the session measured attention."""
     summary = attention_summary(df, away_s=options.look_away_s, closed_s=options.eyes_closed_s)
     parts = ["<h2>Attention (head pose and eyes)</h2>", f"<p class='notice'>{html.escape(ATTENTION_NOTE)}</p>",
-             _table(attention_table(summary))]
+             _table(attention_table(summary), digits=1)]  # its figures are rounded to the tenth
     flagged = [f"<li>Face {s.face_id}: "
                + ", ".join(x for x, on in ((f"looked away for {s.longest_away_s:.0f} s", s.looked_away),
                                            (f"eyes closed for {s.longest_closed_s:.0f} s", s.eyes_closed)) if on)
@@ -278,7 +285,7 @@ table.tbl th, table.tbl td {{ padding: .25em .8em; border-bottom: 1px solid #ddd
 def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions()) -> str:
     """The whole report as one HTML string: summary, mix, charts, flags, changes."""
     df = log.to_frame()
-    parts = _header(log, options)
+    parts = _header(log, options, df)
     figures: list[go.Figure] = []
     tail: list[str] = []
     if df.empty:

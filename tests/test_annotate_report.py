@@ -508,3 +508,27 @@ def test_reports_print_whole_tables_and_charts_at_the_pages_width():
         script = html[html.rindex("<script>"):]
         assert f'"beforeprint", width({PRINT_CHART_PX}))' in script and '"afterprint", width(null))' in script
         assert PRINT_CHART_PX <= 718  # an A4 page's width at the browser's default margins
+
+
+def test_report_counts_faces_as_the_dashboard_does_and_rounds_attention_as_measured():
+    """A 50-minute class of 25 who leave and come back: the report said "Distinct anonymous faces:
+    57" without the dashboard's word that face numbers are not people (at most 25 in view at once),
+    and its attention table printed the tenths it holds with three decimals ("present (s) 937.700",
+    "blinks/min 7.100"); the dashboard's table reads 937.7."""
+    from benchmarks.class_logs import class_log
+    from fer_core.engagement import attention_summary, attention_table
+
+    log = class_log(0, minutes=6, faces=5, leave_per_hour=60.0)
+    df = log.to_frame()
+    in_view, faces = int(df.groupby("time_s").size().max()), log.summary().faces
+    assert faces > in_view == 5
+    html = build_html_report(log)
+    assert (f"<li>Anonymous faces: {faces} (a face that leaves the picture and comes back gets a new one, so this "
+            f"counts more than the people: at most {in_view} faces were in view at once)</li>") in html
+    section = html[html.index("<h2>Attention"):html.index("<h2>Charts")]
+    table = attention_table(attention_summary(df))
+    for value in table["present (s)"]:
+        assert f"<td>{value:.1f}</td>" in section
+    assert not re.search(r"<td>\d+\.\d\d+</td>", section)
+    # A face seen throughout: no remark.
+    assert "<li>Anonymous faces: 2</li>" in build_html_report(session_with_streak())
