@@ -12,7 +12,7 @@ from fer_core.engagement import (
     has_attention,
     valence_arousal_timeline,
 )
-from fer_core.report import ReportOptions, build_html_report
+from fer_core.report import ReportOptions, build_html_report, report_filename
 from fer_core.session import (
     NOTABLE_CHANGE,
     LogFormatError,
@@ -252,5 +252,6 @@ c1.download_button("Per-frame log (CSV)", support.csv_download(log.to_csv), "ses
                    on_click="ignore")
 c2.download_button("Per-frame log (ZIP)", support.zip_download(log.to_csv, "session_log.csv"), "session_log.zip",
                    "application/zip", on_click="ignore")
-c3.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), "session_report.html",
+# Named by its source and date ("lecture_report_2026-12-07_0900.html"), not all "session_report.html".
+c3.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), report_filename(log, opts),
                    "text/html", on_click="ignore")

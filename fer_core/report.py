@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -83,6 +84,35 @@ def _when(moment: datetime, zone_name: str = "UTC") -> str:
     """``moment`` to the minute in the zone ``zone_name``, which it names: "2026-12-07 09:00 Europe/Berlin"."""
     zone = _zone(zone_name)
     return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {'UTC' if zone is UTC else zone_name}"
+
+
+def _stamp(log: SessionLog, options: ReportOptions) -> str:
+    """When the session started (a live one) or was analysed (a video), to the minute in the
+    reader's zone: "2026-12-07 09:00"; "" for a log read back from a CSV, which does not say."""
+    if log.started_at is None:
+        return ""
+    return f"{log.started_at.astimezone(_zone(options.timezone)):%Y-%m-%d %H:%M}"
+
+
+def report_title(log: SessionLog, options: ReportOptions = ReportOptions()) -> str:
+    """The report's document title, which a browser offers as the name of the PDF it saves and
+    shows on the tab: the title, the source and the date, "Expression session report: lecture.mp4,
+    2026-12-07 09:00". (It was the title alone: every report saved as "Expression session
+    report.pdf".)"""
+    details = [d for d in (options.source or log.source, _stamp(log, options)) if d]
+    return f"{options.title}: {', '.join(details)}" if details else options.title
+
+
+def report_filename(log: SessionLog, options: ReportOptions = ReportOptions()) -> str:
+    """A file name for the report that tells one session's from another's: the source's name
+    (a video's or a log's without its extension, "live" for the webcam) and the date,
+    "lecture_report_2026-12-07_0900.html". (Every report downloaded as "session_report.html",
+    a second one as "session_report (1).html".)"""
+    source = "live" if log.source == "live" else options.source or log.source
+    stem = re.sub(r"(\.csv)?\.[A-Za-z0-9]{1,4}$", "", source.split(", ")[0])  # "week 1.csv.gz": "week 1"
+    stem = re.sub(r"[^\w-]+", "_", stem).strip("_")[:60] or "session"
+    stamp = _stamp(log, options).replace(" ", "_").replace(":", "")
+    return f"{stem}_report{'_' + stamp if stamp else ''}.html"
 
 
 def _fmt_time(seconds: float) -> str:
@@ -313,7 +343,7 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
         tail.append(_flags_section(streaks, options))
         tail += _changes_section(changes)
     charts_html = _charts_html(figures, f"<p class='meta'>{html.escape(VALENCE_NOTE)}</p>")
-    return _page(options.title, "\n".join(parts + charts_html + tail))
+    return _page(report_title(log, options), "\n".join(parts + charts_html + tail))
 
 
 COMPARISON_NOTE = (

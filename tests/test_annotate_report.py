@@ -532,3 +532,31 @@ def test_report_counts_faces_as_the_dashboard_does_and_rounds_attention_as_measu
     assert not re.search(r"<td>\d+\.\d\d+</td>", section)
     # A face seen throughout: no remark.
     assert "<li>Anonymous faces: 2</li>" in build_html_report(session_with_streak())
+
+
+def test_report_title_and_file_name_tell_sessions_apart():
+    """Every report downloaded as "session_report.html" and saved as PDF under its document's
+    title, "Expression session report.pdf", whichever class it was: a head of department with a
+    term's reports in the mail could not tell them apart. The name and the title carry the
+    source and the date (in the reader's zone); a CSV read back, which has no date, its name."""
+    from datetime import UTC, datetime
+
+    from fer_core.report import report_filename, report_title
+
+    berlin = "Europe/Berlin"
+    cases = [("live", "Live webcam session", "live_report_2026-12-07_0900.html",
+              "Expression session report: Live webcam session, 2026-12-07 09:00"),
+             ("video", "Klasse 5b – Mathe.mp4", "Klasse_5b_Mathe_report_2026-12-07_0900.html",
+              "Expression session report: Klasse 5b – Mathe.mp4, 2026-12-07 09:00"),
+             ("video", "", "video_report_2026-12-07_0900.html", "Expression session report: video, 2026-12-07 09:00")]
+    for source, shown, name, title in cases:
+        log = SessionLog(source=source)
+        log.started_at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+        options = ReportOptions(source=shown, timezone=berlin)
+        assert (report_filename(log, options), report_title(log, options)) == (name, title)
+        assert f"<title>{title}</title>" in build_html_report(log, options)
+    back = SessionLog.from_csv(session_with_streak().to_csv(), source="week 1.csv.gz")
+    assert report_filename(back) == "week_1_report.html"
+    assert report_title(back, ReportOptions(source="<b>")) == "Expression session report: <b>"
+    assert "<title>Expression session report: &lt;b&gt;</title>" in build_html_report(back, ReportOptions(source="<b>"))
+    assert report_filename(SessionLog(source="../..")).startswith("session_report_")

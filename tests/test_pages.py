@@ -513,8 +513,15 @@ def test_video_page_then_dashboard(come_and_go_mp4):
         assert "No notable change" in at.info[0].value
     assert at.download_button[0].label == "Per-frame log (CSV)"
     # The dashboard picks the analysed video up.
-    at.switch_page("app_pages/dashboard.py").run()
+    with pressed_downloads() as got:
+        at.switch_page("app_pages/dashboard.py").run()
     assert not at.exception and at.radio[0].value == "Analysed video"
+    # Its report is named by the video and the date of the analysis, not "session_report.html" as every
+    # other; the document's title (a saved PDF's name) says the same.
+    report = [name for name in got if name.endswith(".html")]
+    assert len(report) == 1 and re.fullmatch(r"lecture_report_\d{4}-\d\d-\d\d_\d{4}\.html", report[0]), got.keys()
+    assert re.search(r"<title>Expression session report: lecture\.mp4, \d{4}-\d\d-\d\d \d\d:\d\d</title>",
+                     got[report[0]])
     assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "2"
     assert "**lecture.mp4**, the video analysed last on the **Video file** page." in texts(at)
     assert "Expression model: Standard (fer_model.onnx)" in texts(at)
