@@ -237,16 +237,17 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
 def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time",
                        markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """``engagement.attention_timeline``: share of faces looking at the camera and share with
-    eyes closed per bin (left axis), mean yaw and pitch (right axis, dotted)."""
+    eyes closed per bin (left axis), mean yaw and pitch (right axis, dotted and dashed)."""
     fig = go.Figure()
     x = clock_x(timeline.index.to_numpy())
     fig.add_scatter(x=x, y=timeline["looking"].to_numpy(), name="looking at camera", mode="lines+markers",
                     line=dict(color="#0072b2"), hovertemplate="%{y:.0%}")
     fig.add_scatter(x=x, y=timeline["eyes_closed"].to_numpy(), name="eyes closed", mode="lines",
                     line=dict(color="#d55e00"), hovertemplate="%{y:.0%}")
-    for col, colour in (("yaw", "#666666"), ("pitch", "#009e73")):
+    # Dotted and dashed: both dotted, the grey and the green were one grey on a black-and-white printout.
+    for col, colour, dash in (("yaw", "#666666", "dot"), ("pitch", "#009e73", "dash")):
         fig.add_scatter(x=x, y=timeline[col].to_numpy(), name=f"mean {col} (deg)", mode="lines", yaxis="y2",
-                        line=dict(color=colour, dash="dot"), hovertemplate="%{y:.0f} deg")
+                        line=dict(color=colour, dash=dash), hovertemplate="%{y:.0f} deg")
     fig.update_layout(title=title, xaxis=clock_axis(*_span(timeline.index)), hovermode="x unified", height=340,
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share of faces"),
                       # Every 30 degrees: synced with the left axis's 6 ticks, it read -60, -36, -12, 12...

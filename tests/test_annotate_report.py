@@ -560,3 +560,25 @@ def test_report_title_and_file_name_tell_sessions_apart():
     assert report_title(back, ReportOptions(source="<b>")) == "Expression session report: <b>"
     assert "<title>Expression session report: &lt;b&gt;</title>" in build_html_report(back, ReportOptions(source="<b>"))
     assert report_filename(SessionLog(source="../..")).startswith("session_report_")
+
+
+def _grey(colour: str) -> float:
+    """``#rrggbb`` as a black-and-white printer renders it (luma, 0 to 255)."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def test_attention_chart_lines_stay_apart_in_black_and_white():
+    """The report printed in black and white: mean yaw (grey #666666) and mean pitch (green
+    #009e73) were both dotted and one grey (102 and 106 of 255), so the printout could not tell
+    which was which. Every two lines differ in style, or in grey by a third of the scale."""
+    import pandas as pd
+
+    tl = pd.DataFrame({"looking": [1.0, 0.5], "eyes_closed": [0.0, 0.0], "yaw": [0.0, 20.0], "pitch": [0.0, 5.0]},
+                      index=pd.Index([0.0, 10.0], name="time_s"))
+    lines = [(t.name, t.mode, t.line.dash or "solid", _grey(t.line.color))
+             for t in charts.attention_timeline(tl).data]
+    assert len(lines) == 4
+    for i, (name, mode, dash, grey) in enumerate(lines):
+        for other, mode2, dash2, grey2 in lines[i + 1:]:
+            assert (mode, dash) != (mode2, dash2) or abs(grey - grey2) > 85, (name, other)
