@@ -16,6 +16,7 @@ from fer_core.session import (
     NOTABLE_CHANGE,
     SessionLog,
     binned_mix,
+    changes_table,
     face_binned,
     format_time,
     parse_time,
@@ -275,12 +276,13 @@ if changes.empty:
             "between neighbouring time bins.")
 else:
     # The time as the rest of the page gives it (m:ss, h:mm:ss in a long lecture), beside the seconds.
-    table = changes.assign(face_id=changes["face_id"].map(lambda i: f"Face {i}"))
+    table = changes_table(changes)
     table.insert(0, "time", [support.clock(t, state["rate"]) for t in changes["time_s"]])
+    table.insert(1, "time_s", changes["time_s"])
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"time_s": st.column_config.NumberColumn("seconds", format="%.1f"),
-                                "change": st.column_config.ProgressColumn("change", min_value=0.0,
-                                                                          max_value=1.0)})
+                                "change": st.column_config.ProgressColumn("change", min_value=0.0, max_value=1.0,
+                                                                          format="percent")})
 
 stem = state["name"].rsplit(".", 1)[0]
 st.download_button("Per-frame log (CSV)", support.csv_download(result.log.to_csv), f"{stem}_expressions.csv",

@@ -38,6 +38,7 @@ from fer_core.session import (
     SessionLog,
     SessionSummary,
     binned_mix,
+    changes_table,
     current_mix,
     expression_mix,
     face_binned,
@@ -206,9 +207,12 @@ def _changes_section(changes: pd.DataFrame) -> list[str]:
         parts.append(f"<p>No notable change (no face's expressions moved by {NOTABLE_CHANGE:.0%} "
                      "or more between neighbouring time bins).</p>")
     else:
-        shown = changes.assign(time=changes["time_s"].map(_fmt_time),
-                               face=changes["face_id"].map(lambda i: f"Face {i}"))
-        parts.append(_table(shown[["time", "face", "from_label", "to_label", "change"]]))
+        shown = changes_table(changes)
+        shown.insert(0, "time", changes["time_s"].map(_fmt_time))
+        shown["change"] = shown["change"].map(lambda c: f"{c:.0%}")
+        parts.append("<p>The top expression of the face before and after, with its share; change: how much "
+                     "of its expression mix moved (0% = none, 100% = all).</p>")
+        parts.append(_table(shown))
     return parts
 
 

@@ -982,9 +982,11 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
     following bins of the same face, as :func:`negative_streaks` counts them), or of the overall
     mix with ``per_face=False``.
     Columns: time_s (start of the later bin), face_id (0 for the overall mix),
-    from_label, to_label, change. Changes smaller than ``min_change`` are left out.
+    from_label, to_label (the top expressions of the two bins, the same one when only its
+    share moved), from_share, to_share (their mean probabilities), change. Changes smaller
+    than ``min_change`` are left out. :func:`changes_table` words them for people.
     """
-    cols = ["time_s", "face_id", "from_label", "to_label", "change"]
+    cols = ["time_s", "face_id", "from_label", "to_label", "from_share", "to_share", "change"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     step = sample_step(df)
@@ -1006,6 +1008,24 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
     top_label = p.argmax(axis=1)
     out = pd.DataFrame({"time_s": t[top + 1], "face_id": fid[top].astype(int),
                         "from_label": [LABELS[int(i)] for i in top_label[top]],
-                        "to_label": [LABELS[int(i)] for i in top_label[top + 1]], "change": tv[top]},
+                        "to_label": [LABELS[int(i)] for i in top_label[top + 1]],
+                        "from_share": p[top, top_label[top]], "to_share": p[top + 1, top_label[top + 1]],
+                        "change": tv[top]},
                        columns=cols)
     return out.reset_index(drop=True)
+
+
+def changes_table(changes: pd.DataFrame) -> pd.DataFrame:
+    """:func:`strongest_changes` for people: ``face`` ("Face 3"), ``before`` and ``after`` (the
+    top expression with its share, "Neutral 90%": a face that stays Neutral but drops to 45%
+    with Sad close behind is a change too) and ``change`` (0 to 1); the caller adds the time as
+    it writes times."""
+    def worded(labels: pd.Series, shares: pd.Series | None) -> list[str]:
+        if shares is None:
+            return [str(label) for label in labels]
+        return [f"{label} {share:.0%}" for label, share in zip(labels, shares)]
+
+    return pd.DataFrame({"face": [f"Face {int(i)}" for i in changes["face_id"]],
+                         "before": worded(changes["from_label"], changes.get("from_share")),
+                         "after": worded(changes["to_label"], changes.get("to_share")),
+                         "change": changes["change"].to_numpy(np.float64)}, index=changes.index)

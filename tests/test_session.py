@@ -16,6 +16,7 @@ from fer_core.session import (
     LogFormatError,
     SessionLog,
     binned_mix,
+    changes_table,
     current_mix,
     expression_mix,
     face_binned,
@@ -180,13 +181,32 @@ def test_streaks_lie_within_what_the_face_was_seen():
 def test_strongest_changes():
     df = scripted_log().to_frame()
     ch = strongest_changes(df, k=3, bin_s=10.0)
-    assert list(ch.columns) == ["time_s", "face_id", "from_label", "to_label", "change"]
+    assert list(ch.columns) == ["time_s", "face_id", "from_label", "to_label", "from_share", "to_share", "change"]
     top = ch.iloc[0]
     assert (top.time_s, top.face_id, top.from_label, top.to_label) == (100.0, 1, "Happy", "Sad")
     assert top.change == pytest.approx(0.9 - 0.1 / 6)
     overall = strongest_changes(df, k=1, bin_s=10.0, per_face=False)
     assert overall.iloc[0].face_id == 0
     assert len(strongest_changes(df, k=10, bin_s=10.0, min_change=0.5)) == 1  # only the real change
+    words = changes_table(ch.head(1))
+    assert words.iloc[0].to_dict() == {"face": "Face 1", "before": "Happy 90%", "after": "Sad 90%",
+                                       "change": pytest.approx(top.change)}
+
+
+def test_a_change_that_keeps_the_top_expression_says_how_its_share_moved():
+    """The report's table read "Neutral -> Neutral, 0.447": the mix moved (Sad came close)
+    but the top expression did not. It gives the shares: "Neutral 90%" -> "Neutral 45%"."""
+    calm, torn = np.full(7, 0.1 / 6), np.full(7, 0.15 / 5)
+    calm[LABELS.index("Neutral")] = 0.9
+    torn[LABELS.index("Neutral")], torn[LABELS.index("Sad")] = 0.45, 0.4
+    log = SessionLog()
+    for t in range(40):
+        log.add_frame(float(t), [(1, (0, 0, 50, 50), calm if t < 20 else torn)])
+    ch = strongest_changes(log.to_frame(), k=1, bin_s=10.0)
+    assert (ch.iloc[0].from_label, ch.iloc[0].to_label) == ("Neutral", "Neutral")
+    words = changes_table(ch)
+    assert (words.iloc[0].before, words.iloc[0].after) == ("Neutral 90%", "Neutral 45%")
+    assert words.iloc[0].change == pytest.approx(0.45)
 
 
 def test_csv_round_trip_and_bad_csv():
