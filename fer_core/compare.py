@@ -174,6 +174,6 @@ def table_for_display(comparison: pd.DataFrame) -> pd.DataFrame:
     for lab in LABELS:
         out[lab] = (100 * comparison[lab]).round(1)
     out["negative %"] = (100 * comparison["negative"]).round(1)
-    out["valence"] = comparison["valence"].round(2)
+    out["valence"] = comparison["valence"].round(2) + 0.0  # + 0.0: a slightly negative mean reads 0.00, not -0.00
     out["looking at camera %"] = (100 * comparison["looking"]).round(1)
     return out.reset_index()

@@ -144,6 +144,9 @@ def test_comparison_survives_the_csv_round_trip():
     np.testing.assert_allclose(back.to_numpy(float), direct.to_numpy(float), atol=1e-4)
     shown = compare.table_for_display(direct)
     assert list(shown["session"]) == ["a", "b"] and shown.loc[0, "Surprise"] == pytest.approx(100 * 72 / 145, abs=0.05)
+    # A valence a hair under zero reads 0.00 in the table, the CSV and the report, not -0.00.
+    direct.loc["a", "valence"] = -0.001
+    assert not np.signbit(compare.table_for_display(direct).loc[0, "valence"])
 
 
 def test_drifting_lecture_peaks_where_asked():
