@@ -623,8 +623,11 @@ def unpack_log(data: bytes, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
                     out = member.read(max_bytes + 1)
         else:
             return data
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
-        # Damaged or cut short, an unknown compression, a password (RuntimeError).
+    except LogFormatError:
+        raise
+    except (OSError, EOFError, ValueError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
+        # Damaged or cut short (a zip's offsets damaged: ValueError, "negative seek value"), an
+        # unknown compression, a password (RuntimeError).
         raise LogFormatError(f"not a readable compressed file: {e}") from None
     if len(out) > max_bytes:
         raise LogFormatError(f"it unpacks to more than {max_bytes / 2**20:,.0f} MB of CSV, and a log this app "

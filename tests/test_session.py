@@ -738,6 +738,14 @@ def zipped(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def damaged_directory_offset(archive: bytes) -> bytes:
+    """``archive`` with the top byte of its end record's offset of the central directory changed."""
+    out = bytearray(archive)
+    end = out.rfind(b"PK\x05\x06")
+    out[end + 19] ^= 0xF8  # the offset is the record's bytes 16 to 19, little-endian
+    return bytes(out)
+
+
 def test_a_compressed_log_reads_back_as_its_csv():
     """A full live log (a million observations) is about 125 MB of CSV, over the 50 MB the dashboard and
     Compare sessions take; compressed it is a third of that. Gzipped or zipped, a log was refused as
@@ -791,7 +799,10 @@ def test_a_compressed_log_is_unpacked_no_further_than_its_bound():
     (lambda csv: zipped({"log.csv": csv})[:200], "not a readable compressed file"),
     (lambda csv: zipped({"a.csv": csv, "b.csv": csv}), "the zip archive holds 2 files"),
     (lambda csv: zipped({}), "the zip archive holds 0 files"),
-], ids=["gzip cut short", "zip cut short", "two files", "empty zip"])
+    # Its end record's offset of the directory damaged: zipfile seeks before the archive's start
+    # (ValueError "negative seek value", an exception page on the dashboard and Compare sessions).
+    (lambda csv: damaged_directory_offset(zipped({"log.csv": csv})), "not a readable compressed file"),
+], ids=["gzip cut short", "zip cut short", "two files", "empty zip", "zip directory offset damaged"])
 def test_a_damaged_or_odd_archive_is_refused_with_what_it_is(pack, message):
     from fer_core.session import LogFormatError
 
