@@ -74,10 +74,11 @@ class ReportOptions:
 
 
 def _zone(name: str) -> tzinfo:
-    """The time zone named ``name``; UTC for an empty or unknown name."""
+    """The time zone named ``name``; UTC for an empty or unknown name (a folder of the zone
+    database, "Europe", is an OSError, as is a name too long for a file)."""
     try:
         return ZoneInfo(name) if name and name != "UTC" else UTC
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return UTC
 
 

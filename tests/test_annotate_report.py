@@ -473,6 +473,13 @@ def test_html_report_dates_in_the_readers_time_zone():
     assert re.search(r"generated \d{4}-\d\d-\d\d \d\d:\d\d Europe/Berlin", berlin)
     assert "session started 2026-12-07 08:00 UTC" in build_html_report(live)
     assert "session started 2026-12-07 08:00 UTC" in build_html_report(live, ReportOptions(timezone="Mars/Base"))
+    # Nor a folder of the zone database, nor a name too long for a file: the dashboard, which names
+    # its report by the date (report_filename), was an exception page (IsADirectoryError, OSError).
+    from fer_core.report import report_filename
+
+    for odd in ("Europe", "America", "Europe/" + "x" * 300):
+        assert "session started 2026-12-07 08:00 UTC" in build_html_report(live, ReportOptions(timezone=odd))
+        assert report_filename(live, ReportOptions(timezone=odd)) == "live_report_2026-12-07_0800.html"
     df = session_with_streak().to_frame()
     assert re.search(r"generated [\d :-]+ America/New_York",
                      build_comparison_report({"a": df, "b": df}, timezone="America/New_York"))
