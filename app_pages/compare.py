@@ -61,6 +61,7 @@ for upload in files or []:
         except LogFormatError:
             content = upload.getvalue()  # not read below either: its error is said there
         digests[upload.file_id] = hashlib.sha1(content).hexdigest()
+        del content  # not held while the log is read below: a full log's CSV is 131 MB
     digest = digests[upload.file_id]
     shown = support.md_literal(upload.name)  # in the messages: as named, not read as Markdown
     if digest in seen:  # the same file twice (downloaded twice, renamed): one session, not two
