@@ -248,9 +248,9 @@ st.caption("The log lives only in this browser tab's memory (the browser asks be
            "log.")
 c1, c2, c3 = st.columns(3)
 # Callables: the files are only built when the button is pressed.
-c1.download_button("Per-frame log (CSV)", support.csv_download(log.to_csv), "session_log.csv", "text/csv",
-                   on_click="ignore")
-c2.download_button("Per-frame log (ZIP)", support.zip_download(log.to_csv, "session_log.csv"), "session_log.zip",
+log_csv = report_filename(log, opts, "log", "csv")  # "lecture_log_2026-12-07_0900.csv", as the report
+c1.download_button("Per-frame log (CSV)", support.csv_download(log.to_csv), log_csv, "text/csv", on_click="ignore")
+c2.download_button("Per-frame log (ZIP)", support.zip_download(log.to_csv, log_csv), log_csv[:-4] + ".zip",
                    "application/zip", on_click="ignore")
 # Named by its source and date ("lecture_report_2026-12-07_0900.html"), not all "session_report.html".
 c3.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), report_filename(log, opts),

@@ -15,6 +15,7 @@ from fer_core.detect import HIRES_MIN_SIDE
 from fer_core.engagement import attentive_now, pose_readout
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.live import SERVER_LOAD
+from fer_core.report import ReportOptions, report_filename
 from fer_core.session import MARKER_CHARS, current_mix, format_time
 
 CONNECT_TIMEOUT_S = 20
@@ -374,16 +375,18 @@ else:
         render(analyzer.snapshot())
         # Keeping the log needs no trip to the dashboard (it lives only in this tab's memory).
         with video_col:
-            st.download_button("Session log (CSV)", support.csv_download(analyzer.log.to_csv), "live_session_log.csv",
-                               "text/csv",
+            # "live_log_2026-12-07_0900.csv" (the session's start, the reader's time zone): a second
+            # session of the day is not "live_session_log (1).csv".
+            log_csv = report_filename(analyzer.log, ReportOptions(timezone=st.context.timezone or "UTC"), "log", "csv")
+            st.download_button("Session log (CSV)", support.csv_download(analyzer.log.to_csv), log_csv, "text/csv",
                                on_click="ignore", icon=":material/download:",
                                help="Every face observation and marked moment so far; the Class dashboard and "
                                     f"Compare sessions read it back, up to {uploads.LOG_MB} MB (about 2 hours of a "
                                     f"class of 30; a full log of {analyzer.log.max_rows:,} observations is two to "
                                     "three times that: download the ZIP for it). The log lives only in this tab: if "
                                     "the tab loses its connection for over 15 minutes (a laptop asleep), it is gone.")
-            st.download_button("Session log (ZIP)", support.zip_download(analyzer.log.to_csv, "live_session_log.csv"),
-                               "live_session_log.zip", "application/zip", on_click="ignore",
+            st.download_button("Session log (ZIP)", support.zip_download(analyzer.log.to_csv, log_csv),
+                               log_csv[:-4] + ".zip", "application/zip", on_click="ignore",
                                icon=":material/folder_zip:",
                                help="The same CSV, zipped: a third of the size. The Class dashboard and Compare "
                                     "sessions read it as it is, a full log too; double-click it to open the CSV.")

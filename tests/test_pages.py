@@ -522,6 +522,9 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     assert len(report) == 1 and re.fullmatch(r"lecture_report_\d{4}-\d\d-\d\d_\d{4}\.html", report[0]), got.keys()
     assert re.search(r"<title>Expression session report: lecture\.mp4, \d{4}-\d\d-\d\d \d\d:\d\d</title>",
                      got[report[0]])
+    # Its per-frame log the same way ("session_log.csv" for every session).
+    stem = report[0].replace("_report_", "_log_")[:-5]
+    assert {f"{stem}.csv", f"{stem}.zip"} <= set(got), got.keys()
     assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "2"
     assert "**lecture.mp4**, the video analysed last on the **Video file** page." in texts(at)
     assert "Expression model: Standard (fer_model.onnx)" in texts(at)
@@ -1461,10 +1464,14 @@ def test_live_page_markers_reach_the_dashboard_and_its_csv():
     # over the 50 MB the dashboard and Compare sessions take as CSV), read back as it is.
     import zipfile
 
-    with zipfile.ZipFile(io.BytesIO(got["live_session_log.zip"])) as z:
-        assert z.namelist() == ["live_session_log.csv"]
-        assert z.read("live_session_log.csv") == got["live_session_log.csv"]
-    assert [m for _, m in SessionLog.from_csv(got["live_session_log.zip"]).markers] == ["quiz starts"]
+    # Named by the session's start ("live_session_log.csv" for every session, a second one of the
+    # day "live_session_log (1).csv"); the CSV in the ZIP too.
+    stamp = f"{analyzer.log.started_at:%Y-%m-%d_%H%M}"  # AppTest has no browser time zone: UTC
+    assert sorted(got) == [f"live_log_{stamp}.csv", f"live_log_{stamp}.zip"]
+    with zipfile.ZipFile(io.BytesIO(got[f"live_log_{stamp}.zip"])) as z:
+        assert z.namelist() == [f"live_log_{stamp}.csv"]
+        assert z.read(f"live_log_{stamp}.csv") == got[f"live_log_{stamp}.csv"]
+    assert [m for _, m in SessionLog.from_csv(got[f"live_log_{stamp}.zip"]).markers] == ["quiz starts"]
     # It says how large a log the dashboard and Compare sessions read back: a full log (a million
     # observations, 97-130 bytes each) is more than they take, which it once left unsaid.
     from fer_app import uploads
