@@ -304,29 +304,56 @@ INSECURE = "insecure"
 #: said "Error: navigator.mediaDevices is undefined. It seems the current document is not
 #: loaded securely." It has no ``enumerateDevices``, so the player's SELECT DEVICE still shows
 #: its "media API not available" text.
+#: The wrapper and the stand-in are made in the player's own window, by a script element of
+#: its document, not in this frame: Streamlit replaces this frame whenever the page's script
+#: text changes (the source or its errors switched), while the player stays, and Chrome never
+#: runs a promise callback made in a frame that is gone. A screen shared after switching from
+#: the camera was then never handed to the player (its getUserMedia never settled: no
+#: connection, START stuck on STOP).
 _SOURCE_JS = """<script>
 (function () {
   const source = %(source)s, display = %(display)s, errors = %(errors)s, insecure = %(insecure)s;
-  function plain(error, constraints, said) {
-    const video = constraints && constraints.video;
-    const name = error && error.name;
-    if (name === "OverconstrainedError" && video && video.deviceId && video.deviceId.exact) return error;
-    const say = (said || {})[name];
-    if (!say) return error;
-    const out = new Error(say[1] + " (" + name + ")");
-    out.name = say[0];
-    return out;
-  }
-  function standIn(win) {
-    const media = new (win.EventTarget || EventTarget)();  // the player listens for devicechange
-    media.getUserMedia = function () {
-      const say = (win.__ferErrors || {})[insecure] || ["No camera over http", "Open this page over https."];
-      const out = new Error(say[1]);
+  // Runs in the player's own window, not in this frame (see above): installed by a script
+  // element of the player's document, so it uses nothing of this frame but its own text.
+  function install(win, insecure) {
+    function plain(error, constraints, said) {
+      const video = constraints && constraints.video;
+      const name = error && error.name;
+      if (name === "OverconstrainedError" && video && video.deviceId && video.deviceId.exact) return error;
+      const say = (said || {})[name];
+      if (!say) return error;
+      const out = new Error(say[1] + " (" + name + ")");
       out.name = say[0];
-      return Promise.reject(out);
+      return out;
+    }
+    if (!win.navigator.mediaDevices && win.isSecureContext === false) {
+      const media = new (win.EventTarget || EventTarget)();  // the player listens for devicechange
+      media.getUserMedia = function () {
+        const say = (win.__ferErrors || {})[insecure] || ["No camera over http", "Open this page over https."];
+        const out = new Error(say[1]);
+        out.name = say[0];
+        return Promise.reject(out);
+      };
+      media.__ferWrapped = true;
+      Object.defineProperty(win.navigator, "mediaDevices", {value: media, configurable: true});
+    }
+    const media = win.navigator.mediaDevices;
+    if (!media || media.__ferWrapped) return;
+    const camera = media.getUserMedia.bind(media);
+    const open = function (constraints) {
+      if (win.__ferSource === "screen" && constraints && constraints.video) {
+        if (typeof media.getDisplayMedia !== "function") {
+          return Promise.reject(new DOMException(
+            "This browser cannot share a screen with a page", "NotSupportedError"));
+        }
+        return media.getDisplayMedia({video: win.__ferDisplay, audio: false});
+      }
+      return camera(constraints);
+    };
+    media.getUserMedia = function (constraints) {
+      return open(constraints).catch(e => { throw plain(e, constraints, win.__ferErrors); });
     };
     media.__ferWrapped = true;
-    Object.defineProperty(win.navigator, "mediaDevices", {value: media, configurable: true});
   }
   function apply() {
     let frames;
@@ -338,33 +365,18 @@ _SOURCE_JS = """<script>
         frame.__ferOnLoad = apply;
         frame.addEventListener("load", apply);
       }
-      let win;
       try {
-        win = frame.contentWindow;
+        const win = frame.contentWindow;
         if (!win) continue;
-        if (!win.navigator.mediaDevices && win.isSecureContext === false) standIn(win);
-        if (!win.navigator.mediaDevices) continue;
+        win.__ferSource = source;
+        win.__ferDisplay = display;
+        win.__ferErrors = errors;
+        const media = win.navigator.mediaDevices;
+        if (media ? media.__ferWrapped : win.isSecureContext !== false) continue;
+        const doc = win.document, script = doc.createElement("script");
+        script.textContent = "(" + install + ")(window, " + JSON.stringify(insecure) + ");";
+        (doc.head || doc.documentElement).appendChild(script);
       } catch (e) { continue; }
-      win.__ferSource = source;
-      win.__ferDisplay = display;
-      win.__ferErrors = errors;
-      const media = win.navigator.mediaDevices;
-      if (media.__ferWrapped) continue;
-      const camera = media.getUserMedia.bind(media);
-      const open = function (constraints) {
-        if (win.__ferSource === "screen" && constraints && constraints.video) {
-          if (typeof media.getDisplayMedia !== "function") {
-            return Promise.reject(new DOMException(
-              "This browser cannot share a screen with a page", "NotSupportedError"));
-          }
-          return media.getDisplayMedia({video: win.__ferDisplay, audio: false});
-        }
-        return camera(constraints);
-      };
-      media.getUserMedia = function (constraints) {
-        return open(constraints).catch(e => { throw plain(e, constraints, win.__ferErrors); });
-      };
-      media.__ferWrapped = true;
     }
   }
   apply();

@@ -256,9 +256,20 @@ def test_screen_capture_script_embeds_the_source_and_constraints():
         webrtc_shim.screen_capture_script("microphone", {})
 
 
+# A player's window as the page script sees it: its document runs a script element appended
+# to it with that window as ``window`` (the script installs the player's wrapper that way).
+_PLAYER_WINDOW_JS = r"""
+function playerWindow(win) {
+  win.document = {createElement: tag => ({tag, textContent: ""}),
+                  head: {appendChild: el => el.tag === "script" && new Function("window", el.textContent)(win)}};
+  return win;
+}
+"""
+
+
 # The player's window and the page around it, as far as the script touches them: it runs in
 # node with these stand-ins, and prints what each getUserMedia call of the player turned into.
-_FAKE_PAGE_JS = r"""
+_FAKE_PAGE_JS = _PLAYER_WINDOW_JS + r"""
 const calls = [];
 function mediaDevices(withDisplay) {
   const m = {getUserMedia: c => { calls.push(["camera", c]); return Promise.resolve("camera stream"); }};
@@ -266,11 +277,11 @@ function mediaDevices(withDisplay) {
   return m;
 }
 const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
-                contentWindow: {navigator: {mediaDevices: mediaDevices(true)}}};
+                contentWindow: playerWindow({navigator: {mediaDevices: mediaDevices(true)}})};
 const old = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
-             contentWindow: {navigator: {mediaDevices: mediaDevices(false)}}};
+             contentWindow: playerWindow({navigator: {mediaDevices: mediaDevices(false)}})};
 const other = {src: "http://h/component/plotly/index.html",
-               contentWindow: {navigator: {mediaDevices: mediaDevices(true)}}};
+               contentWindow: playerWindow({navigator: {mediaDevices: mediaDevices(true)}})};
 const frames = [player, old, other];
 const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? frames : [])}}};
 const intervals = [];
@@ -323,12 +334,12 @@ def test_screen_capture_script_swaps_the_players_camera_for_a_screen():
 
 # The player's window whose media requests fail with the browser's error ``name``; prints what
 # the player is given (its alert shows "name: message").
-_FAILING_PLAYER_JS = r"""
+_FAILING_PLAYER_JS = _PLAYER_WINDOW_JS + r"""
 let fail = "NotAllowedError";
 const media = {getUserMedia: c => Promise.reject(Object.assign(new Error("Permission denied"), {name: fail})),
                getDisplayMedia: c => Promise.reject(Object.assign(new Error("Permission denied"), {name: fail}))};
 const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
-                contentWindow: {navigator: {mediaDevices: media}}};
+                contentWindow: playerWindow({navigator: {mediaDevices: media}})};
 const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? [player] : [])}}};
 const setInterval = () => {};
 function run(code) { eval(code); }
@@ -379,10 +390,11 @@ def test_the_player_says_in_plain_words_why_it_has_no_video():
 # A page opened over plain http (not localhost): the browser gives the player's window no
 # ``navigator.mediaDevices`` at all, and the player threw "navigator.mediaDevices is undefined".
 # Prints what the player is given when it asks (as the player: "name: message").
-_INSECURE_PLAYER_JS = r"""
+_INSECURE_PLAYER_JS = _PLAYER_WINDOW_JS + r"""
 const src = "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html";
-const insecure = {src, contentWindow: {navigator: {}, isSecureContext: false}};
-const oldBrowser = {src, contentWindow: {navigator: {}, isSecureContext: true}};  // no camera API, but secure
+const insecure = {src, contentWindow: playerWindow({navigator: {}, isSecureContext: false})};
+// No camera API, but secure:
+const oldBrowser = {src, contentWindow: playerWindow({navigator: {}, isSecureContext: true})};
 const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? [insecure, oldBrowser] : [])}}};
 const setInterval = () => {};
 function run(code) { eval(code); }
@@ -423,10 +435,75 @@ def test_the_player_says_that_plain_http_gives_no_camera():
     assert out["oldBrowser"] is True  # a secure page without the API is the browser's own case: left alone
 
 
+# The page script's frames and the player's windows in realms of their own (node's vm contexts).
+# A frame's promise callbacks run only while its own script runs (its own microtask queue): one
+# made there is never run later, as Chrome never runs one made in a frame Streamlit has since
+# replaced. Prints what the player's requests give, and whether what it calls is its own.
+_REPLACED_FRAME_JS = r"""
+const vm = require("vm");
+const [cameraJs, screenJs] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const src = "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html";
+const PLAYER = `
+  var window = globalThis, fail = null;
+  var document = {createElement: tag => ({tag, textContent: ""}),
+                  head: {appendChild: el => el.tag === "script" && (0, eval)(el.textContent)}};
+  function refuse() { return Promise.reject(Object.assign(new Error("Permission denied"), {name: fail})); }`;
+const player = vm.createContext({}), insecure = vm.createContext({});
+vm.runInContext(PLAYER + `
+  var navigator = {mediaDevices: {getUserMedia: c => fail ? refuse() : Promise.resolve("camera stream"),
+                                  getDisplayMedia: c => fail ? refuse() : Promise.resolve("screen stream")}};`,
+                player);
+vm.runInContext(PLAYER + "var navigator = {}, isSecureContext = false, EventTarget = class {};", insecure);
+const frames = [{src, contentWindow: player}, {src, contentWindow: insecure}];
+function runFrame(code) {
+  const frame = vm.createContext({setInterval: () => {}}, {microtaskMode: "afterEvaluate"});
+  frame.window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? frames : [])}}};
+  vm.runInContext(code, frame);
+}
+const settled = p => Promise.race([Promise.resolve(p).then(v => v, e => `${e.name}: ${e.message}`),
+                                   new Promise(done => setTimeout(() => done("never settled"), 1000))]);
+const own = (ctx, f) => Object.getPrototypeOf(f) === vm.runInContext("Function.prototype", ctx);
+process.on("unhandledRejection", () => {});  // a rejection whose handlers never ran: "never settled"
+(async () => {
+  runFrame(cameraJs);
+  runFrame(screenJs);  // the page ran again with the screen chosen: a new frame, the first one gone
+  const media = player.navigator.mediaDevices;
+  const out = {own: own(player, media.getUserMedia),
+               ownStandIn: own(insecure, insecure.navigator.mediaDevices.getUserMedia)};
+  out.screen = await settled(media.getUserMedia({video: true}));
+  player.fail = "NotAllowedError";
+  out.denied = await settled(media.getUserMedia({video: true}));
+  out.http = await settled(insecure.navigator.mediaDevices.getUserMedia({video: true}));
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
+def test_the_player_gets_its_video_after_the_page_script_was_replaced():
+    """The camera switched to "A shared screen": Streamlit replaced the page script's frame (its
+    text changed), and the player's wrapped request, made in the first frame, ended in a
+    callback of that frame, which Chrome never runs: the screen was shared but never reached
+    the player (no connection, STOP shown for ever)."""
+    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
+    scripts = [strip(webrtc_shim.screen_capture_script("camera", support.CAMERA, {})),
+               strip(webrtc_shim.screen_capture_script("screen", support.SCREEN, {
+                   "NotAllowedError": ("Screen not shared", "Pick one."),
+                   webrtc_shim.INSECURE: ("Screen sharing needs https", "Use https.")}))]
+    proc = subprocess.run(["node", "-e", _REPLACED_FRAME_JS], input=json.dumps(scripts), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["own"] is True and out["ownStandIn"] is True  # made in the player's window, not the frame's
+    assert out["screen"] == "screen stream"
+    assert out["denied"] == "Screen not shared: Pick one. (NotAllowedError)"
+    assert out["http"] == "Screen sharing needs https: Use https."
+
+
 # The player's iframe added to the page after the script ran, as a Streamlit rerun adds it; then
 # its document loads (a new window, as a navigation from about:blank may give). No interval
 # pass happens here: whatever is wrapped, is wrapped by the page change or the load itself.
-_LATE_PLAYER_JS = r"""
+_LATE_PLAYER_JS = _PLAYER_WINDOW_JS + r"""
 const frames = [], loads = [];
 let observed = null;
 class MutationObserver { constructor(f) { this.f = f; } observe(target, opts) { observed = [this.f, target, opts]; } }
@@ -436,7 +513,7 @@ const setInterval = () => {};
 const media = () => ({getUserMedia: c => Promise.resolve("camera stream"),
                        getDisplayMedia: c => Promise.resolve("screen")});
 const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
-                contentWindow: {navigator: {mediaDevices: media()}},
+                contentWindow: playerWindow({navigator: {mediaDevices: media()}}),
                 addEventListener: (type, f) => loads.push([type, f]),
                 removeEventListener: (type, f) => loads.splice(loads.findIndex(l => l[1] === f), 1)};
 (async () => {
@@ -446,7 +523,7 @@ const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_strea
   frames.push(player);
   if (observed) observed[0]([]);  // the page changed
   out.onInsert = await player.contentWindow.navigator.mediaDevices.getUserMedia({video: true});
-  player.contentWindow = {navigator: {mediaDevices: media()}};  // the player's own document
+  player.contentWindow = playerWindow({navigator: {mediaDevices: media()}});  // the player's own document
   loads.forEach(([type, f]) => type === "load" && f());
   out.onLoad = await player.contentWindow.navigator.mediaDevices.getUserMedia({video: true});
   out.loadListeners = loads.length;
