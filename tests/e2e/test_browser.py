@@ -588,11 +588,12 @@ def test_video_and_dashboard_pages(page, server):
     check_video_review(page)
     page.get_by_role("link", name="Class dashboard").click()  # same session: the video's log
     page.get_by_text("End-of-session report").wait_for()
-    page.locator('[data-testid="stDownloadButton"]').nth(1).wait_for()
+    page.locator('[data-testid="stDownloadButton"]').nth(2).wait_for()
     page.locator(".js-plotly-plot").nth(3).wait_for()
     wait_for_app(page)
     assert metric(page, "Frames analysed") == "32"
-    assert page.locator('[data-testid="stDownloadButton"]').count() == 2
+    # The per-frame log as CSV and as ZIP, and the report.
+    assert page.locator('[data-testid="stDownloadButton"]').count() == 3
     screenshot(page, "dashboard")
     # Compare sessions: the same video beside two earlier lectures' CSV logs.
     page.get_by_role("link", name="Compare sessions").click()
