@@ -89,6 +89,48 @@ def _span(times: object) -> tuple[float, float]:
     return (float(t.min()), float(t.max())) if t.size else (0.0, 0.0)
 
 
+#: Named moments' labels: a row's height, and the width of the plot they are laid out for (a
+#: chart as wide as the page's column; a narrower one lets labels come closer than this counts).
+MARKER_ROW_PX = 16
+_MARKER_PLOT_PX = 900
+_MARKER_CHAR_PX = 6.5  # 11 px text, on average
+
+
+def marker_rows(markers: Sequence[tuple[float, str]], span_s: float, rows: int = 4) -> list[int]:
+    """The row of each named moment's label (0 at the top): a label goes to the first row where it
+    does not run into the label before it, so moments close in time ("quiz starts" and "quiz ends"
+    two minutes apart in a 50-minute class) do not print over each other; after ``rows`` rows it
+    goes back to the one whose last label ends first. ``span_s``: the time the axis spans."""
+    per_s = _MARKER_PLOT_PX / max(span_s, 1e-9)  # pixels a second
+    ends: list[float] = []  # per row: where its last label ends, in pixels
+    out = [0] * len(markers)
+    for i in sorted(range(len(markers)), key=lambda k: markers[k][0]):
+        t, text = markers[i]
+        x = float(t) * per_s
+        row = next((r for r, end in enumerate(ends) if end <= x), None)
+        if row is None:
+            row = len(ends) if len(ends) < rows else min(range(rows), key=ends.__getitem__)
+            if row == len(ends):
+                ends.append(0.0)
+        ends[row] = x + len(text) * _MARKER_CHAR_PX + 8
+        out[i] = row
+    return out
+
+
+def _time_span(fig: go.Figure, markers: Sequence[tuple[float, str]]) -> float:
+    """The seconds a time chart's axis spans: its traces' times (:func:`clock_x` text) and the markers'."""
+    times = [float(t) for t, _ in markers]
+    for trace in fig.data:
+        x = getattr(trace, "x", None)
+        if x is not None and len(x) and isinstance(x[0], str):
+            try:
+                secs = clock_seconds(list(x))
+            except ValueError:
+                continue
+            times += [float(secs.min()), float(secs.max())]
+    return max(times) - min(times) if times else 0.0
+
+
 def add_markers(fig: go.Figure, markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
     """Dotted vertical lines at the session's named moments (``SessionLog.markers``), each with
     its text at the top, on a time axis (:func:`clock_axis`); ``t`` in seconds. All in one layout update: plotly's
@@ -97,10 +139,12 @@ def add_markers(fig: go.Figure, markers: Sequence[tuple[float, str]] = ()) -> go
         return fig
     lines = [dict(type="line", xref="x", yref="paper", x0=str(clock_x(t)), x1=str(clock_x(t)), y0=0, y1=1,
                   line=dict(dash="dot", color=GUIDE_GREY, width=1.5)) for t, _ in markers]
+    rows = marker_rows(markers, _time_span(fig, markers))
     # Plotly reads a subset of HTML in annotation text: escaped, a "<" in a marker stays one.
     notes = [dict(xref="x", yref="paper", x=str(clock_x(t)), y=1, xanchor="left", yanchor="top", showarrow=False,
-                  text=html.escape(text), font=dict(size=11, color="#222222"), bgcolor="rgba(255,255,255,0.7)")
-             for t, text in markers]
+                  yshift=-MARKER_ROW_PX * row, text=html.escape(text), font=dict(size=11, color="#222222"),
+                  bgcolor="rgba(255,255,255,0.7)")
+             for (t, text), row in zip(markers, rows)]
     fig.update_layout(shapes=[*fig.layout.shapes, *lines], annotations=[*fig.layout.annotations, *notes])
     return fig
 

@@ -183,6 +183,25 @@ def test_model_card_reader_is_defensive(tmp_path):
     assert [p.name for p in model_card.figures(tmp_path)] == ["confusion.png"]
 
 
+def test_labels_of_moments_close_in_time_do_not_print_over_each_other():
+    """A 50-minute class marked "quiz starts" at 10:00 and "quiz ends" at 12:00: both labels sat
+    at the top of the chart, the second over the first. Close ones go a row down; far ones stay."""
+    from fer_core.session import binned_mix
+
+    log = SessionLog()
+    for t in range(0, 3000, 10):
+        log.add_frame(float(t), [(1, (0, 0, 50, 50), np.eye(7)[3])])
+    moments = [(600.0, "quiz starts"), (720.0, "quiz ends"), (2400.0, "group work")]
+    fig = charts.mix_area(binned_mix(log.to_frame(), 60), markers=moments)
+    assert [a.yshift for a in fig.layout.annotations] == [0, -charts.MARKER_ROW_PX, 0]
+    # On the axis of a 5-hour session they are as close; on a 10-minute one, far enough apart.
+    assert charts.marker_rows(moments, 600.0 * 30) == [0, 1, 0]
+    assert charts.marker_rows(moments[:2], 600.0) == [0, 0]
+    # Many at once: at most four rows, each label in the row free soonest.
+    crowd = [(float(i), f"m{i}") for i in range(10)]
+    assert set(charts.marker_rows(crowd, 3000.0)) == {0, 1, 2, 3}
+
+
 def test_markers_on_the_charts_and_in_the_report():
     import html as html_lib
 
