@@ -12,7 +12,7 @@ from fer_core.engagement import (
     has_attention,
     valence_arousal_timeline,
 )
-from fer_core.report import ReportOptions, build_html_report, report_filename
+from fer_core.report import ReportOptions, build_html_report, session_filename
 from fer_core.session import (
     NOTABLE_CHANGE,
     LogFormatError,
@@ -248,10 +248,10 @@ st.caption("The log lives only in this browser tab's memory (the browser asks be
            "log.")
 c1, c2, c3 = st.columns(3)
 # Callables: the files are only built when the button is pressed.
-log_csv = report_filename(log, opts, "log", "csv")  # "lecture_log_2026-12-07_0900.csv", as the report
+log_csv = session_filename(log, opts, "log", "csv")  # "lecture_log_2026-12-07_0900.csv", as the report
 c1.download_button("Per-frame log (CSV)", support.csv_download(log.to_csv), log_csv, "text/csv", on_click="ignore")
 c2.download_button("Per-frame log (ZIP)", support.zip_download(log.to_csv, log_csv), log_csv[:-4] + ".zip",
                    "application/zip", on_click="ignore")
 # Named by its source and date ("lecture_report_2026-12-07_0900.html"), not all "session_report.html".
-c3.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), report_filename(log, opts),
+c3.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), session_filename(log, opts),
                    "text/html", on_click="ignore")

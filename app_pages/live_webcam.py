@@ -15,7 +15,7 @@ from fer_core.detect import HIRES_MIN_SIDE
 from fer_core.engagement import attentive_now, pose_readout
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.live import SERVER_LOAD
-from fer_core.report import ReportOptions, report_filename
+from fer_core.report import ReportOptions, session_filename
 from fer_core.session import MARKER_CHARS, current_mix, format_time
 
 CONNECT_TIMEOUT_S = 20
@@ -377,7 +377,7 @@ else:
         with video_col:
             # "live_log_2026-12-07_0900.csv" (the session's start, the reader's time zone): a second
             # session of the day is not "live_session_log (1).csv".
-            log_csv = report_filename(analyzer.log, ReportOptions(timezone=st.context.timezone or "UTC"), "log", "csv")
+            log_csv = session_filename(analyzer.log, ReportOptions(timezone=st.context.timezone or "UTC"), "log", "csv")
             st.download_button("Session log (CSV)", support.csv_download(analyzer.log.to_csv), log_csv, "text/csv",
                                on_click="ignore", icon=":material/download:",
                                help="Every face observation and marked moment so far; the Class dashboard and "

@@ -105,13 +105,12 @@ def report_title(log: SessionLog, options: ReportOptions = ReportOptions()) -> s
     return f"{options.title}: {', '.join(details)}" if details else options.title
 
 
-def report_filename(log: SessionLog, options: ReportOptions = ReportOptions(), what: str = "report",
-                    ext: str = "html") -> str:
-    """A file name for the report that tells one session's from another's: the source's name
-    (a video's or a log's without its extension, "live" for the webcam) and the date,
-    "lecture_report_2026-12-07_0900.html". (Every report downloaded as "session_report.html",
-    a second one as "session_report (1).html".) ``what`` and ``ext`` name the log's downloads
-    the same way: "lecture_log_2026-12-07_0900.csv"."""
+def session_filename(log: SessionLog, options: ReportOptions = ReportOptions(), what: str = "report",
+                     ext: str = "html") -> str:
+    """A file name for a session's downloads that tells one session's from another's: the
+    source's name (a video's or a log's without its extension, "live" for the webcam), what it
+    is and the date: "lecture_report_2026-12-07_0900.html", "lecture_log_2026-12-07_0900.csv".
+    (Every report downloaded as "session_report.html", a second one as "session_report (1).html".)"""
     source = "live" if log.source == "live" else options.source or log.source
     stem = re.sub(r"(\.csv)?\.[A-Za-z0-9]{1,4}$", "", source.split(", ")[0])  # "week 1.csv.gz": "week 1"
     stem = re.sub(r"[^\w-]+", "_", stem).strip("_")[:60] or "session"

@@ -493,12 +493,12 @@ def test_html_report_dates_in_the_readers_time_zone():
     assert "session started 2026-12-07 08:00 UTC" in build_html_report(live)
     assert "session started 2026-12-07 08:00 UTC" in build_html_report(live, ReportOptions(timezone="Mars/Base"))
     # Nor a folder of the zone database, nor a name too long for a file: the dashboard, which names
-    # its report by the date (report_filename), was an exception page (IsADirectoryError, OSError).
-    from fer_core.report import report_filename
+    # its report by the date (session_filename), was an exception page (IsADirectoryError, OSError).
+    from fer_core.report import session_filename
 
     for odd in ("Europe", "America", "Europe/" + "x" * 300):
         assert "session started 2026-12-07 08:00 UTC" in build_html_report(live, ReportOptions(timezone=odd))
-        assert report_filename(live, ReportOptions(timezone=odd)) == "live_report_2026-12-07_0800.html"
+        assert session_filename(live, ReportOptions(timezone=odd)) == "live_report_2026-12-07_0800.html"
     df = session_with_streak().to_frame()
     assert re.search(r"generated [\d :-]+ America/New_York",
                      build_comparison_report({"a": df, "b": df}, timezone="America/New_York"))
@@ -567,7 +567,7 @@ def test_report_title_and_file_name_tell_sessions_apart():
     source and the date (in the reader's zone); a CSV read back, which has no date, its name."""
     from datetime import UTC, datetime
 
-    from fer_core.report import report_filename, report_title
+    from fer_core.report import report_title, session_filename
 
     berlin = "Europe/Berlin"
     cases = [("live", "Live webcam session", "live_report_2026-12-07_0900.html",
@@ -579,13 +579,13 @@ def test_report_title_and_file_name_tell_sessions_apart():
         log = SessionLog(source=source)
         log.started_at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
         options = ReportOptions(source=shown, timezone=berlin)
-        assert (report_filename(log, options), report_title(log, options)) == (name, title)
+        assert (session_filename(log, options), report_title(log, options)) == (name, title)
         assert f"<title>{title}</title>" in build_html_report(log, options)
     back = SessionLog.from_csv(session_with_streak().to_csv(), source="week 1.csv.gz")
-    assert report_filename(back) == "week_1_report.html"
+    assert session_filename(back) == "week_1_report.html"
     assert report_title(back, ReportOptions(source="<b>")) == "Expression session report: <b>"
     assert "<title>Expression session report: &lt;b&gt;</title>" in build_html_report(back, ReportOptions(source="<b>"))
-    assert report_filename(SessionLog(source="../..")).startswith("session_report_")
+    assert session_filename(SessionLog(source="../..")).startswith("session_report_")
 
 
 def _grey(colour: str) -> float:
