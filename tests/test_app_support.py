@@ -267,6 +267,28 @@ function playerWindow(win) {
 """
 
 
+def _script_body(html: str) -> str:
+    return html.removeprefix("<script>").removesuffix("</script>")
+
+
+def _run_in_node(page_js: str, scripts: list[str]) -> dict:
+    """Runs ``page_js`` (a stand-in page) in node with ``scripts`` (the page's scripts' bodies)
+    on its standard input; returns what it prints, as JSON."""
+    proc = subprocess.run(["node", "-e", page_js], input=json.dumps(scripts), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+# The page's script run on one window, asking for no timers; ``said`` writes a rejection as the
+# player shows it ("name: message").
+_RUN_ONCE_JS = r"""
+const setInterval = () => {};
+function run(code) { eval(code); }
+const said = e => `${e.name}: ${e.message}`;
+"""
+
+
 # The player's window and the page around it, as far as the script touches them: it runs in
 # node with these stand-ins, and prints what each getUserMedia call of the player turned into.
 _FAKE_PAGE_JS = _PLAYER_WINDOW_JS + r"""
@@ -308,13 +330,9 @@ function run(code) { eval(code); }
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
 def test_screen_capture_script_swaps_the_players_camera_for_a_screen():
-    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
-    scripts = [strip(webrtc_shim.screen_capture_script("screen", {"width": {"max": 1280}})),
-               strip(webrtc_shim.screen_capture_script("camera", support.CAMERA))]
-    proc = subprocess.run(["node", "-e", _FAKE_PAGE_JS], input=json.dumps(scripts), capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    scripts = [_script_body(webrtc_shim.screen_capture_script("screen", {"width": {"max": 1280}})),
+               _script_body(webrtc_shim.screen_capture_script("camera", support.CAMERA))]
+    out = _run_in_node(_FAKE_PAGE_JS, scripts)
     assert out["intervals"] == [500, 500]  # applied again twice a second (the player may come later)
     # Screen chosen: the player's video request becomes a screen share with the page's
     # constraints (not the camera's device id, which a screen share refuses).
@@ -334,16 +352,13 @@ def test_screen_capture_script_swaps_the_players_camera_for_a_screen():
 
 # The player's window whose media requests fail with the browser's error ``name``; prints what
 # the player is given (its alert shows "name: message").
-_FAILING_PLAYER_JS = _PLAYER_WINDOW_JS + r"""
+_FAILING_PLAYER_JS = _PLAYER_WINDOW_JS + _RUN_ONCE_JS + r"""
 let fail = "NotAllowedError";
 const media = {getUserMedia: c => Promise.reject(Object.assign(new Error("Permission denied"), {name: fail})),
                getDisplayMedia: c => Promise.reject(Object.assign(new Error("Permission denied"), {name: fail}))};
 const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
                 contentWindow: playerWindow({navigator: {mediaDevices: media}})};
 const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? [player] : [])}}};
-const setInterval = () => {};
-function run(code) { eval(code); }
-const said = e => `${e.name}: ${e.message}`;
 (async () => {
   const [cameraJs, screenJs] = JSON.parse(require("fs").readFileSync(0, "utf8"));
   run(cameraJs);
@@ -367,17 +382,13 @@ const said = e => `${e.name}: ${e.message}`;
 def test_the_player_says_in_plain_words_why_it_has_no_video():
     """Camera denied, missing or held by another program: the player showed the browser's raw
     "NotAllowedError: Permission denied", and what to do sat in a collapsed section below."""
-    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
     camera = {"NotAllowedError": ("Camera blocked", "Allow it."), "NotFoundError": ("No camera found", "Plug one in."),
               "NotReadableError": ("Camera in use", "Close the other program."),
               "OverconstrainedError": ("Camera not suitable", "Pick another one.")}
-    scripts = [strip(webrtc_shim.screen_capture_script("camera", support.CAMERA, camera)),
-               strip(webrtc_shim.screen_capture_script("screen", support.SCREEN,
+    scripts = [_script_body(webrtc_shim.screen_capture_script("camera", support.CAMERA, camera)),
+               _script_body(webrtc_shim.screen_capture_script("screen", support.SCREEN,
                                                        {"NotAllowedError": ("Screen not shared", "Pick one.")}))]
-    proc = subprocess.run(["node", "-e", _FAILING_PLAYER_JS], input=json.dumps(scripts), capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = _run_in_node(_FAILING_PLAYER_JS, scripts)
     assert out["NotAllowedError"] == "Camera blocked: Allow it. (NotAllowedError)"
     assert out["NotFoundError"] == "No camera found: Plug one in. (NotFoundError)"
     assert out["NotReadableError"] == "Camera in use: Close the other program. (NotReadableError)"
@@ -390,15 +401,12 @@ def test_the_player_says_in_plain_words_why_it_has_no_video():
 # A page opened over plain http (not localhost): the browser gives the player's window no
 # ``navigator.mediaDevices`` at all, and the player threw "navigator.mediaDevices is undefined".
 # Prints what the player is given when it asks (as the player: "name: message").
-_INSECURE_PLAYER_JS = _PLAYER_WINDOW_JS + r"""
+_INSECURE_PLAYER_JS = _PLAYER_WINDOW_JS + _RUN_ONCE_JS + r"""
 const src = "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html";
 const insecure = {src, contentWindow: playerWindow({navigator: {}, isSecureContext: false})};
 // No camera API, but secure:
 const oldBrowser = {src, contentWindow: playerWindow({navigator: {}, isSecureContext: true})};
 const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? [insecure, oldBrowser] : [])}}};
-const setInterval = () => {};
-function run(code) { eval(code); }
-const said = e => `${e.name}: ${e.message}`;
 (async () => {
   const [cameraJs, screenJs] = JSON.parse(require("fs").readFileSync(0, "utf8"));
   run(cameraJs);
@@ -418,15 +426,11 @@ const said = e => `${e.name}: ${e.message}`;
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
 def test_the_player_says_that_plain_http_gives_no_camera():
-    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
     camera = {webrtc_shim.INSECURE: ("Camera needs https", "Open the https address.")}
     screen = {webrtc_shim.INSECURE: ("Screen sharing needs https", "Use https.")}
-    scripts = [strip(webrtc_shim.screen_capture_script("camera", support.CAMERA, camera)),
-               strip(webrtc_shim.screen_capture_script("screen", support.SCREEN, screen))]
-    proc = subprocess.run(["node", "-e", _INSECURE_PLAYER_JS], input=json.dumps(scripts), capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    scripts = [_script_body(webrtc_shim.screen_capture_script("camera", support.CAMERA, camera)),
+               _script_body(webrtc_shim.screen_capture_script("screen", support.SCREEN, screen))]
+    out = _run_in_node(_INSECURE_PLAYER_JS, scripts)
     assert out["camera"] == "Camera needs https: Open the https address."  # no browser error name: none came
     assert out["screen"] == "Screen sharing needs https: Use https."  # not "this browser cannot share a screen"
     # The player listens for devicechange on it; without enumerateDevices, its SELECT DEVICE
@@ -485,15 +489,11 @@ def test_the_player_gets_its_video_after_the_page_script_was_replaced():
     text changed), and the player's wrapped request, made in the first frame, ended in a
     callback of that frame, which Chrome never runs: the screen was shared but never reached
     the player (no connection, STOP shown for ever)."""
-    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
-    scripts = [strip(webrtc_shim.screen_capture_script("camera", support.CAMERA, {})),
-               strip(webrtc_shim.screen_capture_script("screen", support.SCREEN, {
+    scripts = [_script_body(webrtc_shim.screen_capture_script("camera", support.CAMERA, {})),
+               _script_body(webrtc_shim.screen_capture_script("screen", support.SCREEN, {
                    "NotAllowedError": ("Screen not shared", "Pick one."),
                    webrtc_shim.INSECURE: ("Screen sharing needs https", "Use https.")}))]
-    proc = subprocess.run(["node", "-e", _REPLACED_FRAME_JS], input=json.dumps(scripts), capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = _run_in_node(_REPLACED_FRAME_JS, scripts)
     assert out["own"] is True and out["ownStandIn"] is True  # made in the player's window, not the frame's
     assert out["screen"] == "screen stream"
     assert out["denied"] == "Screen not shared: Pick one. (NotAllowedError)"
@@ -543,11 +543,7 @@ def test_the_player_is_wrapped_as_soon_as_it_appears():
     its next half-second pass, so a quick press (4 of 10 made the moment START appeared, camera
     denied) went to the browser unwrapped and the player showed "NotAllowedError: Permission
     denied", not its plain words; a shared screen would have opened the camera."""
-    screen = webrtc_shim.screen_capture_script("screen", support.SCREEN).removeprefix("<script>")
-    proc = subprocess.run(["node", "-e", _LATE_PLAYER_JS], input=json.dumps([screen.removesuffix("</script>")]),
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = _run_in_node(_LATE_PLAYER_JS, [_script_body(webrtc_shim.screen_capture_script("screen", support.SCREEN))])
     assert out["observes"] is True
     assert out["onInsert"] == "screen" and out["onLoad"] == "screen"
     assert out["loadListeners"] == 1 and out["loadListenersAfter"] == 1 and out["replaced"] is True
@@ -578,12 +574,8 @@ console.log(JSON.stringify(out));
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
 def test_unsaved_guard_asks_before_unload_only_while_a_log_is_held():
-    strip = lambda html: html.removeprefix("<script>").removesuffix("</script>")  # noqa: E731
-    scripts = [strip(support._UNSAVED_JS % flag) for flag in ("false", "true")]
-    proc = subprocess.run(["node", "-e", _FAKE_GUARD_JS], input=json.dumps(scripts), capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    scripts = [_script_body(support._UNSAVED_JS % flag) for flag in ("false", "true")]
+    out = _run_in_node(_FAKE_GUARD_JS, scripts)
     # One listener however often the page runs; it asks only while the flag is on.
     assert out == {"empty": False, "held": True, "cleared": False, "listeners": 1}
 

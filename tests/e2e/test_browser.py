@@ -308,23 +308,30 @@ def test_clearing_the_log_while_streaming_clears_its_marked_moments(page, server
     stop_stream(page)
 
 
+def player_message_after_start(page, server, opening: str) -> str:
+    """Opens the Live page, presses the player's START and returns the message the player then
+    shows, the one that opens with ``opening``."""
+    page.set_default_timeout(60_000)
+    goto(page, server, "live")
+    start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
+    wait_still(start)
+    start.click()
+    said = page.frame_locator(STREAM_FRAME).get_by_text(re.compile("^" + re.escape(opening)))
+    said.wait_for()
+    return said.inner_text()
+
+
 def test_camera_denied_gives_a_message_and_the_app_keeps_running(playwright_instance, tmp_path_factory,
                                                                     fake_camera, server):
     # No --use-fake-ui-for-media-stream: the permission prompt is dismissed, i.e. denied.
     ctx = launch(playwright_instance, tmp_path_factory, [f"--use-file-for-fake-video-capture={fake_camera}"])
     try:
         page = ctx.new_page()
-        page.set_default_timeout(60_000)
-        goto(page, server, "live")
-        start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
-        wait_still(start)
-        start.click()
         # The player says what happened and what to do, in place of the browser's bare
         # "NotAllowedError: Permission denied" (its name stays, in brackets); nothing to open.
-        said = page.frame_locator(STREAM_FRAME).get_by_text(re.compile("^Camera blocked: "))
-        said.wait_for()
-        assert "camera icon in the address bar" in said.inner_text() and "Video file page" in said.inner_text()
-        assert said.inner_text().endswith("(NotAllowedError)")
+        said = player_message_after_start(page, server, "Camera blocked: ")
+        assert "camera icon in the address bar" in said and "Video file page" in said
+        assert said.endswith("(NotAllowedError)")
         # The page explains it next to the fallback too.
         page.get_by_text("Live stream not working? Take snapshots instead").click()
         page.get_by_text(re.compile("the browser was denied the camera")).wait_for()
@@ -342,15 +349,8 @@ def test_camera_held_by_another_program_is_said_in_plain_words(playwright_instan
     ctx.add_init_script("navigator.mediaDevices && (navigator.mediaDevices.getUserMedia = () => "
                         "Promise.reject(new DOMException('Could not start video source', 'NotReadableError')));")
     try:
-        page = ctx.new_page()
-        page.set_default_timeout(60_000)
-        goto(page, server, "live")
-        start = page.frame_locator(STREAM_FRAME).get_by_role("button", name="Start")
-        wait_still(start)
-        start.click()
-        said = page.frame_locator(STREAM_FRAME).get_by_text(re.compile("^Camera in use: "))
-        said.wait_for()
-        assert "Close the other program" in said.inner_text()
+        said = player_message_after_start(ctx.new_page(), server, "Camera in use: ")
+        assert "Close the other program" in said
     finally:
         ctx.close()
 
