@@ -335,7 +335,7 @@ class SessionLog:
             self._aside = []
             self._parts = []
             self._first_t = self._open = None
-            self._resuming = False
+            self._resuming = self._streams = False
             self._buf = np.zeros((1024, _NBASE), np.float64)  # no attention columns, no grown buffer kept
             self._n = 0
             self._frames = 0

@@ -323,6 +323,25 @@ def test_finetune_ctrl_c_is_one_line_not_a_traceback(base_model, tmp_path, monke
     assert not (out / "fer_model.onnx").exists()
 
 
+def test_finetune_ctrl_c_while_writing_says_the_files_are_incomplete(base_model, tmp_path, monkeypatch, caplog):
+    """Ctrl-C after the tuned model was saved and exported, before its card: the tool said "no
+    fine-tuned model was written" beside a fer_model.keras and fer_model.onnx it had just written."""
+    from training import export
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(finetune, "fit", lambda *args, **kwargs: {})
+    monkeypatch.setattr(export, "parity", interrupted)  # checked after the export, before the card
+    data = write_face_folder(tmp_path / "mine", {"Happy": 8, "Sad": 8}, seed=0, size=(48, 48))
+    out = tmp_path / "out"
+    assert finetune.main(["--base", str(base_model), "--data", str(data), "--out", str(out), "--verbose", "0"]) == 130
+    assert (out / "fer_model.onnx").exists() and not (out / "finetune_report.json").exists()
+    assert "no fine-tuned model was written" not in caplog.text
+    assert f"the fine-tuned model was being written: fer_model.keras, fer_model.onnx in {out} are incomplete" \
+        in caplog.text
+
+
 def test_finetune_on_two_classes_keeps_the_base_answers_for_the_others(base_model, tmp_path, capsys):
     """Tuned on a folder of Happy and Sad faces alone, the model still gives the classes the folder
     lacks the share the base gave them, on faces of those classes. The loss used to be the

@@ -472,14 +472,18 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # its INFO lines drown the progress
+    started = time.time()
     try:
         report = run(args)
     except (DataError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: once a 60-line TensorFlow traceback
-        log.error("interrupted: no fine-tuned model was written (a short run has no resume); run the same "
-                  "command again to start over")
+        out = Path(args.out).expanduser()
+        begun = [n for n in OUTPUTS[:3] if (out / n).exists() and (out / n).stat().st_mtime >= started - 1]
+        log.error("interrupted: %s (a short run has no resume); run the same command again to start over",
+                  f"the fine-tuned model was being written: {', '.join(begun)} in {out} are incomplete"
+                  if begun else "no fine-tuned model was written")
         return 130
     b, a = report["before"], report["after"]
     print(f"Held-out faces: {report['faces']['held_out']} of {', '.join(a['per_class_recall'])} "
