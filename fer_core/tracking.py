@@ -183,6 +183,23 @@ class IoUTracker:
             self._next_id = 1
         return ended
 
+    def reframe(self, old_size: tuple[int, int], new_size: tuple[int, int]) -> None:
+        """The frames changed size from ``old_size`` to ``new_size`` (width, height): a phone turned
+        between portrait and landscape, a camera or shared window that switched resolution. The
+        tracks' boxes are carried into the new frame, its centre on the old one's and scaled by
+        the ratio of the short sides (a phone's picture turns with it at the same scale), so that a
+        face keeps its track by overlap as well as by look. Left in the old frame's coordinates,
+        no box overlapped (the face moves by a third of the frame when a phone turns): the same
+        person got a new number whenever the look alone was not close enough."""
+        (ow, oh), (nw, nh) = old_size, new_size
+        if (ow, oh) == (nw, nh) or min(ow, oh) <= 0 or min(nw, nh) <= 0:
+            return
+        k = min(nw, nh) / min(ow, oh)
+        for track in self._tracks.values():
+            x, y, w, h = track.box
+            cx, cy = nw / 2 + (x + w / 2 - ow / 2) * k, nh / 2 + (y + h / 2 - oh / 2) * k
+            track.box = as_box((cx - w * k / 2, cy - h * k / 2, w * k, h * k))
+
     def update(self, boxes: Sequence[Box], looks: Sequence[np.ndarray | None] | None = None) -> TrackUpdate:
         """Assign an id to every box of the current frame (``looks``: :func:`appearance` of
         each box, or None to match on overlap alone)."""
@@ -308,7 +325,8 @@ class ExpressionTracker:
 
     ``update(results, frame)`` takes the recognizer's ``FaceResult`` list for one frame
     (anything with ``box`` and ``probabilities``) and, optionally, the frame itself (then
-    faces are also told apart by how they look, :class:`IoUTracker`), and returns
+    faces are also told apart by how they look, :class:`IoUTracker`, and followed when the frames
+    change size, :meth:`IoUTracker.reframe`), and returns
     :class:`TrackedFace` objects in the same order. A face's smoother is discarded when its track ends,
     so a returning face starts fresh. Thread-safe (one lock around each update).
     """
@@ -319,6 +337,7 @@ class ExpressionTracker:
     _tracker: IoUTracker = field(init=False, repr=False)
     _smoothers: dict[int, ProbabilitySmoother] = field(init=False, repr=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    _frame_size: tuple[int, int] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self._tracker = IoUTracker(self.iou_threshold, self.max_missed)
@@ -339,6 +358,7 @@ class ExpressionTracker:
         with self._lock:
             self._tracker.reset(restart_ids)
             self._smoothers.clear()
+            self._frame_size = None
 
     @property
     def active_ids(self) -> list[int]:
@@ -348,6 +368,11 @@ class ExpressionTracker:
     def update(self, results: Sequence[FaceResult], frame: np.ndarray | None = None) -> list[TrackedFace]:
         looks = None if frame is None else [appearance(frame, as_box(r.box)) for r in results]
         with self._lock:
+            if frame is not None:  # a frame of another size: the tracks' boxes follow it (IoUTracker.reframe)
+                size = (int(frame.shape[1]), int(frame.shape[0]))
+                if self._frame_size is not None:
+                    self._tracker.reframe(self._frame_size, size)
+                self._frame_size = size
             upd = self._tracker.update([r.box for r in results], looks)
             for tid in upd.ended:
                 smoother = self._smoothers.pop(tid, None)

@@ -207,3 +207,36 @@ def test_look_matrix_correlates_known_looks_only():
     assert np.isnan(m[1]).all() and np.isnan(m[:, 3]).all()  # unknown
     assert np.isnan(m[0, 2]) and np.isnan(m[2, 0])  # colour against gray
     assert look_matrix([], [A]).shape == (0, 1)
+
+
+def test_faces_keep_their_ids_when_the_frames_change_size():
+    """A phone turned from portrait (480 x 640) to landscape (640 x 480): the picture turns with it
+    at the same scale, so a face near the top of the tall frame is a third of the frame higher in
+    the wide one. Measured with the tracks' boxes left in the old frame's coordinates, the overlap
+    was 0.22 and the student got a new number (a second 'face' on the dashboard)."""
+    tracker = ExpressionTracker(window=3)
+    portrait, landscape = np.zeros((640, 480, 3), np.uint8), np.zeros((480, 640, 3), np.uint8)  # flat: no look
+    assert [f.face_id for f in tracker.update([R((140, 100, 200, 200), onehot(3))], portrait)] == [1]
+    turned = tracker.update([R((225, 25, 200, 200), onehot(3))], landscape)
+    assert [f.face_id for f in turned] == [1]
+    # Back to portrait, and two people in front of a laptop whose camera drops from 1280 x 720 to
+    # 640 x 360 (the same picture at half the scale): each keeps their own number.
+    assert [f.face_id for f in tracker.update([R((142, 98, 200, 200), onehot(3))], portrait)] == [1]
+    hd, small = np.zeros((720, 1280, 3), np.uint8), np.zeros((360, 640, 3), np.uint8)
+    two = tracker.update([R((200, 200, 160, 160), onehot(0)), R((900, 220, 150, 150), onehot(4))], hd)
+    assert [f.face_id for f in two] == [2, 3]
+    assert [f.face_id for f in tracker.update([R((452, 112, 75, 75), onehot(4)), R((100, 100, 80, 80), onehot(0))],
+                                              small)] == [3, 2]
+
+
+def test_reframe_carries_boxes_into_the_new_frame():
+    t = IoUTracker()
+    t.update([(140, 100, 200, 200)])
+    t.reframe((480, 640), (480, 640))  # the same size: nothing moves
+    assert t.tracks[0].box == (140, 100, 200, 200)
+    t.reframe((480, 640), (640, 480))  # centred on the new frame's centre, same scale
+    assert t.tracks[0].box == (220, 20, 200, 200)
+    t.reframe((640, 480), (1280, 960))  # twice the scale
+    assert t.tracks[0].box == (440, 40, 400, 400)
+    t.reframe((1280, 960), (0, 0))  # no frame: left alone
+    assert t.tracks[0].box == (440, 40, 400, 400)
