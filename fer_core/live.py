@@ -392,6 +392,7 @@ class LiveAnalyzer:
         self._faces: tuple[TrackedFace, ...] = ()
         self._frames_in = 0
         self._frame_size: tuple[int, int] | None = None
+        self._analysed_size: tuple[int, int] | None = None  # of the frame self._faces were found on
         self._frames_analysed = 0
         self._measured = 0  # analysed frames with attention measured
         self._version = 0
@@ -455,7 +456,11 @@ class LiveAnalyzer:
             if self.server is not None and self.adaptive:
                 self._fair_every = self.server.every_for(id(self), self._rate_in.per_second, start)
             every = self._every()
-            analyse = self._since_analysis is None or self._since_analysis + 1 >= every
+            # A frame of another size than the last analysed one (a phone turned, a camera that
+            # switched resolution) is analysed whatever the rate: the last faces' boxes belong to
+            # the other frame and, drawn on this one, stood off the faces until the next analysis.
+            analyse = (self._since_analysis is None or self._since_analysis + 1 >= every
+                       or self._frame_size != self._analysed_size)
             self._since_analysis = 0 if analyse else (self._since_analysis or 0) + 1
             faces = self._faces
             measure = self.attention and self._frames_analysed % max(1, self.attention_every) == 0
@@ -489,6 +494,7 @@ class LiveAnalyzer:
                 if self.server is not None:
                     self.server.analysed()
                 self._faces = faces
+                self._analysed_size = (int(image_bgr.shape[1]), int(image_bgr.shape[0]))
                 self._frames_analysed += 1
                 self._measured += int(measure)
                 self._rate_analysed.tick(start)

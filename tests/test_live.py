@@ -8,7 +8,8 @@ import pytest
 
 from fer_core import load_recognizer
 from fer_core.live import LiveAnalyzer
-from tests.scenes import gallery_frame, no_face_bgr, one_face_frame
+from fer_core.tracking import iou
+from tests.scenes import astronaut_bgr, gallery_frame, no_face_bgr, one_face_frame
 
 
 class CountingRecognizer:
@@ -95,6 +96,39 @@ def test_frame_skip_reuses_last_result(recognizer):
     analyzer.configure(analyse_every=1, smoothing_window=2)
     analyzer.callback(to_frame(img, pts=6))
     assert analyzer.snapshot().stats.frames_analysed == 3 and analyzer.tracker.window == 2
+
+
+def phone_frame(width: int, height: int) -> np.ndarray:
+    """A phone's picture of the astronaut, as wide as the frame's short side, in its middle."""
+    side = min(width, height)
+    frame = np.full((height, width, 3), 90, np.uint8)
+    y, x = (height - side) // 2, (width - side) // 2
+    frame[y:y + side, x:x + side] = cv2.resize(astronaut_bgr(), (side, side), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def test_a_phone_turned_mid_stream_keeps_its_face_boxed_and_numbered(recognizer):
+    """Portrait 480 x 640 frames, then landscape 640 x 480 (the phone turned), analysing one frame
+    in 3 (the page's setting; the load shedder asks up to 1 in 8). The first landscape frames were
+    annotated with the portrait frame's boxes, 80 px left of and 79 px below the face, until the next
+    analysis; now a frame of a new size is analysed at once, and the face keeps its number."""
+    analyzer = LiveAnalyzer(recognizer, analyse_every=3, adaptive=False, log_interval_s=0.0)
+    portrait, landscape = phone_frame(480, 640), phone_frame(640, 480)
+    for i in range(4):
+        analyzer.callback(to_frame(portrait, pts=i))
+    assert [f.face_id for f in analyzer.snapshot().faces] == [1]
+    on_face = recognizer.analyze(landscape)[0].box
+    out = analyzer.callback(to_frame(landscape, pts=4)).to_ndarray(format="bgr24")
+    snap = analyzer.snapshot()
+    assert snap.stats.frames_analysed == 3 and snap.stats.frame_size == (640, 480)
+    assert [f.face_id for f in snap.faces] == [1]
+    assert iou(snap.faces[0].box, on_face) > 0.9
+    x, y, w, h = on_face
+    drawn = np.abs(out.astype(int) - landscape.astype(int)).sum(axis=2) > 30
+    assert drawn[y:y + h, x - 3:x + 3].mean() > 0.5  # the box's left edge is on the face
+    # And the log's rows after the turn are in the landscape frame's coordinates.
+    rows = analyzer.log.to_frame()
+    assert tuple(rows.iloc[-1][["x", "y", "w", "h"]]) == on_face
 
 
 def test_frame_without_faces(recognizer):
