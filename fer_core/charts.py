@@ -15,8 +15,14 @@ from fer_core.session import format_time
 # The legend hangs from the figure's bottom edge, below the axis title: pinned to a fraction of
 # the plot area instead (y=-0.2), its second and third rows on a phone-wide page grew upward over
 # the "time (s)" title.
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10),
-               legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"), template="plotly_white")
+# The title sits just above the plot area, under plotly's tool bar (the "modebar", about 26 px high
+# at the figure's top right, shown on hover or a tap): in the top margin's middle, on a phone-wide
+# page (a 358 px chart) the 224 px bar covered the title's second half ("Expression mix, la[...]").
+_LAYOUT = dict(margin=dict(l=10, r=10, t=64, b=10), title_yref="paper", title_y=1, title_yanchor="bottom",
+               title_pad_b=8, legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"),
+               template="plotly_white")
+#: Height of plotly's tool bar at the figure's top, in px (the title stays below it).
+MODEBAR_PX = 28
 
 #: Guide lines drawn on the chart's background (named moments, the valence-arousal path): a
 #: mid grey, readable (3:1 or more) on the light theme's and the HTML report's white and on

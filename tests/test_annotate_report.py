@@ -148,6 +148,20 @@ def test_charts_build_for_empty_and_full_data():
     assert notes == ["No face in view"] and not figs[0].layout.annotations
 
 
+def test_chart_titles_sit_below_the_tool_bar():
+    """On a phone (the live page's charts 358 px wide at a 390 px viewport) plotly's 224 px tool bar
+    covered the second half of "Expression mix, last 10 s": the title was drawn in the middle of a
+    40 px top margin, the bar's 26 px at its top. Now the title stands on the plot area, and the
+    margin holds the bar and a line of title under it."""
+    from fer_core.session import current_mix, label_counts
+    df = session_with_streak().to_frame()
+    for fig in (charts.mix_bars(current_mix(df), "Expression mix, last 10 s"), charts.count_bars(label_counts(df))):
+        layout = fig.layout
+        assert (layout.title.yref, layout.title.y, layout.title.yanchor) == ("paper", 1, "bottom")
+        font_px = layout.title.font.size or layout.template.layout.title.font.size or 17
+        assert layout.margin.t >= charts.MODEBAR_PX + font_px + layout.title.pad.b
+
+
 def test_model_card_reader_is_defensive(tmp_path):
     assert model_card.load_card(tmp_path / "missing.json") == {}
     (tmp_path / "bad.json").write_text("[1, 2")
