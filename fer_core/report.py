@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 import plotly.graph_objects as go
 
-from fer_core import charts
+from fer_core import charts, textcut
 from fer_core.compare import (
     LOOKING,
     NEGATIVE,
@@ -105,6 +106,10 @@ def report_title(log: SessionLog, options: ReportOptions = ReportOptions()) -> s
     return f"{options.title}: {', '.join(details)}" if details else options.title
 
 
+def _mark(c: str) -> bool:
+    return unicodedata.category(c)[0] == "M"
+
+
 def session_filename(log: SessionLog, options: ReportOptions = ReportOptions(), what: str = "report",
                      ext: str = "html") -> str:
     """A file name for a session's downloads that tells one session's from another's: the
@@ -112,8 +117,12 @@ def session_filename(log: SessionLog, options: ReportOptions = ReportOptions(), 
     is and the date: "lecture_report_2026-12-07_0900.html", "lecture_log_2026-12-07_0900.csv".
     (Every report downloaded as "session_report.html", a second one as "session_report (1).html".)"""
     source = "live" if log.source == "live" else options.source or log.source
+    # NFC: a name from macOS comes with its accents apart ("e" and U+0301), which are no \w.
+    source = unicodedata.normalize("NFC", source)
     stem = re.sub(r"(\.csv)?\.[A-Za-z0-9]{1,4}$", "", source.split(", ")[0])  # "week 1.csv.gz": "week 1"
-    stem = re.sub(r"[^\w-]+", "_", stem).strip("_")[:60] or "session"
+    # Letters, digits, "_", "-" and the marks that belong to them (Hindi's and Thai's vowel signs).
+    stem = "_".join("".join(c if c.isalnum() or c in "_-" or _mark(c) else " " for c in stem).split())
+    stem = textcut.head_bytes(textcut.head(stem.strip("_"), 60), 150).lstrip("-") or "session"
     stamp = _stamp(log, options).replace(" ", "_").replace(":", "")
     return f"{stem}_{what}{'_' + stamp if stamp else ''}.{ext}"
 

@@ -622,3 +622,31 @@ def test_attention_chart_lines_stay_apart_in_black_and_white():
     for i, (name, mode, dash, grey) in enumerate(lines):
         for other, mode2, dash2, grey2 in lines[i + 1:]:
             assert (mode, dash) != (mode2, dash2) or abs(grey - grey2) > 85, (name, other)
+
+
+def test_report_file_names_keep_accents_and_vowel_signs_whole():
+    """A lecture uploaded from a Mac ("séance" with its accent apart, NFD) downloaded as
+    "Cours_d_e_te_se_ance_1_report....html", a Hindi one ("कक्षा १") as "कक_ष_१_..." and a Thai one
+    as "ช_นเร_ยน_...": their accents and vowel signs are combining marks, no ``\\w``, and each
+    became a "_". A long name is cut between letters, and short enough for a file's 255 bytes."""
+    import unicodedata
+
+    from fer_core.report import session_filename
+
+    def named(source: str) -> str:
+        log = SessionLog(source="video")
+        log.started_at = None  # no date in the name
+        return session_filename(log, ReportOptions(source=source))
+
+    for shown in ("Cours d'été — séance 1.mp4", unicodedata.normalize("NFD", "Cours d'été — séance 1.mp4")):
+        assert named(shown) == "Cours_d_été_séance_1_report.html"
+    assert named("कक्षा १.mp4") == "कक्षा_१_report.html"
+    assert named("ชั้นเรียน.mp4") == "ชั้นเรียน_report.html"
+    assert named("授業_1組.mp4") == "授業_1組_report.html"
+    assert named('a,b;c"d\'.mp4') == "a_b_c_d_report.html"
+    # 59 letters and a Devanagari syllable of three code points across the 60th: the syllable goes whole.
+    stem = named("a" * 59 + "क्षा" + ".mp4").removesuffix("_report.html")
+    assert stem == "a" * 59
+    wide = named("𠀀" * 100 + ".mp4")  # four bytes each
+    assert len(wide.encode("utf-8")) < 200 and wide.startswith("𠀀" * 30)
+
