@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from fer_core import textcut
 from fer_core.annotate import LABEL_COLORS_HEX
 from fer_core.labels import LABELS
 from fer_core.session import format_time
@@ -100,6 +102,14 @@ def _span(times: object) -> tuple[float, float]:
 MARKER_ROW_PX = 16
 _MARKER_PLOT_PX = 900
 _MARKER_CHAR_PX = 6.5  # 11 px text, on average
+_MARKER_WIDE_PX = 11.0  # a Chinese or Japanese character, a Korean syllable, an emoji: a full em
+
+
+def _marker_px(text: str) -> float:
+    """About how many pixels ``text`` takes as a marker's label: Chinese and Japanese characters
+    (and emoji) are as wide as the font is high, near twice a Latin letter; combining marks take none."""
+    return sum(0.0 if unicodedata.combining(c) else
+               _MARKER_WIDE_PX if unicodedata.east_asian_width(c) in "WF" else _MARKER_CHAR_PX for c in text)
 
 
 def marker_rows(markers: Sequence[tuple[float, str]], span_s: float, rows: int = 4) -> list[int]:
@@ -118,7 +128,7 @@ def marker_rows(markers: Sequence[tuple[float, str]], span_s: float, rows: int =
             row = len(ends) if len(ends) < rows else min(range(rows), key=ends.__getitem__)
             if row == len(ends):
                 ends.append(0.0)
-        ends[row] = x + len(text) * _MARKER_CHAR_PX + 8
+        ends[row] = x + _marker_px(text) + 8
         out[i] = row
     return out
 
@@ -379,8 +389,10 @@ def short_names(names: Sequence[str], most: int = SHORT_NAME) -> list[str]:
     page beside the bars, and on a phone the bars' labels lost their start (the dates that told the
     lectures apart) past the page's edge and the legend its end."""
     def cut(name: str, size: int) -> str:
+        # Between letters (fer_core.textcut): cut by code point, an accent from macOS (NFD) went onto
+        # the "…", a Hindi conjunct or a flag lost its second half.
         head = (size - 1) * 3 // 5
-        return name if len(name) <= size else f"{name[:head]}…{name[len(name) - (size - 1 - head):]}"
+        return name if len(name) <= size else f"{textcut.head(name, head)}…{textcut.tail(name, size - 1 - head)}"
 
     names = [str(n) for n in names]
     sizes = dict.fromkeys(names, most)

@@ -12,6 +12,7 @@ probabilities (an uncertain face counts as uncertain), so they sum to 1 per sess
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 import numpy as np
@@ -48,10 +49,12 @@ def measure_values(df: pd.DataFrame, measure: str) -> np.ndarray:
 
 
 def unique_names(names: list[str]) -> list[str]:
-    """``names`` with repeats told apart: ``a.csv``, ``a.csv (2)``, ..."""
+    """``names`` with repeats told apart: ``a.csv``, ``a.csv (2)``, ... Names are put in Unicode's
+    composed form (NFC) first: "séance.csv" from a Mac (NFD, its accent apart) and the same name from
+    Windows were two sessions under one name on the charts, which could not be told apart."""
     seen: dict[str, int] = {}
     out = []
-    for n in names:
+    for n in (unicodedata.normalize("NFC", n) for n in names):
         seen[n] = seen.get(n, 0) + 1
         out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
     return out

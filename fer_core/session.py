@@ -62,7 +62,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from fer_core import csvtext
+from fer_core import csvtext, textcut
 from fer_core.labels import LABELS, NEGATIVE_LABELS
 
 BOX_COLUMNS = ("x", "y", "w", "h")
@@ -317,7 +317,7 @@ class SessionLog:
         """Name the moment ``t`` (seconds, the rows' clock). The text is put on one line and
         cut to :data:`MARKER_CHARS`; returns False (and adds nothing) for an empty text or
         once the log holds :data:`MAX_MARKERS`."""
-        text = " ".join(str(text).split())[:MARKER_CHARS]
+        text = textcut.head(" ".join(str(text).split()), MARKER_CHARS)  # a flag or an accent kept whole
         if not text or not np.isfinite(t):
             return False
         with self._lock:

@@ -650,3 +650,28 @@ def test_report_file_names_keep_accents_and_vowel_signs_whole():
     wide = named("𠀀" * 100 + ".mp4")  # four bytes each
     assert len(wide.encode("utf-8")) < 200 and wide.startswith("𠀀" * 30)
 
+
+def test_labels_of_moments_in_japanese_do_not_print_over_each_other():
+    """A Tokyo class marked "グループ活動を始めます" at 10:00 and "グループ活動を終えます" at 15:00 of
+    50 minutes: the labels were measured as Latin letters (6.5 px), 72 px, when each character takes
+    a full em (11 px: 121 px in Chromium), and the second printed over the end of the first (17 px of
+    it, in a 1100 px chart). A French moment of as many letters is measured as before."""
+    japanese = [(600.0, "グループ活動を始めます"), (900.0, "グループ活動を終えます")]
+    assert charts.marker_rows(japanese, 3000.0) == [0, 1]
+    assert charts.marker_rows([(600.0, "quiz débuté"), (900.0, "quiz fini")], 3000.0) == [0, 0]
+    # An accent from macOS (NFD, apart from its letter) takes no room of its own.
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "é" * 12)
+    assert charts.marker_rows([(600.0, nfd), (900.0, "x")], 3000.0) == [0, 0]
+
+
+def test_moment_names_cut_to_length_keep_a_flag_or_an_accent_whole():
+    """A moment's name is cut to MARKER_CHARS; cut between code points, a French flag at the end
+    lost its second half (a lone regional indicator, drawn as a box with an "F")."""
+    from fer_core.session import MARKER_CHARS
+
+    log = SessionLog()
+    log.add_marker(1.0, "x" * (MARKER_CHARS - 1) + "🇫🇷")
+    log.add_marker(2.0, "x" * (MARKER_CHARS - 1) + "e\u0301")
+    assert [text for _, text in log.markers] == ["x" * (MARKER_CHARS - 1)] * 2

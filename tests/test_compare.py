@@ -273,3 +273,26 @@ def test_long_file_names_are_cut_in_the_middle_on_the_charts():
     alike = charts.short_names(["x" * 40 + "1" + "y" * 40, "x" * 40 + "2" + "y" * 40, "z" * 50])
     assert len(set(alike)) == 3 and len(alike[2]) == charts.SHORT_NAME and "…" in alike[0]
     assert charts.short_names(["<b>", "a.csv"]) == ["<b>", "a.csv"]
+
+
+def test_session_names_cut_between_letters_and_told_apart_across_unicode_forms():
+    """Compare's labels are cut in the middle: a session named on a Mac ("Séance", its accents apart
+    as macOS writes them, NFD) read "Séance ééééé…́éééé" (the accent of the cut "é" on the "…"), a
+    Hindi one lost half a conjunct ("कक्…") and a row of flags a regional indicator ("🇫…🇷"). And
+    "séance.csv" uploaded from a Mac and from a PC were two sessions of one name, which neither
+    the bars nor the legend could tell apart."""
+    import unicodedata
+
+    mac = unicodedata.normalize("NFD", "Séance " + "é" * 40 + ".csv")
+    hindi, flags, family = "कक्षा" * 10 + ".csv", "🇫🇷" * 20 + ".csv", "👩‍👩‍👧" * 12 + ".csv"
+    shown = charts.short_names([mac, hindi, flags, family])
+    for name, cut in zip([mac, hindi, flags, family], shown):
+        start, end = cut.split("…")
+        assert name.startswith(start) and name.endswith(end) and len(cut) <= charts.SHORT_NAME
+        assert not unicodedata.combining(end[0]) and not unicodedata.combining(name[len(start)])
+    assert shown[1].split("…")[0].endswith("क") and shown[1].split("…")[1].startswith("क्षा")
+    assert all(len(part) % 2 == 0 for part in shown[2].removesuffix(".csv").split("…"))  # whole flags
+    assert shown[3].split("…")[0].endswith("👧") and shown[3].split("…")[1].startswith("👩")
+
+    nfc = "séance.csv"
+    assert compare.unique_names([nfc, unicodedata.normalize("NFD", nfc)]) == [nfc, f"{nfc} (2)"]
