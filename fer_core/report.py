@@ -84,9 +84,19 @@ def _zone(name: str) -> tzinfo:
 
 
 def _when(moment: datetime, zone_name: str = "UTC") -> str:
-    """``moment`` to the minute in the zone ``zone_name``, which it names: "2026-12-07 09:00 Europe/Berlin"."""
+    """``moment`` to the minute in the zone ``zone_name``, which it names: "2026-12-07 09:00 Europe/Berlin".
+    In the hour that the clocks go back, which comes twice, with its offset from UTC: "2026-10-25
+    02:30 Europe/Berlin (UTC+02:00)", then "(UTC+01:00)". (A session started at the first 02:30 and
+    reported at the second 02:15 read as reported before it started.)"""
     zone = _zone(zone_name)
-    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {'UTC' if zone is UTC else zone_name}"
+    local = moment.astimezone(zone)
+    offset = local.utcoffset()
+    twice = local.replace(fold=1 - local.fold).utcoffset() != offset
+    if twice and offset is not None:
+        minutes = int(offset.total_seconds()) // 60
+        sign, minutes = "+-"[minutes < 0], abs(minutes)
+        return f"{local:%Y-%m-%d %H:%M} {zone_name} (UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
+    return f"{local:%Y-%m-%d %H:%M} {'UTC' if zone is UTC else zone_name}"
 
 
 def _stamp(log: SessionLog, options: ReportOptions) -> str:

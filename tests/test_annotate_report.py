@@ -675,3 +675,30 @@ def test_moment_names_cut_to_length_keep_a_flag_or_an_accent_whole():
     log.add_marker(1.0, "x" * (MARKER_CHARS - 1) + "🇫🇷")
     log.add_marker(2.0, "x" * (MARKER_CHARS - 1) + "e\u0301")
     assert [text for _, text in log.markers] == ["x" * (MARKER_CHARS - 1)] * 2
+
+
+def test_report_dates_in_the_hour_the_clocks_go_back_say_which():
+    """Berlin, 2026-10-25: the clocks go back from 03:00 to 02:00, so 02:00 to 02:59 come twice. A
+    session started at the first 02:30 and reported at the second 02:15 read "generated 2026-10-25
+    02:15 Europe/Berlin · session started 2026-10-25 02:30 Europe/Berlin", reported before it
+    started. In that hour the offset is said; at other times, and in zones with half-hour offsets
+    (Kolkata, St. John's, Lord Howe's half-hour switch), the dates read as before."""
+    from datetime import UTC, datetime
+
+    from fer_core.report import _when
+
+    live = SessionLog(source="live")
+    live.started_at = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    html = build_html_report(live, ReportOptions(timezone="Europe/Berlin"))
+    assert "session started 2026-10-25 02:30 Europe/Berlin (UTC+02:00)" in html
+    assert _when(datetime(2026, 10, 25, 1, 15, tzinfo=UTC), "Europe/Berlin") == \
+        "2026-10-25 02:15 Europe/Berlin (UTC+01:00)"
+    assert _when(datetime(2026, 10, 25, 2, 15, tzinfo=UTC), "Europe/Berlin") == "2026-10-25 03:15 Europe/Berlin"
+    assert _when(datetime(2026, 4, 4, 14, 40, tzinfo=UTC), "Australia/Lord_Howe") == \
+        "2026-04-05 01:40 Australia/Lord_Howe (UTC+11:00)"
+    assert _when(datetime(2026, 4, 4, 15, 0, tzinfo=UTC), "Australia/Lord_Howe") == \
+        "2026-04-05 01:30 Australia/Lord_Howe (UTC+10:30)"
+    assert _when(datetime(2026, 11, 1, 4, 30, tzinfo=UTC), "America/St_Johns") == \
+        "2026-11-01 01:00 America/St_Johns (UTC-03:30)"
+    assert _when(datetime(2026, 12, 7, 8, 0, tzinfo=UTC), "Asia/Kolkata") == "2026-12-07 13:30 Asia/Kolkata"
+    assert _when(datetime(2026, 12, 7, 8, 0, tzinfo=UTC), "America/St_Johns") == "2026-12-07 04:30 America/St_Johns"
