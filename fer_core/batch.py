@@ -41,6 +41,7 @@ import signal
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -190,12 +191,18 @@ def _short_hash(path: Path) -> str:
     return hashlib.sha1(str(_resolved(path)).encode("utf-8")).hexdigest()[:8]
 
 
+def _fold(name: str) -> str:
+    """``name`` as a disk that ignores case and Unicode's forms compares it: on macOS and Windows
+    ``Lec`` and ``lec`` are one file, on macOS also "séance" with its accent apart (NFD, as macOS
+    names files) and composed (NFC, as typed on Windows), which look alike everywhere."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _clashes(names: Sequence[str]) -> list[list[int]]:
-    """Groups (of indexes) of names that would be the same file. Compared without case: on a
-    case-insensitive disk (macOS, Windows) ``Lec`` and ``lec`` are one file."""
+    """Groups (of indexes) of names that would be the same file, or look it (:func:`_fold`)."""
     groups: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        groups.setdefault(name.casefold(), []).append(i)
+        groups.setdefault(_fold(name), []).append(i)
     return [g for g in groups.values() if len(g) > 1]
 
 
@@ -206,14 +213,14 @@ def _tell_apart(found: Sequence[_Found]) -> list[str]:
     Everything depends on the inputs only, so a rerun gives the same names (and resumes)."""
     names = [f.name for f in found]
     for g in _clashes(names):
-        if len({found[i].tag.casefold() for i in g}) > 1:
+        if len({_fold(found[i].tag) for i in g}) > 1:
             for i in g:
                 names[i] += found[i].tag
     for g in _clashes(names):
-        others = {n.casefold() for i, n in enumerate(names) if i not in g}
+        others = {_fold(n) for i, n in enumerate(names) if i not in g}
         for depth in range(1, max(len(found[i].parents) for i in g) + 1):
             tried = ["__".join([*reversed(found[i].parents[:depth]), names[i]]) for i in g]
-            if len({t.casefold() for t in tried}) == len(g) and not others & {t.casefold() for t in tried}:
+            if len({_fold(t) for t in tried}) == len(g) and not others & {_fold(t) for t in tried}:
                 for i, t in zip(g, tried):
                     names[i] = t
                 break
@@ -265,7 +272,7 @@ def check_outputs_distinct(out: Path, jobs: Sequence[Job]) -> None:
     this is the last guard against one job's results silently replacing another's)."""
     first: dict[str, Job] = {}
     for job in jobs:
-        key = os.path.normcase(str(outputs(out, job)[0])).casefold()
+        key = _fold(os.path.normcase(str(outputs(out, job)[0])))
         if key in first:
             raise ValueError(f"{first[key].path} and {job.path} would both be written to "
                              f"{outputs(out, job)[0]}: rename one, or analyse them into separate --out folders")

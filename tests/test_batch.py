@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import cv2
@@ -120,6 +121,25 @@ def test_find_jobs_tells_namesakes_apart_the_same_way_on_every_run(tmp_path, mon
     first = names(*everything)
     assert len({n.casefold() for n in first}) == len(first) == 12  # "." found them all again
     assert names(*everything) == first  # a rerun finds its finished files
+
+
+
+def test_find_jobs_tells_apart_names_that_differ_only_in_unicode_form(tmp_path):
+    """"séance 1.mp4" named on a Mac (NFD: "e" and the accent apart) and the same name typed on a PC
+    (NFC), given from two folders: both were written as "séance 1_expressions.csv", two files of one
+    look side by side (and on macOS, whose disk takes both forms for one name, the second over the
+    first), and the comparison listed "séance 1" twice. The folders above tell them apart, as they
+    do for names alike in case."""
+    mac, pc = unicodedata.normalize("NFD", "séance 1.mp4"), unicodedata.normalize("NFC", "séance 1.mp4")
+    for folder, name in (("mac", mac), ("pc", pc)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_bytes(b"")
+    jobs = batch.find_jobs([tmp_path / "mac" / mac, tmp_path / "pc" / pc])
+    assert [unicodedata.normalize("NFC", j.name) for j in jobs] == ["mac__séance 1", "pc__séance 1"]
+    batch.check_outputs_distinct(tmp_path / "out", jobs)
+    alike = [batch.Job(name=n, path=str(tmp_path / "mac" / mac), photos=()) for n in (mac[:-4], pc[:-4])]
+    with pytest.raises(ValueError, match="would both be written"):
+        batch.check_outputs_distinct(tmp_path / "out", alike)
 
 
 def test_namesakes_each_get_their_files_and_a_rerun_resumes(tmp_path, capsys):
