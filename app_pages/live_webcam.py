@@ -86,7 +86,8 @@ source_slot = st.empty()
 source = st.session_state.get("fer_live_source", "camera")
 if source == "screen":
     st.caption("Press **START** and pick the window of your video call (gallery view, as large as "
-               "the screen allows: faces are found from about 40 px in the 1280 x 720 capture). Every "
+               "the screen allows: faces are found from about 30 px in the 1280 x 720 capture, a gallery of 49 "
+               "webcams shows faces of 30-45 px). Every "
                "face on it is analysed, so share it only with the consent of everyone shown. Frames "
                "travel to the server over WebRTC, are analysed there and come back annotated. "
                + support.PRIVACY_NOTE)

@@ -640,9 +640,13 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     "blazeface-still": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40,
                                          mid_side=256, mid_octaves=2, face_check=True),
     # For live frames when asked (the live page's "Faces farther from the camera" and shared
-    # screens): the default plus the 256 px pass only, within the live gallery target of 60 ms
-    # (the 512 px pass took a 1280x720 gallery from 53 to 69 ms: benchmarks/bench_webcam.py).
-    "blazeface-far": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40,
+    # screens): the default plus the 256 px pass only (the 512 px pass took a 1280x720 gallery
+    # from 53 to 69 ms: benchmarks/bench_webcam.py). Its high-resolution pass, which runs on
+    # frames 1000 px wide or more (a shared screen; the camera is asked for 480 x 360), aims at
+    # faces from 32 px: a class of 49 in a call's gallery, shared at 1280 x 720, shows faces of
+    # 30-45 px, and from 40 px it found 19% of them at 35 px, 0% at 28 px
+    # (benchmarks/call_layouts.py).
+    "blazeface-far": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=32,
                                        mid_side=256),
     # For still photos, where a few more milliseconds don't matter: the high-resolution
     # pass on every image, so faces from ~32 px are found in small photos too.

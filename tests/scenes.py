@@ -67,3 +67,39 @@ def astronaut_in_large_photo(width: int = 3000, height: int = 2000, at: tuple[in
     k = side / 512
     x, y, w, h = ASTRONAUT_FACE
     return photo, (round(at[0] + x * k), round(at[1] + y * k), round(w * k), round(h * k))
+
+
+def webcam_gallery_frame(rows: int = 7, cols: int = 7, width: int = 1280, height: int = 720,
+                         face_share: float = 0.35, gap: int = 3) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A video call's gallery as a shared screen arrives: rows x cols 16:9 tiles, each a webcam
+    picture of the astronaut whose face is ``face_share`` of the tile's height (a student at a
+    laptop: 0.3-0.45; :func:`gallery_frame` fills the tile with the face instead), with a dark
+    name strip at its foot, mirrored and re-lit from tile to tile. Returns the frame and where
+    each face is (:data:`ASTRONAUT_FACE` scaled and moved)."""
+    photo = astronaut_bgr()
+    gw, gh = width - gap * (cols + 1), height - gap * (rows + 1)
+    tw = min(gw // cols, gh * 16 // (9 * rows))
+    th = tw * 9 // 16
+    x_off, y_off = (width - cols * tw - (cols - 1) * gap) // 2, (height - rows * th - (rows - 1) * gap) // 2
+    k = face_share * th / ASTRONAUT_FACE[3]
+    big = cv2.resize(photo, (round(512 * k), round(512 * k)), interpolation=cv2.INTER_AREA)
+    fx, fy, fw, fh = (round(v * k) for v in ASTRONAUT_FACE)
+    # The tile's window on the scaled photo: the face a little above the middle, as webcams frame it.
+    wx, wy = fx + fw // 2 - tw // 2, fy + fh // 2 - int(0.45 * th)
+    # A wall behind, where the photo ends.
+    canvas = cv2.copyMakeBorder(big, th, th, tw, tw, cv2.BORDER_CONSTANT, value=(70, 90, 110))
+    tile = canvas[wy + th:wy + 2 * th, wx + tw:wx + 2 * tw]
+    face_in_tile = (fx - wx, fy - wy, fw, fh)
+    frame = np.full((height, width, 3), 26, np.uint8)
+    rng = np.random.default_rng(0)
+    faces = []
+    for r in range(rows):
+        for c in range(cols):
+            t = tile[:, ::-1] if (r + c) % 2 else tile
+            t = np.clip(t.astype(np.float32) * rng.uniform(0.7, 1.2), 0, 255).astype(np.uint8)
+            x0, y0 = x_off + c * (tw + gap), y_off + r * (th + gap)
+            frame[y0:y0 + th, x0:x0 + tw] = t
+            frame[y0 + th - th // 7:y0 + th, x0:x0 + tw // 2] = 30  # the name strip (no text: none is read)
+            fx0 = tw - face_in_tile[0] - fw if (r + c) % 2 else face_in_tile[0]
+            faces.append((x0 + fx0, y0 + face_in_tile[1], fw, fh))
+    return frame, faces

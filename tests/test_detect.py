@@ -460,3 +460,17 @@ def test_far_detector_is_the_still_one_without_its_512_px_pass():
     assert (far.mid_side, far.mid_octaves) == (256, 1)
     assert [v.tensor_hw for v in far.views(960, 540)] == [v.tensor_hw for v in still.views(960, 540)][:2]
     assert len(still.views(960, 540)) == 3
+
+
+@pytest.mark.parametrize("face_share", [0.3, 0.45])
+def test_far_detector_finds_a_class_of_49_on_a_shared_screen(face_share):
+    # A call's gallery of 49 webcams shared at 1280 x 720: the faces are 30-45 px tall. The
+    # high-resolution pass aimed at faces from 40 px found 3 of the 49 at 30 px.
+    from fer_core.detect import far_detector
+    from tests.scenes import iou, webcam_gallery_frame
+
+    frame, faces = webcam_gallery_frame(7, 7, 1280, 720, face_share=face_share)
+    assert 28 <= faces[0][3] <= 46
+    found = far_detector().detect(frame)
+    hits = sum(any(iou(d.box, f) > 0.3 for d in found) for f in faces)
+    assert hits >= 46 and len(found) <= 49

@@ -63,3 +63,20 @@ def test_faces_of_a_call_at_the_shared_screens_size():
     frame = call_gallery([face] * 16, 4, 960, 540)
     assert score_collage(still_detector().detect(frame), 4, 4, 240, 135) == (16, 0)
     assert score_collage(default_detector().detect(frame), 4, 4, 240, 135)[0] == 0
+
+
+def test_call_layouts_place_webcams_names_and_cameras_off():
+    from benchmarks.call_layouts import captured, gallery_screen, score, slide_screen
+
+    rng = np.random.default_rng(0)
+    face = astronaut_bgr()[0:400, 60:460]
+    photos = [face] * 8 + [None]
+    screen, rects = gallery_screen(photos, 3, (1920, 1080), 0.35, rng)
+    assert screen.shape == (1080, 1920, 3) and len(rects) == 9 and rects[8] is None
+    x, y, w, h = rects[0]
+    assert round(0.35 / 0.85 * 1080 * 0.89 / 3) - 8 <= h <= round(0.35 / 0.85 * 1080 * 0.89 / 3) + 2
+    frame, small = captured(screen, rects)
+    assert frame.shape == (720, 1280, 3) and small[8] is None and small[0][3] == int(h * 1280 / 1920)
+    assert score([_det(small[0][0] + 2, small[0][1] + 2, 10, 10), _det(5, 5, 10, 10)], small) == (1, 1)
+    _, strip = slide_screen([face] * 5, (1920, 1080), 0.35, rng)
+    assert len(strip) == 5 and all(r is not None for r in strip)
