@@ -288,12 +288,15 @@ stem = state["name"].rsplit(".", 1)[0]
 st.download_button("Per-frame log (CSV)", support.csv_download(result.log.to_csv), f"{stem}_expressions.csv",
                    "text/csv",
                    on_click="ignore")
-if result.frame_size and result.frame_size != info.stored_size:
-    # A video over 1280 pixels is analysed smaller, and a phone's is turned upright: say so, else boxes
-    # drawn on the video itself land in the wrong place.
-    st.caption(f"The log's boxes (x, y, w, h) are in the pixels of the frames as analysed, upright: "
-               f"{result.frame_size[0]} x {result.frame_size[1]} (the video is stored at {info.stored_size[0]} x "
-               f"{info.stored_size[1]}).")
+mirrored = getattr(info, "mirrored", False)  # an analysis kept from before the field
+if result.frame_size and (result.frame_size != info.stored_size or mirrored):
+    # A video over 1280 pixels is analysed smaller, a phone's is turned upright and a mirrored one is
+    # analysed mirrored, as players show it: say so, else boxes drawn on the stored frames land in the
+    # wrong place.
+    st.caption(f"The log's boxes (x, y, w, h) are in the pixels of the frames as analysed, "
+               f"{'mirrored as players show them' if mirrored else 'upright'}: {result.frame_size[0]} x "
+               f"{result.frame_size[1]} (the video is stored at {info.stored_size[0]} x {info.stored_size[1]}"
+               f"{', not mirrored' if mirrored else ''}).")
 st.caption("Open the **Class dashboard** for negative-expression flags and the HTML report.")
 
 

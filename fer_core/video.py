@@ -57,6 +57,10 @@ class VideoInfo:
     # Degrees counter-clockwise the player turns the stored frames (the display matrix; PyAV's
     # ``VideoFrame.rotation``): -90 for a phone held upright.
     rotation: int = 0
+    # Whether the player shows the frames mirrored (a display matrix that flips them: a front
+    # camera's or an editor's "flip"; FFmpeg then gives the rotation of the unflipped axis, 180 for
+    # a flip left to right).
+    mirrored: bool = False
 
     @property
     def stored_size(self) -> tuple[int, int]:
@@ -164,10 +168,12 @@ def probe(source: str | Path | bytes | BinaryIO) -> VideoInfo:
     try:
         stream = _video_stream(container)
         info = _info(container, stream)
-        rotation = _first_rotation(stream, _packets(container, stream))
+        frame = _first_frame(stream, _packets(container, stream))
+        rotation = int(getattr(frame, "rotation", 0) or 0) if frame is not None else 0
         if _quarter_turns(rotation) % 2:
             info = replace(info, width=info.height, height=info.width)
-        return replace(info, rotation=rotation)
+        mirrored = frame is not None and _display(frame)[3]
+        return replace(info, rotation=rotation, mirrored=mirrored)
     finally:
         container.close()
 
@@ -185,10 +191,10 @@ def _header(source: str | Path | bytes | BinaryIO) -> VideoInfo:
 _ROTATION_PACKETS = 10
 
 
-def _first_rotation(stream: Any, packets: Iterator[Any]) -> int:
-    """The rotation of the first frame decoded from the first few ``packets`` (0 when none
-    decodes). The decoder is drained after each packet, so that a stream with B-frames gives
-    its first frame after one packet, not after the few it holds back for reordering."""
+def _first_frame(stream: Any, packets: Iterator[Any]) -> Any:
+    """The first frame decoded from the first few ``packets`` (None when none decodes). The
+    decoder is drained after each packet, so that a stream with B-frames gives its first frame
+    after one packet, not after the few it holds back for reordering."""
     import av
 
     for _, packet in zip(range(_ROTATION_PACKETS), packets):
@@ -197,9 +203,9 @@ def _first_rotation(stream: Any, packets: Iterator[Any]) -> int:
         except (av.FFmpegError, UnicodeDecodeError, ValueError):
             frames = []
         if frames:
-            return int(getattr(frames[0], "rotation", 0) or 0)
+            return frames[0]
         stream.codec_context.flush_buffers()  # out of draining, for the next packet
-    return 0
+    return None
 
 
 def _quarter_turns(rotation: float) -> int:
@@ -245,17 +251,40 @@ def _packets(container: Any, stream: Any) -> Iterator[Any]:
         yield packet
 
 
-def upright(bgr: np.ndarray, rotation: float) -> np.ndarray:
-    """A decoded frame turned as the video's display matrix says (phone videos are stored
-    sideways with a rotation tag). ``rotation``: PyAV's ``VideoFrame.rotation``, degrees
-    counter-clockwise, as FFmpeg's ``av_display_rotation_get``; turned like FFmpeg's
-    autorotate (-90 -> 90 degrees clockwise)."""
-    import cv2
+def _display(frame: Any) -> tuple[bool, bool, bool, bool]:
+    """How a player shows a decoded frame, from its display matrix (FFmpeg's, in the frame's side
+    data; phone videos are stored sideways, a front camera's or an editor's may be mirrored): (swap
+    the axes, then flip left to right, flip top to bottom; whether that mirrors the picture). The
+    matrix maps a stored pixel (x, y) to (a x + c y, b x + d y) on the screen, y down, as FFmpeg's
+    own player applies it (transpose, hflip, vflip). Without a readable matrix, from PyAV's
+    ``VideoFrame.rotation``."""
+    matrix = None
+    try:
+        data = frame.side_data.get("DISPLAYMATRIX")
+        if data is not None and len(bytes(data)) == 36:
+            matrix = np.frombuffer(bytes(data), "=i4").astype(np.float64)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        matrix = None
+    if matrix is None:
+        turn = _quarter_turns(getattr(frame, "rotation", 0) or 0)
+        # As the matrix of that turn: 90 clockwise swaps the axes, then flips left to right.
+        return (turn % 2 == 1, turn in (1, 2), turn in (2, 3), False)
+    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
+    mirrored = bool(a * d - b * c < 0)
+    if abs(b) + abs(c) > abs(a) + abs(d):  # a quarter turn: x on the screen comes from y stored
+        return (True, c < 0, b < 0, mirrored)
+    return (False, a < 0, d < 0, mirrored)
 
-    turn = _quarter_turns(rotation)
-    if turn == 0:
-        return bgr
-    return cv2.rotate(bgr, (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE)[turn - 1])
+
+def upright(bgr: np.ndarray, display: tuple[bool, bool, bool, bool]) -> np.ndarray:
+    """A decoded frame as a player shows it, given :func:`_display` of the frame: phone videos are
+    stored sideways with a turn in their display matrix (-90 degrees: turned 90 clockwise), and
+    some are mirrored (FFmpeg's rotation alone turned a mirrored video upside down)."""
+    swap, flip_x, flip_y, _ = display
+    out = bgr.transpose(1, 0, 2) if swap else bgr
+    out = out[:, ::-1] if flip_x else out
+    out = out[::-1] if flip_y else out
+    return np.ascontiguousarray(out) if out is not bgr else bgr
 
 
 def _earliest(*times: float | None) -> float | None:
@@ -302,7 +331,7 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
         # never got there when the step was too small to change the sum (a rate of 1e9).
         if next_t <= t + 1e-6:
             next_t = (math.floor((t + 1e-6) / step) + 1) * step
-        yield SampledFrame(t, upright(_bgr(frame, max_side), getattr(frame, "rotation", 0) or 0))
+        yield SampledFrame(t, upright(_bgr(frame, max_side), _display(frame)))
         yielded += 1
         if progress is not None:
             span = (until - start_s) if until is not None else 0.0
@@ -316,7 +345,7 @@ def frame_at(source: str | Path | bytes | BinaryIO, t: float, *, max_side: int =
     time on its grid), found by seeking; None when the video ends before ``t``."""
     for frame, ft in _frames_from(source, t):
         if ft + 1e-6 >= t:
-            return SampledFrame(ft, upright(_bgr(frame, max_side), getattr(frame, "rotation", 0) or 0))
+            return SampledFrame(ft, upright(_bgr(frame, max_side), _display(frame)))
     return None
 
 

@@ -146,11 +146,19 @@ def rotated_video(fmt: str = "mp4", codec: str = "mpeg4") -> bytes:
     upright = face_on_background(120, 160, x=0)
     stored = np.ascontiguousarray(np.rot90(upright))  # counter-clockwise: 160 x 120
     options = {"x265-params": "log-level=error"} if codec == "libx265" else None
-    data = bytearray(encode_video([stored] * 6, fps=4, fmt=fmt, codec=codec, options=options))
-    i = data.find(b"tkhd")
-    off = i + 4 + (40 if data[i + 4] == 0 else 52)  # the matrix, after the version-0/1 fields
-    data[off:off + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
-    return bytes(data)
+    data = encode_video([stored] * 6, fps=4, fmt=fmt, codec=codec, options=options)
+    return with_display_matrix(data, (0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000))
+
+
+def with_display_matrix(data: bytes, matrix: tuple[int, ...]) -> bytes:
+    """An MP4 or QuickTime file with ``matrix`` (a, b, u, c, d, v, x, y, w: 16.16 fixed point, w
+    2.30) as its video track's display matrix, as a camera or an editor writes it: (0, 1, -1, 0)
+    turns a phone's sideways frames upright, (-1, 0, 0, 1) mirrors them (a front camera's)."""
+    out = bytearray(data)
+    i = out.find(b"tkhd")
+    off = i + 4 + (40 if out[i + 4] == 0 else 52)  # the matrix, after the version-0/1 fields
+    out[off:off + 36] = struct.pack(">9i", *matrix)
+    return bytes(out)
 
 
 def no_frames_video() -> bytes:

@@ -442,7 +442,7 @@ def test_video_page_says_what_size_the_boxes_of_its_log_are_in():
     """A video over 1280 pixels is analysed smaller, a phone's turned upright: the log's boxes are in
     the frames as analysed, and the page said nothing of it (a 1920 x 1080 video's face at two thirds
     of its place)."""
-    from tests.hostile import rotated_video
+    from tests.hostile import rotated_video, with_display_matrix
 
     frames = [cv2.resize(face_on_background(480, 270, x=200), (1920, 1080)) for _ in range(4)]
     at = open_page("app_pages/video_file.py")
@@ -459,6 +459,13 @@ def test_video_page_says_what_size_the_boxes_of_its_log_are_in():
     assert "phone.mp4: 120 x 160, 0:01 long;" in texts(at)
     at.button[0].click().run()
     assert not at.exception and "upright: 120 x 160 (the video is stored at 160 x 120)." in texts(at)
+    # A mirrored one (a front camera's) is analysed as players show it, mirrored: the boxes are in those frames.
+    mirrored = with_display_matrix(encode_video([face_on_background(480, 360, x=40)] * 2, fps=2),
+                                   (-0x10000, 0, 0, 0, 0x10000, 0, 480 * 0x10000, 0, 0x40000000))
+    at.file_uploader[0].clear().upload("selfie.mp4", mirrored, "video/mp4").run()
+    at.button[0].click().run()
+    assert not at.exception and ("mirrored as players show them: 480 x 360 (the video is stored at 480 x 360, "
+                                 "not mirrored).") in texts(at)
 
 
 def test_video_page_probes_an_upload_once(monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 
 from fer_core import LABELS, load_recognizer
 from fer_core.video import VideoDecodeError, analyze_video, iter_frames, probe
-from tests.media import come_and_go_frames, encode_video
+from tests.media import come_and_go_frames, encode_video, face_on_background
 from tests.scenes import no_face_bgr
 
 
@@ -320,3 +320,34 @@ def test_a_heic_photo_is_not_a_video():
     assert av.open(io.BytesIO(buf.getvalue())).metadata["major_brand"] == "heic"
     with pytest.raises(VideoDecodeError, match="HEIC photo .* Save it as a JPEG"):
         probe(buf.getvalue())
+
+
+ONE = 0x10000
+
+
+@pytest.mark.parametrize("matrix, shown", [
+    ((-ONE, 0, 0, 0, ONE, 0, 480 * ONE, 0, 0x40000000), lambda f: f[:, ::-1]),  # flipped left to right
+    ((ONE, 0, 0, 0, -ONE, 0, 0, 360 * ONE, 0x40000000), lambda f: f[::-1]),  # flipped top to bottom
+    ((-ONE, 0, 0, 0, -ONE, 0, 480 * ONE, 360 * ONE, 0x40000000), lambda f: f[::-1, ::-1]),  # turned 180
+    ((0, ONE, 0, ONE, 0, 0, 0, 0, 0x40000000), lambda f: f.transpose(1, 0, 2)),  # a quarter turn, mirrored
+], ids=["mirrored", "flipped", "upside-down", "sideways-mirrored"])
+def test_a_mirrored_video_is_analysed_as_a_player_shows_it(matrix, shown, recognizer):
+    """A display matrix that mirrors the picture (a front camera's, an editor's "flip") was read as
+    FFmpeg's rotation alone, 180 degrees for a flip left to right: the video, which players show
+    mirrored, was analysed upside down (and so was its annotated copy). Every frame is now as
+    FFmpeg's player shows it, with the faces where a viewer sees them."""
+    from tests.hostile import with_display_matrix
+
+    plain = encode_video([face_on_background(480, 360, x=40)] * 4, fps=4, fmt="mp4", codec="mpeg4")
+    data = with_display_matrix(plain, matrix)
+    stored = [f.bgr for f in iter_frames(plain, rate=4.0)]
+    frames = [f.bgr for f in iter_frames(data, rate=4.0)]
+    assert len(frames) == 4 and all(np.array_equal(f, shown(s)) for f, s in zip(frames, stored))
+    info = probe(data)
+    assert info.mirrored == (matrix[0] * matrix[4] - matrix[1] * matrix[3] < 0)
+    assert (info.width, info.height) == frames[0].shape[1::-1]
+    if matrix[:5] == (-ONE, 0, 0, 0, ONE):  # mirrored: the face on the right, upright, as a viewer sees it
+        x, y, w, h = analyze_video(recognizer, data, rate=4.0).log.to_frame().iloc[0][["x", "y", "w", "h"]]
+        x0, y0, w0, h0 = analyze_video(recognizer, plain, rate=4.0).log.to_frame().iloc[0][["x", "y", "w", "h"]]
+        assert abs((x + w / 2) - (480 - (x0 + w0 / 2))) < 10 and abs((y + h / 2) - (y0 + h0 / 2)) < 10
+    assert not probe(plain).mirrored
