@@ -285,9 +285,18 @@ else:
                                                                           format="percent")})
 
 stem = state["name"].rsplit(".", 1)[0]
-st.download_button("Per-frame log (CSV)", support.csv_download(result.log.to_csv), f"{stem}_expressions.csv",
-                   "text/csv",
-                   on_click="ignore")
+# As the batch tool names it ("lecture_expressions.csv"); made only when pressed, as the ZIP.
+log_csv = f"{stem}_expressions.csv"
+c1, c2 = st.columns(2)
+c1.download_button("Per-frame log (CSV)", support.csv_download(result.log.to_csv), log_csv, "text/csv",
+                   on_click="ignore", icon=":material/download:",
+                   help="Every face observation and named moment; the Class dashboard and Compare sessions read it "
+                        f"back, up to {uploads.LOG_MB} MB (an hour of a call of 25 faces is about 17 MB; a longer "
+                        "one, analysed in parts, can be more: download the ZIP for it).")
+c2.download_button("Per-frame log (ZIP)", support.zip_download(result.log.to_csv, log_csv), f"{stem}_expressions.zip",
+                   "application/zip", on_click="ignore", icon=":material/folder_zip:",
+                   help="The same CSV, zipped: a third of the size. The Class dashboard and Compare sessions "
+                        "read it as it is; double-click it to open the CSV.")
 mirrored = getattr(info, "mirrored", False)  # an analysis kept from before the field
 if result.frame_size and (result.frame_size != info.stored_size or mirrored):
     # A video over 1280 pixels is analysed smaller, a phone's is turned upright and a mirrored one is
