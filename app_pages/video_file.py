@@ -2,6 +2,7 @@
 frames at chosen moments and an annotated copy."""
 import math
 import threading
+import time
 from dataclasses import replace
 
 import streamlit as st
@@ -161,8 +162,11 @@ if upload is not None and part is not None and start and uploads.within_limit(up
         st.button("Stop and keep what is analysed", icon=":material/stop:",
                   help="The frames analysed so far become the analysis; a later part can be added to it.")
 
+        began = time.perf_counter()
+
         def on_progress(fraction, seconds):
-            text = f"Analysed up to {format_time(seconds)} of the video"
+            left = support.time_left(fraction, time.perf_counter() - began)
+            text = f"Analysed up to {format_time(seconds)} of the video" + (f"; {left}" if left else "")
             try:
                 bar.progress(fraction if fraction is not None else 0.0, text=text)
             except (RerunException, StopException) as e:

@@ -503,6 +503,22 @@ def clock(t: float, rate: float) -> str:
     return f"{format_time(tenths // 10)}.{tenths % 10}"
 
 
+def time_left(fraction: float | None, elapsed_s: float) -> str:
+    """How long a run that is ``fraction`` done after ``elapsed_s`` seconds has left, at the pace so
+    far, for a progress bar: "about 4 min left" (the Video page said only how far into the video it
+    was: a 90-minute lecture, or a 4K video at a fifth of real time, gave no idea when it would be
+    done). "" until the pace is known: under 5% or 5 s in, or no fraction (a length not known)."""
+    if fraction is None or not (0.05 <= fraction < 1.0) or elapsed_s < 5.0:
+        return ""
+    left = elapsed_s * (1.0 - fraction) / fraction
+    if left < 60:
+        return "less than a minute left"
+    minutes = round(left / 60)
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60:02d} min left"
+
+
 def show_moment(video: dict, t: float, df: pd.DataFrame | None = None) -> None:
     """The analysed video's frame for time ``t`` with its logged faces drawn, and a caption that
     lists them; a message instead when it cannot be decoded again. ``video``: the Video file

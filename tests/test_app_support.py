@@ -644,3 +644,14 @@ def test_annotated_alt_names_the_faces_as_the_picture_labels_them():
     assert support.annotated_alt("The photo", []) == "The photo: no face found"
     many = support.annotated_alt("A class", [face] * 64)
     assert many.endswith(f"Face {support.ALT_FACES} Happy 87% and {64 - support.ALT_FACES} more")
+
+
+def test_time_left_of_a_long_analysis():
+    """The Video page's progress bar says how long is left, at the pace so far, once it is known."""
+    from fer_app.support import time_left
+
+    assert time_left(0.5, 30.0) == "less than a minute left"
+    assert time_left(0.1, 60.0) == "about 9 min left"  # a tenth in a minute: nine more
+    assert time_left(0.05, 300.0) == "about 1 h 35 min left"
+    # Not yet known: too early, no length, or done.
+    assert time_left(0.01, 60.0) == time_left(0.5, 2.0) == time_left(None, 60.0) == time_left(1.0, 60.0) == ""
