@@ -20,15 +20,17 @@ if TYPE_CHECKING:
     #: read back from a session log.
     Face: TypeAlias = FaceResult | TrackedFace | LoggedFace
 
-#: One BGR colour per expression (colour-blind-friendly Okabe-Ito palette).
+#: One BGR colour per expression (colour-blind-friendly Okabe-Ito palette). Neutral is a mid grey:
+#: the light grey it was (200) printed in black and white as Happy's yellow did (a grey 5 L* apart);
+#: Fear's pink a shade bluer than Okabe-Ito's (204, 121, 167), which a deuteranope took for that grey.
 LABEL_COLORS_BGR: dict[str, tuple[int, int, int]] = {
     "Angry": (0, 94, 213),       # vermillion
     "Disgust": (115, 158, 0),    # bluish green
-    "Fear": (167, 121, 204),     # reddish purple
+    "Fear": (175, 125, 195),     # reddish purple
     "Happy": (66, 228, 240),     # yellow
     "Sad": (178, 114, 0),        # blue
     "Surprise": (0, 159, 230),   # orange
-    "Neutral": (200, 200, 200),  # grey
+    "Neutral": (170, 170, 170),  # grey
 }
 #: The same colours as CSS hex strings, for charts.
 LABEL_COLORS_HEX: dict[str, str] = {k: f"#{b[2]:02x}{b[1]:02x}{b[0]:02x}" for k, b in LABEL_COLORS_BGR.items()}

@@ -31,6 +31,23 @@ MODEBAR_PX = 28
 #: Streamlit's dark theme, which follows the visitor's system setting.
 GUIDE_GREY = "#888888"
 
+#: A second cue beside each expression's colour, for the charts read through their legend. Printed
+#: in black and white, Angry's vermillion, Disgust's green and Fear's pink were one grey (3 to 5
+#: L* apart) and Surprise's orange another's; seven colours cannot be seven greys a reader tells
+#: apart on paper. The markers of the per-face timeline and of the probability lines take a shape...
+LABEL_SYMBOLS: dict[str, str] = {"Angry": "triangle-up", "Disgust": "x", "Fear": "diamond", "Happy": "circle",
+                                 "Sad": "triangle-down", "Surprise": "star", "Neutral": "square"}
+#: ... and the stacked bars and areas a light hatching, on the expressions whose grey is near
+#: another's: Happy, Sad and Neutral stay plain, their greys 15 L* or more apart.
+LABEL_PATTERNS: dict[str, str] = {"Angry": "/", "Disgust": "x", "Fear": "\\", "Surprise": "."}
+
+
+def label_pattern(label: str) -> dict:
+    """The hatching of ``label``'s bars and areas (:data:`LABEL_PATTERNS`): white lines over its
+    colour, none for the plain ones."""
+    return dict(shape=LABEL_PATTERNS.get(label, ""), fillmode="overlay", fgcolor="white", fgopacity=0.6,
+                size=7, solidity=0.3)
+
 #: Time axes are plotly date axes from 1970-01-01 00:00 (:func:`clock_x`): their ticks and hover
 #: read as clocks, m:ss or h:mm:ss as :func:`~fer_core.session.format_time` writes them, and stay
 #: clocks when zoomed. On a plain axis of seconds a 90-minute class read "5400", which nobody
@@ -211,7 +228,10 @@ def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
     for lab in LABELS:
         if lab in binned:
             fig.add_scatter(x=x, y=binned[lab].to_numpy(), name=lab, mode="lines", stackgroup="mix",
-                            line=dict(width=0.5, color=LABEL_COLORS_HEX[lab]),
+                            # Filled in the colour itself, as the bars are: at plotly's half strength
+                            # Happy's and Neutral's greys on paper were 9 L* apart.
+                            line=dict(width=0.5, color=LABEL_COLORS_HEX[lab]), fillcolor=LABEL_COLORS_HEX[lab],
+                            fillpattern=label_pattern(lab),
                             hovertemplate="%{y:.0%}")
     if changes is not None:
         for t in changes.get("time_s", []):
@@ -282,15 +302,20 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
         d = face_binned[face_binned["label"] == lab]
         if d.empty:
             continue
-        # 6 to 20 px squares in rows of 28 px, smaller in narrower rows so that rows do not overlap.
+        # 6 to 20 px marks in rows of 28 px, smaller in narrower rows so that rows do not overlap;
+        # a shape per expression, told apart on a black-and-white printout.
         size = (6 + 14 * d["confidence"].to_numpy()) * pitch / TIMELINE_ROW_PX
         fig.add_scatter(x=clock_x(d["time_s"]), y=[f"Face {i}" for i in d["face_id"]], mode="markers", name=lab,
-                        marker=dict(color=LABEL_COLORS_HEX[lab], size=size, symbol="square"),
+                        marker=dict(color=LABEL_COLORS_HEX[lab], size=size, symbol=LABEL_SYMBOLS[lab]),
                         customdata=d["confidence"], hovertemplate=f"{lab} %{{customdata:.0%}} at %{{x}}")
     # In number order: "category descending" sorted the names as text, Face 1, 11, 12, ..., 2, 20.
     fig.update_layout(title=title, xaxis=clock_axis(*_span(face_binned["time_s"]), pad=True),
                       height=150 + round(pitch * max(len(rows), 1)),
-                      yaxis=dict(categoryorder="array", categoryarray=[f"Face {i}" for i in rows]), **_LAYOUT)
+                      # The legend's shapes at one size, not the first mark's (a small one, low confidence).
+                      legend_itemsizing="constant",
+                      # Every face named, not every second one when the rows are close (on paper).
+                      yaxis=dict(categoryorder="array", categoryarray=[f"Face {i}" for i in rows], dtick=1),
+                      **_LAYOUT)
     return add_markers(fig, markers)
 
 
@@ -347,7 +372,7 @@ def face_probabilities(face_binned: pd.DataFrame, face_id: int) -> go.Figure:
     fig = go.Figure()
     for lab in LABELS:
         fig.add_scatter(x=clock_x(d["time_s"]), y=d[lab], name=lab, mode="lines+markers",
-                        line=dict(color=LABEL_COLORS_HEX[lab]),
+                        line=dict(color=LABEL_COLORS_HEX[lab]), marker=dict(symbol=LABEL_SYMBOLS[lab], size=7),
                         hovertemplate=f"{lab} %{{y:.0%}} at %{{x}}<extra></extra>")
     fig.update_layout(title=f"Face {face_id}: probabilities over time", xaxis=clock_axis(*_span(d["time_s"])),
                       yaxis=dict(range=[0, 1], tickformat=".0%"), height=320, **_LAYOUT)
@@ -417,7 +442,8 @@ def session_mix_bars(comparison: pd.DataFrame, title: str = "Expression mix per 
     fig = go.Figure()
     for lab in LABELS:
         values = comparison[lab].to_numpy(dtype=float)
-        fig.add_bar(y=names, x=values, name=lab, orientation="h", marker_color=LABEL_COLORS_HEX[lab],
+        fig.add_bar(y=names, x=values, name=lab, orientation="h",
+                    marker=dict(color=LABEL_COLORS_HEX[lab], pattern=label_pattern(lab)),
                     text=[f"{v:.0%}" if v >= 0.06 else "" for v in values], textposition="inside",
                     customdata=full, hovertemplate=f"{lab} %{{x:.1%}}<extra>%{{customdata}}</extra>")
     fig.update_layout(title=title, barmode="stack", xaxis=dict(range=[0, 1], tickformat=".0%"),
@@ -429,6 +455,9 @@ def session_mix_bars(comparison: pd.DataFrame, title: str = "Expression mix per 
 #: Session lines: Paul Tol's "bright" scheme (told apart with colour-vision deficiencies), then
 #: a second round dashed, so eight sessions stay distinct in colour or in line style.
 SESSION_COLORS = ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb")
+#: ... and a marker shape each: printed in black and white the blue and the green of sessions 1
+#: and 3 were one grey (1 L* apart), as were the yellow and the grey of 4 and 7.
+SESSION_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "triangle-down", "star", "cross")
 
 
 def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None) -> go.Figure:
@@ -446,6 +475,7 @@ def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None)
         round_, k = divmod(i, len(SESSION_COLORS))
         fig.add_scatter(x=x, y=curves[name].to_numpy(dtype=float), name=html.escape(shown), mode="lines+markers",
                         line=dict(color=SESSION_COLORS[k], dash=("solid", "dash", "dot")[round_ % 3]),
+                        marker=dict(symbol=SESSION_SYMBOLS[i % len(SESSION_SYMBOLS)], size=7),
                         connectgaps=False, hovertemplate="%{y:.0%}" if share else "%{y:.2f}")
     # The legend takes a row per session on a phone: the plot keeps its height above it.
     fig.update_layout(title=title or f"{measure} over each session", hovermode="x unified",
