@@ -290,16 +290,35 @@ def _charts_html(figures: list[go.Figure], intro: str = "") -> list[str]:
 #: browser's default margins (718 px on A4).
 PRINT_CHART_PX = 680
 
+#: The charts' greatest height on paper, in CSS px: within a Letter page's printable height at
+#: the browser's default margins (980 px; an A4 page's is 1047 px).
+PRINT_CHART_MAX_PX = 940
+
 #: Printed or saved as PDF, the charts kept the width the screen gave them (1100 px in a laptop's
 #: window), wider than the page, and the browser shrank the whole report to fit, text and all (to
 #: 71 %, 4 A4 pages instead of 6). Drawn at :data:`PRINT_CHART_PX` for the printout, and back at the
-#: window's width after it.
+#: window's width after it. A chart taller than a page (the per-face timeline of 57 faces, 1176 px)
+#: ran onto the next, its time axis and legend alone there: on paper it is drawn
+#: :data:`PRINT_CHART_MAX_PX` high, its rows closer, and at its own height after.
 PRINT_SCRIPT = f"""<script>
 (function () {{
   function each(f) {{ if (window.Plotly) document.querySelectorAll(".js-plotly-plot").forEach(f); }}
-  function width(w) {{ return function () {{ each(function (d) {{ Plotly.relayout(d, {{width: w}}); }}); }}; }}
-  window.addEventListener("beforeprint", width({PRINT_CHART_PX}));
-  window.addEventListener("afterprint", width(null));
+  // The height goes to the chart's box too, which keeps its own otherwise (and the page breaks on it).
+  function fit(d, width, height, tick) {{
+    d.style.height = height + "px";
+    Plotly.relayout(d, {{width: width, height: height, "yaxis.tickfont.size": tick}});
+  }}
+  window.addEventListener("beforeprint", function () {{
+    each(function (d) {{
+      if (!("screenHeight" in d.dataset))  // its own, once
+        d.dataset.screenHeight = d.layout.height || d.getBoundingClientRect().height;
+      var tall = d.dataset.screenHeight > {PRINT_CHART_MAX_PX};  // the per-face timeline: its rows' names smaller
+      fit(d, {PRINT_CHART_PX}, tall ? {PRINT_CHART_MAX_PX} : d.dataset.screenHeight, tall ? 10 : null);
+    }});
+  }});
+  window.addEventListener("afterprint", function () {{
+    each(function (d) {{ fit(d, null, d.dataset.screenHeight, null); }});
+  }});
 }})();
 </script>"""
 

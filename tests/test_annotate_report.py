@@ -546,7 +546,7 @@ def test_reports_print_whole_tables_and_charts_at_the_pages_width():
         assert re.search(r"\.modebar-container \{[^}]*display: none", css)
         # Drawn at the page's width for the printout, back at the window's after it.
         script = html[html.rindex("<script>"):]
-        assert f'"beforeprint", width({PRINT_CHART_PX}))' in script and '"afterprint", width(null))' in script
+        assert f"fit(d, {PRINT_CHART_PX}," in script and "fit(d, null, d.dataset.screenHeight" in script
         assert PRINT_CHART_PX <= 718  # an A4 page's width at the browser's default margins
 
 

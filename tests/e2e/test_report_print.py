@@ -8,7 +8,13 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.class_logs import class_log
-from fer_core.report import PRINT_CHART_PX, ReportOptions, build_comparison_report, build_html_report
+from fer_core.report import (
+    PRINT_CHART_MAX_PX,
+    PRINT_CHART_PX,
+    ReportOptions,
+    build_comparison_report,
+    build_html_report,
+)
 from tests.e2e.conftest import launch
 
 pytestmark = pytest.mark.e2e
@@ -61,5 +67,36 @@ def test_reports_print_at_full_size_whole_and_offline(playwright_instance, tmp_p
             assert page.locator(".modebar-container").first.is_hidden()
             assert requests == [path.as_uri()], requests  # offline: the file and nothing else
             page.close()
+    finally:
+        ctx.close()
+
+
+#: A Letter page's printable height at Chromium's default print margins, in CSS px (A4's: 1047).
+LETTER_PRINTABLE_PX = 980
+
+
+def test_a_timeline_of_many_faces_prints_on_one_page(playwright_instance, tmp_path_factory, tmp_path):
+    """A 46-minute class of 25 who leave and come back: 57 face numbers, a per-face timeline 1176
+    px high, taller than a page: printed, its time axis and legend ran onto the next page alone.
+    On paper it is now a page high at most, every face still named; back on screen, its own height."""
+    log = class_log(3, minutes=46, faces=25, leave_per_hour=3)
+    assert log.summary().faces == 57
+    path = tmp_path / "report.html"
+    path.write_text(build_html_report(log), encoding="utf-8")
+    timeline = """() => { const d = [...document.querySelectorAll('.js-plotly-plot')]
+      .find(d => d.layout.title.text.startsWith('Per-face timeline'));
+      return {height: d.getBoundingClientRect().height, faces: d.querySelectorAll('.ytick').length}; }"""
+    ctx = launch(playwright_instance, tmp_path_factory, [])
+    try:
+        page = ctx.new_page()
+        page.goto(path.as_uri())
+        page.locator(".js-plotly-plot").last.wait_for()
+        screen = page.evaluate(timeline)
+        assert screen == {"height": 150 + 18 * 57, "faces": 57}, screen
+        page.evaluate(f"() => window.addEventListener('beforeprint', () => window.__printed = ({timeline})())")
+        page.pdf(path=str(tmp_path / "report.pdf"), format="Letter")
+        printed = page.evaluate("() => window.__printed")
+        assert printed["height"] <= PRINT_CHART_MAX_PX < LETTER_PRINTABLE_PX and printed["faces"] == 57, printed
+        page.wait_for_function(f"() => ({timeline})().height === {screen['height']}")  # its own height again
     finally:
         ctx.close()
