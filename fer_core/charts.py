@@ -38,7 +38,7 @@ GUIDE_GREY = "#888888"
 LABEL_SYMBOLS: dict[str, str] = {"Angry": "triangle-up", "Disgust": "x", "Fear": "diamond", "Happy": "circle",
                                  "Sad": "triangle-down", "Surprise": "star", "Neutral": "square"}
 #: ... and the stacked bars and areas a light hatching, on the expressions whose grey is near
-#: another's: Happy, Sad and Neutral stay plain, their greys 15 L* or more apart.
+#: another's: Happy, Sad and Neutral (a mid grey for it) stay plain, their greys 15 L* or more apart.
 LABEL_PATTERNS: dict[str, str] = {"Angry": "/", "Disgust": "x", "Fear": "\\", "Surprise": "."}
 
 
@@ -47,6 +47,7 @@ def label_pattern(label: str) -> dict:
     colour, none for the plain ones."""
     return dict(shape=LABEL_PATTERNS.get(label, ""), fillmode="overlay", fgcolor="white", fgopacity=0.6,
                 size=7, solidity=0.3)
+
 
 #: Time axes are plotly date axes from 1970-01-01 00:00 (:func:`clock_x`): their ticks and hover
 #: read as clocks, m:ss or h:mm:ss as :func:`~fer_core.session.format_time` writes them, and stay
