@@ -12,7 +12,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from fer_app import support, uploads, webrtc_shim
 from fer_core import charts
 from fer_core.detect import HIRES_MIN_SIDE
-from fer_core.engagement import attentive_now, pose_readout
+from fer_core.engagement import POSE_LINE_MAX_FACES, attentive_now, pose_readout, pose_summary, pose_table
 from fer_core.imageio import ImageDecodeError, decode_image
 from fer_core.live import SERVER_LOAD
 from fer_core.report import ReportOptions, session_filename
@@ -219,12 +219,18 @@ def render(snap, charts_too: bool = True) -> None:
         bottom[0].metric("Faces now", s.faces_now)
         bottom[1].metric("Observations", s.faces_logged)
         looking, measured = attentive_now(snap.faces)
-        attentive_slot, pose_slot = bottom[2].empty(), st.empty()
+        attentive_slot, pose_slot, pose_table_slot = bottom[2].empty(), st.empty(), st.empty()
         if measured:
             attentive_slot.metric("Attentive now", f"{looking} of {measured}",
                                   help="Faces whose head and eyes point at the camera, with eyes open. "
                                        "Where a head points, not whether someone is learning.")
-            pose_slot.caption(pose_readout(snap.faces))
+            posed = pose_table(snap.faces)
+            if len(posed) <= POSE_LINE_MAX_FACES:
+                pose_slot.caption(pose_readout(snap.faces))
+            else:  # a class: each face's angles in one line ran to over 1,000 characters
+                pose_slot.caption(pose_summary(snap.faces))
+                with pose_table_slot.expander("Head pose of each face"):
+                    st.dataframe(posed, hide_index=True, height=min(36 * (len(posed) + 1) + 2, 400))
         full_slot = st.empty()
         if analyzer.log.truncated:
             full_slot.warning(f"The session log is full ({analyzer.log.max_rows:,} observations): faces are still "

@@ -210,15 +210,71 @@ def attentive_now(faces: Sequence[object]) -> tuple[int, int]:
     return sum(bool(getattr(f, "looking_at_camera", False)) for f in measured), len(measured)
 
 
+#: Up to this many faces with attention measured, the live page names each one's yaw and pitch in
+#: one line (:func:`pose_readout`, about 30 characters a face); a class gets counts instead
+#: (:func:`pose_summary`) and a table of each face (:func:`pose_table`). A class of 44 made that
+#: line 1,356 characters long.
+POSE_LINE_MAX_FACES = 6
+
+
+def _eyes_closed(face: object) -> bool:
+    eyes = getattr(face, "eyes_open", None)
+    return eyes is not None and max(eyes) < CLOSED_BELOW
+
+
+def _posed(faces: Sequence[object]) -> list[tuple[object, tuple[float, ...]]]:
+    """The faces with a head pose measured, each with its pose."""
+    return [(f, pose) for f in faces if (pose := getattr(f, "pose", None)) is not None]
+
+
 def pose_readout(faces: Sequence[object]) -> str:
     """One line for the live page: each measured face's yaw and pitch, and closed eyes."""
     parts = []
-    for f in faces:
-        pose = getattr(f, "pose", None)
-        if pose is None:
-            continue
-        eyes = getattr(f, "eyes_open", None)
-        closed = eyes is not None and max(eyes) < CLOSED_BELOW
+    for f, pose in _posed(faces):
         parts.append(f"Face {getattr(f, 'face_id', '?')}: yaw {pose[0]:+.0f}°, pitch {pose[1]:+.0f}°"
-                     + (", eyes closed" if closed else ""))
+                     + (", eyes closed" if _eyes_closed(f) else ""))
     return " · ".join(parts)
+
+
+def _named(faces: list[object], most: int) -> str:
+    """" (Faces 3, 7 and 2 more)": the first ``most`` face numbers of ``faces``; "" for none."""
+    if not faces:
+        return ""
+    ids = [str(getattr(f, "face_id", "?")) for f in faces]
+    shown = ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
+    return f" (Face{'s' if len(ids) > 1 else ''} {shown})"
+
+
+def pose_summary(faces: Sequence[object], most_named: int = 8) -> str:
+    """One line for a class on the live page: of the faces with a head pose measured, how many
+    look at the camera, look away and have their eyes closed (each face in one of the three),
+    naming the first ``most_named`` faces that look away or have their eyes closed. A face with a
+    pose and no eyes measured yet (new on a pose-only frame, ``LiveAnalyzer(eyes_every=N)``) counts
+    neither way, as in :func:`attentive_now`: it is said apart."""
+    posed = [f for f, _ in _posed(faces)]
+    closed = [f for f in posed if _eyes_closed(f)]
+    looking = [f for f in posed if not _eyes_closed(f) and getattr(f, "looking_at_camera", None) is True]
+    away = [f for f in posed if not _eyes_closed(f) and getattr(f, "looking_at_camera", None) is False]
+    unknown = len(posed) - len(closed) - len(looking) - len(away)
+    return (f"{len(posed)} face{'s' if len(posed) != 1 else ''}: {len(looking)} "
+            f"look{'s' if len(looking) == 1 else ''} at the camera, "
+            f"{len(away)} look{'s' if len(away) == 1 else ''} away{_named(away, most_named)}, "
+            f"{len(closed)} {'has its' if len(closed) == 1 else 'have their'} eyes closed"
+            f"{_named(closed, most_named)}" + (f", {unknown} without eyes measured yet" if unknown else ""))
+
+
+def _yes_no(value: object) -> str:
+    return "" if value is None else "yes" if value else "no"
+
+
+def pose_table(faces: Sequence[object]) -> pd.DataFrame:
+    """Each face with a head pose measured, by face number: yaw and pitch (whole degrees), eyes
+    open or closed, and whether it looks at the camera (both empty where its eyes are not
+    measured yet)."""
+    rows = [{"Face": getattr(f, "face_id", None),
+             "Yaw (°)": int(round(pose[0])), "Pitch (°)": int(round(pose[1])),
+             "Eyes": ("closed" if _eyes_closed(f) else "open") if getattr(f, "eyes_open", None) is not None else "",
+             "Looking at the camera": _yes_no(getattr(f, "looking_at_camera", None))}
+            for f, pose in _posed(faces)]
+    table = pd.DataFrame(rows, columns=["Face", "Yaw (°)", "Pitch (°)", "Eyes", "Looking at the camera"])
+    return table.sort_values("Face", kind="stable").reset_index(drop=True)

@@ -232,6 +232,44 @@ def test_pose_readout():
     assert eng.pose_readout(faces) == "Face 1: yaw +12°, pitch -3°, eyes closed"
 
 
+def a_class(n: int = 44) -> list[Face]:
+    """``n`` faces with attention measured: every seventh looks away (yaw 40), every eleventh has
+    its eyes closed, the rest look at the camera; and one face without attention measured."""
+    faces = []
+    for k in range(1, n + 1):
+        closed, away = k % 11 == 0, k % 7 == 0 and k % 11 != 0
+        faces.append(Face(k, (0, 0, 1, 1), HAPPY, (40.0 if away else -8.0, 5.0, 0.0),
+                          (0.05, 0.1) if closed else (1.0, 1.0), not (away or closed)))
+    return faces + [Face(n + 1, (0, 0, 1, 1), HAPPY)]
+
+
+def test_pose_summary_of_a_class():
+    """A class of 44 on the live page read as one caption of 1,356 characters ("Face 1: yaw -8°,
+    pitch +5° · Face 2: ..."); it gets counts, naming the faces that look away or have their eyes
+    closed, and a table of each face."""
+    faces = a_class()
+    assert len(eng.pose_readout(faces)) > 1000  # what the page showed
+    summary = eng.pose_summary(faces)
+    assert summary == ("44 faces: 34 look at the camera, 6 look away (Faces 7, 14, 21, 28, 35, 42), "
+                       "4 have their eyes closed (Faces 11, 22, 33, 44)")
+    table = eng.pose_table(faces)
+    assert len(table) == 44 and list(table["Face"])[:3] == [1, 2, 3]
+    row = table.set_index("Face").loc[7]
+    assert (row["Yaw (°)"], row["Pitch (°)"], row["Eyes"], row["Looking at the camera"]) == (40, 5, "open", "no")
+    assert table.set_index("Face").loc[11, "Eyes"] == "closed"
+    # Many faces away: the first few are named, the rest counted.
+    away = [Face(k, (0, 0, 1, 1), HAPPY, (40.0, 0.0, 0.0), (1.0, 1.0), False) for k in range(1, 31)]
+    assert eng.pose_summary(away) == ("30 faces: 0 look at the camera, 30 look away (Faces 1, 2, 3, 4, 5, 6, "
+                                      "7, 8 and 22 more), 0 have their eyes closed")
+    one = [Face(4, (0, 0, 1, 1), HAPPY, (40.0, 0.0, 0.0), (1.0, 1.0), False)]
+    assert eng.pose_summary(one) == "1 face: 0 look at the camera, 1 looks away (Face 4), 0 have their eyes closed"
+    # A face new on a pose-only frame (a pose, no eyes yet) counts neither way, as "Attentive now".
+    new = faces[:3] + [Face(50, (0, 0, 1, 1), HAPPY, (2.0, 1.0, 0.0))]
+    assert eng.pose_summary(new) == ("4 faces: 3 look at the camera, 0 look away, 0 have their eyes closed, "
+                                     "1 without eyes measured yet")
+    assert list(eng.pose_table(new).iloc[-1]) == [50, 2, 1, "", ""]
+
+
 def test_attention_columns_are_allocated_only_when_logged():
     log = SessionLog()
     log.add_frame(0.0, [Face(1, (0, 0, 10, 10), HAPPY)])

@@ -1579,6 +1579,36 @@ def test_live_page_attention_on_a_snapshot():
     assert analyzer.attention and analyzer.log.to_frame()["yaw"].notna().all()
     assert {m.label: m.value for m in at.metric}["Attentive now"] == "1 of 1"
     assert "Face 1: yaw" in texts(at)
+    assert not at.expander or "Head pose of each face" not in [e.label for e in at.expander]
+
+
+def test_live_page_attention_of_a_class_reads_as_counts_and_a_table():
+    """A class of 44 with attention on: the head-pose line was one caption of 1,356 characters
+    ("Face 1: yaw -8°, pitch +5° · Face 2: ..."). It is a count of the faces that look at the
+    camera, look away and have their eyes closed, and a table of each face in an expander; a
+    few faces keep their line."""
+    from fer_core.engagement import POSE_LINE_MAX_FACES
+    from tests.test_engagement import a_class
+
+    at = open_page("app_pages/live_webcam.py")
+    at.toggle[1].set_value(True).run()  # attention
+    analyzer = at.session_state["fer_live_analyzer"]
+    faces = a_class(44)
+    analyzer.log.add_frame(0.0, faces)
+    analyzer._faces = tuple(faces)  # the latest frame's faces, as the stream leaves them
+    at.run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Attentive now"] == "34 of 44"
+    captions = [c.value for c in at.caption]
+    assert max(len(c) for c in captions) < 400, max(captions, key=len)
+    assert "44 faces: 34 look at the camera, 6 look away (Faces 7, 14, 21, 28, 35, 42)" in texts(at)
+    pose = next(e for e in at.expander if e.label == "Head pose of each face")
+    assert len(pose.dataframe) == 1 and len(pose.dataframe[0].value) == 44
+    few = faces[:POSE_LINE_MAX_FACES]
+    analyzer._faces = tuple(few)
+    at.run()
+    assert "Face 1: yaw -8°, pitch +5°" in texts(at) and "look at the camera" not in texts(at)
+    assert "Head pose of each face" not in [e.label for e in at.expander]
 
 
 def test_dashboard_shows_the_longest_flags_and_counts_the_rest():
