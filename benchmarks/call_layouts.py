@@ -10,7 +10,9 @@ photo of the folder on a wall or a virtual background, its face ``--shares`` of 
 height, a name strip at the foot of every tile, and one camera in eight off (Zoom's name in
 large letters, or Meet's coloured circle with an initial). Also the shared-slide layout: a slide
 with a strip of 5 webcams above it. Each screen is then scaled to the 1280 x 720 the Live page
-captures a shared screen at (and a recorded call is analysed at, ``fer_core.video.iter_frames``).
+captures a shared screen at (and a recorded call is analysed at, ``fer_core.video.iter_frames``);
+``--capture 0`` keeps each screen's own size instead (a screenshot on the Photo page, analysed
+up to 4 megapixels).
 
 For each detector it prints the faces found (a detection centred on a webcam's face photo), the
 extra boxes (centred anywhere else: names, initials, slides, a second box on a face) and the
@@ -196,7 +198,12 @@ def captured(screen: np.ndarray, rects: list[Rect | None], width: int = 1280) ->
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folder", required=True, help="single-face photos, DIR/<Class>/*.jpg")
-    p.add_argument("--detectors", nargs="+", default=["blazeface-far", "blazeface-still"])
+    p.add_argument(
+        "--detectors",
+        nargs="+",
+        default=["blazeface-far", "blazeface-still"],
+        help="registry names, NAME:key=value to build one otherwise (blazeface-still:min_face=40)",
+    )
     p.add_argument(
         "--min-faces",
         nargs="*",
@@ -206,19 +213,22 @@ def main(argv=None) -> int:
     )
     p.add_argument("--shares", nargs="+", type=float, default=[0.45, 0.35, 0.28], help="face height over tile height")
     p.add_argument("--screens", type=int, default=3, help="screens per cell")
+    p.add_argument(
+        "--capture", type=int, default=1280, help="width the screens are captured at (0: their own, a screenshot)"
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
     import cv2
 
-    from benchmarks.gallery_recall import no_face_images
-    from fer_core.detect import BlazeFaceDetector, load_detector
+    from benchmarks.gallery_recall import detector_from_spec, no_face_images
+    from fer_core.detect import BlazeFaceDetector
     from training.data import folder_files
 
     cv2.setNumThreads(1)
     files = [path for path, _ in folder_files(args.folder)]
     rng = np.random.default_rng(args.seed)
-    dets = {name: load_detector(name) for name in args.detectors}
+    dets = {name: detector_from_spec(name) for name in args.detectors}
     for m in args.min_faces:
         dets[f"blazeface-far, min_face {m}"] = BlazeFaceDetector(
             "short", score_threshold=0.65, min_face=m, mid_side=256
@@ -241,15 +251,20 @@ def main(argv=None) -> int:
                         backdrops[int(rng.integers(len(backdrops)))] if rng.random() < 0.25 else None for _ in faces
                     ]  # a quarter with a virtual background
                     screen, rects = gallery_screen(faces, n, size, share, rng, ("zoom", "meet")[s % 2], walls)
-                    shots.append(captured(screen, rects))
+                    shots.append(captured(screen, rects, args.capture or size[0]))
                 cells.append((f"{size[0]} x {size[1]} | {n} x {n} | {share:.0%}", shots))
         for share in args.shares:
-            shots = [captured(*slide_screen(photos(5), size, share, rng)) for _ in range(args.screens)]
+            shots = [
+                captured(*slide_screen(photos(5), size, share, rng), args.capture or size[0])
+                for _ in range(args.screens)
+            ]
             cells.append((f"{size[0]} x {size[1]} | slide + 5 | {share:.0%}", shots))
 
     first = next(iter(dets))
     print(
-        f"{args.screens} screens per row, photos from {args.folder}, captured at 1280 x 720; faces found / "
+        f"{args.screens} screens per row, photos from {args.folder}, captured "
+        + (f"{args.capture} px wide" if args.capture else "at their own size")
+        + "; faces found / "
         f"extra boxes / CPU ms per frame relative to {first}\n"
     )
     print("| screen | layout | face / tile height | face px | " + " | ".join(dets) + " |")

@@ -36,6 +36,25 @@ NO_FACE = ("chelsea", "coffee", "rocket", "coins", "hubble_deep_field", "immunoh
            "motorcycle_left", "colorwheel", "retina")
 
 
+def detector_from_spec(spec: str):
+    """A detector by registry name, with keyword arguments after a colon to build it otherwise:
+    ``blazeface-still:min_face=40`` is the still detector aimed at faces from 40 px (integers,
+    floats, true / false; several separated by commas). Compares a detector with what it was,
+    in one run."""
+    from fer_core.detect import load_detector
+
+    name, _, rest = spec.partition(":")
+    kwargs: dict[str, object] = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        low = value.strip().lower()
+        if low in ("true", "false"):
+            kwargs[key.strip()] = low == "true"
+        else:
+            kwargs[key.strip()] = float(value) if "." in value else int(value)
+    return load_detector(name, **kwargs)
+
+
 def collage(photos: list[np.ndarray], cols: int, tile: int, margin: float) -> np.ndarray:
     """``photos`` (BGR) resized to tiles of ``tile`` px, in a grid ``cols`` wide, each inside a
     light border of ``margin`` x ``tile`` px (0: touching)."""
@@ -137,7 +156,8 @@ def call_galleries(args, files: list, rng: np.random.Generator, dets: dict) -> i
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folder", required=True, help="single-face photos, DIR/<Class>/*.jpg")
-    p.add_argument("--detectors", nargs="+", default=["blazeface", "blazeface-still", "blazeface-photo"])
+    p.add_argument("--detectors", nargs="+", default=["blazeface", "blazeface-still", "blazeface-photo"],
+                   help="registry names, NAME:key=value to build one otherwise (blazeface-still:min_face=40)")
     p.add_argument("--collages", type=int, default=20, help="collages per layout")
     p.add_argument("--tile", type=int, default=300, help="side of a photo in the collage (px)")
     p.add_argument("--singles", type=int, default=0, help="also single photos of the folder: how many")
@@ -147,13 +167,12 @@ def main(argv=None) -> int:
 
     import cv2
 
-    from fer_core.detect import load_detector
     from training.data import folder_files
 
     cv2.setNumThreads(1)
     files = [path for path, _ in folder_files(args.folder)]
     rng = np.random.default_rng(args.seed)
-    dets = {name: load_detector(name) for name in args.detectors}
+    dets = {name: detector_from_spec(name) for name in args.detectors}
     if args.call:
         return call_galleries(args, files, rng, dets)
     layouts = [(cols, margin) for cols in (2, 3, 4) for margin in (0.0, 0.2)]

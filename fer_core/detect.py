@@ -637,7 +637,10 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     # 1920 x 1080: benchmarks/gallery_recall.py --call).
     # Weak detections are confirmed by the face mesh (FACE_CHECK_BELOW): the extra passes find
     # more things that are not faces.
-    "blazeface-still": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=40,
+    # Its high-resolution pass aims at faces from 32 px, as blazeface-far's: a recorded call of 49
+    # webcams (analysed at 1280 x 720) shows faces of 25-45 px, and from 40 px it found 26 of 129
+    # at 35% of the tile, 1 of 129 at 28% (benchmarks/call_layouts.py).
+    "blazeface-still": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, min_face=32,
                                          mid_side=256, mid_octaves=2, face_check=True),
     # For live frames when asked (the live page's "Faces farther from the camera" and shared
     # screens): the default plus the 256 px pass only (the 512 px pass took a 1280x720 gallery
