@@ -1,5 +1,6 @@
 """Compare sessions: several lectures or classes side by side (CSV logs, this browser's live
 session, the analysed video)."""
+import functools
 import hashlib
 
 import streamlit as st
@@ -133,8 +134,9 @@ st.caption("Shares are mean probabilities over every face observation of a sessi
 c1, c2 = st.columns(2)
 c1.download_button("Comparison (CSV)", support.csv_download(csvtext.to_csv(table)), "session_comparison.csv",
                    "text/csv", on_click="ignore")
-# A callable: the report is only built when the button is pressed.
+# A callable: the report is only built when the button is pressed. A partial, not a lambda, which
+# would keep all of this run's globals until the session's next run (app_pages/dashboard.py).
 c2.download_button("Comparison report (HTML, charts included)",
-                   lambda: build_comparison_report(sessions, segments=segments,
-                                                   timezone=st.context.timezone or "UTC"), "session_comparison.html",
+                   functools.partial(build_comparison_report, sessions, segments=segments,
+                                     timezone=st.context.timezone or "UTC"), "session_comparison.html",
                    "text/html", on_click="ignore")

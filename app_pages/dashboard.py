@@ -1,4 +1,6 @@
 """Class dashboard: mix, mix over time, per-face timelines, negative-streak flags, report."""
+import functools
+
 import streamlit as st
 
 from fer_app import support, uploads
@@ -46,13 +48,6 @@ source = st.radio("Session", sources, horizontal=True, key="fer_dashboard_sessio
 st.session_state["fer_dashboard_source"] = source
 
 
-def _csv_removed() -> None:
-    """The visitor emptied the uploader: the log read from it goes too. (The uploader is also
-    empty on coming back from another page, without this callback: the log is kept then.)"""
-    if not st.session_state.get("fer_dashboard_upload"):
-        st.session_state.pop("fer_dashboard_csv", None)
-
-
 log = None
 name = source
 parts_told = False  # the uploads' caption below has named the parts already
@@ -67,7 +62,9 @@ elif source == sources[1]:
 else:
     files = st.file_uploader("Session log (CSV from this app, or its ZIP)", type=uploads.LOG_TYPES,
                              max_upload_size=uploads.LOG_MB, accept_multiple_files=True, key="fer_dashboard_upload",
-                             on_change=_csv_removed,
+                             # The log read from it goes when the visitor empties it (not when the
+                             # uploader is empty on coming back from another page: kept then).
+                             on_change=support.forget_when_emptied("fer_dashboard_upload", "fer_dashboard_csv"),
                              help="Several logs of parts of one recording (the Video file page's Analyse from and to) "
                                   "are joined into one session. " + uploads.LOG_HELP)
     if any(not uploads.within_limit(upload, uploads.LOG_MB, uploads.log_hint(upload)) for upload in files):
@@ -247,11 +244,15 @@ st.caption("The log lives only in this browser tab's memory (the browser asks be
            f"{uploads.LOG_MB} MB (about 2 hours of a class of 30), and its ZIP (a third of the size) up to a full "
            "log.")
 c1, c2, c3 = st.columns(3)
-# Callables: the files are only built when the button is pressed.
+# Callables: the files are only built when the button is pressed. Partials, not lambdas nor
+# functions of this page: Streamlit keeps a download's callable (and a widget's callback) until the
+# session's next run, and one of the page's own would keep all of this run's globals with it: for
+# a full log (a million observations) its 200 MB frame and the charts' tables, per session.
 log_csv = session_filename(log, opts, "log", "csv")  # "lecture_log_2026-12-07_0900.csv", as the report
 c1.download_button("Per-frame log (CSV)", support.csv_download(log.to_csv), log_csv, "text/csv", on_click="ignore")
 c2.download_button("Per-frame log (ZIP)", support.zip_download(log.to_csv, log_csv), log_csv[:-4] + ".zip",
                    "application/zip", on_click="ignore")
 # Named by its source and date ("lecture_report_2026-12-07_0900.html"), not all "session_report.html".
-c3.download_button("Report (HTML, charts included)", lambda: build_html_report(log, opts), session_filename(log, opts),
+c3.download_button("Report (HTML, charts included)", functools.partial(build_html_report, log, opts),
+                   session_filename(log, opts),
                    "text/html", on_click="ignore")

@@ -167,6 +167,19 @@ def drop_upload(upload: object) -> None:
         log.debug("could not drop the upload", exc_info=True)
 
 
+def forget_when_emptied(upload_key: str, state_key: str) -> Callable[[], None]:
+    """An uploader's ``on_change``: when the visitor empties the uploader ``upload_key``, what was
+    read from it (``st.session_state[state_key]``) goes too. A partial of a function of this
+    module, not of the page: Streamlit keeps a widget's callback until the session's next run, and
+    a function defined in a page keeps every global of that page's run alive with it."""
+    return functools.partial(_forget_when_emptied, upload_key, state_key)
+
+
+def _forget_when_emptied(upload_key: str, state_key: str) -> None:
+    if not st.session_state.get(upload_key):
+        st.session_state.pop(state_key, None)
+
+
 def drop_previous_media() -> None:
     """Let Streamlit free what this session's previous run showed (the last photo's image, the
     array behind its download button) now, before a new photo is analysed, rather than when

@@ -1021,6 +1021,33 @@ def test_compare_reads_a_zipped_log_without_holding_its_csv_twice():
     assert page - alone < 0.6 * len(csv), ((page - alone) / 2**20, len(csv) / 2**20)
 
 
+def live_frames(rows: int) -> int:
+    """How many log frames of ``rows`` rows are alive, cyclic garbage collected first."""
+    import gc
+
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o) == rows and "face_id" in o)
+
+
+def test_a_page_run_keeps_no_frame_of_the_log_once_it_ended():
+    """Streamlit keeps a download's callable and a widget's callback until the session's next run.
+    The dashboard's report button was a lambda and its uploader's callback a function of the page,
+    and either kept every global of the run with it: a session that had read a full log (a million
+    observations) held its 200 MB frame beside the log itself, ~570 MB a session on a real server
+    (benchmarks/visitors.py), so three teachers' dashboards took 1.8 GB."""
+    from tests.test_compare import lecture
+
+    log = lecture(40, "Happy", "Neutral", faces=7)
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("log.csv", log.to_csv(), "text/csv")
+    at.run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["Face observations"] == str(len(log))
+    assert live_frames(len(log)) == 0
+    at.sidebar.select_slider[0].set_value(60).run()  # another run: the same
+    assert not at.exception and live_frames(len(log)) == 0
+
+
 def test_dashboard_joins_the_logs_of_parts_of_one_recording():
     p_sad = [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05]
     parts = []
