@@ -5,7 +5,7 @@ import hashlib
 
 import streamlit as st
 
-from fer_app import support, uploads
+from fer_app import support, turns, uploads
 from fer_core import charts, csvtext
 from fer_core.compare import (
     LOOKING,
@@ -58,7 +58,8 @@ seen: dict[str, str] = {}  # digest of each log compared -> its file name
 for upload in files or []:
     if upload.file_id not in digests:
         try:
-            content = unpack_log(upload.getvalue())
+            with turns.log_read():  # one read at a time on this server (fer_app.turns)
+                content = unpack_log(upload.getvalue())
         except LogFormatError:
             content = upload.getvalue()  # not read below either: its error is said there
         digests[upload.file_id] = hashlib.sha1(content).hexdigest()
@@ -77,7 +78,8 @@ for upload in files or []:
         continue
     if upload.file_id not in parsed:
         try:
-            parsed[upload.file_id] = SessionLog.from_csv(upload.getvalue(), source=upload.name).to_frame()
+            with turns.log_read():
+                parsed[upload.file_id] = SessionLog.from_csv(upload.getvalue(), source=upload.name).to_frame()
         except LogFormatError as e:
             parsed[upload.file_id] = str(e)
     entry = parsed[upload.file_id]

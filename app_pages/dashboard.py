@@ -3,7 +3,7 @@ import functools
 
 import streamlit as st
 
-from fer_app import support, uploads
+from fer_app import support, turns, uploads
 from fer_core import charts
 from fer_core.engagement import (
     EYES_CLOSED_S,
@@ -80,7 +80,8 @@ else:
             parts = []
             for f in files:
                 try:
-                    parts.append(SessionLog.from_csv(f.getvalue(), source=f.name))
+                    with turns.log_read():  # one read at a time on this server: they take ~10x a log's size
+                        parts.append(SessionLog.from_csv(f.getvalue(), source=f.name))
                 except LogFormatError as e:
                     st.session_state.pop("fer_dashboard_csv", None)
                     st.error(f"**{support.md_literal(f.name)}**: {e}")

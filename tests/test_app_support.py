@@ -655,3 +655,58 @@ def test_time_left_of_a_long_analysis():
     assert time_left(0.05, 300.0) == "about 1 h 35 min left"
     # Not yet known: too early, no length, or done.
     assert time_left(0.01, 60.0) == time_left(0.5, 2.0) == time_left(None, 60.0) == time_left(1.0, 60.0) == ""
+
+
+def test_log_reads_take_turns_and_a_stopped_wait_leaves_without_the_turn():
+    """Three teachers reading full logs back at once took a server to 1.28 GB (a read peaks at ~480 MB;
+    benchmarks/visitors.py --mix logs): reads now take turns, the waiting one told so once and its
+    page redrawn while it waits, and a wait ended by its visitor (tick raising) holds nothing."""
+    import threading
+    import time
+
+    from fer_app.turns import Turns
+
+    turns = Turns(poll_s=0.05)
+    order: list[str] = []
+    told: list[str] = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with turns.turn() as waited:
+            assert not waited
+            order.append("first starts")
+            first_in.set()
+            release.wait(5)
+            order.append("first ends")
+
+    def second() -> None:
+        with turns.turn(waiting=lambda: told.append("told"), tick=lambda: told.append("tick")) as waited:
+            assert waited
+            order.append("second starts")
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_in.wait(5) and turns.busy
+    b = threading.Thread(target=second)
+    b.start()
+    time.sleep(0.3)
+    assert order == ["first starts"] and told[0] == "told" and told.count("tick") >= 2
+    release.set()
+    a.join(5)
+    b.join(5)
+    assert order == ["first starts", "first ends", "second starts"] and not turns.busy
+
+    # A visitor who stops the page (or closes the tab) while waiting: the wait ends, the turn is not taken.
+    class Stopped(Exception):
+        pass
+
+    def stop() -> None:
+        raise Stopped
+
+    with turns.turn():
+        with pytest.raises(Stopped), turns.turn(tick=stop):
+            pass
+        assert turns.busy
+    assert not turns.busy
+    with turns.turn() as waited:
+        assert not waited

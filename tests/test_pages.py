@@ -1048,6 +1048,27 @@ def test_a_page_run_keeps_no_frame_of_the_log_once_it_ended():
     assert not at.exception and live_frames(len(log)) == 0
 
 
+def test_a_log_read_waits_for_another_sessions_read():
+    """A full log read back peaks at ~480 MB: the dashboard reads one log at a time on the server.
+    While another session's read runs, this one waits (and is told so), then reads."""
+    import threading
+
+    from fer_app.turns import LOG_READS
+    from tests.test_compare import lecture
+
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("log.csv", lecture(10, "Happy", "Neutral").to_csv(), "text/csv")
+    with LOG_READS.turn():  # another session's read
+        threading.Timer(1.5, LOG_READS._lock.release).start()
+        t0 = time.time()
+        at.run()
+        waited = time.time() - t0
+        LOG_READS._lock.acquire()  # given back to the with block, which releases it
+    assert not at.exception and waited >= 1.5
+    assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "3" and not at.info
+
+
 def test_dashboard_joins_the_logs_of_parts_of_one_recording():
     p_sad = [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05]
     parts = []
