@@ -177,7 +177,9 @@ def run_mix(args, tabs: Tabs, sampler: Sampler, pid: int, log_text) -> dict:
         page = tabs.open("video")
         start_video(page, video)
         page.get_by_text("Analysed up to").first.wait_for()
-        time.sleep(2.0)
+        c0 = cpu_seconds(pid)
+        time.sleep(3.0)
+        figures["server CPU in the 3 s before the close (s)"] = f"{cpu_seconds(pid) - c0:.1f}"
         tabs.close(page)
         closed = time.time()
         c0 = cpu_seconds(pid)
