@@ -29,13 +29,14 @@ def test_the_photo_detector_checks_and_the_live_one_does_not():
     assert 0.65 < FACE_CHECK_BELOW < 1.0  # above the detection threshold, else it checks nothing
 
 
-def test_the_two_false_faces_of_the_synthetic_gallery_go(plain):
+def test_the_false_faces_of_the_synthetic_gallery_go(plain):
     frame = gallery_frame(3, 3, 1280, 720)
     before, after = plain.detect(frame), still_detector().detect(frame)
-    # Two boxes on the astronaut's suit (scores 0.66 and 0.71) besides the nine faces.
-    assert len(before) == 11 and len(after) == 9
+    # Boxes on the astronaut's suit besides the nine faces: two (scores 0.66 and 0.71) when the
+    # high-resolution pass aimed at faces from 40 px, one (0.69) from 32 px.
+    assert len(before) > 9 and len(after) == 9
     gone = [d for d in before if d not in after]
-    assert len(gone) == 2 and all(d.score < FACE_CHECK_BELOW and max(d.box[2:]) < 48 for d in gone)
+    assert len(gone) == len(before) - 9 and all(d.score < FACE_CHECK_BELOW and max(d.box[2:]) < 48 for d in gone)
     # Every face keeps its detection, unchanged.
     assert all(d in before for d in after)
 
