@@ -312,7 +312,9 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     first one at or after it. ``start_s``: begin at that time (the decoder seeks to the
     keyframe before it); the frames are the ones a run from the start would give there.
     ``end_s``: stop before the first frame after that time. ``progress`` gets the share of
-    the part from ``start_s`` to ``end_s`` (or the end) done, and the frame's time.
+    the run done, and the frame's time: of the part from ``start_s`` to ``end_s`` (or the end), or
+    of ``max_frames`` where those end it first (by the part alone, a run stopped by them halfway
+    through a long video ended with its bar at a half, its time left twice too long).
     """
     _check_rate_and_count(rate, max_frames)
     if end_s is not None and end_s < start_s:
@@ -335,7 +337,10 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
         yielded += 1
         if progress is not None:
             span = (until - start_s) if until is not None else 0.0
-            progress(min(max(t - start_s, 0.0) / span, 1.0) if span > 0 else None, t)
+            done = min(max(t - start_s, 0.0) / span, 1.0) if span > 0 else None
+            if done is not None and max_frames is not None:  # they may end it first (the Video page's 7,200)
+                done = max(done, yielded / max_frames)
+            progress(done, t)
         if max_frames is not None and yielded >= max_frames:
             return
 

@@ -351,3 +351,17 @@ def test_a_mirrored_video_is_analysed_as_a_player_shows_it(matrix, shown, recogn
         x0, y0, w0, h0 = analyze_video(recognizer, plain, rate=4.0).log.to_frame().iloc[0][["x", "y", "w", "h"]]
         assert abs((x + w / 2) - (480 - (x0 + w0 / 2))) < 10 and abs((y + h / 2) - (y0 + h0 / 2)) < 10
     assert not probe(plain).mirrored
+
+
+def test_progress_counts_towards_max_frames_when_they_end_the_run_first(come_and_go_mp4):
+    """The Video page stops at 7,200 frames: a 2-hour lecture at 2 frames a second ends an hour in.
+    Progress was the share of the whole video, so the bar stood at a half when the run ended and
+    the time left it gave ('about 1 h 45 min left' a quarter in, fer_app.support.time_left) was the
+    whole video's, not the run's. It is the share of the run now, by frames when max_frames comes first."""
+    seen = []
+    frames = list(iter_frames(come_and_go_mp4, rate=2.0, max_frames=4, progress=lambda f, t: seen.append(f)))
+    assert len(frames) == 4 and seen == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    # A part that ends before max_frames: its share of the part, as before.
+    seen.clear()
+    list(iter_frames(come_and_go_mp4, rate=2.0, max_frames=100, progress=lambda f, t: seen.append(f)))
+    assert len(seen) == 16 and seen[-1] == pytest.approx(7.5 / 8.0, abs=0.03)
