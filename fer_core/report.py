@@ -116,10 +116,6 @@ def report_title(log: SessionLog, options: ReportOptions = ReportOptions()) -> s
     return f"{options.title}: {', '.join(details)}" if details else options.title
 
 
-def _mark(c: str) -> bool:
-    return unicodedata.category(c)[0] == "M"
-
-
 def session_filename(log: SessionLog, options: ReportOptions = ReportOptions(), what: str = "report",
                      ext: str = "html") -> str:
     """A file name for a session's downloads that tells one session's from another's: the
@@ -130,8 +126,11 @@ def session_filename(log: SessionLog, options: ReportOptions = ReportOptions(), 
     # NFC: a name from macOS comes with its accents apart ("e" and U+0301), which are no \w.
     source = unicodedata.normalize("NFC", source)
     stem = re.sub(r"(\.csv)?\.[A-Za-z0-9]{1,4}$", "", source.split(", ")[0])  # "week 1.csv.gz": "week 1"
-    # Letters, digits, "_", "-" and the marks that belong to them (Hindi's and Thai's vowel signs).
-    stem = "_".join("".join(c if c.isalnum() or c in "_-" or _mark(c) else " " for c in stem).split())
+    # Letters and digits whole, with the marks that belong to them (Hindi's and Thai's vowel signs),
+    # "_" and "-". A mark goes with its letter: an emoji's variation selector ("☀️", a mark) or a stray
+    # accent stayed alone in the name, invisible, where the emoji became a "_".
+    stem = "_".join("".join(letter if any(c.isalnum() for c in letter) or letter in ("_", "-") else " "
+                            for letter in textcut.letters(stem)).split())
     stem = textcut.head_bytes(textcut.head(stem.strip("_"), 60), 150).lstrip("-") or "session"
     stamp = _stamp(log, options).replace(" ", "_").replace(":", "")
     return f"{stem}_{what}{'_' + stamp if stamp else ''}.{ext}"

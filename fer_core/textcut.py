@@ -16,6 +16,11 @@ import regex
 _LETTER = regex.compile(r"\X")
 
 
+def letters(text: str) -> list[str]:
+    """``text``'s letters as a reader sees them: each grapheme cluster, with its marks."""
+    return _LETTER.findall(text)
+
+
 def head(text: str, size: int) -> str:
     """The start of ``text``, at most ``size`` code points, cut between letters."""
     end = 0

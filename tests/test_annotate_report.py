@@ -649,6 +649,12 @@ def test_report_file_names_keep_accents_and_vowel_signs_whole():
     assert stem == "a" * 59
     wide = named("𠀀" * 100 + ".mp4")  # four bytes each
     assert len(wide.encode("utf-8")) < 200 and wide.startswith("𠀀" * 30)
+    # A mark only with the letter it belongs to: an emoji's variation selector (U+FE0F, a mark) or a
+    # name's stray accent stayed on its own, invisible, once the emoji or the "'" became a "_".
+    assert named("Classe ☀️ 1.mp4") == "Classe_1_report.html"
+    assert named("❤️ cours.mp4") == "cours_report.html"
+    assert named("🏳️‍🌈" * 40 + ".mp4") == "session_report.html"
+    assert named("\u0301\u0301.mp4") == "session_report.html"
 
 
 def test_labels_of_moments_in_japanese_do_not_print_over_each_other():
