@@ -8,11 +8,10 @@ from dataclasses import replace
 import streamlit as st
 from streamlit.runtime.scriptrunner import RerunException, StopException
 
-from fer_app import support, uploads
+from fer_app import support, uploads, video_view
 from fer_core import charts
 from fer_core.engagement import attention_summary, attention_table, attention_timeline, has_attention
 from fer_core.memory import release_memory
-from fer_core.review import annotated_video
 from fer_core.session import (
     NOTABLE_CHANGE,
     SessionLog,
@@ -27,11 +26,6 @@ from fer_core.video import VideoDecodeError, VideoInfo, analyze_video, probe
 
 #: Analyse at most this many frames of one upload (an hour at 2 frames per second).
 MAX_FRAMES = 7200
-#: The moment slider offers at most this many times (every analysed frame of shorter videos).
-MAX_STOPS = 1500
-#: An annotated video stops at about this size; it is held in the session's memory (a 1280 x 720
-#: call analysed at 2 frames a second takes about 1 MB a minute: benchmarks/video_review.py).
-CLIP_MB = 50
 
 
 def _spans(parts: list[tuple[float, float]], rate: float) -> str:
@@ -262,7 +256,8 @@ st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes,
 fb = face_binned(df, bin_s)
 st.plotly_chart(charts.face_timeline(fb, markers=markers), width="stretch")
 face_ids = sorted(df["face_id"].unique())
-chosen = st.selectbox("Probabilities of one face", face_ids, format_func=lambda i: f"Face {i}")
+# A bound method, not a lambda, which would keep this run's globals with the box (fer_app.video_view).
+chosen = st.selectbox("Probabilities of one face", face_ids, format_func="Face {}".format)
 st.plotly_chart(charts.face_probabilities(fb, chosen), width="stretch")
 if has_attention(df):
     st.subheader("Attention")
@@ -313,35 +308,8 @@ if result.frame_size and (result.frame_size != info.stored_size or mirrored):
 st.caption("Open the **Class dashboard** for negative-expression flags and the HTML report.")
 
 
-def _stops(parts: list[tuple[float, float]], rate: float) -> list[float]:
-    """The times the moment slider offers: every analysed frame of the analysed parts, or evenly
-    spaced ones."""
-    step = 1.0 / rate
-    grid = [k for a, b in parts for k in range(math.ceil(a / step - 1e-9), int(b / step + 1e-9) + 1)]
-    every = math.ceil(len(grid) / MAX_STOPS)  # analysed frames per stop
-    return [round(k * step, 3) for k in grid[::every]]
-
-
 def _clock(t: float) -> str:
     return support.clock(t, state["rate"])
-
-
-def _jump(stops: list[float], times: dict[str, float]) -> None:
-    """The "Jump to" choice moves the slider (to the nearest time it offers)."""
-    choice = st.session_state.get("fer_video_jump")
-    if choice in times:
-        st.session_state["fer_video_at"] = min(stops, key=lambda t: abs(t - times[choice]))
-    # Back to the placeholder: the box does not go on naming a moment once the slider has moved
-    # on, and the same moment can be chosen again.
-    st.session_state["fer_video_jump"] = None
-
-
-def _forget() -> None:
-    """Let the analysed video go (its analysis stays), from the uploader as well."""
-    support.drop_upload(st.session_state["fer_video"]["video"])
-    st.session_state["fer_video"]["video"] = None
-    st.session_state.pop("fer_video_clip", None)
-    st.session_state["fer_video_uploads"] = st.session_state.get("fer_video_uploads", 0) + 1
 
 
 st.subheader("Look at the video")
@@ -355,87 +323,16 @@ if video is None:
             f"The uploader holds another video than **{shown}**: press **Analyse** to see its frames.",
             icon=":material/movie:")
     st.stop()
-st.button("Forget the video", on_click=_forget, icon=":material/delete:",
+# The frame at a moment, the annotated copy and the callbacks are fer_app.video_view's, not this
+# page's: Streamlit keeps them until the session's next run, and one of the page's own would keep
+# all of this run's globals with it (the log's frame, the charts' tables).
+st.button("Forget the video", on_click=video_view.forget_video, icon=":material/delete:",
           help="Drops the video from this session's memory; the analysis, its charts and its log stay.")
-
-
-@st.fragment
-def look_at(parts: list[tuple[float, float]], jumps: list[tuple[float, str]]) -> None:
-    """The slider, "Jump to" and the frame: a fragment, so that moving the slider redraws only the
-    frame, not the charts above."""
-    stops = _stops(parts, state["rate"])
-    c1, c2 = st.columns([2, 1])
-    at = c1.select_slider("Time in the video", stops, key="fer_video_at", format_func=_clock)
-    times = {label: t for t, label in sorted(jumps)}
-    c2.selectbox("Jump to", list(times), index=None, key="fer_video_jump", on_change=_jump, args=(stops, times),
-                 placeholder="a change or a named moment", disabled=not jumps)
-    support.show_moment(state, at, df)
-
-
-@st.fragment
-def annotated_copy(video, df, start_s: float, end_s: float) -> None:
-    """The annotated MP4: a range, pixelation, a button, the download (a fragment too)."""
-    st.caption("The analysed frames with each face's box, number, expression and confidence, and the "
-               "video time; each frame is shown until the next, so it plays in real time at "
-               f"{state['rate']:g} frames a second"
-               + ("; the gaps between the analysed parts are left out" if len(state["parts"]) > 1 else "")
-               + ". It is made in memory and handed to your browser; "
-               f"nothing is written to the server's disk. A copy stops at about {CLIP_MB} MB (about "
-               f"{CLIP_MB} minutes of a 1280 x 720 call).")
-    c1, c2, c3 = st.columns(3)
-    start_text = c1.text_input("From (m:ss)", format_time(start_s), key="fer_clip_from")
-    end_text = c2.text_input("To (m:ss)", format_time(end_s + 1), key="fer_clip_to")
-    anonymise = c3.toggle("Pixelate faces", value=True, key="fer_clip_anonymise",
-                          help="For sharing: every face the analysis found is pixelated under its label, "
-                               "and so is every box it set aside as probably not a face (a profile may be "
-                               "one). A face the detector missed in a frame stays visible: watch the clip "
-                               "before you share it.")
-    try:
-        # An empty "To" is the end of the analysis, as for "Analyse to".
-        span = (parse_time(start_text), min(parse_time(end_text), end_s) if end_text.strip() else end_s)
-        if span[0] > end_s:
-            raise ValueError(f"the analysis ends at {support.clock(end_s, state['rate'])}: start before that")
-        if span[1] < span[0]:
-            raise ValueError("the end is before the start")
-    except ValueError as e:
-        st.error(f"Times: {support.md_literal(str(e))}", icon=":material/error:")
-        return  # and no clip made for other times below the message
-    if st.button("Make the annotated video"):
-        bar = st.progress(0.0, text="Drawing and encoding...")
-        try:
-            clip = annotated_video(video, df, rate=state["rate"], start_s=span[0], end_s=span[1],
-                                   anonymise=anonymise, markers=markers, max_bytes=CLIP_MB * 1024 * 1024,
-                                   parts=state["parts"],
-                                   progress=lambda f, s: bar.progress(f, text=f"Drawing and encoding... {s:.0f} s"))
-        except VideoDecodeError as e:
-            st.error(f"**{support.md_literal(state['name'])}**: {e}", icon=":material/error:")
-        else:
-            bar.empty()
-            st.session_state["fer_video_clip"] = {"clip": clip, "anonymised": anonymise}
-    made = st.session_state.get("fer_video_clip")
-    if made is None:
-        return
-    clip = made["clip"]
-    if not clip.frames:
-        st.warning("No analysed frame lies between those times.")
-        return
-    if clip.set_aside_pixelated:
-        st.caption(f"Also pixelated: {clip.set_aside_pixelated} boxes that the analysis did not count as "
-                   "faces, in case one was.")
-    if clip.stopped_early:
-        st.warning(f"The clip reached {CLIP_MB} MB and stops at {format_time(clip.end_s)}; make the "
-                   "rest as a second clip from there.")
-    name = f"{stem}_{format_time(clip.start_s)}-{format_time(clip.end_s)}".replace(":", "")
-    st.download_button(f"Annotated video {format_time(clip.start_s)}-{format_time(clip.end_s)}"
-                       f"{', faces pixelated' if made['anonymised'] else ''} "
-                       f"({len(clip.data) / 1e6:.1f} MB)",
-                       clip.data, f"{name}{'_pixelated' if made['anonymised'] else ''}.mp4",
-                       "video/mp4", on_click="ignore")
 
 
 jumps = [(float(t), f"{_clock(t)} · strongest change, Face {fid}")
          for t, fid in zip(changes["time_s"], changes["face_id"])] if not changes.empty else []
 jumps += [(float(t), f"{_clock(t)} · {text}") for t, text in markers]
-look_at(state["parts"], jumps)
+video_view.look_at(state, jumps)
 with st.expander("Annotated video (MP4) to download"):
-    annotated_copy(video, df, result.start_s, result.end_s)
+    video_view.annotated_copy(state, stem)

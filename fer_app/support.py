@@ -536,11 +536,10 @@ def show_moment(video: dict, t: float, df: pd.DataFrame | None = None) -> None:
     """The analysed video's frame for time ``t`` with its logged faces drawn, and a caption that
     lists them; a message instead when it cannot be decoded again. ``video``: the Video file
     page's state (``st.session_state["fer_video"]``) with its video kept; ``df``: its log's
-    frame, when the caller has it already."""
+    frame, when the caller has it already (else only the log's rows of that moment are read)."""
     log = video["result"].log
     try:
-        shown = moment(video["video"], log.to_frame() if df is None else df, t, rate=video["rate"],
-                       markers=log.markers)
+        shown = moment(video["video"], log if df is None else df, t, rate=video["rate"], markers=log.markers)
     except VideoDecodeError as e:
         st.error(f"**{md_literal(video['name'])}**: {e}", icon=":material/error:")
         return

@@ -26,7 +26,7 @@ import pandas as pd
 from fer_core.annotate import annotate, draw_status, pixelate
 from fer_core.cli import output_problem, rate_argument
 from fer_core.labels import LABELS
-from fer_core.session import BOX_COLUMNS, format_time, log_set_aside
+from fer_core.session import BOX_COLUMNS, SessionLog, format_time, log_set_aside
 from fer_core.video import frame_at, iter_frames, probe
 
 #: Log times are rounded to the millisecond in a CSV; rows this close to a frame's time belong to it.
@@ -148,22 +148,29 @@ def marker_at(markers: Sequence[tuple[float, str]], t: float) -> str | None:
     return max(shown)[1] if shown else None
 
 
-def moment(source: str | Path | bytes | BinaryIO, df: pd.DataFrame, t: float, *, rate: float,
+def moment(source: str | Path | bytes | BinaryIO, df: pd.DataFrame | SessionLog, t: float, *, rate: float,
            max_side: int = 1280, markers: Sequence[tuple[float, str]] = ()) -> Moment | None:
     """The analysed frame for ``t`` with its logged faces drawn; None past the video's end.
 
     ``t`` is a time of the log (a frame's own time: that frame), or any other time (the frame
     analysed for the multiple of ``1 / rate`` nearest to it). ``rate`` and ``max_side`` must be
     the analysis's (``fer_core.video.analyze_video`` uses ``max_side`` 1280), so that the
-    logged boxes fit the frame.
+    logged boxes fit the frame. ``df``: the log's frame, or the log itself, whose rows of those
+    two times only are then converted (a long log's whole frame takes a second and 120 MB).
     """
-    logged = not df.empty and bool(((df["time_s"] - t).abs() <= TIME_TOLERANCE_S).any())
+    def rows_at(when: float) -> pd.DataFrame:
+        if isinstance(df, SessionLog):
+            return df.to_frame(between=(when - TIME_TOLERANCE_S, when + TIME_TOLERANCE_S))
+        return df
+
+    near = rows_at(t)
+    logged = not near.empty and bool(((near["time_s"] - t).abs() <= TIME_TOLERANCE_S).any())
     # A logged time may be rounded (CSV: to the millisecond); frames lie further apart than that.
     target = max(0.0, t - TIME_TOLERANCE_S) if logged else analysed_time(t, rate)
     frame = frame_at(source, target, max_side=max_side)
     if frame is None:
         return None
-    faces = faces_at(df, frame.time_s)
+    faces = faces_at(rows_at(frame.time_s), frame.time_s)
     image = draw_frame(frame.bgr.copy(), faces, frame.time_s, marker=marker_at(markers, frame.time_s))
     return Moment(time_s=frame.time_s, image=image, faces=tuple(faces))
 

@@ -400,15 +400,21 @@ class SessionLog:
                                   duration_s=float(self._last_t) - self.start_s, truncated=self._truncated,
                                   start_s=self.start_s, parts=self._all_parts())
 
-    def to_frame(self, last_s: float | None = None) -> pd.DataFrame:
+    def to_frame(self, last_s: float | None = None, *, between: tuple[float, float] | None = None) -> pd.DataFrame:
         """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``, and
         ``attrs`` ``start_s``, ``end_s``, ``frames`` and ``set_aside`` (see :func:`log_start`,
         :func:`log_end`, :func:`log_set_aside`). ``last_s``: only the rows of the last that many
         seconds, up to the log's end (the attrs are the whole log's), for views of the end of a
-        long log: a million rows take seconds to convert whole."""
+        long log: a million rows take seconds to convert whole. ``between``: only the rows from
+        ``a`` to ``b`` seconds, both included, for one moment of a long log."""
         with self._lock:
             data = self._buf[:self._n]
-            data = data.copy() if last_s is None else data[data[:, 0] >= float(self._last_t) - last_s]
+            if between is not None:  # boolean indexing: a copy
+                data = data[(data[:, 0] >= between[0]) & (data[:, 0] <= between[1])]
+            if last_s is not None:
+                data = data[data[:, 0] >= float(self._last_t) - last_s]
+            elif between is None:
+                data = data.copy()
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
                      "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
                      "parts": self._all_parts(), "streams": self._streams, "models": tuple(self._models)}

@@ -1081,6 +1081,41 @@ def test_a_log_read_waits_for_another_sessions_read():
     assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "3" and not at.info
 
 
+
+def page_runs_alive(page: str) -> int:
+    """How many runs of ``page`` still have their globals alive (each run of a page executes it in
+    a module of its own), cyclic garbage collected first."""
+    import gc
+
+    gc.collect()
+    path = str(Path(APP).parent / page)
+    return sum(1 for o in gc.get_objects() if isinstance(o, dict) and o.get("__file__") == path)
+
+
+def test_the_video_page_keeps_no_frame_of_its_log_once_its_run_ended(come_and_go_mp4):
+    """The Video file page's fragments (the frame at a moment, the annotated copy), its "Forget the
+    video" and "Jump to" callbacks and the face box's format were functions of the page: Streamlit
+    keeps them until the session's next run (a fragment, to run it again alone), and with them
+    every global of the page's run: the log's frame (an hour of a call of 25 faces at 2 frames a
+    second, 180,000 observations: 21 MB), the charts' tables, per session."""
+    from dataclasses import replace
+
+    from tests.test_compare import lecture
+
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    at.button[0].click().run()
+    log = lecture(8 / 60, "Happy", "Neutral", faces=5, every_s=0.5)  # a log of its own length, easy to tell
+    state = at.session_state["fer_video"]
+    state["result"] = replace(state["result"], log=log)
+    at.run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["Anonymous faces"] == "5"
+    assert at.image[0].captions[0].startswith("0:00.0: Face 1 Happy")
+    assert live_frames(len(log)) == 0 and page_runs_alive("app_pages/video_file.py") == 0
+    at.select_slider(key="fer_video_at").set_value(6.5).run()  # the fragment again, alone
+    assert not at.exception and at.image[0].captions[0].startswith("0:06.5: Face 1 Neutral")
+    assert live_frames(len(log)) == 0 and page_runs_alive("app_pages/video_file.py") == 0
+
 def test_dashboard_joins_the_logs_of_parts_of_one_recording():
     p_sad = [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05]
     parts = []

@@ -131,6 +131,11 @@ def test_moment_shows_the_analysed_frame_with_its_faces(analysed):
     empty = moment(data, df, 3.0, rate=2.0)
     assert empty.faces == () and not np.any(empty.image != frame_at(data, 3.0).bgr, axis=2)[40:].any()
     assert moment(data, df, 60.0, rate=2.0) is None
+    # From the log itself (the Video file page's fragment: only the rows of that moment read), the same.
+    for t in (1.0, 1.1, 3.0):
+        from_log, from_frame = moment(data, result.log, t, rate=2.0), moment(data, df, t, rate=2.0)
+        assert from_log.faces == from_frame.faces and from_log.time_s == from_frame.time_s
+    assert moment(data, result.log, 60.0, rate=2.0) is None
 
 
 def test_pixelate_flattens_the_face_and_nothing_else():

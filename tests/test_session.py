@@ -658,6 +658,12 @@ def test_the_end_of_a_long_log_and_its_counts_without_converting_it_whole():
                                   whole[whole["time_s"] >= 55.0].reset_index(drop=True))
     pd.testing.assert_series_equal(current_mix(recent, 15.0), current_mix(whole, 15.0))
     pd.testing.assert_series_equal(log.label_counts(), label_counts(whole), check_names=False)
+    # One moment's rows (the Video file page's frame at a time), both ends included.
+    moment = log.to_frame(between=(20.0, 21.0))
+    assert sorted(set(moment["time_s"])) == [20.0, 20.5, 21.0] and moment.attrs["end_s"] == 70.0
+    pd.testing.assert_frame_equal(moment.reset_index(drop=True),
+                                  whole[whole["time_s"].between(20.0, 21.0)].reset_index(drop=True))
+    assert log.to_frame(between=(61.0, 80.0)).empty
 
 
 def class_log(minutes: float = 90.0, faces: int = 30, rows_per_s: float = 2.0, seed: int = 0) -> SessionLog:
