@@ -8,12 +8,17 @@ st.title("Facial expression recognition")
 st.markdown(
     """
 This app finds faces in a picture or video and estimates which of seven expressions each
-face shows: **angry, disgust, fear, happy, sad, surprise, neutral** (the FER2013 classes),
-with a confidence for each.
+face shows: **angry, disgust, fear, happy, sad, surprise, neutral** (the classes of FER2013, the
+research set of faces the model learned from), with a confidence for each.
+
+**Where to start.** No camera needed: open **Photo** and upload any photo with faces, or **Video
+file** for a recording of a lesson or call. **Live webcam** needs a camera (and the app opened over
+https). The **Class dashboard** and **Compare sessions** then show what those pages analysed, or the
+logs they let you download.
 
 | Page | What it does |
 |---|---|
-| **Live webcam** | Your camera or a shared call window over WebRTC; faces labelled, charted; named moments |
+| **Live webcam** | Your camera or a shared call window, live; faces labelled, charted; named moments |
 | **Photo** | A photo, several at once, or a snapshot; table, chart, downloads; faces pixelated if you like |
 | **Video file** | A lecture or call, whole or in parts: timelines, changes, CSV log; its frames, an annotated MP4 |
 | **Class dashboard** | Mix over time, per-face timelines, flags for long negative stretches, end-of-session report |
@@ -44,14 +49,21 @@ else:
     acc = model_card.scalar(split, "accuracy")
     f1 = model_card.scalar(split, "macro_f1")
     n = model_card.scalar(split, "n")
+    # Said only of the split it is true of: a card may name another split first.
+    held_out = ", FER2013's test faces (never used to train or tune the model)" if split_name == "PrivateTest" else ""
     cols = st.columns(3)
-    cols[0].metric("Accuracy", f"{acc:.1%}" if acc is not None else "n/a")
-    cols[1].metric("Macro F1", f"{f1:.2f}" if f1 is not None else "n/a")
+    cols[0].metric("Accuracy", f"{acc:.1%}" if acc is not None else "n/a",
+                   help=f"Share of the {split_name} faces{held_out} whose expression the model names as the "
+                        "people who labelled them did.")
+    cols[1].metric("Macro F1", f"{f1:.2f}" if f1 is not None else "n/a",
+                   help="One score per expression (0 to 1: how often it is found and how often it is right when "
+                        "named), averaged over the seven, so that rare expressions count as much as common ones.")
     cols[2].metric("Test faces", f"{int(n):,}" if n is not None else "n/a")
     table = model_card.per_class_table(split)
     if table is not None:
-        st.caption(f"Per class, on the **{split_name}** split (recall = share of that expression "
-                   "recognised correctly):")
+        st.caption(f"Per class, on the **{split_name}** split{held_out} (recall = share of that "
+                   "expression recognised correctly; precision = share right when the model names it; f1 = the "
+                   "two together):")
         st.dataframe(table.style.format({c: "{:.1%}" for c in ("precision", "recall", "f1")
                                          if c in table}), width="stretch")
 real = model_card.real_photo_rows(card)

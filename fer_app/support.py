@@ -203,6 +203,9 @@ def drop_previous_media() -> None:
 #: and the one for everyday faces (fer_core.recognizer.EVERYDAY_MODEL).
 MODEL_CHOICES = ("Standard", "Everyday faces")
 MODEL_CHOICE_KEY = "fer_model_choice"
+#: A line under each choice, in plain words: which to pick (the help has the figures). Without them
+#: the sidebar offered two names and a newcomer had to open the help to tell them apart.
+MODEL_CAPTIONS = ("As tested on a research set of web faces", "Best for webcams, classes and everyday photos")
 
 
 @functools.cache
@@ -216,8 +219,9 @@ def model_choice_help() -> str:
 
     (std_fer, std_real), (day_fer, day_real) = (
         figures(model_card.load_card()), figures(model_card.load_card(EVERYDAY_MODEL.with_suffix(".json"))))
-    return (f"**Standard** is the model as measured on FER2013 ({std_fer} of its test faces right). "
-            "**Everyday faces** is a version trained further on the FER+ annotators' votes, for webcams, "
+    return (f"**Standard** is the model as measured on FER2013, a research set of small web faces ({std_fer} of "
+            "its test faces right). **Everyday faces** is a version trained further on the FER+ annotators' votes "
+            "(ten people's labels for each of FER2013's faces), for webcams, "
             "classes and everyday photos, where most faces are neutral: it reads fewer neutral faces as sad "
             f"or angry. On 13,672 real photos of people it gets {day_real} right instead of {std_real}; on "
             f"FER2013's test faces {day_fer} instead of {std_fer}. Same speed. Applies to new analyses on "
@@ -226,7 +230,8 @@ def model_choice_help() -> str:
 
 def model_choice_control() -> None:
     """The model choice, in the sidebar of every page (called by the entry script)."""
-    st.sidebar.radio("Expression model", MODEL_CHOICES, key=MODEL_CHOICE_KEY, help=model_choice_help())
+    st.sidebar.radio("Expression model", MODEL_CHOICES, key=MODEL_CHOICE_KEY, captions=MODEL_CAPTIONS,
+                     help=model_choice_help())
 
 
 def model_choice() -> str:

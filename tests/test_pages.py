@@ -69,6 +69,27 @@ def test_home_states_limits_and_responsible_use():
     assert "does not" in body
 
 
+def test_home_tells_a_newcomer_where_to_start_and_what_its_figures_mean():
+    """A teacher with no camera allowed yet, no video and no log read seven page names and a table
+    of metrics ("Macro F1", "PrivateTest split") with no word of where to begin or what they mean."""
+    at = open_page("app_pages/home.py")
+    body = texts(at)
+    assert "**Where to start.** No camera needed: open **Photo**" in body
+    helps = {m.label: m.proto.help for m in at.metric}
+    assert "averaged over the seven" in helps["Macro F1"]
+    assert "never used to train or tune the model" in helps["Accuracy"]
+
+
+def test_sidebar_says_which_expression_model_to_pick():
+    """The sidebar offered "Standard" and "Everyday faces" and nothing else in sight: which suits a
+    classroom was said only in the help behind the (?) icon."""
+    at = open_page("app_pages/photo.py")
+    radio = at.sidebar.radio(key="fer_model_choice")
+    captions = dict(zip(radio.options, radio.proto.captions))
+    assert "webcams, classes and everyday photos" in captions["Everyday faces"]
+    assert "research set" in captions["Standard"]
+
+
 def test_home_and_model_pages_show_metrics_from_the_card(tmp_path, monkeypatch):
     per_class = {lab: {"precision": 0.5, "recall": 0.4 + 0.05 * i, "f1": 0.45, "support": 100}
                  for i, lab in enumerate(LABELS)}
