@@ -94,8 +94,13 @@ for upload in files or []:
     seen[digest] = upload.name
 
 if len(frames) < 2:
-    st.info("Choose at least two sessions: upload CSV logs exported from this app (the Video file page's "
-            "or the Class dashboard's *Per-frame log*), or analyse a video or run a live session first.")
+    logs = ("CSV logs downloaded from this app (the *Per-frame log* of the **Video file** page or the **Class "
+            "dashboard**, or the *Session log* of **Live webcam**)")
+    # With one session chosen already, "analyse a video first" sent the visitor back to a step done.
+    st.info(f"Choose at least two sessions: one so far, **{support.md_literal(names[0])}**. Upload {logs} to put "
+            "beside it." if frames else
+            f"Choose at least two sessions: upload {logs}, or analyse a video or run a live session first. You get "
+            "their expression mix side by side, a curve over each session and a table.")
     st.stop()
 
 sessions = dict(zip(unique_names(names), frames))
@@ -103,8 +108,9 @@ with st.sidebar:
     st.subheader("Comparison settings")
     measure = st.selectbox("Curve", MEASURES, index=MEASURES.index("Happy"), key="fer_compare_measure",
                            help="What the curves show over each session: an expression's share, the share of "
-                                "angry, fear and sad together, the derived valence, or the share of faces "
-                                "looking at the camera (sessions analysed with attention on).")
+                                "angry, fear and sad together, the derived valence (how pleasant the expressions "
+                                "look, -1 unpleasant to 1 pleasant), or the share of faces looking at the camera "
+                                "(sessions analysed with attention on).")
     axis = st.radio("Time axis", ["Per cent of each session", "Minutes from the start"],
                     help="Per cent lines up sessions of different lengths start to end.")
     segments = 10

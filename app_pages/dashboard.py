@@ -124,10 +124,15 @@ if log is not None and len(log) == 0 and log.summary().frames:
             f"{format_time(empty.end_s)}, and nobody was in view in any of them.", icon=":material/info:")
     st.stop()
 if log is None or len(log) == 0:
-    st.info({sources[0]: "No faces analysed yet: start the stream on **Live webcam** (or take "
-                         "snapshots there), then come back.",
-             sources[1]: "No video analysed yet: use the **Video file** page.",
-             sources[2]: "Upload a CSV log downloaded from this app."}[source])
+    # Each says what to do next, and the other two sources: a visitor without a camera was only told
+    # to start one.
+    st.info({sources[0]: "No faces analysed yet in a live session: start the stream on **Live webcam** (or take "
+                         "snapshots there), then come back. No camera? Choose **Analysed video** above after "
+                         "analysing a recording on the **Video file** page, or **CSV log exported earlier**.",
+             sources[1]: "No video analysed yet: analyse a recording on the **Video file** page, then come back. "
+                         "Or choose **CSV log exported earlier** above.",
+             sources[2]: "Upload a CSV log downloaded from this app: the *Per-frame log* of the **Video file** page "
+                         "or of this dashboard, or the *Session log* of **Live webcam**."}[source])
     st.stop()
 
 with st.sidebar:
@@ -135,7 +140,9 @@ with st.sidebar:
     minutes = st.number_input("Flag a face negative for longer than (minutes)", min_value=0.1,
                               max_value=120.0, value=2.0, step=0.5,
                               help="Negative = sad, angry or fear as the face's top expression.")
-    bin_s = st.select_slider("Time bin (seconds)", options=[1, 2, 5, 10, 15, 30, 60], value=10)
+    bin_s = st.select_slider("Time bin (seconds)", options=[1, 2, 5, 10, 15, 30, 60], value=10,
+                             help="The charts over time average the faces over spans of this many seconds: "
+                                  "shorter spans show quick changes, longer ones smooth them out.")
     away_s = st.number_input("Flag looking away for longer than (seconds)", min_value=1.0, max_value=3600.0,
                              value=LOOK_AWAY_S, step=5.0,
                              help="Sessions analysed with attention on: head and eyes not pointing at the "
@@ -233,8 +240,10 @@ if has_attention(df):
 
 st.subheader("Valence and arousal (derived)")
 st.plotly_chart(charts.valence_arousal_path(valence_arousal_timeline(df, bin_s)), width="stretch")
-st.caption("Derived from the seven expression probabilities (each expression's place in Russell & "
-           "Mehrabian's 1977 ratings, weighted by its probability), not measured by a separate model.")
+st.caption("Valence: how pleasant the expressions look (-1 unpleasant to 1 pleasant); arousal: how calm or "
+           "excited (-1 calm to 1 excited). Derived from the seven expression probabilities (each expression's "
+           "place in Russell & Mehrabian's 1977 ratings, weighted by its probability), not measured by a separate "
+           "model.")
 
 st.subheader("End-of-session report")
 opts = ReportOptions(source=name, bin_s=float(bin_s), negative_minutes=float(minutes),

@@ -92,8 +92,11 @@ if source == "screen":
                "travel to the server over WebRTC, are analysed there and come back annotated. "
                + support.PRIVACY_NOTE)
 else:
-    st.caption("Press **START** and allow the camera. Frames travel to the server over WebRTC, are "
-               "analysed there and come back annotated. " + support.PRIVACY_NOTE)
+    st.caption("Press **START** and allow the camera: each face comes back boxed and labelled with its expression, "
+               "and the charts beside the video fill in. No camera, or not allowed yet? The **Photo** and **Video "
+               "file** pages work without one.")
+    st.caption("Frames travel to the server over WebRTC, are analysed there and come back annotated. "
+               + support.PRIVACY_NOTE)
 
 # Over plain http (an EC2 box's address, a LAN IP) the browser gives no camera: said before START.
 http_host = support.camera_blocked_host(st.context.url)

@@ -151,16 +151,19 @@ else:
     files = [shot] if shot is not None else []
 c1, c2 = st.columns(2)
 attention = c1.toggle("Attention: head pose, eyes and gaze", value=True,
-                      help="Adds yaw, pitch, roll (degrees), eye openness (0-1), gaze and 'looking at "
-                           "camera' per face, from a face mesh. Faces under 24 pixels get none.")
+                      help="Adds, per face, where the head points (yaw: turned left or right, pitch: up or "
+                           "down, roll: tilted; in degrees), how open each eye is (0 closed to 1 open), where "
+                           "the eyes look (gaze) and whether the face looks at the camera, measured from a face "
+                           "mesh (a model of hundreds of points on the face). Faces under 24 pixels get none.")
 hide = c2.toggle("Pixelate faces", value=False,
                  help="For sharing the annotated image: every face found is pixelated under its label, "
                       "and so is anything the detector doubted and left out, on the page and in the PNG "
                       "download. A face the detector missed stays visible.")
 if not files:
     st.session_state.pop("fer_photo_set", None)
-    st.info("Choose a photo with one or more faces (or **Several photos** for a summary of a set). Larger faces "
-            "(over about 60 pixels) work best.")
+    st.info("Choose a photo with one or more faces (or **Several photos** for a summary of a set). You get each "
+            "face boxed and labelled with its most likely expression, a table and a chart of all seven, and the "
+            "results to download. Larger faces (over about 60 pixels) work best.")
     st.stop()
 files = without_repeats(files)
 if any(not uploads.within_limit(upload, uploads.PHOTO_MB) for upload in files):

@@ -215,7 +215,13 @@ if upload is not None and part is not None and start and uploads.within_limit(up
 
 state = st.session_state.get("fer_video")
 if state is None:
-    st.info("Upload a video and press **Analyse**.")
+    # With a video in the uploader already, "Upload a video" sent the visitor back to a step done.
+    st.info(("Upload a recording of a lesson or call, then press **Analyse**." if upload is None else
+             "Correct the part to analyse above, then press **Analyse**." if part is None else
+             "Press **Analyse** to analyse this video.")
+            + " You get the expressions over time, for all faces and for each, the moments where they changed "
+              "most, a log to download for the **Class dashboard** and **Compare sessions**, and its frames with "
+              "each face labelled.")
     st.stop()
 
 result = state["result"]

@@ -90,6 +90,27 @@ def test_sidebar_says_which_expression_model_to_pick():
     assert "research set" in captions["Standard"]
 
 
+def test_empty_pages_say_what_to_do_first_and_what_comes_of_it(come_and_go_mp4):
+    """Each page as a newcomer first meets it: no photo, no video, no session, no log."""
+    at = open_page("app_pages/photo.py")
+    assert "You get each face boxed and labelled" in at.info[0].value
+    at.switch_page("app_pages/video_file.py").run()
+    assert at.info[-1].value.startswith("Upload a recording of a lesson or call, then press **Analyse**. You get ")
+    # A video in the uploader, not analysed yet: it said "Upload a video and press Analyse" still.
+    at.file_uploader[0].upload("lesson.mp4", come_and_go_mp4, "video/mp4").run()
+    assert not at.exception and at.info[-1].value.startswith("Press **Analyse** to analyse this video. You get ")
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value("0:30").run()  # past the end
+    assert at.error and at.info[-1].value.startswith("Correct the part to analyse above")
+    # The dashboard opens on the live session: without a camera that was a dead end.
+    at.switch_page("app_pages/dashboard.py").run()
+    said = at.info[0].value
+    assert "No camera? Choose **Analysed video** above" in said and "**CSV log exported earlier**" in said
+    at.radio[0].set_value("CSV log exported earlier").run()
+    assert "the *Session log* of **Live webcam**" in at.info[0].value
+    at.switch_page("app_pages/compare.py").run()
+    assert "at least two sessions" in at.info[0].value and "You get their expression mix" in at.info[0].value
+
+
 def test_home_and_model_pages_show_metrics_from_the_card(tmp_path, monkeypatch):
     per_class = {lab: {"precision": 0.5, "recall": 0.4 + 0.05 * i, "f1": 0.45, "support": 100}
                  for i, lab in enumerate(LABELS)}
@@ -1208,6 +1229,7 @@ def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4)
     assert at.session_state["fer_video"]["result"].log.summary().rows > 0
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception and at.checkbox[0].value and "at least two sessions" in at.info[0].value
+    assert "one so far, **class.mp4**" in at.info[0].value  # not "analyse a video first"
     at.file_uploader[0].upload("week1.csv", week1, "text/csv")
     at.run()
     assert not at.exception and list(at.dataframe[0].value["session"]) == ["class.mp4", "week1.csv"]
