@@ -46,13 +46,27 @@ if not named:
 else:
     primary = model_card.primary_split(named)[0]
     names = list(named)
-    split_name = st.selectbox("Evaluation split", names, index=names.index(primary))
+    split_name = st.selectbox("Evaluation split", names, index=names.index(primary),
+                              help="Which faces the figures are measured on. **PrivateTest**: FER2013's test "
+                                   "faces, held out (never used to train or tune the model); **PrivateTest_unseen**: "
+                                   "those whose pixels appear in no training face; **PrivateTest_FERplus_majority**: "
+                                   "the same faces scored against the FER+ annotators' majority labels (non-faces "
+                                   "dropped); **PublicTest**: the faces that chose the model and fitted its "
+                                   "calibration, so its figures may flatter it a little.")
     split = named[split_name]
     m = st.columns(4)
-    for col, (key, label, fmt) in zip(m, [("accuracy", "Accuracy", "{:.1%}"), ("macro_f1", "Macro F1", "{:.3f}"),
-                                         ("ece", "Calibration error (ECE)", "{:.1%}"), ("n", "Faces", "{:,.0f}")]):
+    for col, (key, label, fmt, about) in zip(m, [
+            ("accuracy", "Accuracy", "{:.1%}", "Share of these faces whose expression the model names as the people "
+                                               "who labelled them did."),
+            ("macro_f1", "Macro F1", "{:.3f}", "F1 (0 to 1) combines how often an expression is found and how often "
+                                               "it is right when named; macro: averaged over the seven, so that rare "
+                                               "expressions count as much as common ones."),
+            ("ece", "Calibration error (ECE)", "{:.1%}", "Expected calibration error: how far the confidences are "
+                                                        "from how often the model is right (0 = a face shown at 70% "
+                                                        "is right 70% of the time)."),
+            ("n", "Faces", "{:,.0f}", None)]):
         v = model_card.scalar(split, key)
-        col.metric(label, fmt.format(v) if v is not None else "n/a")
+        col.metric(label, fmt.format(v) if v is not None else "n/a", help=about)
     table = model_card.per_class_table(split)
     if table is not None:
         st.plotly_chart(charts.per_class_bars(table, f"Per-class scores, {split_name}"), width="stretch")
