@@ -24,7 +24,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from fer_app import pools, session_reaper
 from fer_core import load_recognizer, model_card
-from fer_core.detect import FAR_DETECTOR, STILL_DETECTOR, shared_detector
+from fer_core.detect import CAMERA_DETECTOR, FAR_DETECTOR, STILL_DETECTOR, shared_detector
 from fer_core.live import SERVER_LOAD, LiveAnalyzer
 from fer_core.memory import allocator, tune_allocator
 from fer_core.recognizer import EVERYDAY_MODEL
@@ -265,12 +265,13 @@ def get_recognizer():
 
 
 def get_live_recognizer(mirror: bool = False, far_faces: bool = False):
-    """The same model for live video: with the default detector unless ``far_faces``
+    """The same model for live video: with the camera detector (``fer_core.detect.camera_detector``:
+    an HD camera's frame is detected at 640 px) unless ``far_faces``
     (``fer_core.detect.far_detector``: its middle pass costs ~5 ms a frame, so it is the
     user's choice here, or comes with a shared screen) and, unless
     ``mirror``, without flip test-time augmentation: half the model time per face, and the
     per-face smoothing over frames already averages the noise."""
-    return _recognizer(mirror, everyday(), FAR_DETECTOR if far_faces else None)
+    return _recognizer(mirror, everyday(), FAR_DETECTOR if far_faces else CAMERA_DETECTOR)
 
 
 def ice_configuration(env: Mapping[str, str] = os.environ) -> dict | None:

@@ -103,3 +103,30 @@ def webcam_gallery_frame(rows: int = 7, cols: int = 7, width: int = 1280, height
             fx0 = tw - face_in_tile[0] - fw if (r + c) % 2 else face_in_tile[0]
             faces.append((x0 + fx0, y0 + face_in_tile[1], fw, fh))
     return frame, faces
+
+
+def camera_frame(width: int = 1280, height: int = 720, face_share: float = 0.3, photo: np.ndarray | None = None,
+                 face: tuple[int, int, int, int] | None = None, shift: tuple[float, float] = (0.0, 0.0),
+                 seed: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A camera's picture of one person: ``photo`` (default: the astronaut) scaled so that its
+    ``face`` box (default :data:`ASTRONAUT_FACE`) is ``face_share`` of the frame's height (a
+    laptop at 50-80 cm: 0.25-0.4), centred but for ``shift`` (shares of the room left on either
+    side, -1 to 1), in front of a blurred, blotchy wall. Returns the frame and the face's box."""
+    if photo is None:
+        photo, face = astronaut_bgr(), ASTRONAUT_FACE
+    assert face is not None, "a photo needs its face box"
+    x, y, w, h = face
+    k = face_share * height / h
+    big = cv2.resize(photo, (max(1, round(photo.shape[1] * k)), max(1, round(photo.shape[0] * k))),
+                     interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    rng = np.random.default_rng(seed)
+    wall = cv2.GaussianBlur(rng.integers(40, 200, (height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8), (5, 5), 0)
+    frame = cv2.resize(wall, (width, height), interpolation=cv2.INTER_LINEAR)
+    fw, fh = w * k, h * k
+    cx = width / 2 + shift[0] * max(0.0, width - fw) / 2
+    cy = height / 2 + shift[1] * max(0.0, height - fh) / 2
+    ox, oy = round(cx - (x + w / 2) * k), round(cy - (y + h / 2) * k)
+    x0, y0 = max(0, ox), max(0, oy)
+    x1, y1 = min(width, ox + big.shape[1]), min(height, oy + big.shape[0])
+    frame[y0:y1, x0:x1] = big[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    return frame, (round(cx - fw / 2), round(cy - fh / 2), round(fw), round(fh))

@@ -491,3 +491,53 @@ def test_still_detector_finds_a_class_of_49_in_a_recorded_call(face_share):
     found = still_detector().detect(frame)
     hits = sum(any(iou(d.box, f) > 0.3 for d in found) for f in faces)
     assert hits >= 46 and len(found) <= 49
+
+
+#: Camera sizes the Live page may get instead of the 480 x 360 it asks for (other browsers than
+#: Chromium, phones, virtual cameras), landscape and portrait.
+HD_CAMERAS = [(1280, 720), (720, 1280), (1280, 960), (1920, 1080), (1080, 1920), (3840, 2160)]
+
+
+@pytest.mark.parametrize("size", HD_CAMERAS)
+def test_an_hd_camera_frame_gets_two_small_passes(size):
+    # The default detector ran its high-resolution pass on these: 768 x 432 at 1280 x 720, two
+    # 672 x 656 stripes at 1920 x 1080; one face took 44 and 136 ms to detect instead of 2.
+    views = detect.camera_detector().views(*size)
+    assert len(views) == 2
+    assert all(v.tensor_hw[0] * v.tensor_hw[1] <= 256 * 192 for v in views), [v.tensor_hw for v in views]
+    assert max(views[1].tensor_hw) == 256  # the middle pass, at the 640 px working size
+    assert views[0].scale * max(size) == pytest.approx(128)  # scales from the frame itself
+
+
+@pytest.mark.parametrize("size", [(480, 360), (640, 480), (480, 640), (320, 240), (640, 360)])
+def test_the_camera_detector_is_the_default_on_the_sizes_the_page_asks_for(size):
+    assert detect.camera_detector().views(*size) == default_detector().views(*size)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (720, 1280)])
+@pytest.mark.parametrize("share", [0.25, 0.4])
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (-0.8, 0.5)])
+def test_the_camera_detector_finds_a_laptop_face_in_an_hd_frame(size, share, shift):
+    # A face of a quarter of the height: the whole-frame pass at 640 x 360 alone left it (5 of 40
+    # real faces at 1280 x 720); the middle pass finds it. Boxes and eyes in the frame's pixels.
+    from tests.scenes import camera_frame
+
+    frame, face = camera_frame(*size, share, shift=shift)
+    found = detect.camera_detector().detect(frame)
+    assert len(found) == 1 and iou(found[0].box, face) > 0.5, (found, face)
+    x, y, w, h = found[0].box
+    assert found[0].eyes is not None and all(x < ex < x + w and y < ey < y + h for ex, ey in found[0].eyes)
+
+
+def test_work_side_maps_the_boxes_of_the_smaller_picture_back():
+    from tests.scenes import camera_frame
+
+    frame, _ = camera_frame(1920, 1080, 0.4, shift=(0.6, -0.3))
+    worked = BlazeFaceDetector("short", score_threshold=0.65, work_side=640).detect(frame)
+    small = BlazeFaceDetector("short", score_threshold=0.65).detect(detect.shrink(frame, 640, 360))
+    assert len(worked) == len(small) == 1
+    bx, by, bw, bh = small[0].box
+    assert iou(worked[0].box, (3 * bx, 3 * by, 3 * bw, 3 * bh)) > 0.9
+    assert np.allclose(np.asarray(worked[0].eyes), 3 * np.asarray(small[0].eyes), atol=6)
+    with pytest.raises(ValueError):
+        BlazeFaceDetector("short", work_side=100)  # under the model's input
