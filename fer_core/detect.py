@@ -685,10 +685,10 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     # detected as if it were 640 px long, with the 256 px middle pass: no high-resolution pass,
     # which took one face at 1920 x 1080 from 2 to 136 ms, and the face crops still come from the
     # full frame. The middle pass finds the faces of a quarter of a 16:9 frame's height (a laptop
-    # at 50-80 cm) that the whole-frame pass leaves weak: at 1280 x 720, 40 of 40 real faces at
-    # 25% and 30% of the height, against 38 and 38 with the high-resolution pass and 5 and 25
-    # without either. Faces of 15% (a person 1.5 m away) are the far detector's: 18 of 40 here,
-    # 40 with the high-resolution pass (benchmarks/bench_webcam.py --hd-recall).
+    # at 50-80 cm) that the whole-frame pass leaves weak: at 1280 x 720, 39 and 40 of 40 real faces
+    # at 25% and 30% of the height, against 37 and 33 with the high-resolution pass and 9 and 25
+    # with neither (as at 640 x 360). Faces of 15% (a person 1.5 m away) are the far detector's:
+    # 21 of 40 here, 40 with the high-resolution pass (benchmarks/bench_webcam.py --hd-recall).
     "blazeface-camera": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, mid_side=256,
                                           work_side=640, mid_above=640),
     # For still photos, where a few more milliseconds don't matter: the high-resolution
