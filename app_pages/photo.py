@@ -224,7 +224,7 @@ with results:
                    + support.ATTENTION_NOTE)
 
 # The second photo of a name in a set ("IMG_1.jpg (2)") downloads as IMG_1 (2)_..., not as the first.
-stem = upload.name.rsplit(".", 1)[0] + shown_name[len(upload.name):] if shown_name else "photo"
+stem = support.file_stem(upload.name) + shown_name[len(upload.name):] if shown_name else "photo"
 c1, c2, c3 = st.columns(3)
 # The PNG is encoded only when the button is clicked, not on every rerun (partial, not a
 # lambda: a lambda would keep all of this run's globals alive until the next run).

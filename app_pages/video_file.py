@@ -289,7 +289,7 @@ else:
                                 "change": st.column_config.ProgressColumn("change", min_value=0.0, max_value=1.0,
                                                                           format="percent")})
 
-stem = state["name"].rsplit(".", 1)[0]
+stem = support.file_stem(state["name"])
 # As the batch tool names it ("lecture_expressions.csv"); made only when pressed, as the ZIP.
 log_csv = f"{stem}_expressions.csv"
 c1, c2 = st.columns(2)

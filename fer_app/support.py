@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import re
+import unicodedata
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from fer_app import pools, session_reaper
-from fer_core import load_recognizer, model_card
+from fer_core import load_recognizer, model_card, textcut
 from fer_core.detect import CAMERA_DETECTOR, FAR_DETECTOR, STILL_DETECTOR, shared_detector
 from fer_core.live import SERVER_LOAD, LiveAnalyzer
 from fer_core.memory import allocator, tune_allocator
@@ -520,6 +521,16 @@ def clock(t: float, rate: float) -> str:
         return format_time(t)
     tenths = round(t * 10)
     return f"{format_time(tenths // 10)}.{tenths % 10}"
+
+
+
+def file_stem(name: str) -> str:
+    """An upload's name without its extension, for its downloads' names ("lecture" for
+    "lecture_expressions.csv"): in NFC, as the dashboard's names (a Mac sends "é" as "e" and an
+    accent apart), and within 150 bytes, cut between letters (a file name may have 255 bytes:
+    a 250-byte upload name gave 279-byte download names)."""
+    stem = unicodedata.normalize("NFC", name).rsplit(".", 1)[0]
+    return textcut.head_bytes(stem, 150)
 
 
 def time_left(fraction: float | None, elapsed_s: float) -> str:

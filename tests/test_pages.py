@@ -393,6 +393,24 @@ def test_photo_50_megapixels_is_downscaled_with_a_notice():
         assert iou((row["x"], row["y"], row["w"], row["h"]), face) > 0.6
 
 
+
+def test_photo_downloads_are_named_in_nfc_and_within_a_file_names_bytes():
+    """A photo named on a Mac (NFD: "e" and an accent apart) downloaded its results under that
+    form, where the dashboard's names are NFC; a 250-byte name gave 279-byte names (255 is the limit
+    of most disks)."""
+    import unicodedata
+
+    at = open_page("app_pages/photo.py")
+    name = unicodedata.normalize("NFD", "séance ") + "é" * 120 + ".jpg"
+    at.file_uploader[0].upload(name, jpeg(astronaut_bgr()), "image/jpeg")
+    with downloads() as got:
+        at.run()
+    assert not at.exception
+    names = [n for n in got if n]  # the page's pictures have none
+    csv = next(n for n in names if n.endswith("_expressions.csv"))
+    assert csv.startswith("séance éé") and unicodedata.is_normalized("NFC", csv)
+    assert len(names) >= 2 and all(len(n.encode("utf-8")) <= 255 for n in names)
+
 def test_photo_saved_as_jfif_is_analysed():
     # Windows browsers saved web JPEGs as .jfif: the uploader refused them (and a client that sent
     # one anyway ended the page with "Invalid file extension").
