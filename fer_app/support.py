@@ -523,7 +523,6 @@ def clock(t: float, rate: float) -> str:
     return f"{format_time(tenths // 10)}.{tenths % 10}"
 
 
-
 def file_stem(name: str) -> str:
     """An upload's name without its extension, for its downloads' names ("lecture" for
     "lecture_expressions.csv"): in NFC, as the dashboard's names (a Mac sends "é" as "e" and an
