@@ -24,36 +24,20 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def recording(kind: str, width: int, height: int, seconds: float, fps: int = 25) -> bytes:
     """``kind`` "one face" or "5 x 5 call", H.264 at ``width`` x ``height``, held in memory."""
-    import av
-
-    from tests.media import face_on_background
+    from tests.media import face_on_background, write_swaying_video
     from tests.scenes import webcam_gallery_frame
 
     if kind == "one face":
         base = face_on_background(width, height, x=width // 3)
     else:
         base, _ = webcam_gallery_frame(5, 5, width, height, face_share=0.35)
-    rng = np.random.default_rng(0)
     buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"g": str(2 * fps), "preset": "ultrafast", "crf": "23"}
-        for i in range(int(seconds * fps)):
-            frame = np.roll(base, int(6 * np.sin(i / fps)), axis=1)  # people move in their chairs
-            noise = rng.integers(-4, 5, frame.shape, dtype=np.int16)
-            frame = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    write_swaying_video(buf, base, seconds, fps)
     return buf.getvalue()
 
 

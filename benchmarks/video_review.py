@@ -31,28 +31,13 @@ from fer_core import load_recognizer  # noqa: E402
 from fer_core.detect import still_detector  # noqa: E402
 from fer_core.review import annotated_video, moment  # noqa: E402
 from fer_core.video import analyze_video, probe  # noqa: E402
+from tests.media import write_swaying_video  # noqa: E402
 from tests.scenes import gallery_frame  # noqa: E402
 
 
 def call_recording(path: Path, minutes: float, fps: int = 25) -> None:
     """A 3 x 3 gallery call, written to ``path`` frame by frame (never all in memory)."""
-    import av
-
-    base = gallery_frame(3, 3, 1280, 720)
-    rng = np.random.default_rng(0)
-    with av.open(str(path), mode="w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-        stream.options = {"g": str(2 * fps), "preset": "ultrafast", "crf": "23"}
-        for i in range(int(minutes * 60 * fps)):
-            shift = int(6 * np.sin(i / fps))  # a slow sway, as people move in their chairs
-            frame = np.roll(base, shift, axis=1)
-            noise = rng.integers(-4, 5, frame.shape, dtype=np.int16)
-            frame = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    write_swaying_video(str(path), gallery_frame(3, 3, 1280, 720), minutes * 60, fps)
 
 
 def main() -> int:

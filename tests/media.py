@@ -48,6 +48,27 @@ def encode_video(frames: Iterable[np.ndarray], fps: int = 10, fmt: str = "mp4",
     return buf.getvalue()
 
 
+def write_swaying_video(target: str | Path | io.BytesIO, base: np.ndarray, seconds: float, fps: int = 25) -> None:
+    """H.264 of ``base`` (BGR) swaying a few pixels, as people move in their chairs, with a little
+    noise, to ``target`` (a path or a buffer): the benchmarks' recorded lectures and calls, written
+    frame by frame (never all in memory)."""
+    import av
+
+    h, w = base.shape[:2]
+    rng = np.random.default_rng(0)
+    with av.open(target, mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"g": str(2 * fps), "preset": "ultrafast", "crf": "23"}
+        for i in range(int(seconds * fps)):
+            frame = np.roll(base, int(6 * np.sin(i / fps)), axis=1)
+            noise = rng.integers(-4, 5, frame.shape, dtype=np.int16)
+            frame = np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
 def come_and_go_frames(fps: int = 10) -> list[np.ndarray]:
     """8 s: a face for 2 s, nobody for 4 s, the face again for 2 s."""
     frames = []
