@@ -86,8 +86,9 @@ source_slot = st.empty()
 source = st.session_state.get("fer_live_source", "camera")
 if source == "screen":
     st.caption("Press **START** and pick the window of your video call (gallery view, as large as "
-               "the screen allows: faces are found from about 30 px in the 1280 x 720 capture, a gallery of 49 "
-               "webcams shows faces of 30-45 px). Every "
+               "the screen allows: a gallery of 49 webcams shows faces of 25-45 px in the 1280 x 720 capture, "
+               "and faces are found from about 32 px, fewer below: three in four at 31 px, one in five at "
+               "25 px). Every "
                "face on it is analysed, so share it only with the consent of everyone shown. Frames "
                "travel to the server over WebRTC, are analysed there and come back annotated. "
                + support.PRIVACY_NOTE)
@@ -134,7 +135,8 @@ with st.sidebar:
                          "A camera that sends more than 640 px (1280 x 720, 1920 x 1080) is otherwise searched "
                          "at 640 px, which finds a face of a quarter of the picture's height (a laptop at arm's "
                          "length) but not always one of a sixth; with this on, the whole HD picture is searched, "
-                         "for faces from about 35 px, at about 10 to 20 times the detector's time.")
+                         "for faces from about 32 px (36 px at 1920 x 1080), at about 10 to 20 times the "
+                         "detector's time.")
     if st.button("Clear session log", help="Forget this session's observations"):
         analyzer.reset()
         support.set_unsaved()

@@ -463,16 +463,32 @@ class BlazeFaceDetector(FaceDetector):
         for side in mids:
             if long_side >= 1.5 * side:
                 views.append(_scaled_view(width, height, side / long_side, self.spec.align))
-        if self.min_face and long_side >= self.hires_min_side:
-            scale = min(self.spec.min_face_px / self.min_face, self.hires_max_side / long_side)
-            if scale * long_side > 1.5 * self.spec.input_size:  # else the first pass covers it
-                hires = _scaled_view(width, height, scale, self.spec.align)
-                limit = HIRES_STRIPE_PIXELS if self.hires_stripe_pixels is None else self.hires_stripe_pixels
-                if limit:
-                    views += _stripe_views(hires, limit, self.stripe_overlap, self.spec.align)
-                else:
-                    views.append(hires)
+        scale = self._hires_scale(long_side)
+        if scale:
+            hires = _scaled_view(width, height, scale, self.spec.align)
+            limit = HIRES_STRIPE_PIXELS if self.hires_stripe_pixels is None else self.hires_stripe_pixels
+            if limit:
+                views += _stripe_views(hires, limit, self.stripe_overlap, self.spec.align)
+            else:
+                views.append(hires)
         return views
+
+    def _hires_scale(self, long_side: int) -> float | None:
+        """The high-resolution pass's scale on an image of this long side, None where it does
+        not run."""
+        if not self.min_face or long_side < self.hires_min_side:
+            return None
+        scale = min(self.spec.min_face_px / self.min_face, self.hires_max_side / long_side)
+        return scale if scale * long_side > 1.5 * self.spec.input_size else None  # else the first pass covers it
+
+    def hires_face_px(self, width: int, height: int) -> int | None:
+        """The smallest face (pixels of a width x height image, brow to chin) the high-resolution
+        pass aims at there: ``min_face``, or more where ``hires_max_side`` bounds the pass (a
+        1920 x 1080 frame). None where that pass does not run. What the pages tell users."""
+        long_side = max(width, height)
+        f = self.work_side / long_side if self.work_side and long_side > self.work_side else 1.0
+        scale = self._hires_scale(max(1, round(long_side * f)))
+        return None if scale is None else round(self.spec.min_face_px / (scale * f))
 
     def preprocess(self, image_bgr: np.ndarray, view: View, small: np.ndarray | None = None) -> np.ndarray:
         """The model input (1, H, W, 3) float32 for one view of a BGR uint8 image: RGB,

@@ -420,6 +420,23 @@ def test_live_frames_keep_one_high_resolution_pass_and_photos_get_stripes():
     assert len(one) == 2 and one[1].tensor_hw == (912, 1200)
 
 
+def test_hires_face_px_is_the_face_the_high_resolution_pass_aims_at():
+    """What the Live page tells a user sharing a screen or an HD camera (``hires_face_px``) is
+    the face that the pass really run makes as large as the model's smallest reliable one."""
+    from fer_core.detect import camera_detector, far_detector
+
+    far = far_detector()
+    assert (far.hires_face_px(1280, 720), far.hires_face_px(1920, 1080)) == (32, 36)  # 36: hires_max_side
+    assert far.hires_face_px(960, 540) is None and far.hires_face_px(640, 480) is None  # under 1000 px
+    assert camera_detector().hires_face_px(1920, 1080) is None  # searched at 640 px, no such pass
+    assert default_detector().hires_face_px(1280, 720) == 40
+    for width, height in ((1280, 720), (1920, 1080), (2000, 1500)):
+        hires = max(v.scale for v in far.views(width, height))  # the largest: the high-resolution pass
+        assert far.hires_face_px(width, height) == round(far.spec.min_face_px / hires)
+    work = BlazeFaceDetector("short", min_face=32, work_side=1280)  # the pass on the image resized to 1280
+    assert work.hires_face_px(2560, 1440) == 64 and work.hires_face_px(1280, 720) == 32
+
+
 def _face_at(background: np.ndarray, face_img: np.ndarray, face_box, cx: float, cy: float, px: float):
     """``background`` with the face of ``face_img`` scaled to ``px`` pixels high, centred at (cx, cy)."""
     fx, fy, fw, fh = face_box

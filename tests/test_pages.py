@@ -1514,6 +1514,12 @@ def test_live_page_shares_a_screen_when_asked(streamer_kwargs):
     assert seen["translations"]["device_access_denied"].startswith("Screen sharing was cancelled")
     assert len(script()) == 1 and '"screen"' in script()[0] and json.dumps(support.SCREEN) in script()[0]
     assert "pick the window of your video call" in texts(at) and "consent of everyone shown" in texts(at)
+    # The smallest faces it and an HD camera are said to find: those the detector aims at.
+    far = far_detector()
+    width, height = support.SCREEN["width"]["max"], support.SCREEN["height"]["max"]
+    assert f"faces are found from about {far.hires_face_px(width, height)} px" in texts(at)
+    assert (f"from about {far.hires_face_px(1280, 720)} px ({far.hires_face_px(1920, 1080)} px at 1920 x 1080)"
+            in at.sidebar.toggle(key="fer_live_far_faces").help)
     assert "the screen sharing was cancelled" in texts(at) and "denied the camera" not in texts(at)
     # A gallery's faces: the middle pass, as with "Faces farther from the camera".
     analyzer = at.session_state["fer_live_analyzer"]
