@@ -109,10 +109,12 @@ def _stamp(log: SessionLog, options: ReportOptions) -> str:
 
 def report_title(log: SessionLog, options: ReportOptions = ReportOptions()) -> str:
     """The report's document title, which a browser offers as the name of the PDF it saves and
-    shows on the tab: the title, the source and the date, "Expression session report: lecture.mp4,
-    2026-12-07 09:00". (It was the title alone: every report saved as "Expression session
-    report.pdf".)"""
-    details = [d for d in (options.source or log.source, _stamp(log, options)) if d]
+    shows on the tab: the title, the source and the date with its zone, as the report's header says it,
+    "Expression session report: lecture.mp4, 2026-12-07 09:00 Europe/Berlin". (It was the title
+    alone: every report saved as "Expression session report.pdf". Then the date without its zone:
+    the batch jobs' reports, in UTC, read as if in the reader's time.)"""
+    when = _when(log.started_at, options.timezone) if log.started_at is not None else ""
+    details = [d for d in (options.source or log.source, when) if d]
     return f"{options.title}: {', '.join(details)}" if details else options.title
 
 

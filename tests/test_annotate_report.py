@@ -585,16 +585,23 @@ def test_report_title_and_file_name_tell_sessions_apart():
 
     berlin = "Europe/Berlin"
     cases = [("live", "Live webcam session", "live_report_2026-12-07_0900.html",
-              "Expression session report: Live webcam session, 2026-12-07 09:00"),
+              "Expression session report: Live webcam session, 2026-12-07 09:00 Europe/Berlin"),
              ("video", "Klasse 5b – Mathe.mp4", "Klasse_5b_Mathe_report_2026-12-07_0900.html",
-              "Expression session report: Klasse 5b – Mathe.mp4, 2026-12-07 09:00"),
-             ("video", "", "video_report_2026-12-07_0900.html", "Expression session report: video, 2026-12-07 09:00")]
+              "Expression session report: Klasse 5b – Mathe.mp4, 2026-12-07 09:00 Europe/Berlin"),
+             ("video", "", "video_report_2026-12-07_0900.html",
+              "Expression session report: video, 2026-12-07 09:00 Europe/Berlin")]
     for source, shown, name, title in cases:
         log = SessionLog(source=source)
         log.started_at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
         options = ReportOptions(source=shown, timezone=berlin)
         assert (session_filename(log, options), report_title(log, options)) == (name, title)
         assert f"<title>{title}</title>" in build_html_report(log, options)
+    # The batch jobs' reports, in UTC (their header says "analysed 2026-12-07 08:00 UTC"): the title
+    # said "2026-12-07 08:00", a reader in Berlin took it for 08:00 there.
+    log = SessionLog(source="video")
+    log.started_at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    assert (report_title(log, ReportOptions(source="lecture.mp4"))
+            == "Expression session report: lecture.mp4, 2026-12-07 08:00 UTC")
     back = SessionLog.from_csv(session_with_streak().to_csv(), source="week 1.csv.gz")
     assert session_filename(back) == "week_1_report.html"
     assert report_title(back, ReportOptions(source="<b>")) == "Expression session report: <b>"

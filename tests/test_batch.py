@@ -6,6 +6,7 @@ import io
 import logging
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,6 +204,9 @@ def test_local_run_gives_the_apps_csv_and_a_report(local_run, twenty, recognizer
         assert csv.read_bytes() == analyze_video(recognizer, video, rate=2.0).log.to_csv()
         html = (out / f"term__{video.stem}{batch.REPORT_SUFFIX}").read_text()
         assert "<h1>Expression session report</h1>" in html and video.name in html
+        # Its title (a saved PDF's name) says the zone of its date, as the header does.
+        when = re.search(r"analysed (\d{4}-\d\d-\d\d \d\d:\d\d UTC)", html).group(1)
+        assert f"<title>Expression session report: {video.name}, {when}</title>" in html
     logs = [SessionLog.from_csv((out / f"term__{v.stem}{batch.CSV_SUFFIX}").read_bytes()) for v in twenty]
     assert all(log.summary().frames > 0 and log.summary().faces >= 1 for log in logs)
     assert len({(out / f"term__{v.stem}{batch.CSV_SUFFIX}").read_bytes() for v in twenty}) > 10  # clips differ

@@ -594,7 +594,7 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     # other; the document's title (a saved PDF's name) says the same.
     report = [name for name in got if name.endswith(".html")]
     assert len(report) == 1 and re.fullmatch(r"lecture_report_\d{4}-\d\d-\d\d_\d{4}\.html", report[0]), got.keys()
-    assert re.search(r"<title>Expression session report: lecture\.mp4, \d{4}-\d\d-\d\d \d\d:\d\d</title>",
+    assert re.search(r"<title>Expression session report: lecture\.mp4, \d{4}-\d\d-\d\d \d\d:\d\d UTC</title>",
                      got[report[0]])
     # Its per-frame log the same way ("session_log.csv" for every session).
     stem = report[0].replace("_report_", "_log_")[:-5]
