@@ -90,21 +90,33 @@ def _when(moment: datetime, zone_name: str = "UTC") -> str:
     reported at the second 02:15 read as reported before it started.)"""
     zone = _zone(zone_name)
     local = moment.astimezone(zone)
-    offset = local.utcoffset()
-    twice = local.replace(fold=1 - local.fold).utcoffset() != offset
-    if twice and offset is not None:
-        minutes = int(offset.total_seconds()) // 60
-        sign, minutes = "+-"[minutes < 0], abs(minutes)
-        return f"{local:%Y-%m-%d %H:%M} {zone_name} (UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
+    offset = _repeated_offset(local, ":")
+    if offset:
+        return f"{local:%Y-%m-%d %H:%M} {zone_name} (UTC{offset})"
     return f"{local:%Y-%m-%d %H:%M} {'UTC' if zone is UTC else zone_name}"
+
+
+def _repeated_offset(local: datetime, colon: str = "") -> str:
+    """``local``'s offset from UTC, "+01:00" (``colon`` ":") or "+0100", if its wall-clock time comes
+    twice (the hour that the clocks go back); "" otherwise."""
+    offset = local.utcoffset()
+    if offset is None or local.replace(fold=1 - local.fold).utcoffset() == offset:
+        return ""
+    minutes = int(offset.total_seconds()) // 60
+    sign, minutes = "+-"[minutes < 0], abs(minutes)
+    return f"{sign}{minutes // 60:02d}{colon}{minutes % 60:02d}"
 
 
 def _stamp(log: SessionLog, options: ReportOptions) -> str:
     """When the session started (a live one) or was analysed (a video), to the minute in the
-    reader's zone: "2026-12-07 09:00"; "" for a log read back from a CSV, which does not say."""
+    reader's zone: "2026-12-07 09:00"; "" for a log read back from a CSV, which does not say. In the
+    hour that the clocks go back, with its offset from UTC, "2026-10-25 01:30 UTC+0100", then
+    "UTC+0000" (the two sessions' downloads had one name, the second saved as "... (1).html")."""
     if log.started_at is None:
         return ""
-    return f"{log.started_at.astimezone(_zone(options.timezone)):%Y-%m-%d %H:%M}"
+    local = log.started_at.astimezone(_zone(options.timezone))
+    offset = _repeated_offset(local)
+    return f"{local:%Y-%m-%d %H:%M}" + (f" UTC{offset}" if offset else "")
 
 
 def report_title(log: SessionLog, options: ReportOptions = ReportOptions()) -> str:
@@ -122,7 +134,9 @@ def session_filename(log: SessionLog, options: ReportOptions = ReportOptions(), 
                      ext: str = "html") -> str:
     """A file name for a session's downloads that tells one session's from another's: the
     source's name (a video's or a log's without its extension, "live" for the webcam), what it
-    is and the date: "lecture_report_2026-12-07_0900.html", "lecture_log_2026-12-07_0900.csv".
+    is and the date: "lecture_report_2026-12-07_0900.html", "lecture_log_2026-12-07_0900.csv"
+    ("..._2026-10-25_0130_UTC+0100.html" in the hour that comes twice). A name with no letter or
+    digit (only emoji or punctuation, "😀😀.mp4") gives "session": "session_report_2026-12-07_0900.html".
     (Every report downloaded as "session_report.html", a second one as "session_report (1).html".)"""
     source = "live" if log.source == "live" else options.source or log.source
     # NFC: a name from macOS comes with its accents apart ("e" and U+0301), which are no \w.

@@ -715,3 +715,30 @@ def test_report_dates_in_the_hour_the_clocks_go_back_say_which():
         "2026-11-01 01:00 America/St_Johns (UTC-03:30)"
     assert _when(datetime(2026, 12, 7, 8, 0, tzinfo=UTC), "Asia/Kolkata") == "2026-12-07 13:30 Asia/Kolkata"
     assert _when(datetime(2026, 12, 7, 8, 0, tzinfo=UTC), "America/St_Johns") == "2026-12-07 04:30 America/St_Johns"
+
+
+def test_download_names_of_sessions_in_the_hour_the_clocks_go_back_differ():
+    """London, 2026-10-25: 01:00 to 01:59 come twice. Two classes started at the first and at the
+    second 01:30 both downloaded as "live_report_2026-10-25_0130.html", the second saved as "...
+    (1).html" and the two logs alike. In that hour the name carries the offset from UTC, as the
+    report's dates do; at any other time it reads as before."""
+    from datetime import UTC, datetime
+
+    from fer_core.report import session_filename
+
+    def names(hour: int, minute: int, zone: str) -> tuple[str, str]:
+        log = SessionLog(source="live")
+        log.started_at = datetime(2026, 10, 25, hour, minute, tzinfo=UTC)
+        options = ReportOptions(timezone=zone)
+        return session_filename(log, options), session_filename(log, options, "log", "csv")
+
+    first, second = names(0, 30, "Europe/London"), names(1, 30, "Europe/London")
+    assert first == ("live_report_2026-10-25_0130_UTC+0100.html", "live_log_2026-10-25_0130_UTC+0100.csv")
+    assert second == ("live_report_2026-10-25_0130_UTC+0000.html", "live_log_2026-10-25_0130_UTC+0000.csv")
+    assert names(2, 30, "Europe/London")[0] == "live_report_2026-10-25_0230.html"  # once only
+    assert names(23, 30, "Europe/London")[0] == "live_report_2026-10-25_2330.html"
+    assert names(1, 30, "UTC")[0] == "live_report_2026-10-25_0130.html"
+    log = SessionLog(source="live")
+    log.started_at = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # New York's second 01:30
+    assert session_filename(log, ReportOptions(timezone="America/New_York")) == \
+        "live_report_2026-11-01_0130_UTC-0500.html"
