@@ -342,6 +342,37 @@ def test_finetune_ctrl_c_while_writing_says_the_files_are_incomplete(base_model,
         in caplog.text
 
 
+def test_finetune_ctrl_c_while_writing_the_report_says_the_model_is_complete(base_model, tmp_path, monkeypatch,
+                                                                               caplog):
+    """Ctrl-C after the tuned model's files were all written (card and its figures included), while
+    its report was: the tool called those complete files incomplete. They are the whole model, which
+    the app can load; the report alone is missing, and a report left by an earlier run is not taken
+    for this one's."""
+    import onnx
+
+    from training.cli import is_model_card
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(finetune, "fit", lambda *args, **kwargs: {})
+    data = write_face_folder(tmp_path / "mine", {"Happy": 8, "Sad": 8}, seed=0, size=(48, 48))
+    out = tmp_path / "out"
+    args = ["--base", str(base_model), "--data", str(data), "--out", str(out), "--verbose", "0"]
+    assert finetune.main(args) == 0  # an earlier run, whose report is there
+    card = json.loads((out / "fer_model.json").read_text())
+    monkeypatch.setattr(finetune, "_report", interrupted)  # after the card's figures, before the report
+    caplog.clear()
+    assert finetune.main(args) == 130
+    onnx.checker.check_model(onnx.load(out / "fer_model.onnx"))
+    assert is_model_card(out / "fer_model.json") and json.loads((out / "fer_model.json").read_text()).keys() == \
+        card.keys()
+    assert "incomplete" not in caplog.text
+    assert (f"the fine-tuned model is complete: fer_model.keras, fer_model.onnx, fer_model.json in {out}; "
+            "its report finetune_report.json was not written") in caplog.text
+    assert not (out / "finetune_report.json").exists()
+
+
 def test_finetune_on_two_classes_keeps_the_base_answers_for_the_others(base_model, tmp_path, capsys):
     """Tuned on a folder of Happy and Sad faces alone, the model still gives the classes the folder
     lacks the share the base gave them, on faces of those classes. The loss used to be the

@@ -403,14 +403,23 @@ def run(args) -> dict:
     log.info("after:  held-out accuracy %.3f, macro-F1 %.3f", after["accuracy"], after["macro_f1"])
     _card_figures(onnx_path, base_path, root, len(train), held, present, after)
 
-    report = _report(args, base_path, root, faces, present, train, held, before, after, {
-        "parity": check, "history": history,
-        "files": {"keras": str(out / "fer_model.keras"), "onnx": str(onnx_path),
-                  "card": str(onnx_path.with_suffix(".json")), "base_onnx": str(base_onnx)},
-        "seconds": round(time.time() - t0, 1),
-    })
-    (out / "finetune_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        report = _report(args, base_path, root, faces, present, train, held, before, after, {
+            "parity": check, "history": history,
+            "files": {"keras": str(out / "fer_model.keras"), "onnx": str(onnx_path),
+                      "card": str(onnx_path.with_suffix(".json")), "base_onnx": str(base_onnx)},
+            "seconds": round(time.time() - t0, 1),
+        })
+        (out / "finetune_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    except KeyboardInterrupt:
+        # The model's files are whole; a report there is part of this one or an earlier run's.
+        (out / "finetune_report.json").unlink(missing_ok=True)
+        raise ReportNotWritten from None
     return report
+
+
+class ReportNotWritten(KeyboardInterrupt):
+    """Ctrl-C once the fine-tuned model's files were complete, while its report was being written."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -478,8 +487,12 @@ def main(argv=None) -> int:
     except (DataError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: once a 60-line TensorFlow traceback
+    except KeyboardInterrupt as exc:  # Ctrl-C: once a 60-line TensorFlow traceback
         out = Path(args.out).expanduser()
+        if isinstance(exc, ReportNotWritten):
+            log.error("interrupted: the fine-tuned model is complete: %s in %s; its report finetune_report.json "
+                      "was not written (run the same command again for it)", ", ".join(OUTPUTS[:3]), out)
+            return 130
         begun = [n for n in OUTPUTS[:3] if (out / n).exists() and (out / n).stat().st_mtime >= started - 1]
         log.error("interrupted: %s (a short run has no resume); run the same command again to start over",
                   f"the fine-tuned model was being written: {', '.join(begun)} in {out} are incomplete"
