@@ -221,14 +221,10 @@ def main(argv=None) -> int:
 
     import cv2
 
-    from benchmarks.gallery_recall import detector_from_spec, no_face_images
+    from benchmarks.gallery_recall import no_face_images, setup
     from fer_core.detect import BlazeFaceDetector
-    from training.data import folder_files
 
-    cv2.setNumThreads(1)
-    files = [path for path, _ in folder_files(args.folder)]
-    rng = np.random.default_rng(args.seed)
-    dets = {name: detector_from_spec(name) for name in args.detectors}
+    files, rng, dets = setup(args)
     for m in args.min_faces:
         dets[f"blazeface-far, min_face {m}"] = BlazeFaceDetector(
             "short", score_threshold=0.65, min_face=m, mid_side=256

@@ -153,6 +153,19 @@ def call_galleries(args, files: list, rng: np.random.Generator, dets: dict) -> i
     return 0
 
 
+def setup(args: argparse.Namespace) -> tuple[list[Path], np.random.Generator, dict]:
+    """What a run of this benchmark or of call_layouts.py draws on, from its ``--folder``,
+    ``--seed`` and ``--detectors``: the folder's photos, the random generator and the detectors
+    by name. OpenCV on one thread, as the server's workers."""
+    import cv2
+
+    from training.data import folder_files
+
+    cv2.setNumThreads(1)
+    files = [path for path, _ in folder_files(args.folder)]
+    return files, np.random.default_rng(args.seed), {name: detector_from_spec(name) for name in args.detectors}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folder", required=True, help="single-face photos, DIR/<Class>/*.jpg")
@@ -167,12 +180,7 @@ def main(argv=None) -> int:
 
     import cv2
 
-    from training.data import folder_files
-
-    cv2.setNumThreads(1)
-    files = [path for path, _ in folder_files(args.folder)]
-    rng = np.random.default_rng(args.seed)
-    dets = {name: detector_from_spec(name) for name in args.detectors}
+    files, rng, dets = setup(args)
     if args.call:
         return call_galleries(args, files, rng, dets)
     layouts = [(cols, margin) for cols in (2, 3, 4) for margin in (0.0, 0.2)]

@@ -206,11 +206,17 @@ def main(argv=None) -> int:
                 args.timeline.write_text("t_s,rss_mb,threads\n" + "".join(
                     f"{t - start:.2f},{r:.1f},{n}\n" for t, r, n in sampler.samples))
             print(result_line(peak, uploads, sampler.samples[-1][1]))
-            log = (tmp / "streamlit.log").read_text()
-            if "Traceback" in log:
-                print("server log has a traceback:\n" + log[-3000:])
+            problem = server_log_problem((tmp / "streamlit.log").read_text())
+            if problem:
+                print(problem)
                 return 1
     return 0
+
+
+def server_log_problem(log: str) -> str:
+    """What to print, and fail the run on, when the server's log holds a traceback: its last
+    3,000 characters; "" for a clean log."""
+    return "server log has a traceback:\n" + log[-3000:] if "Traceback" in log else ""
 
 
 if __name__ == "__main__":

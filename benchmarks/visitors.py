@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.server_memory import Sampler, in_private_network, reexec_in_namespace  # noqa: E402
+from benchmarks.server_memory import Sampler, in_private_network, reexec_in_namespace, server_log_problem  # noqa: E402
 
 MIXES = ("logs", "videos", "close-video", "visits")
 
@@ -245,8 +245,9 @@ def main(argv=None) -> int:
             f"RESULT RSS start {start:.0f} MB; peak {peak:.0f} MB; before the tabs closed {before_close:.0f} MB; "
             f"{args.settle:g} s after they closed {settled:.0f} MB ({threads} threads, server CPU {cpu:.1f} s)"
         )
-        if "Traceback" in log:
-            print("server log has a traceback:\n" + log[-3000:])
+        problem = server_log_problem(log)
+        if problem:
+            print(problem)
             return 1
     return 0
 

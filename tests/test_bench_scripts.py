@@ -55,6 +55,13 @@ def test_server_memory_reports_later_uploads_only_when_there_were_some():
         "RESULT server peak RSS 388 MB; first upload 314 MB, later uploads 388 MB at most; at the end 322 MB")
 
 
+def test_server_memory_and_visitors_fail_on_a_server_log_with_a_traceback():
+    assert server_memory.server_log_problem("INFO started\nINFO a log read waits for another\n") == ""
+    log = "x" * 5000 + "Traceback (most recent call last):\n  ...\nMemoryError\n"
+    problem = server_memory.server_log_problem(log)
+    assert problem == "server log has a traceback:\n" + log[-3000:] and problem.endswith("MemoryError\n")
+
+
 def test_class_logs_prints_the_sizes_of_a_short_class(capsys):
     assert class_logs.main(["--minutes", "2", "--faces", "4", "--sessions", "2", "--bin", "1"]) == 0
     out = capsys.readouterr().out

@@ -80,3 +80,24 @@ def test_call_layouts_place_webcams_names_and_cameras_off():
     assert score([_det(small[0][0] + 2, small[0][1] + 2, 10, 10), _det(5, 5, 10, 10)], small) == (1, 1)
     _, strip = slide_screen([face] * 5, (1920, 1080), 0.35, rng)
     assert len(strip) == 5 and all(r is not None for r in strip)
+
+
+def test_gallery_recall_and_call_layouts_set_up_photos_generator_and_detectors_alike(tmp_path):
+    import argparse
+
+    import cv2
+
+    from benchmarks.gallery_recall import setup
+    from training.synthetic import write_face_folder
+
+    folder = write_face_folder(tmp_path / "faces", {"Happy": 3, "Sad": 2}, seed=0, size=(48, 48))
+    args = argparse.Namespace(folder=str(folder), seed=3, detectors=["blazeface", "blazeface-still:min_face=40"])
+    threads = cv2.getNumThreads()
+    try:
+        files, rng, dets = setup(args)
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(threads)  # the other tests' OpenCV as it was
+    assert len(files) == 5 and all(cv2.imread(str(f)) is not None for f in files)
+    assert rng.integers(1 << 30) == np.random.default_rng(3).integers(1 << 30)
+    assert list(dets) == args.detectors and dets["blazeface-still:min_face=40"].min_face == 40
