@@ -666,6 +666,65 @@ def test_the_end_of_a_long_log_and_its_counts_without_converting_it_whole():
     assert log.to_frame(between=(61.0, 80.0)).empty
 
 
+class _Watched(np.ndarray):
+    """A log's buffer that notes how many of its values each computation reads (the largest
+    input of a ufunc such as ``>=``, or of an argmax)."""
+
+    read: list[int] = []
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _Watched.read.append(max(np.size(a) for a in inputs if isinstance(a, np.ndarray)))
+        plain = [a.view(np.ndarray) if isinstance(a, _Watched) else a for a in inputs]
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+    def argmax(self, *args, **kwargs):
+        _Watched.read.append(self.size)
+        return self.view(np.ndarray).argmax(*args, **kwargs)
+
+
+def test_the_live_readout_reads_the_end_of_a_long_log_only():
+    """The live page draws the last 10 s and the counts of top labels every 2 s of a session of
+    hours. Both read every row of the log, with it locked against the frame callback's next row:
+    44 ms (the counts) and 11 ms (the last 10 s) at a million rows, and growing with the session.
+    Now the last 10 s are found in the rows' time order and the counts are kept up as rows come."""
+    rng = np.random.default_rng(3)
+    log = SessionLog(source="live")
+    times = np.arange(0.0, 3 * 3600.0, 0.5)  # three hours of one face at the live page's 2 rows a second
+    for t in times[:-4]:
+        log.add_frame(float(t), [(1, (0, 0, 9, 9), rng.dirichlet(np.ones(7)).tolist())])
+    whole = log.to_frame()
+    log.label_counts()  # the page's first render counts the log so far, once
+    log._buf = log._buf.view(_Watched)
+    _Watched.read = []
+    for t in times[-4:]:  # the next 2 s, then the next render
+        log.add_frame(float(t), [(1, (0, 0, 9, 9), rng.dirichlet(np.ones(7)).tolist())])
+    recent, counts = log.to_frame(last_s=10.0), log.label_counts()
+    assert len(log) == len(times) > 20_000
+    assert _Watched.read and max(_Watched.read) <= 21 * len(LABELS)  # the last 10 s: 21 rows
+    whole = log.to_frame()
+    assert len(recent) == 21 and recent["time_s"].min() == times[-1] - 10.0
+    pd.testing.assert_frame_equal(recent.reset_index(drop=True),
+                                  whole[whole["time_s"] >= times[-1] - 10.0].reset_index(drop=True))
+    pd.testing.assert_series_equal(counts, label_counts(whole), check_names=False)
+    log.clear()
+    assert log.label_counts().tolist() == [0] * 7
+
+
+def test_the_end_of_a_log_whose_rows_came_out_of_time_order():
+    """A row logged with an earlier time than the one before (a snapshot taken beside a stream) is
+    still in the last seconds it belongs to, and out of those it does not."""
+    log = SessionLog(source="live")
+    for t in (0.0, 5.0, 20.0, 30.0):
+        log.add_frame(t, [(1, (0, 0, 9, 9), [1.0] + [0.0] * 6)])
+    log.add_frame(25.0, [(2, (0, 0, 9, 9), [0.0] * 6 + [1.0])])
+    log.add_frame(3.0, [(3, (0, 0, 9, 9), [0.0] * 6 + [1.0])])
+    recent = log.to_frame(last_s=10.0)
+    assert sorted(recent["time_s"]) == [20.0, 25.0, 30.0] and sorted(recent["face_id"]) == [1, 1, 2]
+    assert log.label_counts()[["Angry", "Neutral"]].tolist() == [4, 2]
+    joined = SessionLog.join([log])
+    assert sorted(joined.to_frame(last_s=10.0)["time_s"]) == [20.0, 25.0, 30.0]
+
+
 def class_log(minutes: float = 90.0, faces: int = 30, rows_per_s: float = 2.0, seed: int = 0) -> SessionLog:
     """An online class as the live page logs it with attention on: ``faces`` faces of a 1280 x 720
     gallery, ``rows_per_s`` rows a face and second (its log interval), model-like probabilities,
