@@ -225,7 +225,9 @@ if source == sources[1] and video is not None and video.get("video") is not None
 if has_attention(df):
     st.subheader("Attention")
     st.caption(support.ATTENTION_NOTE)
-    st.plotly_chart(charts.attention_timeline(attention_timeline(df, bin_s), markers=markers), width="stretch")
+    # A mark per bin, as the per-face timeline: in as few bins.
+    st.plotly_chart(charts.attention_timeline(attention_timeline(df, timeline_s), charts.timeline_title(
+        timeline_s, bin_s, "Attention over time"), markers=markers), width="stretch")
     attention = attention_summary(df, away_s=away_s, closed_s=closed_s)
     st.dataframe(attention_table(attention), hide_index=True, width="stretch")
     flags = [text for a in attention for text, on in (
@@ -239,7 +241,8 @@ if has_attention(df):
         st.caption(f"{MAX_FLAGS} of {len(flags)} attention flags; the table above has every face.")
 
 st.subheader("Valence and arousal (derived)")
-st.plotly_chart(charts.valence_arousal_path(valence_arousal_timeline(df, bin_s)), width="stretch")
+st.plotly_chart(charts.valence_arousal_path(valence_arousal_timeline(df, timeline_s), charts.timeline_title(
+    timeline_s, bin_s, "Valence and arousal over the session (derived)")), width="stretch")
 st.caption("Valence: how pleasant the expressions look (-1 unpleasant to 1 pleasant); arousal: how calm or "
            "excited (-1 calm to 1 excited). Derived from the seven expression probabilities (each expression's "
            "place in Russell & Mehrabian's 1977 ratings, weighted by its probability), not measured by a separate "

@@ -252,6 +252,8 @@ MAX_TIMELINE_FACES = 60
 #: ... and at most this many time bins across the session. Each bin of each face is a square of
 #: 6-20 px, so more bins than the chart has pixels only overlap; a 90-minute class of 30 faces in
 #: 1 s bins was 129,000 squares, which headless Chromium took 15 s to draw (3 s in 10 s bins).
+#: The other charts with a mark per bin (the attention timeline's, the valence-arousal path) keep
+#: within as many: a 3-hour session in 1 s bins was 10,800 marks each, 1.4 and 1.6 s to draw.
 MAX_TIMELINE_BINS = 600
 _TIMELINE_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 
@@ -265,10 +267,10 @@ def timeline_bin(bin_s: float, span_s: float) -> float:
     return fits[0] if fits else float(np.ceil(span_s / MAX_TIMELINE_BINS))
 
 
-def timeline_title(bin_s: float, chosen_s: float) -> str:
-    """The per-face timeline's title, with its bin when :func:`timeline_bin` made it coarser."""
-    return "Per-face timeline" if bin_s == chosen_s else \
-        f"Per-face timeline, {bin_s:g} s bins ({chosen_s:g} s: too many to draw)"
+def timeline_title(bin_s: float, chosen_s: float, what: str = "Per-face timeline") -> str:
+    """The title of the per-face timeline (or of ``what``, another chart in :func:`timeline_bin`'s
+    bins), with its bin when :func:`timeline_bin` made it coarser."""
+    return what if bin_s == chosen_s else f"{what}, {bin_s:g} s bins ({chosen_s:g} s: too many to draw)"
 
 
 #: The per-face timeline's rows are this many pixels high, down to :data:`TIMELINE_ROW_MIN_PX`

@@ -392,12 +392,16 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
         timeline_s = charts.timeline_bin(options.bin_s, log_end(df) - log_start(df))
         figures.append(charts.face_timeline(face_binned(df, timeline_s),
                                             charts.timeline_title(timeline_s, options.bin_s), markers=markers))
+        # A mark per bin, as the per-face timeline: in as few bins (a 3-hour session in 1 s bins
+        # was 10,800 marks on each).
         if has_attention(df):
             parts += _attention_section(df, options)
-            figures.append(charts.attention_timeline(attention_timeline(df, options.bin_s),
-                                                     f"Attention over time ({options.bin_s:g} s bins)",
+            title = "Attention over time" + (f" ({options.bin_s:g} s bins)" if timeline_s == options.bin_s else "")
+            figures.append(charts.attention_timeline(attention_timeline(df, timeline_s),
+                                                     charts.timeline_title(timeline_s, options.bin_s, title),
                                                      markers=markers))
-        figures.append(charts.valence_arousal_path(valence_arousal_timeline(df, options.bin_s)))
+        figures.append(charts.valence_arousal_path(valence_arousal_timeline(df, timeline_s), charts.timeline_title(
+            timeline_s, options.bin_s, "Valence and arousal over the session (derived)")))
         streaks = negative_streaks(df, options.negative_minutes * 60.0, bin_s=min(options.bin_s, 5.0))
         tail.append(_flags_section(streaks, options))
         tail += _changes_section(changes)

@@ -361,6 +361,43 @@ def test_face_timeline_of_a_long_session_in_short_bins_is_drawn_in_fewer():
     assert sum(len(trace.x) for trace in fig.data) == 3 * 540 <= 3 * charts.MAX_TIMELINE_BINS
 
 
+def three_hour_log_with_attention() -> SessionLog:
+    """One face watched for 3 hours at a row a second, with head pose, eyes and looking."""
+    from types import SimpleNamespace
+
+    log = SessionLog(source="live")
+    for t in range(3 * 3600):
+        p = [0.1, 0, 0, 0.3 * (t % 2), 0, 0, 0.9 - 0.3 * (t % 2)]
+        log.add_frame(float(t), [SimpleNamespace(face_id=1, box=(0, 0, 50, 50), probabilities=p,
+                                                 pose=(5.0 * (t % 7), 0.0, 0.0), eyes_open=(0.8, 0.8),
+                                                 looking_at_camera=t % 3 > 0)])
+    return log
+
+
+def test_marks_per_bin_of_a_3_hour_session_in_short_bins_are_drawn_in_fewer(monkeypatch):
+    """A session watched live for 3 hours, reported in 1 s bins: the attention timeline and the
+    valence-arousal path had a mark for each of 10,800 bins (1.4 and 1.6 s for headless Chromium to
+    draw, 1.8 MB). They keep within the per-face timeline's bins now, and say so in their titles."""
+    drawn = {}
+    for name in ("attention_timeline", "valence_arousal_path"):
+        def record(table, *args, _name=name, _draw=getattr(charts, name), **kwargs):
+            drawn[_name] = len(table)
+            return _draw(table, *args, **kwargs)
+        monkeypatch.setattr(charts, name, record)
+    html = build_html_report(three_hour_log_with_attention(), ReportOptions(bin_s=1.0))
+    assert drawn and all(0 < n <= charts.MAX_TIMELINE_BINS for n in drawn.values()), drawn
+    assert drawn == {"attention_timeline": 3 * 3600 // 30, "valence_arousal_path": 3 * 3600 // 30}
+    assert "Attention over time, 30 s bins (1 s: too many to draw)" in html
+    assert "Valence and arousal over the session (derived), 30 s bins (1 s: too many to draw)" in html
+    # A short session keeps its bins, and its titles.
+    drawn.clear()
+    short = SessionLog()
+    for t in range(600):
+        short.add_frame(float(t), [(1, (0, 0, 50, 50), [0, 0, 0, 1, 0, 0, 0])])
+    html = build_html_report(short, ReportOptions(bin_s=1.0))
+    assert drawn == {"valence_arousal_path": 600} and "too many to draw" not in html
+
+
 def test_a_named_moment_in_any_script_is_drawn_readably():
     """OpenCV's fonts draw ASCII only, a "?" for each UTF-8 byte: "début" read "d??but" on the
     annotated video and the frames the pages show."""

@@ -1253,6 +1253,24 @@ def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4)
     assert not at.exception and list(at.dataframe[0].value["session"]) == ["class.mp4", "week1.csv"]
 
 
+def test_dashboard_of_a_3_hour_session_in_1_s_bins_draws_its_marks_in_fewer_bins():
+    """A session watched live for 3 hours, on the dashboard in 1 s bins: the attention timeline and
+    the valence-arousal path had a mark for each of 10,800 bins, sent on every rerun of the page."""
+    from tests.test_annotate_report import three_hour_log_with_attention
+
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("long.csv", three_hour_log_with_attention().to_csv(), "text/csv").run()
+    at.select_slider[0].set_value(1).run()
+    assert not at.exception and not at.error
+    specs = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+             for c in at.get("plotly_chart")}
+    attention = specs["Attention over time, 30 s bins (1 s: too many to draw)"]
+    path = specs["Valence and arousal over the session (derived), 30 s bins (1 s: too many to draw)"]
+    assert {len(trace["x"]) for trace in attention["data"]} == {360}
+    assert len(next(trace for trace in path["data"] if trace["name"] == "session")["customdata"]) == 360
+
+
 def test_dashboard_names_moments_of_a_csv_log_and_keeps_them():
     from tests.test_compare import lecture
 
