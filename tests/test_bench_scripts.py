@@ -5,7 +5,7 @@ import argparse
 
 import pytest
 
-from benchmarks import bench_detectors, class_logs, live_profile, server_memory, variants
+from benchmarks import bench_detectors, class_logs, live_profile, long_live, server_memory, variants
 
 
 def test_detector_table_records_the_command_that_made_it():
@@ -95,3 +95,11 @@ def test_variants_give_the_float32_file_the_shipped_class_prior(tiny_csv, monkey
         assert rec.log_prior_shift.tolist() == shipped.log_prior_shift.tolist()
         assert (rec.temperature, rec.input_blur) == (shipped.temperature, shipped.input_blur)
     assert "float32, mirror on" in capsys.readouterr().out
+
+
+def test_long_live_prints_the_readout_and_the_dashboard_of_a_short_session(capsys):
+    assert long_live.main(["--hours", "0.02", "--fps", "5", "--checkpoints", "0.5", "1"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if " rows: frame " in line]
+    assert [line.split(" min")[0].strip() for line in lines] == ["0.5", "1.0"] and "kB of charts" in out
+    assert "dashboard, 1 s bins" in out and "report, 10 s bins" in out and "CSV log" in out
