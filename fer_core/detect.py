@@ -314,7 +314,7 @@ def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 #: Detector passes whose input tensor has more pixels than this run on a second session
 #: without a memory arena: the high-resolution pass on photos, while live and video frames
-#: (at most 1280 px on their long side: a 768x432 pass) keep the arena's speed. An arena
+#: (at most 1280 px on their long side: 544 x 576 stripes at most) keep the arena's speed. An arena
 #: keeps the largest run's activations for good: 150-190 MB after one 2309x1732 photo
 #: (benchmarks/memory.py), against 4-5 MB for a 128x128 pass.
 ARENA_MAX_PIXELS = 400_000
@@ -322,8 +322,9 @@ ARENA_MAX_PIXELS = 400_000
 #: High-resolution passes over more tensor pixels than this run in overlapping stripes
 #: (:func:`_stripe_views`): the 1200 x 912 pass of a 2000 x 1500 photo (a 48-megapixel JPEG is
 #: analysed at that size) becomes three 528 x 912 stripes and its peak memory drops from ~117
-#: to ~61 MB (two 704 x 912 stripes: ~77 MB), with the same faces found; live and video frames
-#: (at most 1280 px on their long side: a 768 x 432 pass) keep one pass.
+#: to ~61 MB (two 704 x 912 stripes: ~77 MB), with the same faces found. A 1280 x 720 frame's
+#: pass aimed at faces from 32 px (``blazeface-far``, ``blazeface-still``: 960 x 544) is two
+#: 544 x 576 stripes, which the live page's shared screen runs one a frame (:class:`RollingPasses`).
 HIRES_STRIPE_PIXELS = 500_000
 #: Long side (px) from which an image gets the high-resolution pass, by default: what finds
 #: the small faces of a 1280 x 720 video-call gallery.
@@ -559,15 +560,25 @@ class BlazeFaceDetector(FaceDetector):
         height, width = image.shape[:2]
         if height < 1 or width < 1:
             return []
+        return self.finish(image, self.run_views(image, self.views(width, height)), face_check, set_aside)
+
+    def run_views(self, image: np.ndarray, views: list[View]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The candidates (boxes, scores) of each of ``views`` on a BGR uint8 image, in order."""
         parts, resized = [], {}
-        for v in self.views(width, height):
+        for v in views:
             if v.own is not None and (v.rw, v.rh) not in resized:  # stripes of one pass: resize once
                 resized = {(v.rw, v.rh): shrink(image, v.rw, v.rh)}
             parts.append(self._candidates(image, v, resized.get((v.rw, v.rh)) if v.own is not None else None))
-        del resized
+        return parts
+
+    def finish(self, image: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]], face_check: bool | None = None,
+               set_aside: list[Detection] | None = None) -> list[Detection]:
+        """The detections of a BGR uint8 image from its passes' candidates ``parts`` (see :meth:`detect`:
+        the close-up retry when there are none, the merge, the face check)."""
+        height, width = image.shape[:2]
         if not any(len(scores) for _, scores in parts):
             close_up = _letterbox_view(width, height, self.spec.input_size, CLOSE_UP_FILL)
-            parts.append(self._candidates(image, close_up))
+            parts = [*parts, self._candidates(image, close_up)]
         detections = self.merge(parts, width, height)
         check = self.face_check if face_check is None else face_check
         return self.confirmed(image, detections, set_aside) if check else detections
@@ -608,6 +619,81 @@ class BlazeFaceDetector(FaceDetector):
                 + (", face_check=True" if self.face_check else "")
                 + (f", work_side={self.work_side}" if self.work_side else "")
                 + (f", mid_above={self.mid_above})" if self.mid_above else ")"))
+
+
+#: :class:`RollingPasses` runs a stripe again, out of turn, when its part of the picture changed
+#: by more than this since the stripe last ran: the mean absolute difference, in 8-bit levels,
+#: of the two frames shrunk :data:`ROLLING_THUMB` times. On call_layouts.py's galleries captured at
+#: 1280 x 720 (3 x 3 to 7 x 7), every face moved by 4 px with noise made 1.5-2 in either half of the
+#: frame; another page of the gallery 32-39; the whole screen shifted by 3 px, 10. A change within
+#: one tile (a camera turned off, a student joining) is under it: that tile's face comes or goes
+#: one analysed frame late.
+ROLLING_CHANGE = 6.0
+ROLLING_THUMB = 8
+
+
+class RollingPasses:
+    """One stream's face detection, its high-resolution stripes run one a frame, in turn.
+
+    A shared screen captured at 1280 x 720 gets ``blazeface-far``'s high-resolution pass (faces
+    from 32 px) as two 544 x 576 stripes: about 85% of the frame's detection. A call's gallery
+    moves little from one frame to the next, so each frame runs the whole-frame and middle
+    passes and one stripe, and takes the other stripes' candidates from the frame each last ran
+    on, merged as :meth:`BlazeFaceDetector.detect` merges: on a still screen, the same faces as
+    running every pass each frame. A stripe whose part of the picture changed (another window
+    shared, the gallery paged or reordered; :data:`ROLLING_CHANGE`) runs again at once, as do all
+    of them on the first frame, a frame of another size or after :meth:`reset`. A frame whose
+    passes include no stripes is detected whole. Not thread-safe: one per stream (the detector
+    inside may be shared)."""
+
+    def __init__(self, detector: BlazeFaceDetector, max_change: float = ROLLING_CHANGE) -> None:
+        self.detector = detector
+        self.max_change = float(max_change)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the carried candidates: the next frame runs every pass."""
+        self._size: tuple[int, int] | None = None
+        self._next = 0  # the stripe whose turn it is
+        self._carried: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # view index -> its candidates
+        self._thumbs: dict[int, np.ndarray] = {}  # view index -> the thumbnail it ran on
+        #: View indices run on the last frame (for tests and benchmarks).
+        self.last_run: tuple[int, ...] = ()
+
+    def _changed(self, thumb: np.ndarray, before: np.ndarray, view: View, width: int, height: int) -> bool:
+        """Whether ``view``'s part of the picture differs between two thumbnails."""
+        th, tw = view.tensor_hw
+        kx, ky = thumb.shape[1] / width / view.scale, thumb.shape[0] / height / view.scale
+        x0, y0 = int(view.origin[0] * kx), int(view.origin[1] * ky)
+        x1, y1 = math.ceil((view.origin[0] + tw) * kx), math.ceil((view.origin[1] + th) * ky)
+        a, b = thumb[y0:y1, x0:x1], before[y0:y1, x0:x1]
+        return a.size > 0 and float(np.abs(a.astype(np.int16) - b).mean()) > self.max_change
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """The faces of this frame of the stream, best first (as :meth:`BlazeFaceDetector.detect`)."""
+        det = self.detector
+        image = as_bgr(image_bgr)
+        height, width = image.shape[:2]
+        views = det.views(width, height) if height and width else []
+        stripes = [i for i, v in enumerate(views) if v.own is not None]
+        if len(stripes) < 2:
+            self.reset()
+            self.last_run = tuple(range(len(views)))
+            return det.detect(image)
+        if self._size != (width, height):
+            self.reset()
+            self._size = (width, height)
+        thumb = shrink(image, max(1, width // ROLLING_THUMB), max(1, height // ROLLING_THUMB))
+        turn = stripes[self._next % len(stripes)]
+        self._next += 1
+        run = [i for i in range(len(views)) if i not in stripes or i == turn or i not in self._carried
+               or self._changed(thumb, self._thumbs[i], views[i], width, height)]
+        fresh = dict(zip(run, det.run_views(image, [views[i] for i in run])))
+        for i in run:
+            if i in stripes:
+                self._carried[i], self._thumbs[i] = fresh[i], thumb
+        self.last_run = tuple(run)
+        return det.finish(image, [fresh[i] if i in fresh else self._carried[i] for i in range(len(views))])
 
 
 # --------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fer_core.annotate import annotate, draw_status
+from fer_core.detect import BlazeFaceDetector, RollingPasses
 from fer_core.recognizer import model_label
 from fer_core.session import SessionLog
 from fer_core.tracking import ExpressionTracker, TrackedFace
@@ -358,6 +359,9 @@ class LiveAnalyzer:
     results), the analysis-rate setting. ``attention``: also measure head pose, eyes and
     gaze of every face on the analysed frames (a face mesh per face; docs/ATTENTION.md).
     ``log_interval_s``: at most one log row per face this often, which bounds the log to a few rows per face and second.
+    ``rolling``: run a striped high-resolution detector pass (a shared screen's 1280 x 720 frames
+    with the far detector) one stripe an analysed frame, the others' faces carried from the
+    frame they last ran on (``fer_core.detect.RollingPasses``).
     """
 
     recognizer: Recognizer
@@ -376,6 +380,7 @@ class LiveAnalyzer:
     clock: Callable[[], float] = time.monotonic
     #: Shed load by itself when the callback cannot keep up (see :class:`LoadShedder`).
     adaptive: bool = True
+    rolling: bool = True
     shedder: LoadShedder = field(default_factory=LoadShedder)
     #: The process-wide fair share of analyses (the app passes :data:`SERVER_LOAD`; None: none).
     #: Its clock must be ``clock``'s kind.
@@ -411,6 +416,7 @@ class LiveAnalyzer:
         self._session = 0
         self._logged_stream = 0  # the stream of the last row logged
         self._model = model_label(self.recognizer)  # for the log; set again with the recognizer
+        self._rolling: RollingPasses | None = None  # this stream's detection (worker thread only)
 
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
@@ -466,14 +472,15 @@ class LiveAnalyzer:
             measure = self.attention and self._frames_analysed % max(1, self.attention_every) == 0
             carry = self.attention and not measure
             eyes = self._measured % max(1, self.eyes_every) == 0
+            recognizer, rolling = self.recognizer, self._rolling_for(self.recognizer)
         if analyse:
             # The keywords only when needed: stand-in recognizers (tests) take the frame alone.
-            if not measure:
-                results = self.recognizer.analyze(image_bgr)
-            elif eyes:
-                results = self.recognizer.analyze(image_bgr, attention=True)
-            else:
-                results = self.recognizer.analyze(image_bgr, attention=True, iris=False)
+            kwargs: dict[str, Any] = {} if rolling is None else {"detect": rolling.detect}
+            if measure:
+                kwargs["attention"] = True
+                if not eyes:
+                    kwargs["iris"] = False
+            results = recognizer.analyze(image_bgr, **kwargs)
             previous = faces
             faces = tuple(self.tracker.update(results, image_bgr))
             if carry:
@@ -567,6 +574,16 @@ class LiveAnalyzer:
             new.time_base = frame.time_base
         return new
 
+    def _rolling_for(self, recognizer: Any) -> RollingPasses | None:
+        """This stream's :class:`RollingPasses` for ``recognizer``'s detector (None: not a
+        BlazeFace one, or ``rolling`` off); under the lock."""
+        detector = getattr(recognizer, "detector", None)
+        if not self.rolling or not isinstance(detector, BlazeFaceDetector):
+            self._rolling = None
+        elif self._rolling is None or self._rolling.detector is not detector:
+            self._rolling = RollingPasses(detector)
+        return self._rolling
+
     def on_ended(self) -> None:
         """The camera track ended (stopped, disconnected): forget faces, keep the log. Faces of
         the next stream get numbers after this one's: the log goes on, and one number must not
@@ -581,6 +598,7 @@ class LiveAnalyzer:
             if self.server is not None:
                 self.server.forget(id(self))
             self._since_analysis = None
+            self._rolling = None  # the next stream's first frame runs every pass
             self._measured = 0  # the next stream's first measurement runs the iris pass
             self._rate_in.reset()
             self._rate_analysed.reset()

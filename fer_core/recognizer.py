@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -284,7 +284,8 @@ class Recognizer:
 
     def analyze(self, image_bgr: np.ndarray, max_faces: int | None = None,
                 attention: bool | None = None, *, iris: bool = True,
-                set_aside: list[tuple[int, int, int, int]] | None = None) -> list[FaceResult]:
+                set_aside: list[tuple[int, int, int, int]] | None = None,
+                detect: Callable[[np.ndarray], list[Detection]] | None = None) -> list[FaceResult]:
         """Detect every face in a BGR (or gray / BGRA) image and classify them in one batch.
 
         Returns one :class:`FaceResult` per face, best detector score first; ``[]`` when
@@ -295,7 +296,8 @@ class Recognizer:
         each face's last eye measurement, as the live page does. ``set_aside``: a list that
         gets the ``(x, y, w, h)`` boxes found but not returned: detections the detector's face
         check doubted (``BlazeFaceDetector(face_check=True)``) and those past ``max_faces``, for
-        callers that pixelate every possible face when sharing a frame.
+        callers that pixelate every possible face when sharing a frame. ``detect``: finds the
+        faces instead of the recognizer's detector (a stream's ``fer_core.detect.RollingPasses``).
         """
         img = np.asarray(image_bgr)
         if img.ndim < 2 or img.size == 0:
@@ -306,7 +308,12 @@ class Recognizer:
         gray = to_gray(img)
         bgr = as_bgr(img)
         limit = self.max_faces if max_faces is None else max_faces
-        if set_aside is None:
+        if detect is not None:
+            found = detect(bgr)
+            detections = found[:limit]
+            if set_aside is not None:
+                set_aside.extend(_int_box(d.box) for d in found[limit:])
+        elif set_aside is None:
             detections = self.detector.detect(bgr)[:limit]
         else:
             doubted: list[Detection] = []

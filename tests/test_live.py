@@ -462,3 +462,70 @@ def test_a_slow_analysis_is_told_from_a_stopped_camera(recognizer):
     with pytest.raises(RuntimeError):
         analyzer.callback(frame)
     assert analyzer.snapshot().stats.analysing_s == 0.0  # a failed analysis does not read as one still running
+
+
+@pytest.fixture(scope="module")
+def screen_recognizer():
+    """The recognizer of the live page's shared screen: the far detector (a high-resolution
+    pass in two stripes on a 1280 x 720 capture)."""
+    from fer_core.detect import FAR_DETECTOR, load_detector
+
+    return load_recognizer(detector=load_detector(FAR_DETECTOR))
+
+
+def count_stripes(detector, runs: list):
+    """Make ``detector`` append to ``runs[-1]`` the origin of each high-resolution stripe it runs."""
+    real = detector._candidates
+
+    def counted(image, view, small=None):
+        if view.own is not None:
+            runs[-1].append(view.origin)
+        return real(image, view, small)
+
+    detector._candidates = counted
+
+
+def test_a_shared_screen_runs_one_stripe_a_frame_and_keeps_every_face(screen_recognizer):
+    """A call's gallery shared at 1280 x 720: after the first frame, each analysed frame runs the
+    high-resolution pass on one of its two stripes, in turn, and the other's faces come from the
+    frame before; on a still gallery every frame reports the faces of a whole detection."""
+    det = screen_recognizer.detector
+    frame = gallery_frame(5, 5, 1280, 720)
+    whole = sorted(d.box for d in det.detect(frame))
+    assert len(whole) == 25
+    analyzer = LiveAnalyzer(screen_recognizer, adaptive=False)
+    runs: list[list] = []
+    count_stripes(det, runs)
+    try:
+        for i in range(5):
+            runs.append([])
+            analyzer.callback(to_frame(frame, pts=i))
+            assert sorted(f.box for f in analyzer.snapshot().faces) == whole, i
+    finally:
+        del det._candidates
+    assert [len(r) for r in runs] == [2, 1, 1, 1, 1]
+    assert runs[1] != runs[2] and runs[1] == runs[3]  # in turn
+    assert sorted(f.face_id for f in analyzer.snapshot().faces) == list(range(1, 26))
+
+
+def test_a_shared_screen_that_changes_runs_every_stripe_at_once(screen_recognizer):
+    """Another page of the gallery (or another window) runs both stripes on its first frame: no
+    face of the picture before is carried onto it. So does a new stream's first frame."""
+    det = screen_recognizer.detector
+    before, after = gallery_frame(5, 5, 1280, 720), gallery_frame(7, 7, 1280, 720)
+    expected = sorted(d.box for d in det.detect(after))
+    analyzer = LiveAnalyzer(screen_recognizer, adaptive=False)
+    runs: list[list] = []
+    count_stripes(det, runs)
+    try:
+        for i, frame in enumerate([before, before, after, after]):
+            runs.append([])
+            analyzer.callback(to_frame(frame, pts=i))
+        assert sorted(f.box for f in analyzer.snapshot().faces) == expected
+        analyzer.on_ended()
+        runs.append([])
+        analyzer.callback(to_frame(after, pts=9))
+    finally:
+        del det._candidates
+    assert [len(r) for r in runs] == [2, 1, 2, 1, 2]
+    assert len(analyzer.snapshot().faces) == 49
