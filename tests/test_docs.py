@@ -89,3 +89,18 @@ def test_readme_latency_covers_the_load_table_it_links_to():
     latency = table_row(section, "| 8 tabs, 120 s |")[3]
     presented = int(re.search(r"\((\d+)\)", latency).group(1))
     assert low <= presented <= high, (latency, low, high)
+
+
+def test_speed_md_shared_screen_shares_are_its_table():
+    """docs/SPEED.md's shared-screen section and docs/DESIGN.md quote the callback's time with one
+    stripe a frame as a share of its time with both: the share must be that of the table quoted."""
+    section = (ROOT / "docs" / "SPEED.md").read_text().split("### A shared screen: one stripe a frame", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^(\dx\d screen, [a-z ]+?) +\d+ +([\d.]+)$", section, re.M))
+    shares = [float(rows[f"{n}x{n} screen, rolling"]) / float(rows[f"{n}x{n} screen, all passes"]) for n in (3, 5, 7)]
+    text = " ".join(section.split())
+    low, high, on_25 = re.search(r"takes ([\d.]+)-([\d.]+) of its time, ([\d.]+) on 25 faces", text).groups()
+    assert float(low) <= min(shares) and max(shares) <= float(high), shares
+    assert f"{shares[1]:.1f}" == on_25
+    design = " ".join((ROOT / "docs" / "DESIGN.md").read_text().split())
+    assert f"{on_25}x the callback's time" in design
