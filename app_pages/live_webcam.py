@@ -142,7 +142,10 @@ with st.sidebar:
         support.set_unsaved()
 analyzer.configure(analyse_every=every, smoothing_window=window,
                    recognizer=support.get_live_recognizer(mirror, far or source == "screen"),
-                   attention=attention, attention_every=attention_every)
+                   attention=attention, attention_every=attention_every,
+                   # A call's gallery moves little: its detector's costly stripes run one a frame. A
+                   # camera's faces move more (its HD frames with "Faces farther" keep every pass).
+                   rolling=source == "screen")
 
 # Render the streamer on every run, at a fixed place, with a stable key (see fer_app.webrtc_shim).
 webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,

@@ -361,7 +361,7 @@ class LiveAnalyzer:
     ``log_interval_s``: at most one log row per face this often, which bounds the log to a few rows per face and second.
     ``rolling``: run a striped high-resolution detector pass (a shared screen's 1280 x 720 frames
     with the far detector) one stripe an analysed frame, the others' faces carried from the
-    frame they last ran on (``fer_core.detect.RollingPasses``).
+    frame they last ran on (``fer_core.detect.RollingPasses``); the page sets it for a shared screen only.
     """
 
     recognizer: Recognizer
@@ -421,9 +421,12 @@ class LiveAnalyzer:
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
                   recognizer: Recognizer | None = None, attention: bool | None = None,
-                  attention_every: int | None = None, eyes_every: int | None = None) -> None:
+                  attention_every: int | None = None, eyes_every: int | None = None,
+                  rolling: bool | None = None) -> None:
         """Change settings while streaming (thread-safe; takes effect from the next frame)."""
         with self._lock:
+            if rolling is not None:
+                self.rolling = bool(rolling)
             if attention is not None:
                 self.attention = bool(attention)
             if attention_every is not None:

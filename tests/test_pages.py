@@ -1542,9 +1542,10 @@ def test_live_page_shares_a_screen_when_asked(streamer_kwargs):
     # A gallery's faces: the middle pass, as with "Faces farther from the camera".
     analyzer = at.session_state["fer_live_analyzer"]
     assert analyzer.recognizer.detector is far_detector()
+    assert analyzer.rolling  # its high-resolution stripes one a frame (fer_core.detect.RollingPasses)
     at.radio(key="fer_live_source").set_value("camera").run()
     assert seen["media_stream_constraints"]["video"] == support.CAMERA and '"camera"' in script()[0]
-    assert analyzer.recognizer.detector is camera_detector()
+    assert analyzer.recognizer.detector is camera_detector() and not analyzer.rolling
 
 
 def test_everyday_model_from_the_sidebar_holds_across_pages():
