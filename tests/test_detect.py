@@ -558,3 +558,28 @@ def test_work_side_maps_the_boxes_of_the_smaller_picture_back():
     assert np.allclose(np.asarray(worked[0].eyes), 3 * np.asarray(small[0].eyes), atol=6)
     with pytest.raises(ValueError):
         BlazeFaceDetector("short", work_side=100)  # under the model's input
+
+
+def test_rolling_passes_without_stripes_and_across_a_new_size_detect_whole():
+    """A stream's RollingPasses: a frame whose passes have no stripes (the camera's 640 x 480) runs
+    every pass each time, and a frame of another size (a window resized) too, with the faces of a
+    whole detection; the recognizer takes it as its ``detect``."""
+    from fer_core import load_recognizer
+    from fer_core.detect import RollingPasses, far_detector
+    from tests.scenes import gallery_frame, one_face_frame
+
+    far = far_detector()
+    rolling = RollingPasses(far)
+    small = one_face_frame()
+    for _ in range(2):
+        assert rolling.detect(small) == far.detect(small)
+        assert rolling.last_run == tuple(range(len(far.views(640, 480))))
+    wide, wider = gallery_frame(5, 5, 1280, 720), gallery_frame(5, 5, 1280, 760)
+    runs = []
+    for _ in range(2):
+        assert len(rolling.detect(wide)) == 25
+        runs.append(len(rolling.last_run))
+    assert runs == [4, 3]  # a new size: every pass; then the whole-frame and middle passes, one stripe
+    assert rolling.detect(wider) == far.detect(wider) and len(rolling.last_run) == 4
+    rec = load_recognizer(detector=far)
+    assert [r.box for r in rec.analyze(wider, detect=rolling.detect)] == [r.box for r in rec.analyze(wider)]
