@@ -127,10 +127,12 @@ with st.sidebar:
                                        value=3, disabled=not attention,
                                        help="Each face keeps its last measurement in between.")
     far = st.toggle("Faces farther from the camera", value=False, key="fer_live_far_faces",
-                    help="One more face-detector pass, for faces under about a fifth of the picture's "
-                         "width (a camera across a room, people sitting back): it finds faces from about "
-                         "50 px wide in a 640 x 480 picture instead of about 95. About 5 ms more per analysed "
-                         "frame; raise 'Analyse every Nth frame' if the video stutters. Always on for a "
+                    help="One more face-detector pass on every frame, for faces under about a fifth of the "
+                         "picture's width (a camera across a room, people sitting back): it finds faces from "
+                         "about 50 px wide in a 640 x 480 picture instead of about 95. Without it, that pass "
+                         "runs only on frames where no face is found otherwise: one person sitting back is "
+                         "found either way, but a small face beside a larger one is not. About 5 ms more per "
+                         "analysed frame; raise 'Analyse every Nth frame' if the video stutters. Always on for a "
                          "shared screen. No effect on the lighter 320 x 240 camera a busy server asks for. "
                          "A camera that sends more than 640 px (1280 x 720, 1920 x 1080) is otherwise searched "
                          "at 640 px, which finds a face of a quarter of the picture's height (a laptop at arm's "

@@ -267,8 +267,9 @@ def get_recognizer():
 
 def get_live_recognizer(mirror: bool = False, far_faces: bool = False):
     """The same model for live video: with the camera detector (``fer_core.detect.camera_detector``:
-    an HD camera's frame is detected at 640 px) unless ``far_faces``
-    (``fer_core.detect.far_detector``: its middle pass costs ~5 ms a frame, so it is the
+    an HD camera's frame is detected at 640 px; the middle pass runs on a smaller frame only when
+    the whole-frame pass found no face) unless ``far_faces``
+    (``fer_core.detect.far_detector``: its middle pass on every frame costs ~5 ms, so it is the
     user's choice here, or comes with a shared screen) and, unless
     ``mirror``, without flip test-time augmentation: half the model time per face, and the
     per-face smoothing over frames already averages the noise."""

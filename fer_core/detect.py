@@ -13,7 +13,8 @@ Two implementations:
 * :class:`HaarDetector`: OpenCV 4.x Haar cascade (no model file of our own).
 
 Use :func:`default_detector` for the shared default (live frames), :func:`camera_detector` for
-the live page's camera (the default, but an HD frame detected at a working size),
+the live page's camera (the default, but an HD frame detected at a working size, and a middle pass
+where the default finds no face),
 :func:`still_detector` for the one photos and video files get (a middle pass more),
 :func:`load_detector` to build one by name, :data:`DETECTORS` / :func:`available_detectors` to
 list the names.
@@ -381,6 +382,9 @@ class BlazeFaceDetector(FaceDetector):
     itself); the boxes come back in the image's pixels, so the face crops keep its full detail.
     ``mid_above`` (pixels): the middle passes run only on images whose long side, as given, is
     above it (the camera detector's: only on camera frames larger than the working size).
+    ``mid_if_none``: on the images ``mid_above`` keeps them from, the middle passes run all the same
+    when the other passes found no face (:meth:`second_views`): a face too small for the whole-frame
+    pass is found, and a frame where that pass finds one costs what it did.
 
     Safe to share across threads: the only state is the onnxruntime session.
     """
@@ -390,7 +394,7 @@ class BlazeFaceDetector(FaceDetector):
                  min_face: int | None = None, hires_min_side: int = HIRES_MIN_SIDE,
                  hires_max_side: int = 1280, hires_stripe_pixels: int | None = None,
                  mid_side: int | None = None, mid_octaves: int = 1, face_check: bool = False,
-                 work_side: int | None = None, mid_above: int = 0,
+                 work_side: int | None = None, mid_above: int = 0, mid_if_none: bool = False,
                  model_path: str | Path | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
@@ -423,6 +427,7 @@ class BlazeFaceDetector(FaceDetector):
             raise ValueError(f"work_side must be at least the model's input, {self.spec.input_size}")
         self.work_side = work_side
         self.mid_above = int(mid_above)
+        self.mid_if_none = bool(mid_if_none)
         self.stripe_overlap = -(-round(STRIPE_OVERLAP_INPUTS * self.spec.input_size) // align) * align
         self.model_path = Path(model_path) if model_path else model_dir() / self.spec.filename
         if not self.model_path.is_file():
@@ -440,6 +445,7 @@ class BlazeFaceDetector(FaceDetector):
                                key=lambda n: n != "regressors")
         self._logit_threshold = math.log(self.score_threshold / (1.0 - self.score_threshold))
         mids = "".join(f"+mid{mid_side << k}" for k in range(self.mid_octaves)) if mid_side else ""
+        mids += "-if-none" if mid_side and mid_above and mid_if_none else ""
         self.name = (f"blazeface-{variant}" + mids
                      + (f"+hires{min_face}" if min_face else "") + ("+meshcheck" if face_check else "")
                      + (f"@{work_side}" if work_side else ""))
@@ -456,6 +462,14 @@ class BlazeFaceDetector(FaceDetector):
             work = self._views(max(1, round(width * f)), max(1, round(height * f)), mids)
             return [dataclasses.replace(v, scale=v.scale * f) for v in work]
         return self._views(width, height, mids)
+
+    def second_views(self, width: int, height: int) -> list[View]:
+        """The passes run on a width x height image only when those of :meth:`views` found no face:
+        with ``mid_if_none``, the middle passes that ``mid_above`` leaves out of them."""
+        if not self.mid_if_none or max(width, height) > self.mid_above:
+            return []
+        always = self._views(width, height, False)
+        return [v for v in self._views(width, height) if v not in always]
 
     def _views(self, width: int, height: int, mids_too: bool = True) -> list[View]:
         views = [_letterbox_view(width, height, self.spec.input_size)]
@@ -574,13 +588,19 @@ class BlazeFaceDetector(FaceDetector):
     def finish(self, image: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]], face_check: bool | None = None,
                set_aside: list[Detection] | None = None) -> list[Detection]:
         """The detections of a BGR uint8 image from its passes' candidates ``parts`` (see :meth:`detect`:
-        the close-up retry when there are none, the merge, the face check)."""
+        the second passes and the close-up retry when there are none, the merge, the face check)."""
         height, width = image.shape[:2]
+        second = [] if any(len(scores) for _, scores in parts) else self.second_views(width, height)
+        extra = [self._candidates(image, v) for v in second]
+        second_found = any(len(scores) for _, scores in extra)
+        parts = [*parts, *extra]
         if not any(len(scores) for _, scores in parts):
             close_up = _letterbox_view(width, height, self.spec.input_size, CLOSE_UP_FILL)
             parts = [*parts, self._candidates(image, close_up)]
         detections = self.merge(parts, width, height)
-        check = self.face_check if face_check is None else face_check
+        # The second passes' weak detections get the mesh's look whatever the detector's setting:
+        # the middle pass found a galaxy in a deep-field photo, at 0.65, where one pass found nothing.
+        check = (self.face_check or second_found) if face_check is None else face_check
         return self.confirmed(image, detections, set_aside) if check else detections
 
     def confirmed(self, image_bgr: np.ndarray, detections: list[Detection],
@@ -618,7 +638,8 @@ class BlazeFaceDetector(FaceDetector):
                 + (f", mid_side={self.mid_side}, mid_octaves={self.mid_octaves}" if self.mid_side else "")
                 + (", face_check=True" if self.face_check else "")
                 + (f", work_side={self.work_side}" if self.work_side else "")
-                + (f", mid_above={self.mid_above})" if self.mid_above else ")"))
+                + (f", mid_above={self.mid_above}" if self.mid_above else "")
+                + (", mid_if_none=True)" if self.mid_if_none else ")"))
 
 
 #: :class:`RollingPasses` runs a stripe again, out of turn, when its part of the picture changed
@@ -791,8 +812,14 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     # at 25% and 30% of the height, against 37 and 33 with the high-resolution pass and 9 and 25
     # with neither (as at 640 x 360). Faces of 15% (a person 1.5 m away) are the far detector's:
     # 21 of 40 here, 40 with the high-resolution pass (benchmarks/bench_webcam.py --hd-recall).
+    # On frames of up to 640 px the middle pass runs only when the whole-frame pass found no face
+    # (mid_if_none), its weak boxes confirmed by the face mesh: a laptop's user sitting back (the
+    # face 20-25% of the height) was found in 11 and 26 of 40 real 640 x 480 frames, and 9 of 40
+    # at 25% of 640 x 360; now in 39 and 39, and 37. A face close to the camera costs the one
+    # pass it did; a far face or an empty room costs the middle pass more (~5 ms), as with "Faces
+    # farther from the camera", which runs it on every frame (a small face beside a close one).
     "blazeface-camera": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, mid_side=256,
-                                          work_side=640, mid_above=640),
+                                          work_side=640, mid_above=640, mid_if_none=True),
     # For still photos, where a few more milliseconds don't matter: the high-resolution
     # pass on every image, so faces from ~32 px are found in small photos too.
     "blazeface-photo": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65,
@@ -862,6 +889,7 @@ def far_detector() -> FaceDetector:
 
 def camera_detector() -> FaceDetector:
     """The shared detector for live camera frames (:data:`CAMERA_DETECTOR`): the default on frames
-    of up to 640 px; a larger one (an HD camera) detected at 640 px with the middle pass, in
-    about the time of a 640 x 480 frame with it."""
+    of up to 640 px, plus the middle pass where that finds no face (a face of a fifth of the
+    height: a laptop's user sitting back); a larger one (an HD camera) detected at 640 px with
+    the middle pass, in about the time of a 640 x 480 frame with it."""
     return shared_detector(CAMERA_DETECTOR)

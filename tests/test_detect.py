@@ -546,6 +546,79 @@ def test_the_camera_detector_finds_a_laptop_face_in_an_hd_frame(size, share, shi
     assert found[0].eyes is not None and all(x < ex < x + w and y < ey < y + h for ex, ey in found[0].eyes)
 
 
+#: The sizes the Live page asks the camera for (480 x 360) or a browser picks near them.
+SMALL_CAMERAS = [(480, 360), (640, 480), (640, 360)]
+
+
+@pytest.mark.parametrize("size", SMALL_CAMERAS)
+@pytest.mark.parametrize("share, shift", [(0.2, (0.0, 0.0)), (0.22, (-0.8, 0.5)), (0.18, (0.6, -0.4))])
+def test_the_camera_detector_finds_a_laptop_user_sitting_back(size, share, shift):
+    # A face of a fifth of the height: the whole-frame pass, letterboxed to 128 px, left it (11 of
+    # 40 real faces at 20% of 640 x 480, 9 of 40 at 25% of 640 x 360); the middle pass, run because
+    # that pass found no face, finds it.
+    from tests.scenes import camera_frame
+
+    frame, face = camera_frame(*size, share, shift=shift)
+    found = detect.camera_detector().detect(frame)
+    assert len(found) == 1 and iou(found[0].box, face) > 0.5, (found, face)
+    x, y, w, h = found[0].box
+    assert found[0].eyes is not None and all(x < ex < x + w and y < ey < y + h for ex, ey in found[0].eyes)
+
+
+def passes_run(det: BlazeFaceDetector, frame: np.ndarray, monkeypatch) -> list[tuple[int, int]]:
+    """The tensor sizes of the passes one ``det.detect(frame)`` runs, in order."""
+    ran, real = [], det._candidates
+
+    def spy(image, view, small=None):
+        ran.append(view.tensor_hw)
+        return real(image, view, small)
+
+    monkeypatch.setattr(det, "_candidates", spy)
+    det.detect(frame)
+    monkeypatch.undo()
+    return ran
+
+
+@pytest.mark.parametrize("size", SMALL_CAMERAS)
+@pytest.mark.parametrize("share", [0.3, 0.4, 0.6])
+def test_a_close_face_costs_the_camera_detector_the_one_pass_it_did(size, share, monkeypatch):
+    # The middle pass (~5 ms) runs only where the whole-frame pass found nothing: a face close to
+    # the camera is found by that pass alone, as with the default detector.
+    from tests.scenes import camera_frame
+
+    frame, _ = camera_frame(*size, share, shift=(0.3, -0.2))
+    camera = load_detector(detect.CAMERA_DETECTOR)
+    assert passes_run(camera, frame, monkeypatch) == passes_run(default_detector(), frame, monkeypatch) == [(128, 128)]
+
+
+@pytest.mark.parametrize("size", SMALL_CAMERAS)
+def test_a_frame_without_a_face_gets_the_middle_pass_and_no_box(size, monkeypatch):
+    from tests.scenes import no_face_bgr
+
+    rng = np.random.default_rng(3)
+    w, h = size
+    wall = cv2.resize(cv2.GaussianBlur(rng.integers(40, 200, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8), (5, 5), 0),
+                      (w, h))
+    camera = load_detector(detect.CAMERA_DETECTOR)
+    for frame in (wall, cv2.resize(no_face_bgr(), size)):
+        ran = passes_run(camera, frame, monkeypatch)
+        assert ran[0] == (128, 128) and max(ran[1]) == 256 and len(ran) == 3, ran  # then the close-up retry
+        assert camera.detect(frame) == []
+
+
+def test_the_middle_pass_of_a_face_less_frame_is_confirmed_by_the_mesh():
+    # Only the middle pass finds a "face" in the deep-field photo (a galaxy, scored 0.65): weak boxes
+    # of that pass get the face mesh's look, which calls it no face.
+    from skimage import data
+
+    photo = cv2.cvtColor(data.hubble_deep_field(), cv2.COLOR_RGB2BGR)
+    frame = cv2.resize(photo, (480, 360), interpolation=cv2.INTER_AREA)
+    camera = detect.camera_detector()
+    assert default_detector().detect(frame) == [] and camera.detect(frame, face_check=False)  # the pass's box
+    aside: list = []
+    assert camera.detect(frame, set_aside=aside) == [] and len(aside) == 1  # still pixelated when asked
+
+
 def test_work_side_maps_the_boxes_of_the_smaller_picture_back():
     from tests.scenes import camera_frame
 

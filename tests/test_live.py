@@ -62,6 +62,21 @@ def test_callback_annotates_a_real_face(recognizer):
     assert len(analyzer.log) == 1 and analyzer.log.models == ("Standard (fer_model.onnx)",)
 
 
+def test_the_live_camera_finds_a_laptop_user_sitting_back():
+    # The face a fifth of a 640 x 480 frame's height: the Live page's camera recognizer
+    # (fer_app.support.get_live_recognizer, "Faces farther from the camera" off) showed no face.
+    from fer_core.detect import camera_detector
+    from tests.scenes import camera_frame
+
+    analyzer = LiveAnalyzer(load_recognizer(detector=camera_detector(), flip_tta=False))
+    frame, face = camera_frame(640, 480, 0.22, shift=(-0.8, 0.5))
+    for pts in range(3):
+        analyzer.callback(to_frame(frame, pts=pts))
+    snap = analyzer.snapshot()
+    assert snap.stats.faces_now == 1 and iou(snap.faces[0].box, face) > 0.5, (snap.faces, face)
+    assert snap.faces[0].face_id == 1  # one face, followed from frame to frame
+
+
 def test_the_log_names_the_model_chosen_while_streaming(recognizer):
     from fer_core import load_recognizer
     from fer_core.recognizer import EVERYDAY_MODEL
