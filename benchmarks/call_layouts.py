@@ -249,7 +249,7 @@ def main(argv=None) -> int:
 
     import cv2
 
-    from benchmarks.gallery_recall import no_face_images, setup
+    from benchmarks.gallery_recall import detector_from_spec, no_face_images, setup
     from fer_core.detect import BlazeFaceDetector
 
     files, rng, dets = setup(args)
