@@ -78,8 +78,14 @@ SCREEN_ERRORS = {
                            "analysis."),
 }
 SOURCES = {"camera": "Camera", "screen": "A shared screen, window or tab"}
+#: Where Streamlit stacks columns (its theme's "columns" breakpoint): a phone. The video then fills the
+#: screen's width and the status line below it (camera stopped, server slow) was out of sight while
+#: streaming; there it goes above the video.
+NARROW_STYLE = ("<style>@media (max-width: 640px) { .st-key-fer_live_status, [data-testid=\"stLayoutWrapper\"]:has(> "
+                ".st-key-fer_live_status) { order: -1; } }</style>")
 
 st.title("Live webcam")
+st.html(NARROW_STYLE)
 # The source's radio is drawn once the player's state is known (below), so that it is
 # locked exactly while a stream runs; its value is read now, the player needs it.
 source_slot = st.empty()
@@ -178,7 +184,7 @@ with video_col:
     )
     # streamlit-webrtc opens cameras only; this makes its player share a screen instead.
     webrtc_shim.use_video_source(source, camera, SCREEN_ERRORS if source == "screen" else CAMERA_ERRORS)
-    status = st.empty()
+    status = st.container(key="fer_live_status").empty()
     if camera_note:
         st.caption(camera_note)
     # A form: typing does not rerun the page (which would interrupt the readout), submitting does.

@@ -94,3 +94,47 @@ def test_live_pose_follows_a_turning_head_and_dashboard_shows_attention(turning_
     page.locator(".js-plotly-plot", has_text="Attention over time").wait_for()
     page.get_by_role("heading", name="Attention").evaluate("e => e.scrollIntoView({block: 'start'})")
     screenshot(page, "dashboard_attention")
+
+
+@pytest.fixture(scope="module")
+def class_camera(tmp_path_factory):
+    """A .y4m of a class seen by a camera: a 3 x 4 gallery of real faces, swaying a little, 2 s, looped."""
+    import math
+
+    import numpy as np
+
+    from tests.scenes import gallery_frame
+
+    base = gallery_frame(3, 4, 640, 480)
+    frames = [np.roll(base, int(8 * math.sin(i / 30 * 2 * math.pi)), axis=1) for i in range(30)]
+    return write_y4m(tmp_path_factory.mktemp("camera") / "class.y4m", frames, fps=15)
+
+
+def test_phone_sees_the_stream_status(playwright_instance, tmp_path_factory, class_camera, server):
+    """On a phone (390 x 844) the columns stack and the video fills the screen's width: the status line
+    under it ("Streaming", "the camera stopped", "the server is slow") sat at 886 px, out of sight while
+    streaming."""
+    ctx = launch(playwright_instance, tmp_path_factory,
+                 ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={class_camera}"])
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        goto(page, server, "live")
+        page.get_by_text("Attention: head pose and eyes").click()  # the sidebar, open at this width
+        wait_for_app(page)
+        page.get_by_text("Faces farther from the camera").click()  # faces of about 60 px
+        wait_for_app(page)
+        page.set_viewport_size({"width": 390, "height": 844})
+        start_stream(page)
+        status = page.locator('[data-testid="stAlert"]', has_text="Streaming.")
+        status.wait_for()
+        box = status.bounding_box()
+        assert box and box["y"] + box["height"] <= 844, box  # on screen without scrolling
+
+        # A wide screen keeps the status below the video, beside the readout.
+        page.set_viewport_size({"width": 1280, "height": 900})
+        player = page.locator('iframe[title*="webrtc_streamer"]').bounding_box()
+        assert player and status.bounding_box()["y"] > player["y"] + player["height"]
+        stop_stream(page)
+    finally:
+        ctx.close()
