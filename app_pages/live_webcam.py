@@ -216,10 +216,16 @@ with source_slot:
 
 with info_col:
     readout = st.empty()
+    # The head pose of a class, in an expander drawn once and then only refilled: an expander drawn
+    # anew on each render (every 0.5-1.5 s) snapped shut in the browser while someone read it.
+    pose_area = st.empty()
+    log_full_slot = st.empty()
     chart_area = st.empty()
+pose_table_slot = None  # the placeholder inside pose_area's expander, while it is drawn
 
 
 def render(snap, charts_too: bool = True) -> None:
+    global pose_table_slot
     s = snap.stats
     with readout.container():
         top = st.columns(3)
@@ -239,23 +245,28 @@ def render(snap, charts_too: bool = True) -> None:
         bottom[0].metric("Faces now", s.faces_now)
         bottom[1].metric("Observations", s.faces_logged)
         looking, measured = attentive_now(snap.faces)
-        attentive_slot, pose_slot, pose_table_slot = bottom[2].empty(), st.empty(), st.empty()
+        attentive_slot, pose_slot = bottom[2].empty(), st.empty()
+        posed = pose_table(snap.faces) if measured else None
         if measured:
             attentive_slot.metric("Attentive now", f"{looking} of {measured}",
                                   help="Faces whose head and eyes point at the camera, with eyes open. "
                                        "Where a head points, not whether someone is learning.")
-            posed = pose_table(snap.faces)
-            if len(posed) <= POSE_LINE_MAX_FACES:
-                pose_slot.caption(pose_readout(snap.faces))
-            else:  # a class: each face's angles in one line ran to over 1,000 characters
-                pose_slot.caption(pose_summary(snap.faces))
-                with pose_table_slot.expander("Head pose of each face"):
-                    st.dataframe(posed, hide_index=True, height=min(36 * (len(posed) + 1) + 2, 400))
-        full_slot = st.empty()
-        if analyzer.log.truncated:
-            full_slot.warning(f"The session log is full ({analyzer.log.max_rows:,} observations): faces are still "
+            # A class: each face's angles in one line ran to over 1,000 characters.
+            few = len(posed) <= POSE_LINE_MAX_FACES
+            pose_slot.caption(pose_readout(snap.faces) if few else pose_summary(snap.faces))
+    if posed is None or len(posed) <= POSE_LINE_MAX_FACES:
+        pose_area.empty()
+        pose_table_slot = None
+    else:
+        if pose_table_slot is None:
+            pose_table_slot = pose_area.expander("Head pose of each face").empty()
+        pose_table_slot.dataframe(posed, hide_index=True, height=min(36 * (len(posed) + 1) + 2, 400))
+    if analyzer.log.truncated:
+        log_full_slot.warning(f"The session log is full ({analyzer.log.max_rows:,} observations): faces are still "
                               "analysed and shown, but no longer logged. Download the log, then press **Clear "
                               "session log** to start a new one.", icon=":material/database:")
+    else:
+        log_full_slot.empty()
     if not charts_too:
         return
     # The last 10 s and the counts only: converting the whole log on every render took 1.2 s
