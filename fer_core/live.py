@@ -320,6 +320,12 @@ def carry_attention(faces: tuple[TrackedFace, ...], previous: tuple[TrackedFace,
                  if f.pose is None and f.face_id in last else f for f in faces)
 
 
+#: No frame for this many seconds within one stream is a pause in the log (:class:`LiveAnalyzer`).
+#: Measured from the end of the last frame's analysis, so that a slow analysis is not one; well
+#: over the live page's 4 s before it says the camera stopped sending.
+PAUSE_S = 10.0
+
+
 @dataclass(frozen=True)
 class LiveStats:
     frames_in: int  # frames received by the callback
@@ -362,12 +368,16 @@ class LiveAnalyzer:
     ``rolling``: run a striped high-resolution detector pass (a shared screen's 1280 x 720 frames
     with the far detector) one stripe an analysed frame, the others' faces carried from the
     frame they last ran on (``fer_core.detect.RollingPasses``); the page sets it for a shared screen only.
+    ``pause_s``: no frame for longer than this within one stream (a laptop asleep with its lid
+    closed, a camera taken by another program, a network that dropped and came back) is a pause
+    in the log, as a STOP then START is (``SessionLog.resume``): its time is not analysed time.
     """
 
     recognizer: Recognizer
     analyse_every: int = 1
     smoothing_window: int = 5
     log_interval_s: float = 0.5
+    pause_s: float = PAUSE_S
     show_fps: bool = True
     attention: bool = False
     #: With attention on, measure it on one analysed frame in N and carry each face's last
@@ -415,6 +425,11 @@ class LiveAnalyzer:
         self._stream = 0
         self._session = 0
         self._logged_stream = 0  # the stream of the last row logged
+        # Pauses within a stream (no frame for pause_s): counted up by the frame after one, and
+        # the count of the last row logged, as for streams.
+        self._last_end: float | None = None  # when the last frame's processing ended
+        self._pauses = 0
+        self._logged_pauses = 0
         self._model = model_label(self.recognizer)  # for the log; set again with the recognizer
         self._rolling: RollingPasses | None = None  # this stream's detection (worker thread only)
 
@@ -459,6 +474,7 @@ class LiveAnalyzer:
             stream, session = self._stream, self._session
             if self._t0 is None:  # the session's clock starts with its first frame (or mark())
                 self._t0 = start
+            pauses = self._note_pause(start)
             self._frames_in += 1
             self._frame_size = (int(image_bgr.shape[1]), int(image_bgr.shape[0]))
             self._rate_in.tick(start)
@@ -490,11 +506,12 @@ class LiveAnalyzer:
                 faces = carry_attention(faces, previous)
             elif measure and not eyes:
                 faces = carry_eyes(faces, previous)
-            self._log_frame(start, faces, stream, session)
+            self._log_frame(start, faces, stream, session, pauses)
         out = annotate(image_bgr, faces)
         end = self.clock()
         elapsed_ms = (end - start) * 1000.0
         with self._updated:
+            self._last_end = end
             if self.adaptive:
                 self.shedder.record(start, end, analyse)
             self._ms = elapsed_ms if self._ms == 0.0 else 0.9 * self._ms + 0.1 * elapsed_ms
@@ -517,9 +534,21 @@ class LiveAnalyzer:
             draw_status(out, f"{fps:4.1f} fps | {len(faces)} face{'s' if len(faces) != 1 else ''}")
         return out
 
-    def _log_frame(self, start: float, faces: tuple[TrackedFace, ...], stream: int, session: int) -> None:
-        """Log the faces of the frame taken at ``start`` (of that stream and session), at most
-        one row per face every ``log_interval_s``."""
+    def _note_pause(self, start: float) -> int:
+        """The pauses of this stream so far, the one that ends with the frame taken at ``start``
+        included when there was one (lock held). The frame after a pause is analysed whatever the
+        rate (the last faces are from before it), and each face found again keeps its number but
+        not its expression from before the pause."""
+        if self._last_end is not None and start - self._last_end > self.pause_s:
+            self._pauses += 1
+            self._since_analysis = None
+            self.tracker.restart_smoothing()  # its own lock, never held while this one is taken
+        return self._pauses
+
+    def _log_frame(self, start: float, faces: tuple[TrackedFace, ...], stream: int, session: int,
+                   pauses: int = 0) -> None:
+        """Log the faces of the frame taken at ``start`` (of that stream and session, after that
+        many pauses), at most one row per face every ``log_interval_s``."""
         # Under the lock, as reset() clears the log under it: a frame of a cleared session is
         # not logged (its time, at the old clock, would go backwards in the new log).
         with self._lock:
@@ -530,8 +559,10 @@ class LiveAnalyzer:
             # The first row of a new stream: the time since the last one's (STOP, START) is a
             # pause, not analysed time. A row of a frame the STOP caught in the analysis still
             # goes to the stream before.
-            if stream > self._logged_stream:
-                self._logged_stream = stream
+            # So does the first row after a pause within a stream (no frame for pause_s).
+            if stream > self._logged_stream or pauses > self._logged_pauses:
+                self._logged_stream = max(self._logged_stream, stream)
+                self._logged_pauses = max(self._logged_pauses, pauses)
                 self.log.resume()
             self.log.add_frame(max(0.0, start - self._t0), faces, self._model)
 
@@ -602,6 +633,7 @@ class LiveAnalyzer:
                 self.server.forget(id(self))
             self._since_analysis = None
             self._rolling = None  # the next stream's first frame runs every pass
+            self._last_end = None  # the time until the next stream is the STOP's, not a pause
             self._measured = 0  # the next stream's first measurement runs the iris pass
             self._rate_in.reset()
             self._rate_analysed.reset()

@@ -352,6 +352,13 @@ class ExpressionTracker:
                 self.window = window
                 self._smoothers.clear()
 
+    def restart_smoothing(self) -> None:
+        """Forget each face's past probabilities but keep the faces: the frames stopped for a
+        while (a pause in a live stream) and the next ones show how each face looks now, not
+        averaged with how it looked before the pause. A face found again keeps its number."""
+        with self._lock:
+            self._smoothers.clear()
+
     def reset(self, restart_ids: bool = True) -> None:
         """Forget all faces (e.g. when the stream ends). ``restart_ids=False``: new faces get
         numbers after the last one given, as for a session that goes on with a new stream."""

@@ -544,3 +544,72 @@ def test_a_shared_screen_that_changes_runs_every_stripe_at_once(screen_recognize
         del det._candidates
     assert [len(r) for r in runs] == [2, 1, 2, 1, 2]
     assert len(analyzer.snapshot().faces) == 49
+
+
+class MoodRecognizer:
+    """The real recognizer's face boxes, with the expression a test sets (``mood``) at 88 %."""
+
+    def __init__(self, rec):
+        self.rec, self.mood = rec, "Happy"
+
+    def analyze(self, image, **kwargs):
+        import dataclasses
+
+        from fer_core.labels import LABELS
+
+        p = tuple(0.88 if lab == self.mood else 0.02 for lab in LABELS)
+        return [dataclasses.replace(f, probabilities=p, label=self.mood, confidence=0.88)
+                for f in self.rec.analyze(image, **kwargs)]
+
+
+def test_a_stream_without_frames_for_ten_minutes_is_a_pause_in_the_log(recognizer):
+    """The laptop's lid closed for 10 minutes of a 60-minute class (or the camera taken by another
+    program, the network gone), the stream never stopped: the dashboard said "Duration 60.0 min",
+    the report "Duration covered: 59:59.5" and Compare 60 minutes, the 10 minutes without a picture
+    counted as analysed; and the face, sad after the pause, read Happy 71 % at 30:00, averaged with
+    how it looked 10 minutes before. The pause is now one as STOP and START make it (50 minutes
+    analysed, in two stretches), the face keeps its number and starts afresh."""
+    from fer_core.compare import compare_sessions
+    from fer_core.report import build_html_report
+    from fer_core.session import SessionLog
+
+    now = [100.0]
+    moods = MoodRecognizer(recognizer)
+    analyzer = LiveAnalyzer(moods, clock=lambda: now[0], adaptive=False)
+    frame = cv2.resize(one_face_frame(), (320, 240))
+
+    def stream(seconds, fps=2):
+        for _ in range(round(seconds * fps)):
+            analyzer.process(frame)
+            now[0] += 1.0 / fps
+
+    stream(20 * 60)
+    now[0] += 10 * 60  # no frame for 10 minutes
+    moods.mood = "Sad"
+    stream(30 * 60)
+    summary = analyzer.log.summary()
+    assert summary.duration_s == pytest.approx(3599.5)  # the session's clock ran on
+    assert summary.parts == ((0.0, 1199.5), (1800.0, 3599.5))
+    assert summary.analysed_s == pytest.approx(2999.0)  # 50 minutes, not 60
+    assert summary.faces == 1  # one face, one number, before and after the pause
+    df = analyzer.log.to_frame()
+    after = df[df["time_s"] >= 1800.0]
+    assert after["label"].iloc[0] == "Sad" and after["Sad"].iloc[0] == pytest.approx(0.88)
+    assert "Time analysed: 49:59.0, in 2 streams (0:00.0 to 19:59.5, 30:00.0 to 59:59.5)" in \
+        build_html_report(analyzer.log)
+    assert compare_sessions({"class": df})["duration_min"].iloc[0] == pytest.approx(2999.0 / 60)
+    assert SessionLog.from_csv(analyzer.log.to_csv()).summary().analysed_s == pytest.approx(2999.0)
+    # A slow analysis (8 s a frame, no frame reaching the callback meanwhile) is not a pause: the
+    # time counts from the end of the frame before.
+    slow = LiveAnalyzer(recognizer, clock=lambda: now[0], adaptive=False)
+
+    class Slow:
+        def analyze(self, image, **kwargs):
+            now[0] += 8.0
+            return recognizer.analyze(image, **kwargs)
+
+    slow.configure(recognizer=Slow())
+    for _ in range(5):
+        slow.process(frame)
+        now[0] += 0.1
+    assert slow.log.summary().parts == () and len(slow.log) == 5
