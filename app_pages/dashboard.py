@@ -26,6 +26,7 @@ from fer_core.session import (
     label_counts,
     negative_streaks,
     strongest_changes,
+    unanalysed,
 )
 
 #: Flags shown one by one; past this many, the longest (the report lists them all).
@@ -163,13 +164,14 @@ cols[2].metric("Face observations", summary.rows)
 # has 80-90 of them in 90 minutes. Said beside the count, with the most faces in view at once.
 in_view = int(df.groupby("time_s").size().max()) if len(df) else 0
 cols[3].metric("Anonymous faces", summary.faces, help=f"Face numbers given. A face that leaves the picture and "
-               f"comes back gets a new one, so this counts more than the people: at most {in_view} faces were "
-               "in view at once.")
+               "comes back gets a new one (so does a face after STOP and START on the Live page), so this counts "
+               f"more than the people: at most {in_view} {'face was' if in_view == 1 else 'faces were'} in view "
+               "at once.")
 if summary.parts and log.streams:
     st.caption(f"{len(summary.parts)} streams: "
                + ", ".join(f"{format_time(a)} to {format_time(b)}" for a, b in summary.parts)
                + f". The session ran {format_time(summary.duration_s)}; the time with the stream stopped "
-                 "was not analysed.")
+                 "or without a picture (the camera or the network gone for a while) was not analysed.")
 elif summary.parts and not parts_told:
     st.caption(f"{len(summary.parts)} parts of a video: "
                + ", ".join(f"{format_time(a)} to {format_time(b)}" for a, b in summary.parts)
@@ -190,11 +192,12 @@ left, right = st.columns(2)
 left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Current mix (last 10 s)"), width="stretch")
 right.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
-markers = log.markers
-st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes, markers=markers), width="stretch")
+markers, gaps = log.markers, unanalysed(df)
+st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes, markers=markers, unanalysed=gaps),
+                width="stretch")
 timeline_s = charts.timeline_bin(bin_s, summary.duration_s)
 st.plotly_chart(charts.face_timeline(face_binned(df, timeline_s), charts.timeline_title(timeline_s, bin_s),
-                                     markers=markers), width="stretch")
+                                     markers=markers, unanalysed=gaps), width="stretch")
 
 st.subheader("Flags")
 streaks = negative_streaks(df, minutes * 60.0, bin_s=min(float(bin_s), 5.0))
@@ -227,7 +230,7 @@ if has_attention(df):
     st.caption(support.ATTENTION_NOTE)
     # A mark per bin, as the per-face timeline: in as few bins.
     st.plotly_chart(charts.attention_timeline(attention_timeline(df, timeline_s), charts.timeline_title(
-        timeline_s, bin_s, "Attention over time"), markers=markers), width="stretch")
+        timeline_s, bin_s, "Attention over time"), markers=markers, unanalysed=gaps), width="stretch")
     attention = attention_summary(df, away_s=away_s, closed_s=closed_s)
     st.dataframe(attention_table(attention), hide_index=True, width="stretch")
     flags = [text for a in attention for text, on in (

@@ -21,6 +21,7 @@ from fer_core.session import (
     format_time,
     parse_time,
     strongest_changes,
+    unanalysed,
 )
 from fer_core.video import VideoDecodeError, VideoInfo, analyze_video, probe
 
@@ -253,14 +254,15 @@ if df.empty:
 support.moments_form(result.log, max(result.end_s, float(df["time_s"].max())), "fer_video_marker",
                      "Name moments of the video", "analysed video")
 
-markers = result.log.markers
+markers, gaps = result.log.markers, unanalysed(df)
 bin_s = max(1.0 / state["rate"], round(max(result.seconds_analysed, 1.0) / 120.0))
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
 st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes,
-                                f"Expression mix over the video ({bin_s:g} s bins)", markers=markers),
+                                f"Expression mix over the video ({bin_s:g} s bins)", markers=markers,
+                                unanalysed=gaps),
                 width="stretch")
 fb = face_binned(df, bin_s)
-st.plotly_chart(charts.face_timeline(fb, markers=markers), width="stretch")
+st.plotly_chart(charts.face_timeline(fb, markers=markers, unanalysed=gaps), width="stretch")
 face_ids = sorted(df["face_id"].unique())
 # A bound method, not a lambda, which would keep this run's globals with the box (fer_app.video_view).
 chosen = st.selectbox("Probabilities of one face", face_ids, format_func="Face {}".format)
@@ -269,7 +271,8 @@ if has_attention(df):
     st.subheader("Attention")
     st.caption(support.ATTENTION_NOTE)
     st.plotly_chart(charts.attention_timeline(attention_timeline(df, bin_s),
-                                              f"Attention over the video ({bin_s:g} s bins)", markers=markers),
+                                              f"Attention over the video ({bin_s:g} s bins)", markers=markers,
+                                              unanalysed=gaps),
                     width="stretch")
     st.dataframe(attention_table(attention_summary(df)), hide_index=True, width="stretch")
 

@@ -183,6 +183,26 @@ def add_markers(fig: go.Figure, markers: Sequence[tuple[float, str]] = ()) -> go
     return fig
 
 
+#: The shading of a time chart's spans with nothing analysed (:func:`shade_unanalysed`).
+UNANALYSED_FILL = "rgba(136, 136, 136, 0.35)"
+UNANALYSED_TEXT = "not analysed"
+
+
+def shade_unanalysed(fig: go.Figure, spans: Sequence[tuple[float, float]] = ()) -> go.Figure:
+    """Grey bands over the spans of a time chart where nothing was analysed
+    (``session.unanalysed``: a live stream stopped or without a picture, the time between parts of
+    a video), each with "not analysed" at its foot: the stacked mix reads 0 % there and a face's
+    row is empty, which without it said nobody was in view."""
+    if not spans:
+        return fig
+    bands = [dict(type="rect", xref="x", yref="paper", x0=str(clock_x(a)), x1=str(clock_x(b)), y0=0, y1=1,
+                  fillcolor=UNANALYSED_FILL, line=dict(width=0), layer="above") for a, b in spans]
+    notes = [dict(xref="x", yref="paper", x=str(clock_x(a)), y=0, xanchor="left", yanchor="bottom",
+                  showarrow=False, text=UNANALYSED_TEXT, font=dict(size=11, color="#222222")) for a, _ in spans]
+    fig.update_layout(shapes=[*fig.layout.shapes, *bands], annotations=[*fig.layout.annotations, *notes])
+    return fig
+
+
 def probability_bars(faces: Sequence, title: str = "Probabilities per face") -> go.Figure:
     """Bars of the 7 probabilities; one group per face (``FaceResult``/``TrackedFace``)."""
     fig = go.Figure()
@@ -221,9 +241,11 @@ def count_bars(counts: pd.Series, title: str = "Observations by top expression")
 
 
 def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
-             title: str = "Expression mix over time", markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
+             title: str = "Expression mix over time", markers: Sequence[tuple[float, str]] = (),
+             unanalysed: Sequence[tuple[float, float]] = ()) -> go.Figure:
     """Stacked area chart of ``session.binned_mix``; dashed lines at ``changes.time_s``, dotted
-    named lines at ``markers``. Bins of zeros (``fill_gaps``) show as drops to 0 %: nobody in view."""
+    named lines at ``markers``. Bins of zeros (``fill_gaps``) show as drops to 0 %: nobody in view,
+    but for the ``unanalysed`` spans, shaded (:func:`shade_unanalysed`)."""
     fig = go.Figure()
     x = clock_x(binned.index.to_numpy())
     for lab in LABELS:
@@ -240,7 +262,7 @@ def mix_area(binned: pd.DataFrame, changes: pd.DataFrame | None = None,
     fig.update_layout(title=title, xaxis=clock_axis(*_span(binned.index)), hovermode="x unified",
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share (0 = no face)"), height=380,
                       **_LAYOUT)
-    return add_markers(fig, markers)
+    return add_markers(shade_unanalysed(fig, unanalysed), markers)
 
 
 #: The per-face timeline draws at most this many faces, those seen in the most time bins: a class
@@ -288,10 +310,11 @@ def timeline_row_px(rows: int) -> float:
 
 
 def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
-                  markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
+                  markers: Sequence[tuple[float, str]] = (),
+                  unanalysed: Sequence[tuple[float, float]] = ()) -> go.Figure:
     """One row per anonymous face, in number order (Face 2 above Face 10); a dot per time bin,
-    coloured by its top expression. Past :data:`MAX_TIMELINE_FACES` faces, those seen in the most
-    bins, as the title says."""
+    coloured by its top expression; the ``unanalysed`` spans shaded (:func:`shade_unanalysed`). Past
+    :data:`MAX_TIMELINE_FACES` faces, those seen in the most bins, as the title says."""
     ids = face_binned["face_id"].value_counts(sort=False) if not face_binned.empty else pd.Series(dtype=int)
     if len(ids) > MAX_TIMELINE_FACES:
         # Most bins first, then the lower number; the rows stay in number order.
@@ -319,13 +342,15 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
                       # Every face named, not every second one when the rows are close (on paper).
                       yaxis=dict(categoryorder="array", categoryarray=[f"Face {i}" for i in rows], dtick=1),
                       **_LAYOUT)
-    return add_markers(fig, markers)
+    return add_markers(shade_unanalysed(fig, unanalysed), markers)
 
 
 def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time",
-                       markers: Sequence[tuple[float, str]] = ()) -> go.Figure:
+                       markers: Sequence[tuple[float, str]] = (),
+                       unanalysed: Sequence[tuple[float, float]] = ()) -> go.Figure:
     """``engagement.attention_timeline``: share of faces looking at the camera and share with
-    eyes closed per bin (left axis), mean yaw and pitch (right axis, dotted and dashed)."""
+    eyes closed per bin (left axis), mean yaw and pitch (right axis, dotted and dashed); the
+    ``unanalysed`` spans shaded (:func:`shade_unanalysed`)."""
     fig = go.Figure()
     x = clock_x(timeline.index.to_numpy())
     fig.add_scatter(x=x, y=timeline["looking"].to_numpy(), name="looking at camera", mode="lines+markers",
@@ -341,7 +366,7 @@ def attention_timeline(timeline: pd.DataFrame, title: str = "Attention over time
                       # Every 30 degrees: synced with the left axis's 6 ticks, it read -60, -36, -12, 12...
                       yaxis2=dict(title="degrees", overlaying="y", side="right", range=[-60, 60],
                                   tickmode="linear", tick0=0, dtick=30, showgrid=False), **_LAYOUT)
-    return add_markers(fig, markers)
+    return add_markers(shade_unanalysed(fig, unanalysed), markers)
 
 
 def valence_arousal_path(va: pd.DataFrame, title: str = "Valence and arousal over the session (derived)") -> go.Figure:

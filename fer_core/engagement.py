@@ -68,7 +68,12 @@ def valence_arousal(probabilities: np.ndarray | Sequence[Sequence[float]]) -> np
 
 def valence_arousal_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
     """Mean valence and arousal per time bin over all faces: index time_s (bin start),
-    columns valence, arousal. Derived from the probabilities (see the module docstring)."""
+    columns valence, arousal. Derived from the probabilities (see the module docstring).
+
+    Where no face was seen for longer than a bin, a row of NaN follows the last bin before it, as
+    in :func:`attention_timeline`, so that the path breaks there: it drew a line straight across a
+    live session's 10 minutes with the laptop asleep, or the class out of view, as if it had been
+    followed through them."""
     if not bin_s > 0:
         raise ValueError("bin_s must be > 0")
     if df.empty:
@@ -76,8 +81,7 @@ def valence_arousal_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
     va = valence_arousal(df[list(LABELS)].to_numpy())
     start = np.round(np.floor(df["time_s"].to_numpy() / bin_s) * bin_s, 6)
     out = pd.DataFrame(va, columns=["valence", "arousal"]).groupby(start).mean()
-    out.index.name = "time_s"
-    return out
+    return _broken_at_gaps(out, bin_s, sample_step(df))
 
 
 def _durations(t: np.ndarray, gap_s: float, ends: np.ndarray | None = None) -> np.ndarray:
@@ -195,13 +199,18 @@ def attention_timeline(df: pd.DataFrame, bin_s: float) -> pd.DataFrame:
     frame = pd.DataFrame({"looking": d["looking"].to_numpy(np.float64),
                           "eyes_closed": (eyes < CLOSED_BELOW).astype(float),
                           "yaw": d["yaw"].to_numpy(np.float64), "pitch": d["pitch"].to_numpy(np.float64)})
-    out = frame.groupby(start).mean()
-    t = out.index.to_numpy(np.float64)
-    gaps = t[:-1][~next_bin(np.diff(t), bin_s, sample_step(df))]
+    return _broken_at_gaps(frame.groupby(start).mean(), bin_s, sample_step(df))
+
+
+def _broken_at_gaps(binned: pd.DataFrame, bin_s: float, step: float) -> pd.DataFrame:
+    """Per-bin rows (index: bin start) with a row of NaN after each bin that no bin follows (as
+    ``fer_core.session.negative_streaks`` judges a gap), so that a chart's lines break there."""
+    t = binned.index.to_numpy(np.float64)
+    gaps = t[:-1][~next_bin(np.diff(t), bin_s, step)]
     if len(gaps):
-        out = out.reindex(np.union1d(t, np.round(gaps + bin_s, 6)))
-    out.index.name = "time_s"
-    return out
+        binned = binned.reindex(np.union1d(t, np.round(gaps + bin_s, 6)))
+    binned.index.name = "time_s"
+    return binned
 
 
 def attentive_now(faces: Sequence[object]) -> tuple[int, int]:

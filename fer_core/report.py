@@ -49,6 +49,7 @@ from fer_core.session import (
     markers_table,
     negative_streaks,
     strongest_changes,
+    unanalysed,
 )
 
 RESPONSIBLE_USE = (
@@ -189,8 +190,10 @@ def _header(log: SessionLog, options: ReportOptions, df: pd.DataFrame) -> list[s
             f"<li>Frames analysed: {summary.frames}</li>"
             f"<li>Face observations: {summary.rows}</li>"
             f"<li>Anonymous faces: {summary.faces}"
-            + (f" (a face that leaves the picture and comes back gets a new one, so this counts more than "
-               f"the people: at most {in_view} faces were in view at once)" if summary.faces > in_view else "")
+            + (" (a face that leaves the picture and comes back gets a new one"
+               + (", and so does a face after the stream stopped" if log.streams else "")
+               + f", so this counts more than the people: at most {in_view} "
+               f"{'face was' if in_view == 1 else 'faces were'} in view at once)" if summary.faces > in_view else "")
             + "</li>"
             + ("<li><b>The log reached its size limit; later rows were not recorded.</b></li>"
                if summary.truncated else "") + "</ul>"]
@@ -205,7 +208,7 @@ def _covered(summary: SessionSummary, live: bool = False) -> str:
         if live:
             return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} streams "
                     f"({spans}); the session ran {_fmt_time(summary.duration_s)}, the rest with the "
-                    "stream stopped</li>")
+                    "stream stopped or without a picture</li>")
         return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} parts of the "
                 f"video ({spans}); the gaps between them were not analysed</li>")
     return (f"<li>Duration covered: {_fmt_time(summary.duration_s)}"
@@ -383,15 +386,17 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
         overall = expression_mix(df)
         parts += ["<h2>Expression mix</h2>", _mix_table(df, overall)]
         changes = strongest_changes(df, options.changes, bin_s=options.bin_s, min_change=NOTABLE_CHANGE)
-        markers = log.markers
+        markers, gaps = log.markers, unanalysed(df)
         if markers:
             parts += ["<h2>Marked moments</h2>", _table(markers_table(markers), digits=1)]
         figures.append(charts.mix_bars(overall, "Expression mix, whole session"))
         figures.append(charts.mix_area(binned_mix(df, options.bin_s, fill_gaps=True), changes,
-                                       f"Expression mix over time ({options.bin_s:g} s bins)", markers=markers))
+                                       f"Expression mix over time ({options.bin_s:g} s bins)", markers=markers,
+                                       unanalysed=gaps))
         timeline_s = charts.timeline_bin(options.bin_s, log_end(df) - log_start(df))
         figures.append(charts.face_timeline(face_binned(df, timeline_s),
-                                            charts.timeline_title(timeline_s, options.bin_s), markers=markers))
+                                            charts.timeline_title(timeline_s, options.bin_s), markers=markers,
+                                            unanalysed=gaps))
         # A mark per bin, as the per-face timeline: in as few bins (a 3-hour session in 1 s bins
         # was 10,800 marks on each).
         if has_attention(df):
@@ -399,7 +404,7 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
             title = "Attention over time" + (f" ({options.bin_s:g} s bins)" if timeline_s == options.bin_s else "")
             figures.append(charts.attention_timeline(attention_timeline(df, timeline_s),
                                                      charts.timeline_title(timeline_s, options.bin_s, title),
-                                                     markers=markers))
+                                                     markers=markers, unanalysed=gaps))
         figures.append(charts.valence_arousal_path(valence_arousal_timeline(df, timeline_s), charts.timeline_title(
             timeline_s, options.bin_s, "Valence and arousal over the session (derived)")))
         streaks = negative_streaks(df, options.negative_minutes * 60.0, bin_s=min(options.bin_s, 5.0))

@@ -36,10 +36,11 @@ A log joined from parts of one video (:meth:`SessionLog.join`) keeps which parts
 analysed, so that the frames between them, never analysed, are left out of an annotated
 copy: in the CSV one row per part, ``face_id`` -5 at its start, "(an analysed part: from A s to
 B s)" in the ``marker`` column (:data:`PART_ID`); in DataFrames ``df.attrs["parts"]``
-(:func:`log_parts`). A live session stopped and started again keeps its streams the same way
-(:meth:`SessionLog.resume`): its clock runs on while no stream runs, its analysed time does not;
-its rows say "(a live stream: ...)" instead (:data:`STREAM_TEXT`, ``df.attrs["streams"]``), so
-that a log read back still tells streams from parts of a video (:attr:`SessionLog.streams`).
+(:func:`log_parts`). A live session stopped and started again (or whose stream had no frame for
+a while, ``fer_core.live``) keeps its streams the same way (:meth:`SessionLog.resume`): its clock
+runs on while no stream runs, its analysed time does not; its rows say "(a live stream: ...)"
+instead (:data:`STREAM_TEXT`, ``df.attrs["streams"]``), so that a log read back still tells streams
+from parts of a video (:attr:`SessionLog.streams`).
 
 A log also names the expression models that analysed it (:attr:`SessionLog.models`: the
 sidebar's choice, or the command line's), so that a log read back, its report and a comparison
@@ -754,6 +755,15 @@ def log_parts(df: pd.DataFrame) -> list[tuple[float, float]]:
         return [(float(a), float(b)) for a, b in parts]
     except (TypeError, ValueError):
         return []
+
+
+def unanalysed(df: pd.DataFrame) -> list[tuple[float, float]]:
+    """The ``(start_s, end_s)`` spans between a log's parts (:func:`log_parts`), where nothing was
+    analysed: a live stream stopped or without a picture, or a video's time between the parts
+    analysed. The charts over time shade them: a face seen on both sides was not seen there, nor
+    was anybody found missing."""
+    parts = log_parts(df)
+    return [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if a > b]
 
 
 def log_models(df: pd.DataFrame) -> tuple[str, ...]:

@@ -779,3 +779,59 @@ def test_download_names_of_sessions_in_the_hour_the_clocks_go_back_differ():
     log.started_at = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # New York's second 01:30
     assert session_filename(log, ReportOptions(timezone="America/New_York")) == \
         "live_report_2026-11-01_0130_UTC-0500.html"
+
+
+def test_report_of_one_person_streamed_twice_says_why_it_counts_two_faces():
+    """One student, the stream stopped and started again: the face comes back under a new number,
+    and the report said "Anonymous faces: 2 (a face that leaves the picture and comes back gets a new
+    one, so this counts more than the people: at most 1 faces were in view at once)": not a word of
+    the STOP, and "1 faces were"."""
+    log = SessionLog(source="live")
+    for t in range(0, 600, 2):
+        log.add_frame(float(t), [(1, (10, 10, 80, 80), [0, 0, 0, 1, 0, 0, 0])])
+    log.resume()  # STOP, then START 10 minutes later
+    for t in range(1200, 1800, 2):
+        log.add_frame(float(t), [(2, (10, 10, 80, 80), [0, 0, 0, 1, 0, 0, 0])])
+    assert ("<li>Anonymous faces: 2 (a face that leaves the picture and comes back gets a new one, and so does a face "
+            "after the stream stopped, so this counts more than the people: at most 1 face was in view at "
+            "once)</li>") in build_html_report(log)
+    assert "the session ran 29:58.0, the rest with the stream stopped or without a picture</li>" in \
+        build_html_report(log)
+
+
+def test_time_charts_shade_a_live_pause_and_the_valence_path_breaks_there():
+    """60 minutes of a class, the stream stopped (or without a picture) from 20:00 to 30:00: the
+    stacked mix dropped to 0 %, its axis saying "0 = no face", and the per-face and attention charts
+    were blank there without a word, as if the class had left; the valence-arousal path drew a line
+    straight across the 10 minutes. The charts now shade the 10 minutes "not analysed", and the
+    path breaks there."""
+    import pandas as pd
+
+    from fer_core.engagement import attention_timeline, valence_arousal_timeline
+    from fer_core.session import binned_mix, face_binned, unanalysed
+
+    log = SessionLog(source="live")
+    att = (0.0, 0.0, 0.0, 0.9, 0.9, 1.0)
+    for t in np.arange(0.0, 1200.0, 0.5):
+        log.add_frame(float(t), [(1, (10, 10, 80, 80), [0, 0, 0, 0.9, 0, 0, 0.1])])
+    log.resume()
+    for t in np.arange(1800.0, 3600.0, 0.5):
+        log.add_frame(float(t), [(1, (10, 10, 80, 80), [0, 0, 0, 0.1, 0.9, 0, 0])])
+    df = log.to_frame()
+    assert unanalysed(df) == [(1199.5, 1800.0)]
+    figs = [charts.mix_area(binned_mix(df, 10, fill_gaps=True), unanalysed=unanalysed(df)),
+            charts.face_timeline(face_binned(df, 10), unanalysed=unanalysed(df)),
+            charts.attention_timeline(pd.DataFrame([att[:4]], columns=["looking", "eyes_closed", "yaw", "pitch"]),
+                                      unanalysed=unanalysed(df))]
+    for fig in figs:
+        bands = [s for s in fig.layout.shapes if s.type == "rect"]
+        assert [charts.clock_seconds([b.x0, b.x1]).tolist() for b in bands] == [[1199.5, 1800.0]]
+        assert [a.text for a in fig.layout.annotations] == ["not analysed"]
+    assert build_html_report(log).count('"text":"not analysed"') == 2  # the mix and the per-face timeline
+    # A log of one stretch has nothing to shade.
+    assert unanalysed(SessionLog.from_frame(df[df["time_s"] < 1200]).to_frame()) == []
+    va = valence_arousal_timeline(df, 10)
+    hole = va[(va.index > 1190) & (va.index < 1800)]
+    assert len(hole) == 1 and hole.isna().all(axis=None)  # one break, not a line across
+    assert va.notna().all(axis=1).sum() == 120 + 180
+    assert attention_timeline(df, 10).empty  # no attention logged: nothing to break

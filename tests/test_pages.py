@@ -1372,7 +1372,8 @@ def test_live_page_says_before_start_that_plain_http_gives_no_camera(url, warned
 
 def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_streamed_time():
     """START 10 s, STOP, 20 s later START 10 s: the dashboard said "Duration 0.7 min", the
-    camera's 20 s off counted as analysed. It shows the streamed time and says the rest."""
+    camera's 20 s off counted as analysed. It shows the streamed time and says the rest, and its
+    charts over time shade the 20 s (the stacked mix read 0 %, "0 = no face", there)."""
     at = open_page("app_pages/live_webcam.py")
     analyzer = at.session_state["fer_live_analyzer"]
     now = [0.0]
@@ -1392,8 +1393,10 @@ def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_stream
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Time analysed"] == "0.3 min" and "Duration" not in metrics  # 9 s + 9 s, first to last row
-    assert ("2 streams: 0:00 to 0:09, 0:30 to 0:39. The session ran 0:39; the time with the stream stopped was "
-            "not analysed.") in texts(at)
+    assert ("2 streams: 0:00 to 0:09, 0:30 to 0:39. The session ran 0:39; the time with the stream stopped or "
+            "without a picture (the camera or the network gone for a while) was not analysed.") in texts(at)
+    # The mix over time and the per-face timeline shade the 20 s stopped: not analysed, not "0 = no face".
+    assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 2
     # Its CSV, loaded back as a log exported earlier, still says streams, not "parts of a video".
     csv = at.session_state["fer_live_analyzer"].log.to_csv()
     at.radio[0].set_value("CSV log exported earlier").run()
