@@ -454,7 +454,7 @@ class SessionLog:
                 top = self._buf[self._counted:self._n, _LABEL_SLICE].argmax(axis=1)
                 self._counts = self._counts + np.bincount(top, minlength=len(LABELS))
                 self._counted = self._n
-            counts = self._counts
+            counts = self._counts.copy()  # a Series may share its array (pandas 2): the running counts stay ours
         return pd.Series(counts, index=list(LABELS), name="count")
 
     @classmethod
