@@ -761,9 +761,13 @@ def unanalysed(df: pd.DataFrame) -> list[tuple[float, float]]:
     """The ``(start_s, end_s)`` spans between a log's parts (:func:`log_parts`), where nothing was
     analysed: a live stream stopped or without a picture, or a video's time between the parts
     analysed. The charts over time shade them: a face seen on both sides was not seen there, nor
-    was anybody found missing."""
+    was anybody found missing. A video's parts that follow on (the next part from the frame after
+    the last one analysed: about one step of :func:`sample_step` apart, a frame time off the step's
+    grid by less than half a step) leave no span: no frame between them went unanalysed. A live
+    log's streams always do (STOP and START, or no picture for a while)."""
     parts = log_parts(df)
-    return [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if a > b]
+    follow_on = 1.5 * sample_step(df) if parts and not df.attrs.get("streams") else 0.0
+    return [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if a - b > follow_on]
 
 
 def log_models(df: pd.DataFrame) -> tuple[str, ...]:

@@ -835,3 +835,43 @@ def test_time_charts_shade_a_live_pause_and_the_valence_path_breaks_there():
     assert len(hole) == 1 and hole.isna().all(axis=None)  # one break, not a line across
     assert va.notna().all(axis=1).sum() == 120 + 180
     assert attention_timeline(df, 10).empty  # no attention logged: nothing to break
+
+
+def test_a_video_analysed_in_parts_that_follow_on_is_not_shaded_between_them():
+    """An hour of a video at 2 frames a second stops at 7,200 frames, at 59:59.5, and the page says
+    to analyse the rest as a part of its own, from 1:00:00: every frame a run of the whole video
+    would analyse was analysed, yet the charts shaded 59:59.5 to 1:00:00 "not analysed". A part
+    from 1:00:01 leaves out the frame at 1:00:00.5, and that is shaded; so is a video part's gap
+    read back from the CSV."""
+    from fer_core.session import binned_mix, unanalysed
+
+    p = [0, 0, 0, 0.9, 0, 0, 0.1]
+
+    def part(start, end, step=0.5):
+        log = SessionLog(source="video", start_s=start)
+        for t in np.arange(start, end, step):
+            log.add_frame(float(t), [(1, (10, 10, 80, 80), p)])
+        return log
+
+    df = SessionLog.join([part(0.0, 3600.0), part(3600.0, 5400.0)], source="video").to_frame()
+    assert df.attrs["parts"] == ((0.0, 3599.5), (3600.0, 5399.5))
+    assert unanalysed(df) == []
+    fig = charts.mix_area(binned_mix(df, 30, fill_gaps=True), unanalysed=unanalysed(df))
+    assert [a.text for a in fig.layout.annotations] == []
+    gap = SessionLog.join([part(0.0, 3600.0), part(3601.0, 5400.0)], source="video")
+    assert unanalysed(gap.to_frame()) == [(3599.5, 3601.0)]
+    assert unanalysed(SessionLog.from_csv(gap.to_csv()).to_frame()) == [(3599.5, 3601.0)]
+    # A 25 fps video at 2 frames a second: the frame at or after each half second, 0.48 and 0.52 s
+    # apart; its parts (the second from 1:00) follow on.
+    first, rest = SessionLog(source="video"), SessionLog(source="video", start_s=60.0)
+    for k in range(240):
+        (first if k < 120 else rest).add_frame(round(k * 0.5 + 0.02 * (k % 2), 2), [(1, (10, 10, 80, 80), p)])
+    assert unanalysed(SessionLog.join([first, rest]).to_frame()) == []
+    # A live log's streams are a pause whatever the rows' pace: a face seen every 30 s, 20 s stopped.
+    live = SessionLog(source="live")
+    for t in (0.0, 30.0, 60.0):
+        live.add_frame(t, [(1, (10, 10, 80, 80), p)])
+    live.resume()
+    for t in (80.0, 110.0, 140.0):
+        live.add_frame(t, [(2, (10, 10, 80, 80), p)])
+    assert unanalysed(live.to_frame()) == [(60.0, 80.0)]
