@@ -331,7 +331,12 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
         # 6 to 20 px marks in rows of 28 px, smaller in narrower rows so that rows do not overlap;
         # a shape per expression, told apart on a black-and-white printout.
         size = (6 + 14 * d["confidence"].to_numpy()) * pitch / TIMELINE_ROW_PX
+        # Not clipped at the plot area's edge: the first bin of a face seen from 0:00 sits on the
+        # left edge (the axis starts at 0), and on a phone (a 300 px plot area) the 2 % of room
+        # on the right is 6 px, half a mark; both showed half dots. Marks outside a zoomed range
+        # are still hidden (plotly hides those whose centre is out of range).
         fig.add_scatter(x=clock_x(d["time_s"]), y=[f"Face {i}" for i in d["face_id"]], mode="markers", name=lab,
+                        cliponaxis=False,
                         marker=dict(color=LABEL_COLORS_HEX[lab], size=size, symbol=LABEL_SYMBOLS[lab]),
                         customdata=d["confidence"], hovertemplate=f"{lab} %{{customdata:.0%}} at %{{x}}")
     # In number order: "category descending" sorted the names as text, Face 1, 11, 12, ..., 2, 20.
@@ -340,7 +345,9 @@ def face_timeline(face_binned: pd.DataFrame, title: str = "Per-face timeline",
                       # The legend's shapes at one size, not the first mark's (a small one, low confidence).
                       legend_itemsizing="constant",
                       # Every face named, not every second one when the rows are close (on paper).
-                      yaxis=dict(categoryorder="array", categoryarray=[f"Face {i}" for i in rows], dtick=1),
+                      # The names clear of a mark at 0:00 (drawn over the edge, up to 10 px wide).
+                      yaxis=dict(categoryorder="array", categoryarray=[f"Face {i}" for i in rows], dtick=1,
+                                 ticklabelstandoff=12),
                       **_LAYOUT)
     return add_markers(shade_unanalysed(fig, unanalysed), markers)
 

@@ -528,6 +528,32 @@ def test_face_timeline_of_a_class_labels_every_row_and_its_squares_do_not_overla
         assert max(max(trace.marker.size) for trace in fig.data) <= pitch - 2 + 1e-9, faces
 
 
+def test_face_timeline_marks_at_either_end_are_drawn_whole_on_a_phone():
+    """At 390 x 844 (the Video file page's charts 358 px wide, a plot area of about 300 px) the
+    first dots of a face seen from 0:00 and the last ones at the end of the video showed as half
+    dots: the axis starts at 0 (no room on the left) and its 2 % of room on the right was 6 px,
+    and plotly clipped the 20 px marks at the plot area's edge."""
+    from fer_core.session import face_binned
+
+    log = SessionLog()
+    for t in range(0, 17):
+        log.add_frame(float(t), [(1 if t < 8 else 2, (0, 0, 9, 9), [0, 0, 0, 1, 0, 0, 0])])
+    fig = charts.face_timeline(face_binned(log.to_frame(), 1.0))
+    plot_px = 300
+    start, end = (charts.clock_seconds([x])[0] for x in fig.layout.xaxis.range)
+    seconds = np.concatenate([charts.clock_seconds(trace.x) for trace in fig.data])
+    radius = max(max(trace.marker.size) for trace in fig.data) / 2
+    assert seconds.min() == 0 and radius >= 9
+    room_left = (seconds.min() - start) / (end - start) * plot_px
+    room_right = (end - seconds.max()) / (end - start) * plot_px
+    for trace in fig.data:
+        # Drawn over the edge: the right margin, and the gap before the faces' names on the left.
+        over = trace.cliponaxis is False
+        left = room_left + ((fig.layout.yaxis.ticklabelstandoff or 0) if over else 0)
+        right = room_right + (fig.layout.margin.r if over else 0)
+        assert left >= radius and right >= radius, (trace.name, left, right)
+
+
 def test_html_report_dates_in_the_readers_time_zone():
     """The server's clock is UTC: a class that started at 9:00 in Berlin read "session started
     2026-12-07 08:00 UTC" in its report. The pages pass the browser's zone (st.context.timezone);
