@@ -82,8 +82,16 @@ if real is not None:
     st.markdown(f"{int(n or 0):,} labelled photos of real people (mostly press photos), never used to train or "
                 "tune the model; the whole photo goes to the model. Mean recall is over Angry, Happy, Sad, "
                 "Surprise and Neutral (too few Fear photos; noisy Disgust labels).")
+    # The names without what their brackets say, given under the table: on a phone (a 358 px table)
+    # "Everyday faces model (fer_model_everyday.onnx)" made the model column 310 px wide, and the
+    # figures showed only after scrolling the table sideways. The names stay put when it scrolls.
+    short = {name: name.split(" (")[0] for name in real["model"]}
+    real["model"] = real["model"].map(short)
     st.dataframe(real.style.format({c: "{:.1%}" for c in real.columns if c != "model"}),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch",
+                 column_config={"model": st.column_config.TextColumn("model", pinned=True)})
+    if full := [name for name, cut in short.items() if cut != name]:
+        st.caption("In full: " + "; ".join(full) + ".")
 
 # The plots are the standard model's: not for the Everyday one, nor another model copied over it.
 figures = [] if support.everyday() or not model_card.eval_matches(card) else model_card.figures()
