@@ -184,7 +184,10 @@ with video_col:
     )
     # streamlit-webrtc opens cameras only; this makes its player share a screen instead.
     webrtc_shim.use_video_source(source, camera, SCREEN_ERRORS if source == "screen" else CAMERA_ERRORS)
-    status = st.container(key="fer_live_status").empty()
+    # The stream's status, and under it the load shedder's "Server busy" (once in the readout,
+    # which on a phone comes after the video, the marker form and six metrics: at 1,414 px).
+    with st.container(key="fer_live_status"):
+        status, busy_slot = st.empty(), st.empty()
     if camera_note:
         st.caption(camera_note)
     # A form: typing does not rerun the page (which would interrupt the readout), submitting does.
@@ -235,12 +238,6 @@ def render(snap, charts_too: bool = True) -> None:
         # The same elements on every render, empty where there is nothing to say: Streamlit
         # removes an earlier run's extra elements only when a run ends, and this loop does not
         # end while streaming, so a render with fewer elements would leave stale copies.
-        busy_slot = st.empty()
-        if s.busy:  # fer_core.live.LoadShedder: this session sheds analyses by itself, and recovers
-            nth = f"{s.analysing_every}{ {2: 'nd', 3: 'rd'}.get(s.analysing_every, 'th')}"
-            busy_slot.warning(f"Server busy: analysing every {nth} frame (the others reuse "
-                       "the last result). It goes back to normal when the load drops.",
-                       icon=":material/speed:")
         bottom = st.columns(3)
         bottom[0].metric("Faces now", s.faces_now)
         bottom[1].metric("Observations", s.faces_logged)
@@ -254,6 +251,13 @@ def render(snap, charts_too: bool = True) -> None:
             # A class: each face's angles in one line ran to over 1,000 characters.
             few = len(posed) <= POSE_LINE_MAX_FACES
             pose_slot.caption(pose_readout(snap.faces) if few else pose_summary(snap.faces))
+    if s.busy:  # fer_core.live.LoadShedder: this session sheds analyses by itself, and recovers
+        nth = f"{s.analysing_every}{ {2: 'nd', 3: 'rd'}.get(s.analysing_every, 'th')}"
+        busy_slot.warning(f"Server busy: analysing every {nth} frame (the others reuse "
+                          "the last result). It goes back to normal when the load drops.",
+                          icon=":material/speed:")
+    else:
+        busy_slot.empty()
     if posed is None or len(posed) <= POSE_LINE_MAX_FACES:
         pose_area.empty()
         pose_table_slot = None

@@ -1779,6 +1779,39 @@ def test_live_page_attention_on_a_snapshot():
     assert not at.expander or "Head pose of each face" not in [e.label for e in at.expander]
 
 
+def container_keys(at: AppTest, element) -> list[str]:
+    """The keys of the keyed containers (``st.container(key=...)``) that hold ``element``, outermost first."""
+    def path(node, above):
+        for child in getattr(node, "children", {}).values():
+            if child is element:
+                return above
+            found = path(child, above + [child])
+            if found is not None:
+                return found
+        return None
+
+    ids = [getattr(getattr(b, "proto", None), "id", "") for b in path(at._tree, []) or []]
+    return [i.rsplit("-", 1)[-1] for i in ids if i]
+
+
+def test_live_page_says_the_server_is_busy_with_the_streams_status():
+    """On a phone (390 x 844) "Server busy: analysing every 3rd frame" came in the readout, after
+    the video, the marker form and six metrics: 1,414 px down, out of sight while streaming, as the
+    status line had been. It goes with the status line (which a phone shows above the video), once."""
+    at = open_page("app_pages/live_webcam.py")
+    analyzer = at.session_state["fer_live_analyzer"]
+    analyzer.process_still(astronaut_bgr())  # a log: the page shows the readout
+    analyzer.shedder.every = 3  # the load shedder's level, above the page's 1
+    at.run()
+    assert not at.exception
+    busy = [w for w in at.warning if w.value.startswith("Server busy")]
+    assert len(busy) == 1 and "analysing every 3rd frame" in busy[0].value
+    assert "fer_live_status" in container_keys(at, busy[0])
+    analyzer.shedder.every = 1
+    at.run()
+    assert not any(w.value.startswith("Server busy") for w in at.warning)
+
+
 def test_live_page_attention_of_a_class_reads_as_counts_and_a_table():
     """A class of 44 with attention on: the head-pose line was one caption of 1,356 characters
     ("Face 1: yaw -8°, pitch +5° · Face 2: ..."). It is a count of the faces that look at the
