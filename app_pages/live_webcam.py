@@ -84,6 +84,18 @@ SOURCES = {"camera": "Camera", "screen": "A shared screen, window or tab"}
 NARROW_STYLE = ("<style>@media (max-width: 640px) { .st-key-fer_live_status, [data-testid=\"stLayoutWrapper\"]:has(> "
                 ".st-key-fer_live_status) { order: -1; } }</style>")
 
+#: The head-pose table's headers, shorter (the degrees go with the figures): on a phone (390 x 844)
+#: the table in its expander is 323 px wide, and on a 1280 px screen with the sidebar open about 300;
+#: its last column, "Looking at the camera", was cut off after "Looking at the ca".
+POSE_COLUMNS = {
+    "Yaw (°)": st.column_config.NumberColumn("Yaw", format="%d°", help="How far the head is turned sideways, "
+                                                                        "in degrees (0: towards the camera)."),
+    "Pitch (°)": st.column_config.NumberColumn("Pitch", format="%d°", help="How far the head is tilted up or "
+                                                                            "down, in degrees (0: level)."),
+    "Looking at the camera": st.column_config.TextColumn(
+        "At camera", help="Looking at the camera: head and eyes point at it (empty until the eyes are measured)."),
+}
+
 st.title("Live webcam")
 st.html(NARROW_STYLE)
 # The source's radio is drawn once the player's state is known (below), so that it is
@@ -264,7 +276,8 @@ def render(snap, charts_too: bool = True) -> None:
     else:
         if pose_table_slot is None:
             pose_table_slot = pose_area.expander("Head pose of each face").empty()
-        pose_table_slot.dataframe(posed, hide_index=True, height=min(36 * (len(posed) + 1) + 2, 400))
+        pose_table_slot.dataframe(posed, hide_index=True, height=min(36 * (len(posed) + 1) + 2, 400),
+                                  column_config=POSE_COLUMNS)
     if analyzer.log.truncated:
         log_full_slot.warning(f"The session log is full ({analyzer.log.max_rows:,} observations): faces are still "
                               "analysed and shown, but no longer logged. Download the log, then press **Clear "

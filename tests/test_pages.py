@@ -1841,6 +1841,32 @@ def test_live_page_attention_of_a_class_reads_as_counts_and_a_table():
     assert "Head pose of each face" not in [e.label for e in at.expander]
 
 
+def test_live_page_head_pose_table_of_a_class_fits_a_phone():
+    """On a phone (390 x 844) the head-pose table in its expander is 323 px wide (about 300 on a 1280 px
+    screen with the sidebar open), and its last column, "Looking at the camera", was cut off after
+    "Looking at the ca". The headers are shorter; the degrees go with the figures."""
+    from tests.test_engagement import a_class
+
+    at = open_page("app_pages/live_webcam.py")
+    at.toggle[1].set_value(True).run()  # attention
+    analyzer = at.session_state["fer_live_analyzer"]
+    faces = a_class(44)
+    analyzer.log.add_frame(0.0, faces)
+    analyzer._faces = tuple(faces)
+    at.run()
+    assert not at.exception
+    shown = next(e for e in at.expander if e.label == "Head pose of each face").dataframe[0]
+    config = json.loads(shown.proto.columns)
+    headers = {c: config.get(c, {}).get("label", c) for c in shown.value.columns}
+    assert headers["Looking at the camera"] == "At camera" and "camera" in config["Looking at the camera"]["help"]
+    # Each column as wide as its header or its widest figure, about 7 px a character and 16 px of padding.
+    degrees = {c: config[c]["type_config"]["format"] for c in ("Yaw (°)", "Pitch (°)") if c in config}
+    assert all(f == "%d°" for f in degrees.values()) and len(degrees) == 2
+    widest = {c: max([len(headers[c])] + [len(str(v)) + (c in degrees) for v in shown.value[c]])
+              for c in shown.value.columns}
+    assert sum(7 * n + 16 for n in widest.values()) <= 300, widest
+
+
 def test_dashboard_shows_the_longest_flags_and_counts_the_rest():
     """A log of many faces, each flagged, once drew a warning per face (2,000 for a week of classes)."""
     sad = [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05]

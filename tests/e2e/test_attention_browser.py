@@ -115,7 +115,7 @@ def test_phone_sees_the_stream_status_and_keeps_the_pose_table_open(playwright_i
     """On a phone (390 x 844) the columns stack and the video fills the screen's width: the status line
     under it ("Streaming", "the camera stopped", "the server is slow") sat at 886 px, out of sight while
     streaming. And the head-pose table of a class, opened, snapped shut at the next readout (every
-    0.5-1.5 s), as it was drawn anew each time."""
+    0.5-1.5 s), as it was drawn anew each time; its last column, "Looking at the camera", was cut off."""
     ctx = launch(playwright_instance, tmp_path_factory,
                  ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={class_camera}"])
     try:
@@ -137,6 +137,11 @@ def test_phone_sees_the_stream_status_and_keeps_the_pose_table_open(playwright_i
                    "the class's faces")
         pose = page.locator('[data-testid="stExpander"] details', has_text="Head pose of each face")
         pose.locator("summary").click()
+        # Every column in view ("Looking at the camera" was cut off after "Looking at the ca").
+        grid = pose.locator('[data-testid="stDataFrame"] .dvn-scroller')
+        grid.wait_for()
+        widths = grid.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert widths[0] <= widths[1], widths
         opened = []
         for _ in range(5):  # five readouts later it is still open
             seen = metric(page, "Observations")
