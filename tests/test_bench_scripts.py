@@ -5,7 +5,7 @@ import argparse
 
 import pytest
 
-from benchmarks import bench_detectors, class_logs, live_profile, long_live, server_memory, variants
+from benchmarks import bench_detectors, class_logs, cold_start, live_profile, long_live, server_memory, variants
 
 
 def test_detector_table_records_the_command_that_made_it():
@@ -53,6 +53,16 @@ def test_server_memory_reports_later_uploads_only_when_there_were_some():
         "RESULT server peak RSS 388 MB; first upload 314 MB; at the end 322 MB")
     assert server_memory.result_line(388.4, [314.0, 379.0, 388.0], 322.0) == (
         "RESULT server peak RSS 388 MB; first upload 314 MB, later uploads 388 MB at most; at the end 322 MB")
+
+
+def test_cold_start_table_has_a_column_per_visitor_and_dashes_for_steps_not_reached():
+    first = {step: float(i + 1) for i, step in enumerate(cold_start.STEPS)}
+    second = {cold_start.STEPS[0]: 0.5}  # a visitor whose run stopped after Home
+    lines = cold_start.table([first, second], [{s: 100.0 + i for i, s in enumerate(cold_start.STEPS)},
+                                               {cold_start.STEPS[0]: 300.0}]).splitlines()
+    assert "visitor 1" in lines[0] and "visitor 2" in lines[0] and len(lines) == 1 + len(cold_start.STEPS)
+    assert lines[1].split()[-5:] == ["1.00s", "0.50s", "100", "/", "300"]
+    assert lines[2].split()[-3:] == ["2.00s", "-", "101"]
 
 
 def test_server_memory_and_visitors_fail_on_a_server_log_with_a_traceback():
