@@ -369,8 +369,9 @@ if ctx.state.playing:
             # The connection is up but the browser sends nothing: a camera unplugged or
             # closed by another program, or screen sharing stopped with the browser's button.
             silent = f"No new picture for {time.monotonic() - frame_at:.0f} s: "
-            # Browsers send a shared screen's frames only when it changes; a call's video always does.
-            silent += ("the shared window is still, or the screen sharing stopped. If it stopped"
+            # Chromium repeats a still shared screen's last frame about once a second (26 frames in
+            # 30 s measured); other browsers may send one only when the screen changes.
+            silent += ("the screen sharing stopped (or, in some browsers, the shared window is still). If it stopped"
                        if source == "screen" else "the camera stopped. Check it, then")
             status.warning(silent + " press STOP, then START to go on; the session log is kept.",
                            icon=":material/videocam_off:")

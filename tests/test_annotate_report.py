@@ -863,6 +863,20 @@ def test_time_charts_shade_a_live_pause_and_the_valence_path_breaks_there():
     assert attention_timeline(df, 10).empty  # no attention logged: nothing to break
 
 
+def test_many_pauses_are_each_shaded_but_said_not_analysed_at_the_widest_only():
+    """A session with a pause every few minutes (a flaky network) wrote "not analysed" once a band,
+    twelve times over each other along the chart's foot: every band is shaded, the words stand at
+    the widest few, in time order."""
+    spans = [(60.0 * k, 60.0 * k + 12 + k) for k in range(1, 13)]  # the widest last
+    import plotly.graph_objects as go
+
+    fig = charts.shade_unanalysed(go.Figure(), spans)
+    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 12
+    notes = [a for a in fig.layout.annotations if a.text == charts.UNANALYSED_TEXT]
+    assert len(notes) == charts.UNANALYSED_NOTES
+    assert charts.clock_seconds([a.x for a in notes]).tolist() == [a for a, _ in spans[-charts.UNANALYSED_NOTES:]]
+
+
 def test_a_video_analysed_in_parts_that_follow_on_is_not_shaded_between_them():
     """An hour of a video at 2 frames a second stops at 7,200 frames, at 59:59.5, and the page says
     to analyse the rest as a part of its own, from 1:00:00: every frame a run of the whole video
