@@ -326,6 +326,112 @@ def carry_attention(faces: tuple[TrackedFace, ...], previous: tuple[TrackedFace,
 PAUSE_S = 10.0
 
 
+#: LiveAnalyzer._attention_plan's answer: attention on, every face measured, with the iris pass,
+#: the gallery's turns.
+_Plan = tuple[bool, bool, bool, "GalleryAttention | None"]
+
+
+@dataclass
+class _Attended:
+    """A gallery face's last attention measurement (:class:`GalleryAttention`)."""
+
+    pose_t: float  # when its pose was last measured (the analyser's clock)
+    eyes_t: float  # ... and its eyes (-inf: not yet)
+    pose: tuple[float, float, float] | None = None
+    eyes_open: tuple[float, float] | None = None
+    gaze: tuple[float, float] | None = None
+    looking_at_camera: bool | None = None
+
+
+@dataclass
+class GalleryAttention:
+    """Attention on a call's gallery, measured face by face in turn: each analysed frame measures
+    the pose of the faces measured longest ago, as many as make every face's pose at most
+    ``pose_s`` old (``n * dt / pose_s`` of ``n`` faces, ``dt`` the time since the frame before),
+    and the eyes (the iris pass, twice the mesh's cost) of as many as make them at most ``eyes_s``
+    old; the other faces keep their last measurement, by track id. The cost per second is then
+    that of ``n / pose_s`` meshes and ``n / eyes_s`` iris passes whatever the analysis rate,
+    instead of every face on one analysed frame in N. A face new to the tracker is measured at
+    once, a face gone is forgotten with its track (ids are not reused), and a measurement that
+    the rotation left older than 1.5 periods (frames far apart) is taken again on this frame.
+    Worker thread only."""
+
+    pose_s: float = 1.0
+    eyes_s: float = 2.0
+    _last: dict[int, _Attended] = field(default_factory=dict)
+    _t: float | None = None  # the frame before's time
+
+    def seed(self, faces: tuple[TrackedFace, ...], now: float, pose_t: float, eyes_t: float) -> None:
+        """Start from ``faces`` of the frame analysed at ``now``, whose measurements (every face
+        measured at once) date from ``pose_t`` and ``eyes_t``: a gallery that grew from a few faces
+        is not measured whole a second time."""
+        self._t = now
+        self._last = {f.face_id: _Attended(pose_t, eyes_t if f.eyes_open is not None else -math.inf, f.pose,
+                                           f.eyes_open, f.gaze, f.looking_at_camera)
+                      for f in faces if f.pose is not None}
+
+    def measure(self, recognizer: Any, image_bgr: np.ndarray, faces: tuple[TrackedFace, ...],
+                now: float) -> tuple[TrackedFace, ...]:
+        """``faces`` (tracked on ``image_bgr`` at ``now``) with their attention fields: measured
+        for the faces whose turn it is (``recognizer.measure_attention``), carried for the others."""
+        import dataclasses
+
+        from fer_core.attention import looking_at
+
+        dt = math.inf if self._t is None else max(now - self._t, 0.0)
+        self._t = now
+        self._last = {f.face_id: self._last[f.face_id] for f in faces if f.face_id in self._last}
+        n = len(faces)
+        inf = float("inf")
+
+        def age(f: TrackedFace, what: str) -> float:
+            m = self._last.get(f.face_id)
+            return inf if m is None else now - getattr(m, what)
+
+        def quota(period: float) -> int:  # the faces to measure for each to be at most `period` old
+            return n if dt >= period else math.ceil(n * dt / period - 1e-9)
+
+        def stalest(what: str, period: float, among: list[TrackedFace], count: int) -> list[TrackedFace]:
+            ranked = sorted(among, key=lambda f: (-age(f, what), f.face_id))
+            late = sum(age(f, what) >= 1.5 * period for f in ranked)  # new faces (never measured) too
+            return ranked[:max(count, late)]
+
+        # The poses measured longest ago; the eyes of those of them whose eyes were measured longest
+        # ago (about every other time), and of any other face whose eyes are overdue.
+        due = stalest("pose_t", self.pose_s, list(faces), quota(self.pose_s))
+        due_ids = {f.face_id for f in due}
+        eyes = stalest("eyes_t", self.eyes_s, due, quota(self.eyes_s))
+        eyes += [f for f in faces if f.face_id not in due_ids and age(f, "eyes_t") >= 1.5 * self.eyes_s]
+        eye_ids = {f.face_id for f in eyes}
+        pose_only = [f for f in due if f.face_id not in eye_ids]
+        for group, iris in ((eyes, True), (pose_only, False)):
+            if not group:
+                continue
+            fields = recognizer.measure_attention(image_bgr, [f.box for f in group], iris=iris)
+            for f, got in zip(group, fields):
+                m = self._last.get(f.face_id)
+                if iris or m is None:
+                    m = self._last[f.face_id] = _Attended(pose_t=now, eyes_t=now if iris else -inf)
+                m.pose_t = now
+                m.pose = got.get("pose")
+                if iris:
+                    m.eyes_t = now
+                    m.eyes_open, m.gaze = got.get("eyes_open"), got.get("gaze")
+                    m.looking_at_camera = got.get("looking_at_camera")
+                elif m.pose is None or m.eyes_open is None:
+                    m.looking_at_camera = None
+                else:  # the new pose with the face's last eyes
+                    m.looking_at_camera = looking_at(m.pose, m.gaze, m.eyes_open)
+                if m.pose is None:  # no mesh now (turned away, covered): nothing of before stands
+                    m.eyes_open = m.gaze = m.looking_at_camera = None
+        out = []
+        for f in faces:
+            m = self._last.get(f.face_id)
+            out.append(f if m is None else dataclasses.replace(
+                f, pose=m.pose, eyes_open=m.eyes_open, gaze=m.gaze, looking_at_camera=m.looking_at_camera))
+        return tuple(out)
+
+
 @dataclass(frozen=True)
 class LiveStats:
     frames_in: int  # frames received by the callback
@@ -387,6 +493,13 @@ class LiveAnalyzer:
     #: measure the pose only and keep each face's last eyes and gaze (the iris pass costs
     #: about twice the mesh's).
     eyes_every: int = 1
+    #: With attention on and more faces than this on the analysed frame before (a call's gallery on
+    #: a shared screen), attention is measured face by face in turn (:class:`GalleryAttention`:
+    #: each face's pose at most ``gallery_pose_s`` old, its eyes ``gallery_eyes_s``) instead of
+    #: every face on one analysed frame in ``attention_every``; up to this many, as set above.
+    gallery_faces: int = 3
+    gallery_pose_s: float = 1.0
+    gallery_eyes_s: float = 2.0
     clock: Callable[[], float] = time.monotonic
     #: Shed load by itself when the callback cannot keep up (see :class:`LoadShedder`).
     adaptive: bool = True
@@ -432,6 +545,9 @@ class LiveAnalyzer:
         self._logged_pauses = 0
         self._model = model_label(self.recognizer)  # for the log; set again with the recognizer
         self._rolling: RollingPasses | None = None  # this stream's detection (worker thread only)
+        self._gallery: GalleryAttention | None = None  # this stream's gallery attention (worker thread only)
+        self._last_analysed: float | None = None  # the last analysed frame's time
+        self._measured_at = (-math.inf, -math.inf)  # when every face's pose and eyes were last measured
 
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
@@ -488,24 +604,10 @@ class LiveAnalyzer:
                        or self._frame_size != self._analysed_size)
             self._since_analysis = 0 if analyse else (self._since_analysis or 0) + 1
             faces = self._faces
-            measure = self.attention and self._frames_analysed % max(1, self.attention_every) == 0
-            carry = self.attention and not measure
-            eyes = self._measured % max(1, self.eyes_every) == 0
+            attention, measure, eyes, gallery = self._attention_plan(faces)
             recognizer, rolling = self.recognizer, self._rolling_for(self.recognizer)
         if analyse:
-            # The keywords only when needed: stand-in recognizers (tests) take the frame alone.
-            kwargs: dict[str, Any] = {} if rolling is None else {"detect": rolling.detect}
-            if measure:
-                kwargs["attention"] = True
-                if not eyes:
-                    kwargs["iris"] = False
-            results = recognizer.analyze(image_bgr, **kwargs)
-            previous = faces
-            faces = tuple(self.tracker.update(results, image_bgr))
-            if carry:
-                faces = carry_attention(faces, previous)
-            elif measure and not eyes:
-                faces = carry_eyes(faces, previous)
+            faces = self._analyse(recognizer, rolling, image_bgr, faces, start, (attention, measure, eyes, gallery))
             self._log_frame(start, faces, stream, session, pauses)
         out = annotate(image_bgr, faces)
         end = self.clock()
@@ -524,6 +626,9 @@ class LiveAnalyzer:
                 self._analysed_size = (int(image_bgr.shape[1]), int(image_bgr.shape[0]))
                 self._frames_analysed += 1
                 self._measured += int(measure)
+                self._last_analysed = start
+                if measure:
+                    self._measured_at = (start, start if eyes else self._measured_at[1])
                 self._rate_analysed.tick(start)
                 self._version += 1
                 self._updated.notify_all()
@@ -533,6 +638,41 @@ class LiveAnalyzer:
         if self.show_fps:
             draw_status(out, f"{fps:4.1f} fps | {len(faces)} face{'s' if len(faces) != 1 else ''}")
         return out
+
+    def _attention_plan(self, faces: tuple[TrackedFace, ...]) -> _Plan:
+        """Under the lock, for the next analysed frame after ``faces``: whether attention is on,
+        whether every face's attention is measured on it, whether with the iris pass, and the stream's
+        :class:`GalleryAttention` when the faces are a gallery (then measured in turn by it)."""
+        measure = self.attention and self._frames_analysed % max(1, self.attention_every) == 0
+        eyes = self._measured % max(1, self.eyes_every) == 0
+        if not self.attention or len(faces) <= self.gallery_faces:
+            self._gallery = None
+            return self.attention, measure, eyes, None
+        if self._gallery is None:  # from a few faces to a gallery (or a new stream's second frame)
+            self._gallery = GalleryAttention(self.gallery_pose_s, self.gallery_eyes_s)
+            if self._last_analysed is not None:
+                self._gallery.seed(faces, self._last_analysed, *self._measured_at)
+        return True, False, eyes, self._gallery
+
+    def _analyse(self, recognizer: Any, rolling: RollingPasses | None, image_bgr: np.ndarray,
+                 previous: tuple[TrackedFace, ...], start: float, plan: _Plan) -> tuple[TrackedFace, ...]:
+        """The faces of ``image_bgr``, tracked, with attention as :meth:`_attention_plan` said."""
+        attention, measure, eyes, gallery = plan
+        # The keywords only when needed: stand-in recognizers (tests) take the frame alone.
+        kwargs: dict[str, Any] = {} if rolling is None else {"detect": rolling.detect}
+        if measure:
+            kwargs["attention"] = True
+            if not eyes:
+                kwargs["iris"] = False
+        results = recognizer.analyze(image_bgr, **kwargs)
+        faces = tuple(self.tracker.update(results, image_bgr))
+        if gallery is not None:
+            return gallery.measure(recognizer, image_bgr, faces, start)
+        if attention and not measure and gallery is None:
+            return carry_attention(faces, previous)
+        if measure and not eyes:
+            return carry_eyes(faces, previous)
+        return faces
 
     def _note_pause(self, start: float) -> int:
         """The pauses of this stream so far, the one that ends with the frame taken at ``start``
@@ -634,6 +774,8 @@ class LiveAnalyzer:
             self._since_analysis = None
             self._rolling = None  # the next stream's first frame runs every pass
             self._last_end = None  # the time until the next stream is the STOP's, not a pause
+            self._gallery = None  # ... and measures every face
+            self._last_analysed = None
             self._measured = 0  # the next stream's first measurement runs the iris pass
             self._rate_in.reset()
             self._rate_analysed.reset()

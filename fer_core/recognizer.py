@@ -343,25 +343,38 @@ class Recognizer:
         the pose only (no iris pass)."""
         import dataclasses
 
+        fields = self._attention_fields(bgr, [r.box for r in results], iris)
+        return [dataclasses.replace(r, **f) for r, f in zip(results, fields)]
+
+    def measure_attention(self, image_bgr: np.ndarray, boxes: Sequence[Sequence[float]], *,
+                          iris: bool = True) -> list[dict[str, Any]]:
+        """The attention fields of the faces at ``boxes`` (``(x, y, w, h)``, as
+        :attr:`FaceResult.box`) of ``image_bgr``, one dict per box with the :data:`ATTENTION_FIELDS`
+        that were measured: what ``analyze(attention=True, iris=iris)`` gives those faces, for
+        callers that measure some of a frame's faces only (the live page on a call's gallery)."""
+        img = to_uint8(np.asarray(image_bgr))
+        return self._attention_fields(as_bgr(img), [_int_box(b) for b in boxes], iris)
+
+    def _attention_fields(self, bgr: np.ndarray, boxes: Sequence[tuple[int, int, int, int]],
+                          iris: bool) -> list[dict[str, Any]]:
         from fer_core.attention import attention as measure
         from fer_core.attention import measure_pose
 
         mesh_model = self.face_mesh
         h, w = bgr.shape[:2]
-        out = []
-        for r in results:
-            hint = mesh_model.box_problem(r.box, w, h)
+        out: list[dict[str, Any]] = []
+        for box in boxes:
+            hint = mesh_model.box_problem(box, w, h)
             # The crops are turned to RGB one by one (cheaper than the whole frame).
-            mesh = None if hint else mesh_model.landmarks(bgr, r.box, iris=iris)
+            mesh = None if hint else mesh_model.landmarks(bgr, box, iris=iris)
             if mesh is None:
-                out.append(dataclasses.replace(r, attention_hint=hint or "no face mesh found in this box"))
-                continue
-            if not iris:
-                out.append(dataclasses.replace(r, pose=measure_pose(mesh)))
-                continue
-            a = measure(mesh)
-            out.append(dataclasses.replace(r, pose=a.pose, eyes_open=a.eyes_open, gaze=a.gaze,
-                                           looking_at_camera=a.looking_at_camera))
+                out.append({"attention_hint": hint or "no face mesh found in this box"})
+            elif not iris:
+                out.append({"pose": measure_pose(mesh)})
+            else:
+                a = measure(mesh)
+                out.append({"pose": a.pose, "eyes_open": a.eyes_open, "gaze": a.gaze,
+                            "looking_at_camera": a.looking_at_camera})
         return out
 
 

@@ -340,6 +340,128 @@ def test_live_eyes_every_n_measurements_keeps_the_last_eyes():
     assert unknown.eyes_open is None and unknown.looking_at_camera is None
 
 
+class _GalleryRecognizer:
+    """A stand-in for a call's gallery: faces in a grid of ``rows`` x ``cols`` tiles, each with a
+    head pose and eyes that the test sets (``state[tile] = (yaw, eyes)``; None: the tile is empty),
+    counting the faces whose attention is measured on each analysed frame."""
+
+    def __init__(self, rows: int = 5, cols: int = 5) -> None:
+        self.boxes = [(40 + 240 * c, 30 + 140 * r, 60, 60) for r in range(rows) for c in range(cols)]
+        self.state: dict[int, tuple[float, float] | None] = {i: (0.0, 1.0) for i in range(len(self.boxes))}
+        self.measured: list[int] = []  # faces measured, one count per analysed frame
+
+    def _fields(self, i: int, iris: bool) -> dict:
+        yaw, eyes = self.state[i] or (0.0, 1.0)
+        if not iris:
+            return {"pose": (yaw, 0.0, 0.0)}
+        return {"pose": (yaw, 0.0, 0.0), "eyes_open": (eyes, eyes), "gaze": (0.0, 0.0),
+                "looking_at_camera": abs(yaw) <= 20 and eyes >= 0.2}
+
+    def analyze(self, image: np.ndarray, attention: bool = False, iris: bool = True) -> list:
+        from fer_core.recognizer import FaceResult
+
+        out = []
+        for i, box in enumerate(self.boxes):
+            if self.state[i] is None:
+                continue
+            fields = self._fields(i, iris) if attention else {}
+            out.append(FaceResult(box=box, probabilities=(0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0), label="Happy",
+                                  confidence=1.0, detector_score=0.9, **fields))
+        self.measured.append(len(out) if attention else 0)
+        return out
+
+    def measure_attention(self, image: np.ndarray, boxes: list, iris: bool = True) -> list:
+        self.measured[-1] += len(boxes)
+        return [self._fields(self.boxes.index(tuple(b)), iris) for b in boxes]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _run_gallery(analyzer, rec: _GalleryRecognizer, clock: _Clock, frames: int, fps: float = 5.0) -> list:
+    """``frames`` analysed frames at ``fps``; each frame's faces by tile."""
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    seen = []
+    for _ in range(frames):
+        clock.t += 1.0 / fps
+        analyzer.process(frame)
+        seen.append({rec.boxes.index(tuple(f.box)): f for f in analyzer.snapshot().faces})
+    return seen
+
+
+def test_live_gallery_measures_its_faces_in_turn():
+    """A shared screen of 25 faces with attention: after the first frame, each analysed frame
+    measures a few faces (the stalest first) instead of all of them on one frame in three, every
+    face's pose stays at most a second old and its eyes two, and every face shows a measurement."""
+    from fer_core.live import LiveAnalyzer
+
+    rec, clock = _GalleryRecognizer(), _Clock()
+    analyzer = LiveAnalyzer(rec, attention=True, attention_every=3, clock=clock)  # type: ignore[arg-type]
+    seen = _run_gallery(analyzer, rec, clock, 26)
+    assert rec.measured[0] == 25  # the first frame: every face
+    # 25 faces at 5 frames a second: 5 poses a frame (3 of them with the eyes), never more.
+    assert all(n <= 5 for n in rec.measured[1:]), rec.measured
+    assert sum(rec.measured[1:]) == 5 * 25
+    assert all(len(faces) == 25 and all(f.pose is not None and f.eyes_open is not None for f in faces.values())
+               for faces in seen)
+
+
+def test_live_gallery_shows_a_student_turning_away_within_a_second():
+    """A face of the gallery that turns away (or closes its eyes) shows it within a second of
+    analysed frames, a new face is measured on its first frame, a gone face leaves with its
+    measurement, and a face never comes back with the pose it had before it left."""
+    from fer_core.live import LiveAnalyzer
+
+    rec, clock = _GalleryRecognizer(), _Clock()
+    analyzer = LiveAnalyzer(rec, attention=True, attention_every=3, clock=clock)  # type: ignore[arg-type]
+    _run_gallery(analyzer, rec, clock, 12)
+    rec.state[7] = (60.0, 1.0)  # turns away
+    rec.state[8] = (0.0, 0.0)  # closes the eyes
+    rec.state[9] = None  # camera off
+    seen = _run_gallery(analyzer, rec, clock, 6)
+    turned = next(i for i, faces in enumerate(seen) if faces[7].pose[0] == 60.0)
+    assert turned <= 4 and all(faces[7].looking_at_camera is False for faces in seen[turned:])
+    closed = next(i for i, faces in enumerate(seen) if faces[8].eyes_open == (0.0, 0.0))
+    assert closed <= 9 and not seen[-1][8].looking_at_camera
+    assert all(9 not in faces for faces in seen)
+    rec.state[9] = (-45.0, 1.0)  # a new face there: measured at once, not with the old one's pose
+    seen = _run_gallery(analyzer, rec, clock, 1)
+    assert seen[0][9].pose == (-45.0, 0.0, 0.0) and seen[0][9].looking_at_camera is False
+    # The summary the page shows ("N look at the camera") follows: 25 faces, 3 not looking.
+    assert sum(bool(f.looking_at_camera) for f in seen[0].values()) == 22
+
+
+def test_live_gallery_rotation_keeps_up_when_frames_are_analysed_further_apart():
+    """Frames analysed 2 s apart (a busy server): every face is measured on each, none keeps a
+    measurement older than the limit."""
+    from fer_core.live import LiveAnalyzer
+
+    rec, clock = _GalleryRecognizer(), _Clock()
+    analyzer = LiveAnalyzer(rec, attention=True, clock=clock)  # type: ignore[arg-type]
+    _run_gallery(analyzer, rec, clock, 3, fps=0.5)
+    assert rec.measured == [25, 25, 25]
+    rec.state[3] = (50.0, 0.0)
+    seen = _run_gallery(analyzer, rec, clock, 1, fps=0.5)
+    assert seen[0][3].pose[0] == 50.0 and seen[0][3].eyes_open == (0.0, 0.0)
+
+
+def test_live_few_faces_keep_measuring_every_face_on_one_frame_in_n():
+    """Up to three faces (a camera): attention as before, every face on one analysed frame in
+    ``attention_every``, carried in between; no face measured on its own."""
+    from fer_core.live import LiveAnalyzer
+
+    rec, clock = _GalleryRecognizer(1, 3), _Clock()
+    analyzer = LiveAnalyzer(rec, attention=True, attention_every=3, clock=clock)  # type: ignore[arg-type]
+    seen = _run_gallery(analyzer, rec, clock, 6)
+    assert rec.measured == [3, 0, 0, 3, 0, 0]
+    assert all(f.pose == (0.0, 0.0, 0.0) for faces in seen for f in faces.values())
+
+
 def test_annotate_draws_the_pose_axis_and_closed_eyes():
     from fer_core import load_recognizer
     from fer_core.annotate import annotate, results_table
