@@ -143,7 +143,10 @@ with st.sidebar:
                                "them for the dashboard. Costs a face mesh per face (see docs/ATTENTION.md).")
     attention_every = st.select_slider("Measure attention on every Nth analysis", options=[1, 2, 3, 5],
                                        value=3, disabled=not attention,
-                                       help="Each face keeps its last measurement in between.")
+                                       help="Each face keeps its last measurement in between. With more than "
+                                            "three faces (a call's gallery on a shared screen) the faces are "
+                                            "measured in turn instead, those that moved first: each face's head "
+                                            "pose at most a second old, its eyes two.")
     far = st.toggle("Faces farther from the camera", value=False, key="fer_live_far_faces",
                     help="One more face-detector pass on every frame, for faces under about a fifth of the "
                          "picture's width (a camera across a room, people sitting back): it finds faces from "

@@ -276,7 +276,8 @@ def main(argv=None) -> int:
     print(f"model: {rec.model_path.name}, flip TTA {rec.flip_tta}; CPU cores used: {cores}; "
           f"load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "")
     print(f"{'scene':<24} {'faces':>5} {'median ms':>10} {'p90 ms':>8} {'mean ms':>8} {'fps':>6} "
-          f"{'target':>8}     {'detect':>6} {'model':>6} {'cpu ms':>7}")
+          f"{'target':>8}     {'detect':>6} {'model':>6} {'cpu ms':>7}"
+          + (f" {'cpu mean':>8}" if args.attention else ""))
     if args.attention and not args.screen:
         scenes = {**scenes, "one face + attention": scenes["one face (640x480)"],
                   "far face + attention": scenes["far face (640x480)"],
@@ -309,10 +310,10 @@ def main(argv=None) -> int:
                                        rolling=analyzer.rolling)
         print(f"{name:<24} {faces:>5} {med:>10.1f} {p90:>8.1f} {mean:>8.1f} {1000 / med:>6.1f} "
               f"{f'<= {target:.0f}':>8} {'ok' if ok else 'MISSED':<6} {detect_ms:>6.1f} {model_ms:>6.1f} "
-              f"{statistics.median(cpu):>7.1f}")
+              f"{statistics.median(cpu):>7.1f}" + (f" {statistics.fmean(cpu):>8.1f}" if args.attention else ""))
     print("median ms per call of the whole callback; 'detect' and 'model' are the medians of face "
           "detection alone and of the one batched expression-model call alone; 'cpu ms' the median "
-          "CPU time of a call"
+          "CPU time of a call" + (", 'cpu mean' its mean" if args.attention else "")
           + ("; the '1 in N' and 'in turn' rows are judged by their mean." if args.attention else "."))
     if args.attention and not args.screen:
         mesh_ms, iris_ms = attention_breakdown(rec, scenes["one face (640x480)"], args.frames)

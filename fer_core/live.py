@@ -341,25 +341,55 @@ class _Attended:
     eyes_open: tuple[float, float] | None = None
     gaze: tuple[float, float] | None = None
     looking_at_camera: bool | None = None
+    look: np.ndarray | None = None  # the face's thumbnail then (:func:`face_thumbnail`)
+
+
+#: A gallery face whose thumbnail moved by more than this many grey levels (mean absolute difference)
+#: since it was last measured is measured before the others (:class:`GalleryAttention`).
+GALLERY_CHANGED = 6.0
+
+
+def face_thumbnail(image_bgr: np.ndarray, box: tuple[int, int, int, int], side: int = 16) -> np.ndarray | None:
+    """The face's box as a ``side`` x ``side`` grey thumbnail less its mean (a change of light over
+    the whole screen moves it little), for telling whether a face moved; None for an empty box."""
+    import cv2
+
+    x, y, w, h = box
+    crop = image_bgr[max(0, y):max(0, y + h), max(0, x):max(0, x + w)]
+    if crop.shape[0] < 2 or crop.shape[1] < 2:
+        return None
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    thumb = cv2.resize(gray, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return thumb - thumb.mean()
 
 
 @dataclass
 class GalleryAttention:
-    """Attention on a call's gallery, measured face by face in turn: each analysed frame measures
-    the pose of the faces measured longest ago, as many as make every face's pose at most
-    ``pose_s`` old (``n * dt / pose_s`` of ``n`` faces, ``dt`` the time since the frame before),
-    and the eyes (the iris pass, twice the mesh's cost) of as many as make them at most ``eyes_s``
-    old; the other faces keep their last measurement, by track id. The cost per second is then
-    that of ``n / pose_s`` meshes and ``n / eyes_s`` iris passes whatever the analysis rate,
-    instead of every face on one analysed frame in N. A face new to the tracker is measured at
-    once, a face gone is forgotten with its track (ids are not reused), and a measurement that
-    the rotation left older than 1.5 periods (frames far apart) is taken again on this frame.
-    Worker thread only."""
+    """Attention on a call's gallery, measured face by face in turn. Each analysed frame measures
+    the head pose of ``n * dt / ((1 - spare) * pose_s)`` of its ``n`` faces (``dt`` the time since
+    the frame before; fractions carried to the next frame), the eyes (the iris pass, twice the
+    mesh's cost) of ``n * dt / ((1 - spare) * eyes_s)`` of those, and carries every other face's
+    last measurement by track id. Which faces: those whose measurement would be over ``pose_s``
+    (``eyes_s``) old by the next frame, always, even past the quota; then those whose picture
+    changed since they were measured (a 16 x 16 grey thumbnail of the box, by more than
+    ``changed`` grey levels on average: a student turning, closing the eyes), eyes included, so that a change
+    shows on the next analysed frame; then the oldest. The rotation alone runs a ``spare`` share
+    faster than the periods ask, which leaves the faces that moved a place ahead of it.
+
+    So no pose shown is older than ``pose_s`` (eyes: ``eyes_s``) plus a frame, whatever the
+    analysis rate, and the cost per second is that of about ``n / ((1 - spare) * pose_s)`` meshes
+    and ``n / ((1 - spare) * eyes_s)`` iris passes, instead of every face on one analysed frame
+    in N. A face new to the tracker is measured at once, and a face gone is forgotten with its
+    track (ids are not reused). Worker thread only."""
 
     pose_s: float = 1.0
     eyes_s: float = 2.0
+    changed: float = GALLERY_CHANGED
+    #: The share of each frame's measurements left over by the rotation, for the faces that moved.
+    spare: float = 0.2
     _last: dict[int, _Attended] = field(default_factory=dict)
     _t: float | None = None  # the frame before's time
+    _credit: dict[str, float] = field(default_factory=dict)  # quota()'s fractions of a face
 
     def seed(self, faces: tuple[TrackedFace, ...], now: float, pose_t: float, eyes_t: float) -> None:
         """Start from ``faces`` of the frame analysed at ``now``, whose measurements (every face
@@ -376,60 +406,90 @@ class GalleryAttention:
         for the faces whose turn it is (``recognizer.measure_attention``), carried for the others."""
         import dataclasses
 
-        from fer_core.attention import looking_at
-
         dt = math.inf if self._t is None else max(now - self._t, 0.0)
         self._t = now
         self._last = {f.face_id: self._last[f.face_id] for f in faces if f.face_id in self._last}
-        n = len(faces)
-        inf = float("inf")
-
-        def age(f: TrackedFace, what: str) -> float:
-            m = self._last.get(f.face_id)
-            return inf if m is None else now - getattr(m, what)
-
-        def quota(period: float) -> int:  # the faces to measure for each to be at most `period` old
-            return n if dt >= period else math.ceil(n * dt / period - 1e-9)
-
-        def stalest(what: str, period: float, among: list[TrackedFace], count: int) -> list[TrackedFace]:
-            ranked = sorted(among, key=lambda f: (-age(f, what), f.face_id))
-            late = sum(age(f, what) >= 1.5 * period for f in ranked)  # new faces (never measured) too
-            return ranked[:max(count, late)]
-
-        # The poses measured longest ago; the eyes of those of them whose eyes were measured longest
-        # ago (about every other time), and of any other face whose eyes are overdue.
-        due = stalest("pose_t", self.pose_s, list(faces), quota(self.pose_s))
-        due_ids = {f.face_id for f in due}
-        eyes = stalest("eyes_t", self.eyes_s, due, quota(self.eyes_s))
-        eyes += [f for f in faces if f.face_id not in due_ids and age(f, "eyes_t") >= 1.5 * self.eyes_s]
-        eye_ids = {f.face_id for f in eyes}
-        pose_only = [f for f in due if f.face_id not in eye_ids]
+        looks = {f.face_id: face_thumbnail(image_bgr, f.box) for f in faces}
+        eyes, pose_only = self._turns(faces, looks, now, dt)
         for group, iris in ((eyes, True), (pose_only, False)):
-            if not group:
-                continue
-            fields = recognizer.measure_attention(image_bgr, [f.box for f in group], iris=iris)
-            for f, got in zip(group, fields):
-                m = self._last.get(f.face_id)
-                if iris or m is None:
-                    m = self._last[f.face_id] = _Attended(pose_t=now, eyes_t=now if iris else -inf)
-                m.pose_t = now
-                m.pose = got.get("pose")
-                if iris:
-                    m.eyes_t = now
-                    m.eyes_open, m.gaze = got.get("eyes_open"), got.get("gaze")
-                    m.looking_at_camera = got.get("looking_at_camera")
-                elif m.pose is None or m.eyes_open is None:
-                    m.looking_at_camera = None
-                else:  # the new pose with the face's last eyes
-                    m.looking_at_camera = looking_at(m.pose, m.gaze, m.eyes_open)
-                if m.pose is None:  # no mesh now (turned away, covered): nothing of before stands
-                    m.eyes_open = m.gaze = m.looking_at_camera = None
+            if group:
+                fields = recognizer.measure_attention(image_bgr, [f.box for f in group], iris=iris)
+                for f, got in zip(group, fields):
+                    self._record(f.face_id, got, iris, now, looks[f.face_id])
         out = []
         for f in faces:
             m = self._last.get(f.face_id)
             out.append(f if m is None else dataclasses.replace(
                 f, pose=m.pose, eyes_open=m.eyes_open, gaze=m.gaze, looking_at_camera=m.looking_at_camera))
         return tuple(out)
+
+    def _turns(self, faces: tuple[TrackedFace, ...], looks: dict[int, np.ndarray | None], now: float,
+               dt: float) -> tuple[list[TrackedFace], list[TrackedFace]]:
+        """The faces whose pose and eyes are measured on this frame, and those whose pose only."""
+        n = len(faces)
+
+        def age(f: TrackedFace, what: str) -> float:
+            m = self._last.get(f.face_id)
+            return math.inf if m is None else now - getattr(m, what)
+
+        def quota(what: str, period: float) -> int:
+            """The faces to measure for each to be at most ``period`` old, and a ``spare`` share more
+            (the fraction of a face left over goes to the next frame)."""
+            if dt >= period:
+                self._credit[what] = 0.0
+                return n
+            credit = self._credit.get(what, 0.0) + n * dt / ((1.0 - self.spare) * period)
+            count = min(n, int(credit + 1e-9))
+            self._credit[what] = min(credit - count, 1.0)
+            return count
+
+        def overdue(f: TrackedFace, what: str, period: float) -> bool:  # over the period by the next frame
+            return age(f, what) > period - min(dt, period) + 1e-6
+
+        def moved(f: TrackedFace) -> bool:
+            m, look = self._last.get(f.face_id), looks[f.face_id]
+            if m is None or m.look is None or look is None:
+                return True
+            return float(np.abs(look - m.look).mean()) > self.changed
+
+        changed = {f.face_id for f in faces if moved(f)}
+
+        def stalest(what: str, period: float, among: list[TrackedFace], count: int) -> list[TrackedFace]:
+            # Overdue ones (new faces too) first, then the ones that moved, then the oldest.
+            ranked = sorted(among, key=lambda f: (not overdue(f, what, period), f.face_id not in changed,
+                                                  -age(f, what), f.face_id))
+            late = sum(overdue(f, what, period) for f in ranked)
+            return ranked[:max(count, late)]
+
+        # The poses due; the eyes of those of them that moved (the eyes may be what moved) and of
+        # those whose eyes are most due (about every other time), and of any other face whose eyes
+        # are overdue.
+        due = stalest("pose_t", self.pose_s, list(faces), quota("pose", self.pose_s))
+        due_ids = {f.face_id for f in due}
+        eyes = [f for f in due if f.face_id in changed]
+        eyes += stalest("eyes_t", self.eyes_s, [f for f in due if f.face_id not in changed], quota("eyes", self.eyes_s))
+        eyes += [f for f in faces if f.face_id not in due_ids and overdue(f, "eyes_t", self.eyes_s)]
+        eye_ids = {f.face_id for f in eyes}
+        return eyes, [f for f in due if f.face_id not in eye_ids]
+
+    def _record(self, face_id: int, got: dict[str, Any], iris: bool, now: float, look: np.ndarray | None) -> None:
+        """Keep a face's new measurement (``got``: ``Recognizer.measure_attention``'s fields)."""
+        from fer_core.attention import looking_at
+
+        m = self._last.get(face_id)
+        if iris or m is None:
+            m = self._last[face_id] = _Attended(pose_t=now, eyes_t=now if iris else -math.inf)
+        m.pose_t, m.look, m.pose = now, look, got.get("pose")
+        if iris:
+            m.eyes_t = now
+            m.eyes_open, m.gaze = got.get("eyes_open"), got.get("gaze")
+            m.looking_at_camera = got.get("looking_at_camera")
+        elif m.pose is None or m.eyes_open is None:
+            m.looking_at_camera = None
+        else:  # the new pose with the face's last eyes
+            m.looking_at_camera = looking_at(m.pose, m.gaze, m.eyes_open)
+        if m.pose is None:  # no mesh now (turned away, covered): nothing of before stands
+            m.eyes_open = m.gaze = m.looking_at_camera = None
 
 
 @dataclass(frozen=True)
