@@ -608,6 +608,7 @@ class LiveAnalyzer:
         self._gallery: GalleryAttention | None = None  # this stream's gallery attention (worker thread only)
         self._last_analysed: float | None = None  # the last analysed frame's time
         self._measured_at = (-math.inf, -math.inf)  # when every face's pose and eyes were last measured
+        self._remeasure = False  # a pause ended: the next analysed frame measures every face's attention
 
     # -- settings (called from the page thread) ------------------------------------------
     def configure(self, analyse_every: int | None = None, smoothing_window: int | None = None,
@@ -703,8 +704,10 @@ class LiveAnalyzer:
         """Under the lock, for the next analysed frame after ``faces``: whether attention is on,
         whether every face's attention is measured on it, whether with the iris pass, and the stream's
         :class:`GalleryAttention` when the faces are a gallery (then measured in turn by it)."""
-        measure = self.attention and self._frames_analysed % max(1, self.attention_every) == 0
-        eyes = self._measured % max(1, self.eyes_every) == 0
+        # After a pause every face is measured, eyes included: what was carried is from before it.
+        fresh, self._remeasure = self._remeasure, False
+        measure = self.attention and (fresh or self._frames_analysed % max(1, self.attention_every) == 0)
+        eyes = fresh or self._measured % max(1, self.eyes_every) == 0
         if not self.attention or len(faces) <= self.gallery_faces:
             self._gallery = None
             return self.attention, measure, eyes, None
@@ -737,11 +740,13 @@ class LiveAnalyzer:
     def _note_pause(self, start: float) -> int:
         """The pauses of this stream so far, the one that ends with the frame taken at ``start``
         included when there was one (lock held). The frame after a pause is analysed whatever the
-        rate (the last faces are from before it), and each face found again keeps its number but
-        not its expression from before the pause."""
+        rate (the last faces are from before it), and each face found
+        again keeps its number but not its expression from before the pause, nor its attention
+        (measured again on that frame)."""
         if self._last_end is not None and start - self._last_end > self.pause_s:
             self._pauses += 1
             self._since_analysis = None
+            self._remeasure = True  # ... and its attention measured (_attention_plan)
             self.tracker.restart_smoothing()  # its own lock, never held while this one is taken
         return self._pauses
 

@@ -499,6 +499,32 @@ def test_live_few_faces_keep_measuring_every_face_on_one_frame_in_n():
     assert all(f.pose == (0.0, 0.0, 0.0) for faces in seen for f in faces.values())
 
 
+def test_live_attention_after_a_pause_is_measured_not_carried_from_before_it():
+    """A camera's two faces, attention on one analysed frame in 3 and the eyes on one measurement in
+    2; the laptop asleep for 5 minutes, a student turned away meanwhile. The first frame after the
+    pause showed and logged the pose and eyes of 5 minutes before ("looking at the camera") for up
+    to two more analysed frames, although the expression restarts there. It is measured on it now."""
+    from fer_core.live import LiveAnalyzer
+
+    rec, clock = _GalleryRecognizer(1, 2), _Clock()
+    analyzer = LiveAnalyzer(rec, attention=True, attention_every=3, eyes_every=2, clock=clock,  # type: ignore[arg-type]
+                            adaptive=False)
+    _run_gallery(analyzer, rec, clock, 4)
+    assert rec.measured == [2, 0, 0, 2] and [bool(e) for e in rec.eyes] == [True, False, False, False]
+    clock.t += 300.0
+    rec.state[0] = (70.0, 0.0)
+    seen = _run_gallery(analyzer, rec, clock, 1)
+    assert rec.measured[-1] == 2 and rec.eyes[-1] == {0, 1}
+    assert seen[0][0].pose == (70.0, 0.0, 0.0) and seen[0][0].eyes_open == (0.0, 0.0)
+    assert seen[0][0].looking_at_camera is False and seen[0][1].looking_at_camera is True
+    df = analyzer.log.to_frame()
+    row = df[(df["time_s"] == df["time_s"].max()) & (df["face_id"] == seen[0][0].face_id)].iloc[0]
+    assert row["time_s"] == pytest.approx(300.8) and row["yaw"] == 70.0 and not row["looking"]
+    # Then on one analysed frame in 3 again, carried in between.
+    _run_gallery(analyzer, rec, clock, 3)
+    assert sorted(rec.measured[-3:]) == [0, 0, 2]
+
+
 def test_annotate_draws_the_pose_axis_and_closed_eyes():
     from fer_core import load_recognizer
     from fer_core.annotate import annotate, results_table
