@@ -740,13 +740,14 @@ class LiveAnalyzer:
     def _note_pause(self, start: float) -> int:
         """The pauses of this stream so far, the one that ends with the frame taken at ``start``
         included when there was one (lock held). The frame after a pause is analysed whatever the
-        rate (the last faces are from before it), and each face found
+        rate, with every detector pass (the last faces are from before it), and each face found
         again keeps its number but not its expression from before the pause, nor its attention
         (measured again on that frame)."""
         if self._last_end is not None and start - self._last_end > self.pause_s:
             self._pauses += 1
             self._since_analysis = None
             self._remeasure = True  # ... and its attention measured (_attention_plan)
+            self._rolling = None  # ... and every detector pass run: no face carried from before it
             self.tracker.restart_smoothing()  # its own lock, never held while this one is taken
         return self._pauses
 

@@ -546,6 +546,38 @@ def test_a_shared_screen_that_changes_runs_every_stripe_at_once(screen_recognize
     assert len(analyzer.snapshot().faces) == 49
 
 
+def test_a_shared_screen_after_a_pause_carries_no_face_from_before_it(screen_recognizer):
+    """A call's 49 faces shared, then no frame for a minute (the laptop asleep); meanwhile three
+    students switched their cameras off. The first frame after the pause showed and logged 48
+    faces: a stripe's faces were carried from the frame it last ran on, a minute before, as the
+    picture of the stripe had changed too little to run it again. The frame after a pause runs every
+    pass, as a new stream's first frame does."""
+    det = screen_recognizer.detector
+    now = [0.0]
+    analyzer = LiveAnalyzer(screen_recognizer, clock=lambda: now[0], adaptive=False)
+    frame = gallery_frame(7, 7, 1280, 720)
+    off = frame.copy()
+    th, tw = 720 // 7, 1280 // 7
+    for r, c in ((0, 0), (2, 5), (5, 1)):
+        off[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = 30
+    expected = sorted(d.box for d in det.detect(off))
+    assert len(expected) == 46
+    runs: list[list] = []
+    count_stripes(det, runs)
+    try:
+        for picture, wait in ((frame, 0.2), (frame, 0.2), (frame, 0.2), (off, 60.0)):
+            now[0] += wait
+            runs.append([])
+            analyzer.process(picture)
+    finally:
+        del det._candidates
+    assert len(analyzer.snapshot().faces) == 46
+    df = analyzer.log.to_frame()
+    assert (df["time_s"] == df["time_s"].max()).sum() == 46
+    assert sorted(f.box for f in analyzer.snapshot().faces) == expected
+    assert [len(r) for r in runs] == [2, 1, 1, 2]
+
+
 class MoodRecognizer:
     """The real recognizer's face boxes, with the expression a test sets (``mood``) at 88 %."""
 
