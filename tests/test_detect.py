@@ -531,12 +531,8 @@ def test_the_camera_detector_is_the_default_on_the_sizes_the_page_asks_for(size)
     assert detect.camera_detector().views(*size) == default_detector().views(*size)
 
 
-@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (720, 1280)])
-@pytest.mark.parametrize("share", [0.25, 0.4])
-@pytest.mark.parametrize("shift", [(0.0, 0.0), (-0.8, 0.5)])
-def test_the_camera_detector_finds_a_laptop_face_in_an_hd_frame(size, share, shift):
-    # A face of a quarter of the height: the whole-frame pass at 640 x 360 alone left it (5 of 40
-    # real faces at 1280 x 720); the middle pass finds it. Boxes and eyes in the frame's pixels.
+def assert_camera_detector_finds_the_face(size, share, shift) -> None:
+    """The camera detector finds the one face of ``tests.scenes.camera_frame``, box and eyes."""
     from tests.scenes import camera_frame
 
     frame, face = camera_frame(*size, share, shift=shift)
@@ -544,6 +540,15 @@ def test_the_camera_detector_finds_a_laptop_face_in_an_hd_frame(size, share, shi
     assert len(found) == 1 and iou(found[0].box, face) > 0.5, (found, face)
     x, y, w, h = found[0].box
     assert found[0].eyes is not None and all(x < ex < x + w and y < ey < y + h for ex, ey in found[0].eyes)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (720, 1280)])
+@pytest.mark.parametrize("share", [0.25, 0.4])
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (-0.8, 0.5)])
+def test_the_camera_detector_finds_a_laptop_face_in_an_hd_frame(size, share, shift):
+    # A face of a quarter of the height: the whole-frame pass at 640 x 360 alone left it (5 of 40
+    # real faces at 1280 x 720); the middle pass finds it. Boxes and eyes in the frame's pixels.
+    assert_camera_detector_finds_the_face(size, share, shift)
 
 
 #: The sizes the Live page asks the camera for (480 x 360) or a browser picks near them.
@@ -556,13 +561,7 @@ def test_the_camera_detector_finds_a_laptop_user_sitting_back(size, share, shift
     # A face of a fifth of the height: the whole-frame pass, letterboxed to 128 px, left it (11 of
     # 40 real faces at 20% of 640 x 480, 9 of 40 at 25% of 640 x 360); the middle pass, run because
     # that pass found no face, finds it.
-    from tests.scenes import camera_frame
-
-    frame, face = camera_frame(*size, share, shift=shift)
-    found = detect.camera_detector().detect(frame)
-    assert len(found) == 1 and iou(found[0].box, face) > 0.5, (found, face)
-    x, y, w, h = found[0].box
-    assert found[0].eyes is not None and all(x < ex < x + w and y < ey < y + h for ex, ey in found[0].eyes)
+    assert_camera_detector_finds_the_face(size, share, shift)
 
 
 def passes_run(det: BlazeFaceDetector, frame: np.ndarray, monkeypatch) -> list[tuple[int, int]]:
