@@ -221,10 +221,19 @@ class ServerLoad:
         for key in [k for k, (t, _) in self._sessions.items() if now - t > 10 * self.active_s]:
             del self._sessions[key]
 
+    def _idle(self, now: float) -> None:
+        """Lift the rationing when no session has streamed for ``active_s`` (lock held): the budget
+        is only revised as frames come, so a server overloaded once and then left idle said it was
+        busy to the next visitor, hours later, who got the light camera for the whole stream."""
+        if self.budget is not None and not self._active(now):
+            self.budget, self._t0 = None, None
+            self._received = self._dropped = self._analyses = 0
+
     def every_for(self, session: int, rate: float, now: float | None = None) -> int:
         """One frame in how many this session may analyse now; ``rate``: its frames per second."""
         now = self.clock() if now is None else now
         with self._lock:
+            self._idle(now)
             self._sessions[session] = (now, rate)
             self._update(now)
             if self.budget is None or rate <= 0:
@@ -239,6 +248,7 @@ class ServerLoad:
         after its stream stopped when the track's end is noticed late)."""
         now = self.clock() if now is None else now
         with self._lock:
+            self._idle(now)
             return self._active(now, exclude), self.budget is not None
 
     def _active(self, now: float, exclude: int | None = None) -> int:

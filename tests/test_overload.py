@@ -227,6 +227,7 @@ def test_analyzer_reports_busy_from_the_server_share():
     server = ServerLoad(cores=2, clock=clock, cpu_clock=lambda: 2 * clock.t)  # both cores busy
     rec = SlowRecognizer(clock, cost=0.001)  # the analyses are cheap: the session's own shedder is idle
     analyzer = LiveAnalyzer(recognizer=rec, clock=clock, show_fps=False, server=server)
+    server.every_for(id(analyzer), 15.0, clock.t)  # streaming (an idle server rations nobody)
     server.budget = 3.0  # a server-wide share of 3 analyses/s for this one session
     stream(analyzer, clock, 3.0)
     stats = analyzer.snapshot().stats
@@ -455,3 +456,20 @@ def test_server_streams_counts_recent_sessions_and_rationing():
     # Overloaded: eight sessions, analyses too dear -> a budget, reported as rationing.
     play(server, clock, cpu, 10.0, [15.0] * 8, lambda a: 0.5 + 0.01 * a)
     assert server.streams() == (8, True)
+
+
+def test_server_overloaded_then_left_idle_is_not_busy_for_the_next_visitor():
+    """Eight streams overloaded the server, then all stopped: the budget is revised only as frames
+    come, so it stayed, and the next visitor (a minute or hours later) was told the server was busy
+    and given the light 320 x 240 camera for the whole stream (a browser test caught it after a
+    heavy one); that visitor's frames were rationed from the start too."""
+    clock, cpu = FakeClock(), FakeCpu()
+    server = ServerLoad(cores=2, clock=clock, cpu_clock=cpu, active_s=2.0)
+    play(server, clock, cpu, 10.0, [15.0] * 8, lambda a: 0.5 + 0.01 * a)
+    assert server.streams() == (8, True)
+    clock.t += 1.0  # within active_s of the last frames: still rationed
+    assert server.streams() == (8, True)
+    clock.t += 60.0
+    cpu.t += 0.01
+    assert server.streams() == (0, False)
+    assert server.every_for(99, 15.0, clock.t) == 1 and server.budget is None
