@@ -121,11 +121,13 @@ def run(n: int, seconds: float, seed: int, every: int, noise: float) -> None:
     rec = load_recognizer(threads=1, flip_tta=False, detector=load_detector(FAR_DETECTOR, threads=1))
     names = ("every frame", f"1 in {every}", "in turn")
     analyzers = {
-        "every frame": LiveAnalyzer(rec, attention=True, adaptive=False, gallery_faces=10**6, clock=FrameClock(FPS)),
+        "every frame": LiveAnalyzer(rec, attention=True, adaptive=False, rolling=True, gallery_faces=10**6,
+                                    clock=FrameClock(FPS)),
         f"1 in {every}": LiveAnalyzer(
-            rec, attention=True, adaptive=False, gallery_faces=10**6, attention_every=every, clock=FrameClock(FPS)
+            rec, attention=True, adaptive=False, rolling=True, gallery_faces=10**6, attention_every=every,
+            clock=FrameClock(FPS)
         ),
-        "in turn": LiveAnalyzer(rec, attention=True, adaptive=False, clock=FrameClock(FPS)),
+        "in turn": LiveAnalyzer(rec, attention=True, adaptive=False, rolling=True, clock=FrameClock(FPS)),
     }
     seen: dict[str, list[dict]] = {k: [] for k in names}
     cpu: dict[str, list[float]] = {k: [] for k in names}

@@ -543,7 +543,9 @@ class LiveAnalyzer:
     ``log_interval_s``: at most one log row per face this often, which bounds the log to a few rows per face and second.
     ``rolling``: run a striped high-resolution detector pass (a shared screen's 1280 x 720 frames
     with the far detector) one stripe an analysed frame, the others' faces carried from the
-    frame they last ran on (``fer_core.detect.RollingPasses``); the page sets it for a shared screen only.
+    frame they last ran on (``fer_core.detect.RollingPasses``). Off by default: a face that moves
+    within a carried stripe is seen a frame late, which a gallery of a call bears and a camera
+    should not; the Live page turns it on for a shared screen only.
     ``pause_s``: no frame for longer than this within one stream (a laptop asleep with its lid
     closed, a camera taken by another program, a network that dropped and came back) is a pause
     in the log, as a STOP then START is (``SessionLog.resume``): its time is not analysed time.
@@ -573,7 +575,7 @@ class LiveAnalyzer:
     clock: Callable[[], float] = time.monotonic
     #: Shed load by itself when the callback cannot keep up (see :class:`LoadShedder`).
     adaptive: bool = True
-    rolling: bool = True
+    rolling: bool = False
     shedder: LoadShedder = field(default_factory=LoadShedder)
     #: The process-wide fair share of analyses (the app passes :data:`SERVER_LOAD`; None: none).
     #: Its clock must be ``clock``'s kind.
