@@ -591,6 +591,7 @@ class LiveAnalyzer:
         self._updated = threading.Condition(self._lock)
         self._faces: tuple[TrackedFace, ...] = ()
         self._frames_in = 0
+        self._size_changed_at = 0  # self._frames_in when the frame size last changed
         self._frame_size: tuple[int, int] | None = None
         self._analysed_size: tuple[int, int] | None = None  # of the frame self._faces were found on
         self._frames_analysed = 0
@@ -664,8 +665,14 @@ class LiveAnalyzer:
             if self._t0 is None:  # the session's clock starts with its first frame (or mark())
                 self._t0 = start
             pauses = self._note_pause(start)
+            size = (int(image_bgr.shape[1]), int(image_bgr.shape[0]))
+            changed_after = self._frames_in - self._size_changed_at  # frames of one size before this one
+            if self._frame_size is not None and size != self._frame_size:
+                self._size_changed_at = self._frames_in
+            else:
+                changed_after = 0
             self._frames_in += 1
-            self._frame_size = (int(image_bgr.shape[1]), int(image_bgr.shape[0]))
+            self._frame_size = size
             self._rate_in.tick(start)
             if self.server is not None and self.adaptive:
                 self._fair_every = self.server.every_for(id(self), self._rate_in.per_second, start)
@@ -673,16 +680,22 @@ class LiveAnalyzer:
             # A frame of another size than the last analysed one (a phone turned, a camera that
             # switched resolution) is analysed whatever the rate: the last faces' boxes belong to
             # the other frame and, drawn on this one, stood off the faces until the next analysis.
-            analyse = (self._since_analysis is None or self._since_analysis + 1 >= every
-                       or self._frame_size != self._analysed_size)
+            # Only when the size before had held for ``every`` frames, though: a size that changed
+            # on every frame (a shared window being resized, sizes that alternate) had every frame
+            # analysed, 15 analyses a second against a server's share of 2. A frame whose size
+            # differs from the analysed one's and is not analysed is drawn without boxes.
+            due = self._since_analysis is None or self._since_analysis + 1 >= every
+            resized = size != self._analysed_size
+            analyse = due or (resized and changed_after >= every)
             self._since_analysis = 0 if analyse else (self._since_analysis or 0) + 1
             faces = self._faces
+            shown = faces if analyse or not resized else ()
             attention, measure, eyes, gallery = self._attention_plan(faces)
             recognizer, rolling = self.recognizer, self._rolling_for(self.recognizer)
         if analyse:
             faces = self._analyse(recognizer, rolling, image_bgr, faces, start, (attention, measure, eyes, gallery))
             self._log_frame(start, faces, stream, session, pauses)
-        out = annotate(image_bgr, faces)
+        out = annotate(image_bgr, faces if analyse else shown)
         end = self.clock()
         elapsed_ms = (end - start) * 1000.0
         with self._updated:

@@ -146,6 +146,29 @@ def test_a_phone_turned_mid_stream_keeps_its_face_boxed_and_numbered(recognizer)
     assert tuple(rows.iloc[-1][["x", "y", "w", "h"]]) == on_face
 
 
+def test_sizes_in_turn_are_analysed_at_the_set_rate_and_never_drawn_with_the_other_sizes_boxes(recognizer):
+    """Portrait and landscape frames in turn (a size that keeps changing: a shared window being
+    resized): each frame of a new size was analysed out of turn, every frame of the stream. Now
+    the set rate holds, and a frame not of the analysed frame's size is drawn without boxes (the
+    boxes of the other size would stand off the faces)."""
+    from fer_core.live import from_bgr
+
+    analyzer = LiveAnalyzer(recognizer, analyse_every=3, adaptive=False, show_fps=False)
+    frames = [phone_frame(480, 640), phone_frame(640, 480)]
+    analysed_size, bare = None, 0
+    for i in range(12):
+        frame = frames[i % 2]
+        before = analyzer.snapshot().stats.frames_analysed
+        out = analyzer.callback(to_frame(frame, pts=i)).to_ndarray(format="bgr24")
+        if analyzer.snapshot().stats.frames_analysed > before:
+            analysed_size = frame.shape
+            assert len(analyzer.snapshot().faces) == 1
+        elif frame.shape != analysed_size:
+            assert np.array_equal(out, from_bgr(frame, av).to_ndarray(format="bgr24"))  # nothing drawn
+            bare += 1
+    assert analyzer.snapshot().stats.frames_analysed == 4 and bare > 0  # frames 0, 3, 6, 9
+
+
 def test_frame_without_faces(recognizer):
     analyzer = LiveAnalyzer(recognizer, show_fps=False)
     assert analyzer.snapshot().stats.frame_size is None  # before any frame
