@@ -203,8 +203,11 @@ with video_col:
     # which on a phone comes after the video, the marker form and six metrics: at 1,414 px).
     with st.container(key="fer_live_status"):
         status, busy_slot = st.empty(), st.empty()
+    # The capture's note: why a light capture was asked for, or, once the reason has gone while
+    # the stream runs, how to get the full one (support.capture_note_now, in the readout loop).
+    note_slot = st.empty()
     if camera_note:
-        st.caption(camera_note)
+        note_slot.caption(camera_note)
     # A form: typing does not rerun the page (which would interrupt the readout), submitting does.
     with st.form("fer_live_marker", clear_on_submit=True, border=False):
         name_col, button_col = st.columns([4, 1], vertical_alignment="bottom")
@@ -242,6 +245,12 @@ with info_col:
 pose_table_slot = None  # the placeholder inside pose_area's expander, while it is drawn
 
 
+def faster_options() -> list[str]:
+    """The settings switched on that make each analysis slower."""
+    return [name for name, on in (("Mirror averaging", mirror), ("Attention", attention),
+                                  ("Faces farther from the camera", far and source != "screen")) if on]
+
+
 def render(snap, charts_too: bool = True) -> None:
     global pose_table_slot
     s = snap.stats
@@ -267,9 +276,8 @@ def render(snap, charts_too: bool = True) -> None:
             few = len(posed) <= POSE_LINE_MAX_FACES
             pose_slot.caption(pose_readout(snap.faces) if few else pose_summary(snap.faces))
     if s.busy:  # fer_core.live.LoadShedder: this session sheds analyses by itself, and recovers
-        nth = f"{s.analysing_every}{ {2: 'nd', 3: 'rd'}.get(s.analysing_every, 'th')}"
-        busy_slot.warning(f"Server busy: analysing every {nth} frame (the others reuse "
-                          "the last result). It goes back to normal when the load drops.",
+        busy_slot.warning(support.busy_note(s.analysing_every, *SERVER_LOAD.streams(exclude=id(analyzer)),
+                                            faster_options(), source),
                           icon=":material/speed:")
     else:
         busy_slot.empty()
@@ -348,6 +356,7 @@ if ctx.state.playing:
     st.session_state["fer_live_phase"] = "playing"
     st.session_state.pop("fer_live_failed", None)
     version, pacer, guarded = -1, support.ChartPacer(), support.has_unsaved_log()
+    note_shown = camera_note
     first_frames, frames_seen, frame_at = None, -1, time.monotonic()
     # The video runs on another thread. Wait with a timeout, and touch the page on every
     # pass: Streamlit can only stop this script (on STOP or any other rerun) inside an
@@ -361,8 +370,7 @@ if ctx.state.playing:
         if snap.stats.analysing_s > STALLED_S:
             # No new frame reaches the callback while it analyses one: a slow machine (or a
             # model loaded on first use), not a camera that stopped.
-            faster = [name for name, on in (("Mirror averaging", mirror), ("Attention", attention),
-                                            ("Faces farther from the camera", far and source != "screen")) if on]
+            faster = faster_options()
             status.info(f"Analysing one frame has taken {snap.stats.analysing_s:.0f} s so far: the server is slow "
                         "for this stream, and the video moves on only between analyses. "
                         + (f"Switching off {' and '.join(faster)} makes each analysis faster."
@@ -390,6 +398,10 @@ if ctx.state.playing:
             waiting = "" if frames_seen > first_frames else " Waiting for the first frame..."
             status.success(f"Streaming. Each face is smoothed over its last {window} analysed "
                            f"frames.{waiting}", icon=":material/videocam:")
+        note_now = support.capture_note_now(camera, camera_note, *SERVER_LOAD.streams(exclude=id(analyzer)))
+        if note_now != note_shown:
+            note_shown = note_now
+            note_slot.caption(note_now)
         if not guarded and snap.stats.faces_logged:
             # The first faces of this session's log: the browser now asks before the tab
             # is closed or reloaded (support.unsaved_guard).

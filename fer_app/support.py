@@ -360,6 +360,40 @@ def screen_for(streams: int, rationed: bool) -> tuple[dict, str]:
     return SCREEN, ""
 
 
+def capture_note_now(capture: dict, note: str, streams: int, rationed: bool) -> str:
+    """The line under a running stream's video about its capture, given the other live streams
+    now and whether the server rations analyses now (``ServerLoad.streams``). The capture is
+    chosen before the stream starts and kept while it runs; a light one whose reason has gone
+    (the other streams stopped, the rationing lifted, or a page opened on a busy server and
+    started later) said "4 other live streams are running on this server" for the whole stream.
+    Now it says the server is no longer busy, and how to get the full size back."""
+    if capture not in (LIGHT_CAMERA, LIGHT_SCREEN) or _busy(streams, rationed):
+        return note
+    if capture == LIGHT_SCREEN:
+        full = f"the shared screen at {SCREEN['frameRate']['max']} frames a second"
+    else:
+        full = (f"the full camera ({CAMERA['width']['ideal']} x {CAMERA['height']['ideal']} at "
+                f"{CAMERA['frameRate']['ideal']} frames a second)")
+    return f"The server is no longer busy: press STOP, then START, for {full}. The session log is kept."
+
+
+def busy_note(every: int, streams: int, rationed: bool, faster: list[str], source: str = "camera") -> str:
+    """The warning while a stream analyses one frame in ``every`` (more than the page's setting):
+    given the other live streams and whether the server rations analyses (``ServerLoad.streams``),
+    and the settings that would make each analysis faster. With no other stream and no rationing,
+    the level is this stream's own shedder (``LoadShedder``): its analyses take longer than its
+    frames leave (attention, faces farther, an HD camera); "Server busy ... goes back to normal
+    when the load drops" was then untrue, as no load would drop."""
+    nth = f"{every}{ {2: 'nd', 3: 'rd'}.get(every, 'th')}"  # 2 to 8 (LoadShedder.max_every)
+    if streams or rationed:
+        return (f"Server busy: analysing every {nth} frame (the others reuse the last result). "
+                "It goes back to normal when the load drops.")
+    what = "the shared screen's" if source == "screen" else "your camera's"
+    hint = (f" Switching off {' and '.join(faster)} makes each analysis faster." if faster else "")
+    return (f"Analysing every {nth} frame: one analysis takes longer than {what} frames leave it "
+            f"(the others reuse the last result).{hint}")
+
+
 def live_analyzer() -> LiveAnalyzer:
     """This browser session's live-stream processor (tracker, smoothers, log)."""
     key = "fer_live_analyzer"

@@ -207,6 +207,26 @@ def test_camera_for_asks_the_light_size_on_a_busy_server():
     assert light["frameRate"]["max"] < support.CAMERA["frameRate"]["ideal"]
 
 
+def test_capture_note_now_says_when_the_light_capture_is_no_longer_needed():
+    light, note = support.camera_for(support.LIGHT_CAMERA_FROM, rationed=False)
+    assert support.capture_note_now(light, note, support.LIGHT_CAMERA_FROM, False) == note  # still busy
+    assert support.capture_note_now(light, note, 0, True) == note  # rationing
+    now = support.capture_note_now(light, note, support.LIGHT_CAMERA_FROM - 1, False)
+    assert now.startswith("The server is no longer busy") and "480 x 360 at 15 frames a second" in now
+    screen, note = support.screen_for(1, rationed=True)
+    assert "shared screen at 5 frames a second" in support.capture_note_now(screen, note, 1, False)
+    assert support.capture_note_now(support.CAMERA, "", 0, False) == ""  # the full size: nothing to say
+
+
+def test_busy_note_says_server_busy_only_when_other_load_is_there():
+    assert support.busy_note(3, 2, False, []).startswith("Server busy: analysing every 3rd frame")
+    assert support.busy_note(8, 0, True, ["Attention"]).startswith("Server busy: analysing every 8th frame")
+    alone = support.busy_note(2, 0, False, ["Attention", "Mirror averaging"])
+    assert alone.startswith("Analysing every 2nd frame") and "busy" not in alone
+    assert "Switching off Attention and Mirror averaging" in alone
+    assert "shared screen" in support.busy_note(2, 0, False, [], source="screen")
+
+
 def test_model_choice_help_quotes_both_cards():
     from fer_app import support
     from fer_core import model_card
