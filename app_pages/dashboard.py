@@ -16,6 +16,7 @@ from fer_core.engagement import (
 )
 from fer_core.report import ReportOptions, build_html_report, session_filename
 from fer_core.session import (
+    LEAD_S,
     NOTABLE_CHANGE,
     LogFormatError,
     SessionLog,
@@ -25,6 +26,7 @@ from fer_core.session import (
     format_time,
     label_counts,
     negative_streaks,
+    parts_text,
     strongest_changes,
     unanalysed,
 )
@@ -168,13 +170,13 @@ cols[3].metric("Anonymous faces", summary.faces, help=f"Face numbers given. A fa
                f"more than the people: at most {in_view} {'face was' if in_view == 1 else 'faces were'} in view "
                "at once.")
 if summary.parts and log.streams:
-    st.caption(f"{len(summary.parts)} streams: "
-               + ", ".join(f"{format_time(a)} to {format_time(b)}" for a, b in summary.parts)
+    st.caption(f"{len(summary.parts)} stream{'s' if len(summary.parts) > 1 else ''}: {parts_text(summary.parts)}"
                + f". The session ran {format_time(summary.duration_s)}; the time with the stream stopped "
-                 "or without a picture (the camera or the network gone for a while) was not analysed.")
+                 "or without a picture (the camera or the network gone for a while) was not analysed."
+               + (" Its clock started with a moment named before the first stream."
+                  if summary.parts[0][0] > summary.start_s + LEAD_S else ""))
 elif summary.parts and not parts_told:
-    st.caption(f"{len(summary.parts)} parts of a video: "
-               + ", ".join(f"{format_time(a)} to {format_time(b)}" for a, b in summary.parts)
+    st.caption(f"{len(summary.parts)} parts of a video: {parts_text(summary.parts)}"
                + ". Times are the video's own; the gaps between the parts were not analysed.")
 elif summary.start_s > 0 and not summary.parts:
     st.caption(f"Part of a video: the analysis covers {format_time(summary.start_s)} to "

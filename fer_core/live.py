@@ -786,12 +786,13 @@ class LiveAnalyzer:
             if session != self._session or self._t0 is None or (
                     self._last_logged is not None and start - self._last_logged < self.log_interval_s - 1e-3):
                 return
-            self._last_logged = start
+            first, self._last_logged = self._last_logged is None, start
             # The first row of a new stream: the time since the last one's (STOP, START) is a
             # pause, not analysed time. A row of a frame the STOP caught in the analysis still
             # goes to the stream before.
-            # So does the first row after a pause within a stream (no frame for pause_s).
-            if stream > self._logged_stream or pauses > self._logged_pauses:
+            # So does the first row after a pause within a stream (no frame for pause_s), and the
+            # session's first row after a moment named before START, which started its clock.
+            if first or stream > self._logged_stream or pauses > self._logged_pauses:
                 self._logged_stream = max(self._logged_stream, stream)
                 self._logged_pauses = max(self._logged_pauses, pauses)
                 self.log.resume()

@@ -34,6 +34,7 @@ from fer_core.engagement import (
 )
 from fer_core.labels import LABELS, NEGATIVE_LABELS
 from fer_core.session import (
+    LEAD_S,
     NOTABLE_CHANGE,
     NegativeStreak,
     SessionLog,
@@ -48,6 +49,7 @@ from fer_core.session import (
     log_start,
     markers_table,
     negative_streaks,
+    parts_text,
     strongest_changes,
     unanalysed,
 )
@@ -204,11 +206,14 @@ def _covered(summary: SessionSummary, live: bool = False) -> str:
     parts, or a ``live`` session streamed several times, counts only their time, not the gaps
     between them."""
     if summary.parts:
-        spans = ", ".join(f"{_fmt_time(a)} to {_fmt_time(b)}" for a, b in summary.parts)
+        spans = parts_text(summary.parts, _fmt_time)
         if live:
-            return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} streams "
+            n = len(summary.parts)
+            return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {n} stream{'s' if n > 1 else ''} "
                     f"({spans}); the session ran {_fmt_time(summary.duration_s)}, the rest with the "
-                    "stream stopped or without a picture</li>")
+                    "stream stopped or without a picture"
+                    + (f" (its clock started at {_fmt_time(summary.start_s)}, with a moment named before the first "
+                       "stream)" if summary.parts[0][0] > summary.start_s + LEAD_S else "") + "</li>")
         return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} parts of the "
                 f"video ({spans}); the gaps between them were not analysed</li>")
     return (f"<li>Duration covered: {_fmt_time(summary.duration_s)}"

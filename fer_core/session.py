@@ -40,7 +40,9 @@ B s)" in the ``marker`` column (:data:`PART_ID`); in DataFrames ``df.attrs["part
 a while, ``fer_core.live``) keeps its streams the same way (:meth:`SessionLog.resume`): its clock
 runs on while no stream runs, its analysed time does not; its rows say "(a live stream: ...)"
 instead (:data:`STREAM_TEXT`, ``df.attrs["streams"]``), so that a log read back still tells streams
-from parts of a video (:attr:`SessionLog.streams`).
+from parts of a video (:attr:`SessionLog.streams`). A live session whose clock started before its
+first frame (a moment named before START) keeps its first stream so too, even when it is the only one:
+the time before it was not analysed either.
 
 A log also names the expression models that analysed it (:attr:`SessionLog.models`: the
 sidebar's choice, or the command line's), so that a log read back, its report and a comparison
@@ -56,7 +58,7 @@ import re
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -112,6 +114,10 @@ PART_ID = -5
 PART_TEXT = "(an analysed part: from {start:.3f} s to {end:.3f} s)"
 #: The same row for a stream of a live session stopped and started again (:attr:`SessionLog.streams`).
 STREAM_TEXT = "(a live stream: from {start:.3f} s to {end:.3f} s)"
+#: A live log's first stream that starts more than this many seconds after the log's start (its
+#: clock started with a moment named before START) leaves that time out of the time analysed, as a
+#: pause: less is the CSV's rounding of times.
+LEAD_S = 1e-3
 _PART_SPAN = re.compile(r"from (\d+(?:\.\d*)?) s to (\d+(?:\.\d*)?) s")
 #: The face_id of a CSV row that names a model that analysed the log.
 MODEL_ID = -6
@@ -292,9 +298,18 @@ class SessionLog:
         goes on after the pause, at the same clock: the log so far is one stretch, from its first
         frame to its last, and the next frame starts another. With two stretches or more,
         :attr:`parts` lists them and the summary's :attr:`~SessionSummary.analysed_s` counts
-        their time, not the pauses'. Nothing to do before the first frame, nor twice in a row."""
+        their time, not the pauses'. Nothing to do twice in a row.
+
+        Before the first frame (a live session whose clock started with a moment named before its
+        stream), the time from :attr:`start_s` to the first frame is a pause too: the log's first
+        stretch starts at that frame, and :attr:`parts` lists it alone if it is the only one
+        (:data:`LEAD_S`)."""
         with self._lock:
-            if self._first_t is None or self._resuming:
+            if self._resuming:
+                return
+            if self._first_t is None:
+                self._resuming = self._streams = True
+                self._version += 1
                 return
             if self._open is not None:
                 self._parts.append((self._open, float(self._last_t)))
@@ -307,9 +322,10 @@ class SessionLog:
 
     def _all_parts(self) -> tuple[tuple[float, float], ...]:
         """The parts (lock held): a joined log's, or the stretches of a resumed one, the current
-        included; none for a log of one stretch."""
+        included; none for a log of one stretch, unless it is a live stream that started after the
+        log's clock (:meth:`resume` before the first frame)."""
         parts = self._parts + ([(self._open, float(self._last_t))] if self._open is not None else [])
-        return tuple(parts) if len(parts) >= 2 else ()
+        return tuple(parts) if len(parts) >= 2 or _late_stream(parts, self.start_s, self._streams) else ()
 
     def add_set_aside(self, t: float, boxes: Iterable[Sequence[float]]) -> None:
         """Keep the ``(x, y, w, h)`` boxes that the analysis of the frame at ``t`` found but did
@@ -729,13 +745,22 @@ def log_set_aside(df: pd.DataFrame) -> np.ndarray:
     return arr[np.isfinite(arr).all(axis=1)]
 
 
+def _late_stream(parts: Sequence[tuple[float, float]], start_s: float, streams: bool) -> bool:
+    """Whether ``parts`` are one live stream that started after its log's start (``start_s``): the
+    time before it was not analysed, so the stream counts as a part of its own."""
+    return streams and len(parts) == 1 and parts[0][0] > start_s + LEAD_S
+
+
 def _read_parts(texts: Sequence[str], log: SessionLog) -> tuple[list[tuple[float, float]], bool]:
-    """The parts a CSV's PART_ID rows give, if they make sense for its log: at least two, each
+    """The parts a CSV's PART_ID rows give, if they make sense for its log: at least two (or one
+    live stream that starts after the log's start, :meth:`SessionLog.resume`), each
     ending at or after its start, in time order without overlap, and every face row inside one
     (so no analysed frame is ever left out of a copy). Otherwise none: the log is one stretch.
     And whether they are live streams (:data:`STREAM_TEXT`) rather than parts of a video."""
     parts = sorted((float(m.group(1)), float(m.group(2))) for text in texts if (m := _PART_SPAN.search(text)))
-    if (len(parts) < 2 or any(b < a or b > MAX_LOG_S for a, b in parts)
+    streams = bool(texts) and all(text.startswith(STREAM_TEXT.split(":")[0]) for text in texts)
+    if ((len(parts) < 2 and not _late_stream(parts, log.start_s, streams))
+            or any(b < a or b > MAX_LOG_S for a, b in parts)
             or any(b1 > a2 for (_, b1), (a2, _) in zip(parts, parts[1:]))):
         return [], False
     times = log._buf[:log._n, 0]
@@ -744,12 +769,13 @@ def _read_parts(texts: Sequence[str], log: SessionLog) -> tuple[list[tuple[float
         inside |= (times >= a - 1e-3) & (times <= b + 1e-3)
     if not inside.all():
         return [], False
-    return parts, all(text.startswith(STREAM_TEXT.split(":")[0]) for text in texts)
+    return parts, streams
 
 
 def log_parts(df: pd.DataFrame) -> list[tuple[float, float]]:
-    """The ``(start_s, end_s)`` parts a log's DataFrame was joined from (``attrs["parts"]``, set by
-    :meth:`SessionLog.to_frame`); empty for a log of one stretch."""
+    """The ``(start_s, end_s)`` parts a log's DataFrame was joined from, or its live streams
+    (``attrs["parts"]``, set by :meth:`SessionLog.to_frame`); empty for a log of one stretch (but
+    for a live stream that started after the log's clock: :meth:`SessionLog.resume`)."""
     parts = df.attrs.get("parts", ())
     try:
         return [(float(a), float(b)) for a, b in parts]
@@ -764,10 +790,13 @@ def unanalysed(df: pd.DataFrame) -> list[tuple[float, float]]:
     was anybody found missing. A video's parts that follow on (the next part from the frame after
     the last one analysed: about one step of :func:`sample_step` apart, a frame time off the step's
     grid by less than half a step) leave no span: no frame between them went unanalysed. A live
-    log's streams always do (STOP and START, or no picture for a while)."""
+    log's streams always do (STOP and START, or no picture for a while), and so does the time
+    before its first stream when its clock started earlier, with a moment named before START."""
     parts = log_parts(df)
-    follow_on = 1.5 * sample_step(df) if parts and not df.attrs.get("streams") else 0.0
-    return [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if a - b > follow_on]
+    streams = bool(parts) and bool(df.attrs.get("streams"))
+    follow_on = 1.5 * sample_step(df) if parts and not streams else 0.0
+    lead = [(log_start(df), parts[0][0])] if streams and parts[0][0] > log_start(df) + LEAD_S else []
+    return lead + [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if a - b > follow_on]
 
 
 def log_models(df: pd.DataFrame) -> tuple[str, ...]:
@@ -829,6 +858,24 @@ def format_time(seconds: float) -> str:
     whole = int(max(0.0, float(seconds)))
     h, rest = divmod(whole, 3600)
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+#: A log's streams or parts are listed one by one up to this many (:func:`parts_text`).
+LISTED_PARTS = 6
+
+
+def parts_text(parts: Sequence[tuple[float, float]], fmt: Callable[[float], str] = format_time,
+               most: int = LISTED_PARTS) -> str:
+    """The ``(start_s, end_s)`` streams or parts of a log (:attr:`SessionLog.parts`) for people:
+    "0:00 to 19:59, 30:00 to 59:59"; more than ``most`` from the first start to the last end
+    with the three longest times between them, which a list of 40 streams hid in a paragraph.
+    ``fmt`` writes a time (the pages' :func:`format_time`, or the report's with tenths)."""
+    spans = ", ".join(f"{fmt(a)} to {fmt(b)}" for a, b in parts)
+    if len(parts) <= most:
+        return spans
+    gaps = sorted(((b, a) for (_, b), (a, _) in zip(parts, parts[1:])), key=lambda g: g[0] - g[1])[:3]
+    return (f"{fmt(parts[0][0])} to {fmt(parts[-1][1])}, the longest times between them "
+            + ", ".join(f"{fmt(a)} to {fmt(b)}" for a, b in sorted(gaps)))
 
 
 def parse_time(text: str) -> float:

@@ -915,3 +915,30 @@ def test_a_video_analysed_in_parts_that_follow_on_is_not_shaded_between_them():
     for t in (80.0, 110.0, 140.0):
         live.add_frame(t, [(2, (10, 10, 80, 80), p)])
     assert unanalysed(live.to_frame()) == [(60.0, 80.0)]
+
+
+def test_a_report_of_forty_streams_sums_them_up():
+    """A live class over a flaky network: 40 streams (some of 5 s, one pause of an hour). The report's
+    summary listed every one of the 40 spans in one line of over 1,000 characters; it now gives the
+    whole and the three longest times between the streams (all 39 are shaded on its charts)."""
+    from fer_core.report import _fmt_time
+    from fer_core.session import unanalysed
+
+    log = SessionLog(source="live")
+    t, longest = 0.0, None
+    for k in range(40):
+        if k:
+            log.resume()
+            pause = 3600.0 if k == 20 else 11.0 + k
+            longest = (t, t + pause) if k == 20 else longest
+            t += pause
+        for _ in range(5 if k % 3 else 120):
+            log.add_frame(t, [(1, (10, 10, 80, 80), [0, 0, 0, 0.9, 0, 0, 0.1])])
+            t += 1.0
+        t -= 1.0
+    html = build_html_report(log)
+    line = re.search(r"<li>Time analysed[^<]*</li>", html).group(0)
+    assert line.startswith(f"<li>Time analysed: {_fmt_time(log.summary().analysed_s)}, in 40 streams (0:00.0 to "
+                           f"{_fmt_time(t)}, the longest times between them ")
+    assert f"{_fmt_time(longest[0])} to {_fmt_time(longest[1])}" in line and line.count(" to ") == 4
+    assert len(unanalysed(log.to_frame())) == 39

@@ -685,3 +685,40 @@ def test_a_stream_without_frames_for_ten_minutes_is_a_pause_in_the_log(recognize
         slow.process(frame)
         now[0] += 0.1
     assert slow.log.summary().parts == () and len(slow.log) == 5
+
+
+def test_a_moment_named_before_start_does_not_make_the_wait_for_the_camera_analysed_time(recognizer):
+    """The teacher names "class starts" on the Live page, then presses START and the camera comes 3
+    minutes later; 30 minutes streamed. The session's clock starts at the moment named (its first
+    row at 3:00), and the 3 minutes counted as analysed: the dashboard said "Duration 33.0 min", the
+    report "Duration covered: 32:59.0", Compare 33.0 minutes, and the mix over time read 0 %, "no
+    face", from 0:00 to 3:00. They are now a pause as STOP and START make one: 30 minutes analysed
+    (first to last row), the 3 minutes shaded, in the log and in its CSV read back."""
+    from fer_core.compare import compare_sessions
+    from fer_core.report import build_html_report
+    from fer_core.session import SessionLog, unanalysed
+
+    now = [100.0]
+    analyzer = LiveAnalyzer(recognizer, clock=lambda: now[0], adaptive=False, log_interval_s=1.0)
+    frame = cv2.resize(one_face_frame(), (320, 240))
+    assert analyzer.mark("class starts") == 0.0
+    now[0] += 180.0
+    for _ in range(30 * 60):
+        analyzer.process(frame)
+        now[0] += 1.0
+    analyzer.on_ended()
+    for log in (analyzer.log, SessionLog.from_csv(analyzer.log.to_csv())):
+        summary, df = log.summary(), log.to_frame()
+        assert summary.parts == ((180.0, 1979.0),) and summary.analysed_s == pytest.approx(1799.0)
+        assert summary.duration_s == pytest.approx(1979.0)  # the session's clock, from the moment named
+        assert unanalysed(df) == [(0.0, 180.0)]
+        assert compare_sessions({"class": df})["duration_min"].iloc[0] == pytest.approx(1799.0 / 60)
+        assert ("Time analysed: 29:59.0, in 1 stream (3:00.0 to 32:59.0); the session ran 32:59.0, the rest with "
+                "the stream stopped or without a picture (its clock started at 0:00.0, with a moment named before "
+                "the first stream)") in build_html_report(log)
+    # A session whose clock starts with its first frame has no such time: one stretch, as before.
+    analyzer.reset()
+    for _ in range(60):
+        analyzer.process(frame)
+        now[0] += 1.0
+    assert analyzer.log.summary().parts == () and analyzer.log.summary().analysed_s == pytest.approx(59.0)

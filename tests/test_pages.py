@@ -1415,6 +1415,34 @@ def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_stream
     assert "2 streams: 0:00 to 0:09, 0:30 to 0:39." in texts(at) and "parts of a video" not in texts(at)
 
 
+def test_dashboard_of_a_live_session_marked_before_start_leaves_the_wait_for_the_camera_out():
+    """A moment named on the Live page ("class starts") 20 s before the camera's first frame starts
+    the session's clock: the dashboard said "Duration 0.5 min" for 9 s streamed, and its mix over
+    time read 0 %, "0 = no face", for the 20 s. It counts the stream, says why its clock started
+    earlier and shades the 20 s, also for the log's CSV read back."""
+    at = open_page("app_pages/live_webcam.py")
+    analyzer = at.session_state["fer_live_analyzer"]
+    now = [0.0]
+    analyzer.clock = lambda: now[0]
+    analyzer.mark("class starts")
+    now[0] += 20.0
+    for _ in range(10):  # a frame a second
+        analyzer.process(cv2.resize(astronaut_bgr(), (320, 240)))
+        now[0] += 1.0
+    at.switch_page("app_pages/dashboard.py").run()
+    csv = analyzer.log.to_csv()
+    for shown in ("live", "csv"):
+        if shown == "csv":
+            at.radio[0].set_value("CSV log exported earlier").run()
+            at.file_uploader[0].upload("fer_live_session.csv", csv, "text/csv").run()
+        assert not at.exception
+        assert {m.label: m.value for m in at.metric}["Time analysed"] == "0.1 min", shown  # 9 s, first to last row
+        assert ("1 stream: 0:20 to 0:29. The session ran 0:29; the time with the stream stopped or without a picture "
+                "(the camera or the network gone for a while) was not analysed. Its clock started with a moment "
+                "named before the first stream.") in texts(at), shown
+        assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 2, shown
+
+
 @pytest.fixture
 def streamer_kwargs(monkeypatch) -> dict:
     """The keyword arguments of the live page's latest ``webrtc_streamer`` call (a spy around it)."""

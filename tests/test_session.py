@@ -873,3 +873,96 @@ def test_a_damaged_or_odd_archive_is_refused_with_what_it_is(pack, message):
 
     with pytest.raises(LogFormatError, match=message):
         SessionLog.from_csv(pack(class_log(minutes=1, faces=2).to_csv()))
+
+
+def paused_live_log() -> SessionLog:
+    """A live session whose clock started with a moment named 3 minutes before START, streamed
+    0:03:00 to 0:19:59, stopped 10 minutes and streamed 0:30:00 to 0:59:59 (a row a second)."""
+    log = SessionLog(source="live")
+    log.add_marker(0.0, "class starts")
+    log.resume()  # the clock started before the first frame (fer_core.live: a moment named before START)
+    for t in range(180, 1200):
+        log.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))])
+    log.resume()  # STOP, START
+    for t in range(1800, 3600):
+        log.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Sad"))])
+    return log
+
+
+def test_the_time_before_a_live_logs_first_stream_is_not_analysed_time_and_survives_its_csv():
+    """A teacher names "class starts" on the Live page and presses START 3 minutes later: the log's
+    clock starts at the moment named, its first frame comes at 3:00. Those 3 minutes counted as
+    analysed (a log of one stream: 'Duration 33.0 min' for 30 streamed; of two: 29:58 analysed but the
+    3 minutes left unshaded, the mix at 0 %, 'no face', there). Now the first stream starts the
+    analysed time, the 3 minutes are shaded as not analysed, and the log's CSV, as saved again by
+    a spreadsheet, zipped or gzipped, says so too."""
+    from fer_core.compare import compare_sessions
+    from fer_core.session import unanalysed
+
+    log = paused_live_log()
+    summary = log.summary()
+    assert summary.parts == ((180.0, 1199.0), (1800.0, 3599.0)) and log.streams
+    assert summary.analysed_s == pytest.approx(1019.0 + 1799.0) and summary.duration_s == 3599.0
+    assert unanalysed(log.to_frame()) == [(0.0, 180.0), (1199.0, 1800.0)]
+    one = SessionLog(source="live")  # one stream only, from 3:00
+    one.add_marker(0.0, "class starts")
+    one.resume()
+    for t in range(180, 1980):
+        one.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))])
+    assert one.summary().parts == ((180.0, 1979.0),) and one.streams
+    assert one.summary().analysed_s == pytest.approx(1799.0)  # was 1979: the 3 minutes before START counted
+    assert unanalysed(one.to_frame()) == [(0.0, 180.0)]
+    assert compare_sessions({"one": one.to_frame()})["duration_min"].iloc[0] == pytest.approx(1799.0 / 60)
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("live.csv", one.to_csv())
+    saves = {"csv": one.to_csv(), "zip": zipped.getvalue(), "gz": gzip.compress(one.to_csv()),
+             **spreadsheet_saves(one.to_csv())}
+    for how, data in saves.items():
+        back = SessionLog.from_csv(data)
+        assert back.summary().parts == ((180.0, 1979.0),) and back.streams, how
+        assert unanalysed(back.to_frame()) == [(0.0, 180.0)], how
+    for how, data in spreadsheet_saves(log.to_csv()).items():
+        back = SessionLog.from_csv(data)
+        assert back.summary().parts == summary.parts and back.streams, how
+        assert unanalysed(back.to_frame()) == [(0.0, 180.0), (1199.0, 1800.0)], how
+
+
+def test_a_log_that_starts_with_its_first_frame_has_no_parts_as_before():
+    """A live session whose clock started with its first frame (no moment named before), a whole
+    video, a part of a video from 1:00:00, and logs read back that were written before live logs
+    kept their streams: one stretch, no parts, nothing shaded, as before."""
+    from fer_core.session import PART_ID, PART_TEXT, STREAM_TEXT, unanalysed
+
+    live = SessionLog(source="live")
+    live.resume()  # STOP before the first frame came (START that failed), then START
+    for t in range(0, 600):
+        live.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))])
+    video = SessionLog(source="video", start_s=3600.0)
+    for t in range(3600, 4200):
+        video.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))])
+    for log in (live, video, SessionLog.from_csv(live.to_csv()), SessionLog.from_csv(video.to_csv())):
+        assert log.summary().parts == () and not log.streams
+        assert log.summary().analysed_s == log.summary().duration_s == 599.0
+        assert unanalysed(log.to_frame()) == []
+    # One part row alone in a CSV: a video's part, or a stream that starts with the log, is no part.
+    for text, start in ((PART_TEXT, 60.0), (STREAM_TEXT, 0.0)):
+        df = SessionLog.from_csv(video.to_csv()).to_frame()
+        df = df.assign(time_s=df["time_s"] - 3600 + start)
+        rows = df[list(COLUMNS)].assign(marker="")
+        part = text.format(start=start, end=start + 599)
+        rows.loc[len(rows)] = [start, PART_ID, *[np.nan] * (len(COLUMNS) - 2), part]
+        back = SessionLog.from_csv(rows.to_csv(index=False))
+        assert back.summary().parts == () and not back.streams
+
+
+def test_parts_text_lists_a_few_and_sums_up_many():
+    """A live session of 40 streams (a flaky network) listed each of them, 40 spans in one caption;
+    past six, the whole and the three longest times between them (each charted as not analysed)."""
+    from fer_core.session import parts_text
+
+    assert parts_text([(0.0, 1199.0), (1800.0, 3599.0)]) == "0:00 to 19:59, 30:00 to 59:59"
+    many = [(600.0 * k, 600.0 * k + 540.0 - k) for k in range(40)]  # pauses of 60 s, 61 s, ... 98 s
+    assert parts_text(many) == ("0:00 to 6:38:21, the longest times between them 6:08:24 to 6:10:00, "
+                                "6:18:23 to 6:20:00, 6:28:22 to 6:30:00")
+    assert parts_text(many[:6]).count(" to ") == 6  # six: each listed
