@@ -29,7 +29,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,8 @@ from fer_core.runtime import as_bgr, session_options
 
 if TYPE_CHECKING:
     import onnxruntime as ort
+
+    from fer_core.landmarks import FirstPass
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,10 @@ class Detection:
     #: subject's right eye in an unmirrored photo), then the other. ``None`` where the detector
     #: gives no eyes (the Haar cascade); the face crop is then not turned upright.
     eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
+    #: The face mesh's pass on this box's upright crop when the face check ran one (a weak
+    #: detection it kept), for the attention's mesh to start from (``Recognizer.analyze``); valid
+    #: for the image the detection was made on only.
+    mesh: FirstPass | None = field(default=None, compare=False, repr=False)
 
 
 class FaceDetector(abc.ABC):
@@ -615,9 +621,9 @@ class BlazeFaceDetector(FaceDetector):
         mesh = default_face_mesh()
         kept = []
         for d in detections:
-            presence = None if d.score >= FACE_CHECK_BELOW else mesh.face_presence(image_bgr, d.box, d.eyes)
+            presence, first = (None, None) if d.score >= FACE_CHECK_BELOW else mesh.check_face(image_bgr, d.box, d.eyes)
             if presence is None or presence >= mesh.min_presence:
-                kept.append(d)
+                kept.append(d if first is None else dataclasses.replace(d, mesh=first))
             elif set_aside is not None:
                 set_aside.append(d)
         return kept

@@ -22,7 +22,7 @@ from fer_core.preprocess import INPUT_SIZE, TILT_TOLERANCE, crop_face, preproces
 from fer_core.runtime import as_bgr, session_options, to_uint8
 
 if TYPE_CHECKING:
-    from fer_core.landmarks import FaceMesh
+    from fer_core.landmarks import FaceMesh, FirstPass
 
 log = logging.getLogger(__name__)
 
@@ -335,15 +335,16 @@ class Recognizer:
                                       label=LABELS[k], confidence=float(p[k]),
                                       detector_score=float(det.score)))
         if self.attention if attention is None else attention:
-            results = self._with_attention(bgr, results, iris=iris)
+            results = self._with_attention(bgr, results, iris=iris, firsts=[d.mesh for d in detections])
         return results
 
-    def _with_attention(self, bgr: np.ndarray, results: list[FaceResult], iris: bool = True) -> list[FaceResult]:
+    def _with_attention(self, bgr: np.ndarray, results: list[FaceResult], iris: bool = True,
+                        firsts: Sequence[FirstPass | None] | None = None) -> list[FaceResult]:
         """The results with their attention fields filled (or a hint why not); ``iris=False``:
-        the pose only (no iris pass)."""
+        the pose only (no iris pass). ``firsts``: the detector's face-check mesh passes, per result."""
         import dataclasses
 
-        fields = self._attention_fields(bgr, [r.box for r in results], iris)
+        fields = self._attention_fields(bgr, [r.box for r in results], iris, firsts)
         return [dataclasses.replace(r, **f) for r, f in zip(results, fields)]
 
     def measure_attention(self, image_bgr: np.ndarray, boxes: Sequence[Sequence[float]], *,
@@ -356,17 +357,19 @@ class Recognizer:
         return self._attention_fields(as_bgr(img), [_int_box(b) for b in boxes], iris)
 
     def _attention_fields(self, bgr: np.ndarray, boxes: Sequence[tuple[int, int, int, int]],
-                          iris: bool) -> list[dict[str, Any]]:
+                          iris: bool, firsts: Sequence[FirstPass | None] | None = None) -> list[dict[str, Any]]:
         from fer_core.attention import attention as measure
         from fer_core.attention import measure_pose
 
         mesh_model = self.face_mesh
         h, w = bgr.shape[:2]
+        hints = [mesh_model.box_problem(box, w, h) for box in boxes]
+        # The crops are turned to RGB one by one (cheaper than the whole frame); the faces' iris
+        # passes run in one batch, and a face the detector's check ran the mesh on starts from it.
+        meshes = mesh_model.landmarks_many(bgr, list(boxes), iris=iris,
+                                           first=None if firsts is None else list(firsts))
         out: list[dict[str, Any]] = []
-        for box in boxes:
-            hint = mesh_model.box_problem(box, w, h)
-            # The crops are turned to RGB one by one (cheaper than the whole frame).
-            mesh = None if hint else mesh_model.landmarks(bgr, box, iris=iris)
+        for hint, mesh in zip(hints, meshes):
             if mesh is None:
                 out.append({"attention_hint": hint or "no face mesh found in this box"})
             elif not iris:

@@ -594,3 +594,97 @@ def test_gray_and_bgra_images(mesh_model, photo_box):
     assert gray is not None and bgra is not None
     assert np.abs(np.subtract(att.head_pose(gray.points), colour)).max() < 3
     assert np.abs(np.subtract(att.head_pose(bgra.points), colour)).max() < 0.5
+
+
+# -- fewer model runs, the same meshes -----------------------------------------------------
+class CountedRuns:
+    """An ONNX Runtime session that counts its runs."""
+
+    def __init__(self, session) -> None:
+        self.session, self.runs = session, 0
+
+    def run(self, *args, **kwargs):
+        self.runs += 1
+        return self.session.run(*args, **kwargs)
+
+
+def counted_mesh() -> FaceMesh:
+    model = FaceMesh()
+    model._mesh, model._iris = CountedRuns(model._mesh), CountedRuns(model._iris)
+    return model
+
+
+def assert_same_mesh(a, b) -> None:
+    assert (a is None) == (b is None)
+    if a is not None:
+        assert a.presence == b.presence
+        np.testing.assert_array_equal(a.points, b.points)
+        for eye_a, eye_b in ((a.left, b.left), (a.right, b.right)):
+            np.testing.assert_array_equal(eye_a.iris, eye_b.iris)
+            np.testing.assert_array_equal(eye_a.contour, eye_b.contour)
+
+
+def test_a_frames_faces_share_their_iris_runs():
+    from fer_core.detect import load_detector
+    from fer_core.landmarks import IRIS_BATCH_FACES
+    from tests.scenes import gallery_frame
+
+    frame = gallery_frame(2, 3, 1280, 720)
+    boxes = [d.box for d in load_detector("blazeface").detect(frame)] + [(10, 10, 12, 12)]  # + a box too small
+    assert len(boxes) == 7
+    model = counted_mesh()
+    one_by_one = [model.landmarks(frame, box) for box in boxes]
+    assert model._iris.runs == 6
+    model._iris.runs = 0
+    together = model.landmarks_many(frame, boxes)
+    assert model._iris.runs == math.ceil(6 / IRIS_BATCH_FACES) < 6
+    assert together[-1] is None and all(m is not None for m in together[:-1])
+    for a, b in zip(together, one_by_one):
+        assert_same_mesh(a, b)  # to the bit
+    pose_only = model.landmarks_many(frame, boxes, iris=False)
+    assert all(m is None or m.left is None for m in pose_only)
+    np.testing.assert_array_equal(pose_only[0].points, one_by_one[0].points)
+
+
+def test_the_face_checks_mesh_pass_is_not_run_again():
+    from fer_core import load_recognizer
+    from fer_core.detect import Detection, FaceDetector, load_detector
+
+    image = one_face_frame()
+    found = load_detector("blazeface").detect(image)[0]
+    model = counted_mesh()
+    presence, first = model.check_face(image, found.box, found.eyes)
+    assert presence == model.face_presence(image, found.box) > 0.9 and first is not None
+    model._mesh.runs = 0
+    plain = model.landmarks(image, found.box)
+    plain_runs = model._mesh.runs
+    assert_same_mesh(model.landmarks(image, found.box, first=first), plain)
+    assert model._mesh.runs - plain_runs == plain_runs - 1
+    # Another box's pass, or another model's, is not taken for this one.
+    x, y, w, h = found.box
+    assert_same_mesh(model.landmarks(image, (x + 9, y, w, h), first=first), model.landmarks(image, (x + 9, y, w, h)))
+    from dataclasses import replace
+
+    before = model._mesh.runs
+    assert_same_mesh(model.landmarks(image, found.box, first=replace(first, model_path=Path("other.onnx"))), plain)
+    assert model._mesh.runs - before == plain_runs
+
+    # A weak detection the face check kept carries its pass to the attention's mesh.
+    weak = Detection(found.box, 0.7, found.eyes)
+    checked = load_detector("blazeface").confirmed(image, [weak])
+    assert len(checked) == 1 and checked[0].mesh is not None and checked[0] == weak
+
+    class Fixed(FaceDetector):
+        def __init__(self, detections) -> None:
+            self.detections = detections
+
+        def detect(self, image_bgr):
+            return list(self.detections)
+
+    results = {}
+    for name, dets in (("plain", [weak]), ("checked", checked)):
+        model._mesh.runs = 0
+        rec = load_recognizer(detector=Fixed(dets), face_mesh=model)
+        results[name] = (rec.analyze(image, attention=True), model._mesh.runs)
+    assert results["checked"][0] == results["plain"][0] and results["plain"][0][0].pose is not None
+    assert results["checked"][1] == results["plain"][1] - 1
