@@ -36,6 +36,14 @@ sizes, one face a frame at a quarter, a fifth, ... of its height, from the first
 single-face photos of DIR/<Class>/*.jpg (e.g. ../shared/data/muxspace), the median CPU time per
 frame at the smallest and the largest share, and the boxes found in face-less frames of each size
 (blurred walls and scikit-image's photos without a face).
+
+``--attention --real DIR`` instead times camera frames made of the first ``--photos`` single-face
+real photos of DIR/<Class>/*.jpg pasted into 640 x 480 frames (``tests.scenes.camera_frame``), the
+camera detector, attention off, on every frame, and on one frame in ``--attention-every`` (the Live
+page's default): a face close to the camera (40% of the height), a laptop's user sitting back (20%:
+the camera detector's middle pass), an empty room, and three faces side by side (30%). A fresh
+session per photo, two untimed frames, then about ``--frames`` / 10 timed ones (whole rounds of N); the median
+and mean CPU ms of a call over all photos, and the face mesh, iris and detector model runs a frame.
 ``--attention`` adds the one-face frame with attention on (face mesh + iris per face;
 target <= 8 ms): measured on every frame, on one frame in N (``--attention-every``), and
 with the pose on every frame but the iris pass on one in N (``--eyes-every``); and the mesh
@@ -207,6 +215,113 @@ def hd_recall(folder: Path, photos: int, shares: tuple[float, ...]) -> None:
                   + f"  {cpu[0]:7.1f} {cpu[-1]:7.1f}  {false} in {len(empty)}", flush=True)
 
 
+class CountedRuns:
+    """An ONNX Runtime session that counts its runs (for the model runs a frame)."""
+
+    def __init__(self, session) -> None:
+        self.session, self.runs = session, 0
+
+    def run(self, *args, **kwargs):
+        self.runs += 1
+        return self.session.run(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def real_photos(folder: Path, count: int) -> list:
+    """(image, face box) of the first ``count`` photos of ``folder``/<Class>/*.jpg with one sure face."""
+    import cv2
+
+    from fer_core.detect import load_detector
+
+    finder = load_detector("blazeface-photo", threads=1)  # each photo's face box
+    photos: list = []
+    for path in sorted(folder.glob("*/*.jpg")):
+        if len(photos) >= count:
+            break
+        img = cv2.imread(str(path))
+        found = finder.detect(img) if img is not None and min(img.shape[:2]) >= 100 else []
+        if len(found) == 1 and found[0].score > 0.8:
+            photos.append((img, found[0].box))
+    return photos
+
+
+def real_attention_scenes(photos: list, k: int) -> dict:
+    """The four 640 x 480 camera scenes of ``--attention --real`` for photo ``k`` (three faces: it
+    and the next two photos)."""
+    from tests.scenes import camera_frame
+
+    w, h = 640, 480
+    three, _ = camera_frame(w, h, 0.3, *photos[k], shift=(-0.95, 0.0), seed=k)
+    for j, sx in ((1, 0.0), (2, 0.95)):
+        other, (x, _, fw, _) = camera_frame(w, h, 0.3, *photos[(k + j) % len(photos)], shift=(sx, 0.0), seed=k)
+        x0, x1 = max(0, x - fw // 3), min(w, x + fw + fw // 3)
+        three[:, x0:x1] = other[:, x0:x1]
+    return {"close face 40%": camera_frame(w, h, 0.4, *photos[k], seed=k)[0],
+            "far face 20%": camera_frame(w, h, FAR_SHARE, *photos[k], shift=(0.3, -0.2), seed=k)[0],
+            "no face": face_less_frames(w, h)[k % 20],
+            "3 faces 30%": three}
+
+
+def real_attention(folder: Path, count: int, frames: int, every: int) -> None:
+    """Print the ``--attention --real`` table (see the module's docstring)."""
+    import av
+
+    from fer_core import load_recognizer
+    from fer_core.detect import CAMERA_DETECTOR, load_detector
+    from fer_core.live import LiveAnalyzer
+
+    photos = real_photos(folder, count)
+    rec = load_recognizer(threads=1, detector=load_detector(CAMERA_DETECTOR, threads=1))
+    mesh_model = rec.face_mesh
+    runs = {"mesh": CountedRuns(mesh_model._mesh), "iris": CountedRuns(mesh_model._iris),
+            "detector": CountedRuns(rec.detector._session)}
+    mesh_model._mesh, mesh_model._iris, rec.detector._session = runs["mesh"], runs["iris"], runs["detector"]
+    scenes = [real_attention_scenes(photos, k) for k in range(len(photos))]
+    timed = every * max(1, frames // (10 * every))  # whole rounds of the 1-in-N measurement
+    print(f"{len(photos)} real photos from {folder}, 640x480, {rec.detector.name}; a fresh session per photo, "
+          f"{timed} timed frames each; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'scene':<16} {'attention':<10} {'faces':>5} {'cpu median':>10} {'cpu mean':>9} "
+          f"{'mesh runs':>9} {'iris runs':>9} {'det runs':>8}")
+    for name in scenes[0]:
+        for mode, attention_every in (("off", 0), ("every", 1), (f"1 in {every}", every)):
+            cpu, faces = [], 0
+            counted = dict.fromkeys(runs, 0)
+            for frame_set in scenes:
+                analyzer = LiveAnalyzer(rec, attention=attention_every > 0, attention_every=max(1, attention_every),
+                                        adaptive=False)
+                image = frame_set[name]
+                for i in range(2 + timed):
+                    frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+                    frame.pts = i
+                    before = {key: r.runs for key, r in runs.items()}
+                    c = time.thread_time()
+                    analyzer.callback(frame)
+                    if i >= 2:
+                        cpu.append((time.thread_time() - c) * 1000.0)
+                        for key, r in runs.items():
+                            counted[key] += r.runs - before[key]
+                faces += analyzer.snapshot().stats.faces_now
+            n = len(cpu)
+            print(f"{name:<16} {mode:<10} {faces / len(scenes):>5.2f} {statistics.median(cpu):>10.1f} "
+                  f"{statistics.fmean(cpu):>9.1f} {counted['mesh'] / n:>9.2f} {counted['iris'] / n:>9.2f} "
+                  f"{counted['detector'] / n:>8.2f}", flush=True)
+    print("cpu: the calling thread's CPU ms per call (median, mean); runs: model runs per frame (an iris run "
+          "takes both eyes of up to fer_core.landmarks.IRIS_BATCH_FACES faces, if the code has it)")
+
+
+def counts_or_real(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``--hd-recall`` or ``--attention --real``, instead of the timing of the scenes."""
+    if args.hd_recall:
+        hd_recall(args.hd_recall, args.photos, (0.15, 0.2, 0.25, 0.3, 0.4))
+    elif not args.attention:
+        parser.error("--real goes with --attention")
+    else:
+        real_attention(args.real, args.photos, args.frames, args.attention_every)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=100, help="timed frames per scene (default 100)")
@@ -236,7 +351,11 @@ def main(argv=None) -> int:
     parser.add_argument("--hd-recall", type=Path, metavar="DIR",
                         help="count the faces the live detectors find in camera frames of several sizes "
                              "(photos from DIR/<Class>/*.jpg) instead of timing")
-    parser.add_argument("--photos", type=int, default=40, help="with --hd-recall, faces per cell (default 40)")
+    parser.add_argument("--photos", type=int, default=40,
+                        help="with --hd-recall, faces per cell; with --real, photos (default 40)")
+    parser.add_argument("--real", type=Path, metavar="DIR",
+                        help="with --attention: time camera frames of real photos from DIR/<Class>/*.jpg "
+                             "(close, far, empty, three faces) with attention off, on and 1 in N instead")
     args = parser.parse_args(argv)
 
     import cv2
@@ -245,9 +364,8 @@ def main(argv=None) -> int:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     cv2.setNumThreads(1)
 
-    if args.hd_recall:
-        hd_recall(args.hd_recall, args.photos, (0.15, 0.2, 0.25, 0.3, 0.4))
-        return 0
+    if args.hd_recall or args.real:
+        return counts_or_real(args, parser)
 
     from fer_core import load_recognizer
     from fer_core.detect import CAMERA_DETECTOR, FAR_DETECTOR, load_detector
