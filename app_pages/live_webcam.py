@@ -175,15 +175,20 @@ webrtc_shim.guard_stale_reset(support.LIVE_STREAM_KEY,
                               navigated_away=support.left_live_page())
 # The annotated video's encoder gets only the newest frame: no backlog when the server is overloaded.
 webrtc_shim.bound_video_queues()
-# The capture size is chosen while no stream runs in this session (from the other streams
-# running on the server) and kept while it runs. Also in the run that START causes: the browser
-# opened the source with the size of the run before (the player's state is already known here).
+# The capture the stream starts with is chosen while no stream runs in this session (from the
+# other streams running on the server) and kept for the player. Also in the run that START causes:
+# the browser opened the source with the size of the run before (the player's state is already
+# known here). While the stream runs, the page script asks the browser for the capture that follows
+# the server's load (support.CaptureFollower, in the readout loop), kept across the page's reruns.
 player = st.session_state.get(support.LIVE_STREAM_KEY)
 running = player is not None and (player.state.playing or player.state.signalling)
-if not running or "fer_live_camera" not in st.session_state:
+if not running or "fer_live_camera" not in st.session_state or "fer_live_follow" not in st.session_state:
     capture_for = support.screen_for if source == "screen" else support.camera_for
     st.session_state["fer_live_camera"] = capture_for(*SERVER_LOAD.streams(exclude=id(analyzer)))
-camera, camera_note = st.session_state["fer_live_camera"]
+    st.session_state["fer_live_follow"] = support.CaptureFollower(source, *st.session_state["fer_live_camera"],
+                                                                  now=time.monotonic())
+camera = st.session_state["fer_live_camera"][0]
+follow: support.CaptureFollower = st.session_state["fer_live_follow"]
 video_col, info_col = st.columns([3, 2], gap="medium")
 with video_col:
     ctx = webrtc_streamer(
@@ -197,17 +202,20 @@ with video_col:
         video_html_attrs={"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}},
         translations=SCREEN_TRANSLATIONS if source == "screen" else TRANSLATIONS,
     )
-    # streamlit-webrtc opens cameras only; this makes its player share a screen instead.
-    webrtc_shim.use_video_source(source, camera, SCREEN_ERRORS if source == "screen" else CAMERA_ERRORS)
+    # streamlit-webrtc opens cameras only; this makes its player share a screen instead, and
+    # changes a running stream's capture when the server's load does.
+    source_errors = SCREEN_ERRORS if source == "screen" else CAMERA_ERRORS
+    script_slot = st.empty()
+    webrtc_shim.use_video_source(source, follow.asked, source_errors, slot=script_slot)
     # The stream's status, and under it the load shedder's "Server busy" (once in the readout,
     # which on a phone comes after the video, the marker form and six metrics: at 1,414 px).
     with st.container(key="fer_live_status"):
         status, busy_slot = st.empty(), st.empty()
-    # The capture's note: why a light capture was asked for, or, once the reason has gone while
-    # the stream runs, how to get the full one (support.capture_note_now, in the readout loop).
+    # The capture's note: why a light capture was asked for, and what became of the capture as
+    # the server's load changed while the stream runs (support.CaptureFollower, in the readout loop).
     note_slot = st.empty()
-    if camera_note:
-        note_slot.caption(camera_note)
+    if follow.note:
+        note_slot.caption(follow.note)
     # A form: typing does not rerun the page (which would interrupt the readout), submitting does.
     with st.form("fer_live_marker", clear_on_submit=True, border=False):
         name_col, button_col = st.columns([4, 1], vertical_alignment="bottom")
@@ -356,7 +364,7 @@ if ctx.state.playing:
     st.session_state["fer_live_phase"] = "playing"
     st.session_state.pop("fer_live_failed", None)
     version, pacer, guarded = -1, support.ChartPacer(), support.has_unsaved_log()
-    note_shown = camera_note
+    note_shown, asked = follow.note, follow.asked
     first_frames, frames_seen, frame_at = None, -1, time.monotonic()
     # The video runs on another thread. Wait with a timeout, and touch the page on every
     # pass: Streamlit can only stop this script (on STOP or any other rerun) inside an
@@ -398,10 +406,17 @@ if ctx.state.playing:
             waiting = "" if frames_seen > first_frames else " Waiting for the first frame..."
             status.success(f"Streaming. Each face is smoothed over its last {window} analysed "
                            f"frames.{waiting}", icon=":material/videocam:")
-        note_now = support.capture_note_now(camera, camera_note, *SERVER_LOAD.streams(exclude=id(analyzer)))
+        asked_now, note_now = follow.step(time.monotonic(), *SERVER_LOAD.streams(exclude=id(analyzer)),
+                                          snap.stats.frame_size, snap.stats.fps_in)
+        if asked_now != asked:  # the page script applies it to the running video track
+            asked = asked_now
+            webrtc_shim.use_video_source(source, asked, source_errors, slot=script_slot)
         if note_now != note_shown:
             note_shown = note_now
-            note_slot.caption(note_now)
+            if note_now:
+                note_slot.caption(note_now)
+            else:
+                note_slot.empty()
         if not guarded and snap.stats.faces_logged:
             # The first faces of this session's log: the browser now asks before the tab
             # is closed or reloaded (support.unsaved_guard).

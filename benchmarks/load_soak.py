@@ -439,7 +439,8 @@ class Harness:
         rss0, thr0 = self.now()
         progress(f"{n} tab(s): opening")
         # Visitors arrive one after another: each opens the page and starts (the page chooses
-        # its camera size from the streams already running, fer_app.support.camera_for).
+        # its camera size from the streams already running, fer_app.support.camera_for, and
+        # changes it while the stream runs as the load does, fer_app.support.CaptureFollower).
         tabs = []
         for _ in range(n):
             tabs.append(self.open_live())

@@ -310,16 +310,34 @@ CAMERA = {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"idea
 #: input, and a busy server analyses about 8 frames a second per stream anyway.
 LIGHT_CAMERA = {"width": {"ideal": 320, "max": 320}, "height": {"ideal": 240, "max": 240},
                 "frameRate": {"ideal": 10, "max": 10}}
-#: From this many running live streams on, new streams get the light camera (measured on two
+#: From this many other running live streams on, a stream gets the light camera (measured on two
 #: cores: 8 streams at 480 x 360 missed the 500 ms latency target; with the later ones at
-#: 320 x 240 and 10 frames a second they met it in 4 runs of 4, docs/RELIABILITY.md).
-LIGHT_CAMERA_FROM = 3
+#: 320 x 240 and 10 frames a second they met it in 4 runs of 4, docs/RELIABILITY.md). A larger
+#: server may raise it with ``$FER_LIGHT_CAMERA_FROM`` (docs/DEPLOY.md).
+LIGHT_CAMERA_FROM_ENV = "FER_LIGHT_CAMERA_FROM"
+
+
+def light_camera_from(env: Mapping[str, str] = os.environ) -> int:
+    """``$FER_LIGHT_CAMERA_FROM`` when it is a whole number of 1 or more, else 3."""
+    raw = env.get(LIGHT_CAMERA_FROM_ENV, "").strip()
+    if raw:
+        try:
+            if int(raw) >= 1:
+                return int(raw)
+        except ValueError:
+            pass
+        log.warning("%s must be a whole number of 1 or more; using 3", LIGHT_CAMERA_FROM_ENV)
+    return 3
+
+
+LIGHT_CAMERA_FROM = light_camera_from()
 
 
 def _busy(streams: int, rationed: bool) -> str:
     """Why a stream about to start gets the light capture ("" when it does not)."""
     if streams >= LIGHT_CAMERA_FROM:
-        return f"{streams} other live streams are running on this server"
+        return (f"{streams} other live streams are running on this server" if streams > 1 else
+                "1 other live stream is running on this server")
     return "The server is busy right now" if rationed else ""
 
 
@@ -360,21 +378,116 @@ def screen_for(streams: int, rationed: bool) -> tuple[dict, str]:
     return SCREEN, ""
 
 
-def capture_note_now(capture: dict, note: str, streams: int, rationed: bool) -> str:
-    """The line under a running stream's video about its capture, given the other live streams
-    now and whether the server rations analyses now (``ServerLoad.streams``). The capture is
-    chosen before the stream starts and kept while it runs; a light one whose reason has gone
-    (the other streams stopped, the rationing lifted, or a page opened on a busy server and
-    started later) said "4 other live streams are running on this server" for the whole stream.
-    Now it says the server is no longer busy, and how to get the full size back."""
-    if capture not in (LIGHT_CAMERA, LIGHT_SCREEN) or _busy(streams, rationed):
-        return note
-    if capture == LIGHT_SCREEN:
-        full = f"the shared screen at {SCREEN['frameRate']['max']} frames a second"
-    else:
-        full = (f"the full camera ({CAMERA['width']['ideal']} x {CAMERA['height']['ideal']} at "
-                f"{CAMERA['frameRate']['ideal']} frames a second)")
-    return f"The server is no longer busy: press STOP, then START, for {full}. The session log is kept."
+#: A stream lowered to the light capture while it runs goes back to the full one once the server
+#: has not been busy for this long. The light capture itself relieves the server, which may then
+#: stop rationing: going back at once made sizes swap every few seconds. Each time the stream has
+#: to be lowered again after going back, the wait doubles, up to ``RESTORE_MAX_S``.
+RESTORE_AFTER_S = 10.0
+RESTORE_MAX_S = 120.0
+#: How long the browser has to send frames of a new camera size before the page says it did not.
+RESIZE_WAIT_S = 5.0
+
+
+def _size(capture: dict) -> str:
+    return f"{capture['width'].get('max', capture['width'].get('ideal'))} x " \
+           f"{capture['height'].get('max', capture['height'].get('ideal'))}"
+
+
+def _rate(capture: dict) -> float:
+    return float(capture["frameRate"].get("max", capture["frameRate"].get("ideal")))
+
+
+class CaptureFollower:
+    """The capture that a running stream asks of the browser, following the server's load, and
+    the line under the video that says what happened.
+
+    The capture was chosen before START (:func:`camera_for`, :func:`screen_for`) and kept for the
+    whole stream: a light camera asked on a busy server stayed 320 x 240 after the server was
+    quiet again, and streams started together on a quiet server all kept the full camera, however
+    many then ran. Now the page script (``fer_app.webrtc_shim``) applies the capture that
+    :meth:`step` returns to the running video track (``MediaStreamTrack.applyConstraints``): the
+    light one as soon as the server is busy, the full one once it has been quiet for
+    ``restore_after`` seconds. Whether the browser obeyed is read from the frames that arrive (a
+    camera's size, a shared screen's rate), never assumed: a browser that refuses keeps its
+    stream as it is, and the line says so."""
+
+    def __init__(self, source: str, capture: dict, note: str, now: float) -> None:
+        self.source = source
+        self.full, self.light = (SCREEN, LIGHT_SCREEN) if source == "screen" else (CAMERA, LIGHT_CAMERA)
+        self.asked, self.asked_at, self.note = capture, now, note
+        self.changed = False  # asked another capture than the one the stream started with
+        self.restored = False  # went back to the full capture at least once
+        self.restore_after = RESTORE_AFTER_S
+        self._quiet_since: float | None = None
+
+    def step(self, now: float, streams: int, rationed: bool, frame_size: tuple[int, int] | None,
+             fps_in: float) -> tuple[dict, str]:
+        """The capture to ask for now and the line to show, given the other live streams and the
+        rationing now (``ServerLoad.streams``) and this stream's last frame size and frame rate."""
+        why = _busy(streams, rationed)
+        if why:
+            self._quiet_since = None
+            if self.asked != self.light:
+                if self.restored:
+                    self.restore_after = min(2 * self.restore_after, RESTORE_MAX_S)
+                self._ask(self.light, now)
+        else:
+            self._quiet_since = now if self._quiet_since is None else self._quiet_since
+            if self.asked != self.full and now - self._quiet_since >= self.restore_after:
+                self.restored = True
+                self._ask(self.full, now)
+        self.note = self._say(now, why, streams, rationed, frame_size, fps_in)
+        return self.asked, self.note
+
+    def _ask(self, capture: dict, now: float) -> None:
+        self.asked, self.asked_at, self.changed = capture, now, True
+
+    def _delivered(self, frame_size: tuple[int, int] | None, fps_in: float) -> bool | None:
+        """Whether the frames arriving have the asked capture (None: cannot tell)."""
+        light = self.asked == self.light
+        if self.source == "screen":  # the same size: the rate tells, and only a lowered one for sure
+            slow = 0 < fps_in <= 1.25 * _rate(LIGHT_SCREEN)
+            return True if light and slow else (None if light or slow else True)
+        if frame_size is None:
+            return None
+        small = frame_size[0] * frame_size[1] <= LIGHT_CAMERA["width"]["max"] * LIGHT_CAMERA["height"]["max"]
+        return small == light
+
+    def _say(self, now: float, why: str, streams: int, rationed: bool, frame_size: tuple[int, int] | None,
+             fps_in: float) -> str:
+        screen = self.source == "screen"
+        got = self._delivered(frame_size, fps_in)
+        late = now - self.asked_at >= RESIZE_WAIT_S and got is False
+        sent = f"{frame_size[0]} x {frame_size[1]}" if frame_size else ""
+        if screen:
+            full = f"{_rate(SCREEN):.0f} frames a second"
+            light = f"{_rate(LIGHT_SCREEN):.0f} frames a second"
+        else:
+            full = f"{_size(CAMERA)} at {_rate(CAMERA):.0f} frames a second"
+            light = f"{_size(LIGHT_CAMERA)} at {_rate(LIGHT_CAMERA):.0f} frames a second"
+        what = "the shared screen" if screen else "your camera"
+        if self.asked == self.light:
+            if not why:
+                return (f"The server is no longer busy: {what} goes back to {full} if it stays so for "
+                        f"{self.restore_after:.0f} s. The session log is kept.")
+            if not self.changed:  # the capture asked at START: why it was, said with today's reason
+                return (screen_for if screen else camera_for)(streams, rationed)[1]
+            if got:
+                if screen:
+                    return f"{why}: the shared screen was lowered to {light} so that every stream stays smooth."
+                return (f"{why}: your camera was lowered to {sent} while the server is busy, so that every "
+                        "stream stays smooth. Sit within about a metre of the camera.")
+            if late:  # the browser refused, or ignored, the light size
+                return f"{why}; this browser kept your camera at {sent}."
+            return f"{why}: {what} is asked for {light} so that every stream stays smooth."
+        if not self.changed:
+            return ""
+        if got:
+            return f"The server is no longer busy: {what} is back to {sent if not screen else full}."
+        if late:
+            return (f"The server is no longer busy, but your camera still sends {sent}: this browser did not "
+                    f"take the full size back. Press STOP, then START, for {full}. The session log is kept.")
+        return f"The server is no longer busy: {what} is asked for {full} again."
 
 
 def busy_note(every: int, streams: int, rationed: bool, faster: list[str], source: str = "camera") -> str:

@@ -304,6 +304,11 @@ INSECURE = "insecure"
 #: said "Error: navigator.mediaDevices is undefined. It seems the current document is not
 #: loaded securely." It has no ``enumerateDevices``, so the player's SELECT DEVICE still shows
 #: its "media API not available" text.
+#: While a stream runs, the page may change its capture (``display``: the camera's or the
+#: screen's constraints, fer_app.support.CaptureFollower): the wrapper keeps the video tracks it
+#: opened for the player, and each pass asks every live one for the page's capture now with
+#: ``MediaStreamTrack.applyConstraints``, once per change. A refusal (OverconstrainedError, or a
+#: browser without it) leaves the track as it was; the page reads the result from the frames.
 #: The wrapper and the stand-in are made in the player's own window, by a script element of
 #: its document, not in this frame: Streamlit replaces this frame whenever the page's script
 #: text changes (the source or its errors switched), while the player stays, and Chrome never
@@ -350,8 +355,41 @@ _SOURCE_JS = """<script>
       }
       return camera(constraints);
     };
+    // The video tracks opened for the player's stream (not its device list's preview, which asks
+    // for a device and nothing else), each with the capture last asked of it.
+    const tracks = [];
+    const keep = function (stream, constraints) {
+      const video = constraints && constraints.video;
+      const ours = win.__ferSource === "screen" || (video && typeof video === "object" && "width" in video);
+      try {
+        if (!ours || !stream || typeof stream.getVideoTracks !== "function") return stream;
+        for (const track of stream.getVideoTracks()) {
+          track.__ferAsked = JSON.stringify(win.__ferDisplay);
+          tracks.push(track);
+        }
+      } catch (e) {}
+      return stream;
+    };
+    // Asks each live track for the page's capture now (win.__ferDisplay), once per change. A browser
+    // that refuses (OverconstrainedError, no applyConstraints) keeps the track as it was; the page
+    // reads what it got from the frames, never from here.
+    win.__ferFollow = function () {
+      const want = win.__ferDisplay, key = JSON.stringify(want);
+      for (let i = tracks.length - 1; i >= 0; i--) {
+        const track = tracks[i];
+        if (track.readyState === "ended") { tracks.splice(i, 1); continue; }
+        if (track.__ferAsked === key || !want) continue;
+        track.__ferAsked = key;
+        try {
+          Promise.resolve(track.applyConstraints(want)).then(
+            () => { track.__ferApplied = key; },
+            e => { track.__ferRefused = (e && e.name) || "Error"; });
+        } catch (e) { track.__ferRefused = (e && e.name) || "Error"; }
+      }
+    };
     media.getUserMedia = function (constraints) {
-      return open(constraints).catch(e => { throw plain(e, constraints, win.__ferErrors); });
+      return open(constraints).then(stream => keep(stream, constraints),
+                                    e => { throw plain(e, constraints, win.__ferErrors); });
     };
     media.__ferWrapped = true;
   }
@@ -371,6 +409,7 @@ _SOURCE_JS = """<script>
         win.__ferSource = source;
         win.__ferDisplay = display;
         win.__ferErrors = errors;
+        if (typeof win.__ferFollow === "function") win.__ferFollow();
         const media = win.navigator.mediaDevices;
         if (media ? media.__ferWrapped : win.isSecureContext !== false) continue;
         const doc = win.document, script = doc.createElement("script");
@@ -394,7 +433,8 @@ def screen_capture_script(source: str, display: dict, errors: dict[str, tuple[st
     """The script that makes the live player take its video from ``source``: ``"camera"``
     (the browser's camera, streamlit-webrtc's own behaviour) or ``"screen"`` (a screen,
     window or tab the visitor picks, ``getDisplayMedia`` with the video constraints
-    ``display``). streamlit-webrtc can only open cameras; this swaps the one call.
+    ``display``). streamlit-webrtc can only open cameras; this swaps the one call. A running
+    stream's video track is asked for ``display`` whenever it changes (the camera's too).
 
     ``errors``: for a browser error's name (``"NotAllowedError"``), the ``(title, what to do)``
     the player shows instead of the browser's own message when the request fails. The
@@ -409,9 +449,12 @@ def screen_capture_script(source: str, display: dict, errors: dict[str, tuple[st
                          "errors": json.dumps(errors or {}), "insecure": json.dumps(INSECURE)}
 
 
-def use_video_source(source: str, display: dict, errors: dict[str, tuple[str, str]] | None = None) -> None:
-    """Render :func:`screen_capture_script` (a one-pixel iframe); call on every run of
-    the live page, before or after ``webrtc_streamer()``. Takes effect at the next START. Out of the
-    keyboard's way, as :func:`fer_app.support.set_unsaved`'s."""
-    st.iframe(screen_capture_script(source, display, errors), height=1, tab_index=-1,
-              alt="Page script: nothing to see")
+def use_video_source(source: str, display: dict, errors: dict[str, tuple[str, str]] | None = None,
+                     slot=None) -> None:
+    """Render :func:`screen_capture_script` (a one-pixel iframe), in ``slot`` (an ``st.empty()``)
+    if given; call on every run of the live page, before or after ``webrtc_streamer()``. The
+    source takes effect at the next START; ``display`` also at once, on a running stream's video
+    track (render it again in the same slot when it changes). Out of the keyboard's way, as
+    :func:`fer_app.support.set_unsaved`'s."""
+    (slot if slot is not None else st).iframe(screen_capture_script(source, display, errors), height=1,
+                                              tab_index=-1, alt="Page script: nothing to see")

@@ -207,15 +207,91 @@ def test_camera_for_asks_the_light_size_on_a_busy_server():
     assert light["frameRate"]["max"] < support.CAMERA["frameRate"]["ideal"]
 
 
-def test_capture_note_now_says_when_the_light_capture_is_no_longer_needed():
-    light, note = support.camera_for(support.LIGHT_CAMERA_FROM, rationed=False)
-    assert support.capture_note_now(light, note, support.LIGHT_CAMERA_FROM, False) == note  # still busy
-    assert support.capture_note_now(light, note, 0, True) == note  # rationing
-    now = support.capture_note_now(light, note, support.LIGHT_CAMERA_FROM - 1, False)
-    assert now.startswith("The server is no longer busy") and "480 x 360 at 15 frames a second" in now
-    screen, note = support.screen_for(1, rationed=True)
-    assert "shared screen at 5 frames a second" in support.capture_note_now(screen, note, 1, False)
-    assert support.capture_note_now(support.CAMERA, "", 0, False) == ""  # the full size: nothing to say
+def follower(source: str = "camera", streams: int = 0, rationed: bool = False) -> support.CaptureFollower:
+    """A stream started now (t = 0) with the capture the page chose for it."""
+    return support.CaptureFollower(source, *(support.screen_for if source == "screen" else support.camera_for)(
+        streams, rationed), now=0.0)
+
+
+def test_a_running_stream_is_lowered_when_the_server_gets_busy_and_says_so_once_it_is():
+    f = follower()
+    assert f.step(1.0, 0, False, (480, 360), 15.0) == (support.CAMERA, "")  # quiet: nothing to say
+    asked, note = f.step(2.0, support.LIGHT_CAMERA_FROM, False, (480, 360), 15.0)
+    assert asked == support.LIGHT_CAMERA  # at once
+    assert note == (f"{support.LIGHT_CAMERA_FROM} other live streams are running on this server: your camera is "
+                    "asked for 320 x 240 at 10 frames a second so that every stream stays smooth.")
+    asked, note = f.step(2.5, 0, True, (320, 240), 10.0)  # the frames say it was
+    assert asked == support.LIGHT_CAMERA
+    assert note.startswith("The server is busy right now: your camera was lowered to 320 x 240 while the server")
+    # A browser that kept its size: after RESIZE_WAIT_S the page says so, never "lowered".
+    f = follower()
+    f.step(2.0, support.LIGHT_CAMERA_FROM, False, (480, 360), 15.0)
+    assert "asked for 320 x 240" in f.step(2.0 + support.RESIZE_WAIT_S - 0.5, 3, False, (480, 360), 15.0)[1]
+    note = f.step(2.0 + support.RESIZE_WAIT_S, support.LIGHT_CAMERA_FROM, False, (480, 360), 15.0)[1]
+    assert note.endswith("; this browser kept your camera at 480 x 360.") and "lowered" not in note
+
+
+def test_a_lowered_stream_goes_back_to_the_full_camera_once_the_server_is_quiet():
+    f = follower(streams=support.LIGHT_CAMERA_FROM)  # started light on a busy server
+    assert f.asked == support.LIGHT_CAMERA and "asked for 320 x 240" in f.note
+    assert f.step(1.0, support.LIGHT_CAMERA_FROM, False, (320, 240), 10.0)[1] == f.note  # still busy
+    # The others stopped: not at once (the light camera itself may be what quietened the server).
+    asked, note = f.step(2.0, 1, False, (320, 240), 10.0)
+    assert asked == support.LIGHT_CAMERA
+    assert note == ("The server is no longer busy: your camera goes back to 480 x 360 at 15 frames a second if it "
+                    f"stays so for {support.RESTORE_AFTER_S:.0f} s. The session log is kept.")
+    t = 2.0 + support.RESTORE_AFTER_S
+    asked, note = f.step(t, 1, False, (320, 240), 10.0)
+    assert asked == support.CAMERA
+    assert note == "The server is no longer busy: your camera is asked for 480 x 360 at 15 frames a second again."
+    back = f.step(t + 1, 0, False, (480, 360), 15.0)[1]
+    assert back == "The server is no longer busy: your camera is back to 480 x 360."
+    # What the frames show, whatever it is (a browser that scaled to 424 x 318, say).
+    assert f.step(t + 2, 0, False, (424, 318), 15.0)[1].endswith("back to 424 x 318.")
+    assert "press STOP" not in f.note
+    # Busy again: lowered at once, and the next wait for going back is twice as long.
+    assert f.step(t + 3, 0, True, (480, 360), 15.0)[0] == support.LIGHT_CAMERA
+    assert f.restore_after == 2 * support.RESTORE_AFTER_S
+    f.step(t + 4, 0, False, (320, 240), 10.0)
+    assert f.step(t + 4 + support.RESTORE_AFTER_S, 0, False, (320, 240), 10.0)[0] == support.LIGHT_CAMERA
+    assert f.step(t + 4 + 2 * support.RESTORE_AFTER_S, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+
+
+def test_a_browser_that_keeps_the_light_camera_is_told_how_to_get_the_full_one():
+    f = follower(streams=support.LIGHT_CAMERA_FROM)
+    f.step(1.0, 0, False, (320, 240), 10.0)
+    t = 1.0 + support.RESTORE_AFTER_S
+    assert f.step(t, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+    assert "asked for 480 x 360" in f.step(t + support.RESIZE_WAIT_S - 0.5, 0, False, (320, 240), 10.0)[1]
+    note = f.step(t + support.RESIZE_WAIT_S, 0, False, (320, 240), 10.0)[1]
+    assert note == ("The server is no longer busy, but your camera still sends 320 x 240: this browser did not take "
+                    "the full size back. Press STOP, then START, for 480 x 360 at 15 frames a second. The session "
+                    "log is kept.")
+    # A phone turned on the way back: 360 x 480 is the full size too.
+    assert "back to 360 x 480" in f.step(t + 9, 0, False, (360, 480), 15.0)[1]
+
+
+def test_a_shared_screen_follows_the_load_by_its_frame_rate():
+    f = follower("screen")
+    asked, note = f.step(1.0, 0, True, (1280, 720), 5.0)
+    assert asked == support.LIGHT_SCREEN and "is asked for 2 frames a second" in note
+    assert "lowered to 2 frames a second" in f.step(9.0, 0, True, (1280, 720), 2.0)[1]
+    # A refusal cannot be told from a screen that changes little: nothing is claimed either way.
+    g = follower("screen")
+    g.step(1.0, 0, True, (1280, 720), 5.0)
+    assert "is asked for 2 frames a second" in g.step(30.0, 0, True, (1280, 720), 5.0)[1]
+    f.step(10.0, 0, False, (1280, 720), 2.0)
+    asked, note = f.step(10.0 + support.RESTORE_AFTER_S, 0, False, (1280, 720), 2.0)
+    assert asked == support.SCREEN and note.endswith("the shared screen is asked for 5 frames a second again.")
+    assert f.step(40.0, 0, False, (1280, 720), 1.0)[1] == note  # a still screen: no claim
+    assert f.step(41.0, 0, False, (1280, 720), 4.5)[1].endswith("the shared screen is back to 5 frames a second.")
+
+
+def test_light_camera_from_reads_the_environment():
+    assert support.light_camera_from({}) == 3
+    assert support.light_camera_from({"FER_LIGHT_CAMERA_FROM": " 6 "}) == 6
+    for bad in ("0", "-2", "many", "2.5"):
+        assert support.light_camera_from({"FER_LIGHT_CAMERA_FROM": bad}) == 3
 
 
 def test_busy_note_says_server_busy_only_when_other_load_is_there():
@@ -368,6 +444,78 @@ def test_screen_capture_script_swaps_the_players_camera_for_a_screen():
     assert out["rewrapped"] is False
     assert out["camera"] == "camera stream" and out["calls"][3] == ["camera", {"video": {"width": 480}}]
     assert len(out["calls"]) == 4
+
+
+# A player whose camera gives streams of one video track that notes each applyConstraints call;
+# the tracks of ``refuse`` reject it (a browser that cannot give the size), or throw at once.
+_FOLLOWING_PLAYER_JS = _PLAYER_WINDOW_JS + _RUN_ONCE_JS + r"""
+const asked = [];
+let refuse = null;
+function track(name) {
+  const t = {name, readyState: "live", applyConstraints: c => {
+    asked.push([name, c]);
+    if (refuse === "throw") throw Object.assign(new Error("no"), {name: "TypeError"});
+    return refuse ? Promise.reject(Object.assign(new Error("no"), {name: refuse})) : Promise.resolve();
+  }};
+  return t;
+}
+const stream = name => { const t = track(name); return {getVideoTracks: () => [t], track: t}; };
+let next = "camera";
+const media = {getUserMedia: c => Promise.resolve(stream(next)),
+               getDisplayMedia: c => Promise.resolve(stream("screen"))};
+const player = {src: "http://h/component/streamlit_webrtc.component.webrtc_streamer/index.html",
+                contentWindow: playerWindow({navigator: {mediaDevices: media}})};
+const window = {parent: {document: {querySelectorAll: sel => (sel === "iframe" ? [player] : [])}}};
+(async () => {
+  const [full, light, screenFull, screenLight] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  const tick = () => new Promise(r => setTimeout(r, 0));
+  const out = {};
+  run(full);
+  const camera = await media.getUserMedia({video: {width: {ideal: 480}, deviceId: {exact: "cam-1"}}, audio: false});
+  next = "preview";  // the device list's preview asks for a device and nothing else
+  await media.getUserMedia({video: {deviceId: {exact: "cam-1"}}, audio: false});
+  run(full);  // the page's capture unchanged: nothing asked
+  out.unchanged = asked.length;
+  run(light); run(light);  // lowered, and the same capture rendered again
+  out.lowered = asked.slice();
+  asked.length = 0;
+  run(full);
+  out.restored = asked.slice();
+  asked.length = 0;
+  for (refuse of ["OverconstrainedError", "throw"]) {  // refused: no error escapes, the stream is the same
+    run(refuse === "throw" ? full : light);
+    await tick();
+  }
+  out.refused = asked.map(a => a[0]);
+  out.sameStream = camera.track.readyState === "live";
+  asked.length = 0;
+  refuse = null;
+  camera.track.readyState = "ended";  // STOP
+  run(light);
+  out.afterStop = asked.length;
+  run(screenFull);  // a shared screen: the display track follows too
+  await media.getUserMedia({video: {width: {ideal: 480}}, audio: false});
+  run(screenLight);
+  out.screen = asked.slice();
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page script")
+def test_the_page_script_applies_a_changed_capture_to_the_running_track():
+    """The capture was fixed for the whole stream (STOP, then START, for the full camera): the page
+    script now asks the running video track for the page's capture whenever it changes, once, and
+    a browser that refuses keeps its stream (no error escapes: node fails on an unhandled one)."""
+    script = lambda source, capture: _script_body(webrtc_shim.screen_capture_script(source, capture))  # noqa: E731
+    out = _run_in_node(_FOLLOWING_PLAYER_JS, [script("camera", support.CAMERA), script("camera", support.LIGHT_CAMERA),
+                                              script("screen", support.SCREEN), script("screen", support.LIGHT_SCREEN)])
+    assert out["unchanged"] == 0
+    assert out["lowered"] == [["camera", support.LIGHT_CAMERA]]  # once, and not the preview's track
+    assert out["restored"] == [["camera", support.CAMERA]]
+    assert out["refused"] == ["camera", "camera"] and out["sameStream"]
+    assert out["afterStop"] == 0  # an ended track is let go
+    assert out["screen"] == [["screen", support.LIGHT_SCREEN]]
 
 
 # The player's window whose media requests fail with the browser's error ``name``; prints what

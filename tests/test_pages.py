@@ -1523,11 +1523,12 @@ def test_live_page_keeps_the_capture_size_the_browser_opened_at_start(monkeypatc
         SERVER_LOAD.reset()
 
 
-def test_live_page_says_when_a_light_camera_is_no_longer_needed(monkeypatch):
-    """The light camera is chosen before START (three other streams ran) and kept while the stream
-    runs. The other streams stopped: the note under the video still said "3 other live streams are
-    running on this server: your camera is asked for 320 x 240" for the whole stream, and nothing
-    said the full camera was there for the asking. Now it says so, and how."""
+def test_live_page_asks_a_running_stream_for_the_capture_the_load_calls_for(monkeypatch, streamer_kwargs):
+    """The capture was chosen before START and kept for the whole stream: streams started together
+    on a quiet server all kept the full camera however many then ran, and a light camera chosen on
+    a busy server stayed 320 x 240 after it was quiet again, the page saying "press STOP, then
+    START, for the full camera". Now the page script asks the running track for the capture of the
+    moment, the player's own arguments stay those of START, and the note says what the frames show."""
     import types
 
     import streamlit_webrtc
@@ -1536,33 +1537,57 @@ def test_live_page_says_when_a_light_camera_is_no_longer_needed(monkeypatch):
     from fer_app import support
     from fer_core.live import SERVER_LOAD
 
-    monkeypatch.setattr(SERVER_LOAD, "active_s", 60.0)
+    seen = streamer_kwargs
+    monkeypatch.setattr(SERVER_LOAD, "active_s", 600.0)
+    monkeypatch.setattr(support, "RESTORE_AFTER_S", 0.0)  # back as soon as it is quiet
     SERVER_LOAD.reset()
     try:
-        for session in range(support.LIGHT_CAMERA_FROM):
+        at = open_page("app_pages/live_webcam.py")  # a quiet server: the full camera
+        analyzer = at.session_state["fer_live_analyzer"]
+        at.session_state[support.LIVE_STREAM_KEY]._set_state(WebRtcStreamerState(playing=True, signalling=False))
+
+        def stream(passes: int, size: tuple[int, int], run=None) -> None:
+            """The page's run (``run``, else ``at.run``) with the stream playing for ``passes``
+            reads, frames of ``size`` arriving."""
+            analyzer.process(np.zeros((size[1], size[0], 3), np.uint8))
+
+            class Playing:
+                signalling, reads = False, 0
+
+                @property
+                def playing(self):
+                    self.reads += 1
+                    return self.reads <= passes
+
+            def player(*args, **kwargs):
+                seen.update(kwargs)
+                return types.SimpleNamespace(state=Playing())
+
+            monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", player)
+            (run or at.run)()
+            assert not at.exception
+
+        def script() -> str:
+            return [e.proto.srcdoc for e in at.get("iframe") if "__ferSource" in e.proto.srcdoc][-1]
+
+        stream(2, (480, 360))
+        assert json.dumps(support.CAMERA) in script() and "320 x 240" not in texts(at)
+        for session in range(support.LIGHT_CAMERA_FROM):  # others start while it runs
             SERVER_LOAD.every_for(-1 - session, 15.0)
-        at = open_page("app_pages/live_webcam.py")
-        assert at.session_state["fer_live_camera"][0] == support.LIGHT_CAMERA
-        assert f"{support.LIGHT_CAMERA_FROM} other live streams" in texts(at)
+        stream(3, (320, 240))
+        assert json.dumps(support.LIGHT_CAMERA) in script()
+        assert (f"{support.LIGHT_CAMERA_FROM} other live streams are running on this server: your camera was "
+                "lowered to 320 x 240 while the server is busy") in texts(at)
+        # A rerun while it streams (a setting changed) asks for the capture of now, not START's.
+        stream(1, (320, 240), at.sidebar.toggle(key="fer_live_far_faces").set_value(True).run)
+        assert json.dumps(support.LIGHT_CAMERA) in script()
+        assert seen["media_stream_constraints"]["video"] == support.CAMERA  # the player's own: START's
         for session in range(support.LIGHT_CAMERA_FROM):  # they stop
             SERVER_LOAD.forget(-1 - session)
-
-        class Playing:  # this visitor's stream runs for a few passes of the readout loop
-            signalling, reads = False, 0
-
-            @property
-            def playing(self):
-                self.reads += 1
-                return self.reads <= 3
-
-        at.session_state[support.LIVE_STREAM_KEY]._set_state(WebRtcStreamerState(playing=True, signalling=False))
-        monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer",
-                            lambda *a, **k: types.SimpleNamespace(state=Playing()))
-        at.run()
-        assert not at.exception
-        assert at.session_state["fer_live_camera"][0] == support.LIGHT_CAMERA  # kept while it runs
-        assert "other live streams" not in texts(at)
-        assert "The server is no longer busy: press STOP, then START, for the full camera (480 x 360" in texts(at)
+        stream(3, (480, 360))
+        assert json.dumps(support.CAMERA) in script()
+        assert "The server is no longer busy: your camera is back to 480 x 360." in texts(at)
+        assert "press STOP" not in texts(at) and "other live streams" not in texts(at)
     finally:
         SERVER_LOAD.reset()
 

@@ -20,7 +20,7 @@ from playwright.sync_api import Error as PlaywrightError
 from fer_core import LABELS, load_recognizer
 from fer_core.session import SessionLog
 from fer_core.tracking import iou
-from tests.e2e.conftest import BROWSER_EVENTS, launch, screenshot
+from tests.e2e.conftest import BROWSER_EVENTS, launch, screenshot, start_server
 from tests.media import come_and_go_frames, encode_video
 from tests.scenes import astronaut_bgr, gallery_frame, one_face_frame
 from tests.test_compare import drifting_lecture
@@ -493,6 +493,81 @@ def test_shared_screen_analyses_a_video_call_gallery(playwright_instance, tmp_pa
         stop_stream(page)
     finally:
         ctx.close()
+
+
+@pytest.fixture(scope="module")
+def light_from_one(tmp_path_factory):
+    """A server of its own whose streams get the light camera from one other stream on
+    (``$FER_LIGHT_CAMERA_FROM``): two tabs make it busy."""
+    with start_server(tmp_path_factory.mktemp("light"), env={"FER_LIGHT_CAMERA_FROM": "1"}) as (url, _):
+        yield url
+
+
+def test_a_running_camera_follows_the_servers_load(browser_context, light_from_one):
+    """The capture was chosen before START and kept for the whole stream: a stream started on a
+    quiet server kept 480 x 360 however busy the server became, and a light one kept 320 x 240
+    after the server was quiet again ("press STOP, then START, for the full camera"). Now the
+    page script applies the capture of the moment to the running camera track, and the page
+    says what the frames show; the stream and its log go on throughout."""
+    first, second = browser_context.new_page(), browser_context.new_page()
+    try:
+        for page in (first, second):
+            page.set_default_timeout(60_000)
+        goto(first, light_from_one, "live")
+        start_stream(first)
+        size = lambda page: (s := video_state(page)) and (s["w"], s["h"])  # noqa: E731
+        wait_until(lambda: size(first) == (480, 360), 30, "the full camera on a quiet server")
+        wait_until(lambda: metric(first, "Observations").isdigit(), 30, "the readout")
+        goto(second, light_from_one, "live")  # one other stream runs: this one starts light
+        t0 = time.time()
+        start_stream(second)
+        assert size(second) == (320, 240)
+        shown = time.time() - t0
+        # The first stream is lowered while it runs, without STOP or START.
+        wait_until(lambda: size(first) == (320, 240), 60, "the first stream lowered to 320 x 240")
+        print(f"lowered {time.time() - t0:.1f} s after START in the second tab (its video showed at {shown:.1f} s)")
+        first.get_by_text("your camera was lowered to 320 x 240 while the server is busy").wait_for()
+        logged = int(metric(first, "Observations"))
+        stop_stream(second)
+        # Quiet again: back to the full camera after support.RESTORE_AFTER_S (10 s), once the
+        # server no longer rations analyses either (it may, on a shared machine).
+        t0 = time.time()
+        try:
+            wait_until(lambda: size(first) == (480, 360), 90, "the first stream back to 480 x 360")
+        except AssertionError as e:
+            said = [line for line in first.locator('[data-testid="stMain"]').inner_text().splitlines()
+                    if "busy" in line or "camera" in line]
+            raise AssertionError(f"{e}; the page says {said}") from None
+        print(f"back to 480 x 360 {time.time() - t0:.1f} s after the second stream stopped")
+        first.get_by_text("The server is no longer busy: your camera is back to 480 x 360.").wait_for()
+        main = first.locator('[data-testid="stMain"]')
+        assert "press STOP" not in main.inner_text()
+        assert (problem := stream_alive(first, 4)) == "", problem
+        assert int(metric(first, "Observations")) > logged  # the same session's log went on
+        assert first.get_by_text("The stream stopped").count() == 0
+
+        # A browser that refuses (Safari, a camera without the size: OverconstrainedError) keeps
+        # its stream as it was, and the page says so, not that the camera is back.
+        refusing = browser_context.new_page()
+        refusing.set_default_timeout(60_000)
+        refusing.add_init_script("MediaStreamTrack.prototype.applyConstraints = function () {"
+                                 " return Promise.reject(new DOMException('refused', 'OverconstrainedError')); };")
+        try:
+            goto(refusing, light_from_one, "live")
+            start_stream(refusing)  # the first stream runs: light
+            assert size(refusing) == (320, 240)
+            stop_stream(first)
+            refusing.get_by_text("The server is no longer busy, but your camera still sends 320 x 240: this "
+                                 "browser did not take the full size back. Press STOP, then START").wait_for()
+            assert size(refusing) == (320, 240)
+            assert "back to" not in refusing.locator('[data-testid="stMain"]').inner_text()
+            assert (problem := stream_alive(refusing, 4)) == "", problem
+            stop_stream(refusing)
+        finally:
+            refusing.close()
+    finally:
+        first.close()
+        second.close()
 
 
 def test_photo_upload_through_the_page(page, server):
