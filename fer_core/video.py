@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from fer_core.imageio import HEIC_REFUSED, heic_brands
 from fer_core.recognizer import model_label
-from fer_core.session import SessionLog
+from fer_core.session import SessionLog, format_time
 from fer_core.tracking import ExpressionTracker
 
 if TYPE_CHECKING:
@@ -66,6 +66,44 @@ class VideoInfo:
     def stored_size(self) -> tuple[int, int]:
         """(width, height) of the frames as stored in the file, before the player turns them."""
         return (self.height, self.width) if _quarter_turns(self.rotation) % 2 else (self.width, self.height)
+
+
+@dataclass
+class DecodeDamage:
+    """What a decoding run could not read, filled in as it goes (:func:`iter_frames`'s ``damage``):
+    ``skipped`` undecodable packets, the stretches of the video they held (``gaps``: (from, to) in
+    the video's seconds, by the packets' own time stamps: a threaded decoder gives its frames late,
+    after the errors of packets that come later), whether the container itself broke off
+    (``container_broken``), and the time of the last frame decoded (``last_s``)."""
+
+    skipped: int = 0
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    container_broken: bool = False
+    last_s: float | None = None
+
+    def clear(self) -> None:
+        """Forget a decoding run given up on (a seek that landed past its time: decoded again from the start)."""
+        self.skipped, self.gaps, self.container_broken, self.last_s = 0, [], False, None
+
+    def add_skipped(self, t: float) -> None:
+        """One more packet that failed to decode, at ``t`` seconds: a stretch of its own, or the
+        end of the last one when within :data:`GAP_JOIN_S` of it."""
+        self.skipped += 1
+        if self.gaps and self.gaps[-1][0] - GAP_JOIN_S <= t <= self.gaps[-1][1] + GAP_JOIN_S:
+            a, b = self.gaps[-1]
+            self.gaps[-1] = (min(a, t), max(b, t))
+        else:
+            self.gaps.append((t, t))
+
+
+#: Packets that failed to decode within this many seconds of each other are one damaged stretch.
+GAP_JOIN_S = 2.0
+
+
+#: A video whose last decodable frame comes this much before the length its header gives, or
+#: more (seconds, or the share of that length where larger), is called cut short (:func:`analyze_video`).
+CUT_SHORT_S = 5.0
+CUT_SHORT_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -234,9 +272,10 @@ def _info(container: Any, stream: Any) -> VideoInfo:
                      container=str(container.format.name))
 
 
-def _packets(container: Any, stream: Any) -> Iterator[Any]:
+def _packets(container: Any, stream: Any, damage: DecodeDamage | None = None) -> Iterator[Any]:
     """The stream's packets; a damaged container ends the stream early instead of raising
-    (the frames decoded so far are kept; none at all is reported by the caller)."""
+    (the frames decoded so far are kept; none at all is reported by the caller; ``damage``
+    records it)."""
     import av
 
     demux = container.demux(stream)
@@ -247,6 +286,8 @@ def _packets(container: Any, stream: Any) -> Iterator[Any]:
             return
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
             log.info("video container damaged, stopping early: %s", e)
+            if damage is not None:
+                damage.container_broken = True
             return
         yield packet
 
@@ -302,7 +343,8 @@ def _check_rate_and_count(rate: float, max_frames: int | None) -> None:
 
 def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max_side: int = 1280,
                 max_frames: int | None = None, progress: ProgressCallback | None = None,
-                start_s: float = 0.0, end_s: float | None = None) -> Iterator[SampledFrame]:
+                start_s: float = 0.0, end_s: float | None = None,
+                damage: DecodeDamage | None = None) -> Iterator[SampledFrame]:
     """Yield about ``rate`` frames per second of video, as BGR arrays, in time order.
 
     Frames larger than ``max_side`` on their long side are scaled down while
@@ -315,6 +357,7 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     the run done, and the frame's time: of the part from ``start_s`` to ``end_s`` (or the end), or
     of ``max_frames`` where those end it first (by the part alone, a run stopped by them halfway
     through a long video ended with its bar at a half, its time left twice too long).
+    ``damage``: filled in with what could not be decoded on the way (:class:`DecodeDamage`).
     """
     _check_rate_and_count(rate, max_frames)
     if end_s is not None and end_s < start_s:
@@ -324,7 +367,7 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     until = _earliest(end_s, info.duration_s)
     next_t = math.ceil(start_s / step - 1e-9) * step if start_s > 0 else 0.0
     yielded = 0
-    for frame, t in _frames_from(source, next_t):
+    for frame, t in _frames_from(source, next_t, damage):
         if t + 1e-6 < next_t:
             continue
         if end_s is not None and t > end_s + 1e-6:
@@ -385,9 +428,11 @@ def _start_time(source: str | Path | bytes | BinaryIO) -> float | None:
         container.close()
 
 
-def _frames_from(source: str | Path | bytes | BinaryIO, start_s: float) -> Iterator[tuple[Any, float]]:
+def _frames_from(source: str | Path | bytes | BinaryIO, start_s: float,
+                 damage: DecodeDamage | None = None) -> Iterator[tuple[Any, float]]:
     """Every decodable frame with its time, from the keyframe at or before ``start_s`` on (from
-    the start when ``start_s`` is 0, or when the file cannot be sought)."""
+    the start when ``start_s`` is 0, or when the file cannot be sought); ``damage``: as
+    :func:`iter_frames`'s."""
     import av
 
     t0 = _start_time(source) if start_s > 0 else None
@@ -403,37 +448,40 @@ def _frames_from(source: str | Path | bytes | BinaryIO, start_s: float) -> Itera
             except (av.FFmpegError, OSError, ValueError) as e:
                 log.info("seeking to %.3f s failed (%s); decoding from the start", start_s, e)
             else:
-                frames = _timed_frames(container, stream, fps, t0=t0)
+                frames = _timed_frames(container, stream, fps, t0=t0, damage=damage)
                 first = next(frames, None)
                 if first is not None and first[1] <= start_s + 1e-6:
                     yield first
                     yield from frames
                     return
                 log.info("seeking to %.3f s landed past it; decoding from the start", start_s)
+            if damage is not None:
+                damage.clear()
             container.close()
             container = _open(source)
             stream = _video_stream(container)
             stream.thread_type = "AUTO"
-        yield from _timed_frames(container, stream, fps)
+        yield from _timed_frames(container, stream, fps, damage=damage)
     finally:
         container.close()
 
 
 def _timed_frames(container: Any, stream: Any, fps: float | None, *,
-                  t0: float | None = None) -> Iterator[tuple[Any, float]]:
+                  t0: float | None = None, damage: DecodeDamage | None = None) -> Iterator[tuple[Any, float]]:
     """Every decodable frame with its time in seconds from the player's zero (:func:`_zero`; from
     the first frame when frames carry no time stamps). Damaged packets are
     skipped (and counted in the log); raises :class:`VideoDecodeError` when the first
     MAX_LEADING_ERRORS packets fail, when no frame decodes, or on a frame over MAX_VIDEO_PIXELS
     (one far over it is refused by the decoder before it is decoded).
     ``t0``: the zero's time stamp, given after a seek (then running out of frames is
-    not an error: the seek may have gone to the end)."""
+    not an error: the seek may have gone to the end). ``damage``: records the packets skipped, the
+    gaps they left and the last frame's time (:class:`DecodeDamage`)."""
     import av
 
     sought = t0 is not None
     decoded = errors = 0
     ctx = stream.codec_context
-    for packet in _packets(container, stream):
+    for packet in _packets(container, stream, damage):
         had_size = bool(ctx.width and ctx.height)
         try:
             frames = packet.decode()
@@ -442,6 +490,8 @@ def _timed_frames(container: Any, stream: Any, fps: float | None, *,
             if refused is not None:
                 raise VideoDecodeError(refused) from e
             errors += 1
+            if damage is not None:
+                damage.add_skipped(_packet_time(container, packet, t0, damage.last_s))
             if decoded == 0 and errors >= MAX_LEADING_ERRORS:
                 raise VideoDecodeError("The video track could not be decoded (damaged file or "
                                        "unsupported codec).") from e
@@ -453,12 +503,27 @@ def _timed_frames(container: Any, stream: Any, fps: float | None, *,
             t = frame.time if frame.time is not None else decoded / (fps or 25.0)
             if t0 is None:
                 t0 = _zero(container, float(t)) if frame.time is not None else t
+            if damage is not None:
+                damage.last_s = float(t - t0)
             yield frame, float(t - t0)
     if decoded == 0 and not sought:
         raise VideoDecodeError("No frame of this video could be decoded (damaged file or "
                                "unsupported codec).")
     if errors:
         log.info("skipped %d undecodable packets", errors)
+
+
+def _packet_time(container: Any, packet: Any, t0: float | None, last_s: float | None) -> float:
+    """A packet's time on the player's clock (``t0``: the zero's time stamp, when known; else the
+    file's start); without a time stamp, the last decoded frame's ``last_s`` (0 before any)."""
+    import av
+
+    stamp = packet.pts if packet.pts is not None else packet.dts
+    if stamp is None or packet.time_base is None:
+        return last_s or 0.0
+    if t0 is None:
+        t0 = container.start_time / av.time_base if container.start_time is not None else 0.0
+    return max(0.0, float(stamp * packet.time_base) - t0)
 
 
 def _bgr(frame: Any, max_side: int) -> np.ndarray:
@@ -485,11 +550,36 @@ class VideoAnalysis:
     # (width, height) of the frames as analysed, the pixels of the log's boxes: upright, at most
     # 1280 on the long side (``iter_frames``); None when no frame was analysed.
     frame_size: tuple[int, int] | None = None
+    # Damage met on the way (the log simply lacks those frames): packets that could not be
+    # decoded, the stretches of the video they held ((from, to) seconds), and the
+    # time of the last frame decoded when that came well before the length the header gives
+    # (a file cut short: an unfinished download or copy), else None.
+    skipped_packets: int = 0
+    damaged_gaps: tuple[tuple[float, float], ...] = ()
+    cut_short_at: float | None = None
 
     @property
     def end_s(self) -> float:
         """The time of the last analysed frame."""
         return self.start_s + self.seconds_analysed
+
+    def damage_notes(self) -> list[str]:
+        """What the log lacks because the file is damaged, for the user ([] for a whole file):
+        a damaged stretch was skipped without a word, and a file cut short was analysed up to its
+        cut as if that were its end."""
+        notes = []
+        if self.skipped_packets:
+            spans = [f"{format_time(a)} to {format_time(b)}" for a, b in self.damaged_gaps[:3]]
+            more = len(self.damaged_gaps) - len(spans)
+            notes.append(f"{self.skipped_packets} damaged packet{'s' if self.skipped_packets != 1 else ''} of the "
+                         "video could not be decoded"
+                         + (f": the log has no frame from {', '.join(spans)}" if spans else "")
+                         + (f" and {more} more stretch{'es' if more != 1 else ''}" if more > 0 else ""))
+        if self.cut_short_at is not None and self.info.duration_s is not None:
+            notes.append(f"the video could be decoded only up to {format_time(self.cut_short_at)} of the "
+                         f"{format_time(self.info.duration_s)} its header gives (cut short: an unfinished download "
+                         "or copy?); the log ends there")
+        return notes
 
 
 def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO, rate: float = 2.0, *,
@@ -525,8 +615,12 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     n = with_faces = 0
     last_t = start_s
     size: tuple[int, int] | None = None
-    for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress, start_s=start_s, end_s=end_s):
+    damage = DecodeDamage()
+    interrupted = False
+    for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress, start_s=start_s, end_s=end_s,
+                          damage=damage):
         if stop is not None and stop():
+            interrupted = True
             break
         aside: list[tuple[int, int, int, int]] = []
         if attention:
@@ -545,6 +639,11 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
         size = size or (sf.bgr.shape[1], sf.bgr.shape[0])
     until = _earliest(end_s, info.duration_s)
     stopped = max_frames is not None and n >= max_frames and (until is None or last_t + 1.5 / rate < until)
+    cut_short = None
+    if not (interrupted or stopped) and until is not None and damage.last_s is not None and info.duration_s:
+        if until - damage.last_s > max(CUT_SHORT_S, CUT_SHORT_SHARE * info.duration_s):
+            cut_short = damage.last_s
     return VideoAnalysis(info=info, log=session, frames_analysed=n, frames_with_faces=with_faces,
                          seconds_analysed=last_t - start_s, elapsed_s=time.perf_counter() - t_start,
-                         stopped_early=stopped, start_s=start_s, frame_size=size)
+                         stopped_early=stopped, start_s=start_s, frame_size=size,
+                         skipped_packets=damage.skipped, damaged_gaps=tuple(damage.gaps), cut_short_at=cut_short)

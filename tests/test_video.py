@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fer_core import LABELS, load_recognizer
+from fer_core.session import format_time
 from fer_core.video import VideoDecodeError, analyze_video, iter_frames, probe
 from tests.media import come_and_go_frames, encode_video, face_on_background
 from tests.scenes import no_face_bgr
@@ -267,7 +268,8 @@ def test_a_frame_growing_past_the_limit_is_refused_before_it_is_decoded(monkeypa
     monkeypatch.setattr(video, "MAX_VIDEO_PIXELS", 400 * 300)  # the decoder's: 1.25 x 400 x 300
     decoded: list[tuple[int, int]] = []
     real_packets = video._packets
-    monkeypatch.setattr(video, "_packets", lambda c, s: (_SpyPacket(p, decoded) for p in real_packets(c, s)))
+    monkeypatch.setattr(video, "_packets", lambda c, s, *more: (_SpyPacket(p, decoded)
+                                                              for p in real_packets(c, s, *more)))
     data = _growing_video(codec, (320, 240), (640, 480))
     assert (probe(data).width, probe(data).height) == (320, 240)
     # H.264 decoders keep the size they refused; the others forget it.
@@ -365,3 +367,55 @@ def test_progress_counts_towards_max_frames_when_they_end_the_run_first(come_and
     seen.clear()
     list(iter_frames(come_and_go_mp4, rate=2.0, max_frames=100, progress=lambda f, t: seen.append(f)))
     assert len(seen) == 16 and seen[-1] == pytest.approx(7.5 / 8.0, abs=0.03)
+
+
+def _damage_middle(data: bytes) -> bytes:
+    """``data`` with a sixth of its bytes from the middle on garbled (a bad sector, a broken copy)."""
+    out = bytearray(data)
+    for i in range(len(out) // 2, len(out) // 2 + len(out) // 6):
+        out[i] = (out[i] * 7 + 13) % 256
+    return bytes(out)
+
+
+def _faststart_mp4(path, seconds: int = 20, fps: int = 10) -> bytes:
+    """An MP4 whose index comes first (as web downloads are), so that a copy cut short still plays up to its cut."""
+    import av
+
+    with av.open(str(path), mode="w", format="mp4", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(seconds * fps):
+            frame = face_on_background(160, 120, x=30 + i % 20)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def test_a_damaged_stretch_and_a_cut_short_file_are_said_not_passed_over(recognizer, tmp_path):
+    """A video garbled in its middle lost 10 s of its 20 without a word, and one cut short (an
+    unfinished download) was analysed up to its cut as if that were its end: its log and report
+    looked whole. The analysis now says what its log lacks (VideoAnalysis.damage_notes)."""
+    whole = _faststart_mp4(tmp_path / "whole.mp4")
+    fine = analyze_video(recognizer, whole, rate=2.0)
+    assert (fine.skipped_packets, fine.damaged_gaps, fine.cut_short_at, fine.damage_notes()) == (0, (), None, [])
+    # A part of it, or a run ended by max_frames, is not a file cut short.
+    assert analyze_video(recognizer, whole, rate=2.0, end_s=6.0).damage_notes() == []
+    assert analyze_video(recognizer, whole, rate=2.0, max_frames=5).damage_notes() == []
+
+    damaged = analyze_video(recognizer, _damage_middle(whole), rate=2.0)
+    assert damaged.skipped_packets > 0 and len(damaged.damaged_gaps) == 1
+    a, b = damaged.damaged_gaps[0]
+    times = damaged.log.to_frame()["time_s"]
+    assert b - a > 2.0 and not times.between(a + 0.5, b - 0.5).any()  # the stretch said is the one missing
+    assert times.max() > b  # and the frames after it are analysed
+    [note] = damaged.damage_notes()
+    assert f"the log has no frame from {format_time(a)} to {format_time(b)}" in note and "damaged packets" in note
+
+    cut = analyze_video(recognizer, whole[: len(whole) // 2], rate=2.0)
+    assert cut.cut_short_at is not None and 3.0 < cut.cut_short_at < 15.0
+    assert cut.log.to_frame()["time_s"].max() <= cut.cut_short_at
+    assert cut.damage_notes() == [f"the video could be decoded only up to {format_time(cut.cut_short_at)} of the "
+                                  "0:20 its header gives (cut short: an unfinished download or copy?); the log "
+                                  "ends there"]
