@@ -19,6 +19,13 @@ names would clash are told apart by their extensions, then by the folders above 
 log keeps the video's own times); ``--attention`` also logs head pose, eyes and looking at the
 camera, as the app's attention option, and the reports then have their attention sections.
 
+A video is analysed as the Video file page analyses it (mirrored or turned as players show it,
+at its own time stamps, at most at its own frame rate), whole; one damaged on the way or cut
+short is written all the same, and the run's closing lines say what its log lacks, with every
+failure and why. Folders that are links are searched too (each real folder once); one run at
+a time writes into an ``--out`` (:class:`OutputLock`); the reports are dated in this
+computer's time zone (``--timezone`` for another).
+
 With two or more sessions that have faces, the run also writes ``comparison.html`` and
 ``comparison.csv`` (the app's *Compare sessions* report and table, sessions in job order,
 each reading the finished CSV logs of this run's inputs, new or already done); ``--no-compare``
@@ -43,7 +50,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +65,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTS = frozenset({".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v", ".mpg", ".mpeg"})
+#: The Video file page's kinds, and those of camcorders (AVCHD .mts/.m2ts), older phones (.3gp),
+#: Windows (.wmv) and the web (.flv, .ogv), which the same decoder reads: a folder's were left out
+#: unsaid. (.ts, a broadcast stream's, is also TypeScript's: such files are counted as left out.)
+VIDEO_EXTS = frozenset({".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v", ".mpg", ".mpeg", ".mts", ".m2ts",
+                        ".3gp", ".wmv", ".flv", ".ogv"})
 #: .jfif: JPEGs as Chrome and Edge on Windows long saved them from web pages (as the Photo page takes).
 PHOTO_EXTS = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp"})
 #: HEIC photos (an iPhone's, as a Mac keeps them) cannot be read (fer_core.imageio.HEIC_REFUSED), but
@@ -105,6 +116,13 @@ class BatchSummary:
     failed: int
     elapsed_s: float
     compared: int = 0  # sessions in comparison.html (0: none written)
+    # For the run's closing lines: why each file failed, and what was said of files analysed all the
+    # same (photos skipped, a damaged or cut-short video), as "PATH: message" (they scrolled away
+    # among the progress lines of a long run).
+    failures: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    # Files in the given folders left out as neither videos nor photos, as (extension, count).
+    left_out: tuple[tuple[str, int], ...] = ()
 
 
 class OutputWriteError(RuntimeError):
@@ -138,9 +156,12 @@ class _Found:
     parents: tuple[str, ...]  # the folders above the given input, nearest first
 
 
-def _walk(raw: str | Path) -> Iterator[_Found]:
+def _walk(raw: str | Path, left_out: dict[str, int] | None = None) -> Iterator[_Found]:
     """The jobs of one input, named by their path relative to the given folder (with the folder's
-    own name), or by a given file's stem."""
+    own name), or by a given file's stem. Folders that are links are searched too (a term's folder
+    with a link to a USB stick's week was left out unsaid), each real folder once (a link back up
+    the tree, a loop, is not followed again). ``left_out``: counts, by extension, the files of the
+    folders that are neither videos nor photos."""
     root = Path(raw)
     if root.is_file():
         # A photo given by name is a one-photo job, read as photos are (their size and corruption
@@ -150,9 +171,21 @@ def _walk(raw: str | Path) -> Iterator[_Found]:
     elif root.is_dir():
         top = root.resolve()  # its name also for "." or "..": the folder's real name
         above = _parents(top)
-        for folder, dirs, all_files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not _hidden(d))
+        searched = {os.path.realpath(root)}
+        for folder, dirs, all_files in os.walk(root, followlinks=True):
+            kept = []
+            for d in sorted(d for d in dirs if not _hidden(d)):
+                real = os.path.realpath(os.path.join(folder, d))
+                if real not in searched:
+                    searched.add(real)
+                    kept.append(d)
+            dirs[:] = kept
             files = sorted(f for f in all_files if not _hidden(f))
+            if left_out is not None:
+                for f in files:
+                    ext = Path(f).suffix.lower()
+                    if ext not in VIDEO_EXTS | PHOTO_EXTS | HEIC_EXTS:
+                        left_out[ext or "(none)"] = left_out.get(ext or "(none)", 0) + 1
             here = Path(folder)
             rel = here.relative_to(root)
             prefix = top.name if rel == Path(".") else f"{top.name}/{rel.as_posix()}"
@@ -230,17 +263,18 @@ def _tell_apart(found: Sequence[_Found]) -> list[str]:
     return names
 
 
-def find_jobs(inputs: Sequence[str | Path]) -> list[Job]:
+def find_jobs(inputs: Sequence[str | Path], left_out: dict[str, int] | None = None) -> list[Job]:
     """Video files given or found under the given folders (recursively), plus one job per
     folder holding photos, each file or folder once (the first time it is found); in folders,
     hidden files and folders and ``__MACOSX`` are left out (:func:`_hidden`). Output names
     are the paths relative to the given folder (with its name), with ``/`` written as ``__``;
     names that clash are told apart as :func:`_tell_apart` says (``a.mp4`` and ``a.webm``
-    keep the extension, ``x/rec`` and ``y/rec`` become ``x__rec...`` and ``y__rec...``)."""
+    keep the extension, ``x/rec`` and ``y/rec`` become ``x__rec...`` and ``y__rec...``).
+    ``left_out``: as :func:`_walk`'s."""
     found: list[_Found] = []
     seen: set[Path] = set()
     for raw in inputs:
-        for f in _walk(raw):
+        for f in _walk(raw, left_out):
             # Duplicates go before naming: else the copy would count as a clash and rename the original.
             key = _resolved(f.path)
             if key not in seen:
@@ -277,6 +311,67 @@ def check_outputs_distinct(out: Path, jobs: Sequence[Job]) -> None:
             raise ValueError(f"{first[key].path} and {job.path} would both be written to "
                              f"{outputs(out, job)[0]}: rename one, or analyse them into separate --out folders")
         first[key] = job
+
+
+LOCK_NAME = ".fer-batch.lock"
+
+
+class OutputLock:
+    """This run's hold on ``out``: an exclusive lock on its ``.fer-batch.lock`` (which the system
+    lets go when the run ends, however it ends; the file is removed when the run ends normally).
+    A second run into the same folder is refused with a ValueError, instead of analysing every
+    file again beside the first and deleting its temporary files as an interrupted run's. Where
+    files cannot be locked (Windows, some network folders) there is no hold."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / LOCK_NAME
+        self.fd: int | None = None
+
+    def __enter__(self) -> OutputLock:
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            return self
+        for _ in range(10):  # a lock file removed by a run ending just now is made anew
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                return self  # a folder that takes no new file is refused by _prepare; this is no worse than before
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    other = os.read(fd, 32).decode("ascii", "replace").strip()
+                finally:
+                    os.close(fd)
+                who = f" (process {other})" if other else ""
+                raise ValueError(f"another batch run{who} is writing into {self.path.parent}: "
+                                 "wait for it to end (then run this command again: it does what that one left), "
+                                 "or give another --out") from None
+            except OSError:  # a file system without locks
+                os.close(fd)
+                return self
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except OSError:
+                same = False
+            if not same:  # locked a file another run removed as it ended: lock the one there now
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode("ascii"))
+            self.fd = fd
+            return self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)  # while still held: a run that opened it meanwhile sees it gone and retries
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = None
 
 
 def outputs(out: Path, job: Job) -> tuple[Path, Path]:
@@ -322,7 +417,7 @@ def save(out: Path, result: JobResult, job: Job) -> None:
     write_atomic(report, result.report.encode("utf-8"))  # last: its presence marks the job done
 
 
-def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10) -> int:
+def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10, timezone: str = "UTC") -> int:
     """``comparison.html`` and ``comparison.csv`` over the finished jobs' CSV logs in ``out``,
     in job order, when two or more of them have faces; returns how many sessions were
     compared (0: nothing written). Each log is summarised and dropped before the next is
@@ -360,7 +455,7 @@ def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10) -> int:
     write_atomic(out / COMPARISON_CSV, csvtext.to_csv(table_for_display(comparison)))
     # As the app's comparison report: sessions of different models say so (a resumed run may add
     # sessions analysed with another --model to those already in --out).
-    report = comparison_report_html(comparison, joined, note=models_note_of(models))
+    report = comparison_report_html(comparison, joined, note=models_note_of(models), timezone=timezone)
     write_atomic(out / COMPARISON_HTML, report.encode("utf-8"))
     return len(rows)
 
@@ -417,21 +512,42 @@ def _photo_log(recognizer: Recognizer, job: Job, rate: float, attention: bool = 
     return session, skipped
 
 
+def _is_empty(path: str) -> bool:
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:  # the decoder says why it cannot read it
+        return False
+
+
 def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, model: str | None = None,
-                attention: bool = False, start_s: float = 0.0, end_s: float | None = None) -> JobResult:
+                attention: bool = False, start_s: float = 0.0, end_s: float | None = None,
+                timezone: str = "UTC") -> JobResult:
     """Analyse one job with this process's recognizer of ``model``: CSV bytes and report HTML.
     ``attention``: also log head pose, eyes and looking at the camera (a face mesh per face).
-    ``start_s``, ``end_s``: a video's part to analyse (photo folders are analysed whole)."""
+    ``start_s``, ``end_s``: a video's part to analyse (photo folders are analysed whole).
+    ``timezone``: the report's dates (an IANA name: the zone of the computer that runs the batch).
+    A video is analysed at its own frame rate where ``rate`` is above it, as the Video file page
+    does (the tracker's patience for a face gone a while is counted in frames of the rate)."""
     from fer_core.report import ReportOptions, build_html_report
-    from fer_core.video import VideoDecodeError, analyze_video
+    from fer_core.session import format_time
+    from fer_core.video import VideoDecodeError, analyze_video, probe
 
     recognizer = _recognizer(model)
     source = Path(job.path).name
     skipped: list[str] = []
     try:
         if job.is_video:
-            session = analyze_video(recognizer, Path(job.path), rate=rate, max_frames=max_frames,
-                                    attention=attention, start_s=start_s, end_s=end_s).log
+            if _is_empty(job.path):  # else "not a video we can decode": as if the file were to blame
+                raise VideoDecodeError("the file is empty (0 bytes): an unfinished copy or download?")
+            fps = probe(Path(job.path)).fps
+            analysis = analyze_video(recognizer, Path(job.path), rate=min(rate, fps) if fps else rate,
+                                     max_frames=max_frames, attention=attention, start_s=start_s, end_s=end_s,
+                                     progress=_progress_callback(job.name))
+            session = analysis.log
+            skipped = [f"{job.path}: {note}" for note in analysis.damage_notes()]
+            if analysis.stopped_early:
+                skipped.append(f"{job.path}: only {analysis.frames_analysed} frames were analysed (--max-frames), up "
+                               f"to {format_time(analysis.end_s)}; the log ends there")
         else:
             session, skipped = _photo_log(recognizer, job, rate=1.0, attention=attention)
             if Path(job.path).is_dir():
@@ -441,33 +557,83 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
         return JobResult(job.name, b"", "", 0, 0, error=str(e), warnings=e.skipped,
                          worker_pid=os.getpid(), model_loads=_LOADS)
     except VideoDecodeError as e:
-        return JobResult(job.name, b"", "", 0, 0, error=str(e), worker_pid=os.getpid(), model_loads=_LOADS)
+        # Said once, by the path the run gives (the decoder's message may begin with it already).
+        error = str(e).removeprefix(f"{Path(job.path)}: ")
+        return JobResult(job.name, b"", "", 0, 0, error=error, worker_pid=os.getpid(), model_loads=_LOADS)
     summary = session.summary()
-    report = build_html_report(session, ReportOptions(source=source))
+    report = build_html_report(session, ReportOptions(source=source, timezone=timezone))
     return JobResult(job.name, session.to_csv(), report, summary.frames, summary.faces,
                      warnings=tuple(skipped), worker_pid=os.getpid(), model_loads=_LOADS)
 
 
 # -- running many -------------------------------------------------------------------------
-def _ignore_interrupt() -> None:
+#: In a local pool's worker: the queue its jobs tell their progress through ((name, fraction or
+#: None, seconds of video done)); None elsewhere (a Ray task, a job run in this process).
+_PROGRESS: Any = None
+#: A worker tells a job's progress at most this often (seconds).
+PROGRESS_EVERY_S = 1.0
+
+
+def _progress_callback(name: str) -> Callable[[float | None, float], None] | None:
+    """``analyze_video``'s progress callback for the job ``name``: passed on to the main process
+    at most every :data:`PROGRESS_EVERY_S`; None where nobody listens."""
+    queue = _PROGRESS
+    if queue is None:
+        return None
+    last = [0.0]
+
+    def tell(fraction: float | None, seconds: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            try:
+                queue.put_nowait((name, fraction, seconds))
+            except Exception:  # a full or closed queue (the run is ending): progress is not worth failing for
+                pass
+
+    return tell
+
+
+def _start_worker(progress: Any = None) -> None:
     """In each pool worker: Ctrl-C, which the terminal sends to every process of the run, is the
     main process's to handle (it ends the workers and says what happened). Workers that took it
-    printed a KeyboardInterrupt traceback each."""
+    printed a KeyboardInterrupt traceback each. ``progress``: the queue for :func:`_progress_callback`."""
+    global _PROGRESS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if progress is not None:
+        progress.cancel_join_thread()  # a worker ended at the run's end never waits to hand over progress
+    _PROGRESS = progress
 
 
 def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int | None, model: str | None = None,
-               options: dict | None = None) -> Iterator[tuple[Job, JobResult]]:
+               options: dict | None = None, on_progress: Callable[[str, float | None, float], None] | None = None
+               ) -> Iterator[tuple[Job, JobResult]]:
+    """The jobs' results as they finish; ``on_progress(name, fraction, seconds)``, called here as the
+    workers' videos advance (a long lecture took half an hour before its file gave a first line)."""
     import multiprocessing as mp
+    import queue as queues
 
     # spawn: workers start clean (no copy of this process's threads or state).
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                             initializer=_ignore_interrupt) as pool:
+    ctx = mp.get_context("spawn")
+    told = ctx.Queue(maxsize=1000)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_start_worker,
+                             initargs=(told,)) as pool:
         futures = {pool.submit(analyse_job, job, rate, max_frames, model, **(options or {})): job for job in jobs}
+        order = {fut: i for i, fut in enumerate(futures)}  # those finished together: in the order given
+        pending = set(futures)
         finished = False
         try:
-            for fut in as_completed(futures):
-                yield futures[fut], fut.result()
+            while pending:
+                ready, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                while True:
+                    try:
+                        name, fraction, seconds = told.get_nowait()
+                    except queues.Empty:
+                        break
+                    if on_progress is not None:
+                        on_progress(name, fraction, seconds)
+                for fut in sorted(ready, key=order.__getitem__):
+                    yield futures[fut], fut.result()
             finished = True
         finally:
             if not finished:
@@ -477,6 +643,8 @@ def _run_local(jobs: Sequence[Job], workers: int, rate: float, max_frames: int |
                 # The pool keeps its processes in a private dict (None once shut down).
                 for process in list((getattr(pool, "_processes", None) or {}).values()):
                     process.terminate()
+            told.cancel_join_thread()  # this process only reads it: nothing of its own to flush
+            told.close()
 
 
 def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | None,
@@ -515,10 +683,24 @@ def _run_ray(jobs: Sequence[Job], address: str, rate: float, max_frames: int | N
             ray.cancel(ref)
 
 
+def _time_left(seconds: float) -> str:
+    """"45 s left", "about 12 min left", "about 2 h 05 min left"."""
+    if seconds < 60:
+        return f"{seconds:.0f} s left"
+    minutes = round(seconds / 60)
+    return f"about {minutes} min left" if minutes < 60 else f"about {minutes // 60} h {minutes % 60:02d} min left"
+
+
 class Progress:
-    """Progress on stderr: files done, files per minute, time left. On a terminal one line that
-    redraws itself; elsewhere (a log file, a pipe, cron) one plain line per file, as ``\r`` redraws
-    there pile up into one unreadable line."""
+    """Progress on stderr: files done, files per minute, time left, and how far the videos being
+    analysed are. On a terminal one line that redraws itself; elsewhere (a log file, a pipe, cron)
+    one plain line per file, and one every half minute while a long video goes on, as ``\r`` redraws there
+    pile up into one unreadable line."""
+
+    #: Off a terminal, a line on a video still being analysed at most this often (seconds).
+    LOG_EVERY_S = 30.0
+    #: On a terminal, the line is redrawn for a video's progress at most this often (seconds).
+    DRAW_EVERY_S = 0.5
 
     def __init__(self, total: int, stream: TextIO | None = None, enabled: bool = True) -> None:
         self.total, self.enabled = total, enabled
@@ -527,22 +709,52 @@ class Progress:
         self.done = 0
         self.drawn = False  # the terminal line holds the bar (other output goes on a new line)
         self.t0 = time.perf_counter()
+        self.working: dict[str, tuple[float | None, float]] = {}  # files under way: (share done, video time)
+        self.last_told = self.t0
+
+    def _work(self) -> float:
+        """Files done, counting the share of those under way."""
+        return self.done + sum(f or 0.0 for f, _ in self.working.values())
+
+    def _left(self, elapsed: float) -> str:
+        work = self._work()
+        if work < 0.02 or elapsed < 5.0:  # no pace yet
+            return ""
+        return _time_left(elapsed * (self.total - work) / work)
+
+    def _write(self, text: str, name: str) -> None:
+        if self.tty:
+            bar = "#" * int(30 * min(self._work(), self.total) / max(self.total, 1))
+            self.stream.write(f"\r[{bar:<30}] {text}  {name[-40:]:<40}")
+            self.drawn = True
+        else:
+            self.stream.write(f"{text}  {name}\n")
+        self.stream.flush()
+        self.last_told = time.perf_counter()
 
     def update(self, name: str) -> None:
         self.done += 1
+        self.working.pop(name, None)
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.t0
         rate = self.done / elapsed * 60 if elapsed > 0 else 0.0
-        left = (self.total - self.done) / (self.done / elapsed) if self.done else 0.0
-        if self.tty:
-            bar = "#" * int(30 * self.done / max(self.total, 1))
-            self.stream.write(f"\r[{bar:<30}] {self.done}/{self.total} files  {rate:.1f}/min  "
-                              f"{left:.0f} s left  {name[-40:]:<40}")
-            self.drawn = True
-        else:
-            self.stream.write(f"{self.done}/{self.total} files  {rate:.1f}/min  {left:.0f} s left  {name}\n")
-        self.stream.flush()
+        left = self._left(elapsed) or "0 s left" if self.done == self.total else self._left(elapsed)
+        self._write(f"{self.done}/{self.total} files  {rate:.1f}/min" + (f"  {left}" if left else ""), name)
+
+    def advance(self, name: str, fraction: float | None, seconds: float) -> None:
+        """A file under way got to ``seconds`` of its video (``fraction`` of its run; None: not known)."""
+        from fer_core.session import format_time
+
+        self.working[name] = (fraction, seconds)
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self.last_told < (self.DRAW_EVERY_S if self.tty else self.LOG_EVERY_S):
+            return
+        left = self._left(now - self.t0)
+        at = f"at {format_time(seconds)}" + (f" ({fraction:.0%})" if fraction is not None else "")
+        self._write(f"{self.done}/{self.total} files" + (f"  {left}" if left else "") + f"  {at}", name)
 
     def break_line(self) -> None:
         """End the bar's line, so that a message written next (a warning) starts a line of its own
@@ -569,12 +781,12 @@ def _check_options(rate: float, max_frames: int | None, model: str | Path | None
                          f"(from {start_s} s to {end_s} s)")
 
 
-def _prepare(inputs: Sequence[str | Path], out: Path) -> list[Job]:
+def _prepare(inputs: Sequence[str | Path], out: Path, left_out: dict[str, int] | None = None) -> list[Job]:
     """The jobs, then the output folder (created only when there is work for it): ValueError
-    or FileNotFoundError for inputs or an ``out`` that cannot be."""
+    or FileNotFoundError for inputs or an ``out`` that cannot be. ``left_out``: as :func:`_walk`'s."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"the output folder {out} is a file: give a folder (new or existing) to --out")
-    jobs = find_jobs(inputs)
+    jobs = find_jobs(inputs, left_out)
     if not jobs:
         raise ValueError(f"no video or photo found in {', '.join(str(i) for i in inputs)} (videos: "
                          f"{' '.join(sorted(VIDEO_EXTS))}; photos: {' '.join(sorted(PHOTO_EXTS))})")
@@ -595,19 +807,38 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
               ray_address: str | None = None, max_frames: int | None = None, progress: bool = True,
               on_done: Callable[[Job, JobResult], None] | None = None, model: str | Path | None = None,
               compare: bool = True, attention: bool = False, start_s: float = 0.0,
-              end_s: float | None = None) -> BatchSummary:
+              end_s: float | None = None, timezone: str | None = None) -> BatchSummary:
     """Analyse every job not finished yet in ``out`` with ``model`` (an ONNX file; None: the
     shipped one), then (``compare``) compare the finished sessions (:func:`write_comparison`);
-    returns what happened. ``attention``, ``start_s``, ``end_s``: as :func:`analyse_job`, for
-    every job. A finished job is skipped whatever options made it. Options, inputs and ``out``
-    are checked before anything is written (ValueError, FileNotFoundError): inputs without a
-    video or photo, or two of them that would write the same files, are refused."""
+    returns what happened. ``attention``, ``start_s``, ``end_s``, ``timezone`` (None: this
+    computer's): as :func:`analyse_job`, for every job. A finished job is skipped whatever options
+    made it. Options, inputs and ``out`` are checked before anything is written (ValueError,
+    FileNotFoundError): inputs without a video or photo, two of them that would write the same
+    files, or an ``out`` another run is writing into (:class:`OutputLock`), are refused."""
+    from fer_core.report import known_timezone, local_timezone
+
     t0 = time.perf_counter()
     _check_options(rate, max_frames, model, start_s, end_s)
-    options = {"attention": attention, "start_s": start_s, "end_s": end_s}  # analyse_job's keywords
+    if timezone is not None and not known_timezone(timezone):
+        raise ValueError(f"unknown time zone {timezone!r}: give a name such as Europe/Berlin or America/New_York")
+    zone = timezone or local_timezone()
+    # analyse_job's keywords; the zone is this process's, also for Ray workers elsewhere.
+    options = {"attention": attention, "start_s": start_s, "end_s": end_s, "timezone": zone}
     model_path = None if model is None else str(Path(model).resolve())
     out = Path(out)
-    jobs = _prepare(inputs, out)
+    left_out: dict[str, int] = {}
+    jobs = _prepare(inputs, out, left_out)
+    with OutputLock(out):
+        return _run_jobs(jobs, out, t0, workers=workers, rate=rate, ray_address=ray_address, max_frames=max_frames,
+                         progress=progress, on_done=on_done, model_path=model_path, compare=compare,
+                         options=options, left_out=tuple(sorted(left_out.items())))
+
+
+def _run_jobs(jobs: Sequence[Job], out: Path, t0: float, *, workers: int, rate: float, ray_address: str | None,
+              max_frames: int | None, progress: bool, on_done: Callable[[Job, JobResult], None] | None,
+              model_path: str | None, compare: bool, options: dict,
+              left_out: tuple[tuple[str, int], ...]) -> BatchSummary:
+    """:func:`run_batch`'s work, once the jobs are known and ``out`` is this run's."""
     if remove_leftovers(out):
         log.info("removed temporary files of an interrupted run in %s", out)
     todo = [j for j in jobs if not is_done(out, j)]
@@ -616,19 +847,24 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
         log.info("%d of %d files already done in %s: skipped", skipped, len(jobs), out)
     bar = Progress(len(todo), enabled=progress)
     done = failed = 0
+    failures: list[str] = []
+    warnings: list[str] = []
     try:  # the bar's line ended also when the run stops (disk full, Ctrl-C), before the message
         if todo:
             results: Iterable[tuple[Job, JobResult]] = (
                 _run_ray(todo, ray_address, rate, max_frames, workers, model_path, options) if ray_address
-                else _run_local(todo, max(1, workers), rate, max_frames, model_path, options))
+                else _run_local(todo, max(1, workers), rate, max_frames, model_path, options,
+                                on_progress=bar.advance))
             for job, result in results:
                 if result.warnings or result.error:
                     bar.break_line()
                 for warning in result.warnings:  # the worker's: logged here, as this process's own
                     log.warning("%s", warning)
+                    warnings.append(warning)
                 if result.error:
                     failed += 1
                     log.warning("%s: %s", job.path, result.error)
+                    failures.append(f"{job.path}: {result.error}")
                 else:
                     try:
                         save(out, result, job)
@@ -652,12 +888,12 @@ def run_batch(inputs: Sequence[str | Path], out: str | Path, *, workers: int = 2
     compared = 0
     if compare:
         try:
-            compared = write_comparison(out, jobs)
+            compared = write_comparison(out, jobs, timezone=options.get("timezone", "UTC"))
         except OSError as e:
             raise OutputWriteError(f"every file was analysed and written, but the comparison could not be "
                                    f"written in {out}: {e.strerror or e}") from None
     return BatchSummary(done=done, skipped=skipped, failed=failed, elapsed_s=time.perf_counter() - t0,
-                        compared=compared)
+                        compared=compared, failures=tuple(failures), warnings=tuple(warnings), left_out=left_out)
 
 
 def _at_least_one(text: str) -> int:
@@ -676,9 +912,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Outputs per file: NAME_expressions.csv (per-frame log, as the app's download) and "
                f"NAME_report.html; for the run, {COMPARISON_HTML} and {COMPARISON_CSV}. Finished files are "
                "skipped, so rerunning resumes (with other options, write to another --out). Exit status: 0 "
-               "when every file was analysed or already done, 1 when some failed (the others are written) or "
+               "when every file was analysed or already done (also a damaged or cut-short video analysed up to "
+               "where it could be: said at the end), 1 when some failed (the others are written) or "
                "results could not be written (disk full: the run stops, and resumes when run again), 2 "
-               "for arguments that cannot be (also inputs holding no video or photo): nothing is written then; "
+               "for arguments that cannot be (also inputs holding no video or photo, or an --out another run "
+               "is writing into): nothing is written then; "
                "130 after Ctrl-C (finished files are kept: run again to resume).")
     ap.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER",
                     help="video files, or folders searched recursively for videos and photos")
@@ -700,6 +938,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ray", metavar="ADDRESS", default=None,
                     help="run one Ray task per file on this cluster ('auto' = the running local "
                          "cluster, 'local' = start one here with --workers CPUs, or HOST:PORT)")
+    ap.add_argument("--timezone", metavar="ZONE", default=None,
+                    help="the time zone of the reports' dates, such as Europe/Berlin (default: this computer's)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--no-compare", action="store_true",
                     help=f"do not write {COMPARISON_HTML} and {COMPARISON_CSV} (the sessions side by side)")
@@ -725,7 +965,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         s = run_batch(args.inputs, args.out, workers=args.workers, rate=args.rate, ray_address=args.ray,
                       max_frames=args.max_frames, progress=not args.quiet,
                       model=EVERYDAY_MODEL if args.everyday else args.model, compare=not args.no_compare,
-                      attention=args.attention, start_s=start, end_s=end)
+                      attention=args.attention, start_s=start, end_s=end, timezone=args.timezone)
     except (FileNotFoundError, ValueError) as e:
         ap.error(str(e))
     except (OutputWriteError, WorkerLostError) as e:
@@ -737,7 +977,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(f"{s.done} analysed, {s.skipped} already done, {s.failed} failed, in {s.elapsed_s:.1f} s "
           f"-> {args.out}" + (f" ({s.compared} sessions side by side in {COMPARISON_HTML})" if s.compared else ""))
+    _print_closing(s)
     return 1 if s.failed else 0
+
+
+def _print_closing(s: BatchSummary, stream: TextIO | None = None, most: int = 50) -> None:
+    """After the run's line: each failure and why, each warning, and the files of other kinds left out,
+    on stderr (in a long run they had scrolled away among the progress lines, if shown at all)."""
+    stream = stream if stream is not None else sys.stderr
+    for title, lines in ((f"{len(s.failures)} failed (not written; fix them and run again):", s.failures),
+                         ("Analysed, but (the log lacks what is said):", s.warnings)):
+        if lines:
+            print(title, file=stream)
+            for line in lines[:most]:
+                print(f"  {line}", file=stream)
+            if len(lines) > most:
+                print(f"  ... and {len(lines) - most} more (above)", file=stream)
+    if s.left_out:
+        kinds = ", ".join(f"{n} {ext}" for ext, n in s.left_out)
+        print(f"Left out, as neither videos nor photos: {kinds}", file=stream)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,42 @@ def _zone(name: str) -> tzinfo:
         return UTC
 
 
+def known_timezone(name: str) -> bool:
+    """Whether ``name`` is a time zone of the zone database ("Europe/Berlin", "UTC")."""
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def local_timezone() -> str:
+    """The IANA name of this computer's time zone, for reports made on it (the batch tool's): the
+    ``TZ`` variable's when it names one, else the zone file ``/etc/localtime`` links to (Linux, macOS),
+    else ``/etc/timezone`` (Debian); "UTC" when none says (Windows, a container without one)."""
+    import os
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "/zoneinfo/" in target:
+            candidates.append(target.split("/zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    try:
+        with open("/etc/timezone", encoding="utf-8") as f:
+            candidates.append(f.read().strip())
+    except (OSError, UnicodeDecodeError):
+        pass
+    for name in candidates:
+        name = name.removeprefix("posix/").removeprefix("right/")
+        if known_timezone(name):
+            return "UTC" if name.removeprefix("Etc/") in ("UTC", "UCT", "Universal", "Zulu") else name
+    return "UTC"
+
+
 def _when(moment: datetime, zone_name: str = "UTC") -> str:
     """``moment`` to the minute in the zone ``zone_name``, which it names: "2026-12-07 09:00 Europe/Berlin".
     In the hour that the clocks go back, which comes twice, with its offset from UTC: "2026-10-25

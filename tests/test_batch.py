@@ -20,7 +20,7 @@ import pytest
 
 from fer_core import batch
 from fer_core.session import SessionLog
-from fer_core.video import analyze_video
+from fer_core.video import analyze_video, probe
 from tests.media import encode_video, face_on_background
 from tests.scenes import astronaut_in_large_photo, iou
 
@@ -64,7 +64,7 @@ def twenty(tmp_path_factory):
 def local_run(twenty, tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
     results = []
-    summary = batch.run_batch([twenty[0].parent], out, workers=2, progress=False,
+    summary = batch.run_batch([twenty[0].parent], out, workers=2, progress=False, timezone="UTC",
                               on_done=lambda job, r: results.append(r))
     return out, summary, results
 
@@ -754,3 +754,140 @@ def test_a_worker_that_dies_stops_the_run_with_a_message(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert "a worker process stopped in the middle of a file" in err and "1 file of this run was written" in err
     assert "Traceback" not in err and "run the same command again: it resumes" in err.lower()
+
+
+# -- what the app learnt since, and a hostile folder ----------------------------------------------
+def test_videos_are_logged_as_the_video_page_logs_them(tmp_path, recognizer):
+    """The same file gives the batch the Video file page's log: mirrored, turned (a phone's), at
+    variable frame rate, and at a rate above the video's own, which the page lowers to the video's
+    (the batch kept it: a face gone 5 s of a 4 fps video stayed Face 1, the page's Face 2 after it)."""
+    from tests.hostile import rotated_video, vfr_video, with_display_matrix
+
+    gone = encode_video([face_on_background(320, 240, face=not (2 <= i / 4 < 7)) for i in range(36)], fps=4)
+    mirrored = with_display_matrix(encode_video([face_on_background(320, 240, x=20)] * 8, fps=4),
+                                   (-0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000))
+    files = {"gone.mp4": gone, "mirrored.mp4": mirrored, "phone.mov": rotated_video("mov"), "vfr.mp4": vfr_video()}
+    (tmp_path / "in").mkdir()
+    for name, data in files.items():
+        (tmp_path / "in" / name).write_bytes(data)
+    s = batch.run_batch([tmp_path / "in"], tmp_path / "out", workers=1, rate=10.0, progress=False, compare=False)
+    assert (s.done, s.failed, s.warnings) == (4, 0, ())
+    for name, data in files.items():
+        # As app_pages/video_file.py calls it: the upload in memory, at most the page's rate, 7,200 frames.
+        fps = probe(io.BytesIO(data)).fps
+        page = analyze_video(recognizer, io.BytesIO(data), rate=min(10.0, fps), max_frames=7200).log
+        csv = (tmp_path / "out" / f"in__{Path(name).stem}{batch.CSV_SUFFIX}").read_bytes()
+        assert csv == page.to_csv(), name
+    faces = SessionLog.from_csv((tmp_path / "out" / f"in__gone{batch.CSV_SUFFIX}").read_bytes()).to_frame()
+    assert sorted(faces["face_id"].unique()) == [1, 2]
+
+
+def test_damaged_and_cut_short_videos_are_analysed_and_said_in_the_closing_lines(tmp_path, capsys):
+    """A video garbled halfway and one cut short were written as finished without a word; every
+    failure was said once, among the progress lines, where a long run scrolled it away."""
+    from tests.test_video import _damage_middle, _faststart_mp4
+
+    (tmp_path / "in").mkdir()
+    whole = _faststart_mp4(tmp_path / "whole.mp4")
+    (tmp_path / "in" / "garbled.mp4").write_bytes(_damage_middle(whole))
+    (tmp_path / "in" / "download.mp4").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "in" / "empty.mp4").write_bytes(b"")
+    (tmp_path / "in" / "notes.txt").write_text("to do")
+    (tmp_path / "in" / "slides.pdf").write_bytes(b"%PDF")
+    out = tmp_path / "out"
+    assert batch.main([str(tmp_path / "in"), "--out", str(out), "--workers", "1", "--quiet", "--no-compare"]) == 1
+    captured = capsys.readouterr()
+    assert "2 analysed, 0 already done, 1 failed" in captured.out
+    closing = captured.err[captured.err.index("1 failed (not written"):]
+    assert f"  {tmp_path / 'in' / 'empty.mp4'}: the file is empty (0 bytes)" in closing
+    assert re.search(rf"  {re.escape(str(tmp_path / 'in' / 'garbled.mp4'))}: \d+ damaged packets of the video could "
+                     r"not be decoded: the log has no frame from 0:\d\d to 0:\d\d", closing)
+    assert f"  {tmp_path / 'in' / 'download.mp4'}: the video could be decoded only up to 0:" in closing
+    assert closing.rstrip().endswith("Left out, as neither videos nor photos: 1 .pdf, 1 .txt")
+    assert {p.name for p in out.glob(f"*{batch.REPORT_SUFFIX}")} == {f"in__{n}{batch.REPORT_SUFFIX}"
+                                                                    for n in ("garbled", "download")}
+
+
+def test_a_path_the_decoder_names_is_said_once(tmp_path):
+    (tmp_path / "loop.mp4").symlink_to("loop.mp4")
+    result = batch.analyse_job(batch.Job("loop", str(tmp_path / "loop.mp4")))
+    assert result.error == "cannot be read (Too many levels of symbolic links)"
+
+
+def test_linked_folders_are_searched_once_and_other_video_kinds_taken(tmp_path):
+    """A term folder's link to a USB stick's week was left out unsaid (os.walk does not follow
+    links), as were camcorder (.MTS), old phone (.3gp) and Windows (.wmv) recordings."""
+    term, usb = tmp_path / "term", tmp_path / "usb" / "week4"
+    term.mkdir()
+    usb.mkdir(parents=True)
+    for p in (term / "a.MTS", term / "b.3gp", term / "c.wmv", usb / "d.mp4", term / "e.ts", term / "README"):
+        p.write_bytes(b"")
+    (term / "week4").symlink_to(usb)
+    (term / "again").symlink_to(usb)  # a second link to it: searched once
+    (usb / "up").symlink_to(term)  # a loop: not followed again
+    left_out: dict[str, int] = {}
+    jobs = batch.find_jobs([term], left_out)
+    assert [j.name for j in jobs] == ["term__a", "term__b", "term__c", "term__again__d"]
+    assert left_out == {".ts": 1, "(none)": 1}
+
+
+def test_a_second_run_into_the_same_output_folder_is_refused(tmp_path, capsys):
+    """Two runs into one --out each analysed every file (twice the work), and each deleted the
+    other's temporary files as an interrupted run's."""
+    make_videos(tmp_path / "in", 1, seconds=1.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    with batch.OutputLock(out):  # as a run under way holds it
+        with pytest.raises(SystemExit) as e:
+            batch.main([str(tmp_path / "in"), "--out", str(out), "--quiet"])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert f"another batch run (process {os.getpid()}) is writing into {out}: wait for it to end" in err
+        assert not list(out.glob(f"*{batch.CSV_SUFFIX}"))
+    assert batch.main([str(tmp_path / "in"), "--out", str(out), "--quiet", "--workers", "1"]) == 0  # once it ended
+
+
+def test_reports_are_dated_in_this_computers_zone(tmp_path, monkeypatch, capsys):
+    """The batch runs on the educator's own computer, but dated its reports in UTC (the server's
+    zone of the app): a 9:00 lecture in Berlin was 'analysed 08:00 UTC'."""
+    video = make_videos(tmp_path / "in", 1, seconds=1.0)[0]
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    s = batch.run_batch([video], tmp_path / "out", workers=1, progress=False)
+    assert s.done == 1
+    html = (tmp_path / "out" / f"{video.stem}{batch.REPORT_SUFFIX}").read_text()
+    assert re.search(r"<title>Expression session report: lecture00\.mp4, \d{4}-\d\d-\d\d \d\d:\d\d "
+                     r"Europe/Berlin</title>", html)
+    with pytest.raises(SystemExit) as e:
+        batch.main([str(video), "--out", str(tmp_path / "out2"), "--timezone", "Mars/Olympus"])
+    assert e.value.code == 2 and "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()
+
+
+def test_a_long_video_shows_how_far_it_is_before_it_ends(tmp_path, monkeypatch):
+    """Progress came per file only: a term's hour-long lectures showed nothing for half an hour
+    (a 3-minute 720p lecture: its first line after 73 s). Workers now tell how far their video is."""
+    import queue
+
+    video = make_videos(tmp_path / "in", 1, seconds=2.0)[0]
+    told: queue.Queue = queue.Queue()
+    monkeypatch.setattr(batch, "_PROGRESS", told)  # as _start_worker sets it in a pool's worker
+    monkeypatch.setattr(batch, "PROGRESS_EVERY_S", 0.0)
+    batch.analyse_job(batch.Job("in__lecture00", str(video)), rate=2.0)
+    said = [told.get_nowait() for _ in range(told.qsize())]
+    assert len(said) == 4 and {name for name, _, _ in said} == {"in__lecture00"}
+    assert [t for _, _, t in said] == [0.0, 0.5, 1.0, 1.5] and said[-1][1] == pytest.approx(0.75, abs=0.05)
+
+    def working(jobs, *args, on_progress=None, **kwargs):  # a worker half-way through, then done
+        for job in jobs:
+            on_progress(job.name, 0.5, 1830.0)
+            yield job, batch.JobResult(job.name, b"t,face_id\n", "<html></html>", 1, 0)
+
+    monkeypatch.setattr(batch, "_run_local", working)
+    monkeypatch.setattr(batch.Progress, "LOG_EVERY_S", 0.0)
+    monkeypatch.setattr(batch.Progress, "DRAW_EVERY_S", 0.0)
+    for stream in (io.StringIO(), _Terminal()):
+        monkeypatch.setattr(sys, "stderr", stream)
+        batch.run_batch([video], tmp_path / f"out{stream.isatty()}", workers=1, compare=False)
+        lines = stream.getvalue().replace("\r", "\n").split("\n")
+        assert any(line.startswith(("0/1 files  at 30:30 (50%)  lecture00", "[" + "#" * 15)) and "at 30:30 (50%)"
+                   in line for line in lines), lines
