@@ -112,7 +112,9 @@ with st.sidebar:
                                 "look, -1 unpleasant to 1 pleasant), or the share of faces looking at the camera "
                                 "(sessions analysed with attention on).")
     axis = st.radio("Time axis", ["Per cent of each session", "Minutes from the start"],
-                    help="Per cent lines up sessions of different lengths start to end.")
+                    help="Per cent lines up sessions of different lengths start to end. It counts the time "
+                         "analysed: a pause (the stream stopped, or no picture for a while) is left out. "
+                         "Minutes from the start show a pause where it was, as a gap.")
     segments = 10
     if axis.startswith("Per cent"):
         segments = st.select_slider("Parts per session", options=[5, 10, 20, 25, 50], value=10)

@@ -502,7 +502,7 @@ SESSION_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "triangle-
 
 def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None) -> go.Figure:
     """``compare.measure_over_time``: one line per session. Shares on a 0-100 % axis, valence
-    on -1 to 1; the x axis is the per cent of each session elapsed or the time from its start
+    on -1 to 1; the x axis is the per cent of each session's time analysed or the time from its start
     (a clock, :func:`clock_axis`; ``curves`` indexed in minutes)."""
     from fer_core.compare import VALENCE
 
@@ -520,7 +520,7 @@ def session_curves(curves: pd.DataFrame, measure: str, title: str | None = None)
     # The legend takes a row per session on a phone: the plot keeps its height above it.
     fig.update_layout(title=title or f"{measure} over each session", hovermode="x unified",
                       height=300 + 22 * len(curves.columns),
-                      xaxis=dict(title="per cent of the session", range=[0, 100]) if by_share
+                      xaxis=dict(title="per cent of the time analysed", range=[0, 100]) if by_share
                       else clock_axis(*_span(minutes * 60.0), "time from the start"),
                       yaxis=dict(range=[0, 1], tickformat=".0%", title="share of observations") if share
                       else dict(range=[-1, 1], title="valence (unpleasant - pleasant)", zeroline=True),

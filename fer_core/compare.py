@@ -3,8 +3,8 @@ recordings over a term.
 
 Plain functions of session logs' DataFrames (``SessionLog.to_frame()``, or a CSV read back
 with ``SessionLog.from_csv``), like :mod:`fer_core.session`. Sessions differ in length, so
-the curves can be drawn against the share of each session elapsed as well as against
-minutes from its start.
+the curves can be drawn against the share of each session's time analysed (pauses left out)
+as well as against minutes from its start.
 
 Every figure is a mean over face observations: a face seen for longer, or a class with more
 faces in view, weighs more, as on the dashboard. The expression shares are mean
@@ -20,7 +20,7 @@ import pandas as pd
 
 from fer_core.engagement import valence_arousal
 from fer_core.labels import LABELS, NEGATIVE_LABELS
-from fer_core.session import log_end, log_models, log_parts, log_start
+from fer_core.session import log_end, log_models, log_parts, log_start, unanalysed
 
 #: What the curves can show: one value per face observation, averaged per time bin.
 NEGATIVE = "Negative (angry, fear, sad)"
@@ -28,7 +28,7 @@ VALENCE = "Valence (derived)"
 LOOKING = "Looking at the camera"
 MEASURES: tuple[str, ...] = (*LABELS, NEGATIVE, VALENCE, LOOKING)
 #: Time axes of :func:`measure_over_time`.
-SHARE = "share"  # per cent of each session elapsed
+SHARE = "share"  # per cent of each session's time analysed
 MINUTES = "minutes"  # minutes from each session's start
 
 
@@ -120,10 +120,14 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
                       segments: int = 10, bin_min: float = 5.0) -> pd.DataFrame:
     """The mean of ``measure`` per time bin, one column per session (in the mapping's order).
 
-    ``axis=SHARE``: each session cut into ``segments`` equal parts of its own length (index:
-    the middle of each part, in per cent), so a 40- and a 90-minute lecture line up start to
-    end. ``axis=MINUTES``: bins of ``bin_min`` minutes from each start (index: the bin's
-    middle, in minutes). A session's start is where its analysis began
+    ``axis=SHARE``: each session's time analysed cut into ``segments`` equal parts (index: the
+    middle of each part, in per cent), so a 40- and a 90-minute lecture line up start to end. The
+    time not analysed (:func:`~fer_core.session.unanalysed`: a live stream stopped, or a pause
+    without a picture; the gaps between parts of a video) is left out, as the table's minutes
+    leave it out: a 2-hour session with a 1-hour pause in the middle has its second hour of
+    analysis from 50 % on, not its middle 50 % empty. ``axis=MINUTES``: bins of ``bin_min``
+    minutes from each start (index: the bin's middle, in minutes), pauses included (shown as
+    gaps). A session's start is where its analysis began
     (:func:`~fer_core.session.log_start`: 0 but for part of a video), its end its last
     analysed frame (:func:`~fer_core.session.log_end`: with a face or not). Bins without an
     observation (or without a measurement) are NaN, every one of them from the first to the last.
@@ -147,7 +151,7 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
             continue
         t = df["time_s"].to_numpy(np.float64) - log_start(df)
         if axis == SHARE:
-            end = log_end(df) - log_start(df)
+            t, end = analysed_time(df)
             pos = 100.0 * t / end if end > 0 else np.zeros_like(t)
             k = np.minimum(np.floor(pos / width), segments - 1)  # the last instant joins the last part
         else:
@@ -165,6 +169,22 @@ def measure_over_time(sessions: Mapping[str, pd.DataFrame], measure: str, *, axi
         out = out.reindex(np.round((np.arange(segments) + 0.5) * width, 6))
     out.index.name = "percent" if axis == SHARE else "minutes"
     return out.sort_index()
+
+
+def analysed_time(df: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Each row's time on the clock of the analysis alone, from the log's start
+    (:func:`~fer_core.session.log_start`) with the spans not analysed
+    (:func:`~fer_core.session.unanalysed`) taken out, and the time analysed in all, to its end
+    (:func:`~fer_core.session.log_end`)."""
+    start = log_start(df)
+    t = df["time_s"].to_numpy(np.float64) - start
+    end = log_end(df) - start
+    for a, b in unanalysed(df):
+        a, b = max(a - start, 0.0), max(b - start, 0.0)
+        if b > a:
+            t = t - np.clip(t - a, 0.0, b - a)
+            end -= min(max(end - a, 0.0), b - a)
+    return t, end
 
 
 def table_for_display(comparison: pd.DataFrame) -> pd.DataFrame:

@@ -91,6 +91,41 @@ def test_share_axis_lines_up_sessions_of_different_lengths():
         np.testing.assert_allclose(curves[name].to_numpy(), [1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
 
 
+def one_face_with_a_pause(first: str, second: str, minutes: tuple[float, float, float]) -> SessionLog:
+    """One person at their laptop: ``first`` for ``minutes[0]`` minutes, the stream stopped for
+    ``minutes[1]`` (lunch), then ``second`` for ``minutes[2]``; a row every 2 s, a new face number
+    after START, as on the Live page."""
+    log = SessionLog(source="live")
+    on, off, again = (60.0 * m for m in minutes)
+    for t in np.arange(0.0, on, 2.0):
+        log.add_frame(float(t), [(1, (200, 100, 150, 150), onehot(first))])
+    log.resume()  # STOP, then START
+    for t in np.arange(on + off, on + off + again, 2.0):
+        log.add_frame(float(t), [(2, (200, 100, 150, 150), onehot(second))])
+    return log
+
+
+def test_share_axis_counts_the_time_analysed_not_the_pauses():
+    """Per cent of each session counted clock time, pauses included: a 2-hour session with the
+    stream stopped for its middle hour left 4 of 10 parts empty (35 % to 65 %, the curve broken
+    there) while the table beside it said 60 minutes. Now the per cent is of the time analysed:
+    the first hour of analysis on 0-50 %, the second on 50-100 %, as a session without a pause."""
+    paused = one_face_with_a_pause("Happy", "Neutral", (30, 60, 30)).to_frame()
+    straight = one_face_with_a_pause("Happy", "Neutral", (20, 0, 20)).to_frame()
+    curves = compare.measure_over_time({"paused": paused, "straight": straight}, "Happy", axis=compare.SHARE,
+                                       segments=10)
+    assert not curves.isna().any().any()
+    for name in curves:
+        # atol: the first stream's last row is at 50 % exactly, the first of the part after it.
+        np.testing.assert_allclose(curves[name].to_numpy(), [1, 1, 1, 1, 1, 0, 0, 0, 0, 0], atol=0.01, err_msg=name)
+    # The time axis in minutes still shows the pause, as a gap, where it was on the clock.
+    minutes = compare.measure_over_time({"paused": paused}, "Happy", axis=compare.MINUTES, bin_min=10)
+    assert minutes["paused"].isna().tolist() == [False] * 3 + [True] * 6 + [False] * 3
+    # The table beside the curves counts the same time analysed (to the last rows: 29:58 twice).
+    assert compare.compare_sessions({"p": paused}).loc["p", "duration_min"] == pytest.approx(2 * 1798 / 60)
+    assert charts.session_curves(curves, "Happy").layout.xaxis.title.text == "per cent of the time analysed"
+
+
 def test_minutes_axis_and_gaps():
     sessions = {"a": lecture(40, "Sad", "Happy").to_frame(),
                 "b": lecture(90, "Angry", "Angry", gap=(0.3, 0.5)).to_frame()}
