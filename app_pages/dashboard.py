@@ -21,10 +21,12 @@ from fer_core.session import (
     LogFormatError,
     SessionLog,
     binned_mix,
+    confidence_note,
     current_mix,
     face_binned,
     format_time,
     label_counts,
+    most_in_view,
     negative_streaks,
     parts_text,
     strongest_changes,
@@ -164,11 +166,20 @@ cols[1].metric("Frames analysed", summary.frames)
 cols[2].metric("Face observations", summary.rows)
 # Face numbers, not people: a class of 30 who leave and come back (each time under a new number)
 # has 80-90 of them in 90 minutes. Said beside the count, with the most faces in view at once.
-in_view = int(df.groupby("time_s").size().max()) if len(df) else 0
-cols[3].metric("Anonymous faces", summary.faces, help=f"Face numbers given. A face that leaves the picture and "
-               "comes back gets a new one (so does a face after STOP and START on the Live page), so this counts "
-               f"more than the people: at most {in_view} {'face was' if in_view == 1 else 'faces were'} in view "
-               "at once.")
+in_view = most_in_view(df)
+# One face at a time (a person alone at their laptop, a lecturer's video): "Anonymous faces 2" after a
+# STOP and START read as a second person; the count of numbers goes to the help.
+alone = in_view == 1
+if alone and summary.faces > 1:
+    cols[3].metric("Faces in view", "1 at a time", help=f"Never more than one face in view at once. It was given "
+                   f"{summary.faces} face numbers, which the flags and the report name it by: a face that "
+                   "leaves the picture and comes back gets a new one, and so does a face after "
+                   "STOP and START on the Live page, so one person can have several.")
+else:
+    cols[3].metric("Anonymous faces", summary.faces, help=f"Face numbers given. A face that leaves the picture and "
+                   "comes back gets a new one (so does a face after STOP and START on the Live page), so this "
+                   f"counts more than the people: at most {in_view} {'face was' if in_view == 1 else 'faces were'} "
+                   "in view at once.")
 if summary.parts and log.streams:
     st.caption(f"{len(summary.parts)} stream{'s' if len(summary.parts) > 1 else ''}: {parts_text(summary.parts)}"
                + f". The session ran {format_time(summary.duration_s)}; the time with the stream stopped "
@@ -197,9 +208,16 @@ changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
 markers, gaps = log.markers, unanalysed(df)
 st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes, markers=markers, unanalysed=gaps),
                 width="stretch")
+st.caption(confidence_note(df))
 timeline_s = charts.timeline_bin(bin_s, summary.duration_s)
-st.plotly_chart(charts.face_timeline(face_binned(df, timeline_s), charts.timeline_title(timeline_s, bin_s),
-                                     markers=markers, unanalysed=gaps), width="stretch")
+if alone:
+    # One face at a time: its per-face timeline (a row per face number, its top expression per bin) said
+    # again what the mix over time says, split in rows "Face 1", "Face 2" at each STOP and START.
+    st.caption("One face at a time in this session, so the mix over time above is that face's expression over "
+               "time; the per-face timeline, a row per face, is for sessions with several faces in view.")
+else:
+    st.plotly_chart(charts.face_timeline(face_binned(df, timeline_s), charts.timeline_title(timeline_s, bin_s),
+                                         markers=markers, unanalysed=gaps), width="stretch")
 
 st.subheader("Flags")
 streaks = negative_streaks(df, minutes * 60.0, bin_s=min(float(bin_s), 5.0))
@@ -211,7 +229,8 @@ for s in streaks[:MAX_FLAGS]:
                + (", still ongoing." if s.ongoing else "."), icon=":material/flag:")
 if len(streaks) > MAX_FLAGS:
     st.caption(f"The {MAX_FLAGS} longest of {len(streaks)} flags; the end-of-session report below lists them all.")
-st.caption("Flags describe facial expressions only. Check in with people, not the chart.")
+st.caption("Flags describe facial expressions only: how a face looked, not what its person felt." if alone else
+           "Flags describe facial expressions only. Check in with people, not the chart.")
 
 if source == sources[1] and video is not None and video.get("video") is not None:
     # The analysed video is kept with its analysis (Video file page): show who a flag is about.

@@ -41,6 +41,7 @@ from fer_core.session import (
     SessionSummary,
     binned_mix,
     changes_table,
+    confidence_note,
     current_mix,
     expression_mix,
     face_binned,
@@ -48,6 +49,7 @@ from fer_core.session import (
     log_end,
     log_start,
     markers_table,
+    most_in_view,
     negative_streaks,
     parts_text,
     strongest_changes,
@@ -213,7 +215,7 @@ def _header(log: SessionLog, options: ReportOptions, df: pd.DataFrame) -> list[s
     summary = log.summary()
     # Face numbers, not people (as the dashboard says beside its count): a class of 25 who leave and
     # come back, each time under a new number, read "Distinct anonymous faces: 57" without a word.
-    in_view = int(df.groupby("time_s").size().max()) if len(df) else 0
+    in_view = most_in_view(df)
     esc = html.escape
     return [f"<h1>{esc(options.title)}</h1>",
             f"<p class='meta'>Source: {esc(options.source or log.source or 'unknown')} &middot; "
@@ -425,7 +427,8 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
         parts.append("<p><b>No faces were found in this session.</b></p>")
     else:
         overall = expression_mix(df)
-        parts += ["<h2>Expression mix</h2>", _mix_table(df, overall)]
+        sure = confidence_note(df, "the top-label counts")
+        parts += ["<h2>Expression mix</h2>", _mix_table(df, overall), f"<p>{html.escape(sure)}</p>"]
         changes = strongest_changes(df, options.changes, bin_s=options.bin_s, min_change=NOTABLE_CHANGE)
         markers, gaps = log.markers, unanalysed(df)
         if markers:
@@ -435,9 +438,10 @@ def build_html_report(log: SessionLog, options: ReportOptions = ReportOptions())
                                        f"Expression mix over time ({options.bin_s:g} s bins)", markers=markers,
                                        unanalysed=gaps))
         timeline_s = charts.timeline_bin(options.bin_s, log_end(df) - log_start(df))
-        figures.append(charts.face_timeline(face_binned(df, timeline_s),
-                                            charts.timeline_title(timeline_s, options.bin_s), markers=markers,
-                                            unanalysed=gaps))
+        if most_in_view(df) > 1:  # one face at a time: the mix over time is its timeline (app_pages/dashboard.py)
+            figures.append(charts.face_timeline(face_binned(df, timeline_s),
+                                                charts.timeline_title(timeline_s, options.bin_s), markers=markers,
+                                                unanalysed=gaps))
         # A mark per bin, as the per-face timeline: in as few bins (a 3-hour session in 1 s bins
         # was 10,800 marks on each).
         if has_attention(df):

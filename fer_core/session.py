@@ -930,6 +930,37 @@ def label_counts(df: pd.DataFrame) -> pd.Series:
     return df["label"].value_counts().reindex(list(LABELS), fill_value=0).astype(int)
 
 
+def most_in_view(df: pd.DataFrame) -> int:
+    """The most faces in view at once: the most rows of any one analysed frame (0 without rows).
+    1 for a person alone at their laptop, however many face numbers STOP and START gave them."""
+    return int(df.groupby("time_s").size().max()) if len(df) else 0
+
+
+#: Below this probability the model's top expression is read as a guess between expressions.
+UNSURE_BELOW = 0.5
+
+
+def confidence_note(df: pd.DataFrame, counts: str = "the bars of top expressions") -> str:
+    """How sure the model was over a log's rows, in plain words, and why its mix (mean
+    probabilities) reads lower than the count of top expressions (shown as ``counts``): "How sure
+    the model was: its top expression had 64% probability on average, and under 50% in 31% of the
+    observations: read those as guesses between expressions. ...". "" without rows. (A person's
+    40 minutes read "Neutral 62%" on the mix over time and "Neutral 4,604" of 4,800 on the bars
+    beside it, with no word on either.)"""
+    if df.empty:
+        return ""
+    confidence = df[list(LABELS)].to_numpy(np.float64).max(axis=1)
+    top = label_counts(df).idxmax()
+    shares = (100 * confidence.mean(), 100 * (confidence < UNSURE_BELOW).mean(),
+              100 * float((df["label"] == top).mean()), 100 * float(df[top].mean()))
+    mean, unsure, counted, mixed = (f"{v:.0f}%" for v in shares)
+    return (f"How sure the model was: its top expression had {mean} probability on average, and under "
+            f"{UNSURE_BELOW:.0%} in {unsure} of the observations: read those as guesses between expressions. The "
+            f"mix charts are mean probabilities, so an unsure reading counts as unsure; {counts} "
+            f"count each observation once, under its most probable expression ({top}: {counted} of the "
+            f"observations, {mixed} of the mix).")
+
+
 def binned_mix(df: pd.DataFrame, bin_s: float, *, fill_gaps: bool = False) -> pd.DataFrame:
     """Expression mix per time bin: index = bin start (s), columns = LABELS, rows sum to 1.
 

@@ -853,7 +853,8 @@ def test_time_charts_shade_a_live_pause_and_the_valence_path_breaks_there():
         bands = [s for s in fig.layout.shapes if s.type == "rect"]
         assert [charts.clock_seconds([b.x0, b.x1]).tolist() for b in bands] == [[1199.5, 1800.0]]
         assert [a.text for a in fig.layout.annotations] == ["not analysed"]
-    assert build_html_report(log).count('"text":"not analysed"') == 2  # the mix and the per-face timeline
+    # The mix; one face at a time has no per-face timeline (the mix over time is that face's).
+    assert build_html_report(log).count('"text":"not analysed"') == 1
     # A log of one stretch has nothing to shade.
     assert unanalysed(SessionLog.from_frame(df[df["time_s"] < 1200]).to_frame()) == []
     va = valence_arousal_timeline(df, 10)
@@ -942,3 +943,20 @@ def test_a_report_of_forty_streams_sums_them_up():
                            f"{_fmt_time(t)}, the longest times between them ")
     assert f"{_fmt_time(longest[0])} to {_fmt_time(longest[1])}" in line and line.count(" to ") == 4
     assert len(unanalysed(log.to_frame())) == 39
+
+
+def test_report_of_one_face_at_a_time_leaves_the_per_face_timeline_out_and_says_how_sure_the_model_was():
+    """One person at their laptop, the stream stopped for lunch: the report drew a per-face timeline,
+    rows "Face 1" and "Face 2" for one person, beside the mix over time that says the same, and no word
+    on how sure the model was. A class's report keeps its per-face timeline."""
+    from tests.test_compare import lecture, one_face_with_a_pause
+
+    alone = build_html_report(one_face_with_a_pause("Neutral", "Sad", (30, 60, 30)))
+    titles = re.findall(r'"title":\{"text":"([^"]+)"', alone)
+    assert "Expression mix over time (10 s bins)" in titles and not any(t.startswith("Per-face") for t in titles)
+    assert ("How sure the model was: its top expression had 100% probability on average, and under 50% in 0% of "
+            "the observations") in alone
+    assert "the top-label counts count each observation once" in alone
+    assert "at most 1 face was in view at once" in alone  # its two face numbers still explained
+    class_report = build_html_report(lecture(40, "Happy", "Neutral", faces=3))
+    assert "Per-face timeline" in class_report and "How sure the model was" in class_report

@@ -609,11 +609,13 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     # Its per-frame log the same way ("session_log.csv" for every session).
     stem = report[0].replace("_report_", "_log_")[:-5]
     assert {f"{stem}.csv", f"{stem}.zip"} <= set(got), got.keys()
-    assert {m.label: m.value for m in at.metric}["Anonymous faces"] == "2"
+    # One face that came and went, two face numbers: one face at a time, not "Anonymous faces 2".
+    assert {m.label: m.value for m in at.metric}["Faces in view"] == "1 at a time"
     assert "**lecture.mp4**, the video analysed last on the **Video file** page." in texts(at)
     assert "Expression model: Standard (fer_model.onnx)" in texts(at)
-    # mix, counts, mix over time, per-face timeline, valence-arousal path (no attention measured)
-    assert len(at.get("plotly_chart")) == 5
+    # mix, counts, mix over time, valence-arousal path (no attention measured; one face at a time: no
+    # per-face timeline)
+    assert len(at.get("plotly_chart")) == 4
     assert [b.label for b in at.download_button] == ["Per-frame log (CSV)", "Per-frame log (ZIP)",
                                                      "Report (HTML, charts included)"]
     # Flag threshold: a face negative for >= 0.1 min appears only if the model says so; either way no crash.
@@ -1202,7 +1204,7 @@ def test_dashboard_joins_the_logs_of_parts_of_one_recording():
             "each part continue") in texts(at)
     metrics = {m.label: m.value for m in at.metric}
     # The time analysed: two parts of 59:55, not the 119:55 from the first frame to the last.
-    assert metrics["Time analysed"] == "119.8 min" and metrics["Anonymous faces"] == "2"
+    assert metrics["Time analysed"] == "119.8 min" and metrics["Faces in view"] == "1 at a time"
     flags = [w.value for w in at.warning if w.value.startswith("**Face")]
     assert len(flags) == 1 and flags[0].startswith("**Face 2**")  # the second part's face, numbered after Face 1
     assert "2 parts of a video" not in texts(at)  # the uploads' caption has named the parts
@@ -1405,14 +1407,56 @@ def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_stream
     assert metrics["Time analysed"] == "0.3 min" and "Duration" not in metrics  # 9 s + 9 s, first to last row
     assert ("2 streams: 0:00 to 0:09, 0:30 to 0:39. The session ran 0:39; the time with the stream stopped or "
             "without a picture (the camera or the network gone for a while) was not analysed.") in texts(at)
-    # The mix over time and the per-face timeline shade the 20 s stopped: not analysed, not "0 = no face".
-    assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 2
+    # The mix over time shades the 20 s stopped: not analysed, not "0 = no face" (one face at a time: no
+    # per-face timeline).
+    assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 1
     # Its CSV, loaded back as a log exported earlier, still says streams, not "parts of a video".
     csv = at.session_state["fer_live_analyzer"].log.to_csv()
     at.radio[0].set_value("CSV log exported earlier").run()
     at.file_uploader[0].upload("fer_live_session.csv", csv, "text/csv").run()
     assert not at.exception and at.metric[0].label == "Time analysed" and at.metric[0].value == "0.3 min"
     assert "2 streams: 0:00 to 0:09, 0:30 to 0:39." in texts(at) and "parts of a video" not in texts(at)
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_dashboard_of_one_person_at_their_laptop_reads_for_one_face_and_a_class_as_before():
+    """Someone alone at their laptop for 40 minutes, one STOP and START for a coffee: the dashboard said
+    "Anonymous faces 2" (a second person?), drew a per-face timeline, rows "Face 1" and "Face 2" saying
+    again what the mix over time says, told them to "Check in with people, not the chart", and said
+    nothing of how sure the model was, nor why the mix read "Neutral 62%" beside bars of Neutral in 96%
+    of the observations. Now: one face at a time, no per-face timeline, and how sure the model was. A
+    class session keeps its count of face numbers, its per-face timeline and its words."""
+    from tests.test_compare import lecture, one_face_with_a_pause
+
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    alone = one_face_with_a_pause("Neutral", "Happy", (15, 5, 25)).to_csv()
+    at.file_uploader[0].upload("live_log_2026-12-07_0900.csv", alone, "text/csv").run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m for m in at.metric}
+    assert "Anonymous faces" not in metrics and metrics["Faces in view"].value == "1 at a time"
+    assert "2 face numbers" in metrics["Faces in view"].proto.help
+    assert not any(t.startswith("Per-face timeline") for t in chart_titles(at))
+    assert "Expression mix over time" in chart_titles(at)
+    shown = texts(at)
+    assert "One face at a time in this session, so the mix over time above is that face's expression" in shown
+    assert "Check in with people" not in shown and "how a face looked, not what its person felt" in shown
+    # Every observation certain (one-hot): all sure, and the bars and the mix agree.
+    assert ("How sure the model was: its top expression had 100% probability on average, and under 50% in 0% "
+            "of the observations") in shown
+    assert "(Happy: 62% of the observations, 62% of the mix)" in shown  # 25 of 40 minutes
+    # A class: three faces at once.
+    at.file_uploader[0].upload("week1.csv", lecture(40, "Happy", "Neutral", faces=3).to_csv(), "text/csv").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Anonymous faces"] == "3" and "Faces in view" not in metrics
+    assert any(t.startswith("Per-face timeline") for t in chart_titles(at))
+    shown = texts(at)
+    assert "Check in with people, not the chart." in shown and "One face at a time" not in shown
+    assert "How sure the model was:" in shown
 
 
 def test_dashboard_of_a_live_session_marked_before_start_leaves_the_wait_for_the_camera_out():
@@ -1440,7 +1484,7 @@ def test_dashboard_of_a_live_session_marked_before_start_leaves_the_wait_for_the
         assert ("1 stream: 0:20 to 0:29. The session ran 0:29; the time with the stream stopped or without a picture "
                 "(the camera or the network gone for a while) was not analysed. Its clock started with a moment "
                 "named before the first stream.") in texts(at), shown
-        assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 2, shown
+        assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 1, shown  # the mix
 
 
 @pytest.fixture

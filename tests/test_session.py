@@ -966,3 +966,29 @@ def test_parts_text_lists_a_few_and_sums_up_many():
     assert parts_text(many) == ("0:00 to 6:38:21, the longest times between them 6:08:24 to 6:10:00, "
                                 "6:18:23 to 6:20:00, 6:28:22 to 6:30:00")
     assert parts_text(many[:6]).count(" to ") == 6  # six: each listed
+
+
+def test_confidence_note_says_how_sure_the_model_was_and_why_the_mix_reads_lower_than_the_counts():
+    """A person's 40 minutes read "Neutral 62%" on the mix over time and Neutral for 4,604 of 4,800
+    observations on the bars beside it, and nothing said how sure the model had been."""
+    from fer_core.session import confidence_note, most_in_view
+
+    def probs(top: str, p: float) -> list[float]:
+        rest = (1.0 - p) / (len(LABELS) - 1)
+        return [p if lab == top else rest for lab in LABELS]
+
+    log = SessionLog()
+    # 3 rows Neutral at 0.9, 1 row Neutral at 0.4 (unsure), 1 row Happy at 0.7.
+    for t, (top, p) in enumerate([("Neutral", 0.9)] * 3 + [("Neutral", 0.4), ("Happy", 0.7)]):
+        log.add_frame(float(t), [(1, (0, 0, 10, 10), probs(top, p))])
+    df = log.to_frame()
+    neutral_mix = (3 * 0.9 + 0.4 + 0.3 / 6) / 5  # 0.63
+    assert confidence_note(df, "the counts") == (
+        "How sure the model was: its top expression had 76% probability on average, and under 50% in 20% of the "
+        "observations: read those as guesses between expressions. The mix charts are mean probabilities, so an "
+        "unsure reading counts as unsure; the counts count each observation once, under its most probable "
+        f"expression (Neutral: 80% of the observations, {100 * neutral_mix:.0f}% of the mix).")
+    assert confidence_note(SessionLog().to_frame()) == ""
+    assert most_in_view(df) == 1 and most_in_view(SessionLog().to_frame()) == 0
+    log.add_frame(5.0, [(1, (0, 0, 10, 10), probs("Sad", 0.8)), (2, (20, 0, 10, 10), probs("Sad", 0.8))])
+    assert most_in_view(log.to_frame()) == 2
