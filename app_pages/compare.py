@@ -26,8 +26,9 @@ MAX_SESSIONS = 8
 
 st.title("Compare sessions")
 st.caption("Put lectures or classes side by side: this week's against last week's, or one course's "
-           "recordings over a term. Upload the CSV logs that the Video file page and the Class dashboard "
-           "download; the logs hold anonymous face numbers, boxes and probabilities, no images. "
+           "recordings over a term; or your own sessions at the camera over several days. Upload the CSV logs "
+           "that the Live webcam, Video file and Class dashboard pages download; the logs hold anonymous face "
+           "numbers, boxes and probabilities, no images. "
            + support.PRIVACY_NOTE)
 
 names: list[str] = []
@@ -135,12 +136,18 @@ if measure == LOOKING and curves.isna().all().all():
 else:
     st.plotly_chart(charts.session_curves(curves, measure), width="stretch")
 table = table_for_display(comparison)
-st.dataframe(table, hide_index=True, width="stretch",
+# One face at a time in every session (someone comparing their own sessions): the columns of faces at once
+# read 1 in every row; shown to a class only (the CSV keeps them, its columns the same for every comparison).
+alone = bool((comparison["faces_max"] <= 1).all())
+st.dataframe(table.drop(columns=["faces at once (median)", "most faces at once"]) if alone else table,
+             hide_index=True, width="stretch",
              column_config={"session": st.column_config.TextColumn("session", pinned=True)})
-st.caption("Shares are mean probabilities over every face observation of a session, in per cent; a face "
-           "seen for longer weighs more. Valence is derived from the seven probabilities (-1 unpleasant to 1 "
-           "pleasant). Sessions with different cameras, lighting, seating or expression models are not strictly "
-           "comparable: a difference of a few points can come from those as much as from the class.")
+st.caption("Shares are mean probabilities over every face observation of a session, in per cent"
+           + (" (the face in each analysed frame). " if alone else "; a face seen for longer weighs more. ")
+           + "Valence is derived from the seven probabilities (-1 unpleasant to 1 pleasant). Sessions with "
+             "different cameras, lighting, seating or expression models are not strictly comparable: a difference "
+             "of a few points can come from those as much as from "
+           + ("the face." if alone else "the class."))
 c1, c2 = st.columns(2)
 c1.download_button("Comparison (CSV)", support.csv_download(csvtext.to_csv(table)), "session_comparison.csv",
                    "text/csv", on_click="ignore")

@@ -1265,6 +1265,33 @@ def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4)
     assert not at.exception and list(at.dataframe[0].value["session"]) == ["class.mp4", "week1.csv"]
 
 
+def test_compare_of_one_persons_sessions_over_days():
+    """Four of one person's sessions at their laptop (40, 30, 120 minutes with an hour's lunch stopped, 60
+    with two STOPs): the table had "faces at once (median)" and "most faces at once" reading 1 in every
+    row, the page spoke of lectures and classes only, and the per cent of the 2-hour session left its
+    middle 40 % empty."""
+    from tests.test_compare import one_face_with_a_pause
+
+    days = {"live_log_2026-12-07_0900.csv": ("Neutral", "Neutral", (15, 5, 25)),
+            "live_log_2026-12-08_1400.csv": ("Happy", "Neutral", (30, 0, 0)),
+            "live_log_2026-12-09_1000.csv": ("Sad", "Happy", (30, 60, 30)),
+            "live_log_2026-12-10_1600.csv": ("Happy", "Happy", (20, 2, 40))}
+    at = open_page("app_pages/compare.py")
+    assert "your own sessions at the camera over several days" in texts(at)
+    at.file_uploader[0].set_value([(name, one_face_with_a_pause(*day).to_csv(), "text/csv")
+                                   for name, day in days.items()]).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["session"]) == list(days)
+    assert "most faces at once" not in table.columns and "faces at once (median)" not in table.columns
+    assert list(table["minutes"]) == [39.9, 30.0, 59.9, 59.9]  # the time analysed, to each stream's last row
+    assert "as much as from the face." in texts(at) and "from the class" not in texts(at)
+    curves = json.loads(at.get("plotly_chart")[1].proto.spec)
+    lunch = next(trace for trace in curves["data"] if trace["name"].startswith("live_log_2026-12-09"))
+    assert None not in lunch["y"]  # no part of the per cent axis empty: the lunch hour is left out
+    assert curves["layout"]["xaxis"]["title"]["text"] == "per cent of the time analysed"
+
+
 def test_dashboard_of_a_3_hour_session_in_1_s_bins_draws_its_marks_in_fewer_bins():
     """A session watched live for 3 hours, on the dashboard in 1 s bins: the attention timeline and
     the valence-arousal path had a mark for each of 10,800 bins, sent on every rerun of the page."""
