@@ -52,12 +52,14 @@ DataFrames ``df.attrs["models"]`` (:func:`log_models`).
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import re
 import threading
 import zipfile
 import zlib
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,6 +92,15 @@ _SEPARATORS = (",", ";", "\t")
 _NBASE = len(COLUMNS)
 _NCOL = _NBASE + len(ATTENTION_COLUMNS)
 _NAN_ATTENTION = (float("nan"),) * len(ATTENTION_COLUMNS)
+#: A log's rows are kept in blocks: the first of 1024 rows, each next one as large as the log so far,
+#: up to this many rows (1.7 MB, 2.5 MB with attention). A block is never grown, widened or copied
+#: once allocated: a log kept in one array doubled it when full, a copy of every row so far inside
+#: the frame callback (190-440 ms at 524,288 rows, about 3 hours of a class of 30), and widened it for
+#: attention switched on late (230-290 ms at 540,000 rows), with the old and the new array in memory.
+#: Under 4 MB: numpy asks the kernel for huge pages for larger arrays, and the first row written
+#: to a block of 5 MB took 5-11 ms, zeroing 2 MB pages.
+_BLOCK_ROWS = 16_384
+_FIRST_BLOCK_ROWS = 1024
 #: Markers: at most this many per log, each at most this many characters.
 MAX_MARKERS = 500
 MARKER_CHARS = 80
@@ -203,6 +214,11 @@ class SessionLog:
     attention columns are only allocated then); once reached, new rows are dropped and
     :attr:`truncated` becomes True. ``start_s``: where the analysis began, for a log of part
     of a video (its rows keep the video's times).
+
+    The rows are kept in blocks (:data:`_BLOCK_ROWS`) that are only ever appended to: a row once
+    logged is never moved or changed. So adding a frame costs the same at any length, and a reader
+    takes views of the rows under the lock and copies them after releasing it: the dashboard's
+    copy of a long log does not hold up the frame callback's next row.
     """
 
     def __init__(self, max_rows: int = 1_000_000, source: str = "", start_s: float = 0.0) -> None:
@@ -215,8 +231,7 @@ class SessionLog:
         #: back from CSV or joined from parts, which do not record it.
         self.started_at: datetime | None = datetime.now(UTC)
         self._lock = threading.Lock()
-        self._buf = np.zeros((1024, _NBASE), np.float64)  # widened to _NCOL on the first attention row
-        self._n = 0
+        self._new_rows()
         # Rows in time order (a live session's, a video's, a log read back): the end of the log is
         # found by a binary search, not by comparing every row's time (to_frame(last_s=...)).
         self._sorted = True
@@ -239,6 +254,84 @@ class SessionLog:
         self._open: float | None = None
         self._resuming = False
         self._streams = False  # its parts are live streams (resume() split it), not parts of a video
+
+    def _new_rows(self) -> None:
+        """No rows: a new or cleared log's (lock held or not yet shared)."""
+        # The blocks, in order, each a column of values per row (``block[:, i]`` is a row, as a
+        # DataFrame keeps its columns: ``to_frame`` copies the rows' columns whole); each but the
+        # last full, the last filled up to _fill. A block sealed before it filled (the first
+        # attention row needs a wide one) is kept as a view of its rows. _starts and _firsts: each
+        # block's first row's number and time.
+        self._blocks: list[np.ndarray] = []
+        self._starts: list[int] = []
+        self._firsts: list[float] = []
+        self._fill = 0
+        self._n = 0
+        self._width = _NBASE  # _NCOL from the first attention row on
+        self._last_row_t = float("-inf")
+
+    def _install(self, block: np.ndarray, n: int) -> None:
+        """The log's rows: the first ``n`` of ``block`` (``(columns, rows)``, a block's layout), for
+        a new log, not yet shared. ``block`` is the log's own from now on, its rows after ``n`` free
+        for the next ones."""
+        self._new_rows()
+        self._width = len(block)
+        if n:
+            self._blocks, self._starts, self._firsts = [block], [0], [float(block[0, 0])]
+            self._fill = self._n = n
+            self._last_row_t = float(block[0, n - 1])
+
+    def _append(self, new: np.ndarray) -> None:
+        """Add ``new`` (rows of _NCOL values) in the log's width, in blocks (lock held)."""
+        width, done = self._width, 0
+        while done < len(new):
+            blocks = self._blocks
+            if not blocks or self._fill == blocks[-1].shape[1] or len(blocks[-1]) != width:
+                if blocks and self._fill < blocks[-1].shape[1]:  # sealed as it is: never widened in place
+                    blocks[-1] = blocks[-1][:, :self._fill]
+                size = max(1, min(_BLOCK_ROWS, max(_FIRST_BLOCK_ROWS, self._n), self.max_rows - self._n))
+                blocks.append(np.empty((width, size), np.float64))  # its pages are touched as it fills
+                self._starts.append(self._n)
+                self._firsts.append(float(new[done, 0]))
+                self._fill = 0
+            block = blocks[-1]
+            k = min(len(new) - done, block.shape[1] - self._fill)
+            block[:, self._fill:self._fill + k] = new[done:done + k, :width].T
+            self._fill += k
+            self._n += k
+            done += k
+
+    def _views(self, start: int = 0, stop: int | None = None) -> list[np.ndarray]:
+        """Rows ``start`` to ``stop`` (the end: None) as views of the blocks, ``(columns, rows)``
+        (lock held). Rows once logged never change, so the views may be read after the lock is
+        released."""
+        stop = self._n if stop is None else min(stop, self._n)
+        if start >= stop:
+            return []
+        out = []
+        for j in range(bisect_right(self._starts, start) - 1, len(self._blocks)):
+            first = self._starts[j]
+            if first >= stop:
+                break
+            block = self._blocks[j] if j < len(self._blocks) - 1 else self._blocks[j][:, :self._fill]
+            out.append(block[:, max(start - first, 0):stop - first])
+        return out
+
+    def _search(self, t: float, side: str = "left") -> int:
+        """The number of the first row at ``t`` or later (``side="right"``: later than ``t``), the
+        rows being in time order (lock held): in the blocks' first times, then in one block."""
+        find = bisect_left if side == "left" else bisect_right
+        j = find(self._firsts, t) - 1  # the block before the first that starts at (after) t
+        if j < 0:
+            return 0
+        block = self._blocks[j] if j < len(self._blocks) - 1 else self._blocks[j][:, :self._fill]
+        return self._starts[j] + int(np.searchsorted(block[0], t, side=side))  # type: ignore[call-overload]
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes allocated for the rows (the blocks', filled or not)."""
+        with self._lock:
+            return sum((b if b.base is None else b.base).nbytes for b in self._blocks)
 
     # -- writing -------------------------------------------------------------------------
     def add_frame(self, t: float, faces: Iterable, model: str = "") -> None:
@@ -276,22 +369,13 @@ class SessionLog:
                 rows = rows[:max(room, 0)]
                 if not rows:
                     return
-            if self._n and float(t) < self._buf[self._n - 1, 0]:
+            if float(t) < self._last_row_t:
                 self._sorted = False
-            need = self._n + len(rows)
+            self._last_row_t = float(t)
             new = np.asarray(rows, np.float64)
-            width = self._buf.shape[1]
-            if width == _NBASE and np.isfinite(new[:, _NBASE:]).any():
-                width = _NCOL  # the first row with attention: the buffer gets its columns
-            if need > len(self._buf) or width != self._buf.shape[1]:
-                cap = len(self._buf)
-                while cap < need:
-                    cap *= 2
-                grown = np.full((min(cap, max(self.max_rows, need)), width), np.nan)
-                grown[:self._n, :self._buf.shape[1]] = self._buf[:self._n]
-                self._buf = grown
-            self._buf[self._n:need] = new[:, :width]
-            self._n = need
+            if self._width == _NBASE and np.isfinite(new[:, _NBASE:]).any():
+                self._width = _NCOL  # the first row with attention: the blocks from here on have its columns
+            self._append(new)
 
     def resume(self) -> None:
         """The analysis paused after the last frame (a live stream stopped) and the next frame
@@ -362,8 +446,7 @@ class SessionLog:
             self._parts = []
             self._first_t = self._open = None
             self._resuming = self._streams = False
-            self._buf = np.zeros((1024, _NBASE), np.float64)  # no attention columns, no grown buffer kept
-            self._n = 0
+            self._new_rows()  # no attention columns, no blocks kept
             self._sorted = True
             self._counts, self._counted = np.zeros(len(LABELS), np.int64), 0
             self._frames = 0
@@ -423,10 +506,13 @@ class SessionLog:
 
     def summary(self) -> SessionSummary:
         with self._lock:
-            ids = np.unique(self._buf[:self._n, 1]) if self._n else np.zeros(0)
-            return SessionSummary(rows=self._n, faces=int(len(ids)), frames=self._frames,
-                                  duration_s=float(self._last_t) - self.start_s, truncated=self._truncated,
-                                  start_s=self.start_s, parts=self._all_parts())
+            views = self._views()
+            summary = SessionSummary(rows=self._n, faces=0, frames=self._frames,
+                                     duration_s=float(self._last_t) - self.start_s, truncated=self._truncated,
+                                     start_s=self.start_s, parts=self._all_parts())
+        # The face numbers counted after the lock is released (sorting a million took 34-56 ms).
+        ids = np.unique(np.concatenate([np.unique(v[1]) for v in views])) if views else ()
+        return dataclasses.replace(summary, faces=len(ids))
 
     def to_frame(self, last_s: float | None = None, *, between: tuple[float, float] | None = None) -> pd.DataFrame:
         """The log as a DataFrame: ``COLUMNS`` plus ``label`` and ``confidence``, and
@@ -435,25 +521,28 @@ class SessionLog:
         seconds, up to the log's end (the attrs are the whole log's), for views of the end of a
         long log: a million rows take seconds to convert whole. ``between``: only the rows from
         ``a`` to ``b`` seconds, both included, for one moment of a long log."""
+        lo, hi = (-np.inf, np.inf) if between is None else (float(between[0]), float(between[1]))
         with self._lock:
-            data = self._buf[:self._n]
-            if between is not None:  # boolean indexing: a copy
-                data = data[(data[:, 0] >= between[0]) & (data[:, 0] <= between[1])]
             if last_s is not None:
-                since = float(self._last_t) - last_s
-                if self._sorted and between is None:
-                    # The live page's readout, twice a second: the last rows only. Comparing every
-                    # row's time took 11 ms at a million rows, with the log locked against the
-                    # frame callback's next row.
-                    data = data[np.searchsorted(data[:, 0], since, side="left"):].copy()
-                else:
-                    data = data[data[:, 0] >= since]
-            elif between is None:
-                data = data.copy()
+                lo = max(lo, float(self._last_t) - last_s)
+            # In time order (a live session's, a video's, a log read back), the rows wanted are
+            # found by a binary search: the live page's readout, twice a second, wants the last
+            # 10 s only (comparing every row's time took 11 ms at a million rows).
+            in_order = self._sorted
+            if in_order:
+                views = self._views(self._search(lo) if lo > -np.inf else 0,
+                                    self._search(hi, "right") if hi < np.inf else None)
+            else:
+                views = self._views()
+            width = self._width
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
                      "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
                      "parts": self._all_parts(), "streams": self._streams, "models": tuple(self._models)}
-        df = _frame_from_array(data)
+        # Copied after the lock is released: a million rows took 30-60 ms to copy, with the frame
+        # callback's next row waiting.
+        if not in_order and (lo > -np.inf or hi < np.inf):
+            views = [v[:, (v[0] >= lo) & (v[0] <= hi)] for v in views]
+        df = _frame_from_array(_stacked(views, width))
         df.attrs.update(attrs)
         return df
 
@@ -466,10 +555,10 @@ class SessionLog:
         asks every 2 s; counting the whole log took 44 ms at a million rows, with the log locked
         against the frame callback's next row)."""
         with self._lock:
-            if self._counted < self._n:
-                top = self._buf[self._counted:self._n, _LABEL_SLICE].argmax(axis=1)
+            for rows in self._views(self._counted):
+                top = rows[_LABEL_SLICE].argmax(axis=0)
                 self._counts = self._counts + np.bincount(top, minlength=len(LABELS))
-                self._counted = self._n
+            self._counted = self._n
             counts = self._counts.copy()  # a Series may share its array (pandas 2): the running counts stay ours
         return pd.Series(counts, index=list(LABELS), name="count")
 
@@ -520,10 +609,10 @@ class SessionLog:
         face_times = column("time_s")
         order = np.argsort(face_times, kind="stable")
         n = len(order)
-        buf = np.full((max(n, 1024), _NBASE + (len(ATTENTION_COLUMNS) if attention else 0)), np.nan)
+        buf = np.full((_NBASE + (len(ATTENTION_COLUMNS) if attention else 0), max(n, 1024)), np.nan)  # a block
         for j, c in enumerate(COLUMNS):
-            buf[:n, j] = (face_times if j == 0 else column(c))[order]
-        if n and not np.isfinite(buf[:n, :_NBASE]).all():
+            buf[j, :n] = (face_times if j == 0 else column(c))[order]
+        if n and not np.isfinite(buf[:_NBASE, :n]).all():
             raise LogFormatError("not a session log: some values are not numbers")
         times = [*starts, *ends, *(abs(t) for t, _ in markers), *aside[:, 0],
                  float(np.abs(face_times).max()) if n else 0.0]
@@ -534,19 +623,18 @@ class SessionLog:
         if attention:
             for j, c in enumerate(ATTENTION_COLUMNS, start=_NBASE):
                 if c in attention:
-                    buf[:n, j] = column(c)[order]
-            if not np.isfinite(buf[:n, _NBASE:]).any():
-                buf = np.ascontiguousarray(buf[:, :_NBASE])  # attention columns, all empty: none
+                    buf[j, :n] = column(c)[order]
+            if not np.isfinite(buf[_NBASE:, :n]).any():
+                buf = np.ascontiguousarray(buf[:_NBASE])  # attention columns, all empty: none
         start_s = float(starts.min()) if len(starts) else log_start(df)
         if n:  # a face before the start row (a CSV edited by hand) moves the start; never below 0
-            start_s = max(0.0, min(start_s, float(buf[0, 0])))
+            start_s = max(0.0, min(start_s, float(buf[0, 0])))  # the first row's time
         log = cls(max_rows=max(n, 1024), source=source, start_s=start_s)
         log.started_at = None  # the CSV does not say when; not the time it was read
         if n:
-            log._buf = buf
-            log._n = n
-            log._frames = int(len(np.unique(buf[:n, 0])))
-            log._last_t = max(start_s, float(buf[n - 1, 0]))
+            log._install(buf, n)
+            log._frames = int(len(np.unique(buf[0, :n])))
+            log._last_t = max(start_s, float(buf[0, n - 1]))
         # The end row: frames without faces, which have no rows of their own, and where it ended.
         log._last_t = max([log._last_t, *ends])
         log._frames = max([log._frames, *(c for c in counts if c <= MAX_END_FRAMES)])
@@ -579,18 +667,17 @@ class SessionLog:
         arrays, offset = [], 0.0
         for p in ordered:
             with p._lock:
-                data = p._buf[:p._n].copy()
-            if len(data):
-                data[:, 1] += offset
-                offset = float(data[:, 1].max())
+                views, width = p._views(), p._width
+            data = _stacked(views, width).T  # as a block: a row of values per column
+            if data.shape[1]:
+                data[1] += offset
+                offset = float(data[1].max())
             arrays.append(data)
-        width = max(a.shape[1] for a in arrays)
-        rows = np.vstack([np.hstack([a, np.full((len(a), width - a.shape[1]), np.nan)]) for a in arrays])
-        log = cls(max_rows=max(len(rows), 1024), source=source, start_s=ordered[0].start_s)
+        width = max(len(a) for a in arrays)
+        block = np.hstack([np.vstack([a, np.full((width - len(a), a.shape[1]), np.nan)]) for a in arrays])
+        log = cls(max_rows=max(block.shape[1], 1024), source=source, start_s=ordered[0].start_s)
         log.started_at = ordered[0].started_at
-        log._buf = np.full((max(len(rows), 1024), width), np.nan)
-        log._buf[:len(rows)] = rows
-        log._n = len(rows)
+        log._install(block, block.shape[1])
         log._frames = sum(sp.frames for sp, _ in summaries)
         log._last_t = max(sp.end_s for sp, _ in summaries)
         log._truncated = any(p.truncated for p in ordered)
@@ -698,9 +785,26 @@ def _header_columns(data: bytes | str) -> tuple[str, int]:
     return ",", 0
 
 
+def _stacked(views: Sequence[np.ndarray], width: int) -> np.ndarray:
+    """A new array of the rows of ``views`` (blocks of a log, or parts of them, ``(columns,
+    rows)``), as ``(rows, width)``: empty (NaN) attention columns for rows of blocks without them.
+    Column by column in memory (Fortran order), as the blocks and a DataFrame keep them: the
+    DataFrame takes it as it is, where it copied rows into columns (twice the frame at the peak)."""
+    out = np.empty((width, sum(v.shape[1] for v in views)), np.float64)
+    at = 0
+    for v in views:
+        k = v.shape[1]
+        out[:len(v), at:at + k] = v
+        out[len(v):, at:at + k] = np.nan
+        at += k
+    return out.T
+
+
 def _frame_from_array(data: np.ndarray) -> pd.DataFrame:
-    """The DataFrame of _NBASE (no attention logged) or _NCOL columns of log rows."""
-    df = pd.DataFrame(data, columns=list(COLUMNS) if data.shape[1] == _NBASE else [*COLUMNS, *ATTENTION_COLUMNS])
+    """The DataFrame of _NBASE (no attention logged) or _NCOL columns of log rows. ``data`` is a
+    new array, the frame's own from now on (pandas copied it again: twice the frame at the peak)."""
+    df = pd.DataFrame(data, columns=list(COLUMNS) if data.shape[1] == _NBASE else [*COLUMNS, *ATTENTION_COLUMNS],
+                      copy=False)
     df["face_id"] = df["face_id"].astype(int)
     for c in BOX_COLUMNS:
         df[c] = df[c].astype(int)
@@ -763,7 +867,7 @@ def _read_parts(texts: Sequence[str], log: SessionLog) -> tuple[list[tuple[float
             or any(b < a or b > MAX_LOG_S for a, b in parts)
             or any(b1 > a2 for (_, b1), (a2, _) in zip(parts, parts[1:]))):
         return [], False
-    times = log._buf[:log._n, 0]
+    times = np.concatenate([v[0] for v in log._views()]) if len(log) else np.zeros(0)
     inside = np.zeros(len(times), bool)
     for a, b in parts:
         inside |= (times >= a - 1e-3) & (times <= b + 1e-3)

@@ -273,9 +273,9 @@ def test_pose_summary_of_a_class():
 def test_attention_columns_are_allocated_only_when_logged():
     log = SessionLog()
     log.add_frame(0.0, [Face(1, (0, 0, 10, 10), HAPPY)])
-    assert log._buf.shape[1] == len(COLUMNS)
+    assert log.nbytes == 1024 * len(COLUMNS) * 8
     log.add_frame(0.5, [Face(1, (0, 0, 10, 10), HAPPY, (5.0, 1.0, 0.0), (1.0, 1.0), True)])
-    assert log._buf.shape[1] == len(COLUMNS) + len(ATTENTION_COLUMNS)
+    assert log.nbytes == 1024 * (2 * len(COLUMNS) + len(ATTENTION_COLUMNS)) * 8  # a wide block after the first
     df = log.to_frame()
     assert np.isnan(df.loc[0, "yaw"]) and df.loc[1, "yaw"] == 5.0 and df.loc[1, "looking"] == 1.0
     assert df.loc[0, "Happy"] == 1.0  # the earlier row kept its values when the buffer widened

@@ -2,6 +2,7 @@
 import gzip
 import io
 import threading
+import tracemalloc
 import zipfile
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ import pytest
 
 from fer_core.labels import LABELS
 from fer_core.session import (
+    ATTENTION_COLUMNS,
     COLUMNS,
     NOTABLE_CHANGE,
     LogFormatError,
@@ -21,6 +23,7 @@ from fer_core.session import (
     expression_mix,
     face_binned,
     label_counts,
+    log_to_csv,
     negative_streaks,
     sample_step,
     strongest_changes,
@@ -350,7 +353,7 @@ def test_clear_forgets_the_attention_columns_and_the_grown_buffer():
     log.clear()
     log.add_frame(0.0, [(1, (0, 0, 9, 9), onehot("Sad"))])
     assert list(log.to_frame().columns) == [*COLUMNS, "label", "confidence"]  # as a new log's
-    assert len(log._buf) == 1024  # a new log's buffer, not the one grown for 5,300 rows
+    assert log.nbytes == 1024 * len(COLUMNS) * 8  # a new log's first block, not the blocks of 5,300 rows
     df = log.to_frame()  # a bin of 0 s is refused, as binned_mix does (it gave empty results silently)
     for call in (lambda: face_binned(df, 0.0), lambda: negative_streaks(df, 60.0, bin_s=0.0),
                  lambda: strongest_changes(df, bin_s=0.0)):
@@ -694,7 +697,7 @@ def test_the_live_readout_reads_the_end_of_a_long_log_only():
         log.add_frame(float(t), [(1, (0, 0, 9, 9), rng.dirichlet(np.ones(7)).tolist())])
     whole = log.to_frame()
     log.label_counts()  # the page's first render counts the log so far, once
-    log._buf = log._buf.view(_Watched)
+    log._blocks = [b.view(_Watched) for b in log._blocks]
     _Watched.read = []
     for t in times[-4:]:  # the next 2 s, then the next render
         log.add_frame(float(t), [(1, (0, 0, 9, 9), rng.dirichlet(np.ones(7)).tolist())])
@@ -723,6 +726,159 @@ def test_the_end_of_a_log_whose_rows_came_out_of_time_order():
     assert log.label_counts()[["Angry", "Neutral"]].tolist() == [4, 2]
     joined = SessionLog.join([log])
     assert sorted(joined.to_frame(last_s=10.0)["time_s"]) == [20.0, 25.0, 30.0]
+
+
+class _CountedLock:
+    """A log's lock that notes the most bytes allocated while it was held (tracemalloc on)."""
+
+    def __init__(self) -> None:
+        self.lock, self.most = threading.Lock(), 0
+
+    def __enter__(self) -> "_CountedLock":
+        self.lock.acquire()
+        tracemalloc.reset_peak()
+        self.at = tracemalloc.get_traced_memory()[0]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.most = max(self.most, tracemalloc.get_traced_memory()[1] - self.at)
+        self.lock.release()
+
+
+def _class_frames(rng, faces: int, frames: int, t0: float = 0.0, attention_from: float = np.inf):
+    """``frames`` frames of ``faces`` faces every 0.5 s from ``t0``, each ``(t, [faces])``: with
+    attention from ``attention_from`` s (faces with ``pose``), ``(face_id, box, probabilities)`` before."""
+    out = []
+    for k in range(frames):
+        t = t0 + 0.5 * k
+        probs = rng.dirichlet(np.ones(7), faces).tolist()
+        out.append((t, [SimpleNamespace(face_id=i + 1, box=(i, 2 * i, 40, 40), probabilities=p,
+                                        pose=(1.0 * i, -2.0, 0.5), eyes_open=(0.5, 0.25), looking_at_camera=i % 2 == 0)
+                         if t >= attention_from else (i + 1, (i, 2 * i, 40, 40), p) for i, p in enumerate(probs)]))
+    return out
+
+
+def _row(t, f):
+    """A face's row as the log keeps it."""
+    if isinstance(f, tuple):
+        return [t, f[0], *f[1], *f[2], *[np.nan] * len(ATTENTION_COLUMNS)]
+    return [t, f.face_id, *f.box, *f.probabilities, *f.pose, *f.eyes_open, float(f.looking_at_camera)]
+
+
+def test_a_long_log_grows_and_takes_attention_without_copying_its_rows():
+    """The frame callback logs each frame's faces under the log's lock. The log's rows were one
+    array, doubled when full: a copy of every row so far, and old and new array at once (190-440 ms
+    at 524,288 rows, about 3 hours of a class of 30; 100 MB more at the peak); and widened the same way
+    for the attention columns when attention was switched on late (230-290 ms at 540,000 rows). Now
+    the rows are kept in blocks never copied: a frame allocates at most a block (2.5 MB)."""
+    rng = np.random.default_rng(5)
+    log = SessionLog(source="live")
+    log._lock = lock = _CountedLock()
+    narrow = _class_frames(rng, 30, 2300)  # 69,000 rows: past 65,536, where the array doubled to 13.6 MB
+    wide = _class_frames(rng, 30, 50, t0=1150.0, attention_from=1150.0)
+    tracemalloc.start()
+    try:
+        for t, faces in narrow:
+            log.add_frame(t, faces)
+        grown, lock.most = lock.most, 0
+        for t, faces in wide:  # attention switched on: the array was widened to 19 columns (20 MB)
+            log.add_frame(t, faces)
+        widened = lock.most
+    finally:
+        tracemalloc.stop()
+    assert len(log) == 30 * 2350
+    assert grown < 3 * 2**20 and widened < 3 * 2**20, (grown, widened)
+    df = log.to_frame()  # every row as it was logged, the narrow ones with empty attention
+    expected = np.array([_row(t, f) for t, faces in narrow + wide for f in faces])
+    np.testing.assert_array_equal(df[[*COLUMNS, *ATTENTION_COLUMNS]].to_numpy(), expected)
+    pd.testing.assert_series_equal(log.label_counts(), label_counts(df), check_names=False)
+
+
+def test_reading_a_long_log_copies_it_with_the_log_unlocked():
+    """The dashboard, the report and the CSV read the whole log while the frame callback logs
+    frames. The copy of the rows (to_frame: 30-60 ms at a million rows) and the count of face
+    numbers (summary: 34-56 ms) were taken with the log locked, and the frame callback's next row
+    waited for them. Now the log gives views of its rows under the lock and copies after: rows once
+    logged never change."""
+    rng = np.random.default_rng(6)
+    log = SessionLog(source="live")
+    for t, faces in _class_frames(rng, 30, 1000):
+        log.add_frame(t, faces)
+    whole = log.to_frame()  # 30,000 rows: 3.1 MB
+    log._lock = lock = _CountedLock()
+    tracemalloc.start()
+    try:
+        df, summary = log.to_frame(), log.summary()
+    finally:
+        tracemalloc.stop()
+    assert lock.most < 100_000, lock.most
+    pd.testing.assert_frame_equal(df, whole)
+    assert summary.faces == 30 and summary.rows == 30_000
+    assert log.to_csv() == log_to_csv(whole, ())
+
+
+def test_a_frame_logged_while_a_reader_copies_the_log(monkeypatch):
+    """A frame comes in between the reader's look at the log (under the lock) and its copy (after
+    it): the first frame with attention, then a new session (cleared). The reader gets the log as
+    it was when it asked, the next one the log as it is."""
+    from fer_core import session
+
+    rng = np.random.default_rng(7)
+    log = SessionLog(source="live")
+    frames = _class_frames(rng, 30, 120, attention_from=59.0)
+    for t, faces in frames[:100]:  # 3,000 rows: 3 blocks
+        log.add_frame(t, faces)
+    before = log.to_frame()
+    stacked = session._stacked
+
+    def meanwhile(views, width):
+        for t, faces in frames[100:]:
+            log.add_frame(t, faces)
+        log.clear()
+        log.add_frame(0.0, frames[0][1][:1])
+        return stacked(views, width)
+
+    monkeypatch.setattr(session, "_stacked", meanwhile)
+    got = log.to_frame()
+    monkeypatch.setattr(session, "_stacked", stacked)
+    pd.testing.assert_frame_equal(got, before)
+    assert len(log.to_frame()) == 1
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_the_rows_of_a_log_in_blocks_read_as_one(in_order):
+    """A log of 40,000 rows (blocks of 1,024 to 32,768 rows), attention switched on within a block
+    and a frame of 1,500 faces across the end of one: every read gives what filtering the whole
+    log gives, in time order or not (a binary search in the blocks, or a comparison of every row)."""
+    rng = np.random.default_rng(8)
+    log = SessionLog(source="live")
+    frames = _class_frames(rng, 30, 1300, attention_from=500.0)
+    frames.insert(1050, (frames[1049][0], _class_frames(rng, 1500, 1, attention_from=0.0)[0][1]))
+    if not in_order:
+        frames[200:210] = [(t - 40.0, faces) for t, faces in frames[200:210]]
+    counts = []
+    for k, (t, faces) in enumerate(frames):
+        log.add_frame(t, faces)
+        if k % 333 == 0:
+            counts.append((len(log), log.label_counts()))
+    assert len(log) == 30 * 1300 + 1500
+    whole = log.to_frame()
+    times = whole["time_s"]
+    for n, c in counts:  # counted as the rows came
+        pd.testing.assert_series_equal(c, label_counts(whole.iloc[:n]), check_names=False)
+    block_ends = np.cumsum([1024, 1024, 2048, 4096, 8192, 16384])
+    edges = [float(times.iloc[i]) for i in block_ends[3:]] + [0.0, 12.5, 520.0, 700.0]
+    for s in (0.0, 10.0, 123.4, 1e6):
+        got = log.to_frame(last_s=s).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, whole[times >= 649.5 - s].reset_index(drop=True))
+    for a in edges:
+        for b in edges:
+            got = log.to_frame(between=(a, b)).reset_index(drop=True)
+            pd.testing.assert_frame_equal(got, whole[(times >= a) & (times <= b)].reset_index(drop=True))
+    back = SessionLog.from_csv(log.to_csv())
+    np.testing.assert_allclose(back.to_frame()[[*COLUMNS, *ATTENTION_COLUMNS]].to_numpy(),
+                               whole.sort_values("time_s", kind="stable")[[*COLUMNS, *ATTENTION_COLUMNS]].to_numpy(),
+                               atol=1e-5, rtol=0)  # the CSV's probabilities have 5 decimals
 
 
 def class_log(minutes: float = 90.0, faces: int = 30, rows_per_s: float = 2.0, seed: int = 0) -> SessionLog:
