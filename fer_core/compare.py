@@ -177,13 +177,16 @@ def analysed_time(df: pd.DataFrame) -> tuple[np.ndarray, float]:
     (:func:`~fer_core.session.unanalysed`) taken out, and the time analysed in all, to its end
     (:func:`~fer_core.session.log_end`)."""
     start = log_start(df)
-    t = df["time_s"].to_numpy(np.float64) - start
-    end = log_end(df) - start
+    clock = df["time_s"].to_numpy(np.float64) - start
+    t, end = clock.copy(), log_end(df) - start
+    # Each span is measured on the log's own clock (``clock``, ``end0``): taken off the times already
+    # shifted by the spans before it, a second pause squeezed the rows after it onto one instant.
+    end0 = end
     for a, b in unanalysed(df):
         a, b = max(a - start, 0.0), max(b - start, 0.0)
         if b > a:
-            t = t - np.clip(t - a, 0.0, b - a)
-            end -= min(max(end - a, 0.0), b - a)
+            t -= np.clip(clock - a, 0.0, b - a)
+            end -= min(max(end0 - a, 0.0), b - a)
     return t, end
 
 

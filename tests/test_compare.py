@@ -126,6 +126,38 @@ def test_share_axis_counts_the_time_analysed_not_the_pauses():
     assert charts.session_curves(curves, "Happy").layout.xaxis.title.text == "per cent of the time analysed"
 
 
+def test_share_axis_with_two_pauses_and_a_wait_before_the_first_stream():
+    """Each span not analysed was taken off the times already shifted by the spans before it: with
+    two pauses (three streams of 10 minutes each), the third stream's first half was squeezed onto
+    one instant (its rows from 40 to 45 min all at 66.7 %), two of ten parts left empty; with a
+    wait before the first stream (a moment named before START), the same."""
+    def streams(first_s: float, spans: list[tuple[float, float]]) -> SessionLog:
+        log = SessionLog(source="live")
+        if first_s > 0:
+            log.add_marker(0.0, "before START")
+        for k, (a, b) in enumerate(spans):
+            if k or first_s > 0:
+                log.resume()
+            for t in np.arange(60 * a, 60 * b, 6.0):
+                # Happy over the first half of the time analysed, Neutral over the second.
+                done = sum(min(max(t / 60 - a2, 0.0), b2 - a2) for a2, b2 in spans)
+                label = "Happy" if done < sum(b2 - a2 for a2, b2 in spans) / 2 else "Neutral"
+                log.add_frame(float(t), [(k + 1, (200, 100, 150, 150), onehot(label))])
+        return log
+
+    three = streams(0.0, [(0, 10), (20, 30), (40, 50)]).to_frame()
+    late = streams(5.0, [(5, 20), (40, 60)]).to_frame()
+    for name, df in (("three", three), ("late", late)):
+        t, end = compare.analysed_time(df)
+        assert end == pytest.approx(sum(b - a for a, b in compare.log_parts(df))), name
+        # Two rows at one instant of analysed time only where a stream ends and the next begins.
+        assert np.all(np.diff(t) >= 0) and np.sum(np.diff(t) == 0) == len(compare.log_parts(df)) - 1, name
+    curves = compare.measure_over_time({"three": three, "late": late}, "Happy", axis=compare.SHARE, segments=10)
+    assert not curves.isna().any().any()
+    for name in curves:
+        np.testing.assert_allclose(curves[name].to_numpy(), [1, 1, 1, 1, 1, 0, 0, 0, 0, 0], atol=0.05, err_msg=name)
+
+
 def test_minutes_axis_and_gaps():
     sessions = {"a": lecture(40, "Sad", "Happy").to_frame(),
                 "b": lecture(90, "Angry", "Angry", gap=(0.3, 0.5)).to_frame()}
