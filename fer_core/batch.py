@@ -710,6 +710,9 @@ class Progress:
         self.drawn = False  # the terminal line holds the bar (other output goes on a new line)
         self.t0 = time.perf_counter()
         self.working: dict[str, tuple[float | None, float]] = {}  # files under way: (share done, video time)
+        # Files done: a worker's last progress message may arrive after its result, and must not
+        # count the file again as under way.
+        self.finished: set[str] = set()
         self.last_told = self.t0
 
     def _work(self) -> float:
@@ -735,6 +738,7 @@ class Progress:
     def update(self, name: str) -> None:
         self.done += 1
         self.working.pop(name, None)
+        self.finished.add(name)
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.t0
@@ -746,6 +750,8 @@ class Progress:
         """A file under way got to ``seconds`` of its video (``fraction`` of its run; None: not known)."""
         from fer_core.session import format_time
 
+        if name in self.finished:
+            return
         self.working[name] = (fraction, seconds)
         if not self.enabled:
             return

@@ -891,3 +891,18 @@ def test_a_long_video_shows_how_far_it_is_before_it_ends(tmp_path, monkeypatch):
         lines = stream.getvalue().replace("\r", "\n").split("\n")
         assert any(line.startswith(("0/1 files  at 30:30 (50%)  lecture00", "[" + "#" * 15)) and "at 30:30 (50%)"
                    in line for line in lines), lines
+
+
+def test_a_files_progress_told_after_its_result_is_not_counted_again(monkeypatch):
+    """A worker's last progress message can reach the main process after the file's result (the
+    progress queue's feeder thread against the pool's result pipe): the finished file was counted
+    again as under way, the bar of 2 files at 29 of 30 marks with one done and the other just begun."""
+    monkeypatch.setattr(batch.Progress, "DRAW_EVERY_S", 0.0)
+    stream = _Terminal()
+    bar = batch.Progress(2, stream=stream)
+    bar.advance("a", 0.9, 540.0)
+    bar.update("a")
+    bar.advance("a", 0.95, 570.0)  # late: "a" is done
+    bar.advance("b", 0.0, 0.0)
+    last = stream.getvalue().split("\r")[-1]
+    assert last.startswith("[" + "#" * 15 + " " * 15 + "]") and "1/2 files" in last, last
