@@ -74,16 +74,19 @@ class DecodeDamage:
     ``skipped`` undecodable packets, the stretches of the video they held (``gaps``: (from, to) in
     the video's seconds, by the packets' own time stamps: a threaded decoder gives its frames late,
     after the errors of packets that come later), whether the container itself broke off
-    (``container_broken``), and the time of the last frame decoded (``last_s``)."""
+    (``container_broken``), the time of the last frame decoded (``last_s``), and where the last
+    packet read ends (``packets_end_s``: its time plus its duration; a last frame held to the end of
+    a variable frame rate recording, a still slide, ends there, not at its own time)."""
 
     skipped: int = 0
     gaps: list[tuple[float, float]] = field(default_factory=list)
     container_broken: bool = False
     last_s: float | None = None
+    packets_end_s: float | None = None
 
     def clear(self) -> None:
         """Forget a decoding run given up on (a seek that landed past its time: decoded again from the start)."""
-        self.skipped, self.gaps, self.container_broken, self.last_s = 0, [], False, None
+        self.skipped, self.gaps, self.container_broken, self.last_s, self.packets_end_s = 0, [], False, None, None
 
     def add_skipped(self, t: float) -> None:
         """One more packet that failed to decode, at ``t`` seconds: a stretch of its own, or the
@@ -483,6 +486,9 @@ def _timed_frames(container: Any, stream: Any, fps: float | None, *,
     ctx = stream.codec_context
     for packet in _packets(container, stream, damage):
         had_size = bool(ctx.width and ctx.height)
+        if damage is not None and packet.pts is not None and packet.time_base is not None:
+            end = _packet_time(container, packet, t0, damage.last_s) + float((packet.duration or 0) * packet.time_base)
+            damage.packets_end_s = max(end, damage.packets_end_s or 0.0)
         try:
             frames = packet.decode()
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
@@ -641,7 +647,10 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     stopped = max_frames is not None and n >= max_frames and (until is None or last_t + 1.5 / rate < until)
     cut_short = None
     if not (interrupted or stopped) and until is not None and damage.last_s is not None and info.duration_s:
-        if until - damage.last_s > max(CUT_SHORT_S, CUT_SHORT_SHARE * info.duration_s):
+        # How far the packets read go, not the last frame's time: a last frame held to the end
+        # (a still slide of a screen recording) starts well before it. A file cut short has no packet past its cut.
+        reached = max(damage.last_s, damage.packets_end_s or 0.0)
+        if until - reached > max(CUT_SHORT_S, CUT_SHORT_SHARE * info.duration_s):
             cut_short = damage.last_s
     return VideoAnalysis(info=info, log=session, frames_analysed=n, frames_with_faces=with_faces,
                          seconds_analysed=last_t - start_s, elapsed_s=time.perf_counter() - t_start,

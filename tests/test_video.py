@@ -419,3 +419,38 @@ def test_a_damaged_stretch_and_a_cut_short_file_are_said_not_passed_over(recogni
     assert cut.damage_notes() == [f"the video could be decoded only up to {format_time(cut.cut_short_at)} of the "
                                   "0:20 its header gives (cut short: an unfinished download or copy?); the log "
                                   "ends there"]
+
+
+def _held_last_frame_mp4(path, seconds: int = 5, held_s: int = 15, fps: int = 10) -> bytes:
+    """An MP4 of ``seconds`` of frames whose last one is held ``held_s`` seconds (a variable frame
+    rate screen recording ending on a still slide: no new frame while nothing changes)."""
+    import fractions
+
+    import av
+
+    with av.open(str(path), mode="w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = fractions.Fraction(1, 1000)
+        packets = []
+        for i in range(seconds * fps + 1):
+            frame = av.VideoFrame.from_ndarray(face_on_background(160, 120, x=30 + i % 20), format="bgr24")
+            frame.pts, frame.time_base = i * 1000 // fps, fractions.Fraction(1, 1000)
+            packets += stream.encode(frame)
+        packets += stream.encode()
+        for packet in packets:
+            if packet.pts == seconds * 1000:
+                packet.duration = held_s * 1000
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def test_a_last_frame_held_to_the_end_is_not_a_file_cut_short(recognizer, tmp_path):
+    """A recording whose last frame is held (a still slide for its last 15 s of 20) ended its frames
+    at 0:05 of the 0:20 its header gives, and was said to be cut short ("an unfinished download or
+    copy?"): its last packet lasts to the end. A file cut short has no packet past its cut."""
+    held = _held_last_frame_mp4(tmp_path / "held.mp4")
+    assert probe(held).duration_s == pytest.approx(20.0, abs=0.2)
+    analysis = analyze_video(recognizer, held, rate=2.0)
+    assert analysis.seconds_analysed == pytest.approx(5.0, abs=0.1)
+    assert (analysis.cut_short_at, analysis.damage_notes()) == (None, [])
