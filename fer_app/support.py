@@ -407,9 +407,11 @@ class CaptureFollower:
     many then ran. Now the page script (``fer_app.webrtc_shim``) applies the capture that
     :meth:`step` returns to the running video track (``MediaStreamTrack.applyConstraints``): the
     light one as soon as the server is busy, the full one once it has been quiet for
-    ``restore_after`` seconds. Whether the browser obeyed is read from the frames that arrive (a
-    camera's size, a shared screen's rate), never assumed: a browser that refuses keeps its
-    stream as it is, and the line says so."""
+    ``restore_after`` seconds. Rationing with no other stream running lowers no running stream
+    (its own analyses are shed by its ``LoadShedder``; a lighter camera would lose far faces and
+    make room for no other stream). Whether the browser obeyed is read from the frames that
+    arrive (a camera's size, a shared screen's rate), never assumed: a browser that refuses
+    keeps its stream as it is, and the line says so."""
 
     def __init__(self, source: str, capture: dict, note: str, now: float) -> None:
         self.source = source
@@ -425,6 +427,12 @@ class CaptureFollower:
         """The capture to ask for now and the line to show, given the other live streams and the
         rationing now (``ServerLoad.streams``) and this stream's last frame size and frame rate."""
         why = _busy(streams, rationed)
+        if why and not streams and self.asked == self.full:
+            # Rationed with no other stream: this stream's own analyses (its LoadShedder sheds
+            # them) or the server's other work. A lighter camera would serve no other stream and
+            # would lose its far faces: it keeps the capture it has, and the line it had.
+            self._quiet_since = None
+            return self.asked, self.note
         if why:
             self._quiet_since = None
             if self.asked != self.light:
