@@ -289,14 +289,18 @@ def render(snap, charts_too: bool = True) -> None:
                           icon=":material/speed:")
     else:
         busy_slot.empty()
-    if posed is None or len(posed) <= POSE_LINE_MAX_FACES:
+    if pose_table_slot is None and posed is not None and len(posed) > POSE_LINE_MAX_FACES:
+        pose_table_slot = pose_area.expander("Head pose of each face").empty()
+    if pose_table_slot is None:
         pose_area.empty()
-        pose_table_slot = None
-    else:
-        if pose_table_slot is None:
-            pose_table_slot = pose_area.expander("Head pose of each face").empty()
+    elif posed is not None and len(posed):
+        # Kept for the rest of the stream once drawn, even when fewer faces are measured for a
+        # while (faces found anew after the camera was lowered, or a class that left the frame):
+        # removed and drawn again, it came back closed under the reader's eyes.
         pose_table_slot.dataframe(posed, hide_index=True, height=min(36 * (len(posed) + 1) + 2, 400),
                                   column_config=POSE_COLUMNS)
+    else:
+        pose_table_slot.caption("No face's head pose is measured right now.")
     if analyzer.log.truncated:
         log_full_slot.warning(f"The session log is full ({analyzer.log.max_rows:,} observations): faces are still "
                               "analysed and shown, but no longer logged. Download the log, then press **Clear "
