@@ -23,6 +23,7 @@ from fer_core.session import (
     binned_mix,
     confidence_note,
     current_mix,
+    damage_text,
     face_binned,
     format_time,
     label_counts,
@@ -161,7 +162,7 @@ with st.sidebar:
 df = log.to_frame()
 summary = log.summary()
 cols = st.columns(4)
-cols[0].metric("Time analysed" if summary.parts else "Duration", f"{summary.analysed_s / 60:.1f} min")
+cols[0].metric("Time analysed" if summary.parts or log.damaged else "Duration", f"{summary.analysed_s / 60:.1f} min")
 cols[1].metric("Frames analysed", summary.frames)
 cols[2].metric("Face observations", summary.rows)
 # Face numbers, not people: a class of 30 who leave and come back (each time under a new number)
@@ -192,6 +193,10 @@ elif summary.parts and not parts_told:
 elif summary.start_s > 0 and not summary.parts:
     st.caption(f"Part of a video: the analysis covers {format_time(summary.start_s)} to "
                f"{format_time(summary.end_s)}, and times are the video's own.")
+if log.damaged:
+    said = damage_text(log.damaged, summary.end_s)
+    st.warning(f"**The video is damaged.** {said[0].upper()}{said[1:]}. The charts shade it grey (*not analysed*), "
+               "and the time analysed and the report leave it out.", icon=":material/broken_image:")
 if summary.truncated:
     st.warning(f"The log reached its size limit ({log.max_rows:,} observations): later faces were not "
                f"logged: the last observation below is at {format_time(float(df['time_s'].max()))}, the "

@@ -17,6 +17,7 @@ from fer_core.session import (
     SessionLog,
     binned_mix,
     changes_table,
+    damage_text,
     face_binned,
     format_time,
     parse_time,
@@ -39,6 +40,17 @@ def _times(*times: float) -> list[str]:
     """m:ss of each time, all with tenths when one is not a whole second (a part from 0:07.5)."""
     whole = all(abs(t - round(t)) < 1e-6 for t in times)
     return [format_time(round(t)) if whole else support.clock(t, 10) for t in times]
+
+
+def _damage(log: SessionLog) -> str:
+    """What of a damaged video could not be analysed (:attr:`SessionLog.damaged`, of every part
+    analysed), for the page; "" for a whole video."""
+    said = damage_text(log.damaged, log.summary().end_s)
+    if not said:
+        return ""
+    return (f"**This video is damaged.** {said[0].upper()}{said[1:]}. The charts below shade it grey (*not "
+            "analysed*) rather than read it as nobody in view; the Class dashboard and its report say so too, "
+            "and leave it out of the time analysed.")
 
 
 def _probe(upload) -> VideoInfo | None:
@@ -185,14 +197,20 @@ if upload is not None and part is not None and start and uploads.within_limit(up
             if earlier is None:
                 st.stop()
         else:
-            parts = [(result.start_s, result.end_s)]
+            # A damaged stretch splits the analysis too (SessionLog.resume): neither the moment slider nor
+            # the annotated copy offers its time, where no frame could be decoded.
+            parts = list(result.log.parts) or [(result.start_s, result.end_s)]
             if join:
                 before = earlier["result"]
                 result = replace(result, log=SessionLog.join([before.log, result.log], source="video"),
                                  frames_analysed=before.frames_analysed + result.frames_analysed,
                                  frames_with_faces=before.frames_with_faces + result.frames_with_faces,
                                  start_s=before.start_s, seconds_analysed=result.end_s - before.start_s,
-                                 elapsed_s=before.elapsed_s + result.elapsed_s)
+                                 elapsed_s=before.elapsed_s + result.elapsed_s,
+                                 skipped_packets=before.skipped_packets + result.skipped_packets,
+                                 damaged_gaps=tuple(sorted({*before.damaged_gaps, *result.damaged_gaps})),
+                                 cut_short_at=result.cut_short_at if result.cut_short_at is not None
+                                 else before.cut_short_at)
                 parts = earlier["parts"] + parts
             # The video itself is kept with its analysis, so that its frames can be shown after a visit to
             # another page (which empties the uploader) until the user lets it go.
@@ -241,6 +259,9 @@ if result.log.models:  # the sidebar's choice may have changed since
 if result.stopped_early:
     st.warning(f"Only {MAX_FRAMES} frames were analysed, up to {format_time(result.end_s)}. Lower the rate, "
                "or analyse the rest as a part of its own (**Analyse from**, **Analyse to**).")
+damage = _damage(result.log)
+if damage:
+    st.warning(damage, icon=":material/broken_image:")
 if state.get("cut"):
     st.warning(f"The analysis stopped at {support.clock(result.end_s, state['rate'])}, when the page was used "
                "while it ran; what it analysed up to there is kept. To go on, analyse from "

@@ -43,6 +43,7 @@ from fer_core.session import (
     changes_table,
     confidence_note,
     current_mix,
+    damage_text,
     expression_mix,
     face_binned,
     label_counts,
@@ -236,7 +237,9 @@ def _header(log: SessionLog, options: ReportOptions, df: pd.DataFrame) -> list[s
                f"{'face was' if in_view == 1 else 'faces were'} in view at once)" if summary.faces > in_view else "")
             + "</li>"
             + ("<li><b>The log reached its size limit; later rows were not recorded.</b></li>"
-               if summary.truncated else "") + "</ul>"]
+               if summary.truncated else "")
+            + (f"<li><b>The video is damaged</b>: {esc(damage_text(log.damaged, summary.end_s, _fmt_time))}; the "
+               "charts shade it as not analysed</li>" if log.damaged else "") + "</ul>"]
 
 
 def _covered(summary: SessionSummary, live: bool = False) -> str:

@@ -49,6 +49,14 @@ sidebar's choice, or the command line's), so that a log read back, its report an
 still say which model gave its figures: in the CSV one row per model, ``face_id`` -6 at the
 log's start, "(expression model: NAME)" in the ``marker`` column (:data:`MODEL_ID`); in
 DataFrames ``df.attrs["models"]`` (:func:`log_models`).
+
+A log of a damaged video keeps the stretches that could not be decoded (:meth:`SessionLog.add_damaged`,
+``fer_core.video``): a garbled middle, or the end of a file cut short (an unfinished download). Its
+frames on either side of a damaged middle are two stretches of the log, as a live session's streams
+(:meth:`SessionLog.resume`), so the time analysed leaves it out and the charts shade it; the stretches
+themselves are rows ``face_id`` -7 at their start, "(damaged, could not be decoded: from A s to B s)"
+in the ``marker`` column (:data:`DAMAGED_ID`); in DataFrames ``df.attrs["damaged"]``
+(:func:`log_damaged`).
 """
 from __future__ import annotations
 
@@ -137,6 +145,12 @@ MODEL_TEXT = "(expression model: {model})"
 _MODEL_NAME = re.compile(r"^\(expression model: (.{1,200})\)$")
 #: A CSV's model rows: at most this many are read back.
 MAX_MODELS = 8
+#: The face_id of a CSV row that gives a stretch of a damaged video that could not be decoded.
+DAMAGED_ID = -7
+#: That row's ``marker`` field.
+DAMAGED_TEXT = "(damaged, could not be decoded: from {start:.3f} s to {end:.3f} s)"
+#: A log keeps at most this many damaged stretches (a CSV's further rows are not read back).
+MAX_DAMAGED = 10_000
 #: Times a CSV may hold: up to a week. A log of a live session or a video is far shorter; a
 #: larger time is a damaged or edited file, and the charts' time grids would not fit in memory.
 MAX_LOG_S = 7 * 24 * 3600.0
@@ -253,7 +267,9 @@ class SessionLog:
         self._first_t: float | None = None
         self._open: float | None = None
         self._resuming = False
+        self._resume_at: float | None = None  # resume(at=...): where the next stretch starts, before its first frame
         self._streams = False  # its parts are live streams (resume() split it), not parts of a video
+        self._damaged: list[tuple[float, float]] = []  # stretches of a damaged video not decoded (add_damaged)
 
     def _new_rows(self) -> None:
         """No rows: a new or cleared log's (lock held or not yet shared)."""
@@ -357,7 +373,8 @@ class SessionLog:
             if self._first_t is None:
                 self._first_t = float(t)
             if self._resuming:
-                self._open, self._resuming = float(t), False
+                self._open = float(t) if self._resume_at is None else min(float(t), self._resume_at)
+                self._resuming, self._resume_at = False, None
             self._frames += 1
             self._last_t = max(self._last_t, float(t))
             self._version += 1
@@ -377,7 +394,7 @@ class SessionLog:
                 self._width = _NCOL  # the first row with attention: the blocks from here on have its columns
             self._append(new)
 
-    def resume(self) -> None:
+    def resume(self, *, stream: bool = True, at: float | None = None) -> None:
         """The analysis paused after the last frame (a live stream stopped) and the next frame
         goes on after the pause, at the same clock: the log so far is one stretch, from its first
         frame to its last, and the next frame starts another. With two stretches or more,
@@ -387,12 +404,21 @@ class SessionLog:
         Before the first frame (a live session whose clock started with a moment named before its
         stream), the time from :attr:`start_s` to the first frame is a pause too: the log's first
         stretch starts at that frame, and :attr:`parts` lists it alone if it is the only one
-        (:data:`LEAD_S`)."""
+        (:data:`LEAD_S`).
+
+        ``stream=False``: the pause is a stretch of a video that could not be decoded (damaged,
+        ``fer_core.video``; :meth:`add_damaged` says where), not a live stream stopped: the
+        stretches are parts of the video (:attr:`streams` stays False). ``at``: the next stretch
+        starts there, not at its first frame (a video's: the time of the analysis's grid that frame
+        stands for, as a part of a video analysed from a chosen time starts there, so that the
+        frames of the stretch are found again from it: ``fer_core.review``)."""
         with self._lock:
             if self._resuming:
                 return
+            self._resume_at = None if at is None else float(at)
             if self._first_t is None:
-                self._resuming = self._streams = True
+                self._resuming = True
+                self._streams = self._streams or stream
                 self._version += 1
                 return
             if self._open is not None:
@@ -401,7 +427,20 @@ class SessionLog:
                 self._parts = [(self._first_t, float(self._last_t))]
             else:  # a log joined from parts or read back with them: not one to split further
                 return
-            self._open, self._resuming, self._streams = None, True, True
+            self._open, self._resuming = None, True
+            self._streams = self._streams or stream
+            self._version += 1
+
+    def add_damaged(self, start_s: float, end_s: float) -> None:
+        r"""A stretch of the video, ``start_s`` to ``end_s`` seconds, that could not be decoded
+        (``fer_core.video``: a garbled middle, or the end of a file cut short). Kept in its CSV
+        and in :attr:`damaged`; the analysis :meth:`resume`\ s its log after one between frames, so
+        that the time analysed leaves it out. ValueError for a stretch that is not one."""
+        a, b = float(start_s), float(end_s)
+        if not (np.isfinite(a) and np.isfinite(b) and 0 <= a <= b):
+            raise ValueError("a damaged stretch runs from a time >= 0 to one not before it")
+        with self._lock:
+            self._damaged = _merged([*self._damaged, (a, b)])[:MAX_DAMAGED]
             self._version += 1
 
     def _all_parts(self) -> tuple[tuple[float, float], ...]:
@@ -409,7 +448,8 @@ class SessionLog:
         included; none for a log of one stretch, unless it is a live stream that started after the
         log's clock (:meth:`resume` before the first frame)."""
         parts = self._parts + ([(self._open, float(self._last_t))] if self._open is not None else [])
-        return tuple(parts) if len(parts) >= 2 or _late_stream(parts, self.start_s, self._streams) else ()
+        late = _late_start(parts, self.start_s, self._streams or bool(self._damaged))
+        return tuple(parts) if len(parts) >= 2 or late else ()
 
     def add_set_aside(self, t: float, boxes: Iterable[Sequence[float]]) -> None:
         """Keep the ``(x, y, w, h)`` boxes that the analysis of the frame at ``t`` found but did
@@ -446,6 +486,8 @@ class SessionLog:
             self._parts = []
             self._first_t = self._open = None
             self._resuming = self._streams = False
+            self._resume_at = None
+            self._damaged = []
             self._new_rows()  # no attention columns, no blocks kept
             self._sorted = True
             self._counts, self._counted = np.zeros(len(LABELS), np.int64), 0
@@ -495,6 +537,13 @@ class SessionLog:
             return self._streams and bool(self._all_parts())
 
     @property
+    def damaged(self) -> tuple[tuple[float, float], ...]:
+        """The ``(start_s, end_s)`` stretches of a damaged video that could not be decoded, in time
+        order (:meth:`add_damaged`); empty for a whole one, a live session or a log that does not say."""
+        with self._lock:
+            return tuple(self._damaged)
+
+    @property
     def version(self) -> int:
         """Changes whenever the log changes (cheap to poll)."""
         with self._lock:
@@ -537,7 +586,8 @@ class SessionLog:
             width = self._width
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
                      "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
-                     "parts": self._all_parts(), "streams": self._streams, "models": tuple(self._models)}
+                     "parts": self._all_parts(), "streams": self._streams, "models": tuple(self._models),
+                     "damaged": tuple(self._damaged)}
         # Copied after the lock is released: a million rows took 30-60 ms to copy, with the frame
         # callback's next row waiting.
         if not in_order and (lo > -np.inf or hi < np.inf):
@@ -585,20 +635,16 @@ class SessionLog:
         is_end = (ids == END_ID).to_numpy()
         ends = pd.to_numeric(df.loc[is_end, "time_s"], errors="coerce").to_numpy(np.float64)
         ends = ends[np.isfinite(ends) & (ends >= 0)]
-        counts = [int(m.group(1)) for text in (df.loc[is_end, "marker"] if "marker" in df.columns else ())
-                  if (m := _END_FRAMES.search(str(text)))]
+        counts = [int(m.group(1)) for text in _texts(df, is_end) if (m := _END_FRAMES.search(text))]
         is_aside = (ids == SET_ASIDE_ID).to_numpy()
         aside = df.loc[is_aside, ["time_s", *BOX_COLUMNS]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
         # A box that cannot be drawn (edited, damaged) is left out; it could not be pixelated anyway.
         aside = aside[np.isfinite(aside).all(axis=1) & (aside[:, 0] >= 0) & (aside[:, 3] > 0) & (aside[:, 4] > 0)]
         is_part = (ids == PART_ID).to_numpy()
-        part_texts = [str(text) for text in (df.loc[is_part, "marker"] if "marker" in df.columns else ())]
+        is_damaged = (ids == DAMAGED_ID).to_numpy()
         is_model = (ids == MODEL_ID).to_numpy()
-        models = [csvtext.unescape(m.group(1)) for text in
-                  (df.loc[is_model, "marker"] if "marker" in df.columns else ())
-                  if (m := _MODEL_NAME.match(str(text)))]
         # Nor a row with every cell empty: one cleared in a spreadsheet, or a blank line it saved again.
-        faces = ~(is_marker | is_start | is_end | is_aside | is_part | is_model
+        faces = ~(is_marker | is_start | is_end | is_aside | is_part | is_model | is_damaged
                   | (ids.isna() & df.isna().all(axis=1)).to_numpy())
         attention = [c for c in ATTENTION_COLUMNS if c in df.columns]
 
@@ -641,8 +687,10 @@ class SessionLog:
         for t, text in markers[:MAX_MARKERS]:
             log.add_marker(t, text)
         log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in aside]
-        log._parts, log._streams = _read_parts(part_texts, log)
-        log._models = list(dict.fromkeys(models))[:MAX_MODELS]
+        log._damaged = _read_damaged(_texts(df, is_damaged))  # before the parts: a damaged start makes one
+        log._parts, log._streams = _read_parts(_texts(df, is_part), log)
+        log._models = list(dict.fromkeys(csvtext.unescape(m.group(1)) for text in _texts(df, is_model)
+                                         if (m := _MODEL_NAME.match(text))))[:MAX_MODELS]
         return log
 
     @classmethod
@@ -691,7 +739,8 @@ class SessionLog:
         log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]))
                       for p in ordered for r in p.set_aside.rows]
         log._parts = [span for sp, p in summaries for span in (p.parts or [(sp.start_s, sp.end_s)])]
-        if len(log._parts) < 2:
+        log._damaged = _merged([span for p in ordered for span in p.damaged])[:MAX_DAMAGED]
+        if len(log._parts) < 2 and not _late_start(log._parts, log.start_s, bool(log._damaged)):
             log._parts = []
         return log
 
@@ -737,6 +786,11 @@ class SessionLog:
                 df[c] = df[c].str.replace(",", ".", regex=False)
         del data, source_io  # the CSV a compressed log unpacked to: not held while its rows are copied
         return cls.from_frame(df, source=source)
+
+
+def _texts(df: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    """The ``marker`` texts of a CSV's ``rows`` (a mask), as strings; none without the column."""
+    return [str(text) for text in df.loc[rows, "marker"]] if "marker" in df.columns else []
 
 
 def unpack_log(data: bytes, max_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
@@ -849,10 +903,13 @@ def log_set_aside(df: pd.DataFrame) -> np.ndarray:
     return arr[np.isfinite(arr).all(axis=1)]
 
 
-def _late_stream(parts: Sequence[tuple[float, float]], start_s: float, streams: bool) -> bool:
-    """Whether ``parts`` are one live stream that started after its log's start (``start_s``): the
-    time before it was not analysed, so the stream counts as a part of its own."""
-    return streams and len(parts) == 1 and parts[0][0] > start_s + LEAD_S
+def _late_start(parts: Sequence[tuple[float, float]], start_s: float, paused: bool) -> bool:
+    """Whether ``parts`` are one stretch that started after its log's start (``start_s``) and the
+    log says why (``paused``): a live stream (:attr:`SessionLog.streams`), or the frames of a damaged
+    video after its start could not be decoded (:attr:`SessionLog.damaged`). The time before it was
+    not analysed, so the stretch counts as a part of its own. (A video's log joined from parts lists
+    them only when they are two or more.)"""
+    return paused and len(parts) == 1 and parts[0][0] > start_s + LEAD_S
 
 
 def _read_parts(texts: Sequence[str], log: SessionLog) -> tuple[list[tuple[float, float]], bool]:
@@ -863,7 +920,7 @@ def _read_parts(texts: Sequence[str], log: SessionLog) -> tuple[list[tuple[float
     And whether they are live streams (:data:`STREAM_TEXT`) rather than parts of a video."""
     parts = sorted((float(m.group(1)), float(m.group(2))) for text in texts if (m := _PART_SPAN.search(text)))
     streams = bool(texts) and all(text.startswith(STREAM_TEXT.split(":")[0]) for text in texts)
-    if ((len(parts) < 2 and not _late_stream(parts, log.start_s, streams))
+    if ((len(parts) < 2 and not _late_start(parts, log.start_s, streams or bool(log._damaged)))
             or any(b < a or b > MAX_LOG_S for a, b in parts)
             or any(b1 > a2 for (_, b1), (a2, _) in zip(parts, parts[1:]))):
         return [], False
@@ -874,6 +931,25 @@ def _read_parts(texts: Sequence[str], log: SessionLog) -> tuple[list[tuple[float
     if not inside.all():
         return [], False
     return parts, streams
+
+
+def _read_damaged(texts: Sequence[str]) -> list[tuple[float, float]]:
+    """The damaged stretches a CSV's DAMAGED_ID rows give, in time order; a stretch that is not one
+    (its end before its start), or past the times a log may hold, is left out (an edited file)."""
+    spans = ((float(m.group(1)), float(m.group(2))) for text in texts if (m := _PART_SPAN.search(text)))
+    return _merged([(a, b) for a, b in spans if a <= b <= MAX_LOG_S])[:MAX_DAMAGED]
+
+
+def _merged(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``(start, end)`` spans in time order, those that overlap or touch as one (two parts of a video
+    analysed one after the other each keep their share of a damaged stretch that runs across them)."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + LEAD_S:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def log_parts(df: pd.DataFrame) -> list[tuple[float, float]]:
@@ -889,18 +965,35 @@ def log_parts(df: pd.DataFrame) -> list[tuple[float, float]]:
 
 def unanalysed(df: pd.DataFrame) -> list[tuple[float, float]]:
     """The ``(start_s, end_s)`` spans between a log's parts (:func:`log_parts`), where nothing was
-    analysed: a live stream stopped or without a picture, or a video's time between the parts
-    analysed. The charts over time shade them: a face seen on both sides was not seen there, nor
-    was anybody found missing. A video's parts that follow on (the next part from the frame after
-    the last one analysed: about one step of :func:`sample_step` apart, a frame time off the step's
-    grid by less than half a step) leave no span: no frame between them went unanalysed. A live
-    log's streams always do (STOP and START, or no picture for a while), and so does the time
-    before its first stream when its clock started earlier, with a moment named before START."""
-    parts = log_parts(df)
+    analysed: a live stream stopped or without a picture, a video's time between the parts
+    analysed, or a stretch of a damaged video that could not be decoded. The charts over time shade
+    them: a face seen on both sides was not seen there, nor was anybody found missing. A video's
+    parts that follow on (the next part from the frame after the last one analysed: about one step
+    of :func:`sample_step` apart, a frame time off the step's grid by less than half a step) leave
+    no span: no frame between them went unanalysed. A live log's streams always do (STOP and START,
+    or no picture for a while), and so does the time before its first stream when its clock started
+    earlier, with a moment named before START; a video's first part, when its start could not be
+    decoded. So does the end of a damaged video after the log's last frame, when it could not be
+    decoded (:func:`log_damaged`: a file cut short), up to the end the file's header gives."""
+    parts, damaged = log_parts(df), log_damaged(df)
+    if not parts and not damaged:
+        return []
     streams = bool(parts) and bool(df.attrs.get("streams"))
-    follow_on = 1.5 * sample_step(df) if parts and not streams else 0.0
-    lead = [(log_start(df), parts[0][0])] if streams and parts[0][0] > log_start(df) + LEAD_S else []
-    return lead + [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if a - b > follow_on]
+    follow_on = 1.5 * sample_step(df) if not streams else 0.0
+    lead = [(log_start(df), parts[0][0])] if parts and parts[0][0] > log_start(df) + max(LEAD_S, follow_on) else []
+    end = log_end(df)
+    tail = max((b for a, b in damaged if b > end + max(follow_on, LEAD_S)), default=None)
+    return (lead + [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if a - b > follow_on]
+            + ([(end, tail)] if tail is not None else []))
+
+
+def log_damaged(df: pd.DataFrame) -> list[tuple[float, float]]:
+    """The ``(start_s, end_s)`` stretches of a damaged video that could not be decoded
+    (``attrs["damaged"]``, set by :meth:`SessionLog.to_frame`); empty when none, or not known."""
+    try:
+        return [(float(a), float(b)) for a, b in df.attrs.get("damaged", ())]
+    except (TypeError, ValueError):
+        return []
 
 
 def log_models(df: pd.DataFrame) -> tuple[str, ...]:
@@ -927,6 +1020,7 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
     notes = [(t, text, MARKER_ID) for t, text in markers]
     part_text = STREAM_TEXT if df.attrs.get("streams") else PART_TEXT
     notes += [(a, part_text.format(start=a, end=b), PART_ID) for a, b in log_parts(df)]
+    notes += [(a, DAMAGED_TEXT.format(start=a, end=b), DAMAGED_ID) for a, b in log_damaged(df)]
     notes += [(log_start(df), MODEL_TEXT.format(model=m), MODEL_ID) for m in log_models(df)]
     if log_start(df) > 0:
         notes.append((log_start(df), START_TEXT, START_ID))
@@ -980,6 +1074,31 @@ def parts_text(parts: Sequence[tuple[float, float]], fmt: Callable[[float], str]
     gaps = sorted(((b, a) for (_, b), (a, _) in zip(parts, parts[1:])), key=lambda g: g[0] - g[1])[:3]
     return (f"{fmt(parts[0][0])} to {fmt(parts[-1][1])}, the longest times between them "
             + ", ".join(f"{fmt(a)} to {fmt(b)}" for a, b in sorted(gaps)))
+
+
+#: A log's damaged stretches are listed one by one up to this many (:func:`damage_text`).
+LISTED_DAMAGE = 4
+
+
+def damage_text(damaged: Sequence[tuple[float, float]], end_s: float, fmt: Callable[[float], str] = format_time,
+                most: int = LISTED_DAMAGE) -> str:
+    """For people: what of a damaged video could not be decoded (:attr:`SessionLog.damaged`), as a
+    sentence without its full stop; "" for none. ``end_s``: where its log ends (:func:`log_end`), after
+    which a stretch is the end of the video (a file cut short, as an unfinished download is);
+    ``fmt`` writes a time (the pages' :func:`format_time`, or the report's with tenths)."""
+    inner = [(a, b) for a, b in damaged if a < end_s - LEAD_S]
+    tail = max((b for a, b in damaged if a >= end_s - LEAD_S and b > end_s), default=None)
+    said = []
+    if inner:
+        spans = [f"{fmt(a)} to {fmt(b)}" for a, b in inner[:most]]
+        more = len(inner) - len(spans)
+        said.append(f"the video could not be decoded from {', '.join(spans)}"
+                    + (f" and {more} more stretch{'es' if more != 1 else ''}" if more > 0 else "")
+                    + " (damaged): nothing there was analysed")
+    if tail is not None:
+        said.append(f"{'nor' if inner else 'the video could not be decoded'} from {fmt(end_s)}, where the analysis "
+                    f"ends, to {fmt(tail)}: damaged, or cut short (an unfinished download or copy?)")
+    return "; ".join(said)
 
 
 def parse_time(text: str) -> float:

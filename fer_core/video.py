@@ -532,6 +532,14 @@ def _packet_time(container: Any, packet: Any, t0: float | None, last_s: float | 
     return max(0.0, float(stamp * packet.time_base) - t0)
 
 
+def _after_damage(gaps: list[tuple[float, float]], before: float, t: float, grid: float, follow_on: float) -> bool:
+    """Whether the frame at ``t`` comes after a damaged stretch of ``gaps`` (:class:`DecodeDamage`'s)
+    that lies after ``before`` (the last frame analysed, or the analysis's start) and left a time of
+    the analysis's grid out: more than ``follow_on`` seconds (one and a half steps) from ``before``
+    to ``grid``, the grid's time at or before ``t``."""
+    return grid - before > follow_on and any(a < t and b > before for a, b in gaps)
+
+
 def _bgr(frame: Any, max_side: int) -> np.ndarray:
     """The frame as BGR, scaled down in the conversion when its long side is over ``max_side``."""
     w, h = frame.width, frame.height
@@ -605,6 +613,11 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     that part of the video only; the log keeps the video's times and its start
     (:attr:`SessionLog.start_s`). ``stop``: asked before each frame; True ends the analysis there,
     with the frames analysed so far (a page whose run is cut short keeps them).
+
+    A damaged video's log says what could not be decoded (:meth:`SessionLog.add_damaged`: a garbled
+    stretch, the end of a file cut short), and where a damaged stretch leaves analysed frames missing,
+    the frames after it are a stretch of their own (:meth:`SessionLog.resume`): the time analysed
+    leaves it out, and the charts shade it, as a live session's pause.
     """
     t_start = time.perf_counter()
     _check_rate_and_count(rate, max_frames)  # before the tracker's window is sized by the rate
@@ -620,6 +633,7 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     model = model_label(recognizer)
     n = with_faces = 0
     last_t = start_s
+    previous: float | None = None  # the last analysed frame's time
     size: tuple[int, int] | None = None
     damage = DecodeDamage()
     interrupted = False
@@ -628,6 +642,12 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
         if stop is not None and stop():
             interrupted = True
             break
+        # The frame after a damaged stretch stands for the grid's time before it (iter_frames gives the
+        # first frame at or after each): its stretch starts there, as a part analysed from that time does.
+        grid = max(start_s, round(math.floor((sf.time_s + 1e-6) * rate) / rate, 6))
+        if _after_damage(damage.gaps, start_s if previous is None else previous, sf.time_s, grid, 1.5 / rate):
+            session.resume(stream=False, at=grid)
+        previous = sf.time_s
         aside: list[tuple[int, int, int, int]] = []
         if attention:
             results = recognizer.analyze(sf.bgr, attention=True, set_aside=aside)
@@ -652,6 +672,12 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
         reached = max(damage.last_s, damage.packets_end_s or 0.0)
         if until - reached > max(CUT_SHORT_S, CUT_SHORT_SHARE * info.duration_s):
             cut_short = damage.last_s
+    # The stretches in the part analysed (decoding runs a little ahead of the frames analysed: what it
+    # met past a run's last frame is the next part's), and the end not decoded of a file cut short.
+    to = last_t if interrupted or stopped else until if until is not None else math.inf
+    for a, b in [*damage.gaps, *([(cut_short, until)] if cut_short is not None and until is not None else [])]:
+        if b >= start_s and a <= to:
+            session.add_damaged(max(a, start_s), min(b, to))
     return VideoAnalysis(info=info, log=session, frames_analysed=n, frames_with_faces=with_faces,
                          seconds_analysed=last_t - start_s, elapsed_s=time.perf_counter() - t_start,
                          stopped_early=stopped, start_s=start_s, frame_size=size,

@@ -101,3 +101,27 @@ def heic_start() -> bytes:
 
     ftyp = struct.pack(">I4s4sI", 44, b"ftyp", b"heic", 0) + b"mif1MiHEMiPrmiafMiHBheic"
     return ftyp + struct.pack(">I4sI", 3000, b"meta", 0) + b"\0" * 2988
+
+
+def damage_middle(data: bytes) -> bytes:
+    """``data`` with a sixth of its bytes from the middle on garbled (a bad sector, a broken copy)."""
+    out = bytearray(data)
+    for i in range(len(out) // 2, len(out) // 2 + len(out) // 6):
+        out[i] = (out[i] * 7 + 13) % 256
+    return bytes(out)
+
+
+def faststart_mp4(path: Path, seconds: int = 20, fps: int = 10) -> bytes:
+    """An MP4 whose index comes first (as web downloads are), so that a copy cut short still plays up to its cut."""
+    import av
+
+    with av.open(str(path), mode="w", format="mp4", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(seconds * fps):
+            frame = face_on_background(160, 120, x=30 + i % 20)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()

@@ -785,11 +785,11 @@ def test_videos_are_logged_as_the_video_page_logs_them(tmp_path, recognizer):
 def test_damaged_and_cut_short_videos_are_analysed_and_said_in_the_closing_lines(tmp_path, capsys):
     """A video garbled halfway and one cut short were written as finished without a word; every
     failure was said once, among the progress lines, where a long run scrolled it away."""
-    from tests.test_video import _damage_middle, _faststart_mp4
+    from tests.media import damage_middle, faststart_mp4
 
     (tmp_path / "in").mkdir()
-    whole = _faststart_mp4(tmp_path / "whole.mp4")
-    (tmp_path / "in" / "garbled.mp4").write_bytes(_damage_middle(whole))
+    whole = faststart_mp4(tmp_path / "whole.mp4")
+    (tmp_path / "in" / "garbled.mp4").write_bytes(damage_middle(whole))
     (tmp_path / "in" / "download.mp4").write_bytes(whole[: len(whole) // 2])
     (tmp_path / "in" / "empty.mp4").write_bytes(b"")
     (tmp_path / "in" / "notes.txt").write_text("to do")

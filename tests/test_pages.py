@@ -623,6 +623,73 @@ def test_video_page_then_dashboard(come_and_go_mp4):
     assert not at.exception
 
 
+def test_video_page_dashboard_and_report_say_what_a_damaged_video_lacks(tmp_path):
+    """A lecture garbled in its middle, or cut short (an unfinished download), was analysed without a
+    word on the Video file page: its charts read the stretch that could not be decoded as nobody in
+    view (0 % on the mix), the moment slider offered its times, the dashboard counted it in the time
+    analysed, and the report and the CSV log said nothing."""
+    from fer_app import video_view
+    from fer_core.session import format_time, unanalysed
+    from tests.media import damage_middle, faststart_mp4
+
+    whole = faststart_mp4(tmp_path / "lecture.mp4", seconds=40)
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", damage_middle(whole), "video/mp4").run()
+    with pressed_downloads() as logs:
+        at.button[0].click().run()
+    assert not at.exception and not at.error
+    state = at.session_state["fer_video"]
+    [(a, b)] = state["result"].damaged_gaps
+    damaged = [w.value for w in at.warning if "damaged" in w.value]
+    assert damaged == [f"**This video is damaged.** The video could not be decoded from {format_time(a)} to "
+                       f"{format_time(b)} (damaged): nothing there was analysed. The charts below shade it grey "
+                       "(*not analysed*) rather than read it as nobody in view; the Class dashboard and its report "
+                       "say so too, and leave it out of the time analysed."]
+    # The mix over time and the per-face timeline shade it.
+    assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 2
+    log = state["result"].log
+    assert log.damaged == ((a, b),)
+    [(gap_a, gap_b)] = unanalysed(log.to_frame())
+    assert gap_a < a + 0.5 and gap_b > b - 0.5 and gap_b - gap_a > 5
+    # The slider offers the frames analysed, none in the stretch (they showed the first frame after it).
+    assert state["parts"] == list(log.parts) and len(log.parts) == 2
+    assert not [t for t in video_view.stops(state["parts"], state["rate"]) if gap_a < t < gap_b]
+    # The log downloaded and read back keeps it.
+    back = SessionLog.from_csv(logs["lecture_expressions.csv"])
+    assert (back.damaged, back.parts) == (log.damaged, log.parts)
+    # The annotated copy holds every analysed frame, and goes from the last before it to the first after.
+    next(b for b in at.button if b.label == "Make the annotated video").click().run()
+    assert not at.exception and at.session_state["fer_video_clip"]["clip"].frames == state["result"].frames_analysed
+
+    with pressed_downloads() as got:
+        at.switch_page("app_pages/dashboard.py").run()
+    assert not at.exception and at.radio[0].value == "Analysed video"
+    summary = log.summary()
+    assert {m.label: m.value for m in at.metric}["Time analysed"] == f"{summary.analysed_s / 60:.1f} min"
+    assert summary.analysed_s == pytest.approx(summary.duration_s - (gap_b - gap_a))
+    assert any(w.value.startswith(f"**The video is damaged.** The video could not be decoded from {format_time(a)} "
+                                  f"to {format_time(b)} (damaged)") for w in at.warning)
+    # The mix over time shades it (one face at a time: the dashboard draws no per-face timeline).
+    assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 1
+    [report] = [data for name, data in got.items() if name.endswith(".html")]
+    assert "<li><b>The video is damaged</b>: the video could not be decoded from 0:" in report
+    assert f"Time analysed: {int(summary.analysed_s // 60)}:{summary.analysed_s % 60:04.1f}, in 2 parts" in report
+    assert report.count('"text":"not analysed"') >= 1  # on its mix over time
+
+    # Cut short: the rest, up to the 0:40 its header gives, could not be decoded.
+    at.switch_page("app_pages/video_file.py").run()
+    at.file_uploader[0].upload("download.mp4", whole[: len(whole) // 2], "video/mp4").run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    log = at.session_state["fer_video"]["result"].log
+    end = log.summary().end_s
+    assert log.damaged == ((end, 40.0),) and unanalysed(log.to_frame()) == [(end, 40.0)]
+    assert any(w.value.startswith(f"**This video is damaged.** The video could not be decoded from "
+                                  f"{format_time(end)}, where the analysis ends, to 0:40: damaged, or cut short "
+                                  "(an unfinished download or copy?).") for w in at.warning)
+    assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 2
+
+
 def test_video_page_says_before_the_analysis_when_a_video_is_too_long_for_the_rate():
     # 7,300 s at 1 frame a second (tiny frames): over the page's 7,200 analysed frames at 1 or 2 a second.
     data = encode_video([np.full((48, 64, 3), i % 200, np.uint8) for i in range(7300)], fps=1)

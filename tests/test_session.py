@@ -1148,3 +1148,84 @@ def test_confidence_note_says_how_sure_the_model_was_and_why_the_mix_reads_lower
     assert most_in_view(df) == 1 and most_in_view(SessionLog().to_frame()) == 0
     log.add_frame(5.0, [(1, (0, 0, 10, 10), probs("Sad", 0.8)), (2, (20, 0, 10, 10), probs("Sad", 0.8))])
     assert most_in_view(log.to_frame()) == 2
+
+
+def damaged_video_log(start_s: float = 0.0) -> SessionLog:
+    """A video's log as fer_core.video writes one of a file damaged at its start (0:00-0:03) and
+    from 0:20 to 0:30, analysed at 2 frames a second up to 0:40 of the 0:50 its header gives."""
+    log = SessionLog(source="video", start_s=start_s)
+    log.resume(stream=False)  # its first frames could not be decoded
+    for k in range(6, 80):
+        t = start_s + k / 2
+        if start_s + 20 <= t < start_s + 30:
+            continue
+        if t == start_s + 30:
+            log.resume(stream=False)
+        log.add_frame(t, [(1, (10, 10, 50, 50), onehot("Happy"))] if k % 3 else [])
+    for a, b in ((0.0, 2.9), (20.1, 29.9), (39.5, 50.0)):
+        log.add_damaged(start_s + a, start_s + b)
+    return log
+
+
+def test_a_damaged_videos_stretches_are_parts_of_it_not_live_streams():
+    """A video's log resumed after a stretch that could not be decoded (fer_core.video): its parts are
+    the video's, never "live streams"; the damaged start and middle are shaded, and so is the end
+    after the last frame (a file cut short); the time analysed leaves them out; and its CSV, as a
+    spreadsheet saves it again, keeps all of it. The same parts without the damaged rows that say
+    why (a CSV edited by hand) are one stretch, as before."""
+    from fer_core.session import DAMAGED_ID, damage_text, log_damaged, unanalysed
+
+    log = damaged_video_log()
+    summary = log.summary()
+    assert summary.parts == ((3.0, 19.5), (30.0, 39.5)) and not log.streams
+    assert summary.analysed_s == pytest.approx(16.5 + 9.5) and summary.duration_s == 39.5
+    assert log.damaged == ((0.0, 2.9), (20.1, 29.9), (39.5, 50.0))
+    shaded = [(0.0, 3.0), (19.5, 30.0), (39.5, 50.0)]
+    assert unanalysed(log.to_frame()) == shaded
+    assert damage_text(log.damaged, summary.end_s) == (
+        "the video could not be decoded from 0:00 to 0:02, 0:20 to 0:29 (damaged): nothing there was analysed; "
+        "nor from 0:39, where the analysis ends, to 0:50: damaged, or cut short (an unfinished download or copy?)")
+    for how, data in {"csv": log.to_csv(), **spreadsheet_saves(log.to_csv())}.items():
+        back = SessionLog.from_csv(data)
+        assert (back.summary().parts, back.damaged, back.streams) == (summary.parts, log.damaged, False), how
+        assert unanalysed(back.to_frame()) == shaded and log_damaged(back.to_frame()) == list(log.damaged), how
+    csv = pd.read_csv(io.BytesIO(log.to_csv()), keep_default_na=False)
+    kept = csv[csv["face_id"] != DAMAGED_ID]
+    back = SessionLog.from_csv(kept.to_csv(index=False))
+    assert back.damaged == () and back.summary().parts == summary.parts  # two parts: kept
+    one = damaged_video_log()
+    one.clear()
+    one.resume(stream=False)
+    for t in range(6, 20):
+        one.add_frame(t / 2, [(1, (10, 10, 50, 50), onehot("Happy"))])
+    one.add_damaged(0.0, 2.9)
+    assert one.summary().parts == ((3.0, 9.5),) and unanalysed(one.to_frame()) == [(0.0, 3.0)]
+    csv = pd.read_csv(io.BytesIO(one.to_csv()), keep_default_na=False)
+    assert SessionLog.from_csv(csv.to_csv(index=False)).summary().parts == ((3.0, 9.5),)
+    back = SessionLog.from_csv(csv[csv["face_id"] != DAMAGED_ID].to_csv(index=False))
+    assert back.summary().parts == () and unanalysed(back.to_frame()) == []  # a lone part, no reason: none
+    with pytest.raises(ValueError):
+        one.add_damaged(5.0, 4.0)
+
+
+def test_parts_of_a_damaged_video_joined_keep_its_damage_once():
+    """A damaged stretch across two parts analysed one after the other (each part keeps its share)
+    is one stretch of the joined log; a damaged start of the first part still shades."""
+    from fer_core.session import unanalysed
+
+    whole = damaged_video_log()
+    first, rest = SessionLog(source="video"), SessionLog(source="video", start_s=25.0)
+    first.resume(stream=False)
+    for t, faces in ((float(t), [(1, (10, 10, 50, 50), onehot("Happy"))]) for t in np.arange(3.0, 20.0, 0.5)):
+        first.add_frame(t, faces)
+    first.add_damaged(0.0, 2.9)
+    first.add_damaged(20.1, 25.0)
+    rest.resume(stream=False)
+    for t in np.arange(30.0, 40.0, 0.5):
+        rest.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Sad"))])
+    rest.add_damaged(25.0, 29.9)
+    rest.add_damaged(39.5, 50.0)
+    joined = SessionLog.join([rest, first], source="video")
+    assert joined.damaged == whole.damaged and joined.summary().parts == whole.summary().parts
+    assert unanalysed(joined.to_frame()) == unanalysed(whole.to_frame())
+    assert SessionLog.from_csv(joined.to_csv()).damaged == whole.damaged

@@ -1,5 +1,6 @@
 """Video decoding at a chosen rate, and whole-video analysis with real faces."""
 import io
+import math
 
 import cv2
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from fer_core import LABELS, load_recognizer
 from fer_core.session import format_time
 from fer_core.video import VideoDecodeError, analyze_video, iter_frames, probe
-from tests.media import come_and_go_frames, encode_video, face_on_background
+from tests.media import come_and_go_frames, damage_middle, encode_video, face_on_background, faststart_mp4
 from tests.scenes import no_face_bgr
 
 
@@ -369,42 +370,18 @@ def test_progress_counts_towards_max_frames_when_they_end_the_run_first(come_and
     assert len(seen) == 16 and seen[-1] == pytest.approx(7.5 / 8.0, abs=0.03)
 
 
-def _damage_middle(data: bytes) -> bytes:
-    """``data`` with a sixth of its bytes from the middle on garbled (a bad sector, a broken copy)."""
-    out = bytearray(data)
-    for i in range(len(out) // 2, len(out) // 2 + len(out) // 6):
-        out[i] = (out[i] * 7 + 13) % 256
-    return bytes(out)
-
-
-def _faststart_mp4(path, seconds: int = 20, fps: int = 10) -> bytes:
-    """An MP4 whose index comes first (as web downloads are), so that a copy cut short still plays up to its cut."""
-    import av
-
-    with av.open(str(path), mode="w", format="mp4", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for i in range(seconds * fps):
-            frame = face_on_background(160, 120, x=30 + i % 20)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path.read_bytes()
-
-
 def test_a_damaged_stretch_and_a_cut_short_file_are_said_not_passed_over(recognizer, tmp_path):
     """A video garbled in its middle lost 10 s of its 20 without a word, and one cut short (an
     unfinished download) was analysed up to its cut as if that were its end: its log and report
     looked whole. The analysis now says what its log lacks (VideoAnalysis.damage_notes)."""
-    whole = _faststart_mp4(tmp_path / "whole.mp4")
+    whole = faststart_mp4(tmp_path / "whole.mp4")
     fine = analyze_video(recognizer, whole, rate=2.0)
     assert (fine.skipped_packets, fine.damaged_gaps, fine.cut_short_at, fine.damage_notes()) == (0, (), None, [])
     # A part of it, or a run ended by max_frames, is not a file cut short.
     assert analyze_video(recognizer, whole, rate=2.0, end_s=6.0).damage_notes() == []
     assert analyze_video(recognizer, whole, rate=2.0, max_frames=5).damage_notes() == []
 
-    damaged = analyze_video(recognizer, _damage_middle(whole), rate=2.0)
+    damaged = analyze_video(recognizer, damage_middle(whole), rate=2.0)
     assert damaged.skipped_packets > 0 and len(damaged.damaged_gaps) == 1
     a, b = damaged.damaged_gaps[0]
     times = damaged.log.to_frame()["time_s"]
@@ -454,3 +431,61 @@ def test_a_last_frame_held_to_the_end_is_not_a_file_cut_short(recognizer, tmp_pa
     analysis = analyze_video(recognizer, held, rate=2.0)
     assert analysis.seconds_analysed == pytest.approx(5.0, abs=0.1)
     assert (analysis.cut_short_at, analysis.damage_notes()) == (None, [])
+
+
+def test_a_damaged_videos_log_leaves_out_what_could_not_be_decoded(recognizer, tmp_path):
+    """The log of a video garbled in its middle was one stretch: its time analysed counted the
+    damaged seconds, its charts read them as nobody in view, and its CSV, read back on the dashboard,
+    said nothing of them; the log of one cut short ended at its cut as if that were the video's end.
+    Now the frames on either side of a damaged stretch are two stretches of the log (as a live
+    session's streams), and the log keeps what could not be decoded, through its CSV."""
+    from fer_core.session import SessionLog, unanalysed
+
+    whole = faststart_mp4(tmp_path / "whole.mp4")
+    fine = analyze_video(recognizer, whole, rate=2.0)
+    assert (fine.log.parts, fine.log.damaged, unanalysed(fine.log.to_frame())) == ((), (), [])
+
+    damaged = analyze_video(recognizer, damage_middle(whole), rate=2.0)
+    [(a, b)] = damaged.damaged_gaps
+    log = damaged.log
+    times = sorted(set(log.to_frame()["time_s"]))
+    before, first = max(t for t in times if t < a), min(t for t in times if t > b - 0.5)
+    # The stretch after it starts at the time of the 2-a-second grid that its first frame stands for (the
+    # first frame at or after it), as a part analysed from there would: found again from there, that frame
+    # is in the annotated copy, which the frame's own time, off the grid, left out.
+    after = math.floor(first * 2) / 2
+    assert log.parts == ((0.0, before), (after, times[-1])) and log.damaged == ((a, b),)
+    assert after < first and next(iter_frames(damage_middle(whole), 2.0, start_s=after)).time_s == first
+    summary = log.summary()
+    assert summary.analysed_s == pytest.approx(summary.duration_s - (after - before))
+    assert unanalysed(log.to_frame()) == [(before, after)]
+    back = SessionLog.from_csv(log.to_csv())  # the page's download, read back on the dashboard
+    assert (back.parts, back.damaged, back.streams) == (log.parts, log.damaged, False)
+    assert unanalysed(back.to_frame()) == [(before, after)]
+
+    # Cut short: the rest, up to the length the header gives, could not be decoded.
+    cut = analyze_video(recognizer, whole[: len(whole) // 2], rate=2.0)
+    end = cut.log.summary().end_s
+    assert cut.log.damaged == ((cut.cut_short_at, 20.0),) and cut.log.parts == ()
+    assert unanalysed(SessionLog.from_csv(cut.log.to_csv()).to_frame()) == [(end, 20.0)]
+
+
+def test_a_damaged_video_analysed_in_parts_is_one_session_with_its_damage(recognizer, tmp_path):
+    """The Video page's parts (the 7,200-frame cap, then "the rest from 1:00:00"): parts that follow
+    on leave no gap, and the damaged stretch, in one part or across two, is the only one."""
+    from fer_core.session import SessionLog, unanalysed
+
+    damaged = damage_middle(faststart_mp4(tmp_path / "whole.mp4"))
+    once = analyze_video(recognizer, damaged, rate=2.0)
+    [(a, b)] = once.damaged_gaps
+    [gap] = unanalysed(once.log.to_frame())
+    # Capped before the damage, then the rest; and cut inside the damaged stretch, then the rest.
+    capped = analyze_video(recognizer, damaged, rate=2.0, max_frames=10)
+    assert capped.stopped_early and capped.log.damaged == ()
+    for first in (capped, analyze_video(recognizer, damaged, rate=2.0, end_s=(a + b) / 2)):
+        rest = analyze_video(recognizer, damaged, rate=2.0, start_s=math.floor(first.end_s) + 1
+                             if first.stopped_early else first.end_s + 0.5)
+        joined = SessionLog.join([first.log, rest.log], source="video")
+        assert unanalysed(joined.to_frame()) == [gap]
+        assert joined.damaged == once.log.damaged
+        assert joined.summary().analysed_s == pytest.approx(once.log.summary().analysed_s, abs=1.0)
