@@ -980,10 +980,20 @@ def unanalysed(df: pd.DataFrame) -> list[tuple[float, float]]:
         return []
     streams = bool(parts) and bool(df.attrs.get("streams"))
     follow_on = 1.5 * sample_step(df) if not streams else 0.0
-    lead = [(log_start(df), parts[0][0])] if parts and parts[0][0] > log_start(df) + max(LEAD_S, follow_on) else []
+
+    def lost(a: float, b: float, longer: float) -> bool:
+        # Longer than parts that follow on, or with a damaged stretch in it: the video's analysis split
+        # its log there only where a frame of its grid was lost (fer_core.video), and sample_step, taken
+        # from the face rows, is the time between faces found: in a lecture where a face was found in
+        # one frame of four (2.0 s at 2 a second), a damaged 2.5 s left out of the time analysed was
+        # not shaded.
+        return b - a > longer or (b - a > LEAD_S and any(da < b and db > a for da, db in damaged))
+
+    start = log_start(df)
+    lead = [(start, parts[0][0])] if parts and lost(start, parts[0][0], max(LEAD_S, follow_on)) else []
     end = log_end(df)
     tail = max((b for a, b in damaged if b > end + max(follow_on, LEAD_S)), default=None)
-    return (lead + [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if a - b > follow_on]
+    return (lead + [(b, a) for (_, b), (a, _) in zip(parts, parts[1:]) if lost(b, a, follow_on)]
             + ([(end, tail)] if tail is not None else []))
 
 

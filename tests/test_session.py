@@ -1229,3 +1229,37 @@ def test_parts_of_a_damaged_video_joined_keep_its_damage_once():
     assert joined.damaged == whole.damaged and joined.summary().parts == whole.summary().parts
     assert unanalysed(joined.to_frame()) == unanalysed(whole.to_frame())
     assert SessionLog.from_csv(joined.to_csv()).damaged == whole.damaged
+
+
+def test_a_damaged_stretch_is_shaded_however_seldom_a_face_was_found():
+    """The parts of a video's analysis that follow on leave no shaded span when they are about a step
+    of the face rows apart (sample_step), which is the time between faces found: in a lecture where
+    a face was found in one frame of four (2.0 s at 2 frames a second), a damaged 2.5 s that the time
+    analysed left out was not shaded, though the page said the charts shade it. A damaged start too."""
+    from fer_core.compare import analysed_time
+    from fer_core.session import sample_step, unanalysed
+
+    for every in (1, 4, 6):
+        log = SessionLog(source="video")
+        log.resume(stream=False, at=2.0)  # its first 2 s could not be decoded
+        for k in range(4, 80):
+            t = k / 2
+            if 20.0 < t < 22.5:
+                continue
+            if t == 22.5:
+                log.resume(stream=False, at=22.5)
+            log.add_frame(t, [(1, (10, 10, 50, 50), onehot("Happy"))] if k % every == 0 else [])
+        log.add_damaged(0.0, 1.9)
+        log.add_damaged(20.2, 22.3)
+        summary = log.summary()
+        assert summary.parts == ((2.0, 20.0), (22.5, 39.5)) and summary.analysed_s == 35.0
+        for df in (log.to_frame(), SessionLog.from_csv(log.to_csv()).to_frame()):
+            assert sample_step(df) == every / 2
+            assert unanalysed(df) == [(0.0, 2.0), (20.0, 22.5)], every
+            assert analysed_time(df)[1] == pytest.approx(summary.analysed_s), every
+    # Parts that follow on, with no damage between them, still leave none.
+    first, rest = SessionLog(source="video"), SessionLog(source="video", start_s=10.5)
+    for t in np.arange(0.0, 21.0, 0.5):
+        (first if t < 10.5 else rest).add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Sad"))] if t % 2 == 0 else [])
+    first.add_damaged(3.2, 3.3)  # one packet, no frame of the grid lost: no part of its own
+    assert unanalysed(SessionLog.join([first, rest], source="video").to_frame()) == []
