@@ -187,9 +187,12 @@ if summary.parts and log.streams:
                  "or without a picture (the camera or the network gone for a while) was not analysed."
                + (" Its clock started with a moment named before the first stream."
                   if summary.parts[0][0] > summary.start_s + LEAD_S else ""))
-elif summary.parts and not parts_told:
+elif len(summary.parts) > 1 and not parts_told:
     st.caption(f"{len(summary.parts)} parts of a video: {parts_text(summary.parts)}"
                + ". Times are the video's own; the gaps between the parts were not analysed.")
+elif summary.parts and not parts_told:  # one: a video whose start could not be decoded (said below)
+    st.caption(f"Part of a video: the analysis covers {format_time(summary.parts[0][0])} to "
+               f"{format_time(summary.end_s)}, and times are the video's own.")
 elif summary.start_s > 0 and not summary.parts:
     st.caption(f"Part of a video: the analysis covers {format_time(summary.start_s)} to "
                f"{format_time(summary.end_s)}, and times are the video's own.")

@@ -255,6 +255,10 @@ def _covered(summary: SessionSummary, live: bool = False) -> str:
                     "stream stopped or without a picture"
                     + (f" (its clock started at {_fmt_time(summary.start_s)}, with a moment named before the first "
                        "stream)" if summary.parts[0][0] > summary.start_s + LEAD_S else "") + "</li>")
+        if len(summary.parts) == 1:  # a video whose start could not be decoded (SessionLog.damaged says so)
+            [(a, b)] = summary.parts
+            return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)} (the video from {_fmt_time(a)} to "
+                    f"{_fmt_time(b)})</li>")
         return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} parts of the "
                 f"video ({spans}); the gaps between them were not analysed</li>")
     return (f"<li>Duration covered: {_fmt_time(summary.duration_s)}"

@@ -1287,6 +1287,31 @@ def test_dashboard_joins_the_logs_of_parts_of_one_recording():
     assert "cannot be joined as parts of one recording: two of the logs overlap" in at.error[0].value
 
 
+def test_dashboard_and_report_of_a_video_whose_start_could_not_be_decoded_speak_of_one_part():
+    """A damaged video whose first seconds could not be decoded has one part, from its first frame after
+    them: the dashboard said "1 parts of a video: 0:03 to 0:19 ... the gaps between the parts were not
+    analysed", and the report "in 1 parts of the video (...); the gaps between them"."""
+    log = SessionLog(source="video")
+    log.resume(stream=False, at=3.0)
+    for t in np.arange(3.0, 20.0, 0.5):
+        log.add_frame(float(t), [(1, (10, 10, 80, 80), [0, 0, 0, 1, 0, 0, 0])])
+    log.add_damaged(0.0, 2.9)
+    assert log.summary().parts == ((3.0, 19.5),)
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    with pressed_downloads() as got:
+        at.file_uploader[0].set_value([("lecture.csv", log.to_csv(), "text/csv")]).run()
+    assert not at.exception and not at.error
+    assert "1 parts" not in texts(at) and "gaps between" not in texts(at)
+    assert "Part of a video: the analysis covers 0:03 to 0:19, and times are the video's own." in texts(at)
+    assert {m.label: m.value for m in at.metric}["Time analysed"] == "0.3 min"
+    assert any(w.value.startswith("**The video is damaged.** The video could not be decoded from 0:00 to 0:02")
+               for w in at.warning)
+    [report] = [data for name, data in got.items() if name.endswith(".html")]
+    assert "<li>Time analysed: 0:16.5 (the video from 0:03.0 to 0:19.5)</li>" in report
+    assert "1 parts" not in report and "gaps between" not in report
+
+
 def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4):
     from fer_core.compare import LOOKING
     from tests.test_compare import lecture
