@@ -430,8 +430,10 @@ class CaptureFollower:
         if why and not streams and self.asked == self.full:
             # Rationed with no other stream: this stream's own analyses (its LoadShedder sheds
             # them) or the server's other work. A lighter camera would serve no other stream and
-            # would lose its far faces: it keeps the capture it has, and the line it had.
+            # would lose its far faces: it keeps the capture it has. Its line still follows the frames
+            # (asked back to the full camera: whether the browser gave it back, or refused).
             self._quiet_since = None
+            self.note = self._say(now, "", streams, rationed, frame_size, fps_in)
             return self.asked, self.note
         if why:
             self._quiet_since = None

@@ -276,6 +276,21 @@ def test_a_stream_alone_on_a_rationing_server_keeps_its_capture():
     assert f.step(1.0 + support.RESTORE_AFTER_S, 0, True, (320, 240), 10.0)[0] == support.LIGHT_CAMERA
 
 
+def test_a_stream_asked_back_to_the_full_camera_says_what_it_got_while_rationed_alone():
+    """Asked back to the full camera, then rationed with no other stream (the full camera makes its
+    own analyses heavier): its capture is kept, but its line was kept too, frozen at "is asked for
+    480 x 360 ... again" whether the browser gave the full size back or refused it (then the advice to
+    press STOP and START never came while the rationing lasted)."""
+    for delivered, said in (((480, 360), "is back to 480 x 360."), ((320, 240), "Press STOP, then START")):
+        f = follower(streams=support.LIGHT_CAMERA_FROM)
+        f.step(1.0, 0, False, (320, 240), 10.0)
+        t = 1.0 + support.RESTORE_AFTER_S
+        assert f.step(t, 0, False, (320, 240), 10.0)[1].endswith("again.")
+        for dt in (1.0, support.RESIZE_WAIT_S + 1.0, 60.0):
+            asked, note = f.step(t + dt, 0, True, delivered, 15.0)
+        assert asked == support.CAMERA and said in note, delivered
+
+
 def test_a_browser_that_keeps_the_light_camera_is_told_how_to_get_the_full_one():
     f = follower(streams=support.LIGHT_CAMERA_FROM)
     f.step(1.0, 0, False, (320, 240), 10.0)
