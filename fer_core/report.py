@@ -299,8 +299,9 @@ def _changes_section(changes: pd.DataFrame) -> list[str]:
         shown = changes_table(changes)
         shown.insert(0, "time", changes["time_s"].map(_fmt_time))
         shown["change"] = shown["change"].map(lambda c: f"{c:.0%}")
-        parts.append("<p>The top expression of the face before and after, with its share; change: how much "
-                     "of its expression mix moved (0% = none, 100% = all).</p>")
+        parts.append("<p>The top expression of the face before and after, with its share (when it stays the "
+                     "same, with the other expression that moved most); change: how much of its expression mix "
+                     "moved (0% = none, 100% = all).</p>")
         parts.append(_table(shown))
     return parts
 

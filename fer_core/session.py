@@ -1343,10 +1343,13 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
     mix with ``per_face=False``.
     Columns: time_s (start of the later bin), face_id (0 for the overall mix),
     from_label, to_label (the top expressions of the two bins, the same one when only its
-    share moved), from_share, to_share (their mean probabilities), change. Changes smaller
+    share moved), from_share, to_share (their mean probabilities), other_label (of the other
+    expressions, the one whose share moved most: what the face moved away from or towards when
+    its top expression stayed), other_from, other_to (its shares), change. Changes smaller
     than ``min_change`` are left out. :func:`changes_table` words them for people.
     """
-    cols = ["time_s", "face_id", "from_label", "to_label", "from_share", "to_share", "change"]
+    cols = ["time_s", "face_id", "from_label", "to_label", "from_share", "to_share", "other_label", "other_from",
+            "other_to", "change"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     step = sample_step(df)
@@ -1366,10 +1369,16 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
     at = np.flatnonzero((fid[1:] == fid[:-1]) & next_bin(np.diff(t), bin_s, step) & (tv >= min_change))
     top = at[np.argsort(-tv[at], kind="stable")[:k]]  # largest first; ties in face, then time order
     top_label = p.argmax(axis=1)
+    moved = np.abs(p[top + 1] - p[top])
+    rows = np.arange(len(top))
+    moved[rows, top_label[top]] = moved[rows, top_label[top + 1]] = -1.0  # the top expressions aside
+    other = moved.argmax(axis=1)
     out = pd.DataFrame({"time_s": t[top + 1], "face_id": fid[top].astype(int),
                         "from_label": [LABELS[int(i)] for i in top_label[top]],
                         "to_label": [LABELS[int(i)] for i in top_label[top + 1]],
                         "from_share": p[top, top_label[top]], "to_share": p[top + 1, top_label[top + 1]],
+                        "other_label": [LABELS[int(i)] for i in other],
+                        "other_from": p[top, other], "other_to": p[top + 1, other],
                         "change": tv[top]},
                        columns=cols)
     return out.reset_index(drop=True)
@@ -1378,14 +1387,23 @@ def strongest_changes(df: pd.DataFrame, k: int = 5, *, bin_s: float = 2.0,
 def changes_table(changes: pd.DataFrame) -> pd.DataFrame:
     """:func:`strongest_changes` for people: ``face`` ("Face 3"), ``before`` and ``after`` (the
     top expression with its share, "Neutral 90%": a face that stays Neutral but drops to 45%
-    with Sad close behind is a change too) and ``change`` (0 to 1); the caller adds the time as
-    it writes times."""
-    def worded(labels: pd.Series, shares: pd.Series | None) -> list[str]:
+    with Sad close behind is a change too; when the top expression stays, the other expression
+    that moved most beside it, "Neutral 90%, Sad 2%" to "Neutral 45%, Sad 40%": "Neutral 24%" to
+    "Neutral 60%" alone did not say what the face had moved from) and ``change`` (0 to 1); the
+    caller adds the time as it writes times."""
+    stays = (changes["from_label"] == changes["to_label"]).to_numpy()
+
+    def worded(labels: pd.Series, shares: pd.Series | None, side: str) -> list[str]:
         if shares is None:
             return [str(label) for label in labels]
-        return [f"{label} {share:.0%}" for label, share in zip(labels, shares)]
+        words = [f"{label} {share:.0%}" for label, share in zip(labels, shares)]
+        others, other_shares = changes.get("other_label"), changes.get(f"other_{side}")
+        if others is None or other_shares is None:
+            return words
+        return [f"{w}, {o} {share:.0%}" if same else w
+                for w, same, o, share in zip(words, stays, others, other_shares)]
 
     return pd.DataFrame({"face": [f"Face {int(i)}" for i in changes["face_id"]],
-                         "before": worded(changes["from_label"], changes.get("from_share")),
-                         "after": worded(changes["to_label"], changes.get("to_share")),
+                         "before": worded(changes["from_label"], changes.get("from_share"), "from"),
+                         "after": worded(changes["to_label"], changes.get("to_share"), "to"),
                          "change": changes["change"].to_numpy(np.float64)}, index=changes.index)

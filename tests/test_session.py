@@ -184,7 +184,8 @@ def test_streaks_lie_within_what_the_face_was_seen():
 def test_strongest_changes():
     df = scripted_log().to_frame()
     ch = strongest_changes(df, k=3, bin_s=10.0)
-    assert list(ch.columns) == ["time_s", "face_id", "from_label", "to_label", "from_share", "to_share", "change"]
+    assert list(ch.columns) == ["time_s", "face_id", "from_label", "to_label", "from_share", "to_share",
+                                "other_label", "other_from", "other_to", "change"]
     top = ch.iloc[0]
     assert (top.time_s, top.face_id, top.from_label, top.to_label) == (100.0, 1, "Happy", "Sad")
     assert top.change == pytest.approx(0.9 - 0.1 / 6)
@@ -196,20 +197,31 @@ def test_strongest_changes():
                                        "change": pytest.approx(top.change)}
 
 
-def test_a_change_that_keeps_the_top_expression_says_how_its_share_moved():
+def test_a_change_that_keeps_the_top_expression_says_what_moved_beside_it():
     """The report's table read "Neutral -> Neutral, 0.447": the mix moved (Sad came close)
-    but the top expression did not. It gives the shares: "Neutral 90%" -> "Neutral 45%"."""
+    but the top expression did not. It gave the shares, "Neutral 90%" -> "Neutral 45%", and then
+    "Neutral 24%" -> "Neutral 60%" for a face torn between Neutral and Happy that settled on
+    Neutral, which did not say what had changed. With the other expression that moved most:
+    "Neutral 90%, Sad 2%" -> "Neutral 45%, Sad 40%"; a change of the top expression reads as before."""
     calm, torn = np.full(7, 0.1 / 6), np.full(7, 0.15 / 5)
     calm[LABELS.index("Neutral")] = 0.9
     torn[LABELS.index("Neutral")], torn[LABELS.index("Sad")] = 0.45, 0.4
+    unsure, settled = np.full(7, 0.3 / 5), np.full(7, 0.1 / 5)
+    unsure[LABELS.index("Neutral")], unsure[LABELS.index("Happy")] = 0.4, 0.3
+    settled[LABELS.index("Neutral")], settled[LABELS.index("Happy")] = 0.85, 0.05
     log = SessionLog()
     for t in range(40):
-        log.add_frame(float(t), [(1, (0, 0, 50, 50), calm if t < 20 else torn)])
-    ch = strongest_changes(log.to_frame(), k=1, bin_s=10.0)
-    assert (ch.iloc[0].from_label, ch.iloc[0].to_label) == ("Neutral", "Neutral")
+        log.add_frame(float(t), [(1, (0, 0, 50, 50), calm if t < 20 else torn),
+                                 (2, (60, 0, 50, 50), unsure if t < 20 else settled),
+                                 (3, (120, 0, 50, 50), calm if t < 20 else onehot("Happy"))])
+    ch = strongest_changes(log.to_frame(), k=3, bin_s=10.0).sort_values("face_id")
+    assert list(ch.from_label) == ["Neutral", "Neutral", "Neutral"]
+    assert list(ch.to_label) == ["Neutral", "Neutral", "Happy"]
     words = changes_table(ch)
-    assert (words.iloc[0].before, words.iloc[0].after) == ("Neutral 90%", "Neutral 45%")
-    assert words.iloc[0].change == pytest.approx(0.45)
+    assert list(zip(words.before, words.after)) == [("Neutral 90%, Sad 2%", "Neutral 45%, Sad 40%"),
+                                                    ("Neutral 40%, Happy 30%", "Neutral 85%, Happy 5%"),
+                                                    ("Neutral 90%", "Happy 90%")]
+    assert list(words.change) == pytest.approx([0.45, 0.45, 0.9 - 0.1 / 6])
 
 
 def test_csv_round_trip_and_bad_csv():
