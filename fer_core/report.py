@@ -253,8 +253,9 @@ def _covered(summary: SessionSummary, live: bool = False) -> str:
             return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {n} stream{'s' if n > 1 else ''} "
                     f"({spans}); the session ran {_fmt_time(summary.duration_s)}, the rest with the "
                     "stream stopped or without a picture"
-                    + (f" (its clock started at {_fmt_time(summary.start_s)}, with a moment named before the first "
-                       "stream)" if summary.parts[0][0] > summary.start_s + LEAD_S else "") + "</li>")
+                    # How long before: "its clock started at 0:00.0" said what every live clock does.
+                    + (f" (its clock started with a moment named {_fmt_time(summary.parts[0][0] - summary.start_s)} "
+                       "before the first stream)" if summary.parts[0][0] > summary.start_s + LEAD_S else "") + "</li>")
         if len(summary.parts) == 1:  # a video whose start could not be decoded (SessionLog.damaged says so)
             [(a, b)] = summary.parts
             return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)} (the video from {_fmt_time(a)} to "

@@ -693,7 +693,9 @@ def test_a_moment_named_before_start_does_not_make_the_wait_for_the_camera_analy
     row at 3:00), and the 3 minutes counted as analysed: the dashboard said "Duration 33.0 min", the
     report "Duration covered: 32:59.0", Compare 33.0 minutes, and the mix over time read 0 %, "no
     face", from 0:00 to 3:00. They are now a pause as STOP and START make one: 30 minutes analysed
-    (first to last row), the 3 minutes shaded, in the log and in its CSV read back."""
+    (first to last row), the 3 minutes shaded, in the log and in its CSV read back. The report says
+    how long before the first stream the moment was named (it said "its clock started at 0:00.0",
+    as every live session's clock does)."""
     from fer_core.compare import compare_sessions
     from fer_core.report import build_html_report
     from fer_core.session import SessionLog, unanalysed
@@ -714,7 +716,7 @@ def test_a_moment_named_before_start_does_not_make_the_wait_for_the_camera_analy
         assert unanalysed(df) == [(0.0, 180.0)]
         assert compare_sessions({"class": df})["duration_min"].iloc[0] == pytest.approx(1799.0 / 60)
         assert ("Time analysed: 29:59.0, in 1 stream (3:00.0 to 32:59.0); the session ran 32:59.0, the rest with "
-                "the stream stopped or without a picture (its clock started at 0:00.0, with a moment named before "
+                "the stream stopped or without a picture (its clock started with a moment named 3:00.0 before "
                 "the first stream)") in build_html_report(log)
     # A session whose clock starts with its first frame has no such time: one stretch, as before.
     analyzer.reset()
