@@ -188,8 +188,10 @@ if summary.parts and log.streams:
                + (" Its clock started with a moment named before the first stream."
                   if summary.parts[0][0] > summary.start_s + LEAD_S else ""))
 elif len(summary.parts) > 1 and not parts_told:
-    st.caption(f"{len(summary.parts)} parts of a video: {parts_text(summary.parts)}"
-               + ". Times are the video's own; the gaps between the parts were not analysed.")
+    between = unanalysed(df)  # none for parts that follow on (a video analysed in parts of 7,200 frames)
+    st.caption(f"{len(summary.parts)} parts of a video: {parts_text(summary.parts, gaps=between)}"
+               + ". Times are the video's own"
+               + ("; the gaps between the parts were not analysed." if between else "."))
 elif summary.parts and not parts_told:  # one: a video whose start could not be decoded (said below)
     st.caption(f"Part of a video: the analysis covers {format_time(summary.parts[0][0])} to "
                f"{format_time(summary.end_s)}, and times are the video's own.")

@@ -5,7 +5,7 @@ import html
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -227,7 +227,7 @@ def _header(log: SessionLog, options: ReportOptions, df: pd.DataFrame) -> list[s
             f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
             "<h2>Summary</h2>",
             "<ul>"
-            + _covered(summary, live=log.streams) +
+            + _covered(summary, live=log.streams, gaps=unanalysed(df)) +
             f"<li>Frames analysed: {summary.frames}</li>"
             f"<li>Face observations: {summary.rows}</li>"
             f"<li>Anonymous faces: {summary.faces}"
@@ -242,12 +242,12 @@ def _header(log: SessionLog, options: ReportOptions, df: pd.DataFrame) -> list[s
                "charts shade it as not analysed</li>" if log.damaged else "") + "</ul>"]
 
 
-def _covered(summary: SessionSummary, live: bool = False) -> str:
+def _covered(summary: SessionSummary, live: bool = False, gaps: Sequence[tuple[float, float]] = ()) -> str:
     """The summary's line on the time covered: a part of a video says which; a log joined from
     parts, or a ``live`` session streamed several times, counts only their time, not the gaps
-    between them."""
+    between them (``gaps``: :func:`~fer_core.session.unanalysed`; none for parts that follow on)."""
     if summary.parts:
-        spans = parts_text(summary.parts, _fmt_time)
+        spans = parts_text(summary.parts, _fmt_time, gaps=gaps)
         if live:
             n = len(summary.parts)
             return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {n} stream{'s' if n > 1 else ''} "
@@ -261,7 +261,7 @@ def _covered(summary: SessionSummary, live: bool = False) -> str:
             return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)} (the video from {_fmt_time(a)} to "
                     f"{_fmt_time(b)})</li>")
         return (f"<li>Time analysed: {_fmt_time(summary.analysed_s)}, in {len(summary.parts)} parts of the "
-                f"video ({spans}); the gaps between them were not analysed</li>")
+                f"video ({spans})" + ("; the gaps between them were not analysed" if gaps else "") + "</li>")
     return (f"<li>Duration covered: {_fmt_time(summary.duration_s)}"
             + (f" (the video from {_fmt_time(summary.start_s)} to {_fmt_time(summary.end_s)})"
                if summary.start_s > 0 else "") + "</li>")

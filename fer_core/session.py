@@ -1073,17 +1073,25 @@ LISTED_PARTS = 6
 
 
 def parts_text(parts: Sequence[tuple[float, float]], fmt: Callable[[float], str] = format_time,
-               most: int = LISTED_PARTS) -> str:
+               most: int = LISTED_PARTS, gaps: Sequence[tuple[float, float]] | None = None) -> str:
     """The ``(start_s, end_s)`` streams or parts of a log (:attr:`SessionLog.parts`) for people:
     "0:00 to 19:59, 30:00 to 59:59"; more than ``most`` from the first start to the last end
     with the three longest times between them, which a list of 40 streams hid in a paragraph.
-    ``fmt`` writes a time (the pages' :func:`format_time`, or the report's with tenths)."""
+    ``fmt`` writes a time (the pages' :func:`format_time`, or the report's with tenths).
+    ``gaps``: the times not analysed (:func:`unanalysed`), of which those between the parts count;
+    by default every time between two parts. A video's parts that follow on have none: a video
+    analysed in parts of 7,200 frames read "the longest times between them 4:59 to 5:00, ...",
+    one frame apart."""
     spans = ", ".join(f"{fmt(a)} to {fmt(b)}" for a, b in parts)
     if len(parts) <= most:
         return spans
-    gaps = sorted(((b, a) for (_, b), (a, _) in zip(parts, parts[1:])), key=lambda g: g[0] - g[1])[:3]
-    return (f"{fmt(parts[0][0])} to {fmt(parts[-1][1])}, the longest times between them "
-            + ", ".join(f"{fmt(a)} to {fmt(b)}" for a, b in sorted(gaps)))
+    if gaps is None:
+        gaps = [(b, a) for (_, b), (a, _) in zip(parts, parts[1:])]
+    between = sorted((g for g in gaps if g[0] >= parts[0][1]), key=lambda g: g[0] - g[1])[:3]
+    whole = f"{fmt(parts[0][0])} to {fmt(parts[-1][1])}"
+    if not between:
+        return f"{whole}, each following on from the one before"
+    return f"{whole}, the longest times between them " + ", ".join(f"{fmt(a)} to {fmt(b)}" for a, b in sorted(between))
 
 
 #: A log's damaged stretches are listed one by one up to this many (:func:`damage_text`).

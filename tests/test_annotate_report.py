@@ -945,6 +945,20 @@ def test_a_report_of_forty_streams_sums_them_up():
     assert len(unanalysed(log.to_frame())) == 39
 
 
+def test_a_report_of_a_video_in_parts_that_follow_on_names_no_gaps_between_them():
+    """A video analysed in 8 parts that follow on (the Video file page's parts of 7,200 frames):
+    the report's summary gave "the longest times between them 4:59.5 to 5:00.0, ..." and "the gaps
+    between them were not analysed", of half a second where no frame went unanalysed. A part left
+    out is still named."""
+    from tests.test_session import video_in_parts
+
+    line = re.search(r"<li>Time analysed[^<]*</li>", build_html_report(video_in_parts(8))).group(0)
+    assert line.endswith("in 8 parts of the video (0:00.0 to 39:59.5, each following on from the one before)</li>")
+    line = re.search(r"<li>Time analysed[^<]*</li>", build_html_report(video_in_parts(9, skip=(4,)))).group(0)
+    assert line.endswith("in 8 parts of the video (0:00.0 to 44:59.5, the longest times between them 19:59.5 to "
+                         "25:00.0); the gaps between them were not analysed</li>")
+
+
 def test_report_of_one_face_at_a_time_leaves_the_per_face_timeline_out_and_says_how_sure_the_model_was():
     """One person at their laptop, the stream stopped for lunch: the report drew a per-face timeline,
     rows "Face 1" and "Face 2" for one person, beside the mix over time that says the same, and no word

@@ -1279,8 +1279,20 @@ def test_dashboard_joins_the_logs_of_parts_of_one_recording():
     joined = SessionLog.join([SessionLog.from_csv(p) for p in parts]).to_csv()
     at.file_uploader[0].set_value([("lecture.csv", joined, "text/csv")]).run()
     assert not at.exception and {m.label: m.value for m in at.metric}["Time analysed"] == "119.8 min"
-    assert ("2 parts of a video: 0:00 to 59:55, 1:00:00 to 1:59:55. Times are the video's own; the gaps "
-            "between the parts were not analysed.") in texts(at)
+    # The second part from the frame after the first one's last: no gap between them (it said "the gaps
+    # between the parts were not analysed", and of a video in 8 such parts "the longest times between them
+    # 4:59 to 5:00, 9:59 to 10:00, 14:59 to 15:00").
+    assert "2 parts of a video: 0:00 to 59:55, 1:00:00 to 1:59:55. Times are the video's own." in texts(at)
+    assert "gaps" not in texts(at)
+    from tests.test_session import video_in_parts
+
+    for log, said in ((video_in_parts(8), "8 parts of a video: 0:00 to 39:59, each following on from the one "
+                                          "before. Times are the video's own."),
+                      (video_in_parts(9, skip=(4,)), "8 parts of a video: 0:00 to 44:59, the longest times between "
+                                                     "them 19:59 to 25:00. Times are the video's own; the gaps "
+                                                     "between the parts were not analysed.")):
+        at.file_uploader[0].set_value([("lecture.csv", log.to_csv(), "text/csv")]).run()
+        assert not at.exception and said in texts(at)
     # The same part twice: refused, with a pointer to the Compare page.
     at.file_uploader[0].set_value([("part1.csv", parts[0], "text/csv"), ("again.csv", parts[0], "text/csv")]).run()
     assert not at.exception

@@ -1136,6 +1136,38 @@ def test_parts_text_lists_a_few_and_sums_up_many():
     assert parts_text(many[:6]).count(" to ") == 6  # six: each listed
 
 
+def video_in_parts(parts: int, minutes: float = 5.0, skip: tuple[int, ...] = ()) -> SessionLog:
+    """A video analysed in ``parts`` parts of ``minutes`` each, a frame every 0.5 s, each from the
+    frame after the part before (as the Video file page's parts of 7,200 frames), joined; the parts
+    numbered in ``skip`` not analysed."""
+    logs = []
+    for k in range(parts):
+        if k in skip:
+            continue
+        part = SessionLog(source=f"part{k}.csv", start_s=60.0 * minutes * k)
+        for t in np.arange(60.0 * minutes * k, 60.0 * minutes * (k + 1), 0.5):
+            part.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Neutral"))])
+        logs.append(part)
+    return SessionLog.join(logs, source="lecture.mp4")
+
+
+def test_parts_text_of_a_video_in_parts_that_follow_on_names_no_times_between_them():
+    """A video analysed in 8 parts, each from the frame after the last one of the part before: its
+    summary read "0:00 to 39:59, the longest times between them 4:59 to 5:00, 9:59 to 10:00, 14:59
+    to 15:00", half a second each, where no frame went unanalysed (and its charts shade nothing).
+    Given the times not analysed, only those count; a part left out still does."""
+    from fer_core.session import parts_text, unanalysed
+
+    log = video_in_parts(8)
+    parts, gaps = log.summary().parts, unanalysed(log.to_frame())
+    assert len(parts) == 8 and gaps == []
+    assert parts_text(parts, gaps=gaps) == "0:00 to 39:59, each following on from the one before"
+    log = video_in_parts(9, skip=(4,))
+    parts, gaps = log.summary().parts, unanalysed(log.to_frame())
+    assert len(parts) == 8 and gaps == [(1199.5, 1500.0)]
+    assert parts_text(parts, gaps=gaps) == "0:00 to 44:59, the longest times between them 19:59 to 25:00"
+
+
 def test_confidence_note_says_how_sure_the_model_was_and_why_the_mix_reads_lower_than_the_counts():
     """A person's 40 minutes read "Neutral 62%" on the mix over time and Neutral for 4,604 of 4,800
     observations on the bars beside it, and nothing said how sure the model had been."""
