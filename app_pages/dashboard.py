@@ -212,7 +212,11 @@ if log.models:
 support.moments_form(log, summary.end_s, "fer_dashboard_marker", "Marked moments", "session")
 
 left, right = st.columns(2)
-left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), "Current mix (last 10 s)"), width="stretch")
+# "Current" only of the live session: a video's or a CSV log's are its last 10 s, said with their times.
+last_title = "Current mix (last 10 s)" if source == sources[0] else (
+    f"Mix of the last 10 s ({format_time(max(summary.start_s, summary.end_s - 10.0))} to "
+    f"{format_time(summary.end_s)})")
+left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), last_title), width="stretch")
 right.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
 markers, gaps = log.markers, unanalysed(df)

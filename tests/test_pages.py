@@ -1541,12 +1541,16 @@ def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_stream
     # The mix over time shades the 20 s stopped: not analysed, not "0 = no face" (one face at a time: no
     # per-face timeline).
     assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 1
+    assert "Current mix (last 10 s)" in chart_titles(at)
     # Its CSV, loaded back as a log exported earlier, still says streams, not "parts of a video".
     csv = at.session_state["fer_live_analyzer"].log.to_csv()
     at.radio[0].set_value("CSV log exported earlier").run()
     at.file_uploader[0].upload("fer_live_session.csv", csv, "text/csv").run()
     assert not at.exception and at.metric[0].label == "Time analysed" and at.metric[0].value == "0.3 min"
     assert "2 streams: 0:00 to 0:09, 0:30 to 0:39." in texts(at) and "parts of a video" not in texts(at)
+    # A log read back is not live: its last 10 s were "Current mix (last 10 s)"; now said with their times.
+    titles = chart_titles(at)
+    assert "Mix of the last 10 s (0:29 to 0:39)" in titles and not any(t.startswith("Current") for t in titles)
 
 
 def chart_titles(at: AppTest) -> list[str]:
