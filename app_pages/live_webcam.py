@@ -471,9 +471,10 @@ else:
             st.download_button("Session log (CSV)", support.csv_download(analyzer.log.to_csv), log_csv, "text/csv",
                                on_click="ignore", icon=":material/download:",
                                help="Every face observation and marked moment so far; the Class dashboard and "
-                                    f"Compare sessions read it back, up to {uploads.LOG_MB} MB (about 2 hours of a "
-                                    f"class of 30; a full log of {analyzer.log.max_rows:,} observations is two to "
-                                    "three times that: download the ZIP for it). The log lives only in this tab: if "
+                                    f"Compare sessions read it back, up to {uploads.LOG_MB} MB ("
+                                    f"{uploads.log_fits(analyzer.log.summary(), analyzer.attention)}; a full log of "
+                                    f"{analyzer.log.max_rows:,} observations is two to three times that: download "
+                                    "the ZIP for it). The log lives only in this tab: if "
                                     "the tab loses its connection for over 15 minutes (a laptop asleep), it is gone.")
             st.download_button("Session log (ZIP)", support.zip_download(analyzer.log.to_csv, log_csv),
                                log_csv[:-4] + ".zip", "application/zip", on_click="ignore",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fer_app import support
-from fer_core.session import MAX_UNPACKED_BYTES
+from fer_core.session import MAX_UNPACKED_BYTES, SessionSummary
 
 #: Photos: a 48-megapixel JPEG is 10-25 MB.
 PHOTO_MB = 50
@@ -27,6 +27,25 @@ VIDEO_MB = 100
 LOG_MB = 50
 
 MB = 1024 * 1024  # Streamlit's megabyte
+
+#: Bytes a face row takes in a log's CSV, with attention logged and without (tests/test_session.py's
+#: class_log: 126-129 and 93-96).
+ROW_BYTES_ATTENTION, ROW_BYTES = 130, 97
+#: What LOG_MB holds, said of a log whose pace is not known yet (see :func:`log_fits`).
+LOG_FITS_CLASS = "about 2 hours of a class of 30"
+
+
+def log_fits(summary: SessionSummary, attention: bool, alone: bool = False) -> str:
+    """How long a session logged as this one (``summary``: its observations a second; ``attention``
+    logged or not) fills LOG_MB of CSV: "about 58 hours of a session logged as this one, one face at a
+    time" (``alone``). The pages said "about 2 hours of a class of 30" of one person at their laptop,
+    whose log lasts 30 times longer; that is still said of a log of under a minute."""
+    if summary.rows == 0 or summary.analysed_s < 60.0:
+        return LOG_FITS_CLASS
+    hours = LOG_MB * MB / (ROW_BYTES_ATTENTION if attention else ROW_BYTES) / (summary.rows / summary.analysed_s) / 3600
+    span = (f"{max(1, round(hours * 60))} minutes" if hours < 1 else f"{hours:.1f} hours" if hours < 3
+            else f"{hours:,.0f} hours")
+    return f"about {span} of a session logged as this one" + (", one face at a time" if alone else "")
 
 #: The log uploaders take a log's CSV, or the CSV compressed: a full live log (a million observations)
 #: is about 125 MB of CSV, 40 MB zipped (fer_core.session.unpack_log). Up to LOG_MB a file either

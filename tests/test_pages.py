@@ -1583,6 +1583,9 @@ def test_dashboard_of_one_person_at_their_laptop_reads_for_one_face_and_a_class_
     assert ("How sure the model was: its top expression had 100% probability on average, and under 50% in 0% "
             "of the observations") in shown
     assert "(Happy: 62% of the observations, 62% of the mix)" in shown  # 25 of 40 minutes
+    # What a 50 MB log holds, said of this one: a row every 2 s, 97 bytes each without attention, is 300
+    # hours. It said "about 2 hours of a class of 30".
+    assert "up to 50 MB (about 300 hours of a session logged as this one, one face at a time)" in shown
     # A class: three faces at once.
     at.file_uploader[0].upload("week1.csv", lecture(40, "Happy", "Neutral", faces=3).to_csv(), "text/csv").run()
     assert not at.exception
@@ -1592,6 +1595,13 @@ def test_dashboard_of_one_person_at_their_laptop_reads_for_one_face_and_a_class_
     shown = texts(at)
     assert "Check in with people, not the chart." in shown and "One face at a time" not in shown
     assert "How sure the model was:" in shown
+    # 3 faces, a row each every 5 s: 0.6 rows a second, 250 hours.
+    assert "up to 50 MB (about 250 hours of a session logged as this one)" in shown
+    # A class of 30 logged live (2 rows a face and second, attention on) for 5 minutes: as said before.
+    from tests.test_session import class_log
+
+    at.file_uploader[0].upload("class.csv", class_log(minutes=5).to_csv(), "text/csv").run()
+    assert not at.exception and "up to 50 MB (about 1.9 hours of a session logged as this one)" in texts(at)
 
 
 def test_dashboard_of_a_live_session_marked_before_start_leaves_the_wait_for_the_camera_out():
@@ -1918,6 +1928,21 @@ def test_dashboard_attention_flags_from_csv():
     assert any("looked away from the camera for 12 s" in f for f in flags)
     assert any("eyes closed for 4 s" in f for f in flags)
     assert "derived from the seven" in texts(at).lower() and "not learning" in texts(at)
+
+
+def test_live_page_says_how_long_its_log_may_grow_for_the_faces_it_logs():
+    """The Session log's help said "up to 50 MB (about 2 hours of a class of 30)" of one person
+    at their laptop, whose log fills 50 MB in 75 hours (a row every 0.5 s, 97 bytes each)."""
+    at = open_page("app_pages/live_webcam.py")
+    analyzer = at.session_state["fer_live_analyzer"]
+    for t in np.arange(0.0, 600.0, 0.5):  # 10 minutes, as the stream logs one face
+        analyzer.log.add_frame(float(t), [(1, (10, 10, 80, 80), [0, 0, 0, 0.1, 0, 0, 0.9])])
+    at.run()
+    assert not at.exception
+    assert "up to 50 MB (about 75 hours of a session logged as this one;" in at.download_button[0].proto.help
+    analyzer.reset()  # a snapshot: no pace to go by yet
+    at.camera_input[0].set_value(("shot.jpg", jpeg(astronaut_bgr()), "image/jpeg")).run()
+    assert "up to 50 MB (about 2 hours of a class of 30;" in at.download_button[0].proto.help
 
 
 def test_live_page_markers_reach_the_dashboard_and_its_csv():
