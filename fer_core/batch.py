@@ -594,12 +594,35 @@ def _progress_callback(name: str) -> Callable[[float | None, float], None] | Non
     return tell
 
 
+def _end_with_parent() -> None:
+    """In a pool worker: end when the main process is gone. Killed (``kill -9``, the out-of-memory
+    killer), it left its worker running as an orphan: on with its video, then waiting for the next
+    forever. ``multiprocessing`` hands a child a sentinel of its parent, ready once the parent has
+    ended; a thread waits on it. The worker only analyses (the main process writes every file), so
+    ending it at once loses nothing but the file it was on."""
+    import multiprocessing as mp
+    import threading
+    from multiprocessing.connection import wait as wait_for
+
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait_for([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 def _start_worker(progress: Any = None) -> None:
     """In each pool worker: Ctrl-C, which the terminal sends to every process of the run, is the
     main process's to handle (it ends the workers and says what happened). Workers that took it
-    printed a KeyboardInterrupt traceback each. ``progress``: the queue for :func:`_progress_callback`."""
+    printed a KeyboardInterrupt traceback each. ``progress``: the queue for :func:`_progress_callback`.
+    The worker ends with the main process (:func:`_end_with_parent`)."""
     global _PROGRESS
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
     if progress is not None:
         progress.cancel_join_thread()  # a worker ended at the run's end never waits to hand over progress
     _PROGRESS = progress

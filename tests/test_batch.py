@@ -554,6 +554,56 @@ def test_killed_run_resumes_without_redoing_or_corrupting(tmp_path, recognizer):
         assert (out / f"rec__{v.stem}{batch.CSV_SUFFIX}").read_bytes() == analyze_video(recognizer, v).log.to_csv()
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the processes from Linux's /proc")
+def test_a_worker_ends_with_its_main_process_killed(tmp_path):
+    """``kill -9`` of the batch's main process alone (not its group: the out-of-memory killer, a
+    scheduler ending the job's process) left its pool worker running as an orphan, on with its video
+    and then waiting for the next one forever (20 s on, it and multiprocessing's resource tracker
+    were still there). It now ends with the main process."""
+    make_videos(tmp_path / "rec", 6, seconds=3.0)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fer_core.batch", str(tmp_path / "rec"), "--out", str(out),
+                             "--workers", "1", "--quiet", "--rate", "10"], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(out.glob(f"*{batch.REPORT_SUFFIX}")) and time.time() < deadline:
+        time.sleep(0.02)
+    kids = _children(proc.pid)  # the pool worker, and multiprocessing's resource tracker
+    assert len(kids) == 2, kids
+    proc.kill()  # the main process alone
+    proc.wait()
+    try:
+        deadline = time.time() + 60
+        while any(_running(k) for k in kids) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not [k for k in kids if _running(k)]
+        assert len(list(out.glob(f"*{batch.REPORT_SUFFIX}"))) < 6  # stopped mid-run, not run to its end
+    finally:
+        for k in kids:
+            if _running(k):
+                os.kill(k, signal.SIGKILL)
+
+
 def test_ray_gives_the_same_csvs_as_the_local_run(local_run, twenty, tmp_path):
     ray = pytest.importorskip("ray")
     out_local = local_run[0]
