@@ -173,21 +173,12 @@ def hd_recall(folder: Path, photos: int, shares: tuple[float, ...]) -> None:
     share of the frame's height (a face counts when a detection's centre lies in its box), the
     median CPU ms per frame at the smallest and the largest share, and the boxes found in the
     face-less frames of that size."""
-    import cv2
     import numpy as np
 
     from fer_core.detect import CAMERA_DETECTOR, DEFAULT_DETECTOR, FAR_DETECTOR, load_detector
     from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, camera_frame
 
-    finder = load_detector("blazeface-photo", threads=1)  # each photo's face box
-    faces = [(astronaut_bgr(), ASTRONAUT_FACE)]
-    for path in sorted(folder.glob("*/*.jpg")):
-        if len(faces) >= photos:
-            break
-        img = cv2.imread(str(path))
-        found = finder.detect(img) if img is not None and min(img.shape[:2]) >= 100 else []
-        if len(found) == 1 and found[0].score > 0.8:
-            faces.append((img, found[0].box))
+    faces = [(astronaut_bgr(), ASTRONAUT_FACE)] + real_photos(folder, photos - 1)
     names = (DEFAULT_DETECTOR, CAMERA_DETECTOR, FAR_DETECTOR)
     dets = {name: load_detector(name, threads=1) for name in names}
     print(f"faces found of {len(faces)}, one a frame, by its height as a share of the frame's")

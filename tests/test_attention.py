@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.bench_webcam import CountedRuns
 from fer_core import attention as att
 from fer_core.landmarks import NUM_POINTS, FaceMesh, load_template, model_dir
 from tests.posed_faces import astronaut_mesh, close_eyes, render_pose
@@ -597,17 +598,6 @@ def test_gray_and_bgra_images(mesh_model, photo_box):
 
 
 # -- fewer model runs, the same meshes -----------------------------------------------------
-class CountedRuns:
-    """An ONNX Runtime session that counts its runs."""
-
-    def __init__(self, session) -> None:
-        self.session, self.runs = session, 0
-
-    def run(self, *args, **kwargs):
-        self.runs += 1
-        return self.session.run(*args, **kwargs)
-
-
 def counted_mesh() -> FaceMesh:
     model = FaceMesh()
     model._mesh, model._iris = CountedRuns(model._mesh), CountedRuns(model._iris)
