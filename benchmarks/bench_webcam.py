@@ -16,6 +16,9 @@ The camera frames get the Live page's camera detector (``fer_core.detect.camera_
 gallery the default one (the one it gets from ``load_recognizer``); ``--far-faces`` gives both the
 far-faces detector, ``--camera-detector NAME`` another one for the camera frames (``blazeface``:
 the camera detector up to 640 px before it searched a frame without a face with the middle pass).
+The camera frames' sessions run the middle pass first while a stream's faces are that pass's alone
+(``fer_core.detect.MiddleFirst``), as the Live page does; ``--no-middle-first`` runs the whole-frame
+pass first on every frame, as before (``benchmarks/camera_streams.py`` compares both in one run).
 The ``cpu ms`` column is the median CPU time of the calling thread per call, which other
 processes on a shared machine leave alone.
 
@@ -255,7 +258,7 @@ def real_attention_scenes(photos: list, k: int) -> dict:
             "3 faces 30%": three}
 
 
-def real_attention(folder: Path, count: int, frames: int, every: int) -> None:
+def real_attention(folder: Path, count: int, frames: int, every: int, middle_first: bool = True) -> None:
     """Print the ``--attention --real`` table (see the module's docstring)."""
     import av
 
@@ -281,7 +284,7 @@ def real_attention(folder: Path, count: int, frames: int, every: int) -> None:
             counted = dict.fromkeys(runs, 0)
             for frame_set in scenes:
                 analyzer = LiveAnalyzer(rec, attention=attention_every > 0, attention_every=max(1, attention_every),
-                                        adaptive=False)
+                                        adaptive=False, middle_first=middle_first)
                 image = frame_set[name]
                 for i in range(2 + timed):
                     frame = av.VideoFrame.from_ndarray(image, format="bgr24")
@@ -309,7 +312,7 @@ def counts_or_real(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     elif not args.attention:
         parser.error("--real goes with --attention")
     else:
-        real_attention(args.real, args.photos, args.frames, args.attention_every)
+        real_attention(args.real, args.photos, args.frames, args.attention_every, not args.no_middle_first)
     return 0
 
 
@@ -328,6 +331,10 @@ def main(argv=None) -> int:
     parser.add_argument("--camera-detector", metavar="NAME",
                         help="the detector for the camera frames (default: the Live page's, "
                              "fer_core.detect.CAMERA_DETECTOR); e.g. blazeface, to compare")
+    parser.add_argument("--no-middle-first", action="store_true",
+                        help="the camera frames' middle pass after the whole-frame pass on every frame, as "
+                             "the detector alone runs it (before fer_core.detect.MiddleFirst; "
+                             "benchmarks/camera_streams.py compares both in one run)")
     parser.add_argument("--attention", action="store_true",
                         help="also time the callback with attention on (face mesh + iris per face, "
                              "fer_core.attention) and the mesh + iris alone per face")
@@ -400,6 +407,7 @@ def main(argv=None) -> int:
         scene_rec = rec if "gallery" in name or "screen" in name else camera_rec
         screen_attention = "screen, attention" in name
         analyzer = LiveAnalyzer(scene_rec, attention="attention" in name or "eyes" in name, adaptive=False,
+                                middle_first=not args.no_middle_first,
                                 rolling=("gallery" in name or "screen" in name) and "all passes" not in name,
                                 attention_every=args.attention_every if "attention 1 in" in name else 1,
                                 eyes_every=args.eyes_every if "... eyes" in name else 1,

@@ -17,7 +17,9 @@ the live page's camera (the default, but an HD frame detected at a working size,
 where the default finds no face),
 :func:`still_detector` for the one photos and video files get (a middle pass more),
 :func:`load_detector` to build one by name, :data:`DETECTORS` / :func:`available_detectors` to
-list the names.
+list the names. A live stream's detection keeps a little state of its own: :class:`RollingPasses`
+(a shared screen's high-resolution stripes, one a frame) and :class:`MiddleFirst` (the camera's
+middle pass first while the stream's faces are that pass's alone).
 """
 from __future__ import annotations
 
@@ -592,12 +594,16 @@ class BlazeFaceDetector(FaceDetector):
         return parts
 
     def finish(self, image: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]], face_check: bool | None = None,
-               set_aside: list[Detection] | None = None) -> list[Detection]:
+               set_aside: list[Detection] | None = None, *,
+               second: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[Detection]:
         """The detections of a BGR uint8 image from its passes' candidates ``parts`` (see :meth:`detect`:
-        the second passes and the close-up retry when there are none, the merge, the face check)."""
+        the second passes and the close-up retry when there are none, the merge, the face check).
+        ``second``: the candidates of :meth:`second_views` on this image when already run (a camera
+        stream's middle pass first, :class:`MiddleFirst`), taken instead of running them again."""
         height, width = image.shape[:2]
-        second = [] if any(len(scores) for _, scores in parts) else self.second_views(width, height)
-        extra = [self._candidates(image, v) for v in second]
+        views = [] if any(len(scores) for _, scores in parts) else self.second_views(width, height)
+        extra = ([] if not views else second if second is not None
+                 else [self._candidates(image, v) for v in views])
         second_found = any(len(scores) for _, scores in extra)
         parts = [*parts, *extra]
         if not any(len(scores) for _, scores in parts):
@@ -723,6 +729,104 @@ class RollingPasses:
         return det.finish(image, [fresh[i] if i in fresh else self._carried[i] for i in range(len(views))])
 
 
+#: :class:`MiddleFirst` runs the whole-frame pass, as the detector does, on at least one analysed
+#: frame in this many while it runs the middle pass first: a face too close for the middle pass
+#: (60% of the height and more: it finds 31 of 40 real ones at 60%, 7 at 80%) beside the far face it
+#: finds is then shown at most this many frames less one late, when the picture did not change.
+MIDDLE_FIRST_REFRESH = 5
+#: ... and on a frame whose picture changed by more than this since the whole-frame pass last ran:
+#: the mean absolute difference, in 8-bit levels, of the two frames shrunk :data:`ROLLING_THUMB`
+#: times. On benchmarks/camera_streams.py's streams of 40 real faces, a far face (15-25% of the
+#: height) drifting by a few pixels a frame, with sensor noise, made 1-2 over 4 frames, 4.4 at most;
+#: a second person's face of 50-70% of the height coming in beside it, or the user leaning in to
+#: 50-70%, 7.5 at least (11-22 in the median). One of 30-40% beside it, 2.8-12, is found by the
+#: middle pass itself.
+MIDDLE_FIRST_CHANGE = 6.0
+
+
+class MiddleFirst:
+    """One camera stream's face detection, the middle pass first while the stream's faces are
+    that pass's alone.
+
+    The camera detector (``blazeface-camera``, ``mid_if_none``) runs the 256 px middle pass on a
+    frame of up to 640 px only when the whole-frame pass found no face there: a laptop's user
+    sitting back (the face a fifth of the height) costs both passes on every frame, the first in
+    vain. On a stream whose last frame's faces only the middle pass found, this runs that pass
+    first, and the whole-frame pass only when the middle one finds no face that stands the face
+    check (then as the detector does: the same faces), on one analysed frame in
+    :data:`MIDDLE_FIRST_REFRESH`, and on a frame whose picture changed
+    (:data:`MIDDLE_FIRST_CHANGE`), as do the first frame, a frame of another size and the frame
+    after :meth:`reset`. A frame whose whole-frame pass finds a face ends it: the next frames are
+    detected as the detector does. A frame where the middle pass finds the faces gets those faces
+    (merged and checked as the detector merges and checks them), which a frame where the
+    whole-frame pass finds none gets all the same; where that pass would have found a face, its
+    faces are the middle pass's instead (a face of 30-50% of the height beside the far one is
+    found too). Other detectors, and frames without a middle pass to run second (an HD camera's,
+    which run it anyway), are detected whole. Not thread-safe: one per stream (the detector inside
+    may be shared)."""
+
+    def __init__(self, detector: BlazeFaceDetector, refresh_every: int = MIDDLE_FIRST_REFRESH,
+                 max_change: float = MIDDLE_FIRST_CHANGE) -> None:
+        if refresh_every < 1:
+            raise ValueError("refresh_every must be at least 1")
+        self.detector = detector
+        self.refresh_every = int(refresh_every)
+        self.max_change = float(max_change)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next frame runs the whole-frame pass first."""
+        self._size: tuple[int, int] | None = None
+        self._second: list[View] = []  # the detector's second passes at that size
+        self._middle = False  # the last frame's faces were the middle pass's alone
+        self._since = 0  # frames since the whole-frame pass last ran
+        self._thumb: np.ndarray | None = None  # the frame it last ran on, shrunk
+        #: Which pass ran first on the last frame: "whole" or "middle" (for tests and benchmarks).
+        self.last_first = "whole"
+
+    def _thumbnail(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        return shrink(image, max(1, width // ROLLING_THUMB), max(1, height // ROLLING_THUMB))
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """The faces of this frame of the stream, best first (as :meth:`BlazeFaceDetector.detect`)."""
+        det = self.detector
+        image = as_bgr(image_bgr)
+        height, width = image.shape[:2]
+        if self._size != (width, height):
+            self.reset()
+            self._size = (width, height)
+            self._second = det.second_views(width, height) if height and width else []
+        second = self._second
+        if not second:
+            return det.detect(image)
+        mids, checked = None, None
+        self.last_first = "whole"
+        if self._middle and self._since + 1 < self.refresh_every and self._thumb is not None and float(
+                np.abs(self._thumbnail(image).astype(np.int16) - self._thumb).mean()) <= self.max_change:
+            self.last_first = "middle"
+            mids = det.run_views(image, second)
+            if any(len(s) for _, s in mids):
+                checked = det.finish(image, [], second=mids)  # what the detector gives when the first pass finds none
+                if checked:
+                    self._since += 1
+                    return checked
+        parts = det.run_views(image, det.views(width, height))
+        whole = any(len(s) for _, s in parts)
+        if whole:
+            found = det.finish(image, parts)
+        elif checked is not None:  # the middle pass's boxes, all doubted by the face check: none
+            found = checked
+        else:
+            if mids is None:
+                mids = det.run_views(image, second)
+            found = det.finish(image, parts, second=mids)
+        self._middle = bool(found) and not whole and mids is not None and any(len(s) for _, s in mids)
+        self._since = 0
+        self._thumb = self._thumbnail(image) if self._middle else None
+        return found
+
+
 # --------------------------------------------------------------------------------------
 # Haar cascade
 # --------------------------------------------------------------------------------------
@@ -824,6 +928,8 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     # at 25% of 640 x 360; now in 39 and 39, and 37. A face close to the camera costs the one
     # pass it did; a far face or an empty room costs the middle pass more (~5 ms), as with "Faces
     # farther from the camera", which runs it on every frame (a small face beside a close one).
+    # A live stream of a far face runs the middle pass first (MiddleFirst), which spares most of its
+    # frames the whole-frame pass.
     "blazeface-camera": functools.partial(BlazeFaceDetector, "short", score_threshold=0.65, mid_side=256,
                                           work_side=640, mid_above=640, mid_if_none=True),
     # For still photos, where a few more milliseconds don't matter: the high-resolution

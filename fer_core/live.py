@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fer_core.annotate import annotate, draw_status
-from fer_core.detect import BlazeFaceDetector, RollingPasses
+from fer_core.detect import BlazeFaceDetector, MiddleFirst, RollingPasses
 from fer_core.recognizer import model_label
 from fer_core.session import SessionLog
 from fer_core.tracking import ExpressionTracker, TrackedFace
@@ -546,6 +546,11 @@ class LiveAnalyzer:
     frame they last ran on (``fer_core.detect.RollingPasses``). Off by default: a face that moves
     within a carried stripe is seen a frame late, which a gallery of a call bears and a camera
     should not; the Live page turns it on for a shared screen only.
+    ``middle_first``: with the camera detector (``mid_if_none``: its middle pass only where the
+    whole-frame pass finds no face), run the middle pass first while the stream's faces are that
+    pass's alone (a laptop's user sitting back: ``fer_core.detect.MiddleFirst``), which spares the
+    whole-frame pass on most of such frames. On by default; off: each analysed frame detected as the
+    detector does (to compare).
     ``pause_s``: no frame for longer than this within one stream (a laptop asleep with its lid
     closed, a camera taken by another program, a network that dropped and came back) is a pause
     in the log, as a STOP then START is (``SessionLog.resume``): its time is not analysed time.
@@ -576,6 +581,7 @@ class LiveAnalyzer:
     #: Shed load by itself when the callback cannot keep up (see :class:`LoadShedder`).
     adaptive: bool = True
     rolling: bool = False
+    middle_first: bool = True
     shedder: LoadShedder = field(default_factory=LoadShedder)
     #: The process-wide fair share of analyses (the app passes :data:`SERVER_LOAD`; None: none).
     #: Its clock must be ``clock``'s kind.
@@ -617,7 +623,7 @@ class LiveAnalyzer:
         self._pauses = 0
         self._logged_pauses = 0
         self._model = model_label(self.recognizer)  # for the log; set again with the recognizer
-        self._rolling: RollingPasses | None = None  # this stream's detection (worker thread only)
+        self._rolling: RollingPasses | MiddleFirst | None = None  # this stream's detection (worker thread only)
         self._gallery: GalleryAttention | None = None  # this stream's gallery attention (worker thread only)
         self._last_analysed: float | None = None  # the last analysed frame's time
         self._measured_at = (-math.inf, -math.inf)  # when every face's pose and eyes were last measured
@@ -742,7 +748,7 @@ class LiveAnalyzer:
                 self._gallery.seed(faces, self._last_analysed, *self._measured_at)
         return True, False, eyes, self._gallery
 
-    def _analyse(self, recognizer: Any, rolling: RollingPasses | None, image_bgr: np.ndarray,
+    def _analyse(self, recognizer: Any, rolling: RollingPasses | MiddleFirst | None, image_bgr: np.ndarray,
                  previous: tuple[TrackedFace, ...], start: float, plan: _Plan) -> tuple[TrackedFace, ...]:
         """The faces of ``image_bgr``, tracked, with attention as :meth:`_attention_plan` said."""
         attention, measure, eyes, gallery = plan
@@ -840,14 +846,22 @@ class LiveAnalyzer:
             new.time_base = frame.time_base
         return new
 
-    def _rolling_for(self, recognizer: Any) -> RollingPasses | None:
-        """This stream's :class:`RollingPasses` for ``recognizer``'s detector (None: not a
-        BlazeFace one, or ``rolling`` off); under the lock."""
+    def _rolling_for(self, recognizer: Any) -> RollingPasses | MiddleFirst | None:
+        """This stream's detection for ``recognizer``'s detector: :class:`RollingPasses` with
+        ``rolling``, :class:`MiddleFirst` with ``middle_first`` and a detector that runs its middle
+        pass only where the whole-frame one finds no face, else None (the detector's own, as for
+        other detectors); under the lock."""
         detector = getattr(recognizer, "detector", None)
-        if not self.rolling or not isinstance(detector, BlazeFaceDetector):
+        kind: type[RollingPasses] | type[MiddleFirst] | None = None
+        if isinstance(detector, BlazeFaceDetector):
+            if self.rolling:
+                kind = RollingPasses
+            elif self.middle_first and detector.mid_if_none:
+                kind = MiddleFirst
+        if kind is None or detector is None:
             self._rolling = None
-        elif self._rolling is None or self._rolling.detector is not detector:
-            self._rolling = RollingPasses(detector)
+        elif not isinstance(self._rolling, kind) or self._rolling.detector is not detector:
+            self._rolling = kind(detector)
         return self._rolling
 
     def on_ended(self) -> None:

@@ -655,3 +655,104 @@ def test_rolling_passes_without_stripes_and_across_a_new_size_detect_whole():
     assert rolling.detect(wider) == far.detect(wider) and len(rolling.last_run) == 4
     rec = load_recognizer(detector=far)
     assert [r.box for r in rec.analyze(wider, detect=rolling.detect)] == [r.box for r in rec.analyze(wider)]
+
+
+def stream_passes(stream, frames, monkeypatch) -> tuple[list[list[tuple[int, int]]], list]:
+    """The tensor sizes of the passes ``stream.detect`` runs on each of ``frames``, and what it found."""
+    det, runs, found = stream.detector, [], []
+    real = det._candidates
+
+    def spy(image, view, small=None):
+        runs[-1].append(view.tensor_hw)
+        return real(image, view, small)
+
+    monkeypatch.setattr(det, "_candidates", spy)
+    for frame in frames:
+        runs.append([])
+        found.append(stream.detect(frame))
+    monkeypatch.undo()
+    return runs, found
+
+
+def with_noise(frame: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(frame.astype(np.int16) + rng.integers(-2, 3, frame.shape), 0, 255).astype(np.uint8)
+
+
+WHOLE, MIDDLE = (128, 128), (192, 256)  # a 640 x 480 frame's passes
+
+
+def test_a_stream_of_a_user_sitting_back_runs_the_middle_pass_first(monkeypatch):
+    """The camera detector on a far face (a fifth of 640 x 480): the whole-frame pass finds nothing
+    and the middle pass the face, on every frame. A stream's MiddleFirst runs the middle pass alone
+    once the stream's faces are that pass's, and the whole-frame pass first on one frame in
+    MIDDLE_FIRST_REFRESH; each frame gets the faces the detector gives it."""
+    from fer_core.detect import MIDDLE_FIRST_REFRESH, MiddleFirst
+    from tests.scenes import camera_frame
+
+    camera = load_detector(detect.CAMERA_DETECTOR)
+    far, face = camera_frame(640, 480, 0.2, shift=(-0.8, -0.1))
+    frames = [with_noise(far, i) for i in range(2 * MIDDLE_FIRST_REFRESH + 1)]
+    stream = MiddleFirst(camera)
+    runs, found = stream_passes(stream, frames, monkeypatch)
+    both, alone = [WHOLE, MIDDLE], [MIDDLE]
+    assert runs == [both, alone, alone, alone, alone, both, alone, alone, alone, alone, both]
+    for frame, faces in zip(frames, found):
+        assert faces == camera.detect(frame) and len(faces) == 1 and iou(faces[0].box, face) > 0.5
+    before = [passes_run(camera, frame, monkeypatch) for frame in frames[:3]]
+    assert before == [both] * 3  # the detector alone: both passes on every frame
+
+
+def test_middle_first_runs_the_whole_frame_pass_where_the_picture_changed(monkeypatch):
+    """A second person coming close beside the far one (or the user leaning in) changes the
+    picture: that frame runs the whole-frame pass first and gets the detector's faces; as that
+    pass finds the close face, the frames after it are detected as the detector does. The far
+    face leaving runs it too (the middle pass finds nothing), with the detector's answer."""
+    from fer_core.detect import MiddleFirst
+    from tests.scenes import camera_frame
+
+    camera = load_detector(detect.CAMERA_DETECTOR)
+    far, face = camera_frame(640, 480, 0.2, shift=(-0.8, -0.1))
+    x, y, w, h = ASTRONAUT_FACE
+    other, close = camera_frame(640, 480, 0.6, astronaut_bgr()[:, ::-1].copy(), (512 - x - w, y, w, h),
+                                shift=(0.9, 0.1), seed=1)
+    beside = far.copy()
+    beside[:, close[0] - close[2] // 3:] = other[:, close[0] - close[2] // 3:]
+    stream = MiddleFirst(camera)
+    frames = [far, with_noise(far, 1), beside, with_noise(beside, 2)]
+    runs, found = stream_passes(stream, frames, monkeypatch)
+    assert runs == [[WHOLE, MIDDLE], [MIDDLE], [WHOLE], [WHOLE]]
+    assert found[2] == camera.detect(beside) and any(iou(d.box, close) > 0.5 for d in found[2])
+    assert stream.last_first == "whole"
+
+    stream.reset()
+    gone = far.copy()  # the face hidden (blurred away), too small a change of the picture to tell
+    fx, fy, fw, fh = face
+    gone[fy - fh // 2:fy + 2 * fh, fx - fw // 2:fx + 2 * fw] = cv2.GaussianBlur(
+        far[fy - fh // 2:fy + 2 * fh, fx - fw // 2:fx + 2 * fw], (0, 0), 25)
+    runs, found = stream_passes(stream, [far, far, gone, gone], monkeypatch)
+    assert runs[:2] == [[WHOLE, MIDDLE], [MIDDLE]]
+    assert runs[2][:2] == [MIDDLE, WHOLE] and runs[3][:2] == [WHOLE, MIDDLE]  # (then the close-up retry)
+    assert found[2] == found[3] == camera.detect(gone) == []
+
+
+def test_middle_first_without_a_middle_pass_to_put_first_detects_whole(monkeypatch):
+    """An HD camera frame (its middle pass runs anyway), a frame of another size, and other
+    detectors' frames: the detector's own detection."""
+    from fer_core.detect import MiddleFirst, far_detector
+    from tests.scenes import camera_frame
+
+    camera = load_detector(detect.CAMERA_DETECTOR)
+    hd, _ = camera_frame(1280, 720, 0.2)
+    far, _ = camera_frame(640, 480, 0.2, shift=(-0.8, -0.1))
+    small = cv2.resize(far, (480, 360), interpolation=cv2.INTER_AREA)
+    stream = MiddleFirst(camera)
+    runs, found = stream_passes(stream, [hd, hd, far, far, small, small], monkeypatch)
+    assert runs[0] == runs[1] == passes_run(camera, hd, monkeypatch) and found[0] == camera.detect(hd)
+    assert runs[2:4] == [[WHOLE, MIDDLE], [MIDDLE]]
+    assert len(runs[4]) == 2 and len(runs[5]) == 1 and found[4] == found[5] == camera.detect(small)
+    other = MiddleFirst(far_detector())  # its middle pass on every frame
+    runs, found = stream_passes(other, [far, far], monkeypatch)
+    assert runs == [passes_run(far_detector(), far, monkeypatch)] * 2 and found[1] == far_detector().detect(far)
+    with pytest.raises(ValueError):
+        MiddleFirst(camera, refresh_every=0)

@@ -77,6 +77,48 @@ def test_the_live_camera_finds_a_laptop_user_sitting_back():
     assert snap.faces[0].face_id == 1  # one face, followed from frame to frame
 
 
+def test_a_camera_stream_of_a_user_sitting_back_runs_the_middle_pass_first():
+    """The camera detector runs its middle pass where the whole-frame pass finds no face: a user
+    sitting back cost both passes on every analysed frame, the first in vain. The Live page's
+    camera stream now runs the middle pass alone on such a stream, the whole-frame pass first on
+    one analysed frame in fer_core.detect.MIDDLE_FIRST_REFRESH and on a new stream's first frame,
+    with the same face shown on every frame; middle_first=False keeps the detector's own order."""
+    from fer_core.detect import MIDDLE_FIRST_REFRESH, camera_detector
+    from tests.scenes import camera_frame
+
+    det = camera_detector()
+    rec = load_recognizer(detector=det, flip_tta=False)
+    frame, face = camera_frame(640, 480, 0.2, shift=(-0.8, -0.1))
+    runs: list[list] = []
+    real = det._candidates
+
+    def spy(image, view, small=None):
+        runs[-1].append(view.tensor_hw[0])
+        return real(image, view, small)
+
+    det._candidates = spy
+    try:
+        for middle_first in (True, False):
+            analyzer = LiveAnalyzer(rec, adaptive=False, middle_first=middle_first)
+            runs.clear()
+            for pts in range(MIDDLE_FIRST_REFRESH + 2):
+                runs.append([])
+                analyzer.callback(to_frame(frame, pts=pts))
+                faces = analyzer.snapshot().faces
+                assert len(faces) == 1 and iou(faces[0].box, face) > 0.5 and faces[0].face_id == 1
+            whole_first = [r[0] == 128 for r in runs]
+            if middle_first:
+                assert whole_first == [True, False, False, False, False, True, False]
+                analyzer.on_ended()  # a new stream: the whole-frame pass first again
+                runs.append([])
+                analyzer.callback(to_frame(frame, pts=99))
+                assert runs[-1] == [128, 192]
+            else:
+                assert all(whole_first) and all(r == [128, 192] for r in runs)
+    finally:
+        del det._candidates
+
+
 def test_the_log_names_the_model_chosen_while_streaming(recognizer):
     from fer_core import load_recognizer
     from fer_core.recognizer import EVERYDAY_MODEL
