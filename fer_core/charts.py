@@ -195,14 +195,15 @@ def shade_unanalysed(fig: go.Figure, spans: Sequence[tuple[float, float]] = ()) 
     (``session.unanalysed``: a live stream stopped or without a picture, the time between parts of
     a video), "not analysed" at the foot of the widest :data:`UNANALYSED_NOTES`: the stacked mix reads
     0 % there and a face's row is empty, which without it said nobody was in view. (A session of many
-    short pauses wrote the words over each other, once a band.)"""
+    short pauses wrote the words over each other, once a band.) The words take the theme's text
+    colour: #222222, they were 1.4:1 on the dark theme's band."""
     if not spans:
         return fig
     bands = [dict(type="rect", xref="x", yref="paper", x0=str(clock_x(a)), x1=str(clock_x(b)), y0=0, y1=1,
                   fillcolor=UNANALYSED_FILL, line=dict(width=0), layer="above") for a, b in spans]
     widest = sorted(spans, key=lambda span: span[0] - span[1])[:UNANALYSED_NOTES]
     notes = [dict(xref="x", yref="paper", x=str(clock_x(a)), y=0, xanchor="left", yanchor="bottom",
-                  showarrow=False, text=UNANALYSED_TEXT, font=dict(size=11, color="#222222"))
+                  showarrow=False, text=UNANALYSED_TEXT, font=dict(size=11))
              for a, _ in sorted(widest)]
     fig.update_layout(shapes=[*fig.layout.shapes, *bands], annotations=[*fig.layout.annotations, *notes])
     return fig

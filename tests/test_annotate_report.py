@@ -289,6 +289,47 @@ def test_guide_lines_are_readable_on_the_light_and_the_dark_theme():
             assert _contrast(_rgb_over(colour, bg), bg) >= 3.0, (colour, theme)
 
 
+#: The charts' text colour where a figure sets none: Streamlit's theme gives the figure its own
+#: (its light theme's; its dark theme's, the classic one and that of the Streamlit installed), the
+#: HTML report plotly_white's.
+THEME_TEXT = {"light": [(49, 51, 63)], "dark": [(250, 250, 250), (237, 235, 232)], "report": [(42, 63, 95)]}
+#: ... and the backgrounds they go with (Streamlit's dark: #0e1117, and #171614 in the one installed).
+THEME_BACKGROUNDS = {"light": [(255, 255, 255)], "dark": [(14, 17, 23), (23, 22, 20)], "report": [(255, 255, 255)]}
+
+
+def test_chart_notes_are_readable_on_the_light_and_the_dark_theme():
+    """The words on the time charts, "not analysed" at the foot of a shaded span and the named
+    moments' labels, 4.5:1 or more against what they are drawn on, in either theme. "not analysed"
+    was #222222 on the grey band: 11:1 on white, but 1.4:1 on the dark theme's band (measured in
+    the browser: text (34, 34, 34) on (62, 61, 60)), nearly invisible; it now takes the theme's text
+    colour."""
+    import pandas as pd
+
+    from fer_core.session import binned_mix, face_binned
+
+    log = session_with_streak()
+    log.add_marker(30.0, "quiz")
+    df = log.to_frame()
+    gap = [(20.0, 40.0)]
+    att = pd.DataFrame({"looking": [1.0, 0.5], "eyes_closed": [0.0, 0.0], "yaw": [0.0, 20.0], "pitch": [0.0, 5.0]},
+                       index=pd.Index([0.0, 50.0], name="time_s"))
+    figs = [charts.mix_area(binned_mix(df, 10), markers=log.markers, unanalysed=gap),
+            charts.face_timeline(face_binned(df, 10), markers=log.markers, unanalysed=gap),
+            charts.attention_timeline(att, markers=log.markers, unanalysed=gap)]
+    notes = [a for fig in figs for a in fig.layout.annotations]
+    assert sorted({a.text for a in notes}) == ["not analysed", "quiz"]
+    for note in notes:
+        for theme, backgrounds in THEME_BACKGROUNDS.items():
+            for bg in backgrounds:
+                # Both notes lie in the shaded span: on the band over the background.
+                under = _rgb_over(charts.UNANALYSED_FILL, bg)
+                if note.bgcolor:
+                    under = _rgb_over(note.bgcolor, under)
+                texts = [_rgb_over(note.font.color, under)] if note.font.color else THEME_TEXT[theme]
+                for text in texts:
+                    assert _contrast(text, under) >= 4.5, (note.text, theme, bg, text)
+
+
 def test_legend_hangs_below_the_axis_title():
     """On a phone-wide page a legend wraps to two or three rows; pinned to a fraction of the
     plot area (the old y=-0.2 with its bottom anchored) those rows grew upward over the
