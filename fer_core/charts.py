@@ -49,6 +49,33 @@ def label_pattern(label: str) -> dict:
                 size=7, solidity=0.3)
 
 
+def _luminance(rgb: Sequence[float]) -> float:
+    """The WCAG relative luminance of an sRGB colour (values from 0 to 1)."""
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _inside_text_colour(label: str) -> str:
+    """Black or white, whichever stands out more against ``label``'s bars and their hatching
+    (:func:`label_pattern`'s white lines)."""
+    fill = [int(LABEL_COLORS_HEX[label][i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    under = [fill]
+    if LABEL_PATTERNS.get(label):
+        strength = label_pattern(label)["fgopacity"]
+        under.append([strength + (1 - strength) * c for c in fill])
+
+    def worst(text: float) -> float:
+        return min((max(text, _luminance(u)) + 0.05) / (min(text, _luminance(u)) + 0.05) for u in under)
+
+    return "#000000" if worst(0.0) >= worst(1.0) else "#ffffff"
+
+
+#: The colour of the numbers written on each expression's bars. Left to plotly (white on a dark
+#: colour, else #444), they were white on Angry's vermillion and Disgust's green (3.9 and 3.4:1;
+#: 1.7 and 1.6:1 over their white hatching) and #444 on Fear's pink (3.2:1); now 5.2:1 or more.
+LABEL_TEXT_COLORS: dict[str, str] = {lab: _inside_text_colour(lab) for lab in LABELS}
+
+
 #: Time axes are plotly date axes from 1970-01-01 00:00 (:func:`clock_x`): their ticks and hover
 #: read as clocks, m:ss or h:mm:ss as :func:`~fer_core.session.format_time` writes them, and stay
 #: clocks when zoomed. On a plain axis of seconds a 90-minute class read "5400", which nobody
@@ -227,7 +254,8 @@ def mix_bars(mix: pd.Series, title: str = "Expression mix") -> go.Figure:
     mix = mix.reindex(list(LABELS), fill_value=0.0)
     fig = go.Figure(go.Bar(x=mix.values, y=list(mix.index), orientation="h",
                            marker_color=[LABEL_COLORS_HEX[lab] for lab in mix.index],
-                           text=[f"{v:.0%}" for v in mix.values], textposition="auto"))
+                           text=[f"{v:.0%}" for v in mix.values], textposition="auto",
+                           insidetextfont_color=[LABEL_TEXT_COLORS[lab] for lab in mix.index]))
     fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".0%"),
                       yaxis=dict(autorange="reversed"), height=300, **_LAYOUT)
     if not mix.sum() > 0:  # no face in the rows it was taken over (the last 10 s with nobody in view)
@@ -241,7 +269,7 @@ def count_bars(counts: pd.Series, title: str = "Observations by top expression")
     counts = counts.reindex(list(LABELS), fill_value=0)
     fig = go.Figure(go.Bar(x=list(counts.index), y=counts.values, text=counts.values,
                            marker_color=[LABEL_COLORS_HEX[lab] for lab in counts.index],
-                           textposition="auto"))
+                           textposition="auto", insidetextfont_color=[LABEL_TEXT_COLORS[lab] for lab in counts.index]))
     fig.update_layout(title=title, yaxis=dict(title="observations"), height=300, **_LAYOUT)
     return fig
 
@@ -486,6 +514,7 @@ def session_mix_bars(comparison: pd.DataFrame, title: str = "Expression mix per 
         fig.add_bar(y=names, x=values, name=lab, orientation="h",
                     marker=dict(color=LABEL_COLORS_HEX[lab], pattern=label_pattern(lab)),
                     text=[f"{v:.0%}" if v >= 0.06 else "" for v in values], textposition="inside",
+                    insidetextfont_color=LABEL_TEXT_COLORS[lab],
                     customdata=full, hovertemplate=f"{lab} %{{x:.1%}}<extra>%{{customdata}}</extra>")
     fig.update_layout(title=title, barmode="stack", xaxis=dict(range=[0, 1], tickformat=".0%"),
                       yaxis=dict(autorange="reversed"), height=140 + 40 * len(names), **_LAYOUT)

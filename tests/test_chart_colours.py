@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from skimage.color import deltaE_ciede2000, rgb2lab
 
@@ -168,3 +169,64 @@ def test_the_check_finds_colours_alike():
     assert alike(fig) == ["Angry/Disgust grey 3.5 L*"]
     fig.data[1].marker.pattern.shape = "x"
     assert alike(fig) == []
+
+
+def _luminance(rgb: np.ndarray) -> float:
+    lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(lin @ [0.2126, 0.7152, 0.0722])
+
+
+def _contrast(a: np.ndarray, b: np.ndarray) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def plotly_inside_text(bar: np.ndarray) -> np.ndarray:
+    """The colour plotly.js gives a bar's inside text when the figure names none (``Color.contrast``:
+    white on a colour tinycolor calls dark, brightness under 128 of 255; else #444)."""
+    return np.ones(3) if bar @ [0.299, 0.587, 0.114] < 128 / 255 else _rgb("#444444")
+
+
+def inside_texts(fig) -> list[tuple[str, np.ndarray, list[np.ndarray]]]:
+    """Each bar trace's inside text (a percentage, a count): the trace's name, the text's colour as
+    drawn, and what it is drawn on: the bar's colour and, hatched, the hatching's white lines over it."""
+    out = []
+    for trace in fig.data:
+        if trace.type != "bar" or trace.text is None or trace.textposition not in ("inside", "auto"):
+            continue
+        per_bar = isinstance(trace.marker.color, (tuple, list))
+        bars = list(trace.marker.color) if per_bar else [trace.marker.color]
+        names = list(trace.y if trace.orientation == "h" else trace.x) if per_bar else [trace.name]
+        fonts = trace.insidetextfont.color
+        fonts = list(fonts) if isinstance(fonts, (tuple, list)) else [fonts] * len(bars)
+        pattern = trace.marker.pattern
+        for name, bar, font in zip(names, bars, fonts):
+            fill = _rgb(bar)
+            under = [fill]
+            if pattern.shape:
+                strength = pattern.fgopacity if pattern.fgopacity is not None else 1.0
+                under.append(strength * _rgb({"white": "#ffffff"}.get(pattern.fgcolor, pattern.fgcolor))
+                             + (1 - strength) * fill)
+            out.append((str(name), _rgb(font) if font else plotly_inside_text(fill), under))
+    return out
+
+
+def test_percentages_on_the_bars_are_readable(sessions):
+    """The numbers written on the expression bars (the mix, the counts, the mix per session) are
+    4.5:1 or more against the bar and its hatching, in either theme (a bar's colour is its own).
+    Left to plotly, they were white on Angry's vermillion and Disgust's green (3.9 and 3.4:1; 1.7
+    and 1.6:1 over their white hatching) and #444 on Fear's pink (3.2:1); now black, white on Sad's
+    blue, 5.2:1 or more."""
+    from fer_core.compare import compare_sessions
+
+    mix = pd.Series({lab: 1 / len(LABELS) for lab in LABELS})
+    figs = {"mix": charts.mix_bars(mix), "counts": charts.count_bars(pd.Series({lab: 10 for lab in LABELS})),
+            "per session": charts.session_mix_bars(compare_sessions(sessions))}
+    low = {}
+    for what, fig in figs.items():
+        texts = inside_texts(fig)
+        assert len(texts) >= len(LABELS), what
+        for name, text, under in texts:
+            if (worst := min(_contrast(text, u) for u in under)) < 4.5:
+                low[f"{what}: {name}"] = round(worst, 1)
+    assert low == {}
