@@ -199,7 +199,7 @@ elif summary.start_s > 0 and not summary.parts:
     st.caption(f"Part of a video: the analysis covers {format_time(summary.start_s)} to "
                f"{format_time(summary.end_s)}, and times are the video's own.")
 if log.damaged:
-    said = damage_text(log.damaged, summary.end_s)
+    said = damage_text(log.damaged, summary.end_s, cut_short=log.cut_short)
     st.warning(f"**The video is damaged.** {said[0].upper()}{said[1:]}. The charts shade it grey (*not analysed*), "
                "and the time analysed and the report leave it out.", icon=":material/broken_image:")
 if summary.truncated:

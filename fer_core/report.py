@@ -238,7 +238,8 @@ def _header(log: SessionLog, options: ReportOptions, df: pd.DataFrame) -> list[s
             + "</li>"
             + ("<li><b>The log reached its size limit; later rows were not recorded.</b></li>"
                if summary.truncated else "")
-            + (f"<li><b>The video is damaged</b>: {esc(damage_text(log.damaged, summary.end_s, _fmt_time))}; the "
+            + (f"<li><b>The video is damaged</b>: "
+               f"{esc(damage_text(log.damaged, summary.end_s, _fmt_time, cut_short=log.cut_short))}; the "
                "charts shade it as not analysed</li>" if log.damaged else "") + "</ul>"]
 
 

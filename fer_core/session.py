@@ -56,7 +56,9 @@ frames on either side of a damaged middle are two stretches of the log, as a liv
 (:meth:`SessionLog.resume`), so the time analysed leaves it out and the charts shade it; the stretches
 themselves are rows ``face_id`` -7 at their start, "(damaged, could not be decoded: from A s to B s)"
 in the ``marker`` column (:data:`DAMAGED_ID`); in DataFrames ``df.attrs["damaged"]``
-(:func:`log_damaged`).
+(:func:`log_damaged`). The end of a file cut short, from where its decoding broke off, is such a row too,
+"(cut short, could not be decoded: ...)" (:data:`CUT_SHORT_TEXT`; :attr:`SessionLog.cut_short`,
+``df.attrs["cut_short"]``, :func:`log_cut_short`), so that a damaged end is not called cut short.
 """
 from __future__ import annotations
 
@@ -149,6 +151,9 @@ MAX_MODELS = 8
 DAMAGED_ID = -7
 #: That row's ``marker`` field.
 DAMAGED_TEXT = "(damaged, could not be decoded: from {start:.3f} s to {end:.3f} s)"
+#: The same row for the end of a file cut short (an unfinished download), from where it breaks off
+#: (:attr:`SessionLog.cut_short`): read back, it is a damaged stretch too.
+CUT_SHORT_TEXT = "(cut short, could not be decoded: from {start:.3f} s to {end:.3f} s)"
 #: A log keeps at most this many damaged stretches (a CSV's further rows are not read back).
 MAX_DAMAGED = 10_000
 #: Times a CSV may hold: up to a week. A log of a live session or a video is far shorter; a
@@ -270,6 +275,7 @@ class SessionLog:
         self._resume_at: float | None = None  # resume(at=...): where the next stretch starts, before its first frame
         self._streams = False  # its parts are live streams (resume() split it), not parts of a video
         self._damaged: list[tuple[float, float]] = []  # stretches of a damaged video not decoded (add_damaged)
+        self._cut_short: float | None = None  # where a file cut short breaks off (add_damaged(cut_short=True))
 
     def _new_rows(self) -> None:
         """No rows: a new or cleared log's (lock held or not yet shared)."""
@@ -431,16 +437,20 @@ class SessionLog:
             self._streams = self._streams or stream
             self._version += 1
 
-    def add_damaged(self, start_s: float, end_s: float) -> None:
+    def add_damaged(self, start_s: float, end_s: float, *, cut_short: bool = False) -> None:
         r"""A stretch of the video, ``start_s`` to ``end_s`` seconds, that could not be decoded
         (``fer_core.video``: a garbled middle, or the end of a file cut short). Kept in its CSV
         and in :attr:`damaged`; the analysis :meth:`resume`\ s its log after one between frames, so
-        that the time analysed leaves it out. ValueError for a stretch that is not one."""
+        that the time analysed leaves it out. ``cut_short``: the stretch is the end of a file cut short
+        (an unfinished download), which breaks off at ``start_s`` (:attr:`cut_short`), not one garbled.
+        ValueError for a stretch that is not one."""
         a, b = float(start_s), float(end_s)
         if not (np.isfinite(a) and np.isfinite(b) and 0 <= a <= b):
             raise ValueError("a damaged stretch runs from a time >= 0 to one not before it")
         with self._lock:
             self._damaged = _merged([*self._damaged, (a, b)])[:MAX_DAMAGED]
+            if cut_short:
+                self._cut_short = a if self._cut_short is None else min(self._cut_short, a)
             self._version += 1
 
     def _all_parts(self) -> tuple[tuple[float, float], ...]:
@@ -488,6 +498,7 @@ class SessionLog:
             self._resuming = self._streams = False
             self._resume_at = None
             self._damaged = []
+            self._cut_short = None
             self._new_rows()  # no attention columns, no blocks kept
             self._sorted = True
             self._counts, self._counted = np.zeros(len(LABELS), np.int64), 0
@@ -544,6 +555,14 @@ class SessionLog:
             return tuple(self._damaged)
 
     @property
+    def cut_short(self) -> float | None:
+        """Where a file cut short (an unfinished download or copy) breaks off: the start of the last of
+        its :attr:`damaged` stretches, the rest up to the length its header gives; None for a file whole
+        to its end, or whose end is damaged (garbled), not missing."""
+        with self._lock:
+            return self._cut_short
+
+    @property
     def version(self) -> int:
         """Changes whenever the log changes (cheap to poll)."""
         with self._lock:
@@ -587,7 +606,7 @@ class SessionLog:
             attrs = {"start_s": self.start_s, "end_s": float(self._last_t), "frames": self._frames,
                      "set_aside": BoxRows(np.array(sorted(self._aside), np.float64)),
                      "parts": self._all_parts(), "streams": self._streams, "models": tuple(self._models),
-                     "damaged": tuple(self._damaged)}
+                     "damaged": tuple(self._damaged), "cut_short": self._cut_short}
         # Copied after the lock is released: a million rows took 30-60 ms to copy, with the frame
         # callback's next row waiting.
         if not in_order and (lo > -np.inf or hi < np.inf):
@@ -688,6 +707,7 @@ class SessionLog:
             log.add_marker(t, text)
         log._aside = [(float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in aside]
         log._damaged = _read_damaged(_texts(df, is_damaged))  # before the parts: a damaged start makes one
+        log._cut_short = _read_cut_short(_texts(df, is_damaged), log._damaged)
         log._parts, log._streams = _read_parts(_texts(df, is_part), log)
         log._models = list(dict.fromkeys(csvtext.unescape(m.group(1)) for text in _texts(df, is_model)
                                          if (m := _MODEL_NAME.match(text))))[:MAX_MODELS]
@@ -740,6 +760,7 @@ class SessionLog:
                       for p in ordered for r in p.set_aside.rows]
         log._parts = [span for sp, p in summaries for span in (p.parts or [(sp.start_s, sp.end_s)])]
         log._damaged = _merged([span for p in ordered for span in p.damaged])[:MAX_DAMAGED]
+        log._cut_short = min((c for p in ordered if (c := p.cut_short) is not None), default=None)
         if len(log._parts) < 2 and not _late_start(log._parts, log.start_s, bool(log._damaged)):
             log._parts = []
         return log
@@ -940,6 +961,14 @@ def _read_damaged(texts: Sequence[str]) -> list[tuple[float, float]]:
     return _merged([(a, b) for a, b in spans if a <= b <= MAX_LOG_S])[:MAX_DAMAGED]
 
 
+def _read_cut_short(texts: Sequence[str], damaged: Sequence[tuple[float, float]]) -> float | None:
+    """Where a CSV's cut-short row (:data:`CUT_SHORT_TEXT`) says its file breaks off, if that is in one of
+    its ``damaged`` stretches (:func:`_read_damaged`); None without one."""
+    head = CUT_SHORT_TEXT.split(",")[0]
+    starts = [float(m.group(1)) for text in texts if text.startswith(head) and (m := _PART_SPAN.search(text))]
+    return min((t for t in starts if any(a - LEAD_S <= t <= b for a, b in damaged)), default=None)
+
+
 def _merged(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     """``(start, end)`` spans in time order, those that overlap or touch as one (two parts of a video
     analysed one after the other each keep their share of a damaged stretch that runs across them)."""
@@ -1006,6 +1035,13 @@ def log_damaged(df: pd.DataFrame) -> list[tuple[float, float]]:
         return []
 
 
+def log_cut_short(df: pd.DataFrame) -> float | None:
+    """Where the file behind a log's DataFrame breaks off, cut short (``attrs["cut_short"]``, set by
+    :meth:`SessionLog.to_frame`; :attr:`SessionLog.cut_short`); None when it is not, or not known."""
+    cut = df.attrs.get("cut_short")
+    return float(cut) if isinstance(cut, (int, float)) and np.isfinite(cut) else None
+
+
 def log_models(df: pd.DataFrame) -> tuple[str, ...]:
     """The expression models that analysed a log's DataFrame (``attrs["models"]``, set by
     :meth:`SessionLog.to_frame`), in the order they were first used; empty when not known."""
@@ -1030,7 +1066,14 @@ def log_to_csv(df: pd.DataFrame, markers: Sequence[tuple[float, str]] = ()) -> b
     notes = [(t, text, MARKER_ID) for t, text in markers]
     part_text = STREAM_TEXT if df.attrs.get("streams") else PART_TEXT
     notes += [(a, part_text.format(start=a, end=b), PART_ID) for a, b in log_parts(df)]
-    notes += [(a, DAMAGED_TEXT.format(start=a, end=b), DAMAGED_ID) for a, b in log_damaged(df)]
+    cut = log_cut_short(df)
+    for a, b in log_damaged(df):
+        if cut is None or not a - LEAD_S <= cut < b:
+            notes.append((a, DAMAGED_TEXT.format(start=a, end=b), DAMAGED_ID))
+            continue
+        if cut > a + LEAD_S:  # garbled up to where the file breaks off: both said, one stretch read back
+            notes.append((a, DAMAGED_TEXT.format(start=a, end=cut), DAMAGED_ID))
+        notes.append((cut, CUT_SHORT_TEXT.format(start=cut, end=b), DAMAGED_ID))
     notes += [(log_start(df), MODEL_TEXT.format(model=m), MODEL_ID) for m in log_models(df)]
     if log_start(df) > 0:
         notes.append((log_start(df), START_TEXT, START_ID))
@@ -1099,13 +1142,16 @@ LISTED_DAMAGE = 4
 
 
 def damage_text(damaged: Sequence[tuple[float, float]], end_s: float, fmt: Callable[[float], str] = format_time,
-                most: int = LISTED_DAMAGE) -> str:
+                most: int = LISTED_DAMAGE, cut_short: float | None = None) -> str:
     """For people: what of a damaged video could not be decoded (:attr:`SessionLog.damaged`), as a
     sentence without its full stop; "" for none. ``end_s``: where its log ends (:func:`log_end`), after
-    which a stretch is the end of the video (a file cut short, as an unfinished download is);
-    ``fmt`` writes a time (the pages' :func:`format_time`, or the report's with tenths)."""
+    which a stretch is the end of what was analysed; ``cut_short``: where the file breaks off, cut short
+    as an unfinished download is (:attr:`SessionLog.cut_short`), else None: a stretch after ``end_s`` is
+    then damaged (a garbled end, or a part analysed up to a time inside a damaged stretch), which read
+    "damaged, or cut short (an unfinished download or copy?)" either way. ``fmt`` writes a time (the
+    pages' :func:`format_time`, or the report's with tenths)."""
     inner = [(a, b) for a, b in damaged if a < end_s - LEAD_S]
-    tail = max((b for a, b in damaged if a >= end_s - LEAD_S and b > end_s), default=None)
+    after = [(a, b) for a, b in damaged if a >= end_s - LEAD_S and b > end_s]
     said = []
     if inner:
         spans = [f"{fmt(a)} to {fmt(b)}" for a, b in inner[:most]]
@@ -1113,9 +1159,17 @@ def damage_text(damaged: Sequence[tuple[float, float]], end_s: float, fmt: Calla
         said.append(f"the video could not be decoded from {', '.join(spans)}"
                     + (f" and {more} more stretch{'es' if more != 1 else ''}" if more > 0 else "")
                     + " (damaged): nothing there was analysed")
-    if tail is not None:
-        said.append(f"{'nor' if inner else 'the video could not be decoded'} from {fmt(end_s)}, where the analysis "
-                    f"ends, to {fmt(tail)}: damaged, or cut short (an unfinished download or copy?)")
+    if after:
+        tail = max(b for _, b in after)
+        where = (f"{'nor' if inner else 'the video could not be decoded'} from {fmt(end_s)}, where the analysis "
+                 f"ends, to {fmt(tail)}")
+        if cut_short is None or not end_s - LEAD_S <= cut_short < tail:
+            said.append(f"{where} (damaged)")
+        elif cut_short <= min(a for a, _ in after) + LEAD_S:
+            said.append(f"{where}: the file is cut short there (an unfinished download or copy?)")
+        else:
+            said.append(f"{where}: damaged, then the file is cut short from {fmt(cut_short)} (an unfinished "
+                        "download or copy?)")
     return "; ".join(said)
 
 

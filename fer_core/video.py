@@ -674,10 +674,14 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
             cut_short = damage.last_s
     # The stretches in the part analysed (decoding runs a little ahead of the frames analysed: what it
     # met past a run's last frame is the next part's), and the end not decoded of a file cut short.
+    # The end of a file cut short is said as such (SessionLog.cut_short): a garbled end, or a part analysed up
+    # to a time inside a damaged stretch, ends the log with a damaged stretch too, and read "damaged, or cut short".
     to = last_t if interrupted or stopped else until if until is not None else math.inf
-    for a, b in [*damage.gaps, *([(cut_short, until)] if cut_short is not None and until is not None else [])]:
+    for a, b in damage.gaps:
         if b >= start_s and a <= to:
             session.add_damaged(max(a, start_s), min(b, to))
+    if cut_short is not None and until is not None and until >= start_s:
+        session.add_damaged(max(cut_short, start_s), until, cut_short=True)
     return VideoAnalysis(info=info, log=session, frames_analysed=n, frames_with_faces=with_faces,
                          seconds_analysed=last_t - start_s, elapsed_s=time.perf_counter() - t_start,
                          stopped_early=stopped, start_s=start_s, frame_size=size,

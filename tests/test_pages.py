@@ -685,8 +685,8 @@ def test_video_page_dashboard_and_report_say_what_a_damaged_video_lacks(tmp_path
     end = log.summary().end_s
     assert log.damaged == ((end, 40.0),) and unanalysed(log.to_frame()) == [(end, 40.0)]
     assert any(w.value.startswith(f"**This video is damaged.** The video could not be decoded from "
-                                  f"{format_time(end)}, where the analysis ends, to 0:40: damaged, or cut short "
-                                  "(an unfinished download or copy?).") for w in at.warning)
+                                  f"{format_time(end)}, where the analysis ends, to 0:40: the file is cut short "
+                                  "there (an unfinished download or copy?).") for w in at.warning)
     assert sum('"text":"not analysed"' in c.proto.spec for c in at.get("plotly_chart")) == 2
 
 

@@ -1206,8 +1206,9 @@ def damaged_video_log(start_s: float = 0.0) -> SessionLog:
         if t == start_s + 30:
             log.resume(stream=False)
         log.add_frame(t, [(1, (10, 10, 50, 50), onehot("Happy"))] if k % 3 else [])
-    for a, b in ((0.0, 2.9), (20.1, 29.9), (39.5, 50.0)):
+    for a, b in ((0.0, 2.9), (20.1, 29.9)):
         log.add_damaged(start_s + a, start_s + b)
+    log.add_damaged(start_s + 39.5, start_s + 50.0, cut_short=True)
     return log
 
 
@@ -1226,12 +1227,14 @@ def test_a_damaged_videos_stretches_are_parts_of_it_not_live_streams():
     assert log.damaged == ((0.0, 2.9), (20.1, 29.9), (39.5, 50.0))
     shaded = [(0.0, 3.0), (19.5, 30.0), (39.5, 50.0)]
     assert unanalysed(log.to_frame()) == shaded
-    assert damage_text(log.damaged, summary.end_s) == (
+    assert damage_text(log.damaged, summary.end_s, cut_short=log.cut_short) == (
         "the video could not be decoded from 0:00 to 0:02, 0:20 to 0:29 (damaged): nothing there was analysed; "
-        "nor from 0:39, where the analysis ends, to 0:50: damaged, or cut short (an unfinished download or copy?)")
+        "nor from 0:39, where the analysis ends, to 0:50: the file is cut short there (an unfinished download or "
+        "copy?)")
     for how, data in {"csv": log.to_csv(), **spreadsheet_saves(log.to_csv())}.items():
         back = SessionLog.from_csv(data)
         assert (back.summary().parts, back.damaged, back.streams) == (summary.parts, log.damaged, False), how
+        assert back.cut_short == log.cut_short == 39.5, how
         assert unanalysed(back.to_frame()) == shaded and log_damaged(back.to_frame()) == list(log.damaged), how
     csv = pd.read_csv(io.BytesIO(log.to_csv()), keep_default_na=False)
     kept = csv[csv["face_id"] != DAMAGED_ID]
@@ -1250,6 +1253,54 @@ def test_a_damaged_videos_stretches_are_parts_of_it_not_live_streams():
     assert back.summary().parts == () and unanalysed(back.to_frame()) == []  # a lone part, no reason: none
     with pytest.raises(ValueError):
         one.add_damaged(5.0, 4.0)
+
+
+def test_a_damaged_end_is_not_called_cut_short():
+    """A log that ends in a damaged stretch read "damaged, or cut short (an unfinished download or copy?)"
+    whatever happened: a file cut short, a garbled end, or a part of a video analysed up to a time inside
+    a damaged stretch (its log ends where the damage begins). The log now keeps where a file cut short
+    breaks off (SessionLog.cut_short), through its CSV and a join, and the text says which it was."""
+    from fer_core.session import DAMAGED_ID, damage_text, log_cut_short
+
+    def log_to(end: float) -> SessionLog:
+        log = SessionLog(source="video")
+        for t in np.arange(0.0, end + 0.25, 0.5):
+            log.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))])
+        return log
+
+    garbled = log_to(18.0)
+    garbled.add_damaged(18.3, 21.85)  # a part analysed "to 0:21", damaged from 0:18 on
+    assert garbled.cut_short is None and log_cut_short(garbled.to_frame()) is None
+    assert damage_text(garbled.damaged, 18.0, cut_short=garbled.cut_short) == (
+        "the video could not be decoded from 0:18, where the analysis ends, to 0:21 (damaged)")
+    cut = log_to(18.0)
+    cut.add_damaged(18.0, 40.0, cut_short=True)
+    assert cut.cut_short == 18.0 and log_cut_short(cut.to_frame()) == 18.0
+    assert damage_text(cut.damaged, 18.0, cut_short=cut.cut_short) == (
+        "the video could not be decoded from 0:18, where the analysis ends, to 0:40: the file is cut short there (an "
+        "unfinished download or copy?)")
+    both = log_to(18.0)
+    both.add_damaged(18.3, 21.5)
+    both.add_damaged(21.5, 40.0, cut_short=True)  # garbled, then nothing: one stretch
+    assert both.damaged == ((18.3, 40.0),) and both.cut_short == 21.5
+    assert damage_text(both.damaged, 18.0, cut_short=both.cut_short).endswith(
+        "to 0:40: damaged, then the file is cut short from 0:21 (an unfinished download or copy?)")
+    for log in (garbled, cut, both):
+        for data in (log.to_csv(), *spreadsheet_saves(log.to_csv()).values()):
+            back = SessionLog.from_csv(data)
+            assert (back.damaged, back.cut_short) == (log.damaged, log.cut_short)
+    csv = pd.read_csv(io.BytesIO(both.to_csv()), keep_default_na=False)
+    assert list(csv.loc[csv["face_id"] == DAMAGED_ID, "marker"]) == [
+        "(damaged, could not be decoded: from 18.300 s to 21.500 s)",
+        "(cut short, could not be decoded: from 21.500 s to 40.000 s)"]
+    # Joined: the part that breaks off says so; cleared, nothing.
+    rest = SessionLog(source="video", start_s=10.0)
+    rest.add_frame(12.0, [])
+    rest.add_damaged(12.2, 30.0, cut_short=True)
+    first = log_to(9.5)
+    assert SessionLog.join([rest, first]).cut_short == 12.2 and SessionLog.join([first]).cut_short is None
+    cut.clear()
+    assert cut.cut_short is None and cut.damaged == ()
 
 
 def test_parts_of_a_damaged_video_joined_keep_its_damage_once():

@@ -470,6 +470,30 @@ def test_a_damaged_videos_log_leaves_out_what_could_not_be_decoded(recognizer, t
     assert unanalysed(SessionLog.from_csv(cut.log.to_csv()).to_frame()) == [(end, 20.0)]
 
 
+def test_a_part_that_ends_inside_a_damaged_stretch_is_not_called_cut_short(recognizer, tmp_path):
+    """A part of a video garbled in its middle, analysed up to a time inside the garbled stretch, read
+    "could not be decoded from 0:09, where the analysis ends, to 0:12: damaged, or cut short (an
+    unfinished download or copy?)", as a file cut short did: the log did not say which. A file cut short
+    now says so in its log (SessionLog.cut_short, through its CSV); a damaged end does not."""
+    from fer_core.session import SessionLog, damage_text
+
+    whole = faststart_mp4(tmp_path / "whole.mp4")
+    damaged = damage_middle(whole)
+    [(a, b)] = analyze_video(recognizer, damaged, rate=2.0).damaged_gaps
+    part = analyze_video(recognizer, damaged, rate=2.0, end_s=(a + b) / 2)
+    end = part.log.summary().end_s
+    assert part.cut_short_at is None and part.log.cut_short is None and part.log.damaged == ((a, (a + b) / 2),)
+    said = damage_text(part.log.damaged, end, cut_short=part.log.cut_short)
+    assert said == (f"the video could not be decoded from {format_time(end)}, where the analysis ends, to "
+                    f"{format_time((a + b) / 2)} (damaged)")
+    cut = analyze_video(recognizer, whole[: len(whole) // 2], rate=2.0)
+    assert cut.log.cut_short == cut.cut_short_at is not None and cut.log.damaged == ((cut.cut_short_at, 20.0),)
+    for log in (cut.log, SessionLog.from_csv(cut.log.to_csv())):
+        assert damage_text(log.damaged, log.summary().end_s, cut_short=log.cut_short).endswith(
+            "to 0:20: the file is cut short there (an unfinished download or copy?)")
+    assert SessionLog.from_csv(part.log.to_csv()).cut_short is None
+
+
 def test_a_damaged_video_analysed_in_parts_is_one_session_with_its_damage(recognizer, tmp_path):
     """The Video page's parts (the 7,200-frame cap, then "the rest from 1:00:00"): parts that follow
     on leave no gap, and the damaged stretch, in one part or across two, is the only one."""
