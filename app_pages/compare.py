@@ -13,6 +13,7 @@ from fer_core.compare import (
     MINUTES,
     SHARE,
     compare_sessions,
+    damage_note,
     measure_over_time,
     models_note,
     table_for_display,
@@ -129,6 +130,8 @@ if note := models_note(sessions):
     st.warning(support.md_literal(note), icon=":material/compare_arrows:")
 elif all(named := [log_models(df) for df in sessions.values()]) and len(models := set(sum(named, ()))) == 1:
     st.caption(f"Expression model: {support.md_literal(models.pop())}, for every session.")
+if damage := damage_note(sessions):
+    st.warning(support.md_literal(damage), icon=":material/broken_image:")
 st.plotly_chart(charts.session_mix_bars(comparison), width="stretch")
 if measure == LOOKING and curves.isna().all().all():
     st.info("None of these sessions was analysed with attention on, so there is no 'looking at the camera' "

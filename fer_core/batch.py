@@ -424,12 +424,13 @@ def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10, timezon
     read, so memory holds one session's rows at a time."""
     import pandas as pd
 
-    from fer_core.compare import compare_sessions, measure_over_time, models_note_of, table_for_display
+    from fer_core.compare import compare_sessions, damage_note_of, measure_over_time, models_note_of, table_for_display
     from fer_core.report import COMPARISON_MEASURES, comparison_report_html
-    from fer_core.session import LogFormatError, SessionLog, log_models
+    from fer_core.session import LogFormatError, SessionLog, log_cut_short, log_damaged, log_models
 
     rows: list[pd.DataFrame] = []
     models: dict[str, tuple[str, ...]] = {}  # each session's expression models, for the report's note
+    damaged: dict[str, tuple[list[tuple[float, float]], float | None]] = {}  # what of each video could not be decoded
     curves: dict[str, list[pd.DataFrame]] = {m: [] for m in COMPARISON_MEASURES}
     for job in jobs:
         csv, _ = outputs(out, job)
@@ -445,6 +446,7 @@ def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10, timezon
         one = {job.name: df}
         rows.append(compare_sessions(one))
         models[job.name] = log_models(df)
+        damaged[job.name] = (log_damaged(df), log_cut_short(df))
         for m in COMPARISON_MEASURES:
             curves[m].append(measure_over_time(one, m, segments=segments))
         del df, one
@@ -455,7 +457,8 @@ def write_comparison(out: Path, jobs: Sequence[Job], segments: int = 10, timezon
     write_atomic(out / COMPARISON_CSV, csvtext.to_csv(table_for_display(comparison)))
     # As the app's comparison report: sessions of different models say so (a resumed run may add
     # sessions analysed with another --model to those already in --out).
-    report = comparison_report_html(comparison, joined, note=models_note_of(models), timezone=timezone)
+    report = comparison_report_html(comparison, joined, note=models_note_of(models), damage=damage_note_of(damaged),
+                                    timezone=timezone)
     write_atomic(out / COMPARISON_HTML, report.encode("utf-8"))
     return len(rows)
 

@@ -13,14 +13,24 @@ probabilities (an uncertain face counts as uncertain), so they sum to 1 per sess
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from fer_core.engagement import valence_arousal
 from fer_core.labels import LABELS, NEGATIVE_LABELS
-from fer_core.session import log_end, log_models, log_parts, log_start, unanalysed
+from fer_core.session import (
+    LEAD_S,
+    format_time,
+    log_cut_short,
+    log_damaged,
+    log_end,
+    log_models,
+    log_parts,
+    log_start,
+    unanalysed,
+)
 
 #: What the curves can show: one value per face observation, averaged per time bin.
 NEGATIVE = "Negative (angry, fear, sad)"
@@ -76,6 +86,54 @@ def models_note_of(models: Mapping[str, tuple[str, ...]]) -> str:
     return (f"These sessions were analysed with different expression models ({listed}). The models read "
             "the same faces differently, so a difference between these sessions can come from the model as "
             "much as from the class.")
+
+
+#: A session's damaged stretches are listed one by one up to this many (:func:`damage_note`).
+LISTED_DAMAGE = 3
+
+
+def damage_note(sessions: Mapping[str, pd.DataFrame]) -> str:
+    """A sentence naming the sessions of damaged videos (:func:`~fer_core.session.log_damaged`), how long
+    of each could not be decoded and from when to when; "" when none is. Nothing was analysed there, so
+    their minutes and per cent count the time analysed only: the table alone did not say why a lecture
+    was shorter than its video."""
+    return damage_note_of({name: (log_damaged(df), log_cut_short(df)) for name, df in sessions.items()})
+
+
+def damage_note_of(damage: Mapping[str, tuple[Sequence[tuple[float, float]], float | None]]) -> str:
+    """:func:`damage_note` from each session's damaged stretches and where its file is cut short
+    (:func:`~fer_core.session.log_cut_short`, None if not), for callers that do not hold every
+    session's rows at once (``fer_core.batch``)."""
+    said: list[str] = []
+    for name, (damaged, cut) in damage.items():
+        if not damaged:
+            continue
+        spans = []
+        for a, b in damaged[:LISTED_DAMAGE]:
+            span = f"{format_time(a)} to {format_time(b)}"
+            if cut is not None and a - LEAD_S <= cut < b:  # the end of a file cut short (an unfinished download)
+                span += ", the file cut short" if cut <= a + LEAD_S else f", the file cut short from {format_time(cut)}"
+            spans.append(span)
+        more = len(damaged) - len(spans)
+        if more > 0:
+            spans.append(f"and {more} more stretch{'es' if more != 1 else ''}")
+        said.append(f"of {name}, {_length(sum(b - a for a, b in damaged))}"
+                    + (" could not be decoded" if not said else "") + f" ({'; '.join(spans)})")
+    if not said:
+        return ""
+    one = len(said) == 1
+    return (f"{'A damaged video' if one else 'Damaged videos'}: {'; '.join(said)}. Nothing there was analysed: "
+            f"{'its' if one else 'their'} minutes, and the per cent of {'its' if one else 'each'} session, count "
+            "the time analysed only.")
+
+
+def _length(seconds: float) -> str:
+    """How long a stretch lasts, for people: "25 s", "3 min 05 s", "1 h 02 min"."""
+    whole = round(seconds)
+    if whole < 1:
+        return "under 1 s"
+    h, rest = divmod(whole, 3600)
+    return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s" if rest >= 60 else f"{rest} s"
 
 
 def compare_sessions(sessions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

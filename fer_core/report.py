@@ -19,6 +19,7 @@ from fer_core.compare import (
     NEGATIVE,
     VALENCE,
     compare_sessions,
+    damage_note,
     measure_over_time,
     models_note,
     table_for_display,
@@ -485,16 +486,19 @@ def build_comparison_report(sessions: Mapping[str, pd.DataFrame], *, segments: i
     """Several sessions side by side as one HTML string: the table of
     :func:`fer_core.compare.compare_sessions`, the mix per session, and curves over the per cent
     of each session elapsed for :data:`COMPARISON_MEASURES`; which model analysed which session
-    when they differ (:func:`fer_core.compare.models_note`)."""
+    when they differ (:func:`fer_core.compare.models_note`), and what of a damaged video could not be
+    decoded (:func:`fer_core.compare.damage_note`)."""
     curves = {m: measure_over_time(sessions, m, segments=segments) for m in COMPARISON_MEASURES}
     return comparison_report_html(compare_sessions(sessions), curves, title=title, note=models_note(sessions),
-                                  timezone=timezone)
+                                  damage=damage_note(sessions), timezone=timezone)
 
 
 def comparison_report_html(comparison: pd.DataFrame, curves: Mapping[str, pd.DataFrame],
-                           title: str = "Session comparison", note: str = "", timezone: str = "UTC") -> str:
+                           title: str = "Session comparison", note: str = "", timezone: str = "UTC",
+                           damage: str = "") -> str:
     """The comparison report from its parts: ``compare_sessions``' table and, per measure,
-    ``measure_over_time``'s curves (a measure whose curves are all empty is left out). For
+    ``measure_over_time``'s curves (a measure whose curves are all empty is left out); ``note`` and
+    ``damage``: ``models_note``'s and ``damage_note``'s sentences, said above the table. For
     callers that summarise one session at a time (``fer_core.batch``), so that only one
     session's rows are in memory at once."""
     esc = html.escape
@@ -506,7 +510,7 @@ def comparison_report_html(comparison: pd.DataFrame, curves: Mapping[str, pd.Dat
              f"<p class='meta'>{len(comparison)} sessions: {esc(', '.join(map(str, comparison.index)))} &middot; "
              f"generated {esc(_when(datetime.now(UTC), timezone))}</p>",
              f"<p class='notice'>{esc(RESPONSIBLE_USE)}</p>",
-             *([f"<p class='notice'>{esc(note)}</p>"] if note else []),
+             *([f"<p class='notice'>{esc(text)}</p>" for text in (note, damage) if text]),
              "<h2>Sessions</h2>", _table(table, digits=1),
              f"<p class='meta'>{esc(COMPARISON_NOTE)} {esc(VALENCE_NOTE)}</p>"]
     return _page(title, "\n".join(parts + _charts_html(figures)))

@@ -856,6 +856,12 @@ def test_damaged_and_cut_short_videos_are_analysed_and_said_in_the_closing_lines
     assert closing.rstrip().endswith("Left out, as neither videos nor photos: 1 .pdf, 1 .txt")
     assert {p.name for p in out.glob(f"*{batch.REPORT_SUFFIX}")} == {f"in__{n}{batch.REPORT_SUFFIX}"
                                                                     for n in ("garbled", "download")}
+    # Their comparison says what of each could not be decoded, as the Compare page does.
+    assert batch.write_comparison(out, batch.find_jobs([tmp_path / "in"], {})) == 2
+    report = (out / batch.COMPARISON_HTML).read_text()
+    assert re.search(r"Damaged videos: of in__(garbled|download), \d+ s could not be decoded \(0:\d\d to 0:\d\d",
+                     report)
+    assert "0:20, the file cut short)" in report
 
 
 def test_a_path_the_decoder_names_is_said_once(tmp_path):

@@ -363,3 +363,41 @@ def test_session_names_cut_between_letters_and_told_apart_across_unicode_forms()
 
     nfc = "séance.csv"
     assert compare.unique_names([nfc, unicodedata.normalize("NFD", nfc)]) == [nfc, f"{nfc} (2)"]
+
+
+def test_a_damaged_video_is_said_and_its_figures_count_the_time_analysed():
+    """The Compare page and its report compared a video damaged in places (0:00-0:02 and 0:20-0:29 not
+    decoded, the file cut short from 0:39 of 0:50) as if whole: its 26 s analysed of the 39.5 s it ran
+    stood in the table beside a whole lecture's with no word of why. They now say how long of it could
+    not be decoded, from when to when; its minutes and its per cent axis count the time analysed only."""
+    from fer_core.report import build_comparison_report
+    from tests.test_session import damaged_video_log
+
+    damaged, whole = damaged_video_log(), lecture(1, "Happy", "Sad")
+    for df in (damaged.to_frame(), SessionLog.from_csv(damaged.to_csv()).to_frame()):
+        sessions = {"week 1.mp4": whole.to_frame(), "week 2.mp4": df}
+        table = compare.compare_sessions(sessions)
+        assert table.loc["week 2.mp4", "duration_min"] == pytest.approx(26.0 / 60)
+        assert compare.analysed_time(df)[1] == pytest.approx(26.0)
+        # Ten parts of 2.6 s of the time analysed: the frames after the damaged middle (from 0:30) start at
+        # 16.5 s of it, in the seventh part; the damaged stretches are in none.
+        t, _ = compare.analysed_time(df)
+        assert t[df["time_s"].to_numpy() == 30.0] == pytest.approx(16.5)
+        assert compare.measure_over_time(sessions, "Happy")["week 2.mp4"].notna().all()
+        note = compare.damage_note(sessions)
+        assert note == ("A damaged video: of week 2.mp4, 23 s could not be decoded (0:00 to 0:02; 0:20 to 0:29; 0:39 "
+                        "to 0:50, the file cut short). Nothing there was analysed: its minutes, and the per cent of "
+                        "its session, count the time analysed only.")
+        assert note in build_comparison_report(sessions)
+    assert compare.damage_note({"week 1.mp4": whole.to_frame()}) == ""
+    assert "could not be decoded" not in build_comparison_report({"a": whole.to_frame(), "b": whole.to_frame()})
+    # Several damaged videos, one with many stretches; a garbled end is not called cut short.
+    many = SessionLog(source="video")
+    many.add_frame(0.0, [(1, (10, 10, 50, 50), onehot("Happy"))])
+    for k in range(5):
+        many.add_damaged(60.0 * k + 10, 60.0 * k + 40)
+    many.add_damaged(400.0, 430.0)
+    assert compare.damage_note({"a": many.to_frame(), "b": whole.to_frame(), "c": damaged.to_frame()}) == (
+        "Damaged videos: of a, 3 min 00 s could not be decoded (0:10 to 0:40; 1:10 to 1:40; 2:10 to 2:40; and 3 more "
+        "stretches); of c, 23 s (0:00 to 0:02; 0:20 to 0:29; 0:39 to 0:50, the file cut short). Nothing there was "
+        "analysed: their minutes, and the per cent of each session, count the time analysed only.")

@@ -1396,6 +1396,28 @@ def test_compare_of_one_persons_sessions_over_days():
     assert curves["layout"]["xaxis"]["title"]["text"] == "per cent of the time analysed"
 
 
+def test_compare_page_says_what_of_a_damaged_video_could_not_be_decoded():
+    """Two lectures compared, one of them a video damaged in places (not decoded from 0:00 to 0:02 and
+    0:20 to 0:29, cut short from 0:39 of 0:50): the page compared it as if whole, its 0.4 minutes beside
+    the other's 1.0 with no word of why. It now says what could not be decoded, and that the minutes and
+    the per cent count the time analysed; its report too."""
+    from tests.test_compare import lecture
+    from tests.test_session import damaged_video_log
+
+    at = open_page("app_pages/compare.py")
+    with pressed_downloads() as got:
+        at.file_uploader[0].set_value([("week1.csv", lecture(1, "Happy", "Sad").to_csv(), "text/csv"),
+                                       ("week2.csv", damaged_video_log().to_csv(), "text/csv")]).run()
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value["minutes"]) == [1.0, 0.4]  # 26 s analysed of the 39.5 it ran
+    [warning] = [w.value for w in at.warning if "decoded" in w.value]
+    assert warning == md_literal(  # as written, not read as Markdown: its colons escaped
+        "A damaged video: of week2.csv, 23 s could not be decoded (0:00 to 0:02; 0:20 to 0:29; 0:39 to 0:50, the file "
+        "cut short). Nothing there was analysed: its minutes, and the per cent of its session, count the time analysed "
+        "only.")
+    assert "A damaged video: of week2.csv, 23 s could not be decoded" in got["session_comparison.html"]
+
+
 def test_dashboard_of_a_3_hour_session_in_1_s_bins_draws_its_marks_in_fewer_bins():
     """A session watched live for 3 hours, on the dashboard in 1 s bins: the attention timeline and
     the valence-arousal path had a mark for each of 10,800 bins, sent on every rerun of the page."""
