@@ -292,8 +292,8 @@ opts = ReportOptions(source=name, bin_s=float(bin_s), negative_minutes=float(min
                      timezone=st.context.timezone or "UTC")  # the report's dates in the visitor's zone
 st.caption("The log lives only in this browser tab's memory (the browser asks before the tab is closed or "
            "reloaded). Download the CSV log to keep it: this page and **Compare sessions** read it back, up to "
-           f"{uploads.LOG_MB} MB ({uploads.log_fits(summary, has_attention(df), alone)}), and its ZIP (a third of "
-           "the size) up to a full log.")
+           f"{uploads.LOG_MB} MB ({uploads.log_fits(summary.rows, summary.analysed_s, has_attention(df), alone)}), "
+           "and its ZIP (a third of the size) up to a full log.")
 c1, c2, c3 = st.columns(3)
 # Callables: the files are only built when the button is pressed. Partials, not lambdas nor
 # functions of this page: Streamlit keeps a download's callable (and a widget's callback) until the

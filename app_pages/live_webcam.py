@@ -468,13 +468,15 @@ else:
             # "live_log_2026-12-07_0900.csv" (the session's start, the reader's time zone): a second
             # session of the day is not "live_session_log (1).csv".
             log_csv = session_filename(analyzer.log, ReportOptions(timezone=st.context.timezone or "UTC"), "log", "csv")
+            # Its pace from the log's length and time analysed: its summary() counted every face number on
+            # each run of the page (27-50 ms at a million rows) for a caption that does not name them.
+            fits = uploads.log_fits(len(analyzer.log), analyzer.log.analysed_s, analyzer.attention)
             st.download_button("Session log (CSV)", support.csv_download(analyzer.log.to_csv), log_csv, "text/csv",
                                on_click="ignore", icon=":material/download:",
                                help="Every face observation and marked moment so far; the Class dashboard and "
                                     f"Compare sessions read it back, up to {uploads.LOG_MB} MB ("
-                                    f"{uploads.log_fits(analyzer.log.summary(), analyzer.attention)}; a full log of "
-                                    f"{analyzer.log.max_rows:,} observations is two to three times that: download "
-                                    "the ZIP for it). The log lives only in this tab: if "
+                                    f"{fits}; a full log of {analyzer.log.max_rows:,} observations is two to three "
+                                    "times that: download the ZIP for it). The log lives only in this tab: if "
                                     "the tab loses its connection for over 15 minutes (a laptop asleep), it is gone.")
             st.download_button("Session log (ZIP)", support.zip_download(analyzer.log.to_csv, log_csv),
                                log_csv[:-4] + ".zip", "application/zip", on_click="ignore",

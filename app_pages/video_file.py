@@ -45,7 +45,7 @@ def _times(*times: float) -> list[str]:
 def _damage(log: SessionLog) -> str:
     """What of a damaged video could not be analysed (:attr:`SessionLog.damaged`, of every part
     analysed), for the page; "" for a whole video."""
-    said = damage_text(log.damaged, log.summary().end_s, cut_short=log.cut_short)
+    said = damage_text(log.damaged, log.end_s, cut_short=log.cut_short)
     if not said:
         return ""
     return (f"**This video is damaged.** {said[0].upper()}{said[1:]}. The charts below shade it grey (*not "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fer_app import support
-from fer_core.session import MAX_UNPACKED_BYTES, SessionSummary
+from fer_core.session import MAX_UNPACKED_BYTES
 
 #: Photos: a 48-megapixel JPEG is 10-25 MB.
 PHOTO_MB = 50
@@ -35,14 +35,16 @@ ROW_BYTES_ATTENTION, ROW_BYTES = 130, 97
 LOG_FITS_CLASS = "about 2 hours of a class of 30"
 
 
-def log_fits(summary: SessionSummary, attention: bool, alone: bool = False) -> str:
-    """How long a session logged as this one (``summary``: its observations a second; ``attention``
-    logged or not) fills LOG_MB of CSV: "about 58 hours of a session logged as this one, one face at a
-    time" (``alone``). The pages said "about 2 hours of a class of 30" of one person at their laptop,
-    whose log lasts 30 times longer; that is still said of a log of under a minute."""
-    if summary.rows == 0 or summary.analysed_s < 60.0:
+def log_fits(rows: int, analysed_s: float, attention: bool, alone: bool = False) -> str:
+    """How long a session logged as this one (``rows`` observations in ``analysed_s`` seconds analysed:
+    ``SessionLog.analysed_s``, which the live page reads on each run without ``SessionLog.summary``'s
+    count of the face numbers; ``attention`` logged or not) fills LOG_MB of CSV: "about 58 hours of a
+    session logged as this one, one face at a time" (``alone``). The pages said "about 2 hours of a class
+    of 30" of one person at their laptop, whose log lasts 30 times longer; that is still said of a log of
+    under a minute."""
+    if rows == 0 or analysed_s < 60.0:
         return LOG_FITS_CLASS
-    hours = LOG_MB * MB / (ROW_BYTES_ATTENTION if attention else ROW_BYTES) / (summary.rows / summary.analysed_s) / 3600
+    hours = LOG_MB * MB / (ROW_BYTES_ATTENTION if attention else ROW_BYTES) / (rows / analysed_s) / 3600
     span = (f"{max(1, round(hours * 60))} minutes" if hours < 1 else f"{hours:.1f} hours" if hours < 3
             else f"{hours:,.0f} hours")
     return f"about {span} of a session logged as this one" + (", one face at a time" if alone else "")

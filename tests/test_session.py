@@ -1358,3 +1358,32 @@ def test_a_damaged_stretch_is_shaded_however_seldom_a_face_was_found():
         (first if t < 10.5 else rest).add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Sad"))] if t % 2 == 0 else [])
     first.add_damaged(3.2, 3.3)  # one packet, no frame of the grid lost: no part of its own
     assert unanalysed(SessionLog.join([first, rest], source="video").to_frame()) == []
+
+
+def test_a_logs_time_analysed_and_end_without_its_summary():
+    """SessionLog.analysed_s and end_s give the summary's figures without counting the face numbers (the
+    live page's caption of how long a log may grow read summary() on each run for them): the same for a
+    log streamed once, stopped and started again, started late, joined from parts, of a damaged video,
+    of part of a video, read back, and empty."""
+    streamed = SessionLog()
+    for t in range(0, 100):
+        if t == 50:
+            streamed.resume()
+        streamed.add_frame(t + (30.0 if t >= 50 else 0.0), [(t % 7, (0, 0, 10, 10), onehot("Sad"))])
+    late = SessionLog()
+    late.add_marker(0.0, "before START")
+    late.resume()
+    for t in range(5, 20):
+        late.add_frame(float(t), [])
+    first, second = SessionLog(), SessionLog(start_s=100.0)
+    for t in range(0, 40):
+        first.add_frame(float(t), [(1, (0, 0, 10, 10), onehot("Happy"))])
+        second.add_frame(100.0 + t, [(1, (0, 0, 10, 10), onehot("Happy"))])
+    part = SessionLog(start_s=60.0)
+    part.add_frame(75.0, [(1, (0, 0, 10, 10), onehot("Happy"))])
+    logs = [streamed, late, SessionLog.join([first, second]), damaged_video_log(), damaged_video_log(12.5), part,
+            SessionLog()]
+    for log in logs + [SessionLog.from_csv(log.to_csv()) for log in logs]:
+        summary = log.summary()
+        assert log.analysed_s == summary.analysed_s and log.end_s == pytest.approx(summary.end_s, abs=1e-9)
+    assert streamed.analysed_s == 98.0 and streamed.end_s == 129.0 and late.analysed_s == 14.0
