@@ -24,7 +24,7 @@ from fer_core.session import (
     strongest_changes,
     unanalysed,
 )
-from fer_core.video import VideoDecodeError, VideoInfo, analyze_video, probe
+from fer_core.video import VideoDecodeError, VideoInfo, analysis_rate, analyze_video, probe
 
 #: Analyse at most this many frames of one upload (an hour at 2 frames per second).
 MAX_FRAMES = 7200
@@ -97,14 +97,14 @@ RATES = [0.5, 1.0, 2.0, 4.0, 5.0, 10.0]
 rate = st.select_slider("Frames analysed per second of video", options=RATES,
                         value=2.0, help="Higher rates catch short expressions but take longer.")
 part: tuple[float, float | None] | None = (0.0, None)  # the part to analyse: from, to (None: the end)
-analysed_rate = rate  # the rate the analysis runs at: never above the video's own frame rate
+# The rate the analysis will run at (analyze_video lowers the rate to the video's own frame rate, and
+# its result keeps the rate it ran at): for the figures below and the parts that can be joined.
+analysed_rate = rate
 if upload is not None:
     info = _probe(upload)
     length = info.duration_s if info is not None else None
-    if info is not None and info.fps and info.fps < rate:
-        # Every frame, once: a grid finer than the frames would offer times without a frame of
-        # their own on the slider, and play the annotated copy at the wrong speed.
-        analysed_rate = float(info.fps)
+    analysed_rate = analysis_rate(rate, info.fps if info is not None else None)
+    if info is not None and analysed_rate < rate:
         st.caption(f"The video has {info.fps:g} frames a second: each of them is analysed.")
     # Keyed by the file, so that another upload starts from its own whole length.
     c1, c2 = st.columns(2)
@@ -121,14 +121,14 @@ if upload is not None:
     if part is not None and length:
         until = part[1] if part[1] is not None else length
         span, whole = until - part[0], part == (0.0, None)
-        needed = span * min(rate, info.fps or rate)
+        needed = span * analysed_rate
         st.caption(f"{support.md_literal(upload.name)}: {info.width} x {info.height}, {format_time(length)} long; "
                    + ("" if whole else "the part from {} to {} is {} long; ".format(*_times(part[0], until, span)))
                    + f"about {max(needed, 1):,.0f} frame{'s' if needed >= 1.5 else ''} to analyse at this rate.")
         if needed > MAX_FRAMES:
-            covering = [r for r in RATES if span * min(r, info.fps or r) <= MAX_FRAMES]
+            covering = [r for r in RATES if span * analysis_rate(r, info.fps) <= MAX_FRAMES]
             st.info(f"At {rate:g} frames a second the analysis stops after {MAX_FRAMES} frames, at about "
-                    f"{format_time(part[0] + MAX_FRAMES / min(rate, info.fps or rate))}."
+                    f"{format_time(part[0] + MAX_FRAMES / analysed_rate)}."
                     + (f" {max(covering):g} frames a second covers the whole {'video' if whole else 'part'}."
                        if covering else "") + " Or analyse it in parts (**Analyse from**, **Analyse to**).",
                     icon=":material/timer:")
@@ -180,7 +180,7 @@ if upload is not None and part is not None and start and uploads.within_limit(up
                 cut.append(e)
 
         try:
-            result = analyze_video(support.get_recognizer(), upload, rate=analysed_rate, max_frames=MAX_FRAMES,
+            result = analyze_video(support.get_recognizer(), upload, rate=rate, max_frames=MAX_FRAMES,
                                    progress=on_progress, attention=attention, start_s=part[0], end_s=part[1],
                                    stop=lambda: bool(cut))
             if cut and not result.frames_analysed:
@@ -214,7 +214,8 @@ if upload is not None and part is not None and start and uploads.within_limit(up
                 parts = earlier["parts"] + parts
             # The video itself is kept with its analysis, so that its frames can be shown after a visit to
             # another page (which empties the uploader) until the user lets it go.
-            analysed = {"name": upload.name, "rate": analysed_rate, "result": result, "parts": parts,
+            # "rate": the analysis's own, the one its frames were taken at (moments, the copy, the slider).
+            analysed = {"name": upload.name, "rate": result.rate, "result": result, "parts": parts,
                         "whole": part == (0.0, None) and not join and not cut, "model": model,
                         "file": (upload.name, upload.size), "video": upload, "cut": bool(cut)}
             release_memory()  # the decoder's and detector's buffers go back to the OS

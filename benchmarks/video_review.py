@@ -62,7 +62,7 @@ def main() -> int:
         analysis_s = time.perf_counter() - t0
         df = result.log.to_frame()
         minutes = result.seconds_analysed / 60
-        print(f"video {info.width} x {info.height}, {info.duration_s or 0:.0f} s; analysed at {args.rate:g} "
+        print(f"video {info.width} x {info.height}, {info.duration_s or 0:.0f} s; analysed at {result.rate:g} "
               f"frames/s: {result.frames_analysed} frames, {len(df)} face rows in {analysis_s:.0f} s")
 
         start = round(0.8 * result.seconds_analysed)
@@ -81,7 +81,7 @@ def main() -> int:
         took = []
         for t in times:
             t1 = time.perf_counter()
-            shown = moment(io.BytesIO(data), df, float(t), rate=args.rate)
+            shown = moment(io.BytesIO(data), df, float(t), rate=result.rate)
             took.append(time.perf_counter() - t1)
             assert shown is not None
         print(f"moment (seek, decode, draw): median {statistics.median(took) * 1000:.0f} ms, "
@@ -91,7 +91,7 @@ def main() -> int:
         print("|---|---:|---:|---:|---:|")
         for anonymise in (False, True):
             t1 = time.perf_counter()
-            clip = annotated_video(io.BytesIO(data), df, rate=args.rate, anonymise=anonymise)
+            clip = annotated_video(io.BytesIO(data), df, rate=result.rate, anonymise=anonymise)
             dt = time.perf_counter() - t1
             mb = len(clip.data) / 1e6
             print(f"| {'faces pixelated' if anonymise else 'faces shown'} | {dt:.1f} | "

@@ -530,10 +530,11 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
     ``start_s``, ``end_s``: a video's part to analyse (photo folders are analysed whole).
     ``timezone``: the report's dates (an IANA name: the zone of the computer that runs the batch).
     A video is analysed at its own frame rate where ``rate`` is above it, as the Video file page
-    does (the tracker's patience for a face gone a while is counted in frames of the rate)."""
+    does (``analyze_video`` lowers it: the tracker's patience for a face gone a while is counted in
+    frames of the rate)."""
     from fer_core.report import ReportOptions, build_html_report
     from fer_core.session import format_time
-    from fer_core.video import VideoDecodeError, analyze_video, probe
+    from fer_core.video import VideoDecodeError, analyze_video
 
     recognizer = _recognizer(model)
     source = Path(job.path).name
@@ -542,8 +543,7 @@ def analyse_job(job: Job, rate: float = 2.0, max_frames: int | None = None, mode
         if job.is_video:
             if _is_empty(job.path):  # else "not a video we can decode": as if the file were to blame
                 raise VideoDecodeError("the file is empty (0 bytes): an unfinished copy or download?")
-            fps = probe(Path(job.path)).fps
-            analysis = analyze_video(recognizer, Path(job.path), rate=min(rate, fps) if fps else rate,
+            analysis = analyze_video(recognizer, Path(job.path), rate=rate,
                                      max_frames=max_frames, attention=attention, start_s=start_s, end_s=end_s,
                                      progress=_progress_callback(job.name))
             session = analysis.log

@@ -337,6 +337,15 @@ def _earliest(*times: float | None) -> float | None:
     return min(known) if known else None
 
 
+def analysis_rate(rate: float, fps: float | None) -> float:
+    """The rate a video of ``fps`` frames a second (None: unknown) is analysed at when ``rate`` is
+    asked: ``rate``, but never above the video's own frame rate, whose every frame is then analysed
+    once (a grid finer than the frames offered times without a frame of their own, played an annotated
+    copy at the wrong speed, and picked other frames of a variable frame rate video).
+    :attr:`VideoAnalysis.rate` is this rate: the one to give :mod:`fer_core.review` with its log."""
+    return float(fps) if fps and fps < rate else rate
+
+
 def _check_rate_and_count(rate: float, max_frames: int | None) -> None:
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"rate must be a number of frames a second > 0 (got {rate})")
@@ -560,6 +569,10 @@ class VideoAnalysis:
     seconds_analysed: float  # video time covered, from start_s to the last analysed frame
     elapsed_s: float  # wall-clock time spent
     stopped_early: bool  # max_frames reached before the end (of the video, or end_s)
+    # Frames analysed per second of video: the rate asked, at most the video's own (:func:`analysis_rate`).
+    # The frames of the log are :func:`iter_frames`'s at this rate; give it to fer_core.review's
+    # moment() and annotated_video() with the log, so that they land on the same frames.
+    rate: float
     start_s: float = 0.0  # where the analysis began
     # (width, height) of the frames as analysed, the pixels of the log's boxes: upright, at most
     # 1280 on the long side (``iter_frames``); None when no frame was analysed.
@@ -601,7 +614,9 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
                   progress: ProgressCallback | None = None, attention: bool = False,
                   start_s: float = 0.0, end_s: float | None = None,
                   stop: Callable[[], bool] | None = None) -> VideoAnalysis:
-    """Analyse a video at ``rate`` frames per second: every face, tracked anonymously.
+    """Analyse a video at ``rate`` frames per second, at most the video's own frame rate (each of its
+    frames once: :func:`analysis_rate`; the result's :attr:`~VideoAnalysis.rate` is the rate used):
+    every face, tracked anonymously.
 
     The log holds the model's raw probabilities per face and frame; tracking assigns
     the face ids (a face missing for more than about 3 seconds gets a new id). Boxes the
@@ -622,6 +637,7 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     t_start = time.perf_counter()
     _check_rate_and_count(rate, max_frames)  # before the tracker's window is sized by the rate
     info = probe(source)
+    rate = analysis_rate(rate, info.fps)
     if not (math.isfinite(start_s) and start_s >= 0):
         raise ValueError("start_s must be a time >= 0")
     if info.duration_s is not None and start_s >= info.duration_s:
@@ -684,5 +700,5 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
         session.add_damaged(max(cut_short, start_s), until, cut_short=True)
     return VideoAnalysis(info=info, log=session, frames_analysed=n, frames_with_faces=with_faces,
                          seconds_analysed=last_t - start_s, elapsed_s=time.perf_counter() - t_start,
-                         stopped_early=stopped, start_s=start_s, frame_size=size,
+                         stopped_early=stopped, rate=rate, start_s=start_s, frame_size=size,
                          skipped_packets=damage.skipped, damaged_gaps=tuple(damage.gaps), cut_short_at=cut_short)

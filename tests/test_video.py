@@ -69,6 +69,24 @@ def test_face_comes_and_goes(come_and_go_mp4, recognizer):
     assert result.log.models == ("Standard (fer_model.onnx)",)  # for the report
 
 
+def test_a_rate_above_the_videos_own_analyses_each_frame_once_and_says_so(come_and_go_mp4, recognizer):
+    """A rate above the video's frame rate analyses at the video's rate, as the Video page and the batch
+    did by lowering it before the call (each probing the video for it), and the analysis keeps the rate
+    it ran at: the same log, byte for byte, as the rate lowered by hand, of a plain video, one of
+    variable frame rate (3.2 a second) and one whose face is gone 5 s: at 25 a second asked, the tracker
+    kept its number over 75 frames (19 s at 4 a second) and it came back as Face 1, not Face 2."""
+    from tests.hostile import vfr_video
+
+    gone = encode_video([face_on_background(320, 240, face=not (2 <= i / 4 < 7)) for i in range(36)], fps=4)
+    for data in (come_and_go_mp4, vfr_video(), gone):
+        fps = probe(data).fps
+        result = analyze_video(recognizer, data, rate=25.0)
+        assert result.rate == fps < 25.0
+        assert result.log.to_csv() == analyze_video(recognizer, data, rate=fps).log.to_csv()
+    assert sorted(result.log.to_frame()["face_id"].unique()) == [1, 2]
+    assert analyze_video(recognizer, come_and_go_mp4, rate=2.0, max_frames=2).rate == 2.0  # below it: as asked
+
+
 def test_video_with_no_faces(recognizer):
     cat = cv2.resize(no_face_bgr(), (320, 240))  # a real photo, no human face
     data = encode_video([cat] * 20, fps=10, fmt="avi", codec="mpeg4")
