@@ -27,7 +27,7 @@ from fer_core.annotate import annotate, draw_status, pixelate
 from fer_core.cli import output_problem, rate_argument
 from fer_core.labels import LABELS
 from fer_core.session import BOX_COLUMNS, SessionLog, format_time, log_set_aside
-from fer_core.video import frame_at, iter_frames, probe
+from fer_core.video import analysis_rate, frame_at, iter_frames, probe
 
 #: Log times are rounded to the millisecond in a CSV; rows this close to a frame's time belong to it.
 TIME_TOLERANCE_S = 0.002
@@ -312,6 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = session.summary()
         if args.pixelate and not summary.frames:
             raise ValueError("the log has no analysed frame, so there is nothing it could pixelate")
+        # The rate the log's frames were taken at: --rate, as the batch and the page lower it to the video's
+        # own (fer_core.video.analysis_rate). --rate itself picked other frames of a variable frame rate video
+        # than the batch's at the same --rate: frames never analysed, their faces not pixelated.
+        rate = analysis_rate(args.rate, probe(args.video).fps)
         start = parse_time(args.start) if args.start is not None else session.start_s
         end = parse_time(args.end) if args.end is not None else None
         if end is None and summary.frames and start <= summary.end_s:
@@ -319,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Only what was analysed: the frames before or after a part, or between the parts of a
         # joined log, were never analysed, so a face there would not be pixelated (as on the page).
         parts = (session.parts or ((session.start_s, summary.end_s),)) if summary.frames else ()
-        late = end is not None and bool(parts) and end > parts[-1][1] + 1.0 / args.rate
+        late = end is not None and bool(parts) and end > parts[-1][1] + 1.0 / rate
         if parts and (start < parts[0][0] - TIME_TOLERANCE_S or late):
             print(f"note: the log covers {format_time(parts[0][0])}-{format_time(parts[-1][1])}"
                   f"{' in parts' if len(parts) > 1 else ''}; frames it did not analyse are left out", file=sys.stderr)
@@ -333,17 +337,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         span = sum(b - a for a, b in parts)
         if summary.frames > 2 * len(parts) and span > 0:
             closest = min(closest, span / (summary.frames - len(parts)))
-        fps = probe(args.video).fps or args.rate
-        if closest > 1.5 / min(args.rate, fps):
+        if closest > 1.5 / rate:
             problem = (f"the log's frames are at least {closest:g} s apart (analysed at about {1 / closest:.3g} a "
-                       f"second), but --rate {args.rate:g} copies one every {1 / args.rate:g} s: the frames between "
+                       f"second), but --rate {args.rate:g} copies one every {1 / rate:g} s: the frames between "
                        "were never analysed, so their faces are neither drawn nor pixelated; give the rate the "
                        "video was analysed at")
             if args.pixelate:
                 raise ValueError(problem)
             print(f"warning: {problem}", file=sys.stderr)
         with args.video.open("rb") as f:
-            clip = annotated_video(f, df, rate=args.rate, start_s=start, end_s=end, anonymise=args.pixelate,
+            clip = annotated_video(f, df, rate=rate, start_s=start, end_s=end, anonymise=args.pixelate,
                                    markers=session.markers, parts=parts)
     except (OSError, ValueError, LogFormatError, VideoDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -434,6 +434,25 @@ def test_moments_of_phone_and_variable_rate_videos_are_the_analysed_frames(make)
     assert clip.faces_drawn == len(df) and clip.frames == len(analysed)
 
 
+def test_the_copy_of_a_variable_rate_video_at_the_batch_rate_is_its_analysed_frames(tmp_path, capsys):
+    """The batch analyses a variable frame rate video (3.2 frames a second on average) at --rate 10 at
+    its own rate, and so does the copy at the same --rate: the copy took the frames of --rate 10 itself,
+    7 where the log has 6, of which 2 never analysed (at 0.53 s and 2.06 s: with --pixelate, their face
+    was not pixelated), one of the log's faces not drawn, and a warning asking whether the video was
+    analysed at another rate, which it was not."""
+    from fer_core.batch import analyse_job, find_jobs
+
+    video, log, out = tmp_path / "vfr.mp4", tmp_path / "vfr_expressions.csv", tmp_path / "clip.mp4"
+    video.write_bytes(vfr_video())
+    log.write_bytes(analyse_job(find_jobs([video])[0], rate=10.0).csv)  # the batch's log, in this process
+    session = SessionLog.from_csv(log.read_bytes())
+    assert main([str(video), str(log), "--out", str(out), "--rate", "10", "--pixelate"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    with av.open(str(out)) as c:
+        copied = sum(1 for _ in c.decode(video=0))
+    assert copied == session.summary().frames == len(set(session.to_frame()["time_s"]))
+
+
 def test_damaged_videos_give_frames_or_a_plain_message(analysed):
     """A damaged upload that still analysed in part: its moments and its copy give frames, None, or
     VideoDecodeError (which the pages show as a message), never another exception."""
