@@ -1015,3 +1015,32 @@ def test_report_of_one_face_at_a_time_leaves_the_per_face_timeline_out_and_says_
     assert "at most 1 face was in view at once" in alone  # its two face numbers still explained
     class_report = build_html_report(lecture(40, "Happy", "Neutral", faces=3))
     assert "Per-face timeline" in class_report and "How sure the model was" in class_report
+
+
+def _plotly_blobs(html: str) -> list[bytes]:
+    """The gzipped plotly.js of a report, unpacked: one per ``plotly-js-gzip`` element."""
+    import base64
+    import gzip
+
+    return [gzip.decompress(base64.b64decode(m.group(1)))
+            for m in re.finditer(r'<script type="application/octet-stream" id="plotly-js-gzip">([^<]*)</script>', html)]
+
+
+def test_reports_carry_plotly_js_once_and_gzipped():
+    """plotly.js went inline as it is: 4.8 MB of each report's 5-7.5 MB, too much to mail 40 of a
+    term's lectures. It goes once, gzipped (2.0 MB in base64), and the browser unpacks it from the
+    file itself: no script from the network, and no copy of it in the open."""
+    from plotly.offline import get_plotlyjs
+
+    from fer_core.report import build_comparison_report
+
+    log = session_with_streak()
+    library = get_plotlyjs().encode()
+    for html in (build_html_report(log), build_comparison_report({"a": log.to_frame(), "b": log.to_frame()})):
+        assert _plotly_blobs(html) == [library]
+        assert "plotly.js v" not in html and len(html) < len(library) / 2
+        assert not re.search(r"<script[^>]+src=", html) and "DecompressionStream" in html
+        # Each chart is drawn when plotly.js has been unpacked: the loader comes before the first.
+        assert html.index('id="plotly-js-gzip"') < html.index('class="plotly-graph-div"')
+    assert 'id="plotly-js-gzip"' not in build_html_report(SessionLog())  # no charts, no library
+

@@ -100,3 +100,30 @@ def test_a_timeline_of_many_faces_prints_on_one_page(playwright_instance, tmp_pa
         page.wait_for_function(f"() => ({timeline})().height === {screen['height']}")  # its own height again
     finally:
         ctx.close()
+
+
+def test_a_browser_that_cannot_unpack_plotly_says_so_in_each_charts_box(playwright_instance, tmp_path_factory,
+                                                                       tmp_path):
+    """plotly.js goes gzipped (4.8 MB of each report was the library), unpacked by the browser's
+    DecompressionStream. A browser without it (Safari before 16.4) shows, in place of each chart,
+    why it is not drawn, with the tables whole; a current one draws every chart from the file alone."""
+    log = class_log(2, minutes=4, faces=3)
+    path = tmp_path / "report.html"
+    path.write_text(build_html_report(log), encoding="utf-8")
+    ctx = launch(playwright_instance, tmp_path_factory, [])
+    try:
+        page = ctx.new_page()
+        page.add_init_script("delete window.DecompressionStream")
+        page.goto(path.as_uri())
+        charts = page.locator(".plotly-graph-div").count()
+        page.locator(".no-charts").nth(charts - 1).wait_for()
+        assert charts >= 4 and page.locator(".js-plotly-plot").count() == 0
+        assert "too old to draw the charts" in page.locator(".no-charts").first.inner_text()
+        assert page.locator("table.tbl").count() >= 3
+        page.close()
+        page = ctx.new_page()
+        page.goto(path.as_uri())
+        page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}")
+        assert page.locator(".no-charts").count() == 0
+    finally:
+        ctx.close()
