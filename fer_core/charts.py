@@ -314,13 +314,13 @@ MAX_TIMELINE_BINS = 600
 _TIMELINE_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 
 
-def timeline_bin(bin_s: float, span_s: float) -> float:
+def timeline_bin(bin_s: float, span_s: float, most: int = MAX_TIMELINE_BINS) -> float:
     """The bin for the per-face timeline of a session ``span_s`` seconds long: ``bin_s``, or the
-    first round bin above it that keeps the session within :data:`MAX_TIMELINE_BINS` bins."""
-    if span_s / bin_s <= MAX_TIMELINE_BINS:
+    first round bin above it that keeps the session within ``most`` bins (:data:`MAX_TIMELINE_BINS`)."""
+    if span_s / bin_s <= most:
         return bin_s
-    fits = [s for s in _TIMELINE_STEPS if s > bin_s and span_s / s <= MAX_TIMELINE_BINS]
-    return fits[0] if fits else float(np.ceil(span_s / MAX_TIMELINE_BINS))
+    fits = [s for s in _TIMELINE_STEPS if s > bin_s and span_s / s <= most]
+    return fits[0] if fits else float(np.ceil(span_s / most))
 
 
 def timeline_title(bin_s: float, chosen_s: float, what: str = "Per-face timeline") -> str:

@@ -1044,3 +1044,24 @@ def test_reports_carry_plotly_js_once_and_gzipped():
         assert html.index('id="plotly-js-gzip"') < html.index('class="plotly-graph-div"')
     assert 'id="plotly-js-gzip"' not in build_html_report(SessionLog())  # no charts, no library
 
+
+def test_report_size_grows_far_slower_than_the_session():
+    """One person's session at the dashboard's finest bins (1 s): 30 minutes made a 5.3 MB report,
+    3 hours 7.8 MB, 10,800 points on each of the mix's 7 curves (2.9 MB), more than its 1100 px can
+    show. The mix over time keeps to about a point a pixel (MAX_MIX_BINS; its title says the bin),
+    so 6 times the session is a report of about the same size, under 3 MB."""
+    from benchmarks.class_logs import class_log
+
+    sizes, titles = [], []
+    for minutes in (30, 180):
+        html = build_html_report(class_log(1, minutes, 1, step_s=1.0), ReportOptions(bin_s=1.0))
+        charts_part = re.sub(r'<script type="application/octet-stream".*?</script>', "", html, flags=re.S)
+        sizes.append((len(html.encode()), len(charts_part.encode())))
+        titles.append(re.findall(r'"title":\{"text":"(Expression mix over time[^"]*)"', html))
+    (small, small_charts), (large, large_charts) = sizes
+    assert large < 3_000_000 and large_charts < 1.5 * small_charts, sizes
+    assert titles == [["Expression mix over time, 2 s bins (1 s: too many to draw)"],
+                      ["Expression mix over time, 10 s bins (1 s: too many to draw)"]]
+    from fer_core.report import MAX_MIX_BINS
+
+    assert 180 * 60 / 10 <= MAX_MIX_BINS  # a 3-hour session's mix in the default 10 s bins keeps them
