@@ -108,15 +108,24 @@ def damage_note_of(damage: Mapping[str, tuple[Sequence[tuple[float, float]], flo
     for name, (damaged, cut) in damage.items():
         if not damaged:
             continue
-        spans = []
-        for a, b in damaged[:LISTED_DAMAGE]:
+        # The stretch where a file cut short breaks off (an unfinished download) is listed whatever its place:
+        # after three garbled ones, an hour's lecture cut short at 9:58 read "and 1 more stretch" for 50 minutes.
+        end = next((i for i, (a, b) in enumerate(damaged) if cut is not None and a - LEAD_S <= cut < b), None)
+        shown = list(range(min(len(damaged), LISTED_DAMAGE)))
+        if end is not None and end not in shown:
+            shown = [*shown[:-1], end]
+        spans, last = [], -1
+        for i in shown:
+            if i > last + 1:
+                spans.append(_stretches(i - last - 1))
+            a, b = damaged[i]
             span = f"{format_time(a)} to {format_time(b)}"
-            if cut is not None and a - LEAD_S <= cut < b:  # the end of a file cut short (an unfinished download)
+            if i == end and cut is not None:
                 span += ", the file cut short" if cut <= a + LEAD_S else f", the file cut short from {format_time(cut)}"
             spans.append(span)
-        more = len(damaged) - len(spans)
-        if more > 0:
-            spans.append(f"and {more} more stretch{'es' if more != 1 else ''}")
+            last = i
+        if len(damaged) > last + 1:
+            spans.append(f"and {_stretches(len(damaged) - last - 1)}")
         said.append(f"of {name}, {_length(sum(b - a for a, b in damaged))}"
                     + (" could not be decoded" if not said else "") + f" ({'; '.join(spans)})")
     if not said:
@@ -125,6 +134,11 @@ def damage_note_of(damage: Mapping[str, tuple[Sequence[tuple[float, float]], flo
     return (f"{'A damaged video' if one else 'Damaged videos'}: {'; '.join(said)}. Nothing there was analysed: "
             f"{'its' if one else 'their'} minutes, and the per cent of {'its' if one else 'each'} session, count "
             "the time analysed only.")
+
+
+def _stretches(more: int) -> str:
+    """The stretches of :func:`damage_note_of` not listed, in words: "1 more stretch", "3 more stretches"."""
+    return f"{more} more stretch{'es' if more != 1 else ''}"
 
 
 def _length(seconds: float) -> str:

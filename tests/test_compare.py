@@ -401,3 +401,24 @@ def test_a_damaged_video_is_said_and_its_figures_count_the_time_analysed():
         "Damaged videos: of a, 3 min 00 s could not be decoded (0:10 to 0:40; 1:10 to 1:40; 2:10 to 2:40; and 3 more "
         "stretches); of c, 23 s (0:00 to 0:02; 0:20 to 0:29; 0:39 to 0:50, the file cut short). Nothing there was "
         "analysed: their minutes, and the per cent of each session, count the time analysed only.")
+
+
+def test_a_damaged_videos_cut_short_end_is_said_beyond_the_stretches_listed():
+    """A one-hour lecture garbled three times in its first minutes, then cut short at 9:58 (an unfinished
+    download): its note listed the first three stretches and hid the fourth, 50 minutes of the 50 min 29 s
+    missing, as "and 1 more stretch", so the Compare page never said the file was cut short (the Video page
+    does). The stretch where the file breaks off is now always listed."""
+    log = SessionLog(source="video")
+    for t in range(0, 600, 2):
+        log.add_frame(float(t), [(1, (10, 10, 50, 50), onehot("Happy"))])
+    for a in (60.3, 120.3, 240.3):
+        log.add_damaged(a, a + 9.2)
+    log.add_damaged(598.4, 3600.0, cut_short=True)
+    for df in (log.to_frame(), SessionLog.from_csv(log.to_csv()).to_frame()):
+        assert compare.damage_note({"lecture.mp4": df}) == (
+            "A damaged video: of lecture.mp4, 50 min 29 s could not be decoded (1:00 to 1:09; 2:00 to 2:09; 1 more "
+            "stretch; 9:58 to 1:00:00, the file cut short). Nothing there was analysed: its minutes, and the per "
+            "cent of its session, count the time analysed only.")
+    log.add_damaged(300.3, 309.5)  # two stretches left out between
+    assert "2:00 to 2:09; 2 more stretches; 9:58 to 1:00:00, the file cut short)" in compare.damage_note(
+        {"lecture.mp4": log.to_frame()})
