@@ -697,7 +697,12 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
         if b >= start_s and a <= to:
             session.add_damaged(max(a, start_s), min(b, to))
     if cut_short is not None and until is not None and until >= start_s:
-        session.add_damaged(max(cut_short, start_s), until, cut_short=True)
+        # Packets read after the last frame decoded that could not be decoded (garbled, then nothing): the file
+        # breaks off after them. Taken as the last frame, "cut short from 0:08" hid 0:08 to 0:10 garbled.
+        breaks = max([cut_short, *(b for _, b in damage.gaps if b > cut_short)])
+        if breaks > cut_short:
+            session.add_damaged(max(cut_short, start_s), until)
+        session.add_damaged(max(breaks, start_s), until, cut_short=True)
     return VideoAnalysis(info=info, log=session, frames_analysed=n, frames_with_faces=with_faces,
                          seconds_analysed=last_t - start_s, elapsed_s=time.perf_counter() - t_start,
                          stopped_early=stopped, rate=rate, start_s=start_s, frame_size=size,

@@ -512,6 +512,29 @@ def test_a_part_that_ends_inside_a_damaged_stretch_is_not_called_cut_short(recog
     assert SessionLog.from_csv(part.log.to_csv()).cut_short is None
 
 
+def test_a_file_garbled_then_cut_short_says_both(recognizer, tmp_path):
+    """A download garbled from 0:08 to 0:10 (21 packets that could not be decoded), then broken off: its
+    log kept the last frame decoded, 0:08, as where the file breaks off (SessionLog.cut_short), so the page,
+    the dashboard, the report and the CSV called all of 0:08 to 0:20 a file cut short and the garbled
+    packets were said nowhere but in the run's own notes. The log now breaks it off after them."""
+    from fer_core.session import SessionLog, damage_text
+
+    whole = bytearray(faststart_mp4(tmp_path / "whole.mp4"))
+    n = len(whole)
+    for i in range(n // 2, n // 2 + n // 10):
+        whole[i] = (whole[i] * 7 + 13) % 256
+    result = analyze_video(recognizer, bytes(whole[: n // 2 + n // 10]), rate=2.0)
+    [(a, b)] = result.damaged_gaps
+    assert result.skipped_packets > 5 and result.cut_short_at is not None and b - result.cut_short_at > 1.0
+    for log in (result.log, SessionLog.from_csv(result.log.to_csv())):
+        assert log.damaged == ((result.cut_short_at, 20.0),) and log.cut_short == b
+        assert damage_text(log.damaged, log.end_s, cut_short=log.cut_short).endswith(
+            f"to 0:20: damaged, then the file is cut short from {format_time(b)} (an unfinished download or copy?)")
+    # A file broken off without garbled packets before its cut breaks off at its last frame, as before.
+    cut = analyze_video(recognizer, bytes(faststart_mp4(tmp_path / "w2.mp4")[: n // 2]), rate=2.0)
+    assert not cut.damaged_gaps and cut.log.cut_short == cut.cut_short_at is not None
+
+
 def test_a_damaged_video_analysed_in_parts_is_one_session_with_its_damage(recognizer, tmp_path):
     """The Video page's parts (the 7,200-frame cap, then "the rest from 1:00:00"): parts that follow
     on leave no gap, and the damaged stretch, in one part or across two, is the only one."""
