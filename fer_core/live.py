@@ -161,12 +161,13 @@ class ServerLoad:
     Overloaded (CPU use over ``high`` or over ``drop_high`` of the frames dropped): the budget
     of analyses per second for all sessions together drops to ``decrease`` times what was
     analysed in the period. Comfortable (CPU under ``low`` and under ``drop_low`` dropped): it
-    grows by a tenth (at least one analysis a second), and is lifted altogether once it covers
-    every session's camera. Each session that streamed in the last ``active_s`` gets an equal
-    share of the budget and analyses one frame in ``ceil(its frame rate / share)`` (at most
-    ``max_every``), so a session with a fast camera cannot take the others' analyses and
-    none is starved. Frames in between reuse the last analysis, as with the per-session
-    shedder. Thread-safe; times are seconds of any monotonic clock (tests pass fake ones).
+    grows by a tenth (at least one analysis a second). It is lifted altogether once it covers
+    every session's camera, comfortable or not (between ``low`` and ``high`` it would ration
+    nothing). Each session that streamed in the last ``active_s`` gets an equal share of the
+    budget and analyses one frame in ``ceil(its frame rate / share)`` (at most ``max_every``),
+    so a session with a fast camera cannot take the others' analyses and none is starved.
+    Frames in between reuse the last analysis, as with the per-session shedder. Thread-safe;
+    times are seconds of any monotonic clock (tests pass fake ones).
     """
 
     def __init__(self, cores: float | None = None, *, clock: Callable[[], float] = time.monotonic,
@@ -212,8 +213,13 @@ class ServerLoad:
         if self.cpu > self.high or self.dropped_share > self.drop_high:
             floor = sum(rate / self.max_every for rate in active)  # the most that shedding can save
             self.budget = max(floor, self.decrease * analysed)
-        elif self.budget is not None and self.cpu < self.low and self.dropped_share < self.drop_low:
-            self.budget += max(1.0, 0.1 * self.budget)
+        elif self.budget is not None:
+            if self.cpu < self.low and self.dropped_share < self.drop_low:
+                self.budget += max(1.0, 0.1 * self.budget)
+            # A budget that covers every camera rations nothing, whatever the CPU: lifted. Kept in
+            # the band between ``low`` and ``high``, it said "rationed" while every frame was
+            # analysed (the cameras lowered to 10 fps asked for less than the budget cut from their
+            # 15), and so held every stream on the light camera for as long as the band lasted.
             if self.budget >= demand:
                 self.budget = None
         self._t0, self._cpu0 = now, cpu_now

@@ -204,6 +204,25 @@ def test_server_stale_frames_mean_overload_even_with_cpu_to_spare():
     assert all(lv[-1] >= 3 for lv in levels)  # 60 analyses/s brought to <= 20
 
 
+def test_server_lifts_a_budget_that_covers_every_camera_between_low_and_high():
+    """Between ``low`` and ``high`` the budget neither grows nor falls (hysteresis), and was lifted
+    only from growing: three cameras at 15 fps overloaded the server, the budget fell under their
+    45 analyses a second, the cameras were lowered to 10 fps (30 a second, under the budget) and
+    with the CPU at 80% the server said it rationed for as long as that lasted (60 s here, every
+    frame analysed), which held every stream on the light camera (fer_app.support.CaptureFollower)."""
+    clock, cpu = FakeClock(), FakeCpu()
+    server = ServerLoad(cores=2, clock=clock, cpu_clock=cpu)
+    play(server, clock, cpu, 6.0, [15.0] * 3, lambda a: 0.5 + 0.011 * a)  # 45 analyses/s: 99.5%
+    assert server.streams()[1] and server.budget is not None and 30.0 < server.budget < 45.0
+    # Still rationing in the band while the budget is under the cameras' demand: the hysteresis holds.
+    levels = play(server, clock, cpu, 5.0, [15.0] * 3, lambda a: 0.8)
+    assert server.streams()[1] and all(lv[-1] == 2 for lv in levels)
+    # The cameras lowered to 10 fps: the budget covers them all, the CPU still in the band.
+    levels = play(server, clock, cpu, 60.0, [10.0] * 3, lambda a: 0.8)
+    assert server.streams() == (3, False) and server.budget is None
+    assert all(lv[3:] == [1] * len(lv[3:]) for lv in levels)
+
+
 def test_server_single_viewer_is_never_shed():
     clock, cpu = FakeClock(), FakeCpu()
     server = ServerLoad(cores=2, clock=clock, cpu_clock=cpu)
