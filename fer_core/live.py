@@ -160,8 +160,9 @@ class ServerLoad:
 
     Overloaded (CPU use over ``high`` or over ``drop_high`` of the frames dropped): the budget
     of analyses per second for all sessions together drops to ``decrease`` times what was
-    analysed in the period. Comfortable (CPU under ``low`` and under ``drop_low`` dropped): it
-    grows by a tenth (at least one analysis a second). It is lifted altogether once it covers
+    analysed in the period. Comfortable (CPU under ``low`` and under ``drop_low`` dropped; CPU
+    under ``high`` will do when dropped frames alone made the last cut): it grows by a tenth (at
+    least one analysis a second). It is lifted altogether once it covers
     every session's camera, comfortable or not (between ``low`` and ``high`` it would ration
     nothing). Each session that streamed in the last ``active_s`` gets an equal share of the
     budget and analyses one frame in ``ceil(its frame rate / share)`` (at most ``max_every``),
@@ -181,6 +182,7 @@ class ServerLoad:
         self.max_every, self.active_s = max_every, active_s
         self._lock = threading.Lock()
         self.budget: float | None = None  # analyses per second for all sessions; None: no limit
+        self._cut_by_cpu = False  # the last cut was for this process's CPU (not dropped frames alone)
         self.cpu = self.dropped_share = 0.0  # the last period's measurements
         self._sessions: dict[int, tuple[float, float]] = {}  # id -> (last frame time, frames/s)
         self._t0: float | None = None
@@ -213,8 +215,14 @@ class ServerLoad:
         if self.cpu > self.high or self.dropped_share > self.drop_high:
             floor = sum(rate / self.max_every for rate in active)  # the most that shedding can save
             self.budget = max(floor, self.decrease * analysed)
+            self._cut_by_cpu = self.cpu > self.high
         elif self.budget is not None:
-            if self.cpu < self.low and self.dropped_share < self.drop_low:
+            # Between ``low`` and ``high`` the budget holds (its own analyses would take the CPU over
+            # ``high`` again), unless frames dropped with the CPU under ``high`` cut it last: CPU
+            # that others took, not this process's analyses. Held, such a budget never grew back
+            # once they gave it up, as long as the process's own work kept it over ``low``.
+            comfortable = self.cpu < (self.high if not self._cut_by_cpu else self.low)
+            if comfortable and self.dropped_share < self.drop_low:
                 self.budget += max(1.0, 0.1 * self.budget)
             # A budget that covers every camera rations nothing, whatever the CPU: lifted. Kept in
             # the band between ``low`` and ``high``, it said "rationed" while every frame was
