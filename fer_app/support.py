@@ -381,7 +381,9 @@ def screen_for(streams: int, rationed: bool) -> tuple[dict, str]:
 #: A stream lowered to the light capture while it runs goes back to the full one once the server
 #: has not been busy for this long. The light capture itself relieves the server, which may then
 #: stop rationing: going back at once made sizes swap every few seconds. Each time the stream has
-#: to be lowered again after going back, the wait doubles, up to ``RESTORE_MAX_S``.
+#: to be lowered again after going back, the wait doubles, up to ``RESTORE_MAX_S``; lowered again
+#: after the full capture held for ``RESTORE_MAX_S``, the wait starts again from ``RESTORE_AFTER_S``
+#: (the full capture was not what made the server busy this time).
 RESTORE_AFTER_S = 10.0
 RESTORE_MAX_S = 120.0
 #: How long the browser has to send frames of a new camera size before the page says it did not.
@@ -421,6 +423,7 @@ class CaptureFollower:
         self.restored = False  # went back to the full capture at least once
         self.restore_after = RESTORE_AFTER_S
         self._quiet_since: float | None = None
+        self._restored_at = now  # when the full capture was last asked back
 
     def step(self, now: float, streams: int, rationed: bool, frame_size: tuple[int, int] | None,
              fps_in: float) -> tuple[dict, str]:
@@ -439,12 +442,18 @@ class CaptureFollower:
             self._quiet_since = None
             if self.asked != self.light:
                 if self.restored:
-                    self.restore_after = min(2 * self.restore_after, RESTORE_MAX_S)
+                    # Lowered again soon after going back: the full capture may be what made the
+                    # server busy, so the next wait is longer. After a long while at the full
+                    # capture it is not: the wait starts again (once 120 s, it was kept for the rest of
+                    # the stream, and a visitor's camera stayed light for 2 minutes after each later
+                    # busy moment, however brief and however long after the swaps).
+                    held = now - self._restored_at >= RESTORE_MAX_S
+                    self.restore_after = RESTORE_AFTER_S if held else min(2 * self.restore_after, RESTORE_MAX_S)
                 self._ask(self.light, now)
         else:
             self._quiet_since = now if self._quiet_since is None else self._quiet_since
             if self.asked != self.full and now - self._quiet_since >= self.restore_after:
-                self.restored = True
+                self.restored, self._restored_at = True, now
                 self._ask(self.full, now)
         self.note = self._say(now, why, streams, rationed, frame_size, fps_in)
         return self.asked, self.note

@@ -257,6 +257,46 @@ def test_a_lowered_stream_goes_back_to_the_full_camera_once_the_server_is_quiet(
     assert f.step(t + 4 + 2 * support.RESTORE_AFTER_S, 0, False, (320, 240), 10.0)[0] == support.CAMERA
 
 
+def test_the_wait_to_go_back_starts_again_after_the_full_camera_held():
+    """The wait for the full camera doubles each time a stream is lowered again after going back
+    (the full camera may be what made the server busy), up to RESTORE_MAX_S; it was kept there for
+    the rest of the stream: swaps early in a class, then one busy moment an hour later (a visitor
+    passing by) held the camera at 320 x 240 for 2 minutes after it. Once the full camera held for
+    RESTORE_MAX_S, the wait starts again from RESTORE_AFTER_S."""
+    f = follower(streams=support.LIGHT_CAMERA_FROM)
+    t = 0.0
+    while f.restore_after < support.RESTORE_MAX_S:  # swaps: back, and busy again 1 s later
+        t += 1.0
+        f.step(t, 0, False, (320, 240), 10.0)
+        t += f.restore_after
+        assert f.step(t, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+        t += 1.0
+        assert f.step(t, 1, True, (480, 360), 15.0)[0] == support.LIGHT_CAMERA
+    assert f.restore_after == support.RESTORE_MAX_S
+    t += 1.0
+    f.step(t, 0, False, (320, 240), 10.0)
+    t += support.RESTORE_MAX_S
+    assert f.step(t, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+    # Lowered again soon after: still the longest wait.
+    t += 5.0
+    assert f.step(t, 1, True, (480, 360), 15.0)[0] == support.LIGHT_CAMERA
+    assert f.restore_after == support.RESTORE_MAX_S
+    t += 1.0
+    f.step(t, 0, False, (320, 240), 10.0)
+    t += support.RESTORE_MAX_S
+    assert f.step(t, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+    # An hour at the full camera, then a brief busy moment: back RESTORE_AFTER_S after it.
+    for _ in range(7200):
+        t += 0.5
+        assert f.step(t, 0, False, (480, 360), 15.0)[0] == support.CAMERA
+    t += 0.5
+    assert f.step(t, 1, True, (480, 360), 15.0)[0] == support.LIGHT_CAMERA
+    t += 1.0
+    asked, note = f.step(t, 0, False, (320, 240), 10.0)
+    assert asked == support.LIGHT_CAMERA and f"if it stays so for {support.RESTORE_AFTER_S:.0f} s" in note
+    assert f.step(t + support.RESTORE_AFTER_S, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+
+
 def test_a_stream_alone_on_a_rationing_server_keeps_its_capture():
     """Rationing with no other stream (its own analyses slow, or the server's other work): a
     lighter camera would make room for no stream and lose far faces. In Chromium a class camera
