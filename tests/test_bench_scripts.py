@@ -5,7 +5,16 @@ import argparse
 
 import pytest
 
-from benchmarks import bench_detectors, class_logs, cold_start, live_profile, long_live, server_memory, variants
+from benchmarks import (
+    bench_detectors,
+    class_logs,
+    cold_start,
+    live_profile,
+    load_swings,
+    long_live,
+    server_memory,
+    variants,
+)
 
 
 def test_detector_table_records_the_command_that_made_it():
@@ -113,3 +122,11 @@ def test_long_live_prints_the_readout_and_the_dashboard_of_a_short_session(capsy
     lines = [line for line in out.splitlines() if " rows: frame " in line]
     assert [line.split(" min")[0].strip() for line in lines] == ["0.5", "1.0"] and "kB of charts" in out
     assert "dashboard, 1 s bins" in out and "report, 10 s bins" in out and "CSV log" in out
+
+
+def test_load_swings_has_its_scenarios_and_a_usage_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        load_swings.main(["--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "usage: " in out and "--scenario" in out
+    assert {"churn", "hog", "band-2core", "band-8core", "spike"} <= set(load_swings.SCENARIOS)
