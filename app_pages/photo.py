@@ -9,14 +9,15 @@ import streamlit as st
 
 from fer_app import support, uploads
 from fer_core import charts, csvtext
-from fer_core.annotate import annotate, boxes_to_pixelate, pixelate, results_table
+from fer_core.annotate import annotate, boxes_to_pixelate, enlarged_for_drawing, pixelate, results_table
 from fer_core.compare import unique_names
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
 from fer_core.memory import release_memory
 from fer_core.photos import analyze_photos, faces_table, photos_table
 
 #: The annotated image is shown at most this wide or high (it fills half a wide page; the PNG
-#: download keeps the analysed size): a 2000 x 1500 picture would cost 9 MB more per copy.
+#: download keeps the analysed size, or the enlarged one of a small photo): a 2000 x 1500 picture
+#: would cost 9 MB more per copy.
 DISPLAY_MAX_SIDE = 1280
 
 #: Where the model is weak on photos unlike FER2013's (models/MODEL_CARD.md, "Beyond FER2013").
@@ -192,7 +193,11 @@ recognizer = support.get_recognizer()
 faces = recognizer.analyze(image.bgr, attention=attention)
 if hide:  # in place: the analysis is done, the original is not needed
     pixelate(image.bgr, boxes_to_pixelate(image.bgr, faces, recognizer.detector))
-annotated = annotate(image.bgr, faces)
+# A small photo is drawn enlarged, its captions within it (fer_core.annotate.enlarged_for_drawing);
+# faces are numbered on it as in the table and the chart when there are several.
+drawn, drawn_faces, enlarged = enlarged_for_drawing(image.bgr, faces)
+annotated = annotate(drawn, drawn_faces, copy=drawn is image.bgr, numbered=len(faces) > 1)
+del drawn, drawn_faces
 # The table and downloads give the boxes in the photo's own pixels (the analysis may be downscaled).
 rows = results_table(image.in_original(faces))
 del image  # from here on only the annotated copy is needed
@@ -206,6 +211,13 @@ picture.image(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB),
               caption=f"{len(faces)} face{'s' if len(faces) != 1 else ''} found", width="stretch",
               alt=support.annotated_alt("The photo", faces, pixelated=hide))
 del shown
+if enlarged > 1 and faces:
+    smallest = min(min(int(f.box[2]), int(f.box[3])) for f in faces)
+    picture.caption(f"A small photo ({annotated.shape[1] // enlarged} x {annotated.shape[0] // enlarged} pixels): "
+                    f"drawn enlarged {enlarged} times, here and in the PNG, so that its labels can be read. The "
+                    "boxes in the table and the downloads are in the photo's own pixels."
+                    + (f" A face of {smallest} pixels is read less reliably than one of 60 or more."
+                       if smallest < 60 else ""))
 release_memory()  # give the decode's, the detector's and the display's buffers back to the OS
 if not faces:
     st.warning("No face was found in this photo. Faces should be roughly frontal, lit, and at "

@@ -1,6 +1,7 @@
 """Drawing results onto images with OpenCV: a box, the label and a confidence bar per face."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import unicodedata
 from collections.abc import Sequence
@@ -37,18 +38,23 @@ LABEL_COLORS_HEX: dict[str, str] = {k: f"#{b[2]:02x}{b[1]:02x}{b[0]:02x}" for k,
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def face_caption(face: Face) -> str:
-    """``"#3 Happy 87%"``: id (when tracked), label and confidence."""
+def face_caption(face: Face, number: int | None = None) -> str:
+    """``"#3 Happy 87%"``: id (when tracked, else ``number`` when given), label and confidence."""
     fid = getattr(face, "face_id", None)
+    fid = number if fid is None else fid
     prefix = f"#{fid} " if fid is not None else ""
     return f"{prefix}{face.label} {face.confidence:.0%}"
 
 
-def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True) -> np.ndarray:
+def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True,
+             numbered: bool = False) -> np.ndarray:
     """Draw every face: its box, a caption (id, label, confidence) and a confidence bar.
 
     ``faces``: objects with ``box`` (x, y, w, h), ``label`` and ``confidence``, and
-    optionally ``face_id`` (``FaceResult`` or ``TrackedFace``). Returns the image
+    optionally ``face_id`` (``FaceResult`` or ``TrackedFace``). ``numbered``: a face without an id
+    is captioned with its place in ``faces`` from 1 ("#2 Happy 87%"), the number that
+    :func:`results_table` gives it, so that a photo's picture and its table and chart name the
+    same face alike. Returns the image
     (a copy unless ``copy=False``), BGR: gray and BGRA images come back as BGR (a new
     array whatever ``copy``). Sizes scale with each box so small faces in a gallery view stay
     readable.
@@ -59,7 +65,7 @@ def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True)
     elif img.ndim == 3 and img.shape[2] == 4:  # BGRA: the drawing opaque (3-value colours left alpha 0)
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     h, w = img.shape[:2]
-    for face in faces:
+    for number, face in enumerate(faces, 1):
         # Boxes from an edited or damaged log can lie far outside the image (a width of 3e9):
         # OpenCV takes 32-bit coordinates, so they are cut to the image and a margin first.
         x0, y0, x1, y1 = (min(max(int(v), -lim), 2 * lim) for v, lim in zip(
@@ -69,7 +75,7 @@ def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True)
         thick = max(1, round(min(bw, bh) / 60))
         cv2.rectangle(img, (x, y), (x + bw, y + bh), color, thick)
 
-        text = face_caption(face)
+        text = face_caption(face, number if numbered else None)
         scale = float(np.clip(bw / 180.0, 0.35, 0.9))
         tthick = 1 if scale < 0.6 else 2
         (tw, th), base = cv2.getTextSize(text, _FONT, scale, tthick)
@@ -89,6 +95,30 @@ def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True)
         if getattr(face, "pose", None) is not None:
             draw_attention(img, face)
     return img
+
+
+#: A picture whose longer side is under this many pixels is drawn on an enlarged copy
+#: (:func:`enlarged_for_drawing`).
+MIN_DRAWN_SIDE = 480
+
+
+def enlarged_for_drawing(image_bgr: np.ndarray, faces: Sequence[Face], min_side: int = MIN_DRAWN_SIDE
+                         ) -> tuple[np.ndarray, list[Face], int]:
+    """``image_bgr`` enlarged a whole number of times until its longer side reaches ``min_side``,
+    ``faces`` with their boxes moved along, and that factor (1: both as they were). A picture's
+    captions are sized for faces of 60 pixels or more: drawn on a 40 x 40 photo, the caption
+    ("Sad 46%", 49 pixels at the smallest type) ran off its edge and covered the face, and the
+    page then stretched that to a column's width. Faces are dataclasses (``FaceResult``, ...)."""
+    h, w = image_bgr.shape[:2]
+    factor = math.ceil(min_side / max(h, w, 1)) if max(h, w) < min_side else 1
+    if factor == 1:
+        return image_bgr, list(faces), 1
+    big = cv2.resize(image_bgr, (w * factor, h * factor), interpolation=cv2.INTER_CUBIC)
+    moved = []
+    for f in faces:
+        x, y, bw, bh = (int(v) * factor for v in f.box)
+        moved.append(dataclasses.replace(f, box=(x, y, bw, bh)))
+    return big, moved, factor
 
 
 def draw_attention(img: np.ndarray, face: Face) -> None:

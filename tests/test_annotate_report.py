@@ -30,6 +30,9 @@ def test_annotate_draws_box_caption_and_bar_without_touching_input():
     assert out[40:80, 100:200].any()  # caption and bar above the box
     assert face_caption(Face((0, 0, 1, 1), "Sad", 0.87, face_id=2)) == "#2 Sad 87%"
     assert face_caption(Face((0, 0, 1, 1), "Sad", 0.5)) == "Sad 50%"
+    # A photo's faces have no id: numbered by their place, as its table numbers them; an id goes first.
+    assert face_caption(Face((0, 0, 1, 1), "Sad", 0.5), 3) == "#3 Sad 50%"
+    assert face_caption(Face((0, 0, 1, 1), "Sad", 0.5, face_id=2), 3) == "#2 Sad 50%"
 
 
 def test_confidence_bar_length_follows_confidence():

@@ -236,6 +236,63 @@ def test_photo_with_several_faces():
     assert len(at.dataframe[0].value) == 4
 
 
+@contextlib.contextmanager
+def drawn_captions():
+    """The text drawn on pictures by ``fer_core.annotate`` while inside: (text, its left edge and
+    width in pixels, the picture's width), in the order drawn."""
+    real = cv2.putText
+    got: list[tuple[str, int, int, int]] = []
+
+    def put(img, text, org, font, scale, colour, thickness=1, *args, **kwargs):
+        width = cv2.getTextSize(text, font, scale, thickness)[0][0]
+        got.append((text, int(org[0]), width, img.shape[1]))
+        return real(img, text, org, font, scale, colour, thickness, *args, **kwargs)
+
+    with mock.patch("fer_core.annotate.cv2.putText", put):
+        yield got
+
+
+def test_a_group_photo_numbers_its_faces_as_its_table_and_chart_do():
+    """A group photo (in a real browser, six real faces): the table and the chart named them Face 1
+    to Face 6, while the picture labelled each only "Happy 87%", so that no row could be told from
+    another without reading pixel boxes. The picture now numbers them as the table does."""
+    at = open_page("app_pages/photo.py")
+    with drawn_captions() as drawn:
+        at.file_uploader[0].upload("gallery.png", cv2.imencode(".png", gallery_frame(2, 2, 640, 480))[1].tobytes(),
+                                   "image/png").run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert len(table) == 4
+    captions = [text for text, *_ in drawn if text != "eyes closed"]
+    assert captions == [f"#{r.face} {r.label} {r.confidence:.0%}" for r in table.itertuples()]
+    # One face alone keeps its plain caption: there is no other to tell it from.
+    with drawn_captions() as drawn:
+        at.file_uploader[0].upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg").run()
+    assert [text for text, *_ in drawn if text != "eyes closed"] == [
+        f"{at.dataframe[0].value.label[0]} {at.dataframe[0].value.confidence[0]:.0%}"]
+
+
+def test_a_tiny_photo_is_drawn_large_enough_for_its_caption_to_fit():
+    """A 40 x 40 photo: its face was drawn at 40 pixels and the picture stretched to the column,
+    so the caption ("Sad 46%", 55 pixels wide) ran off the photo's edge and covered the whole face.
+    It is drawn on an enlarged copy now, the caption within the picture, and the page says so; the
+    table keeps the photo's own pixels."""
+    at = open_page("app_pages/photo.py")
+    small = cv2.resize(astronaut_bgr()[0:400, 60:460], (40, 40), interpolation=cv2.INTER_AREA)
+    with drawn_captions() as drawn, pressed_downloads() as got:
+        at.file_uploader[0].upload("tiny.png", cv2.imencode(".png", small)[1].tobytes(), "image/png").run()
+    assert not at.exception and not at.error
+    row = at.dataframe[0].value.iloc[0]
+    assert row["x"] + row["w"] <= 40 and row["y"] + row["h"] <= 40  # the photo's own pixels
+    text, left, width, picture_width = drawn[0]
+    assert text.startswith(row["label"]) and left + width <= picture_width
+    assert picture_width >= 480
+    png = cv2.imdecode(np.frombuffer(got["tiny_annotated.png"], np.uint8), cv2.IMREAD_COLOR)
+    assert png.shape[1] == picture_width  # the download is the picture shown
+    assert "drawn enlarged 12 times" in texts(at)
+    assert f"A face of {min(row['w'], row['h'])} pixels is read less reliably" in texts(at)
+
+
 def test_several_photos_give_a_summary_and_one_shown_in_full():
     at = open_page("app_pages/photo.py")
     at.radio[0].set_value("Several photos").run()
