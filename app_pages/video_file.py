@@ -166,8 +166,11 @@ if upload is not None and part is not None and start and uploads.within_limit(up
     try:
         bar = st.progress(0.0, text="Decoding...")
         cut: list[BaseException] = []
-        st.button("Stop and keep what is analysed", icon=":material/stop:",
-                  help="The frames analysed so far become the analysis; a later part can be added to it.")
+        # In a slot of its own, emptied when the analysis ends: it stood under "Done in 1 s" until the
+        # page was next used, a stop for an analysis already over.
+        stop_slot = st.empty()
+        stop_slot.button("Stop and keep what is analysed", icon=":material/stop:",
+                         help="The frames analysed so far become the analysis; a later part can be added to it.")
 
         began = time.perf_counter()
 
@@ -193,6 +196,7 @@ if upload is not None and part is not None and start and uploads.within_limit(up
             # The analysis shown before stays, with its named moments: only a new analysis replaces it.
             st.session_state.pop(support.CUT_VIDEO, None)
             bar.empty()
+            stop_slot.empty()
             st.error(f"**{support.md_literal(upload.name)}**: {failed}", icon=":material/error:")
             if earlier is None:
                 st.stop()
@@ -224,6 +228,7 @@ if upload is not None and part is not None and start and uploads.within_limit(up
                 raise cut[0]  # on to the rerun (or stop) the user asked for; its run shows what was kept
             st.session_state.pop(support.CUT_VIDEO, None)
             bar.progress(1.0, text=f"Done in {result.elapsed_s:.0f} s")
+            stop_slot.empty()
             support.replace_video(analysed)
             for key in support.VIDEO_VIEW_KEYS:
                 st.session_state.pop(key, None)

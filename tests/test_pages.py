@@ -2399,6 +2399,19 @@ def test_video_page_keeps_the_analysis_when_the_page_is_used_while_it_runs(come_
     assert "Analysed: 0:00.0 to 0:02.0; 0:03.0 to 0:07.5; times are the video's own." in texts(at)
 
 
+def test_video_page_takes_its_stop_button_away_once_the_analysis_is_done(come_and_go_mp4):
+    """"Done in 1 s" stood above a "Stop and keep what is analysed" button that stayed until the page
+    was next used: a stop offered for an analysis already over, which did nothing visible when
+    pressed. It goes with the end of the analysis now; the bar says it is done."""
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", come_and_go_mp4, "video/mp4").run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == "16"
+    assert "Stop and keep what is analysed" not in [b.label for b in at.button]
+    assert any(p.proto.text.startswith("Done in ") for p in at.get("progress"))
+
+
 def test_video_page_gives_the_video_length_as_a_clock(come_and_go_mp4):
     """The length metric read "5400 s" for a 90-minute lecture, beside "1:30:00 long" in the caption
     above it and m:ss everywhere else on the page."""
