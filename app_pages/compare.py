@@ -69,8 +69,10 @@ for upload in files or []:
     digest = digests[upload.file_id]
     shown = support.md_literal(upload.name)  # in the messages: as named, not read as Markdown
     if digest in seen:  # the same file twice (downloaded twice, renamed): one session, not two
-        st.warning(f"**{shown}** is the same log as **{support.md_literal(seen[digest])}**; it is left out.",
-                   icon=":material/content_copy:")
+        # The same name too: the file chosen twice (or downloaded twice into one folder).
+        same = ("was chosen twice" if seen[digest] == upload.name
+                else f"is the same log as **{support.md_literal(seen[digest])}**")
+        st.warning(f"**{shown}** {same}; it is left out.", icon=":material/content_copy:")
         continue
     if len(frames) >= MAX_SESSIONS:
         st.warning(f"Only {MAX_SESSIONS} sessions are compared at once; **{shown}** and the files "

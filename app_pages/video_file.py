@@ -305,7 +305,7 @@ if has_attention(df):
 
 st.subheader("Moments of strongest change")
 st.caption("Largest jumps of one face's expression between neighbouring time bins "
-           "(0 = no change, 1 = completely different); dashed lines in the chart above.")
+           "(0% = no change, 100% = completely different); dashed lines in the chart above.")
 if changes.empty:
     st.info(f"No notable change: no face's expressions moved by {NOTABLE_CHANGE:.0%} or more "
             "between neighbouring time bins.")

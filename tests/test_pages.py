@@ -1404,11 +1404,14 @@ def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4)
     # Two logs of one name, the same log again (left out: one session, not two), and a session
     # with attention: names told apart, looking measured.
     at.file_uploader[0].set_value([("week1.csv", week1, "text/csv"), ("week1.csv", week2, "text/csv"),
-                                   ("copy of week1.csv", week1, "text/csv"),
+                                   ("copy of week1.csv", week1, "text/csv"), ("week1.csv", week1, "text/csv"),
                                    ("attention.csv", scripted_log().to_csv(), "text/csv")]).run()
     assert not at.exception and not at.error
     assert any(w.value == "**copy of week1.csv** is the same log as **week1.csv**; it is left out."
                for w in at.warning)
+    # The very file chosen again is not "the same log as" itself.
+    assert any(w.value == "**week1.csv** was chosen twice; it is left out." for w in at.warning)
+    assert not any("**week1.csv** is the same log as **week1.csv**" in w.value for w in at.warning)
     table = at.dataframe[0].value
     assert list(table["session"]) == ["week1.csv", "week1.csv (2)", "attention.csv"]
     assert table["looking at camera %"].iloc[2] == pytest.approx(45.3, abs=0.05)
