@@ -3,6 +3,7 @@ session, the analysed video)."""
 import functools
 import hashlib
 
+import pandas as pd
 import streamlit as st
 
 from fer_app import support, turns, uploads
@@ -16,6 +17,7 @@ from fer_core.compare import (
     damage_note,
     measure_over_time,
     models_note,
+    same_log,
     table_for_display,
     unique_names,
 )
@@ -34,15 +36,20 @@ st.caption("Put lectures or classes side by side: this week's against last week'
 
 names: list[str] = []
 frames = []
+# The sessions held by this browser, as the warnings name them: their downloaded CSV, uploaded
+# beside them, is the same session and is left out (it drew a second line hidden by the first).
+in_session: list[tuple[str, pd.DataFrame]] = []
 live = support.live_log()
 if live is not None and len(live) and st.checkbox("This browser's live session", value=True):
     names.append("Live session")
     frames.append(live.to_frame())
+    in_session.append(("this browser's live session", frames[-1]))
 video = st.session_state.get("fer_video")
 if video is not None and len(video["result"].log) and st.checkbox(
         f"The analysed video ({support.md_literal(video['name'])})", value=True):
     names.append(video["name"])
     frames.append(video["result"].log.to_frame())
+    in_session.append((f"the analysed video (**{support.md_literal(video['name'])}**)", frames[-1]))
 
 files = st.file_uploader(f"Session logs (CSV from this app, or their ZIP; up to {MAX_SESSIONS} sessions in all)",
                          type=uploads.LOG_TYPES, accept_multiple_files=True, max_upload_size=uploads.LOG_MB,
@@ -92,6 +99,10 @@ for upload in files or []:
         continue
     if entry.empty:
         st.warning(f"**{shown}** has no face observations; it is left out.", icon=":material/info:")
+        continue
+    if twin := next((what for what, frame in in_session if same_log(entry, frame)), None):
+        st.warning(f"**{shown}** is the log of {twin}, compared already; it is left out.",
+                   icon=":material/content_copy:")
         continue
     names.append(upload.name)
     frames.append(entry)

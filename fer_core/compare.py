@@ -58,6 +58,23 @@ def measure_values(df: pd.DataFrame, measure: str) -> np.ndarray:
     raise ValueError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
 
 
+def same_log(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two frames are one session's log: the live or analysed video's log held by the app
+    and the CSV downloaded from it, read back. Equal rows and columns, numbers equal to the CSV's
+    precision (times to the millisecond, probabilities to five decimals, head pose to two) and
+    texts equal. Two different sessions almost never have one length, so this is cheap where it says no."""
+    if len(a) != len(b) or list(a.columns) != list(b.columns):
+        return False
+    for column in a.columns:
+        x, y = a[column].to_numpy(), b[column].to_numpy()
+        if np.issubdtype(x.dtype, np.number) and np.issubdtype(y.dtype, np.number):
+            if not np.allclose(x.astype(float), y.astype(float), rtol=0.0, atol=0.01, equal_nan=True):
+                return False
+        elif not (pd.Series(x, dtype=object).fillna("") == pd.Series(y, dtype=object).fillna("")).all():
+            return False
+    return True
+
+
 def unique_names(names: list[str]) -> list[str]:
     """``names`` with repeats told apart: ``a.csv``, ``a.csv (2)``, ... Names are put in Unicode's
     composed form (NFC) first: "séance.csv" from a Mac (NFD, its accent apart) and the same name from

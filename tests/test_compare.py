@@ -422,3 +422,19 @@ def test_a_damaged_videos_cut_short_end_is_said_beyond_the_stretches_listed():
     log.add_damaged(300.3, 309.5)  # two stretches left out between
     assert "2:00 to 2:09; 2 more stretches; 9:58 to 1:00:00, the file cut short)" in compare.damage_note(
         {"lecture.mp4": log.to_frame()})
+
+
+def test_a_log_and_its_csv_read_back_are_one_session():
+    """The Compare page leaves out an upload that is the analysed video's or live session's own log:
+    equal to the CSV's precision (pose to two decimals), any changed value or row is another."""
+    log = scripted_log()  # with attention: yaw, pitch, roll written to 0.01
+    held = log.to_frame()
+    back = SessionLog.from_csv(log.to_csv()).to_frame()
+    assert not np.array_equal(held["yaw"].to_numpy(), back["yaw"].to_numpy())  # rounded on the way
+    assert compare.same_log(held, back) and compare.same_log(back, held)
+    for column, change in (("face_id", 1), ("time_s", 0.1), ("Happy", 0.05), ("yaw", 1.0)):
+        other = back.copy()
+        other.loc[other.index[len(other) // 2], column] += change
+        assert not compare.same_log(held, other), column
+    assert not compare.same_log(held, back.iloc[:-1])
+    assert not compare.same_log(held, one_face_with_a_pause("Happy", "Sad", (10, 5, 10)).to_frame())

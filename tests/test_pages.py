@@ -1427,6 +1427,17 @@ def test_compare_page_two_logs_a_bad_one_and_the_analysed_video(come_and_go_mp4)
     at.file_uploader[0].upload("week1.csv", week1, "text/csv")
     at.run()
     assert not at.exception and list(at.dataframe[0].value["session"]) == ["class.mp4", "week1.csv"]
+    # The video's own CSV, downloaded and uploaded beside it, is that session: it drew a second line
+    # hidden under the first. Left out, and said.
+    video_csv = at.session_state["fer_video"]["result"].log.to_csv()
+    at.file_uploader[0].set_value([("week1.csv", week1, "text/csv"),
+                                   ("class_expressions.csv", video_csv, "text/csv")]).run()
+    assert not at.exception and list(at.dataframe[0].value["session"]) == ["class.mp4", "week1.csv"]
+    assert any(w.value == "**class_expressions.csv** is the log of the analysed video (**class.mp4**), "
+               "compared already; it is left out." for w in at.warning), [w.value for w in at.warning]
+    # Not ticked, the video is no session here: its CSV is.
+    at.checkbox[0].uncheck().run()
+    assert list(at.dataframe[0].value["session"]) == ["week1.csv", "class_expressions.csv"]
 
 
 def test_compare_of_one_persons_sessions_over_days():
