@@ -269,10 +269,15 @@ damage = _damage(result.log)
 if damage:
     st.warning(damage, icon=":material/broken_image:")
 if state.get("cut"):
+    # The slider's rate to choose: a video slower than the rate asked was analysed at its own (8 frames a second
+    # at the slider's 10), a rate the slider does not offer; the next part joins at any of the slider's that
+    # analyses at the same.
+    again = next((r for r in RATES if analysis_rate(r, info.fps) == state["rate"]), state["rate"])
     st.warning(f"The analysis stopped at {support.clock(result.end_s, state['rate'])}, when the page was used "
                "while it ran; what it analysed up to there is kept. To go on, analyse from "
-               f"{format_time(math.floor(result.end_s) + 1)} at {state['rate']:g} frames a second with the same "
-               "model: the new part is added to this one.", icon=":material/pause_circle:")
+               f"{format_time(math.floor(result.end_s) + 1)} at {again:g} frames a second"
+               + (f" (each of the video's {state['rate']:g} frames a second)" if again != state["rate"] else "")
+               + " with the same model: the new part is added to this one.", icon=":material/pause_circle:")
 if df.empty:
     st.warning("No faces were found in this video. Faces should be roughly frontal and at least "
                "about 40 pixels wide.", icon=":material/face_retouching_off:")

@@ -2426,6 +2426,42 @@ def test_video_page_takes_its_stop_button_away_once_the_analysis_is_done(come_an
     assert any(p.proto.text.startswith("Done in ") for p in at.get("progress"))
 
 
+def test_a_video_slower_than_the_rate_stopped_while_it_runs_says_the_sliders_rate_to_go_on():
+    """An 8-frame-a-second video analysed at the slider's 10 (each of its frames: 8 a second), the page
+    used while it ran: it said to go on "at 8 frames a second", a rate the slider does not offer (0.5 to
+    10); at the 5 nearest it, the next part was not added but replaced the frames kept. It names the
+    slider's 10, and following it adds the next part."""
+    from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
+
+    import fer_core.video
+
+    real = fer_core.video.iter_frames
+
+    def used_after_five_frames(*args, **kwargs):
+        for i, frame in enumerate(real(*args, **kwargs)):
+            if i == 4:
+                ctx = get_script_run_ctx()
+                ctx.script_requests.request_rerun(RerunData(page_script_hash=ctx.page_script_hash))
+            yield frame
+
+    at = open_page("app_pages/video_file.py")
+    at.file_uploader[0].upload("lecture.mp4", encode_video(come_and_go_frames(fps=8), fps=8), "video/mp4").run()
+    at.select_slider[0].set_value(10.0).run()
+    with mock.patch("fer_core.video.iter_frames", used_after_five_frames):
+        at.button[0].click().run()
+    assert not at.exception and at.session_state["fer_video"]["rate"] == 8.0
+    said = re.search(r"To go on, analyse from (\d:\d\d) at ([\d.]+) frames a second", texts(at))
+    assert said is not None and said.groups() == ("0:01", "10"), texts(at)
+    assert "(each of the video's 8 frames a second)" in texts(at)
+    at.select_slider[0].set_value(float(said[2]))
+    at.text_input(key=text_key(at, "Analyse to (m:ss)")).set_value("0:02")
+    at.text_input(key=text_key(at, "Analyse from (m:ss)")).set_value(said[1]).run()
+    assert [t.value for t in at.toggle if t.label.startswith("Add to the analysis of 0:00.0 to 0:00.5")] == [True]
+    at.button[0].click().run()
+    assert not at.exception and "The analysis stopped" not in texts(at)
+    assert {m.label: m.value for m in at.metric}["Frames analysed"] == str(5 + 9)  # 0:01 to 0:02 at 8 a second
+
+
 def test_video_page_gives_the_video_length_as_a_clock(come_and_go_mp4):
     """The length metric read "5400 s" for a 90-minute lecture, beside "1:30:00 long" in the caption
     above it and m:ss everywhere else on the page."""
