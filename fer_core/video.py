@@ -343,7 +343,8 @@ def analysis_rate(rate: float, fps: float | None) -> float:
     once (a grid finer than the frames offered times without a frame of their own, played an annotated
     copy at the wrong speed, and picked other frames of a variable frame rate video).
     :attr:`VideoAnalysis.rate` is this rate: the one to give :mod:`fer_core.review` with its log."""
-    return float(fps) if fps and fps < rate else rate
+    # A header's rate that is no rate (0, negative, NaN: a broken file) leaves the rate asked.
+    return float(fps) if fps is not None and 0 < fps < rate else rate
 
 
 def _check_rate_and_count(rate: float, max_frames: int | None) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from fer_core import LABELS, load_recognizer
 from fer_core.session import format_time
-from fer_core.video import VideoDecodeError, analyze_video, iter_frames, probe
+from fer_core.video import VideoDecodeError, analysis_rate, analyze_video, iter_frames, probe
 from tests.media import come_and_go_frames, damage_middle, encode_video, face_on_background, faststart_mp4
 from tests.scenes import no_face_bgr
 
@@ -554,3 +554,12 @@ def test_a_damaged_video_analysed_in_parts_is_one_session_with_its_damage(recogn
         assert unanalysed(joined.to_frame()) == [gap]
         assert joined.damaged == once.log.damaged
         assert joined.summary().analysed_s == pytest.approx(once.log.summary().analysed_s, abs=1.0)
+
+
+@pytest.mark.parametrize(("rate", "fps", "expected"), [
+    (10.0, 8.0, 8.0), (10.0, 10.0, 10.0), (2.0, 29.97, 2.0), (4.0, 3.2, 3.2),
+    (2.0, None, 2.0), (2.0, 0.0, 2.0), (2.0, float("nan"), 2.0), (2.0, -30.0, 2.0)])
+def test_the_analysis_rate_is_the_rate_asked_never_above_a_real_frame_rate(rate, fps, expected):
+    """A header's frame rate lowers the rate asked only where it is a rate: a broken file's -30 was
+    returned as the rate to analyse at."""
+    assert analysis_rate(rate, fps) == expected
