@@ -23,7 +23,7 @@ logs they let you download.
 | **Video file** | A lecture or call, whole or in parts: timelines, changes, CSV log; its frames, an annotated MP4 |
 | **Class dashboard** | Mix over time, per-face timelines, flags for long negative stretches, end-of-session report |
 | **Compare sessions** | This week's lecture against last week's: mix, curves and a table for up to eight sessions |
-| **Model** | The model card: data, metrics per class, confusion matrix, calibration, limitations |
+| **Model** | How the model works, what it learned from, how often it is right and what it mixes up, its limits |
 
 **It does not** identify anyone (faces get anonymous numbers that are forgotten when they leave
 the picture), read minds, detect lies, or tell whether anyone is paying attention: its attention
@@ -50,22 +50,24 @@ else:
     f1 = model_card.scalar(split, "macro_f1")
     n = model_card.scalar(split, "n")
     # Said only of the split it is true of: a card may name another split first.
-    held_out = ", FER2013's test faces (never used to train or tune the model)" if split_name == "PrivateTest" else ""
+    held_out = " (never used to train or tune the model)" if split_name == "PrivateTest" else ""
+    faces = model_card.split_words(split_name)
     cols = st.columns(3)
     cols[0].metric("Accuracy", f"{acc:.1%}" if acc is not None else "n/a",
-                   help=f"Share of the {split_name} faces{held_out} whose expression the model names as the "
-                        "people who labelled them did.")
-    cols[1].metric("Macro F1", f"{f1:.2f}" if f1 is not None else "n/a",
-                   help="One score per expression (0 to 1: how often it is found and how often it is right when "
-                        "named), averaged over the seven, so that rare expressions count as much as common ones.")
-    cols[2].metric("Test faces", f"{int(n):,}" if n is not None else "n/a")
+                   help=f"Share of {faces}{held_out} whose expression the model names as the people who "
+                        f"labelled them did (split: {split_name}).")
+    cols[1].metric("Balanced score", f"{f1:.2f}" if f1 is not None else "n/a",
+                   help="From 0 to 1: one score per expression (how often it is found and how often it is right "
+                        "when named), averaged over the seven, so that rare expressions count as much as common "
+                        "ones. Specialists call it macro F1.")
+    cols[2].metric("Test faces", f"{int(n):,}" if n is not None else "n/a",
+                   help=f"How many faces these figures are measured on: {faces}.")
     table = model_card.per_class_table(split)
     if table is not None:
-        st.caption(f"Per class, on the **{split_name}** split{held_out} (recall = share of that "
-                   "expression recognised correctly; precision = share right when the model names it; f1 = the "
-                   "two together):")
-        st.dataframe(table.style.format({c: "{:.1%}" for c in ("precision", "recall", "f1")
-                                         if c in table}), width="stretch")
+        st.caption(f"Per expression, on {faces}{held_out}:")
+        st.dataframe(table, width="stretch", **support.per_class_columns(table))
+        if reading := model_card.per_class_reading(table):
+            st.caption(reading)
 real = model_card.real_photo_rows(card)
 if real:
     name, acc, _ = real[0]

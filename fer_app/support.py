@@ -251,6 +251,17 @@ def model_card_path() -> Path | None:
     return EVERYDAY_MODEL.with_suffix(".json") if everyday() else None
 
 
+def per_class_columns(table: pd.DataFrame) -> dict:
+    """``st.dataframe`` arguments that show a per-class table (``model_card.per_class_table``) in plain
+    headers, found first and the count of faces last, as percentages, each header's help giving the
+    precise term ("Recall: ...", "Support: ..."). The data keeps its columns."""
+    shown = [c for c in model_card.PER_CLASS_COLUMNS if c in table.columns]
+    config: dict = {c: st.column_config.NumberColumn(label, help=about, format="percent" if c != "support" else "%d")
+                    for c, (label, about) in model_card.PER_CLASS_COLUMNS.items() if c in shown}
+    config["_index"] = st.column_config.TextColumn("expression")
+    return {"column_order": shown + [c for c in table.columns if c not in shown], "column_config": config}
+
+
 @st.cache_resource(show_spinner="Loading the expression model...")
 def _recognizer(flip_tta: bool, everyday: bool, detector: str | None = None):
     return load_recognizer(EVERYDAY_MODEL if everyday else None, flip_tta=flip_tta,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -462,11 +462,15 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str] =
     return fig
 
 
-def per_class_bars(table: pd.DataFrame, title: str = "Per-class scores") -> go.Figure:
-    """Grouped bars of the numeric score columns (precision, recall, F1...) per class."""
+def per_class_bars(table: pd.DataFrame, title: str = "Per-class scores",
+                   names: Mapping[str, str] | None = None) -> go.Figure:
+    """Grouped bars of the numeric score columns (precision, recall, F1...) per class; ``names``: the
+    legend's name of a column (``{"recall": "found"}``), in that order, the others after."""
+    names = dict(names or {})
+    scores = ("precision", "recall", "f1", "accuracy")
     fig = go.Figure()
-    for col in [c for c in ("precision", "recall", "f1", "accuracy") if c in table]:
-        fig.add_bar(x=list(table.index), y=table[col], name=col,
+    for col in [c for c in dict.fromkeys([*names, *scores]) if c in scores and c in table]:
+        fig.add_bar(x=list(table.index), y=table[col], name=names.get(col, col),
                     text=[f"{v:.0%}" for v in table[col]], textposition="outside")
     fig.update_layout(title=title, barmode="group", yaxis=dict(range=[0, 1.1], tickformat=".0%"),
                       height=380, **_LAYOUT)

@@ -187,3 +187,68 @@ def text_field(card: dict, *keys: str) -> Any:
         if card.get(k) not in (None, "", [], {}):
             return card[k]
     return None
+
+
+# What the pages show, in words a teacher reads; the card's keys and the CSV/JSON columns stay as
+# they are, and the precise terms go in each column's or metric's help (see app_pages/model_card.py).
+
+#: Each evaluation split (the card's key) in plain words.
+SPLIT_WORDS = {
+    "PrivateTest": "FER2013's test faces",
+    "test": "the test faces",
+    "PrivateTest_unseen": "the test faces unlike any training face",
+    "PrivateTest_FERplus_majority": "the test faces, labelled again by a crowd (FER+)",
+    "PublicTest": "the faces that tuned the model",
+    "held_out": "faces of your folder kept apart from fine-tuning",  # training.finetune's card
+    "realphoto": "13,672 real photos (the whole photo to the model)",
+    "realphoto_pipeline": "13,672 real photos, as the app reads them (face found and cut out)",
+}
+
+#: The per-class table's columns as shown, in reading order: (plain header, the precise term and
+#: what it means). ``support`` is the count of faces, which the table header once left unexplained.
+PER_CLASS_COLUMNS = {
+    "recall": ("found", "Recall: of the faces showing this expression, the share the model names correctly."),
+    "precision": ("right when named", "Precision: of the faces the model names with this expression, the share "
+                                      "that show it."),
+    "f1": ("both together", "F1: one score (0 to 1) from the two before it; high only when both are."),
+    "support": ("faces in the test set", "Support: how many of the test faces show this expression."),
+}
+
+#: The real-photo table's figure columns as shown (the expressions keep their names).
+REAL_PHOTO_COLUMNS = {
+    "accuracy": ("photos right", "Accuracy: share of the photos whose expression the model names as the "
+                                 "people who labelled them did."),
+    "mean recall": ("found, on average", "Mean recall over Angry, Happy, Sad, Surprise and Neutral: each "
+                                         "expression's share of its photos named correctly, averaged, so "
+                                         "the common ones do not hide the rare."),
+}
+
+
+def split_words(name: str) -> str:
+    """``name`` (a split of the card) in plain words; an unknown one as it is."""
+    return SPLIT_WORDS.get(name, name)
+
+
+def per_class_reading(table: pd.DataFrame | None) -> str | None:
+    """One sentence that reads a row of :func:`per_class_table` aloud, on the expression with the
+    most faces: "Of the 879 Happy faces, the model named 89% Happy; of the faces it named Happy,
+    90% were." None without recall, precision and support."""
+    if table is None or not {"recall", "precision", "support"} <= set(table.columns) or table.empty:
+        return None
+    label = str(table["support"].idxmax())
+    row = table.loc[label]
+    if any(_num(row[c]) is None for c in ("recall", "precision")):
+        return None
+    return (f"How to read a row: of the {int(row['support']):,} {label} faces, the model named "
+            f"{row['recall']:.0%} {label}; of the faces it named {label}, {row['precision']:.0%} were.")
+
+
+def figure_caption(path: str | Path) -> str:
+    """An evaluation plot's caption in words, from its file name (``confusion_PrivateTest.png``:
+    "Which expression is taken for which, on FER2013's test faces"); another file, its name."""
+    kind, _, split = Path(path).stem.partition("_")
+    what = {"confusion": "Which expression is taken for which",
+            "reliability": "Confidence shown against how often it is right"}.get(kind)
+    if what is None or not split:
+        return Path(path).stem.replace("_", " ")
+    return f"{what}, on {split_words(split)}"

@@ -189,7 +189,7 @@ def test_home_and_model_pages(page, server):
     goto(page, server, "model")
     page.get_by_text("Known limitations").wait_for()
     # The per-class bars and the confusion matrix are drawn (not left as empty placeholders).
-    page.locator(".js-plotly-plot", has_text="Per-class scores").wait_for()
+    page.locator(".js-plotly-plot", has_text="Per expression").wait_for()
     page.locator(".js-plotly-plot").nth(1).wait_for()
     assert page.locator(".js-plotly-plot").count() == 2
     screenshot(page, "model")
