@@ -12,6 +12,7 @@ from fer_core import charts, csvtext
 from fer_core.annotate import annotate, boxes_to_pixelate, enlarged_for_drawing, pixelate, results_table
 from fer_core.compare import unique_names
 from fer_core.imageio import ImageDecodeError, decode_image, encode_png
+from fer_core.labels import LABELS
 from fer_core.memory import release_memory
 from fer_core.photos import analyze_photos, faces_table, photos_table
 
@@ -33,6 +34,53 @@ MAX_PHOTOS = 20
 #: .jfif: what Chrome and Edge on Windows long named the JPEGs saved from web pages (the decoder
 #: reads the bytes, not the name).
 PHOTO_TYPES = ["jpg", "jpeg", "jfif", "png", "webp", "bmp"]
+
+
+#: The photo table's columns as shown, in this order (others after, the face box last): what a
+#: teacher reads first, the face's number, expression and confidence, then the seven shares, the
+#: attention measures, and the box in pixels. The CSV and JSON keep their columns and order.
+FIRST_COLUMNS = ("face", "label", "confidence")
+ATTENTION_COLUMNS = ("looking_at_camera", "eye_left", "eye_right", "yaw", "pitch", "roll", "gaze_x", "gaze_y",
+                     "attention_hint")
+BOX_COLUMNS = ("x", "y", "w", "h")
+
+
+def results_columns(columns) -> dict:
+    """``st.dataframe`` arguments for the photo's table of faces: the order above, plain headers with
+    units ("box x (px)", "yaw (°)"), the seven shares as percentages, and each header's help."""
+    order = [c for c in (*FIRST_COLUMNS, *LABELS, *ATTENTION_COLUMNS) if c in columns]
+    order += [c for c in columns if c not in order and c not in BOX_COLUMNS]
+    order += [c for c in BOX_COLUMNS if c in columns]
+    col = st.column_config
+    config: dict = {
+        "face": col.NumberColumn("face", pinned=True, help="The face's number, as written on the picture."),
+        "label": col.TextColumn("expression", help="The most likely of the seven expressions."),
+        "confidence": col.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent",
+                                         help="The model's share for that expression: the seven shares add up "
+                                              "to 100%."),
+        **{lab: col.NumberColumn(lab, format="percent", help=f"The model's share for {lab}.") for lab in LABELS},
+        "looking_at_camera": col.CheckboxColumn("looking at camera",
+                                                help="Eyes open and head and eyes pointed within 20° of the camera."),
+        "eye_left": col.NumberColumn("left eye open (0-1)", help="0 = closed, 1 = open; the eye on the image's left."),
+        "eye_right": col.NumberColumn("right eye open (0-1)",
+                                      help="0 = closed, 1 = open; the eye on the image's right."),
+        "yaw": col.NumberColumn("turned (° yaw)", format="%.1f°",
+                                help="Yaw: the head turned to the image's right (+) or left (-), in degrees."),
+        "pitch": col.NumberColumn("up/down (° pitch)", format="%.1f°",
+                                  help="Pitch: the head tilted up (+) or down (-), in degrees."),
+        "roll": col.NumberColumn("tilted (° roll)", format="%.1f°",
+                                 help="Roll: the head tilted clockwise (+) or anticlockwise (-), in degrees."),
+        "gaze_x": col.NumberColumn("gaze across", help="Where the irises sit in the eyes, in half eye widths: "
+                                                       "+ toward the image's right (about ±0.5 at the extremes)."),
+        "gaze_y": col.NumberColumn("gaze up/down", help="Where the irises sit in the eyes, in half eye "
+                                                        "widths: + up (about ±0.5 at the extremes)."),
+        "attention_hint": col.TextColumn("attention", help="Why head pose and eyes could not be measured."),
+        "x": col.NumberColumn("box left (px)", help="The face box's left edge, in pixels from the photo's left."),
+        "y": col.NumberColumn("box top (px)", help="The face box's top edge, in pixels from the photo's top."),
+        "w": col.NumberColumn("box width (px)", help="The face box's width, in the photo's pixels."),
+        "h": col.NumberColumn("box height (px)", help="The face box's height, in the photo's pixels."),
+    }
+    return {"column_order": order, "column_config": {c: v for c, v in config.items() if c in columns}}
 
 
 def without_repeats(files: list) -> list:
@@ -226,9 +274,11 @@ if not faces:
 
 table = pd.DataFrame(rows)
 with results:
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"confidence": st.column_config.ProgressColumn(
-                     "confidence", min_value=0.0, max_value=1.0, format="percent")})
+    st.dataframe(table, hide_index=True, width="stretch", **results_columns(table.columns))
+    st.caption("Per face: its most likely expression and the model's share for it (the confidence), then the "
+               "share for each of the seven, adding up to 100%"
+               + (", what the head and eyes do" if attention else "") + ", and last where the face's box is, in "
+               "the photo's pixels. Point at a column's name for more.")
     st.plotly_chart(charts.probability_bars(faces), width="stretch")
     if attention:
         st.caption("Pose in degrees (yaw + = turned to the image's right, pitch + = up, roll + = "

@@ -275,6 +275,31 @@ def test_photo_upload_gives_table_chart_and_downloads():
     assert alt_texts(at)[0].startswith("The photo with each face boxed and labelled, the faces pixelated: Face 1 ")
 
 
+def test_photo_table_leads_with_face_expression_and_confidence_and_gives_units():
+    """The photo's table read face, label, confidence, x, y, w, h, then the seven shares and the pose:
+    on a phone it showed up to "y", pixels with no unit, and at 1366 px the pose only after a sideways
+    scroll. It leads with what a teacher reads (face, expression, confidence, the seven shares, eyes
+    and head), the box last, each header with its unit; the CSV and JSON keep their columns."""
+    at = open_page("app_pages/photo.py")
+    with downloads() as got:
+        at.file_uploader[0].upload("astronaut.jpg", jpeg(astronaut_bgr()), "image/jpeg").run()
+    assert not at.exception and not at.error
+    shown = at.dataframe[0]
+    order = list(shown.proto.column_order)
+    config = json.loads(shown.proto.columns)
+    headers = [config.get(c, {}).get("label") or c for c in order]
+    assert headers[:3] == ["face", "expression", "confidence"] and headers[3:10] == list(LABELS)
+    assert headers[-4:] == ["box left (px)", "box top (px)", "box width (px)", "box height (px)"]
+    assert "turned (° yaw)" in headers and headers.index("turned (° yaw)") < headers.index("box left (px)")
+    assert set(order) == set(shown.value.columns)  # every column is still shown
+    assert config["face"]["pinned"] is True and all(config[c].get("help") for c in order)
+    assert "in the photo's pixels" in texts(at)
+    csv = pd.read_csv(io.BytesIO(got["astronaut_expressions.csv"]), encoding="utf-8-sig")
+    assert list(csv.columns) == list(shown.value.columns)
+    assert list(csv.columns)[:7] == ["face", "label", "confidence", "x", "y", "w", "h"]
+    assert list(json.loads(got["astronaut_expressions.json"])[0]) == list(csv.columns)
+
+
 def test_photo_with_several_faces():
     at = open_page("app_pages/photo.py")
     at.file_uploader[0].upload("gallery.png", cv2.imencode(".png", gallery_frame(2, 2, 640, 480))[1].tobytes(),
