@@ -4,8 +4,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import unicodedata
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import cv2
 import numpy as np
@@ -46,6 +46,163 @@ def face_caption(face: Face, number: int | None = None) -> str:
     return f"{prefix}{face.label} {face.confidence:.0%}"
 
 
+#: A rectangle as (x0, y0, x1, y1), the far corner excluded.
+_Rect: TypeAlias = tuple[int, int, int, int]
+#: The smallest type a caption is shrunk to where its face's neighbours leave no room for it
+#: (cap height 7 pixels: "#12 Surprise 99%" 86 pixels wide); one face alone keeps its size.
+_TIGHT_SCALE = 0.3
+#: What a caption's place costs per pixel it covers: another caption or an "eyes closed" marker
+#: more than another face's box.
+_ON_CAPTION, _ON_FACE = 10, 1
+
+
+class _Caption(NamedTuple):
+    """A caption's text, type and size (its black block: the text, then the confidence bar) and
+    its block's top-left corner."""
+    text: str
+    scale: float
+    thick: int
+    tw: int
+    th: int
+    base: int
+    bar_h: int
+    width: int
+    height: int
+    left: int = 0
+    top: int = 0
+
+    @property
+    def rect(self) -> _Rect:
+        return self.left, self.top, self.left + self.width, self.top + self.height
+
+
+def _sized(text: str, scale: float) -> _Caption:
+    thick = 1 if scale < 0.6 else 2
+    (tw, th), base = cv2.getTextSize(text, _FONT, scale, thick)
+    bar_h = max(3, int(th * 0.45))
+    return _Caption(text, scale, thick, tw, th, base, bar_h, tw + 4, th + base + bar_h + 6)
+
+
+def _overlap(a: _Rect, b: _Rect) -> int:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    if w <= 0:
+        return 0
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if h > 0 else 0
+
+
+def _places(box: _Rect, cap: _Caption, w: int, h: int) -> tuple[list[_Rect], list[_Rect]]:
+    """Where ``cap`` may go within the picture, best first: out of the box (above it, below it),
+    and in it (inside its top, its bottom); each at the box's left edge, its right edge, then
+    centred."""
+    x0, y0, x1, y1 = box
+    cw, ch = cap.width, cap.height
+    right = max(w - cw, 0)
+    lefts = list(dict.fromkeys(min(max(v, 0), right) for v in (x0, x1 - cw, (x0 + x1 - cw) // 2)))
+    out = [t for t in (y0 - ch, y1) if 0 <= t <= h - ch]
+    inside = [t for t in dict.fromkeys((max(y0, 0), y1 - ch)) if 0 <= t <= h - ch]
+    if not out and not inside:  # a picture lower than the caption: at its top, as high as it goes
+        inside = [min(max(y0, 0), max(h - ch, 0))]
+    return ([(left, top, left + cw, top + ch) for top in out for left in lefts],
+            [(left, top, left + cw, top + ch) for top in inside for left in lefts])
+
+
+def _candidates(box: _Rect, cap: _Caption, crowded: bool, w: int, h: int) -> Iterator[tuple[_Caption, _Rect]]:
+    """A caption's candidate sizes and places, best first: out of the box in its own type, then
+    (``crowded``: other faces near) in smaller type, as wide as the box; then inside the box's top
+    or bottom (over its own forehead or chin) in those; then, crowded, anywhere in the smallest
+    type (:data:`_TIGHT_SCALE`). Each size is measured when it is first needed."""
+    left, top = min(max(box[0], 0), max(w - cap.width, 0)), box[1] - cap.height
+    if 0 <= top <= h - cap.height:  # the usual place, before the others are worked out
+        yield cap, (left, top, left + cap.width, box[1])
+    out, inside = _places(box, cap, w, h)
+    for rect in out[1:] if 0 <= top <= h - cap.height else out:
+        yield cap, rect
+    tight = None
+    if crowded:
+        scale = max(_TIGHT_SCALE, min(0.8 * cap.scale, cap.scale * (box[2] - box[0] - 4) / max(cap.tw, 1)))
+        if scale < cap.scale:
+            tight = _sized(cap.text, scale)
+            tight_places = _places(box, tight, w, h)
+            for rect in tight_places[0]:
+                yield tight, rect
+    for rect in inside:
+        yield cap, rect
+    if tight is not None:
+        for rect in tight_places[1]:
+            yield tight, rect
+    if crowded and (tight.scale if tight is not None else cap.scale) > _TIGHT_SCALE:
+        small = _sized(cap.text, _TIGHT_SCALE)
+        small_out, small_in = _places(box, small, w, h)
+        for rect in small_out + small_in:
+            yield small, rect
+
+
+def _place_captions(texts: Sequence[str], boxes: Sequence[_Rect], marks: Sequence[_Rect | None],
+                    w: int, h: int) -> list[_Caption]:
+    """Each face's caption, sized by its box and placed, face after face, at the first place that
+    covers no other caption, "eyes closed" mark (``marks``) nor face (:func:`_candidates`: above
+    its box, below it, the same in smaller type, inside its box's top or bottom, ...); where none
+    is free, the place that covers least (:data:`_ON_CAPTION`). On a group photo of six faces side
+    by side the captions, each wider than its face and all above the faces, covered each other
+    and the faces in the row above. A face with room above it is captioned there, as it always
+    was, and a face with no other near keeps its type size."""
+    n = len(boxes)
+    first = [_sized(t, min(max((b[2] - b[0]) / 180.0, 0.35), 0.9)) for t, b in zip(texts, boxes)]
+    # A caption lies within its box grown by its size: only faces whose grown boxes meet matter.
+    mw, mh = max((c.width for c in first), default=0), max((c.height for c in first), default=0)
+    if n <= 8:
+        neighbours = [[j for j, b in enumerate(boxes) if j != i and a[0] - 2 * mw < b[2] and b[0] < a[2] + 2 * mw
+                       and a[1] - 2 * mh < b[3] and b[1] < a[3] + 2 * mh] for i, a in enumerate(boxes)]
+    else:
+        g = np.asarray(boxes, np.int64) + np.array([-mw, -mh, mw, mh])
+        near = ((g[:, None, 0] < g[None, :, 2]) & (g[None, :, 0] < g[:, None, 2])
+                & (g[:, None, 1] < g[None, :, 3]) & (g[None, :, 1] < g[:, None, 3]))
+        np.fill_diagonal(near, False)
+        neighbours = [np.flatnonzero(row).tolist() for row in near]
+    placed: list[_Rect | None] = [None] * n
+    out = []
+    for i, box in enumerate(boxes):
+        obstacles = [(_ON_FACE, boxes[j]) for j in neighbours[i]]
+        obstacles += [(_ON_CAPTION, r) for j in neighbours[i] for r in (placed[j], marks[j]) if r is not None]
+        own_mark = marks[i]
+        if own_mark is not None:
+            obstacles.append((_ON_CAPTION, own_mark))
+        best: tuple[int, _Caption, _Rect] | None = None
+        for cap, rect in _candidates(box, first[i], bool(neighbours[i]), w, h):
+            covered = 0
+            x0, y0, x1, y1 = rect
+            for weight, (a0, b0, a1, b1) in obstacles:
+                if a0 < x1 and x0 < a1 and b0 < y1 and y0 < b1:  # as _overlap, inline: the hot loop
+                    covered += weight * (min(x1, a1) - max(x0, a0)) * (min(y1, b1) - max(y0, b0))
+            if best is None or covered < best[0]:
+                best = (covered, cap, rect)
+                if covered == 0:
+                    break
+        assert best is not None
+        out.append(best[1]._replace(left=best[2][0], top=best[2][1]))
+        placed[i] = best[2]
+    return out
+
+
+def _closed_eyes_mark(box: _Rect, img_h: int) -> tuple[_Rect, int, float]:
+    """An "eyes closed" marker's block under ``box``, its text's baseline y and type size."""
+    x, y, x1, y1 = box
+    scale = float(np.clip((x1 - x) / 250.0, 0.35, 0.7))
+    (tw, th), base = cv2.getTextSize("eyes closed", _FONT, scale, 1)
+    ty = min(y1 + th + 4, img_h - base - 1)
+    return (x, ty - th - 3, x + tw + 4, ty + base), ty, scale
+
+
+def _eyes_closed(face: Face) -> bool:
+    if getattr(face, "pose", None) is None:
+        return False
+    from fer_core.attention import CLOSED_BELOW
+
+    eyes = getattr(face, "eyes_open", None)
+    return eyes is not None and max(eyes) < CLOSED_BELOW
+
+
 def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True,
              numbered: bool = False) -> np.ndarray:
     """Draw every face: its box, a caption (id, label, confidence) and a confidence bar.
@@ -57,7 +214,8 @@ def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True,
     same face alike. Returns the image
     (a copy unless ``copy=False``), BGR: gray and BGRA images come back as BGR (a new
     array whatever ``copy``). Sizes scale with each box so small faces in a gallery view stay
-    readable.
+    readable. Each caption goes above its box, or where the other faces leave room for it
+    (below, inside its top or bottom, smaller type): :func:`_place_captions`.
     """
     img = np.array(image_bgr, copy=True) if copy else image_bgr
     if img.ndim == 2:
@@ -65,33 +223,32 @@ def annotate(image_bgr: np.ndarray, faces: Sequence[Face], *, copy: bool = True,
     elif img.ndim == 3 and img.shape[2] == 4:  # BGRA: the drawing opaque (3-value colours left alpha 0)
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     h, w = img.shape[:2]
-    for number, face in enumerate(faces, 1):
+    boxes: list[_Rect] = []
+    for face in faces:
         # Boxes from an edited or damaged log can lie far outside the image (a width of 3e9):
         # OpenCV takes 32-bit coordinates, so they are cut to the image and a margin first.
         x0, y0, x1, y1 = (min(max(int(v), -lim), 2 * lim) for v, lim in zip(
             (face.box[0], face.box[1], face.box[0] + face.box[2], face.box[1] + face.box[3]), (w, h, w, h)))
-        x, y, bw, bh = x0, y0, x1 - x0, y1 - y0
+        boxes.append((x0, y0, x1, y1))
+    marks = [_closed_eyes_mark(b, h)[0] if _eyes_closed(f) else None for f, b in zip(faces, boxes)]
+    texts = [face_caption(face, number if numbered else None) for number, face in enumerate(faces, 1)]
+    captions = _place_captions(texts, boxes, marks, w, h)
+    for face, (x0, y0, x1, y1) in zip(faces, boxes):  # every box first, the captions over them
         color = LABEL_COLORS_BGR.get(face.label, (255, 255, 255))
-        thick = max(1, round(min(bw, bh) / 60))
-        cv2.rectangle(img, (x, y), (x + bw, y + bh), color, thick)
-
-        text = face_caption(face, number if numbered else None)
-        scale = float(np.clip(bw / 180.0, 0.35, 0.9))
-        tthick = 1 if scale < 0.6 else 2
-        (tw, th), base = cv2.getTextSize(text, _FONT, scale, tthick)
-        bar_h = max(3, int(th * 0.45))
-        block_h = th + base + bar_h + 6
-        # Caption above the box, or inside its top when there is no room.
-        top = y - block_h if y - block_h >= 0 else y
-        left = int(np.clip(x, 0, max(w - tw - 4, 0)))
-        cv2.rectangle(img, (left, top), (left + tw + 4, top + block_h), (0, 0, 0), -1)
-        cv2.putText(img, text, (left + 2, top + th + 2), _FONT, scale, color, tthick, cv2.LINE_AA)
+        thick = max(1, round(min(x1 - x0, y1 - y0) / 60))
+        cv2.rectangle(img, (x0, y0), (x1, y1), color, thick)
+    for face, cap in zip(faces, captions):
+        color = LABEL_COLORS_BGR.get(face.label, (255, 255, 255))
+        left, top, right, bottom = cap.rect
+        cv2.rectangle(img, (left, top), (right, bottom), (0, 0, 0), -1)
+        cv2.putText(img, cap.text, (left + 2, top + cap.th + 2), _FONT, cap.scale, color, cap.thick, cv2.LINE_AA)
         # Confidence bar: full width = 100 %.
-        by = top + th + base + 3
-        cv2.rectangle(img, (left + 2, by), (left + 2 + tw, by + bar_h), (80, 80, 80), -1)
-        fill = int(round(tw * float(np.clip(face.confidence, 0.0, 1.0))))
+        by = top + cap.th + cap.base + 3
+        cv2.rectangle(img, (left + 2, by), (left + 2 + cap.tw, by + cap.bar_h), (80, 80, 80), -1)
+        fill = int(round(cap.tw * float(np.clip(face.confidence, 0.0, 1.0))))
         if fill > 0:
-            cv2.rectangle(img, (left + 2, by), (left + 2 + fill, by + bar_h), color, -1)
+            cv2.rectangle(img, (left + 2, by), (left + 2 + fill, by + cap.bar_h), color, -1)
+    for face in faces:
         if getattr(face, "pose", None) is not None:
             draw_attention(img, face)
     return img
@@ -125,7 +282,7 @@ def draw_attention(img: np.ndarray, face: Face) -> None:
     """A head-pose axis from the box centre (x red, y green, the facing direction blue, as
     the head is turned) and, when both eyes are closed, an "eyes closed" marker under the box;
     in place. The axis is drawn yellow-framed when the face looks at the camera."""
-    from fer_core.attention import CLOSED_BELOW, rotation_matrix
+    from fer_core.attention import rotation_matrix
 
     x, y, bw, bh = (int(v) for v in face.box)
     yaw, pitch, roll = face.pose  # type: ignore[misc]
@@ -140,14 +297,10 @@ def draw_attention(img: np.ndarray, face: Face) -> None:
                         cv2.LINE_AA, tipLength=0.2)
     if getattr(face, "looking_at_camera", None):
         cv2.circle(img, tuple(int(v) for v in centre), max(3, int(length / 6)), (0, 220, 255), thick, cv2.LINE_AA)
-    eyes = getattr(face, "eyes_open", None)
-    if eyes is not None and max(eyes) < CLOSED_BELOW:
-        scale = float(np.clip(bw / 250.0, 0.35, 0.7))
-        text = "eyes closed"
-        (tw, th), base = cv2.getTextSize(text, _FONT, scale, 1)
-        ty = min(y + bh + th + 4, img.shape[0] - base - 1)
-        cv2.rectangle(img, (x, ty - th - 3), (x + tw + 4, ty + base), (0, 0, 0), -1)
-        cv2.putText(img, text, (x + 2, ty), _FONT, scale, (0, 220, 255), 1, cv2.LINE_AA)
+    if _eyes_closed(face):
+        (mx0, my0, mx1, my1), ty, scale = _closed_eyes_mark((x, y, x + bw, y + bh), img.shape[0])
+        cv2.rectangle(img, (mx0, my0), (mx1, my1), (0, 0, 0), -1)
+        cv2.putText(img, "eyes closed", (x + 2, ty), _FONT, scale, (0, 220, 255), 1, cv2.LINE_AA)
 
 
 def pixelate(image_bgr: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], *, grow: float = 0.25,

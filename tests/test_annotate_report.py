@@ -2,7 +2,9 @@
 import json
 import re
 from dataclasses import dataclass
+from unittest import mock
 
+import cv2
 import numpy as np
 
 from fer_core import charts, model_card
@@ -59,6 +61,81 @@ def test_annotate_edge_cases():
     huge = annotate(np.zeros((100, 100, 3), np.uint8), [Face((10, 10, 3e9, 1e300), "Sad", 0.5),
                                                          Face((-1e12, 5, 20, 20), "Happy", 0.5)])
     assert huge[10:, 10, :].any() and huge[10, 10:, :].any()  # the first box's edges, to the picture's border
+
+
+def drawn_blocks(image, faces, **kwargs):
+    """``annotate``'s picture and its caption blocks (the black filled rectangles), as (x0, y0, x1, y1)."""
+    real, blocks = cv2.rectangle, []
+
+    def rectangle(img, p0, p1, colour, thickness=1, *args, **kw):
+        if thickness == -1 and tuple(colour) == (0, 0, 0):
+            blocks.append((*p0, *p1))
+        return real(img, p0, p1, colour, thickness, *args, **kw)
+
+    with mock.patch("fer_core.annotate.cv2.rectangle", rectangle):
+        out = annotate(image, faces, **kwargs)
+    return out, blocks
+
+
+def meet(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_captions_of_crowded_pictures_cover_no_other_caption_nor_face_and_stay_in_the_picture():
+    """Six faces side by side (a group photo), a call's 7 x 7 gallery of touching tiles, a class
+    photo's rows that overlap, four faces on a 320 x 240 frame: each caption was drawn above its
+    face, wider than it, over the neighbour's caption and the chin of the face above (on six real
+    faces, #1 half hidden under #2). Now each goes where it covers no other: above, below, inside
+    its own box, in smaller type where needed."""
+    labels = ["Neutral", "Surprise", "Disgust", "Happy"]
+    rng = np.random.default_rng(3)
+
+    def faces(boxes):
+        return [Face(tuple(int(v) for v in b), labels[i % 4], float(rng.uniform(0.3, 1))) for i, b in enumerate(boxes)]
+
+    side_by_side = [(10 + 100 * i, 60, 100, 110) for i in range(6)]
+    gallery = [(c * 182 + 4, r * 102 + 6, 174, 94) for r in range(7) for c in range(7)]
+    class_rows = [(30 + 140 * c + 70 * (r % 2), 80 + 160 * r, 130, 150) for r in range(3) for c in range(8)]
+    small = [(20 + 150 * c, 10 + 115 * r, 120, 105) for r in range(2) for c in range(2)]
+    for (w, h), boxes in (((640, 240), side_by_side), ((1280, 720), gallery), ((1280, 720), class_rows),
+                          ((320, 240), small)):
+        group = faces(boxes)
+        out, blocks = drawn_blocks(np.zeros((h, w, 3), np.uint8), group, numbered=True)
+        assert len(blocks) == len(group)
+        for i, block in enumerate(blocks):
+            assert 0 <= block[0] and 0 <= block[1] and block[2] <= w and block[3] <= h, (w, h, block)
+            assert not any(meet(block, other) for other in blocks[i + 1:]), (w, h, i)
+            others = [(x, y, x + bw, y + bh) for j, (x, y, bw, bh) in enumerate(boxes) if j != i]
+            assert not any(meet(block, other) for other in others), (w, h, i)
+
+
+def test_a_face_alone_keeps_its_caption_above_it_or_gets_it_below_when_at_the_top():
+    img = np.zeros((480, 640, 3), np.uint8)
+    for box in ((200, 150, 120, 140), (0, 60, 300, 300), (560, 300, 80, 80)):
+        _, [block] = drawn_blocks(img, [Face(box, "Surprise", 0.8, face_id=12)])
+        scale = float(np.clip(box[2] / 180.0, 0.35, 0.9))
+        (tw, th), base = cv2.getTextSize("#12 Surprise 80%", cv2.FONT_HERSHEY_SIMPLEX, scale, 1 if scale < 0.6 else 2)
+        left = min(box[0], 640 - tw - 4)
+        assert block == (left, box[1] - (th + base + max(3, int(th * 0.45)) + 6), left + tw + 4, box[1])
+    # No room above: below the face, not over its forehead; and a face filling the frame, inside its top.
+    _, [block] = drawn_blocks(img, [Face((200, 5, 160, 200), "Happy", 0.8)])
+    assert block[1] == 205 and block[3] <= 480
+    _, [block] = drawn_blocks(img, [Face((100, 0, 400, 480), "Happy", 0.8)])
+    assert block[:2] == (100, 0)
+
+
+@dataclass
+class LookingFace(Face):
+    pose: tuple | None = (0.0, 0.0, 0.0)
+    eyes_open: tuple | None = (0.05, 0.05)
+    looking_at_camera: bool | None = False
+
+
+def test_a_caption_below_its_face_leaves_the_eyes_closed_mark_readable():
+    img = np.zeros((480, 640, 3), np.uint8)
+    out, blocks = drawn_blocks(img, [LookingFace((200, 10, 160, 180), "Sad", 0.6)])
+    caption, mark = blocks  # the caption, then the "eyes closed" marker under the box
+    assert mark[1] >= 190 and not meet(caption, mark) and caption[3] <= 480
 
 
 def session_with_streak():
