@@ -83,14 +83,6 @@ def _sized(text: str, scale: float) -> _Caption:
     return _Caption(text, scale, thick, tw, th, base, bar_h, tw + 4, th + base + bar_h + 6)
 
 
-def _overlap(a: _Rect, b: _Rect) -> int:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    if w <= 0:
-        return 0
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return w * h if h > 0 else 0
-
-
 def _places(box: _Rect, cap: _Caption, w: int, h: int) -> tuple[list[_Rect], list[_Rect]]:
     """Where ``cap`` may go within the picture, best first: out of the box (above it, below it),
     and in it (inside its top, its bottom); each at the box's left edge, its right edge, then
@@ -173,7 +165,7 @@ def _place_captions(texts: Sequence[str], boxes: Sequence[_Rect], marks: Sequenc
             covered = 0
             x0, y0, x1, y1 = rect
             for weight, (a0, b0, a1, b1) in obstacles:
-                if a0 < x1 and x0 < a1 and b0 < y1 and y0 < b1:  # as _overlap, inline: the hot loop
+                if a0 < x1 and x0 < a1 and b0 < y1 and y0 < b1:  # they meet: add the area they share
                     covered += weight * (min(x1, a1) - max(x0, a0)) * (min(y1, b1) - max(y0, b0))
             if best is None or covered < best[0]:
                 best = (covered, cap, rect)
