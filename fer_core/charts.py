@@ -115,8 +115,12 @@ def clock_axis(first_s: float, last_s: float, title: str = "time", *, pad: bool 
     """A time axis of clock ticks for times from ``first_s`` to ``last_s`` seconds; ``pad``: a
     little room either side (for markers, whose own padding reached below 0, "59:50")."""
     fmt = clock_format(last_s)
+    # Fractions only on ticks closer than a second: plotly's stops include both ends, and [None, 1000]
+    # gave ticks a second apart (a face's probabilities over 6 s of a 12 s clip) "0:00.000, 0:01.000".
+    # Tenths on ticks from 0.1 s ("0:06.5"), milliseconds below.
     axis = dict(type="date", title=f"{title} ({'h:mm:ss' if last_s >= 3600 else 'm:ss'})", tickformat=fmt,
-                hoverformat=fmt, tickformatstops=[dict(dtickrange=[None, 1000], value=f"{fmt}.%L")])
+                hoverformat=fmt, tickformatstops=[dict(dtickrange=[None, 99], value=f"{fmt}.%L"),
+                                                  dict(dtickrange=[100, 999], value=f"{fmt}.%1f")])
     if pad and last_s > first_s:
         room = 0.02 * (last_s - first_s)
         axis["range"] = [str(clock_x(max(0.0, first_s - room))), str(clock_x(last_s + room))]

@@ -1145,3 +1145,32 @@ def test_report_size_grows_far_slower_than_the_session():
     from fer_core.report import MAX_MIX_BINS
 
     assert 180 * 60 / 10 <= MAX_MIX_BINS  # a 3-hour session's mix in the default 10 s bins keeps them
+
+
+def plotly_tick_format(axis, dtick_ms: float) -> str:
+    """The format plotly.js gives a date axis's ticks ``dtick_ms`` apart: the first of its
+    ``tickformatstops`` whose ``dtickrange`` holds the step, both ends included (plotly.js's
+    ``isProperStop``), else its ``tickformat``."""
+    for stop in axis["tickformatstops"]:
+        low, high = stop["dtickrange"]
+        if (low is None or low <= dtick_ms) and (high is None or high >= dtick_ms):
+            return stop["value"]
+    return axis["tickformat"]
+
+
+def test_time_axes_show_fractions_of_a_second_only_on_ticks_closer_than_a_second():
+    """The Video file page's probabilities of a face seen for 6 s of a 12 s clip ticked every second,
+    "0:00.000, 0:01.000, ...", while its other charts read "0:00": the stop for ticks up to a second
+    apart included ticks exactly a second apart. Whole seconds read m:ss, ticks half a second apart
+    tenths ("0:06.5"), closer ones milliseconds."""
+    from fer_core.session import face_binned
+
+    log = SessionLog(source="video")
+    for t in np.arange(0.0, 12.0, 0.5):
+        log.add_frame(float(t), [(1, (0, 0, 50, 50), [0.1, 0.0, 0.1, 0.5, 0.1, 0.1, 0.1])] if t >= 6 else [])
+    axis = charts.face_probabilities(face_binned(log.to_frame(), 0.5), 1).layout.xaxis.to_plotly_json()
+    assert [plotly_tick_format(axis, ms) for ms in (1000, 2000, 5000, 60000)] == ["%-M:%S"] * 4
+    assert [plotly_tick_format(axis, ms) for ms in (500, 200, 100)] == ["%-M:%S.%1f"] * 3
+    assert [plotly_tick_format(axis, ms) for ms in (50, 20, 10, 1)] == ["%-M:%S.%L"] * 4
+    long = charts.clock_axis(0.0, 5400.0)
+    assert plotly_tick_format(long, 1000) == "%-H:%M:%S" and plotly_tick_format(long, 500) == "%-H:%M:%S.%1f"
