@@ -155,7 +155,8 @@ table = table_for_display(comparison)
 # One face at a time in every session (someone comparing their own sessions): the columns of faces at once
 # read 1 in every row; shown to a class only (the CSV keeps them, its columns the same for every comparison).
 alone = bool((comparison["faces_max"] <= 1).all())
-st.dataframe(table.drop(columns=["faces at once (median)", "most faces at once"]) if alone else table,
+shown = table_for_display(comparison, lengths=True)  # "12 s", not "0.2" minutes; the CSV keeps its minutes
+st.dataframe(shown.drop(columns=["faces at once (median)", "most faces at once"]) if alone else shown,
              hide_index=True, width="stretch",
              column_config={"session": st.column_config.TextColumn("session", pinned=True)})
 st.caption("Shares are mean probabilities over every face observation of a session, in per cent"

@@ -24,18 +24,25 @@ from fer_core.session import (
     confidence_note,
     current_mix,
     damage_text,
+    expression_mix,
     face_binned,
     format_time,
     label_counts,
+    length_text,
     most_in_view,
     negative_streaks,
     parts_text,
     strongest_changes,
+    time_bin,
     unanalysed,
 )
 
 #: Flags shown one by one; past this many, the longest (the report lists them all).
 MAX_FLAGS = 20
+#: The time bins offered (seconds); the default, :func:`time_bin`'s, at most :data:`DEFAULT_BIN_S`.
+BIN_STEPS = [0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0]
+DEFAULT_BIN_S = 10.0
+BIN_KEY, BIN_CHOSEN = "fer_dashboard_bin", "fer_dashboard_bin_chosen"
 
 st.title("Class dashboard")
 st.warning(support.RESPONSIBLE_USE, icon=":material/gavel:")
@@ -146,9 +153,19 @@ with st.sidebar:
     minutes = st.number_input("Flag a face negative for longer than (minutes)", min_value=0.1,
                               max_value=120.0, value=2.0, step=0.5,
                               help="Negative = sad, angry or fear as the face's top expression.")
-    bin_s = st.select_slider("Time bin (seconds)", options=[1, 2, 5, 10, 15, 30, 60], value=10,
+    # By default from the session's length, as the Video file page's bins (session.time_bin): a 12 s clip
+    # had 2 bins of 10 s, its mix over time a straight ramp and a face seen from 0:06 placed at 0:00.
+    # Never over 10 s, the bin every session had before: sessions from 20 minutes on read as they did.
+    # A bin the visitor chose stays theirs, for this log and the next.
+    summary = log.summary()
+    auto_s = time_bin(summary.duration_s, summary.analysed_s / max(summary.frames - 1, 1), BIN_STEPS,
+                      most=DEFAULT_BIN_S)
+    st.session_state[BIN_KEY] = st.session_state.get(BIN_CHOSEN, auto_s)
+    bin_s = st.select_slider("Time bin (seconds)", options=BIN_STEPS, key=BIN_KEY, format_func="{:g}".format,
+                             on_change=support.keep_choice(BIN_KEY, BIN_CHOSEN),
                              help="The charts over time average the faces over spans of this many seconds: "
-                                  "shorter spans show quick changes, longer ones smooth them out.")
+                                  "shorter spans show quick changes, longer ones smooth them out. By default "
+                                  "about 120 spans across a session, at most 10 s.")
     away_s = st.number_input("Flag looking away for longer than (seconds)", min_value=1.0, max_value=3600.0,
                              value=LOOK_AWAY_S, step=5.0,
                              help="Sessions analysed with attention on: head and eyes not pointing at the "
@@ -160,9 +177,8 @@ with st.sidebar:
                                     "tell from closed.")
 
 df = log.to_frame()
-summary = log.summary()
 cols = st.columns(4)
-cols[0].metric("Time analysed" if summary.parts or log.damaged else "Duration", f"{summary.analysed_s / 60:.1f} min")
+cols[0].metric("Time analysed" if summary.parts or log.damaged else "Duration", length_text(summary.analysed_s))
 cols[1].metric("Frames analysed", summary.frames)
 cols[2].metric("Face observations", summary.rows)
 # Face numbers, not people: a class of 30 who leave and come back (each time under a new number)
@@ -212,11 +228,15 @@ if log.models:
 support.moments_form(log, summary.end_s, "fer_dashboard_marker", "Marked moments", "session")
 
 left, right = st.columns(2)
-# "Current" only of the live session: a video's or a CSV log's are its last 10 s, said with their times.
-last_title = "Current mix (last 10 s)" if source == sources[0] else (
-    f"Mix of the last 10 s ({format_time(max(summary.start_s, summary.end_s - 10.0))} to "
-    f"{format_time(summary.end_s)})")
-left.plotly_chart(charts.mix_bars(current_mix(df, 10.0), last_title), width="stretch")
+# The last 10 s only of the live session, as it goes on. A recorded video's or a CSV log's were titled
+# "Mix of the last 10 s (0:02 to 0:12)": the end of a session over, most of a 12 s clip and a sliver of a
+# lecture. Theirs is the mix over the whole session, as the counts beside it.
+if source == sources[0]:
+    mix, mix_title = current_mix(df, 10.0), "Current mix (last 10 s)"
+else:
+    mix, mix_title = expression_mix(df), (f"Mix over the {'video' if source == sources[1] else 'session'} "
+                                          f"({format_time(summary.start_s)} to {format_time(summary.end_s)})")
+left.plotly_chart(charts.mix_bars(mix, mix_title), width="stretch")
 right.plotly_chart(charts.count_bars(label_counts(df)), width="stretch")
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
 markers, gaps = log.markers, unanalysed(df)
@@ -239,7 +259,7 @@ if not streaks:
     st.success(f"No face stayed sad, angry or fearful for {minutes:g} minutes or more.")
 for s in streaks[:MAX_FLAGS]:
     st.warning(f"**Face {s.face_id}** looked {' / '.join(s.labels).lower()} for "
-               f"{s.duration_s / 60:.1f} min ({format_time(s.start_s)} to {format_time(s.end_s)})"
+               f"{length_text(s.duration_s)} ({format_time(s.start_s)} to {format_time(s.end_s)})"
                + (", still ongoing." if s.ongoing else "."), icon=":material/flag:")
 if len(streaks) > MAX_FLAGS:
     st.caption(f"The {MAX_FLAGS} longest of {len(streaks)} flags; the end-of-session report below lists them all.")
@@ -250,7 +270,7 @@ if source == sources[1] and video is not None and video.get("video") is not None
     # The analysed video is kept with its analysis (Video file page): show who a flag is about.
     rate = video["rate"]
     picks = {f"{support.clock(s.start_s, rate)} · Face {s.face_id} {' / '.join(s.labels).lower()} "
-             f"for {s.duration_s / 60:.1f} min": s.start_s for s in streaks}
+             f"for {length_text(s.duration_s)}": s.start_s for s in streaks}
     picks |= {f"{support.clock(t, rate)} · strongest change, Face {fid}": float(t)
               for t, fid in zip(changes["time_s"], changes["face_id"])}
     picks |= {f"{support.clock(t, rate)} · {text}": t for t, text in markers}

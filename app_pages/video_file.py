@@ -22,6 +22,7 @@ from fer_core.session import (
     format_time,
     parse_time,
     strongest_changes,
+    time_bin,
     unanalysed,
 )
 from fer_core.video import VideoDecodeError, VideoInfo, analysis_rate, analyze_video, probe
@@ -287,7 +288,7 @@ support.moments_form(result.log, max(result.end_s, float(df["time_s"].max())), "
                      "Name moments of the video", "analysed video")
 
 markers, gaps = result.log.markers, unanalysed(df)
-bin_s = max(1.0 / state["rate"], round(max(result.seconds_analysed, 1.0) / 120.0))
+bin_s = time_bin(result.seconds_analysed, 1.0 / state["rate"])  # the dashboard's default too
 changes = strongest_changes(df, 5, bin_s=bin_s, min_change=NOTABLE_CHANGE)
 st.plotly_chart(charts.mix_area(binned_mix(df, bin_s, fill_gaps=True), changes,
                                 f"Expression mix over the video ({bin_s:g} s bins)", markers=markers,

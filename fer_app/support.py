@@ -818,3 +818,15 @@ class ChartPacer:
             return "keep"
         self._drawn_at, self._logged, self.paused = now, logged, False
         return "draw"
+
+
+def keep_choice(widget_key: str, state_key: str) -> Callable[[], None]:
+    """A widget's ``on_change``: what the visitor chose in ``widget_key`` is kept in
+    ``st.session_state[state_key]``, past the runs and pages that drop the widget's own state (the
+    page sets the widget from it, else from its default). A partial of this module's function, as
+    :func:`forget_when_emptied`."""
+    return functools.partial(_keep_choice, widget_key, state_key)
+
+
+def _keep_choice(widget_key: str, state_key: str) -> None:
+    st.session_state[state_key] = st.session_state[widget_key]

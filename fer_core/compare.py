@@ -23,6 +23,7 @@ from fer_core.labels import LABELS, NEGATIVE_LABELS
 from fer_core.session import (
     LEAD_S,
     format_time,
+    length_text,
     log_cut_short,
     log_damaged,
     log_end,
@@ -279,10 +280,16 @@ def analysed_time(df: pd.DataFrame) -> tuple[np.ndarray, float]:
     return t, end
 
 
-def table_for_display(comparison: pd.DataFrame) -> pd.DataFrame:
-    """:func:`compare_sessions` rounded, with readable column names, for the page and CSV."""
+def table_for_display(comparison: pd.DataFrame, *, lengths: bool = False) -> pd.DataFrame:
+    """:func:`compare_sessions` rounded, with readable column names, for the page and CSV. ``lengths``
+    (the page, the report): each session's length as people read it, "12 s" or "2.5 min"
+    (:func:`~fer_core.session.length_text`), in a column "length" in place of "minutes" (a 12 s clip
+    read 0.2); the CSV keeps its column of minutes."""
     out = pd.DataFrame(index=comparison.index)
-    out["minutes"] = comparison["duration_min"].round(1)
+    if lengths:
+        out["length"] = [length_text(60.0 * m) for m in comparison["duration_min"]]
+    else:
+        out["minutes"] = comparison["duration_min"].round(1)
     out["faces at once (median)"] = comparison["faces_median"].round(1)
     out["most faces at once"] = comparison["faces_max"]
     out["observations"] = comparison["observations"]

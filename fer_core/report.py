@@ -52,6 +52,7 @@ from fer_core.session import (
     expression_mix,
     face_binned,
     label_counts,
+    length_text,
     log_end,
     log_start,
     markers_table,
@@ -291,7 +292,7 @@ def _flags_section(streaks: list[NegativeStreak], options: ReportOptions) -> str
         return flags + "<p>No face stayed in a negative expression that long.</p>"
     return flags + _table(pd.DataFrame([{"face": f"Face {s.face_id}", "from": _fmt_time(s.start_s),
                                          "to": _fmt_time(s.end_s),
-                                         "minutes": round(s.duration_s / 60.0, 2),
+                                         "length": length_text(s.duration_s),
                                          "expressions": ", ".join(s.labels),
                                          "still going": "yes" if s.ongoing else "no"} for s in streaks]))
 
@@ -570,7 +571,7 @@ def comparison_report_html(comparison: pd.DataFrame, curves: Mapping[str, pd.Dat
     esc = html.escape
     figures = [charts.session_mix_bars(comparison)]
     figures += [charts.session_curves(c, m) for m, c in curves.items() if c.notna().any().any()]
-    table = table_for_display(comparison)
+    table = table_for_display(comparison, lengths=True)
     table["valence"] = table["valence"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
     parts = [f"<h1>{esc(title)}</h1>",
              f"<p class='meta'>{len(comparison)} sessions: {esc(', '.join(map(str, comparison.index)))} &middot; "

@@ -65,6 +65,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import math
 import re
 import threading
 import zipfile
@@ -1125,6 +1126,34 @@ def format_time(seconds: float) -> str:
     whole = int(max(0.0, float(seconds)))
     h, rest = divmod(whole, 3600)
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def length_text(seconds: float) -> str:
+    """How long a session or a stretch of it lasted, for people: in seconds under a minute ("12 s",
+    "2.5 s"), else in minutes to a tenth ("2.5 min", "90.0 min"). A 12 s clip read "0.2 min"."""
+    s = max(0.0, float(seconds))
+    whole = math.floor(s + 0.5)  # half up: 16.5 s reads 17 s, not round()'s 16
+    if whole >= 60:
+        return f"{s / 60:.1f} min"
+    return f"{math.floor(s * 10 + 0.5) / 10:g} s" if s < 9.95 else f"{whole} s"
+
+
+#: The bins over time aim at about this many across a session (:func:`time_bin`).
+TIME_BINS = 120
+
+
+def time_bin(length_s: float, frame_s: float = 0.0, steps: Sequence[float] = (), most: float | None = None) -> float:
+    """The time bin (seconds) of the charts over a session ``length_s`` long, analysed a frame every
+    ``frame_s`` seconds: about :data:`TIME_BINS` bins, in whole seconds, never shorter than a frame
+    (a 12 s clip at 2 frames a second: 0.5 s; an hour: 30 s). ``steps``: the bins a control offers,
+    the first of them at least as long (the last when none is); ``most``: at most this long (a
+    default that longer sessions keep)."""
+    bin_s = max(float(frame_s), float(round(max(float(length_s), 1.0) / TIME_BINS)))
+    if steps:
+        bin_s = next((float(s) for s in sorted(steps) if s >= bin_s - 1e-9), float(max(steps)))
+    if most is not None:
+        bin_s = min(bin_s, float(most))
+    return bin_s
 
 
 #: A log's streams or parts are listed one by one up to this many (:func:`parts_text`).

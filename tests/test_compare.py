@@ -438,3 +438,22 @@ def test_a_log_and_its_csv_read_back_are_one_session():
         assert not compare.same_log(held, other), column
     assert not compare.same_log(held, back.iloc[:-1])
     assert not compare.same_log(held, one_face_with_a_pause("Happy", "Sad", (10, 5, 10)).to_frame())
+
+
+def test_comparison_table_reads_a_short_clips_length_in_seconds_and_its_csv_keeps_minutes():
+    """A 12 s clip beside an hour's class read "0.2" in the table's minutes, on the page and in the
+    report. They read "12 s" and "60.0 min" now; the CSV keeps its column of minutes."""
+    from fer_core.report import comparison_report_html
+
+    clip, lesson = SessionLog(), SessionLog()
+    for t in np.arange(0.0, 12.5, 0.5):
+        clip.add_frame(float(t), [(1, (0, 0, 50, 50), [0, 0, 0, 1, 0, 0, 0])])
+    for t in np.arange(0.0, 3605.0, 5.0):
+        lesson.add_frame(float(t), [(1, (0, 0, 50, 50), [0, 0, 0, 0, 0, 0, 1])])
+    comparison = compare.compare_sessions({"clip": clip.to_frame(), "lesson": lesson.to_frame()})
+    csv, shown = compare.table_for_display(comparison), compare.table_for_display(comparison, lengths=True)
+    assert csv["minutes"].tolist() == [0.2, 60.0]
+    assert shown["length"].tolist() == ["12 s", "60.0 min"] and "minutes" not in shown
+    assert list(shown.columns) == ["session", "length", *list(csv.columns)[2:]]
+    html = comparison_report_html(comparison, {})
+    assert "<td>12 s</td>" in html and "<td>60.0 min</td>" in html, html[html.index("<h2>Sessions"):][:800]

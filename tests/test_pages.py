@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer_app.support import md_literal
 from fer_core.labels import LABELS
-from fer_core.session import SessionLog, unpack_log
+from fer_core.session import SessionLog, length_text, unpack_log
 from tests.media import come_and_go_frames, encode_video, face_on_background
 from tests.scenes import ASTRONAUT_FACE, astronaut_bgr, astronaut_in_large_photo, gallery_frame, iou, no_face_bgr
 
@@ -794,7 +794,7 @@ def test_video_page_dashboard_and_report_say_what_a_damaged_video_lacks(tmp_path
         at.switch_page("app_pages/dashboard.py").run()
     assert not at.exception and at.radio[0].value == "Analysed video"
     summary = log.summary()
-    assert {m.label: m.value for m in at.metric}["Time analysed"] == f"{summary.analysed_s / 60:.1f} min"
+    assert {m.label: m.value for m in at.metric}["Time analysed"] == length_text(summary.analysed_s)
     assert summary.analysed_s == pytest.approx(summary.duration_s - (gap_b - gap_a))
     assert any(w.value.startswith(f"**The video is damaged.** The video could not be decoded from {format_time(a)} "
                                   f"to {format_time(b)} (damaged)") for w in at.warning)
@@ -984,7 +984,7 @@ def test_video_page_analyses_a_part_of_the_video(come_and_go_mp4):
     at.switch_page("app_pages/dashboard.py").run()
     assert not at.exception
     assert "Part of a video: the analysis covers 0:03 to 0:07, and times are the video's own." in texts(at)
-    assert {m.label: m.value for m in at.metric}["Duration"] == "0.1 min"
+    assert {m.label: m.value for m in at.metric}["Duration"] == "4 s"  # it read "0.1 min"
 
 
 @pytest.mark.parametrize("data, message", [
@@ -1206,6 +1206,56 @@ def test_dashboard_from_csv_and_bad_csv():
     at.file_uploader[0].clear().upload("other.csv", b"a,b\n1,2\n", "text/csv")
     at.run()
     assert not at.exception and "missing columns" in at.error[0].value
+
+
+def clip_log(seconds: float, rate: float = 2.0) -> SessionLog:
+    """A recording ``seconds`` long analysed at ``rate`` frames a second: Face 1 throughout, sad in
+    its second half, when Face 2 comes in."""
+    log = SessionLog()
+    for t in np.arange(0.0, seconds + 1e-9, 1.0 / rate):
+        half = t >= seconds / 2
+        log.add_frame(float(t), [(1, (10, 10, 80, 80), [0.05, 0.0, 0.05, 0.05, 0.75, 0.05, 0.05] if half
+                                  else [0, 0, 0, 1, 0, 0, 0])] + ([(2, (200, 10, 80, 80), [0, 0, 0, 1, 0, 0, 0])]
+                                                                   if half else []))
+    return log
+
+
+def test_dashboard_of_a_short_clip_bins_it_as_the_video_page_and_says_seconds():
+    """A 12 s clip: the Video file page drew it in 0.5 s bins, the dashboard in its fixed 10 s: 2 bins, the
+    mix over time a straight ramp, a face that came in at 0:06 placed at 0:00 on the per-face timeline. It
+    read "Duration 0.2 min" and "Mix of the last 10 s (0:02 to 0:12)", the end of a recording over. The
+    default bin follows the log's length now (session.time_bin, as the Video file page), a bin the visitor
+    picks stays, and an hour's class keeps its 10 s bins and minutes."""
+    at = open_page("app_pages/dashboard.py")
+    at.radio[0].set_value("CSV log exported earlier").run()
+    at.file_uploader[0].upload("clip.csv", clip_log(12.0).to_csv(), "text/csv").run()
+    assert not at.exception and not at.error
+    assert at.sidebar.select_slider(key="fer_dashboard_bin").value == 0.5
+    assert {m.label: m.value for m in at.metric}["Duration"] == "12 s"
+    titles = chart_titles(at)
+    assert titles[0] == "Mix over the session (0:00 to 0:12)", titles
+    figures = {t: json.loads(c.proto.spec) for t, c in zip(titles, at.get("plotly_chart"))}
+    assert len(figures["Expression mix over time"]["data"][0]["x"]) == 25  # 0:00 to 0:12, every 0.5 s
+    face2 = [x for d in figures["Per-face timeline"]["data"] for x, y in zip(d["x"], d["y"]) if y == "Face 2"]
+    assert min(face2) == "1970-01-01T00:00:06.000"
+    # Face 1 sad from 0:06: its flag says seconds too.
+    at.sidebar.number_input[0].set_value(0.1).run()
+    assert any(w.value.startswith("**Face 1** looked sad for 6 s (0:06 to 0:12)") for w in at.warning), \
+        [w.value for w in at.warning]
+    # The visitor's own bin stays: on the next run, and for the next log, however long.
+    at.sidebar.select_slider(key="fer_dashboard_bin").set_value(2.0).run()
+    at.run()
+    assert at.sidebar.select_slider(key="fer_dashboard_bin").value == 2.0
+    at.file_uploader[0].clear().upload("class.csv", clip_log(3600.0, rate=0.2).to_csv(), "text/csv").run()
+    assert not at.exception and at.sidebar.select_slider(key="fer_dashboard_bin").value == 2.0
+    # An hour's class, opened afresh: 10 s bins and minutes, as before.
+    fresh = open_page("app_pages/dashboard.py")
+    fresh.radio[0].set_value("CSV log exported earlier").run()
+    fresh.file_uploader[0].upload("class.csv", clip_log(3600.0, rate=0.2).to_csv(), "text/csv").run()
+    assert not fresh.exception and fresh.sidebar.select_slider(key="fer_dashboard_bin").value == 10.0
+    assert {m.label: m.value for m in fresh.metric}["Duration"] == "60.0 min"
+    mix = json.loads(fresh.get("plotly_chart")[2].proto.spec)
+    assert mix["layout"]["title"]["text"] == "Expression mix over time" and len(mix["data"][0]["x"]) == 361
 
 
 def test_dashboard_and_compare_read_a_log_compressed_and_say_how_to_send_one_too_large(monkeypatch):
@@ -1445,7 +1495,7 @@ def test_dashboard_and_report_of_a_video_whose_start_could_not_be_decoded_speak_
     assert not at.exception and not at.error
     assert "1 parts" not in texts(at) and "gaps between" not in texts(at)
     assert "Part of a video: the analysis covers 0:03 to 0:19, and times are the video's own." in texts(at)
-    assert {m.label: m.value for m in at.metric}["Time analysed"] == "0.3 min"
+    assert {m.label: m.value for m in at.metric}["Time analysed"] == "17 s"  # 16.5 s; it read "0.3 min"
     assert any(w.value.startswith("**The video is damaged.** The video could not be decoded from 0:00 to 0:02")
                for w in at.warning)
     [report] = [data for name, data in got.items() if name.endswith(".html")]
@@ -1531,7 +1581,8 @@ def test_compare_of_one_persons_sessions_over_days():
     table = at.dataframe[0].value
     assert list(table["session"]) == list(days)
     assert "most faces at once" not in table.columns and "faces at once (median)" not in table.columns
-    assert list(table["minutes"]) == [39.9, 30.0, 59.9, 59.9]  # the time analysed, to each stream's last row
+    # The time analysed, to each stream's last row; read in minutes as before (a clip's in seconds).
+    assert list(table["length"]) == ["39.9 min", "30.0 min", "59.9 min", "59.9 min"]
     assert "as much as from the face." in texts(at) and "from the class" not in texts(at)
     curves = json.loads(at.get("plotly_chart")[1].proto.spec)
     lunch = next(trace for trace in curves["data"] if trace["name"].startswith("live_log_2026-12-09"))
@@ -1552,7 +1603,7 @@ def test_compare_page_says_what_of_a_damaged_video_could_not_be_decoded():
         at.file_uploader[0].set_value([("week1.csv", lecture(1, "Happy", "Sad").to_csv(), "text/csv"),
                                        ("week2.csv", damaged_video_log().to_csv(), "text/csv")]).run()
     assert not at.exception and not at.error
-    assert list(at.dataframe[0].value["minutes"]) == [1.0, 0.4]  # 26 s analysed of the 39.5 it ran
+    assert list(at.dataframe[0].value["length"]) == ["1.0 min", "26 s"]  # 26 s analysed of the 39.5 it ran
     [warning] = [w.value for w in at.warning if "decoded" in w.value]
     assert warning == md_literal(  # as written, not read as Markdown: its colons escaped
         "A damaged video: of week2.csv, 23 s could not be decoded (0:00 to 0:02; 0:20 to 0:29; 0:39 to 0:50, the file "
@@ -1700,7 +1751,7 @@ def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_stream
     at.switch_page("app_pages/dashboard.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Time analysed"] == "0.3 min" and "Duration" not in metrics  # 9 s + 9 s, first to last row
+    assert metrics["Time analysed"] == "18 s" and "Duration" not in metrics  # 9 s + 9 s, first to last row
     assert ("2 streams: 0:00 to 0:09, 0:30 to 0:39. The session ran 0:39; the time with the stream stopped or "
             "without a picture (the camera or the network gone for a while) was not analysed.") in texts(at)
     # The mix over time shades the 20 s stopped: not analysed, not "0 = no face" (one face at a time: no
@@ -1711,11 +1762,12 @@ def test_dashboard_of_a_live_session_stopped_and_started_again_counts_the_stream
     csv = at.session_state["fer_live_analyzer"].log.to_csv()
     at.radio[0].set_value("CSV log exported earlier").run()
     at.file_uploader[0].upload("fer_live_session.csv", csv, "text/csv").run()
-    assert not at.exception and at.metric[0].label == "Time analysed" and at.metric[0].value == "0.3 min"
+    assert not at.exception and at.metric[0].label == "Time analysed" and at.metric[0].value == "18 s"
     assert "2 streams: 0:00 to 0:09, 0:30 to 0:39." in texts(at) and "parts of a video" not in texts(at)
-    # A log read back is not live: its last 10 s were "Current mix (last 10 s)"; now said with their times.
+    # A log read back is not live: its last 10 s were "Current mix (last 10 s)", then "Mix of the last 10 s
+    # (0:29 to 0:39)", the end of a session over; now the mix of the whole session, as the counts beside it.
     titles = chart_titles(at)
-    assert "Mix of the last 10 s (0:29 to 0:39)" in titles and not any(t.startswith("Current") for t in titles)
+    assert "Mix over the session (0:00 to 0:39)" in titles and not any(t.startswith("Current") for t in titles)
 
 
 def chart_titles(at: AppTest) -> list[str]:
@@ -1790,7 +1842,7 @@ def test_dashboard_of_a_live_session_marked_before_start_leaves_the_wait_for_the
             at.radio[0].set_value("CSV log exported earlier").run()
             at.file_uploader[0].upload("fer_live_session.csv", csv, "text/csv").run()
         assert not at.exception
-        assert {m.label: m.value for m in at.metric}["Time analysed"] == "0.1 min", shown  # 9 s, first to last row
+        assert {m.label: m.value for m in at.metric}["Time analysed"] == "9 s", shown  # first to last row
         assert ("1 stream: 0:20 to 0:29. The session ran 0:29; the time with the stream stopped or without a picture "
                 "(the camera or the network gone for a while) was not analysed. Its clock started with a moment "
                 "named before the first stream.") in texts(at), shown
@@ -2414,7 +2466,7 @@ def test_one_session_reads_the_same_on_the_dashboard_its_report_and_compare():
     html = build_html_report(SessionLog.from_csv(log.to_csv()), ReportOptions(negative_minutes=1.0))
     assert "Duration covered: 1:59.7 (the video from 0:32.3 to 2:32.0)</li>" in html
     streak = re.search(r"<td>Face 1</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", html)
-    assert streak is not None and streak.groups() == ("0:32.5", "2:32.0", "1.990")
+    assert streak is not None and streak.groups() == ("0:32.5", "2:32.0", "2.0 min")  # as the page's flag
     assert "<td>119.5</td>" in html and "<td>67.5</td>" in html  # present (s), to the tenth as on the page
     at = open_page("app_pages/compare.py")
     whole = SessionLog(source="week1")
@@ -2423,7 +2475,7 @@ def test_one_session_reads_the_same_on_the_dashboard_its_report_and_compare():
     at.file_uploader[0].set_value([("part.csv", log.to_csv(), "text/csv"),
                                    ("week1.csv", whole.to_csv(), "text/csv")]).run()
     row = at.dataframe[0].value.set_index("session").loc["part.csv"]
-    assert (row["minutes"], row["observations"], row["most faces at once"]) == (2.0, 375, 2)
+    assert (row["length"], row["observations"], row["most faces at once"]) == ("2.0 min", 375, 2)
     assert (row["Sad"], row["Happy"], row["negative %"]) == (64.0, 36.0, 64.0)  # 240 and 135 of 375 observations
 
 

@@ -1387,3 +1387,30 @@ def test_a_logs_time_analysed_and_end_without_its_summary():
         summary = log.summary()
         assert log.analysed_s == summary.analysed_s and log.end_s == pytest.approx(summary.end_s, abs=1e-9)
     assert streamed.analysed_s == 98.0 and streamed.end_s == 129.0 and late.analysed_s == 14.0
+
+
+def test_time_bin_from_a_sessions_length_for_the_video_page_and_the_dashboard():
+    """The Video file page chose its bins from the video's length (0.5 s for a 12 s clip at 2 frames a
+    second) and the dashboard always 10 s: the same clip had 2 bins there. One rule for both: about
+    120 bins, never shorter than a frame; the dashboard's, one of its slider's steps, at most the 10 s
+    every session had before, so sessions from 20 minutes on keep it."""
+    from fer_core.session import TIME_BINS, time_bin
+
+    # The Video file page: a frame every 0.5 s (2 a second), whole seconds from 2 minutes on.
+    assert [time_bin(s, 0.5) for s in (12, 30, 120, 600, 3600, 10800)] == [0.5, 0.5, 1, 5, 30, 90]
+    assert time_bin(3600, 2.0) == 3600 / TIME_BINS and time_bin(12, 2.0) == 2.0  # 0.5 frames a second
+    steps, most = [0.5, 1, 2, 5, 10, 15, 30, 60], 10
+    dashboard = [time_bin(s, 0.5, steps, most=most) for s in (12, 30, 120, 300, 900, 1200, 3600, 10800)]
+    assert dashboard == [0.5, 0.5, 1, 2, 10, 10, 10, 10]  # 900 s: 8 s, the next step up
+    assert time_bin(12, 0.1, steps, most=most) == 0.5  # 10 frames a second: the shortest step
+    assert time_bin(0.0, 0.0, steps) == 0.5 and time_bin(1e6, 0.5, steps) == 60  # no frame apart; past the steps
+
+
+def test_length_text_in_seconds_under_a_minute():
+    """The dashboard read "Duration 0.2 min" for a 12 s clip, a figure to convert."""
+    from fer_core.session import length_text
+
+    assert [length_text(s) for s in (0.0, 0.5, 4.0, 9.94, 12.0, 16.5, 59.4)] == \
+        ["0 s", "0.5 s", "4 s", "9.9 s", "12 s", "17 s", "59 s"]
+    # From a minute on, minutes to a tenth, as before.
+    assert [length_text(s) for s in (59.6, 150.0, 3600.0, 10800.0)] == ["1.0 min", "2.5 min", "60.0 min", "180.0 min"]

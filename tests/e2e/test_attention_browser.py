@@ -84,10 +84,12 @@ def test_live_pose_follows_a_turning_head_and_dashboard_shows_attention(turning_
     page.locator(".js-plotly-plot", has_text="Attention over time").wait_for()
     page.locator(".js-plotly-plot", has_text="Valence and arousal").wait_for()
     wait_for_app(page)
-    slider = page.get_by_role("slider", name="Time bin (seconds)")  # 10 -> 5 -> 2 -> 1
+    # The default bin follows the session's length (0.5 s for a short one): down to the first step, 0.5, then 1.
+    slider = page.get_by_role("slider", name="Time bin (seconds)")
     slider.focus()
-    for _ in range(3):
+    for _ in range(7):
         slider.press("ArrowLeft")
+    slider.press("ArrowRight")
     wait_until(lambda: slider.get_attribute("aria-valuetext") == "1", 10, "the time bin at 1 s")
     time.sleep(1.5)  # the rerun starts after the slider settles
     wait_for_app(page)
