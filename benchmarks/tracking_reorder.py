@@ -12,8 +12,12 @@ signature's separation, on real photos.
 2. **Reordering galleries**: ``--calls`` clips of a 3 x 3 call (1280 x 720, real photos,
    every frame re-lit, noisy and re-encoded as above, shifted by 1% at most) where every
    ``--every`` frames the tiles are shuffled, as a gallery does when someone joins or speaks.
-   Faces are found by the still detector and tracked as the video page does, by overlap alone
-   and with the signatures. Printed per
+   Faces are found by the still detector and tracked as the video page does, by overlap alone,
+   with the signatures, and with the signatures and the cut watch (``IoUTracker.watch``, which
+   the video page gives every decoded frame; a shuffle is a hard cut): watching the window as
+   it stays between shuffles (what a recording's decoded frames show), or each frame of the clip
+   as the next decoded frame, whose light, noise and shift of up to 1% (13-25 px) make every
+   frame a jump no recording of a call has from one decoded frame to the next. Printed per
    mode: ids per person (1.0 = no person split), impure observations (an id's observation
    whose person is not that id's usual one: people mixed under one id), and the ids given.
 
@@ -88,9 +92,11 @@ def turning_pairs(detector) -> dict[int, np.ndarray]:
     return out
 
 
-def reorder_clip(files, rng, frames: int, every: int, n: int = 3):
+def reorder_clip(files, rng, frames: int, every: int, n: int = 3, steady: bool = False):
     """Frames of an n x n call at 1280 x 720 whose tiles are shuffled every ``every`` frames,
-    and for each frame the person in each tile (tile index -> person index)."""
+    and for each frame the person in each tile (tile index -> person index); with ``steady``,
+    also the frame before its light, noise, shift and encoding (the window as it stays between
+    two shuffles)."""
     import cv2
 
     from benchmarks.gallery_recall import call_gallery
@@ -103,7 +109,8 @@ def reorder_clip(files, rng, frames: int, every: int, n: int = 3):
             order = list(rng.permutation(n * n))
         frame = call_gallery([photos[p] for p in order], n, 1280, 720)
         # A call's frame: the window stays put (1% shift, 2% scale), the video is re-lit and re-encoded.
-        out.append((jitter(frame, rng, shift=0.01, scale=0.02), list(order)))
+        shown = jitter(frame, rng, shift=0.01, scale=0.02)
+        out.append((shown, list(order), frame) if steady else (shown, list(order)))
     return out
 
 
@@ -133,7 +140,7 @@ def main(argv=None) -> int:
     import cv2
 
     from fer_core.detect import still_detector
-    from fer_core.tracking import MOVED_FACE, SAME_FACE, IoUTracker, appearance
+    from fer_core.tracking import MOVED_FACE, SAME_FACE, IoUTracker, appearance, place_picture
     from training.data import folder_files
 
     cv2.setNumThreads(1)
@@ -153,17 +160,21 @@ def main(argv=None) -> int:
         print(f"| {t}{mark} | {np.mean(same < t):.1%} | {np.mean(diff < t):.1%} | {np.mean(diff >= t):.2%} | "
               + " | ".join(f"{np.mean(v < t):.0%}" for v in turns.values()) + " |")
 
-    modes = {"overlap only": False, "overlap + appearance": True}
+    modes = {"overlap only": (False, ""), "overlap + appearance": (True, ""),
+             "overlap + appearance + cut watch (steady window)": (True, "steady"),
+             "overlap + appearance + cut watch (every frame jumps)": (True, "jumps")}
     obs: dict[str, list[tuple[int, int]]] = {m: [] for m in modes}
     per_clip: dict[str, list[tuple[float, float, int]]] = {m: [] for m in modes}
     n, th, tw = 3, 720 // 3, 1280 // 3
     for _ in range(args.calls):
-        clip = reorder_clip(files, rng, args.frames, args.every, n)
-        for mode, use_looks in modes.items():
+        clip = reorder_clip(files, rng, args.frames, args.every, n, steady=True)
+        found = [[d.box for d in detector.detect(frame)] for frame, _, _ in clip]
+        for mode, (use_looks, watch) in modes.items():
             tracker = IoUTracker(iou_threshold=0.25, max_missed=6)
             clip_obs = []
-            for frame, order in clip:
-                boxes = [d.box for d in detector.detect(frame)]
+            for (frame, order, window), boxes in zip(clip, found):
+                if watch:
+                    tracker.watch(place_picture(window if watch == "steady" else frame))
                 looks = [appearance(frame, b) for b in boxes] if use_looks else None
                 ids = tracker.update(boxes, looks).ids
                 for tid, (x, y, w, h) in zip(ids, boxes):

@@ -20,7 +20,7 @@ import numpy as np
 from fer_core.imageio import HEIC_REFUSED, heic_brands
 from fer_core.recognizer import model_label
 from fer_core.session import SessionLog, format_time
-from fer_core.tracking import ExpressionTracker
+from fer_core.tracking import ExpressionTracker, place_size, shrink_gray
 
 if TYPE_CHECKING:
     from fer_core.recognizer import Recognizer
@@ -325,7 +325,7 @@ def upright(bgr: np.ndarray, display: tuple[bool, bool, bool, bool]) -> np.ndarr
     stored sideways with a turn in their display matrix (-90 degrees: turned 90 clockwise), and
     some are mirrored (FFmpeg's rotation alone turned a mirrored video upside down)."""
     swap, flip_x, flip_y, _ = display
-    out = bgr.transpose(1, 0, 2) if swap else bgr
+    out = bgr.swapaxes(0, 1) if swap else bgr  # a gray picture (place_picture) too
     out = out[:, ::-1] if flip_x else out
     out = out[::-1] if flip_y else out
     return np.ascontiguousarray(out) if out is not bgr else bgr
@@ -357,7 +357,8 @@ def _check_rate_and_count(rate: float, max_frames: int | None) -> None:
 def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max_side: int = 1280,
                 max_frames: int | None = None, progress: ProgressCallback | None = None,
                 start_s: float = 0.0, end_s: float | None = None,
-                damage: DecodeDamage | None = None) -> Iterator[SampledFrame]:
+                damage: DecodeDamage | None = None,
+                watch: Callable[[np.ndarray], None] | None = None) -> Iterator[SampledFrame]:
     """Yield about ``rate`` frames per second of video, as BGR arrays, in time order.
 
     Frames larger than ``max_side`` on their long side are scaled down while
@@ -371,6 +372,9 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     of ``max_frames`` where those end it first (by the part alone, a run stopped by them halfway
     through a long video ended with its bar at a half, its time left twice too long).
     ``damage``: filled in with what could not be decoded on the way (:class:`DecodeDamage`).
+    ``watch``: given every decoded frame in order, the ones yielded too (before they are), as
+    ``fer_core.tracking.place_picture`` of the frame yielded would be: in gray, a quarter of its
+    size (``ExpressionTracker.watch``: a hard cut is told from a face moving).
     """
     _check_rate_and_count(rate, max_frames)
     if end_s is not None and end_s < start_s:
@@ -381,6 +385,8 @@ def iter_frames(source: str | Path | bytes | BinaryIO, rate: float = 2.0, *, max
     next_t = math.ceil(start_s / step - 1e-9) * step if start_s > 0 else 0.0
     yielded = 0
     for frame, t in _frames_from(source, next_t, damage):
+        if watch is not None:
+            watch(upright(_gray_place(frame, max_side), _display(frame)))
         if t + 1e-6 < next_t:
             continue
         if end_s is not None and t > end_s + 1e-6:
@@ -550,15 +556,40 @@ def _after_damage(gaps: list[tuple[float, float]], before: float, t: float, grid
     return grid - before > follow_on and any(a < t and b > before for a, b in gaps)
 
 
-def _bgr(frame: Any, max_side: int) -> np.ndarray:
-    """The frame as BGR, scaled down in the conversion when its long side is over ``max_side``."""
+def _bgr_size(frame: Any, max_side: int) -> tuple[int, int] | None:
+    """(width, height) :func:`_bgr` scales the frame to, or None when it keeps its size."""
     w, h = frame.width, frame.height
     scale = min(1.0, max_side / max(w, h))
     if scale < 1.0:
         # Even sides of at least 2 pixels: a 2600 x 2 sliver scaled to 1280 wide stays 2 high.
-        return frame.reformat(width=max(2, int(w * scale) // 2 * 2), height=max(2, int(h * scale) // 2 * 2),
-                              format="bgr24").to_ndarray()
+        return max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
+    return None
+
+
+def _bgr(frame: Any, max_side: int) -> np.ndarray:
+    """The frame as BGR, scaled down in the conversion when its long side is over ``max_side``."""
+    size = _bgr_size(frame, max_side)
+    if size is not None:
+        return frame.reformat(width=size[0], height=size[1], format="bgr24").to_ndarray()
     return frame.to_ndarray(format="bgr24")
+
+
+def _gray_place(frame: Any, max_side: int) -> np.ndarray:
+    """The frame as ``fer_core.tracking.place_picture`` gives :func:`_bgr`'s (before :func:`upright`),
+    straight from the decoder: in gray at a quarter of the size, without converting the whole frame."""
+    width, height = _bgr_size(frame, max_side) or (frame.width, frame.height)
+    size = place_size(width, height)
+    if frame.format.name in _LUMA_FIRST:  # the luma plane as it is: a tenth of the time of a conversion
+        plane = frame.planes[0]
+        rows = np.frombuffer(plane, np.uint8)[:plane.line_size * frame.height].reshape(frame.height, -1)
+        luma = rows[:, :frame.width]
+        return shrink_gray(luma, size)
+    return shrink_gray(frame.reformat(format="gray").to_ndarray(), size)
+
+
+#: Pixel formats whose first plane is the picture's 8-bit luma at full size (the decoders' usual ones).
+_LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
+                         "yuvj440p", "yuv411p", "yuv410p", "nv12", "nv21", "gray"})
 
 
 @dataclass(frozen=True)
@@ -620,7 +651,9 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     every face, tracked anonymously.
 
     The log holds the model's raw probabilities per face and frame; tracking assigns
-    the face ids (a face missing for more than about 3 seconds gets a new id). Boxes the
+    the face ids (a face missing for more than about 3 seconds gets a new id; a face where the
+    picture was cut to another at once, a call's speaker view switching speakers, keeps the id
+    there only if it clearly looks like it: ``ExpressionTracker.watch``). Boxes the
     detector found but the analysis did not count (its face check doubted them) are kept
     apart (:meth:`SessionLog.add_set_aside`), so that an annotated copy pixelated for sharing
     covers them too.
@@ -654,8 +687,10 @@ def analyze_video(recognizer: Recognizer, source: str | Path | bytes | BinaryIO,
     size: tuple[int, int] | None = None
     damage = DecodeDamage()
     interrupted = False
+    # Every decoded frame is watched, so that the face numbers do not pass from one person to the
+    # next at a hard cut (a call's speaker view switching speakers in the same place).
     for sf in iter_frames(source, rate, max_frames=max_frames, progress=progress, start_s=start_s, end_s=end_s,
-                          damage=damage):
+                          damage=damage, watch=tracker.watch):
         if stop is not None and stop():
             interrupted = True
             break

@@ -240,3 +240,145 @@ def test_reframe_carries_boxes_into_the_new_frame():
     assert t.tracks[0].box == (440, 40, 400, 400)
     t.reframe((1280, 960), (0, 0))  # no frame: left alone
     assert t.tracks[0].box == (440, 40, 400, 400)
+
+
+# -- hard cuts: a call's speaker view switching to the next speaker in the same place --------
+def _pictures(rng, changed_box=None):
+    """Two place pictures (PLACE_SCALE of a 400 x 200 frame): the second the first with a little
+    noise, or with ``changed_box`` (frame pixels) replaced by another picture."""
+    before = rng.integers(0, 255, (50, 100)).astype(np.uint8)
+    after = np.clip(before + rng.normal(0, 3, before.shape), 0, 255).astype(np.uint8)
+    if changed_box is not None:
+        x, y, w, h = (v // 4 for v in changed_box)
+        after[y:y + h, x:x + w] = rng.integers(0, 255, (h, w))
+    return before, after
+
+
+def test_a_hard_cut_where_a_face_was_passes_its_number_on_only_to_the_same_face():
+    """Speaker view: B replaces A in one frame, same place, same size. B's look correlates 0.6 with
+    A's (a quarter of pairs of different people correlate 0.4 or more): by place and look alone B
+    took A's number, history and smoothing. Seen as a hard cut (the picture there replaced from one
+    decoded frame to the next), B needs MOVED_FACE to continue A's number."""
+    rng = np.random.default_rng(0)
+    box, sixty = (40, 40, 120, 120), _unit(0.6, 0.8)
+    t = IoUTracker()
+    first = t.update([box], [_unit(1, 0)]).ids
+    before, after = _pictures(rng, changed_box=box)
+    t.watch(before)
+    t.watch(after)
+    assert t.tracks[0].steady < 0.5
+    new = t.update([box], [sixty]).ids
+    assert new != first and t.tracks[0].missed == 1  # A's number waits for A
+    # The same face (look 0.9) across a cut, as a view switching to the same speaker: kept.
+    t = IoUTracker()
+    first = t.update([box], [_unit(1, 0)]).ids
+    t.watch(before)
+    t.watch(after)
+    assert t.update([box], [_unit(0.9, 0.436)]).ids == first
+    # No cut (the picture went on, a face turning its head between two analysed frames): 0.6 is
+    # enough to continue in place, as before; and unwatched frames (live, photos) are matched as before.
+    for watched in (True, False):
+        t = IoUTracker()
+        first = t.update([box], [_unit(1, 0)]).ids
+        if watched:
+            for picture in _pictures(rng):
+                t.watch(picture)
+            assert t.tracks[0].steady > 0.9
+        assert t.update([box], [sixty]).ids == first
+
+
+def test_a_cut_elsewhere_or_in_another_size_leaves_a_track_alone_and_is_kept_until_it_is_seen():
+    rng = np.random.default_rng(1)
+    a, b = (20, 20, 80, 80), (260, 20, 80, 80)
+    t = IoUTracker()
+    ids = t.update([a, b], [_unit(1, 0, 0), _unit(0, 1, 0)]).ids
+    before, after = _pictures(rng, changed_box=b)  # only the right-hand face's place changed
+    t.watch(before)
+    t.watch(after)
+    t.watch(np.zeros((90, 160), np.uint8))  # the frames changed size: nothing to compare
+    steady = {tr.id: tr.steady for tr in t.tracks}
+    assert steady[ids[0]] > 0.9 and steady[ids[1]] < 0.5
+    # Nobody at the cut place in the next analysed frame: it stays cut until the track is seen.
+    assert t.update([a], [_unit(1, 0, 0)]).ids == ids[:1]
+    assert {tr.id: tr.steady < 0.5 for tr in t.tracks} == {ids[0]: False, ids[1]: True}
+    assert t.update([a, b], [_unit(1, 0, 0), _unit(0, 0.6, 0.8)]).ids[1] not in ids
+    # Unknown looks across a cut: no number by place alone either.
+    t = IoUTracker()
+    first = t.update([a]).ids
+    before, after = _pictures(rng, changed_box=a)
+    t.watch(before)
+    t.watch(after)
+    assert t.update([a]).ids != first
+    with pytest.raises(ValueError):
+        IoUTracker(cut=1.5)
+
+
+def test_place_change_of_flat_and_tiny_regions():
+    from fer_core.tracking import place_change
+
+    grey, lighter = np.full((50, 50), 100, np.uint8), np.full((50, 50), 140, np.uint8)
+    box = (40, 40, 80, 80)
+    assert place_change(grey, grey, box, 0.25) == 1.0
+    assert place_change(grey, lighter, box, 0.25) == 0.0  # a flat wall replaced by another
+    rng = np.random.default_rng(2)
+    texture = rng.integers(0, 255, (50, 50)).astype(np.uint8)
+    assert place_change(grey, texture, box, 0.25) == 0.0
+    assert place_change(texture, texture, box, 0.25) == pytest.approx(1.0)
+    assert place_change(texture, grey, (0, 0, 8, 8), 0.25) == 1.0  # 2 x 2: too small to tell
+
+
+def test_expression_tracker_starts_afresh_after_a_cut_to_someone_else():
+    """The smoothed label is the face's own from the first frame after a cut: with A's number B
+    was shown with A's expression for the frames of the smoothing window."""
+    from fer_core.tracking import place_picture
+    from tests.scenes import astronaut_bgr
+
+    face = astronaut_bgr()[20:276, 110:366]
+    # Another "person" whose look correlates about 0.6 with the astronaut's: half her face, half another.
+    other = cv2_blend(face)
+    box = (50, 30, 150, 170)
+    happy, sad = onehot(LABELS.index("Happy")), onehot(LABELS.index("Sad"))
+    for watched in (False, True):
+        tracker = ExpressionTracker(window=5)
+        first = tracker.update([R(box, happy)], face)
+        if watched:
+            tracker.watch(place_picture(face))
+            tracker.watch(place_picture(other))
+        after = tracker.update([R(box, sad)], other)
+        if watched:
+            assert after[0].face_id != first[0].face_id and after[0].label == "Sad"
+            assert after[0].confidence == pytest.approx(0.9)
+        else:  # the frames in between unseen: the numbers (and smoothing) go on, as before
+            assert after[0].face_id == first[0].face_id and after[0].label == "Happy"
+
+
+def cv2_blend(face):
+    """The face blended half and half with itself upside down and mirrored: a look that
+    correlates with the face's between SAME_FACE and MOVED_FACE."""
+    from fer_core.tracking import MOVED_FACE, SAME_FACE, appearance
+
+    other = np.ascontiguousarray((face.astype(np.float32) * 0.5 + face[::-1, ::-1] * 0.5).astype(np.uint8))
+    box = (50, 30, 150, 170)
+    alike = float(appearance(face, box) @ appearance(other, box))
+    assert SAME_FACE <= alike < MOVED_FACE, alike
+    return other
+
+
+def test_the_watch_flags_exactly_the_places_whose_correlation_fell_under_the_cut():
+    """The watch settles most places from two integral images and correlates only the rest: its
+    verdict is place_change's, from a picture barely changed to one replaced, at any contrast."""
+    from fer_core.tracking import CUT, place_change
+
+    rng = np.random.default_rng(3)
+    box = (40, 40, 120, 120)
+    for k in range(200):
+        before = rng.integers(0, 255, (60, 60)).astype(np.uint8)
+        other = rng.integers(0, 255, (60, 60)).astype(np.float32)
+        mix = rng.uniform(0, 1)
+        contrast, light = rng.uniform(0.3, 1.5), rng.uniform(-40, 40)
+        after = np.clip((before * (1 - mix) + other * mix - 128) * contrast + 128 + light, 0, 255).astype(np.uint8)
+        t = IoUTracker()
+        t.update([box])
+        t.watch(before)
+        t.watch(after)
+        assert (t.tracks[0].steady < CUT) == (place_change(before, after, box, 0.25) < CUT), k

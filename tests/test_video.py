@@ -563,3 +563,73 @@ def test_the_analysis_rate_is_the_rate_asked_never_above_a_real_frame_rate(rate,
     """A header's frame rate lowers the rate asked only where it is a rate: a broken file's -30 was
     returned as the rate to analyse at."""
     assert analysis_rate(rate, fps) == expected
+
+
+def _head_clip(turn_frames: int, fps: int = 10) -> bytes:
+    """2 s of a rendered head looking at the camera, then 2 s of it turned 40 degrees: at once (a
+    hard cut, ``turn_frames`` 0) or turning over that many frames. The two views' looks correlate
+    about 0.6 (fer_core.tracking.appearance), as a quarter of pairs of different people's faces do."""
+    from tests.posed_faces import render_pose
+
+    def frame(yaw: float) -> np.ndarray:
+        face, _ = render_pose(yaw, 0.0, 0.0, size=360, head=True)
+        out = np.full((360, 480, 3), 110, np.uint8)
+        out[:, 60:420] = face
+        return out
+
+    front, turned = frame(0.0), frame(40.0)
+    steps = [frame(40.0 * (k + 1) / (turn_frames + 1)) for k in range(turn_frames)]
+    frames = [front] * (2 * fps - len(steps) // 2) + steps
+    return encode_video(frames + [turned] * (4 * fps - len(frames)), fps=fps)
+
+
+def test_a_hard_cut_to_someone_else_in_the_same_place_gives_a_new_number(recognizer):
+    """A call recorded in speaker view cuts from one speaker to the next in the same place, at the
+    same size. With the analysed frames alone, a face there that looks even partly like the one
+    before (0.4 or more: a quarter of pairs of different people) continued its number: the next
+    speaker took over the last one's timeline, a "strongest change" and a negative streak ran
+    across the cut. The decoded frames in between tell a cut from a head turning."""
+    from fer_core.tracking import appearance
+
+    cut = analyze_video(recognizer, _head_clip(0), rate=2.0)
+    turning = analyze_video(recognizer, _head_clip(4), rate=2.0)
+    for result in (cut, turning):
+        df = result.log.to_frame()
+        assert sorted(df["time_s"].round(2)) == [i * 0.5 for i in range(8)]  # one face in every frame
+    df = cut.log.to_frame()
+    before, after = df[df.time_s < 1.9], df[df.time_s > 1.9]
+    assert before["face_id"].nunique() == 1 and after["face_id"].nunique() == 1
+    assert set(before["face_id"]) != set(after["face_id"])
+    # The two views are alike enough to have continued the number without the cut seen.
+    b0 = before.iloc[-1]
+    a0 = after.iloc[0]
+    first = next(iter_frames(_head_clip(0), rate=2.0, start_s=1.5))
+    second = next(iter_frames(_head_clip(0), rate=2.0, start_s=2.0))
+    alike = float(appearance(first.bgr, tuple(int(b0[c]) for c in "xywh"))
+                  @ appearance(second.bgr, tuple(int(a0[c]) for c in "xywh")))
+    assert 0.4 <= alike < 0.8
+    # The same two views with the head turning between them: one face, one number.
+    assert turning.log.to_frame()["face_id"].nunique() == 1
+
+
+def test_iter_frames_shows_every_decoded_frame_to_the_cut_watch(come_and_go_mp4):
+    """Every decoded frame in order, the yielded ones too, as fer_core.tracking.place_picture of the
+    frame yielded (gray, a quarter of its size): a phone's turned and a large video's scaled frame too."""
+    from fer_core.tracking import place_picture
+    from tests.hostile import rotated_video
+
+    seen: list[np.ndarray] = []
+    frames = list(iter_frames(come_and_go_mp4, rate=2.0, watch=seen.append))
+    assert len(frames) == 16 and len(seen) == 80  # 8 s at 10 frames a second
+    for f, picture in zip(frames, seen[::5]):  # the frames yielded: every fifth, from the first
+        assert picture.shape == (90, 120) and picture.dtype == np.uint8
+        if picture.std() > 2:  # the face's frames (the others are a flat wall)
+            assert np.corrcoef(picture.ravel(), place_picture(f.bgr).ravel())[0, 1] > 0.98  # the same frame
+    seen.clear()
+    small = list(iter_frames(come_and_go_mp4, rate=2.0, max_side=240, max_frames=2, watch=seen.append))
+    assert small[0].bgr.shape == (180, 240, 3) and seen[0].shape == (45, 60)
+    seen.clear()
+    turned = list(iter_frames(rotated_video("mp4", "mpeg4"), rate=4.0, watch=seen.append))
+    assert turned[0].bgr.shape == (160, 120, 3) and {p.shape for p in seen} == {(40, 30)}
+    assert np.corrcoef(seen[0].ravel(), place_picture(turned[0].bgr).ravel())[0, 1] > 0.98  # upright too
+    assert np.corrcoef(seen[0].ravel(), place_picture(turned[0].bgr)[::-1].ravel())[0, 1] < 0.9
