@@ -457,3 +457,20 @@ def test_comparison_table_reads_a_short_clips_length_in_seconds_and_its_csv_keep
     assert list(shown.columns) == ["session", "length", *list(csv.columns)[2:]]
     html = comparison_report_html(comparison, {})
     assert "<td>12 s</td>" in html and "<td>60.0 min</td>" in html, html[html.index("<h2>Sessions"):][:800]
+
+
+def test_a_log_whose_top_two_shares_tie_to_the_csvs_decimals_is_still_its_csv():
+    """The label is the top share, worked out again from the five decimals the CSV keeps: a face read
+    Sad 0.500001 / Happy 0.499999 comes back Happy (both 0.5, the first wins). The labels compared as
+    text, the video's own CSV was taken for another session and drawn as a second line under the
+    first (17 such rows in a million, random shares: a full live log's CSV never matched)."""
+    log = SessionLog()
+    log.add_frame(0.0, [(1, (0, 0, 50, 50), [0.0, 0.0, 0.0, 0.499999, 0.500001, 0.0, 0.0])])
+    log.add_frame(0.5, [(1, (0, 0, 50, 50), [0.0, 0.0, 0.0, 0.2, 0.8, 0.0, 0.0])])
+    held = log.to_frame()
+    back = SessionLog.from_csv(log.to_csv()).to_frame()
+    assert list(held["label"]) == ["Sad", "Sad"] and list(back["label"]) == ["Happy", "Sad"]  # the tie
+    assert compare.same_log(held, back) and compare.same_log(back, held)
+    other = back.copy()
+    other.loc[other.index[1], ["Happy", "Sad"]] = [0.8, 0.2]  # another reading of the face: another log
+    assert not compare.same_log(held, other)
