@@ -273,18 +273,20 @@ def test_the_wait_to_go_back_starts_again_after_the_full_camera_held():
         t += 1.0
         assert f.step(t, 1, True, (480, 360), 15.0)[0] == support.LIGHT_CAMERA
     assert f.restore_after == support.RESTORE_MAX_S
-    t += 1.0
-    f.step(t, 0, False, (320, 240), 10.0)
-    t += support.RESTORE_MAX_S
-    assert f.step(t, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+
+    def back_after_the_longest_wait(t: float) -> float:
+        t += 1.0
+        f.step(t, 0, False, (320, 240), 10.0)
+        t += support.RESTORE_MAX_S
+        assert f.step(t, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+        return t
+
+    t = back_after_the_longest_wait(t)
     # Lowered again soon after: still the longest wait.
     t += 5.0
     assert f.step(t, 1, True, (480, 360), 15.0)[0] == support.LIGHT_CAMERA
     assert f.restore_after == support.RESTORE_MAX_S
-    t += 1.0
-    f.step(t, 0, False, (320, 240), 10.0)
-    t += support.RESTORE_MAX_S
-    assert f.step(t, 0, False, (320, 240), 10.0)[0] == support.CAMERA
+    t = back_after_the_longest_wait(t)
     # An hour at the full camera, then a brief busy moment: back RESTORE_AFTER_S after it.
     for _ in range(7200):
         t += 0.5
